@@ -1,0 +1,119 @@
+"""The AMM pool port: one interface for the on-chain Uniswap v3 client and the simulated pool.
+
+LP strategies, paper mode and backtests talk to this protocol only, so the same code runs with a
+chain (anvil or mainnet) or with the in-process simulated pool. Amounts are raw token units (int),
+prices are sqrtPriceX96 (int); conversions to human prices live in the maths module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    address: str
+    symbol: str
+    decimals: int
+
+
+@dataclass(frozen=True, slots=True)
+class PoolState:
+    sqrt_price_x96: int
+    tick: int
+    liquidity: int
+    fee_growth_global0_x128: int
+    fee_growth_global1_x128: int
+
+
+@dataclass(frozen=True, slots=True)
+class PositionInfo:
+    token_id: int
+    tick_lower: int
+    tick_upper: int
+    liquidity: int
+    tokens_owed0: int
+    tokens_owed1: int
+
+
+@dataclass(frozen=True, slots=True)
+class SwapResult:
+    amount_in: int
+    amount_out: int
+    sqrt_price_x96_after: int
+    tick_after: int
+    gas_cost_wei: int
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidityChange:
+    """Result of mint / increase / decrease: amounts actually moved (paid in, or released)."""
+
+    token_id: int
+    liquidity: int
+    amount0: int
+    amount1: int
+    gas_cost_wei: int
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    token_id: int
+    amount0: int
+    amount1: int
+    gas_cost_wei: int
+
+
+@runtime_checkable
+class AmmPool(Protocol):
+    """One Uniswap-v3-style pool plus the wallet that trades and provides liquidity on it."""
+
+    token0: TokenInfo
+    token1: TokenInfo
+    fee_pips: int  # 500 = 0.05 %
+    tick_spacing: int
+
+    async def read_state(self) -> PoolState: ...
+
+    async def quote_exact_input(self, zero_for_one: bool, amount_in: int) -> SwapResult:
+        """What a swap would do now, without doing it (QuoterV2 on chain)."""
+        ...
+
+    async def swap_exact_input(
+        self, zero_for_one: bool, amount_in: int, amount_out_min: int
+    ) -> SwapResult: ...
+
+    async def mint(
+        self,
+        tick_lower: int,
+        tick_upper: int,
+        amount0_desired: int,
+        amount1_desired: int,
+        amount0_min: int,
+        amount1_min: int,
+    ) -> LiquidityChange: ...
+
+    async def increase_liquidity(
+        self, token_id: int, amount0_desired: int, amount1_desired: int, amount0_min: int, amount1_min: int
+    ) -> LiquidityChange: ...
+
+    async def decrease_liquidity(
+        self, token_id: int, liquidity: int, amount0_min: int, amount1_min: int
+    ) -> LiquidityChange: ...
+
+    async def pending_fees(self, token_id: int) -> tuple[int, int]:
+        """Fees a collect would pay now (static collect call on chain, never stale tokensOwed)."""
+        ...
+
+    async def collect(self, token_id: int) -> Collected: ...
+
+    async def burn(self, token_id: int) -> None: ...
+
+    async def position(self, token_id: int) -> PositionInfo: ...
+
+    async def wallet_balances(self) -> tuple[int, int]:
+        """The wallet's raw token0 and token1 balances."""
+        ...
+
+    async def gas_price_wei(self) -> int: ...

@@ -1,0 +1,77 @@
+"""REST calls through ccxt with our retry policy and error mapping.
+
+Reads and cancels are idempotent: retried on network errors, 5xx, 429/418. A create is re-sent
+only when the venue certainly did not act on it (429/418, timestamp refusal); every other failure
+of a create is the caller's to resolve by client order id (see CcxtVenue.place_order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import ccxt
+
+from connectors.base import RateLimited
+from connectors.ccxt.errors import MappedError, map_ccxt_error
+from connectors.ccxt.pacing import Backoff
+
+log = logging.getLogger("mmbot.ccxt")
+
+T = TypeVar("T")
+
+
+class RestCaller:
+    def __init__(self, venue: str, exchange: Any, backoff: Backoff, max_retries: int) -> None:
+        self.venue = venue
+        self.exchange = exchange
+        self.backoff = backoff
+        self.max_retries = max_retries
+        self.retries = 0
+        """Retries made so far (all calls): a figure for tests and the status page."""
+
+    def map(self, exc: Exception, what: str, *, is_create: bool = False) -> MappedError:
+        headers = getattr(self.exchange, "last_response_headers", None)
+        return map_ccxt_error(self.venue, exc, what, is_create=is_create, headers=headers)
+
+    async def pause(self, attempt: int, mapped: MappedError, what: str) -> None:
+        retry_after = mapped.error.retry_after_s if isinstance(mapped.error, RateLimited) else None
+        delay = self.backoff.delay_s(attempt, retry_after)
+        self.retries += 1
+        log.warning(
+            "%s: %s; retry %d/%d in %.2fs%s",
+            self.venue,
+            mapped.error,
+            attempt + 1,
+            self.max_retries,
+            delay,
+            f" (venue asked {retry_after:.2f}s)" if retry_after is not None else "",
+        )
+        await asyncio.sleep(delay)
+
+    async def call(
+        self,
+        what: str,
+        fn: Callable[[], Awaitable[T]],
+        *,
+        idempotent: bool = True,
+        is_create: bool = False,
+    ) -> T:
+        """`await fn()`, retried as the policy allows; raises our VenueError subclasses."""
+        attempt = 0
+        while True:
+            try:
+                return await fn()
+            except ccxt.BaseError as exc:
+                mapped = self.map(exc, what, is_create=is_create)
+                may_retry = mapped.retryable and (idempotent or mapped.not_executed)
+                if not may_retry or attempt >= self.max_retries:
+                    if mapped.retryable:
+                        log.warning(
+                            "%s: giving up after %d attempts: %s", self.venue, attempt + 1, mapped.error
+                        )
+                    raise mapped.error from exc
+                await self.pause(attempt, mapped, what)
+                attempt += 1

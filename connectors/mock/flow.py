@@ -122,14 +122,11 @@ class OrderFlow:
         self._queue: list[tuple[int, int, int]] = []
         # Independent streams per market and per purpose: reading the fair price at extra times
         # never shifts the takers' arrivals, sides or sizes.
-        for index, (params, seq) in enumerate(zip(markets, np.random.SeedSequence(seed).spawn(len(markets)))):
-            path_seq, taker_seq = seq.spawn(2)
-            path = FairPricePath(
-                float(params.initial_price),
-                params.volatility_annual,
-                np.random.default_rng(path_seq),
-                start_ns,
-            )
+        seeds = np.random.SeedSequence(seed).spawn(len(markets))
+        for index, (params, market_seed) in enumerate(zip(markets, seeds, strict=True)):
+            path_seed, taker_seed = market_seed.spawn(2)
+            path_rng = np.random.default_rng(path_seed)
+            path = FairPricePath(float(params.initial_price), params.volatility_annual, path_rng, start_ns)
             flow = _MarketFlow(params, path, np.random.default_rng(taker_seed))
             self._markets.append(flow)
             self._by_symbol[params.symbol] = flow

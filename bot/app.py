@@ -38,11 +38,13 @@ def build_venue(name: str, params: object, clock: LoopClock) -> Venue:
 class Bot:
     """One running bot: venues, engine, order manager and store, from one config."""
 
-    def __init__(self, config: AppConfig, config_dir: Path) -> None:
+    def __init__(self, config: AppConfig, config_dir: Path, venues: dict[str, Venue] | None = None) -> None:
+        """`venues` injects already-built venues (tests that keep one venue across restarts)."""
         self.config = config
         self.store = Store(resolve_database_url(config.bot.database_url, config_dir))
         self.clock: LoopClock | None = None
-        self.venues: dict[str, Venue] = {}
+        self._injected = venues is not None
+        self.venues: dict[str, Venue] = dict(venues or {})
         self.engine: Engine | None = None
         self.orders: OrderManager | None = None
         self.markets: list[Market] = []
@@ -61,10 +63,11 @@ class Bot:
             len(cfg.markets),
             self.store.engine.url.render_as_string(hide_password=True),
         )
-        for name, params in cfg.venues.items():
-            venue = build_venue(name, params, clock)
+        if not self._injected:
+            for name, params in cfg.venues.items():
+                self.venues[name] = build_venue(name, params, clock)
+        for venue in self.venues.values():
             await venue.connect()
-            self.venues[name] = venue
         self.markets = await self._load_markets()
         state = MarketState(
             self.markets,
@@ -216,9 +219,10 @@ class Bot:
             await self._snapshot("final")
             self.store.record_event("stop", self.clock.now_ns(), open_orders_left=remaining)
             log.info("stopped: %d open orders left, %d fills this run", remaining, self.orders.counters.fills)
-        for venue in self.venues.values():
-            with contextlib.suppress(Exception):
-                await venue.close()
+        if not self._injected:
+            for venue in self.venues.values():
+                with contextlib.suppress(Exception):
+                    await venue.close()
         self.store.close()
 
     async def _cancel_everything(self, timeout_s: float) -> int:

@@ -29,6 +29,21 @@ def _secret_env_names(config_data: dict) -> list[str]:
     return names
 
 
+DEFAULT_CONFIG = Path(__file__).with_name("default_config.toml")
+
+
+def _config_location(arg: str | None) -> tuple[Path, Path]:
+    """The config file and the folder relative paths (the SQLite store) resolve against.
+
+    Without --config the embedded paper-trading default is used and its store goes in the
+    current directory, never inside the installed package.
+    """
+    if arg is None:
+        return DEFAULT_CONFIG, Path.cwd()
+    path = Path(arg)
+    return path, path.resolve().parent
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     load_config(args.path)
     print(f"{args.path}: ok")
@@ -56,8 +71,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     from bot.status import collect_status, format_status
     from bot.store import Store, resolve_database_url
 
-    config = load_config(args.config)
-    store = Store(resolve_database_url(config.bot.database_url, Path(args.config).resolve().parent))
+    path, base_dir = _config_location(args.config)
+    config = load_config(path)
+    store = Store(resolve_database_url(config.bot.database_url, base_dir))
     try:
         status = collect_status(store)
     finally:
@@ -70,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmbot", description="Cross-venue market maker and LP manager")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run the bot until SIGINT/SIGTERM or --duration")
-    p.add_argument("--config", required=True)
+    p.add_argument("--config", help="TOML config (default: the embedded paper-trading config)")
     p.add_argument(
         "--duration", type=float, default=None, help="seconds (simulated seconds on the simulated clock)"
     )
@@ -82,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path")
     p.set_defaults(func=cmd_show_config)
     p = sub.add_parser("status", help="open orders, fills, inventory and PnL per market from the store")
-    p.add_argument("--config", required=True)
+    p.add_argument("--config", help="TOML config (default: the embedded paper-trading config)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
     return parser

@@ -27,7 +27,7 @@ from connectors.base import (
 )
 from connectors.ccxt import convert
 from connectors.ccxt.pacing import Backoff, OrderBudget
-from connectors.ccxt.rest import RestCaller
+from connectors.ccxt.rest import RestCaller, install_response_hook
 from connectors.ccxt.session import build_exchange
 from connectors.ccxt.streams import StreamRunner
 from connectors.ccxt.tracking import OrderTracker
@@ -73,6 +73,7 @@ class CcxtVenue:
         self.exchange = exchange
         backoff = Backoff(self.params.backoff_base_s, self.params.backoff_max_s)
         self.rest = RestCaller(self.name, exchange, backoff, self.params.max_retries)
+        install_response_hook(exchange)
         try:
             await self.load_markets()
             if self.has_credentials:
@@ -175,13 +176,14 @@ class CcxtVenue:
         trade_id = trade.get("id")
         if market is None or trade_id is None or self._sink is None:
             return False
-        trade_id = str(trade_id)
-        if not self.tracker.claim_fill(trade_id):
+        # Trade ids are unique per market on most exchanges (Binance): key them by symbol too.
+        fill_key = f"{market.symbol}:{trade_id}"
+        if not self.tracker.claim_fill(fill_key):
             return False
         try:
             cid = await self._trade_client_order_id(market, trade)
         except VenueError as exc:
-            self.tracker.release_fill(trade_id)  # the next catch-up emits it
+            self.tracker.release_fill(fill_key)  # the next catch-up emits it
             log.warning("%s: fill %s held back, its order is unknown yet: %s", self.name, trade_id, exc)
             return False
         now = self.clock.now_ns()
@@ -287,6 +289,7 @@ class CcxtVenue:
         attempt = 0
         checked_absent = False
         while True:
+            self.rest.forget_response()
             try:
                 return await exchange.create_order(*args)
             except ccxt.BaseError as exc:
@@ -346,9 +349,10 @@ class CcxtVenue:
             f"cancel_order {client_order_id} {symbol}",
             lambda: exchange.cancel_order(order_id, symbol, {"clientOrderId": client_order_id}),
         )
-        update = convert.to_order_update(market, order, self.clock.now_ns())
-        if not update.client_order_id:
-            update = replace(update, client_order_id=client_order_id)
+        # Binance-style acks name the cancel request's own id as clientOrderId: we know ours.
+        update = replace(
+            convert.to_order_update(market, order, self.clock.now_ns()), client_order_id=client_order_id
+        )
         if update.state.is_live and order.get("status") is None:
             update = replace(update, state=OrderState.CANCELLED)  # bare ack: id only
         self.tracker.on_update(update)
@@ -389,6 +393,7 @@ class CcxtVenue:
         await self.budget.acquire(len(requests))
         for request in requests:
             self.tracker.placed(request.client_order_id, request.symbol)
+        self.rest.forget_response()
         try:
             orders = await exchange.create_orders(batch)
         except ccxt.NotSupported:

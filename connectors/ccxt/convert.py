@@ -30,6 +30,12 @@ _STATUS = {
 }
 
 
+def plain(value: Decimal) -> Decimal:
+    """Trailing zeros dropped without going to an exponent: 5.0 -> 5, 10 stays 10 (not 1E+1)."""
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value  # type: ignore[operator]
+
+
 def to_decimal(value: Any) -> Decimal:
     """An exact Decimal from what ccxt returns (float, int, numeric string)."""
     if isinstance(value, Decimal):
@@ -52,7 +58,7 @@ def precision_step(value: Any, precision_mode: int) -> Decimal | None:
         step = Decimal(1).scaleb(-int(places))
     else:  # SIGNIFICANT_DIGITS: the grid depends on the price, not representable as one tick
         return None
-    return step.normalize() if step > 0 else None
+    return plain(step) if step > 0 else None
 
 
 def to_market(venue: str, ccxt_market: Mapping[str, Any], precision_mode: int) -> Market | None:
@@ -74,9 +80,9 @@ def to_market(venue: str, ccxt_market: Mapping[str, Any], precision_mode: int) -
         quote=ccxt_market["quote"],
         tick_size=tick,
         lot_size=lot,
-        min_notional=to_decimal(cost_min) if cost_min is not None else Decimal(0),
-        maker_fee_bps=(to_decimal(maker) * 10_000).normalize() if maker is not None else Decimal(0),
-        taker_fee_bps=(to_decimal(taker) * 10_000).normalize() if taker is not None else Decimal(0),
+        min_notional=plain(to_decimal(cost_min)) if cost_min is not None else Decimal(0),
+        maker_fee_bps=plain(to_decimal(maker) * 10_000) if maker is not None else Decimal(0),
+        taker_fee_bps=plain(to_decimal(taker) * 10_000) if taker is not None else Decimal(0),
     )
 
 
@@ -195,7 +201,7 @@ def to_balances(balance: Mapping[str, Any]) -> dict[str, Balance]:
             continue
         out[asset] = Balance(
             asset,
-            to_decimal(free) if free is not None else Decimal(0),
-            to_decimal(used) if used is not None else Decimal(0),
+            plain(to_decimal(free)) if free is not None else Decimal(0),
+            plain(to_decimal(used)) if used is not None else Decimal(0),
         )
     return out

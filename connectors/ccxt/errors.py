@@ -55,20 +55,27 @@ def map_ccxt_error(
     *,
     is_create: bool = False,
     headers: Mapping[str, str] | None = None,
+    http_status: int | None = None,
 ) -> MappedError:
     """Our error for a ccxt exception raised by the call described by `what`.
 
+    `http_status` (when known) wins over ccxt's class: a 5xx means the request may or may not
+    have been executed whatever code the body carried, and 429/418 mean it was not.
     Order of the checks matters: ccxt's hierarchy nests RateLimitExceeded and InvalidNonce under
     NetworkError, and OrderNotFound / OrderImmediatelyFillable under InvalidOrder.
     """
     msg = f"{what}: {type(exc).__name__}: {_short(exc)}"
-    if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
+    if http_status is not None and http_status >= 500:
+        return MappedError(
+            VenueUnavailable(venue, f"HTTP {http_status}: {msg}"), retryable=True, not_executed=False
+        )
+    if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection) or http_status in (418, 429):
         after = retry_after_s(headers)
         return MappedError(RateLimited(venue, msg, after), retryable=True, not_executed=True)
     if isinstance(exc, ccxt.InvalidNonce) and not isinstance(exc, ccxt.ChecksumError):
         # Timestamp outside recvWindow: refused before matching; a fresh timestamp may pass.
         return MappedError(VenueUnavailable(venue, msg), retryable=True, not_executed=True)
-    if isinstance(exc, ccxt.NetworkError):
+    if isinstance(exc, ccxt.OperationFailed):  # NetworkError, BadResponse, "internal error" codes
         return MappedError(VenueUnavailable(venue, msg), retryable=True, not_executed=False)
     if isinstance(exc, ccxt.AuthenticationError):
         return MappedError(AuthError(venue, msg), retryable=False, not_executed=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import ccxt
@@ -22,6 +23,25 @@ log = logging.getLogger("mmbot.ccxt")
 
 T = TypeVar("T")
 
+# Status and headers of the last HTTP answer ccxt got in this task. A ContextVar, not an attribute
+# of the exchange: concurrent calls from other tasks cannot overwrite what this call saw.
+_LAST_RESPONSE: ContextVar[tuple[int, Mapping[str, str]] | None] = ContextVar(
+    "ccxt_last_response", default=None
+)
+
+
+def install_response_hook(exchange: Any) -> None:
+    """Record each REST answer's status and headers (ccxt's on_rest_response hook)."""
+    original = exchange.on_rest_response
+
+    def on_rest_response(
+        code: Any, reason: Any, url: Any, method: Any, headers: Any, body: Any, *rest: Any
+    ) -> Any:
+        _LAST_RESPONSE.set((int(code), headers or {}))
+        return original(code, reason, url, method, headers, body, *rest)
+
+    exchange.on_rest_response = on_rest_response
+
 
 class RestCaller:
     def __init__(self, venue: str, exchange: Any, backoff: Backoff, max_retries: int) -> None:
@@ -31,15 +51,23 @@ class RestCaller:
         self.max_retries = max_retries
         self.retries = 0
         """Retries made so far (all calls): a figure for tests and the status page."""
+        self.last_delay_s = 0.0
 
     def map(self, exc: Exception, what: str, *, is_create: bool = False) -> MappedError:
-        headers = getattr(self.exchange, "last_response_headers", None)
-        return map_ccxt_error(self.venue, exc, what, is_create=is_create, headers=headers)
+        last = _LAST_RESPONSE.get()
+        status, headers = last if last is not None else (None, None)
+        return map_ccxt_error(self.venue, exc, what, is_create=is_create, headers=headers, http_status=status)
+
+    @staticmethod
+    def forget_response() -> None:
+        """Call before a request so an error without an HTTP answer is not read as the last one's."""
+        _LAST_RESPONSE.set(None)
 
     async def pause(self, attempt: int, mapped: MappedError, what: str) -> None:
         retry_after = mapped.error.retry_after_s if isinstance(mapped.error, RateLimited) else None
         delay = self.backoff.delay_s(attempt, retry_after)
         self.retries += 1
+        self.last_delay_s = delay
         log.warning(
             "%s: %s; retry %d/%d in %.2fs%s",
             self.venue,
@@ -62,6 +90,7 @@ class RestCaller:
         """`await fn()`, retried as the policy allows; raises our VenueError subclasses."""
         attempt = 0
         while True:
+            self.forget_response()
             try:
                 return await fn()
             except ccxt.BaseError as exc:

@@ -42,6 +42,9 @@ class CcxtVenueParams(BaseModel):
     backoff_base_s: float = Field(0.25, gt=0)
     backoff_max_s: float = Field(10.0, gt=0)
     timeout_ms: int = Field(10_000, gt=0, description="ccxt REST timeout")
+    rate_limit_ms: float | None = Field(
+        None, gt=0, description="ccxt's request spacing per cost unit (None: the exchange's own)"
+    )
 
     @field_validator("exchange")
     @classmethod

@@ -57,6 +57,8 @@ def build_exchange(venue: str, params: CcxtVenueParams) -> Any:
         "options": dict(params.options),
         **credentials,
     }
+    if params.rate_limit_ms is not None:
+        config["rateLimit"] = params.rate_limit_ms
     exchange = exchange_class(params.exchange)(config)
     if params.sandbox:
         exchange.set_sandbox_mode(True)

@@ -137,6 +137,7 @@ def venue_params(facade: FacadeHandle, **overrides: Any) -> CcxtVenueParams:
         "reconcile_interval_s": 60.0,
         "order_rate_per_s": 100.0,
         "order_burst": 20,
+        "rate_limit_ms": 1,  # ccxt's limiter stays on, spaced for a local server
     }
     fields.update(overrides)
     return CcxtVenueParams(**fields)

@@ -73,7 +73,10 @@ def test_grid_units_recover_ticks_without_float_drift():
 def test_rewrite_api_urls_keeps_paths_and_maps_ws_schemes():
     api = {
         "public": "https://api.binance.com/api/v3",
-        "ws": {"spot": "wss://stream.binance.com:9443/ws", "ws-api": {"spot": "wss://ws-api.binance.com:443/ws-api/v3"}},
+        "ws": {
+            "spot": "wss://stream.binance.com:9443/ws",
+            "ws-api": {"spot": "wss://ws-api.binance.com:443/ws-api/v3"},
+        },
         "list": ["https://a.example/x?y=1"],
         "other": 5,
     }
@@ -115,7 +118,9 @@ def test_params_defaults_and_normalised_url():
 
 def test_missing_credential_env_var_names_the_variable(monkeypatch):
     monkeypatch.delenv("MMBOT_NO_SUCH_KEY", raising=False)
-    params = CcxtVenueParams(exchange="binance", api_key_env="MMBOT_NO_SUCH_KEY", secret_env="MMBOT_NO_SUCH_KEY")
+    params = CcxtVenueParams(
+        exchange="binance", api_key_env="MMBOT_NO_SUCH_KEY", secret_env="MMBOT_NO_SUCH_KEY"
+    )
     with pytest.raises(AuthError, match=r"MMBOT_NO_SUCH_KEY \(venues\.bn\.api_key_env\) is not set"):
         read_credentials("bn", params)
     monkeypatch.setenv("MMBOT_K", "abc")
@@ -156,7 +161,9 @@ def test_http_status_overrides_the_class():
     assert type(mapped.error) is VenueUnavailable and not mapped.not_executed
     rejected = map_ccxt_error("bn", ccxt.ExchangeError("x"), "create", is_create=True, http_status=400)
     assert type(rejected.error) is OrderRejected
-    limited = map_ccxt_error("bn", ccxt.ExchangeError("x"), "q", http_status=429, headers={"retry-after": "3"})
+    limited = map_ccxt_error(
+        "bn", ccxt.ExchangeError("x"), "q", http_status=429, headers={"retry-after": "3"}
+    )
     assert isinstance(limited.error, RateLimited) and limited.error.retry_after_s == 3.0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -36,7 +36,8 @@ class RestApi:
         self._recent: deque[int] = deque()
         self._cancel_ids = itertools.count(1)
         self._order_ids = itertools.count(1)
-        self.requests = 0
+        self.counts: Counter[tuple[str, str]] = Counter()
+        """Requests served per (method, path), rejected ones included."""
 
     def routes(self) -> list[web.RouteDef]:
         public: dict[str, Handler] = {
@@ -64,7 +65,7 @@ class RestApi:
 
     def _wrap(self, fn: Handler, *, signed: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:
-            self.requests += 1
+            self.counts[(request.method, request.path)] += 1
             try:
                 self._throttle()
                 body = (await request.text()) if request.can_read_body else ""

@@ -35,6 +35,7 @@ class CcxtVenueParams(BaseModel):
     stale_book_s: float = Field(10.0, gt=0, description="no book update for this long pulls quotes")
     order_rate_per_s: float = Field(10.0, gt=0, description="our own budget for creates and cancels")
     order_burst: int = Field(10, ge=1, description="creates/cancels allowed back to back")
+    use_websockets: bool = Field(True, description="False: poll REST even where ccxt.pro has streams")
     poll_interval_s: float = Field(2.0, gt=0, description="REST polling where there is no stream")
     reconcile_interval_s: float = Field(30.0, gt=0, description="periodic REST check of orders/fills")
     book_depth: int = Field(20, ge=1, le=1000, description="levels per side in BookSnapshot events")

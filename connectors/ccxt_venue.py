@@ -38,6 +38,7 @@ log = logging.getLogger("mmbot.ccxt")
 # REST catch-up of fills starts this far before the newest fill already emitted.
 FILL_LOOKBACK_MS = 60_000
 _FILL_PAGE = 500
+STREAM_READY_TIMEOUT_S = 10.0
 _MAX_FILL_PAGES = 20
 
 
@@ -153,6 +154,14 @@ class CcxtVenue:
         self._sink = sink
         self.streams = StreamRunner(self, symbols, sink)
         self.streams.start()
+        # Return once own orders and fills are streaming, so nothing placed next goes unseen;
+        # then one REST pass covers whatever happened before the subscription.
+        await self.streams.wait_ready(STREAM_READY_TIMEOUT_S)
+        if self.has_credentials:
+            try:
+                await self.streams.catch_up()
+            except VenueError as exc:
+                log.warning("%s: initial catch-up failed (the periodic one will retry): %s", self.name, exc)
 
     @property
     def stale_symbols(self) -> frozenset[str]:
@@ -209,16 +218,22 @@ class CcxtVenue:
             self.tracker.remember(cid, order_id)
         return cid
 
-    async def catch_up(self, symbols: Sequence[str]) -> None:
-        """REST pass that closes any gap the streams left (reconnects, missed events)."""
+    async def catch_up(self, symbols: Sequence[str], since_floor_ms: int) -> None:
+        """REST pass that closes any gap the streams left (reconnects, missed events).
+
+        Fills older than `since_floor_ms` (the streams' start) minus FILL_LOOKBACK_MS are left to
+        the start-up reconciliation, which owns history.
+        """
         if self._sink is None:
             return
         now = self.clock.now_ns()
         open_cids: set[str] = set()
         for update in await self.fetch_open_orders():
             open_cids.add(update.client_order_id)
-            self.tracker.on_update(update)
-            self._sink(update)
+            if self.tracker.changed(update):
+                self.tracker.on_update(update)
+                self._sink(update)
+        self.tracker.prune_seen(open_cids)
         for cid, symbol in list(self.tracker.live.items()):
             if cid in open_cids or symbol not in symbols:
                 continue
@@ -229,10 +244,10 @@ class CcxtVenue:
             self.tracker.on_update(update)
             self._sink(update)
         for symbol in symbols:
-            since_ms = self.tracker.last_fill_ms.get(symbol)
-            since_ms = since_ms - FILL_LOOKBACK_MS if since_ms is not None else None
+            since_ms = max(self.tracker.last_fill_ms.get(symbol, 0), since_floor_ms) - FILL_LOOKBACK_MS
             for trade in await self._fetch_trades_raw(symbol, since_ms):
-                await self.emit_fill(trade)
+                if (trade.get("timestamp") or 0) >= since_ms:
+                    await self.emit_fill(trade)
         balances = await self.fetch_balances()
         self._sink(BalanceUpdate(self.name, balances, now))
 
@@ -300,12 +315,7 @@ class CcxtVenue:
                     if found is not None:
                         return found
                 if not mapped.retryable or attempt >= self.rest.max_retries:
-                    log.log(
-                        logging.WARNING if mapped.retryable else logging.DEBUG,
-                        "%s: %s",
-                        self.name,
-                        mapped.error,
-                    )
+                    log.log(logging.WARNING if mapped.retryable else logging.DEBUG, "%s", mapped.error)
                     raise mapped.error from exc
                 await self.rest.pause(attempt, mapped, what)
                 attempt += 1

@@ -69,9 +69,8 @@ class RestCaller:
         self.retries += 1
         self.last_delay_s = delay
         log.warning(
-            "%s: %s; retry %d/%d in %.2fs%s",
-            self.venue,
-            mapped.error,
+            "%s; retry %d/%d in %.2fs%s",
+            mapped.error,  # already names the venue
             attempt + 1,
             self.max_retries,
             delay,
@@ -98,9 +97,7 @@ class RestCaller:
                 may_retry = mapped.retryable and (idempotent or mapped.not_executed)
                 if not may_retry or attempt >= self.max_retries:
                     if mapped.retryable:
-                        log.warning(
-                            "%s: giving up after %d attempts: %s", self.venue, attempt + 1, mapped.error
-                        )
+                        log.warning("giving up after %d attempts: %s", attempt + 1, mapped.error)
                     raise mapped.error from exc
                 await self.pause(attempt, mapped, what)
                 attempt += 1

@@ -40,6 +40,11 @@ def _stream_lost(exc: BaseException) -> bool:
     return isinstance(exc, ccxt.BaseError)
 
 
+def _is_book_hash(subscription_hash: object, symbol: str) -> bool:
+    text = str(subscription_hash).lower()
+    return symbol.lower() in text and ("book" in text or "depth" in text)
+
+
 class StreamRunner:
     def __init__(self, venue: CcxtVenue, symbols: Sequence[str], sink: EventSink) -> None:
         self.venue = venue
@@ -56,11 +61,15 @@ class StreamRunner:
         self._tasks: list[asyncio.Task[None]] = []
         self._catch_up_lock = asyncio.Lock()
         self._seen_public: dict[str, set[str]] = {}
+        self.ready: dict[str, asyncio.Event] = {}
+        self.started_ms = self.clock.now_ns() // 1_000_000
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        has = self.exchange.has
+        has = dict(self.exchange.has)
+        if not self.params.use_websockets:
+            has = {k: v for k, v in has.items() if not k.startswith("watch")}
         now = self.clock.now_ns()
         spawn = self._spawn
         for symbol in self.symbols:
@@ -81,6 +90,9 @@ class StreamRunner:
 
     def _start_private(self, has: dict[str, Any]) -> None:
         spawn = self._spawn
+        for key, flag in (("orders", "watchOrders"), ("fills", "watchMyTrades"), ("balance", "watchBalance")):
+            if has.get(flag):
+                self.ready[key] = asyncio.Event()
         if has.get("watchOrders"):
             spawn("orders", self._private_stream("orders", self.exchange.watch_orders, self._on_orders))
         if has.get("watchMyTrades"):
@@ -168,9 +180,14 @@ class StreamRunner:
     async def _force_resync(self, symbol: str) -> None:
         """Drop the websocket carrying this book: the stream loop reconnects and resnapshots."""
         clients = getattr(self.exchange, "clients", None) or {}
-        for url, client in list(clients.items()):
-            if not any(symbol in str(h) for h in getattr(client, "subscriptions", {})):
-                continue
+        carrying = [
+            (url, client)
+            for url, client in clients.items()
+            if any(symbol in str(h) for h in getattr(client, "subscriptions", {}))
+        ]
+        # Prefer the connection whose subscription is the book (hash names like orderbook::SYM).
+        books = [(u, c) for u, c in carrying if any(_is_book_hash(h, symbol) for h in c.subscriptions)]
+        for url, client in books or carrying:
             self.resyncs += 1
             log.warning("%s: dropping stream connection for %s to resync", self.venue.name, symbol)
             error = ccxt.NetworkError(f"{self.venue.name}: {symbol} book stale, reconnecting")
@@ -227,16 +244,24 @@ class StreamRunner:
         watch: Callable[[], Awaitable[Any]],
         handle: Callable[[Any], Awaitable[None]],
     ) -> None:
+        """Loop over one private watch_*; `ready[key]` is set once it has subscribed (or failed).
+
+        "Subscribed" is a watch still pending, without error, RESUBSCRIBE_GRACE_S after the call:
+        ccxt.pro has no generic subscription ack, and connect or auth errors surface sooner.
+        """
+        ready = self.ready.setdefault(key, asyncio.Event())
         attempt = 0
         pending: asyncio.Future[Any] | None = None
         try:
             while True:
                 if pending is None:
                     pending = asyncio.ensure_future(watch())
-                if self.health.failing(key):
+                if not ready.is_set() or self.health.failing(key):
                     done, _ = await asyncio.wait({pending}, timeout=RESUBSCRIBE_GRACE_S)
                     if not done:
-                        if await self._recovered(key):
+                        if not ready.is_set():
+                            ready.set()
+                        elif await self._recovered(key):
                             attempt = 0
                         else:
                             await asyncio.sleep(self.backoff.delay_s(attempt))
@@ -249,16 +274,29 @@ class StreamRunner:
                         raise
                     pending = None
                     self.health.fail(key, f"{key} stream lost: {type(exc).__name__}: {exc}")
+                    ready.set()
                     await asyncio.sleep(self.backoff.delay_s(attempt))
                     attempt = min(attempt + 1, 10)
                     continue
                 pending = None
+                ready.set()
                 await handle(result)
                 if self.health.failing(key) and await self._recovered(key):
                     attempt = 0
         finally:
             if pending is not None:
                 pending.cancel()
+
+    async def wait_ready(self, timeout_s: float) -> None:
+        """Until every private stream has subscribed or failed (bounded by `timeout_s`)."""
+        events = [event.wait() for event in self.ready.values()]
+        if not events:
+            return
+        try:
+            await asyncio.wait_for(asyncio.gather(*events), timeout_s)
+        except TimeoutError:
+            pending = [k for k, e in self.ready.items() if not e.is_set()]
+            log.warning("%s: streams %s not subscribed after %.0fs", self.venue.name, pending, timeout_s)
 
     async def _recovered(self, key: str) -> bool:
         """The stream resubscribed: catch up what it missed over REST, then count it healthy."""
@@ -291,7 +329,7 @@ class StreamRunner:
     async def catch_up(self) -> None:
         """REST pass over open orders, orders we think live, recent fills and balances."""
         async with self._catch_up_lock:
-            await self.venue.catch_up(self.symbols)
+            await self.venue.catch_up(self.symbols, self.started_ms)
 
     # ---- polling -----------------------------------------------------------------------------
 

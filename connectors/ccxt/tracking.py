@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from bot.domain import OrderUpdate
+from bot.domain import OrderState, OrderUpdate
 
 
 class _BoundedMap(OrderedDict[str, str]):
@@ -34,6 +34,7 @@ class OrderTracker:
         self._capacity = capacity
         self.live: dict[str, str] = {}
         """client order id -> symbol of orders we placed and have not seen end."""
+        self._last_seen: dict[str, tuple[OrderState, int]] = {}
         self.last_fill_ms: dict[str, int] = {}
         """Newest exchange timestamp of an emitted fill, per symbol: where REST catch-up starts."""
 
@@ -52,9 +53,22 @@ class OrderTracker:
         return self._oid_by_cid.get(client_order_id)
 
     def on_update(self, update: OrderUpdate) -> None:
+        """Record an update that is being pushed to the engine."""
         self.remember(update.client_order_id, update.venue_order_id)
         if update.state.is_terminal:
             self.live.pop(update.client_order_id, None)
+            self._last_seen.pop(update.client_order_id, None)
+        else:
+            self._last_seen[update.client_order_id] = (update.state, update.filled_lots)
+
+    def changed(self, update: OrderUpdate) -> bool:
+        """True when a polled view of an order differs from the last one pushed."""
+        return self._last_seen.get(update.client_order_id) != (update.state, update.filled_lots)
+
+    def prune_seen(self, open_client_order_ids: set[str]) -> None:
+        """Forget orders neither open on the venue nor ours-in-flight (ended unseen)."""
+        for cid in [c for c in self._last_seen if c not in open_client_order_ids and c not in self.live]:
+            del self._last_seen[cid]
 
     def claim_fill(self, venue_trade_id: str) -> bool:
         """True the first time a trade id is seen: the caller then owns emitting it."""

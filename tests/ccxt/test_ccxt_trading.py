@@ -177,3 +177,30 @@ async def test_batch_calls_fall_back_to_single_calls_on_binance_spot(facade, ven
     assert isinstance(results[2], OrderNotFound)
     assert engine.open_orders(ACCOUNT) == []
     assert await venue.cancel_all_orders_after(30) is False  # binance spot has no dead-man's switch
+
+
+async def test_rest_polling_fallback_books_orders_and_fills(facade, make_venue):
+    venue = await make_venue(facade, use_websockets=False, poll_interval_s=0.05)
+    rec = Recorder()
+    await venue.start_streams([BTC], rec)
+    engine = facade.exchange
+    first = await rec.wait_for(lambda: rec.last_book(BTC), what="a polled book")
+    assert (first.bids, first.asks) == engine.depth(BTC, 20)
+    assert facade.ws.connections_opened == 0
+
+    ask = engine.book(BTC).best_ask()
+    await venue.place_order(_req("mm1-p", Side.SELL, ask - 1, 4))
+    engine.background_take(BTC, Side.BUY, 4, facade.core.now_ns())
+    await rec.wait_for(lambda: rec.fills, what="a polled fill")
+    await rec.wait_for(
+        lambda: [u for u in rec.updates("mm1-p") if u.state is OrderState.FILLED], what="polled FILLED"
+    )
+    target = engine.depth(BTC, 20)
+    await rec.wait_for(lambda: (rec.last_book(BTC).bids, rec.last_book(BTC).asks) == target, what="book")
+    polls = facade.rest.counts[("GET", "/api/v3/myTrades")]
+    await rec.wait_for(
+        lambda: facade.rest.counts[("GET", "/api/v3/myTrades")] >= polls + 3, what="more polls"
+    )
+    [fill] = [e.fill for e in rec.fills]  # polled again and again, pushed once
+    assert (fill.client_order_id, fill.size_lots, fill.price_ticks) == ("mm1-p", 4, ask - 1)
+    assert len([u for u in rec.updates("mm1-p") if u.state is OrderState.FILLED]) == 1

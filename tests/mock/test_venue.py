@@ -13,6 +13,7 @@ from bot.domain import (
     OrderUpdate,
     PublicTrade,
     Side,
+    VenueStatus,
 )
 from connectors.base import (
     InsufficientBalance,
@@ -20,6 +21,7 @@ from connectors.base import (
     OrderRejected,
     PostOnlyWouldCross,
     Venue,
+    VenueError,
     VenueUnavailable,
 )
 from connectors.mock.params import MockMarketParams, MockVenueParams
@@ -133,6 +135,8 @@ def test_rejections_surface_as_venue_errors_after_the_round_trip():
             await venue.place_order(OrderRequest("z", "mock", "DOGE/USDT", Side.BUY, 1, 1))
         with pytest.raises(OrderNotFound):
             await venue.cancel_order(SYM, "never-placed")
+        with pytest.raises(VenueError, match="no such markets"):
+            await venue.start_streams(["DOGE/USDT"], print)
 
         results = await venue.place_orders(
             [_request("a", Side.BUY, best_bid - 10, 1), _request("b", Side.BUY, best_ask, 1)]
@@ -186,5 +190,6 @@ async def test_runs_on_the_wall_clock_too():
     count = len(received)
     await asyncio.sleep(0.05)
     assert len(received) == count  # nothing delivered after close
+    assert isinstance(received[0], VenueStatus) and received[0].connected
     assert any(isinstance(e, BookSnapshot) for e in received)
     assert any(isinstance(e, OrderUpdate) and e.client_order_id == "w" for e in received)

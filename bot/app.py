@@ -177,9 +177,9 @@ class Bot:
         assert self.orders is not None and self.engine is not None
         total = Decimal(0)
         for slot, pnl in enumerate(self.orders.pnl):
-            mid = self.engine.state.mid_price[slot]
-            if mid == mid:
-                total += pnl.pnl_at(Decimal(repr(float(mid))))
+            mid = self.engine.state.mid_decimal(slot)
+            if mid is not None:
+                total += pnl.pnl_at(mid)
         return f"{total:.4f}"
 
     async def _snapshot(self, reason: str = "periodic") -> None:
@@ -192,8 +192,7 @@ class Bot:
         rows = []
         for slot, market in enumerate(self.markets):
             pnl = self.orders.pnl[slot]
-            mid_f = float(self.engine.state.mid_price[slot])
-            mid = Decimal(repr(mid_f)) if mid_f == mid_f else Decimal(0)
+            mid = self.engine.state.mid_decimal(slot) or Decimal(0)
             rows.append(
                 PnlSnapshotRow(
                     market=market.key,

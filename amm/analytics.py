@@ -2,7 +2,8 @@
 
 Everything is vectorized and broadcasts: `price` may be a grid, and liquidity or range bounds may be
 arrays of the same shape. Prices are token1 per token0 in the units `liquidity` is expressed in
-(raw units with the pool's L, or human units with L/10^((d0+d1)/2)); values are in token1. Sign conventions (lp-maths.md):
+(raw units with the pool's L, or human units with L/10^((d0+d1)/2)); values are in token1.
+Sign conventions (lp-maths.md):
   delta = ∂V/∂P = x(P) (token0 held), gamma = ∂²V/∂P² = x′(P) ≤ 0,
   IL vs HODL = V_LP(P) − V_HODL(P) ≤ 0, LVR rate ℓ = σ²P²/2·|x′(P)| (value per unit time of σ).
 """

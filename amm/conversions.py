@@ -93,14 +93,33 @@ def nearest_usable_tick(tick: int, tick_spacing: int) -> int:
 
 
 def price_range_to_ticks(
-    lower_price_human: float, upper_price_human: float, decimals0: int, decimals1: int, tick_spacing: int
+    lower_price_human: float | None,
+    upper_price_human: float | None,
+    decimals0: int,
+    decimals1: int,
+    tick_spacing: int,
 ) -> tuple[int, int]:
-    """Usable [tick_lower, tick_upper) covering the human price range: lower floored, upper ceiled."""
-    if not lower_price_human < upper_price_human:
+    """Usable [tick_lower, tick_upper) covering a human price range: lower floored, upper ceiled.
+
+    A missing bound (None) extends to the usable edge, so (None, None) is the full range.
+    """
+    if (
+        lower_price_human is not None
+        and upper_price_human is not None
+        and lower_price_human >= upper_price_human
+    ):
         raise ValueError(f"lower price {lower_price_human} must be below upper price {upper_price_human}")
     low, high = usable_tick_bounds(tick_spacing)
-    tick_lower = max(floor_tick(price_to_tick(lower_price_human, decimals0, decimals1), tick_spacing), low)
-    tick_upper = min(ceil_tick(price_to_tick(upper_price_human, decimals0, decimals1), tick_spacing), high)
+    tick_lower, tick_upper = low, high
+    if lower_price_human is not None:
+        tick_lower = max(
+            floor_tick(price_to_tick(lower_price_human, decimals0, decimals1), tick_spacing), low
+        )
+    if upper_price_human is not None:
+        tick_upper = min(
+            ceil_tick(price_to_tick(upper_price_human, decimals0, decimals1), tick_spacing), high
+        )
     if tick_lower >= tick_upper:
+        # Both prices inside one spacing interval: take that interval.
         tick_upper = tick_lower + tick_spacing
     return tick_lower, tick_upper

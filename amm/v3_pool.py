@@ -176,6 +176,25 @@ class V3Pool:
         self.balance1 -= amount1
         return amount0, amount1
 
+    def liquidity_delta_amounts(
+        self, tick_lower: int, tick_upper: int, liquidity_delta: int
+    ) -> tuple[int, int]:
+        """Signed token amounts a liquidity change moves now: owed to the pool (> 0, rounded up) when
+        adding, paid out (< 0, rounded down) when removing. Pure: lets callers check before minting."""
+        check_ticks(tick_lower, tick_upper)
+        if liquidity_delta == 0:
+            return 0, 0
+        sqrt_lower = get_sqrt_ratio_at_tick(tick_lower)
+        sqrt_upper = get_sqrt_ratio_at_tick(tick_upper)
+        if self.tick < tick_lower:
+            return get_amount0_delta_signed(sqrt_lower, sqrt_upper, liquidity_delta), 0
+        if self.tick < tick_upper:
+            return (
+                get_amount0_delta_signed(self.sqrt_price_x96, sqrt_upper, liquidity_delta),
+                get_amount1_delta_signed(sqrt_lower, self.sqrt_price_x96, liquidity_delta),
+            )
+        return 0, get_amount1_delta_signed(sqrt_lower, sqrt_upper, liquidity_delta)
+
     def _updated_tick(self, tick: int, liquidity_delta: int, upper: bool) -> tuple[TickInfo, bool]:
         """Tick.update on a copy: the new tick info and whether it flipped (in)to initialized."""
         info = replace(self.ticks.get(tick, TickInfo()))
@@ -225,19 +244,10 @@ class V3Pool:
             (pos.tokens_owed1 + owed1) & MAX_UINT128,
         )
 
-        amount0 = amount1 = 0
+        amount0, amount1 = self.liquidity_delta_amounts(tick_lower, tick_upper, liquidity_delta)
         pool_liquidity = self.liquidity
-        if liquidity_delta != 0:
-            sqrt_lower = get_sqrt_ratio_at_tick(tick_lower)
-            sqrt_upper = get_sqrt_ratio_at_tick(tick_upper)
-            if self.tick < tick_lower:
-                amount0 = get_amount0_delta_signed(sqrt_lower, sqrt_upper, liquidity_delta)
-            elif self.tick < tick_upper:
-                amount0 = get_amount0_delta_signed(self.sqrt_price_x96, sqrt_upper, liquidity_delta)
-                amount1 = get_amount1_delta_signed(sqrt_lower, self.sqrt_price_x96, liquidity_delta)
-                pool_liquidity = add_delta(self.liquidity, liquidity_delta)
-            else:
-                amount1 = get_amount1_delta_signed(sqrt_lower, sqrt_upper, liquidity_delta)
+        if liquidity_delta != 0 and tick_lower <= self.tick < tick_upper:
+            pool_liquidity = add_delta(self.liquidity, liquidity_delta)
 
         # Everything validated: commit.
         self.positions[key] = new_pos

@@ -11,7 +11,14 @@ import math
 from fractions import Fraction
 
 from amm.full_math import Q96, Q192
-from amm.tick_math import MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK, get_tick_at_sqrt_ratio
+from amm.tick_math import (
+    MAX_SQRT_RATIO,
+    MAX_TICK,
+    MIN_SQRT_RATIO,
+    MIN_TICK,
+    get_sqrt_ratio_at_tick,
+    get_tick_at_sqrt_ratio,
+)
 
 FEE_TIER_TICK_SPACING: dict[int, int] = {100: 1, 500: 10, 3000: 60, 10000: 200}
 
@@ -58,10 +65,8 @@ def price_to_tick(price_human: float | Fraction, decimals0: int, decimals1: int)
 
 
 def tick_to_price(tick: int, decimals0: int, decimals1: int) -> float:
-    """Human price 1.0001^tick·10^(d0 − d1) (float; use get_sqrt_ratio_at_tick for the exact value)."""
-    if not MIN_TICK <= tick <= MAX_TICK:
-        raise ValueError(f"tick {tick} outside [{MIN_TICK}, {MAX_TICK}]")
-    return 1.0001**tick * 10.0 ** (decimals0 - decimals1)
+    """Human price at a tick, from the pool's own sqrt ratio (float pow loses ~1e-12 at large ticks)."""
+    return sqrt_price_x96_to_price(get_sqrt_ratio_at_tick(tick), decimals0, decimals1)
 
 
 def sqrt_price_x96_to_float_sqrt(sqrt_price_x96: int) -> float:

@@ -111,6 +111,8 @@ class SimPoolFlow:
 
     def arbitrage(self) -> SwapOutcome | None:
         fair_human = self.fair_price()
+        if not (math.isfinite(fair_human) and fair_human > 0):
+            return None  # no usable fair price (venue down, no book yet): arbitrageurs wait
         target = self.arbitrage_target(fair_human)
         if target is None:
             return None

@@ -36,7 +36,7 @@ def test_mul_div_reverts_like_the_contract():
         mul_div(-1, 1, 1)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(u256, u256, st.integers(1, MAX_UINT256))
 def test_rounding_up_is_down_plus_remainder_flag(a, b, d):
     if a * b // d > MAX_UINT256 - 1:

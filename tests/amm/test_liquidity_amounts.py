@@ -62,7 +62,7 @@ def ranges(draw):
     return current, lower, upper
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(ranges(), st.integers(0, 2**100), st.integers(0, 2**100))
 def test_liquidity_then_amounts_never_exceeds_inputs(tick_range, amount0, amount1):
     current, lower, upper = tick_range

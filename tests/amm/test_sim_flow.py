@@ -111,3 +111,12 @@ def _clock():
     from bot.clock import FixedClock
 
     return FixedClock(0)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), 0.0, -1.0, float("inf")])
+def test_unusable_fair_price_means_no_arbitrage(bad):
+    p = params()
+    pool = SimulatedPool.from_params(p)
+    flow = SimPoolFlow(pool, lambda: bad, p, _clock())
+    assert flow.arbitrage() is None
+    assert pool.price() == pytest.approx(3000.0, rel=1e-12)

@@ -67,7 +67,7 @@ def test_output_larger_than_reserves_is_refused():
         get_next_sqrt_price_from_input(MAX_SQRT_RATIO, MAX_UINT128, MAX_UINT256, False)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(prices, prices, st.integers(0, MAX_UINT128))
 def test_round_up_minus_round_down_is_zero_or_one(a, b, liquidity):
     up0, down0 = get_amount0_delta(a, b, liquidity, True), get_amount0_delta(a, b, liquidity, False)
@@ -76,7 +76,7 @@ def test_round_up_minus_round_down_is_zero_or_one(a, b, liquidity):
     assert up1 - down1 in (0, 1)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(prices, liquidities, st.integers(0, 2**128), st.booleans())
 def test_input_never_moves_the_price_further_than_paid(sqrt_p, liquidity, amount_in, zero_for_one):
     try:
@@ -91,7 +91,7 @@ def test_input_never_moves_the_price_further_than_paid(sqrt_p, liquidity, amount
         assert get_amount1_delta(sqrt_p, sqrt_q, liquidity, True) <= amount_in
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(prices, liquidities, st.integers(0, 2**128), st.booleans())
 def test_output_always_pays_at_least_the_amount(sqrt_p, liquidity, amount_out, zero_for_one):
     try:

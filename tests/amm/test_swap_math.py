@@ -37,7 +37,7 @@ def test_known_swap_steps(args, expected):
 prices = st.integers(MIN_SQRT_RATIO, MAX_SQRT_RATIO - 1)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(
     prices,
     prices,

@@ -54,7 +54,7 @@ def test_sqrt_price_out_of_range_is_refused(sqrt_price):
         get_tick_at_sqrt_ratio(sqrt_price)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(ticks)
 def test_tick_round_trip_and_floor_property(tick):
     sqrt_price = get_sqrt_ratio_at_tick(tick)
@@ -66,7 +66,7 @@ def test_tick_round_trip_and_floor_property(tick):
         assert get_sqrt_ratio_at_tick(tick + 1) > sqrt_price
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(sqrt_prices)
 def test_tick_at_sqrt_ratio_is_the_largest_tick_not_above(sqrt_price):
     tick = get_tick_at_sqrt_ratio(sqrt_price)
@@ -74,7 +74,7 @@ def test_tick_at_sqrt_ratio_is_the_largest_tick_not_above(sqrt_price):
     assert tick == MAX_TICK or get_sqrt_ratio_at_tick(tick + 1) > sqrt_price
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.integers(-50_000, 50_000))
 def test_sqrt_ratio_matches_float_formula_where_floats_are_exact_enough(tick):
     expected = math.sqrt(1.0001**tick) * Q96

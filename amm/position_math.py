@@ -6,7 +6,7 @@ wrap on purpose (a tick's outside value only has meaning relative to the global 
 
 from __future__ import annotations
 
-from amm.full_math import MAX_UINT256, Q128, Q256, check_uint, mul_div
+from amm.full_math import Q128, Q256, check_uint, mul_div
 
 
 def get_fee_growth_inside(
@@ -44,6 +44,3 @@ def fee_growth_delta(fee_amount: int, liquidity: int) -> int:
         return 0
     return mul_div(fee_amount, Q128, liquidity)
 
-
-def wrap_uint256(value: int) -> int:
-    return value & MAX_UINT256

@@ -43,4 +43,3 @@ def fee_growth_delta(fee_amount: int, liquidity: int) -> int:
     if liquidity == 0:
         return 0
     return mul_div(fee_amount, Q128, liquidity)
-

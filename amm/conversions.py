@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from amm.full_math import Q96, Q192
+from amm.full_math import Q192
 from amm.tick_math import (
     MAX_SQRT_RATIO,
     MAX_TICK,
@@ -67,11 +67,6 @@ def price_to_tick(price_human: float | Fraction, decimals0: int, decimals1: int)
 def tick_to_price(tick: int, decimals0: int, decimals1: int) -> float:
     """Human price at a tick, from the pool's own sqrt ratio (float pow loses ~1e-12 at large ticks)."""
     return sqrt_price_x96_to_price(get_sqrt_ratio_at_tick(tick), decimals0, decimals1)
-
-
-def sqrt_price_x96_to_float_sqrt(sqrt_price_x96: int) -> float:
-    """√P in raw units as a float (for analytics)."""
-    return sqrt_price_x96 / Q96
 
 
 def floor_tick(tick: int, tick_spacing: int) -> int:

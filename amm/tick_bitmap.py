@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from amm.full_math import least_significant_bit, most_significant_bit
+
 
 def compress_tick(tick: int, tick_spacing: int) -> int:
     """tick / spacing rounded toward −∞ (Python floor division does exactly that)."""
@@ -45,12 +47,11 @@ class TickBitmap:
             word_pos, bit_pos = compressed >> 8, compressed & 0xFF
             masked = self.words.get(word_pos, 0) & ((1 << (bit_pos + 1)) - 1)
             if masked:
-                return (compressed - (bit_pos - (masked.bit_length() - 1))) * spacing, True
+                return (compressed - (bit_pos - most_significant_bit(masked))) * spacing, True
             return (compressed - bit_pos) * spacing, False
         compressed += 1
         word_pos, bit_pos = compressed >> 8, compressed & 0xFF
         masked = self.words.get(word_pos, 0) & ~((1 << bit_pos) - 1)
         if masked:
-            lsb = (masked & -masked).bit_length() - 1
-            return (compressed + (lsb - bit_pos)) * spacing, True
+            return (compressed + (least_significant_bit(masked) - bit_pos)) * spacing, True
         return (compressed + (255 - bit_pos)) * spacing, False

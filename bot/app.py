@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 from decimal import Decimal
@@ -16,7 +17,7 @@ from bot.config import AppConfig
 from bot.domain import Market, OrderState, client_order_prefix
 from bot.engine import Engine
 from bot.market_state import MarketState
-from bot.order_manager import OrderManager
+from bot.order_manager import OrderCounters, OrderManager
 from bot.reconcile import reconcile_venue
 from bot.risk import RiskLimits
 from bot.store import PnlSnapshotRow, Store, resolve_database_url
@@ -48,6 +49,7 @@ class Bot:
         self.engine: Engine | None = None
         self.orders: OrderManager | None = None
         self.markets: list[Market] = []
+        self._last_counters = OrderCounters()
 
     # ---- start -----------------------------------------------------------------------------
 
@@ -159,17 +161,19 @@ class Bot:
 
     async def _log_summary(self) -> None:
         assert self.orders is not None
-        c = self.orders.counters
+        now = dataclasses.replace(self.orders.counters)
+        last, self._last_counters = self._last_counters, now
         log.info(
-            "summary: placed %d, cancelled %d, rejected %d, risk-refused %d, fills %d (dup %d), "
-            "open %d, pnl %s",
-            c.placed,
-            c.cancelled,
-            c.rejected,
-            c.risk_refused,
-            c.fills,
-            c.duplicate_fills,
+            "last %.0fs: placed %d, cancelled %d, rejected %d, risk-refused %d, fills %d | open %d, "
+            "fills since start %d, pnl since start %s",
+            self.config.bot.summary_interval_s,
+            now.placed - last.placed,
+            now.cancelled - last.cancelled,
+            now.rejected - last.rejected,
+            now.risk_refused - last.risk_refused,
+            now.fills - last.fills,
             len(self.orders.live),
+            now.fills,
             self._pnl_total(),
         )
 

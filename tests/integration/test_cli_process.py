@@ -4,8 +4,9 @@ import signal
 import subprocess
 import sys
 import time
-import tomli_w
 from pathlib import Path
+
+import tomli_w
 
 from bot.store import Store
 from tests.kit import small_config_dict

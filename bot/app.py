@@ -10,10 +10,9 @@ import signal
 from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
-
 from bot.clock import NS_PER_S, LoopClock, run_simulated
 from bot.config import AppConfig
+from bot.context import BotContext
 from bot.domain import Market, OrderState, client_order_prefix
 from bot.engine import Engine
 from bot.market_state import MarketState
@@ -23,7 +22,8 @@ from bot.risk import RiskLimits
 from bot.store import PnlSnapshotRow, Store, resolve_database_url
 from connectors.base import OrderNotFound, Venue, VenueError
 from connectors.mock.venue import MockVenue
-from strategies.fixed_spread import FixedSpreadStrategy
+from strategies.base import ActiveStrategy
+from strategies.registry import build_strategy
 
 log = logging.getLogger("mmbot")
 
@@ -50,6 +50,9 @@ class Bot:
         self.orders: OrderManager | None = None
         self.markets: list[Market] = []
         self._last_counters = OrderCounters()
+        self.context: BotContext | None = None
+        self.active_strategies: list[ActiveStrategy] = []
+        self._active_tasks: list[asyncio.Task[None]] = []
 
     # ---- start -----------------------------------------------------------------------------
 
@@ -91,9 +94,15 @@ class Bot:
             self.orders.apply_balances(name, balances)
             self.store.snapshot_balances(name, balances.values(), clock.now_ns(), "start")
         self._init_positions(state)
-        for name, strat in cfg.strategies.items():
-            slots = np.array([state.slot_of[tuple(k.split(":", 1))] for k in strat.markets], dtype=np.int64)
-            self.engine.add_strategy(FixedSpreadStrategy(name, strat, slots), strat)
+        self.context = BotContext(cfg, clock, self.store, self.venues, state, self.orders, self.engine)
+        for name, params in cfg.strategies.items():
+            built = build_strategy(name, params, state)
+            if isinstance(built, tuple):
+                self.engine.add_strategy(*built)
+            else:
+                self.active_strategies.append(built)
+        for active in self.active_strategies:
+            self.engine.listeners.append(active.on_event)
         for name, venue in self.venues.items():
             await venue.start_streams(
                 [m.symbol for m in self.markets if m.venue == name], self.engine.on_event
@@ -131,6 +140,11 @@ class Bot:
         await self.start()
         assert self.engine is not None
         engine_task = asyncio.create_task(self.engine.run(), name="engine")
+        assert self.context is not None
+        self._active_tasks = [
+            asyncio.create_task(self._run_active(s, self.context), name=f"strategy-{s.name}")
+            for s in self.active_strategies
+        ]
         side_tasks = [
             asyncio.create_task(self._every(self.config.bot.summary_interval_s, self._log_summary)),
             asyncio.create_task(self._every(self.config.bot.snapshot_interval_s, self._snapshot)),
@@ -150,6 +164,14 @@ class Bot:
             engine_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await engine_task
+
+    async def _run_active(self, strategy: ActiveStrategy, ctx: BotContext) -> None:
+        try:
+            await strategy.run(ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("strategy %s failed; its markets are no longer managed", strategy.name)
 
     async def _every(self, interval_s: float, job: object) -> None:
         while True:
@@ -215,6 +237,9 @@ class Bot:
     async def shutdown(self) -> None:
         """Stop quoting, cancel every open order of ours on every venue, snapshot, close."""
         log.info("stopping: cancelling every open order")
+        for task in self._active_tasks:
+            task.cancel()
+        await asyncio.gather(*self._active_tasks, return_exceptions=True)
         if self.engine is not None:
             await self.engine.stop()
         if self.orders is not None and self.clock is not None:

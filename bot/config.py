@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.domain import validate_instance_id
 from connectors.mock.params import MockVenueParams
-from strategies.fixed_spread import FixedSpreadParams
+from strategies.fixed_spread import FixedSpreadParams, QuotingControls
 
 SECRET_KEYS = frozenset(
     {"api_key", "apikey", "secret", "api_secret", "private_key", "password", "passphrase", "token"}
@@ -131,9 +131,11 @@ class AppConfig(StrictModel):
                 raise ValueError(f"markets[{i}].venue: no venue named {m.venue!r} in [venues]")
         owner: dict[str, str] = {}
         for name, strat in self.strategies.items():
-            for key in strat.markets:
+            for key in getattr(strat, "markets", []):
                 if key not in keys:
                     raise ValueError(f"strategies.{name}.markets: {key!r} is not in [[markets]]")
+                if not isinstance(strat, QuotingControls):
+                    continue
                 if key in owner:
                     raise ValueError(f"strategies.{name}.markets: {key!r} is already quoted by {owner[key]}")
                 owner[key] = name

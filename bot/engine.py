@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,6 +79,8 @@ class Engine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._venue_connected: dict[str, bool] = {}
+        # Active strategies' on_event hooks, called after the engine applied each event.
+        self.listeners: list[Callable[[VenueEvent], None]] = []
 
     # ---- event intake (the venues' sink) ---------------------------------------------------
 
@@ -89,6 +92,12 @@ class Engine:
         except Exception:
             self.bad_events += 1
             log.exception("skipped an event that could not be applied: %r", event)
+            return
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("event listener %r failed on %r", listener, event)
 
     def _dispatch(self, event: VenueEvent) -> None:
         if isinstance(event, BookSnapshot):

@@ -20,9 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from strategies.quote_arrays import QuoteInputs, QuoteParams  # noqa: E402
-from strategies.quote_core import QuoteWorkspace, compute_quotes  # noqa: E402
-from tests.strategies.reference_quotes import reference_quotes  # noqa: E402
+from strategies.quote_arrays import QuoteInputs, QuoteParams
+from strategies.quote_core import QuoteWorkspace, compute_quotes
+from tests.strategies.reference_quotes import reference_quotes
 
 N_LEVELS = 5
 SIZES = (1, 10, 100, 1_000, 10_000)
@@ -75,33 +75,36 @@ def best_time_s(fn: Callable[[], object], budget_s: float, repeats: int = 5) -> 
     return best
 
 
+def measure(n: int, budget_s: float) -> tuple[float, float]:
+    """(core seconds, reference seconds) per full recompute of n markets, after checking they agree."""
+    inputs, params = make_markets(n)
+    workspace = QuoteWorkspace(n, N_LEVELS)
+    core = compute_quotes(inputs, params, now_ns=NOW_NS, workspace=workspace)
+    ref = reference_quotes(inputs, params, now_ns=NOW_NS)
+    for name in ("bid_price_ticks", "bid_size_lots", "ask_price_ticks", "ask_size_lots"):
+        if not np.array_equal(getattr(core, name), getattr(ref, name)):
+            raise SystemExit(f"core and reference disagree on {name} at n={n}")
+    t_core = best_time_s(lambda: compute_quotes(inputs, params, now_ns=NOW_NS, workspace=workspace), budget_s)
+    t_ref = best_time_s(lambda: reference_quotes(inputs, params, now_ns=NOW_NS), budget_s)
+    return t_core, t_ref
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter timing budget")
     args = parser.parse_args()
-    budget = 0.1 if args.quick else 0.5
+    budget_s = 0.1 if args.quick else 0.5
     print(
         f"{'markets':>8} {'core us':>10} {'ref us':>12} {'core mkts/s':>14} {'ref mkts/s':>12} {'speedup':>8}"
     )
     speedup_at_1000 = float("nan")
     for n in SIZES:
-        inputs, params = make_markets(n)
-        workspace = QuoteWorkspace(n, N_LEVELS)
-        core = compute_quotes(inputs, params, now_ns=NOW_NS, workspace=workspace)
-        ref = reference_quotes(inputs, params, now_ns=NOW_NS)
-        for name in ("bid_price_ticks", "bid_size_lots", "ask_price_ticks", "ask_size_lots"):
-            if not np.array_equal(getattr(core, name), getattr(ref, name)):
-                raise SystemExit(f"core and reference disagree on {name} at n={n}")
-        t_core = best_time_s(
-            lambda: compute_quotes(inputs, params, now_ns=NOW_NS, workspace=workspace), budget
-        )
-        t_ref = best_time_s(lambda: reference_quotes(inputs, params, now_ns=NOW_NS), budget)
+        t_core, t_ref = measure(n, budget_s)
         ratio = t_ref / t_core
         if n == 1_000:
             speedup_at_1000 = ratio
-        print(
-            f"{n:>8} {t_core * 1e6:>10.1f} {t_ref * 1e6:>12.1f} {n / t_core:>14,.0f} {n / t_ref:>12,.0f} {ratio:>7.1f}x"
-        )
+        rates = f"{n / t_core:>14,.0f} {n / t_ref:>12,.0f}"
+        print(f"{n:>8} {t_core * 1e6:>10.1f} {t_ref * 1e6:>12.1f} {rates} {ratio:>7.1f}x")
     print(f"speedup_at_1000={speedup_at_1000:.1f}")
 
 

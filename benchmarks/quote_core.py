@@ -2,9 +2,10 @@
 
     python benchmarks/quote_core.py [--quick]
 
-Markets get a seeded mix of the three models (a third each: every model branch runs), two-sided
-books, inventories across the limits, 5 levels per side. Each size is timed as the best of several
-repeats of a full recompute (workspace preallocated, as the engine does). The last line is
+Markets get a seeded mix of the three models (a third each: every model branch runs, the core's
+worst case), two-sided books, inventories across the limits, 5 levels per side; then each model
+alone at 1,000 markets. Each size is timed as the best of several
+interleaved repeats of a full recompute (workspace preallocated, as the engine does). The last line is
 `speedup_at_1000=<reference time / core time>` at 1,000 markets.
 """
 
@@ -20,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from strategies.quote_arrays import QuoteInputs, QuoteParams
+from strategies.quote_arrays import QuoteInputs, QuoteModel, QuoteParams
 from strategies.quote_core import QuoteWorkspace, compute_quotes
 from tests.strategies.reference_quotes import reference_quotes
 
@@ -60,32 +61,46 @@ def make_markets(n: int, seed: int = 7) -> tuple[QuoteInputs, QuoteParams]:
     return inputs, params
 
 
-def best_time_s(fn: Callable[[], object], budget_s: float, repeats: int = 5) -> float:
-    fn()
-    start = time.perf_counter()
-    fn()
-    once = time.perf_counter() - start
-    number = max(1, int(budget_s / repeats / max(once, 1e-9)))
-    best = float("inf")
-    for _ in range(repeats):
+def best_times_s(fns: tuple[Callable[[], object], ...], budget_s: float, repeats: int = 7) -> list[float]:
+    """Best seconds per call of each fn; repeats interleave the fns so they share any machine load."""
+    numbers = []
+    for fn in fns:
+        fn()
         start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - start) / number)
+        fn()
+        once = time.perf_counter() - start
+        numbers.append(max(1, int(budget_s / repeats / max(once, 1e-9))))
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for i, (fn, number) in enumerate(zip(fns, numbers, strict=True)):
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            best[i] = min(best[i], (time.perf_counter() - start) / number)
     return best
 
 
-def measure(n: int, budget_s: float) -> tuple[float, float]:
-    """(core seconds, reference seconds) per full recompute of n markets, after checking they agree."""
+def measure(n: int, budget_s: float, model: int | None = None) -> tuple[float, float]:
+    """(core seconds, reference seconds) per full recompute of n markets, after checking they agree.
+
+    model: None for the mixed thirds, else every market on that QuoteModel code.
+    """
     inputs, params = make_markets(n)
+    if model is not None:
+        params.model[:] = model
     workspace = QuoteWorkspace(n, N_LEVELS)
     core = compute_quotes(inputs, params, now_ns=NOW_NS, workspace=workspace)
     ref = reference_quotes(inputs, params, now_ns=NOW_NS)
     for name in ("bid_price_ticks", "bid_size_lots", "ask_price_ticks", "ask_size_lots"):
         if not np.array_equal(getattr(core, name), getattr(ref, name)):
             raise SystemExit(f"core and reference disagree on {name} at n={n}")
-    t_core = best_time_s(lambda: compute_quotes(inputs, params, now_ns=NOW_NS, workspace=workspace), budget_s)
-    t_ref = best_time_s(lambda: reference_quotes(inputs, params, now_ns=NOW_NS), budget_s)
+    t_core, t_ref = best_times_s(
+        (
+            lambda: compute_quotes(inputs, params, now_ns=NOW_NS, workspace=workspace),
+            lambda: reference_quotes(inputs, params, now_ns=NOW_NS),
+        ),
+        budget_s,
+    )
     return t_core, t_ref
 
 
@@ -105,6 +120,11 @@ def main() -> None:
             speedup_at_1000 = ratio
         rates = f"{n / t_core:>14,.0f} {n / t_ref:>12,.0f}"
         print(f"{n:>8} {t_core * 1e6:>10.1f} {t_ref * 1e6:>12.1f} {rates} {ratio:>7.1f}x")
+    print("one model for all 1,000 markets (the core computes only that model):")
+    for model in QuoteModel:
+        t_core, t_ref = measure(1_000, budget_s, model)
+        times = f"core {t_core * 1e6:>8.1f} us  ref {t_ref * 1e6:>9.1f} us"
+        print(f"  {model.name:<20} {times}  {t_ref / t_core:>6.1f}x")
     print(f"speedup_at_1000={speedup_at_1000:.1f}")
 
 

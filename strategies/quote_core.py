@@ -5,9 +5,9 @@
 
 Pipeline, the same for every market (the scalar reference in tests/strategies follows it step by step):
 
-1. valid = fair finite and > 0, inventory and toxicity finite, and the model's estimates usable
-   (AS, GLFT: sigma finite >= 0, kappa finite > 0; GLFT: A finite > 0, level size > 0). An invalid
-   market gets no quote; the others are unaffected.
+1. valid = fair > 0 with fair + inventory + toxicity finite, and the model's estimates usable
+   (AS, GLFT: sigma >= 0, kappa > 0, sigma + kappa finite; GLFT: 0 < A * level size < inf), and
+   (after step 3) r + h finite. An invalid market gets no quote; the others are unaffected.
 2. model -> reservation price r and half spread h (see `quote_models`).
 3. h += s * (toxicity_bps + maker_fee_bps) * 1e-4, then h is clamped to
    [s * min_spread_bps / 2, s * max_spread_bps / 2] * 1e-4.
@@ -24,9 +24,12 @@ Pipeline, the same for every market (the scalar reference in tests/strategies fo
    it is cut, whatever the fills (levels above k counted at full size).
 9. size 0 => price 0 (no order).
 
+Targets are (n_markets, n_levels) int64 views into the workspace (not C-contiguous: they are
+transposes of the internal (side, level, market) block).
+
 Speed notes: the ladders are laid out (side, level, market) so per-market vectors broadcast on the
 last axis; masked ufuncs (`where=`) and scans along the short level axis are avoided because numpy
-runs them element-run by element-run. The returned targets are transposed views of that block.
+runs them element-run by element-run.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from pydantic import (
 
 from bot.clock import NS_PER_S
 from bot.domain import Market
+from strategies.controls import QuotingControls
 from strategies.quote_arrays import QuoteModel, QuoteParams
 
 SECONDS_PER_YEAR = 365 * 86_400
@@ -64,14 +65,16 @@ class IntensityParams(_Strict):
         return self
 
 
-class _Ladder(_Strict):
-    """Shared by every model: the ladder, sizes, limits and guards."""
+class _Ladder(QuotingControls):
+    """Shared by every model: the ladder, limits and guards, plus the order refresh controls.
+
+    Sizes are per market (`order_size` and `max_position` in [[markets]]), since one strategy
+    quotes markets of very different scale.
+    """
 
     n_levels: int = Field(1, ge=1, le=50)
     level_spacing_bps: NonNegativeFloat = 5.0
-    level_size_base: PositiveFloat
     size_shape_eta: NonNegativeFloat = 0.0
-    max_inventory_base: PositiveFloat
     min_spread_bps: NonNegativeFloat = 0.0
     max_spread_bps: PositiveFloat = 500.0
     price_band_bps: PositiveFloat | None = None  # None: no band
@@ -137,6 +140,8 @@ def write_slot(
     cfg: FixedSpreadParams | AvellanedaParams | GlftParams,
     market: Market,
     *,
+    level_size_base: float,
+    max_inventory_base: float,
     now_ns: int,
 ) -> None:
     """Fill one market's slot from its config (hot reload edits one slot in place), then validate."""
@@ -150,9 +155,9 @@ def write_slot(
     params.min_spread_bps[slot] = cfg.min_spread_bps
     params.max_spread_bps[slot] = cfg.max_spread_bps
     params.level_spacing_bps[slot] = cfg.level_spacing_bps
-    params.level_size_lots[slot] = cfg.level_size_base / lot
+    params.level_size_lots[slot] = level_size_base / lot
     params.level_count[slot] = cfg.n_levels
-    params.max_inventory_lots[slot] = cfg.max_inventory_base / lot
+    params.max_inventory_lots[slot] = max_inventory_base / lot
     params.size_shape_eta[slot] = cfg.size_shape_eta
     params.price_band_bps[slot] = math.inf if cfg.price_band_bps is None else cfg.price_band_bps
     params.half_spread_bps[slot] = getattr(cfg, "half_spread_bps", 0.0)
@@ -167,14 +172,20 @@ def write_slot(
     params.validate()
 
 
+QuoteConfig = FixedSpreadParams | AvellanedaParams | GlftParams
+
+
 def build_quote_params(
-    entries: Sequence[tuple[FixedSpreadParams | AvellanedaParams | GlftParams, Market]], *, now_ns: int
+    entries: Sequence[tuple[QuoteConfig, Market, float, float]], *, now_ns: int
 ) -> QuoteParams:
-    """QuoteParams for markets in slot order; width = the largest n_levels among them."""
+    """QuoteParams for (config, market, level size base, max inventory base) in slot order.
+
+    The array width is the largest n_levels among them.
+    """
     if not entries:
         raise ValueError("build_quote_params: no markets")
-    n_levels = max(cfg.n_levels for cfg, _ in entries)
+    n_levels = max(cfg.n_levels for cfg, *_ in entries)
     params = QuoteParams.uniform(len(entries), n_levels)
-    for slot, (cfg, market) in enumerate(entries):
-        write_slot(params, slot, cfg, market, now_ns=now_ns)
+    for slot, (cfg, market, size, limit) in enumerate(entries):
+        write_slot(params, slot, cfg, market, level_size_base=size, max_inventory_base=limit, now_ns=now_ns)
     return params

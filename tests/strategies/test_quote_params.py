@@ -28,20 +28,16 @@ NS = 1_000_000_000
 
 
 def test_kind_selects_the_model_and_extra_fields_are_refused_by_name() -> None:
-    cfg = ADAPTER.validate_python(
-        {"kind": "glft", "gamma": 0.01, "level_size_base": 0.01, "max_inventory_base": 0.5, "n_levels": 3}
-    )
+    cfg = ADAPTER.validate_python({"kind": "glft", "gamma": 0.01, "markets": ["v:X/Y"], "n_levels": 3})
     assert isinstance(cfg, GlftParams) and cfg.intensity.fallback_kappa_per_bps == 0.5
     with pytest.raises(ValidationError, match="half_spred_bps"):
-        ADAPTER.validate_python(
-            {"kind": "fixed_spread", "half_spred_bps": 5, "level_size_base": 1, "max_inventory_base": 5}
-        )
+        ADAPTER.validate_python({"kind": "fixed_spread", "half_spred_bps": 5, "markets": ["v:X/Y"]})
     with pytest.raises(ValidationError, match="gamma"):
-        ADAPTER.validate_python({"kind": "avellaneda", "level_size_base": 1, "max_inventory_base": 5})
+        ADAPTER.validate_python({"kind": "avellaneda", "markets": ["v:X/Y"]})
     with pytest.raises(ValidationError, match="max_spread_bps"):
-        FixedSpreadParams(level_size_base=1, max_inventory_base=5, min_spread_bps=50, max_spread_bps=20)
+        FixedSpreadParams(markets=["v:X/Y"], min_spread_bps=50, max_spread_bps=20)
     with pytest.raises(ValidationError, match="depth_edges_bps"):
-        GlftParams(gamma=1, level_size_base=1, max_inventory_base=5, intensity={"depth_edges_bps": [0, 2, 1]})
+        GlftParams(gamma=1, markets=["v:X/Y"], intensity={"depth_edges_bps": [0, 2, 1]})
 
 
 def test_next_session_end() -> None:
@@ -53,21 +49,19 @@ def test_next_session_end() -> None:
 
 def test_build_quote_params_converts_units_per_market() -> None:
     fixed = FixedSpreadParams(
-        level_size_base=0.002,
-        max_inventory_base=0.1,
+        markets=["binance:BTC/USDT"],
         half_spread_bps=8,
         skew_bps_per_unit_inventory_fraction=4,
     )
     avellaneda = AvellanedaParams(
         gamma=0.05,
-        level_size_base=0.5,
-        max_inventory_base=20,
+        markets=["mock:ETH/USDT"],
         n_levels=3,
         horizon="session",
         price_band_bps=80,
     )
     now = 100 * 86_400 * NS + 5 * NS
-    params = build_quote_params([(fixed, BTC), (avellaneda, ETH)], now_ns=now)
+    params = build_quote_params([(fixed, BTC, 0.002, 0.1), (avellaneda, ETH, 0.5, 20)], now_ns=now)
     assert isinstance(params, QuoteParams) and params.n_levels == 3
     assert list(params.model) == [QuoteModel.FIXED_SPREAD, QuoteModel.AVELLANEDA_STOIKOV]
     assert params.tick_size.tolist() == [0.01, 0.05]

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
-
 from bot.clock import NS_PER_S, LoopClock, run_simulated
 from bot.config import AppConfig
+from bot.context import BotContext
 from bot.domain import Market, OrderState, client_order_prefix
 from bot.engine import Engine
 from bot.market_state import MarketState
-from bot.order_manager import OrderManager
+from bot.order_manager import OrderCounters, OrderManager
 from bot.reconcile import reconcile_venue
 from bot.risk import RiskLimits
 from bot.store import PnlSnapshotRow, Store, resolve_database_url
 from connectors.base import OrderNotFound, Venue, VenueError
 from connectors.mock.venue import MockVenue
-from strategies.fixed_spread import FixedSpreadStrategy
+from strategies.base import ActiveStrategy
+from strategies.registry import build_strategy
 
 log = logging.getLogger("mmbot")
 
@@ -48,6 +49,10 @@ class Bot:
         self.engine: Engine | None = None
         self.orders: OrderManager | None = None
         self.markets: list[Market] = []
+        self._last_counters = OrderCounters()
+        self.context: BotContext | None = None
+        self.active_strategies: list[ActiveStrategy] = []
+        self._active_tasks: list[asyncio.Task[None]] = []
 
     # ---- start -----------------------------------------------------------------------------
 
@@ -89,13 +94,26 @@ class Bot:
             self.orders.apply_balances(name, balances)
             self.store.snapshot_balances(name, balances.values(), clock.now_ns(), "start")
         self._init_positions(state)
-        for name, strat in cfg.strategies.items():
-            slots = np.array([state.slot_of[tuple(k.split(":", 1))] for k in strat.markets], dtype=np.int64)
-            self.engine.add_strategy(FixedSpreadStrategy(name, strat, slots), strat)
+        self.context = BotContext(cfg, clock, self.store, self.venues, state, self.orders, self.engine)
+        for name, params in cfg.strategies.items():
+            built = build_strategy(name, params, state, self._market_sizes, clock.now_ns())
+            if isinstance(built, tuple):
+                self.engine.add_strategy(*built)
+                hook = getattr(built[0], "on_event", None)
+                if hook is not None:
+                    self.engine.listeners.append(hook)
+            else:
+                self.active_strategies.append(built)
+        for active in self.active_strategies:
+            self.engine.listeners.append(active.on_event)
         for name, venue in self.venues.items():
             await venue.start_streams(
                 [m.symbol for m in self.markets if m.venue == name], self.engine.on_event
             )
+
+    def _market_sizes(self, market: Market) -> tuple[float, float]:
+        mc = self.config.market(market.key)
+        return float(mc.order_size), float(mc.max_position)
 
     async def _load_markets(self) -> list[Market]:
         out = []
@@ -129,6 +147,11 @@ class Bot:
         await self.start()
         assert self.engine is not None
         engine_task = asyncio.create_task(self.engine.run(), name="engine")
+        assert self.context is not None
+        self._active_tasks = [
+            asyncio.create_task(self._run_active(s, self.context), name=f"strategy-{s.name}")
+            for s in self.active_strategies
+        ]
         side_tasks = [
             asyncio.create_task(self._every(self.config.bot.summary_interval_s, self._log_summary)),
             asyncio.create_task(self._every(self.config.bot.snapshot_interval_s, self._snapshot)),
@@ -149,6 +172,14 @@ class Bot:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await engine_task
 
+    async def _run_active(self, strategy: ActiveStrategy, ctx: BotContext) -> None:
+        try:
+            await strategy.run(ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("strategy %s failed; its markets are no longer managed", strategy.name)
+
     async def _every(self, interval_s: float, job: object) -> None:
         while True:
             await asyncio.sleep(interval_s)
@@ -159,17 +190,19 @@ class Bot:
 
     async def _log_summary(self) -> None:
         assert self.orders is not None
-        c = self.orders.counters
+        now = dataclasses.replace(self.orders.counters)
+        last, self._last_counters = self._last_counters, now
         log.info(
-            "summary: placed %d, cancelled %d, rejected %d, risk-refused %d, fills %d (dup %d), "
-            "open %d, pnl %s",
-            c.placed,
-            c.cancelled,
-            c.rejected,
-            c.risk_refused,
-            c.fills,
-            c.duplicate_fills,
+            "last %.0fs: placed %d, cancelled %d, rejected %d, risk-refused %d, fills %d | open %d, "
+            "fills since start %d, pnl since start %s",
+            self.config.bot.summary_interval_s,
+            now.placed - last.placed,
+            now.cancelled - last.cancelled,
+            now.rejected - last.rejected,
+            now.risk_refused - last.risk_refused,
+            now.fills - last.fills,
             len(self.orders.live),
+            now.fills,
             self._pnl_total(),
         )
 
@@ -177,9 +210,9 @@ class Bot:
         assert self.orders is not None and self.engine is not None
         total = Decimal(0)
         for slot, pnl in enumerate(self.orders.pnl):
-            mid = self.engine.state.mid_price[slot]
-            if mid == mid:
-                total += pnl.pnl_at(Decimal(repr(float(mid))))
+            mid = self.engine.state.mid_decimal(slot)
+            if mid is not None:
+                total += pnl.pnl_at(mid)
         return f"{total:.4f}"
 
     async def _snapshot(self, reason: str = "periodic") -> None:
@@ -192,8 +225,7 @@ class Bot:
         rows = []
         for slot, market in enumerate(self.markets):
             pnl = self.orders.pnl[slot]
-            mid_f = float(self.engine.state.mid_price[slot])
-            mid = Decimal(repr(mid_f)) if mid_f == mid_f else Decimal(0)
+            mid = self.engine.state.mid_decimal(slot) or Decimal(0)
             rows.append(
                 PnlSnapshotRow(
                     market=market.key,
@@ -212,6 +244,9 @@ class Bot:
     async def shutdown(self) -> None:
         """Stop quoting, cancel every open order of ours on every venue, snapshot, close."""
         log.info("stopping: cancelling every open order")
+        for task in self._active_tasks:
+            task.cancel()
+        await asyncio.gather(*self._active_tasks, return_exceptions=True)
         if self.engine is not None:
             await self.engine.stop()
         if self.orders is not None and self.clock is not None:

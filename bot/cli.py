@@ -59,11 +59,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import run_bot
     from bot.logs import setup_logging
 
-    config = load_config(args.config)
+    path, base_dir = _config_location(args.config)
+    config = load_config(path)
     setup_logging(
         config.bot.log_format, config.bot.log_level, _secret_env_names(config.model_dump(mode="json"))
     )
-    run_bot(config, Path(args.config).resolve().parent, args.duration)
+    run_bot(config, base_dir, args.duration)
     return 0
 
 

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.domain import validate_instance_id
 from connectors.mock.params import MockVenueParams
-from strategies.fixed_spread import FixedSpreadParams
+from strategies.controls import QuotingControls
+from strategies.quote_params import AvellanedaParams, FixedSpreadParams, GlftParams
 
 SECRET_KEYS = frozenset(
     {"api_key", "apikey", "secret", "api_secret", "private_key", "password", "passphrase", "token"}
@@ -102,7 +103,7 @@ class RiskConfig(StrictModel):
 
 
 VenueConfig = Annotated[MockVenueParams, Field(discriminator="kind")]
-StrategyConfig = Annotated[FixedSpreadParams, Field(discriminator="kind")]
+StrategyConfig = Annotated[FixedSpreadParams | AvellanedaParams | GlftParams, Field(discriminator="kind")]
 
 
 class AppConfig(StrictModel):
@@ -131,9 +132,11 @@ class AppConfig(StrictModel):
                 raise ValueError(f"markets[{i}].venue: no venue named {m.venue!r} in [venues]")
         owner: dict[str, str] = {}
         for name, strat in self.strategies.items():
-            for key in strat.markets:
+            for key in getattr(strat, "markets", []):
                 if key not in keys:
                     raise ValueError(f"strategies.{name}.markets: {key!r} is not in [[markets]]")
+                if not isinstance(strat, QuotingControls):
+                    continue
                 if key in owner:
                     raise ValueError(f"strategies.{name}.markets: {key!r} is already quoted by {owner[key]}")
                 owner[key] = name

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,7 @@ from bot.market_state import MarketState
 from bot.order_diff import LevelTarget, RefreshPolicy
 from bot.order_manager import OrderManager
 from strategies.base import QuoteStrategy
-from strategies.fixed_spread import QuotingControls
+from strategies.controls import QuotingControls
 
 log = logging.getLogger("mmbot.engine")
 
@@ -41,9 +42,15 @@ class QuotingStrategy:
     controls: QuotingControls
 
     @property
-    def policy(self) -> RefreshPolicy:
+    def max_order_age_ns(self) -> int:
+        return int(self.controls.max_order_age_s * NS_PER_S)
+
+    def policy(self, mid_price: float, tick_size: float) -> RefreshPolicy:
         c = self.controls
-        return RefreshPolicy(c.refresh_tolerance_ticks, c.size_tolerance, int(c.max_order_age_s * NS_PER_S))
+        tolerance = c.refresh_tolerance_ticks
+        if c.refresh_tolerance_bps > 0 and mid_price == mid_price:
+            tolerance = max(tolerance, int(c.refresh_tolerance_bps * mid_price / 1e4 / tick_size))
+        return RefreshPolicy(tolerance, c.size_tolerance, self.max_order_age_ns)
 
     @property
     def min_interval_ns(self) -> int:
@@ -72,6 +79,8 @@ class Engine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._venue_connected: dict[str, bool] = {}
+        # Active strategies' on_event hooks, called after the engine applied each event.
+        self.listeners: list[Callable[[VenueEvent], None]] = []
 
     # ---- event intake (the venues' sink) ---------------------------------------------------
 
@@ -83,6 +92,12 @@ class Engine:
         except Exception:
             self.bad_events += 1
             log.exception("skipped an event that could not be applied: %r", event)
+            return
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("event listener %r failed on %r", listener, event)
 
     def _dispatch(self, event: VenueEvent) -> None:
         if isinstance(event, BookSnapshot):
@@ -136,7 +151,7 @@ class Engine:
         for qs in self.strategies:
             slots = qs.strategy.slots
             since = now - self.state.last_quote_ns[slots]
-            aged = since >= qs.policy.max_order_age_ns // 2
+            aged = since >= qs.max_order_age_ns // 2
             wants = (self.state.dirty[slots] | aged) & ~self._in_flight[slots]
             allowed = since >= qs.min_interval_ns
             due = wants & allowed
@@ -144,7 +159,7 @@ class Engine:
             if waiting.any():
                 wait_ns = int((qs.min_interval_ns - since[waiting]).min())
                 next_due_ns = wait_ns if next_due_ns is None else min(next_due_ns, wait_ns)
-            age_wait = int((qs.policy.max_order_age_ns // 2 - since).min())
+            age_wait = int((qs.max_order_age_ns // 2 - since).min())
             next_due_ns = age_wait if next_due_ns is None else min(next_due_ns, max(age_wait, 0))
             if not due.any():
                 continue
@@ -162,7 +177,9 @@ class Engine:
                         targets.ask_price_ticks[row],
                         targets.ask_size_lots[row],
                     )
-                self._start_sync(slot, wanted, qs.policy)
+                self._start_sync(
+                    slot, wanted, qs.policy(self.state.mid_price[slot], self.state.tick_size[slot])
+                )
         if next_due_ns is None:
             return None
         return max(next_due_ns, 1_000_000) / NS_PER_S

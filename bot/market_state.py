@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 import numpy as np
 
@@ -44,6 +45,13 @@ class MarketState:
             self.mid_price[slot] = np.nan  # one-sided or crossed: no fair price from this book
         self.last_book_ns[slot] = ts_ns
         self.dirty[slot] = True
+
+    def mid_decimal(self, slot: int) -> Decimal | None:
+        """The mid on the tick grid, exact (half a tick when the spread is odd)."""
+        bid, ask = int(self.best_bid_ticks[slot]), int(self.best_ask_ticks[slot])
+        if bid <= 0 or ask <= 0 or bid >= ask:
+            return None
+        return Decimal(bid + ask) * self.markets[slot].tick_size / 2
 
     def inventory_fraction(self) -> np.ndarray:
         return self.position_lots / np.maximum(self.max_position_lots, 1)

@@ -87,9 +87,9 @@ class OrderManager:
     def total_position_notional(self) -> Decimal:
         total = Decimal(0)
         for slot, market in enumerate(self.state.markets):
-            mid = self.state.mid_price[slot]
-            if mid == mid:  # not NaN
-                total += abs(market.size(int(self.state.position_lots[slot]))) * Decimal(repr(float(mid)))
+            mid = self.state.mid_decimal(slot)
+            if mid is not None:
+                total += abs(market.size(int(self.state.position_lots[slot]))) * mid
         return total
 
     # ---- quoting ---------------------------------------------------------------------------
@@ -284,7 +284,7 @@ class OrderManager:
                 self._set_state(order, target)
             else:
                 self.store.record_order_state(order)
-        log.info(
+        log.debug(
             "fill %s %s %s @ %s fee %s %s (%s)",
             market.key,
             fill.side.value,

@@ -51,12 +51,23 @@ def collect_status(store: Store) -> dict[str, Any]:
 
 
 def format_status(status: dict[str, Any]) -> str:
-    lines = [f"{'market':<24}{'open':>6}{'fills':>7}{'bought':>14}{'sold':>14}{'fees':>14}{'pnl':>14}"]
+    def q(value: str | None) -> str:
+        return "-" if value is None else f"{Decimal(value):.4f}"
+
+    header = ("market", "open", "fills", "bought", "sold", "position", "fees", "pnl")
+    lines = ["{:<24}{:>5}{:>7}{:>12}{:>12}{:>12}{:>12}{:>12}".format(*header)]
     for key, m in status["markets"].items():
-        lines.append(
-            f"{key:<24}{m['open_orders']:>6}{m['fills']:>7}{m['bought']:>14}{m['sold']:>14}"
-            f"{m['fees']:>14}{m.get('pnl_quote', '-'):>14}"
+        row = (
+            key,
+            m["open_orders"],
+            m["fills"],
+            m["bought"],
+            m["sold"],
+            m.get("position_base", "-"),
+            q(m["fees"]),
+            q(m.get("pnl_quote")),
         )
+        lines.append("{:<24}{:>5}{:>7}{:>12}{:>12}{:>12}{:>12}{:>12}".format(*row))
     for venue, assets in status["balances"].items():
         lines.append(f"balances {venue}: " + ", ".join(f"{a} {v}" for a, v in sorted(assets.items())))
     if status["open_orders"]:

@@ -109,6 +109,11 @@ class EventRow(SQLModel, table=True):
     detail: str
 
 
+_ORDERS = OrderRow.__table__  # type: ignore[attr-defined]
+_ORDER_EVENTS = OrderEventRow.__table__  # type: ignore[attr-defined]
+_FILLS = FillRow.__table__  # type: ignore[attr-defined]
+
+
 def resolve_database_url(url: str, config_dir: Path) -> str:
     """Relative SQLite paths are taken relative to the config file, not the working directory."""
     prefix = "sqlite:///"
@@ -142,7 +147,7 @@ class Store:
 
     def record_new_order(self, order: Order, market: Market, seq: int) -> None:
         req = order.request
-        row = OrderRow(
+        row = dict(
             client_order_id=req.client_order_id,
             seq=seq,
             venue=req.venue,
@@ -158,29 +163,33 @@ class Store:
             filled_lots=order.filled_lots,
             created_ns=order.created_ns,
             updated_ns=order.updated_ns,
+            reason=order.reason,
         )
-        with Session(self.engine) as session:
-            session.add(row)
-            session.add(self._event_row(order))
-            session.commit()
+        # Core statements, not ORM sessions: this is the hot write path (one per order change).
+        with self.engine.begin() as conn:
+            conn.execute(_ORDERS.insert(), row)
+            conn.execute(_ORDER_EVENTS.insert(), self._event_values(order))
 
     def record_order_state(self, order: Order) -> None:
-        with Session(self.engine) as session:
-            row = session.get(OrderRow, order.client_order_id)
-            if row is None:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                _ORDERS.update()
+                .where(_ORDERS.c.client_order_id == order.client_order_id)
+                .values(
+                    state=order.state.value,
+                    filled_lots=order.filled_lots,
+                    venue_order_id=order.venue_order_id,
+                    updated_ns=order.updated_ns,
+                    reason=order.reason,
+                )
+            )
+            if result.rowcount != 1:
                 raise KeyError(f"order {order.client_order_id} was never stored")
-            row.state = order.state.value
-            row.filled_lots = order.filled_lots
-            row.venue_order_id = order.venue_order_id
-            row.updated_ns = order.updated_ns
-            row.reason = order.reason
-            session.add(row)
-            session.add(self._event_row(order))
-            session.commit()
+            conn.execute(_ORDER_EVENTS.insert(), self._event_values(order))
 
     @staticmethod
-    def _event_row(order: Order) -> OrderEventRow:
-        return OrderEventRow(
+    def _event_values(order: Order) -> dict[str, Any]:
+        return dict(
             client_order_id=order.client_order_id,
             state=order.state.value,
             filled_lots=order.filled_lots,
@@ -230,10 +239,8 @@ class Store:
             exchange_ts_ns=fill.exchange_ts_ns,
         )
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(FillRow).values(**values).on_conflict_do_nothing()
-        with Session(self.engine) as session:
-            result = session.exec(stmt)  # type: ignore[call-overload]
-            session.commit()
+        with self.engine.begin() as conn:
+            result = conn.execute(insert(_FILLS).values(**values).on_conflict_do_nothing())
             return bool(result.rowcount)
 
     def fills(self, venue: str | None = None, symbol: str | None = None) -> list[FillRow]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from enum import StrEnum
 
 from bot.domain import (
     Balance,
@@ -35,81 +34,12 @@ from bot.domain import (
 from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
 from connectors.mock.accounts import Account, InsufficientFunds, lock_amount, lock_asset
 from connectors.mock.matching import Execution, Levels, OrderBook, RestingOrder
+from connectors.mock.orders import OrderType, OwnOrder
 
 ExchangeListener = Callable[[str | None, VenueEvent], None]
 
 BACKGROUND_OWNER = "~background"
 """Owner of simulated liquidity: unlimited balance, never reported as anyone's order."""
-
-
-class OrderType(StrEnum):
-    LIMIT = "limit"  # good till cancelled
-    LIMIT_MAKER = "limit_maker"  # post-only: rejected if it would take
-    IOC = "ioc"  # immediate or cancel at a limit price
-    MARKET = "market"
-
-
-class _OwnOrder:
-    __slots__ = (
-        "account_id",
-        "client_order_id",
-        "filled_lots",
-        "lock_left",
-        "lock_price_ticks",
-        "market",
-        "order_id",
-        "order_type",
-        "price_ticks",
-        "reason",
-        "side",
-        "size_lots",
-        "state",
-        "updated_ns",
-    )
-
-    def __init__(
-        self,
-        account_id: str,
-        market: Market,
-        client_order_id: str,
-        order_id: int,
-        side: Side,
-        order_type: OrderType,
-        price_ticks: int,
-        size_lots: int,
-        lock_price_ticks: int,
-        lock_left: Decimal,
-        ts_ns: int,
-    ) -> None:
-        self.account_id = account_id
-        self.market = market
-        self.client_order_id = client_order_id
-        self.order_id = order_id
-        self.side = side
-        self.order_type = order_type
-        self.price_ticks = price_ticks
-        self.size_lots = size_lots
-        self.lock_price_ticks = lock_price_ticks
-        self.lock_left = lock_left
-        self.filled_lots = 0
-        self.state = OrderState.OPEN
-        self.updated_ns = ts_ns
-        self.reason: str | None = None
-
-    def update(self) -> OrderUpdate:
-        return OrderUpdate(
-            venue=self.market.venue,
-            symbol=self.market.symbol,
-            client_order_id=self.client_order_id,
-            venue_order_id=str(self.order_id),
-            state=self.state,
-            side=self.side,
-            price_ticks=self.price_ticks,
-            size_lots=self.size_lots,
-            filled_lots=self.filled_lots,
-            exchange_ts_ns=self.updated_ns,
-            reason=self.reason,
-        )
 
 
 class _MarketState:
@@ -136,8 +66,8 @@ class MockExchange:
             self._markets[market.symbol] = _MarketState(market)
         self.history_size = history_size
         self._accounts: dict[str, Account] = {}
-        self._open: dict[str, dict[tuple[str, str], _OwnOrder]] = {}
-        self._own_resting: dict[int, _OwnOrder] = {}
+        self._open: dict[str, dict[tuple[str, str], OwnOrder]] = {}
+        self._own_resting: dict[int, OwnOrder] = {}
         self._closed: OrderedDict[tuple[str, str, str], OrderUpdate] = OrderedDict()
         self._fills: dict[str, deque[Fill]] = {}
         self._listeners: list[ExchangeListener] = []
@@ -224,7 +154,7 @@ class MockExchange:
         except InsufficientFunds as exc:
             raise InsufficientBalance(self.venue, f"{client_order_id}: {exc}") from None
 
-        order = _OwnOrder(
+        order = OwnOrder(
             account_id,
             market,
             client_order_id,
@@ -407,7 +337,7 @@ class MockExchange:
         state: _MarketState,
         taker_side: Side,
         executions: list[Execution],
-        taker: _OwnOrder | None,
+        taker: OwnOrder | None,
         ts: int,
     ) -> None:
         market = state.market
@@ -427,7 +357,7 @@ class MockExchange:
                 self._fill(taker, execution.price_ticks, execution.size_lots, False, trade_id, ts)
 
     def _fill(
-        self, order: _OwnOrder, price_ticks: int, size_lots: int, is_maker: bool, trade_id: int, ts: int
+        self, order: OwnOrder, price_ticks: int, size_lots: int, is_maker: bool, trade_id: int, ts: int
     ) -> None:
         market = order.market
         account = self._accounts[order.account_id]
@@ -466,7 +396,7 @@ class MockExchange:
             if order is not None:
                 self._close(order, OrderState.EXPIRED, ts, "self-trade prevention: expired as maker")
 
-    def _close(self, order: _OwnOrder, state: OrderState, ts: int, reason: str | None) -> None:
+    def _close(self, order: OwnOrder, state: OrderState, ts: int, reason: str | None) -> None:
         """Move an order to a terminal state, release what it still holds locked, report it."""
         if order.lock_left:
             self._accounts[order.account_id].release(lock_asset(order.market, order.side), order.lock_left)

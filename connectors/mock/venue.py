@@ -25,6 +25,7 @@ from bot.domain import (
     OrderUpdate,
     PublicTrade,
     VenueEvent,
+    VenueStatus,
 )
 from connectors.base import EventSink, OrderRejected, VenueError, VenueUnavailable
 from connectors.mock.exchange import MockExchange
@@ -91,9 +92,11 @@ class MockVenue:
         self._require_connected()
         unknown = set(symbols) - self.exchange.markets.keys()
         if unknown:
-            raise VenueUnavailable(self.name, f"no such markets: {sorted(unknown)}")
+            raise VenueError(self.name, f"start_streams: no such markets {sorted(unknown)}")
         self._symbols = frozenset(symbols)
         self._sink = sink
+        status = VenueStatus(self.name, True, f"streaming {len(self._symbols)} markets", self.clock.now_ns())
+        self._schedule_delivery(status)
 
     def fair_price(self, symbol: str, ts_ns: int | None = None) -> float:
         """Latent fair price of the simulated flow (see `OrderFlow.fair_price`)."""
@@ -193,12 +196,16 @@ class MockVenue:
                 return
         elif account_id != self.account_id:
             return
+        self._schedule_delivery(event)
+
+    def _schedule_delivery(self, event: VenueEvent) -> None:
+        assert self._loop is not None
         self._loop.call_later(self._feed_latency_s, self._deliver, event)
 
     def _deliver(self, event: VenueEvent) -> None:
         sink = self._sink
         if sink is None:
             return
-        if isinstance(event, BookSnapshot | PublicTrade | FillEvent):
+        if isinstance(event, BookSnapshot | PublicTrade | FillEvent | VenueStatus):
             event = dataclasses.replace(event, local_ts_ns=self.clock.now_ns())
         sink(event)

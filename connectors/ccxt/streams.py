@@ -313,11 +313,11 @@ class StreamRunner:
         for order in orders:
             market = self.venue.markets.get(order.get("symbol"))
             if market is not None:
-                self.venue.emit_order(market, order, now)
+                self.venue.sync.emit_order(market, order, now)
 
     async def _on_my_trades(self, trades: list[dict[str, Any]]) -> None:
         for trade in trades:
-            await self.venue.emit_fill(trade)
+            await self.venue.sync.emit_fill(trade)
 
     async def _on_balance(self, balance: dict[str, Any]) -> None:
         self.sink(BalanceUpdate(self.venue.name, convert.to_balances(balance), self.clock.now_ns()))
@@ -329,7 +329,7 @@ class StreamRunner:
     async def catch_up(self) -> None:
         """REST pass over open orders, orders we think live, recent fills and balances."""
         async with self._catch_up_lock:
-            await self.venue.catch_up(self.symbols, self.started_ms)
+            await self.venue.sync.catch_up(self.symbols, self.started_ms)
 
     # ---- polling -----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import Any
 import ccxt
 
 from bot.clock import Clock
-from bot.domain import Balance, Fill, Market, OrderRequest, OrderState, OrderUpdate
+from bot.domain import Balance, Fill, Market, OrderRequest, OrderState, OrderUpdate, VenueStatus
 from connectors.base import (
     AuthError,
     EventSink,
@@ -168,6 +168,8 @@ class CcxtVenue:
                 await self.streams.catch_up()
             except VenueError as exc:
                 log.warning("%s: initial catch-up failed (the periodic one will retry): %s", self.name, exc)
+        if self.streams.health.connected:
+            sink(VenueStatus(self.name, True, f"streaming {len(symbols)} markets", self.clock.now_ns()))
 
     @property
     def stale_symbols(self) -> frozenset[str]:

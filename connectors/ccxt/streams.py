@@ -104,7 +104,9 @@ class StreamRunner:
         if not (has.get("watchOrders") and has.get("watchMyTrades")):
             # No push for own orders or fills: REST catch-up at the polling rate instead.
             spawn("catch-up", self._poll("catch-up", self.catch_up, self.params.poll_interval_s))
-        spawn("reconcile", self._poll("reconcile", self.catch_up, self.params.reconcile_interval_s))
+        # start_streams runs the first catch-up itself, once the private streams are up.
+        reconcile = self._poll("reconcile", self.catch_up, self.params.reconcile_interval_s, wait_first=True)
+        spawn("reconcile", reconcile)
 
     def _spawn(self, name: str, coro: Awaitable[None]) -> None:
         task = asyncio.create_task(coro, name=f"{self.venue.name}:{name}")  # type: ignore[arg-type]
@@ -334,9 +336,16 @@ class StreamRunner:
     # ---- polling -----------------------------------------------------------------------------
 
     async def _poll(
-        self, key: str, job: Callable[[], Awaitable[None]], interval_s: float | None = None
+        self,
+        key: str,
+        job: Callable[[], Awaitable[None]],
+        interval_s: float | None = None,
+        *,
+        wait_first: bool = False,
     ) -> None:
         interval = interval_s or self.params.poll_interval_s
+        if wait_first:
+            await asyncio.sleep(interval)
         while True:
             try:
                 await job()

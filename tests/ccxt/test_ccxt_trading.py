@@ -43,6 +43,7 @@ async def test_load_markets_converts_precision_exactly(facade, venue):
 async def test_book_snapshot_plus_streamed_deltas_equal_the_engine_book(facade, venue):
     rec = Recorder()
     await venue.start_streams([BTC, "ETH/BTC"], rec)
+    assert [(s.connected, s.detail) for s in rec.statuses] == [(True, "streaming 2 markets")]
     engine = facade.exchange
     first = await rec.wait_for(lambda: rec.last_book(BTC), what="first BTC book")
     assert (first.bids, first.asks) == engine.depth(BTC, 20)

@@ -21,6 +21,9 @@ from bot.reconcile import reconcile_venue
 from bot.risk import RiskLimits
 from bot.store import PnlSnapshotRow, Store, resolve_database_url
 from connectors.base import OrderNotFound, Venue, VenueError
+from connectors.ccxt_params import CcxtVenueParams
+from connectors.ccxt_venue import CcxtVenue
+from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import MockVenue
 from strategies.base import ActiveStrategy
 from strategies.registry import build_strategy
@@ -29,10 +32,10 @@ log = logging.getLogger("mmbot")
 
 
 def build_venue(name: str, params: object, clock: LoopClock) -> Venue:
-    from connectors.mock.params import MockVenueParams
-
     if isinstance(params, MockVenueParams):
         return MockVenue(name, params, clock)
+    if isinstance(params, CcxtVenueParams):
+        return CcxtVenue(name, params, clock)
     raise ValueError(f"venues.{name}: kind {getattr(params, 'kind', '?')!r} is not supported yet")
 
 

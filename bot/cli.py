@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import ConfigError, load_config, masked_config
+from connectors.mock.facade import server as facade_server
 
 
 def _secret_env_names(config_data: dict) -> list[str]:
@@ -92,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=float, default=None, help="seconds (simulated seconds on the simulated clock)"
     )
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("mock-exchange", help="serve a mock venue as a Binance-compatible REST + WS API")
+    facade_server.build_parser(p)
+    p.set_defaults(func=facade_server.run)
     p = sub.add_parser("check-config", help="validate a config file; exit 1 naming each bad field")
     p.add_argument("path")
     p.set_defaults(func=cmd_check_config)

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.domain import validate_instance_id
+from connectors.ccxt_params import CcxtVenueParams
 from connectors.mock.params import MockVenueParams
 from strategies.controls import QuotingControls
 from strategies.quote_params import AvellanedaParams, FixedSpreadParams, GlftParams
@@ -102,7 +103,7 @@ class RiskConfig(StrictModel):
     max_open_orders: int = Field(200, gt=0)
 
 
-VenueConfig = Annotated[MockVenueParams, Field(discriminator="kind")]
+VenueConfig = Annotated[MockVenueParams | CcxtVenueParams, Field(discriminator="kind")]
 StrategyConfig = Annotated[FixedSpreadParams | AvellanedaParams | GlftParams, Field(discriminator="kind")]
 
 

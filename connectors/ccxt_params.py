@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -43,6 +44,10 @@ class CcxtVenueParams(BaseModel):
     backoff_base_s: float = Field(0.25, gt=0)
     backoff_max_s: float = Field(10.0, gt=0)
     timeout_ms: int = Field(10_000, gt=0, description="ccxt REST timeout")
+    maker_fee_bps: Decimal | None = Field(
+        None, ge=-100, le=1000, description="your account's maker fee (ccxt only knows the default tier)"
+    )
+    taker_fee_bps: Decimal | None = Field(None, ge=-100, le=1000, description="your account's taker fee")
     rate_limit_ms: float | None = Field(
         None, gt=0, description="ccxt's request spacing per cost unit (None: the exchange's own)"
     )

@@ -8,6 +8,7 @@ it is checked by client id before it is ever sent again.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -137,11 +138,20 @@ class CcxtVenue:
                 continue
             market = convert.to_market(self.name, ccxt_market, exchange.precisionMode)
             if market is not None:
-                markets[symbol] = market
+                markets[symbol] = self._with_fee_overrides(market)
         if not markets:
             raise VenueError(self.name, f"{self.params.exchange} lists no spot market with a tick/lot grid")
         self.markets = markets
         return dict(markets)
+
+    def _with_fee_overrides(self, market: Market) -> Market:
+        """ccxt reports an exchange's default tier; an account's real rates come from the config."""
+        p = self.params
+        return dataclasses.replace(
+            market,
+            maker_fee_bps=market.maker_fee_bps if p.maker_fee_bps is None else p.maker_fee_bps,
+            taker_fee_bps=market.taker_fee_bps if p.taker_fee_bps is None else p.taker_fee_bps,
+        )
 
     def market(self, symbol: str) -> Market:
         market = self.markets.get(symbol)

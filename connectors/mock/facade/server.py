@@ -157,8 +157,8 @@ def _venue_params(config_path: str | None, venue: str | None) -> tuple[str, Mock
 
 async def _run(args: argparse.Namespace) -> None:
     name, params = _venue_params(args.config, args.venue)
-    api_key = os.environ.get(API_KEY_ENV) or secrets.token_hex(16)
-    api_secret = os.environ.get(SECRET_ENV) or secrets.token_hex(32)
+    api_key = args.api_key or os.environ.get(API_KEY_ENV) or secrets.token_hex(16)
+    api_secret = args.api_secret or os.environ.get(SECRET_ENV) or secrets.token_hex(32)
     handle = await serve_facade(args.host, args.port, params, api_key, api_secret, venue_name=name)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -183,6 +183,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--config", help="bot config whose mock venue to serve (default: the embedded one)")
     parser.add_argument("--venue", help="name of the mock venue in the config (default: the first)")
+    parser.add_argument("--api-key", help=f"test API key to accept (default: ${API_KEY_ENV} or random)")
+    parser.add_argument("--api-secret", help=f"test API secret to accept (default: ${SECRET_ENV} or random)")
     return parser
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -214,22 +215,29 @@ def _mask_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
 
 
+def _env_fields(node: Any) -> Iterator[tuple[dict[str, Any], str]]:
+    """Every (table, key) whose key ends in `_env`: the fields that name a secret's env var."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key.endswith("_env") and isinstance(value, str):
+                yield node, key
+            else:
+                yield from _env_fields(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _env_fields(value)
+
+
+def secret_env_names(config: AppConfig) -> list[str]:
+    """Names of the environment variables holding this config's secrets (for log redaction)."""
+    return [table[key] for table, key in _env_fields(config.model_dump(mode="json"))]
+
+
 def masked_config(config: AppConfig) -> dict[str, Any]:
     """The effective config (defaults filled in) with nothing secret in it."""
     data = config.model_dump(mode="json")
     data["bot"]["database_url"] = _mask_url(data["bot"]["database_url"])
-
-    def annotate(node: Any) -> None:
-        if isinstance(node, dict):
-            for key in list(node):
-                value = node[key]
-                if key.endswith("_env") and isinstance(value, str):
-                    node[key] = f"{value} ({'set' if os.environ.get(value) else 'not set'})"
-                else:
-                    annotate(value)
-        elif isinstance(node, list):
-            for v in node:
-                annotate(v)
-
-    annotate(data)
+    for table, key in list(_env_fields(data)):
+        name = table[key]
+        table[key] = f"{name} ({'set' if os.environ.get(name) else 'not set'})"
     return data

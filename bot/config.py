@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.domain import validate_instance_id
 from connectors.mock.params import MockVenueParams
 from strategies.fixed_spread import FixedSpreadParams, QuotingControls
+from strategies.multi_venue import MultiVenueParams
 
 SECRET_KEYS = frozenset(
     {"api_key", "apikey", "secret", "api_secret", "private_key", "password", "passphrase", "token"}
@@ -102,7 +103,7 @@ class RiskConfig(StrictModel):
 
 
 VenueConfig = Annotated[MockVenueParams, Field(discriminator="kind")]
-StrategyConfig = Annotated[FixedSpreadParams, Field(discriminator="kind")]
+StrategyConfig = Annotated[FixedSpreadParams | MultiVenueParams, Field(discriminator="kind")]
 
 
 class AppConfig(StrictModel):

@@ -96,9 +96,12 @@ class Bot:
         self._init_positions(state)
         self.context = BotContext(cfg, clock, self.store, self.venues, state, self.orders, self.engine)
         for name, params in cfg.strategies.items():
-            built = build_strategy(name, params, state)
+            built = build_strategy(name, params, state, self._market_sizes, clock.now_ns())
             if isinstance(built, tuple):
                 self.engine.add_strategy(*built)
+                hook = getattr(built[0], "on_event", None)
+                if hook is not None:
+                    self.engine.listeners.append(hook)
             else:
                 self.active_strategies.append(built)
         for active in self.active_strategies:
@@ -107,6 +110,10 @@ class Bot:
             await venue.start_streams(
                 [m.symbol for m in self.markets if m.venue == name], self.engine.on_event
             )
+
+    def _market_sizes(self, market: Market) -> tuple[float, float]:
+        mc = self.config.market(market.key)
+        return float(mc.order_size), float(mc.max_position)
 
     async def _load_markets(self) -> list[Market]:
         out = []

@@ -19,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.domain import validate_instance_id
 from connectors.mock.params import MockVenueParams
-from strategies.fixed_spread import FixedSpreadParams, QuotingControls
+from strategies.controls import QuotingControls
 from strategies.multi_venue import MultiVenueParams
+from strategies.quote_params import AvellanedaParams, FixedSpreadParams, GlftParams
 
 SECRET_KEYS = frozenset(
     {"api_key", "apikey", "secret", "api_secret", "private_key", "password", "passphrase", "token"}
@@ -103,7 +104,10 @@ class RiskConfig(StrictModel):
 
 
 VenueConfig = Annotated[MockVenueParams, Field(discriminator="kind")]
-StrategyConfig = Annotated[FixedSpreadParams | MultiVenueParams, Field(discriminator="kind")]
+StrategyConfig = Annotated[
+    FixedSpreadParams | AvellanedaParams | GlftParams | MultiVenueParams,
+    Field(discriminator="kind"),
+]
 
 
 class AppConfig(StrictModel):

@@ -31,7 +31,7 @@ from bot.market_state import MarketState
 from bot.order_diff import LevelTarget, RefreshPolicy
 from bot.order_manager import OrderManager
 from strategies.base import QuoteStrategy
-from strategies.fixed_spread import QuotingControls
+from strategies.controls import QuotingControls
 
 log = logging.getLogger("mmbot.engine")
 

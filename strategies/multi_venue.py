@@ -24,8 +24,9 @@ import numpy.typing as npt
 from pydantic import Field, field_validator
 
 from bot.market_state import MarketState
+from strategies.controls import QuotingControls
 from strategies.fair_value import FairValueEstimator, FairValueParams, InstrumentLayout
-from strategies.fixed_spread import _GRID_EPS, QuotingControls
+from strategies.quote_core import SNAP_TICKS as _GRID_EPS
 from strategies.targets import QuoteTargets
 
 FloatArray = npt.NDArray[np.float64]

@@ -14,6 +14,7 @@ from strategies.controls import QuotingControls
 from strategies.core_strategy import CoreQuoteStrategy
 from strategies.multi_venue import MultiVenueParams, MultiVenueStrategy
 from strategies.quote_params import AvellanedaParams, FixedSpreadParams, GlftParams
+from strategies.xemm import XemmParams, XemmStrategy
 
 
 def market_slots(state: MarketState, keys: list[str]) -> np.ndarray:
@@ -37,4 +38,6 @@ def build_strategy(
         return CoreQuoteStrategy(name, params, slots, markets, [sizes_of(m) for m in markets], now_ns), params
     if isinstance(params, MultiVenueParams):
         return MultiVenueStrategy(name, params, market_slots(state, params.markets), state), params
+    if isinstance(params, XemmParams):
+        return XemmStrategy(name, params, state)
     raise ValueError(f"strategies.{name}: kind {getattr(params, 'kind', '?')!r} has no builder")

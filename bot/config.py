@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.domain import validate_instance_id
 from connectors.mock.params import MockVenueParams
+from strategies.amm_arbitrage import AmmArbitrageParams
 from strategies.controls import QuotingControls
 from strategies.multi_venue import MultiVenueParams
 from strategies.quote_params import AvellanedaParams, FixedSpreadParams, GlftParams
@@ -106,7 +107,7 @@ class RiskConfig(StrictModel):
 
 VenueConfig = Annotated[MockVenueParams, Field(discriminator="kind")]
 StrategyConfig = Annotated[
-    FixedSpreadParams | AvellanedaParams | GlftParams | MultiVenueParams | XemmParams,
+    FixedSpreadParams | AvellanedaParams | GlftParams | MultiVenueParams | XemmParams | AmmArbitrageParams,
     Field(discriminator="kind"),
 ]
 

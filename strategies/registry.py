@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from bot.domain import Market
 from bot.market_state import MarketState
+from strategies.amm_arbitrage import AmmArbitrageParams, AmmArbitrageStrategy
 from strategies.base import ActiveStrategy, QuoteStrategy
 from strategies.controls import QuotingControls
 from strategies.core_strategy import CoreQuoteStrategy
@@ -40,4 +41,6 @@ def build_strategy(
         return MultiVenueStrategy(name, params, market_slots(state, params.markets), state), params
     if isinstance(params, XemmParams):
         return XemmStrategy(name, params, state)
+    if isinstance(params, AmmArbitrageParams):
+        return AmmArbitrageStrategy(name, params, state)
     raise ValueError(f"strategies.{name}: kind {getattr(params, 'kind', '?')!r} has no builder")

@@ -108,7 +108,7 @@ class XvenueLedger:
             return list(session.exec(query.order_by(col(XemmRoundTripRow.id))))
 
     def record_arb(self, row: ArbTradeRow) -> None:
-        with Session(self.store.engine) as session:
+        with Session(self.store.engine, expire_on_commit=False) as session:
             session.add(row)
             session.commit()
 

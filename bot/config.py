@@ -21,8 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.domain import validate_instance_id
 from connectors.ccxt_params import CcxtVenueParams
 from connectors.mock.params import MockVenueParams
+from strategies.amm_arbitrage import AmmArbitrageParams
 from strategies.controls import QuotingControls
+from strategies.multi_venue import MultiVenueParams
 from strategies.quote_params import AvellanedaParams, FixedSpreadParams, GlftParams
+from strategies.xemm import XemmParams
 
 SECRET_KEYS = frozenset(
     {"api_key", "apikey", "secret", "api_secret", "private_key", "password", "passphrase", "token"}
@@ -105,7 +108,10 @@ class RiskConfig(StrictModel):
 
 
 VenueConfig = Annotated[MockVenueParams | CcxtVenueParams, Field(discriminator="kind")]
-StrategyConfig = Annotated[FixedSpreadParams | AvellanedaParams | GlftParams, Field(discriminator="kind")]
+StrategyConfig = Annotated[
+    FixedSpreadParams | AvellanedaParams | GlftParams | MultiVenueParams | XemmParams | AmmArbitrageParams,
+    Field(discriminator="kind"),
+]
 
 
 class AppConfig(StrictModel):
@@ -137,7 +143,12 @@ class AppConfig(StrictModel):
             for key in getattr(strat, "markets", []):
                 if key not in keys:
                     raise ValueError(f"strategies.{name}.markets: {key!r} is not in [[markets]]")
-                if not isinstance(strat, QuotingControls):
+                quoted = (
+                    strat.markets
+                    if isinstance(strat, QuotingControls)
+                    else getattr(strat, "quoted_markets", [])
+                )
+                if key not in quoted:
                     continue
                 if key in owner:
                     raise ValueError(f"strategies.{name}.markets: {key!r} is already quoted by {owner[key]}")

@@ -193,7 +193,7 @@ class CcxtVenue:
         if request.post_only:
             params["postOnly"] = True
         else:
-            params["timeInForce"] = "GTC"
+            params["timeInForce"] = "IOC" if request.immediate_or_cancel else "GTC"
         return (
             market.symbol,
             "limit",

@@ -9,10 +9,13 @@ from pydantic import BaseModel
 
 from bot.domain import Market
 from bot.market_state import MarketState
+from strategies.amm_arbitrage import AmmArbitrageParams, AmmArbitrageStrategy
 from strategies.base import ActiveStrategy, QuoteStrategy
 from strategies.controls import QuotingControls
 from strategies.core_strategy import CoreQuoteStrategy
+from strategies.multi_venue import MultiVenueParams, MultiVenueStrategy
 from strategies.quote_params import AvellanedaParams, FixedSpreadParams, GlftParams
+from strategies.xemm import XemmParams, XemmStrategy
 
 
 def market_slots(state: MarketState, keys: list[str]) -> np.ndarray:
@@ -34,4 +37,10 @@ def build_strategy(
         slots = market_slots(state, params.markets)
         markets = [state.markets[int(s)] for s in slots]
         return CoreQuoteStrategy(name, params, slots, markets, [sizes_of(m) for m in markets], now_ns), params
+    if isinstance(params, MultiVenueParams):
+        return MultiVenueStrategy(name, params, market_slots(state, params.markets), state), params
+    if isinstance(params, XemmParams):
+        return XemmStrategy(name, params, state)
+    if isinstance(params, AmmArbitrageParams):
+        return AmmArbitrageStrategy(name, params, state)
     raise ValueError(f"strategies.{name}: kind {getattr(params, 'kind', '?')!r} has no builder")

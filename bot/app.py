@@ -19,6 +19,7 @@ from bot.market_state import MarketState
 from bot.order_manager import OrderCounters, OrderManager
 from bot.reconcile import reconcile_venue
 from bot.risk import RiskLimits
+from bot.risk_guard import RiskGuard
 from bot.store import PnlSnapshotRow, Store, resolve_database_url
 from connectors.base import OrderNotFound, Venue, VenueError
 from connectors.mock.venue import MockVenue
@@ -53,10 +54,31 @@ class Bot:
         self.context: BotContext | None = None
         self.active_strategies: list[ActiveStrategy] = []
         self._active_tasks: list[asyncio.Task[None]] = []
+        self.risk_guard: RiskGuard | None = None
 
     # ---- start -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self._prepare()
+        assert self.engine is not None and self.orders is not None and self.clock is not None
+        cfg, state = self.config, self.engine.state
+        self.context = BotContext(cfg, self.clock, self.store, self.venues, state, self.orders, self.engine)
+        self.risk_guard = RiskGuard(cfg.risk, self.engine, self.orders, self.store, self.clock)
+        for name, params in cfg.strategies.items():
+            built = build_strategy(name, params, state)
+            if isinstance(built, tuple):
+                self.engine.add_strategy(*built)
+            else:
+                self.active_strategies.append(built)
+        for active in self.active_strategies:
+            self.engine.listeners.append(active.on_event)
+        for name, venue in self.venues.items():
+            await venue.start_streams(
+                [m.symbol for m in self.markets if m.venue == name], self.engine.on_event
+            )
+
+    async def _prepare(self) -> None:
+        """Connect every venue, load state and reconcile it with each venue (nothing quoted yet)."""
         cfg = self.config
         epoch = int(cfg.bot.sim_start.timestamp() * NS_PER_S) if cfg.bot.clock == "simulated" else None
         self.clock = clock = LoopClock(epoch_ns=epoch)
@@ -94,19 +116,6 @@ class Bot:
             self.orders.apply_balances(name, balances)
             self.store.snapshot_balances(name, balances.values(), clock.now_ns(), "start")
         self._init_positions(state)
-        self.context = BotContext(cfg, clock, self.store, self.venues, state, self.orders, self.engine)
-        for name, params in cfg.strategies.items():
-            built = build_strategy(name, params, state)
-            if isinstance(built, tuple):
-                self.engine.add_strategy(*built)
-            else:
-                self.active_strategies.append(built)
-        for active in self.active_strategies:
-            self.engine.listeners.append(active.on_event)
-        for name, venue in self.venues.items():
-            await venue.start_streams(
-                [m.symbol for m in self.markets if m.venue == name], self.engine.on_event
-            )
 
     async def _load_markets(self) -> list[Market]:
         out = []
@@ -149,6 +158,8 @@ class Bot:
             asyncio.create_task(self._every(self.config.bot.summary_interval_s, self._log_summary)),
             asyncio.create_task(self._every(self.config.bot.snapshot_interval_s, self._snapshot)),
         ]
+        assert self.risk_guard is not None
+        side_tasks.append(asyncio.create_task(self.risk_guard.run(), name="risk-guard"))
         waiters = [asyncio.create_task(stop.wait()), engine_task]
         if duration_s is not None:
             waiters.append(asyncio.create_task(asyncio.sleep(duration_s)))
@@ -232,6 +243,36 @@ class Bot:
             )
         self.store.snapshot_pnl(rows)
 
+    # ---- operator commands -----------------------------------------------------------------
+
+    async def pause(self, reason: str) -> None:
+        assert self.risk_guard is not None
+        await self.risk_guard.pause("operator", reason)
+
+    async def resume(self) -> bool:
+        assert self.risk_guard is not None
+        return await self.risk_guard.resume("operator")
+
+    async def cancel_all(self) -> int:
+        """Cancel every open order of ours now (quoting goes on unless paused); returns how many left."""
+        return await self._cancel_everything(self.config.bot.stop_timeout_s)
+
+    async def cancel_all_offline(self) -> int:
+        """`mmbot cancel-all`: reconcile each venue, cancel every open order of ours, close; no quoting."""
+        try:
+            await self._prepare()
+            left = await self._cancel_everything(self.config.bot.stop_timeout_s)
+            assert self.clock is not None
+            self.store.record_event("cancel_all", self.clock.now_ns(), open_orders_left=left)
+            log.info("cancel-all: %d open orders of ours left", left)
+            return left
+        finally:
+            if not self._injected:
+                for venue in self.venues.values():
+                    with contextlib.suppress(Exception):
+                        await venue.close()
+            self.store.close()
+
     # ---- stop ------------------------------------------------------------------------------
 
     async def shutdown(self) -> None:
@@ -302,3 +343,12 @@ def run_bot(config: AppConfig, config_dir: Path, duration_s: float | None) -> No
         run_simulated(main)
     else:
         asyncio.run(main())
+
+
+def cancel_all_offline(config: AppConfig, config_dir: Path) -> int:
+    """Entry point of `mmbot cancel-all`: works whether or not the bot is running."""
+
+    async def main() -> int:
+        return await Bot(config, config_dir).cancel_all_offline()
+
+    return run_simulated(main) if config.bot.clock == "simulated" else asyncio.run(main())

@@ -68,6 +68,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cancel_all(args: argparse.Namespace) -> int:
+    from bot.app import cancel_all_offline
+    from bot.logs import setup_logging
+
+    path, base_dir = _config_location(args.config)
+    config = load_config(path)
+    setup_logging(config.bot.log_format, "INFO", _secret_env_names(config.model_dump(mode="json")))
+    left = cancel_all_offline(config, base_dir)
+    print(f"open orders of ours left: {left}")
+    return 0 if left == 0 else 1
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from bot.status import collect_status, format_status
     from bot.store import Store, resolve_database_url
@@ -102,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML config (default: the embedded paper-trading config)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser(
+        "cancel-all", help="cancel every open order of ours on every venue (bot running or not)"
+    )
+    p.add_argument("--config", help="TOML config (default: the embedded paper-trading config)")
+    p.set_defaults(func=cmd_cancel_all)
     return parser
 
 

@@ -13,9 +13,11 @@ from pathlib import Path
 from bot.clock import NS_PER_S, LoopClock, run_simulated
 from bot.config import AppConfig
 from bot.context import BotContext
-from bot.domain import Market, OrderState, client_order_prefix
+from bot.domain import Fill, Market, OrderState, client_order_prefix
 from bot.engine import Engine
 from bot.market_state import MarketState
+from bot.metrics import BotMetrics
+from bot.ops_server import OpsServer
 from bot.order_manager import OrderCounters, OrderManager
 from bot.reconcile import reconcile_venue
 from bot.risk import RiskLimits
@@ -55,6 +57,8 @@ class Bot:
         self.active_strategies: list[ActiveStrategy] = []
         self._active_tasks: list[asyncio.Task[None]] = []
         self.risk_guard: RiskGuard | None = None
+        self.metrics = BotMetrics()
+        self.ops_server: OpsServer | None = None
 
     # ---- start -----------------------------------------------------------------------------
 
@@ -64,6 +68,7 @@ class Bot:
         cfg, state = self.config, self.engine.state
         self.context = BotContext(cfg, self.clock, self.store, self.venues, state, self.orders, self.engine)
         self.risk_guard = RiskGuard(cfg.risk, self.engine, self.orders, self.store, self.clock)
+        self.metrics.bind(self)
         for name, params in cfg.strategies.items():
             built = build_strategy(name, params, state)
             if isinstance(built, tuple):
@@ -106,8 +111,9 @@ class Bot:
         )
         next_seq = (self.store.max_order_seq() or 0) + 1
         self.orders = OrderManager(
-            cfg.bot.instance_id, self.venues, state, self.store, clock, limits, next_seq
+            cfg.bot.instance_id, self.venues, state, self.store, clock, limits, next_seq, self._on_fill
         )
+        self.orders.on_round_trip = self.metrics.on_round_trip
         self.engine = Engine(state, self.orders, clock)
         for name, venue in self.venues.items():
             by_symbol = {m.symbol: m for m in self.markets if m.venue == name}
@@ -116,6 +122,12 @@ class Bot:
             self.orders.apply_balances(name, balances)
             self.store.snapshot_balances(name, balances.values(), clock.now_ns(), "start")
         self._init_positions(state)
+
+    def _on_fill(self, fill: Fill, market: Market) -> None:
+        assert self.orders is not None
+        state = self.orders.state
+        slot = state.slot(market.venue, market.symbol)
+        self.metrics.on_fill(fill, market, None if slot is None else state.mid_decimal(slot))
 
     async def _load_markets(self) -> list[Market]:
         out = []
@@ -160,6 +172,7 @@ class Bot:
         ]
         assert self.risk_guard is not None
         side_tasks.append(asyncio.create_task(self.risk_guard.run(), name="risk-guard"))
+        await self._start_ops_server()
         waiters = [asyncio.create_task(stop.wait()), engine_task]
         if duration_s is not None:
             waiters.append(asyncio.create_task(asyncio.sleep(duration_s)))
@@ -172,9 +185,25 @@ class Bot:
                 if task is not engine_task:
                     task.cancel()
             await self.shutdown()
+            if self.ops_server is not None:
+                await self.ops_server.stop()
             engine_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await engine_task
+
+    async def _start_ops_server(self) -> None:
+        """The ops endpoint runs on the wall clock only (a simulated run has no operator)."""
+        ops = self.config.bot.ops
+        if not ops.enabled or self.config.bot.clock != "wall":
+            return
+        server = OpsServer(self, ops)
+        try:
+            await server.start()
+        except OSError as exc:
+            log.error("ops endpoint not started: cannot bind %s:%d (%s)", ops.host, ops.port, exc.strerror)
+            await server.stop()
+            return
+        self.ops_server = server
 
     async def _run_active(self, strategy: ActiveStrategy, ctx: BotContext) -> None:
         try:

@@ -52,6 +52,7 @@ class OpsConfig(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(8780, ge=0, le=65535)
     token_env: str | None = "MMBOT_OPS_TOKEN"
+    stale_book_s: float = Field(30.0, gt=0, description="/health fails when a book is older")
 
     _check_token_env = field_validator("token_env")(check_env_var_name)
 

@@ -130,6 +130,10 @@ class Engine:
                 self.state.dirty[slot] = True
         self._wake.set()
 
+    def venue_connected(self, venue: str) -> bool:
+        """Whether the venue's streams last said connected (True until a venue says otherwise)."""
+        return self._venue_connected.get(venue, True)
+
     # ---- quoting ----------------------------------------------------------------------------
 
     def add_strategy(self, strategy: QuoteStrategy, controls: QuotingControls) -> None:

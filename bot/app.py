@@ -20,6 +20,7 @@ from bot.metrics import BotMetrics
 from bot.ops_server import OpsServer
 from bot.order_manager import OrderCounters, OrderManager
 from bot.reconcile import reconcile_venue
+from bot.reload import ConfigWatcher
 from bot.risk import RiskLimits
 from bot.risk_guard import RiskGuard
 from bot.store import PnlSnapshotRow, Store, resolve_database_url
@@ -42,9 +43,18 @@ def build_venue(name: str, params: object, clock: LoopClock) -> Venue:
 class Bot:
     """One running bot: venues, engine, order manager and store, from one config."""
 
-    def __init__(self, config: AppConfig, config_dir: Path, venues: dict[str, Venue] | None = None) -> None:
-        """`venues` injects already-built venues (tests that keep one venue across restarts)."""
+    def __init__(
+        self,
+        config: AppConfig,
+        config_dir: Path,
+        venues: dict[str, Venue] | None = None,
+        config_path: Path | None = None,
+    ) -> None:
+        """`venues` injects already-built venues (tests that keep one venue across restarts);
+        `config_path` is the file watched for hot reloads (none: the config never changes)."""
         self.config = config
+        self.config_path = config_path
+        self.config_watcher: ConfigWatcher | None = None
         self.store = Store(resolve_database_url(config.bot.database_url, config_dir))
         self.clock: LoopClock | None = None
         self._injected = venues is not None
@@ -77,6 +87,8 @@ class Bot:
                 self.active_strategies.append(built)
         for active in self.active_strategies:
             self.engine.listeners.append(active.on_event)
+        if self.config_path is not None:
+            self.config_watcher = ConfigWatcher(self, self.config_path, cfg.bot.config_poll_interval_s)
         for name, venue in self.venues.items():
             await venue.start_streams(
                 [m.symbol for m in self.markets if m.venue == name], self.engine.on_event
@@ -142,17 +154,44 @@ class Bot:
         return out
 
     def _init_positions(self, state: MarketState) -> None:
+        for slot in range(len(state)):
+            self.init_position(slot, state)
+
+    def init_position(self, slot: int, state: MarketState | None = None) -> None:
         """Position = base balance now − the balance that counts as flat, in lots."""
         assert self.orders is not None
-        for slot, market in enumerate(self.markets):
-            mc = self.config.market(market.key)
-            now = self.orders.balances[market.venue].get(market.base)
-            total = now.total if now is not None else Decimal(0)
-            target = mc.target_base
-            if target is None:
-                first = self.store.balance_snapshot(market.venue, "first").get(market.base)
-                target = first.total if first is not None else total
-            state.position_lots[slot] = market.size_to_lots(total - target)
+        state = state or self.orders.state
+        market = state.markets[slot]
+        mc = self.config.market(market.key) if market.key in self._market_keys() else None
+        now = self.orders.balances[market.venue].get(market.base)
+        total = now.total if now is not None else Decimal(0)
+        target = mc.target_base if mc is not None else None
+        if target is None:
+            first = self.store.balance_snapshot(market.venue, "first").get(market.base)
+            target = first.total if first is not None else total
+        state.position_lots[slot] = market.size_to_lots(total - target)
+
+    def _market_keys(self) -> set[str]:
+        return {m.key for m in self.config.markets}
+
+    @property
+    def active_names(self) -> set[str]:
+        return {s.name for s in self.active_strategies}
+
+    def set_config(self, config: AppConfig) -> None:
+        """The config now running (hot reload has applied it)."""
+        self.config = config
+        if self.context is not None:
+            self.context.config = config
+        if self.orders is not None:
+            self.markets = self.orders.state.markets
+
+    async def reload_config(self) -> bool:
+        """SIGHUP: reload the config file now."""
+        if self.config_watcher is None:
+            log.warning("reload requested but the bot runs the embedded config: nothing to reload")
+            return False
+        return await self.config_watcher.reload()
 
     # ---- run -------------------------------------------------------------------------------
 
@@ -172,6 +211,8 @@ class Bot:
         ]
         assert self.risk_guard is not None
         side_tasks.append(asyncio.create_task(self.risk_guard.run(), name="risk-guard"))
+        if self.config_watcher is not None and self.config.bot.config_poll_interval_s > 0:
+            side_tasks.append(asyncio.create_task(self.config_watcher.run(), name="config-watcher"))
         await self._start_ops_server()
         waiters = [asyncio.create_task(stop.wait()), engine_task]
         if duration_s is not None:
@@ -358,7 +399,9 @@ class Bot:
             await asyncio.sleep(0.05)
 
 
-def run_bot(config: AppConfig, config_dir: Path, duration_s: float | None) -> None:
+def run_bot(
+    config: AppConfig, config_dir: Path, duration_s: float | None, config_path: Path | None = None
+) -> None:
     """Entry point of `mmbot run`: wall clock with signal handling, or the simulated clock."""
 
     async def main() -> None:
@@ -366,7 +409,16 @@ def run_bot(config: AppConfig, config_dir: Path, duration_s: float | None) -> No
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await Bot(config, config_dir).run(duration_s, stop)
+        bot = Bot(config, config_dir, config_path=config_path)
+        reloads: set[asyncio.Task[bool]] = set()
+
+        def on_sighup() -> None:
+            task = loop.create_task(bot.reload_config())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
+        await bot.run(duration_s, stop)
 
     if config.bot.clock == "simulated":
         run_simulated(main)

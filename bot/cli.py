@@ -64,7 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(
         config.bot.log_format, config.bot.log_level, _secret_env_names(config.model_dump(mode="json"))
     )
-    run_bot(config, base_dir, args.duration)
+    run_bot(config, base_dir, args.duration, path if args.config else None)
     return 0
 
 

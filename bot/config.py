@@ -67,6 +67,7 @@ class BotConfig(StrictModel):
     summary_interval_s: float = Field(60.0, gt=0)
     snapshot_interval_s: float = Field(60.0, gt=0)
     stop_timeout_s: float = Field(10.0, gt=0)
+    config_poll_interval_s: float = Field(5.0, ge=0, description="hot reload on change; 0 = SIGHUP only")
     ops: OpsConfig = OpsConfig()
 
     @field_validator("instance_id")

@@ -79,6 +79,7 @@ class Engine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._venue_connected: dict[str, bool] = {}
+        self._unowned: set[int] = set()  # slots whose strategy went away: orders to cancel
         # Active strategies' on_event hooks, called after the engine applied each event.
         self.listeners: list[Callable[[VenueEvent], None]] = []
 
@@ -140,6 +141,24 @@ class Engine:
         self.strategies.append(QuotingStrategy(strategy, controls))
         self.state.dirty[strategy.slots] = True
 
+    def replace_strategies(self, strategies: list[tuple[QuoteStrategy, QuotingControls]]) -> None:
+        """Swap every quoting strategy at once (hot reload).
+
+        Markets still quoted are requoted under the new parameters on the next round; markets no
+        strategy quotes any more have their orders cancelled.
+        """
+        before = {int(s) for qs in self.strategies for s in qs.strategy.slots}
+        self.strategies = [QuotingStrategy(s, c) for s, c in strategies]
+        after = {int(s) for qs in self.strategies for s in qs.strategy.slots}
+        self._unowned |= before - after
+        self._unowned -= after
+        self.state.dirty[:] = True
+        self._wake.set()
+
+    def add_market_slot(self) -> None:
+        """Grow the per-slot arrays after `MarketState.add_market` (hot reload)."""
+        self._in_flight = np.append(self._in_flight, False)
+
     async def run(self) -> None:
         """Requote on events until `stop()`."""
         while not self._stopping:
@@ -152,6 +171,10 @@ class Engine:
         """Start syncs for every due market; return seconds until the next market falls due."""
         now = self.clock.now_ns()
         next_due_ns: int | None = None
+        for slot in list(self._unowned):
+            if not self._in_flight[slot]:
+                self._unowned.discard(slot)
+                self._start_sync(slot, [], RefreshPolicy(0, 0.0, 1))
         for qs in self.strategies:
             slots = qs.strategy.slots
             since = now - self.state.last_quote_ns[slots]

@@ -75,6 +75,11 @@ class OrderManager:
         # (market, "place" | "cancel", sent_ns, answered_ns) of every venue round trip: metrics.
         self.on_round_trip: Callable[[Market, str, int, int], None] | None = None
 
+    def add_market(self, market: Market) -> None:
+        """Track a market appended to the state (hot reload)."""
+        self._slot_orders.append({})
+        self.pnl.append(MarketPnl(market.base, market.quote))
+
     # ---- views -----------------------------------------------------------------------------
 
     def orders_of(self, slot: int) -> list[Order]:

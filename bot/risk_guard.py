@@ -41,9 +41,7 @@ class RiskGuard:
         self._last_mid: dict[int, Decimal] = {}
         # Inventory held at start (relative to each market's target) gains and loses too: it is
         # marked from the first mid seen, so a crash on start-up inventory counts.
-        state = engine.state
-        self._start_position = [m.size(int(state.position_lots[i])) for i, m in enumerate(state.markets)]
-        self._start_mid: dict[int, Decimal] = {}
+        self._start: dict[int, tuple[Decimal, Decimal]] = {}  # slot -> (position, mid) at first mid
 
     @property
     def limits(self) -> RiskConfig:
@@ -64,9 +62,13 @@ class RiskGuard:
                 self._last_mid[slot] = mid
             else:
                 mid = self._last_mid.get(slot)
-            if mid is not None:
-                first = self._start_mid.setdefault(slot, mid)
-                total += pnl.pnl_at(mid) + self._start_position[slot] * (mid - first)
+            if mid is None:
+                continue
+            if slot not in self._start:
+                held = state.markets[slot].size(int(state.position_lots[slot])) - pnl.position_base
+                self._start[slot] = (held, mid)
+            held, first_mid = self._start[slot]
+            total += pnl.pnl_at(mid) + held * (mid - first_mid)
         return total
 
     def sample(self) -> RiskSample:

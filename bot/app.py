@@ -15,6 +15,7 @@ from bot.config import AppConfig
 from bot.context import BotContext
 from bot.domain import Fill, Market, OrderState, client_order_prefix
 from bot.engine import Engine
+from bot.jobs import housekeeping, reconcile_running
 from bot.market_state import MarketState
 from bot.metrics import BotMetrics
 from bot.ops_server import OpsServer
@@ -23,6 +24,7 @@ from bot.reconcile import reconcile_venue
 from bot.reload import ConfigWatcher
 from bot.risk import RiskLimits
 from bot.risk_guard import RiskGuard
+from bot.scheduler import JobScheduler
 from bot.store import PnlSnapshotRow, Store, resolve_database_url
 from connectors.base import OrderNotFound, Venue, VenueError
 from connectors.mock.venue import MockVenue
@@ -68,6 +70,12 @@ class Bot:
         self._active_tasks: list[asyncio.Task[None]] = []
         self.risk_guard: RiskGuard | None = None
         self.metrics = BotMetrics()
+        self.scheduler = JobScheduler.for_clock(config.bot.clock, self.metrics)
+        b = config.bot
+        self.scheduler.add("summary", b.summary_interval_s, self._log_summary)
+        self.scheduler.add("snapshot", b.snapshot_interval_s, self._snapshot)
+        self.scheduler.add("reconcile", b.jobs.reconcile_interval_s, lambda: reconcile_running(self))
+        self.scheduler.add("housekeeping", b.jobs.housekeeping_interval_s, self._housekeeping)
         self.ops_server: OpsServer | None = None
 
     # ---- start -----------------------------------------------------------------------------
@@ -205,10 +213,8 @@ class Bot:
             asyncio.create_task(self._run_active(s, self.context), name=f"strategy-{s.name}")
             for s in self.active_strategies
         ]
-        side_tasks = [
-            asyncio.create_task(self._every(self.config.bot.summary_interval_s, self._log_summary)),
-            asyncio.create_task(self._every(self.config.bot.snapshot_interval_s, self._snapshot)),
-        ]
+        self.scheduler.start()
+        side_tasks = []
         assert self.risk_guard is not None
         side_tasks.append(asyncio.create_task(self.risk_guard.run(), name="risk-guard"))
         if self.config_watcher is not None and self.config.bot.config_poll_interval_s > 0:
@@ -225,6 +231,7 @@ class Bot:
             for task in side_tasks + waiters:
                 if task is not engine_task:
                     task.cancel()
+            await self.scheduler.shutdown()
             await self.shutdown()
             if self.ops_server is not None:
                 await self.ops_server.stop()
@@ -254,13 +261,8 @@ class Bot:
         except Exception:
             log.exception("strategy %s failed; its markets are no longer managed", strategy.name)
 
-    async def _every(self, interval_s: float, job: object) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await job()  # type: ignore[operator]
-            except Exception:
-                log.exception("periodic job failed")
+    async def _housekeeping(self) -> None:
+        housekeeping(self)
 
     async def _log_summary(self) -> None:
         assert self.orders is not None

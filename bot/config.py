@@ -57,6 +57,14 @@ class OpsConfig(StrictModel):
     _check_token_env = field_validator("token_env")(check_env_var_name)
 
 
+class JobsConfig(StrictModel):
+    """Periodic jobs (bot/scheduler.py): apscheduler on the wall clock, asyncio on simulated time."""
+
+    reconcile_interval_s: float = Field(300.0, gt=0, description="missed fills, orphan orders")
+    housekeeping_interval_s: float = Field(3600.0, gt=0)
+    order_event_retention_days: float = Field(30.0, gt=0, description="audit rows of closed orders")
+
+
 class BotConfig(StrictModel):
     instance_id: str = "mm1"
     database_url: str = "sqlite:///mmbot.sqlite"
@@ -69,6 +77,7 @@ class BotConfig(StrictModel):
     stop_timeout_s: float = Field(10.0, gt=0)
     config_poll_interval_s: float = Field(5.0, ge=0, description="hot reload on change; 0 = SIGHUP only")
     ops: OpsConfig = OpsConfig()
+    jobs: JobsConfig = JobsConfig()
 
     @field_validator("instance_id")
     @classmethod

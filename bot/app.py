@@ -88,9 +88,12 @@ class Bot:
         self.risk_guard = RiskGuard(cfg.risk, self.engine, self.orders, self.store, self.clock)
         self.metrics.bind(self)
         for name, params in cfg.strategies.items():
-            built = build_strategy(name, params, state)
+            built = build_strategy(name, params, state, self.market_sizes, self.clock.now_ns())
             if isinstance(built, tuple):
                 self.engine.add_strategy(*built)
+                hook = getattr(built[0], "on_event", None)
+                if hook is not None:
+                    self.engine.listeners.append(hook)
             else:
                 self.active_strategies.append(built)
         for active in self.active_strategies:
@@ -148,6 +151,10 @@ class Bot:
         state = self.orders.state
         slot = state.slot(market.venue, market.symbol)
         self.metrics.on_fill(fill, market, None if slot is None else state.mid_decimal(slot))
+
+    def market_sizes(self, market: Market) -> tuple[float, float]:
+        mc = self.config.market(market.key)
+        return float(mc.order_size), float(mc.max_position)
 
     async def _load_markets(self) -> list[Market]:
         out = []

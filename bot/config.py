@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.domain import validate_instance_id
 from connectors.mock.params import MockVenueParams
-from strategies.fixed_spread import FixedSpreadParams, QuotingControls
+from strategies.controls import QuotingControls
+from strategies.quote_params import AvellanedaParams, FixedSpreadParams, GlftParams
 
 SECRET_KEYS = frozenset(
     {"api_key", "apikey", "secret", "api_secret", "private_key", "password", "passphrase", "token"}
@@ -121,7 +122,7 @@ class RiskConfig(StrictModel):
 
 
 VenueConfig = Annotated[MockVenueParams, Field(discriminator="kind")]
-StrategyConfig = Annotated[FixedSpreadParams, Field(discriminator="kind")]
+StrategyConfig = Annotated[FixedSpreadParams | AvellanedaParams | GlftParams, Field(discriminator="kind")]
 
 
 class AppConfig(StrictModel):

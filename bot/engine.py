@@ -31,7 +31,7 @@ from bot.market_state import MarketState
 from bot.order_diff import LevelTarget, RefreshPolicy
 from bot.order_manager import OrderManager
 from strategies.base import QuoteStrategy
-from strategies.fixed_spread import QuotingControls
+from strategies.controls import QuotingControls
 
 log = logging.getLogger("mmbot.engine")
 
@@ -145,10 +145,19 @@ class Engine:
         """Swap every quoting strategy at once (hot reload).
 
         Markets still quoted are requoted under the new parameters on the next round; markets no
-        strategy quotes any more have their orders cancelled.
+        strategy quotes any more have their orders cancelled. The new models' event hooks
+        (estimators) replace the old ones, so they warm up again from the next events.
         """
         before = {int(s) for qs in self.strategies for s in qs.strategy.slots}
+        for qs in self.strategies:  # estimators and other event hooks of the outgoing models
+            hook = getattr(qs.strategy, "on_event", None)
+            if hook is not None and hook in self.listeners:
+                self.listeners.remove(hook)
         self.strategies = [QuotingStrategy(s, c) for s, c in strategies]
+        for qs in self.strategies:
+            hook = getattr(qs.strategy, "on_event", None)
+            if hook is not None:
+                self.listeners.append(hook)
         after = {int(s) for qs in self.strategies for s in qs.strategy.slots}
         self._unowned |= before - after
         self._unowned -= after

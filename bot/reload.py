@@ -55,6 +55,7 @@ def plan_reload(running: AppConfig, new: AppConfig, source: str = "config") -> R
 async def apply_config(bot: Bot, new: AppConfig) -> None:
     """Apply markets, strategies and risk limits of `new` to the running bot; all checks first."""
     assert bot.engine is not None and bot.orders is not None and bot.risk_guard is not None
+    assert bot.clock is not None
     engine, orders, state = bot.engine, bot.orders, bot.engine.state
     problems: list[str] = []
     added = []
@@ -89,7 +90,7 @@ async def apply_config(bot: Bot, new: AppConfig) -> None:
             if running_active[name] != params:
                 log.warning("strategies.%s: an active strategy's change needs a restart", name)
             continue
-        built = build_strategy(name, params, state)
+        built = build_strategy(name, params, state, bot.market_sizes, bot.clock.now_ns())
         if isinstance(built, tuple):
             quoting.append(built)
         else:

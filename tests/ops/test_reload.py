@@ -58,7 +58,7 @@ def test_reload_applies_good_changes_and_rejects_bad_ones_while_running(tmp_path
         wide["markets"].append(
             {"venue": "va", "symbol": "ETH/USDT", "order_size": "0.1", "max_position": "2"}
         )
-        wide["strategies"]["mm"].update(markets=[BTC, ETH], bid_spread_bps=30, ask_spread_bps=30)
+        wide["strategies"]["mm"].update(markets=[BTC, ETH], half_spread_bps=30)
         wide["risk"]["max_open_orders"] = 30
         write(wide)
         await asyncio.sleep(10)
@@ -76,18 +76,18 @@ def test_reload_applies_good_changes_and_rejects_bad_ones_while_running(tmp_path
         seen["eth_on_venue"] = [u for u in venue_open if u.client_order_id.startswith("t1")]
 
         bad = copy.deepcopy(narrow)
-        bad["strategies"]["mm"]["bid_spread_bps"] = -1
+        bad["strategies"]["mm"]["half_spread_bps"] = -1
         write(bad)
         await asyncio.sleep(5)
-        seen["after_bad"] = bot.config.strategies["mm"].bid_spread_bps
+        seen["after_bad"] = bot.config.strategies["mm"].half_spread_bps
 
         venue_change = copy.deepcopy(narrow)
         venue_change["venues"]["va"]["seed"] = 99
-        venue_change["strategies"]["mm"]["bid_spread_bps"] = 40
+        venue_change["strategies"]["mm"]["half_spread_bps"] = 40
         write(venue_change)
         await asyncio.sleep(5)
         seen["after_venue_change"] = (
-            bot.config.strategies["mm"].bid_spread_bps,
+            bot.config.strategies["mm"].half_spread_bps,
             bot.config.venues["va"].seed,
         )
         return seen
@@ -109,7 +109,7 @@ def test_reload_applies_good_changes_and_rejects_bad_ones_while_running(tmp_path
     assert seen["narrow_markets"] == [BTC] and seen["eth_on_venue"] == []  # removed market cancelled
     assert seen["after_bad"] == 30  # the running config stayed
     rejected = [r.getMessage() for r in caplog.records if "reload rejected" in r.getMessage()]
-    assert len(rejected) == 1 and "strategies.mm.bid_spread_bps" in rejected[0]
+    assert len(rejected) == 1 and "strategies.mm.half_spread_bps" in rejected[0]
     assert seen["after_venue_change"] == (40, 3)  # strategy applied, venue kept until a restart
     assert any("[venues] changed" in r.getMessage() and "restart" in r.getMessage() for r in caplog.records)
     kinds = [e.kind for e in bot.store.events() if e.kind.startswith("reload")]

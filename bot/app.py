@@ -13,12 +13,18 @@ from pathlib import Path
 from bot.clock import NS_PER_S, LoopClock, run_simulated
 from bot.config import AppConfig
 from bot.context import BotContext
-from bot.domain import Market, OrderState, client_order_prefix
+from bot.domain import Fill, Market, OrderState, client_order_prefix
 from bot.engine import Engine
+from bot.jobs import housekeeping, reconcile_running
 from bot.market_state import MarketState
+from bot.metrics import BotMetrics
+from bot.ops_server import OpsServer
 from bot.order_manager import OrderCounters, OrderManager
 from bot.reconcile import reconcile_venue
+from bot.reload import ConfigWatcher
 from bot.risk import RiskLimits
+from bot.risk_guard import RiskGuard
+from bot.scheduler import JobScheduler
 from bot.store import PnlSnapshotRow, Store, resolve_database_url
 from connectors.base import OrderNotFound, Venue, VenueError
 from connectors.ccxt_params import CcxtVenueParams
@@ -42,9 +48,18 @@ def build_venue(name: str, params: object, clock: LoopClock) -> Venue:
 class Bot:
     """One running bot: venues, engine, order manager and store, from one config."""
 
-    def __init__(self, config: AppConfig, config_dir: Path, venues: dict[str, Venue] | None = None) -> None:
-        """`venues` injects already-built venues (tests that keep one venue across restarts)."""
+    def __init__(
+        self,
+        config: AppConfig,
+        config_dir: Path,
+        venues: dict[str, Venue] | None = None,
+        config_path: Path | None = None,
+    ) -> None:
+        """`venues` injects already-built venues (tests that keep one venue across restarts);
+        `config_path` is the file watched for hot reloads (none: the config never changes)."""
         self.config = config
+        self.config_path = config_path
+        self.config_watcher: ConfigWatcher | None = None
         self.store = Store(resolve_database_url(config.bot.database_url, config_dir))
         self.clock: LoopClock | None = None
         self._injected = venues is not None
@@ -56,10 +71,45 @@ class Bot:
         self.context: BotContext | None = None
         self.active_strategies: list[ActiveStrategy] = []
         self._active_tasks: list[asyncio.Task[None]] = []
+        self.risk_guard: RiskGuard | None = None
+        self.metrics = BotMetrics()
+        self.scheduler = JobScheduler.for_clock(config.bot.clock, self.metrics)
+        b = config.bot
+        self.scheduler.add("summary", b.summary_interval_s, self._log_summary)
+        self.scheduler.add("snapshot", b.snapshot_interval_s, self._snapshot)
+        self.scheduler.add("reconcile", b.jobs.reconcile_interval_s, lambda: reconcile_running(self))
+        self.scheduler.add("housekeeping", b.jobs.housekeeping_interval_s, self._housekeeping)
+        self.ops_server: OpsServer | None = None
 
     # ---- start -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self._prepare()
+        assert self.engine is not None and self.orders is not None and self.clock is not None
+        cfg, state = self.config, self.engine.state
+        self.context = BotContext(cfg, self.clock, self.store, self.venues, state, self.orders, self.engine)
+        self.risk_guard = RiskGuard(cfg.risk, self.engine, self.orders, self.store, self.clock)
+        self.metrics.bind(self)
+        for name, params in cfg.strategies.items():
+            built = build_strategy(name, params, state, self.market_sizes, self.clock.now_ns())
+            if isinstance(built, tuple):
+                self.engine.add_strategy(*built)
+                hook = getattr(built[0], "on_event", None)
+                if hook is not None:
+                    self.engine.listeners.append(hook)
+            else:
+                self.active_strategies.append(built)
+        for active in self.active_strategies:
+            self.engine.listeners.append(active.on_event)
+        if self.config_path is not None:
+            self.config_watcher = ConfigWatcher(self, self.config_path, cfg.bot.config_poll_interval_s)
+        for name, venue in self.venues.items():
+            await venue.start_streams(
+                [m.symbol for m in self.markets if m.venue == name], self.engine.on_event
+            )
+
+    async def _prepare(self) -> None:
+        """Connect every venue, load state and reconcile it with each venue (nothing quoted yet)."""
         cfg = self.config
         epoch = int(cfg.bot.sim_start.timestamp() * NS_PER_S) if cfg.bot.clock == "simulated" else None
         self.clock = clock = LoopClock(epoch_ns=epoch)
@@ -87,8 +137,9 @@ class Bot:
         )
         next_seq = (self.store.max_order_seq() or 0) + 1
         self.orders = OrderManager(
-            cfg.bot.instance_id, self.venues, state, self.store, clock, limits, next_seq
+            cfg.bot.instance_id, self.venues, state, self.store, clock, limits, next_seq, self._on_fill
         )
+        self.orders.on_round_trip = self.metrics.on_round_trip
         self.engine = Engine(state, self.orders, clock)
         for name, venue in self.venues.items():
             by_symbol = {m.symbol: m for m in self.markets if m.venue == name}
@@ -97,24 +148,14 @@ class Bot:
             self.orders.apply_balances(name, balances)
             self.store.snapshot_balances(name, balances.values(), clock.now_ns(), "start")
         self._init_positions(state)
-        self.context = BotContext(cfg, clock, self.store, self.venues, state, self.orders, self.engine)
-        for name, params in cfg.strategies.items():
-            built = build_strategy(name, params, state, self._market_sizes, clock.now_ns())
-            if isinstance(built, tuple):
-                self.engine.add_strategy(*built)
-                hook = getattr(built[0], "on_event", None)
-                if hook is not None:
-                    self.engine.listeners.append(hook)
-            else:
-                self.active_strategies.append(built)
-        for active in self.active_strategies:
-            self.engine.listeners.append(active.on_event)
-        for name, venue in self.venues.items():
-            await venue.start_streams(
-                [m.symbol for m in self.markets if m.venue == name], self.engine.on_event
-            )
 
-    def _market_sizes(self, market: Market) -> tuple[float, float]:
+    def _on_fill(self, fill: Fill, market: Market) -> None:
+        assert self.orders is not None
+        state = self.orders.state
+        slot = state.slot(market.venue, market.symbol)
+        self.metrics.on_fill(fill, market, None if slot is None else state.mid_decimal(slot))
+
+    def market_sizes(self, market: Market) -> tuple[float, float]:
         mc = self.config.market(market.key)
         return float(mc.order_size), float(mc.max_position)
 
@@ -131,17 +172,44 @@ class Bot:
         return out
 
     def _init_positions(self, state: MarketState) -> None:
+        for slot in range(len(state)):
+            self.init_position(slot, state)
+
+    def init_position(self, slot: int, state: MarketState | None = None) -> None:
         """Position = base balance now − the balance that counts as flat, in lots."""
         assert self.orders is not None
-        for slot, market in enumerate(self.markets):
-            mc = self.config.market(market.key)
-            now = self.orders.balances[market.venue].get(market.base)
-            total = now.total if now is not None else Decimal(0)
-            target = mc.target_base
-            if target is None:
-                first = self.store.balance_snapshot(market.venue, "first").get(market.base)
-                target = first.total if first is not None else total
-            state.position_lots[slot] = market.size_to_lots(total - target)
+        state = state or self.orders.state
+        market = state.markets[slot]
+        mc = self.config.market(market.key) if market.key in self._market_keys() else None
+        now = self.orders.balances[market.venue].get(market.base)
+        total = now.total if now is not None else Decimal(0)
+        target = mc.target_base if mc is not None else None
+        if target is None:
+            first = self.store.balance_snapshot(market.venue, "first").get(market.base)
+            target = first.total if first is not None else total
+        state.position_lots[slot] = market.size_to_lots(total - target)
+
+    def _market_keys(self) -> set[str]:
+        return {m.key for m in self.config.markets}
+
+    @property
+    def active_names(self) -> set[str]:
+        return {s.name for s in self.active_strategies}
+
+    def set_config(self, config: AppConfig) -> None:
+        """The config now running (hot reload has applied it)."""
+        self.config = config
+        if self.context is not None:
+            self.context.config = config
+        if self.orders is not None:
+            self.markets = self.orders.state.markets
+
+    async def reload_config(self) -> bool:
+        """SIGHUP: reload the config file now."""
+        if self.config_watcher is None:
+            log.warning("reload requested but the bot runs the embedded config: nothing to reload")
+            return False
+        return await self.config_watcher.reload()
 
     # ---- run -------------------------------------------------------------------------------
 
@@ -155,10 +223,13 @@ class Bot:
             asyncio.create_task(self._run_active(s, self.context), name=f"strategy-{s.name}")
             for s in self.active_strategies
         ]
-        side_tasks = [
-            asyncio.create_task(self._every(self.config.bot.summary_interval_s, self._log_summary)),
-            asyncio.create_task(self._every(self.config.bot.snapshot_interval_s, self._snapshot)),
-        ]
+        self.scheduler.start()
+        side_tasks = []
+        assert self.risk_guard is not None
+        side_tasks.append(asyncio.create_task(self.risk_guard.run(), name="risk-guard"))
+        if self.config_watcher is not None and self.config.bot.config_poll_interval_s > 0:
+            side_tasks.append(asyncio.create_task(self.config_watcher.run(), name="config-watcher"))
+        await self._start_ops_server()
         waiters = [asyncio.create_task(stop.wait()), engine_task]
         if duration_s is not None:
             waiters.append(asyncio.create_task(asyncio.sleep(duration_s)))
@@ -170,10 +241,27 @@ class Bot:
             for task in side_tasks + waiters:
                 if task is not engine_task:
                     task.cancel()
+            await self.scheduler.shutdown()
             await self.shutdown()
+            if self.ops_server is not None:
+                await self.ops_server.stop()
             engine_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await engine_task
+
+    async def _start_ops_server(self) -> None:
+        """The ops endpoint runs on the wall clock only (a simulated run has no operator)."""
+        ops = self.config.bot.ops
+        if not ops.enabled or self.config.bot.clock != "wall":
+            return
+        server = OpsServer(self, ops)
+        try:
+            await server.start()
+        except OSError as exc:
+            log.error("ops endpoint not started: cannot bind %s:%d (%s)", ops.host, ops.port, exc.strerror)
+            await server.stop()
+            return
+        self.ops_server = server
 
     async def _run_active(self, strategy: ActiveStrategy, ctx: BotContext) -> None:
         try:
@@ -183,13 +271,8 @@ class Bot:
         except Exception:
             log.exception("strategy %s failed; its markets are no longer managed", strategy.name)
 
-    async def _every(self, interval_s: float, job: object) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await job()  # type: ignore[operator]
-            except Exception:
-                log.exception("periodic job failed")
+    async def _housekeeping(self) -> None:
+        housekeeping(self)
 
     async def _log_summary(self) -> None:
         assert self.orders is not None
@@ -241,6 +324,36 @@ class Bot:
                 )
             )
         self.store.snapshot_pnl(rows)
+
+    # ---- operator commands -----------------------------------------------------------------
+
+    async def pause(self, reason: str) -> None:
+        assert self.risk_guard is not None
+        await self.risk_guard.pause("operator", reason)
+
+    async def resume(self) -> bool:
+        assert self.risk_guard is not None
+        return await self.risk_guard.resume("operator")
+
+    async def cancel_all(self) -> int:
+        """Cancel every open order of ours now (quoting goes on unless paused); returns how many left."""
+        return await self._cancel_everything(self.config.bot.stop_timeout_s)
+
+    async def cancel_all_offline(self) -> int:
+        """`mmbot cancel-all`: reconcile each venue, cancel every open order of ours, close; no quoting."""
+        try:
+            await self._prepare()
+            left = await self._cancel_everything(self.config.bot.stop_timeout_s)
+            assert self.clock is not None
+            self.store.record_event("cancel_all", self.clock.now_ns(), open_orders_left=left)
+            log.info("cancel-all: %d open orders of ours left", left)
+            return left
+        finally:
+            if not self._injected:
+                for venue in self.venues.values():
+                    with contextlib.suppress(Exception):
+                        await venue.close()
+            self.store.close()
 
     # ---- stop ------------------------------------------------------------------------------
 
@@ -298,7 +411,9 @@ class Bot:
             await asyncio.sleep(0.05)
 
 
-def run_bot(config: AppConfig, config_dir: Path, duration_s: float | None) -> None:
+def run_bot(
+    config: AppConfig, config_dir: Path, duration_s: float | None, config_path: Path | None = None
+) -> None:
     """Entry point of `mmbot run`: wall clock with signal handling, or the simulated clock."""
 
     async def main() -> None:
@@ -306,9 +421,27 @@ def run_bot(config: AppConfig, config_dir: Path, duration_s: float | None) -> No
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await Bot(config, config_dir).run(duration_s, stop)
+        bot = Bot(config, config_dir, config_path=config_path)
+        reloads: set[asyncio.Task[bool]] = set()
+
+        def on_sighup() -> None:
+            task = loop.create_task(bot.reload_config())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
+        await bot.run(duration_s, stop)
 
     if config.bot.clock == "simulated":
         run_simulated(main)
     else:
         asyncio.run(main())
+
+
+def cancel_all_offline(config: AppConfig, config_dir: Path) -> int:
+    """Entry point of `mmbot cancel-all`: works whether or not the bot is running."""
+
+    async def main() -> int:
+        return await Bot(config, config_dir).cancel_all_offline()
+
+    return run_simulated(main) if config.bot.clock == "simulated" else asyncio.run(main())

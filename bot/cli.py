@@ -44,7 +44,42 @@ def cmd_run(args: argparse.Namespace) -> int:
     path, base_dir = _config_location(args.config)
     config = load_config(path)
     setup_logging(config.bot.log_format, config.bot.log_level, secret_env_names(config))
-    run_bot(config, base_dir, args.duration)
+    run_bot(config, base_dir, args.duration, path if args.config else None)
+    return 0
+
+
+def cmd_cancel_all(args: argparse.Namespace) -> int:
+    from bot.app import cancel_all_offline
+    from bot.logs import setup_logging
+
+    path, base_dir = _config_location(args.config)
+    config = load_config(path)
+    setup_logging(config.bot.log_format, "INFO", secret_env_names(config))
+    left = cancel_all_offline(config, base_dir)
+    print(f"open orders of ours left: {left}")
+    return 0 if left == 0 else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.report import write_report
+    from bot.store import Store, resolve_database_url
+
+    path, base_dir = _config_location(args.config)
+    config = load_config(path)
+    if args.since:
+        since = datetime.fromisoformat(args.since)
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    else:
+        since = datetime.now(UTC) - timedelta(days=1)
+    store = Store(resolve_database_url(config.bot.database_url, base_dir))
+    try:
+        paths = write_report(store, int(since.timestamp() * 1e9), Path(args.out))
+    finally:
+        store.close()
+    for kind, p in paths.items():
+        print(f"{kind}: {p}")
     return 0
 
 
@@ -85,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML config (default: the embedded paper-trading config)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser("report", help="daily risk report from the store: Markdown, JSON, PNG charts")
+    p.add_argument("--config", help="TOML config (default: the embedded paper-trading config)")
+    p.add_argument("--since", help="ISO date/time (UTC if no zone); default: 24 hours ago")
+    p.add_argument("--out", default="report", help="output directory (default: ./report)")
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser(
+        "cancel-all", help="cancel every open order of ours on every venue (bot running or not)"
+    )
+    p.add_argument("--config", help="TOML config (default: the embedded paper-trading config)")
+    p.set_defaults(func=cmd_cancel_all)
     return parser
 
 

@@ -58,8 +58,17 @@ class OpsConfig(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(8780, ge=0, le=65535)
     token_env: str | None = "MMBOT_OPS_TOKEN"
+    stale_book_s: float = Field(30.0, gt=0, description="/health fails when a book is older")
 
     _check_token_env = field_validator("token_env")(check_env_var_name)
+
+
+class JobsConfig(StrictModel):
+    """Periodic jobs (bot/scheduler.py): apscheduler on the wall clock, asyncio on simulated time."""
+
+    reconcile_interval_s: float = Field(300.0, gt=0, description="missed fills, orphan orders")
+    housekeeping_interval_s: float = Field(3600.0, gt=0)
+    order_event_retention_days: float = Field(30.0, gt=0, description="audit rows of closed orders")
 
 
 class BotConfig(StrictModel):
@@ -72,7 +81,9 @@ class BotConfig(StrictModel):
     summary_interval_s: float = Field(60.0, gt=0)
     snapshot_interval_s: float = Field(60.0, gt=0)
     stop_timeout_s: float = Field(10.0, gt=0)
+    config_poll_interval_s: float = Field(5.0, ge=0, description="hot reload on change; 0 = SIGHUP only")
     ops: OpsConfig = OpsConfig()
+    jobs: JobsConfig = JobsConfig()
 
     @field_validator("instance_id")
     @classmethod
@@ -105,6 +116,14 @@ class RiskConfig(StrictModel):
     max_order_notional: Decimal = Field(Decimal("10000"), gt=0)
     max_total_position_notional: Decimal = Field(Decimal("100000"), gt=0)
     max_open_orders: int = Field(200, gt=0)
+    # Kill switch (bot/kill_switch.py): each limit pauses quoting when crossed; unset = off.
+    max_drawdown_quote: Decimal | None = Field(None, gt=0, description="trailing, from peak PnL")
+    daily_loss_limit_quote: Decimal | None = Field(None, gt=0, description="PnL lost since 00:00 UTC")
+    max_inventory_notional: Decimal | None = Field(None, gt=0, description="sum of |position| · mid")
+    max_orders_per_minute: int | None = Field(None, gt=0)
+    max_price_jump_pct: float | None = Field(None, gt=0, description="mid move between two checks")
+    check_interval_s: float = Field(1.0, gt=0)
+    pause_cooldown_s: float | None = Field(None, gt=0, description="auto-resume after; unset = by command")
 
 
 VenueConfig = Annotated[MockVenueParams | CcxtVenueParams, Field(discriminator="kind")]

@@ -79,6 +79,7 @@ class Engine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._venue_connected: dict[str, bool] = {}
+        self._unowned: set[int] = set()  # slots whose strategy went away: orders to cancel
         # Active strategies' on_event hooks, called after the engine applied each event.
         self.listeners: list[Callable[[VenueEvent], None]] = []
 
@@ -130,11 +131,42 @@ class Engine:
                 self.state.dirty[slot] = True
         self._wake.set()
 
+    def venue_connected(self, venue: str) -> bool:
+        """Whether the venue's streams last said connected (True until a venue says otherwise)."""
+        return self._venue_connected.get(venue, True)
+
     # ---- quoting ----------------------------------------------------------------------------
 
     def add_strategy(self, strategy: QuoteStrategy, controls: QuotingControls) -> None:
         self.strategies.append(QuotingStrategy(strategy, controls))
         self.state.dirty[strategy.slots] = True
+
+    def replace_strategies(self, strategies: list[tuple[QuoteStrategy, QuotingControls]]) -> None:
+        """Swap every quoting strategy at once (hot reload).
+
+        Markets still quoted are requoted under the new parameters on the next round; markets no
+        strategy quotes any more have their orders cancelled. The new models' event hooks
+        (estimators) replace the old ones, so they warm up again from the next events.
+        """
+        before = {int(s) for qs in self.strategies for s in qs.strategy.slots}
+        for qs in self.strategies:  # estimators and other event hooks of the outgoing models
+            hook = getattr(qs.strategy, "on_event", None)
+            if hook is not None and hook in self.listeners:
+                self.listeners.remove(hook)
+        self.strategies = [QuotingStrategy(s, c) for s, c in strategies]
+        for qs in self.strategies:
+            hook = getattr(qs.strategy, "on_event", None)
+            if hook is not None:
+                self.listeners.append(hook)
+        after = {int(s) for qs in self.strategies for s in qs.strategy.slots}
+        self._unowned |= before - after
+        self._unowned -= after
+        self.state.dirty[:] = True
+        self._wake.set()
+
+    def add_market_slot(self) -> None:
+        """Grow the per-slot arrays after `MarketState.add_market` (hot reload)."""
+        self._in_flight = np.append(self._in_flight, False)
 
     async def run(self) -> None:
         """Requote on events until `stop()`."""
@@ -148,6 +180,10 @@ class Engine:
         """Start syncs for every due market; return seconds until the next market falls due."""
         now = self.clock.now_ns()
         next_due_ns: int | None = None
+        for slot in list(self._unowned):
+            if not self._in_flight[slot]:
+                self._unowned.discard(slot)
+                self._start_sync(slot, [], RefreshPolicy(0, 0.0, 1))
         for qs in self.strategies:
             slots = qs.strategy.slots
             since = now - self.state.last_quote_ns[slots]

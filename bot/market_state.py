@@ -35,6 +35,30 @@ class MarketState:
         self.base_balance = np.full(n, np.nan)
         self.quote_balance = np.full(n, np.nan)
 
+    def add_market(self, market: Market, order_size_lots: int, max_position_lots: int) -> int:
+        """Append a slot (hot reload); every array grows by one, existing slots keep their index."""
+        slot = len(self.markets)
+        self.markets.append(market)
+        self.slot_of[(market.venue, market.symbol)] = slot
+        appended = {
+            "tick_size": float(market.tick_size),
+            "lot_size": float(market.lot_size),
+            "best_bid_ticks": 0,
+            "best_ask_ticks": 0,
+            "mid_price": np.nan,
+            "last_book_ns": 0,
+            "position_lots": 0,
+            "order_size_lots": order_size_lots,
+            "max_position_lots": max_position_lots,
+            "last_quote_ns": 0,
+            "dirty": True,
+            "quoting_enabled": True,
+        }
+        for name, value in appended.items():
+            array = getattr(self, name)
+            setattr(self, name, np.append(array, np.array([value], dtype=array.dtype)))
+        return slot
+
     def __len__(self) -> int:
         return len(self.markets)
 

@@ -72,6 +72,13 @@ class OrderManager:
         self.balances: dict[str, dict[str, Balance]] = {name: {} for name in venues}
         self.pnl: list[MarketPnl] = [MarketPnl(m.base, m.quote) for m in state.markets]
         self.counters = OrderCounters()
+        # (market, "place" | "cancel", sent_ns, answered_ns) of every venue round trip: metrics.
+        self.on_round_trip: Callable[[Market, str, int, int], None] | None = None
+
+    def add_market(self, market: Market) -> None:
+        """Track a market appended to the state (hot reload)."""
+        self._slot_orders.append({})
+        self.pnl.append(MarketPnl(market.base, market.quote))
 
     # ---- views -----------------------------------------------------------------------------
 
@@ -201,6 +208,8 @@ class OrderManager:
             await self._resolve_unknown(venue, order)
             return order
         self.counters.placed += 1
+        if self.on_round_trip is not None:
+            self.on_round_trip(market, "place", now, self.clock.now_ns())
         self.apply_update(ack)
         return order
 
@@ -222,6 +231,7 @@ class OrderManager:
             return  # cancel once acknowledged: the venue may not know it yet
         self._set_state(order, OrderState.PENDING_CANCEL)
         venue = self.venues[market.venue]
+        sent_ns = self.clock.now_ns()
         try:
             update = await venue.cancel_order(market.symbol, order.client_order_id)
         except OrderNotFound:
@@ -233,6 +243,8 @@ class OrderManager:
                 self._set_state(order, previous, reason=f"cancel failed: {exc}")
             return
         self.counters.cancelled += 1
+        if self.on_round_trip is not None:
+            self.on_round_trip(market, "cancel", sent_ns, self.clock.now_ns())
         self.apply_update(update)
 
     async def _settle_missing(self, venue: Venue, order: Order) -> None:

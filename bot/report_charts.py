@@ -1,0 +1,66 @@
+"""PNG charts of the daily report (matplotlib, Agg backend: no display on a VPS)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # after use("Agg"): no display needed
+import numpy as np
+import numpy.typing as npt
+
+NS_PER_H = 3600 * 1_000_000_000
+
+
+def _hours(ts_ns: npt.NDArray[np.int64], start_ns: int) -> npt.NDArray[np.float64]:
+    return (ts_ns - start_ns) / NS_PER_H
+
+
+def pnl_chart(path: Path, ts_ns: npt.NDArray[np.int64], pnl: npt.NDArray[np.float64]) -> None:
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True, height_ratios=(3, 1))
+    hours = _hours(ts_ns, int(ts_ns[0]) if len(ts_ns) else 0)
+    top.plot(hours, pnl, color="tab:blue")
+    top.set_ylabel("PnL (quote)")
+    top.set_title("PnL and drawdown")
+    drawdown = np.maximum.accumulate(pnl) - pnl if len(pnl) else pnl
+    bottom.fill_between(hours, -drawdown, 0, color="tab:red", alpha=0.5)
+    bottom.set_ylabel("drawdown")
+    bottom.set_xlabel("hours since start of report")
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=80)
+    plt.close(fig)
+
+
+def inventory_chart(
+    path: Path, series: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]
+) -> None:
+    fig, ax = plt.subplots(figsize=(9, 4))
+    start = min((int(ts[0]) for ts, _ in series.values() if len(ts)), default=0)
+    for market, (ts, position) in series.items():
+        ax.step(_hours(ts, start), position, where="post", label=market)
+    ax.set_title("Inventory (base units, from fills)")
+    ax.set_xlabel("hours since start of report")
+    if series:
+        ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=80)
+    plt.close(fig)
+
+
+def markout_chart(path: Path, horizons_s: list[float], curves: dict[str, list[float | None]]) -> None:
+    fig, ax = plt.subplots(figsize=(9, 4))
+    for market, values in curves.items():
+        points = [(h, v) for h, v in zip(horizons_s, values, strict=True) if v is not None]
+        if points:
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=market)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_title("Average markout after a fill")
+    ax.set_xlabel("seconds after the fill")
+    ax.set_ylabel("bps of notional")
+    if curves:
+        ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=80)
+    plt.close(fig)

@@ -1,0 +1,104 @@
+"""Periodic jobs with one interface and two backends, picked by the clock.
+
+On the wall clock apscheduler's AsyncIOScheduler runs them (interval triggers, coalesced, never two
+runs of one job at once). On the simulated clock apscheduler would still time jobs by the wall
+clock, which does not follow virtual time, so plain `asyncio.sleep` loops run them instead (they
+do follow it). A failing job is logged and counted; it never stops the bot or its other jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.metrics import BotMetrics
+
+log = logging.getLogger("mmbot.jobs")
+
+Job = Callable[[], Awaitable[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    name: str
+    interval_s: float
+    job: Job
+
+
+class JobScheduler:
+    def __init__(self, backend: str, metrics: BotMetrics | None = None) -> None:
+        if backend not in ("apscheduler", "asyncio"):
+            raise ValueError(f"scheduler backend must be 'apscheduler' or 'asyncio', got {backend!r}")
+        self.backend = backend
+        self.metrics = metrics
+        self.jobs: list[JobSpec] = []
+        self.runs: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()
+        self._aps: AsyncIOScheduler | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    def for_clock(cls, clock_mode: str, metrics: BotMetrics | None = None) -> JobScheduler:
+        return cls("asyncio" if clock_mode == "simulated" else "apscheduler", metrics)
+
+    def add(self, name: str, interval_s: float, job: Job) -> None:
+        self.jobs.append(JobSpec(name, interval_s, job))
+
+    def start(self) -> None:
+        if self.backend == "apscheduler":
+            self._aps = AsyncIOScheduler(event_loop=asyncio.get_running_loop())
+            for spec in self.jobs:
+                self._aps.add_job(
+                    self._run_once,
+                    IntervalTrigger(seconds=spec.interval_s),
+                    args=[spec],
+                    id=spec.name,
+                    max_instances=1,
+                    coalesce=True,
+                    misfire_grace_time=max(1, int(spec.interval_s)),
+                )
+            self._aps.start()
+        else:
+            self._tasks = [asyncio.create_task(self._loop(s), name=f"job-{s.name}") for s in self.jobs]
+
+    async def shutdown(self) -> None:
+        if self._aps is not None:
+            self._aps.shutdown(wait=False)
+            self._aps = None
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _loop(self, spec: JobSpec) -> None:
+        while True:
+            await asyncio.sleep(spec.interval_s)
+            await self._run_once(spec)
+
+    async def _run_once(self, spec: JobSpec) -> None:
+        try:
+            await spec.job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.failures[spec.name] += 1
+            if self.metrics is not None:
+                self.metrics.job_failures.labels(spec.name).inc()
+            log.exception(
+                "job %s failed (%d failures so far); it runs again next interval",
+                spec.name,
+                self.failures[spec.name],
+            )
+        else:
+            self.runs[spec.name] += 1
+            if self.metrics is not None:
+                self.metrics.job_runs.labels(spec.name).inc()

@@ -90,3 +90,18 @@ def inventory_from_store(store: Store, venue: str, initial: dict[str, Decimal]) 
 
 def totals(balances: dict[str, Balance]) -> dict[str, Decimal]:
     return {asset: b.total for asset, b in balances.items()}
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """Environment for `python -m bot.cli` children: this checkout's code first on the path.
+
+    An editable install may point at another checkout; the tests must exercise this one.
+    """
+    import os
+
+    env = dict(os.environ, **extra)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
+    return env

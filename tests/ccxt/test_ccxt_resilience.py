@@ -152,6 +152,10 @@ async def test_stale_book_pulls_quotes_then_recovers(facade, make_venue):
     assert rec.statuses[-1].connected
     assert "recovered" in rec.statuses[-1].detail
     assert venue.stale_symbols == frozenset()
-    snap = rec.last_book(BTC)
-    assert snap is not None
-    assert (snap.bids, snap.asks) == engine.depth(BTC, 20)
+    # The last bid placed above may still be on its way (books publish every 100 ms): the resynced
+    # stream must converge to the engine's book, not match it at one arbitrary instant.
+    await rec.wait_for(
+        lambda: (b := rec.last_book(BTC)) is not None and (b.bids, b.asks) == engine.depth(BTC, 20),
+        timeout_s=3,
+        what="streamed book equal to the engine's after resync",
+    )

@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 from bot.domain import Side
 from connectors.mock.facade.auth import ws_signed_payload
 from tests.ccxt.conftest import API_KEY, API_SECRET
+from tests.kit import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,7 +134,7 @@ async def test_ws_api_user_stream_subscription_checks_the_signature(facade):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_main_serves_until_sigint(tmp_path):
-    env = {**os.environ, "MMBOT_FACADE_API_KEY": "cli-key", "MMBOT_FACADE_API_SECRET": "cli-secret"}
+    env = child_env(MMBOT_FACADE_API_KEY="cli-key", MMBOT_FACADE_API_SECRET="cli-secret")
     proc = subprocess.Popen(
         [sys.executable, "-m", "connectors.mock.facade.server", "--port", "0"],
         cwd=ROOT,

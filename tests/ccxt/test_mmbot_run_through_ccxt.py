@@ -1,7 +1,6 @@
 """`mmbot run` trading through real ccxt against `mmbot mock-exchange`, both as real processes."""
 
 import asyncio
-import os
 import re
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import pytest
 import tomli_w
 
 from bot.store import Store
+from tests.kit import child_env
 
 KEY, SECRET = "e2e-test-key-0123", "e2e-test-secret-4567"
 OPTIONS = {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False}
@@ -84,13 +84,14 @@ def test_mmbot_run_through_ccxt_quotes_fills_and_stops_clean(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=child_env(),
     )
     try:
         first = facade.stdout.readline()
         url = re.search(r"(http://127\.0\.0\.1:\d+)", first).group(1)
         config_path = tmp_path / "bot.toml"
         config_path.write_text(tomli_w.dumps(bot_config(url)))
-        env = dict(os.environ, E2E_KEY=KEY, E2E_SECRET=SECRET)
+        env = child_env(E2E_KEY=KEY, E2E_SECRET=SECRET)
         run = subprocess.run(
             [sys.executable, "-m", "bot.cli", "run", "--config", str(config_path), "--duration", "20"],
             capture_output=True,

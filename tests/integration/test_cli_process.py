@@ -9,7 +9,7 @@ from pathlib import Path
 import tomli_w
 
 from bot.store import Store
-from tests.kit import small_config_dict
+from tests.kit import child_env, small_config_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,6 +26,7 @@ def test_sigterm_cancels_everything_and_exits_zero(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
+        env=child_env(),
     )
     try:
         store = Store(f"sqlite:///{tmp_path}/bot.sqlite")

@@ -7,7 +7,7 @@ import pytest
 
 from bot.cli import main
 from bot.config import ConfigError, load_config, masked_config, validate_config
-from tests.kit import small_config_dict
+from tests.kit import child_env, small_config_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,5 +103,6 @@ def test_console_script_runs_as_a_process(tmp_path):
         capture_output=True,
         text=True,
         check=True,
+        env=child_env(),
     )
     assert '"instance_id": "mm1"' in out.stdout

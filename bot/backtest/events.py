@@ -1,0 +1,177 @@
+"""The L2 event file: one row per depth update or trade, stored column by column in a numpy .npz.
+
+Columns (all the same length, one entry per row):
+  kind         int8   DEPTH (absolute size of one price level; 0 deletes it) or TRADE
+  side         int8   +1 bid / buy aggressor, -1 ask / sell aggressor
+  exch_ts_ns   int64  when the exchange made the event
+  local_ts_ns  int64  when we received it (never before exch_ts_ns); rows are in local order
+  price_ticks  int64  price in ticks of `tick_size`
+  size_lots    int64  level size (DEPTH) or traded size (TRADE) in lots of `lot_size`
+
+plus `meta`, a JSON string: venue, symbol, base, quote, tick_size, lot_size (decimal strings).
+Integer ticks and lots keep the replay exact; Decimal appears only in the metadata.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+DEPTH = 1
+TRADE = 2
+BID = 1
+ASK = -1
+
+COLUMNS: dict[str, type] = {
+    "kind": np.int8,
+    "side": np.int8,
+    "exch_ts_ns": np.int64,
+    "local_ts_ns": np.int64,
+    "price_ticks": np.int64,
+    "size_lots": np.int64,
+}
+_META_KEYS = ("venue", "symbol", "base", "quote", "tick_size", "lot_size")
+
+
+class EventFileError(ValueError):
+    """A malformed event file or array set; the message names the column or key at fault."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataMeta:
+    venue: str
+    symbol: str
+    tick_size: Decimal
+    lot_size: Decimal
+
+    @property
+    def base(self) -> str:
+        return self.symbol.split("/")[0]
+
+    @property
+    def quote(self) -> str:
+        return self.symbol.split("/")[1]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "venue": self.venue,
+                "symbol": self.symbol,
+                "base": self.base,
+                "quote": self.quote,
+                "tick_size": str(self.tick_size),
+                "lot_size": str(self.lot_size),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> DataMeta:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise EventFileError(f"meta: not JSON ({exc})") from None
+        missing = [k for k in _META_KEYS if k not in data]
+        if missing:
+            raise EventFileError(f"meta: missing keys {missing}")
+        return cls(data["venue"], data["symbol"], Decimal(data["tick_size"]), Decimal(data["lot_size"]))
+
+
+@dataclass(frozen=True, slots=True)
+class EventData:
+    """A validated set of event columns and their market."""
+
+    meta: DataMeta
+    kind: np.ndarray
+    side: np.ndarray
+    exch_ts_ns: np.ndarray
+    local_ts_ns: np.ndarray
+    price_ticks: np.ndarray
+    size_lots: np.ndarray
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.kind)
+        for name, dtype in COLUMNS.items():
+            col = getattr(self, name)
+            if not isinstance(col, np.ndarray) or col.ndim != 1:
+                raise EventFileError(f"column {name}: expected a 1-d numpy array")
+            if col.dtype != dtype:
+                raise EventFileError(f"column {name}: dtype {col.dtype}, expected {np.dtype(dtype)}")
+            if len(col) != n:
+                raise EventFileError(f"column {name}: {len(col)} rows, column kind has {n}")
+        if n == 0:
+            return
+        bad = ~np.isin(self.kind, (DEPTH, TRADE))
+        if bad.any():
+            raise EventFileError(f"column kind: row {int(np.argmax(bad))} is {self.kind[bad][0]}")
+        bad = ~np.isin(self.side, (BID, ASK))
+        if bad.any():
+            raise EventFileError(f"column side: row {int(np.argmax(bad))} is {self.side[bad][0]}")
+        if (self.price_ticks <= 0).any():
+            raise EventFileError(f"column price_ticks: row {int(np.argmax(self.price_ticks <= 0))} <= 0")
+        if (self.size_lots < 0).any():
+            raise EventFileError(f"column size_lots: row {int(np.argmax(self.size_lots < 0))} < 0")
+        backwards = np.diff(self.local_ts_ns) < 0
+        if backwards.any():
+            raise EventFileError(f"column local_ts_ns: goes backwards at row {int(np.argmax(backwards)) + 1}")
+        if (self.local_ts_ns < self.exch_ts_ns).any():
+            row = int(np.argmax(self.local_ts_ns < self.exch_ts_ns))
+            raise EventFileError(f"column local_ts_ns: row {row} is received before exch_ts_ns")
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    @property
+    def start_ns(self) -> int:
+        return int(self.local_ts_ns[0]) if len(self) else 0
+
+    @property
+    def end_ns(self) -> int:
+        return int(self.local_ts_ns[-1]) if len(self) else 0
+
+    def exchange_order(self) -> np.ndarray:
+        """Row indices in exchange-time order (stable), for the exchange side of the replay."""
+        if len(self) < 2 or (np.diff(self.exch_ts_ns) >= 0).all():
+            return np.arange(len(self), dtype=np.int64)
+        return np.argsort(self.exch_ts_ns, kind="stable").astype(np.int64)
+
+
+def make_event_data(meta: DataMeta, **columns: np.ndarray) -> EventData:
+    """EventData from any array-likes, cast to the file's dtypes."""
+    missing = [c for c in COLUMNS if c not in columns]
+    if missing:
+        raise EventFileError(f"missing columns {missing}")
+    cast = {name: np.ascontiguousarray(columns[name], dtype=dtype) for name, dtype in COLUMNS.items()}
+    return EventData(meta, **cast)
+
+
+def save_events(path: str | Path, data: EventData) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {name: getattr(data, name) for name in COLUMNS}
+    extra = json.dumps(data.extra)
+    with path.open("wb") as f:
+        np.savez(f, meta=np.array(data.meta.to_json()), extra=np.array(extra), **arrays)
+    return path
+
+
+def load_events(path: str | Path) -> EventData:
+    path = Path(path)
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise EventFileError(f"{path}: cannot read an .npz event file ({exc})") from None
+    with npz:
+        missing = [c for c in (*COLUMNS, "meta") if c not in npz.files]
+        if missing:
+            raise EventFileError(f"{path}: missing columns {missing}")
+        meta = DataMeta.from_json(str(npz["meta"]))
+        extra = json.loads(str(npz["extra"])) if "extra" in npz.files else {}
+        try:
+            return EventData(meta, **{name: npz[name] for name in COLUMNS}, extra=extra)
+        except EventFileError as exc:
+            raise EventFileError(f"{path}: {exc}") from None

@@ -1,0 +1,189 @@
+"""Real processes for reliability tests: `mmbot mock-exchange` and `mmbot run`, plus a ccxt view of the venue.
+
+The venue view is ccxt's own synchronous binance class pointed at the facade: what the exchange
+says, independent of anything the bot stored.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import ccxt
+import tomli_w
+
+from connectors.ccxt.urls import rewrite_api_urls
+from tests.kit import child_env
+
+KEY, SECRET = "crash-test-key-0123", "crash-test-secret-4567"
+KEY_ENV, SECRET_ENV = "CRASH_KEY", "CRASH_SECRET"
+OPTIONS = {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False}
+SYMBOLS = ("BTC/USDT", "ETH/USDT")
+INITIAL_BALANCES = {"USDT": Decimal("1000000"), "BTC": Decimal("10"), "ETH": Decimal("200")}
+
+
+def facade_config(seed: int = 5, taker_rate_per_s: float = 3.0) -> dict[str, Any]:
+    """A busy mock venue: takers often enough that our quotes fill every few seconds."""
+    markets = [
+        ("BTC/USDT", "0.1", "0.001", "60000"),
+        ("ETH/USDT", "0.01", "0.01", "3000"),
+    ]
+    return {
+        "venues": {
+            "fx": {
+                "kind": "mock",
+                "seed": seed,
+                "book_publish_interval_ms": 50,
+                "initial_balances": {k: str(v) for k, v in INITIAL_BALANCES.items()},
+                "markets": [
+                    {
+                        "symbol": symbol,
+                        "tick_size": tick,
+                        "lot_size": lot,
+                        "initial_price": price,
+                        "maker_fee_bps": "1",
+                        "taker_fee_bps": "5",
+                        "noise_taker_rate_per_s": taker_rate_per_s,
+                        "noise_taker_size_lots": 8.0,
+                    }
+                    for symbol, tick, lot, price in markets
+                ],
+            }
+        }
+    }
+
+
+def bot_config(url: str, instance_id: str = "crash", **venue_overrides: Any) -> dict[str, Any]:
+    venue: dict[str, Any] = {
+        "kind": "ccxt",
+        "exchange": "binance",
+        "urls": url,
+        "options": OPTIONS,
+        "api_key_env": KEY_ENV,
+        "secret_env": SECRET_ENV,
+        "maker_fee_bps": "1",
+        "taker_fee_bps": "5",
+        "rate_limit_ms": 1,
+        "backoff_base_s": 0.05,
+        "backoff_max_s": 0.5,
+        "reconcile_interval_s": 5,
+    }
+    venue.update(venue_overrides)
+    return {
+        "bot": {
+            "instance_id": instance_id,
+            "database_url": "sqlite:///bot.sqlite",
+            "log_format": "json",
+            "summary_interval_s": 5,
+            "snapshot_interval_s": 5,
+            "ops": {"enabled": False},  # many bots in one test run: no fixed port to fight over
+        },
+        "venues": {"fx": venue},
+        "markets": [
+            {"venue": "fx", "symbol": "BTC/USDT", "order_size": "0.005", "max_position": "0.2"},
+            {"venue": "fx", "symbol": "ETH/USDT", "order_size": "0.1", "max_position": "4"},
+        ],
+        "strategies": {
+            "mm": {
+                "kind": "fixed_spread",
+                "markets": ["fx:BTC/USDT", "fx:ETH/USDT"],
+                "half_spread_bps": 1,
+                "n_levels": 2,
+                "level_spacing_bps": 2,
+                "refresh_tolerance_bps": 1.0,
+                "min_requote_interval_ms": 100,
+            }
+        },
+    }
+
+
+class FacadeProcess:
+    """`mmbot mock-exchange` on a free port of 127.0.0.1."""
+
+    def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
+        path = workdir / "facade.toml"
+        path.write_text(tomli_w.dumps(config))
+        args = ["mock-exchange", "--port", "0", "--config", str(path)]
+        args += ["--api-key", KEY, "--api-secret", SECRET]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=child_env(),
+        )
+        first = self.proc.stdout.readline() if self.proc.stdout else ""
+        found = re.search(r"(http://127\.0\.0\.1:\d+)", first)
+        if found is None:
+            self.stop()
+            raise RuntimeError(f"mock-exchange did not start: {first!r}")
+        self.url = found.group(1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def bot_env(**extra: str) -> dict[str, str]:
+    return child_env(**{KEY_ENV: KEY, SECRET_ENV: SECRET}, **extra)
+
+
+def start_bot(config_path: Path, workdir: Path, log_path: Path, env: dict[str, str] | None = None,
+              duration_s: float | None = None) -> subprocess.Popen[bytes]:  # fmt: skip
+    args = [sys.executable, "-m", "bot.cli", "run", "--config", str(config_path)]
+    if duration_s is not None:
+        args += ["--duration", str(duration_s)]
+    with log_path.open("ab") as log:
+        return subprocess.Popen(args, cwd=workdir, env=env or bot_env(), stdout=log, stderr=log)
+
+
+class VenueView:
+    """The exchange's side of the truth, read through real ccxt (synchronous)."""
+
+    def __init__(self, url: str) -> None:
+        self.exchange = ccxt.binance({"apiKey": KEY, "secret": SECRET, "options": dict(OPTIONS)})
+        self.exchange.urls["api"] = rewrite_api_urls(self.exchange.urls["api"], url)
+        self.exchange.load_markets()
+
+    def open_orders(self, prefix: str) -> dict[str, dict[str, Any]]:
+        out = {}
+        for symbol in SYMBOLS:
+            for order in self.exchange.fetch_open_orders(symbol):
+                if order["clientOrderId"].startswith(prefix):
+                    out[order["clientOrderId"]] = order
+        return out
+
+    def order_status(self, symbol: str, client_order_id: str) -> str:
+        order = self.exchange.fetch_order(None, symbol, {"origClientOrderId": client_order_id})
+        return order["status"]
+
+    def trades(self) -> list[dict[str, Any]]:
+        """Every trade of the account, all pages, oldest first."""
+        out = []
+        for symbol in SYMBOLS:
+            from_id = 0
+            while True:
+                page = self.exchange.fetch_my_trades(symbol, None, 1000, {"fromId": from_id})
+                out.extend(page)
+                if len(page) < 1000:
+                    break
+                from_id = max(int(t["id"]) for t in page) + 1
+        return out
+
+    def balances(self) -> dict[str, Decimal]:
+        raw = self.exchange.fetch_balance()["info"]["balances"]
+        return {b["asset"]: Decimal(b["free"]) + Decimal(b["locked"]) for b in raw}
+
+    def locked(self) -> dict[str, Decimal]:
+        raw = self.exchange.fetch_balance()["info"]["balances"]
+        return {b["asset"]: Decimal(b["locked"]) for b in raw}

@@ -49,5 +49,6 @@ def setup_logging(log_format: str, level: str, secret_env_names: Iterable[str] =
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiohttp.access", "web3", "urllib3", "asyncio"):
+    # apscheduler logs every job run at INFO: one line per job per interval is noise, not news.
+    for noisy in ("aiohttp.access", "web3", "urllib3", "asyncio", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -43,6 +43,7 @@ class JobScheduler:
         self.failures: Counter[str] = Counter()
         self._aps: AsyncIOScheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._running: set[asyncio.Task[object]] = set()
 
     @classmethod
     def for_clock(cls, clock_mode: str, metrics: BotMetrics | None = None) -> JobScheduler:
@@ -68,8 +69,17 @@ class JobScheduler:
         else:
             self._tasks = [asyncio.create_task(self._loop(s), name=f"job-{s.name}") for s in self.jobs]
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, grace_s: float = 5.0) -> None:
+        """Stop scheduling; jobs already running get `grace_s` to finish before being cancelled.
+
+        apscheduler's own shutdown cancels a running coroutine mid-await and logs that as a job
+        failure with a traceback: a snapshot racing the stop would look like a crash.
+        """
         if self._aps is not None:
+            self._aps.pause()
+            running = [t for t in self._running if not t.done()]
+            if running:
+                await asyncio.wait(running, timeout=grace_s)
             self._aps.shutdown(wait=False)
             self._aps = None
         for task in self._tasks:
@@ -85,6 +95,10 @@ class JobScheduler:
             await self._run_once(spec)
 
     async def _run_once(self, spec: JobSpec) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
         try:
             await spec.job()
         except asyncio.CancelledError:

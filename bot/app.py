@@ -17,6 +17,7 @@ from bot.domain import Market, OrderState, client_order_prefix
 from bot.engine import Engine
 from bot.market_state import MarketState
 from bot.order_manager import OrderCounters, OrderManager
+from bot.pools import SimPools
 from bot.reconcile import reconcile_venue
 from bot.risk import RiskLimits
 from bot.store import PnlSnapshotRow, Store, resolve_database_url
@@ -53,6 +54,7 @@ class Bot:
         self.context: BotContext | None = None
         self.active_strategies: list[ActiveStrategy] = []
         self._active_tasks: list[asyncio.Task[None]] = []
+        self.sim_pools = SimPools({})
 
     # ---- start -----------------------------------------------------------------------------
 
@@ -70,7 +72,8 @@ class Bot:
         )
         if not self._injected:
             for name, params in cfg.venues.items():
-                self.venues[name] = build_venue(name, params, clock)
+                if not SimPools.is_pool(params):
+                    self.venues[name] = build_venue(name, params, clock)
         for venue in self.venues.values():
             await venue.connect()
         self.markets = await self._load_markets()
@@ -94,7 +97,10 @@ class Bot:
             self.orders.apply_balances(name, balances)
             self.store.snapshot_balances(name, balances.values(), clock.now_ns(), "start")
         self._init_positions(state)
-        self.context = BotContext(cfg, clock, self.store, self.venues, state, self.orders, self.engine)
+        self.sim_pools = SimPools.build(cfg.venues, self.venues, clock)
+        self.context = BotContext(
+            cfg, clock, self.store, self.venues, state, self.orders, self.engine, pools=self.sim_pools.pools
+        )
         for name, params in cfg.strategies.items():
             built = build_strategy(name, params, state)
             if isinstance(built, tuple):
@@ -140,6 +146,7 @@ class Bot:
         await self.start()
         assert self.engine is not None
         engine_task = asyncio.create_task(self.engine.run(), name="engine")
+        self.sim_pools.start()
         assert self.context is not None
         self._active_tasks = [
             asyncio.create_task(self._run_active(s, self.context), name=f"strategy-{s.name}")
@@ -240,6 +247,7 @@ class Bot:
         for task in self._active_tasks:
             task.cancel()
         await asyncio.gather(*self._active_tasks, return_exceptions=True)
+        await self.sim_pools.stop()
         if self.engine is not None:
             await self.engine.stop()
         if self.orders is not None and self.clock is not None:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from amm.params import SimPoolParams
 from bot.domain import validate_instance_id
 from connectors.mock.params import MockVenueParams
 from strategies.fixed_spread import FixedSpreadParams, QuotingControls
@@ -101,8 +102,19 @@ class RiskConfig(StrictModel):
     max_open_orders: int = Field(200, gt=0)
 
 
-VenueConfig = Annotated[MockVenueParams, Field(discriminator="kind")]
+VenueConfig = Annotated[MockVenueParams | SimPoolParams, Field(discriminator="kind")]
 StrategyConfig = Annotated[FixedSpreadParams, Field(discriminator="kind")]
+
+
+def _check_fair_source(name: str, pool: SimPoolParams, venues: dict[str, Any]) -> None:
+    """A simulated pool follows the latent price of a market on a mock venue of this config."""
+    fair = venues.get(pool.fair_venue)
+    if not isinstance(fair, MockVenueParams):
+        raise ValueError(f"venues.{name}.fair_venue: {pool.fair_venue!r} is not a mock venue of [venues]")
+    if pool.fair_symbol not in {m.symbol for m in fair.markets}:
+        raise ValueError(
+            f"venues.{name}.fair_symbol: {pool.fair_symbol!r} is not a market of {pool.fair_venue}"
+        )
 
 
 class AppConfig(StrictModel):
@@ -123,12 +135,17 @@ class AppConfig(StrictModel):
     @model_validator(mode="after")
     def _cross_references(self) -> AppConfig:
         keys = [m.key for m in self.markets]
+        for name, venue in self.venues.items():
+            if isinstance(venue, SimPoolParams):
+                _check_fair_source(name, venue, self.venues)
         dupes = sorted({k for k in keys if keys.count(k) > 1})
         if dupes:
             raise ValueError(f"markets: listed twice: {', '.join(dupes)}")
         for i, m in enumerate(self.markets):
             if m.venue not in self.venues:
                 raise ValueError(f"markets[{i}].venue: no venue named {m.venue!r} in [venues]")
+            if isinstance(self.venues[m.venue], SimPoolParams):
+                raise ValueError(f"markets[{i}].venue: {m.venue!r} is a pool, not an order-book venue")
         owner: dict[str, str] = {}
         for name, strat in self.strategies.items():
             for key in getattr(strat, "markets", []):

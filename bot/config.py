@@ -21,6 +21,7 @@ from amm.params import SimPoolParams
 from bot.domain import validate_instance_id
 from connectors.mock.params import MockVenueParams
 from strategies.fixed_spread import FixedSpreadParams, QuotingControls
+from strategies.lp_params import LpManagerParams
 
 SECRET_KEYS = frozenset(
     {"api_key", "apikey", "secret", "api_secret", "private_key", "password", "passphrase", "token"}
@@ -103,7 +104,7 @@ class RiskConfig(StrictModel):
 
 
 VenueConfig = Annotated[MockVenueParams | SimPoolParams, Field(discriminator="kind")]
-StrategyConfig = Annotated[FixedSpreadParams, Field(discriminator="kind")]
+StrategyConfig = Annotated[FixedSpreadParams | LpManagerParams, Field(discriminator="kind")]
 
 
 def _check_fair_source(name: str, pool: SimPoolParams, venues: dict[str, Any]) -> None:
@@ -146,6 +147,10 @@ class AppConfig(StrictModel):
                 raise ValueError(f"markets[{i}].venue: no venue named {m.venue!r} in [venues]")
             if isinstance(self.venues[m.venue], SimPoolParams):
                 raise ValueError(f"markets[{i}].venue: {m.venue!r} is a pool, not an order-book venue")
+        for name, strat in self.strategies.items():
+            for pool in getattr(strat, "pools", []):
+                if not isinstance(self.venues.get(pool), SimPoolParams):
+                    raise ValueError(f"strategies.{name}.pools: {pool!r} is not a sim_pool venue of [venues]")
         owner: dict[str, str] = {}
         for name, strat in self.strategies.items():
             for key in getattr(strat, "markets", []):

@@ -8,6 +8,8 @@ from pydantic import BaseModel
 from bot.market_state import MarketState
 from strategies.base import ActiveStrategy, QuoteStrategy
 from strategies.fixed_spread import FixedSpreadParams, FixedSpreadStrategy, QuotingControls
+from strategies.lp_manager import LpManager
+from strategies.lp_params import LpManagerParams
 
 
 def market_slots(state: MarketState, keys: list[str]) -> np.ndarray:
@@ -20,4 +22,6 @@ def build_strategy(
     """One entry per strategy kind; a quoting kind returns (model, controls)."""
     if isinstance(params, FixedSpreadParams):
         return FixedSpreadStrategy(name, params, market_slots(state, params.markets)), params
+    if isinstance(params, LpManagerParams):
+        return LpManager(name, params)
     raise ValueError(f"strategies.{name}: kind {getattr(params, 'kind', '?')!r} has no builder")

@@ -111,9 +111,16 @@ def test_attribution_adds_up_to_the_total_pnl():
     prices = np.array([3000.0, 3100.0, 2950.0, 3200.0, 3150.0])
     hedge_gross = -float(np.sum(v3_delta(prices[:-1], liq, lo, hi) * np.diff(prices)))  # a perfect hedge
     att = attribute_pnl(
-        prices, liq, lo, hi, fees_token1=40.0, gas_token1=3.0, hedge_cost_token1=2.5, swap_cost_token1=1.0,
+        prices,
+        liq,
+        lo,
+        hi,
+        fees_token1=40.0,
+        gas_token1=3.0,
+        hedge_cost_token1=2.5,
+        swap_cost_token1=1.0,
         hedge_gross_pnl_token1=hedge_gross,
-    )  # fmt: skip
+    )
     change = float(v3_value(prices[-1], liq, lo, hi) - v3_value(prices[0], liq, lo, hi))
     total = change + 40.0 - 3.0 - 2.5 - 1.0 + hedge_gross
     assert att.total_token1 == pytest.approx(total, rel=1e-9)

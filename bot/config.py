@@ -21,6 +21,7 @@ from amm.params import SimPoolParams
 from bot.domain import validate_instance_id
 from connectors.mock.params import MockVenueParams
 from strategies.fixed_spread import FixedSpreadParams, QuotingControls
+from strategies.hedger import HedgerParams
 from strategies.lp_params import LpManagerParams
 
 SECRET_KEYS = frozenset(
@@ -104,7 +105,7 @@ class RiskConfig(StrictModel):
 
 
 VenueConfig = Annotated[MockVenueParams | SimPoolParams, Field(discriminator="kind")]
-StrategyConfig = Annotated[FixedSpreadParams | LpManagerParams, Field(discriminator="kind")]
+StrategyConfig = Annotated[FixedSpreadParams | LpManagerParams | HedgerParams, Field(discriminator="kind")]
 
 
 def _check_fair_source(name: str, pool: SimPoolParams, venues: dict[str, Any]) -> None:
@@ -161,6 +162,12 @@ class AppConfig(StrictModel):
                 if key in owner:
                     raise ValueError(f"strategies.{name}.markets: {key!r} is already quoted by {owner[key]}")
                 owner[key] = name
+        for name, strat in self.strategies.items():
+            for key in getattr(strat, "exclusive_markets", []):
+                if key in owner:
+                    raise ValueError(
+                        f"strategies.{name}.market: {key!r} is quoted by {owner[key]}; hedge elsewhere"
+                    )
         return self
 
     def market(self, key: str) -> MarketConfig:

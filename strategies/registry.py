@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from bot.market_state import MarketState
 from strategies.base import ActiveStrategy, QuoteStrategy
 from strategies.fixed_spread import FixedSpreadParams, FixedSpreadStrategy, QuotingControls
+from strategies.hedger import Hedger, HedgerParams
 from strategies.lp_manager import LpManager
 from strategies.lp_params import LpManagerParams
 
@@ -24,4 +25,6 @@ def build_strategy(
         return FixedSpreadStrategy(name, params, market_slots(state, params.markets)), params
     if isinstance(params, LpManagerParams):
         return LpManager(name, params)
+    if isinstance(params, HedgerParams):
+        return Hedger(name, params)
     raise ValueError(f"strategies.{name}: kind {getattr(params, 'kind', '?')!r} has no builder")

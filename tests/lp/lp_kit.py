@@ -34,3 +34,19 @@ def pool_config_dict(db_url: str, **pool_overrides: Any) -> dict[str, Any]:
     data["strategies"]["mm"]["min_requote_interval_ms"] = 1000
     data["venues"]["uni"] = {**SIM_POOL, **pool_overrides}
     return data
+
+
+def lp_hedge_config_dict(db_url: str, hedge_ratio: float = 1.0) -> dict[str, Any]:
+    """The pool with an LP manager, hedged on va:ETH/USDT (no quoting strategy on that market)."""
+    data = pool_config_dict(db_url)
+    data["markets"][0]["max_position"] = "20"
+    data["risk"]["max_total_position_notional"] = "100000"
+    data["strategies"] = {
+        "lp": {"kind": "lp_manager", "pools": ["uni"], "initial_sigma": 0.6, "vol_half_life_s": 600},
+        "hedge": {
+            "kind": "hedger", "market": "va:ETH/USDT", "pools": ["uni"], "hedge_ratio": hedge_ratio,
+            "band": 0.3, "min_trade_size": 0.05, "max_order_size": 1.0, "check_interval_s": 5,
+            "maker_timeout_s": 10,
+        },
+    }  # fmt: skip
+    return data

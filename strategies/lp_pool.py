@@ -76,7 +76,7 @@ class PoolLpManager:
         self.rules = params.rules()
         self.vol = EwmaVolatility.from_sigma(params.vol_half_life_s, params.initial_sigma)
         self.fee_rate = 0.0
-        self._fee_mark: tuple[int, int, int] | None = None
+        self._fee_mark: tuple[int, int, int, int] | None = None  # fg0, fg1, ts, samples
         self.position: LivePosition | None = None
         self.last_action_ns: int | None = None
         self.last_decision: Decision | None = None
@@ -101,8 +101,9 @@ class PoolLpManager:
             d1 = (fg1 - self._fee_mark[1]) % Q256 / Q128 * scale / 10.0**self.d1
             sample = (d0 * fair + d1) / dt_s
             alpha = 1.0 - math.exp(-dt_s * math.log(2) / self.params.vol_half_life_s)
-            self.fee_rate += alpha * (sample - self.fee_rate)
-        self._fee_mark = (fg0, fg1, now_ns)
+            first = self._fee_mark[3] == 0
+            self.fee_rate = sample if first else self.fee_rate + alpha * (sample - self.fee_rate)
+        self._fee_mark = (fg0, fg1, now_ns, 0 if self._fee_mark is None else self._fee_mark[3] + 1)
 
     async def _wallet_human(self) -> tuple[float, float]:
         w0, w1 = await self.pool.wallet_balances()

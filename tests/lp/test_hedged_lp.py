@@ -10,6 +10,7 @@ from bot.app import Bot
 from bot.clock import run_simulated
 from bot.config import ConfigError, validate_config
 from bot.lp_store import LpStore
+from bot.status import collect_status, format_status
 from bot.store import Store
 from tests.lp.lp_kit import lp_hedge_config_dict, pool_config_dict
 
@@ -76,6 +77,15 @@ def test_hedged_lp_pnl_variance_is_far_below_unhedged_and_delta_stays_in_band(tm
     assert hedger.book.position == pytest.approx(-lp_delta[-1], abs=2 * band)
     assert hedger.book.maker_trades > 0
     assert hedger.book.cost > 0 or hedger.book.maker_trades == hedger.book.trades
+    # `mmbot status` shows the LP position and the hedge.
+    status = collect_status(Store(f"sqlite:///{tmp_path}/bot.sqlite"))
+    uni = status["lp"]["pools"]["uni"]
+    assert [o["token_id"] for o in uni["open"]] == [lp.managers["uni"].position.token_id]
+    assert uni["fees_token1"] == pytest.approx(lp.managers["uni"].totals.fees_token1)
+    assert uni["gas_token1"] == pytest.approx(lp.managers["uni"].totals.gas_token1)
+    assert status["lp"]["hedges"]["hedge"]["trades"] == hedger.book.trades
+    text = format_status(status)
+    assert "lp uni: #" in text and f"hedge hedge on va:ETH/USDT: {hedger.book.trades} trades" in text
 
 
 def test_a_hedge_market_cannot_also_be_quoted(tmp_path):

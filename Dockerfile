@@ -11,10 +11,11 @@ COPY strategies ./strategies
 COPY config.example.toml /config/config.toml
 RUN pip install . \
  && useradd --create-home --uid 10001 mmbot \
- && mkdir -p /data && chown mmbot:mmbot /data /config
+ && mkdir -p /data && chown mmbot:mmbot /data /config \
+ && sed -i 's#^database_url = .*#database_url = "sqlite:////data/mmbot.sqlite"#' /config/config.toml
 
 USER mmbot
-# The store lives in /data (point bot.database_url at sqlite:////data/mmbot.sqlite).
+# The store lives in /data; a mounted config should point bot.database_url there too.
 VOLUME ["/config", "/data"]
 EXPOSE 8780
 CMD ["mmbot", "run", "--config", "/config/config.toml"]

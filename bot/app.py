@@ -22,6 +22,9 @@ from bot.reconcile import reconcile_venue
 from bot.risk import RiskLimits
 from bot.store import PnlSnapshotRow, Store, resolve_database_url
 from connectors.base import OrderNotFound, Venue, VenueError
+from connectors.ccxt_params import CcxtVenueParams
+from connectors.ccxt_venue import CcxtVenue
+from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import MockVenue
 from strategies.base import ActiveStrategy
 from strategies.registry import build_strategy
@@ -30,10 +33,10 @@ log = logging.getLogger("mmbot")
 
 
 def build_venue(name: str, params: object, clock: LoopClock) -> Venue:
-    from connectors.mock.params import MockVenueParams
-
     if isinstance(params, MockVenueParams):
         return MockVenue(name, params, clock)
+    if isinstance(params, CcxtVenueParams):
+        return CcxtVenue(name, params, clock)
     raise ValueError(f"venues.{name}: kind {getattr(params, 'kind', '?')!r} is not supported yet")
 
 
@@ -102,9 +105,12 @@ class Bot:
             cfg, clock, self.store, self.venues, state, self.orders, self.engine, pools=self.sim_pools.pools
         )
         for name, params in cfg.strategies.items():
-            built = build_strategy(name, params, state)
+            built = build_strategy(name, params, state, self._market_sizes, clock.now_ns())
             if isinstance(built, tuple):
                 self.engine.add_strategy(*built)
+                hook = getattr(built[0], "on_event", None)
+                if hook is not None:
+                    self.engine.listeners.append(hook)
             else:
                 self.active_strategies.append(built)
         for active in self.active_strategies:
@@ -113,6 +119,10 @@ class Bot:
             await venue.start_streams(
                 [m.symbol for m in self.markets if m.venue == name], self.engine.on_event
             )
+
+    def _market_sizes(self, market: Market) -> tuple[float, float]:
+        mc = self.config.market(market.key)
+        return float(mc.order_size), float(mc.max_position)
 
     async def _load_markets(self) -> list[Market]:
         out = []

@@ -8,26 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.config import ConfigError, load_config, masked_config
-
-
-def _secret_env_names(config_data: dict) -> list[str]:
-    names: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key.endswith("_env") and isinstance(value, str):
-                    names.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(config_data)
-    return names
-
+from bot.config import ConfigError, load_config, masked_config, secret_env_names
+from connectors.mock.facade import server as facade_server
 
 DEFAULT_CONFIG = Path(__file__).with_name("default_config.toml")
 
@@ -61,9 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     path, base_dir = _config_location(args.config)
     config = load_config(path)
-    setup_logging(
-        config.bot.log_format, config.bot.log_level, _secret_env_names(config.model_dump(mode="json"))
-    )
+    setup_logging(config.bot.log_format, config.bot.log_level, secret_env_names(config))
     run_bot(config, base_dir, args.duration)
     return 0
 
@@ -92,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=float, default=None, help="seconds (simulated seconds on the simulated clock)"
     )
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("mock-exchange", help="serve a mock venue as a Binance-compatible REST + WS API")
+    facade_server.build_parser(p)
+    p.set_defaults(func=facade_server.run)
     p = sub.add_parser("check-config", help="validate a config file; exit 1 naming each bad field")
     p.add_argument("path")
     p.set_defaults(func=cmd_check_config)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,10 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from amm.params import SimPoolParams
 from bot.domain import validate_instance_id
+from connectors.ccxt_params import CcxtVenueParams
 from connectors.mock.params import MockVenueParams
-from strategies.fixed_spread import FixedSpreadParams, QuotingControls
+from strategies.amm_arbitrage import AmmArbitrageParams
+from strategies.controls import QuotingControls
 from strategies.hedger import HedgerParams
 from strategies.lp_params import LpManagerParams
+from strategies.multi_venue import MultiVenueParams
+from strategies.quote_params import AvellanedaParams, FixedSpreadParams, GlftParams
+from strategies.xemm import XemmParams
 
 SECRET_KEYS = frozenset(
     {"api_key", "apikey", "secret", "api_secret", "private_key", "password", "passphrase", "token"}
@@ -104,8 +110,18 @@ class RiskConfig(StrictModel):
     max_open_orders: int = Field(200, gt=0)
 
 
-VenueConfig = Annotated[MockVenueParams | SimPoolParams, Field(discriminator="kind")]
-StrategyConfig = Annotated[FixedSpreadParams | LpManagerParams | HedgerParams, Field(discriminator="kind")]
+VenueConfig = Annotated[MockVenueParams | CcxtVenueParams | SimPoolParams, Field(discriminator="kind")]
+StrategyConfig = Annotated[
+    FixedSpreadParams
+    | AvellanedaParams
+    | GlftParams
+    | MultiVenueParams
+    | XemmParams
+    | AmmArbitrageParams
+    | LpManagerParams
+    | HedgerParams,
+    Field(discriminator="kind"),
+]
 
 
 def _check_fair_source(name: str, pool: SimPoolParams, venues: dict[str, Any]) -> None:
@@ -157,7 +173,12 @@ class AppConfig(StrictModel):
             for key in getattr(strat, "markets", []):
                 if key not in keys:
                     raise ValueError(f"strategies.{name}.markets: {key!r} is not in [[markets]]")
-                if not isinstance(strat, QuotingControls):
+                quoted = (
+                    strat.markets
+                    if isinstance(strat, QuotingControls)
+                    else getattr(strat, "quoted_markets", [])
+                )
+                if key not in quoted:
                     continue
                 if key in owner:
                     raise ValueError(f"strategies.{name}.markets: {key!r} is already quoted by {owner[key]}")
@@ -241,22 +262,29 @@ def _mask_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
 
 
+def _env_fields(node: Any) -> Iterator[tuple[dict[str, Any], str]]:
+    """Every (table, key) whose key ends in `_env`: the fields that name a secret's env var."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key.endswith("_env") and isinstance(value, str):
+                yield node, key
+            else:
+                yield from _env_fields(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _env_fields(value)
+
+
+def secret_env_names(config: AppConfig) -> list[str]:
+    """Names of the environment variables holding this config's secrets (for log redaction)."""
+    return [table[key] for table, key in _env_fields(config.model_dump(mode="json"))]
+
+
 def masked_config(config: AppConfig) -> dict[str, Any]:
     """The effective config (defaults filled in) with nothing secret in it."""
     data = config.model_dump(mode="json")
     data["bot"]["database_url"] = _mask_url(data["bot"]["database_url"])
-
-    def annotate(node: Any) -> None:
-        if isinstance(node, dict):
-            for key in list(node):
-                value = node[key]
-                if key.endswith("_env") and isinstance(value, str):
-                    node[key] = f"{value} ({'set' if os.environ.get(value) else 'not set'})"
-                else:
-                    annotate(value)
-        elif isinstance(node, list):
-            for v in node:
-                annotate(v)
-
-    annotate(data)
+    for table, key in list(_env_fields(data)):
+        name = table[key]
+        table[key] = f"{name} ({'set' if os.environ.get(name) else 'not set'})"
     return data

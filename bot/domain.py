@@ -181,8 +181,12 @@ class OrderRequest:
     price_ticks: int
     size_lots: int
     post_only: bool = True
+    # Takes what it can at the limit now and never rests (hedges, arbitrage legs).
+    immediate_or_cancel: bool = False
 
     def __post_init__(self) -> None:
+        if self.post_only and self.immediate_or_cancel:
+            raise ValueError(f"{self.client_order_id}: post_only and immediate_or_cancel exclude each other")
         if self.size_lots <= 0:
             raise ValueError(f"{self.client_order_id}: size_lots must be positive, got {self.size_lots}")
         if self.price_ticks <= 0:

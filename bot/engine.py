@@ -31,7 +31,7 @@ from bot.market_state import MarketState
 from bot.order_diff import LevelTarget, RefreshPolicy
 from bot.order_manager import OrderManager
 from strategies.base import QuoteStrategy
-from strategies.fixed_spread import QuotingControls
+from strategies.controls import QuotingControls
 
 log = logging.getLogger("mmbot.engine")
 
@@ -103,9 +103,9 @@ class Engine:
         if isinstance(event, BookSnapshot):
             slot = self.state.slot(event.venue, event.symbol)
             if slot is not None:
-                bid = event.bids[0][0] if event.bids else 0
-                ask = event.asks[0][0] if event.asks else 0
-                self.state.update_top(slot, bid, ask, event.local_ts_ns)
+                bid, bid_lots = event.bids[0] if event.bids else (0, 0)
+                ask, ask_lots = event.asks[0] if event.asks else (0, 0)
+                self.state.update_top(slot, bid, ask, event.local_ts_ns, bid_lots, ask_lots)
                 self._wake.set()
         elif isinstance(event, FillEvent):
             if self.orders.apply_fill(event.fill):

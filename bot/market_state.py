@@ -21,6 +21,8 @@ class MarketState:
         self.lot_size = np.array([float(m.lot_size) for m in markets], dtype=np.float64)
         self.best_bid_ticks = np.zeros(n, dtype=np.int64)  # 0 = no bid
         self.best_ask_ticks = np.zeros(n, dtype=np.int64)  # 0 = no ask
+        self.best_bid_lots = np.zeros(n, dtype=np.int64)  # size at the best levels (microprice)
+        self.best_ask_lots = np.zeros(n, dtype=np.int64)
         self.mid_price = np.full(n, np.nan)
         self.last_book_ns = np.zeros(n, dtype=np.int64)
         self.position_lots = np.zeros(n, dtype=np.int64)  # signed, relative to the market's target
@@ -29,6 +31,9 @@ class MarketState:
         self.last_quote_ns = np.zeros(n, dtype=np.int64)
         self.dirty = np.zeros(n, dtype=bool)
         self.quoting_enabled = np.ones(n, dtype=bool)
+        # Total (free + locked) balances of each market's base and quote on its venue, in units.
+        self.base_balance = np.full(n, np.nan)
+        self.quote_balance = np.full(n, np.nan)
 
     def __len__(self) -> int:
         return len(self.markets)
@@ -36,9 +41,13 @@ class MarketState:
     def slot(self, venue: str, symbol: str) -> int | None:
         return self.slot_of.get((venue, symbol))
 
-    def update_top(self, slot: int, bid_ticks: int, ask_ticks: int, ts_ns: int) -> None:
+    def update_top(
+        self, slot: int, bid_ticks: int, ask_ticks: int, ts_ns: int, bid_lots: int = 0, ask_lots: int = 0
+    ) -> None:
         self.best_bid_ticks[slot] = bid_ticks
         self.best_ask_ticks[slot] = ask_ticks
+        self.best_bid_lots[slot] = bid_lots
+        self.best_ask_lots[slot] = ask_lots
         if bid_ticks > 0 and ask_ticks > 0 and bid_ticks < ask_ticks:
             self.mid_price[slot] = (bid_ticks + ask_ticks) * 0.5 * self.tick_size[slot]
         else:

@@ -106,7 +106,22 @@ class OrderManager:
         if jobs:
             await asyncio.gather(*jobs)
 
-    def _vet(self, slot: int, market: Market, target: LevelTarget) -> OrderRequest | None:
+    async def place_immediate(self, slot: int, side: Side, price_ticks: int, size_lots: int) -> Order | None:
+        """An immediate-or-cancel limit order (a hedge or an arbitrage leg), risk-checked and stored.
+
+        Returns the order in its state after the venue's answer (usually filled or expired: the ack
+        carries the filled lots; the fills themselves arrive as events), or None when risk refused it.
+        A venue rejection comes back as an order in state REJECTED.
+        """
+        market = self.state.markets[slot]
+        request = self._vet(slot, market, LevelTarget(side, price_ticks, size_lots), immediate=True)
+        if request is None:
+            return None
+        return await self._place(slot, market, request)
+
+    def _vet(
+        self, slot: int, market: Market, target: LevelTarget, *, immediate: bool = False
+    ) -> OrderRequest | None:
         orders = self._slot_orders[slot].values()
         exposure = Exposure(
             position_lots=int(self.state.position_lots[slot]),
@@ -149,7 +164,8 @@ class OrderManager:
             side=target.side,
             price_ticks=target.price_ticks,
             size_lots=target.size_lots,
-            post_only=True,
+            post_only=not immediate,
+            immediate_or_cancel=immediate,
         )
 
     def _pending_locks(self, market: Market) -> tuple[Decimal, Decimal]:
@@ -165,7 +181,7 @@ class OrderManager:
                 base += m.size(order.request.size_lots)
         return quote, base
 
-    async def _place(self, slot: int, market: Market, request: OrderRequest) -> None:
+    async def _place(self, slot: int, market: Market, request: OrderRequest) -> Order:
         now = self.clock.now_ns()
         order = Order(request, created_ns=now, updated_ns=now)
         seq = client_order_seq(self.instance_id, request.client_order_id)
@@ -180,13 +196,14 @@ class OrderManager:
             self.counters.rejected += 1
             log.debug("rejected %s: %s", request.client_order_id, exc)
             self._set_state(order, OrderState.REJECTED, reason=str(exc))
-            return
+            return order
         except VenueUnavailable as exc:
             log.warning("place %s outcome unknown (%s); asking the venue", request.client_order_id, exc)
             await self._resolve_unknown(venue, order)
-            return
+            return order
         self.counters.placed += 1
         self.apply_update(ack)
+        return order
 
     async def _resolve_unknown(self, venue: Venue, order: Order) -> None:
         """An unknown-outcome create is looked up by client id; it is never re-sent blindly."""
@@ -300,7 +317,13 @@ class OrderManager:
         return True
 
     def apply_balances(self, venue: str, balances: dict[str, Balance]) -> None:
-        self.balances[venue].update(balances)
+        held = self.balances[venue]
+        held.update(balances)
+        for slot, market in enumerate(self.state.markets):
+            if market.venue == venue:
+                base, quote = held.get(market.base), held.get(market.quote)
+                self.state.base_balance[slot] = float(base.total) if base is not None else 0.0
+                self.state.quote_balance[slot] = float(quote.total) if quote is not None else 0.0
 
     # ---- bookkeeping -----------------------------------------------------------------------
 

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from pydantic import BaseModel
 
+from bot.domain import Market
 from bot.market_state import MarketState
+from strategies.amm_arbitrage import AmmArbitrageParams, AmmArbitrageStrategy
 from strategies.base import ActiveStrategy, QuoteStrategy
-from strategies.fixed_spread import FixedSpreadParams, FixedSpreadStrategy, QuotingControls
+from strategies.controls import QuotingControls
+from strategies.core_strategy import CoreQuoteStrategy
 from strategies.hedger import Hedger, HedgerParams
 from strategies.lp_manager import LpManager
 from strategies.lp_params import LpManagerParams
+from strategies.multi_venue import MultiVenueParams, MultiVenueStrategy
+from strategies.quote_params import AvellanedaParams, FixedSpreadParams, GlftParams
+from strategies.xemm import XemmParams, XemmStrategy
 
 
 def market_slots(state: MarketState, keys: list[str]) -> np.ndarray:
@@ -18,11 +26,26 @@ def market_slots(state: MarketState, keys: list[str]) -> np.ndarray:
 
 
 def build_strategy(
-    name: str, params: BaseModel, state: MarketState
+    name: str,
+    params: BaseModel,
+    state: MarketState,
+    sizes_of: Callable[[Market], tuple[float, float]],
+    now_ns: int,
 ) -> tuple[QuoteStrategy, QuotingControls] | ActiveStrategy:
-    """One entry per strategy kind; a quoting kind returns (model, controls)."""
-    if isinstance(params, FixedSpreadParams):
-        return FixedSpreadStrategy(name, params, market_slots(state, params.markets)), params
+    """One entry per strategy kind; a quoting kind returns (model, controls).
+
+    `sizes_of(market)` gives the market's (order size, max position) in base units.
+    """
+    if isinstance(params, FixedSpreadParams | AvellanedaParams | GlftParams):
+        slots = market_slots(state, params.markets)
+        markets = [state.markets[int(s)] for s in slots]
+        return CoreQuoteStrategy(name, params, slots, markets, [sizes_of(m) for m in markets], now_ns), params
+    if isinstance(params, MultiVenueParams):
+        return MultiVenueStrategy(name, params, market_slots(state, params.markets), state), params
+    if isinstance(params, XemmParams):
+        return XemmStrategy(name, params, state)
+    if isinstance(params, AmmArbitrageParams):
+        return AmmArbitrageStrategy(name, params, state)
     if isinstance(params, LpManagerParams):
         return LpManager(name, params)
     if isinstance(params, HedgerParams):

@@ -51,11 +51,10 @@ def small_config_dict(db_url: str, venues: tuple[str, ...] = ("va", "vb")) -> di
             "mm": {
                 "kind": "fixed_spread",
                 "markets": [],
-                "bid_spread_bps": 3,
-                "ask_spread_bps": 3,
-                "levels": 2,
+                "half_spread_bps": 3,
+                "n_levels": 2,
                 "level_spacing_bps": 3,
-                "skew_bps": 6,
+                "skew_bps_per_unit_inventory_fraction": 6,
                 "refresh_tolerance_bps": 1.5,
                 "min_requote_interval_ms": 250,
             }

@@ -104,7 +104,13 @@ class MockExchange:
     # ---- our accounts --------------------------------------------------------------------------
 
     def place_request(self, account_id: str, request: OrderRequest, ts_ns: int) -> OrderUpdate:
-        """Place a domain `OrderRequest`: post-only maps to LIMIT_MAKER, otherwise a GTC limit."""
+        """Place a domain `OrderRequest`: post-only maps to LIMIT_MAKER, IOC to IOC, else a GTC limit."""
+        if request.post_only:
+            order_type = OrderType.LIMIT_MAKER
+        elif request.immediate_or_cancel:
+            order_type = OrderType.IOC
+        else:
+            order_type = OrderType.LIMIT
         return self.place_order(
             account_id,
             request.symbol,
@@ -113,7 +119,7 @@ class MockExchange:
             request.size_lots,
             ts_ns,
             price_ticks=request.price_ticks,
-            order_type=OrderType.LIMIT_MAKER if request.post_only else OrderType.LIMIT,
+            order_type=order_type,
         )
 
     def place_order(

@@ -35,12 +35,12 @@ def test_example_config_is_valid_and_is_the_embedded_default():
     ("mutate", "expected"),
     [
         (
-            lambda d: d["strategies"]["mm"].update(bid_spread_bps=-1),
-            "strategies.mm.bid_spread_bps: Input should be greater than 0",
+            lambda d: d["strategies"]["mm"].update(half_spread_bps=-1),
+            "strategies.mm.half_spread_bps: Input should be greater than or equal to 0",
         ),
         (
-            lambda d: d["strategies"]["mm"].update(bid_spread_bps="wide"),
-            "strategies.mm.bid_spread_bps: Input should be a valid number",
+            lambda d: d["strategies"]["mm"].update(half_spread_bps="wide"),
+            "strategies.mm.half_spread_bps: Input should be a valid number",
         ),
         (
             lambda d: d["venues"]["va"]["markets"][1].update(tick_size="0"),
@@ -86,11 +86,11 @@ def test_check_config_cli_exit_codes_and_message(tmp_path, capsys):
     assert main(["check-config", str(good)]) == 0
     bad = tmp_path / "bad.toml"
     bad.write_text(
-        (ROOT / "config.example.toml").read_text().replace("bid_spread_bps = 3", "bid_spread_bps = 0")
+        (ROOT / "config.example.toml").read_text().replace("half_spread_bps = 3", "half_spread_bps = -1")
     )
     assert main(["check-config", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "strategies.mm.bid_spread_bps: Input should be greater than 0" in err
+    assert "strategies.mm.half_spread_bps: Input should be greater than or equal to 0" in err
     assert "Traceback" not in err
     broken = tmp_path / "broken.toml"
     broken.write_text("[bot\n")

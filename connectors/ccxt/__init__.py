@@ -1,0 +1,1 @@
+"""Pieces of the ccxt venue adapter (connectors.ccxt_venue.CcxtVenue is the entry point)."""

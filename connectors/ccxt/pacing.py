@@ -1,0 +1,59 @@
+"""Our own pacing on top of ccxt's rate limiter: an order-rate budget and retry backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from bot.clock import NS_PER_S, Clock
+
+
+class OrderBudget:
+    """Token bucket for order traffic (creates and cancels) of one venue.
+
+    `acquire(n)` waits until n tokens are there; the bucket refills at `rate_per_s` up to `burst`.
+    Waiters are served in arrival order, so a burst of cancels cannot starve behind creates.
+    """
+
+    def __init__(self, clock: Clock, rate_per_s: float, burst: int) -> None:
+        if rate_per_s <= 0 or burst < 1:
+            raise ValueError("order budget needs rate_per_s > 0 and burst >= 1")
+        self._clock = clock
+        self.rate_per_s = rate_per_s
+        self.burst = float(burst)
+        self._tokens = float(burst)
+        self._last_ns = clock.now_ns()
+        self._lock = asyncio.Lock()
+        self.waited_s = 0.0
+
+    def _refill(self) -> None:
+        now = self._clock.now_ns()
+        self._tokens = min(self.burst, self._tokens + (now - self._last_ns) / NS_PER_S * self.rate_per_s)
+        self._last_ns = now
+
+    async def acquire(self, n: int = 1) -> None:
+        need = min(float(n), self.burst)  # a batch larger than the burst drains the bucket once
+        async with self._lock:
+            self._refill()
+            while self._tokens < need:
+                wait_s = (need - self._tokens) / self.rate_per_s
+                self.waited_s += wait_s
+                await asyncio.sleep(wait_s)
+                self._refill()
+            self._tokens -= need
+
+
+class Backoff:
+    """Exponential backoff with jitter; a venue's Retry-After wins when it asks for longer."""
+
+    def __init__(self, base_s: float, max_s: float, rng: random.Random | None = None) -> None:
+        self.base_s = base_s
+        self.max_s = max_s
+        self._rng = rng or random.Random()
+
+    def delay_s(self, attempt: int, retry_after_s: float | None = None) -> float:
+        ceiling = min(self.max_s, self.base_s * 2**attempt)
+        delay = ceiling * (0.5 + 0.5 * self._rng.random())  # "equal jitter": never below half
+        if retry_after_s is not None:
+            delay = max(delay, retry_after_s)
+        return delay

@@ -1,0 +1,356 @@
+"""The venue's push side: ccxt.pro watch_* loops (or REST polling), stale-book watchdog, catch-up.
+
+One task per stream. A stream error marks it failed in StreamHealth (VenueStatus connected=False)
+and the loop simply calls watch_* again: ccxt opens a new connection, resubscribes, and for books
+fetches a fresh REST snapshot before applying deltas, i.e. a full resync. Own orders and fills
+missed while a private stream was down are caught up over REST before the stream counts as healthy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import ccxt
+
+from bot.clock import NS_PER_S
+from bot.domain import BalanceUpdate
+from connectors.base import EventSink, VenueError
+from connectors.ccxt import convert
+from connectors.ccxt.health import StreamHealth
+from connectors.ccxt.pacing import Backoff
+
+if TYPE_CHECKING:
+    from connectors.ccxt_venue import CcxtVenue
+
+log = logging.getLogger("mmbot.ccxt")
+
+# A private stream still waiting (no error) this long after a reconnect has resubscribed.
+RESUBSCRIBE_GRACE_S = 0.5
+
+
+def _stream_lost(exc: BaseException) -> bool:
+    """ccxt cancels the futures of a client it closes: that is a lost stream, not our cancel."""
+    if isinstance(exc, asyncio.CancelledError):
+        task = asyncio.current_task()
+        return task is not None and task.cancelling() == 0
+    return isinstance(exc, ccxt.BaseError)
+
+
+def _is_book_hash(subscription_hash: object, symbol: str) -> bool:
+    text = str(subscription_hash).lower()
+    return symbol.lower() in text and ("book" in text or "depth" in text)
+
+
+class StreamRunner:
+    def __init__(self, venue: CcxtVenue, symbols: Sequence[str], sink: EventSink) -> None:
+        self.venue = venue
+        self.exchange = venue.exchange
+        self.params = venue.params
+        self.clock = venue.clock
+        self.symbols = list(symbols)
+        self.sink = sink
+        self.health = StreamHealth(venue.name, venue.clock, sink)
+        self.backoff = Backoff(self.params.backoff_base_s, self.params.backoff_max_s)
+        self.last_book_ns: dict[str, int] = {}
+        self.stale: set[str] = set()
+        self.resyncs = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._catch_up_lock = asyncio.Lock()
+        self._seen_public: dict[str, set[str]] = {}
+        self.ready: dict[str, asyncio.Event] = {}
+        self.started_ms = self.clock.now_ns() // 1_000_000
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        has = dict(self.exchange.has)
+        if not self.params.use_websockets:
+            has = {k: v for k, v in has.items() if not k.startswith("watch")}
+        now = self.clock.now_ns()
+        spawn = self._spawn
+        for symbol in self.symbols:
+            self.last_book_ns[symbol] = now
+            if has.get("watchOrderBook"):
+                spawn(f"book:{symbol}", self._book_stream(symbol))
+            else:
+                spawn(f"book:{symbol}", self._poll(f"book:{symbol}", lambda s=symbol: self._poll_book(s)))
+            if has.get("watchTrades"):
+                spawn(f"trades:{symbol}", self._trade_stream(symbol))
+            elif has.get("fetchTrades"):
+                spawn(
+                    f"trades:{symbol}", self._poll(f"trades:{symbol}", lambda s=symbol: self._poll_trades(s))
+                )
+        if self.venue.has_credentials:
+            self._start_private(has)
+        spawn("watchdog", self._watchdog())
+
+    def _start_private(self, has: dict[str, Any]) -> None:
+        spawn = self._spawn
+        for key, flag in (("orders", "watchOrders"), ("fills", "watchMyTrades"), ("balance", "watchBalance")):
+            if has.get(flag):
+                self.ready[key] = asyncio.Event()
+        if has.get("watchOrders"):
+            spawn("orders", self._private_stream("orders", self.exchange.watch_orders, self._on_orders))
+        if has.get("watchMyTrades"):
+            spawn("fills", self._private_stream("fills", self.exchange.watch_my_trades, self._on_my_trades))
+        if has.get("watchBalance"):
+            spawn("balance", self._private_stream("balance", self.exchange.watch_balance, self._on_balance))
+        else:
+            spawn("balance", self._poll("balance", self._poll_balance))
+        if not (has.get("watchOrders") and has.get("watchMyTrades")):
+            # No push for own orders or fills: REST catch-up at the polling rate instead.
+            spawn("catch-up", self._poll("catch-up", self.catch_up, self.params.poll_interval_s))
+        # start_streams runs the first catch-up itself, once the private streams are up.
+        reconcile = self._poll("reconcile", self.catch_up, self.params.reconcile_interval_s, wait_first=True)
+        spawn("reconcile", reconcile)
+
+    def _spawn(self, name: str, coro: Awaitable[None]) -> None:
+        task = asyncio.create_task(coro, name=f"{self.venue.name}:{name}")  # type: ignore[arg-type]
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: stream task %s died", self.venue.name, task.get_name(), exc_info=task.exception())
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+
+    # ---- books -------------------------------------------------------------------------------
+
+    def _emit_book(self, symbol: str, book: Any) -> None:
+        now = self.clock.now_ns()
+        self.last_book_ns[symbol] = now
+        market = self.venue.markets[symbol]
+        self.sink(convert.to_book_snapshot(market, book, self.params.book_depth, now))
+        if self.stale:
+            self.stale.discard(symbol)
+        self.health.ok(f"book:{symbol}", "book resynced")
+
+    async def _book_stream(self, symbol: str) -> None:
+        key = f"book:{symbol}"
+        attempt = 0
+        while True:
+            try:
+                book = await self.exchange.watch_order_book(symbol)
+            except (ccxt.BaseError, asyncio.CancelledError) as exc:
+                if not _stream_lost(exc):
+                    raise
+                self.stale.add(symbol)
+                self.health.fail(key, f"book stream {symbol} lost: {type(exc).__name__}: {exc}")
+                await asyncio.sleep(self.backoff.delay_s(attempt))
+                attempt = min(attempt + 1, 10)
+                continue
+            attempt = 0
+            self._emit_book(symbol, book)
+
+    async def _poll_book(self, symbol: str) -> None:
+        book = await self.venue.rest.call(
+            f"fetch_order_book {symbol}", lambda: self.exchange.fetch_order_book(symbol)
+        )
+        self._emit_book(symbol, book)
+
+    async def _watchdog(self) -> None:
+        """No book update for stale_book_s: pull quotes, then force a reconnect and resync."""
+        stale_ns = int(self.params.stale_book_s * NS_PER_S)
+        period = min(1.0, self.params.stale_book_s / 4)
+        last_forced: dict[str, int] = {}
+        while True:
+            await asyncio.sleep(period)
+            now = self.clock.now_ns()
+            for symbol in self.symbols:
+                idle_ns = now - self.last_book_ns[symbol]
+                if idle_ns <= stale_ns:
+                    continue
+                self.stale.add(symbol)
+                self.health.fail(
+                    f"book:{symbol}", f"book {symbol} stale: no update for {idle_ns / NS_PER_S:.1f}s"
+                )
+                if now - last_forced.get(symbol, 0) > stale_ns:
+                    last_forced[symbol] = now
+                    await self._force_resync(symbol)
+
+    async def _force_resync(self, symbol: str) -> None:
+        """Drop the websocket carrying this book: the stream loop reconnects and resnapshots."""
+        clients = getattr(self.exchange, "clients", None) or {}
+        carrying = [
+            (url, client)
+            for url, client in clients.items()
+            if any(symbol in str(h) for h in getattr(client, "subscriptions", {}))
+        ]
+        # Prefer the connection whose subscription is the book (hash names like orderbook::SYM).
+        books = [(u, c) for u, c in carrying if any(_is_book_hash(h, symbol) for h in c.subscriptions)]
+        for url, client in books or carrying:
+            self.resyncs += 1
+            log.warning("%s: dropping stream connection for %s to resync", self.venue.name, symbol)
+            error = ccxt.NetworkError(f"{self.venue.name}: {symbol} book stale, reconnecting")
+            # Marked failed first so ccxt's on_close does not drop a newer client on the same URL.
+            client.error = error
+            if clients.get(url) is client:
+                del clients[url]
+            client.reset(error)
+            with contextlib.suppress(Exception):
+                await client.close()
+
+    # ---- public trades -----------------------------------------------------------------------
+
+    async def _trade_stream(self, symbol: str) -> None:
+        market = self.venue.markets[symbol]
+        attempt = 0
+        while True:
+            try:
+                trades = await self.exchange.watch_trades(symbol)
+            except (ccxt.BaseError, asyncio.CancelledError) as exc:
+                if not _stream_lost(exc):
+                    raise
+                if attempt == 0:
+                    log.warning("%s: trade stream %s lost: %s", self.venue.name, symbol, exc)
+                await asyncio.sleep(self.backoff.delay_s(attempt))
+                attempt = min(attempt + 1, 10)
+                continue
+            attempt = 0
+            now = self.clock.now_ns()
+            for trade in trades:
+                self.sink(convert.to_public_trade(market, trade, now))
+
+    async def _poll_trades(self, symbol: str) -> None:
+        market = self.venue.markets[symbol]
+        trades = await self.venue.rest.call(
+            f"fetch_trades {symbol}", lambda: self.exchange.fetch_trades(symbol)
+        )
+        seen = self._seen_public.setdefault(symbol, set())
+        first_poll = not seen
+        ids = set()
+        now = self.clock.now_ns()
+        for trade in trades:
+            trade_id = str(trade.get("id"))
+            ids.add(trade_id)
+            if not first_poll and trade_id not in seen:
+                self.sink(convert.to_public_trade(market, trade, now))
+        self._seen_public[symbol] = ids  # only the last page: bounded
+
+    # ---- own orders, fills, balances -----------------------------------------------------------
+
+    async def _private_stream(
+        self,
+        key: str,
+        watch: Callable[[], Awaitable[Any]],
+        handle: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        """Loop over one private watch_*; `ready[key]` is set once it has subscribed (or failed).
+
+        "Subscribed" is a watch still pending, without error, RESUBSCRIBE_GRACE_S after the call:
+        ccxt.pro has no generic subscription ack, and connect or auth errors surface sooner.
+        """
+        ready = self.ready.setdefault(key, asyncio.Event())
+        attempt = 0
+        pending: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.ensure_future(watch())
+                if not ready.is_set() or self.health.failing(key):
+                    done, _ = await asyncio.wait({pending}, timeout=RESUBSCRIBE_GRACE_S)
+                    if not done:
+                        if not ready.is_set():
+                            ready.set()
+                        elif await self._recovered(key):
+                            attempt = 0
+                        else:
+                            await asyncio.sleep(self.backoff.delay_s(attempt))
+                            attempt = min(attempt + 1, 10)
+                        continue
+                try:
+                    result = await pending
+                except (ccxt.BaseError, asyncio.CancelledError) as exc:
+                    if not _stream_lost(exc):
+                        raise
+                    pending = None
+                    self.health.fail(key, f"{key} stream lost: {type(exc).__name__}: {exc}")
+                    ready.set()
+                    await asyncio.sleep(self.backoff.delay_s(attempt))
+                    attempt = min(attempt + 1, 10)
+                    continue
+                pending = None
+                ready.set()
+                await handle(result)
+                if self.health.failing(key) and await self._recovered(key):
+                    attempt = 0
+        finally:
+            if pending is not None:
+                pending.cancel()
+
+    async def wait_ready(self, timeout_s: float) -> None:
+        """Until every private stream has subscribed or failed (bounded by `timeout_s`)."""
+        events = [event.wait() for event in self.ready.values()]
+        if not events:
+            return
+        try:
+            await asyncio.wait_for(asyncio.gather(*events), timeout_s)
+        except TimeoutError:
+            pending = [k for k, e in self.ready.items() if not e.is_set()]
+            log.warning("%s: streams %s not subscribed after %.0fs", self.venue.name, pending, timeout_s)
+
+    async def _recovered(self, key: str) -> bool:
+        """The stream resubscribed: catch up what it missed over REST, then count it healthy."""
+        try:
+            await self.catch_up()
+        except VenueError as exc:
+            log.warning("%s: catch-up after %s reconnect failed: %s", self.venue.name, key, exc)
+            return False
+        self.health.ok(key, "resubscribed, caught up over REST")
+        return True
+
+    async def _on_orders(self, orders: list[dict[str, Any]]) -> None:
+        now = self.clock.now_ns()
+        for order in orders:
+            market = self.venue.markets.get(order.get("symbol"))
+            if market is not None:
+                self.venue.sync.emit_order(market, order, now)
+
+    async def _on_my_trades(self, trades: list[dict[str, Any]]) -> None:
+        for trade in trades:
+            await self.venue.sync.emit_fill(trade)
+
+    async def _on_balance(self, balance: dict[str, Any]) -> None:
+        self.sink(BalanceUpdate(self.venue.name, convert.to_balances(balance), self.clock.now_ns()))
+
+    async def _poll_balance(self) -> None:
+        balances = await self.venue.fetch_balances()
+        self.sink(BalanceUpdate(self.venue.name, balances, self.clock.now_ns()))
+
+    async def catch_up(self) -> None:
+        """REST pass over open orders, orders we think live, recent fills and balances."""
+        async with self._catch_up_lock:
+            await self.venue.sync.catch_up(self.symbols, self.started_ms)
+
+    # ---- polling -----------------------------------------------------------------------------
+
+    async def _poll(
+        self,
+        key: str,
+        job: Callable[[], Awaitable[None]],
+        interval_s: float | None = None,
+        *,
+        wait_first: bool = False,
+    ) -> None:
+        interval = interval_s or self.params.poll_interval_s
+        if wait_first:
+            await asyncio.sleep(interval)
+        while True:
+            try:
+                await job()
+            except VenueError as exc:
+                if key.startswith("book:"):
+                    self.health.fail(key, f"{key} polling failed: {exc}")
+                log.debug("%s: %s poll failed: %s", self.venue.name, key, exc)
+            await asyncio.sleep(interval)

@@ -1,0 +1,403 @@
+"""Binance spot REST API (`/api/v3/...`) over the facade core, with Binance's errors and statuses."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from aiohttp import web
+
+from bot.domain import Market, OrderUpdate, Side
+from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
+from connectors.mock.exchange import OrderType
+from connectors.mock.facade import codec
+from connectors.mock.facade.auth import Credentials, check_timestamp, split_signed
+from connectors.mock.facade.codec import BinanceError, missing_param
+from connectors.mock.facade.core import FacadeCore, OrderMeta
+
+log = logging.getLogger("mmbot.facade")
+
+Handler = Callable[[dict[str, str]], Awaitable[Any]]
+
+_ORDER_TYPES = {"LIMIT": OrderType.LIMIT, "LIMIT_MAKER": OrderType.LIMIT_MAKER, "MARKET": OrderType.MARKET}
+_MAX_TRADES = 1000
+
+
+class RestApi:
+    def __init__(self, core: FacadeCore, credentials: Credentials, request_limit_per_s: float | None) -> None:
+        self.core = core
+        self.credentials = credentials
+        self.request_limit_per_s = request_limit_per_s
+        self._recent: deque[int] = deque()
+        self._cancel_ids = itertools.count(1)
+        self._order_ids = itertools.count(1)
+        self.counts: Counter[tuple[str, str]] = Counter()
+        """Requests served per (method, path), rejected ones included."""
+
+    def routes(self) -> list[web.RouteDef]:
+        public: dict[str, Handler] = {
+            "/api/v3/ping": self.ping,
+            "/api/v3/time": self.time,
+            "/api/v3/exchangeInfo": self.exchange_info,
+            "/api/v3/depth": self.depth,
+        }
+        signed_get: dict[str, Handler] = {
+            "/api/v3/account": self.account,
+            "/api/v3/openOrders": self.open_orders,
+            "/api/v3/myTrades": self.my_trades,
+            "/api/v3/order": self.query_order,
+        }
+        out = [web.get(path, self._wrap(fn, signed=False)) for path, fn in public.items()]
+        out += [web.get(path, self._wrap(fn, signed=True)) for path, fn in signed_get.items()]
+        out += [
+            web.post("/api/v3/order", self._wrap(self.new_order, signed=True)),
+            web.delete("/api/v3/order", self._wrap(self.cancel_order, signed=True)),
+            web.delete("/api/v3/openOrders", self._wrap(self.cancel_open_orders, signed=True)),
+        ]
+        return out
+
+    # ---- plumbing ------------------------------------------------------------------------------
+
+    def _wrap(self, fn: Handler, *, signed: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            self.counts[(request.method, request.path)] += 1
+            try:
+                self._throttle()
+                body = (await request.text()) if request.can_read_body else ""
+                total = "&".join(part for part in (request.query_string, body) if part)
+                payload, signature, params = split_signed(total)
+                if signed:
+                    self.credentials.check_key(request.headers.get("X-MBX-APIKEY"))
+                    check_timestamp(params, self.core.now_ns() // codec.NS_PER_MS)
+                    self.credentials.check_signature(payload, signature)
+                fault = self._injected_failure(request)
+                if fault == "before":
+                    raise _internal_error()
+                result = await fn(params)
+                if fault == "after":
+                    raise _internal_error()
+            except BinanceError as exc:
+                log.debug(
+                    "%s %s -> %d %d %s", request.method, request.path, exc.http_status, exc.code, exc.msg
+                )
+                return web.json_response(exc.body(), status=exc.http_status, headers=exc.headers)
+            return web.Response(
+                text=json.dumps(result, separators=(",", ":")), content_type="application/json"
+            )
+
+        return handle
+
+    def _injected_failure(self, request: web.Request) -> str | None:
+        faults = self.core.faults
+        if request.path != faults.fail_path or request.method != faults.fail_method:
+            return None
+        if faults.fail_before_next > 0:
+            faults.fail_before_next -= 1
+            return "before"
+        if faults.fail_after_next > 0:
+            faults.fail_after_next -= 1
+            return "after"
+        return None
+
+    def _throttle(self) -> None:
+        faults = self.core.faults
+        if faults.reject_next > 0:
+            faults.reject_next -= 1
+            faults.rejected += 1
+            raise BinanceError(
+                faults.reject_status,
+                -1003,
+                "Too many requests; please use the websocket for live updates.",
+                {"Retry-After": f"{faults.retry_after_s:g}"},
+            )
+        if self.request_limit_per_s is None:
+            return
+        now_ms = self.core.now_ns() // codec.NS_PER_MS
+        while self._recent and self._recent[0] <= now_ms - 1000:
+            self._recent.popleft()
+        if len(self._recent) >= self.request_limit_per_s:
+            raise BinanceError(
+                429,
+                -1003,
+                f"Too many requests; current limit is {self.request_limit_per_s:g} requests per second.",
+                {"Retry-After": "1"},
+            )
+        self._recent.append(now_ms)
+
+    def _market(self, params: dict[str, str]) -> Market:
+        market_id = params.get("symbol")
+        if not market_id:
+            raise missing_param("symbol")
+        market = self.core.by_id.get(market_id.upper())
+        if market is None:
+            raise BinanceError(400, -1121, "Invalid symbol.")
+        return market
+
+    # ---- public --------------------------------------------------------------------------------
+
+    async def ping(self, params: dict[str, str]) -> Any:
+        return {}
+
+    async def time(self, params: dict[str, str]) -> Any:
+        return {"serverTime": self.core.now_ns() // codec.NS_PER_MS}
+
+    async def exchange_info(self, params: dict[str, str]) -> Any:
+        return {
+            "timezone": "UTC",
+            "serverTime": self.core.now_ns() // codec.NS_PER_MS,
+            "rateLimits": [],
+            "exchangeFilters": [],
+            "symbols": [codec.symbol_info(m) for m in self.core.markets.values()],
+        }
+
+    async def depth(self, params: dict[str, str]) -> Any:
+        market = self._market(params)
+        limit = _int_param(params, "limit", 100, 1, 5000)
+        book = self.core.books[market.symbol]
+        bids = tuple(sorted(book.bids.items(), reverse=True)[:limit])
+        asks = tuple(sorted(book.asks.items())[:limit])
+        return {
+            "lastUpdateId": book.last_update_id,
+            "bids": codec.levels(market, bids),
+            "asks": codec.levels(market, asks),
+        }
+
+    # ---- account -------------------------------------------------------------------------------
+
+    async def account(self, params: dict[str, str]) -> Any:
+        core = self.core
+        now_ms = core.now_ns() // codec.NS_PER_MS
+        balances = core.exchange.balances(core.account)
+        return {
+            "makerCommission": 0,
+            "takerCommission": 0,
+            "buyerCommission": 0,
+            "sellerCommission": 0,
+            "canTrade": True,
+            "canWithdraw": False,
+            "canDeposit": False,
+            "brokered": False,
+            "requireSelfTradePrevention": False,
+            "preventSor": False,
+            "updateTime": now_ms,
+            "accountType": "SPOT",
+            "balances": [
+                {"asset": b.asset, "free": codec.decimal_str(b.free), "locked": codec.decimal_str(b.locked)}
+                for b in balances.values()
+            ],
+            "permissions": ["SPOT"],
+            "uid": 1,
+        }
+
+    async def open_orders(self, params: dict[str, str]) -> Any:
+        symbol = self._market(params).symbol if params.get("symbol") else None
+        return [self.core.order_json(u) for u in self.core.exchange.open_orders(self.core.account, symbol)]
+
+    async def my_trades(self, params: dict[str, str]) -> Any:
+        market = self._market(params)
+        limit = _int_param(params, "limit", 500, 1, _MAX_TRADES)
+        start_ms = _int_param(params, "startTime", None, 0, None)
+        end_ms = _int_param(params, "endTime", None, 0, None)
+        from_id = _int_param(params, "fromId", None, 0, None)
+        since_ns = start_ms * codec.NS_PER_MS if start_ms is not None else None
+        fills = self.core.exchange.fills(self.core.account, market.symbol, since_ns)
+        if end_ms is not None:
+            fills = [f for f in fills if codec.ms(f.exchange_ts_ns) <= end_ms]
+        if from_id is not None:
+            fills = [f for f in fills if int(f.venue_trade_id) >= from_id]
+        # From a start (time or id): the oldest first; without one: the most recent `limit`.
+        fills = fills[:limit] if (start_ms is not None or from_id is not None) else fills[-limit:]
+        return [codec.fill_json(market, f) for f in fills]
+
+    # ---- orders --------------------------------------------------------------------------------
+
+    def _find(self, market: Market, params: dict[str, str]) -> str:
+        """Client order id of the order a request names by orderId or origClientOrderId."""
+        cid = params.get("origClientOrderId")
+        if cid:
+            return cid
+        raw_id = params.get("orderId")
+        if not raw_id:
+            raise BinanceError(
+                400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
+            )
+        try:
+            key = self.core.client_order_id(int(raw_id))
+        except ValueError:
+            raise BinanceError(400, -1100, "Illegal characters found in parameter 'orderId'.") from None
+        if key is None or key[0] != market.symbol:
+            raise _unknown_order()
+        return key[1]
+
+    async def query_order(self, params: dict[str, str]) -> Any:
+        market = self._market(params)
+        try:
+            cid = self._find(market, params)
+            update = self.core.exchange.fetch_order(self.core.account, market.symbol, cid)
+        except (OrderNotFound, BinanceError) as exc:
+            if isinstance(exc, BinanceError) and exc.code != -2011:
+                raise
+            raise BinanceError(400, -2013, "Order does not exist.") from None
+        return self.core.order_json(update)
+
+    async def new_order(self, params: dict[str, str]) -> Any:
+        core = self.core
+        market = self._market(params)
+        side = _side(params)
+        type_name = (params.get("type") or "").upper()
+        if not type_name:
+            raise missing_param("type")
+        order_type = _ORDER_TYPES.get(type_name)
+        if order_type is None:
+            raise BinanceError(400, -1116, "Invalid orderType.")
+        tif = (params.get("timeInForce") or "").upper()
+        if order_type is OrderType.LIMIT:
+            if not tif:
+                raise missing_param("timeInForce")
+            if tif == "IOC":
+                order_type = OrderType.IOC
+            elif tif != "GTC":
+                raise BinanceError(400, -1115, "Invalid timeInForce.")
+        size_lots = _grid(market, params, "quantity", "LOT_SIZE", market.exact_lots)
+        price_ticks = None
+        if order_type is not OrderType.MARKET:
+            price_ticks = _grid(market, params, "price", "PRICE_FILTER", market.exact_ticks)
+        cid = params.get("newClientOrderId") or f"facade{next(self._order_ids)}"
+        now = core.now_ns()
+        core.begin_order(
+            OrderMeta(market.symbol, cid, type_name, tif or ("GTC" if type_name != "MARKET" else ""), now)
+        )
+        try:
+            update = core.exchange.place_order(
+                core.account,
+                market.symbol,
+                cid,
+                side,
+                size_lots,
+                now,
+                price_ticks=price_ticks,
+                order_type=order_type,
+            )
+        except PostOnlyWouldCross:
+            raise BinanceError(400, -2010, "Order would immediately match and take.") from None
+        except InsufficientBalance:
+            raise BinanceError(400, -2010, "Account has insufficient balance for requested action.") from None
+        except OrderRejected as exc:
+            raise _rejection(exc) from None
+        finally:
+            fills = core.end_order()
+        return self._order_answer(market, update, params.get("newOrderRespType"), fills)
+
+    def _order_answer(
+        self, market: Market, update: OrderUpdate, resp_type: str | None, fills: list[Any]
+    ) -> Any:
+        resp = (resp_type or "FULL").upper()
+        if resp == "ACK":
+            return {
+                "symbol": codec.market_id(market.symbol),
+                "orderId": int(update.venue_order_id or 0),
+                "orderListId": -1,
+                "clientOrderId": update.client_order_id,
+                "transactTime": codec.ms(update.exchange_ts_ns),
+            }
+        answer = self.core.order_json(update)
+        if resp == "FULL":
+            answer["fills"] = [
+                {
+                    "price": codec.decimal_str(market.price(f.price_ticks)),
+                    "qty": codec.decimal_str(market.size(f.size_lots)),
+                    "commission": codec.decimal_str(f.fee),
+                    "commissionAsset": f.fee_asset,
+                    "tradeId": int(f.venue_trade_id),
+                }
+                for f in fills
+            ]
+        return answer
+
+    async def cancel_order(self, params: dict[str, str]) -> Any:
+        market = self._market(params)
+        cid = self._find(market, params)
+        return self._cancel(market, cid, params.get("newClientOrderId"))
+
+    def _cancel(self, market: Market, cid: str, cancel_cid: str | None) -> dict[str, Any]:
+        core = self.core
+        core.cancel_client_order_id = cancel_cid or f"cancel{next(self._cancel_ids)}"
+        try:
+            update = core.exchange.cancel_order(core.account, market.symbol, cid, core.now_ns())
+        except OrderNotFound:
+            raise _unknown_order() from None
+        finally:
+            cancel_id, core.cancel_client_order_id = core.cancel_client_order_id, None
+        answer = core.order_json(update)
+        answer["origClientOrderId"] = cid
+        answer["clientOrderId"] = cancel_id
+        return answer
+
+    async def cancel_open_orders(self, params: dict[str, str]) -> Any:
+        market = self._market(params)
+        open_orders = self.core.exchange.open_orders(self.core.account, market.symbol)
+        if not open_orders:
+            raise BinanceError(400, -2011, "Unknown order sent.")
+        return [self._cancel(market, u.client_order_id, None) for u in open_orders]
+
+
+def _internal_error() -> BinanceError:
+    return BinanceError(503, -1001, "Internal error; unable to process your request. Please try again.")
+
+
+def _unknown_order() -> BinanceError:
+    return BinanceError(400, -2011, "Unknown order sent.")
+
+
+def _rejection(exc: OrderRejected) -> BinanceError:
+    text = str(exc)
+    if "duplicate" in text:
+        return BinanceError(400, -2010, "Duplicate order sent.")
+    if "min_notional" in text:
+        return BinanceError(400, -1013, "Filter failure: NOTIONAL")
+    return BinanceError(400, -2010, text.split(": ", 1)[-1])
+
+
+def _side(params: dict[str, str]) -> Side:
+    raw = (params.get("side") or "").upper()
+    if not raw:
+        raise missing_param("side")
+    if raw not in ("BUY", "SELL"):
+        raise BinanceError(400, -1117, "Invalid side.")
+    return Side(raw.lower())
+
+
+def _grid(
+    market: Market, params: dict[str, str], name: str, filter_name: str, to_units: Callable[[Decimal], int]
+) -> int:
+    raw = params.get(name)
+    if not raw:
+        raise missing_param(name)
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.") from None
+    if value <= 0:
+        raise BinanceError(400, -1013, f"Filter failure: {filter_name}")
+    try:
+        return to_units(value)
+    except ValueError:
+        raise BinanceError(400, -1013, f"Filter failure: {filter_name}") from None
+
+
+def _int_param(params: dict[str, str], name: str, default: int | None, low: int, high: int | None) -> Any:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.") from None
+    if value < low or (high is not None and value > high):
+        raise BinanceError(400, -1100, f"Parameter '{name}' is out of range.")
+    return value

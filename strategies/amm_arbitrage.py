@@ -1,0 +1,269 @@
+"""CEX↔AMM arbitrage (kind "amm_arbitrage"): trade the pool against a CEX book when it pays.
+
+Prices are exact on both sides: the pool's output for a size comes from its own multi-tick swap
+simulation (`AmmPool.quote_exact_input`: QuoterV2 on chain, `V3Pool.simulate_swap` in the
+simulated pool), the CEX cost from sweeping the book level by level. The pool's token0 is the
+CEX base, token1 the CEX quote.
+
+profit(q) = CEX leg − pool leg − CEX taker fee − slippage buffer − gas, for q CEX lots.
+Fees and buffer are proportional, so profit(q) − profit(q − 1) falls as q grows; the size is
+the largest q whose last lot still pays (where the two marginal prices meet: the trade that
+equalises the prices), found by bisection. It trades only if profit(q) > min_profit (gas
+included). Both legs go out concurrently; the CEX leg is an IOC retried within the slippage
+buffer until `max_unhedged_ms`; a leg that fails pauses the strategy with a stored alert. Every
+trade is stored in `arb_trades` with its computed and realised profit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.domain import BookSnapshot, FillEvent, Market, Side, VenueEvent
+from bot.market_state import MarketState
+from strategies.book_vwap import Sweep, sweep
+from strategies.hedging import HedgeExecutor
+from strategies.xvenue_store import ArbTradeRow, XvenueLedger
+
+if TYPE_CHECKING:
+    from bot.context import BotContext
+
+log = logging.getLogger("mmbot.arb")
+
+
+class AmmArbitrageParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["amm_arbitrage"]
+    pool: str = Field(min_length=1, description="name of the pool venue (BotContext.pools)")
+    cex_market: str = Field(description='"venue:symbol" whose base is the pool token0')
+    max_trade_base: float = Field(gt=0)
+    min_profit_quote: float = Field(0.0, ge=0)
+    slippage_buffer_bps: float = Field(5.0, ge=0, description="a cost per trade, and both legs' bound")
+    gas_token_price_quote: float | None = Field(None, gt=0, description="None: token0 is the gas token")
+    check_interval_ms: float = Field(1_000.0, gt=0, description="pools push no events: poll them")
+    max_unhedged_ms: float = Field(1_000.0, gt=0)
+    cex_max_attempts: int = Field(3, ge=1)
+    cex_retry_delay_ms: float = Field(50.0, ge=0)
+
+    @property
+    def markets(self) -> list[str]:
+        return [self.cex_market]
+
+
+@dataclass(frozen=True, slots=True)
+class ArbPlan:
+    """One candidate trade, priced exactly. `sell_pool`: token0 into the pool, base bought on the CEX."""
+
+    sell_pool: bool
+    cex_lots: int
+    pool_amount_in: int
+    pool_amount_out: int
+    cex_sweep: Sweep
+    gas_quote: float
+    profit_quote: float
+
+
+class AmmArbitrageStrategy:
+    def __init__(self, name: str, params: AmmArbitrageParams, state: MarketState) -> None:
+        self.name = name
+        self.params = params
+        self.state = state
+        venue, symbol = params.cex_market.split(":", 1)
+        slot = state.slot(venue, symbol)
+        if slot is None:
+            raise ValueError(f"strategies.{name}.cex_market: {params.cex_market} is not a traded market")
+        self.slot = slot
+        self.market: Market = state.markets[slot]
+        self.book: BookSnapshot | None = None
+        self.pool: Any = None
+        self.paused = False
+        self.ctx: BotContext | None = None
+        self.hedger: HedgeExecutor | None = None
+        self.ledger: XvenueLedger | None = None
+        self._wake = asyncio.Event()
+
+    def on_event(self, event: VenueEvent) -> None:
+        if isinstance(event, BookSnapshot) and (event.venue, event.symbol) == (
+            self.market.venue,
+            self.market.symbol,
+        ):
+            self.book = event
+            self._wake.set()
+        elif (
+            isinstance(event, FillEvent) and self.hedger is not None and event.fill.venue == self.market.venue
+        ):
+            self.hedger.fill_arrived()
+
+    async def run(self, ctx: BotContext) -> None:
+        pool = ctx.pools.get(self.params.pool)
+        if pool is None:
+            raise ValueError(f"strategies.{self.name}.pool: no pool named {self.params.pool!r}")
+        self.ctx, self.pool = ctx, pool
+        self.ledger = XvenueLedger(ctx.store)
+        self.hedger = HedgeExecutor(ctx.orders, self.ledger)
+        interval_s = self.params.check_interval_ms / 1000
+        while not self.paused:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=interval_s)
+            self._wake.clear()
+            plan = await self.best_plan()
+            if plan is not None:
+                await self.execute(plan)
+                await asyncio.sleep(interval_s)  # let the books settle before looking again
+
+    # ---- pricing -------------------------------------------------------------------------------
+
+    def _scale(self) -> tuple[int, int]:
+        return 10**self.pool.token0.decimals, 10**self.pool.token1.decimals
+
+    async def pool_price(self) -> float:
+        state = await self.pool.read_state()
+        one0, one1 = self._scale()
+        return (state.sqrt_price_x96 / 2**96) ** 2 * one0 / one1
+
+    async def _gas_quote(self, gas_wei: int, pool_price: float) -> float:
+        return gas_wei / 1e18 * (self.params.gas_token_price_quote or pool_price)
+
+    async def plan_for(self, sell_pool: bool, lots: int, pool_price: float) -> ArbPlan | None:
+        """Exact prices of trading `lots` CEX lots against the pool (None: not enough depth)."""
+        m, book = self.market, self.book
+        assert book is not None
+        one0, one1 = self._scale()
+        base_raw = int(m.size(lots) * one0)
+        fee = float(m.taker_fee_bps) / 1e4
+        buffer = self.params.slippage_buffer_bps / 1e4
+        tick_lot = float(m.tick_size * m.lot_size)
+        swept = sweep(book.asks if sell_pool else book.bids, lots)
+        if swept.filled_lots < lots:
+            return None
+        cex_notional = swept.notional_ticks_lots * tick_lot
+        if sell_pool:  # token0 in, token1 out; buy the base back on the CEX
+            res = await self.pool.quote_exact_input(True, base_raw)
+            amount_in, amount_out = base_raw, res.amount_out
+            pool_value = amount_out / one1
+            profit = pool_value - cex_notional * (1 + fee)
+        else:  # token1 in, at least base_raw token0 out; sell the base on the CEX
+            amount_in = int(base_raw * pool_price * one1 / one0) + 1
+            res = await self.pool.quote_exact_input(False, amount_in)
+            for _ in range(8):  # the output is nearly linear in the input: a few corrections
+                if res.amount_out >= base_raw:
+                    break
+                amount_in = amount_in * base_raw // max(res.amount_out, 1) + 1
+                res = await self.pool.quote_exact_input(False, amount_in)
+            if res.amount_out < base_raw:
+                return None
+            amount_out = res.amount_out
+            dust = (amount_out - base_raw) / one0 * pool_price
+            profit = cex_notional * (1 - fee) - amount_in / one1 + dust
+        gas = await self._gas_quote(res.gas_cost_wei, pool_price)
+        profit -= cex_notional * buffer + gas
+        return ArbPlan(sell_pool, lots, amount_in, amount_out, swept, gas, profit)
+
+    async def best_plan(self) -> ArbPlan | None:
+        if self.book is None or not self.book.bids or not self.book.asks or self.paused:
+            return None
+        price = await self.pool_price()
+        tick = float(self.market.tick_size)
+        if price > self.book.asks[0][0] * tick:
+            sell_pool = True
+        elif price < self.book.bids[0][0] * tick:
+            sell_pool = False
+        else:
+            return None
+        max_lots = self.market.size_to_lots(Decimal(str(self.params.max_trade_base)))
+        if sell_pool:
+            wallet0, _ = await self.pool.wallet_balances()
+            max_lots = min(max_lots, self.market.size_to_lots(Decimal(wallet0) / self._scale()[0]))
+
+        async def marginal(q: int) -> float:
+            """What the q-th lot adds (gas is paid once, so it is left out)."""
+            hi = await self.plan_for(sell_pool, q, price)
+            if hi is None:
+                return -1.0
+            lo = await self.plan_for(sell_pool, q - 1, price) if q > 1 else None
+            return hi.profit_quote - (lo.profit_quote if lo is not None else -hi.gas_quote)
+
+        low, high = 0, max_lots  # largest q in [1, max_lots] whose last lot still pays
+        while low < high:
+            mid = (low + high + 1) // 2
+            if await marginal(mid) > 0:
+                low = mid
+            else:
+                high = mid - 1
+        if low == 0:
+            return None
+        plan = await self.plan_for(sell_pool, low, price)
+        if plan is None or plan.profit_quote <= self.params.min_profit_quote:
+            return None
+        return plan
+
+    # ---- execution -------------------------------------------------------------------------------
+
+    async def execute(self, plan: ArbPlan) -> ArbTradeRow:
+        assert self.ctx is not None and self.hedger is not None and self.ledger is not None
+        p, m = self.params, self.market
+        one0, one1 = self._scale()
+        price_before = await self.pool_price()
+        book = self.book
+        assert book is not None
+        cex_mid = (book.bids[0][0] + book.asks[0][0]) / 2 * float(m.tick_size)
+        out_min = int(plan.pool_amount_out * (1 - p.slippage_buffer_bps / 1e4))
+        pool_leg = self.pool.swap_exact_input(plan.sell_pool, plan.pool_amount_in, out_min)
+        cex_leg = self.hedger.execute(
+            self.slot,
+            Side.BUY if plan.sell_pool else Side.SELL,
+            plan.cex_lots,
+            float(plan.cex_sweep.worst_price_ticks),
+            max_slippage_bps=p.slippage_buffer_bps,
+            max_attempts=p.cex_max_attempts,
+            retry_delay_s=p.cex_retry_delay_ms / 1000,
+            deadline_s=p.max_unhedged_ms / 1000,
+        )
+        swap, hedge = await asyncio.gather(pool_leg, cex_leg, return_exceptions=True)
+        row = ArbTradeRow(
+            strategy=self.name,
+            ts_ns=self.ctx.clock.now_ns(),
+            direction="sell_pool_buy_cex" if plan.sell_pool else "buy_pool_sell_cex",
+            size_base=str(m.size(plan.cex_lots)),
+            expected_profit_quote=repr(plan.profit_quote),
+            pool_amount_in=str(plan.pool_amount_in),
+            pool_amount_out=str(plan.pool_amount_out),
+            gas_quote=repr(plan.gas_quote),
+            pool_price_before=price_before,
+            cex_mid=cex_mid,
+            status="failed",
+        )
+        pool_ok = not isinstance(swap, BaseException)
+        cex_ok = not isinstance(hedge, BaseException) and hedge.complete
+        if not isinstance(hedge, BaseException):
+            row.cex_filled_base = str(m.size(hedge.filled_lots))
+            row.cex_notional = str(hedge.notional)
+            row.cex_fees = str(hedge.fees)
+        if pool_ok and not isinstance(hedge, BaseException):
+            gas = await self._gas_quote(swap.gas_cost_wei, price_before)
+            if plan.sell_pool:
+                realised = swap.amount_out / one1 - float(hedge.notional + hedge.fees) - gas
+            else:
+                sold = float(m.size(hedge.filled_lots))
+                dust = (swap.amount_out / one0 - sold) * cex_mid
+                realised = float(hedge.notional - hedge.fees) - swap.amount_in / one1 - gas + dust
+            row.realised_profit_quote = repr(realised)
+            row.pool_amount_in, row.pool_amount_out = str(swap.amount_in), str(swap.amount_out)
+        row.pool_price_after = await self.pool_price()
+        row.status = "done" if pool_ok and cex_ok else ("partial" if pool_ok or cex_ok else "failed")
+        self.ledger.record_arb(row)
+        if row.status != "done":
+            self.paused = True
+            detail = repr(swap) if not pool_ok else f"CEX leg filled {row.cex_filled_base} of {row.size_base}"
+            log.error("ALERT arb %s: %s leg incomplete (%s); paused", self.name, row.direction, detail)
+            self.ctx.store.record_event(
+                "alert", row.ts_ns, strategy=self.name, reason="arb_leg_failed", detail=detail
+            )
+        return row

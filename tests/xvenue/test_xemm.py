@@ -1,0 +1,149 @@
+"""XEMM on two mock venues on the simulated clock: every maker fill hedged, retries, escalation."""
+
+from decimal import Decimal
+
+import pytest
+
+from bot.app import Bot
+from bot.clock import LoopClock, run_simulated
+from bot.config import validate_config
+from bot.domain import OrderRequest, OrderUpdate
+from bot.store import Store
+from connectors.base import OrderRejected
+from connectors.mock.venue import MockVenue
+from strategies.xvenue_store import XvenueLedger
+from tests.kit import small_config_dict
+
+
+class FlakyTakerVenue(MockVenue):
+    """The real mock venue, refusing its first `reject_ioc` immediate-or-cancel orders."""
+
+    reject_ioc: float = 0
+
+    async def place_order(self, request: OrderRequest) -> OrderUpdate:
+        if request.immediate_or_cancel and self.reject_ioc > 0:
+            self.reject_ioc -= 1
+            raise OrderRejected(self.name, f"{request.client_order_id}: taker venue refuses (injected)")
+        return await super().place_order(request)
+
+
+def _config(tmp_path, **xemm):
+    data = small_config_dict(f"sqlite:///{tmp_path}/bot.sqlite")
+    data["markets"] = [m for m in data["markets"] if m["symbol"] == "BTC/USDT"]
+    for venue in data["venues"].values():
+        venue["markets"] = [m for m in venue["markets"] if m["symbol"] == "BTC/USDT"]
+        # a livelier maker venue: takers reach our quotes a dozen bps from fair
+        venue["markets"][0].update(
+            noise_taker_rate_per_s=2.0, noise_taker_size_lots=15, volatility_annual=1.5
+        )
+    data["strategies"] = {
+        "x": {
+            "kind": "xemm",
+            "maker_markets": ["va:BTC/USDT"],
+            "taker_market": "vb:BTC/USDT",
+            "min_profitability_bps": 1,
+            "hedge_retry_delay_ms": 100,
+            **xemm,
+        }
+    }
+    return validate_config(data)
+
+
+def _run(config, tmp_path, duration_s, reject_ioc=0.0):
+    async def main():
+        clock = LoopClock(epoch_ns=int(config.bot.sim_start.timestamp() * 1e9))
+        venues = {
+            "va": MockVenue("va", config.venues["va"], clock),
+            "vb": FlakyTakerVenue("vb", config.venues["vb"], clock),
+        }
+        venues["vb"].reject_ioc = reject_ioc
+        bot = Bot(config, tmp_path, venues=venues)
+        await bot.run(duration_s=duration_s)
+        open_left = await venues["va"].fetch_open_orders()
+        for v in venues.values():
+            await v.close()
+        return bot, open_left
+
+    return run_simulated(main)
+
+
+def _signed_base(store: Store, venue: str) -> Decimal:
+    return sum(((1 if f.side == "buy" else -1) * Decimal(f.size) for f in store.fills(venue)), Decimal(0))
+
+
+def test_every_maker_fill_is_hedged_and_its_edge_stored(tmp_path):
+    config = _config(tmp_path)
+    _run(config, tmp_path, duration_s=240)
+    store = Store(config.bot.database_url)
+    maker_fills = store.fills("va")
+    assert len(maker_fills) >= 5, f"only {len(maker_fills)} maker fills"
+    assert all(f.is_maker for f in maker_fills)
+    assert all(not f.is_maker for f in store.fills("vb"))
+    # hedged quantity equals filled quantity (opposite sign), within one lot
+    assert abs(_signed_base(store, "va") + _signed_base(store, "vb")) <= Decimal("0.001")
+    trips = XvenueLedger(store).round_trips("x")
+    assert len(trips) == len(maker_fills)
+    assert {t.status for t in trips} == {"hedged"}
+    assert sum(Decimal(t.hedged_base) for t in trips) == sum(Decimal(f.size) for f in maker_fills)
+    # realised edge = maker leg − hedge leg − both fees, exactly as stored
+    for t in trips:
+        sign = 1 if t.maker_side == "buy" else -1
+        size = Decimal(t.hedged_base)
+        gross = sign * (Decimal(t.hedge_notional) - Decimal(t.maker_price) * size)
+        assert Decimal(t.realised_edge_quote) == gross - Decimal(t.maker_fee) - Decimal(t.hedge_fees)
+    assert store.events("alert") == []
+
+
+def test_rejected_first_hedge_is_retried(tmp_path):
+    config = _config(tmp_path)
+    bot, _ = _run(config, tmp_path, duration_s=120, reject_ioc=1)
+    store = Store(config.bot.database_url)
+    trips = XvenueLedger(store).round_trips("x")
+    assert trips, "no maker fill in 120 s"
+    assert trips[0].status == "hedged" and trips[0].attempts == 2
+    assert {t.status for t in trips} == {"hedged"}
+    assert abs(_signed_base(store, "va") + _signed_base(store, "vb")) <= Decimal("0.001")
+    assert store.open_orders() == []
+    assert bot.orders.counters.rejected >= 1
+
+
+def test_taker_that_keeps_rejecting_pauses_the_market_with_an_alert(tmp_path):
+    config = _config(tmp_path, hedge_max_attempts=3)
+    bot, open_left = _run(config, tmp_path, duration_s=120, reject_ioc=float("inf"))
+    store = Store(config.bot.database_url)
+    trips = XvenueLedger(store).round_trips("x")
+    assert trips and trips[0].status == "failed" and trips[0].attempts == 3
+    # paused: after the first failure the maker market never filled again
+    assert len(store.fills("va")) == len({t.maker_trade_id for t in trips})
+    assert all(t.status == "failed" for t in trips)
+    alerts = store.events("alert")
+    assert len(alerts) == len(trips) >= 1
+    assert '"reason": "xemm_hedge_failed"' in alerts[0].detail
+    xemm = bot.active_strategies[0]
+    maker = next(iter(xemm.makers.values()))
+    assert maker.paused
+    assert maker.unhedged_base == _signed_base(store, "va") != 0
+    assert store.fills("vb") == []
+    assert open_left == []
+
+
+@pytest.mark.parametrize("key", ["maker_markets", "taker_market"])
+def test_config_names_the_bad_market(tmp_path, key):
+    data = small_config_dict(f"sqlite:///{tmp_path}/bot.sqlite")
+    data["strategies"]["x"] = {
+        "kind": "xemm",
+        "maker_markets": ["va:BTC/USDT"],
+        "taker_market": "vb:BTC/USDT",
+    }
+    data["strategies"]["x"][key] = ["zz:BTC/USDT"] if key == "maker_markets" else "zz:BTC/USDT"
+    data["strategies"]["mm"]["markets"].remove("va:BTC/USDT")
+    with pytest.raises(ValueError, match="'zz:BTC/USDT' is not in"):
+        validate_config(data)
+
+
+def test_config_refuses_a_maker_market_quoted_by_another_strategy(tmp_path):
+    data = small_config_dict(f"sqlite:///{tmp_path}/bot.sqlite")
+    x = {"kind": "xemm", "maker_markets": ["va:BTC/USDT"], "taker_market": "vb:BTC/USDT"}
+    data["strategies"]["x"] = x
+    with pytest.raises(ValueError, match="already quoted by mm"):
+        validate_config(data)

@@ -23,6 +23,7 @@ from amm.artifacts import load_abi
 from amm.chain_params import UniswapV3VenueParams
 from amm.pool_reader import PoolReader
 from amm.ports import Collected, LiquidityChange, PoolState, PositionInfo, SwapResult, TokenInfo
+from amm.rpc import connect_rpc
 from amm.tx_manager import TxManager, TxOutcome, TxRequest
 from amm.wallet import Signer
 from bot.clock import NS_PER_S, Clock
@@ -79,7 +80,7 @@ class ChainPool:
         signer = Signer.from_env(params.wallet_key_env, os.environ if environ is None else environ)
         if w3 is not None:
             return await cls._connect(params, clock, signer, w3)
-        w3 = AsyncWeb3(AsyncWeb3.AsyncHTTPProvider(params.rpc_url))
+        w3 = connect_rpc(params.rpc_url)
         try:
             pool = await cls._connect(params, clock, signer, w3)
         except BaseException:

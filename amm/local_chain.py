@@ -186,6 +186,7 @@ class Anvil:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
+        self.port = None
         if proc is not None and proc.poll() is None:
             proc.terminate()
             try:

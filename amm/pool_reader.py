@@ -110,7 +110,7 @@ class PoolReader:
             rows = await self.tick_lens.functions.getPopulatedTicksInWord(self.address, word).call(
                 block_identifier=block
             )
-            return sorted(PopulatedTick(*row) for row in rows)  # type: ignore[type-var]
+            return sorted((PopulatedTick(*row) for row in rows), key=lambda t: t.tick)
         bitmap = await self.tick_bitmap(word, block)
         ticks = [((word << 8) + bit) * tick_spacing for bit in range(256) if bitmap >> bit & 1]
         infos = await asyncio.gather(*(self.tick(t, block) for t in ticks))

@@ -64,9 +64,11 @@ async def connect_pool(
     """`await connect_pool(account=1, **venue_param_overrides)`: a ChainPool closed after the test."""
     opened: list[ChainPool] = []
 
-    async def connect(account: int = LP_ACCOUNT, **overrides: Any) -> ChainPool:
-        env = f"MMBOT_TEST_KEY_{account}"
-        monkeypatch.setenv(env, uniswap.accounts[account].private_key)
+    async def connect(account: int | str = LP_ACCOUNT, **overrides: Any) -> ChainPool:
+        """`account`: index of a funded anvil account, or a private key."""
+        key = uniswap.accounts[account].private_key if isinstance(account, int) else account
+        env = f"MMBOT_TEST_KEY_{account if isinstance(account, int) else 'X'}"
+        monkeypatch.setenv(env, key)
         # deadline_s: chain time runs ahead of the wall clock in tests that warp it
         params = uniswap.venue_params(env, **({"deadline_s": 3600} | overrides))
         pool = await ChainPool.connect(params, LoopClock())

@@ -36,7 +36,7 @@ class LoopClock:
         self._epoch_ns = time.time_ns() if epoch_ns is None else epoch_ns
 
     def now_ns(self) -> int:
-        return self._epoch_ns + int((self._loop.time() - self._t0) * NS_PER_S)
+        return self._epoch_ns + round((self._loop.time() - self._t0) * NS_PER_S)
 
 
 class FixedClock:

@@ -1,0 +1,311 @@
+"""Wiring and lifecycle: load state, reconcile every venue, quote, and stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+from decimal import Decimal
+from pathlib import Path
+
+from bot.clock import NS_PER_S, LoopClock, run_simulated
+from bot.config import AppConfig
+from bot.context import BotContext
+from bot.domain import Market, OrderState, client_order_prefix
+from bot.engine import Engine
+from bot.market_state import MarketState
+from bot.order_manager import OrderCounters, OrderManager
+from bot.reconcile import reconcile_venue
+from bot.risk import RiskLimits
+from bot.store import PnlSnapshotRow, Store, resolve_database_url
+from connectors.base import OrderNotFound, Venue, VenueError
+from connectors.mock.venue import MockVenue
+from strategies.base import ActiveStrategy
+from strategies.registry import build_strategy
+
+log = logging.getLogger("mmbot")
+
+
+def build_venue(name: str, params: object, clock: LoopClock) -> Venue:
+    from connectors.mock.params import MockVenueParams
+
+    if isinstance(params, MockVenueParams):
+        return MockVenue(name, params, clock)
+    raise ValueError(f"venues.{name}: kind {getattr(params, 'kind', '?')!r} is not supported yet")
+
+
+class Bot:
+    """One running bot: venues, engine, order manager and store, from one config."""
+
+    def __init__(self, config: AppConfig, config_dir: Path, venues: dict[str, Venue] | None = None) -> None:
+        """`venues` injects already-built venues (tests that keep one venue across restarts)."""
+        self.config = config
+        self.store = Store(resolve_database_url(config.bot.database_url, config_dir))
+        self.clock: LoopClock | None = None
+        self._injected = venues is not None
+        self.venues: dict[str, Venue] = dict(venues or {})
+        self.engine: Engine | None = None
+        self.orders: OrderManager | None = None
+        self.markets: list[Market] = []
+        self._last_counters = OrderCounters()
+        self.context: BotContext | None = None
+        self.active_strategies: list[ActiveStrategy] = []
+        self._active_tasks: list[asyncio.Task[None]] = []
+
+    # ---- start -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        cfg = self.config
+        epoch = int(cfg.bot.sim_start.timestamp() * NS_PER_S) if cfg.bot.clock == "simulated" else None
+        self.clock = clock = LoopClock(epoch_ns=epoch)
+        self.store.record_event("start", clock.now_ns(), instance_id=cfg.bot.instance_id)
+        log.info(
+            "starting %s: %d venues, %d markets, store %s",
+            cfg.bot.instance_id,
+            len(cfg.venues),
+            len(cfg.markets),
+            self.store.engine.url.render_as_string(hide_password=True),
+        )
+        if not self._injected:
+            for name, params in cfg.venues.items():
+                self.venues[name] = build_venue(name, params, clock)
+        for venue in self.venues.values():
+            await venue.connect()
+        self.markets = await self._load_markets()
+        state = MarketState(
+            self.markets,
+            [m.size_to_lots(cfg.market(m.key).order_size) for m in self.markets],
+            [m.size_to_lots(cfg.market(m.key).max_position) for m in self.markets],
+        )
+        limits = RiskLimits(
+            cfg.risk.max_order_notional, cfg.risk.max_total_position_notional, cfg.risk.max_open_orders
+        )
+        next_seq = (self.store.max_order_seq() or 0) + 1
+        self.orders = OrderManager(
+            cfg.bot.instance_id, self.venues, state, self.store, clock, limits, next_seq
+        )
+        self.engine = Engine(state, self.orders, clock)
+        for name, venue in self.venues.items():
+            by_symbol = {m.symbol: m for m in self.markets if m.venue == name}
+            await reconcile_venue(venue, by_symbol, self.store, self.orders, clock, cfg.bot.instance_id)
+            balances = await venue.fetch_balances()
+            self.orders.apply_balances(name, balances)
+            self.store.snapshot_balances(name, balances.values(), clock.now_ns(), "start")
+        self._init_positions(state)
+        self.context = BotContext(cfg, clock, self.store, self.venues, state, self.orders, self.engine)
+        for name, params in cfg.strategies.items():
+            built = build_strategy(name, params, state, self._market_sizes, clock.now_ns())
+            if isinstance(built, tuple):
+                self.engine.add_strategy(*built)
+                hook = getattr(built[0], "on_event", None)
+                if hook is not None:
+                    self.engine.listeners.append(hook)
+            else:
+                self.active_strategies.append(built)
+        for active in self.active_strategies:
+            self.engine.listeners.append(active.on_event)
+        for name, venue in self.venues.items():
+            await venue.start_streams(
+                [m.symbol for m in self.markets if m.venue == name], self.engine.on_event
+            )
+
+    def _market_sizes(self, market: Market) -> tuple[float, float]:
+        mc = self.config.market(market.key)
+        return float(mc.order_size), float(mc.max_position)
+
+    async def _load_markets(self) -> list[Market]:
+        out = []
+        for mc in self.config.markets:
+            available = await self.venues[mc.venue].load_markets()
+            if mc.symbol not in available:
+                raise ValueError(
+                    f"markets: {mc.key} is not traded on venue {mc.venue} "
+                    f"(it has {', '.join(sorted(available))})"
+                )
+            out.append(available[mc.symbol])
+        return out
+
+    def _init_positions(self, state: MarketState) -> None:
+        """Position = base balance now − the balance that counts as flat, in lots."""
+        assert self.orders is not None
+        for slot, market in enumerate(self.markets):
+            mc = self.config.market(market.key)
+            now = self.orders.balances[market.venue].get(market.base)
+            total = now.total if now is not None else Decimal(0)
+            target = mc.target_base
+            if target is None:
+                first = self.store.balance_snapshot(market.venue, "first").get(market.base)
+                target = first.total if first is not None else total
+            state.position_lots[slot] = market.size_to_lots(total - target)
+
+    # ---- run -------------------------------------------------------------------------------
+
+    async def run(self, duration_s: float | None = None, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        await self.start()
+        assert self.engine is not None
+        engine_task = asyncio.create_task(self.engine.run(), name="engine")
+        assert self.context is not None
+        self._active_tasks = [
+            asyncio.create_task(self._run_active(s, self.context), name=f"strategy-{s.name}")
+            for s in self.active_strategies
+        ]
+        side_tasks = [
+            asyncio.create_task(self._every(self.config.bot.summary_interval_s, self._log_summary)),
+            asyncio.create_task(self._every(self.config.bot.snapshot_interval_s, self._snapshot)),
+        ]
+        waiters = [asyncio.create_task(stop.wait()), engine_task]
+        if duration_s is not None:
+            waiters.append(asyncio.create_task(asyncio.sleep(duration_s)))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            if engine_task.done() and engine_task.exception() is not None:
+                log.error("engine stopped unexpectedly", exc_info=engine_task.exception())
+        finally:
+            for task in side_tasks + waiters:
+                if task is not engine_task:
+                    task.cancel()
+            await self.shutdown()
+            engine_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await engine_task
+
+    async def _run_active(self, strategy: ActiveStrategy, ctx: BotContext) -> None:
+        try:
+            await strategy.run(ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("strategy %s failed; its markets are no longer managed", strategy.name)
+
+    async def _every(self, interval_s: float, job: object) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await job()  # type: ignore[operator]
+            except Exception:
+                log.exception("periodic job failed")
+
+    async def _log_summary(self) -> None:
+        assert self.orders is not None
+        now = dataclasses.replace(self.orders.counters)
+        last, self._last_counters = self._last_counters, now
+        log.info(
+            "last %.0fs: placed %d, cancelled %d, rejected %d, risk-refused %d, fills %d | open %d, "
+            "fills since start %d, pnl since start %s",
+            self.config.bot.summary_interval_s,
+            now.placed - last.placed,
+            now.cancelled - last.cancelled,
+            now.rejected - last.rejected,
+            now.risk_refused - last.risk_refused,
+            now.fills - last.fills,
+            len(self.orders.live),
+            now.fills,
+            self._pnl_total(),
+        )
+
+    def _pnl_total(self) -> str:
+        assert self.orders is not None and self.engine is not None
+        total = Decimal(0)
+        for slot, pnl in enumerate(self.orders.pnl):
+            mid = self.engine.state.mid_decimal(slot)
+            if mid is not None:
+                total += pnl.pnl_at(mid)
+        return f"{total:.4f}"
+
+    async def _snapshot(self, reason: str = "periodic") -> None:
+        assert self.clock is not None and self.orders is not None and self.engine is not None
+        now = self.clock.now_ns()
+        for name, venue in self.venues.items():
+            balances = await venue.fetch_balances()
+            self.orders.apply_balances(name, balances)
+            self.store.snapshot_balances(name, balances.values(), now, reason)
+        rows = []
+        for slot, market in enumerate(self.markets):
+            pnl = self.orders.pnl[slot]
+            mid = self.engine.state.mid_decimal(slot) or Decimal(0)
+            rows.append(
+                PnlSnapshotRow(
+                    market=market.key,
+                    ts_ns=now,
+                    position_base=str(pnl.position_base),
+                    cash_quote=str(pnl.cash_quote),
+                    fees_quote=str(pnl.fees_quote),
+                    mid=str(mid),
+                    pnl_quote=str(pnl.pnl_at(mid)),
+                )
+            )
+        self.store.snapshot_pnl(rows)
+
+    # ---- stop ------------------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Stop quoting, cancel every open order of ours on every venue, snapshot, close."""
+        log.info("stopping: cancelling every open order")
+        for task in self._active_tasks:
+            task.cancel()
+        await asyncio.gather(*self._active_tasks, return_exceptions=True)
+        if self.engine is not None:
+            await self.engine.stop()
+        if self.orders is not None and self.clock is not None:
+            remaining = await self._cancel_everything(self.config.bot.stop_timeout_s)
+            await self._snapshot("final")
+            self.store.record_event("stop", self.clock.now_ns(), open_orders_left=remaining)
+            log.info("stopped: %d open orders left, %d fills this run", remaining, self.orders.counters.fills)
+        if not self._injected:
+            for venue in self.venues.values():
+                with contextlib.suppress(Exception):
+                    await venue.close()
+        self.store.close()
+
+    async def _cancel_everything(self, timeout_s: float) -> int:
+        assert self.orders is not None and self.clock is not None
+        prefix = client_order_prefix(self.config.bot.instance_id)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        venue_open = 0
+        while True:
+            await self.orders.cancel_all()
+            venue_open = 0
+            for venue in self.venues.values():
+                try:
+                    open_orders = await venue.fetch_open_orders()
+                except VenueError as exc:
+                    log.warning("cannot list open orders on %s: %s", venue.name, exc)
+                    venue_open += 1
+                    continue
+                for update in open_orders:
+                    if not update.client_order_id.startswith(prefix):
+                        continue
+                    venue_open += 1
+                    tracked = self.orders.live.get(update.client_order_id)
+                    if tracked is not None and tracked.state is OrderState.PENDING_CANCEL:
+                        continue
+                    try:
+                        self.orders.apply_update(
+                            await venue.cancel_order(update.symbol, update.client_order_id)
+                        )
+                    except OrderNotFound:
+                        pass
+                    except VenueError as exc:
+                        log.warning("cancel %s failed: %s", update.client_order_id, exc)
+            if (venue_open == 0 and not self.orders.live) or asyncio.get_running_loop().time() > deadline:
+                return max(venue_open, len(self.orders.live))
+            await asyncio.sleep(0.05)
+
+
+def run_bot(config: AppConfig, config_dir: Path, duration_s: float | None) -> None:
+    """Entry point of `mmbot run`: wall clock with signal handling, or the simulated clock."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await Bot(config, config_dir).run(duration_s, stop)
+
+    if config.bot.clock == "simulated":
+        run_simulated(main)
+    else:
+        asyncio.run(main())

@@ -1,0 +1,37 @@
+"""Builds strategies from their config: quoting models (driven by the engine) or active ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from pydantic import BaseModel
+
+from bot.domain import Market
+from bot.market_state import MarketState
+from strategies.base import ActiveStrategy, QuoteStrategy
+from strategies.controls import QuotingControls
+from strategies.core_strategy import CoreQuoteStrategy
+from strategies.quote_params import AvellanedaParams, FixedSpreadParams, GlftParams
+
+
+def market_slots(state: MarketState, keys: list[str]) -> np.ndarray:
+    return np.array([state.slot_of[tuple(k.split(":", 1))] for k in keys], dtype=np.int64)  # type: ignore[index]
+
+
+def build_strategy(
+    name: str,
+    params: BaseModel,
+    state: MarketState,
+    sizes_of: Callable[[Market], tuple[float, float]],
+    now_ns: int,
+) -> tuple[QuoteStrategy, QuotingControls] | ActiveStrategy:
+    """One entry per strategy kind; a quoting kind returns (model, controls).
+
+    `sizes_of(market)` gives the market's (order size, max position) in base units.
+    """
+    if isinstance(params, FixedSpreadParams | AvellanedaParams | GlftParams):
+        slots = market_slots(state, params.markets)
+        markets = [state.markets[int(s)] for s in slots]
+        return CoreQuoteStrategy(name, params, slots, markets, [sizes_of(m) for m in markets], now_ns), params
+    raise ValueError(f"strategies.{name}: kind {getattr(params, 'kind', '?')!r} has no builder")

@@ -1,0 +1,182 @@
+"""Scalar reference of the quote core: one market at a time, plain Python floats, no arrays.
+
+It follows the pipeline documented in strategies/quote_core.py step by step, with each expression
+written in the same operation order as the vectorized code, so both round identically and the
+property tests can demand equal ticks and lots.
+
+Elementary functions: numpy's SIMD exp/log1p (AVX-512 builds) differ from glibc's `math.exp` /
+`math.log1p` by an ulp on a few percent of arguments, while numpy's scalar calls return exactly its
+array results. So the transcendental calls below go through numpy on single floats; arithmetic,
+floor, ceil, round and sqrt (all correctly rounded) stay in plain Python.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from strategies.quote_arrays import QuoteInputs, QuoteModel, QuoteParams
+from strategies.targets import QuoteTargets
+
+BPS = 1e-4
+HALF_BPS = 0.5e-4
+SNAP_TICKS = 1e-9
+MAX_TICKS = float(2**53)
+INF = math.inf
+
+
+def _log1p(x: float) -> float:
+    return float(np.log1p(x))
+
+
+def _exp(x: float) -> float:
+    return float(np.exp(x))
+
+
+def _floor(x: float) -> float:
+    return float(math.floor(x)) if math.isfinite(x) else x
+
+
+def _ceil(x: float) -> float:
+    return float(math.ceil(x)) if math.isfinite(x) else x
+
+
+def _rint(x: float) -> float:
+    return float(round(x)) if math.isfinite(x) else x
+
+
+def _max_nan(a: float, b: float) -> float:
+    return math.nan if a != a or b != b else max(a, b)
+
+
+def _min_nan(a: float, b: float) -> float:
+    return math.nan if a != a or b != b else min(a, b)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketQuote:
+    bid_ticks: list[int]
+    bid_lots: list[int]
+    ask_ticks: list[int]
+    ask_lots: list[int]
+
+
+def reference_quotes(inputs: QuoteInputs, params: QuoteParams, *, now_ns: int) -> QuoteTargets:
+    """The scalar equivalent of `compute_quotes`: a Python loop over markets."""
+    cols_in = {name: getattr(inputs, name).tolist() for name in inputs.__slots__}  # type: ignore[attr-defined]
+    cols_p = {
+        name: getattr(params, name).tolist()
+        for name in params.__slots__  # type: ignore[attr-defined]
+        if name != "n_levels"
+    }
+    rows = []
+    for i in range(params.n_markets):
+        m = {name: col[i] for name, col in cols_in.items()}
+        p = {name: col[i] for name, col in cols_p.items()}
+        rows.append(quote_market(m, p, now_ns=now_ns, n_levels=params.n_levels))
+    out = [
+        np.array([getattr(r, f) for r in rows], dtype=np.int64).reshape(params.n_markets, params.n_levels)
+        for f in ("bid_ticks", "bid_lots", "ask_ticks", "ask_lots")
+    ]
+    return QuoteTargets(*out)
+
+
+def _usable(m: dict[str, float], p: dict[str, float]) -> bool:
+    s = m["fair_price"]
+    if not (s > 0.0 and math.isfinite(s + m["inventory_lots"] + m["toxicity_bps"])):
+        return False
+    if p["model"] == QuoteModel.FIXED_SPREAD:
+        return True
+    sigma, kappa = m["volatility"], m["intensity_kappa"]
+    if not (sigma >= 0.0 and kappa > 0.0 and math.isfinite(sigma + kappa)):
+        return False
+    return p["model"] != QuoteModel.GLFT or 0.0 < m["intensity_a"] * p["level_size_lots"] < INF
+
+
+def _reservation_and_half_spread(
+    m: dict[str, float], p: dict[str, float], now_ns: int
+) -> tuple[float, float]:
+    s = m["fair_price"]
+    q = m["inventory_lots"]
+    q_base = q * p["lot_size"]
+    sigma, kappa, gamma = m["volatility"], m["intensity_kappa"], p["gamma"]
+    if p["model"] == QuoteModel.FIXED_SPREAD:
+        q_frac = q / p["max_inventory_lots"]
+        r = s - ((p["skew_bps_per_unit_inventory_fraction"] * q_frac) * BPS) * s
+        h = (p["half_spread_bps"] * BPS) * s
+    elif p["model"] == QuoteModel.AVELLANEDA_STOIKOV:
+        end = int(p["session_end_ns"])
+        tau = p["horizon_s"] if end == 0 else max(end - now_ns, 0) * 1e-9
+        risk = (gamma * (sigma * sigma)) * tau
+        r = s - q_base * risk
+        h = 0.5 * risk + _log1p(gamma / kappa) / gamma
+    else:
+        delta = p["level_size_lots"] * p["lot_size"]
+        x = gamma * delta
+        log_term = _log1p(x / kappa)
+        power = _exp((kappa / x + 1.0) * log_term)
+        w = math.sqrt((sigma * sigma) * gamma / (((2.0 * m["intensity_a"]) * delta) * kappa) * power)
+        r = s - q_base * w
+        h = log_term / x + (0.5 * delta) * w
+    return r, h
+
+
+def quote_market(m: dict[str, float], p: dict[str, float], *, now_ns: int, n_levels: int) -> MarketQuote:
+    zeros = [0] * n_levels
+    if not _usable(m, p):
+        return MarketQuote(zeros, zeros, zeros, zeros)
+    s, q, tick = m["fair_price"], m["inventory_lots"], p["tick_size"]
+    r, h = _reservation_and_half_spread(m, p, now_ns)
+
+    h = h + ((m["toxicity_bps"] + p["maker_fee_bps"]) * BPS) * s
+    h = max(h, (p["min_spread_bps"] * HALF_BPS) * s)
+    h = min(h, (p["max_spread_bps"] * HALF_BPS) * s)
+    if not math.isfinite(r + h):
+        return MarketQuote(zeros, zeros, zeros, zeros)
+
+    bid0 = _floor((r - h) / tick + SNAP_TICKS)
+    ask0 = _ceil((r + h) / tick - SNAP_TICKS)
+    # post-only: never cross the opposite best; the ask also stays above our own level-0 bid
+    bid_cap = _rint(m["best_ask"] / tick) - 1.0
+    if bid_cap != bid_cap:
+        bid_cap = INF
+    ask_floor = -INF
+    for candidate in (_rint(m["best_bid"] / tick) + 1.0, bid0 + 1.0):
+        if candidate == candidate:
+            ask_floor = max(ask_floor, candidate)
+    bid0 = _min_nan(bid0, bid_cap)
+    ask0 = _max_nan(ask0, ask_floor)
+    step = max(_ceil(((p["level_spacing_bps"] * BPS) * s) / tick - SNAP_TICKS), 1.0)
+    bids = [bid0 - float(k) * step for k in range(n_levels)]
+    asks = [ask0 + float(k) * step for k in range(n_levels)]
+
+    band = (p["price_band_bps"] * BPS) * s
+    lo = max(s - band, tick)
+    hi = min(s + band, tick * MAX_TICKS)
+    q_frac = q / p["max_inventory_lots"]
+    eta, size = p["size_shape_eta"], p["level_size_lots"]
+    sides = (
+        (
+            bids,
+            _floor(_exp(-(max(q_frac, 0.0) * eta)) * size + SNAP_TICKS),
+            _floor((p["max_inventory_lots"] - q) + SNAP_TICKS),
+        ),
+        (
+            asks,
+            _floor(_exp(-(max(-q_frac, 0.0) * eta)) * size + SNAP_TICKS),
+            _floor((q + p["max_inventory_lots"]) + SNAP_TICKS),
+        ),
+    )
+    result: list[list[int]] = []
+    for ticks, shaped, room in sides:
+        prices: list[int] = []
+        lots: list[int] = []
+        for k, t in enumerate(ticks):
+            quoted = k < p["level_count"] and lo <= t * tick <= hi
+            final = min(max(room - float(k) * shaped, 0.0), shaped) if quoted else 0.0
+            prices.append(int(t) if final != 0.0 else 0)
+            lots.append(int(final))
+        result += [prices, lots]
+    return MarketQuote(*result)

@@ -1,0 +1,54 @@
+from bot.domain import Order, OrderRequest, OrderState, Side
+from bot.order_diff import LevelTarget, RefreshPolicy, diff_orders
+
+POLICY = RefreshPolicy(refresh_tolerance_ticks=2, size_tolerance=0.5, max_order_age_ns=60 * 10**9)
+
+
+def live(cid: str, side: Side, price: int, size: int, created_ns: int = 0, state=OrderState.OPEN) -> Order:
+    order = Order(OrderRequest(cid, "v", "X/Y", side, price, size), created_ns=created_ns)
+    if state is not OrderState.PENDING_NEW:
+        order.transition(OrderState.OPEN, created_ns)
+        if state is not OrderState.OPEN:
+            order.transition(state, created_ns)
+    return order
+
+
+def test_orders_within_tolerance_are_kept():
+    orders = [live("b", Side.BUY, 100, 10), live("a", Side.SELL, 110, 10)]
+    targets = [LevelTarget(Side.BUY, 102, 10), LevelTarget(Side.SELL, 109, 12)]
+    d = diff_orders(orders, targets, POLICY, now_ns=1)
+    assert [o.client_order_id for o in d.keep] == ["b", "a"]
+    assert d.cancel == () and d.place == ()
+
+
+def test_skew_beyond_tolerance_moves_both_sides():
+    orders = [live("b", Side.BUY, 100, 10), live("a", Side.SELL, 110, 10)]
+    targets = [LevelTarget(Side.BUY, 97, 10), LevelTarget(Side.SELL, 107, 10)]
+    d = diff_orders(orders, targets, POLICY, now_ns=1)
+    assert d.keep == ()
+    assert sorted(o.client_order_id for o in d.cancel) == ["a", "b"]
+    assert d.place == tuple(targets)
+
+
+def test_size_change_and_age_force_replacement():
+    orders = [live("small", Side.BUY, 100, 4), live("old", Side.SELL, 110, 10, created_ns=0)]
+    targets = [LevelTarget(Side.BUY, 100, 10), LevelTarget(Side.SELL, 110, 10)]
+    d = diff_orders(orders, targets, POLICY, now_ns=60 * 10**9)
+    assert {o.client_order_id for o in d.cancel} == {"small", "old"}
+    assert len(d.place) == 2
+
+
+def test_each_live_order_matches_one_target_and_closest_wins():
+    orders = [live("far", Side.BUY, 98, 10), live("near", Side.BUY, 100, 10)]
+    targets = [LevelTarget(Side.BUY, 100, 10)]
+    d = diff_orders(orders, targets, POLICY, now_ns=1)
+    assert [o.client_order_id for o in d.keep] == ["near"]
+    assert [o.client_order_id for o in d.cancel] == ["far"]
+
+
+def test_pending_cancel_is_neither_kept_nor_cancelled_twice_and_empty_targets_cancel_all():
+    orders = [live("pc", Side.BUY, 100, 10, state=OrderState.PENDING_CANCEL), live("o", Side.SELL, 110, 10)]
+    d = diff_orders(orders, [], POLICY, now_ns=1)
+    assert [o.client_order_id for o in d.cancel] == ["o"]
+    d2 = diff_orders(orders, [LevelTarget(Side.BUY, 100, 10)], POLICY, now_ns=1)
+    assert d2.place == (LevelTarget(Side.BUY, 100, 10),)

@@ -18,12 +18,12 @@ from hexbytes import HexBytes
 from web3 import AsyncWeb3
 from web3.contract import AsyncContract
 
-from amm._tick_lookup import tick_at_sqrt_price
 from amm.artifacts import load_abi
 from amm.chain_params import UniswapV3VenueParams
 from amm.pool_reader import PoolReader
 from amm.ports import Collected, LiquidityChange, PoolState, PositionInfo, SwapResult, TokenInfo
 from amm.rpc import connect_rpc
+from amm.tick_math import get_tick_at_sqrt_ratio
 from amm.tx_manager import TxManager, TxOutcome, TxRequest
 from amm.wallet import Signer
 from bot.clock import NS_PER_S, Clock
@@ -186,7 +186,7 @@ class ChainPool:
             amount_in=amount_in,
             amount_out=amount_out,
             sqrt_price_x96_after=sqrt_price_after,
-            tick_after=tick_at_sqrt_price(sqrt_price_after),
+            tick_after=get_tick_at_sqrt_ratio(sqrt_price_after),
             gas_cost_wei=gas_estimate * await self.gas_price_wei(),
         )
 

@@ -10,7 +10,6 @@ import pytest
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
-from amm._tick_lookup import tick_at_sqrt_price
 from amm.artifacts import (
     RUNTIME_ABIS,
     ArtifactsMissing,
@@ -20,6 +19,7 @@ from amm.artifacts import (
     require_node_modules,
 )
 from amm.local_chain import Anvil, UniswapDeployment, sqrt_price_x96_for
+from amm.tick_math import get_tick_at_sqrt_ratio
 
 pytestmark = pytest.mark.chain
 
@@ -53,7 +53,7 @@ def test_pool_starts_at_the_requested_price(uniswap: UniswapDeployment, rpc: Web
     assert (base.symbol, quote.symbol) == ("tWETH", "tUSD")
     assert sqrt_price_x96 == sqrt_price_x96_for(Fraction(2000), base, quote)
     # 2000 tUSD/tWETH = 2000e6 / 1e18 raw: tick = floor(log_1.0001(2e-9)) = floor(-200311.2)
-    assert tick == -200_312 == tick_at_sqrt_price(sqrt_price_x96)
+    assert tick == -200_312 == get_tick_at_sqrt_ratio(sqrt_price_x96)
 
 
 def test_every_account_is_funded(uniswap: UniswapDeployment, rpc: Web3) -> None:

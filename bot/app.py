@@ -20,6 +20,7 @@ from bot.market_state import MarketState
 from bot.metrics import BotMetrics
 from bot.ops_server import OpsServer
 from bot.order_manager import OrderCounters, OrderManager
+from bot.pools import SimPools
 from bot.reconcile import reconcile_venue
 from bot.reload import ConfigWatcher
 from bot.risk import RiskLimits
@@ -80,6 +81,7 @@ class Bot:
         self.scheduler.add("reconcile", b.jobs.reconcile_interval_s, lambda: reconcile_running(self))
         self.scheduler.add("housekeeping", b.jobs.housekeeping_interval_s, self._housekeeping)
         self.ops_server: OpsServer | None = None
+        self.sim_pools = SimPools({})
 
     # ---- start -----------------------------------------------------------------------------
 
@@ -87,7 +89,18 @@ class Bot:
         await self._prepare()
         assert self.engine is not None and self.orders is not None and self.clock is not None
         cfg, state = self.config, self.engine.state
-        self.context = BotContext(cfg, self.clock, self.store, self.venues, state, self.orders, self.engine)
+        self.sim_pools = SimPools.build(cfg.venues, self.venues, self.clock)
+        await self.sim_pools.connect_chain(cfg.venues, self.clock)
+        self.context = BotContext(
+            cfg,
+            self.clock,
+            self.store,
+            self.venues,
+            state,
+            self.orders,
+            self.engine,
+            pools=self.sim_pools.pools,
+        )
         self.risk_guard = RiskGuard(cfg.risk, self.engine, self.orders, self.store, self.clock)
         self.metrics.bind(self)
         for name, params in cfg.strategies.items():
@@ -123,7 +136,8 @@ class Bot:
         )
         if not self._injected:
             for name, params in cfg.venues.items():
-                self.venues[name] = build_venue(name, params, clock)
+                if not SimPools.is_pool(params):
+                    self.venues[name] = build_venue(name, params, clock)
         for venue in self.venues.values():
             await venue.connect()
         self.markets = await self._load_markets()
@@ -218,6 +232,7 @@ class Bot:
         await self.start()
         assert self.engine is not None
         engine_task = asyncio.create_task(self.engine.run(), name="engine")
+        self.sim_pools.start()
         assert self.context is not None
         self._active_tasks = [
             asyncio.create_task(self._run_active(s, self.context), name=f"strategy-{s.name}")
@@ -363,6 +378,7 @@ class Bot:
         for task in self._active_tasks:
             task.cancel()
         await asyncio.gather(*self._active_tasks, return_exceptions=True)
+        await self.sim_pools.stop()
         if self.engine is not None:
             await self.engine.stop()
         if self.orders is not None and self.clock is not None:

@@ -18,11 +18,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from amm.chain_params import UniswapV3VenueParams
+from amm.params import SimPoolParams
 from bot.domain import validate_instance_id
 from connectors.ccxt_params import CcxtVenueParams
 from connectors.mock.params import MockVenueParams
 from strategies.amm_arbitrage import AmmArbitrageParams
 from strategies.controls import QuotingControls
+from strategies.hedger import HedgerParams
+from strategies.lp_params import LpManagerParams
 from strategies.multi_venue import MultiVenueParams
 from strategies.quote_params import AvellanedaParams, FixedSpreadParams, GlftParams
 from strategies.xemm import XemmParams
@@ -126,11 +130,33 @@ class RiskConfig(StrictModel):
     pause_cooldown_s: float | None = Field(None, gt=0, description="auto-resume after; unset = by command")
 
 
-VenueConfig = Annotated[MockVenueParams | CcxtVenueParams, Field(discriminator="kind")]
+VenueConfig = Annotated[
+    MockVenueParams | CcxtVenueParams | SimPoolParams | UniswapV3VenueParams, Field(discriminator="kind")
+]
+# Venues that are AMM pools (amm.ports.AmmPool in BotContext.pools), not order books.
+POOL_VENUE_PARAMS = (SimPoolParams, UniswapV3VenueParams)
 StrategyConfig = Annotated[
-    FixedSpreadParams | AvellanedaParams | GlftParams | MultiVenueParams | XemmParams | AmmArbitrageParams,
+    FixedSpreadParams
+    | AvellanedaParams
+    | GlftParams
+    | MultiVenueParams
+    | XemmParams
+    | AmmArbitrageParams
+    | LpManagerParams
+    | HedgerParams,
     Field(discriminator="kind"),
 ]
+
+
+def _check_fair_source(name: str, pool: SimPoolParams, venues: dict[str, Any]) -> None:
+    """A simulated pool follows the latent price of a market on a mock venue of this config."""
+    fair = venues.get(pool.fair_venue)
+    if not isinstance(fair, MockVenueParams):
+        raise ValueError(f"venues.{name}.fair_venue: {pool.fair_venue!r} is not a mock venue of [venues]")
+    if pool.fair_symbol not in {m.symbol for m in fair.markets}:
+        raise ValueError(
+            f"venues.{name}.fair_symbol: {pool.fair_symbol!r} is not a market of {pool.fair_venue}"
+        )
 
 
 class AppConfig(StrictModel):
@@ -151,12 +177,23 @@ class AppConfig(StrictModel):
     @model_validator(mode="after")
     def _cross_references(self) -> AppConfig:
         keys = [m.key for m in self.markets]
+        for name, venue in self.venues.items():
+            if isinstance(venue, SimPoolParams):
+                _check_fair_source(name, venue, self.venues)
         dupes = sorted({k for k in keys if keys.count(k) > 1})
         if dupes:
             raise ValueError(f"markets: listed twice: {', '.join(dupes)}")
         for i, m in enumerate(self.markets):
             if m.venue not in self.venues:
                 raise ValueError(f"markets[{i}].venue: no venue named {m.venue!r} in [venues]")
+            if isinstance(self.venues[m.venue], POOL_VENUE_PARAMS):
+                raise ValueError(f"markets[{i}].venue: {m.venue!r} is a pool, not an order-book venue")
+        for name, strat in self.strategies.items():
+            for pool in getattr(strat, "pools", []):
+                if not isinstance(self.venues.get(pool), POOL_VENUE_PARAMS):
+                    raise ValueError(
+                        f"strategies.{name}.pools: {pool!r} is not a sim_pool or uniswap_v3 venue of [venues]"
+                    )
         owner: dict[str, str] = {}
         for name, strat in self.strategies.items():
             for key in getattr(strat, "markets", []):
@@ -172,6 +209,12 @@ class AppConfig(StrictModel):
                 if key in owner:
                     raise ValueError(f"strategies.{name}.markets: {key!r} is already quoted by {owner[key]}")
                 owner[key] = name
+        for name, strat in self.strategies.items():
+            for key in getattr(strat, "exclusive_markets", []):
+                if key in owner:
+                    raise ValueError(
+                        f"strategies.{name}.market: {key!r} is quoted by {owner[key]}; hedge elsewhere"
+                    )
         return self
 
     def market(self, key: str) -> MarketConfig:

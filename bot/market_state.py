@@ -9,6 +9,24 @@ import numpy as np
 
 from bot.domain import Market
 
+# Per-slot arrays whose value does not come from the market itself: (dtype, value of a new slot).
+# One table, so that construction and `add_market` (hot reload) can never disagree.
+_SLOT_FIELDS: dict[str, tuple[type, object]] = {
+    "best_bid_ticks": (np.int64, 0),  # 0 = no bid
+    "best_ask_ticks": (np.int64, 0),  # 0 = no ask
+    "best_bid_lots": (np.int64, 0),  # size at the best levels (microprice)
+    "best_ask_lots": (np.int64, 0),
+    "mid_price": (np.float64, np.nan),
+    "last_book_ns": (np.int64, 0),
+    "position_lots": (np.int64, 0),  # signed, relative to the market's target
+    "last_quote_ns": (np.int64, 0),
+    "dirty": (np.bool_, True),
+    "quoting_enabled": (np.bool_, True),
+    # Total (free + locked) balances of each market's base and quote on its venue, in units.
+    "base_balance": (np.float64, np.nan),
+    "quote_balance": (np.float64, np.nan),
+}
+
 
 class MarketState:
     def __init__(
@@ -19,44 +37,26 @@ class MarketState:
         self.slot_of: dict[tuple[str, str], int] = {(m.venue, m.symbol): i for i, m in enumerate(markets)}
         self.tick_size = np.array([float(m.tick_size) for m in markets], dtype=np.float64)
         self.lot_size = np.array([float(m.lot_size) for m in markets], dtype=np.float64)
-        self.best_bid_ticks = np.zeros(n, dtype=np.int64)  # 0 = no bid
-        self.best_ask_ticks = np.zeros(n, dtype=np.int64)  # 0 = no ask
-        self.best_bid_lots = np.zeros(n, dtype=np.int64)  # size at the best levels (microprice)
-        self.best_ask_lots = np.zeros(n, dtype=np.int64)
-        self.mid_price = np.full(n, np.nan)
-        self.last_book_ns = np.zeros(n, dtype=np.int64)
-        self.position_lots = np.zeros(n, dtype=np.int64)  # signed, relative to the market's target
         self.order_size_lots = np.array(order_size_lots, dtype=np.int64)
         self.max_position_lots = np.array(max_position_lots, dtype=np.int64)
-        self.last_quote_ns = np.zeros(n, dtype=np.int64)
-        self.dirty = np.zeros(n, dtype=bool)
-        self.quoting_enabled = np.ones(n, dtype=bool)
-        # Total (free + locked) balances of each market's base and quote on its venue, in units.
-        self.base_balance = np.full(n, np.nan)
-        self.quote_balance = np.full(n, np.nan)
+        for name, (dtype, value) in _SLOT_FIELDS.items():
+            setattr(self, name, np.full(n, value, dtype=dtype))
+        self.dirty[:] = False  # nothing to requote before the first book arrives
 
     def add_market(self, market: Market, order_size_lots: int, max_position_lots: int) -> int:
         """Append a slot (hot reload); every array grows by one, existing slots keep their index."""
         slot = len(self.markets)
         self.markets.append(market)
         self.slot_of[(market.venue, market.symbol)] = slot
-        appended = {
-            "tick_size": float(market.tick_size),
-            "lot_size": float(market.lot_size),
-            "best_bid_ticks": 0,
-            "best_ask_ticks": 0,
-            "mid_price": np.nan,
-            "last_book_ns": 0,
-            "position_lots": 0,
-            "order_size_lots": order_size_lots,
-            "max_position_lots": max_position_lots,
-            "last_quote_ns": 0,
-            "dirty": True,
-            "quoting_enabled": True,
+        appended: dict[str, tuple[type, object]] = {
+            "tick_size": (np.float64, float(market.tick_size)),
+            "lot_size": (np.float64, float(market.lot_size)),
+            "order_size_lots": (np.int64, order_size_lots),
+            "max_position_lots": (np.int64, max_position_lots),
+            **_SLOT_FIELDS,
         }
-        for name, value in appended.items():
-            array = getattr(self, name)
-            setattr(self, name, np.append(array, np.array([value], dtype=array.dtype)))
+        for name, (dtype, value) in appended.items():
+            setattr(self, name, np.append(getattr(self, name), np.array([value], dtype=dtype)))
         return slot
 
     def __len__(self) -> int:

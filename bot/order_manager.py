@@ -8,6 +8,7 @@ once before it moves the position.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -354,6 +355,28 @@ class OrderManager:
         slot = self._slot_of(order.request.venue, order.request.symbol)
         self.live[order.client_order_id] = order
         self._slot_orders[slot][order.client_order_id] = order
+
+    async def place_single(
+        self, slot: int, side: Side, price_ticks: int, size_lots: int, *, post_only: bool = True
+    ) -> str | None:
+        """One order outside the quote diff (hedges, active strategies): risk-checked, tracked,
+        stored like quotes. Returns its client order id, or None when risk refused it."""
+        market = self.state.markets[slot]
+        request = self._vet(slot, market, LevelTarget(side, price_ticks, size_lots))
+        if request is None:
+            return None
+        if not post_only:
+            request = dataclasses.replace(request, post_only=False)
+        await self._place(slot, market, request)
+        return request.client_order_id
+
+    async def cancel_order(self, client_order_id: str) -> None:
+        order = self.live.get(client_order_id)
+        if order is None or order.state is OrderState.PENDING_CANCEL:
+            return
+        await self._cancel(
+            self.state.markets[self._slot_of(order.request.venue, order.request.symbol)], order
+        )
 
     async def cancel_all(self, venue_name: str | None = None) -> None:
         jobs = []

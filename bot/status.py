@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.domain import Side
+from bot.lp_status import collect_lp_status, format_lp_status
 from bot.store import Store
 
 
@@ -47,6 +48,7 @@ def collect_status(store: Store) -> dict[str, Any]:
         "markets": {k: {f: str(v) for f, v in m.items()} for k, m in sorted(markets.items())},
         "open_orders": open_orders,
         "balances": balances,
+        "lp": collect_lp_status(store),
     }
 
 
@@ -70,6 +72,7 @@ def format_status(status: dict[str, Any]) -> str:
         lines.append("{:<24}{:>5}{:>7}{:>12}{:>12}{:>12}{:>12}{:>12}".format(*row))
     for venue, assets in status["balances"].items():
         lines.append(f"balances {venue}: " + ", ".join(f"{a} {v}" for a, v in sorted(assets.items())))
+    lines += format_lp_status(status["lp"])
     if status["open_orders"]:
         lines.append("open orders:")
         lines += [

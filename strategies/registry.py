@@ -13,6 +13,9 @@ from strategies.amm_arbitrage import AmmArbitrageParams, AmmArbitrageStrategy
 from strategies.base import ActiveStrategy, QuoteStrategy
 from strategies.controls import QuotingControls
 from strategies.core_strategy import CoreQuoteStrategy
+from strategies.hedger import Hedger, HedgerParams
+from strategies.lp_manager import LpManager
+from strategies.lp_params import LpManagerParams
 from strategies.multi_venue import MultiVenueParams, MultiVenueStrategy
 from strategies.quote_params import AvellanedaParams, FixedSpreadParams, GlftParams
 from strategies.xemm import XemmParams, XemmStrategy
@@ -43,4 +46,8 @@ def build_strategy(
         return XemmStrategy(name, params, state)
     if isinstance(params, AmmArbitrageParams):
         return AmmArbitrageStrategy(name, params, state)
+    if isinstance(params, LpManagerParams):
+        return LpManager(name, params)
+    if isinstance(params, HedgerParams):
+        return Hedger(name, params)
     raise ValueError(f"strategies.{name}: kind {getattr(params, 'kind', '?')!r} has no builder")

@@ -1,0 +1,108 @@
+"""The LP manager strategy (kind "lp_manager"): one `PoolLpManager` per configured pool.
+
+Evaluates every pool on a timer (`check_interval_s`) and early when the fair price moved more
+than `event_trigger_bps` since the last round (book events of the fair market). The fair price
+is the CEX mid when the fair market is traded by the bot, else the mock venue's latent price.
+Positions stay open at stop (an LP position is long-lived): on restart the store's open rows are
+adopted when the pool still holds them, else closed (a fresh simulated pool holds none).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bot.domain import BookSnapshot
+from bot.lp_store import LpStore
+from strategies.lp_params import LpManagerParams
+from strategies.lp_pool import PoolLpManager
+
+if TYPE_CHECKING:
+    from bot.context import BotContext
+    from bot.domain import VenueEvent
+
+log = logging.getLogger("mmbot.lp")
+
+
+def fair_price_reader(ctx: BotContext, venue: str, symbol: str) -> Callable[[], float]:
+    """CEX mid of a traded market, or the venue's latent fair price (mock venues)."""
+    slot = ctx.state.slot(venue, symbol)
+    latent = getattr(ctx.venues.get(venue), "fair_price", None)
+
+    def read() -> float:
+        if slot is not None:
+            mid = float(ctx.state.mid_price[slot])
+            if math.isfinite(mid):
+                return mid
+        if latent is not None:
+            try:
+                return float(latent(symbol))
+            except (RuntimeError, KeyError):
+                return math.nan
+        return math.nan
+
+    return read
+
+
+class LpManager:
+    def __init__(self, name: str, params: LpManagerParams) -> None:
+        self.name = name
+        self.params = params
+        self.managers: dict[str, PoolLpManager] = {}
+        self._fair_keys: set[tuple[str, str]] = set()
+        self._last_fair: dict[tuple[str, str], float] = {}
+        self._wake = asyncio.Event()
+
+    def build(self, ctx: BotContext) -> None:
+        store = LpStore(ctx.store)
+        for pool_name in self.params.pools:
+            pool = ctx.pools.get(pool_name)
+            if pool is None:
+                raise ValueError(f"strategies.{self.name}.pools: no pool named {pool_name!r}")
+            pool_params = ctx.config.venues[pool_name]
+            key = (pool_params.fair_venue, pool_params.fair_symbol)  # type: ignore[union-attr]
+            self._fair_keys.add(key)
+            fair = fair_price_reader(ctx, *key)
+            self.managers[pool_name] = PoolLpManager(
+                self.name, pool_name, pool, fair, self.params, ctx.clock, store
+            )
+
+    async def _adopt_stored_positions(self) -> None:
+        """Positions left open by a previous run: adopted when the pool still holds them."""
+        for manager in self.managers.values():
+            for row in manager.store.positions(self.name, open_only=True):
+                if row.pool == manager.pool_name:
+                    await manager.adopt(row)
+
+    async def run(self, ctx: BotContext) -> None:
+        self.build(ctx)
+        await self._adopt_stored_positions()
+        while True:
+            for manager in self.managers.values():
+                try:
+                    await manager.step()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("%s/%s: LP round failed", self.name, manager.pool_name)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.params.check_interval_s)
+
+    def on_event(self, event: VenueEvent) -> None:
+        if not isinstance(event, BookSnapshot) or (event.venue, event.symbol) not in self._fair_keys:
+            return
+        if not event.bids or not event.asks:
+            return
+        key = (event.venue, event.symbol)
+        mid = (event.bids[0][0] + event.asks[0][0]) / 2
+        last = self._last_fair.get(key)
+        if last is None:
+            self._last_fair[key] = mid
+        elif abs(mid / last - 1) * 1e4 >= self.params.event_trigger_bps:
+            self._last_fair[key] = mid
+            self._wake.set()

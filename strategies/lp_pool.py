@@ -1,0 +1,385 @@
+"""One pool's LP position: measure (fair price, σ̂, fee rate, gas), decide, act, record.
+
+`PoolLpManager` works through the AmmPool port (simulated pool or chain client); the decisions
+are the pure rules of `strategies.lp_rules`. Every decision that fires is logged with its numbers
+and stored (executed, or refused by a gate: a repeated refusal is stored once); positions, fees
+and gas go to the LP store.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from amm.attribution import LvrMeter, exact_position_amounts, human_liquidity
+from amm.conversions import tick_to_price
+from amm.full_math import Q128, Q256
+from amm.ports import AmmPool
+from bot.clock import Clock
+from bot.lp_store import LpPositionRow, LpStore
+from strategies.lp_params import LpManagerParams
+from strategies.lp_rules import (
+    Action,
+    Decision,
+    EwmaVolatility,
+    PoolView,
+    RangeChoice,
+    at_edge,
+    choose_range,
+    decide,
+    split_for_range,
+)
+
+log = logging.getLogger("mmbot.lp")
+
+
+@dataclass(slots=True)
+class LivePosition:
+    token_id: int
+    row_id: int
+    choice: RangeChoice
+    liquidity_raw: int
+    value_in_token1: float
+    sigma_at_open: float
+    opened_ns: int
+    lvr: LvrMeter
+    edge_since_ns: int | None = None
+
+
+@dataclass(slots=True)
+class LpTotals:
+    fees_token1: float = 0.0
+    gas_token1: float = 0.0
+    swap_cost_token1: float = 0.0
+    lvr_token1: float = 0.0  # realised, over closed positions
+    actions: dict[str, int] = field(default_factory=dict)
+    refusals: int = 0
+
+
+class PoolLpManager:
+    """One pool's LP position under the rules; `step()` is one evaluate-and-act round."""
+
+    def __init__(
+        self,
+        strategy: str,
+        pool_name: str,
+        pool: AmmPool,
+        fair_price: Callable[[], float],
+        params: LpManagerParams,
+        clock: Clock,
+        store: LpStore,
+    ) -> None:
+        self.strategy, self.pool_name, self.pool = strategy, pool_name, pool
+        self.fair_price, self.params, self.clock, self.store = fair_price, params, clock, store
+        self.rules = params.rules()
+        self.vol = EwmaVolatility.from_sigma(params.vol_half_life_s, params.initial_sigma)
+        self.fee_rate = 0.0
+        self._fee_mark: tuple[int, int, int, int] | None = None  # fg0, fg1, ts, samples
+        self.position: LivePosition | None = None
+        self.last_action_ns: int | None = None
+        self.last_decision: Decision | None = None
+        self._last_refusal: tuple[str, str] | None = None
+        self.totals = LpTotals()
+        self.d0, self.d1 = pool.token0.decimals, pool.token1.decimals
+
+    # ---- measurement -----------------------------------------------------------------------
+
+    def _native_price(self, fair: float) -> float:
+        return self.params.native_price_token1 or fair
+
+    def _gas_token1(self, gas_wei: int, fair: float) -> float:
+        return gas_wei / 1e18 * self._native_price(fair)
+
+    def _update_fee_rate(self, fg0: int, fg1: int, now_ns: int, fair: float) -> None:
+        """Fees per human unit of liquidity per second, from the pool's global fee growth (EWMA)."""
+        if self._fee_mark is not None and now_ns > self._fee_mark[2]:
+            dt_s = (now_ns - self._fee_mark[2]) / 1e9
+            scale = 10.0 ** ((self.d0 + self.d1) / 2)
+            d0 = (fg0 - self._fee_mark[0]) % Q256 / Q128 * scale / 10.0**self.d0
+            d1 = (fg1 - self._fee_mark[1]) % Q256 / Q128 * scale / 10.0**self.d1
+            sample = (d0 * fair + d1) / dt_s
+            alpha = 1.0 - math.exp(-dt_s * math.log(2) / self.params.vol_half_life_s)
+            first = self._fee_mark[3] == 0
+            self.fee_rate = sample if first else self.fee_rate + alpha * (sample - self.fee_rate)
+        self._fee_mark = (fg0, fg1, now_ns, 0 if self._fee_mark is None else self._fee_mark[3] + 1)
+
+    async def _wallet_human(self) -> tuple[float, float]:
+        w0, w1 = await self.pool.wallet_balances()
+        return w0 / 10.0**self.d0, w1 / 10.0**self.d1
+
+    async def _swap_cost_estimate(
+        self, b0: float, b1: float, fair: float, lower: float, upper: float
+    ) -> float:
+        zero_for_one, amount_in = split_for_range(b0, b1, fair, lower, upper)
+        value_in = amount_in * (fair if zero_for_one else 1.0)
+        if value_in < self.params.min_swap_token1:
+            return 0.0
+        raw_in = int(amount_in * 10.0 ** (self.d0 if zero_for_one else self.d1))
+        quote = await self.pool.quote_exact_input(zero_for_one, raw_in)
+        out = quote.amount_out / 10.0 ** (self.d1 if zero_for_one else self.d0)
+        value_out = out * (1.0 if zero_for_one else fair)
+        # A pool lagging fair can quote better than fair: never count that as negative cost.
+        return max(value_in - value_out, 0.0) + self._gas_token1(quote.gas_cost_wei, fair)
+
+    async def view(self, fair: float, now_ns: int) -> PoolView:
+        state = await self.pool.read_state()
+        self._update_fee_rate(state.fee_growth_global0_x128, state.fee_growth_global1_x128, now_ns, fair)
+        sigma = self.vol.sigma_annual(self.params.initial_sigma)
+        gas_price = await self.pool.gas_price_wei()
+        units = getattr(self.pool, "gas_units", None)
+        u = {
+            k: getattr(units, k, 150_000)
+            for k in ("mint", "decrease_liquidity", "collect", "burn", "increase_liquidity")
+        }
+        gas = {k: self._gas_token1(v * gas_price, fair) for k, v in u.items()}
+        w0, w1 = await self._wallet_human()
+        p0 = p1 = pending = 0.0
+        pos = self.position
+        if pos is not None:
+            p0, p1 = exact_position_amounts(
+                state.sqrt_price_x96,
+                pos.choice.tick_lower,
+                pos.choice.tick_upper,
+                pos.liquidity_raw,
+                self.d0,
+                self.d1,
+            )
+            f0, f1 = await self.pool.pending_fees(pos.token_id)
+            pending = f0 / 10.0**self.d0 * fair + f1 / 10.0**self.d1
+            pos.lvr.observe(fair, now_ns, sigma)
+            edge = at_edge(fair, pos.choice.price_lower, pos.choice.price_upper, self.params.edge_buffer)
+            pos.edge_since_ns = (pos.edge_since_ns or now_ns) if edge else None
+        total0, total1 = w0 + p0, w1 + p1
+        capital = total0 * fair + total1
+        if self.params.capital_token1 is not None:
+            capital = min(capital, self.params.capital_token1)
+        w = self.rules.min_half_width if pos is None else pos.choice.half_width
+        swap_cost = await self._swap_cost_estimate(
+            total0, total1, fair, fair * math.exp(-w), fair * math.exp(w)
+        )
+        return PoolView(
+            now_ns=now_ns,
+            price=fair,
+            sigma_annual=sigma,
+            fee_rate=self.fee_rate,
+            capital_token1=capital,
+            gas_open_token1=gas["mint"],
+            gas_close_token1=gas["decrease_liquidity"] + gas["collect"] + gas["burn"],
+            gas_compound_token1=gas["collect"] + gas["increase_liquidity"],
+            swap_cost_token1=swap_cost,
+            last_action_ns=self.last_action_ns,
+            liquidity=None if pos is None else human_liquidity(pos.liquidity_raw, self.d0, self.d1),
+            price_lower=0.0 if pos is None else pos.choice.price_lower,
+            price_upper=0.0 if pos is None else pos.choice.price_upper,
+            value_token1=p0 * fair + p1,
+            sigma_at_open=0.0 if pos is None else pos.sigma_at_open,
+            half_width=0.0 if pos is None else pos.choice.half_width,
+            edge_since_ns=None if pos is None else pos.edge_since_ns,
+            lvr_since_open_token1=0.0 if pos is None else pos.lvr.expected_token1,
+            pending_fees_token1=pending,
+        )
+
+    # ---- one round -------------------------------------------------------------------------
+
+    async def step(self) -> Decision | None:
+        fair = self.fair_price()
+        if not (math.isfinite(fair) and fair > 0):
+            return None
+        now = self.clock.now_ns()
+        self.vol.update(fair, now)
+        view = await self.view(fair, now)
+        decision = decide(view, self.rules)
+        self.last_decision = decision
+        self._log(decision, now)
+        if decision.executed_gate:
+            await self.act(decision, fair, now)
+        return decision
+
+    def _log(self, d: Decision, now_ns: int) -> None:
+        if d.action is Action.HOLD and not d.executed_gate:
+            log.debug("%s/%s hold: %s %s", self.strategy, self.pool_name, d.reason, d.numbers)
+            return
+        key = (d.action.value, d.reason)
+        if not d.executed_gate:
+            self.totals.refusals += 1
+            if key == self._last_refusal:
+                return  # the same refusal every round: logged and stored once
+            self._last_refusal = key
+        else:
+            self._last_refusal = None
+        log.info(
+            "%s/%s %s: %s %s",
+            self.strategy,
+            self.pool_name,
+            d.action.value,
+            d.reason,
+            {k: round(v, 6) for k, v in d.numbers.items()},
+        )
+        self.store.record_action(
+            self.strategy, self.pool_name, now_ns, d.action.value, d.reason, d.executed_gate, d.numbers
+        )
+
+    async def act(self, d: Decision, fair: float, now_ns: int) -> None:
+        self.totals.actions[d.action.value] = self.totals.actions.get(d.action.value, 0) + 1
+        self.last_action_ns = now_ns
+        if d.action is Action.COMPOUND:
+            await self.compound(fair, now_ns)
+            return
+        if self.position is not None:
+            await self.close(fair, now_ns, d.reason)
+        if d.action in (Action.OPEN, Action.RECENTRE, Action.WIDEN):
+            await self.open(d.half_width, fair, now_ns)
+
+    # ---- actions ---------------------------------------------------------------------------
+
+    def _gas(self, operation: str, gas_wei: int, fair: float, now_ns: int) -> None:
+        cost = self._gas_token1(gas_wei, fair)
+        self.totals.gas_token1 += cost
+        self.store.record_gas(self.strategy, self.pool_name, now_ns, operation, gas_wei, cost)
+
+    async def open(self, half_width: float, fair: float, now_ns: int) -> None:
+        p = self.params
+        choice = choose_range(
+            fair,
+            half_width,
+            skew=p.skew,
+            tick_spacing=self.pool.tick_spacing,
+            decimals0=self.d0,
+            decimals1=self.d1,
+        )
+        w0, w1 = await self._wallet_human()
+        scale = 1.0 if p.capital_token1 is None else min(1.0, p.capital_token1 / max(w0 * fair + w1, 1e-18))
+        zero_for_one, amount_in = split_for_range(
+            w0 * scale, w1 * scale, fair, choice.price_lower, choice.price_upper
+        )
+        value_in = amount_in * (fair if zero_for_one else 1.0)
+        if value_in >= p.min_swap_token1:
+            raw_in = int(amount_in * 10.0 ** (self.d0 if zero_for_one else self.d1))
+            quote = await self.pool.quote_exact_input(zero_for_one, raw_in)
+            min_out = int(quote.amount_out * (1 - p.slippage_bps / 1e4))
+            swap = await self.pool.swap_exact_input(zero_for_one, raw_in, min_out)
+            out = swap.amount_out / 10.0 ** (self.d1 if zero_for_one else self.d0)
+            cost = value_in - out * (1.0 if zero_for_one else fair)
+            self.totals.swap_cost_token1 += cost
+            self._gas("swap", swap.gas_cost_wei, fair, now_ns)
+        w0r, w1r = await self.pool.wallet_balances()
+        # The mint rounds what it takes up: a hair under the wallet keeps it payable.
+        a0, a1 = int(w0r * scale * (1 - 1e-6)), int(w1r * scale * (1 - 1e-6))
+        try:
+            minted = await self.pool.mint(choice.tick_lower, choice.tick_upper, a0, a1, 0, 0)
+        except ValueError as exc:
+            log.warning("%s/%s open refused by the pool: %s", self.strategy, self.pool_name, exc)
+            return
+        self._gas("mint", minted.gas_cost_wei, fair, now_ns)
+        value = minted.amount0 / 10.0**self.d0 * fair + minted.amount1 / 10.0**self.d1
+        row_id = self.store.open_position(
+            LpPositionRow(
+                strategy=self.strategy,
+                pool=self.pool_name,
+                token_id=minted.token_id,
+                tick_lower=choice.tick_lower,
+                tick_upper=choice.tick_upper,
+                liquidity=str(minted.liquidity),
+                amount0_in=str(minted.amount0),
+                amount1_in=str(minted.amount1),
+                value_in_token1=value,
+                opened_ns=now_ns,
+            )
+        )
+        sigma = self.vol.sigma_annual(p.initial_sigma)
+        meter = LvrMeter(
+            human_liquidity(minted.liquidity, self.d0, self.d1),
+            choice.price_lower,
+            choice.price_upper,
+            fair,
+            now_ns,
+        )
+        self.position = LivePosition(
+            minted.token_id, row_id, choice, minted.liquidity, value, sigma, now_ns, meter
+        )
+        log.info(
+            "%s/%s opened #%d [%d, %d) = [%.2f, %.2f] L %d value %.2f",
+            self.strategy,
+            self.pool_name,
+            minted.token_id,
+            choice.tick_lower,
+            choice.tick_upper,
+            choice.price_lower,
+            choice.price_upper,
+            minted.liquidity,
+            value,
+        )
+
+    async def _collect_fees(
+        self, pos: LivePosition, fair: float, now_ns: int, released: tuple[int, int]
+    ) -> None:
+        collected = await self.pool.collect(pos.token_id)
+        self._gas("collect", collected.gas_cost_wei, fair, now_ns)
+        f0, f1 = collected.amount0 - released[0], collected.amount1 - released[1]
+        value = f0 / 10.0**self.d0 * fair + f1 / 10.0**self.d1
+        self.totals.fees_token1 += value
+        self.store.record_fees(self.strategy, self.pool_name, pos.token_id, now_ns, f0, f1, value)
+
+    async def close(self, fair: float, now_ns: int, reason: str) -> None:
+        pos = self.position
+        assert pos is not None
+        released = await self.pool.decrease_liquidity(pos.token_id, pos.liquidity_raw, 0, 0)
+        self._gas("decrease_liquidity", released.gas_cost_wei, fair, now_ns)
+        await self._collect_fees(pos, fair, now_ns, (released.amount0, released.amount1))
+        await self.pool.burn(pos.token_id)
+        gas_price = await self.pool.gas_price_wei()
+        burn_units = getattr(getattr(self.pool, "gas_units", None), "burn", 0)
+        self._gas("burn", burn_units * gas_price, fair, now_ns)
+        self.store.close_position(pos.row_id, now_ns, released.amount0, released.amount1, reason)
+        self.totals.lvr_token1 += pos.lvr.realized_token1
+        self.position = None
+        log.info(
+            "%s/%s closed #%d (%s): out %d / %d, LVR %.4f",
+            self.strategy,
+            self.pool_name,
+            pos.token_id,
+            reason,
+            released.amount0,
+            released.amount1,
+            pos.lvr.realized_token1,
+        )
+
+    async def compound(self, fair: float, now_ns: int) -> None:
+        pos = self.position
+        assert pos is not None
+        await self._collect_fees(pos, fair, now_ns, (0, 0))
+        w0, w1 = await self.pool.wallet_balances()
+        try:
+            added = await self.pool.increase_liquidity(pos.token_id, w0, w1, 0, 0)
+        except ValueError as exc:
+            log.info("%s/%s compound left the fees idle: %s", self.strategy, self.pool_name, exc)
+            return
+        self._gas("increase_liquidity", added.gas_cost_wei, fair, now_ns)
+        pos.liquidity_raw += added.liquidity
+        pos.lvr.liquidity = human_liquidity(pos.liquidity_raw, self.d0, self.d1)
+        self.store.update_liquidity(pos.row_id, pos.liquidity_raw)
+
+    async def adopt(self, row: LpPositionRow) -> None:
+        """Take over a stored open position, or close its row when the pool no longer has it."""
+        assert row.id is not None
+        try:
+            info = await self.pool.position(row.token_id)
+        except ValueError:
+            info = None
+        now = self.clock.now_ns()
+        if info is None or info.liquidity == 0:
+            self.store.close_position(row.id, now, 0, 0, "not found at restart")
+            log.warning("%s/%s: stored position #%d is gone", self.strategy, self.pool_name, row.token_id)
+            return
+        lower = tick_to_price(info.tick_lower, self.d0, self.d1)
+        upper = tick_to_price(info.tick_upper, self.d0, self.d1)
+        choice = RangeChoice(info.tick_lower, info.tick_upper, lower, upper, math.log(upper / lower) / 2)
+        mid = math.sqrt(lower * upper)
+        meter = LvrMeter(human_liquidity(info.liquidity, self.d0, self.d1), lower, upper, mid, now)
+        sigma = self.vol.sigma_annual(self.params.initial_sigma)
+        self.position = LivePosition(
+            row.token_id, row.id, choice, info.liquidity, row.value_in_token1, sigma, row.opened_ns, meter
+        )
+        log.info("%s/%s adopted position #%d", self.strategy, self.pool_name, row.token_id)

@@ -37,6 +37,9 @@ from strategies.registry import build_strategy
 
 log = logging.getLogger("mmbot")
 
+# Orders a stop can find tracked but not listed by the venue: their request's answer was lost.
+_UNSETTLED = frozenset({OrderState.PENDING_NEW, OrderState.PENDING_CANCEL})
+
 
 def build_venue(name: str, params: object, clock: LoopClock) -> Venue:
     if isinstance(params, MockVenueParams):
@@ -352,7 +355,7 @@ class Bot:
 
     async def cancel_all(self) -> int:
         """Cancel every open order of ours now (quoting goes on unless paused); returns how many left."""
-        return await self._cancel_everything(self.config.bot.stop_timeout_s)
+        return await self._cancel_everything(self.config.bot.stop_timeout_s, quiesced=False)
 
     async def cancel_all_offline(self) -> int:
         """`mmbot cancel-all`: reconcile each venue, cancel every open order of ours, close; no quoting."""
@@ -392,12 +395,19 @@ class Bot:
                     await venue.close()
         self.store.close()
 
-    async def _cancel_everything(self, timeout_s: float) -> int:
+    async def _cancel_everything(self, timeout_s: float, *, quiesced: bool = True) -> int:
+        """Cancel until neither the venues nor we have an open order of ours (or the timeout).
+
+        `quiesced`: nothing else sends orders now (stop, offline cancel-all), so a tracked order the
+        venue does not list has no request in flight and can be settled by asking the venue.
+        """
         assert self.orders is not None and self.clock is not None
         prefix = client_order_prefix(self.config.bot.instance_id)
         deadline = asyncio.get_running_loop().time() + timeout_s
         venue_open = 0
         while True:
+            # Every cancel of ours has been answered once this returns: an order of ours the venue
+            # still lists is open whatever our state says (a cancel lost in a crash, a stale ack).
             await self.orders.cancel_all()
             venue_open = 0
             for venue in self.venues.values():
@@ -407,13 +417,17 @@ class Bot:
                     log.warning("cannot list open orders on %s: %s", venue.name, exc)
                     venue_open += 1
                     continue
+                listed = {u.client_order_id for u in open_orders}
+                for order in [o for o in self.orders.live.values() if o.request.venue == venue.name]:
+                    if quiesced and order.client_order_id not in listed and order.state in _UNSETTLED:
+                        await self.orders.settle(order)  # learn how it ended instead of waiting
                 for update in open_orders:
                     if not update.client_order_id.startswith(prefix):
                         continue
                     venue_open += 1
                     tracked = self.orders.live.get(update.client_order_id)
-                    if tracked is not None and tracked.state is OrderState.PENDING_CANCEL:
-                        continue
+                    if not quiesced and tracked is not None and tracked.state is OrderState.PENDING_CANCEL:
+                        continue  # the engine's own cancel may still be in flight
                     try:
                         self.orders.apply_update(
                             await venue.cancel_order(update.symbol, update.client_order_id)

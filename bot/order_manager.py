@@ -248,6 +248,10 @@ class OrderManager:
             self.on_round_trip(market, "cancel", sent_ns, self.clock.now_ns())
         self.apply_update(update)
 
+    async def settle(self, order: Order) -> None:
+        """Ask the venue how a tracked order the venue no longer lists as open ended."""
+        await self._settle_missing(self.venues[order.request.venue], order)
+
     async def _settle_missing(self, venue: Venue, order: Order) -> None:
         """The venue no longer has the order: learn how it ended (filled or cancelled)."""
         try:

@@ -75,6 +75,11 @@ async def reconcile_venue(
         order = _order_from_row(row)
         update = venue_open.pop(row.client_order_id, None)
         if update is not None:
+            if order.state is OrderState.PENDING_CANCEL:
+                # The cancel was sent by a process that died: nothing is in flight any more and the
+                # venue says open, so the order is managed (and cancelled when unwanted) again.
+                order.transition(OrderState.OPEN, clock.now_ns(), reason="cancel lost in a restart")
+                store.record_order_state(order)
             orders.adopt(order)
             orders.apply_update(update)
             adopted += 1

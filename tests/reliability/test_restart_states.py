@@ -1,0 +1,90 @@
+"""Orders caught mid-transition by a crash: the restart must finish what the dead process started.
+
+Found by the SIGKILL crash test: an order whose cancel was in flight when the process died came
+back as `pending_cancel`, was never cancelled again (neither by the quoting diff nor by the stop),
+and stayed on the venue after a clean stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+
+from bot.app import Bot
+from bot.clock import LoopClock, run_simulated
+from bot.domain import Order, OrderRequest, OrderState, Side, make_client_order_id
+from bot.store import Store
+from connectors.mock.venue import MockVenue
+from tests.kit import small_config
+
+
+def _stored(store, market, cid, side, price, lots, states, clock):
+    order = Order(OrderRequest(cid, "va", "BTC/USDT", side, price, lots), created_ns=clock.now_ns())
+    store.record_new_order(order, market, seq=int(cid.split("-")[1], 36))
+    for state in states:
+        order.transition(state, clock.now_ns())
+        store.record_order_state(order)
+    return order
+
+
+def test_order_killed_mid_cancel_is_cancelled_after_restart_and_none_left_at_stop(tmp_path):
+    config = small_config(tmp_path, venues=("va",))
+    store = Store(config.bot.database_url)
+    cid = make_client_order_id(config.bot.instance_id, 1)
+
+    async def main():
+        clock = LoopClock(epoch_ns=int(config.bot.sim_start.timestamp() * 1e9))
+        venue = MockVenue("va", config.venues["va"], clock)
+        await venue.connect()
+        btc = (await venue.load_markets())["BTC/USDT"]
+        await asyncio.sleep(5)
+        below = btc.price_to_ticks(Decimal(str(venue.fair_price("BTC/USDT"))) * Decimal("0.97"))
+        # The dead process: placed, acknowledged, cancel sent (row says pending_cancel), SIGKILL.
+        await venue.place_order(OrderRequest(cid, "va", "BTC/USDT", Side.BUY, below, 2))
+        _stored(store, btc, cid, Side.BUY, below, 2, [OrderState.OPEN, OrderState.PENDING_CANCEL], clock)
+
+        bot = Bot(config, tmp_path, venues={"va": venue})
+        await bot.start()
+        adopted = bot.orders.live[cid].state
+        await bot.shutdown()
+        left = [u.client_order_id for u in await venue.fetch_open_orders()]
+        await venue.close()
+        return adopted, left
+
+    adopted, left = run_simulated(main)
+    assert adopted is OrderState.OPEN  # the lost cancel request is forgotten, the order managed again
+    assert left == []
+    store = Store(config.bot.database_url)
+    assert store.get_order(cid).state == "cancelled"
+    assert json.loads(store.events("stop")[-1].detail)["open_orders_left"] == 0
+
+
+def test_stop_settles_tracked_orders_the_venue_no_longer_lists(tmp_path):
+    """A pending order the venue never had (its create was lost) must not hold the stop for its timeout."""
+    config = small_config(tmp_path, venues=("va",))
+    store = Store(config.bot.database_url)
+    ghost = make_client_order_id(config.bot.instance_id, 7)
+
+    async def main():
+        clock = LoopClock(epoch_ns=int(config.bot.sim_start.timestamp() * 1e9))
+        venue = MockVenue("va", config.venues["va"], clock)
+        await venue.connect()
+        bot = Bot(config, tmp_path, venues={"va": venue})
+        await bot.start()
+        btc = bot.orders.state.markets[bot.orders.state.slot("va", "BTC/USDT")]
+        order = _stored(bot.store, btc, ghost, Side.SELL, 10**9, 1, [OrderState.OPEN], clock)
+        order.transition(OrderState.PENDING_CANCEL, clock.now_ns())
+        bot.orders.adopt(order)  # tracked, pending cancel, unknown to the venue
+        t0 = asyncio.get_running_loop().time()
+        await bot.shutdown()
+        took = asyncio.get_running_loop().time() - t0
+        await venue.close()
+        return took
+
+    took = run_simulated(main)
+    assert took < config.bot.stop_timeout_s
+    store = Store(config.bot.database_url)
+    assert store.get_order(ghost).state == "cancelled"
+    assert store.open_orders() == []
+    assert json.loads(store.events("stop")[-1].detail)["open_orders_left"] == 0

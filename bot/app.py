@@ -21,7 +21,7 @@ from bot.metrics import BotMetrics
 from bot.ops_server import OpsServer
 from bot.order_manager import OrderCounters, OrderManager
 from bot.pools import SimPools
-from bot.reconcile import reconcile_venue
+from bot.reconcile import reconcile_venue, store_missed_fills
 from bot.reload import ConfigWatcher
 from bot.risk import RiskLimits
 from bot.risk_guard import RiskGuard
@@ -386,6 +386,7 @@ class Bot:
             await self.engine.stop()
         if self.orders is not None and self.clock is not None:
             remaining = await self._cancel_everything(self.config.bot.stop_timeout_s)
+            await self._store_last_fills()
             await self._snapshot("final")
             self.store.record_event("stop", self.clock.now_ns(), open_orders_left=remaining)
             log.info("stopped: %d open orders left, %d fills this run", remaining, self.orders.counters.fills)
@@ -394,6 +395,21 @@ class Bot:
                 with contextlib.suppress(Exception):
                     await venue.close()
         self.store.close()
+
+    async def _store_last_fills(self) -> None:
+        """Fills made just before the cancels may still be in flight on a stream about to close."""
+        assert self.orders is not None
+        for name, venue in self.venues.items():
+            symbols = [m.symbol for m in self.orders.state.markets if m.venue == name]
+            try:
+                found = await store_missed_fills(
+                    venue, symbols, self.store, self.orders, self.config.bot.instance_id
+                )
+            except VenueError as exc:
+                log.warning("cannot check %s for last fills (the next start will): %s", name, exc)
+                continue
+            if found:
+                log.info("stop: %d fills of the last moments stored from %s", found, name)
 
     async def _cancel_everything(self, timeout_s: float, *, quiesced: bool = True) -> int:
         """Cancel until neither the venues nor we have an open order of ours (or the timeout).

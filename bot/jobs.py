@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, text
 
 from bot.clock import NS_PER_S
 from bot.domain import TERMINAL_STATES, client_order_prefix
-from bot.reconcile import FILL_LOOKBACK_NS
+from bot.reconcile import store_missed_fills
 from bot.store import OrderEventRow, OrderRow
 from connectors.base import OrderNotFound
 
@@ -30,14 +30,8 @@ async def reconcile_running(bot: Bot) -> dict[str, int]:
     prefix = client_order_prefix(bot.config.bot.instance_id)
     missed = orphans = 0
     for name, venue in bot.venues.items():
-        last_ts = store.last_fill_ts_ns(name)
-        since = None if last_ts is None else last_ts - FILL_LOOKBACK_NS
-        for market in orders.state.markets:
-            if market.venue != name:
-                continue
-            for fill in await venue.fetch_fills(market.symbol, since):
-                if fill.client_order_id.startswith(prefix) and orders.apply_fill(fill):
-                    missed += 1
+        symbols = [m.symbol for m in orders.state.markets if m.venue == name]
+        missed += await store_missed_fills(venue, symbols, store, orders, bot.config.bot.instance_id)
         for update in await venue.fetch_open_orders():
             cid = update.client_order_id
             if not cid.startswith(prefix) or cid in orders.live:

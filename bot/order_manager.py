@@ -230,6 +230,8 @@ class OrderManager:
         previous = order.state
         if order.state is OrderState.PENDING_NEW:
             return  # cancel once acknowledged: the venue may not know it yet
+        if order.state.is_terminal:
+            return  # filled (or closed) by an event that ran between the diff and this task
         self._set_state(order, OrderState.PENDING_CANCEL)
         venue = self.venues[market.venue]
         sent_ns = self.clock.now_ns()

@@ -8,6 +8,7 @@ store does not know.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 
 from bot.clock import Clock
@@ -52,6 +53,25 @@ def _order_from_row(row: OrderRow) -> Order:
     )
 
 
+async def store_missed_fills(
+    venue: Venue, symbols: Iterable[str], store: Store, orders: OrderManager, instance_id: str
+) -> int:
+    """Store our venue fills the store lacks (from a little before its newest); returns how many."""
+    prefix = client_order_prefix(instance_id)
+    last_ts = store.last_fill_ts_ns(venue.name)
+    since = None if last_ts is None else last_ts - FILL_LOOKBACK_NS
+    # Re-reading fills already stored is expected here, not the venue reporting one twice.
+    known = store.fill_keys_since(venue.name, since)
+    inserted = 0
+    for symbol in symbols:
+        for fill in await venue.fetch_fills(symbol, since):
+            if (fill.symbol, fill.venue_trade_id) in known or not fill.client_order_id.startswith(prefix):
+                continue
+            if orders.apply_fill(fill):
+                inserted += 1
+    return inserted
+
+
 async def reconcile_venue(
     venue: Venue,
     markets: dict[str, Market],
@@ -61,13 +81,7 @@ async def reconcile_venue(
     instance_id: str,
 ) -> ReconcileReport:
     prefix = client_order_prefix(instance_id)
-    inserted = 0
-    last_ts = store.last_fill_ts_ns(venue.name)
-    since = None if last_ts is None else last_ts - FILL_LOOKBACK_NS
-    for symbol in markets:
-        for fill in await venue.fetch_fills(symbol, since):
-            if fill.client_order_id.startswith(prefix) and orders.apply_fill(fill):
-                inserted += 1
+    inserted = await store_missed_fills(venue, markets, store, orders, instance_id)
 
     venue_open = {u.client_order_id: u for u in await venue.fetch_open_orders() if u.symbol in markets}
     closed = adopted = 0

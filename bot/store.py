@@ -252,6 +252,14 @@ class Store:
         with Session(self.engine) as session:
             return list(session.exec(query.order_by(col(FillRow.exchange_ts_ns), col(FillRow.id))))
 
+    def fill_keys_since(self, venue: str, since_ns: int | None) -> set[tuple[str, str]]:
+        """(symbol, venue trade id) of the venue's stored fills from `since_ns` on (all if None)."""
+        query = select(FillRow.symbol, FillRow.venue_trade_id).where(FillRow.venue == venue)
+        if since_ns is not None:
+            query = query.where(FillRow.exchange_ts_ns >= since_ns)
+        with Session(self.engine) as session:
+            return {(symbol, trade_id) for symbol, trade_id in session.exec(query)}
+
     def last_fill_ts_ns(self, venue: str) -> int | None:
         query = select(func.max(FillRow.exchange_ts_ns)).where(FillRow.venue == venue)
         with Session(self.engine) as session:

@@ -108,7 +108,7 @@ def test_sigkill_restarts_lose_nothing(tmp_path, monkeypatch):
         killed_with_orders_live = 0
         adopted_after_reconcile = 0
         started = time.monotonic()
-        while kills < 20:
+        while kills < int(os.environ.get("MMBOT_CRASH_KILLS", "20")):
             bot = start_bot(config_path, tmp_path, log_path)
             wait_for_log(log_path, '"msg": "starting ', kills + 1, bot)
             time.sleep(rng.uniform(0.0, 3.0))  # from connect through reconciliation into quoting

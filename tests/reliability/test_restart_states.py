@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from bot.app import Bot
 from bot.clock import LoopClock, run_simulated
-from bot.domain import Order, OrderRequest, OrderState, Side, make_client_order_id
+from bot.domain import Order, OrderRequest, OrderState, OrderUpdate, Side, make_client_order_id
 from bot.store import Store
 from connectors.mock.venue import MockVenue
 from tests.kit import small_config
@@ -88,3 +88,33 @@ def test_stop_settles_tracked_orders_the_venue_no_longer_lists(tmp_path):
     assert store.get_order(ghost).state == "cancelled"
     assert store.open_orders() == []
     assert json.loads(store.events("stop")[-1].detail)["open_orders_left"] == 0
+
+
+def test_cancel_of_an_order_that_filled_after_the_diff_is_a_no_op(tmp_path):
+    """Found by the fault tests: cancel_all / a market sync builds its cancel jobs, then a fill
+    delivered before a job's first step closes the order; the job used to raise IllegalTransition
+    (filled -> pending_cancel), which aborted the stop before the venues were closed."""
+    config = small_config(tmp_path, venues=("va",))
+    cid = make_client_order_id(config.bot.instance_id, 5)
+
+    async def main():
+        clock = LoopClock(epoch_ns=int(config.bot.sim_start.timestamp() * 1e9))
+        venue = MockVenue("va", config.venues["va"], clock)
+        await venue.connect()
+        bot = Bot(config, tmp_path, venues={"va": venue})
+        await bot.start()
+        slot = bot.orders.state.slot("va", "BTC/USDT")
+        btc = bot.orders.state.markets[slot]
+        order = _stored(bot.store, btc, cid, Side.BUY, 1000, 1, [OrderState.OPEN], clock)
+        bot.orders.adopt(order)
+        bot.orders.apply_update(OrderUpdate("va", "BTC/USDT", cid, "9", OrderState.FILLED, Side.BUY,
+                                            1000, 1, 1, clock.now_ns()))  # fmt: skip
+        cancels_before = bot.orders.counters.cancelled
+        await bot.orders._cancel(btc, order)  # the job that was already scheduled
+        await bot.shutdown()
+        await venue.close()
+        return order.state, bot.orders.counters.cancelled - cancels_before
+
+    state, cancels = run_simulated(main)
+    assert (state, cancels) == (OrderState.FILLED, 0)
+    assert Store(config.bot.database_url).get_order(cid).state == "filled"

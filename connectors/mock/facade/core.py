@@ -35,6 +35,7 @@ from bot.domain import (
 )
 from connectors.mock.exchange import MockExchange
 from connectors.mock.facade import codec
+from connectors.mock.facade.faults import BalanceHistory, FaultParams, Faults, UserStreamShaper
 from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import DEFAULT_ACCOUNT, MockVenue
 
@@ -88,31 +89,12 @@ class Subscriber:
                 self.queue.get_nowait()
 
 
-@dataclass
-class Faults:
-    """Fault injection for tests and demos."""
-
-    reject_next: int = 0
-    """REST requests still to be answered with `reject_status` (429 by default)."""
-    reject_status: int = 429
-    retry_after_s: float = 1.0
-    fail_before_next: int = 0
-    """Requests matching `fail_path`/`fail_method` answered 503 without being executed."""
-    fail_after_next: int = 0
-    """Requests matching `fail_path`/`fail_method` executed, then answered 503 (outcome unknown)."""
-    fail_path: str = "/api/v3/order"
-    fail_method: str = "POST"
-    freeze_depth: bool = False
-    """Stop publishing depth diffs (the stream goes quiet but stays connected)."""
-    rejected: int = 0
-
-
 def _dumps(message: dict[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"))
 
 
 class FacadeCore:
-    def __init__(self, name: str, params: MockVenueParams) -> None:
+    def __init__(self, name: str, params: MockVenueParams, faults: FaultParams | None = None) -> None:
         self.name = name
         self.params = params
         self.clock = LoopClock()
@@ -121,7 +103,11 @@ class FacadeCore:
         self.account = DEFAULT_ACCOUNT
         self.markets: dict[str, Market] = self.exchange.markets
         self.by_id: dict[str, Market] = {codec.market_id(s): m for s, m in self.markets.items()}
-        self.faults = Faults()
+        self.faults = Faults.from_params(faults)
+        self._user_out = UserStreamShaper(lambda: self.faults, self._fan_out_user)
+        self.balance_history = BalanceHistory()
+        self.acking: set[str] = set()
+        """Client ids of new orders whose REST answer is being held back (ack_delay_ms)."""
         self.subscribers: set[Subscriber] = set()
         self.books: dict[str, PublishedBook] = {}
         self._trade_ids = dict.fromkeys(self.markets, 0)
@@ -229,6 +215,9 @@ class FacadeCore:
                 sub.send(text)
 
     def _broadcast_user(self, event: dict[str, Any]) -> None:
+        self._user_out(event)
+
+    def _fan_out_user(self, event: dict[str, Any]) -> None:
         for sub in self.subscribers:
             if sub.user_data:
                 sub.send(_dumps({"subscriptionId": sub.subscription_id, "event": event}))
@@ -312,6 +301,8 @@ class FacadeCore:
     def _on_fill(self, fill: Fill) -> None:
         if self.capture is not None:
             self.capture.append(fill)
+        if fill.client_order_id in self.acking:
+            self.faults.fills_before_ack += 1
         market = self.markets[fill.symbol]
         meta = self._meta.get((fill.symbol, fill.client_order_id))
         if meta is not None:
@@ -323,6 +314,7 @@ class FacadeCore:
         self._report(update, "TRADE", fill)
 
     def _on_balances(self, event: BalanceUpdate) -> None:
+        self.balance_history.record(self.now_ns(), self.exchange.balances(self.account))
         ts = codec.ms(event.exchange_ts_ns)
         self._broadcast_user(
             {

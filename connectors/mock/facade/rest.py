@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -76,11 +77,15 @@ class RestApi:
                     check_timestamp(params, self.core.now_ns() // codec.NS_PER_MS)
                     self.credentials.check_signature(payload, signature)
                 fault = self._injected_failure(request)
+                if fault is None and signed:
+                    fault = self.core.faults.random_failure()
                 if fault == "before":
                     raise _internal_error()
                 result = await fn(params)
                 if fault == "after":
                     raise _internal_error()
+                if fault == "delay":  # executed; the answer comes after the client gave up
+                    await asyncio.sleep(self.core.faults.delay_ms / 1000)
             except BinanceError as exc:
                 log.debug(
                     "%s %s -> %d %d %s", request.method, request.path, exc.http_status, exc.code, exc.msg
@@ -102,12 +107,17 @@ class RestApi:
         if faults.fail_after_next > 0:
             faults.fail_after_next -= 1
             return "after"
+        if faults.delay_after_next > 0:
+            faults.delay_after_next -= 1
+            faults.delayed += 1
+            return "delay"
         return None
 
     def _throttle(self) -> None:
         faults = self.core.faults
-        if faults.reject_next > 0:
-            faults.reject_next -= 1
+        random_limit = faults.rate_limit_rate > 0 and faults.rng.random() < faults.rate_limit_rate
+        if faults.reject_next > 0 or random_limit:
+            faults.reject_next = max(0, faults.reject_next - 1)
             faults.rejected += 1
             raise BinanceError(
                 faults.reject_status,
@@ -173,6 +183,9 @@ class RestApi:
         core = self.core
         now_ms = core.now_ns() // codec.NS_PER_MS
         balances = core.exchange.balances(core.account)
+        if core.faults.balance_lag_ms > 0:
+            lag_ns = int(core.faults.balance_lag_ms * 1_000_000)
+            balances = core.balance_history.as_of(core.now_ns() - lag_ns, balances)
         return {
             "makerCommission": 0,
             "takerCommission": 0,
@@ -291,6 +304,12 @@ class RestApi:
             raise _rejection(exc) from None
         finally:
             fills = core.end_order()
+        if core.faults.ack_delay_ms > 0:
+            core.acking.add(cid)  # fills of this order now reach the stream before its ack
+            try:
+                await asyncio.sleep(core.faults.ack_delay_ms / 1000)
+            finally:
+                core.acking.discard(cid)
         return self._order_answer(market, update, params.get("newOrderRespType"), fills)
 
     def _order_answer(

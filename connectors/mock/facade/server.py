@@ -20,7 +20,8 @@ from pydantic import ValidationError
 
 from connectors.mock.exchange import MockExchange
 from connectors.mock.facade.auth import Credentials
-from connectors.mock.facade.core import FacadeCore, Faults
+from connectors.mock.facade.core import FacadeCore
+from connectors.mock.facade.faults import FaultParams, Faults
 from connectors.mock.facade.rest import RestApi
 from connectors.mock.facade.ws import WsApi
 from connectors.mock.params import MockVenueParams
@@ -89,6 +90,7 @@ async def serve_facade(
     *,
     venue_name: str = "mock",
     request_limit_per_s: float | None = None,
+    faults: FaultParams | None = None,
 ) -> FacadeHandle:
     """Run the mock venue behind a Binance spot REST + websocket API on host:port (0: a free port).
 
@@ -96,7 +98,7 @@ async def serve_facade(
     `request_limit_per_s` answers REST requests above that rate with 429 + Retry-After.
     """
     credentials = Credentials(api_key, api_secret)
-    core = FacadeCore(venue_name, venue_params)
+    core = FacadeCore(venue_name, venue_params, faults)
     rest = RestApi(core, credentials, request_limit_per_s)
     ws = WsApi(core, credentials)
     app = web.Application()
@@ -122,7 +124,9 @@ def _host(host: str) -> str:
 # ---- command line ------------------------------------------------------------------------------
 
 
-def _venue_params(config_path: str | None, venue: str | None) -> tuple[str, MockVenueParams]:
+def _venue_params(
+    config_path: str | None, venue: str | None
+) -> tuple[str, MockVenueParams, FaultParams | None]:
     """The mock venue table to serve: `venue` (or the first kind = "mock" one) of a bot config."""
     if config_path is None:
         from bot.cli import DEFAULT_CONFIG
@@ -148,18 +152,23 @@ def _venue_params(config_path: str | None, venue: str | None) -> tuple[str, Mock
         raise SystemExit(
             f"{path}: venues.{venue}: no such mock venue (mock venues: {', '.join(mock) or 'none'})"
         )
+    table = dict(mock[venue])
+    raw_faults = table.pop("faults", None)  # the facade's own block: the bot's mock venue has none
     try:
-        return venue, MockVenueParams.model_validate(mock[venue])
+        faults = None if raw_faults is None else FaultParams.model_validate(raw_faults)
+        return venue, MockVenueParams.model_validate(table), faults
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise SystemExit(f"{path}: venues.{venue}: {problems}") from None
 
 
 async def _run(args: argparse.Namespace) -> None:
-    name, params = _venue_params(args.config, args.venue)
+    name, params, faults = _venue_params(args.config, args.venue)
     api_key = args.api_key or os.environ.get(API_KEY_ENV) or secrets.token_hex(16)
     api_secret = args.api_secret or os.environ.get(SECRET_ENV) or secrets.token_hex(32)
-    handle = await serve_facade(args.host, args.port, params, api_key, api_secret, venue_name=name)
+    handle = await serve_facade(
+        args.host, args.port, params, api_key, api_secret, venue_name=name, faults=faults
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -22,6 +22,7 @@ from amm.params import SimPoolParams
 from bot.domain import validate_instance_id
 from connectors.ccxt_params import CcxtVenueParams
 from connectors.mock.params import MockVenueParams
+from connectors.replay.params import ReplayVenueParams
 from strategies.amm_arbitrage import AmmArbitrageParams
 from strategies.controls import QuotingControls
 from strategies.hedger import HedgerParams
@@ -129,7 +130,9 @@ class RiskConfig(StrictModel):
     pause_cooldown_s: float | None = Field(None, gt=0, description="auto-resume after; unset = by command")
 
 
-VenueConfig = Annotated[MockVenueParams | CcxtVenueParams | SimPoolParams, Field(discriminator="kind")]
+VenueConfig = Annotated[
+    MockVenueParams | CcxtVenueParams | SimPoolParams | ReplayVenueParams, Field(discriminator="kind")
+]
 StrategyConfig = Annotated[
     FixedSpreadParams
     | AvellanedaParams

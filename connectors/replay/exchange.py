@@ -21,7 +21,7 @@ from decimal import Decimal
 import numpy as np
 
 from bot.backtest import core as c
-from bot.backtest.events import TRADE, EventData
+from bot.backtest.events import DEPTH, TRADE, EventData
 from bot.backtest.fast import ReplayParams, ReplayState
 from bot.domain import (
     Balance,
@@ -106,6 +106,7 @@ class ReplayExchange:
         self.now_ns = 0
         self.book_exch_ns = 0  # exchange time of the last row on the local side
         self.feed_latency_ns = 0  # local − exchange time of that row
+        self.depth_changed = False  # the last `apply_local` applied depth rows
 
     # ---- exchange side ---------------------------------------------------------------------
 
@@ -220,9 +221,11 @@ class ReplayExchange:
         first = int(s.st[c.S_LOCUR])
         lo_advance(ts_ns, s.rows, s.books, s.st)
         last = int(s.st[c.S_LOCUR])
+        self.depth_changed = False
         if last == first:
             return []
         rows = s.rows
+        self.depth_changed = bool((rows[c.C_KIND, first:last] == DEPTH).any())
         self.book_exch_ns = int(rows[c.C_EXCH, first:last].max())
         self.feed_latency_ns = int(rows[c.C_LOCAL, last - 1] - rows[c.C_EXCH, last - 1])
         trades = first + np.flatnonzero(rows[c.C_KIND, first:last] == TRADE)
@@ -237,12 +240,9 @@ class ReplayExchange:
             )
         ]
 
-    def top_of_book(
-        self, depth: int, at_exchange_ns: int = 0
-    ) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
-        """The local book's best levels plus our orders resting at the exchange time it shows
-        (the book's own, or `at_exchange_ns` when one of our orders changed it later)."""
-        own = self._own_levels(max(self.book_exch_ns, at_exchange_ns))
+    def top_of_book(self, depth: int) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+        """The local book's best levels plus our orders resting at the exchange time it shows."""
+        own = self._own_levels(self.book_exch_ns)
         sides = []
         for row, sign in ((c.B_LO, 1), (c.B_LO + 1, -1)):
             n = top_levels(self.s.books, self.s.st, row, depth, self._levels)

@@ -149,13 +149,11 @@ class ReplayVenue:
             raise OrderRejected(self.name, f"{request.client_order_id}: addressed to venue {request.venue!r}")
         update, events = ex.place(request, now, back)
         self._schedule(events)
-        self._schedule_publish(now)
         return update
 
     def _cancel(self, ex: ReplayExchange, symbol: str, cid: str, now: int, back: int) -> OrderUpdate:
         update, events = ex.cancel(symbol, cid, now, back)
         self._schedule(events)
-        self._schedule_publish(now)
         return update
 
     @staticmethod
@@ -205,26 +203,24 @@ class ReplayVenue:
                 return
             for trade in trades:
                 sink(trade)
-            self._publish()
+            if ex.depth_changed:
+                self._publish()
         self.finished.set()
 
-    def _publish(self, at_exchange_ns: int = 0) -> None:
-        """A BookSnapshot when the top levels (ours included) changed since the last one."""
+    def _publish(self) -> None:
+        """A BookSnapshot when the top levels (ours included) changed since the last one.
+
+        Only with depth rows, on the file's own cadence: a recorded feed shows changes of our
+        orders with the next depth update, and so does the replay."""
         ex, sink = self.exchange, self._sink
         if ex is None or sink is None:
             return
-        bids, asks = ex.top_of_book(self.params.book_depth, at_exchange_ns)
-        if (bids, asks) == self._published:
-            return
+        bids, asks = ex.top_of_book(self.params.book_depth)
+        if (bids, asks) == self._published or not (bids or asks):
+            return  # a feed has no book to show before its first level
         self._published = (bids, asks)
         self.snapshots_published += 1
         sink(BookSnapshot(self.name, ex.market.symbol, bids, asks, ex.book_exch_ns, self.clock.now_ns()))
-
-    def _schedule_publish(self, exchange_ns: int) -> None:
-        """Our order changed the book at `exchange_ns`: the feed shows it one feed latency later."""
-        assert self._loop is not None and self.exchange is not None
-        at_ns = exchange_ns + self.exchange.feed_latency_ns
-        self._loop.call_later(max(at_ns - self.clock.now_ns(), 0) / 1e9, self._publish, exchange_ns)
 
     def _schedule(self, events: list[Timed]) -> None:
         """Private-stream events, delivered in order at their times."""

@@ -147,6 +147,6 @@ def test_snapshots_only_when_the_top_levels_change_and_show_our_resting_order():
     assert snaps == [
         (FEED, ((100, 10), (99, 5)), ((102, 10),)),
         (2 * LAT + FEED, ((100, 10), (99, 6)), ((102, 10),)),
-        (6 * LAT + FEED, ((101, 4), (100, 10)), ((102, 10),)),  # our order, one feed latency later
+        # our order (resting from 6 ms) shows with the next depth update, as in a recorded feed
         (20 * LAT + FEED, ((101, 4), (100, 10)), ((102, 9),)),
     ]

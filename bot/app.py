@@ -32,6 +32,7 @@ from connectors.ccxt_params import CcxtVenueParams
 from connectors.ccxt_venue import CcxtVenue
 from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import MockVenue
+from connectors.replay import ReplayVenue, ReplayVenueParams
 from strategies.base import ActiveStrategy
 from strategies.registry import build_strategy
 
@@ -46,6 +47,8 @@ def build_venue(name: str, params: object, clock: LoopClock) -> Venue:
         return MockVenue(name, params, clock)
     if isinstance(params, CcxtVenueParams):
         return CcxtVenue(name, params, clock)
+    if isinstance(params, ReplayVenueParams):
+        return ReplayVenue(name, params, clock)
     raise ValueError(f"venues.{name}: kind {getattr(params, 'kind', '?')!r} is not supported yet")
 
 

@@ -83,6 +83,35 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from bot.backtest.events import EventFileError
+    from bot.backtest.runner import run_backtest
+    from bot.logs import setup_logging
+
+    path = Path(args.config)
+    config = load_config(path)
+    setup_logging(config.bot.log_format, args.log_level, secret_env_names(config))
+    data = Path(args.data) if args.data else None
+    try:
+        summary = run_backtest(config, path.resolve().parent, Path(args.out), data, str(path))
+    except EventFileError as exc:
+        print(f"--data: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary.to_dict(), indent=2))
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from bot.backtest.sweep import SweepError, run_sweep_command
+
+    try:
+        return run_sweep_command(args)
+    except SweepError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from bot.status import collect_status, format_status
     from bot.store import Store, resolve_database_url
@@ -125,6 +154,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="ISO date/time (UTC if no zone); default: 24 hours ago")
     p.add_argument("--out", default="report", help="output directory (default: ./report)")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("backtest", help="run the config's strategies on a replay venue; write the report")
+    p.add_argument("--config", required=True, help='TOML config with a venue of kind = "replay"')
+    p.add_argument("--data", help="L2 event file (.npz); overrides the replay venue's data")
+    p.add_argument("--out", default="backtest", help="output directory (default: ./backtest)")
+    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.set_defaults(func=cmd_backtest)
+    p = sub.add_parser("sweep", help="backtest a parameter grid in parallel on Ray; rank the points")
+    p.add_argument("--config", required=True, help='TOML config with a venue of kind = "replay"')
+    p.add_argument("--data", required=True, help="L2 event file (.npz)")
+    p.add_argument(
+        "--grid",
+        required=True,
+        help='TOML: dotted config path = [values], e.g. "strategies.mm.half_spread_bps" = [2, 3]',
+    )
+    p.add_argument("--address", help="an existing Ray cluster (default: start a local one)")
+    p.add_argument("--workers", type=int, default=2, help="grid points run at once (default: 2)")
+    p.add_argument("--out", default="sweep", help="output directory (default: ./sweep)")
+    p.set_defaults(func=cmd_sweep)
     p = sub.add_parser(
         "cancel-all", help="cancel every open order of ours on every venue (bot running or not)"
     )

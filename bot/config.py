@@ -23,6 +23,7 @@ from amm.params import SimPoolParams
 from bot.domain import validate_instance_id
 from connectors.ccxt_params import CcxtVenueParams
 from connectors.mock.params import MockVenueParams
+from connectors.replay.params import ReplayVenueParams
 from strategies.amm_arbitrage import AmmArbitrageParams
 from strategies.controls import QuotingControls
 from strategies.hedger import HedgerParams
@@ -131,7 +132,8 @@ class RiskConfig(StrictModel):
 
 
 VenueConfig = Annotated[
-    MockVenueParams | CcxtVenueParams | SimPoolParams | UniswapV3VenueParams, Field(discriminator="kind")
+    MockVenueParams | CcxtVenueParams | SimPoolParams | UniswapV3VenueParams | ReplayVenueParams,
+    Field(discriminator="kind"),
 ]
 # Venues that are AMM pools (amm.ports.AmmPool in BotContext.pools), not order books.
 POOL_VENUE_PARAMS = (SimPoolParams, UniswapV3VenueParams)

@@ -1,0 +1,163 @@
+"""`mmbot backtest`: the config's strategies, unchanged, run by the normal Bot on the simulated
+clock against the config's replay venues, then the same report as `mmbot report`.
+
+The run gets its own store in the output folder (a fresh SQLite file each time), starts at the
+first second of the data and stops when every replay venue has delivered its last row; the bot
+then shuts down as it always does (cancels everything, final snapshot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.app import Bot, build_venue
+from bot.backtest.events import EventData, load_events
+from bot.clock import NS_PER_S, LoopClock, run_simulated
+from bot.config import AppConfig, ConfigError
+from bot.pools import SimPools
+from bot.report import write_report
+from bot.store import Store
+from connectors.base import Venue
+from connectors.ccxt_params import CcxtVenueParams
+from connectors.replay import ReplayVenue, ReplayVenueParams
+
+STORE_NAME = "backtest.sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestSummary:
+    """One backtest's headline figures (quote units), the rows a sweep ranks."""
+
+    net_pnl: float
+    sharpe: float
+    max_drawdown: float
+    fill_rate: float
+    fills: int
+    orders: int
+    volume_quote: float
+    start_ns: int
+    end_ns: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def backtest_config(
+    config: AppConfig, config_dir: Path, out_dir: Path, data: Path | None = None, source: str = "config"
+) -> AppConfig:
+    """The config a backtest runs: replay data paths resolved (`data` overrides the one replay
+    venue's), simulated clock, its own store in `out_dir`, no ops endpoint, no hot reload."""
+    replay = [name for name, v in config.venues.items() if isinstance(v, ReplayVenueParams)]
+    problems = [
+        f'venues.{name}: kind = "ccxt" cannot run in a backtest (use a replay or mock venue)'
+        for name, v in config.venues.items()
+        if isinstance(v, CcxtVenueParams)
+    ]
+    if not replay:
+        problems.append('venues: a backtest needs a venue with kind = "replay" (its data is the event file)')
+    if data is not None and len(replay) > 1:
+        problems.append(
+            f"--data: the config has {len(replay)} replay venues ({', '.join(replay)}); set each data"
+        )
+    if problems:
+        raise ConfigError(source, problems)
+    venues = dict(config.venues)
+    for name in replay:
+        params = venues[name]
+        assert isinstance(params, ReplayVenueParams)
+        path = data if data is not None else Path(params.data)
+        path = path if path.is_absolute() else (config_dir / path).resolve()
+        if not path.is_file():
+            raise ConfigError(source, [f"venues.{name}.data: no such file {path}"])
+        venues[name] = params.model_copy(update={"data": str(path)})
+    bot = config.bot.model_copy(
+        update={
+            "clock": "simulated",
+            "database_url": f"sqlite:///{(out_dir / STORE_NAME).resolve()}",
+            "config_poll_interval_s": 0.0,
+            "ops": config.bot.ops.model_copy(update={"enabled": False}),
+        }
+    )
+    return config.model_copy(update={"bot": bot, "venues": venues})
+
+
+def run_backtest(
+    config: AppConfig, config_dir: Path, out_dir: Path, data: Path | None = None, source: str = "config"
+) -> BacktestSummary:
+    """Run one backtest and write the report (report.md, report.json, charts) into `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        (out_dir / f"{STORE_NAME}{suffix}").unlink(missing_ok=True)
+    cfg = backtest_config(config, config_dir, out_dir, data, source)
+    datasets = {
+        name: load_events(v.data) for name, v in cfg.venues.items() if isinstance(v, ReplayVenueParams)
+    }
+    start_ns = min(d.start_ns for d in datasets.values() if len(d))
+    end_ns = max(d.end_ns for d in datasets.values())
+    epoch_ns = start_ns // NS_PER_S * NS_PER_S  # a whole second: exact as a datetime
+    cfg = cfg.model_copy(
+        update={
+            "bot": cfg.bot.model_copy(update={"sim_start": datetime.fromtimestamp(epoch_ns // NS_PER_S, UTC)})
+        }
+    )
+    run_simulated(lambda: _run(cfg, out_dir, datasets, epoch_ns))
+    store = Store(cfg.bot.database_url)
+    try:
+        paths = write_report(store, epoch_ns, out_dir)
+    finally:
+        store.close()
+    report = json.loads(paths["json"].read_text())
+    return summarize(report, epoch_ns, end_ns)
+
+
+async def _run(cfg: AppConfig, out_dir: Path, datasets: dict[str, EventData], epoch_ns: int) -> None:
+    clock = LoopClock(epoch_ns=epoch_ns)
+    venues: dict[str, Venue] = {}
+    for name, params in cfg.venues.items():
+        if isinstance(params, ReplayVenueParams):
+            venues[name] = ReplayVenue(name, params, clock, data=datasets[name])
+        elif not SimPools.is_pool(params):
+            venues[name] = build_venue(name, params, clock)
+    bot = Bot(cfg, out_dir, venues=venues)
+    stop = asyncio.Event()
+    replays = [v for v in venues.values() if isinstance(v, ReplayVenue)]
+
+    async def stop_at_end() -> None:
+        await asyncio.gather(*(v.finished.wait() for v in replays))
+        stop.set()
+
+    watcher = asyncio.create_task(stop_at_end())
+    try:
+        await bot.run(stop=stop)
+    finally:
+        watcher.cancel()
+        for venue in venues.values():
+            await venue.close()
+
+
+def summarize(report: dict[str, Any], start_ns: int, end_ns: int) -> BacktestSummary:
+    quotes = report["quotes"].values()
+    sent = sum(q["orders"] - q["rejected"] for q in quotes)
+    filled = sum(q["filled"] for q in quotes)
+    perf, total = report["performance"], report["total"]
+
+    def finite(x: float) -> float:
+        return float(x) if math.isfinite(x) else 0.0
+
+    return BacktestSummary(
+        net_pnl=finite(total["net"]),
+        sharpe=finite(perf["sharpe"]),
+        max_drawdown=finite(perf["max_drawdown"]),
+        fill_rate=filled / sent if sent else 0.0,
+        fills=int(total["fills"]),
+        orders=sum(q["orders"] for q in quotes),
+        volume_quote=finite(total["volume_quote"]),
+        start_ns=start_ns,
+        end_ns=end_ns,
+    )

@@ -1,0 +1,74 @@
+"""Jitted helpers the replay venue adds around the replay core (bot/backtest/core.py): the same
+book, queue-model and matching code, driven one timeline at a time by the asyncio venue."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bot.backtest import core as c
+from bot.backtest.jit import njit
+
+R_LOCAL_TS = 6  # extra answer column: local time of the row that caused it (0: caused by a request)
+RESP_COLUMNS = 7
+
+
+@njit
+def ex_advance_stamped(
+    until_ns: int,
+    data: np.ndarray,
+    ex_order: np.ndarray,
+    books: np.ndarray,
+    st: np.ndarray,
+    fst: np.ndarray,
+    oi: np.ndarray,
+    of: np.ndarray,
+    act: np.ndarray,
+    resp: np.ndarray,
+    fills: np.ndarray,
+) -> int:
+    """`core.ex_advance`, plus each answer a market row causes (a fill of a resting order) is
+    stamped with that row's local time: our own-order stream reaches us with the market data."""
+    n = data.shape[1]
+    while st[c.S_EXCUR] < n:
+        i = ex_order[st[c.S_EXCUR]]
+        if data[c.C_EXCH, i] > until_ns:
+            return data[c.C_EXCH, i]
+        tail = st[c.S_RESP_TAIL]
+        c.ex_row(data, i, books, st, fst, oi, of, act, resp, fills)
+        st[c.S_EXCUR] += 1
+        for k in range(tail, st[c.S_RESP_TAIL]):
+            resp[k % c.RING, R_LOCAL_TS] = data[c.C_LOCAL, i]
+    return c.INF_NS
+
+
+@njit
+def lo_advance(until_ns: int, data: np.ndarray, books: np.ndarray, st: np.ndarray) -> int:
+    """Apply local rows received at or before `until_ns`; returns the next row's local time (or INF)."""
+    n = data.shape[1]
+    while st[c.S_LOCUR] < n:
+        i = st[c.S_LOCUR]
+        if data[c.C_LOCAL, i] > until_ns:
+            return data[c.C_LOCAL, i]
+        c.lo_row(data, i, books, st)
+        st[c.S_LOCUR] = i + 1
+    return c.INF_NS
+
+
+@njit
+def top_levels(books: np.ndarray, st: np.ndarray, row: int, depth: int, out: np.ndarray) -> int:
+    """The best `depth` non-empty levels of one book row into out[:, (price_ticks, size_lots)]."""
+    best = st[c.S_BEST + row]
+    if best == 0:
+        return 0
+    base = st[c.S_BASE]
+    width = books.shape[1]
+    step = -1 if row % 2 == 0 else 1
+    i = best - base
+    n = 0
+    while 0 <= i < width and n < depth:
+        if books[row, i] > 0:
+            out[n, 0] = base + i
+            out[n, 1] = books[row, i]
+            n += 1
+        i += step
+    return n

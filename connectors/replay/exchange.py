@@ -1,0 +1,349 @@
+"""The exchange side of a replay: the recorded book plus our orders, matched by the replay core's
+queue model, with exact Decimal balances and fees. Synchronous, time passed in by the venue.
+
+Market rows are applied at their exchange time (`advance`); an order request reaching the
+exchange at t first applies every row stamped at or before t, then acts on that book, so it never
+trades with a row the exchange made later (no look-ahead). The local side (what the bot receives)
+applies rows at their local time (`apply_local`) and is published as top-of-book snapshots with
+our own resting orders added back, like a real feed.
+
+Answers are returned as `(deliver_ns, event)` pairs: fills of resting orders reach the bot with
+the market row that caused them (that row's local time); what a request causes, at the caller's
+`respond_ns`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from bot.backtest import core as c
+from bot.backtest.events import DEPTH, TRADE, EventData
+from bot.backtest.fast import ReplayParams, ReplayState
+from bot.domain import (
+    Balance,
+    BalanceUpdate,
+    Fill,
+    FillEvent,
+    Market,
+    OrderRequest,
+    OrderState,
+    OrderUpdate,
+    PublicTrade,
+    Side,
+    VenueEvent,
+)
+from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
+from connectors.mock.accounts import Account, InsufficientFunds, lock_amount, lock_asset
+from connectors.replay.arrays import RESP_COLUMNS, ex_advance_stamped, lo_advance, top_levels
+from connectors.replay.params import ReplayVenueParams
+
+Timed = tuple[int, VenueEvent]
+_NO_WAKE_NS = 1 << 60
+
+
+@dataclass(slots=True)
+class _Own:
+    """One of our orders live on the replay exchange (its queue position lives in the core's arrays)."""
+
+    request: OrderRequest
+    slot: int
+    venue_order_id: str
+    lock_left: Decimal
+    rest_ns: int
+    state: OrderState = OrderState.OPEN
+    filled_lots: int = 0
+    updated_ns: int = 0
+
+    def update(self, market: Market, reason: str | None = None) -> OrderUpdate:
+        r = self.request
+        return OrderUpdate(
+            market.venue, r.symbol, r.client_order_id, self.venue_order_id, self.state, r.side,
+            r.price_ticks, r.size_lots, self.filled_lots, self.updated_ns, reason,
+        )  # fmt: skip
+
+
+def market_of(venue: str, data: EventData, params: ReplayVenueParams) -> Market:
+    meta = data.meta
+    return Market(
+        venue, meta.symbol, meta.base, meta.quote, meta.tick_size, meta.lot_size,
+        params.min_notional, params.maker_fee_bps, params.taker_fee_bps,
+    )  # fmt: skip
+
+
+class ReplayExchange:
+    def __init__(
+        self, venue: str, data: EventData, params: ReplayVenueParams, *, history_size: int = 10_000
+    ) -> None:
+        self.venue = venue
+        self.params = params
+        self.market = market_of(venue, data, params)
+        self.data = data
+        core = ReplayParams(
+            queue_model=params.queue_model,
+            queue_power=params.queue_power,
+            max_orders=params.max_orders,
+            wake_interval_ns=_NO_WAKE_NS,  # the bot wakes itself; keeps the unused samples array tiny
+        )
+        self.s = s = ReplayState(data, core)
+        s.resp = np.zeros((c.RING, RESP_COLUMNS), dtype=np.int64)
+        s.st[c.S_RESP_LATENCY_ZERO] = 1  # answers stamped at exchange time: the venue adds latency
+        m = self.market
+        self.account = Account("main", params.initial_balances, [m.base, m.quote])
+        self._open: dict[str, _Own] = {}
+        self._by_slot: dict[int, _Own] = {}
+        self._closed: OrderedDict[str, OrderUpdate] = OrderedDict()
+        self._fills: deque[Fill] = deque(maxlen=history_size)
+        self._history_size = history_size
+        # cancelled orders (side, price, lots, rest_ns, close_ns) still inside the feed's delay
+        self._gone: list[tuple[int, int, int, int, int]] = []
+        self._next_trade_id = 1
+        self._next_order_id = 1
+        self._levels = np.zeros((params.book_depth, 2), dtype=np.int64)
+        self.now_ns = 0
+        self.book_exch_ns = 0  # exchange time of the last row on the local side
+        self.feed_latency_ns = 0  # local − exchange time of that row
+        self.depth_changed = False  # the last `apply_local` applied depth rows
+
+    # ---- exchange side ---------------------------------------------------------------------
+
+    def advance(self, ts_ns: int) -> list[Timed]:
+        """Apply market rows made at or before `ts_ns`; fills of our resting orders come back."""
+        if ts_ns > self.now_ns:
+            self.now_ns = ts_ns
+        s = self.s
+        if s.st[c.S_EXCUR] >= len(self.data):
+            return []
+        ex_advance_stamped(
+            self.now_ns, s.rows, s.ex_order, s.books, s.st, s.fst, s.oi, s.of, s.act, s.resp, s.fills
+        )
+        events: list[Timed] = []
+        self._drain(events, respond_ns=None)
+        return events
+
+    def place(self, request: OrderRequest, ts_ns: int, respond_ns: int) -> tuple[OrderUpdate, list[Timed]]:
+        """One order reaching the exchange at `ts_ns` (call `advance(ts_ns)` first)."""
+        m = self.market
+        cid = request.client_order_id
+        if request.symbol != m.symbol:
+            raise OrderRejected(self.venue, f"{cid}: unknown symbol {request.symbol!r}")
+        if cid in self._open:
+            raise OrderRejected(self.venue, f"{cid}: duplicate client_order_id of a live order")
+        if m.notional(request.price_ticks, request.size_lots) < m.min_notional:
+            raise OrderRejected(self.venue, f"{cid}: notional below min_notional {m.min_notional}")
+        slot = self._free_slot()
+        if slot < 0:
+            raise OrderRejected(self.venue, f"{cid}: {self.params.max_orders} orders open (max_orders)")
+        lock = lock_amount(m, request.side, request.price_ticks, request.size_lots)
+        asset = lock_asset(m, request.side)
+        try:
+            self.account.lock(asset, lock)
+        except InsufficientFunds as exc:
+            raise InsufficientBalance(self.venue, f"{cid}: {exc}") from None
+        oi = self.s.oi
+        oi[slot, c.O_LO], oi[slot, c.O_EX] = c.LO_PENDING_NEW, c.EX_PENDING
+        oi[slot, c.O_SIDE], oi[slot, c.O_PRICE] = request.side.sign, request.price_ticks
+        oi[slot, c.O_QTY], oi[slot, c.O_EX_FILLED], oi[slot, c.O_LO_FILLED] = request.size_lots, 0, 0
+        oi[slot, c.O_ID], oi[slot, c.O_POST_ONLY], oi[slot, c.O_LAT] = self._next_order_id, 0, 0
+        oi[slot, c.O_POST_ONLY] = int(request.post_only)
+        own = _Own(request, slot, str(self._next_order_id), lock, ts_ns, updated_ns=ts_ns)
+        self._next_order_id += 1
+        self._open[cid] = own
+        self._by_slot[slot] = own
+        events: list[Timed] = []
+        answers = self._request(c.REQ_NEW, slot, events, respond_ns)
+        if c.RESP_REJECTED in answers:
+            self._forget(own)
+            self.account.release(asset, lock)
+            raise PostOnlyWouldCross(self.venue, f"{cid}: post-only order would cross")
+        if request.immediate_or_cancel and own.state.is_live:
+            self._request(c.REQ_CANCEL, slot, events, respond_ns)
+            self._close(
+                own, OrderState.EXPIRED, respond_ns, events, "unfilled remainder of an immediate order"
+            )
+        events.append((respond_ns, self._balance_event()))
+        return own.update(m), events
+
+    def cancel(
+        self, symbol: str, client_order_id: str, ts_ns: int, respond_ns: int
+    ) -> tuple[OrderUpdate, list[Timed]]:
+        own = self._open.get(client_order_id) if symbol == self.market.symbol else None
+        if own is None:
+            raise OrderNotFound(self.venue, f"{symbol} {client_order_id}: no open order")
+        events: list[Timed] = []
+        answers = self._request(c.REQ_CANCEL, own.slot, events, respond_ns)
+        if c.RESP_CANCELLED in answers:
+            r = own.request
+            self._gone.append((r.side.sign, r.price_ticks, r.size_lots - own.filled_lots, own.rest_ns, ts_ns))
+            self._close(own, OrderState.CANCELLED, respond_ns, events, None)
+            events.append((respond_ns, self._balance_event()))
+        return own.update(self.market), events
+
+    # ---- views -----------------------------------------------------------------------------
+
+    def fetch_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
+        own = self._open.get(client_order_id)
+        if own is not None and symbol == self.market.symbol:
+            return own.update(self.market)
+        closed = self._closed.get(client_order_id)
+        if closed is None or closed.symbol != symbol:
+            raise OrderNotFound(self.venue, f"{symbol} {client_order_id}: unknown order")
+        return closed
+
+    def open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
+        if symbol not in (None, self.market.symbol):
+            return []
+        return [o.update(self.market) for o in self._open.values()]
+
+    def balances(self) -> dict[str, Balance]:
+        return self.account.balances()
+
+    def fills(self, symbol: str | None = None, since_ns: int | None = None) -> list[Fill]:
+        return [
+            f
+            for f in self._fills
+            if (symbol is None or f.symbol == symbol) and (since_ns is None or f.exchange_ts_ns >= since_ns)
+        ]
+
+    # ---- local side ------------------------------------------------------------------------
+
+    def next_local_ns(self) -> int | None:
+        s = self.s
+        i = int(s.st[c.S_LOCUR])
+        return int(s.rows[c.C_LOCAL, i]) if i < len(self.data) else None
+
+    def apply_local(self, ts_ns: int) -> list[PublicTrade]:
+        """Rows received at or before `ts_ns` reach the local book; their trades come back."""
+        s = self.s
+        first = int(s.st[c.S_LOCUR])
+        lo_advance(ts_ns, s.rows, s.books, s.st)
+        last = int(s.st[c.S_LOCUR])
+        self.depth_changed = False
+        if last == first:
+            return []
+        rows = s.rows
+        self.depth_changed = bool((rows[c.C_KIND, first:last] == DEPTH).any())
+        self.book_exch_ns = int(rows[c.C_EXCH, first:last].max())
+        self.feed_latency_ns = int(rows[c.C_LOCAL, last - 1] - rows[c.C_EXCH, last - 1])
+        trades = first + np.flatnonzero(rows[c.C_KIND, first:last] == TRADE)
+        if len(trades) == 0:
+            return []
+        m = self.market
+        cols = rows[:, trades].tolist()
+        return [
+            PublicTrade(m.venue, m.symbol, Side.BUY if side > 0 else Side.SELL, price, lots, exch, local)
+            for side, exch, local, price, lots in zip(
+                cols[c.C_SIDE], cols[c.C_EXCH], cols[c.C_LOCAL], cols[c.C_PRICE], cols[c.C_SIZE], strict=True
+            )
+        ]
+
+    def top_of_book(self, depth: int) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+        """The local book's best levels plus our orders resting at the exchange time it shows."""
+        own = self._own_levels(self.book_exch_ns)
+        sides = []
+        for row, sign in ((c.B_LO, 1), (c.B_LO + 1, -1)):
+            n = top_levels(self.s.books, self.s.st, row, depth, self._levels)
+            levels = dict(zip(self._levels[:n, 0].tolist(), self._levels[:n, 1].tolist(), strict=True))
+            for (side, price), lots in own.items():
+                if side == sign:
+                    levels[price] = levels.get(price, 0) + lots
+            sides.append(tuple(sorted(levels.items(), key=lambda kv: -sign * kv[0])[:depth]))
+        return sides[0], sides[1]
+
+    # ---- internals -------------------------------------------------------------------------
+
+    def _own_levels(self, at_ns: int) -> dict[tuple[int, int], int]:
+        out: dict[tuple[int, int], int] = {}
+        for o in self._open.values():
+            if o.rest_ns <= at_ns:
+                key = (o.request.side.sign, o.request.price_ticks)
+                out[key] = out.get(key, 0) + o.request.size_lots - o.filled_lots
+        self._gone = [g for g in self._gone if g[4] > at_ns]
+        for side, price, lots, rest_ns, _ in self._gone:
+            if rest_ns <= at_ns:
+                out[(side, price)] = out.get((side, price), 0) + lots
+        return out
+
+    def _free_slot(self) -> int:
+        oi = self.s.oi
+        free = np.flatnonzero((oi[:, c.O_LO] == 0) & (oi[:, c.O_EX] == 0) & (oi[:, c.O_INFLIGHT] == 0))
+        return int(free[0]) if len(free) else -1
+
+    def _request(self, kind: int, slot: int, events: list[Timed], respond_ns: int) -> list[int]:
+        s = self.s
+        c.ex_request(kind, slot, s.books, s.st, s.fst, s.oi, s.of, s.act, s.resp, s.fills)
+        return self._drain(events, respond_ns)
+
+    def _drain(self, events: list[Timed], respond_ns: int | None) -> list[int]:
+        """Consume the core's answers: fills are booked here, the other kinds are returned."""
+        s = self.s
+        st, resp = s.st, s.resp
+        if st[c.S_RESP_TAIL] - st[c.S_RESP_HEAD] > c.RING:
+            raise RuntimeError(f"{self.venue}: more than {c.RING} answers in one step; lower feed_batch_ms")
+        kinds = []
+        while st[c.S_RESP_HEAD] < st[c.S_RESP_TAIL]:
+            exch_ns, kind, slot, lots, price, maker, local_ns = resp[st[c.S_RESP_HEAD] % c.RING].tolist()
+            c.lo_response(st, s.oi, resp)
+            if kind == c.RESP_FILL:
+                deliver = respond_ns if respond_ns is not None else max(local_ns, exch_ns)
+                self._fill(self._by_slot[slot], price, lots, bool(maker), exch_ns, deliver, events)
+            else:
+                kinds.append(kind)
+        return kinds
+
+    def _fill(
+        self,
+        own: _Own,
+        price: int,
+        lots: int,
+        maker: bool,
+        exch_ns: int,
+        deliver_ns: int,
+        events: list[Timed],
+    ) -> None:
+        m = self.market
+        side = own.request.side
+        fee = m.fee(price, lots, is_maker=maker)
+        lock_used = lock_amount(m, side, own.request.price_ticks, lots)
+        self.account.settle_fill(m, side, price, lots, fee, lock_used)
+        own.lock_left -= lock_used
+        own.filled_lots += lots
+        own.updated_ns = exch_ns
+        fill = Fill(
+            m.venue, m.symbol, str(self._next_trade_id), own.venue_order_id, own.request.client_order_id,
+            side, price, lots, fee, m.quote, maker, exch_ns,
+        )  # fmt: skip
+        self._next_trade_id += 1
+        self._fills.append(fill)
+        events.append((deliver_ns, FillEvent(fill, deliver_ns)))
+        if own.filled_lots >= own.request.size_lots:
+            self._close(own, OrderState.FILLED, deliver_ns, events, None)
+        else:
+            own.state = OrderState.PARTIALLY_FILLED
+            events.append((deliver_ns, own.update(m)))
+        events.append((deliver_ns, self._balance_event()))
+
+    def _close(
+        self, own: _Own, state: OrderState, deliver_ns: int, events: list[Timed], reason: str | None
+    ) -> None:
+        if own.lock_left:
+            self.account.release(lock_asset(self.market, own.request.side), own.lock_left)
+            own.lock_left = Decimal(0)
+        own.state = state
+        own.updated_ns = max(own.updated_ns, self.now_ns)
+        self._forget(own)
+        update = own.update(self.market, reason)
+        self._closed[own.request.client_order_id] = update
+        if len(self._closed) > self._history_size:
+            self._closed.popitem(last=False)
+        events.append((deliver_ns, update))
+
+    def _forget(self, own: _Own) -> None:
+        self._open.pop(own.request.client_order_id, None)
+        self._by_slot.pop(own.slot, None)
+
+    def _balance_event(self) -> BalanceUpdate:
+        return BalanceUpdate(self.venue, self.account.balances(), self.now_ns)

@@ -1,0 +1,44 @@
+"""Configuration of a replay venue: the event file, the queue and latency models, fees, balances."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class ReplayVenueParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["replay"] = "replay"
+    data: str = Field(
+        description="L2 event file (.npz, bot/backtest/events.py); `mmbot backtest --data` overrides"
+    )
+    queue_model: Literal["risk_averse", "probabilistic"] = "risk_averse"
+    queue_power: float = Field(default=2.0, gt=0, description="probabilistic model: f(x) = x**power")
+    order_latency_ms: float = Field(default=20.0, ge=0, description="one way, to the matching engine")
+    order_latency_jitter_ms: float = Field(
+        default=0.0, ge=0, description="standard deviation of a lognormal latency; 0 = constant"
+    )
+    seed: int = Field(default=0, description="seeds the latency draws")
+    maker_fee_bps: Decimal = Field(default=Decimal(0), ge=-100, le=1000, description="negative: rebate")
+    taker_fee_bps: Decimal = Field(default=Decimal(0), ge=0, le=1000)
+    min_notional: Decimal = Field(default=Decimal(0), ge=0)
+    initial_balances: dict[str, Decimal] = Field(default_factory=dict)
+    book_depth: int = Field(default=20, ge=1, le=5000, description="levels per side in each BookSnapshot")
+    feed_batch_ms: float = Field(
+        default=0.0,
+        ge=0,
+        description="0: each row reaches the bot at its local time; > 0: rows are delivered in batches "
+        "at most this often (faster replays, market data up to this late)",
+    )
+    max_orders: int = Field(default=256, ge=1, le=4096, description="our orders resting at once")
+
+    @field_validator("initial_balances")
+    @classmethod
+    def _balances_non_negative(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for asset, amount in value.items():
+            if amount < 0:
+                raise ValueError(f"initial balance of {asset} must be >= 0, got {amount}")
+        return value

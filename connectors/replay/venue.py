@@ -1,0 +1,242 @@
+"""`ReplayVenue`: the `Venue` port over a recorded L2 event file, on the simulated clock.
+
+The bot sees the file as a live feed: every row reaches it at its local timestamp (the file's
+feed latency), trades as `PublicTrade`, the book as a `BookSnapshot` whenever its top levels
+changed (our own resting orders included, as a real feed shows them). Our orders reach the
+replayed exchange one order latency after the call and the answer comes back one more later
+(constant, or lognormal draws taken in turn); they are matched there by the replay core's queue
+model. Private-stream events (fills, order and balance updates) reach the bot one feed latency
+after the exchange made them: with the market row that caused them, or after the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from bot.backtest.events import EventData, load_events
+from bot.backtest.fast import latency_samples
+from bot.clock import Clock
+from bot.domain import (
+    Balance,
+    BookSnapshot,
+    Fill,
+    FillEvent,
+    Market,
+    OrderRequest,
+    OrderUpdate,
+    VenueEvent,
+    VenueStatus,
+)
+from connectors.base import EventSink, OrderRejected, VenueError, VenueUnavailable
+from connectors.replay.exchange import ReplayExchange, Timed
+from connectors.replay.params import ReplayVenueParams
+
+T = TypeVar("T")
+
+_LATENCY_DRAWS = 4096
+
+
+class ReplayVenue:
+    supports_batch = True
+
+    def __init__(
+        self, name: str, params: ReplayVenueParams, clock: Clock, *, data: EventData | None = None
+    ) -> None:
+        """`data` injects already-loaded events (tests, sweeps); else `params.data` is read at connect."""
+        self.name = name
+        self.params = params
+        self.clock = clock
+        self._data = data
+        self.exchange: ReplayExchange | None = None
+        mean_ns = params.order_latency_ms * 1e6
+        self._latencies = latency_samples(
+            mean_ns, params.order_latency_jitter_ms * 1e6, _LATENCY_DRAWS, params.seed
+        )
+        self._latency_k = 0
+        self._batch_ns = round(params.feed_batch_ms * 1e6)
+        self._sink: EventSink | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._connected = False
+        self._published: tuple[object, object] | None = None
+        self._last_private_ns = 0
+        self.finished = asyncio.Event()
+        """Set when the last row of the file has reached the bot."""
+        self.snapshots_published = 0
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        if self._connected:
+            return
+        self._loop = asyncio.get_running_loop()
+        if self.exchange is None:
+            data = self._data if self._data is not None else load_events(Path(self.params.data))
+            self.exchange = ReplayExchange(self.name, data, self.params)
+        self._connected = True
+
+    async def close(self) -> None:
+        self._connected = False
+        self._sink = None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def load_markets(self) -> dict[str, Market]:
+        ex = self._require_connected()
+        return {ex.market.symbol: ex.market}
+
+    async def start_streams(self, symbols: Sequence[str], sink: EventSink) -> None:
+        ex = self._require_connected()
+        unknown = set(symbols) - {ex.market.symbol}
+        if unknown:
+            raise VenueError(self.name, f"start_streams: the event file has no markets {sorted(unknown)}")
+        self._sink = sink
+        sink(VenueStatus(self.name, True, f"replaying {ex.market.symbol}", self.clock.now_ns()))
+        assert self._loop is not None
+        self._task = self._loop.create_task(self._replay(ex), name=f"{self.name}-replay")
+
+    # ---- trading -------------------------------------------------------------------------------
+
+    async def place_order(self, request: OrderRequest) -> OrderUpdate:
+        return await self._round_trip(lambda ex, now, back: self._place(ex, request, now, back))
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
+        return await self._round_trip(
+            lambda ex, now, back: self._cancel(ex, symbol, client_order_id, now, back)
+        )
+
+    async def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderUpdate | VenueError]:
+        return await self._round_trip(
+            lambda ex, now, back: [self._try(lambda r=r: self._place(ex, r, now, back)) for r in requests]
+        )
+
+    async def cancel_orders(self, orders: Sequence[tuple[str, str]]) -> list[OrderUpdate | VenueError]:
+        return await self._round_trip(
+            lambda ex, now, back: [
+                self._try(lambda s=s, c=c: self._cancel(ex, s, c, now, back)) for s, c in orders
+            ]
+        )
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
+        return await self._round_trip(lambda ex, now, back: ex.fetch_order(symbol, client_order_id))
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
+        return await self._round_trip(lambda ex, now, back: ex.open_orders(symbol))
+
+    async def fetch_balances(self) -> dict[str, Balance]:
+        return await self._round_trip(lambda ex, now, back: ex.balances())
+
+    async def fetch_fills(self, symbol: str | None = None, since_ns: int | None = None) -> list[Fill]:
+        return await self._round_trip(lambda ex, now, back: ex.fills(symbol, since_ns))
+
+    # ---- internals -----------------------------------------------------------------------------
+
+    def _require_connected(self) -> ReplayExchange:
+        if not self._connected or self.exchange is None:
+            raise VenueUnavailable(self.name, "not connected")
+        return self.exchange
+
+    def _place(self, ex: ReplayExchange, request: OrderRequest, now: int, back: int) -> OrderUpdate:
+        if request.venue != self.name:
+            raise OrderRejected(self.name, f"{request.client_order_id}: addressed to venue {request.venue!r}")
+        update, events = ex.place(request, now, back)
+        self._schedule(events)
+        return update
+
+    def _cancel(self, ex: ReplayExchange, symbol: str, cid: str, now: int, back: int) -> OrderUpdate:
+        update, events = ex.cancel(symbol, cid, now, back)
+        self._schedule(events)
+        return update
+
+    @staticmethod
+    def _try(call: Callable[[], OrderUpdate]) -> OrderUpdate | VenueError:
+        try:
+            return call()
+        except VenueError as exc:
+            return exc
+
+    def _next_latency_ns(self) -> int:
+        lat = self._latencies[self._latency_k % len(self._latencies)]
+        self._latency_k += 1
+        return lat
+
+    async def _round_trip(self, call: Callable[[ReplayExchange, int, int], T]) -> T:
+        """Run `call` on the replayed exchange one latency from now; answer one latency later."""
+        self._require_connected()
+        latency_ns = self._next_latency_ns()
+        await asyncio.sleep(latency_ns / 1e9)
+        ex = self._require_connected()
+        now = self.clock.now_ns()
+        self._schedule(ex.advance(now))  # every row made up to now first: no look-ahead
+        try:
+            # what the request changed reaches the private stream with the feed, like the rest of it
+            return call(ex, now, now + ex.feed_latency_ns)
+        finally:
+            await asyncio.sleep(latency_ns / 1e9)
+
+    async def _replay(self, ex: ReplayExchange) -> None:
+        clock = self.clock
+        last_ns = clock.now_ns()
+        while True:
+            next_ns = ex.next_local_ns()
+            if next_ns is None:
+                break
+            wake_ns = max(next_ns, last_ns + self._batch_ns)
+            delay_ns = wake_ns - clock.now_ns()
+            if delay_ns > 0:
+                await asyncio.sleep(delay_ns / 1e9)
+            # float loop time can land a nanosecond short of the deadline we slept for
+            now = max(clock.now_ns(), wake_ns)
+            last_ns = now
+            self._schedule(ex.advance(now))
+            trades = ex.apply_local(now)
+            sink = self._sink
+            if sink is None:
+                return
+            for trade in trades:
+                sink(trade)
+            if ex.depth_changed:
+                self._publish()
+        self.finished.set()
+
+    def _publish(self) -> None:
+        """A BookSnapshot when the top levels (ours included) changed since the last one.
+
+        Only with depth rows, on the file's own cadence: a recorded feed shows changes of our
+        orders with the next depth update, and so does the replay."""
+        ex, sink = self.exchange, self._sink
+        if ex is None or sink is None:
+            return
+        bids, asks = ex.top_of_book(self.params.book_depth)
+        if (bids, asks) == self._published or not (bids or asks):
+            return  # a feed has no book to show before its first level
+        self._published = (bids, asks)
+        self.snapshots_published += 1
+        sink(BookSnapshot(self.name, ex.market.symbol, bids, asks, ex.book_exch_ns, self.clock.now_ns()))
+
+    def _schedule(self, events: list[Timed]) -> None:
+        """Private-stream events, delivered in order at their times."""
+        if not events:
+            return
+        assert self._loop is not None
+        now = self.clock.now_ns()
+        for at_ns, event in events:
+            at_ns = max(at_ns, self._last_private_ns)
+            self._last_private_ns = at_ns
+            self._loop.call_later(max(at_ns - now, 0) / 1e9, self._deliver, event)
+
+    def _deliver(self, event: VenueEvent) -> None:
+        sink = self._sink
+        if sink is None:
+            return
+        if isinstance(event, FillEvent):
+            event = dataclasses.replace(event, local_ts_ns=self.clock.now_ns())
+        sink(event)

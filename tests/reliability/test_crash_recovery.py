@@ -12,6 +12,8 @@ import json
 import os
 import random
 import signal
+import subprocess
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +34,7 @@ from tests.reliability.procs import (
     FacadeProcess,
     VenueView,
     bot_config,
+    bot_env,
     facade_config,
     start_bot,
 )
@@ -142,6 +145,19 @@ def test_sigkill_restarts_lose_nothing(tmp_path, monkeypatch):
         # The run exercised what it claims to: orphans at kill time, fills across restarts.
         assert killed_with_orders_live >= 10, killed_with_orders_live
         assert n_fills >= 20, n_fills
+        # Secrets (the env vars' values) appear in no output of the whole run: logs, store, status.
+        status = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "status", "--config", str(config_path), "--json"],
+            capture_output=True, text=True, env=bot_env(), cwd=tmp_path, timeout=60,
+        )  # fmt: skip
+        assert status.returncode == 0, status.stderr
+        outputs = [
+            log,
+            status.stdout,
+            status.stderr,
+            *(p.read_bytes().decode("latin-1") for p in tmp_path.glob("bot.sqlite*")),
+        ]
+        assert not [o for o in outputs if KEY in o or SECRET in o]
         starts = len(store.events("start"))
         assert starts == kills + 1 + kills // 7
         print(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.app import Bot
-from bot.domain import Side
+from bot.domain import Side, VenueStatus
 from bot.store import Store
 from connectors.mock.facade import FacadeHandle
 from connectors.mock.facade.faults import FaultParams
@@ -72,25 +72,40 @@ async def test_stale_book_pulls_quotes_within_stale_book_s_and_resumes(tmp_path,
     async def script(bot, facade):
         while not ours_open(facade):
             await asyncio.sleep(0.02)
+        statuses: list[tuple[int, bool]] = []
+        bot.engine.listeners.append(
+            lambda e: (
+                statuses.append((bot.clock.now_ns(), e.connected)) if isinstance(e, VenueStatus) else None
+            )
+        )
         facade.faults.freeze_depth = True  # connected, silent
-        frozen = time.monotonic()
-        while ours_open(facade):
+        frozen_ns, live_at_freeze = bot.clock.now_ns(), list(bot.orders.live)
+        while not any(not up for _, up in statuses):
             await asyncio.sleep(0.02)
-        pulled_after = time.monotonic() - frozen
         # (the watchdog's forced resync then quotes on the fresh REST snapshot for up to
         # stale_book_s more, and pulls again while the stream stays silent)
         facade.faults.freeze_depth = False
         thawed = time.monotonic()
         while not ours_open(facade):
             await asyncio.sleep(0.02)
-        return pulled_after, time.monotonic() - thawed
+        return frozen_ns, live_at_freeze, statuses, time.monotonic() - thawed
 
     out = await _run(tmp_path, caplog, script)
-    pulled_after, resumed_after = out.result
+    frozen_ns, live_at_freeze, statuses, resumed_after = out.result
     stale_book_s = out.bot.config.venues["fx"].stale_book_s
     assert stale_book_s == 1.0  # the default
-    # stale_book_s, plus one watchdog period (stale_book_s / 4) and a cancel round trip
-    assert stale_book_s <= pulled_after < stale_book_s * 1.25 + 0.5, pulled_after
+    down_after_s = (next(ts for ts, up in statuses if not up) - frozen_ns) / 1e9
+    # pulled after stale_book_s, within one watchdog period (stale_book_s / 4) more (+ loop slack)
+    assert stale_book_s <= down_after_s < stale_book_s * 1.25 + 0.25, down_after_s
+    # every order live at the freeze was closed by then plus a cancel round trip (from the store)
+    store = Store(f"sqlite:///{tmp_path}/bot.sqlite")
+    closed_after_s = [
+        (next(e.ts_ns for e in store.order_events(cid) if e.state in ("cancelled", "filled")) - frozen_ns)
+        / 1e9
+        for cid in live_at_freeze
+    ]
+    store.close()
+    assert live_at_freeze and max(closed_after_s) < down_after_s + 0.5, (down_after_s, closed_after_s)
     assert resumed_after < 5.0, resumed_after
 
 

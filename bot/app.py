@@ -16,6 +16,7 @@ from bot.context import BotContext
 from bot.domain import Fill, Market, OrderState, client_order_prefix
 from bot.engine import Engine
 from bot.jobs import housekeeping, reconcile_running
+from bot.market_pauses import resume_markets
 from bot.market_state import MarketState
 from bot.metrics import BotMetrics
 from bot.notify_events import BotNotifications
@@ -357,6 +358,11 @@ class Bot:
     async def resume(self) -> bool:
         assert self.risk_guard is not None
         return await self.risk_guard.resume("operator")
+
+    def resume_markets(self, market: str | None = None) -> list[str]:
+        """Resume markets a strategy paused (`market`: only that "venue:symbol"); returns the keys."""
+        assert self.clock is not None
+        return resume_markets(self.active_strategies, market, self.store, self.clock)
 
     async def cancel_all(self) -> int:
         """Cancel every open order of ours now (quoting goes on unless paused); returns how many left."""

@@ -49,5 +49,6 @@ def setup_logging(log_format: str, level: str, secret_env_names: Iterable[str] =
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiohttp.access", "web3", "urllib3", "asyncio"):
+    # ccxt logs every request with its headers (the API key) at DEBUG: never below INFO
+    for noisy in ("aiohttp.access", "web3", "urllib3", "asyncio", "ccxt"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -26,6 +26,7 @@ from strategies.lp_rules import (
     EwmaVolatility,
     PoolView,
     RangeChoice,
+    Rules,
     at_edge,
     choose_range,
     decide,
@@ -33,6 +34,8 @@ from strategies.lp_rules import (
 )
 
 log = logging.getLogger("mmbot.lp")
+
+Policy = Callable[[PoolView, Rules], Decision]
 
 
 @dataclass(slots=True)
@@ -183,14 +186,15 @@ class PoolLpManager:
 
     # ---- one round -------------------------------------------------------------------------
 
-    async def step(self) -> Decision | None:
+    async def step(self, policy: Policy = decide) -> Decision | None:
+        """Measure, decide with `policy` (the rules; benchmarks pass baseline policies), act."""
         fair = self.fair_price()
         if not (math.isfinite(fair) and fair > 0):
             return None
         now = self.clock.now_ns()
         self.vol.update(fair, now)
         view = await self.view(fair, now)
-        decision = decide(view, self.rules)
+        decision = policy(view, self.rules)
         self.last_decision = decision
         self._log(decision, now)
         if decision.executed_gate:

@@ -4,12 +4,14 @@ import asyncio
 import math
 
 import numpy as np
+import pytest
 
 from amm.attribution import SECONDS_PER_YEAR
 from amm.params import NoiseParams, SimPoolParams
 from amm.sim_flow import SimPoolFlow
 from amm.sim_pool import SimulatedPool
 from bot.clock import LoopClock, run_simulated
+from bot.lp_status import position_attribution
 from bot.lp_store import LpStore
 from bot.store import Store
 from strategies.lp_params import LpManagerParams
@@ -95,6 +97,18 @@ def test_withdraws_above_the_vol_ceiling_and_re_enters_when_it_falls(tmp_path):
     stored = store.actions("lp", executed=True)
     assert [a.action for a in stored] == [k for k, _ in kinds]
     assert manager.totals.gas_token1 > 0 and manager.totals.fees_token1 > 0
+    # Every position is marked; the stored figures add up to the manager's own totals.
+    marks = store.marks()
+    assert set(marks) == {r.id for r in rows}
+    closed = [marks[r.id] for r in rows if r.closed_ns is not None]
+    assert all(m.pending_fees_token1 == 0 for m in closed)
+    assert sum(m.lvr_realized_token1 for m in closed) == pytest.approx(manager.totals.lvr_token1)
+    assert sum(m.swap_cost_token1 for m in marks.values()) == pytest.approx(manager.totals.swap_cost_token1)
+    attributed = position_attribution(store)
+    assert sum(a["gas_token1"] for a in attributed) == pytest.approx(manager.totals.gas_token1)
+    # The open position's mark is at most MARK_INTERVAL_S old; realised LVR never decreases.
+    assert 0 < attributed[-1]["lvr_token1"] <= manager.position.lvr.realized_token1
+    assert all(a["lvr_token1"] > 0 for a in attributed)
 
 
 def test_with_absurd_gas_it_never_rebalances(tmp_path):

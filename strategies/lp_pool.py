@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from amm.attribution import LvrMeter, exact_position_amounts, human_liquidity
-from amm.conversions import tick_to_price
+from amm.conversions import sqrt_price_x96_to_price, tick_to_price
 from amm.full_math import Q128, Q256
 from amm.ports import AmmPool
 from bot.clock import Clock
@@ -185,6 +185,7 @@ class PoolLpManager:
             edge_since_ns=None if pos is None else pos.edge_since_ns,
             lvr_since_open_token1=0.0 if pos is None else pos.lvr.expected_token1,
             pending_fees_token1=pending,
+            pool_price=sqrt_price_x96_to_price(state.sqrt_price_x96, self.d0, self.d1),
         )
 
     # ---- one round -------------------------------------------------------------------------

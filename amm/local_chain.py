@@ -27,7 +27,6 @@ import urllib.request
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from math import isqrt
 from typing import IO, Any
 
 from eth_account import Account
@@ -35,6 +34,7 @@ from web3 import Web3
 
 from amm.artifacts import ANVIL_BIN, Artifact, compile_test_token, npm_artifact, require_node_modules
 from amm.chain_params import PoolSpec, UniswapV3Addresses, UniswapV3VenueParams
+from amm.conversions import price_to_sqrt_price_x96
 from amm.ports import TokenInfo
 
 # anvil's default dev mnemonic: its keys are public knowledge and fund nothing outside a dev chain.
@@ -265,10 +265,9 @@ class UniswapDeployment:
 
 def sqrt_price_x96_for(price: Fraction, base: TokenInfo, quote: TokenInfo) -> int:
     """sqrtPriceX96 (floor) of the pool holding base and quote, `price` in quote per base, human units."""
-    raw = price * Fraction(10**quote.decimals, 10**base.decimals)  # raw quote per raw base
-    if base.address.lower() > quote.address.lower():
-        raw = 1 / raw  # the pool prices token1 in token0
-    return isqrt(raw.numerator * 2**192 // raw.denominator)
+    if int(base.address, 16) < int(quote.address, 16):
+        return price_to_sqrt_price_x96(price, base.decimals, quote.decimals)
+    return price_to_sqrt_price_x96(1 / price, quote.decimals, base.decimals)  # the pool prices token1
 
 
 def _deploy(w3: Web3, artifact: Artifact, deployer: str, *args: Any) -> str:

@@ -189,12 +189,14 @@ class TxManager:
             raise SimulationReverted(request.label, decode_revert(exc.data)) from None  # type: ignore[arg-type]
 
     async def _next_base_fee_and_tip(self) -> tuple[int, int]:
-        history = await self.w3.eth.fee_history(1, "latest")
-        next_base = int(history["baseFeePerGas"][-1])  # the last entry is the next block's
-        tip = self.priority_fee_wei
-        if tip is None:
-            tip = int(await self.w3.eth.max_priority_fee)
-        return next_base, tip
+        if self.priority_fee_wei is not None:
+            history = await self.w3.eth.fee_history(1, "latest")
+            tip = self.priority_fee_wei
+        else:
+            history, tip = await asyncio.gather(
+                self.w3.eth.fee_history(1, "latest"), self.w3.eth.max_priority_fee
+            )
+        return int(history["baseFeePerGas"][-1]), int(tip)  # the last base fee is the next block's
 
     async def gas_price_estimate(self) -> int:
         """What one unit of gas costs in the next block (base fee + tip), cap or not."""
@@ -210,12 +212,8 @@ class TxManager:
 
     async def send(self, request: TxRequest) -> TxOutcome:
         await self.call(request)
-        try:
-            estimate = await self.w3.eth.estimate_gas(self._call_params(request))  # type: ignore[arg-type]
-        except ContractLogicError as exc:
-            raise SimulationReverted(request.label, decode_revert(exc.data)) from None  # type: ignore[arg-type]
+        estimate, fees = await asyncio.gather(self._estimate_gas(request), self.fee_quote(request.label))
         gas = estimate * (100 + self.gas_buffer_pct) // 100
-        fees = await self.fee_quote(request.label)
 
         async def sign_and_send(nonce: int) -> tuple[str, int]:
             tx = {
@@ -247,6 +245,12 @@ class TxManager:
             reason = await self._replay_reason(request, receipt["blockNumber"])
             raise TxRevertedOnChain(request.label, tx_hash, outcome.gas_cost_wei, reason)
         return outcome
+
+    async def _estimate_gas(self, request: TxRequest) -> int:
+        try:
+            return await self.w3.eth.estimate_gas(self._call_params(request))  # type: ignore[arg-type]
+        except ContractLogicError as exc:  # the state moved since the eth_call
+            raise SimulationReverted(request.label, decode_revert(exc.data)) from None  # type: ignore[arg-type]
 
     async def _wait_receipt(self, label: str, tx_hash: str, nonce: int) -> Any:
         loop = asyncio.get_running_loop()

@@ -90,6 +90,7 @@ class Bot:
         assert self.engine is not None and self.orders is not None and self.clock is not None
         cfg, state = self.config, self.engine.state
         self.sim_pools = SimPools.build(cfg.venues, self.venues, self.clock)
+        await self.sim_pools.connect_chain(cfg.venues, self.clock)
         self.context = BotContext(
             cfg,
             self.clock,

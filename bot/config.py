@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from amm.chain_params import UniswapV3VenueParams
 from amm.params import SimPoolParams
 from bot.domain import validate_instance_id
 from connectors.ccxt_params import CcxtVenueParams
@@ -129,7 +130,11 @@ class RiskConfig(StrictModel):
     pause_cooldown_s: float | None = Field(None, gt=0, description="auto-resume after; unset = by command")
 
 
-VenueConfig = Annotated[MockVenueParams | CcxtVenueParams | SimPoolParams, Field(discriminator="kind")]
+VenueConfig = Annotated[
+    MockVenueParams | CcxtVenueParams | SimPoolParams | UniswapV3VenueParams, Field(discriminator="kind")
+]
+# Venues that are AMM pools (amm.ports.AmmPool in BotContext.pools), not order books.
+POOL_VENUE_PARAMS = (SimPoolParams, UniswapV3VenueParams)
 StrategyConfig = Annotated[
     FixedSpreadParams
     | AvellanedaParams
@@ -181,12 +186,14 @@ class AppConfig(StrictModel):
         for i, m in enumerate(self.markets):
             if m.venue not in self.venues:
                 raise ValueError(f"markets[{i}].venue: no venue named {m.venue!r} in [venues]")
-            if isinstance(self.venues[m.venue], SimPoolParams):
+            if isinstance(self.venues[m.venue], POOL_VENUE_PARAMS):
                 raise ValueError(f"markets[{i}].venue: {m.venue!r} is a pool, not an order-book venue")
         for name, strat in self.strategies.items():
             for pool in getattr(strat, "pools", []):
-                if not isinstance(self.venues.get(pool), SimPoolParams):
-                    raise ValueError(f"strategies.{name}.pools: {pool!r} is not a sim_pool venue of [venues]")
+                if not isinstance(self.venues.get(pool), POOL_VENUE_PARAMS):
+                    raise ValueError(
+                        f"strategies.{name}.pools: {pool!r} is not a sim_pool or uniswap_v3 venue of [venues]"
+                    )
         owner: dict[str, str] = {}
         for name, strat in self.strategies.items():
             for key in getattr(strat, "markets", []):

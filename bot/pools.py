@@ -14,7 +14,10 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from amm.chain_params import UniswapV3VenueParams
+from amm.chain_pool import ChainPool
 from amm.params import SimPoolParams
+from amm.ports import AmmPool
 from amm.sim_flow import SimPoolFlow
 from amm.sim_pool import SimulatedPool
 from bot.clock import Clock
@@ -48,14 +51,22 @@ class SimPoolRuntime:
 
 
 class SimPools:
-    """Every simulated pool of one bot, built from the config's sim_pool venues."""
+    """Every AMM pool of one bot: simulated pools (with their flows) and on-chain pools."""
 
     def __init__(self, runtimes: dict[str, SimPoolRuntime]) -> None:
         self.runtimes = runtimes
+        self.chain: dict[str, ChainPool] = {}
 
     @staticmethod
     def is_pool(params: object) -> bool:
-        return isinstance(params, SimPoolParams)
+        return isinstance(params, SimPoolParams | UniswapV3VenueParams)
+
+    async def connect_chain(self, venue_params: Mapping[str, object], clock: Clock) -> None:
+        """Connect every uniswap_v3 venue (RPC, wallet from its env var, contracts)."""
+        for name, params in venue_params.items():
+            if isinstance(params, UniswapV3VenueParams) and name not in self.chain:
+                self.chain[name] = await ChainPool.connect(params, clock)
+                log.info("chain pool %s connected (chain id %d)", name, params.chain_id)
 
     @classmethod
     def build(
@@ -73,8 +84,8 @@ class SimPools:
         return cls(runtimes)
 
     @property
-    def pools(self) -> dict[str, SimulatedPool]:
-        return {name: rt.pool for name, rt in self.runtimes.items()}
+    def pools(self) -> dict[str, AmmPool]:
+        return {**{name: rt.pool for name, rt in self.runtimes.items()}, **self.chain}
 
     def start(self) -> None:
         for rt in self.runtimes.values():
@@ -91,6 +102,12 @@ class SimPools:
                 )
 
     async def stop(self) -> None:
+        for name, chain_pool in list(self.chain.items()):
+            try:
+                await chain_pool.close()
+            except Exception:
+                log.exception("closing chain pool %s failed", name)
+            del self.chain[name]
         for rt in self.runtimes.values():
             rt.flow.stop()
         for rt in self.runtimes.values():

@@ -99,5 +99,5 @@ def test_a_hedge_market_cannot_also_be_quoted(tmp_path):
         validate_config(data)
     data = lp_hedge_config_dict("sqlite:///:memory:")
     data["strategies"]["lp"]["pools"] = ["va"]
-    with pytest.raises(ConfigError, match=r"strategies.lp.pools: 'va' is not a sim_pool venue"):
+    with pytest.raises(ConfigError, match=r"strategies.lp.pools: 'va' is not a sim_pool or uniswap_v3 venue"):
         validate_config(data)

@@ -161,7 +161,8 @@ async def simulate(vol: float, path: int, strategy: str, days: float) -> list[Ru
     pool = SimulatedPool.from_params(POOL)
     flow = SimPoolFlow(pool, fair, POOL, clock, rng=np.random.default_rng(seed + 7))
     store = LpStore(Store("sqlite://"))
-    manager = PoolLpManager("bench", "uni", pool, fair, OURS, clock, store)
+    # Marks are for `mmbot status`; a SQLite write every round would dominate the run time.
+    manager = PoolLpManager("bench", "uni", pool, fair, OURS, clock, store, mark_interval_s=86_400.0)
     policy: Policy = {"full range": full_range_policy, "fixed ±5%": fixed_width_policy}.get(strategy, decide)
     hedge = BandHedge(Hedger("hedge", HEDGE)) if strategy == "ours" else None
     start_value = POOL.wallet_token0 * START_PRICE + POOL.wallet_token1

@@ -76,8 +76,11 @@ class PoolLpManager:
         params: LpManagerParams,
         clock: Clock,
         store: LpStore,
+        *,
+        mark_interval_s: float = MARK_INTERVAL_S,
     ) -> None:
         self.strategy, self.pool_name, self.pool = strategy, pool_name, pool
+        self.mark_interval_ns = mark_interval_s * 1e9
         self.fair_price, self.params, self.clock, self.store = fair_price, params, clock, store
         self.rules = params.rules()
         self.vol = EwmaVolatility.from_sigma(params.vol_half_life_s, params.initial_sigma)
@@ -199,7 +202,7 @@ class PoolLpManager:
         self.vol.update(fair, now)
         view = await self.view(fair, now)
         pos = self.position
-        if pos is not None and (pos.marked_ns is None or now - pos.marked_ns >= MARK_INTERVAL_S * 1e9):
+        if pos is not None and (pos.marked_ns is None or now - pos.marked_ns >= self.mark_interval_ns):
             self._mark(pos, now, view.pending_fees_token1)
         decision = policy(view, self.rules)
         self.last_decision = decision

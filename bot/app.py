@@ -16,8 +16,10 @@ from bot.context import BotContext
 from bot.domain import Fill, Market, OrderState, client_order_prefix
 from bot.engine import Engine
 from bot.jobs import housekeeping, reconcile_running
+from bot.market_pauses import resume_markets
 from bot.market_state import MarketState
 from bot.metrics import BotMetrics
+from bot.notify_events import BotNotifications
 from bot.ops_server import OpsServer
 from bot.order_manager import OrderCounters, OrderManager
 from bot.pools import SimPools
@@ -88,6 +90,11 @@ class Bot:
         self.scheduler.add("housekeeping", b.jobs.housekeeping_interval_s, self._housekeeping)
         self.ops_server: OpsServer | None = None
         self.sim_pools = SimPools({})
+        self.notifications = BotNotifications.from_config(b.notify, b.instance_id, self.metrics)
+        if self.notifications.enabled and b.notify.fills_summary_interval_s > 0:
+            self.scheduler.add(
+                "fills_summary", b.notify.fills_summary_interval_s, self.notifications.fills_summary
+            )
 
     # ---- start -----------------------------------------------------------------------------
 
@@ -109,6 +116,7 @@ class Bot:
         )
         self.risk_guard = RiskGuard(cfg.risk, self.engine, self.orders, self.store, self.clock)
         self.metrics.bind(self)
+        self.notifications.attach(self)
         for name, params in cfg.strategies.items():
             built = build_strategy(name, params, state, self.market_sizes, self.clock.now_ns())
             if isinstance(built, tuple):
@@ -245,6 +253,7 @@ class Bot:
             for s in self.active_strategies
         ]
         self.scheduler.start()
+        self.notifications.start()
         side_tasks = []
         assert self.risk_guard is not None
         side_tasks.append(asyncio.create_task(self.risk_guard.run(), name="risk-guard"))
@@ -264,6 +273,7 @@ class Bot:
                     task.cancel()
             await self.scheduler.shutdown()
             await self.shutdown()
+            await self.notifications.stop()
             if self.ops_server is not None:
                 await self.ops_server.stop()
             engine_task.cancel()
@@ -355,6 +365,11 @@ class Bot:
     async def resume(self) -> bool:
         assert self.risk_guard is not None
         return await self.risk_guard.resume("operator")
+
+    def resume_markets(self, market: str | None = None) -> list[str]:
+        """Resume markets a strategy paused (`market`: only that "venue:symbol"); returns the keys."""
+        assert self.clock is not None
+        return resume_markets(self.active_strategies, market, self.store, self.clock)
 
     async def cancel_all(self) -> int:
         """Cancel every open order of ours now (quoting goes on unless paused); returns how many left."""

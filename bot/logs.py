@@ -50,5 +50,6 @@ def setup_logging(log_format: str, level: str, secret_env_names: Iterable[str] =
     root.handlers[:] = [handler]
     root.setLevel(level)
     # apscheduler logs every job run at INFO: one line per job per interval is noise, not news.
-    for noisy in ("aiohttp.access", "web3", "urllib3", "asyncio", "apscheduler"):
+    # ccxt logs every request with its headers (the API key) at DEBUG: never below INFO
+    for noisy in ("aiohttp.access", "web3", "urllib3", "asyncio", "apscheduler", "ccxt"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -87,9 +87,23 @@ class HedgeTradeRow(SQLModel, table=True):
     cost_quote: float  # fee + distance from the decision mid, in quote units
 
 
+class LpMarkRow(SQLModel, table=True):
+    """A position's running attribution figures the other tables cannot give: one row per position,
+    updated in place while it is open and a last time when it closes."""
+
+    __tablename__ = "lp_position_marks"
+    id: int | None = Field(default=None, primary_key=True)
+    position_id: int = Field(index=True, unique=True)  # lp_positions.id
+    ts_ns: int
+    lvr_realized_token1: float
+    lvr_expected_token1: float
+    pending_fees_token1: float  # uncollected at ts_ns (0 once closed: collected into lp_fees)
+    swap_cost_token1: float  # the ratio swap that opened it
+
+
 LP_TABLES = [
     t.__table__  # type: ignore[attr-defined]
-    for t in (LpPositionRow, LpActionRow, LpFeeRow, LpGasRow, HedgeTradeRow)
+    for t in (LpPositionRow, LpActionRow, LpFeeRow, LpGasRow, HedgeTradeRow, LpMarkRow)
 ]
 
 
@@ -187,6 +201,19 @@ class LpStore:
     def record_hedge_trade(self, row: HedgeTradeRow) -> None:
         self._add(row)
 
+    def mark_position(self, mark: LpMarkRow) -> None:
+        """Insert or replace the mark of `mark.position_id`."""
+        with Session(self.engine) as session:
+            row = session.exec(select(LpMarkRow).where(LpMarkRow.position_id == mark.position_id)).first()
+            if row is None:
+                row = mark
+            else:
+                for name in ("ts_ns", "lvr_realized_token1", "lvr_expected_token1", "pending_fees_token1",
+                             "swap_cost_token1"):  # fmt: skip
+                    setattr(row, name, getattr(mark, name))
+            session.add(row)
+            session.commit()
+
     # ---- reads -------------------------------------------------------------------------------
 
     def positions(self, strategy: str | None = None, open_only: bool = False) -> list[LpPositionRow]:
@@ -214,6 +241,11 @@ class LpStore:
     def gas(self) -> list[LpGasRow]:
         with Session(self.engine) as session:
             return list(session.exec(select(LpGasRow).order_by(col(LpGasRow.id))))
+
+    def marks(self) -> dict[int, LpMarkRow]:
+        """Marks by position row id."""
+        with Session(self.engine) as session:
+            return {m.position_id: m for m in session.exec(select(LpMarkRow))}
 
     def hedge_trades(self, strategy: str | None = None) -> list[HedgeTradeRow]:
         query = select(HedgeTradeRow)

@@ -1,8 +1,9 @@
 """The ops endpoint (aiohttp): /health, /metrics, /status, and token-protected control actions.
 
-Binds 127.0.0.1 by default. Control actions (POST /pause, /resume, /cancel-all) need
-`Authorization: Bearer <token>` where the token is the value of the environment variable named by
-[bot.ops] token_env; without that variable set, control is disabled. The token is never logged.
+Binds 127.0.0.1 by default. Control actions (POST /pause, /resume[?market=venue:symbol],
+/cancel-all) need `Authorization: Bearer <token>` where the token is the value of the environment
+variable named by [bot.ops] token_env; without that variable set, control is disabled. The token
+is never logged.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from bot.clock import NS_PER_S
 from bot.config import OpsConfig
+from bot.market_pauses import paused_markets
 from bot.status import collect_status
 
 if TYPE_CHECKING:
@@ -61,6 +63,7 @@ def live_status(bot: Bot) -> dict[str, Any]:
             "kill_switch": None if tripped is None else {"rule": tripped.rule, "message": tripped.message},
         }
         out["pnl_total_quote"] = str(guard.pnl_total())
+    out["paused_markets"] = paused_markets(bot.active_strategies)
     out["instance_id"] = bot.config.bot.instance_id
     return out
 
@@ -131,9 +134,22 @@ class OpsServer:
         return web.json_response({"paused": True})
 
     async def _resume(self, request: web.Request) -> web.Response:
+        """Without `market`: the bot-wide pause and every market a strategy paused; with it: that one."""
         if not self._authorized(request):
             return self._deny(request)
-        return web.json_response({"resumed": await self.bot.resume()})
+        market = request.query.get("market")
+        if market is None:
+            quoting = await self.bot.resume()
+            markets = self.bot.resume_markets()
+            return web.json_response({"resumed": quoting or bool(markets), "markets": markets})
+        if market not in {m.key for m in self.bot.markets}:
+            return web.json_response(
+                {"error": f"market: {market[:100]!r} is not a market of this bot"}, status=404
+            )
+        markets = self.bot.resume_markets(market)
+        if not markets:
+            return web.json_response({"error": f"market: {market} is not paused by a strategy"}, status=409)
+        return web.json_response({"resumed": True, "markets": markets})
 
     async def _cancel_all(self, request: web.Request) -> web.Response:
         if not self._authorized(request):

@@ -9,7 +9,8 @@ sums are exact on every backend.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from bot.domain import TERMINAL_STATES, Balance, Fill, Market, Order, OrderState
+
+log = logging.getLogger("mmbot.store")
 
 
 class OrderRow(SQLModel, table=True):
@@ -139,6 +142,8 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         SQLModel.metadata.create_all(self.engine)
+        # Called with (kind, ts_ns, detail) after each event is stored: notifications.
+        self.event_listeners: list[Callable[[str, int, dict[str, Any]], None]] = []
 
     def close(self) -> None:
         self.engine.dispose()
@@ -319,6 +324,11 @@ class Store:
         with Session(self.engine) as session:
             session.add(EventRow(ts_ns=ts_ns, kind=kind, detail=json.dumps(detail, default=str)))
             session.commit()
+        for listener in self.event_listeners:
+            try:
+                listener(kind, ts_ns, detail)
+            except Exception:
+                log.exception("event listener failed on a %s event", kind)
 
     def events(self, kind: str | None = None) -> list[EventRow]:
         query = select(EventRow)

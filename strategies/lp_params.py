@@ -37,6 +37,9 @@ class LpManagerParams(BaseModel):
     compound_gas_multiple: float = Field(20.0, gt=1)
     gas_margin: float = Field(1.0, ge=1, description="benefit must exceed cost × this")
     min_action_interval_s: float = Field(600.0, ge=0)
+    max_pool_deviation_bps: float = Field(
+        100.0, gt=0, description="act only while the pool price is within this of the fair price"
+    )
     min_swap_token1: float = Field(10.0, ge=0, description="ratio swaps smaller than this are skipped")
     slippage_bps: float = Field(50.0, gt=0)
     native_price_token1: float | None = Field(None, gt=0, description="gas token price; None: token0")

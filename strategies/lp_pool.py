@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from amm.attribution import LvrMeter, exact_position_amounts, human_liquidity
-from amm.conversions import tick_to_price
+from amm.conversions import sqrt_price_x96_to_price, tick_to_price
 from amm.full_math import Q128, Q256
 from amm.ports import AmmPool
 from bot.clock import Clock
-from bot.lp_store import LpPositionRow, LpStore
+from bot.lp_store import LpMarkRow, LpPositionRow, LpStore
 from strategies.lp_params import LpManagerParams
 from strategies.lp_rules import (
     Action,
@@ -26,6 +26,7 @@ from strategies.lp_rules import (
     EwmaVolatility,
     PoolView,
     RangeChoice,
+    Rules,
     at_edge,
     choose_range,
     decide,
@@ -33,6 +34,9 @@ from strategies.lp_rules import (
 )
 
 log = logging.getLogger("mmbot.lp")
+
+Policy = Callable[[PoolView, Rules], Decision]
+MARK_INTERVAL_S = 300.0  # how often an open position's LVR and pending fees are stored
 
 
 @dataclass(slots=True)
@@ -45,7 +49,9 @@ class LivePosition:
     sigma_at_open: float
     opened_ns: int
     lvr: LvrMeter
+    swap_cost_token1: float = 0.0
     edge_since_ns: int | None = None
+    marked_ns: int | None = None
 
 
 @dataclass(slots=True)
@@ -70,8 +76,11 @@ class PoolLpManager:
         params: LpManagerParams,
         clock: Clock,
         store: LpStore,
+        *,
+        mark_interval_s: float = MARK_INTERVAL_S,
     ) -> None:
         self.strategy, self.pool_name, self.pool = strategy, pool_name, pool
+        self.mark_interval_ns = mark_interval_s * 1e9
         self.fair_price, self.params, self.clock, self.store = fair_price, params, clock, store
         self.rules = params.rules()
         self.vol = EwmaVolatility.from_sigma(params.vol_half_life_s, params.initial_sigma)
@@ -179,18 +188,23 @@ class PoolLpManager:
             edge_since_ns=None if pos is None else pos.edge_since_ns,
             lvr_since_open_token1=0.0 if pos is None else pos.lvr.expected_token1,
             pending_fees_token1=pending,
+            pool_price=sqrt_price_x96_to_price(state.sqrt_price_x96, self.d0, self.d1),
         )
 
     # ---- one round -------------------------------------------------------------------------
 
-    async def step(self) -> Decision | None:
+    async def step(self, policy: Policy = decide) -> Decision | None:
+        """Measure, decide with `policy` (the rules; benchmarks pass baseline policies), act."""
         fair = self.fair_price()
         if not (math.isfinite(fair) and fair > 0):
             return None
         now = self.clock.now_ns()
         self.vol.update(fair, now)
         view = await self.view(fair, now)
-        decision = decide(view, self.rules)
+        pos = self.position
+        if pos is not None and (pos.marked_ns is None or now - pos.marked_ns >= self.mark_interval_ns):
+            self._mark(pos, now, view.pending_fees_token1)
+        decision = policy(view, self.rules)
         self.last_decision = decision
         self._log(decision, now)
         if decision.executed_gate:
@@ -234,6 +248,19 @@ class PoolLpManager:
 
     # ---- actions ---------------------------------------------------------------------------
 
+    def _mark(self, pos: LivePosition, now_ns: int, pending_fees_token1: float) -> None:
+        pos.marked_ns = now_ns
+        self.store.mark_position(
+            LpMarkRow(
+                position_id=pos.row_id,
+                ts_ns=now_ns,
+                lvr_realized_token1=pos.lvr.realized_token1,
+                lvr_expected_token1=pos.lvr.expected_token1,
+                pending_fees_token1=pending_fees_token1,
+                swap_cost_token1=pos.swap_cost_token1,
+            )
+        )
+
     def _gas(self, operation: str, gas_wei: int, fair: float, now_ns: int) -> None:
         cost = self._gas_token1(gas_wei, fair)
         self.totals.gas_token1 += cost
@@ -255,6 +282,7 @@ class PoolLpManager:
             w0 * scale, w1 * scale, fair, choice.price_lower, choice.price_upper
         )
         value_in = amount_in * (fair if zero_for_one else 1.0)
+        cost = 0.0
         if value_in >= p.min_swap_token1:
             raw_in = int(amount_in * 10.0 ** (self.d0 if zero_for_one else self.d1))
             quote = await self.pool.quote_exact_input(zero_for_one, raw_in)
@@ -297,7 +325,7 @@ class PoolLpManager:
             now_ns,
         )
         self.position = LivePosition(
-            minted.token_id, row_id, choice, minted.liquidity, value, sigma, now_ns, meter
+            minted.token_id, row_id, choice, minted.liquidity, value, sigma, now_ns, meter, cost
         )
         log.info(
             "%s/%s opened #%d [%d, %d) = [%.2f, %.2f] L %d value %.2f",
@@ -333,6 +361,7 @@ class PoolLpManager:
         burn_units = getattr(getattr(self.pool, "gas_units", None), "burn", 0)
         self._gas("burn", burn_units * gas_price, fair, now_ns)
         self.store.close_position(pos.row_id, now_ns, released.amount0, released.amount1, reason)
+        self._mark(pos, now_ns, 0.0)
         self.totals.lvr_token1 += pos.lvr.realized_token1
         self.position = None
         log.info(
@@ -378,8 +407,12 @@ class PoolLpManager:
         choice = RangeChoice(info.tick_lower, info.tick_upper, lower, upper, math.log(upper / lower) / 2)
         mid = math.sqrt(lower * upper)
         meter = LvrMeter(human_liquidity(info.liquidity, self.d0, self.d1), lower, upper, mid, now)
+        mark = self.store.marks().get(row.id)
+        if mark is not None:  # carry on the stored figures, not from zero
+            meter.realized_token1, meter.expected_token1 = mark.lvr_realized_token1, mark.lvr_expected_token1
         sigma = self.vol.sigma_annual(self.params.initial_sigma)
         self.position = LivePosition(
-            row.token_id, row.id, choice, info.liquidity, row.value_in_token1, sigma, row.opened_ns, meter
-        )
+            row.token_id, row.id, choice, info.liquidity, row.value_in_token1, sigma, row.opened_ns, meter,
+            0.0 if mark is None else mark.swap_cost_token1,
+        )  # fmt: skip
         log.info("%s/%s adopted position #%d", self.strategy, self.pool_name, row.token_id)

@@ -151,6 +151,7 @@ class Rules:
     compound_gas_multiple: float
     gas_margin: float
     min_action_interval_s: float
+    max_pool_deviation_bps: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +178,7 @@ class PoolView:
     edge_since_ns: int | None = None  # first time the price was seen beyond the inner band
     lvr_since_open_token1: float = 0.0
     pending_fees_token1: float = 0.0
+    pool_price: float = math.nan  # the pool's own price (NaN: not measured, no manipulation check)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,9 +245,17 @@ def decide(view: PoolView, rules: Rules) -> Decision:
 
     refused: list[Decision] = []
 
+    deviation_bps = abs(view.pool_price / price - 1.0) * 1e4
+    if math.isfinite(deviation_bps):
+        numbers["pool_deviation_bps"] = deviation_bps
+
     def gated(action: Action, reason: str, benefit: float, cost: float, width: float) -> Decision | None:
         n = {**numbers, "benefit_token1": benefit, "cost_token1": cost}
-        if since_s < rules.min_action_interval_s:
+        if deviation_bps > rules.max_pool_deviation_bps:
+            # Manipulation guard: a pool pushed off the CEX mid (sandwich, oracle games) would fill
+            # our swap and set our range at its price; act again once arbitrage has closed the gap.
+            refused.append(Decision(action, f"{reason}; refused: pool price off fair", False, width, n))
+        elif since_s < rules.min_action_interval_s:
             refused.append(Decision(action, f"{reason}; refused: min interval", False, width, n))
         elif benefit <= cost * rules.gas_margin:
             refused.append(Decision(action, f"{reason}; refused: benefit below gas + swap", False, width, n))

@@ -285,13 +285,21 @@ class XemmStrategy:
             round_trip_id=row_id,
         )
 
-    def resume(self, maker_key: str) -> None:
-        """Operator action after an unhedged position was dealt with."""
+    def paused_markets(self) -> dict[str, dict[str, str]]:
+        """Maker markets paused by a failed hedge, with the size left unhedged (bot.market_pauses)."""
+        return {
+            m.market.key: {"unhedged_base": str(m.unhedged_base)} for m in self.makers.values() if m.paused
+        }
+
+    def resume(self, maker_key: str) -> bool:
+        """Operator action after an unhedged position was dealt with; False if it was not paused."""
         for m in self.makers.values():
-            if m.market.key == maker_key:
+            if m.market.key == maker_key and m.paused:
                 m.paused = False
                 m.unhedged_base = Decimal(0)
                 m.wake.set()
+                return True
+        return False
 
     # ---- quoting ----------------------------------------------------------------------------------
 

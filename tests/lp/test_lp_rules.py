@@ -137,3 +137,20 @@ def test_every_action_waits_for_the_minimum_interval_and_for_gas():
     assert (d.action, d.executed_gate) == (Action.RECENTRE, False) and "gas" in d.reason
     d = decide(held(sigma_annual=2.5, gas_close_token1=1e9), RULES)
     assert (d.action, d.executed_gate) == (Action.WITHDRAW, False)
+
+
+def test_manipulation_guard_refuses_every_action_while_the_pool_is_off_the_cex_mid():
+    assert RULES.max_pool_deviation_bps == 100.0
+    d = decide(view(pool_price=3000.0 * 1.02), RULES)  # pool 200 bp above the CEX mid
+    assert (d.action, d.executed_gate) == (Action.OPEN, False)
+    assert d.reason == "flat: enter; refused: pool price off fair"
+    assert d.numbers["pool_deviation_bps"] == pytest.approx(200.0)
+    d = decide(view(pool_price=3000.0 * (1 - 0.0099)), RULES)  # 99 bp: inside the guard
+    assert (d.action, d.executed_gate) == (Action.OPEN, True)
+    assert d.numbers["pool_deviation_bps"] == pytest.approx(99.0)
+    d = decide(held(price=3400.0, edge_since_ns=0, pool_price=3300.0), RULES)  # 294 bp below
+    assert (d.action, d.executed_gate) == (Action.RECENTRE, False)
+    assert d.reason == "out of range; refused: pool price off fair"
+    d = decide(held(sigma_annual=2.5, sigma_at_open=2.4, pool_price=2900.0), RULES)
+    assert (d.action, d.executed_gate) == (Action.WITHDRAW, False)
+    assert "pool_deviation_bps" not in decide(view(), RULES).numbers  # not measured: no check

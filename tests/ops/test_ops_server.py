@@ -91,7 +91,7 @@ async def test_health_metrics_status_and_token_protected_control(tmp_path, monke
             async with http.get(f"{base}/metrics") as r:
                 assert samples(await r.text())[("mmbot_paused", ())] == 1
             async with http.post(f"{base}/resume", headers=auth) as r:
-                assert (await r.json()) == {"resumed": True}
+                assert (await r.json()) == {"resumed": True, "markets": []}
             await asyncio.sleep(0.5)
             assert not bot.engine.paused and await our_open_orders(bot) > 0
             async with http.post(f"{base}/cancel-all", headers=auth) as r:

@@ -1,0 +1,113 @@
+"""An operator resumes an XEMM maker market paused by a failed hedge, through POST /resume."""
+
+import asyncio
+import json
+
+import aiohttp
+
+from bot.app import Bot
+from bot.clock import LoopClock, run_simulated
+from bot.config import validate_config
+from bot.ops_server import OpsServer
+from bot.store import Store
+from connectors.mock.venue import MockVenue
+from tests.ops.kit import our_open_orders, run_with_script
+from tests.xvenue.test_xemm import FlakyTakerVenue, _config
+
+TOKEN = "ops-resume-token-77a1"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+async def until(predicate, step_s=1.0, limit_s=600.0):
+    for _ in range(int(limit_s / step_s)):
+        if predicate():
+            return
+        await asyncio.sleep(step_s)
+    raise AssertionError("condition never met")
+
+
+def test_post_resume_resumes_a_paused_xemm_market(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMBOT_TEST_OPS_TOKEN", TOKEN)
+    data = _config(tmp_path, hedge_max_attempts=2).model_dump(mode="json")
+    data["bot"]["ops"] = {"port": 0, "token_env": "MMBOT_TEST_OPS_TOKEN"}
+    config = validate_config(data)
+
+    async def script(bot):
+        xemm = bot.active_strategies[0]
+        await until(lambda: xemm.paused_markets())  # the taker refuses every hedge
+        await asyncio.sleep(2)
+        maker = next(iter(xemm.makers.values()))
+        out = {"unhedged": maker.unhedged_base, "open_while_paused": await our_open_orders(bot)}
+        server = OpsServer(bot, config.bot.ops)  # simulated runs start none: the test serves it
+        base = f"http://127.0.0.1:{await server.start()}"
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{base}/status") as r:
+                    out["status_before"] = (await r.json())["paused_markets"]
+                answers = []
+                for query, headers in (
+                    ("market=va:BTC/USDT", {}),
+                    ("market=va:ETH/USDT", AUTH),
+                    ("market=vb:BTC/USDT", AUTH),
+                    ("market=va:BTC/USDT", AUTH),
+                ):
+                    async with http.post(f"{base}/resume?{query}", headers=headers) as r:
+                        answers.append((r.status, await r.json()))
+                        if r.status == 401:
+                            out["paused_after_401"] = bool(xemm.paused_markets())
+                out["answers"] = answers
+                async with http.get(f"{base}/status") as r:
+                    out["status_after"] = (await r.json())["paused_markets"]
+                placed = bot.orders.counters.placed
+                await asyncio.sleep(0.5)
+                out["open_after_resume"] = await our_open_orders(bot)
+                out["placed_after_resume"] = bot.orders.counters.placed - placed
+                # the taker still refuses: the next maker fill pauses it again; a plain /resume
+                # then resumes it together with the (unpaused) bot
+                await until(lambda: xemm.paused_markets())
+                async with http.post(f"{base}/resume", headers=AUTH) as r:
+                    out["plain"] = await r.json()
+                out["paused_at_end"] = xemm.paused_markets()
+        finally:
+            await server.stop()
+        return out
+
+    async def main():
+        clock = LoopClock(epoch_ns=int(config.bot.sim_start.timestamp() * 1e9))
+        venues = {
+            "va": MockVenue("va", config.venues["va"], clock),
+            "vb": FlakyTakerVenue("vb", config.venues["vb"], clock),
+        }
+        venues["vb"].reject_ioc = float("inf")
+        bot = Bot(config, tmp_path, venues=venues)
+        stop = asyncio.Event()
+
+        async def script_then_stop(bot):
+            try:
+                return await script(bot)
+            finally:
+                stop.set()
+
+        out = await run_with_script(bot, 1500, script_then_stop, stop=stop)
+        for v in venues.values():
+            await v.close()
+        return out
+
+    out = run_simulated(main)
+    unhedged = str(out["unhedged"])
+    assert out["unhedged"] != 0 and out["open_while_paused"] == 0
+    assert out["status_before"] == [{"strategy": "x", "market": "va:BTC/USDT", "unhedged_base": unhedged}]
+    assert out["paused_after_401"] is True
+    assert out["answers"] == [
+        (401, {"error": "unauthorized"}),
+        (404, {"error": "market: 'va:ETH/USDT' is not a market of this bot"}),
+        (409, {"error": "market: vb:BTC/USDT is not paused by a strategy"}),
+        (200, {"resumed": True, "markets": ["va:BTC/USDT"]}),
+    ]
+    assert out["status_after"] == []
+    assert out["open_after_resume"] > 0 and out["placed_after_resume"] > 0  # it quotes again
+    assert out["plain"] == {"resumed": True, "markets": ["va:BTC/USDT"]}
+    assert out["paused_at_end"] == {}
+    resumes = [json.loads(e.detail) for e in Store(config.bot.database_url).events("market_resume")]
+    assert len(resumes) == 2
+    assert resumes[0] == {"strategy": "x", "market": "va:BTC/USDT", "unhedged_base": unhedged}

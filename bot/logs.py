@@ -49,7 +49,8 @@ def setup_logging(log_format: str, level: str, secret_env_names: Iterable[str] =
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # apscheduler logs every job run at INFO: one line per job per interval is noise, not news.
     # ccxt logs every request with its headers (the API key) at DEBUG: never below INFO
-    for noisy in ("aiohttp.access", "web3", "urllib3", "asyncio", "apscheduler", "ccxt"):
+    for noisy in ("aiohttp.access", "web3", "urllib3", "asyncio", "ccxt"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # apscheduler logs every job run at INFO: noise at INFO, wanted when debugging.
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)

@@ -8,6 +8,7 @@ fresh pool, and compares every amount, price, tick, liquidity and fee growth.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -32,6 +33,9 @@ T = TypeVar("T")
 
 FEE_PIPS, SPACING = 3000, 60
 FULL_RANGE = usable_tick_bounds(SPACING)
+# The suite runs a few hundred cases against the chain (~40 s); MMBOT_CHAIN_EXAMPLES_SCALE=10 runs
+# thousands for a soak (minutes).
+SCALE = int(os.environ.get("MMBOT_CHAIN_EXAMPLES_SCALE", "1"))
 PROPERTY = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -154,7 +158,7 @@ def usable_range(tick: int, away: int, width: int) -> tuple[int, int]:
     return lower, min(lower + width * SPACING, high)
 
 
-@settings(PROPERTY, max_examples=100)
+@settings(PROPERTY, max_examples=100 * SCALE)
 @given(
     pre_swap=st.none() | one_swap,
     away=ticks_away,
@@ -191,7 +195,7 @@ def test_mint_pulls_what_the_model_computes(
     assert world.run(world.lp.read_state()) == model.state()
 
 
-@settings(PROPERTY, max_examples=70)
+@settings(PROPERTY, max_examples=70 * SCALE)
 @given(
     positions=st.lists(st.tuples(ticks_away, widths, amounts0, amounts1), max_size=3),
     trades=swaps,
@@ -210,7 +214,7 @@ def test_swaps_match_quoter_and_model(
     assert world.run(world.trader.read_state()) == model.state()
 
 
-@settings(PROPERTY, max_examples=70)
+@settings(PROPERTY, max_examples=70 * SCALE)
 @given(
     positions=st.lists(st.tuples(ticks_away, widths, amounts0, amounts1), min_size=1, max_size=2),
     trades=swaps,

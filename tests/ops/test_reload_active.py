@@ -27,6 +27,7 @@ def xemm_data(tmp_path):
     data["markets"] = [m for m in data["markets"] if m["symbol"] == "BTC/USDT"]
     for venue in data["venues"].values():
         venue["markets"] = [m for m in venue["markets"] if m["symbol"] == "BTC/USDT"]
+        venue["order_latency_ms"] = 400  # hedges stay in flight long enough to swap during one
         venue["markets"][0].update(
             noise_taker_rate_per_s=2.0, noise_taker_size_lots=15, volatility_annual=1.5
         )
@@ -67,18 +68,23 @@ def test_xemm_parameter_change_restarts_it_and_every_fill_stays_hedged(tmp_path,
 
     async def script(bot):
         seen = {}
-        await asyncio.sleep(120)
-        seen["first"] = bot.active_strategies[0]
-        seen["tight"] = max(maker_distances_bps(bot))
+        await asyncio.sleep(20)
+        first = seen["first"] = bot.active_strategies[0]
+        seen["tight"] = min(maker_distances_bps(bot))
+        while not first._hedges:  # swap it while a hedge is in flight: the hard case
+            await asyncio.sleep(0.01)
+        seen["hedges_in_flight"] = len(first._hedges)
         seen["fills_before"] = len(bot.store.fills("va"))
 
         wide = copy.deepcopy(data)
         wide["strategies"]["x"]["min_profitability_bps"] = 40
         path.write_text(tomli_w.dumps(wide))
+        assert await bot.reload_config()
+        seen["hedges_after_swap"] = len(first._hedges)
         await asyncio.sleep(10)
         seen["second"] = bot.active_strategies[0]
         seen["wide"] = maker_distances_bps(bot)
-        await asyncio.sleep(60)
+        await asyncio.sleep(20)
 
         handover = copy.deepcopy(wide)  # XEMM goes; a quoting strategy takes the maker market
         handover["strategies"] = {
@@ -93,7 +99,7 @@ def test_xemm_parameter_change_restarts_it_and_every_fill_stays_hedged(tmp_path,
     async def main():
         venues = mock_venues(config)
         bot = Bot(config, tmp_path, venues=venues, config_path=path)
-        out = await run_with_script(bot, 220, script)
+        out = await run_with_script(bot, 120, script)
         left = await venues["va"].fetch_open_orders()
         for v in venues.values():
             await v.close()
@@ -102,6 +108,7 @@ def test_xemm_parameter_change_restarts_it_and_every_fill_stays_hedged(tmp_path,
     with caplog.at_level(logging.INFO, logger="mmbot"):
         seen, left = run_simulated(main)
 
+    assert seen["hedges_in_flight"] >= 1 and seen["hedges_after_swap"] == 0
     assert seen["tight"] < 20  # 1 bp + fees: close to the taker mid
     assert seen["second"] is not seen["first"]  # rebuilt under the new parameters
     assert seen["second"].params.min_profitability_bps == 40

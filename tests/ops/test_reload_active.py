@@ -133,3 +133,46 @@ def test_xemm_parameter_change_restarts_it_and_every_fill_stays_hedged(tmp_path,
     messages = [r.getMessage() for r in caplog.records]
     assert any("strategies.x: active strategy restarted" in m for m in messages)
     assert any("strategies.x: active strategy stopped" in m for m in messages)
+
+
+def test_lp_manager_and_hedger_restart_keeps_the_open_position(tmp_path):
+    """A changed LP manager and hedger restart; the open position is adopted, not re-minted."""
+    from tests.lp.lp_kit import lp_hedge_config_dict
+
+    path = tmp_path / "bot.toml"
+    data = lp_hedge_config_dict(store_path(tmp_path))
+    data["bot"]["config_poll_interval_s"] = 2
+    path.write_text(tomli_w.dumps(data))
+    config = validate_config(data)
+
+    async def script(bot):
+        seen = {}
+        await asyncio.sleep(120)
+        lp, hedger = bot.active_strategies
+        seen["position"] = lp.managers["uni"].position
+        changed = copy.deepcopy(data)
+        changed["strategies"]["lp"]["check_interval_s"] = 10
+        changed["strategies"]["hedge"]["band"] = 0.2
+        path.write_text(tomli_w.dumps(changed))
+        await asyncio.sleep(60)
+        seen["actives"] = {s.name: s for s in bot.active_strategies}
+        seen["old"] = (lp, hedger)
+        return seen
+
+    async def main():
+        bot = Bot(config, tmp_path, config_path=path)
+        return await run_with_script(bot, 200, script)
+
+    seen = run_simulated(main)
+    before = seen["position"]
+    assert before is not None, "no position opened before the reload: the test proves nothing"
+    lp, hedger = seen["actives"]["lp"], seen["actives"]["hedge"]
+    assert (lp, hedger) != seen["old"] and lp is not seen["old"][0] and hedger is not seen["old"][1]
+    assert lp.params.check_interval_s == 10 and hedger.params.band == 0.2
+    adopted = lp.managers["uni"].position
+    assert adopted is not None and adopted.token_id == before.token_id
+    assert adopted.liquidity_raw == before.liquidity_raw and adopted.row_id == before.row_id
+    from bot.lp_store import LpStore
+
+    rows = LpStore(Store(config.bot.database_url)).positions("lp")
+    assert [r.token_id for r in rows] == [before.token_id]  # one position ever: adopted, not re-minted

@@ -1,7 +1,7 @@
 """Runs the active strategies (LP manager, hedger, XEMM, arbitrage) as tasks, and swaps one for a
 rebuilt instance when a config reload changes its parameters.
 
-A swap never cuts work in half: the outgoing strategy's optional `drain()` is awaited first (it
+A swap or a bot stop never cuts work in half: the outgoing strategy's optional `drain()` is awaited first (it
 stops starting new work and returns once in-flight hedges or arbitrage legs are done), then its
 task is cancelled, its resting orders on the markets it owns are cancelled, and the new instance
 starts from the store (pending hedges and LP positions are adopted from their rows, as after a
@@ -53,7 +53,9 @@ class ActiveRunner:
             _run_logged(strategy, self._ctx), name=f"strategy-{strategy.name}"
         )
 
-    async def stop_all(self) -> None:
+    async def stop_all(self, drain_timeout_s: float) -> None:
+        """Bot stop: every strategy drains (bounded) before its task is cancelled."""
+        await asyncio.gather(*(self._drain(s, drain_timeout_s) for s in self.strategies))
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -82,17 +84,7 @@ class ActiveRunner:
         cancel_orders_on: Callable[[list[str]], Coroutine[Any, Any, None]],
         drain_timeout_s: float,
     ) -> None:
-        drain = getattr(old, "drain", None)
-        if drain is not None and old.name in self._tasks:
-            try:
-                await asyncio.wait_for(drain(), timeout=drain_timeout_s)
-            except TimeoutError:
-                log.warning(
-                    "strategies.%s: in-flight work not done in %.0f s; stopping it anyway "
-                    "(its stored rows resume it)",
-                    old.name,
-                    drain_timeout_s,
-                )
+        await self._drain(old, drain_timeout_s)
         task = self._tasks.pop(old.name, None)
         if task is not None:
             task.cancel()
@@ -103,6 +95,21 @@ class ActiveRunner:
         markets = owned_markets(old)
         if markets:
             await cancel_orders_on(markets)
+
+    async def _drain(self, strategy: ActiveStrategy, timeout_s: float) -> None:
+        drain = getattr(strategy, "drain", None)
+        task = self._tasks.get(strategy.name)
+        if drain is None or task is None or task.done():
+            return
+        try:
+            await asyncio.wait_for(drain(), timeout=timeout_s)
+        except TimeoutError:
+            log.warning(
+                "strategies.%s: in-flight work not done in %.0f s; stopping it anyway "
+                "(its stored rows resume it)",
+                strategy.name,
+                timeout_s,
+            )
 
 
 async def _run_logged(strategy: ActiveStrategy, ctx: BotContext) -> None:

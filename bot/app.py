@@ -401,7 +401,7 @@ class Bot:
         """Stop quoting, cancel every open order of ours on every venue, snapshot, close."""
         log.info("stopping: cancelling every open order")
         if self.active is not None:
-            await self.active.stop_all()
+            await self.active.stop_all(self.config.bot.stop_timeout_s)
         await self.sim_pools.stop()
         if self.engine is not None:
             await self.engine.stop()

@@ -10,7 +10,7 @@ from decimal import Decimal
 import tomli_w
 
 from bot.app import Bot
-from bot.clock import run_simulated
+from bot.clock import LoopClock, run_simulated
 from bot.config import validate_config
 from bot.domain import Side
 from bot.store import Store
@@ -176,3 +176,52 @@ def test_lp_manager_and_hedger_restart_keeps_the_open_position(tmp_path):
 
     rows = LpStore(Store(config.bot.database_url)).positions("lp")
     assert [r.token_id for r in rows] == [before.token_id]  # one position ever: adopted, not re-minted
+
+
+def test_arbitrage_swapped_mid_trade_finishes_both_legs_first(tmp_path):
+    from connectors.mock.venue import MockVenue
+    from tests.xvenue.test_amm_arbitrage import BotWithPool, _pool, config_data
+
+    path = tmp_path / "bot.toml"
+    data = config_data(tmp_path)
+    data["bot"]["config_poll_interval_s"] = 0  # reloads only when the test asks
+    path.write_text(tomli_w.dumps(data))
+    config = validate_config(data)
+    pool = _pool(3030.0)  # 1% over the CEX: the arbitrage trades at once
+
+    async def script(bot):
+        seen = {}
+        old = bot.active_strategies[0]
+        while old._idle.is_set():  # a trade is in progress: swap now
+            await asyncio.sleep(0.001)
+        changed = copy.deepcopy(data)
+        changed["strategies"]["arb"]["slippage_buffer_bps"] = 4
+        path.write_text(tomli_w.dumps(changed))
+        assert await bot.reload_config()
+        seen["old_idle_after_swap"] = old._idle.is_set()
+        seen["new"] = bot.active_strategies[0]
+        seen["old"] = old
+        return seen
+
+    async def main():
+        clock = LoopClock(epoch_ns=int(config.bot.sim_start.timestamp() * 1e9))
+        venue = MockVenue("va", config.venues["va"], clock)
+        bot = BotWithPool(config, tmp_path, venues={"va": venue}, config_path=path)
+        bot.pool = pool
+        out = await run_with_script(bot, 20, script)
+        await venue.close()
+        return out
+
+    seen = run_simulated(main)
+    assert seen["old_idle_after_swap"] and seen["new"] is not seen["old"]
+    assert seen["new"].params.slippage_buffer_bps == 4
+    store = Store(config.bot.database_url)
+    trades = XvenueLedger(store).arb_trades("arb")
+    assert trades and {t.status for t in trades} == {"done"}  # the swapped trade completed both legs
+    cex_bought = sum(Decimal(f.size) for f in store.fills("va") if f.side == "buy")
+    assert (
+        cex_bought
+        == sum(Decimal(t.cex_filled_base) for t in trades)
+        == sum(Decimal(t.size_base) for t in trades)
+    )
+    assert pool.wallet0 == 5 * 10**18 - sum(int(t.pool_amount_in) for t in trades)

@@ -274,8 +274,8 @@ class ChainPool:
         event = self._events(self.npm, "Collect", outcome)[0]
         return Collected(token_id, event["amount0"], event["amount1"], outcome.gas_cost_wei)
 
-    async def burn(self, token_id: int) -> None:
-        await self.tx.send(self._request(self.npm, "burn", token_id, "burn"))
+    async def burn(self, token_id: int) -> int:
+        return (await self.tx.send(self._request(self.npm, "burn", token_id, "burn"))).gas_cost_wei
 
     # -- helpers ----------------------------------------------------------------------------------
 

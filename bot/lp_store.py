@@ -71,6 +71,20 @@ class LpGasRow(SQLModel, table=True):
     cost_token1: float
 
 
+class LpSwapRow(SQLModel, table=True):
+    """A ratio swap the LP manager made in the pool (raw amounts, as the pool reported them)."""
+
+    __tablename__ = "lp_swaps"
+    id: int | None = Field(default=None, primary_key=True)
+    strategy: str = Field(index=True)
+    pool: str
+    ts_ns: int
+    zero_for_one: bool
+    amount_in: str
+    amount_out: str
+    cost_token1: float  # value in − value out at the fair price (the fee and the impact)
+
+
 class HedgeTradeRow(SQLModel, table=True):
     __tablename__ = "hedge_trades"
     id: int | None = Field(default=None, primary_key=True)
@@ -103,7 +117,7 @@ class LpMarkRow(SQLModel, table=True):
 
 LP_TABLES = [
     t.__table__  # type: ignore[attr-defined]
-    for t in (LpPositionRow, LpActionRow, LpFeeRow, LpGasRow, HedgeTradeRow, LpMarkRow)
+    for t in (LpPositionRow, LpActionRow, LpFeeRow, LpGasRow, LpSwapRow, HedgeTradeRow, LpMarkRow)
 ]
 
 
@@ -198,6 +212,9 @@ class LpStore:
             )
         )
 
+    def record_swap(self, row: LpSwapRow) -> None:
+        self._add(row)
+
     def record_hedge_trade(self, row: HedgeTradeRow) -> None:
         self._add(row)
 
@@ -241,6 +258,10 @@ class LpStore:
     def gas(self) -> list[LpGasRow]:
         with Session(self.engine) as session:
             return list(session.exec(select(LpGasRow).order_by(col(LpGasRow.id))))
+
+    def swaps(self) -> list[LpSwapRow]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(LpSwapRow).order_by(col(LpSwapRow.id))))
 
     def marks(self) -> dict[int, LpMarkRow]:
         """Marks by position row id."""

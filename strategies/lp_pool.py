@@ -18,7 +18,7 @@ from amm.conversions import sqrt_price_x96_to_price, tick_to_price
 from amm.full_math import Q128, Q256
 from amm.ports import AmmPool
 from bot.clock import Clock
-from bot.lp_store import LpMarkRow, LpPositionRow, LpStore
+from bot.lp_store import LpMarkRow, LpPositionRow, LpStore, LpSwapRow
 from strategies.lp_params import LpManagerParams
 from strategies.lp_rules import (
     Action,
@@ -85,7 +85,8 @@ class PoolLpManager:
         self.rules = params.rules()
         self.vol = EwmaVolatility.from_sigma(params.vol_half_life_s, params.initial_sigma)
         self.fee_rate = 0.0
-        self._fee_mark: tuple[int, int, int, int] | None = None  # fg0, fg1, ts, samples
+        self._fee_mark: tuple[int, int, int] | None = None  # fee growth 0, 1 and when
+        self._fee_weight = 0.0  # the EWMA's total weight (1 once long past a half-life)
         self.position: LivePosition | None = None
         self.last_action_ns: int | None = None
         self.last_decision: Decision | None = None
@@ -102,17 +103,22 @@ class PoolLpManager:
         return gas_wei / 1e18 * self._native_price(fair)
 
     def _update_fee_rate(self, fg0: int, fg1: int, now_ns: int, fair: float) -> None:
-        """Fees per human unit of liquidity per second, from the pool's global fee growth (EWMA)."""
+        """Fees per human unit of liquidity per second, from the pool's global fee growth.
+
+        A bias-corrected EWMA: until a half-life has passed it is the time average of what was
+        seen, so the first short interval (often without a swap) does not stand in for the rate.
+        """
         if self._fee_mark is not None and now_ns > self._fee_mark[2]:
             dt_s = (now_ns - self._fee_mark[2]) / 1e9
             scale = 10.0 ** ((self.d0 + self.d1) / 2)
             d0 = (fg0 - self._fee_mark[0]) % Q256 / Q128 * scale / 10.0**self.d0
             d1 = (fg1 - self._fee_mark[1]) % Q256 / Q128 * scale / 10.0**self.d1
             sample = (d0 * fair + d1) / dt_s
-            alpha = 1.0 - math.exp(-dt_s * math.log(2) / self.params.vol_half_life_s)
-            first = self._fee_mark[3] == 0
-            self.fee_rate = sample if first else self.fee_rate + alpha * (sample - self.fee_rate)
-        self._fee_mark = (fg0, fg1, now_ns, 0 if self._fee_mark is None else self._fee_mark[3] + 1)
+            decay = math.exp(-dt_s * math.log(2) / self.params.vol_half_life_s)
+            kept = self._fee_weight * decay
+            self._fee_weight = kept + (1.0 - decay)
+            self.fee_rate = (self.fee_rate * kept + (1.0 - decay) * sample) / self._fee_weight
+        self._fee_mark = (fg0, fg1, now_ns)
 
     async def _wallet_human(self) -> tuple[float, float]:
         w0, w1 = await self.pool.wallet_balances()
@@ -165,8 +171,10 @@ class PoolLpManager:
         if self.params.capital_token1 is not None:
             capital = min(capital, self.params.capital_token1)
         w = self.rules.min_half_width if pos is None else pos.choice.half_width
+        # The swap a reopening needs, on the capital it would deploy (not the whole wallet).
+        scale = capital / (total0 * fair + total1) if total0 * fair + total1 > 0 else 0.0
         swap_cost = await self._swap_cost_estimate(
-            total0, total1, fair, fair * math.exp(-w), fair * math.exp(w)
+            total0 * scale, total1 * scale, fair, fair * math.exp(-w), fair * math.exp(w)
         )
         return PoolView(
             now_ns=now_ns,
@@ -292,6 +300,17 @@ class PoolLpManager:
             cost = value_in - out * (1.0 if zero_for_one else fair)
             self.totals.swap_cost_token1 += cost
             self._gas("swap", swap.gas_cost_wei, fair, now_ns)
+            self.store.record_swap(
+                LpSwapRow(
+                    strategy=self.strategy,
+                    pool=self.pool_name,
+                    ts_ns=now_ns,
+                    zero_for_one=zero_for_one,
+                    amount_in=str(swap.amount_in),
+                    amount_out=str(swap.amount_out),
+                    cost_token1=cost,
+                )
+            )
         w0r, w1r = await self.pool.wallet_balances()
         # The mint rounds what it takes up: a hair under the wallet keeps it payable.
         a0, a1 = int(w0r * scale * (1 - 1e-6)), int(w1r * scale * (1 - 1e-6))
@@ -356,10 +375,7 @@ class PoolLpManager:
         released = await self.pool.decrease_liquidity(pos.token_id, pos.liquidity_raw, 0, 0)
         self._gas("decrease_liquidity", released.gas_cost_wei, fair, now_ns)
         await self._collect_fees(pos, fair, now_ns, (released.amount0, released.amount1))
-        await self.pool.burn(pos.token_id)
-        gas_price = await self.pool.gas_price_wei()
-        burn_units = getattr(getattr(self.pool, "gas_units", None), "burn", 0)
-        self._gas("burn", burn_units * gas_price, fair, now_ns)
+        self._gas("burn", await self.pool.burn(pos.token_id), fair, now_ns)
         self.store.close_position(pos.row_id, now_ns, released.amount0, released.amount1, reason)
         self._mark(pos, now_ns, 0.0)
         self.totals.lvr_token1 += pos.lvr.realized_token1

@@ -79,9 +79,6 @@ class UniswapV3VenueParams(_Strict):
     # mid of a market the bot trades there, else (a mock venue) its latent price.
     fair_venue: str | None = Field(None, min_length=1, description="venue of the fair price")
     fair_symbol: str | None = Field(None, min_length=1, description="BASE/QUOTE there, BASE = token0")
-    twap_window_s: int = Field(
-        0, ge=0, description="the pool oracle's TWAP window for the LP manipulation guard; 0 = none"
-    )
 
     @field_validator("rpc_url")
     @classmethod

@@ -159,6 +159,10 @@ class ChainPool:
         amount0, amount1 = self._decode(self.npm, "collect", out)
         return amount0, amount1
 
+    async def twap_tick(self, window_s: int) -> int:
+        """The pool oracle's mean tick over the last `window_s` (PoolReadError: history too short)."""
+        return await self.reader.twap_tick(window_s)
+
     async def wallet_balances(self) -> tuple[int, int]:
         block = await self.w3.eth.block_number
         balance0, balance1 = await asyncio.gather(

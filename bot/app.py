@@ -128,6 +128,8 @@ class Bot:
                 self.active_strategies.append(built)
         for active in self.active_strategies:
             self.engine.listeners.append(active.on_event)
+            for job in getattr(active, "scheduled_jobs", list)():  # periodic wake-ups of its task
+                self.scheduler.add(*job)
         if self.config_path is not None:
             self.config_watcher = ConfigWatcher(self, self.config_path, cfg.bot.config_poll_interval_s)
         for name, venue in self.venues.items():

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from amm.attribution import LvrMeter, exact_position_amounts, human_liquidity
 from amm.conversions import sqrt_price_x96_to_price, tick_to_price
 from amm.full_math import Q128, Q256
+from amm.pool_reader import PoolReadError
 from amm.ports import AmmPool
 from bot.clock import Clock
 from bot.lp_store import LpMarkRow, LpPositionRow, LpStore, LpSwapRow
@@ -86,6 +87,7 @@ class PoolLpManager:
         self.vol = EwmaVolatility.from_sigma(params.vol_half_life_s, params.initial_sigma)
         self.fee_rate = 0.0
         self._fee_mark: tuple[int, int, int] | None = None  # fee growth 0, 1 and when
+        self._twap_warned = False
         self._fee_weight = 0.0  # the EWMA's total weight (1 once long past a half-life)
         self.position: LivePosition | None = None
         self.last_action_ns: int | None = None
@@ -137,6 +139,20 @@ class PoolLpManager:
         value_out = out * (1.0 if zero_for_one else fair)
         # A pool lagging fair can quote better than fair: never count that as negative cost.
         return max(value_in - value_out, 0.0) + self._gas_token1(quote.gas_cost_wei, fair)
+
+    async def _twap_price(self) -> float:
+        """The pool oracle's TWAP over `twap_window_s`, NaN when off, absent or too short."""
+        window = self.params.twap_window_s
+        twap_tick = getattr(self.pool, "twap_tick", None)  # chain pools have an oracle, sim pools not
+        if window <= 0 or twap_tick is None:
+            return math.nan
+        try:
+            return tick_to_price(await twap_tick(window), self.d0, self.d1)
+        except PoolReadError as exc:
+            if not self._twap_warned:
+                self._twap_warned = True
+                log.warning("%s/%s: no TWAP guard yet: %s", self.strategy, self.pool_name, exc)
+            return math.nan
 
     async def view(self, fair: float, now_ns: int) -> PoolView:
         state = await self.pool.read_state()
@@ -197,6 +213,7 @@ class PoolLpManager:
             lvr_since_open_token1=0.0 if pos is None else pos.lvr.expected_token1,
             pending_fees_token1=pending,
             pool_price=sqrt_price_x96_to_price(state.sqrt_price_x96, self.d0, self.d1),
+            pool_twap_price=await self._twap_price(),
         )
 
     # ---- one round -------------------------------------------------------------------------

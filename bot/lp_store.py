@@ -24,9 +24,9 @@ class LpPositionRow(SQLModel, table=True):
     tick_lower: int
     tick_upper: int
     liquidity: str
-    amount0_in: str
+    amount0_in: str  # paid in: the mint plus every compound
     amount1_in: str
-    value_in_token1: float
+    value_in_token1: float  # at the opening
     opened_ns: int
     closed_ns: int | None = Field(default=None, index=True)
     amount0_out: str | None = None
@@ -152,12 +152,15 @@ class LpStore:
             session.add(row)
             session.commit()
 
-    def update_liquidity(self, row_id: int, liquidity: int) -> None:
+    def add_liquidity(self, row_id: int, liquidity: int, amount0_added: int, amount1_added: int) -> None:
+        """A compound: the position's new total liquidity; what it paid joins amount0/1_in."""
         with Session(self.engine) as session:
             row = session.get(LpPositionRow, row_id)
             if row is None:
                 raise KeyError(f"lp position row {row_id} was never stored")
             row.liquidity = str(liquidity)
+            row.amount0_in = str(int(row.amount0_in) + amount0_added)
+            row.amount1_in = str(int(row.amount1_in) + amount1_added)
             session.add(row)
             session.commit()
 

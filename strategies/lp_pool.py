@@ -18,6 +18,7 @@ from amm.conversions import sqrt_price_x96_to_price, tick_to_price
 from amm.full_math import Q128, Q256
 from amm.pool_reader import PoolReadError
 from amm.ports import AmmPool
+from amm.tx_manager import SimulationReverted, TxRevertedOnChain
 from bot.clock import Clock
 from bot.lp_store import LpMarkRow, LpPositionRow, LpStore, LpSwapRow
 from strategies.lp_params import LpManagerParams
@@ -263,6 +264,14 @@ class PoolLpManager:
     async def act(self, d: Decision, fair: float, now_ns: int) -> None:
         self.totals.actions[d.action.value] = self.totals.actions.get(d.action.value, 0) + 1
         self.last_action_ns = now_ns
+        try:
+            await self._act(d, fair, now_ns)
+        except TxRevertedOnChain as exc:
+            # Mined but reverted (the pool moved between preview and inclusion): its gas is spent.
+            self._gas(f"reverted {exc.label}", exc.gas_cost_wei, fair, now_ns)
+            raise
+
+    async def _act(self, d: Decision, fair: float, now_ns: int) -> None:
         if d.action is Action.COMPOUND:
             await self.compound(fair, now_ns)
             return
@@ -378,13 +387,14 @@ class PoolLpManager:
 
     async def _collect_fees(
         self, pos: LivePosition, fair: float, now_ns: int, released: tuple[int, int]
-    ) -> None:
+    ) -> tuple[int, int]:
         collected = await self.pool.collect(pos.token_id)
         self._gas("collect", collected.gas_cost_wei, fair, now_ns)
         f0, f1 = collected.amount0 - released[0], collected.amount1 - released[1]
         value = f0 / 10.0**self.d0 * fair + f1 / 10.0**self.d1
         self.totals.fees_token1 += value
         self.store.record_fees(self.strategy, self.pool_name, pos.token_id, now_ns, f0, f1, value)
+        return f0, f1
 
     async def close(self, fair: float, now_ns: int, reason: str) -> None:
         pos = self.position
@@ -409,19 +419,23 @@ class PoolLpManager:
         )
 
     async def compound(self, fair: float, now_ns: int) -> None:
+        """Collect the fees and add them to the position; with no capital cap the whole wallet
+        (fees plus what earlier mints left idle) goes in, with one only the fees."""
         pos = self.position
         assert pos is not None
-        await self._collect_fees(pos, fair, now_ns, (0, 0))
+        fee0, fee1 = await self._collect_fees(pos, fair, now_ns, (0, 0))
         w0, w1 = await self.pool.wallet_balances()
+        if self.params.capital_token1 is not None:
+            w0, w1 = min(w0, fee0), min(w1, fee1)
         try:
             added = await self.pool.increase_liquidity(pos.token_id, w0, w1, 0, 0)
-        except ValueError as exc:
+        except (ValueError, SimulationReverted) as exc:  # nothing was sent
             log.info("%s/%s compound left the fees idle: %s", self.strategy, self.pool_name, exc)
             return
         self._gas("increase_liquidity", added.gas_cost_wei, fair, now_ns)
         pos.liquidity_raw += added.liquidity
         pos.lvr.liquidity = human_liquidity(pos.liquidity_raw, self.d0, self.d1)
-        self.store.update_liquidity(pos.row_id, pos.liquidity_raw)
+        self.store.add_liquidity(pos.row_id, pos.liquidity_raw, added.amount0, added.amount1)
 
     async def adopt(self, row: LpPositionRow) -> None:
         """Take over a stored open position, or close its row when the pool no longer has it."""

@@ -113,7 +113,7 @@ def bot_config(tmp_path: Any, uniswap: UniswapDeployment) -> dict[str, Any]:
             # 0.503 after +1 %, across the ceiling (and above the re-entry level: it stays out).
             "vol_half_life_s": 1e5, "initial_sigma": 0.2, "vol_ceiling": 0.49, "reentry_fraction": 1.0,
             "min_half_width": 0.015, "max_half_width": 0.015, "out_of_range_delay_s": 0,
-            "min_action_interval_s": 0, "compound_gas_multiple": 1e9,
+            "min_action_interval_s": 0, "compound_gas_multiple": 2.0,
         }
     }  # fmt: skip
     return data
@@ -139,9 +139,17 @@ def lp_gas_paid(rpc: Web3, lp: str, first_block: int, last_block: int) -> tuple[
     return count, total
 
 
-def npm_events(rpc: Web3, uniswap: UniswapDeployment, name: str, first_block: int) -> dict[int, Any]:
+def npm_events(rpc: Web3, uniswap: UniswapDeployment, name: str, first_block: int) -> dict[int, list[Any]]:
+    """The position manager's `name` events since `first_block`, by token id, in order."""
     npm = rpc.eth.contract(address=uniswap.position_manager, abi=load_abi("NonfungiblePositionManager"))
-    return {e["args"]["tokenId"]: e for e in npm.events[name]().get_logs(from_block=first_block)}
+    out: dict[int, list[Any]] = {}
+    for event in npm.events[name]().get_logs(from_block=first_block):
+        out.setdefault(event["args"]["tokenId"], []).append(event)
+    return out
+
+
+def summed(events: list[Any], *fields: str) -> tuple[int, ...]:
+    return tuple(sum(e["args"][f] for e in events) for f in fields)
 
 
 async def test_lp_manager_opens_recentres_and_withdraws_on_chain_with_exact_books(
@@ -167,16 +175,24 @@ async def test_lp_manager_opens_recentres_and_withdraws_on_chain_with_exact_book
         # Volume: the fee rate the manager measures turns positive, and it opens.
         await asyncio.to_thread(market.round_trip, 20 * 10**18)
         await wait_for(lambda: len(rows()) == 1, "the first position")
-        for _ in range(3):
-            await asyncio.to_thread(market.round_trip, 10 * 10**18)  # fees for position 1
+        # Fees for position 1, worth more than twice the gas of compounding them: it compounds
+        # (waited for, so no swap of ours races the manager's preview-then-send).
+        opened = rows()[0].liquidity
+        await asyncio.to_thread(market.round_trip, 30 * 10**18)
+        await wait_for(lambda: rows()[0].liquidity != opened, "the first compound")
         # The CEX jumps 3 %, the arbitrageur follows: position 1 is out of range.
         bot.venues["va"].shock_fair_price("ETH/USDT", 1.03)  # type: ignore[attr-defined]
         await asyncio.to_thread(market.push_to, 2060.0)
         await wait_for(lambda: len(rows()) == 2 and rows()[0].closed_ns is not None, "the recentre")
-        for _ in range(3):
-            await asyncio.to_thread(market.round_trip, 10 * 10**18)  # fees for position 2
+        opened = rows()[1].liquidity
+        await asyncio.to_thread(market.round_trip, 30 * 10**18)  # fees for position 2: compounded
+        await wait_for(lambda: rows()[1].liquidity != opened, "the second compound")
         # +1 % more, still in range, lifts σ̂ above the ceiling: withdraw, and stay out.
         bot.venues["va"].shock_fair_price("ETH/USDT", 1.01)  # type: ignore[attr-defined]
+        # Seen before the arbitrage (1 % off is at the guard's edge): the fees of the push must
+        # not be compounded first.
+        manager = bot.active_strategies[0].managers["uni"]  # type: ignore[attr-defined]
+        await wait_for(lambda: manager.last_decision.numbers["price"] > 2070, "the manager to see the move")
         await asyncio.to_thread(market.push_to, 2060.0 * 1.01)
         await wait_for(lambda: rows()[-1].closed_ns is not None, "the withdrawal")
         await asyncio.sleep(0.5)  # a few more rounds: nothing more happens while flat above the ceiling
@@ -190,7 +206,7 @@ async def test_lp_manager_opens_recentres_and_withdraws_on_chain_with_exact_book
     positions = rows()
     assert [p.close_reason for p in positions] == ["out of range", "volatility above ceiling"]
     executed = lp_store.actions("lp", executed=True)
-    assert [a.action for a in executed] == ["open", "recentre", "withdraw"]
+    assert [a.action for a in executed] == ["open", "compound", "recentre", "compound", "withdraw"]
     first, second = positions
     assert first.tick_lower < second.tick_lower and first.tick_upper < second.tick_upper  # moved up
 
@@ -198,23 +214,33 @@ async def test_lp_manager_opens_recentres_and_withdraws_on_chain_with_exact_book
     decreases = npm_events(rpc, uniswap, "DecreaseLiquidity", start_block)
     collects = npm_events(rpc, uniswap, "Collect", start_block)
     npm = market.npm
-    fees = {f.token_id: f for f in lp_store.fees()}
+    fees: dict[int, list[Any]] = {}
+    for row in lp_store.fees():
+        fees.setdefault(row.token_id, []).append(row)
     assert set(increases) == set(decreases) == set(collects) == set(fees) == {p.token_id for p in positions}
     for p in positions:
-        minted, released, collected = (e[p.token_id]["args"] for e in (increases, decreases, collects))
-        # What positions() said right after the mint, and what the events moved, is what was stored.
-        on_chain = npm.functions.positions(p.token_id).call(
-            block_identifier=increases[p.token_id]["blockNumber"]
+        mint_and_compound, (released,), collected = (e[p.token_id] for e in (increases, decreases, collects))
+        assert len(mint_and_compound) == len(collected) == 2  # compounded once; collected twice
+        # positions() right after the mint, and everything the events moved, is what was stored.
+        mint = mint_and_compound[0]
+        on_chain = npm.functions.positions(p.token_id).call(block_identifier=mint["blockNumber"])
+        assert (on_chain[5], on_chain[6], on_chain[7]) == (
+            p.tick_lower,
+            p.tick_upper,
+            mint["args"]["liquidity"],
         )
-        assert (on_chain[5], on_chain[6], on_chain[7]) == (p.tick_lower, p.tick_upper, int(p.liquidity))
-        assert (minted["liquidity"], minted["amount0"], minted["amount1"]) == (
-            int(p.liquidity), int(p.amount0_in), int(p.amount1_in))  # fmt: skip
-        assert released["liquidity"] == int(p.liquidity)
-        assert (released["amount0"], released["amount1"]) == (int(p.amount0_out), int(p.amount1_out))
-        fee = fees[p.token_id]
-        fee_paid = (collected["amount0"] - released["amount0"], collected["amount1"] - released["amount1"])
-        assert (int(fee.amount0), int(fee.amount1)) == fee_paid
-        assert int(fee.amount0) > 0 and int(fee.amount1) > 0  # both legs of the round trips paid it
+        total_liquidity, paid0, paid1 = summed(mint_and_compound, "liquidity", "amount0", "amount1")
+        assert (total_liquidity, paid0, paid1) == (int(p.liquidity), int(p.amount0_in), int(p.amount1_in))
+        assert released["args"]["liquidity"] == int(p.liquidity)
+        out0, out1 = released["args"]["amount0"], released["args"]["amount1"]
+        assert (out0, out1) == (int(p.amount0_out), int(p.amount1_out))
+        collected0, collected1 = summed(collected, "amount0", "amount1")
+        stored = [(int(f.amount0), int(f.amount1)) for f in fees[p.token_id]]
+        assert (sum(a for a, _ in stored), sum(b for _, b in stored)) == (
+            collected0 - out0,
+            collected1 - out1,
+        )
+        assert min(stored[0]) > 0  # what the compound collected: both legs of the round trip paid fees
         with pytest.raises(Exception, match="Invalid token ID"):
             npm.functions.positions(p.token_id).call()  # burnt
     assert npm.functions.balanceOf(lp.address).call() == 0
@@ -230,8 +256,8 @@ async def test_lp_manager_opens_recentres_and_withdraws_on_chain_with_exact_book
     ]  # the pool's view: positive = paid in
     expected = list(start_tokens)
     for p in positions:
-        expected[0] += int(p.amount0_out) - int(p.amount0_in) + int(fees[p.token_id].amount0)
-        expected[1] += int(p.amount1_out) - int(p.amount1_in) + int(fees[p.token_id].amount1)
+        expected[0] += int(p.amount0_out) - int(p.amount0_in) + sum(int(f.amount0) for f in fees[p.token_id])
+        expected[1] += int(p.amount1_out) - int(p.amount1_in) + sum(int(f.amount1) for f in fees[p.token_id])
     for s in swaps:
         paid, got = (0, 1) if s.zero_for_one else (1, 0)
         expected[paid] -= int(s.amount_in)
@@ -243,7 +269,7 @@ async def test_lp_manager_opens_recentres_and_withdraws_on_chain_with_exact_book
     tx_count, paid_wei = lp_gas_paid(rpc, lp.address, start_block + 1, end_block)
     assert stored_gas == paid_wei == start_native - rpc.eth.get_balance(lp.address)
     ops = [g.operation for g in lp_store.gas()]
-    assert ops.count("mint") == 2 and ops.count("burn") == 2 and ops.count("collect") == 2
+    assert [ops.count(op) for op in ("mint", "increase_liquidity", "collect", "burn")] == [2, 2, 4, 2]
     assert tx_count >= len(ops)  # approvals ride on the swap and mint rows
     assert Decimal(str(sum(g.cost_token1 for g in lp_store.gas()))) > 0
 

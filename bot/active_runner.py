@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.context import BotContext
 from bot.domain import VenueEvent
+from bot.scheduler import JobScheduler
 from strategies.base import ActiveStrategy
 
 log = logging.getLogger("mmbot.strategies")
@@ -29,15 +30,21 @@ def owned_markets(strategy: ActiveStrategy) -> list[str]:
 
 
 class ActiveRunner:
-    def __init__(self, listeners: list[Callable[[VenueEvent], None]]) -> None:
+    def __init__(self, listeners: list[Callable[[VenueEvent], None]], scheduler: JobScheduler) -> None:
         self.strategies: list[ActiveStrategy] = []
         self._listeners = listeners  # the engine's: each strategy's on_event sees every event
+        self._scheduler = scheduler  # periodic wake-ups some strategies ask for (LP rounds)
+        self._jobs: dict[str, list[str]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._ctx: BotContext | None = None
 
     def add(self, strategy: ActiveStrategy) -> None:
         self.strategies.append(strategy)
         self._listeners.append(strategy.on_event)
+        jobs = getattr(strategy, "scheduled_jobs", list)()
+        for name, interval_s, job in jobs:
+            self._scheduler.add(name, interval_s, job)
+        self._jobs[strategy.name] = [name for name, _, _ in jobs]
 
     def get(self, name: str) -> ActiveStrategy | None:
         return next((s for s in self.strategies if s.name == name), None)
@@ -91,6 +98,8 @@ class ActiveRunner:
             await asyncio.gather(task, return_exceptions=True)
         if old.on_event in self._listeners:
             self._listeners.remove(old.on_event)
+        for job_name in self._jobs.pop(old.name, []):
+            self._scheduler.remove(job_name)
         self.strategies.remove(old)
         markets = owned_markets(old)
         if markets:

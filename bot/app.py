@@ -117,7 +117,7 @@ class Bot:
         self.risk_guard = RiskGuard(cfg.risk, self.engine, self.orders, self.store, self.clock)
         self.metrics.bind(self)
         self.notifications.attach(self)
-        self.active = ActiveRunner(self.engine.listeners)
+        self.active = ActiveRunner(self.engine.listeners, self.scheduler)
         actives = []
         for name, params in cfg.strategies.items():
             built = build_strategy(name, params, state, self.market_sizes, self.clock.now_ns())

@@ -189,6 +189,22 @@ def _check_fair_source(name: str, pool: SimPoolParams, venues: dict[str, Any]) -
         )
 
 
+def _check_chain_fair_source(name: str, pool: UniswapV3VenueParams, config: AppConfig) -> None:
+    """A chain pool's fair price: a market of [[markets]] on that venue, or a mock venue's market."""
+    venue = config.venues.get(pool.fair_venue or "")
+    if venue is None or isinstance(venue, POOL_VENUE_PARAMS):
+        raise ValueError(
+            f"venues.{name}.fair_venue: {pool.fair_venue!r} is not an order-book venue of [venues]"
+        )
+    traded = {m.symbol for m in config.markets if m.venue == pool.fair_venue}
+    latent = {m.symbol for m in venue.markets} if isinstance(venue, MockVenueParams) else set()
+    if pool.fair_symbol not in traded | latent:
+        raise ValueError(
+            f"venues.{name}.fair_symbol: {pool.fair_symbol!r} is neither in [[markets]] on "
+            f"{pool.fair_venue} nor a mock market there"
+        )
+
+
 class AppConfig(StrictModel):
     bot: BotConfig = BotConfig()
     venues: dict[str, VenueConfig] = Field(min_length=1)
@@ -210,6 +226,8 @@ class AppConfig(StrictModel):
         for name, venue in self.venues.items():
             if isinstance(venue, SimPoolParams):
                 _check_fair_source(name, venue, self.venues)
+            elif isinstance(venue, UniswapV3VenueParams) and venue.fair_venue is not None:
+                _check_chain_fair_source(name, venue, self)
         dupes = sorted({k for k in keys if keys.count(k) > 1})
         if dupes:
             raise ValueError(f"markets: listed twice: {', '.join(dupes)}")
@@ -227,6 +245,9 @@ class AppConfig(StrictModel):
                     raise ValueError(
                         f"strategies.{name}.pools: {pool!r} is not a sim_pool or uniswap_v3 venue of [venues]"
                     )
+                unanchored = getattr(self.venues[pool], "fair_venue", None) is None
+                if isinstance(strat, LpManagerParams) and unanchored:
+                    raise ValueError(f"strategies.{name}.pools: {pool!r} has no fair_venue / fair_symbol")
         owner: dict[str, str] = {}
         for name, strat in self.strategies.items():
             for key in getattr(strat, "markets", []):

@@ -1,7 +1,9 @@
 """The LP manager strategy (kind "lp_manager"): one `PoolLpManager` per configured pool.
 
-Evaluates every pool on a timer (`check_interval_s`) and early when the fair price moved more
-than `event_trigger_bps` since the last round (book events of the fair market). The fair price
+Evaluates every pool on the bot's job scheduler (apscheduler on the wall clock, every
+`check_interval_s`) and early when the fair price moved more than `event_trigger_bps` since the
+last round (book events of the fair market). Both only wake the strategy's own task, which runs
+the rounds one at a time (a timer stands in when no scheduler drives it). The fair price
 is the CEX mid when the fair market is traded by the bot, else the mock venue's latent price.
 Positions stay open at stop (an LP position is long-lived): on restart the store's open rows are
 adopted when the pool still holds them, else closed (a fresh simulated pool holds none).
@@ -13,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from bot.domain import BookSnapshot
@@ -59,6 +61,17 @@ class LpManager:
         self._idle = asyncio.Event()  # set between rounds: no transaction of ours in flight
         self._idle.set()
         self._draining = False
+        self.scheduled = False  # True once a job scheduler wakes the rounds
+        self.rounds = 0
+
+    def scheduled_jobs(self) -> list[tuple[str, float, Callable[[], Awaitable[None]]]]:
+        """(name, interval_s, job) for the bot's scheduler: the periodic re-evaluation."""
+        self.scheduled = True
+
+        async def wake() -> None:
+            self._wake.set()
+
+        return [(f"lp:{self.name}", self.params.check_interval_s, wake)]
 
     def build(self, ctx: BotContext) -> None:
         store = LpStore(ctx.store)
@@ -84,7 +97,11 @@ class LpManager:
     async def run(self, ctx: BotContext) -> None:
         self.build(ctx)
         await self._adopt_stored_positions()
+        # With a scheduler the job sets the wake; the timeout is only a fallback without one.
+        timeout = None if self.scheduled else self.params.check_interval_s
         while not self._draining:
+            self.rounds += 1
+            self._wake.clear()  # before the round: a wake during a slow (chain) round is not lost
             self._idle.clear()
             try:
                 for manager in self.managers.values():
@@ -96,9 +113,8 @@ class LpManager:
                         log.exception("%s/%s: LP round failed", self.name, manager.pool_name)
             finally:
                 self._idle.set()
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.params.check_interval_s)
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
     async def drain(self) -> None:
         """Before a hot-reload swap: let the round in progress (and its transactions) finish;

@@ -157,6 +157,7 @@ def test_lp_manager_and_hedger_restart_keeps_the_open_position(tmp_path):
         await asyncio.sleep(60)
         seen["actives"] = {s.name: s for s in bot.active_strategies}
         seen["old"] = (lp, hedger)
+        seen["jobs"] = [spec.name for spec in bot.scheduler.jobs if spec.name.startswith("lp:")]
         return seen
 
     async def main():
@@ -169,6 +170,8 @@ def test_lp_manager_and_hedger_restart_keeps_the_open_position(tmp_path):
     lp, hedger = seen["actives"]["lp"], seen["actives"]["hedge"]
     assert (lp, hedger) != seen["old"] and lp is not seen["old"][0] and hedger is not seen["old"][1]
     assert lp.params.check_interval_s == 10 and hedger.params.band == 0.2
+    assert seen["jobs"] == ["lp:lp"]  # the scheduled LP round now wakes the new instance
+    assert 5 <= lp.rounds <= 8  # every 10 s over the 60 s since the swap
     adopted = lp.managers["uni"].position
     assert adopted is not None and adopted.token_id == before.token_id
     assert adopted.liquidity_raw == before.liquidity_raw and adopted.row_id == before.row_id

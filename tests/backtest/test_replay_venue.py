@@ -95,7 +95,7 @@ def test_no_look_ahead_rows_made_before_or_at_arrival_do_not_reach_the_order():
         *opening(),
         trade(LAT - 1, ASK, 99, 50),  # through our price, before we arrive
         trade(LAT, ASK, 99, 50),  # at the very time we arrive: applied before our request
-        trade(LAT + 1, ASK, 99, 1),  # after: trades through all of us
+        trade(LAT + 1, ASK, 99, 3),  # after: a print of 3 through our price fills all of us
     ]
 
     async def script(venue, events, clock):

@@ -301,10 +301,11 @@ class MockExchange:
         self._observe_book(state, ts)
         return resting
 
-    def background_cancel(self, symbol: str, order_id: int) -> int | None:
+    def background_cancel(self, symbol: str, order_id: int, ts_ns: int | None = None) -> int | None:
+        ts = self.now_ns if ts_ns is None else self._advance(ts_ns)
         state = self._market_state(symbol)
         remaining = state.book.cancel(order_id)
-        self._observe_book(state, self.now_ns)
+        self._observe_book(state, ts)
         return remaining
 
     def background_take(

@@ -1,12 +1,15 @@
 """A paper session (the bot on a MockVenue) recorded at the venue, then replayed through the same
-bot on a replay venue with the same order latency, fees and balances: the fills are the same.
+bot on a replay venue with the same order latency, fees and balances: the fills are the same,
+one for one (order, side, price, size, maker, fee, and the exchange time to the nanosecond).
 
 The recording (bot/backtest/paper_recorder.py) is the market without us: everyone else's depth
 after every change, every print another participant's order made (those against our resting
 orders too: the aggressors who came), and where the venue published its book. The replay adds
 our orders back and matches them by the mock venue's own rules: price-time priority, a print
 fills at most its size, queue position behind the others' liquidity that was there first
-(risk-averse model: exact here, since every level of others holds one order at a time).
+(risk-averse model: exact here, since every level of others holds one order at a time). The
+bot gets the same events at the same times, so it sends the same orders. Seeds 1-10 at 300 s
+(about 200 fills each) matched too when this was written; 180 s keeps the test to seconds.
 
 What this cannot show: the mock's background flow reacts to our orders (its ladder is re-posted
 when one of its orders trades, informed takers look at the best price, ours included), so a

@@ -252,6 +252,7 @@ def _ex_trade(
         pick = -1
         pick_key = INF_NS
         pick_id = INF_NS
+        waiting = 0  # orders still to handle for this print, the pick included
         for k in range(st[S_NACT]):
             slot = act[k]
             if oi[slot, O_SIDE] != -side:
@@ -262,6 +263,7 @@ def _ex_trade(
             oid = oi[slot, O_ID]
             if key < last_key or (key == last_key and oid <= last_id):
                 continue  # already handled for this print
+            waiting += 1
             if key < pick_key or (key == pick_key and oid < pick_id):
                 pick, pick_key, pick_id = k, key, oid
         if pick < 0:
@@ -279,6 +281,8 @@ def _ex_trade(
         left -= take
         if take > 0 and _ex_fill(st, fst, oi, resp, fills, slot, take, oi[slot, O_PRICE], 1):
             _remove_active(st, act, pick)
+        if waiting == 1:
+            return
 
 
 @njit

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from amm.chain_params import UniswapV3VenueParams
 from amm.params import SimPoolParams
+from bot.config_numbers import join_path, number_problems
 from bot.domain import validate_instance_id
 from connectors.ccxt_params import CcxtVenueParams
 from connectors.mock.params import MockVenueParams
@@ -40,12 +41,16 @@ _VENUE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 class ConfigError(ValueError):
-    """Invalid config; `problems` holds one `field.path: message` line per problem."""
+    """Invalid config; `problems` holds one `field.path: message` line per problem.
+
+    The message is one `source: field.path: message` line per problem (grep-friendly, like a
+    compiler's), so one bad field is one line on stderr.
+    """
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: invalid config\n" + "\n".join(f"  {p}" for p in problems))
+        self.problems = [" ".join(p.split()) for p in problems]  # one line each, whatever the cause
+        super().__init__("\n".join(f"{source}: {p}" for p in self.problems))
 
 
 class StrictModel(BaseModel):
@@ -211,8 +216,11 @@ class AppConfig(StrictModel):
         for i, m in enumerate(self.markets):
             if m.venue not in self.venues:
                 raise ValueError(f"markets[{i}].venue: no venue named {m.venue!r} in [venues]")
-            if isinstance(self.venues[m.venue], POOL_VENUE_PARAMS):
+            venue = self.venues[m.venue]
+            if isinstance(venue, POOL_VENUE_PARAMS):
                 raise ValueError(f"markets[{i}].venue: {m.venue!r} is a pool, not an order-book venue")
+            if isinstance(venue, MockVenueParams) and m.symbol not in {v.symbol for v in venue.markets}:
+                raise ValueError(f"markets[{i}].symbol: {m.symbol!r} is not a market of venue {m.venue}")
         for name, strat in self.strategies.items():
             for pool in getattr(strat, "pools", []):
                 if not isinstance(self.venues.get(pool), POOL_VENUE_PARAMS):
@@ -264,7 +272,7 @@ def _find_literal_secrets(node: Any, path: str, out: list[str]) -> None:
 
 def _field_path(loc: tuple[int | str, ...], data: Any) -> str:
     """Dotted path of an error, skipping the tags pydantic inserts for discriminated unions."""
-    parts: list[str] = []
+    path = ""
     node = data
     for i, elem in enumerate(loc):
         in_dict = isinstance(node, dict) and elem in node
@@ -275,8 +283,11 @@ def _field_path(loc: tuple[int | str, ...], data: Any) -> str:
             continue  # a union tag such as 'mock': not a key of the file
         else:
             node = None
-        parts.append(f"[{elem}]" if isinstance(elem, int) else ("." if parts else "") + str(elem))
-    return "".join(parts) or "(top level)"
+        path = join_path(path, elem)
+    return path or "(top level)"
+
+
+_TABLE_EXPECTED = "Input should be a table ([section] or { key = value, ... })"
 
 
 def validate_config(data: dict[str, Any], source: str = "config") -> AppConfig:
@@ -285,15 +296,20 @@ def validate_config(data: dict[str, Any], source: str = "config") -> AppConfig:
     if problems:
         raise ConfigError(source, problems)
     try:
-        return AppConfig.model_validate(data)
+        config = AppConfig.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            msg = err["msg"].removeprefix("Value error, ")
+            msg = _TABLE_EXPECTED if err["type"] in ("model_type", "model_attributes_type") else err["msg"]
+            msg = msg.removeprefix("Value error, ")
             if err["loc"]:
                 problems.append(f"{_field_path(err['loc'], data)}: {msg}")
             else:
                 problems.append(msg)  # model validators already name the field
         raise ConfigError(source, problems) from None
+    problems = number_problems(data, config.model_dump())
+    if problems:
+        raise ConfigError(source, problems)
+    return config
 
 
 def load_config(path: str | Path) -> AppConfig:
@@ -302,6 +318,8 @@ def load_config(path: str | Path) -> AppConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"not UTF-8 text: byte {exc.start} cannot be decoded"]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -56,6 +56,9 @@ class LpManager:
         self._fair_keys: set[tuple[str, str]] = set()
         self._last_fair: dict[tuple[str, str], float] = {}
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # set between rounds: no transaction of ours in flight
+        self._idle.set()
+        self._draining = False
 
     def build(self, ctx: BotContext) -> None:
         store = LpStore(ctx.store)
@@ -81,17 +84,28 @@ class LpManager:
     async def run(self, ctx: BotContext) -> None:
         self.build(ctx)
         await self._adopt_stored_positions()
-        while True:
-            for manager in self.managers.values():
-                try:
-                    await manager.step()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("%s/%s: LP round failed", self.name, manager.pool_name)
+        while not self._draining:
+            self._idle.clear()
+            try:
+                for manager in self.managers.values():
+                    try:
+                        await manager.step()
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("%s/%s: LP round failed", self.name, manager.pool_name)
+            finally:
+                self._idle.set()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.params.check_interval_s)
+
+    async def drain(self) -> None:
+        """Before a hot-reload swap: let the round in progress (and its transactions) finish;
+        the positions stay open and the new instance adopts them from the store."""
+        self._draining = True
+        self._wake.set()
+        await self._idle.wait()
 
     def on_event(self, event: VenueEvent) -> None:
         if not isinstance(event, BookSnapshot) or (event.venue, event.symbol) not in self._fair_keys:

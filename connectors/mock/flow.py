@@ -230,7 +230,7 @@ class OrderFlow:
         exchange, symbol, params = self.exchange, flow.symbol, flow.params
         for order in flow.ladder:
             if order.size_lots:
-                exchange.background_cancel(symbol, order.order_id)
+                exchange.background_cancel(symbol, order.order_id, ts_ns)
         ladder: list[RestingOrder] = []
         last_bid = last_ask = None
         for level in range(params.book_levels):

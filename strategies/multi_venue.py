@@ -228,6 +228,10 @@ class MultiVenueStrategy:
             for m in markets:
                 if (m.base, m.quote) == (base, quote):
                     self._requote_on[(m.venue, m.symbol)] = ours
+        # one self-trade group per instrument: the order manager keeps the LIVE orders apart too
+        self.stp_groups = [
+            [int(s) for s in np.asarray(slots)[self.row_of_slot == i]] for i in range(len(instruments))
+        ]
         self.core = CoreQuoteStrategy(name, params.core_config(), slots, quoted, sizes, now_ns)
 
     def total_inventory_base(self, state: MarketState) -> tuple[FloatArray, FloatArray]:

@@ -24,9 +24,9 @@ from bot.domain import Market, Order, Side
 from bot.order_diff import LevelTarget
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StpGroup:
-    slots: tuple[int, ...]
+    slots: list[int]
     on_release: Callable[[int], None]  # a held-back slot of this group may requote now
 
 
@@ -55,31 +55,36 @@ class SelfTradeGuard:
     def register(
         self, owner: object, groups: Iterable[Sequence[int]], on_release: Callable[[int], None]
     ) -> None:
-        """Add `owner`'s groups (each: the slots of one instrument on several venues)."""
-        made = []
+        """Add `owner`'s groups (each: the slots of one instrument on several venues).
+
+        A slot can be in one group only; the config lets one strategy quote a market, so a slot
+        found in another group belongs to an outgoing strategy (a hot reload moved the market
+        before that one unregistered): it leaves that group.
+        """
+        _, owned = self._owned.setdefault(id(owner), (owner, []))
         for slots in groups:
-            group = StpGroup(tuple(int(s) for s in slots), on_release)
+            group = StpGroup([int(s) for s in dict.fromkeys(slots)], on_release)
+            if len(group.slots) < 2:
+                continue  # one venue: nothing to keep apart
             for slot in group.slots:
-                if slot in self._group_of:
-                    raise ValueError(
-                        f"self-trade group: {self._markets[slot].key} is already in another group"
-                    )
-            if len(group.slots) > 1:
-                made.append(group)
-                self._group_of.update(dict.fromkeys(group.slots, group))
-        if made:
-            self._owned[id(owner)] = (owner, made)
+                previous = self._group_of.get(slot)
+                if previous is not None:
+                    previous.slots.remove(slot)
+                self._group_of[slot] = group
+                self._held.discard(slot)
+            owned.append(group)
 
     def unregister(self, owner: object) -> None:
         _, groups = self._owned.pop(id(owner), (None, []))
         for group in groups:
             for slot in group.slots:
-                self._group_of.pop(slot, None)
-                self._held.discard(slot)
+                if self._group_of.get(slot) is group:
+                    del self._group_of[slot]
+                    self._held.discard(slot)
 
     def group_of(self, slot: int) -> tuple[int, ...]:
         group = self._group_of.get(slot)
-        return () if group is None else group.slots
+        return () if group is None else tuple(group.slots)
 
     def bounds(self, slot: int) -> OppositeBounds | None:
         """The prices a new quote of `slot` must stay clear of; None when the slot has no group."""
@@ -105,10 +110,9 @@ class SelfTradeGuard:
 
     def split(self, slot: int, targets: Sequence[LevelTarget]) -> tuple[list[LevelTarget], list[LevelTarget]]:
         """(targets that may be sent now, targets held back); a hold waits for a release."""
-        if not targets:
-            return [], []
-        bounds = self.bounds(slot)
+        bounds = self.bounds(slot) if targets else None
         if bounds is None:
+            self._held.discard(slot)
             return list(targets), []
         market = self._markets[slot]
         allowed, held = [], []

@@ -3,8 +3,6 @@
 import asyncio
 from decimal import Decimal
 
-import pytest
-
 from bot.clock import LoopClock, run_simulated
 from bot.domain import Market, Order, OrderRequest, OrderState, Side
 from bot.market_state import MarketState
@@ -54,14 +52,14 @@ def test_a_new_quote_at_or_through_our_order_on_the_other_venue_is_held():
     allowed, held = guard.split(0, [buy_ok, buy_at, buy_through, sell_at, sell_ok])
     assert allowed == [buy_ok, sell_ok]
     assert held == [buy_at, buy_through, sell_at]
-    # the other way round, on the coarser tick: vb's bid at va's pending-new-free book
-    slot_orders[0] = {"c9": _order(9, VA, Side.SELL, 600_003, OrderState.OPEN)}  # 60000.3
+    # the other way round, on the coarser tick: vb bids against va's ask at 60000.3
+    slot_orders[0] = {"c9": _order(9, VA, Side.SELL, 600_003, OrderState.OPEN)}
     allowed, held = guard.split(1, [LevelTarget(Side.BUY, 120_000, 1), LevelTarget(Side.BUY, 120_001, 1)])
     assert (allowed, held) == ([LevelTarget(Side.BUY, 120_000, 1)], [LevelTarget(Side.BUY, 120_001, 1)])
-    # a market in no group, or a group's own orders, never hold anything back
+    # a market in no group is never held; a slot's own orders never hold its quotes back
     assert guard.split(2, [buy_through]) == ([buy_through], [])
-    slot_orders[0] = {"c9": _order(9, VA, Side.SELL, 600_003, OrderState.OPEN)}
-    assert guard.split(0, [LevelTarget(Side.BUY, 599_000, 1)]) == ([LevelTarget(Side.BUY, 599_000, 1)], [])
+    slot_orders[1] = {}
+    assert guard.split(0, [LevelTarget(Side.BUY, 600_004, 1)]) == ([LevelTarget(Side.BUY, 600_004, 1)], [])
     assert released == []
 
 
@@ -83,18 +81,24 @@ def test_a_held_slot_is_released_once_when_an_order_of_the_other_venue_closes():
     assert released == [0]
 
 
-def test_groups_are_checked_and_leave_with_their_owner():
+def test_groups_leave_with_their_owner_and_a_new_owner_takes_a_slot_over():
     guard, slot_orders, released = _guard()
-    with pytest.raises(ValueError, match="vb:BTC/USDT is already in another group"):
-        guard.register("other", [[1, 2]], released.append)
     guard.register("single", [[2]], released.append)  # one venue: nothing to keep apart
     assert guard.group_of(2) == ()
     slot_orders[1] = {"c1": _order(1, VB, Side.SELL, 120_001, OrderState.OPEN)}
-    assert guard.split(0, [LevelTarget(Side.BUY, 600_005, 1)])[1] != []
-    guard.unregister("owner")
-    assert guard.split(0, [LevelTarget(Side.BUY, 600_005, 1)]) == ([LevelTarget(Side.BUY, 600_005, 1)], [])
-    guard.register("other", [[1, 2]], released.append)  # the slots are free again
-    assert guard.group_of(2) == (1, 2)
+    buy_at = LevelTarget(Side.BUY, 600_005, 1)
+    assert guard.split(0, [buy_at]) == ([], [buy_at])
+    # a reload moved vb to a new strategy before the old one unregistered: vb leaves the old group
+    guard.register("new", [[1, 2]], released.append)
+    assert (guard.group_of(0), guard.group_of(1)) == ((0,), (1, 2))
+    assert guard.split(0, [buy_at]) == ([buy_at], [])
+    guard.unregister("owner")  # the outgoing owner takes only what is still its own
+    assert (guard.group_of(0), guard.group_of(1)) == ((), (1, 2))
+    slot_orders[2] = {"c2": _order(2, VC, Side.BUY, 600_100, OrderState.OPEN)}
+    assert guard.split(1, [LevelTarget(Side.SELL, 120_020, 1)]) == ([], [LevelTarget(Side.SELL, 120_020, 1)])
+    guard.unregister("new")
+    assert guard.split(1, [LevelTarget(Side.SELL, 120_020, 1)]) == ([LevelTarget(Side.SELL, 120_020, 1)], [])
+    assert released == []
 
 
 def _venue_params(name: str, tick: str, seed: int) -> MockVenueParams:

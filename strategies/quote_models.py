@@ -28,7 +28,7 @@ BPS = 1e-4
 def fixed_spread(
     fair: FloatArray,
     inventory_fraction: FloatArray,
-    half_spread_bps: FloatArray,
+    half_spread_fraction: FloatArray,
     skew_bps_per_unit_inventory_fraction: FloatArray,
     *,
     reservation: FloatArray,
@@ -38,14 +38,13 @@ def fixed_spread(
     """Fixed half spread around fair, reservation shifted linearly with inventory.
 
     r = s - s * (skew_bps * q/q_max) * 1e-4     (long inventory lowers both quotes)
-    h = s * half_spread_bps * 1e-4
+    h = s * half_spread_fraction                (half_spread_bps * 1e-4, from `QuotePlan`)
     """
     np.multiply(skew_bps_per_unit_inventory_fraction, inventory_fraction, out=scratch)
     scratch *= BPS
     scratch *= fair
     np.subtract(fair, scratch, out=reservation)
-    np.multiply(half_spread_bps, BPS, out=scratch)
-    np.multiply(scratch, fair, out=half_spread)
+    np.multiply(half_spread_fraction, fair, out=half_spread)
 
 
 def avellaneda_stoikov(

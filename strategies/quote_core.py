@@ -44,11 +44,15 @@ from __future__ import annotations
 import numpy as np
 
 from strategies.quote_arrays import QuoteInputs, QuoteModel, QuoteParams, _check_shapes, aligned_empty
-from strategies.quote_models import BPS, avellaneda_stoikov, fixed_spread, glft
+from strategies.quote_models import BPS_ARRAY, ONE, avellaneda_stoikov, fixed_spread, glft
 from strategies.quote_plan import QuotePlan
 from strategies.targets import QuoteTargets
 
 SNAP_TICKS = 1e-9
+# 0-d array operands, see quote_models
+SNAP = np.array(SNAP_TICKS)
+ZERO = np.array(0.0)
+INF = np.array(np.inf)
 
 _INPUT_FIELDS = tuple(QuoteInputs.__slots__)  # type: ignore[attr-defined]
 
@@ -79,20 +83,15 @@ class QuoteWorkspace:
         self.model_reservation = aligned_empty((len(QuoteModel), n))
         self.model_half_spread = aligned_empty((len(QuoteModel), n))
         self.book_floor = aligned_empty((2, n))
-        # per side (bids, asks) and per market values that every level uses, each stacked so one
-        # copy expands them to (side, level, market)
+        # per side (bids, asks) and per market values that every level uses
         self.side_values = aligned_empty((3, 2, n))  # level-0 ticks, room in lots, level size
         self.market_values = aligned_empty((3, n))  # step in ticks, lowest and highest price
-        self.side_levels = aligned_empty((3, 2, levels, n))
-        self.market_levels = aligned_empty((3, 2, levels, n))
         self.ticks = aligned_empty((2, levels, n))
-        self.price = aligned_empty((2, levels, n))
         self.size = aligned_empty((2, levels, n))
         self.quoted = aligned_empty((2, levels, n), bool)
         self.quoted_b = aligned_empty((2, levels, n), bool)
         self.price_out = aligned_empty((2, levels, n), np.int64)
         self.size_out = aligned_empty((2, levels, n), np.int64)
-        self.has_size = aligned_empty((2, levels, n), np.int64)
         p, z = self.price_out, self.size_out
         self.targets = QuoteTargets(p[0].T, z[0].T, p[1].T, z[1].T)
 
@@ -152,12 +151,12 @@ def _validity(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: Quo
     np.add(s, inputs.inventory_lots, tmp)
     tmp += inputs.toxicity_bps
     np.isfinite(tmp, valid)
-    np.greater(s, 0.0, flag)
+    np.greater(s, ZERO, flag)
     valid &= flag
     if plan.has_as or plan.has_glft:
         sigma, kappa = inputs.volatility, inputs.intensity_kappa
-        np.greater_equal(sigma, 0.0, est)
-        np.greater(kappa, 0.0, flag)
+        np.greater_equal(sigma, ZERO, est)
+        np.greater(kappa, ZERO, flag)
         est &= flag
         np.add(sigma, kappa, tmp)
         np.isfinite(tmp, flag)
@@ -167,8 +166,8 @@ def _validity(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: Quo
         valid &= est
     if plan.has_glft:
         np.multiply(inputs.intensity_a, params.level_size_lots, tmp)
-        np.greater(tmp, 0.0, est)
-        np.less(tmp, np.inf, flag)
+        np.greater(tmp, ZERO, est)
+        np.less(tmp, INF, flag)
         est &= flag
         if not plan.all_glft:
             est |= plan.not_glft
@@ -237,8 +236,9 @@ def _models(
             scratch=(b, c, d, e, f),
         )
     if mixed:
-        np.take(ws.model_reservation, plan.model_index, out=ws.reservation)
-        np.take(ws.model_half_spread, plan.model_index, out=ws.half_spread)
+        # plan.model_index is in range by construction: "clip" skips numpy's bounds check
+        np.take(ws.model_reservation, plan.model_index, out=ws.reservation, mode="clip")
+        np.take(ws.model_half_spread, plan.model_index, out=ws.half_spread, mode="clip")
 
 
 def _level_zero(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: QuoteWorkspace) -> None:
@@ -250,7 +250,7 @@ def _level_zero(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: Q
     s, tick, r, h = inputs.fair_price, params.tick_size, ws.reservation, ws.half_spread
     w = ws.scratch[0]
     np.add(inputs.toxicity_bps, params.maker_fee_bps, w)
-    w *= BPS
+    w *= BPS_ARRAY
     w *= s
     h += w
     np.multiply(plan.min_half_spread, s, w)
@@ -263,15 +263,15 @@ def _level_zero(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: Q
     np.isfinite(z[1], ws.flag)
     ws.valid &= ws.flag
     z /= plan.tick_sides
-    z -= SNAP_TICKS
+    z -= SNAP
     np.ceil(z, z)
     # post-only floors: bid <= best_ask - 1 (z: -bid >= 1 - best_ask); ask >= max(best_bid, bid_0) + 1
     floor = ws.book_floor
     np.divide(inputs.best_ask, plan.neg_tick, floor[0])
     np.divide(inputs.best_bid, tick, floor[1])
     np.rint(floor, floor)
-    floor += 1.0
-    np.subtract(1.0, z[0], w)
+    floor += ONE
+    np.subtract(ONE, z[0], w)
     np.fmax(floor[1], w, floor[1])
     # fmax: a missing book side (NaN) sets no floor (z is NaN only for unusable markets)
     np.fmax(z, floor, z)
@@ -280,9 +280,9 @@ def _level_zero(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: Q
     step, lo, hi = ws.market_values
     np.multiply(plan.level_spacing, s, step)
     step /= tick
-    step -= SNAP_TICKS
+    step -= SNAP
     np.ceil(step, step)
-    np.maximum(step, 1.0, out=step)
+    np.maximum(step, ONE, out=step)
     # quoted prices: within fair +- band, at least one tick, at most 2**53 ticks
     np.multiply(plan.price_band, s, w)
     np.subtract(s, w, lo)
@@ -296,45 +296,50 @@ def _side_sizes(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: Q
     q, q_max, fraction = inputs.inventory_lots, params.max_inventory_lots, ws.inventory_fraction
     room, shaped = ws.side_values[1], ws.side_values[2]
     # bids grow a long position: shaped by max(q/q_max, 0); asks by max(-q/q_max, 0)
-    np.maximum(fraction, 0.0, out=shaped[0])
+    np.maximum(fraction, ZERO, out=shaped[0])
     np.negative(fraction, shaped[1])
-    np.maximum(shaped[1], 0.0, out=shaped[1])
+    np.maximum(shaped[1], ZERO, out=shaped[1])
     shaped *= plan.neg_eta_sides
     np.exp(shaped, shaped)
     shaped *= plan.level_size_sides
-    shaped += SNAP_TICKS
+    shaped += SNAP
     np.floor(shaped, shaped)
     # room to the limit: bids q_max - q, asks q + q_max; 0 (or NaN) for an unusable market
     np.subtract(q_max, q, room[0])
     np.add(q, q_max, room[1])
-    room += SNAP_TICKS
+    room += SNAP
     np.floor(room, room)
     np.multiply(room[0], ws.valid, room[0])
     np.multiply(room[1], ws.valid, room[1])
 
 
 def _ladders(plan: QuotePlan, ws: QuoteWorkspace) -> None:
-    """Every level of every side and market: ticks, band check, sizes, then the integer targets."""
-    np.copyto(ws.side_levels, ws.side_values[:, :, None, :])
-    np.copyto(ws.market_levels, ws.market_values[:, None, None, :])
-    base, room, shaped = ws.side_levels
-    step, lo, hi = ws.market_levels
-    ticks, price, size, quoted, quoted_b = ws.ticks, ws.price, ws.size, ws.quoted, ws.quoted_b
-    np.multiply(plan.signed_levels, step, ticks)
-    ticks += base  # bid_0 - k * step, ask_0 + k * step
-    np.multiply(ticks, plan.tick_levels, price)
-    np.greater_equal(price, lo, quoted)
-    np.less_equal(price, hi, quoted_b)
+    """Every level of every side and market: ticks, band check, sizes, then the integer targets.
+
+    In-place operations on as few (side, level, market) arrays as possible: at 10,000 markets
+    they no longer fit in cache, and each extra array written is a trip to memory.
+    """
+    z, room, shaped = (v[:, None, :] for v in ws.side_values)
+    step, lo, hi = ws.market_values
+    ticks, size, quoted, quoted_b = ws.ticks, ws.size, ws.quoted, ws.quoted_b
+    np.copyto(ticks, step)
+    ticks *= plan.signed_levels
+    ticks += z  # bid_0 - k * step, ask_0 + k * step
+    np.copyto(ws.price_out, ticks, casting="unsafe")
+    ticks *= plan.tick_levels  # prices
+    np.greater_equal(ticks, lo, quoted)
+    np.less_equal(ticks, hi, quoted_b)
     quoted &= quoted_b
     # level k gets what levels 0..k-1 leave of the room, counted at full size (none from
     # level_count on); fmax/fmin drop the NaN an unusable market's values may carry
-    np.multiply(plan.level_or_inf, shaped, size)
+    np.copyto(size, shaped)
+    size *= plan.level_or_inf
     np.subtract(room, size, size)
-    np.fmax(size, 0.0, size)
+    np.fmax(size, ZERO, size)
     np.fmin(size, shaped, size)
     size *= quoted
-    # size 0 => price 0; ticks of unquoted levels may be NaN or huge, whatever their cast gives
     np.copyto(ws.size_out, size, casting="unsafe")
-    np.copyto(ws.price_out, ticks, casting="unsafe")
-    np.minimum(ws.size_out, 1, out=ws.has_size)
-    ws.price_out *= ws.has_size
+    # size 0 => price 0 (the ticks of an unquoted level may be NaN or huge: any cast times 0)
+    has_size = ticks.view(np.int64)  # the prices are no longer needed
+    np.sign(ws.size_out, has_size)  # sizes are >= 0: 1 where there is an order
+    ws.price_out *= has_size

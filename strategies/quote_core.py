@@ -76,16 +76,18 @@ class QuoteWorkspace:
         self.tau_ns = aligned_empty(n, np.int64)
         self.inventory_base = aligned_empty(n)
         self.inventory_fraction = aligned_empty(n)
-        self.reservation = aligned_empty(n)
-        self.half_spread = aligned_empty(n)
+        self.reservation_half_spread = aligned_empty((2, n))
+        self.reservation, self.half_spread = self.reservation_half_spread
         self.scratch = tuple(aligned_empty(n) for _ in range(6))
-        # one (reservation, half spread) row per model when markets mix models
-        self.model_reservation = aligned_empty((len(QuoteModel), n))
-        self.model_half_spread = aligned_empty((len(QuoteModel), n))
+        # (reservation, half spread) x model when markets mix models
+        self.model_reservation_half_spread = aligned_empty((2, len(QuoteModel), n))
+        # stacked so that one ufunc call serves several rows: s * the plan's price fractions
+        # (min and max half spread, band, level spacing), then the rows counted in ticks
+        # (step, -bid_0, ask_0)
+        self.per_market = aligned_empty((6, n))
         self.book_floor = aligned_empty((2, n))
-        # per side (bids, asks) and per market values that every level uses
-        self.side_values = aligned_empty((3, 2, n))  # level-0 ticks, room in lots, level size
-        self.market_values = aligned_empty((3, n))  # step in ticks, lowest and highest price
+        self.lo_hi = aligned_empty((2, n))  # lowest and highest quotable price
+        self.room_shaped = aligned_empty((2, 2, n))  # (room in lots, level size) x (bid, ask)
         self.ticks = aligned_empty((2, levels, n))
         self.size = aligned_empty((2, levels, n))
         self.quoted = aligned_empty((2, levels, n), bool)
@@ -186,7 +188,8 @@ def _models(
 
     def outputs(model: QuoteModel) -> tuple[np.ndarray, np.ndarray]:
         if mixed:
-            return ws.model_reservation[model], ws.model_half_spread[model]
+            r, h = ws.model_reservation_half_spread[:, model]
+            return r, h
         return ws.reservation, ws.half_spread
 
     if plan.has_fixed:
@@ -237,8 +240,8 @@ def _models(
         )
     if mixed:
         # plan.model_index is in range by construction: "clip" skips numpy's bounds check
-        np.take(ws.model_reservation, plan.model_index, out=ws.reservation, mode="clip")
-        np.take(ws.model_half_spread, plan.model_index, out=ws.half_spread, mode="clip")
+        by_model = ws.model_reservation_half_spread.reshape(2, -1)
+        np.take(by_model, plan.model_index, axis=1, out=ws.reservation_half_spread, mode="clip")
 
 
 def _level_zero(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: QuoteWorkspace) -> None:
@@ -249,22 +252,25 @@ def _level_zero(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: Q
     """
     s, tick, r, h = inputs.fair_price, params.tick_size, ws.reservation, ws.half_spread
     w = ws.scratch[0]
+    rows = ws.per_market
+    min_half, max_half, band, step = rows[:4]
+    in_ticks, z = rows[3:], rows[4:]
+    np.multiply(plan.price_fractions, s, rows[:4])
     np.add(inputs.toxicity_bps, params.maker_fee_bps, w)
     w *= BPS_ARRAY
     w *= s
     h += w
-    np.multiply(plan.min_half_spread, s, w)
-    np.maximum(h, w, out=h)
-    np.multiply(plan.max_half_spread, s, w)
-    np.minimum(h, w, out=h)
-    z = ws.side_values[0]
+    np.maximum(h, min_half, out=h)
+    np.minimum(h, max_half, out=h)
     np.subtract(h, r, z[0])  # -(r - h)
     np.add(r, h, z[1])
     np.isfinite(z[1], ws.flag)
     ws.valid &= ws.flag
-    z /= plan.tick_sides
-    z -= SNAP
-    np.ceil(z, z)
+    # step between levels: the spacing rounded up to whole ticks, at least one tick
+    in_ticks /= plan.tick_rows
+    in_ticks -= SNAP
+    np.ceil(in_ticks, in_ticks)
+    np.maximum(step, ONE, out=step)
     # post-only floors: bid <= best_ask - 1 (z: -bid >= 1 - best_ask); ask >= max(best_bid, bid_0) + 1
     floor = ws.book_floor
     np.divide(inputs.best_ask, plan.neg_tick, floor[0])
@@ -276,25 +282,18 @@ def _level_zero(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: Q
     # fmax: a missing book side (NaN) sets no floor (z is NaN only for unusable markets)
     np.fmax(z, floor, z)
     np.negative(z[0], z[0])  # plain ticks from here on
-    # step between levels: the spacing rounded up to whole ticks, at least one tick
-    step, lo, hi = ws.market_values
-    np.multiply(plan.level_spacing, s, step)
-    step /= tick
-    step -= SNAP
-    np.ceil(step, step)
-    np.maximum(step, ONE, out=step)
     # quoted prices: within fair +- band, at least one tick, at most 2**53 ticks
-    np.multiply(plan.price_band, s, w)
-    np.subtract(s, w, lo)
+    lo, hi = ws.lo_hi
+    np.subtract(s, band, lo)
     np.fmax(lo, tick, lo)
-    np.add(s, w, hi)
+    np.add(s, band, hi)
     np.fmin(hi, plan.max_price, hi)
 
 
 def _side_sizes(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: QuoteWorkspace) -> None:
     """Shaped level size and room to the inventory limit, per side; no room for invalid markets."""
     q, q_max, fraction = inputs.inventory_lots, params.max_inventory_lots, ws.inventory_fraction
-    room, shaped = ws.side_values[1], ws.side_values[2]
+    room, shaped = ws.room_shaped
     # bids grow a long position: shaped by max(q/q_max, 0); asks by max(-q/q_max, 0)
     np.maximum(fraction, ZERO, out=shaped[0])
     np.negative(fraction, shaped[1])
@@ -302,13 +301,13 @@ def _side_sizes(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: Q
     shaped *= plan.neg_eta_sides
     np.exp(shaped, shaped)
     shaped *= plan.level_size_sides
-    shaped += SNAP
-    np.floor(shaped, shaped)
-    # room to the limit: bids q_max - q, asks q + q_max; 0 (or NaN) for an unusable market
+    # room to the limit: bids q_max - q, asks q + q_max
     np.subtract(q_max, q, room[0])
     np.add(q, q_max, room[1])
-    room += SNAP
-    np.floor(room, room)
+    both = ws.room_shaped
+    both += SNAP
+    np.floor(both, both)
+    # none for an unusable market (0, or NaN, which the ladder's fmax turns into 0)
     np.multiply(room[0], ws.valid, room[0])
     np.multiply(room[1], ws.valid, room[1])
 
@@ -319,8 +318,10 @@ def _ladders(plan: QuotePlan, ws: QuoteWorkspace) -> None:
     In-place operations on as few (side, level, market) arrays as possible: at 10,000 markets
     they no longer fit in cache, and each extra array written is a trip to memory.
     """
-    z, room, shaped = (v[:, None, :] for v in ws.side_values)
-    step, lo, hi = ws.market_values
+    step = ws.per_market[3]
+    z = ws.per_market[4:, None, :]
+    room, shaped = ws.room_shaped[:, :, None, :]
+    lo, hi = ws.lo_hi
     ticks, size, quoted, quoted_b = ws.ticks, ws.size, ws.quoted, ws.quoted_b
     np.copyto(ticks, step)
     ticks *= plan.signed_levels

@@ -46,17 +46,21 @@ class QuotePlan:
 
         self.fixed_half_spread = _aligned(params.half_spread_bps * BPS)  # price fraction
         self.order_size_base = _aligned(params.level_size_lots * params.lot_size)  # GLFT's Delta
-        self.min_half_spread = _aligned(params.min_spread_bps * HALF_BPS)
-        self.max_half_spread = _aligned(params.max_spread_bps * HALF_BPS)
-        self.level_spacing = _aligned(params.level_spacing_bps * BPS)
-        self.price_band = _aligned(params.price_band_bps * BPS)
+        # the fractions of the fair price the core needs, in the core's row order: min and max
+        # half spread, price band, level spacing
+        self.price_fractions = _rows(
+            params.min_spread_bps * HALF_BPS,
+            params.max_spread_bps * HALF_BPS,
+            params.price_band_bps * BPS,
+            params.level_spacing_bps * BPS,
+        )
         self.max_price = _aligned(params.tick_size * MAX_TICKS)
-        self.tick = params.tick_size
-        # per side (bids, asks): ticks for both, -tick so best_ask / -tick is the negated bid cap
-        self.tick_sides = _sides(params.tick_size, params.tick_size)
+        # the rows the core divides by the tick (step, -bid_0, ask_0); -tick so that
+        # best_ask / -tick is the negated bid cap
+        self.tick_rows = _rows(params.tick_size, params.tick_size, params.tick_size)
         self.neg_tick = _aligned(-params.tick_size)
-        self.neg_eta_sides = _sides(-params.size_shape_eta, -params.size_shape_eta)
-        self.level_size_sides = _sides(params.level_size_lots, params.level_size_lots)
+        self.neg_eta_sides = _rows(-params.size_shape_eta, -params.size_shape_eta)
+        self.level_size_sides = _rows(params.level_size_lots, params.level_size_lots)
 
         # (side, level, market) ladders: -k for bids and +k for asks; k for the size of level k,
         # inf from level_count on (room - inf * shaped is never a positive size); ticks
@@ -82,9 +86,10 @@ def _aligned(values: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
     return out
 
 
-def _sides(bids: FloatArray, asks: FloatArray) -> FloatArray:
-    out = aligned_empty((2, bids.shape[0]))
-    out[0], out[1] = bids, asks
+def _rows(*rows: FloatArray) -> FloatArray:
+    out = aligned_empty((len(rows), rows[0].shape[0]))
+    for i, row in enumerate(rows):
+        out[i] = row
     return out
 
 

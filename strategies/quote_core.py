@@ -29,14 +29,14 @@ Targets are (n_markets, n_levels) int64 views into the workspace (not C-contiguo
 transposes of the internal (side, level, market) block); the same QuoteTargets object is returned
 by every call with that workspace.
 
-Speed notes (at 1,000 markets numpy's per-call overhead and its slow paths dominate, not the
-arithmetic): every ufunc runs on same-shape contiguous operands, because one that broadcasts
-(an (n,) row against (levels, n)) takes numpy's generic iterator at several times the cost, while a
-broadcasting np.copyto stays fast; so per-market values are written into stacked blocks and
-expanded to (side, level, market) by two copies. Arrays start on cache lines (`aligned_empty`),
-which doubles the speed of numpy's SIMD loops. No masked ufuncs (`where=`), no mixed dtypes in the
-big arrays, no scans along the short level axis. Validity zeroes the room to the limit: a market
-with no room gets no sizes, so nothing downstream needs to look at it.
+Speed notes. At 1,000 markets the cost is numpy's per-call overhead and its slow paths, not the
+arithmetic, so: config-only factors come precomputed from the `QuotePlan`; per-market rows that go
+through the same operations are stacked so one call serves them all; constants are 0-d arrays
+(a Python float is converted on every call); every array starts on a cache line (`aligned_empty`:
+numpy's SIMD loops run about twice as fast there); the (side, level, market) ladder is built with
+in-place operations on as few arrays as possible (at 10,000 markets they leave the cache); no
+masked ufuncs (`where=`), no scans along the short level axis. Validity zeroes the room to the
+limit, so an unusable market gets no sizes and nothing downstream needs to look at it.
 """
 
 from __future__ import annotations

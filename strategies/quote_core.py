@@ -61,8 +61,11 @@ class QuoteWorkspace:
     """Scratch, output memory and the config plan for one (n_markets, n_levels) shape, reused.
 
     The targets returned by `compute_quotes` are views of this workspace: the next call with the
-    same workspace overwrites them (copy them if they must outlive it). After editing the params
-    arrays in place, call `prepare(params)` (the plan is a snapshot of them).
+    same workspace overwrites them (copy them if they must outlive it). After a call, `valid`,
+    `reservation` and `half_spread` hold each market's usability, r and h (after fees and bounds).
+    After editing params arrays in place, call `prepare(params)` (the plan is a snapshot of them);
+    `level_size_lots`, `max_inventory_lots` and `session_end_ns` are exempt: the core reads those
+    on every call, since strategies set them per requote.
     """
 
     def __init__(self, n_markets: int, n_levels: int) -> None:
@@ -225,6 +228,7 @@ def _models(
             scratch=(b, c),
         )
     if plan.has_glft:
+        np.multiply(params.level_size_lots, params.lot_size, a)  # order size Delta, base units
         r, h = outputs(QuoteModel.GLFT)
         glft(
             s,
@@ -233,7 +237,7 @@ def _models(
             inputs.intensity_a,
             inputs.intensity_kappa,
             params.gamma,
-            plan.order_size_base,
+            a,
             reservation=r,
             half_spread=h,
             scratch=(b, c, d, e, f),
@@ -300,7 +304,8 @@ def _side_sizes(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: Q
     np.maximum(shaped[1], ZERO, out=shaped[1])
     shaped *= plan.neg_eta_sides
     np.exp(shaped, shaped)
-    shaped *= plan.level_size_sides
+    shaped[0] *= params.level_size_lots
+    shaped[1] *= params.level_size_lots
     # room to the limit: bids q_max - q, asks q + q_max
     np.subtract(q_max, q, room[0])
     np.add(q, q_max, room[1])

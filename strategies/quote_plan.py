@@ -7,7 +7,9 @@ same floating-point expression the scalar reference evaluates, so results stay b
 
 A plan is a snapshot: `QuoteWorkspace.prepare(params)` builds a new one after params were edited
 in place (replacing a field array or passing another QuoteParams object is noticed by itself).
-`session_end_ns` is not part of it: the core reads it on every call, since strategies roll it.
+`level_size_lots`, `max_inventory_lots` and `session_end_ns` are not part of it: strategies set
+those per requote (sizes and limits from the engine, rolled sessions), so the core reads them on
+every call.
 """
 
 from __future__ import annotations
@@ -45,7 +47,6 @@ class QuotePlan:
         self.model_index = _aligned(params.model.astype(np.intp) * n + np.arange(n, dtype=np.intp))
 
         self.fixed_half_spread = _aligned(params.half_spread_bps * BPS)  # price fraction
-        self.order_size_base = _aligned(params.level_size_lots * params.lot_size)  # GLFT's Delta
         # the fractions of the fair price the core needs, in the core's row order: min and max
         # half spread, price band, level spacing
         self.price_fractions = _rows(
@@ -60,7 +61,6 @@ class QuotePlan:
         self.tick_rows = _rows(params.tick_size, params.tick_size, params.tick_size)
         self.neg_tick = _aligned(-params.tick_size)
         self.neg_eta_sides = _rows(-params.size_shape_eta, -params.size_shape_eta)
-        self.level_size_sides = _rows(params.level_size_lots, params.level_size_lots)
 
         # (side, level, market) ladders: -k for bids and +k for asks; k for the size of level k,
         # inf from level_count on (room - inf * shaped is never a positive size); ticks

@@ -83,3 +83,19 @@ def test_aligned_arrays_start_on_a_cache_line(shape: int | tuple[int, ...]) -> N
         assert a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
     inputs = QuoteInputs.empty(13)
     assert all(getattr(inputs, f).ctypes.data % CACHE_LINE_BYTES == 0 for f in inputs.__slots__)  # type: ignore[attr-defined]
+
+
+def test_sizes_limits_and_sessions_edited_per_requote_need_no_prepare() -> None:
+    """multi_venue sets level sizes and limits in place every requote; core_strategy rolls sessions."""
+    inputs, params = markets()
+    ws = QuoteWorkspace(params.n_markets, params.n_levels)
+    compute_quotes(inputs, params, now_ns=NOW, workspace=ws)
+    plan = ws.plan
+    params.level_size_lots[:] = [3.0, 7.0, 12.0, 5.0, 9.0, 30.0]  # GLFT's order size too
+    params.max_inventory_lots[:] = 40.0
+    params.session_end_ns[1::3] = NOW + 20 * 10**9
+    t = compute_quotes(inputs, params, now_ns=NOW, workspace=ws)
+    assert ws.plan is plan
+    assert_matches_reference(t, inputs, params)
+    # short 36 of a 40-lot limit: bids full at the new 7 lots, asks only the 4 lots left
+    assert (t.bid_size_lots[1].tolist(), t.ask_size_lots[1].tolist()) == ([7, 7, 7], [4, 0, 0])

@@ -23,6 +23,8 @@ price per instrument; every bid ladder is moved down until its best bid is stric
 every ask ladder up until its best ask is strictly above it, with a margin of the refresh
 tolerance (live orders may sit that far from their target). So our bid on one venue is never at
 or above our ask on another, even when the consolidated book is crossed and anchors disagree.
+Each instrument's venues also form a self-trade group (`stp_groups`, `bot.self_trade`), so the
+live orders keep that order while the venues' syncs move them one venue at a time.
 """
 
 from __future__ import annotations

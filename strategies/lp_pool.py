@@ -241,6 +241,8 @@ class PoolLpManager:
         fair = self.fair_price()
         if not (math.isfinite(fair) and fair > 0):
             return None
+        if self.cex is not None and self.cex.book is None:
+            return None  # the CEX route is configured: no decision before its book has been seen
         now = self.clock.now_ns()
         self.vol.update(fair, now)
         view = await self.view(fair, now)

@@ -13,7 +13,6 @@ from typing import Any
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from bot.store import Store
-from strategies.xvenue_store import _add_missing_columns as add_missing_columns
 
 
 class LpPositionRow(SQLModel, table=True):
@@ -129,7 +128,7 @@ class LpStore:
     def __init__(self, store: Store) -> None:
         self.engine = store.engine
         SQLModel.metadata.create_all(self.engine, tables=LP_TABLES)
-        add_missing_columns(store, LpSwapRow.__table__)  # type: ignore[attr-defined]
+        store.add_missing_columns(LpSwapRow.__table__)  # type: ignore[attr-defined]
 
     def _add(self, row: SQLModel) -> SQLModel:
         with Session(self.engine) as session:

@@ -122,14 +122,27 @@ class Engine:
             pass  # the fixed-spread model does not use public trades; estimators will
 
     def _set_venue_connected(self, venue: str, connected: bool, detail: str) -> None:
-        if self._venue_connected.get(venue, True) != connected:
+        was_connected = self._venue_connected.get(venue, True)
+        if was_connected != connected:
             log.warning("venue %s %s: %s", venue, "connected" if connected else "DISCONNECTED", detail)
         self._venue_connected[venue] = connected
         for slot, market in enumerate(self.state.markets):
             if market.venue == venue:
                 self.state.quoting_enabled[slot] = connected
                 self.state.dirty[slot] = True
+        if was_connected and not connected and not self._stopping:
+            # Pulled now, not at the next requote round: a resync can declare the feed healthy
+            # again within milliseconds, and quotes made on the stale book must not survive it.
+            task = asyncio.get_running_loop().create_task(self._pull(venue), name=f"pull-{venue}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         self._wake.set()
+
+    async def _pull(self, venue: str) -> None:
+        try:
+            await self.orders.cancel_all(venue)
+        except Exception:
+            log.exception("pulling the quotes of disconnected venue %s failed", venue)
 
     def venue_connected(self, venue: str) -> bool:
         """Whether the venue's streams last said connected (True until a venue says otherwise)."""

@@ -20,6 +20,7 @@ import gc
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,8 +152,15 @@ class SoakReport:
     wall_s: float = 0.0
 
 
-def run_soak(hours: float, n_markets: int, db_dir: Path, n_checkpoints: int = 4) -> SoakReport:
-    """Run the bot for `hours` simulated hours; checkpoints at start and every hours/n_checkpoints."""
+def run_soak(
+    hours: float,
+    n_markets: int,
+    db_dir: Path,
+    n_checkpoints: int = 4,
+    on_checkpoint: Callable[[Checkpoint], None] | None = None,
+) -> SoakReport:
+    """Run the bot for `hours` simulated hours; checkpoints at start and every hours/n_checkpoints
+    (the last one a second before the stop, with the bot still quoting)."""
     config: AppConfig = validate_config(soak_config_dict(f"sqlite:///{db_dir}/soak.sqlite", n_markets))
     report = SoakReport(hours, n_markets)
     started = time.perf_counter()
@@ -171,6 +179,8 @@ def run_soak(hours: float, n_markets: int, db_dir: Path, n_checkpoints: int = 4)
                 structure_sizes(bot),
             )
         )
+        if on_checkpoint is not None:
+            on_checkpoint(report.checkpoints[-1])
 
     async def watch(bot: Bot) -> None:
         while bot.engine is None or bot.clock is None:
@@ -206,13 +216,18 @@ def _mib(n: int) -> str:
     return f"{n / 2**20:7.1f} MiB"
 
 
+HEADER = f"{'sim h':>6} {'wall s':>8} {'RSS':>11} {'events':>10} {'placed':>8} {'fills':>7} {'live':>5}"
+
+
+def checkpoint_line(c: Checkpoint) -> str:
+    return (
+        f"{c.sim_hours:6.2f} {c.wall_s:8.1f} {_mib(c.rss_bytes)} {c.events:10d} {c.placed:8d} "
+        f"{c.fills:7d} {c.sizes['orders.live']:5d}"
+    )
+
+
 def print_report(report: SoakReport) -> None:
     print(f"soak: {report.hours:g} simulated hours, {report.n_markets} markets, wall {report.wall_s:.1f} s")
-    print(f"{'sim h':>6} {'wall s':>8} {'RSS':>11} {'events':>10} {'placed':>8} {'fills':>7}")
-    for c in report.checkpoints:
-        print(
-            f"{c.sim_hours:6.2f} {c.wall_s:8.1f} {_mib(c.rss_bytes)} {c.events:10d} {c.placed:8d} {c.fills:7d}"
-        )
     first, last = report.checkpoints[0], report.checkpoints[-1]
     print(f"RSS start {_mib(first.rss_bytes)}, end {_mib(last.rss_bytes)}")
     if len(report.checkpoints) > 2:
@@ -236,10 +251,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=24.0, help="simulated hours (default 24)")
     parser.add_argument("--markets", type=int, default=50, help="markets quoted (default 50)")
-    parser.add_argument("--checkpoints", type=int, default=6)
+    parser.add_argument("--checkpoints", type=int, default=12, help="RSS and size samples")
     args = parser.parse_args()
+    print(f"soak: {args.hours:g} simulated hours, {args.markets} markets", flush=True)
+    print(HEADER, flush=True)
     with tempfile.TemporaryDirectory(prefix="mmbot-soak-") as tmp:
-        print_report(run_soak(args.hours, args.markets, Path(tmp), args.checkpoints))
+        report = run_soak(
+            args.hours,
+            args.markets,
+            Path(tmp),
+            args.checkpoints,
+            on_checkpoint=lambda c: print(checkpoint_line(c), flush=True),
+        )
+    print_report(report)
 
 
 if __name__ == "__main__":

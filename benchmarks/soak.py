@@ -110,16 +110,22 @@ def structure_sizes(bot: Bot) -> dict[str, int]:
         "orders.live_not_open": sum(1 for o in orders.live.values() if o.state.is_terminal),
         "orders.stored_fill_lots": len(orders._stored_fill_lots),
         "orders.slot_orders": sum(len(d) for d in orders._slot_orders),
+        # orders in the live index but not open in the store, or open in the store but not indexed
+        "orders.live_vs_store_open": len(
+            set(orders.live) ^ {row.client_order_id for row in bot.store.open_orders()}
+        ),
+        "orders.stored_fill_lots_not_live": len(set(orders._stored_fill_lots) - set(orders.live)),
         "engine.tasks": len(engine._tasks),
         "engine.listeners": len(engine.listeners),
         "store.event_listeners": len(bot.store.event_listeners),
         "metrics.spread_captured": len(metrics.spread_captured),
-        "metrics.label_sets": sum(
-            len(getattr(c, "_metrics", {})) for c in list(metrics.registry._collector_to_names)
-        ),
         "scheduler.running": len(bot.scheduler._running),
         "asyncio.tasks": len(asyncio.all_tasks()),
     }
+    for collector, names in list(metrics.registry._collector_to_names.items()):
+        children = getattr(collector, "_metrics", None)  # labelled metrics: one child per label set
+        if children is not None:
+            sizes[f"metrics.labels.{names[0]}"] = len(children)
     for name, venue in bot.venues.items():
         if isinstance(venue, MockVenue):
             ex = venue.exchange

@@ -35,7 +35,8 @@ def test_memory_holds_only_live_orders_through_a_simulated_soak(tmp_path):
         assert s["store.event_listeners"] == 0, c
         assert s["metrics.spread_captured"] == MARKETS, c
         # labelled metrics: one label set per market, (venue, op) or job, never per order or fill
-        labels = {k.removeprefix("metrics.labels."): v for k, v in s.items() if k.startswith("metrics.labels.")}
+        prefix = "metrics.labels."
+        labels = {k.removeprefix(prefix): v for k, v in s.items() if k.startswith(prefix)}
         assert labels["mmbot_event_to_order_seconds"] <= MARKETS, c
         assert labels["mmbot_venue_request_seconds"] <= 2, c  # one venue: place, cancel
         assert labels["mmbot_job_runs"] <= 4, c  # summary, snapshot, reconcile, housekeeping

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from amm.attribution import LvrMeter, exact_position_amounts, human_liquidity
 from amm.conversions import sqrt_price_x96_to_price, tick_to_price
 from amm.full_math import Q128, Q256
-from amm.ports import AmmPool
+from amm.ports import AmmPool, LiquidityChange
+from amm.tx_manager import TxNotMined, TxOutcomeUnknown, TxRevertedOnChain, TxStillPending
 from bot.clock import Clock
 from bot.lp_store import LpMarkRow, LpPositionRow, LpStore
 from strategies.lp_params import LpManagerParams
@@ -52,6 +53,16 @@ class LivePosition:
     swap_cost_token1: float = 0.0
     edge_since_ns: int | None = None
     marked_ns: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnconfirmedMint:
+    """A mint sent whose outcome is unknown (not mined in time, or the RPC failed while sending)."""
+
+    tx_hash: str
+    nonce: int
+    choice: RangeChoice
+    swap_cost_token1: float
 
 
 @dataclass(slots=True)
@@ -92,6 +103,7 @@ class PoolLpManager:
         self._last_refusal: tuple[str, str] | None = None
         self.totals = LpTotals()
         self.d0, self.d1 = pool.token0.decimals, pool.token1.decimals
+        self.unconfirmed_mint: UnconfirmedMint | None = None
 
     # ---- measurement -----------------------------------------------------------------------
 
@@ -199,6 +211,8 @@ class PoolLpManager:
         if not (math.isfinite(fair) and fair > 0):
             return None
         now = self.clock.now_ns()
+        if self.unconfirmed_mint is not None and not await self._settle_mint(fair, now):
+            return None  # still pending: acting now could leave two positions
         self.vol.update(fair, now)
         view = await self.view(fair, now)
         pos = self.position
@@ -300,6 +314,44 @@ class PoolLpManager:
         except ValueError as exc:
             log.warning("%s/%s open refused by the pool: %s", self.strategy, self.pool_name, exc)
             return
+        except (TxNotMined, TxOutcomeUnknown) as exc:
+            # Sent, outcome unknown: the position may exist on chain. Nothing else is done on this
+            # pool until `_settle_mint` knows (stored as opened, or recorded as failed).
+            self.unconfirmed_mint = UnconfirmedMint(exc.tx_hash, exc.nonce, choice, cost)
+            log.warning("%s/%s mint unconfirmed, settling it first: %s", self.strategy, self.pool_name, exc)
+            self.store.record_action(
+                self.strategy, self.pool_name, now_ns, "mint_unconfirmed", str(exc), False, {}
+            )
+            return
+        self._record_open(minted, choice, fair, now_ns, cost)
+
+    async def _settle_mint(self, fair: float, now_ns: int) -> bool:
+        """Resolve an unconfirmed mint; False while its transaction is still pending."""
+        pending = self.unconfirmed_mint
+        assert pending is not None
+        settle = getattr(self.pool, "settle_mint", None)
+        reason = "dropped: the node no longer has it"
+        minted = None
+        try:
+            if settle is not None:
+                minted = await settle(pending.tx_hash, pending.nonce)
+        except TxStillPending:
+            return False
+        except TxRevertedOnChain as exc:
+            reason = f"reverted on chain: {exc.reason}"
+        self.unconfirmed_mint = None
+        if minted is not None:
+            log.warning("%s/%s unconfirmed mint %s was mined", self.strategy, self.pool_name, pending.tx_hash)
+            self._record_open(minted, pending.choice, fair, now_ns, pending.swap_cost_token1)
+            return True
+        log.warning("%s/%s mint %s failed: %s", self.strategy, self.pool_name, pending.tx_hash, reason)
+        self.store.record_action(self.strategy, self.pool_name, now_ns, "mint_failed", reason, False, {})
+        return True
+
+    def _record_open(
+        self, minted: LiquidityChange, choice: RangeChoice, fair: float, now_ns: int, cost: float
+    ) -> None:
+        p = self.params
         self._gas("mint", minted.gas_cost_wei, fair, now_ns)
         value = minted.amount0 / 10.0**self.d0 * fair + minted.amount1 / 10.0**self.d1
         row_id = self.store.open_position(

@@ -68,12 +68,30 @@ class CoreQuoteStrategy:
         self._last_fit_ns = 0
 
     def targets(self, state: MarketState, now_ns: int) -> QuoteTargets:
-        s, x = self.slots, self.inputs
-        x.fair_price[:] = state.mid_price[s]
+        s = self.slots
         tick = state.tick_size[s]
-        x.best_bid[:] = np.where(state.best_bid_ticks[s] > 0, state.best_bid_ticks[s] * tick, np.nan)
-        x.best_ask[:] = np.where(state.best_ask_ticks[s] > 0, state.best_ask_ticks[s] * tick, np.nan)
-        x.inventory_lots[:] = state.position_lots[s]
+        best_bid = np.where(state.best_bid_ticks[s] > 0, state.best_bid_ticks[s] * tick, np.nan)
+        best_ask = np.where(state.best_ask_ticks[s] > 0, state.best_ask_ticks[s] * tick, np.nan)
+        return self.quote(state.mid_price[s], best_bid, best_ask, state.position_lots[s], now_ns)
+
+    def quote(
+        self,
+        fair_price: npt.NDArray[np.float64],
+        best_bid: npt.NDArray[np.float64],
+        best_ask: npt.NDArray[np.float64],
+        inventory_lots: npt.ArrayLike,
+        now_ns: int,
+    ) -> QuoteTargets:
+        """One core call for every market (rows in slot order): prices in price units, NaN = none.
+
+        The estimators follow `fair_price`; the model's reservation prices stay readable in
+        `workspace.reservation` until the next call.
+        """
+        x = self.inputs
+        x.fair_price[:] = fair_price
+        x.best_bid[:] = best_bid
+        x.best_ask[:] = best_ask
+        x.inventory_lots[:] = inventory_lots
         if self.volatility is not None and self.intensity is not None:
             priced = np.flatnonzero(np.isfinite(x.fair_price))
             if priced.size:
@@ -86,7 +104,9 @@ class CoreQuoteStrategy:
         self._roll_sessions(now_ns)
         targets = compute_quotes(x, self.params, now_ns=now_ns, workspace=self.workspace)
         if self.intensity is not None:
-            self.intensity.set_quotes(self._all_rows, self._depths_bps(targets, tick), now_ns)
+            self.intensity.set_quotes(
+                self._all_rows, self._depths_bps(targets, self.params.tick_size), now_ns
+            )
         return targets
 
     def _depths_bps(self, targets: QuoteTargets, tick: np.ndarray) -> np.ndarray:

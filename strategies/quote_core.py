@@ -49,7 +49,8 @@ class QuoteWorkspace:
     """Scratch and output memory for one (n_markets, n_levels) shape, reused across calls.
 
     The targets returned by `compute_quotes` are views of this workspace: the next call with the
-    same workspace overwrites them (copy them if they must outlive it).
+    same workspace overwrites them (copy them if they must outlive it). After a call, `valid`,
+    `reservation` and `half_spread` hold each market's usability, r and h (after fees and bounds).
     """
 
     def __init__(self, n_markets: int, n_levels: int) -> None:

@@ -41,7 +41,7 @@ def build_strategy(
         markets = [state.markets[int(s)] for s in slots]
         return CoreQuoteStrategy(name, params, slots, markets, [sizes_of(m) for m in markets], now_ns), params
     if isinstance(params, MultiVenueParams):
-        return MultiVenueStrategy(name, params, market_slots(state, params.markets), state), params
+        return MultiVenueStrategy(name, params, market_slots(state, params.markets), state, now_ns), params
     if isinstance(params, XemmParams):
         return XemmStrategy(name, params, state)
     if isinstance(params, AmmArbitrageParams):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, func
+from sqlalchemy import UniqueConstraint, func, inspect, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -63,7 +63,11 @@ class ArbTradeRow(SQLModel, table=True):
     pool_price_before: float
     pool_price_after: float | None = None
     cex_mid: float
-    status: str  # done, partial, failed
+    status: str  # done, unwound (a leg failed, the other reversed), unhedged (left: see below), failed
+    failure: str | None = None  # why a leg or an unwind failed
+    unwind_base: str = "0"  # base reversed after a failed leg
+    unhedged_base: str = "0"  # signed (+ = long base): what could not be unwound
+    unhedged_ms: float | None = None  # from the legs' start until flat (or given up)
 
 
 _RT = XemmRoundTripRow.__table__  # type: ignore[attr-defined]
@@ -75,6 +79,7 @@ class XvenueLedger:
     def __init__(self, store: Store) -> None:
         self.store = store
         SQLModel.metadata.create_all(store.engine, tables=[_RT, _ARB])
+        _add_missing_columns(store, _ARB)
 
     def open_round_trip(self, **values: Any) -> int | None:
         """Insert a pending round trip; None when this maker fill was seen before."""
@@ -135,3 +140,16 @@ class XvenueLedger:
     def count_round_trips(self) -> int:
         with Session(self.store.engine) as session:
             return int(session.exec(select(func.count()).select_from(XemmRoundTripRow)).one())
+
+
+def _add_missing_columns(store: Store, table: Any) -> None:
+    """Columns added to a table after a store was created (all nullable or defaulted) get added to it."""
+    have = {c["name"] for c in inspect(store.engine).get_columns(table.name)}
+    with store.engine.begin() as conn:
+        for column in table.columns:
+            if column.name in have:
+                continue
+            kind = column.type.compile(dialect=store.engine.dialect)
+            default = column.default.arg if column.default is not None else None
+            clause = f" DEFAULT '{default}'" if isinstance(default, str) else ""
+            conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{clause}'))

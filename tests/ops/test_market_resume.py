@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from decimal import Decimal
 
 import aiohttp
 
@@ -11,7 +12,11 @@ from bot.config import validate_config
 from bot.ops_server import OpsServer
 from bot.store import Store
 from connectors.mock.venue import MockVenue
+from strategies.xvenue_store import XvenueLedger
 from tests.ops.kit import our_open_orders, run_with_script
+from tests.xvenue.test_amm_arbitrage import BotWithPool
+from tests.xvenue.test_amm_arbitrage import _config as arb_config
+from tests.xvenue.test_arb_unwind import front_run_pool
 from tests.xvenue.test_xemm import FlakyTakerVenue, _config
 
 TOKEN = "ops-resume-token-77a1"
@@ -111,3 +116,72 @@ def test_post_resume_resumes_a_paused_xemm_market(tmp_path, monkeypatch):
     resumes = [json.loads(e.detail) for e in Store(config.bot.database_url).events("market_resume")]
     assert len(resumes) == 2
     assert resumes[0] == {"strategy": "x", "market": "va:BTC/USDT", "unhedged_base": unhedged}
+
+
+def test_post_resume_resumes_a_market_the_arbitrage_paused(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMBOT_TEST_OPS_TOKEN", TOKEN)
+    data = arb_config(tmp_path).model_dump(mode="json")
+    data["bot"]["ops"] = {"port": 0, "token_env": "MMBOT_TEST_OPS_TOKEN"}
+    config = validate_config(data)
+    # the CEX refuses the leg, and the buy-back swap is front-run 4% past its slippage limit
+    pool = front_run_pool(3030.0, {1: (False, 30_000 * 10**6)})
+
+    async def script(bot):
+        arb = bot.active_strategies[0]
+        await until(lambda: arb.paused_markets(), step_s=0.5, limit_s=60)
+        out = {}
+        server = OpsServer(bot, config.bot.ops)
+        base = f"http://127.0.0.1:{await server.start()}"
+        ledger = XvenueLedger(bot.store)
+        try:
+            async with aiohttp.ClientSession() as http:
+                await asyncio.sleep(5)  # paused: no new trade however wide the gap
+                out["trades_while_paused"] = len(ledger.arb_trades())
+                async with http.get(f"{base}/status") as r:
+                    out["status_before"] = (await r.json())["paused_markets"]
+                bot.venues["va"].reject_ioc = 0  # the operator dealt with the CEX side
+                async with http.post(f"{base}/resume?market=va:ETH/USDT", headers=AUTH) as r:
+                    out["answer"] = (r.status, await r.json())
+                async with http.get(f"{base}/status") as r:
+                    out["status_after"] = (await r.json())["paused_markets"]
+                await until(lambda: len(ledger.arb_trades()) > 1, step_s=0.5, limit_s=30)
+                out["statuses"] = [t.status for t in ledger.arb_trades()]
+        finally:
+            await server.stop()
+        return out
+
+    async def main():
+        clock = LoopClock(epoch_ns=int(config.bot.sim_start.timestamp() * 1e9))
+        venue = FlakyTakerVenue("va", config.venues["va"], clock)
+        venue.reject_ioc = float("inf")
+        bot = BotWithPool(config, tmp_path, venues={"va": venue})
+        bot.pool = pool
+        stop = asyncio.Event()
+
+        async def script_then_stop(bot):
+            try:
+                return await script(bot)
+            finally:
+                stop.set()
+
+        out = await run_with_script(bot, 300, script_then_stop, stop=stop)
+        await venue.close()
+        return out
+
+    out = run_simulated(main)
+    assert out["trades_while_paused"] == 1
+    (paused,) = out["status_before"]
+    size = paused["unhedged_base"]
+    assert size.startswith("-") and Decimal(size) < 0
+    assert paused == {
+        "strategy": "arb",
+        "market": "va:ETH/USDT",
+        "unhedged_base": size,
+        "pool": "uni",
+        "reason": f"could not unwind {size} ETH",
+    }
+    assert out["answer"] == (200, {"resumed": True, "markets": ["va:ETH/USDT"]})
+    assert out["status_after"] == []
+    assert out["statuses"][:2] == ["unhedged", "done"]  # it trades again once resumed
+    (resume,) = [json.loads(e.detail) for e in Store(config.bot.database_url).events("market_resume")]
+    assert resume == paused

@@ -133,3 +133,45 @@ def test_no_action_when_the_gap_is_below_costs(tmp_path):
     assert XvenueLedger(store).arb_trades() == []
     assert store.fills() == [] and bot.orders.counters.placed == 0
     assert pool.core.sqrt_price_x96 == before and pool.wallet0 == 5 * 10**18
+
+
+def test_cex_to_pool_gap_closes_and_realised_profit_matches_the_computed_one(tmp_path):
+    config = _config(tmp_path)
+    pool = _pool(2970.0)  # 1% under the CEX: buy ETH from the pool, sell it on the CEX
+    _, (bids, _) = _run(config, tmp_path, pool)
+    store = Store(config.bot.database_url)
+    trades = XvenueLedger(store).arb_trades("arb")
+    assert len(trades) >= 1 and {t.status for t in trades} == {"done"}
+    assert {t.direction for t in trades} == {"buy_pool_sell_cex"}
+    assert trades[0].pool_price_before < 2980
+    bid = bids[0][0] * 0.01
+    assert trades[0].pool_price_after > 2990
+    assert bid * (1 - 25e-4) < pool.price() < bid * (1 + 5e-4)
+    for t in trades:
+        expected, realised = float(t.expected_profit_quote), float(t.realised_profit_quote)
+        assert realised > 0
+        assert abs(realised - expected) <= float(t.cex_fees)
+    cex_sold = sum(Decimal(f.size) for f in store.fills("va") if f.side == "sell")
+    assert (
+        cex_sold
+        == sum(Decimal(t.cex_filled_base) for t in trades)
+        == sum(Decimal(t.size_base) for t in trades)
+    )
+    assert store.fills("va") and all(f.side == "sell" for f in store.fills("va"))
+    # the pool paid out at least what the CEX sold (dust above the lot grid stays in the wallet)
+    bought_raw = sum(int(t.pool_amount_out) for t in trades)
+    assert bought_raw >= int(cex_sold * 10**18)
+    assert pool.wallet0 == 5 * 10**18 + bought_raw
+    assert pool.wallet1 == 20_000 * 10**6 - sum(int(t.pool_amount_in) for t in trades)
+    assert store.events("alert") == []
+
+
+def test_no_action_when_the_cex_to_pool_gap_is_below_costs(tmp_path):
+    config = _config(tmp_path)
+    pool = _pool(2997.0)  # ~5 bp under the CEX bid: less than fees + buffer
+    before = pool.core.sqrt_price_x96
+    bot, _ = _run(config, tmp_path, pool)
+    store = Store(config.bot.database_url)
+    assert XvenueLedger(store).arb_trades() == []
+    assert store.fills() == [] and bot.orders.counters.placed == 0
+    assert pool.core.sqrt_price_x96 == before and pool.wallet1 == 20_000 * 10**6

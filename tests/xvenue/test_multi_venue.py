@@ -1,8 +1,12 @@
 """Multi-venue market making: one reservation from the total inventory, limits, balances, STP."""
 
+import math
+from dataclasses import replace
 from decimal import Decimal
 
 import numpy as np
+import pytest
+from pydantic import ValidationError
 
 from bot.domain import Market
 from bot.market_state import MarketState
@@ -78,3 +82,59 @@ def test_sizes_respect_the_venue_balances():
     t = strat.targets(state, S)
     assert t.ask_size_lots.tolist() == [[5, 2], [0, 0]]
     assert t.bid_size_lots.tolist() == [[5, 5], [5, 2]]
+
+
+def _as_quotes(fair: float, q_base: float, gamma: float, fee_bps: float) -> tuple[int, int]:
+    """Avellaneda-Stoikov level 0 from the paper's formulas, with the fallback estimates."""
+    sigma = 2.0 / math.sqrt(365 * 86_400) * fair  # fallback_annual_vol 2.0, in price units
+    kappa = 0.5 / (fair * 1e-4)  # fallback 0.5 per bp, per price unit
+    variance = sigma**2 * 60.0  # horizon_s
+    r = fair - q_base * gamma * variance
+    h = gamma * variance / 2 + math.log(1 + gamma / kappa) / gamma + fair * fee_bps * 1e-4
+    return math.floor((r - h) / 0.01 + 1e-9), math.ceil((r + h) / 0.01 - 1e-9)
+
+
+def test_the_core_model_drives_the_quotes_from_the_total_inventory():
+    markets = [_market("sim_a"), replace(_market("sim_b"), maker_fee_bps=Decimal(2))]
+    state = MarketState(markets, [5, 5], [1000, 1000])
+    state.base_balance[:] = 10.0
+    state.quote_balance[:] = 1e6
+    for slot in (0, 1):
+        state.update_top(slot, 9_999, 10_001, S, 1, 1)
+
+    def quotes(gamma: float) -> tuple[list[int], list[int]]:
+        p = MultiVenueParams(
+            kind="multi_venue_mm",
+            markets=["sim_a:BTC/USDT", "sim_b:BTC/USDT"],
+            refresh_tolerance_ticks=0,
+            model="avellaneda",
+            gamma=gamma,
+            horizon_s=60,
+            volatility={"fallback_annual_vol": 2.0},
+        )
+        t = MultiVenueStrategy("mvm", p, np.array([0, 1]), state).targets(state, S)
+        assert t.bid_size_lots[:, 0].tolist() == [5, 5] and t.ask_size_lots[:, 0].tolist() == [5, 5]
+        return t.bid_price_ticks[:, 0].tolist(), t.ask_price_ticks[:, 0].tolist()
+
+    flat = quotes(2.0)
+    state.position_lots[0] = 500  # 0.5 BTC long on sim_a only; sim_b is flat itself
+    long_ = quotes(2.0)
+    # r = 100 − q·γ·σ²·τ, h = γσ²τ/2 + ln(1 + γ/κ)/γ, sim_b's 2 bp maker fee on top of its h
+    expected = [_as_quotes(100.0, q, 2.0, fee) for q in (0.0, 0.5) for fee in (0.0, 2.0)]
+    assert flat == ([expected[0][0], expected[1][0]], [expected[0][1], expected[1][1]])
+    assert long_ == ([expected[2][0], expected[3][0]], [expected[2][1], expected[3][1]])
+    assert flat == ([9_990, 9_988], [10_010, 10_012])
+    assert long_ == ([9_982, 9_980], [10_002, 10_004])  # both venues skewed 8 ticks down
+    # a lower risk aversion skews less and quotes tighter: the model's parameters set the quotes
+    assert quotes(0.5) == ([9_994, 9_992], [10_002, 10_004])
+    assert _as_quotes(100.0, 0.5, 0.5, 0.0) == (9_994, 10_002)
+
+
+def test_model_keys_are_checked_against_the_model():
+    base = {"kind": "multi_venue_mm", "markets": ["sim_a:BTC/USDT"]}
+    with pytest.raises(ValidationError, match='gamma: required when model = "avellaneda"'):
+        MultiVenueParams(**base, model="avellaneda")
+    with pytest.raises(ValidationError, match="bid_spread_bps and ask_spread_bps: required"):
+        MultiVenueParams(**base, bid_spread_bps=2)
+    with pytest.raises(ValidationError, match='skew_bps: only for model = "fixed_spread"'):
+        MultiVenueParams(**base, model="glft", gamma=1, skew_bps=3)

@@ -53,6 +53,8 @@ class LivePosition:
     swap_cost_token1: float = 0.0
     edge_since_ns: int | None = None
     marked_ns: int | None = None
+    released: tuple[int, int] | None = None  # a close's progress: amounts the decrease released
+    collected: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +215,8 @@ class PoolLpManager:
         now = self.clock.now_ns()
         if self.unconfirmed_mint is not None and not await self._settle_mint(fair, now):
             return None  # still pending: acting now could leave two positions
+        if self.position is not None and self.position.released is not None:
+            await self.close(fair, now, "finishing a close that failed half-way")
         self.vol.update(fair, now)
         view = await self.view(fair, now)
         pos = self.position
@@ -403,16 +407,24 @@ class PoolLpManager:
         self.store.record_fees(self.strategy, self.pool_name, pos.token_id, now_ns, f0, f1, value)
 
     async def close(self, fair: float, now_ns: int, reason: str) -> None:
+        """Decrease, collect, burn. Resumable: after a step failed (a transaction not sent or not
+        mined) the next close goes on from what the chain holds, never repeating a done step."""
         pos = self.position
         assert pos is not None
-        released = await self.pool.decrease_liquidity(pos.token_id, pos.liquidity_raw, 0, 0)
-        self._gas("decrease_liquidity", released.gas_cost_wei, fair, now_ns)
-        await self._collect_fees(pos, fair, now_ns, (released.amount0, released.amount1))
+        if pos.released is None:
+            on_chain = (await self.pool.position(pos.token_id)).liquidity
+            released = await self.pool.decrease_liquidity(pos.token_id, on_chain, 0, 0)
+            self._gas("decrease_liquidity", released.gas_cost_wei, fair, now_ns)
+            pos.released = (released.amount0, released.amount1)
+        if not pos.collected:
+            await self._collect_fees(pos, fair, now_ns, pos.released)
+            pos.collected = True
         await self.pool.burn(pos.token_id)
+        out0, out1 = pos.released
         gas_price = await self.pool.gas_price_wei()
         burn_units = getattr(getattr(self.pool, "gas_units", None), "burn", 0)
         self._gas("burn", burn_units * gas_price, fair, now_ns)
-        self.store.close_position(pos.row_id, now_ns, released.amount0, released.amount1, reason)
+        self.store.close_position(pos.row_id, now_ns, out0, out1, reason)
         self._mark(pos, now_ns, 0.0)
         self.totals.lvr_token1 += pos.lvr.realized_token1
         self.position = None
@@ -422,8 +434,8 @@ class PoolLpManager:
             self.pool_name,
             pos.token_id,
             reason,
-            released.amount0,
-            released.amount1,
+            out0,
+            out1,
             pos.lvr.realized_token1,
         )
 

@@ -273,3 +273,50 @@ async def test_mint_not_mined_in_time_is_settled_before_anything_else(
         assert [a.action for a in store.actions("lp")] == ["mint_unconfirmed", "mint_failed"]
         assert "dropped" in store.actions("lp")[-1].reason
     assert_every_sent_tx_was_simulated(proxy, address)
+
+
+async def test_close_failing_half_way_is_finished_from_the_chain(
+    connect_pool: Any, proxy: RpcProxy, rpc: Web3, uniswap: UniswapDeployment, tmp_path: Any
+) -> None:
+    other = await connect_pool(2)
+    await other.mint(-887220, 887220, 10 * 10**18, 20_000 * 10**6, 0, 0)
+    pool = await connect_pool(LP_ACCOUNT, rpc_url=proxy.url, rpc_timeout_s=RPC_TIMEOUT_S)
+    manager, store, fair = await lp_manager(pool, tmp_path)
+    await manager.open(0.05, fair(), LoopClock().now_ns())
+    assert manager.position is not None
+    token_id = manager.position.token_id
+    collect = pool._collect_request(token_id)
+    proxy.stall("eth_sendRawTransaction", "before", lambda p: decode_raw(p[0]) == decode_raw_request(collect))
+    wallet_before = await pool.wallet_balances()
+
+    with pytest.raises(TxNotSent, match="collect"):  # liquidity out, its tokens not collected
+        await manager.close(fair(), LoopClock().now_ns(), "test")
+
+    assert proxy.stalled == 1
+    assert (await pool.position(token_id)).liquidity == 0
+    assert [r.token_id for r in store.positions("lp", open_only=True)] == [token_id]
+    released = manager.position.released
+    assert released is not None and released[0] > 0 and released[1] > 0
+
+    await manager.step(policy=hold)  # finishes the close first: collect and burn, no second decrease
+
+    await assert_store_matches_chain(manager, store, rpc, uniswap)
+    assert token_id not in [t for t, _ in npm_positions(rpc, uniswap, pool.tx.address)]  # burnt
+    (row,) = store.positions("lp")
+    assert row.closed_ns is not None and (int(row.amount0_out), int(row.amount1_out)) == released
+    wallet_after = await pool.wallet_balances()
+    assert (wallet_after[0] - wallet_before[0], wallet_after[1] - wallet_before[1]) == released  # no fees
+    # collected once; the principal is not counted as fees (no swap happened: none earned)
+    assert [(int(f.amount0), int(f.amount1)) for f in store.fees()] == [(0, 0)]
+    labels = [decode_raw(m["params"][0]) for m in proxy.requests if m["method"] == "eth_sendRawTransaction"]
+    decreases = [to for to, data in labels if data.startswith(decrease_selector(pool))]
+    assert len(decreases) == 1
+    assert_every_sent_tx_was_simulated(proxy, pool.tx.address)
+
+
+def decode_raw_request(request: Any) -> tuple[str, str]:
+    return request.to.lower(), HexBytes(request.data).to_0x_hex()
+
+
+def decrease_selector(pool: ChainPool) -> str:
+    return HexBytes(pool.npm.encode_abi("decreaseLiquidity", args=[(1, 1, 0, 0, 0)])).to_0x_hex()[:10]

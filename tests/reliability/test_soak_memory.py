@@ -15,7 +15,7 @@ LEVELS = 2  # soak_config_dict quotes 2 levels a side
 
 
 def test_memory_holds_only_live_orders_through_a_simulated_soak(tmp_path):
-    report = run_soak(hours=0.25, n_markets=MARKETS, db_dir=tmp_path, n_checkpoints=3)
+    report = run_soak(hours=0.15, n_markets=MARKETS, db_dir=tmp_path, n_checkpoints=3)
 
     quoting = report.checkpoints[1:]  # the first is taken before the first quote
     last = report.checkpoints[-1]

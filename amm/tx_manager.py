@@ -5,6 +5,9 @@ reason and nothing is signed or sent. Fees are EIP-1559 under a hard cap (`FeeCa
 sent). Nonces come from our own counter, so several transactions can be in flight without two ever
 sharing a nonce; when the counter may be wrong (a send failed, a transaction was dropped or never
 mined) it is resynced from `eth_getTransactionCount(address, "pending")`, which also fills a gap.
+The hash is computed before sending, so a send whose answer is lost (a stalled RPC) is looked up by
+hash: the node has it (wait as usual), or not (`TxNotSent`), or cannot say (`TxOutcomeUnknown`);
+`settle(tx_hash)` tells later how such a transaction ended.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ class RpcProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.requests: list[dict[str, Any]] = []
-        self._stall: tuple[str, str, Callable[[list[Any]], bool]] | None = None
+        self._stalls: list[tuple[str, str, Callable[[list[Any]], bool]]] = []
         self.stalled = 0
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -56,8 +56,8 @@ class RpcProxy:
 
     def stall(self, method: str, when: str, match: Callable[[list[Any]], bool] = lambda _: True) -> None:
         """Hang the next matching request: `when` = "before" (never forwarded) or "after" (forwarded,
-        the answer withheld) until the client gives up."""
-        self._stall = (method, when, match)
+        the answer withheld) until the client gives up. Several stalls wait their turn each."""
+        self._stalls.append((method, when, match))
 
     async def start(self) -> None:
         app = web.Application()
@@ -81,18 +81,17 @@ class RpcProxy:
         body = await request.read()
         message = await request.json()
         self.requests.append(message)
-        stall = self._stall
-        hang = stall is not None and message["method"] == stall[0] and stall[2](message["params"])
-        if hang:
-            self._stall = None
+        stall = next((s for s in self._stalls if s[0] == message["method"] and s[2](message["params"])), None)
+        if stall is not None:
+            self._stalls.remove(stall)
             self.stalled += 1
-        if hang and stall[1] == "before":
+        if stall is not None and stall[1] == "before":
             await self._hang()
         assert self._session is not None
         headers = {"Content-Type": "application/json"}
         async with self._session.post(self.upstream, data=body, headers=headers) as answer:
             payload = await answer.read()
-        if hang and stall[1] == "after":
+        if stall is not None and stall[1] == "after":
             await self._hang()
         return web.Response(body=payload, content_type="application/json")
 
@@ -320,3 +319,30 @@ def decode_raw_request(request: Any) -> tuple[str, str]:
 
 def decrease_selector(pool: ChainPool) -> str:
     return HexBytes(pool.npm.encode_abi("decreaseLiquidity", args=[(1, 1, 0, 0, 0)])).to_0x_hex()[:10]
+
+
+async def test_mint_whose_send_cannot_be_confirmed_is_settled_by_hash(
+    connect_pool: Any, proxy: RpcProxy, rpc: Web3, uniswap: UniswapDeployment, tmp_path: Any
+) -> None:
+    """The send's answer is lost and so is the lookup by hash: the outcome is unknown until settled."""
+    other = await connect_pool(2)
+    await other.mint(-887220, 887220, 10 * 10**18, 20_000 * 10**6, 0, 0)
+    pool = await connect_pool(LP_ACCOUNT, rpc_url=proxy.url, rpc_timeout_s=RPC_TIMEOUT_S)
+    await pre_approve(pool)
+    manager, store, fair = await lp_manager(pool, tmp_path)
+    npm = uniswap.position_manager.lower()
+    proxy.stall("eth_sendRawTransaction", "after", lambda p: tx_to(p[0]) == npm)
+    proxy.stall("eth_getTransactionByHash", "before")
+
+    await manager.open(0.05, fair(), LoopClock().now_ns())
+
+    assert proxy.stalled == 2
+    assert manager.unconfirmed_mint is not None and manager.position is None
+    assert "may have been sent" in store.actions("lp")[-1].reason
+    assert store.positions("lp") == []  # nothing stored yet, though the mint was mined
+
+    await manager.step(policy=hold)
+
+    await assert_store_matches_chain(manager, store, rpc, uniswap)
+    assert manager.position is not None and manager.position.liquidity_raw > 0
+    assert_every_sent_tx_was_simulated(proxy, pool.tx.address)

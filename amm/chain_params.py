@@ -76,6 +76,10 @@ class UniswapV3VenueParams(_Strict):
     deadline_s: int = Field(300, gt=0)
     receipt_poll_s: float = Field(1.0, gt=0)
     gas_buffer_pct: int = Field(20, ge=0, le=500, description="added to eth_estimateGas for the gas limit")
+    # The price an LP manager centres its ranges on (token1 per token0, so BASE must be token0): the
+    # mid of a market the bot trades there, else (a mock venue) its latent price.
+    fair_venue: str | None = Field(None, min_length=1, description="venue of the fair price")
+    fair_symbol: str | None = Field(None, min_length=1, description="BASE/QUOTE there, BASE = token0")
 
     @field_validator("rpc_url")
     @classmethod
@@ -95,6 +99,8 @@ class UniswapV3VenueParams(_Strict):
 
     @model_validator(mode="after")
     def _resolve_pool_tokens(self) -> UniswapV3VenueParams:
+        if (self.fair_venue is None) != (self.fair_symbol is None):
+            raise ValueError("fair_venue and fair_symbol: give both or neither")
         for field in ("token0", "token1"):
             self.token_address(field)  # raises with the field named
         if self.token_address("token0") == self.token_address("token1"):

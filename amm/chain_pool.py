@@ -159,6 +159,10 @@ class ChainPool:
         amount0, amount1 = self._decode(self.npm, "collect", out)
         return amount0, amount1
 
+    async def twap_tick(self, window_s: int) -> int:
+        """The pool oracle's mean tick over the last `window_s` (PoolReadError: history too short)."""
+        return await self.reader.twap_tick(window_s)
+
     async def wallet_balances(self) -> tuple[int, int]:
         block = await self.w3.eth.block_number
         balance0, balance1 = await asyncio.gather(
@@ -280,8 +284,8 @@ class ChainPool:
         event = self._events(self.npm, "Collect", outcome)[0]
         return Collected(token_id, event["amount0"], event["amount1"], outcome.gas_cost_wei)
 
-    async def burn(self, token_id: int) -> None:
-        await self.tx.send(self._request(self.npm, "burn", token_id, "burn"))
+    async def burn(self, token_id: int) -> int:
+        return (await self.tx.send(self._request(self.npm, "burn", token_id, "burn"))).gas_cost_wei
 
     # -- helpers ----------------------------------------------------------------------------------
 

@@ -78,7 +78,7 @@ class SimPoolParams(_Strict):
     block_time_s: float = Field(default=12.0, gt=0)
     arbitrage: ArbitrageParams = ArbitrageParams()
     noise: NoiseParams = NoiseParams()
-    seed: int = 7
+    seed: int = Field(7, ge=0, description="numpy seeds are non-negative")
     fair_venue: str = Field(default="mock", min_length=1, description="CEX venue whose fair price we follow")
     fair_symbol: str = Field(default="ETH/USDC", min_length=1)
 

@@ -206,9 +206,9 @@ class SimulatedPool:
         self.wallet1 += amount1
         return Collected(token_id, amount0, amount1, self._charge(self.gas_units.collect))
 
-    async def burn(self, token_id: int) -> None:
+    async def burn(self, token_id: int) -> int:
         self.manager.burn(token_id)
-        self._charge(self.gas_units.burn)
+        return self._charge(self.gas_units.burn)
 
     async def position(self, token_id: int) -> PositionInfo:
         pos = self.manager.position(token_id)

@@ -95,6 +95,7 @@ class TxRevertedOnChain(ChainTxError):
     """Passed simulation but reverted when mined (the state changed in between). Gas was spent."""
 
     def __init__(self, label: str, tx_hash: str, gas_cost_wei: int, reason: str) -> None:
+        self.label = label
         self.tx_hash = tx_hash
         self.gas_cost_wei = gas_cost_wei
         self.reason = reason

@@ -10,6 +10,7 @@ import signal
 from decimal import Decimal
 from pathlib import Path
 
+from bot.active_runner import ActiveRunner
 from bot.clock import NS_PER_S, LoopClock, run_simulated
 from bot.config import AppConfig
 from bot.context import BotContext
@@ -78,8 +79,7 @@ class Bot:
         self.markets: list[Market] = []
         self._last_counters = OrderCounters()
         self.context: BotContext | None = None
-        self.active_strategies: list[ActiveStrategy] = []
-        self._active_tasks: list[asyncio.Task[None]] = []
+        self.active: ActiveRunner | None = None
         self.risk_guard: RiskGuard | None = None
         self.metrics = BotMetrics()
         self.scheduler = JobScheduler.for_clock(config.bot.clock, self.metrics)
@@ -117,6 +117,8 @@ class Bot:
         self.risk_guard = RiskGuard(cfg.risk, self.engine, self.orders, self.store, self.clock)
         self.metrics.bind(self)
         self.notifications.attach(self)
+        self.active = ActiveRunner(self.engine.listeners, self.scheduler)
+        actives = []
         for name, params in cfg.strategies.items():
             built = build_strategy(name, params, state, self.market_sizes, self.clock.now_ns())
             if isinstance(built, tuple):
@@ -125,9 +127,9 @@ class Bot:
                 if hook is not None:
                     self.engine.listeners.append(hook)
             else:
-                self.active_strategies.append(built)
-        for active in self.active_strategies:
-            self.engine.listeners.append(active.on_event)
+                actives.append(built)
+        for active in actives:
+            self.active.add(active)
         if self.config_path is not None:
             self.config_watcher = ConfigWatcher(self, self.config_path, cfg.bot.config_poll_interval_s)
         for name, venue in self.venues.items():
@@ -221,8 +223,20 @@ class Bot:
         return {m.key for m in self.config.markets}
 
     @property
+    def active_strategies(self) -> list[ActiveStrategy]:
+        return self.active.strategies if self.active is not None else []
+
+    @property
     def active_names(self) -> set[str]:
         return {s.name for s in self.active_strategies}
+
+    async def cancel_orders_on(self, markets: list[str]) -> None:
+        """Cancel our live orders on these "venue:symbol" markets (an active strategy was swapped out)."""
+        assert self.orders is not None
+        keys = set(markets)
+        for order in list(self.orders.live.values()):
+            if f"{order.request.venue}:{order.request.symbol}" in keys:
+                await self.orders.cancel_order(order.client_order_id)
 
     def set_config(self, config: AppConfig) -> None:
         """The config now running (hot reload has applied it)."""
@@ -248,10 +262,8 @@ class Bot:
         engine_task = asyncio.create_task(self.engine.run(), name="engine")
         self.sim_pools.start()
         assert self.context is not None
-        self._active_tasks = [
-            asyncio.create_task(self._run_active(s, self.context), name=f"strategy-{s.name}")
-            for s in self.active_strategies
-        ]
+        assert self.active is not None
+        self.active.start(self.context)
         self.scheduler.start()
         self.notifications.start()
         side_tasks = []
@@ -293,14 +305,6 @@ class Bot:
             await server.stop()
             return
         self.ops_server = server
-
-    async def _run_active(self, strategy: ActiveStrategy, ctx: BotContext) -> None:
-        try:
-            await strategy.run(ctx)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("strategy %s failed; its markets are no longer managed", strategy.name)
 
     async def _housekeeping(self) -> None:
         housekeeping(self)
@@ -396,9 +400,8 @@ class Bot:
     async def shutdown(self) -> None:
         """Stop quoting, cancel every open order of ours on every venue, snapshot, close."""
         log.info("stopping: cancelling every open order")
-        for task in self._active_tasks:
-            task.cancel()
-        await asyncio.gather(*self._active_tasks, return_exceptions=True)
+        if self.active is not None:
+            await self.active.stop_all(self.config.bot.stop_timeout_s)
         await self.sim_pools.stop()
         if self.engine is not None:
             await self.engine.stop()

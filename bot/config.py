@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from amm.chain_params import UniswapV3VenueParams
 from amm.params import SimPoolParams
+from bot.config_numbers import join_path, number_problems
 from bot.domain import validate_instance_id
 from connectors.ccxt_params import CcxtVenueParams
 from connectors.mock.params import MockVenueParams
@@ -40,12 +41,16 @@ _VENUE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 class ConfigError(ValueError):
-    """Invalid config; `problems` holds one `field.path: message` line per problem."""
+    """Invalid config; `problems` holds one `field.path: message` line per problem.
+
+    The message is one `source: field.path: message` line per problem (grep-friendly, like a
+    compiler's), so one bad field is one line on stderr.
+    """
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: invalid config\n" + "\n".join(f"  {p}" for p in problems))
+        self.problems = [" ".join(p.split()) for p in problems]  # one line each, whatever the cause
+        super().__init__("\n".join(f"{source}: {p}" for p in self.problems))
 
 
 class StrictModel(BaseModel):
@@ -184,6 +189,22 @@ def _check_fair_source(name: str, pool: SimPoolParams, venues: dict[str, Any]) -
         )
 
 
+def _check_chain_fair_source(name: str, pool: UniswapV3VenueParams, config: AppConfig) -> None:
+    """A chain pool's fair price: a market of [[markets]] on that venue, or a mock venue's market."""
+    venue = config.venues.get(pool.fair_venue or "")
+    if venue is None or isinstance(venue, POOL_VENUE_PARAMS):
+        raise ValueError(
+            f"venues.{name}.fair_venue: {pool.fair_venue!r} is not an order-book venue of [venues]"
+        )
+    traded = {m.symbol for m in config.markets if m.venue == pool.fair_venue}
+    latent = {m.symbol for m in venue.markets} if isinstance(venue, MockVenueParams) else set()
+    if pool.fair_symbol not in traded | latent:
+        raise ValueError(
+            f"venues.{name}.fair_symbol: {pool.fair_symbol!r} is neither in [[markets]] on "
+            f"{pool.fair_venue} nor a mock market there"
+        )
+
+
 class AppConfig(StrictModel):
     bot: BotConfig = BotConfig()
     venues: dict[str, VenueConfig] = Field(min_length=1)
@@ -205,20 +226,28 @@ class AppConfig(StrictModel):
         for name, venue in self.venues.items():
             if isinstance(venue, SimPoolParams):
                 _check_fair_source(name, venue, self.venues)
+            elif isinstance(venue, UniswapV3VenueParams) and venue.fair_venue is not None:
+                _check_chain_fair_source(name, venue, self)
         dupes = sorted({k for k in keys if keys.count(k) > 1})
         if dupes:
             raise ValueError(f"markets: listed twice: {', '.join(dupes)}")
         for i, m in enumerate(self.markets):
             if m.venue not in self.venues:
                 raise ValueError(f"markets[{i}].venue: no venue named {m.venue!r} in [venues]")
-            if isinstance(self.venues[m.venue], POOL_VENUE_PARAMS):
+            venue = self.venues[m.venue]
+            if isinstance(venue, POOL_VENUE_PARAMS):
                 raise ValueError(f"markets[{i}].venue: {m.venue!r} is a pool, not an order-book venue")
+            if isinstance(venue, MockVenueParams) and m.symbol not in {v.symbol for v in venue.markets}:
+                raise ValueError(f"markets[{i}].symbol: {m.symbol!r} is not a market of venue {m.venue}")
         for name, strat in self.strategies.items():
             for pool in getattr(strat, "pools", []):
                 if not isinstance(self.venues.get(pool), POOL_VENUE_PARAMS):
                     raise ValueError(
                         f"strategies.{name}.pools: {pool!r} is not a sim_pool or uniswap_v3 venue of [venues]"
                     )
+                unanchored = getattr(self.venues[pool], "fair_venue", None) is None
+                if isinstance(strat, LpManagerParams) and unanchored:
+                    raise ValueError(f"strategies.{name}.pools: {pool!r} has no fair_venue / fair_symbol")
         owner: dict[str, str] = {}
         for name, strat in self.strategies.items():
             for key in getattr(strat, "markets", []):
@@ -264,7 +293,7 @@ def _find_literal_secrets(node: Any, path: str, out: list[str]) -> None:
 
 def _field_path(loc: tuple[int | str, ...], data: Any) -> str:
     """Dotted path of an error, skipping the tags pydantic inserts for discriminated unions."""
-    parts: list[str] = []
+    path = ""
     node = data
     for i, elem in enumerate(loc):
         in_dict = isinstance(node, dict) and elem in node
@@ -275,8 +304,11 @@ def _field_path(loc: tuple[int | str, ...], data: Any) -> str:
             continue  # a union tag such as 'mock': not a key of the file
         else:
             node = None
-        parts.append(f"[{elem}]" if isinstance(elem, int) else ("." if parts else "") + str(elem))
-    return "".join(parts) or "(top level)"
+        path = join_path(path, elem)
+    return path or "(top level)"
+
+
+_TABLE_EXPECTED = "Input should be a table ([section] or { key = value, ... })"
 
 
 def validate_config(data: dict[str, Any], source: str = "config") -> AppConfig:
@@ -285,15 +317,20 @@ def validate_config(data: dict[str, Any], source: str = "config") -> AppConfig:
     if problems:
         raise ConfigError(source, problems)
     try:
-        return AppConfig.model_validate(data)
+        config = AppConfig.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            msg = err["msg"].removeprefix("Value error, ")
+            msg = _TABLE_EXPECTED if err["type"] in ("model_type", "model_attributes_type") else err["msg"]
+            msg = msg.removeprefix("Value error, ")
             if err["loc"]:
                 problems.append(f"{_field_path(err['loc'], data)}: {msg}")
             else:
                 problems.append(msg)  # model validators already name the field
         raise ConfigError(source, problems) from None
+    problems = number_problems(data, config.model_dump())
+    if problems:
+        raise ConfigError(source, problems)
+    return config
 
 
 def load_config(path: str | Path) -> AppConfig:
@@ -302,6 +339,8 @@ def load_config(path: str | Path) -> AppConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"not UTF-8 text: byte {exc.start} cannot be decoded"]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -24,9 +24,9 @@ class LpPositionRow(SQLModel, table=True):
     tick_lower: int
     tick_upper: int
     liquidity: str
-    amount0_in: str
+    amount0_in: str  # paid in: the mint plus every compound
     amount1_in: str
-    value_in_token1: float
+    value_in_token1: float  # at the opening
     opened_ns: int
     closed_ns: int | None = Field(default=None, index=True)
     amount0_out: str | None = None
@@ -71,6 +71,20 @@ class LpGasRow(SQLModel, table=True):
     cost_token1: float
 
 
+class LpSwapRow(SQLModel, table=True):
+    """A ratio swap the LP manager made in the pool (raw amounts, as the pool reported them)."""
+
+    __tablename__ = "lp_swaps"
+    id: int | None = Field(default=None, primary_key=True)
+    strategy: str = Field(index=True)
+    pool: str
+    ts_ns: int
+    zero_for_one: bool
+    amount_in: str
+    amount_out: str
+    cost_token1: float  # value in − value out at the fair price (the fee and the impact)
+
+
 class HedgeTradeRow(SQLModel, table=True):
     __tablename__ = "hedge_trades"
     id: int | None = Field(default=None, primary_key=True)
@@ -103,7 +117,7 @@ class LpMarkRow(SQLModel, table=True):
 
 LP_TABLES = [
     t.__table__  # type: ignore[attr-defined]
-    for t in (LpPositionRow, LpActionRow, LpFeeRow, LpGasRow, HedgeTradeRow, LpMarkRow)
+    for t in (LpPositionRow, LpActionRow, LpFeeRow, LpGasRow, LpSwapRow, HedgeTradeRow, LpMarkRow)
 ]
 
 
@@ -138,12 +152,15 @@ class LpStore:
             session.add(row)
             session.commit()
 
-    def update_liquidity(self, row_id: int, liquidity: int) -> None:
+    def add_liquidity(self, row_id: int, liquidity: int, amount0_added: int, amount1_added: int) -> None:
+        """A compound: the position's new total liquidity; what it paid joins amount0/1_in."""
         with Session(self.engine) as session:
             row = session.get(LpPositionRow, row_id)
             if row is None:
                 raise KeyError(f"lp position row {row_id} was never stored")
             row.liquidity = str(liquidity)
+            row.amount0_in = str(int(row.amount0_in) + amount0_added)
+            row.amount1_in = str(int(row.amount1_in) + amount1_added)
             session.add(row)
             session.commit()
 
@@ -198,6 +215,9 @@ class LpStore:
             )
         )
 
+    def record_swap(self, row: LpSwapRow) -> None:
+        self._add(row)
+
     def record_hedge_trade(self, row: HedgeTradeRow) -> None:
         self._add(row)
 
@@ -241,6 +261,10 @@ class LpStore:
     def gas(self) -> list[LpGasRow]:
         with Session(self.engine) as session:
             return list(session.exec(select(LpGasRow).order_by(col(LpGasRow.id))))
+
+    def swaps(self) -> list[LpSwapRow]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(LpSwapRow).order_by(col(LpSwapRow.id))))
 
     def marks(self) -> dict[int, LpMarkRow]:
         """Marks by position row id."""

@@ -4,6 +4,9 @@ markets and risk limits to the running bot without a restart.
 - an invalid file is rejected with each bad field named in the log; the running config stays,
 - strategies are rebuilt and swapped in the engine at once; every market is requoted under the
   new parameters, and markets no strategy quotes any more have their orders cancelled,
+- an active strategy (XEMM, arbitrage, LP manager, hedger) whose parameters changed is drained
+  (in-flight hedges and legs finish), stopped, and restarted from the store under the new ones;
+  added ones start and removed ones stop the same way (bot/active_runner.py),
 - added markets get a new engine slot (and a stream); removed markets keep their slot, unquoted,
 - [bot] and [venues] changes (credentials, kinds, database, ops) need a restart: they are logged
   and left as they were, while the rest of the change is applied.
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import AppConfig, ConfigError, load_config
 from bot.risk import RiskLimits
+from strategies.base import ActiveStrategy
 from strategies.registry import build_strategy
 
 if TYPE_CHECKING:
@@ -85,18 +89,24 @@ async def apply_config(bot: Bot, new: AppConfig) -> None:
         state.max_position_lots[slot] = market.size_to_lots(mc.max_position)
 
     quoting = []
+    swaps: dict[str, ActiveStrategy | None] = {}
     for name, params in new.strategies.items():
-        if name in running_active:
-            if running_active[name] != params:
-                log.warning("strategies.%s: an active strategy's change needs a restart", name)
-            continue
+        if running_active.get(name) == params:
+            continue  # unchanged active strategy: keeps running untouched
         built = build_strategy(name, params, state, bot.market_sizes, bot.clock.now_ns())
         if isinstance(built, tuple):
             quoting.append(built)
+            if name in running_active:
+                swaps[name] = None  # became a quoting strategy
         else:
-            log.warning("strategies.%s: starting a new active strategy needs a restart", name)
+            swaps[name] = built
     for name in running_active.keys() - new.strategies.keys():
-        log.warning("strategies.%s: stopping an active strategy needs a restart", name)
+        swaps[name] = None
+    assert bot.active is not None
+    for name, built in swaps.items():
+        verb = "stopped" if built is None else "restarted" if name in running_active else "started"
+        await bot.active.replace(name, built, bot.cancel_orders_on, new.bot.stop_timeout_s)
+        log.info("strategies.%s: active strategy %s under the new config", name, verb)
     engine.replace_strategies(quoting)
 
     risk = new.risk

@@ -42,32 +42,54 @@ class JobScheduler:
         self.runs: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
         self._aps: AsyncIOScheduler | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._running: set[asyncio.Task[object]] = set()
+        self._started = False
 
     @classmethod
     def for_clock(cls, clock_mode: str, metrics: BotMetrics | None = None) -> JobScheduler:
         return cls("asyncio" if clock_mode == "simulated" else "apscheduler", metrics)
 
     def add(self, name: str, interval_s: float, job: Job) -> None:
-        self.jobs.append(JobSpec(name, interval_s, job))
+        """A job; added while running (an active strategy started by a hot reload) it starts now."""
+        if any(spec.name == name for spec in self.jobs):
+            raise ValueError(f"job {name!r} is already scheduled")
+        spec = JobSpec(name, interval_s, job)
+        self.jobs.append(spec)
+        if self._started:
+            self._schedule(spec)
+
+    def remove(self, name: str) -> None:
+        """Stop scheduling a job (its strategy stopped); a run in progress finishes."""
+        self.jobs = [spec for spec in self.jobs if spec.name != name]
+        if self._aps is not None and self._aps.get_job(name) is not None:
+            self._aps.remove_job(name)
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
 
     def start(self) -> None:
         if self.backend == "apscheduler":
             self._aps = AsyncIOScheduler(event_loop=asyncio.get_running_loop())
-            for spec in self.jobs:
-                self._aps.add_job(
-                    self._run_once,
-                    IntervalTrigger(seconds=spec.interval_s),
-                    args=[spec],
-                    id=spec.name,
-                    max_instances=1,
-                    coalesce=True,
-                    misfire_grace_time=max(1, int(spec.interval_s)),
-                )
+        for spec in self.jobs:
+            self._schedule(spec)
+        if self._aps is not None:
             self._aps.start()
+        self._started = True
+
+    def _schedule(self, spec: JobSpec) -> None:
+        if self._aps is not None:
+            self._aps.add_job(
+                self._run_once,
+                IntervalTrigger(seconds=spec.interval_s),
+                args=[spec],
+                id=spec.name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(1, int(spec.interval_s)),
+            )
         else:
-            self._tasks = [asyncio.create_task(self._loop(s), name=f"job-{s.name}") for s in self.jobs]
+            self._tasks[spec.name] = asyncio.create_task(self._loop(spec), name=f"job-{spec.name}")
 
     async def shutdown(self, grace_s: float = 5.0) -> None:
         """Stop scheduling; jobs already running get `grace_s` to finish before being cancelled.
@@ -82,12 +104,13 @@ class JobScheduler:
                 await asyncio.wait(running, timeout=grace_s)
             self._aps.shutdown(wait=False)
             self._aps = None
-        for task in self._tasks:
+        self._started = False
+        for task in self._tasks.values():
             task.cancel()
-        for task in self._tasks:
+        for task in self._tasks.values():
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks = []
+        self._tasks = {}
 
     async def _loop(self, spec: JobSpec) -> None:
         while True:

@@ -28,6 +28,7 @@ from connectors.base import (
 )
 from connectors.ccxt import batch, convert
 from connectors.ccxt.account_sync import AccountSync
+from connectors.ccxt.message_guard import MessageGuard
 from connectors.ccxt.pacing import Backoff, OrderBudget
 from connectors.ccxt.rest import RestCaller, install_response_hook
 from connectors.ccxt.session import build_exchange
@@ -65,6 +66,9 @@ class CcxtVenue:
         self.sync = AccountSync(self)
         self.sink: EventSink | None = None
         """Where events go (set by start_streams)."""
+        self.message_guard = MessageGuard(name)
+        self.skipped_messages = 0
+        """Parsed messages refused by connectors.ccxt.sanity (frames ccxt could not parse: message_guard)."""
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -77,6 +81,7 @@ class CcxtVenue:
         backoff = Backoff(self.params.backoff_base_s, self.params.backoff_max_s)
         self.rest = RestCaller(self.name, exchange, backoff, self.params.max_retries)
         install_response_hook(exchange)
+        self.message_guard.install(exchange)
         try:
             await self.load_markets()
             if self.has_credentials:

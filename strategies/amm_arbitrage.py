@@ -104,6 +104,9 @@ class AmmArbitrageStrategy:
         self.hedger: HedgeExecutor | None = None
         self.ledger: XvenueLedger | None = None
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # set while no trade is in progress
+        self._idle.set()
+        self._draining = False
 
     def on_event(self, event: VenueEvent) -> None:
         if isinstance(event, BookSnapshot) and (event.venue, event.symbol) == (
@@ -125,14 +128,28 @@ class AmmArbitrageStrategy:
         self.ledger = XvenueLedger(ctx.store)
         self.hedger = HedgeExecutor(ctx.orders, self.ledger)
         interval_s = self.params.check_interval_ms / 1000
-        while True:  # paused: no new trade until the operator resumes the market
+        while not self._draining:  # paused: no new trade until the operator resumes the market
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval_s)
             self._wake.clear()
-            plan = await self.best_plan()
+            if self._draining:
+                break
+            self._idle.clear()
+            try:
+                plan = await self.best_plan()
+                if plan is not None:
+                    await self.execute(plan)
+            finally:
+                self._idle.set()
             if plan is not None:
-                await self.execute(plan)
                 await asyncio.sleep(interval_s)  # let the books settle before looking again
+
+    async def drain(self) -> None:
+        """Before a hot-reload swap: no new trade; a trade in progress finishes (both legs, or
+        its unwind) so no leg is left half done."""
+        self._draining = True
+        self._wake.set()
+        await self._idle.wait()
 
     # ---- pricing -------------------------------------------------------------------------------
 

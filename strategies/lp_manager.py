@@ -1,7 +1,9 @@
 """The LP manager strategy (kind "lp_manager"): one `PoolLpManager` per configured pool.
 
-Evaluates every pool on a timer (`check_interval_s`) and early when the fair price moved more
-than `event_trigger_bps` since the last round (book events of the fair market). The fair price
+Evaluates every pool on the bot's job scheduler (apscheduler on the wall clock, every
+`check_interval_s`) and early when the fair price moved more than `event_trigger_bps` since the
+last round (book events of the fair market). Both only wake the strategy's own task, which runs
+the rounds one at a time (a timer stands in when no scheduler drives it). The fair price
 is the CEX mid when the fair market is traded by the bot, else the mock venue's latent price.
 Positions stay open at stop (an LP position is long-lived): on restart the store's open rows are
 adopted when the pool still holds them, else closed (a fresh simulated pool holds none).
@@ -13,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from bot.domain import BookSnapshot
@@ -56,6 +58,20 @@ class LpManager:
         self._fair_keys: set[tuple[str, str]] = set()
         self._last_fair: dict[tuple[str, str], float] = {}
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # set between rounds: no transaction of ours in flight
+        self._idle.set()
+        self._draining = False
+        self.scheduled = False  # True once a job scheduler wakes the rounds
+        self.rounds = 0
+
+    def scheduled_jobs(self) -> list[tuple[str, float, Callable[[], Awaitable[None]]]]:
+        """(name, interval_s, job) for the bot's scheduler: the periodic re-evaluation."""
+        self.scheduled = True
+
+        async def wake() -> None:
+            self._wake.set()
+
+        return [(f"lp:{self.name}", self.params.check_interval_s, wake)]
 
     def build(self, ctx: BotContext) -> None:
         store = LpStore(ctx.store)
@@ -81,17 +97,31 @@ class LpManager:
     async def run(self, ctx: BotContext) -> None:
         self.build(ctx)
         await self._adopt_stored_positions()
-        while True:
-            for manager in self.managers.values():
-                try:
-                    await manager.step()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("%s/%s: LP round failed", self.name, manager.pool_name)
-            self._wake.clear()
+        # With a scheduler the job sets the wake; the timeout is only a fallback without one.
+        timeout = None if self.scheduled else self.params.check_interval_s
+        while not self._draining:
+            self.rounds += 1
+            self._wake.clear()  # before the round: a wake during a slow (chain) round is not lost
+            self._idle.clear()
+            try:
+                for manager in self.managers.values():
+                    try:
+                        await manager.step()
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("%s/%s: LP round failed", self.name, manager.pool_name)
+            finally:
+                self._idle.set()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.params.check_interval_s)
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+    async def drain(self) -> None:
+        """Before a hot-reload swap: let the round in progress (and its transactions) finish;
+        the positions stay open and the new instance adopts them from the store."""
+        self._draining = True
+        self._wake.set()
+        await self._idle.wait()
 
     def on_event(self, event: VenueEvent) -> None:
         if not isinstance(event, BookSnapshot) or (event.venue, event.symbol) not in self._fair_keys:

@@ -40,6 +40,9 @@ class LpManagerParams(BaseModel):
     max_pool_deviation_bps: float = Field(
         100.0, gt=0, description="act only while the pool price is within this of the fair price"
     )
+    twap_window_s: int = Field(
+        0, ge=0, description="guard also on the pool's spot vs its oracle TWAP over this; 0 = off"
+    )
     min_swap_token1: float = Field(10.0, ge=0, description="ratio swaps smaller than this are skipped")
     slippage_bps: float = Field(50.0, gt=0)
     native_price_token1: float | None = Field(None, gt=0, description="gas token price; None: token0")

@@ -16,10 +16,17 @@ from dataclasses import dataclass, field
 from amm.attribution import LvrMeter, exact_position_amounts, human_liquidity
 from amm.conversions import sqrt_price_x96_to_price, tick_to_price
 from amm.full_math import Q128, Q256
+from amm.pool_reader import PoolReadError
 from amm.ports import AmmPool, LiquidityChange
-from amm.tx_manager import TxNotMined, TxOutcomeUnknown, TxRevertedOnChain, TxStillPending
+from amm.tx_manager import (
+    SimulationReverted,
+    TxNotMined,
+    TxOutcomeUnknown,
+    TxRevertedOnChain,
+    TxStillPending,
+)
 from bot.clock import Clock
-from bot.lp_store import LpMarkRow, LpPositionRow, LpStore
+from bot.lp_store import LpMarkRow, LpPositionRow, LpStore, LpSwapRow
 from strategies.lp_params import LpManagerParams
 from strategies.lp_rules import (
     Action,
@@ -98,7 +105,9 @@ class PoolLpManager:
         self.rules = params.rules()
         self.vol = EwmaVolatility.from_sigma(params.vol_half_life_s, params.initial_sigma)
         self.fee_rate = 0.0
-        self._fee_mark: tuple[int, int, int, int] | None = None  # fg0, fg1, ts, samples
+        self._fee_mark: tuple[int, int, int] | None = None  # fee growth 0, 1 and when
+        self._twap_warned = False
+        self._fee_weight = 0.0  # the EWMA's total weight (1 once long past a half-life)
         self.position: LivePosition | None = None
         self.last_action_ns: int | None = None
         self.last_decision: Decision | None = None
@@ -116,17 +125,22 @@ class PoolLpManager:
         return gas_wei / 1e18 * self._native_price(fair)
 
     def _update_fee_rate(self, fg0: int, fg1: int, now_ns: int, fair: float) -> None:
-        """Fees per human unit of liquidity per second, from the pool's global fee growth (EWMA)."""
+        """Fees per human unit of liquidity per second, from the pool's global fee growth.
+
+        A bias-corrected EWMA: until a half-life has passed it is the time average of what was
+        seen, so the first short interval (often without a swap) does not stand in for the rate.
+        """
         if self._fee_mark is not None and now_ns > self._fee_mark[2]:
             dt_s = (now_ns - self._fee_mark[2]) / 1e9
             scale = 10.0 ** ((self.d0 + self.d1) / 2)
             d0 = (fg0 - self._fee_mark[0]) % Q256 / Q128 * scale / 10.0**self.d0
             d1 = (fg1 - self._fee_mark[1]) % Q256 / Q128 * scale / 10.0**self.d1
             sample = (d0 * fair + d1) / dt_s
-            alpha = 1.0 - math.exp(-dt_s * math.log(2) / self.params.vol_half_life_s)
-            first = self._fee_mark[3] == 0
-            self.fee_rate = sample if first else self.fee_rate + alpha * (sample - self.fee_rate)
-        self._fee_mark = (fg0, fg1, now_ns, 0 if self._fee_mark is None else self._fee_mark[3] + 1)
+            decay = math.exp(-dt_s * math.log(2) / self.params.vol_half_life_s)
+            kept = self._fee_weight * decay
+            self._fee_weight = kept + (1.0 - decay)
+            self.fee_rate = (self.fee_rate * kept + (1.0 - decay) * sample) / self._fee_weight
+        self._fee_mark = (fg0, fg1, now_ns)
 
     async def _wallet_human(self) -> tuple[float, float]:
         w0, w1 = await self.pool.wallet_balances()
@@ -145,6 +159,20 @@ class PoolLpManager:
         value_out = out * (1.0 if zero_for_one else fair)
         # A pool lagging fair can quote better than fair: never count that as negative cost.
         return max(value_in - value_out, 0.0) + self._gas_token1(quote.gas_cost_wei, fair)
+
+    async def _twap_price(self) -> float:
+        """The pool oracle's TWAP over `twap_window_s`, NaN when off, absent or too short."""
+        window = self.params.twap_window_s
+        twap_tick = getattr(self.pool, "twap_tick", None)  # chain pools have an oracle, sim pools not
+        if window <= 0 or twap_tick is None:
+            return math.nan
+        try:
+            return tick_to_price(await twap_tick(window), self.d0, self.d1)
+        except PoolReadError as exc:
+            if not self._twap_warned:
+                self._twap_warned = True
+                log.warning("%s/%s: no TWAP guard yet: %s", self.strategy, self.pool_name, exc)
+            return math.nan
 
     async def view(self, fair: float, now_ns: int) -> PoolView:
         state = await self.pool.read_state()
@@ -179,8 +207,10 @@ class PoolLpManager:
         if self.params.capital_token1 is not None:
             capital = min(capital, self.params.capital_token1)
         w = self.rules.min_half_width if pos is None else pos.choice.half_width
+        # The swap a reopening needs, on the capital it would deploy (not the whole wallet).
+        scale = capital / (total0 * fair + total1) if total0 * fair + total1 > 0 else 0.0
         swap_cost = await self._swap_cost_estimate(
-            total0, total1, fair, fair * math.exp(-w), fair * math.exp(w)
+            total0 * scale, total1 * scale, fair, fair * math.exp(-w), fair * math.exp(w)
         )
         return PoolView(
             now_ns=now_ns,
@@ -203,6 +233,7 @@ class PoolLpManager:
             lvr_since_open_token1=0.0 if pos is None else pos.lvr.expected_token1,
             pending_fees_token1=pending,
             pool_price=sqrt_price_x96_to_price(state.sqrt_price_x96, self.d0, self.d1),
+            pool_twap_price=await self._twap_price(),
         )
 
     # ---- one round -------------------------------------------------------------------------
@@ -256,6 +287,14 @@ class PoolLpManager:
     async def act(self, d: Decision, fair: float, now_ns: int) -> None:
         self.totals.actions[d.action.value] = self.totals.actions.get(d.action.value, 0) + 1
         self.last_action_ns = now_ns
+        try:
+            await self._act(d, fair, now_ns)
+        except TxRevertedOnChain as exc:
+            # Mined but reverted (the pool moved between preview and inclusion): its gas is spent.
+            self._gas(f"reverted {exc.label}", exc.gas_cost_wei, fair, now_ns)
+            raise
+
+    async def _act(self, d: Decision, fair: float, now_ns: int) -> None:
         if d.action is Action.COMPOUND:
             await self.compound(fair, now_ns)
             return
@@ -310,6 +349,17 @@ class PoolLpManager:
             cost = value_in - out * (1.0 if zero_for_one else fair)
             self.totals.swap_cost_token1 += cost
             self._gas("swap", swap.gas_cost_wei, fair, now_ns)
+            self.store.record_swap(
+                LpSwapRow(
+                    strategy=self.strategy,
+                    pool=self.pool_name,
+                    ts_ns=now_ns,
+                    zero_for_one=zero_for_one,
+                    amount_in=str(swap.amount_in),
+                    amount_out=str(swap.amount_out),
+                    cost_token1=cost,
+                )
+            )
         w0r, w1r = await self.pool.wallet_balances()
         # The mint rounds what it takes up: a hair under the wallet keeps it payable.
         a0, a1 = int(w0r * scale * (1 - 1e-6)), int(w1r * scale * (1 - 1e-6))
@@ -398,13 +448,14 @@ class PoolLpManager:
 
     async def _collect_fees(
         self, pos: LivePosition, fair: float, now_ns: int, released: tuple[int, int]
-    ) -> None:
+    ) -> tuple[int, int]:
         collected = await self.pool.collect(pos.token_id)
         self._gas("collect", collected.gas_cost_wei, fair, now_ns)
         f0, f1 = collected.amount0 - released[0], collected.amount1 - released[1]
         value = f0 / 10.0**self.d0 * fair + f1 / 10.0**self.d1
         self.totals.fees_token1 += value
         self.store.record_fees(self.strategy, self.pool_name, pos.token_id, now_ns, f0, f1, value)
+        return f0, f1
 
     async def close(self, fair: float, now_ns: int, reason: str) -> None:
         """Decrease, collect, burn. Resumable: after a step failed (a transaction not sent or not
@@ -419,11 +470,8 @@ class PoolLpManager:
         if not pos.collected:
             await self._collect_fees(pos, fair, now_ns, pos.released)
             pos.collected = True
-        await self.pool.burn(pos.token_id)
+        self._gas("burn", await self.pool.burn(pos.token_id), fair, now_ns)
         out0, out1 = pos.released
-        gas_price = await self.pool.gas_price_wei()
-        burn_units = getattr(getattr(self.pool, "gas_units", None), "burn", 0)
-        self._gas("burn", burn_units * gas_price, fair, now_ns)
         self.store.close_position(pos.row_id, now_ns, out0, out1, reason)
         self._mark(pos, now_ns, 0.0)
         self.totals.lvr_token1 += pos.lvr.realized_token1
@@ -440,19 +488,23 @@ class PoolLpManager:
         )
 
     async def compound(self, fair: float, now_ns: int) -> None:
+        """Collect the fees and add them to the position; with no capital cap the whole wallet
+        (fees plus what earlier mints left idle) goes in, with one only the fees."""
         pos = self.position
         assert pos is not None
-        await self._collect_fees(pos, fair, now_ns, (0, 0))
+        fee0, fee1 = await self._collect_fees(pos, fair, now_ns, (0, 0))
         w0, w1 = await self.pool.wallet_balances()
+        if self.params.capital_token1 is not None:
+            w0, w1 = min(w0, fee0), min(w1, fee1)
         try:
             added = await self.pool.increase_liquidity(pos.token_id, w0, w1, 0, 0)
-        except ValueError as exc:
+        except (ValueError, SimulationReverted) as exc:  # nothing was sent
             log.info("%s/%s compound left the fees idle: %s", self.strategy, self.pool_name, exc)
             return
         self._gas("increase_liquidity", added.gas_cost_wei, fair, now_ns)
         pos.liquidity_raw += added.liquidity
         pos.lvr.liquidity = human_liquidity(pos.liquidity_raw, self.d0, self.d1)
-        self.store.update_liquidity(pos.row_id, pos.liquidity_raw)
+        self.store.add_liquidity(pos.row_id, pos.liquidity_raw, added.amount0, added.amount1)
 
     async def adopt(self, row: LpPositionRow) -> None:
         """Take over a stored open position, or close its row when the pool no longer has it."""

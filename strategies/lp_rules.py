@@ -179,6 +179,7 @@ class PoolView:
     lvr_since_open_token1: float = 0.0
     pending_fees_token1: float = 0.0
     pool_price: float = math.nan  # the pool's own price (NaN: not measured, no manipulation check)
+    pool_twap_price: float = math.nan  # the pool oracle's TWAP (NaN: no oracle or too little history)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +249,9 @@ def decide(view: PoolView, rules: Rules) -> Decision:
     deviation_bps = abs(view.pool_price / price - 1.0) * 1e4
     if math.isfinite(deviation_bps):
         numbers["pool_deviation_bps"] = deviation_bps
+    twap_deviation_bps = abs(view.pool_price / view.pool_twap_price - 1.0) * 1e4
+    if math.isfinite(twap_deviation_bps):
+        numbers["twap_deviation_bps"] = twap_deviation_bps
 
     def gated(action: Action, reason: str, benefit: float, cost: float, width: float) -> Decision | None:
         n = {**numbers, "benefit_token1": benefit, "cost_token1": cost}
@@ -255,6 +259,10 @@ def decide(view: PoolView, rules: Rules) -> Decision:
             # Manipulation guard: a pool pushed off the CEX mid (sandwich, oracle games) would fill
             # our swap and set our range at its price; act again once arbitrage has closed the gap.
             refused.append(Decision(action, f"{reason}; refused: pool price off fair", False, width, n))
+        elif twap_deviation_bps > rules.max_pool_deviation_bps:
+            # The pool's own oracle disagrees with its spot: moved within the last blocks (a
+            # sandwich or a push), even if the CEX agrees by chance. Charm's and Revert's check.
+            refused.append(Decision(action, f"{reason}; refused: pool price off its TWAP", False, width, n))
         elif since_s < rules.min_action_interval_s:
             refused.append(Decision(action, f"{reason}; refused: min interval", False, width, n))
         elif benefit <= cost * rules.gas_margin:
@@ -290,8 +298,9 @@ def decide(view: PoolView, rules: Rules) -> Decision:
         # Above the ceiling fee estimates are not trusted to pay for it: staying costs the LVR.
         lvr_avoided = -carry(liq, lower, upper, fee_rate=0.0)
         decision = gated(Action.WITHDRAW, "volatility above ceiling", lvr_avoided, view.gas_close_token1, 0.0)
-        if decision is not None:
-            return decision
+        # Above the ceiling nothing re-opens or adds liquidity (as when flat): withdraw, or keep what
+        # is there (an out-of-range position bears no LVR, so pulling it may not pay its gas).
+        return decision or outcome("volatility above ceiling: holding")
     edge_for_s = 0.0 if view.edge_since_ns is None else (view.now_ns - view.edge_since_ns) / 1e9
     numbers["edge_for_s"] = edge_for_s
     if view.edge_since_ns is not None and edge_for_s >= rules.out_of_range_delay_s:

@@ -114,6 +114,7 @@ class XemmStrategy:
         self.ledger: XvenueLedger | None = None
         self.hedger: HedgeExecutor | None = None
         self._hedges: set[asyncio.Task[None]] = set()
+        self._draining = False
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -132,6 +133,23 @@ class XemmStrategy:
         finally:
             for task in workers:
                 task.cancel()
+
+    async def drain(self) -> None:
+        """Before a hot-reload swap: pull every maker quote, then return once no maker order of
+        ours is live and no hedge is in flight, so no fill can reach a strategy that is gone."""
+        assert self.ctx is not None
+        self._draining = True
+        orders = self.ctx.orders
+        while True:
+            for m in self.makers.values():
+                m.wake.set()
+            live = any(orders.orders_of(slot) for slot in self.makers)
+            if not live and not self._hedges:
+                return
+            if self._hedges:
+                await asyncio.gather(*list(self._hedges), return_exceptions=True)
+            else:
+                await asyncio.sleep(0.05)
 
     def _resume_pending(self) -> None:
         assert self.ledger is not None
@@ -355,7 +373,7 @@ class XemmStrategy:
 
     def quoting_allowed(self, m: MakerMarket) -> bool:
         assert self.ctx is not None
-        return not (m.paused or m.pending_hedges > 0 or self.ctx.engine.paused) and bool(
+        return not (m.paused or m.pending_hedges > 0 or self.ctx.engine.paused or self._draining) and bool(
             self.state.quoting_enabled[m.slot]
         )
 

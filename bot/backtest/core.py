@@ -200,7 +200,7 @@ def ex_row(
     lots = data[C_SIZE, i]
     if data[C_EXCH, i] > st[S_EXNOW]:
         st[S_EXNOW] = data[C_EXCH, i]
-    if kind == 1:
+    if kind == 1:  # depth
         prev = set_level(books, st, B_EX + (0 if side == 1 else 1), price, lots)
         k = 0
         while k < st[S_NACT]:
@@ -214,33 +214,75 @@ def ex_row(
                     )
                     of[slot, Q_TRADED] = 0.0
             elif lots > 0 and ((o_side == 1 and price <= o_px) or (o_side == -1 and price >= o_px)):
-                # Someone now rests at or through our price on the other side: crossing us first,
-                # they traded with our order (which was better placed than anything visible).
+                # Someone now rests at or through our price on the other side: their order met ours
+                # first and still has size left, so it took all of ours (as on a FIFO book).
                 rem = oi[slot, O_QTY] - oi[slot, O_EX_FILLED]
                 if _ex_fill(st, fst, oi, resp, fills, slot, rem, o_px, 1):
                     _remove_active(st, act, k)
                     continue
             k += 1
-    else:
-        k = 0
-        while k < st[S_NACT]:
+    elif kind == 2:
+        _ex_trade(side, price, lots, st, fst, oi, of, act, resp, fills)
+
+
+@njit
+def _ex_trade(
+    side: int,
+    price: int,
+    lots: int,
+    st: np.ndarray,
+    fst: np.ndarray,
+    oi: np.ndarray,
+    of: np.ndarray,
+    act: np.ndarray,
+    resp: np.ndarray,
+    fills: np.ndarray,
+) -> None:
+    """A print of `lots` at `price` by a `side` aggressor, against our resting orders it reached.
+
+    Price-time priority, as the mock venue's book: our orders priced better than the print go
+    first (the aggressor would have met them first), then those at its price, behind the volume
+    ahead of them (queue model); our earlier order before our later one. Each takes at most what
+    of the print is left, so one print never fills more lots than it printed.
+    """
+    left = lots
+    last_key = -INF_NS
+    last_id = -1
+    while True:
+        pick = -1
+        pick_key = INF_NS
+        pick_id = INF_NS
+        waiting = 0  # orders still to handle for this print, the pick included
+        for k in range(st[S_NACT]):
             slot = act[k]
-            o_side = oi[slot, O_SIDE]
-            o_px = oi[slot, O_PRICE]
-            if o_side == -side:
-                rem = oi[slot, O_QTY] - oi[slot, O_EX_FILLED]
-                take = 0
-                if (o_side == -1 and price > o_px) or (o_side == 1 and price < o_px):
-                    take = rem  # traded through our price: all of our order went first
-                elif price == o_px:
-                    ahead, reach = on_trade(of[slot, Q_AHEAD], lots)
-                    of[slot, Q_AHEAD] = ahead
-                    of[slot, Q_TRADED] += lots
-                    take = reach if reach < rem else rem
-                if take > 0 and _ex_fill(st, fst, oi, resp, fills, slot, take, o_px, 1):
-                    _remove_active(st, act, k)
-                    continue
-            k += 1
+            if oi[slot, O_SIDE] != -side:
+                continue
+            key = oi[slot, O_PRICE] * side  # lower is met first by this aggressor
+            if key > price * side:
+                continue
+            oid = oi[slot, O_ID]
+            if key < last_key or (key == last_key and oid <= last_id):
+                continue  # already handled for this print
+            waiting += 1
+            if key < pick_key or (key == pick_key and oid < pick_id):
+                pick, pick_key, pick_id = k, key, oid
+        if pick < 0:
+            return
+        last_key, last_id = pick_key, pick_id
+        slot = act[pick]
+        rem = oi[slot, O_QTY] - oi[slot, O_EX_FILLED]
+        if pick_key < price * side:
+            take = left if left < rem else rem  # traded through our price
+        else:
+            ahead, reach = on_trade(of[slot, Q_AHEAD], left)
+            of[slot, Q_AHEAD] = ahead
+            take = reach if reach < rem else rem
+            of[slot, Q_TRADED] += left - take
+        left -= take
+        if take > 0 and _ex_fill(st, fst, oi, resp, fills, slot, take, oi[slot, O_PRICE], 1):
+            _remove_active(st, act, pick)
+        if waiting == 1:
+            return
 
 
 @njit
@@ -263,6 +305,12 @@ def ex_request(
         bb = st[S_BEST + B_EX]
         ba = st[S_BEST + B_EX + 1]
         crosses = (side == 1 and ba != 0 and px >= ba) or (side == -1 and bb != 0 and px <= bb)
+        if oi[slot, O_POST_ONLY] and not crosses:
+            for k in range(st[S_NACT]):  # a venue rejects a post-only order crossing our own too
+                other = act[k]
+                if oi[other, O_SIDE] == -side and (oi[other, O_PRICE] - px) * side <= 0:
+                    crosses = True
+                    break
         if crosses and oi[slot, O_POST_ONLY]:
             oi[slot, O_EX] = EX_CLOSED
             st[S_REJECTS] += 1

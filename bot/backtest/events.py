@@ -1,7 +1,9 @@
 """The L2 event file: one row per depth update or trade, stored column by column in a numpy .npz.
 
 Columns (all the same length, one entry per row):
-  kind         int8   DEPTH (absolute size of one price level; 0 deletes it) or TRADE
+  kind         int8   DEPTH (absolute size of one price level; 0 deletes it), TRADE, or SNAPSHOT
+                      (the venue published its book here: the depth rows before it are what that
+                      publication showed; price_ticks is its best price, size_lots 0)
   side         int8   +1 bid / buy aggressor, -1 ask / sell aggressor
   exch_ts_ns   int64  when the exchange made the event
   local_ts_ns  int64  when we received it (never before exch_ts_ns); rows are in local order
@@ -23,6 +25,7 @@ import numpy as np
 
 DEPTH = 1
 TRADE = 2
+SNAPSHOT = 3
 BID = 1
 ASK = -1
 
@@ -105,7 +108,7 @@ class EventData:
                 raise EventFileError(f"column {name}: {len(col)} rows, column kind has {n}")
         if n == 0:
             return
-        bad = ~np.isin(self.kind, (DEPTH, TRADE))
+        bad = ~np.isin(self.kind, (DEPTH, TRADE, SNAPSHOT))
         if bad.any():
             raise EventFileError(f"column kind: row {int(np.argmax(bad))} is {self.kind[bad][0]}")
         bad = ~np.isin(self.side, (BID, ASK))

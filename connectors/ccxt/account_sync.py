@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.domain import BalanceUpdate, FillEvent, Market, OrderUpdate
 from connectors.base import OrderNotFound, VenueError
-from connectors.ccxt import convert
+from connectors.ccxt import convert, sanity
 
 if TYPE_CHECKING:
     from connectors.ccxt_venue import CcxtVenue
@@ -46,6 +46,11 @@ class AccountSync:
         market = venue.markets.get(trade.get("symbol"))
         trade_id = trade.get("id")
         if market is None or trade_id is None or venue.sink is None:
+            return False
+        problem = sanity.trade_problem(trade, float(market.tick_size), float(market.lot_size))
+        if problem is not None:  # not claimed: the venue's REST answer for this trade id still counts
+            venue.skipped_messages += 1
+            sanity.skip(venue.name, f"{market.symbol} fill {trade_id}", problem, trade)
             return False
         # Trade ids are unique per market on most exchanges (Binance): key them by symbol too.
         fill_key = f"{market.symbol}:{trade_id}"

@@ -19,7 +19,7 @@ import ccxt
 from bot.clock import NS_PER_S
 from bot.domain import BalanceUpdate
 from connectors.base import EventSink, VenueError
-from connectors.ccxt import convert
+from connectors.ccxt import convert, sanity
 from connectors.ccxt.health import StreamHealth
 from connectors.ccxt.pacing import Backoff
 
@@ -127,14 +127,22 @@ class StreamRunner:
 
     # ---- books -------------------------------------------------------------------------------
 
-    def _emit_book(self, symbol: str, book: Any) -> None:
+    def _emit_book(self, symbol: str, book: Any) -> bool:
+        """Push the book; False (nothing pushed) when it holds an absurd or crossed level."""
+        market = self.venue.markets[symbol]
+        depth = self.params.book_depth
+        problem = sanity.book_problem(book, depth, float(market.tick_size), float(market.lot_size))
+        if problem is not None:
+            self.venue.skipped_messages += 1
+            sanity.skip(self.venue.name, f"{symbol} book update", problem + "; resyncing the book")
+            return False
         now = self.clock.now_ns()
         self.last_book_ns[symbol] = now
-        market = self.venue.markets[symbol]
-        self.sink(convert.to_book_snapshot(market, book, self.params.book_depth, now))
+        self.sink(convert.to_book_snapshot(market, book, depth, now))
         if self.stale:
             self.stale.discard(symbol)
         self.health.ok(f"book:{symbol}", "book resynced")
+        return True
 
     async def _book_stream(self, symbol: str) -> None:
         key = f"book:{symbol}"
@@ -151,7 +159,9 @@ class StreamRunner:
                 attempt = min(attempt + 1, 10)
                 continue
             attempt = 0
-            self._emit_book(symbol, book)
+            if not self._emit_book(symbol, book):
+                # ccxt's copy of the book now holds the bad level: drop it and resnapshot.
+                await self._force_resync(symbol)
 
     async def _poll_book(self, symbol: str) -> None:
         book = await self.venue.rest.call(
@@ -220,7 +230,15 @@ class StreamRunner:
             attempt = 0
             now = self.clock.now_ns()
             for trade in trades:
-                self.sink(convert.to_public_trade(market, trade, now))
+                self._emit_public_trade(market, trade, now)
+
+    def _emit_public_trade(self, market: Any, trade: dict[str, Any], now: int) -> None:
+        problem = sanity.trade_problem(trade, float(market.tick_size), float(market.lot_size))
+        if problem is not None:
+            self.venue.skipped_messages += 1
+            sanity.skip(self.venue.name, f"{market.symbol} trade", problem, trade)
+            return
+        self.sink(convert.to_public_trade(market, trade, now))
 
     async def _poll_trades(self, symbol: str) -> None:
         market = self.venue.markets[symbol]
@@ -235,7 +253,7 @@ class StreamRunner:
             trade_id = str(trade.get("id"))
             ids.add(trade_id)
             if not first_poll and trade_id not in seen:
-                self.sink(convert.to_public_trade(market, trade, now))
+                self._emit_public_trade(market, trade, now)
         self._seen_public[symbol] = ids  # only the last page: bounded
 
     # ---- own orders, fills, balances -----------------------------------------------------------
@@ -314,14 +332,25 @@ class StreamRunner:
         now = self.clock.now_ns()
         for order in orders:
             market = self.venue.markets.get(order.get("symbol"))
-            if market is not None:
-                self.venue.sync.emit_order(market, order, now)
+            if market is None:
+                continue
+            problem = sanity.order_problem(order, float(market.tick_size), float(market.lot_size))
+            if problem is not None:  # the REST catch-up reads the order's real state
+                self.venue.skipped_messages += 1
+                sanity.skip(self.venue.name, f"{market.symbol} order update", problem, order)
+                continue
+            self.venue.sync.emit_order(market, order, now)
 
     async def _on_my_trades(self, trades: list[dict[str, Any]]) -> None:
         for trade in trades:
             await self.venue.sync.emit_fill(trade)
 
     async def _on_balance(self, balance: dict[str, Any]) -> None:
+        problem = sanity.balance_problem(balance)
+        if problem is not None:
+            self.venue.skipped_messages += 1
+            sanity.skip(self.venue.name, "balance update", problem, balance)
+            return
         self.sink(BalanceUpdate(self.venue.name, convert.to_balances(balance), self.clock.now_ns()))
 
     async def _poll_balance(self) -> None:

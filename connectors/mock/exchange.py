@@ -8,7 +8,9 @@ speaks one error vocabulary.
 Listeners receive `(account_id, event)`: account_id is None for public events (`PublicTrade`,
 `BookSnapshot`), else the account an `OrderUpdate` / `FillEvent` / `BalanceUpdate` belongs to.
 Book changes are published throttled: `publish_books` emits a `BookSnapshot` for each market whose
-book changed since the previous call (the driver calls it every publish interval).
+book changed since the previous call (the driver calls it every publish interval). A
+`TapeObserver` sees more than any feed: every print with who took and who made it, and every
+call that changed a book (a venue-side market-data recorder, bot/backtest/paper_recorder.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from typing import Protocol
 
 from bot.domain import (
     Balance,
@@ -38,18 +41,37 @@ from connectors.mock.orders import OrderType, OwnOrder
 
 ExchangeListener = Callable[[str | None, VenueEvent], None]
 
+
+class TapeObserver(Protocol):
+    def on_print(
+        self,
+        symbol: str,
+        taker_side: Side,
+        price_ticks: int,
+        size_lots: int,
+        ts_ns: int,
+        taker: str,
+        maker: str,
+    ) -> None:
+        """One execution; `taker` and `maker` are account ids or BACKGROUND_OWNER."""
+
+    def on_book(self, symbol: str, ts_ns: int) -> None:
+        """The market's book changed during the call that just ended (read it with `depth`)."""
+
+
 BACKGROUND_OWNER = "~background"
 """Owner of simulated liquidity: unlimited balance, never reported as anyone's order."""
 
 
 class _MarketState:
-    __slots__ = ("book", "market", "next_trade_id", "published_version")
+    __slots__ = ("book", "market", "next_trade_id", "observed_version", "published_version")
 
     def __init__(self, market: Market) -> None:
         self.market = market
         self.book = OrderBook()
         self.next_trade_id = 1
         self.published_version = -1
+        self.observed_version = 0
 
 
 class MockExchange:
@@ -71,6 +93,7 @@ class MockExchange:
         self._closed: OrderedDict[tuple[str, str, str], OrderUpdate] = OrderedDict()
         self._fills: dict[str, deque[Fill]] = {}
         self._listeners: list[ExchangeListener] = []
+        self._tape: list[TapeObserver] = []
         self._touched: dict[str, set[str]] = {}
         self._next_order_id = 1
         self.now_ns = 0
@@ -96,6 +119,9 @@ class MockExchange:
 
     def add_listener(self, listener: ExchangeListener) -> None:
         self._listeners.append(listener)
+
+    def add_tape_observer(self, observer: TapeObserver) -> None:
+        self._tape.append(observer)
 
     def remove_listener(self, listener: ExchangeListener) -> None:
         if listener in self._listeners:
@@ -190,6 +216,7 @@ class MockExchange:
                 self._close(order, OrderState.EXPIRED, ts, "unfilled remainder of an immediate order")
         update = order.update()
         self._flush_balances(ts)
+        self._observe_book(state, ts)
         return update
 
     def cancel_order(self, account_id: str, symbol: str, client_order_id: str, ts_ns: int) -> OrderUpdate:
@@ -198,9 +225,11 @@ class MockExchange:
         order = self._open[account_id].get((symbol, client_order_id))
         if order is None:
             raise OrderNotFound(self.venue, f"{symbol} {client_order_id}: no open order")
-        self._market_state(symbol).book.cancel(order.order_id)
+        state = self._market_state(symbol)
+        state.book.cancel(order.order_id)
         self._close(order, OrderState.CANCELLED, ts, None)
         self._flush_balances(ts)
+        self._observe_book(state, ts)
         return order.update()
 
     def cancel_all(self, account_id: str, ts_ns: int, symbol: str | None = None) -> list[OrderUpdate]:
@@ -269,10 +298,15 @@ class MockExchange:
         if remaining:
             resting = state.book.rest(self._new_order_id(), BACKGROUND_OWNER, side, price_ticks, remaining)
         self._flush_balances(ts)
+        self._observe_book(state, ts)
         return resting
 
-    def background_cancel(self, symbol: str, order_id: int) -> int | None:
-        return self._market_state(symbol).book.cancel(order_id)
+    def background_cancel(self, symbol: str, order_id: int, ts_ns: int | None = None) -> int | None:
+        ts = self.now_ns if ts_ns is None else self._advance(ts_ns)
+        state = self._market_state(symbol)
+        remaining = state.book.cancel(order_id)
+        self._observe_book(state, ts)
+        return remaining
 
     def background_take(
         self, symbol: str, side: Side, size_lots: int, ts_ns: int, limit_price_ticks: int | None = None
@@ -283,6 +317,7 @@ class MockExchange:
         executions, _ = state.book.take(side, size_lots, limit_price_ticks)
         self._settle(state, side, executions, None, ts)
         self._flush_balances(ts)
+        self._observe_book(state, ts)
         return sum(e.size_lots for e in executions)
 
     # ---- internals -----------------------------------------------------------------------------
@@ -291,6 +326,12 @@ class MockExchange:
         if ts_ns > self.now_ns:
             self.now_ns = ts_ns
         return self.now_ns
+
+    def _observe_book(self, state: _MarketState, ts: int) -> None:
+        if self._tape and state.book.version != state.observed_version:
+            state.observed_version = state.book.version
+            for observer in self._tape:
+                observer.on_book(state.market.symbol, ts)
 
     def _new_order_id(self) -> int:
         order_id = self._next_order_id
@@ -356,6 +397,11 @@ class MockExchange:
                     self.venue, market.symbol, taker_side, execution.price_ticks, execution.size_lots, ts, ts
                 ),
             )
+            for observer in self._tape:
+                observer.on_print(
+                    market.symbol, taker_side, execution.price_ticks, execution.size_lots, ts,
+                    BACKGROUND_OWNER if taker is None else taker.account_id, execution.maker_owner,
+                )  # fmt: skip
             maker = self._own_resting.get(execution.maker_order_id)
             if maker is not None:
                 self._fill(maker, execution.price_ticks, execution.size_lots, True, trade_id, ts)

@@ -86,6 +86,20 @@ class FairPricePath:
         del self._log[:i]
         return price
 
+    def jump(self, ts_ns: int, factor: float) -> float:
+        """A price shock: from `ts_ns` (the new present) the path continues from price × `factor`.
+
+        Knots sampled beyond `ts_ns` (informed takers looking ahead) are forgotten: the shock was
+        not in anyone's forecast.
+        """
+        if not (math.isfinite(factor) and factor > 0):
+            raise ValueError(f"jump factor must be a positive number, got {factor}")
+        self.advance_to(ts_ns)
+        del self._ts[1:]
+        del self._log[1:]
+        self._log[0] += math.log(factor)
+        return self.price
+
 
 class _MarketFlow:
     __slots__ = ("anchor", "ladder", "params", "path", "rates_per_s", "rng", "symbol", "tick")
@@ -159,6 +173,17 @@ class OrderFlow:
             raise KeyError(f"no simulated flow for symbol {symbol!r}")
         return flow.path.price if ts_ns is None else flow.path.price_at(ts_ns)
 
+    def shock_fair_price(self, symbol: str, factor: float, ts_ns: int) -> float:
+        """Multiply the latent fair price by `factor` at `ts_ns` (scenario tests: a CEX move that
+        arbitrageurs then carry to other venues); the background ladder is re-posted around it."""
+        flow = self._by_symbol.get(symbol)
+        if flow is None:
+            raise KeyError(f"no simulated flow for symbol {symbol!r}")
+        self.advance_to(ts_ns)
+        price = flow.path.jump(ts_ns, factor)
+        self._refresh_ladder(flow, price, ts_ns)
+        return price
+
     # ---- internals -----------------------------------------------------------------------------
 
     def _schedule(self, index: int, kind: int, after_ns: int) -> None:
@@ -205,7 +230,7 @@ class OrderFlow:
         exchange, symbol, params = self.exchange, flow.symbol, flow.params
         for order in flow.ladder:
             if order.size_lots:
-                exchange.background_cancel(symbol, order.order_id)
+                exchange.background_cancel(symbol, order.order_id, ts_ns)
         ladder: list[RestingOrder] = []
         last_bid = last_ask = None
         for level in range(params.book_levels):

@@ -96,7 +96,7 @@ class MockVenueParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["mock"] = "mock"
-    seed: int = 0
+    seed: int = Field(0, ge=0, description="numpy seeds are non-negative")
     order_latency_ms: float = Field(default=20.0, ge=0, description="one way, to the matching engine")
     feed_latency_ms: float = Field(default=10.0, ge=0, description="market data and own-order events")
     book_publish_interval_ms: float = Field(default=100.0, gt=0)

@@ -104,6 +104,12 @@ class MockVenue:
             raise RuntimeError(f"{self.name}: connect() first, the order flow starts with it")
         return self.flow.fair_price(symbol, ts_ns)
 
+    def shock_fair_price(self, symbol: str, factor: float) -> float:
+        """Multiply the latent fair price by `factor` now (see `OrderFlow.shock_fair_price`)."""
+        if self.flow is None:
+            raise RuntimeError(f"{self.name}: connect() first, the order flow starts with it")
+        return self.flow.shock_fair_price(symbol, factor, self.clock.now_ns())
+
     # ---- trading -------------------------------------------------------------------------------
 
     async def place_order(self, request: OrderRequest) -> OrderUpdate:

@@ -55,6 +55,20 @@ def lo_advance(until_ns: int, data: np.ndarray, books: np.ndarray, st: np.ndarra
 
 
 @njit
+def lo_skip_before(exch_ns: int, data: np.ndarray, books: np.ndarray, st: np.ndarray) -> int:
+    """Apply local rows up to the first one the exchange made at or after `exch_ns`; returns how many."""
+    n = data.shape[1]
+    first = st[c.S_LOCUR]
+    while st[c.S_LOCUR] < n:
+        i = st[c.S_LOCUR]
+        if data[c.C_EXCH, i] >= exch_ns:
+            break
+        c.lo_row(data, i, books, st)
+        st[c.S_LOCUR] = i + 1
+    return st[c.S_LOCUR] - first
+
+
+@njit
 def top_levels(books: np.ndarray, st: np.ndarray, row: int, depth: int, out: np.ndarray) -> int:
     """The best `depth` non-empty levels of one book row into out[:, (price_ticks, size_lots)]."""
     best = st[c.S_BEST + row]

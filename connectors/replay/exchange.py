@@ -5,7 +5,8 @@ Market rows are applied at their exchange time (`advance`); an order request rea
 exchange at t first applies every row stamped at or before t, then acts on that book, so it never
 trades with a row the exchange made later (no look-ahead). The local side (what the bot receives)
 applies rows at their local time (`apply_local`) and is published as top-of-book snapshots with
-our own resting orders added back, like a real feed.
+our own resting orders, as they rested at the exchange time the snapshot shows, added back like a
+real feed: at each SNAPSHOT row when the file has them, else after each batch of depth rows.
 
 Answers are returned as `(deliver_ns, event)` pairs: fills of resting orders reach the bot with
 the market row that caused them (that row's local time); what a request causes, at the caller's
@@ -21,7 +22,7 @@ from decimal import Decimal
 import numpy as np
 
 from bot.backtest import core as c
-from bot.backtest.events import DEPTH, TRADE, EventData
+from bot.backtest.events import DEPTH, SNAPSHOT, TRADE, EventData
 from bot.backtest.fast import ReplayParams, ReplayState
 from bot.domain import (
     Balance,
@@ -38,7 +39,13 @@ from bot.domain import (
 )
 from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
 from connectors.mock.accounts import Account, InsufficientFunds, lock_amount, lock_asset
-from connectors.replay.arrays import RESP_COLUMNS, ex_advance_stamped, lo_advance, top_levels
+from connectors.replay.arrays import (
+    RESP_COLUMNS,
+    ex_advance_stamped,
+    lo_advance,
+    lo_skip_before,
+    top_levels,
+)
 from connectors.replay.params import ReplayVenueParams
 
 Timed = tuple[int, VenueEvent]
@@ -53,8 +60,8 @@ class _Own:
     slot: int
     venue_order_id: str
     lock_left: Decimal
-    rest_ns: int
     state: OrderState = OrderState.OPEN
+    resting: bool = False
     filled_lots: int = 0
     updated_ns: int = 0
 
@@ -98,15 +105,18 @@ class ReplayExchange:
         self._closed: OrderedDict[str, OrderUpdate] = OrderedDict()
         self._fills: deque[Fill] = deque(maxlen=history_size)
         self._history_size = history_size
-        # cancelled orders (side, price, lots, rest_ns, close_ns) still inside the feed's delay
-        self._gone: list[tuple[int, int, int, int, int]] = []
+        # changes of our resting size (ts_ns, side, price_ticks, lots): a snapshot shows the book
+        # at an exchange time the exchange side may have moved past
+        self._own_changes: deque[tuple[int, int, int, int]] = deque()
+        self.has_snapshot_rows = bool((data.kind == SNAPSHOT).any())
         self._next_trade_id = 1
         self._next_order_id = 1
         self._levels = np.zeros((params.book_depth, 2), dtype=np.int64)
         self.now_ns = 0
-        self.book_exch_ns = 0  # exchange time of the last row on the local side
-        self.feed_latency_ns = 0  # local − exchange time of that row
-        self.depth_changed = False  # the last `apply_local` applied depth rows
+        self.book_exch_ns = 0  # exchange time of the book the local side shows
+        self.feed_latency_ns = int(data.local_ts_ns[0] - data.exch_ts_ns[0]) if len(data) else 0
+        """local − exchange time of the last row received"""
+        self.publish = False  # the last `apply_local` received a publication of the book
 
     # ---- exchange side ---------------------------------------------------------------------
 
@@ -149,7 +159,7 @@ class ReplayExchange:
         oi[slot, c.O_QTY], oi[slot, c.O_EX_FILLED], oi[slot, c.O_LO_FILLED] = request.size_lots, 0, 0
         oi[slot, c.O_ID], oi[slot, c.O_POST_ONLY], oi[slot, c.O_LAT] = self._next_order_id, 0, 0
         oi[slot, c.O_POST_ONLY] = int(request.post_only)
-        own = _Own(request, slot, str(self._next_order_id), lock, ts_ns, updated_ns=ts_ns)
+        own = _Own(request, slot, str(self._next_order_id), lock, updated_ns=ts_ns)
         self._next_order_id += 1
         self._open[cid] = own
         self._by_slot[slot] = own
@@ -164,6 +174,9 @@ class ReplayExchange:
             self._close(
                 own, OrderState.EXPIRED, respond_ns, events, "unfilled remainder of an immediate order"
             )
+        elif own.state.is_live:
+            own.resting = True
+            self._own_changed(ts_ns, own, request.size_lots - own.filled_lots)
         events.append((respond_ns, self._balance_event()))
         return own.update(m), events
 
@@ -176,8 +189,8 @@ class ReplayExchange:
         events: list[Timed] = []
         answers = self._request(c.REQ_CANCEL, own.slot, events, respond_ns)
         if c.RESP_CANCELLED in answers:
-            r = own.request
-            self._gone.append((r.side.sign, r.price_ticks, r.size_lots - own.filled_lots, own.rest_ns, ts_ns))
+            self._own_changed(ts_ns, own, -(own.request.size_lots - own.filled_lots))
+            own.resting = False
             self._close(own, OrderState.CANCELLED, respond_ns, events, None)
             events.append((respond_ns, self._balance_event()))
         return own.update(self.market), events
@@ -215,18 +228,30 @@ class ReplayExchange:
         i = int(s.st[c.S_LOCUR])
         return int(s.rows[c.C_LOCAL, i]) if i < len(self.data) else None
 
+    def subscribe(self, ts_ns: int) -> None:
+        """A stream starting at `ts_ns` carries what the venue makes from then on: the rows made
+        before only build the local book (nothing is published for them)."""
+        s = self.s
+        lo_skip_before(ts_ns, s.rows, s.books, s.st)
+
     def apply_local(self, ts_ns: int) -> list[PublicTrade]:
         """Rows received at or before `ts_ns` reach the local book; their trades come back."""
         s = self.s
         first = int(s.st[c.S_LOCUR])
         lo_advance(ts_ns, s.rows, s.books, s.st)
         last = int(s.st[c.S_LOCUR])
-        self.depth_changed = False
+        self.publish = False
         if last == first:
             return []
         rows = s.rows
-        self.depth_changed = bool((rows[c.C_KIND, first:last] == DEPTH).any())
-        self.book_exch_ns = int(rows[c.C_EXCH, first:last].max())
+        if self.has_snapshot_rows:
+            published = first + np.flatnonzero(rows[c.C_KIND, first:last] == SNAPSHOT)
+            if len(published):
+                self.publish = True
+                self.book_exch_ns = int(rows[c.C_EXCH, published[-1]])
+        elif (rows[c.C_KIND, first:last] == DEPTH).any():
+            self.publish = True
+            self.book_exch_ns = int(rows[c.C_EXCH, first:last].max())
         self.feed_latency_ns = int(rows[c.C_LOCAL, last - 1] - rows[c.C_EXCH, last - 1])
         trades = first + np.flatnonzero(rows[c.C_KIND, first:last] == TRADE)
         if len(trades) == 0:
@@ -255,17 +280,22 @@ class ReplayExchange:
 
     # ---- internals -------------------------------------------------------------------------
 
+    def _own_changed(self, ts_ns: int, own: _Own, lots: int) -> None:
+        self._own_changes.append((ts_ns, own.request.side.sign, own.request.price_ticks, lots))
+
     def _own_levels(self, at_ns: int) -> dict[tuple[int, int], int]:
+        """Our resting lots per (side, price) at exchange time `at_ns`: now, minus later changes."""
+        changes = self._own_changes
+        while changes and changes[0][0] <= at_ns:  # snapshots only move forward in time
+            changes.popleft()
         out: dict[tuple[int, int], int] = {}
         for o in self._open.values():
-            if o.rest_ns <= at_ns:
+            if o.resting:
                 key = (o.request.side.sign, o.request.price_ticks)
                 out[key] = out.get(key, 0) + o.request.size_lots - o.filled_lots
-        self._gone = [g for g in self._gone if g[4] > at_ns]
-        for side, price, lots, rest_ns, _ in self._gone:
-            if rest_ns <= at_ns:
-                out[(side, price)] = out.get((side, price), 0) + lots
-        return out
+        for _, side, price, lots in changes:
+            out[(side, price)] = out.get((side, price), 0) - lots
+        return {key: lots for key, lots in out.items() if lots > 0}
 
     def _free_slot(self) -> int:
         oi = self.s.oi
@@ -312,6 +342,8 @@ class ReplayExchange:
         own.lock_left -= lock_used
         own.filled_lots += lots
         own.updated_ns = exch_ns
+        if own.resting:
+            self._own_changed(exch_ns, own, -lots)
         fill = Fill(
             m.venue, m.symbol, str(self._next_trade_id), own.venue_order_id, own.request.client_order_id,
             side, price, lots, fee, m.quote, maker, exch_ns,

@@ -21,7 +21,7 @@ class ReplayVenueParams(BaseModel):
     order_latency_jitter_ms: float = Field(
         default=0.0, ge=0, description="standard deviation of a lognormal latency; 0 = constant"
     )
-    seed: int = Field(default=0, description="seeds the latency draws")
+    seed: int = Field(default=0, ge=0, description="seeds the latency draws")
     maker_fee_bps: Decimal = Field(default=Decimal(0), ge=-100, le=1000, description="negative: rebate")
     taker_fee_bps: Decimal = Field(default=Decimal(0), ge=0, le=1000)
     min_notional: Decimal = Field(default=Decimal(0), ge=0)

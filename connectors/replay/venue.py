@@ -1,8 +1,9 @@
 """`ReplayVenue`: the `Venue` port over a recorded L2 event file, on the simulated clock.
 
 The bot sees the file as a live feed: every row reaches it at its local timestamp (the file's
-feed latency), trades as `PublicTrade`, the book as a `BookSnapshot` whenever its top levels
-changed (our own resting orders included, as a real feed shows them). Our orders reach the
+feed latency), trades as `PublicTrade`, the book as a `BookSnapshot` wherever the file says the
+venue published it (at SNAPSHOT rows; without them, after a batch of depth rows that changed its
+top levels), our own resting orders included as a real feed shows them. Our orders reach the
 replayed exchange one order latency after the call and the answer comes back one more later
 (constant, or lognormal draws taken in turn); they are matched there by the replay core's queue
 model. Private-stream events (fills, order and balance updates) reach the bot one feed latency
@@ -60,10 +61,10 @@ class ReplayVenue:
         self._latency_k = 0
         self._batch_ns = round(params.feed_batch_ms * 1e6)
         self._sink: EventSink | None = None
+        self._published: tuple[object, object] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._connected = False
-        self._published: tuple[object, object] | None = None
         self._last_private_ns = 0
         self.finished = asyncio.Event()
         """Set when the last row of the file has reached the bot."""
@@ -99,8 +100,10 @@ class ReplayVenue:
         if unknown:
             raise VenueError(self.name, f"start_streams: the event file has no markets {sorted(unknown)}")
         self._sink = sink
-        sink(VenueStatus(self.name, True, f"replaying {ex.market.symbol}", self.clock.now_ns()))
         assert self._loop is not None
+        # on the stream like the rest of it: one feed latency later
+        status = VenueStatus(self.name, True, f"replaying {ex.market.symbol}", self.clock.now_ns())
+        self._loop.call_later(ex.feed_latency_ns / 1e9, self._deliver, status)
         self._task = self._loop.create_task(self._replay(ex), name=f"{self.name}-replay")
 
     # ---- trading -------------------------------------------------------------------------------
@@ -185,6 +188,7 @@ class ReplayVenue:
     async def _replay(self, ex: ReplayExchange) -> None:
         clock = self.clock
         last_ns = clock.now_ns()
+        ex.subscribe(last_ns)
         while True:
             next_ns = ex.next_local_ns()
             if next_ns is None:
@@ -203,21 +207,21 @@ class ReplayVenue:
                 return
             for trade in trades:
                 sink(trade)
-            if ex.depth_changed:
+            if ex.publish:
                 self._publish()
         self.finished.set()
 
     def _publish(self) -> None:
-        """A BookSnapshot when the top levels (ours included) changed since the last one.
-
-        Only with depth rows, on the file's own cadence: a recorded feed shows changes of our
-        orders with the next depth update, and so does the replay."""
+        """A BookSnapshot of the local book with our orders, on the file's own cadence: a feed
+        shows changes of our orders with the venue's next publication, and so does the replay."""
         ex, sink = self.exchange, self._sink
         if ex is None or sink is None:
             return
         bids, asks = ex.top_of_book(self.params.book_depth)
-        if (bids, asks) == self._published or not (bids or asks):
+        if not (bids or asks):
             return  # a feed has no book to show before its first level
+        if not ex.has_snapshot_rows and (bids, asks) == self._published:
+            return  # without the venue's own publications, show what changed on top only
         self._published = (bids, asks)
         self.snapshots_published += 1
         sink(BookSnapshot(self.name, ex.market.symbol, bids, asks, ex.book_exch_ns, self.clock.now_ns()))

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from bot.backtest.events import ASK, BID, DEPTH, TRADE, DataMeta, EventData, make_event_data
+from bot.backtest.events import ASK, BID, DEPTH, SNAPSHOT, TRADE, DataMeta, EventData, make_event_data
 
 META = DataMeta("sim", "BTC/USDT", Decimal("0.01"), Decimal("0.001"))
 T0 = 1_000_000_000_000
@@ -35,6 +35,11 @@ def trade(t: int, aggressor: int, price: int, lots: int) -> tuple[int, int, int,
     return (t, TRADE, aggressor, price, lots)
 
 
+def snapshot(t: int, best_price: int) -> tuple[int, int, int, int, int]:
+    """The venue published its book at t (its best price: the row's price)."""
+    return (t, SNAPSHOT, BID, best_price, 0)
+
+
 class FixedOrders:
     """Wants the same orders at every wake-up; remembers what it saw."""
 
@@ -49,4 +54,4 @@ class FixedOrders:
         return len(self.orders)
 
 
-__all__ = ["ASK", "BID", "META", "T0", "FixedOrders", "book", "depth", "trade"]
+__all__ = ["ASK", "BID", "META", "T0", "FixedOrders", "book", "depth", "snapshot", "trade"]

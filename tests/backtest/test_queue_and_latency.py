@@ -41,17 +41,36 @@ def test_order_fills_only_after_the_volume_ahead_has_traded():
     assert result.counters["orders"] == 1 and result.counters["filled_orders"] == 1
 
 
-def test_trades_at_other_prices_do_not_move_the_queue_but_a_trade_through_fills_all():
+def test_trades_at_other_prices_do_not_move_the_queue_and_a_trade_through_fills_its_size():
     rows = [
         *opening(),
         depth(2 * LAT, BID, 101, 5),
         trade(3 * LAT, ASK, 101, 5),  # better level traded: our queue at 100 unchanged
         depth(3 * LAT, BID, 101, 0),
         trade(4 * LAT, ASK, 100, 9),  # 10 ahead -> 1
-        trade(5 * LAT, ASK, 99, 1),  # a sell traded below our bid: it went through all of us
+        trade(5 * LAT, ASK, 99, 1),  # a sell of 1 printed below our bid: it would have met us first
+        trade(6 * LAT, ASK, 98, 4),  # 4 more: the 2 lots we have left, not 4
     ]
     result = run_fast(book(rows), FixedOrders([(BID, 100, 3)]), params())
-    assert fills_of(result) == [(5 * LAT, BID, 100, 3, 1)]
+    assert fills_of(result) == [(5 * LAT, BID, 100, 1, 1), (6 * LAT, BID, 100, 2, 1)]
+
+
+def test_one_print_fills_our_orders_in_price_time_priority_and_never_more_than_it_printed():
+    rows = [
+        *opening(),
+        trade(2 * LAT, BID, 104, 3),  # through our asks at 102 and 103: the better one first
+        trade(3 * LAT, ASK, 100, 11),  # 10 ahead of both our bids at 100, then our first one
+        trade(4 * LAT, ASK, 100, 2),  # now our second one
+    ]
+    orders = [(ASK, 102, 2), (ASK, 103, 2), (BID, 100, 1), (BID, 100, 1)]
+    result = run_fast(book(rows), FixedOrders(orders), params())
+    assert fills_of(result) == [
+        (2 * LAT, ASK, 102, 2, 1),
+        (2 * LAT, ASK, 103, 1, 1),
+        (3 * LAT, BID, 100, 1, 1),
+        (4 * LAT, BID, 100, 1, 1),
+    ]
+    assert [int(f[1]) for f in result.fills[2:]] == [2, 3]  # ids from 0: bids filled in the order sent
 
 
 def test_risk_averse_queue_moves_on_cancels_only_when_the_level_shrinks_below_it():
@@ -104,14 +123,15 @@ def test_strategy_sees_rows_only_once_they_are_received():
 
 
 def test_post_only_order_that_would_cross_is_rejected_and_fees_are_charged():
-    rows = [*opening(), depth(LAT // 2, ASK, 101, 4), trade(3 * LAT, BID, 103, 1)]
-    # our ask at 102 arrives after the 101 ask: fine; our bid at 101 would cross it: rejected
+    rows = [*opening(), depth(LAT // 2, ASK, 101, 4), trade(3 * LAT, BID, 103, 2)]
+    # our ask at 102 arrives after the 101 ask: fine; our bid at 101 would cross it: rejected;
+    # our bid at 102 crosses nobody else's ask but our own: rejected too
     result = run_fast(
         book(rows),
-        FixedOrders([(BID, 101, 1), (ASK, 102, 2)]),
+        FixedOrders([(BID, 101, 1), (ASK, 102, 2), (BID, 102, 1)]),
         params(maker_fee_bps=10.0),
     )
-    assert result.counters["rejects"] == 1
+    assert result.counters["rejects"] == 2
     assert fills_of(result) == [(3 * LAT, ASK, 102, 2, 1)]
     assert result.fees_ticklots == pytest.approx(102 * 2 * 10 / 1e4)
     assert result.cash_ticklots == 204 and result.position_lots == -2

@@ -6,10 +6,12 @@ from decimal import Decimal
 import pytest
 
 from bot.backtest.convert import convert_tardis
-from bot.backtest.events import ASK, BID, DEPTH, TRADE, DataMeta, EventFileError, load_events
+from bot.backtest.events import ASK, BID, DEPTH, SNAPSHOT, TRADE, DataMeta, EventFileError, load_events
+from bot.backtest.paper_recorder import PaperRecorder
 from bot.backtest.recorder import BookRecorder
-from bot.clock import LoopClock, run_simulated
+from bot.clock import FixedClock, LoopClock, run_simulated
 from bot.domain import BookSnapshot, OrderState, OrderUpdate, PublicTrade, Side
+from connectors.mock.orders import OrderType
 from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import MockVenue
 from tests.kit import MOCK_VENUE
@@ -95,6 +97,32 @@ def test_recording_a_mock_venue_stream_replays_to_its_book():
                 book[side].pop(price)
     assert sorted(book[BID].items(), reverse=True) == list(final.bids)
     assert sorted(book[ASK].items()) == list(final.asks)
+
+
+def test_paper_recorder_keeps_every_change_of_others_their_prints_and_the_publications():
+    venue = MockVenue("va", MockVenueParams.model_validate(dict(MOCK_VENUE, feed_latency_ms=1)), FixedClock())
+    rec = PaperRecorder(venue, "ETH/USDT")
+    ex, t, lat = venue.exchange, 1_000_000_000, 1_000_000
+    first = ex.background_place("ETH/USDT", Side.BUY, 500, 20, t)
+    ex.place_order("main", "ETH/USDT", "o1", Side.BUY, 2, t + 1, price_ticks=500)  # ours: no row
+    ex.background_cancel("ETH/USDT", first.order_id, t + 2)  # re-posted, now behind ours
+    ex.background_place("ETH/USDT", Side.BUY, 500, 20, t + 2)
+    ex.publish_books(t + 3, 20)
+    ex.background_take("ETH/USDT", Side.SELL, 3, t + 4)  # 2 against us (first now), 1 against them
+    ex.place_order("main", "ETH/USDT", "o2", Side.SELL, 1, t + 5, order_type=OrderType.MARKET)
+    data = rec.data()
+    assert (data.local_ts_ns - data.exch_ts_ns == lat).all()
+    exch = [e - t for e in data.exch_ts_ns.tolist()]
+    assert [(k, s, e, p, n) for (k, s, _, p, n), e in zip(rows(data), exch, strict=True)] == [
+        (DEPTH, BID, 0, 500, 20),
+        (DEPTH, BID, 2, 500, 0),  # a cancel and a re-post within one publication: two rows
+        (DEPTH, BID, 2, 500, 20),
+        (SNAPSHOT, BID, 3, 500, 0),
+        (TRADE, ASK, 4, 500, 2),  # the print against our order is on the tape
+        (TRADE, ASK, 4, 500, 1),
+        (DEPTH, BID, 4, 500, 19),
+        (DEPTH, BID, 5, 500, 18),  # our own market sell: its depth change, but no print
+    ]
 
 
 def test_tardis_csvs_convert_with_snapshot_resets_and_refuse_off_grid_prices(tmp_path):

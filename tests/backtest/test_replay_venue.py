@@ -10,7 +10,7 @@ from bot.clock import LoopClock, run_simulated
 from bot.domain import BookSnapshot, FillEvent, OrderRequest, OrderState, PublicTrade, Side
 from connectors.base import PostOnlyWouldCross
 from connectors.replay import ReplayVenue, ReplayVenueParams
-from tests.backtest.helpers import ASK, BID, T0, book, depth, trade
+from tests.backtest.helpers import ASK, BID, T0, book, depth, snapshot, trade
 
 LAT = 1_000_000  # 1 ms order latency
 FEED = 1_000  # 1 µs feed latency (helpers.book)
@@ -95,7 +95,7 @@ def test_no_look_ahead_rows_made_before_or_at_arrival_do_not_reach_the_order():
         *opening(),
         trade(LAT - 1, ASK, 99, 50),  # through our price, before we arrive
         trade(LAT, ASK, 99, 50),  # at the very time we arrive: applied before our request
-        trade(LAT + 1, ASK, 99, 1),  # after: trades through all of us
+        trade(LAT + 1, ASK, 99, 3),  # after: a print of 3 through our price fills all of us
     ]
 
     async def script(venue, events, clock):
@@ -150,3 +150,35 @@ def test_snapshots_only_when_the_top_levels_change_and_show_our_resting_order():
         # our order (resting from 6 ms) shows with the next depth update, as in a recorded feed
         (20 * LAT + FEED, ((101, 4), (100, 10)), ((102, 9),)),
     ]
+
+
+def test_with_snapshot_rows_the_book_is_published_there_with_our_orders_as_they_rested_then():
+    rows = [
+        *opening(),
+        snapshot(0, 100),
+        depth(LAT, BID, 99, 5),  # no publication of its own: shows with the next one
+        snapshot(3 * LAT, 100),
+        snapshot(6 * LAT, 100),  # our bid at 101 rests from 4.5 ms
+        snapshot(7 * LAT - 500, 100),  # the same book again: published all the same
+        trade(7 * LAT, ASK, 101, 4),  # fills our bid, before that publication reaches us
+        snapshot(8 * LAT, 100),
+    ]
+
+    async def script(venue, events, clock):
+        await asyncio.sleep(3.5 * LAT / 1e9)
+        await venue.place_order(bid("a1", 101, 4))
+        await venue.finished.wait()
+        await asyncio.sleep(0.01)
+        return events
+
+    events = run(rows, script)
+    books = [e for e in events if isinstance(e, BookSnapshot)]
+    snaps = [(e.local_ts_ns - T0, e.exchange_ts_ns - T0, e.bids) for e in books]
+    assert snaps == [
+        (FEED, 0, ((100, 10),)),
+        (3 * LAT + FEED, 3 * LAT, ((100, 10), (99, 5))),
+        (6 * LAT + FEED, 6 * LAT, ((101, 4), (100, 10))),
+        (7 * LAT - 500 + FEED, 7 * LAT - 500, ((101, 4), (100, 10))),
+        (8 * LAT + FEED, 8 * LAT, ((100, 10), (99, 5))),
+    ]
+    assert fills(events) == [(7 * LAT, 7 * LAT + FEED, 101, 4)]

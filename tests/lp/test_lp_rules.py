@@ -154,3 +154,23 @@ def test_manipulation_guard_refuses_every_action_while_the_pool_is_off_the_cex_m
     d = decide(held(sigma_annual=2.5, sigma_at_open=2.4, pool_price=2900.0), RULES)
     assert (d.action, d.executed_gate) == (Action.WITHDRAW, False)
     assert "pool_deviation_bps" not in decide(view(), RULES).numbers  # not measured: no check
+
+
+def test_pool_spot_off_its_own_twap_refuses_even_when_the_cex_agrees():
+    d = decide(view(pool_price=3000.0, pool_twap_price=3000.0 * 1.015), RULES)  # pushed within the window
+    assert (d.action, d.executed_gate) == (Action.OPEN, False)
+    assert d.reason == "flat: enter; refused: pool price off its TWAP"
+    assert d.numbers["twap_deviation_bps"] == pytest.approx(10_000 * (1 - 1 / 1.015))
+    d = decide(view(pool_price=3000.0, pool_twap_price=3000.0 * 1.005), RULES)  # 50 bp: inside
+    assert (d.action, d.executed_gate) == (Action.OPEN, True)
+    assert "twap_deviation_bps" not in decide(view(pool_price=3000.0), RULES).numbers  # no oracle
+
+
+def test_above_the_ceiling_nothing_reopens_or_adds_liquidity():
+    # Far out of range above, σ̂ over the ceiling: the position bears no LVR, so pulling it does not pay
+    # its gas; the recentre (and a compound) that would fire below the ceiling must not.
+    out = held(price=4500.0, edge_since_ns=0, sigma_annual=2.5, sigma_at_open=2.4, pending_fees_token1=500.0)
+    d = decide(out, RULES)
+    assert (d.action, d.executed_gate) == (Action.WITHDRAW, False) and "gas" in d.reason
+    calmer = decide(held(price=4500.0, edge_since_ns=0, sigma_annual=1.9, sigma_at_open=2.4), RULES)
+    assert (calmer.action, calmer.reason, calmer.executed_gate) == (Action.RECENTRE, "out of range", True)

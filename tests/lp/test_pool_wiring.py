@@ -70,3 +70,26 @@ def test_injected_venues_still_get_their_pools(tmp_path):
     bot = run_simulated(main)
     assert set(bot.context.pools) == {"uni"}
     assert bot.sim_pools.runtimes["uni"].flow.stats.blocks == 5
+
+
+def test_an_lp_manager_on_a_chain_pool_needs_a_valid_fair_source():
+    from tests.chain.test_chain_config import venue
+
+    data = pool_config_dict("sqlite:///:memory:")
+    data["venues"]["chain"] = venue()
+    data["strategies"]["lp"] = {"kind": "lp_manager", "pools": ["chain"]}
+    with pytest.raises(ConfigError, match=r"strategies.lp.pools: 'chain' has no fair_venue / fair_symbol"):
+        validate_config(data)
+    data["venues"]["chain"] = venue(fair_venue="va")
+    with pytest.raises(ConfigError, match=r"fair_venue and fair_symbol: give both or neither"):
+        validate_config(data)
+    data["venues"]["chain"] = venue(fair_venue="uni", fair_symbol="ETH/USDT")
+    with pytest.raises(ConfigError, match=r"venues.chain.fair_venue: 'uni' is not an order-book venue"):
+        validate_config(data)
+    data["venues"]["chain"] = venue(fair_venue="va", fair_symbol="BTC/USDT")  # not a market of va here
+    with pytest.raises(
+        ConfigError, match=r"venues.chain.fair_symbol: 'BTC/USDT' is neither in \[\[markets\]\]"
+    ):
+        validate_config(data)
+    data["venues"]["chain"] = venue(fair_venue="va", fair_symbol="ETH/USDT")
+    assert validate_config(data).venues["chain"].fair_symbol == "ETH/USDT"

@@ -118,3 +118,21 @@ def test_informed_takers_trade_toward_the_future_fair_price():
     flow.advance_to(600 * NS_PER_S)
     assert len(checked) > 20
     assert all(checked)
+
+
+def test_a_fair_price_shock_moves_the_path_and_the_ladder_with_it():
+    calm = ETH.model_copy(update={"volatility_annual": 0.0})
+    _, flow = _run(5, 60, markets=(calm,))
+    assert flow.fair_price("ETH/USDT", 90 * NS_PER_S) == pytest.approx(3000.0)  # a look ahead (kept knot)
+
+    after = flow.shock_fair_price("ETH/USDT", 1.03, 70 * NS_PER_S)
+
+    assert after == pytest.approx(3090.0) and flow.fair_price("ETH/USDT") == after
+    assert flow.fair_price("ETH/USDT", 90 * NS_PER_S) == pytest.approx(3090.0)  # the look ahead is gone
+    book = flow.exchange.book("ETH/USDT")
+    mid = (book.best_bid() + book.best_ask()) / 2 * 0.01
+    assert mid == pytest.approx(3090.0, rel=1e-4)  # the ladder was re-posted around the new price
+    with pytest.raises(ValueError, match="positive"):
+        flow.shock_fair_price("ETH/USDT", 0.0, 71 * NS_PER_S)
+    with pytest.raises(KeyError, match="BTC"):
+        flow.shock_fair_price("BTC/USDT", 1.1, 71 * NS_PER_S)

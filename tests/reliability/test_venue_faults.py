@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.app import Bot
-from bot.domain import Side, VenueStatus
+from bot.domain import BookSnapshot, Side, VenueStatus
 from bot.store import Store
 from connectors.mock.facade import FacadeHandle
 from connectors.mock.facade.faults import FaultParams
@@ -70,17 +70,26 @@ async def test_websocket_drops(tmp_path, caplog, credentials):
 
 async def test_stale_book_pulls_quotes_within_stale_book_s_and_resumes(tmp_path, caplog, credentials):
     async def script(bot, facade):
+        # (connector's time, connected, symbol) of stale-book statuses; (time, symbol) of books
+        statuses: list[tuple[int, bool, str]] = []
+        books: list[tuple[int, str]] = []
+
+        def watch(e):
+            if isinstance(e, VenueStatus) and (e.connected or "stale" in e.detail):
+                statuses.append((e.local_ts_ns, e.connected, e.detail.split()[1] if not e.connected else ""))
+            elif isinstance(e, BookSnapshot):
+                books.append((e.local_ts_ns, e.symbol))
+
+        bot.engine.listeners.append(watch)
         while not ours_open(facade):
             await asyncio.sleep(0.02)
-        statuses: list[tuple[int, bool]] = []
-        bot.engine.listeners.append(
-            lambda e: (
-                statuses.append((bot.clock.now_ns(), e.connected)) if isinstance(e, VenueStatus) else None
-            )
-        )
+        seen_from = len(books)
+        while {sym for _, sym in books[seen_from:]} != set(bot.venues["fx"].markets):
+            await asyncio.sleep(0.02)  # a fresh book of every symbol, so the silence is measured
+        statuses.clear()  # (a loaded machine can stall a feed past stale_book_s before the freeze)
         facade.faults.freeze_depth = True  # connected, silent
         frozen_ns, live_at_freeze = bot.clock.now_ns(), list(bot.orders.live)
-        while not any(not up for _, up in statuses):
+        while not any(not up for _, up, _ in statuses):
             await asyncio.sleep(0.02)
         # (the watchdog's forced resync then quotes on the fresh REST snapshot for up to
         # stale_book_s more, and pulls again while the stream stays silent)
@@ -88,15 +97,19 @@ async def test_stale_book_pulls_quotes_within_stale_book_s_and_resumes(tmp_path,
         thawed = time.monotonic()
         while not ours_open(facade):
             await asyncio.sleep(0.02)
-        return frozen_ns, live_at_freeze, statuses, time.monotonic() - thawed
+        return frozen_ns, live_at_freeze, statuses, time.monotonic() - thawed, books
 
     out = await _run(tmp_path, caplog, script)
-    frozen_ns, live_at_freeze, statuses, resumed_after = out.result
+    frozen_ns, live_at_freeze, statuses, resumed_after, books = out.result
     stale_book_s = out.bot.config.venues["fx"].stale_book_s
     assert stale_book_s == 1.0  # the default
-    down_after_s = (next(ts for ts, up in statuses if not up) - frozen_ns) / 1e9
-    # pulled after stale_book_s, within one watchdog period (stale_book_s / 4) more (+ loop slack)
-    assert stale_book_s <= down_after_s < stale_book_s * 1.25 + 0.25, down_after_s
+    down_ns, _, symbol = next(s for s in statuses if not s[1] and s[0] >= frozen_ns)
+    down_after_s = (down_ns - frozen_ns) / 1e9
+    # staleness counts from that symbol's last book (at or a little before the freeze): pulled
+    # after stale_book_s of silence, within one watchdog period (stale_book_s / 4) more (+ slack)
+    silent_s = (down_ns - max(ts for ts, sym in books if sym == symbol and ts <= down_ns)) / 1e9
+    assert stale_book_s <= silent_s < stale_book_s * 1.25 + 0.25, silent_s
+    assert down_after_s < stale_book_s * 1.25 + 0.25, down_after_s
     # every order live at the freeze was closed by then plus a cancel round trip (from the store)
     store = Store(f"sqlite:///{tmp_path}/bot.sqlite")
     closed_after_s = [

@@ -24,7 +24,11 @@ class BotWithPool(Bot):
 
 
 def _config(tmp_path, **arb):
-    data = {
+    return validate_config(config_data(tmp_path, **arb))
+
+
+def config_data(tmp_path, **arb):
+    return {
         "bot": {
             "instance_id": "t1",
             "database_url": f"sqlite:///{tmp_path}/bot.sqlite",
@@ -61,7 +65,6 @@ def _config(tmp_path, **arb):
         },
         "risk": {"max_order_notional": "20000"},
     }
-    return validate_config(data)
 
 
 def _pool(price: float) -> SimulatedPool:

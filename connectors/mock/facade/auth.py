@@ -27,7 +27,8 @@ class Credentials:
         return hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
 
     def check_key(self, api_key: str | None) -> None:
-        if api_key is None or not hmac.compare_digest(api_key, self.api_key):
+        # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+        if api_key is None or not hmac.compare_digest(api_key.encode(), self.api_key.encode()):
             raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
 
     def check_signature(self, payload: str, signature: str | None) -> None:
@@ -35,7 +36,7 @@ class Credentials:
             raise BinanceError(
                 400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."
             )
-        if not hmac.compare_digest(self.sign(payload), signature.lower()):
+        if not hmac.compare_digest(self.sign(payload).encode(), signature.lower().encode()):
             raise BinanceError(400, -1022, "Signature for this request is not valid.")
 
 
@@ -71,7 +72,10 @@ def split_signed(total_params: str) -> tuple[str, str | None, dict[str, str]]:
             signature = pair[len("signature=") :]
         else:
             kept.append(pair)
-    params = dict(parse_qsl("&".join(kept), keep_blank_values=True))
+    pairs = parse_qsl("&".join(kept), keep_blank_values=True)
+    params = dict(pairs)
+    if len(params) < len(pairs) or sum(p.startswith("signature=") for p in raw_pairs) > 1:
+        raise BinanceError(400, -1101, "Duplicate values for a parameter detected.")
     return "&".join(kept), signature, params
 
 

@@ -11,6 +11,8 @@ from typing import Any
 from bot.domain import Fill, Market, OrderState, OrderUpdate, Side
 
 NS_PER_MS = 1_000_000
+MAX_PRICE = Decimal("1000000000")  # PRICE_FILTER and LOT_SIZE maxima of every symbol
+MAX_QTY = Decimal("1000000000")
 
 STATUS = {
     OrderState.PENDING_NEW: "NEW",
@@ -85,8 +87,13 @@ def symbol_info(market: Market) -> dict[str, Any]:
         "isSpotTradingAllowed": True,
         "isMarginTradingAllowed": False,
         "filters": [
-            {"filterType": "PRICE_FILTER", "minPrice": tick, "maxPrice": "1000000000", "tickSize": tick},
-            {"filterType": "LOT_SIZE", "minQty": lot, "maxQty": "1000000000", "stepSize": lot},
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": tick,
+                "maxPrice": decimal_str(MAX_PRICE),
+                "tickSize": tick,
+            },
+            {"filterType": "LOT_SIZE", "minQty": lot, "maxQty": decimal_str(MAX_QTY), "stepSize": lot},
             {
                 "filterType": "NOTIONAL",
                 "minNotional": decimal_str(market.min_notional),

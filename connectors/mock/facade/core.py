@@ -214,6 +214,28 @@ class FacadeCore:
                 text = text or _dumps(message)
                 sub.send(text)
 
+    def send_raw(self, stream: str, frame: str | dict[str, Any]) -> int:
+        """Fault injection: one frame as given (malformed JSON, missing fields, absurd prices) to
+        the subscribers of a market stream (`btcusdt@depth`) or of the user stream (`user`).
+
+        A depth frame with "U": "next" gets the next update ids of the published book, so a client
+        applies it in sequence. Returns how many clients it went to.
+        """
+        if isinstance(frame, dict) and frame.get("U") == "next":
+            book = self.books[self.by_id[str(frame["s"])].symbol]
+            book.last_update_id += 1
+            frame = {**frame, "U": book.last_update_id, "u": book.last_update_id}
+        sent = 0
+        for sub in self.subscribers:
+            if sub.user_data if stream == "user" else stream in sub.streams:
+                if isinstance(frame, dict) and stream == "user":
+                    sub.send(_dumps({"subscriptionId": sub.subscription_id, "event": frame}))
+                else:
+                    sub.send(frame if isinstance(frame, str) else _dumps(frame))
+                sent += 1
+        self.faults.raw_frames_sent += sent
+        return sent
+
     def _broadcast_user(self, event: dict[str, Any]) -> None:
         self._user_out(event)
 

@@ -75,6 +75,8 @@ class Faults:
     user_events_lost: int = 0
     user_events_duplicated: int = 0
     user_events_reordered: int = 0
+    raw_frames_sent: int = 0
+    """Frames injected as given (FacadeCore.send_raw): malformed JSON, missing fields, bad prices."""
 
     @classmethod
     def from_params(cls, params: FaultParams | None) -> Faults:

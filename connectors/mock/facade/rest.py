@@ -8,7 +8,6 @@ import json
 import logging
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
@@ -16,7 +15,7 @@ from aiohttp import web
 from bot.domain import Market, OrderUpdate, Side
 from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
 from connectors.mock.exchange import OrderType
-from connectors.mock.facade import codec
+from connectors.mock.facade import codec, param_rules
 from connectors.mock.facade.auth import Credentials, check_timestamp, split_signed
 from connectors.mock.facade.codec import BinanceError, missing_param
 from connectors.mock.facade.core import FacadeCore, OrderMeta
@@ -69,8 +68,9 @@ class RestApi:
             self.counts[(request.method, request.path)] += 1
             try:
                 self._throttle()
-                body = (await request.text()) if request.can_read_body else ""
-                total = "&".join(part for part in (request.query_string, body) if part)
+                body = _text(await request.read()) if request.can_read_body else ""
+                # Raw (still percent-encoded): the signature is over the text as sent.
+                total = "&".join(p for p in (request.rel_url.raw_query_string, body) if p)
                 payload, signature, params = split_signed(total)
                 if signed:
                     self.credentials.check_key(request.headers.get("X-MBX-APIKEY"))
@@ -140,10 +140,7 @@ class RestApi:
         self._recent.append(now_ms)
 
     def _market(self, params: dict[str, str]) -> Market:
-        market_id = params.get("symbol")
-        if not market_id:
-            raise missing_param("symbol")
-        market = self.core.by_id.get(market_id.upper())
+        market = self.core.by_id.get(param_rules.symbol_id(params))
         if market is None:
             raise BinanceError(400, -1121, "Invalid symbol.")
         return market
@@ -276,11 +273,15 @@ class RestApi:
                 order_type = OrderType.IOC
             elif tif != "GTC":
                 raise BinanceError(400, -1115, "Invalid timeInForce.")
-        size_lots = _grid(market, params, "quantity", "LOT_SIZE", market.exact_lots)
+        size_lots = param_rules.on_grid(
+            market, params, "quantity", "LOT_SIZE", market.exact_lots, codec.MAX_QTY
+        )
         price_ticks = None
         if order_type is not OrderType.MARKET:
-            price_ticks = _grid(market, params, "price", "PRICE_FILTER", market.exact_ticks)
-        cid = params.get("newClientOrderId") or f"facade{next(self._order_ids)}"
+            price_ticks = param_rules.on_grid(
+                market, params, "price", "PRICE_FILTER", market.exact_ticks, codec.MAX_PRICE
+            )
+        cid = param_rules.client_order_id(params) or f"facade{next(self._order_ids)}"
         now = core.now_ns()
         core.begin_order(
             OrderMeta(market.symbol, cid, type_name, tif or ("GTC" if type_name != "MARKET" else ""), now)
@@ -391,22 +392,12 @@ def _side(params: dict[str, str]) -> Side:
     return Side(raw.lower())
 
 
-def _grid(
-    market: Market, params: dict[str, str], name: str, filter_name: str, to_units: Callable[[Decimal], int]
-) -> int:
-    raw = params.get(name)
-    if not raw:
-        raise missing_param(name)
+def _text(raw: bytes) -> str:
+    """A request body as text; bytes that are not UTF-8 are a parameter error, not a 500."""
     try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.") from None
-    if value <= 0:
-        raise BinanceError(400, -1013, f"Filter failure: {filter_name}")
-    try:
-        return to_units(value)
-    except ValueError:
-        raise BinanceError(400, -1013, f"Filter failure: {filter_name}") from None
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BinanceError(400, -1100, "Illegal characters found in a parameter.") from None
 
 
 def _int_param(params: dict[str, str], name: str, default: int | None, low: int, high: int | None) -> Any:

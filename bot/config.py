@@ -264,6 +264,8 @@ class AppConfig(StrictModel):
                     raise ValueError(f"strategies.{name}.markets: {key!r} is already quoted by {owner[key]}")
                 owner[key] = name
         for name, strat in self.strategies.items():
+            if isinstance(strat, LpManagerParams):
+                strat.check_cex_market(name, self.venues, keys, owner)
             for key in getattr(strat, "exclusive_markets", []):
                 if key in owner:
                     raise ValueError(

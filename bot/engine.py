@@ -139,7 +139,19 @@ class Engine:
 
     def add_strategy(self, strategy: QuoteStrategy, controls: QuotingControls) -> None:
         self.strategies.append(QuotingStrategy(strategy, controls))
+        self._register_self_trade_groups(strategy)
         self.state.dirty[strategy.slots] = True
+
+    def _register_self_trade_groups(self, strategy: QuoteStrategy) -> None:
+        """A strategy quoting one instrument on several venues names its groups (`stp_groups`)."""
+        groups = getattr(strategy, "stp_groups", None)
+        if groups:
+            self.orders.self_trade.register(strategy, groups, self.requote_slot)
+
+    def requote_slot(self, slot: int) -> None:
+        """Requote one market on the next round (a held-back quote of it may go now)."""
+        self.state.dirty[slot] = True
+        self._wake.set()
 
     def replace_strategies(self, strategies: list[tuple[QuoteStrategy, QuotingControls]]) -> None:
         """Swap every quoting strategy at once (hot reload).
@@ -153,11 +165,13 @@ class Engine:
             hook = getattr(qs.strategy, "on_event", None)
             if hook is not None and hook in self.listeners:
                 self.listeners.remove(hook)
+            self.orders.self_trade.unregister(qs.strategy)
         self.strategies = [QuotingStrategy(s, c) for s, c in strategies]
         for qs in self.strategies:
             hook = getattr(qs.strategy, "on_event", None)
             if hook is not None:
                 self.listeners.append(hook)
+            self._register_self_trade_groups(qs.strategy)
         after = {int(s) for qs in self.strategies for s in qs.strategy.slots}
         self._unowned |= before - after
         self._unowned -= after

@@ -72,7 +72,9 @@ class LpGasRow(SQLModel, table=True):
 
 
 class LpSwapRow(SQLModel, table=True):
-    """A ratio swap the LP manager made in the pool (raw amounts, as the pool reported them)."""
+    """A ratio swap the LP manager made for a new range: in the pool (raw token amounts, as the
+    pool reported them) or on a CEX market (`venue` its key; base and quote units of the market:
+    a sale gives base in and quote out net of the fee, a purchase quote in with the fee, base out)."""
 
     __tablename__ = "lp_swaps"
     id: int | None = Field(default=None, primary_key=True)
@@ -83,6 +85,7 @@ class LpSwapRow(SQLModel, table=True):
     amount_in: str
     amount_out: str
     cost_token1: float  # value in − value out at the fair price (the fee and the impact)
+    venue: str = "pool"  # added later: rows of older stores read as pool swaps
 
 
 class HedgeTradeRow(SQLModel, table=True):
@@ -125,6 +128,7 @@ class LpStore:
     def __init__(self, store: Store) -> None:
         self.engine = store.engine
         SQLModel.metadata.create_all(self.engine, tables=LP_TABLES)
+        store.add_missing_columns(LpSwapRow.__table__)  # type: ignore[attr-defined]
 
     def _add(self, row: SQLModel) -> SQLModel:
         with Session(self.engine) as session:
@@ -265,6 +269,21 @@ class LpStore:
     def swaps(self) -> list[LpSwapRow]:
         with Session(self.engine) as session:
             return list(session.exec(select(LpSwapRow).order_by(col(LpSwapRow.id))))
+
+    def cex_leg_offset(self, strategy: str, pool: str) -> tuple[float, float]:
+        """token0 and token1 (human) the CEX legs of a pool's excess swaps moved, summed: what the
+        CEX account holds against the tokens those legs left idle in the pool wallet."""
+        query = select(LpSwapRow).where(
+            LpSwapRow.strategy == strategy, LpSwapRow.pool == pool, LpSwapRow.venue != "pool"
+        )
+        token0 = token1 = 0.0
+        with Session(self.engine) as session:
+            for row in session.exec(query):
+                if row.zero_for_one:  # sold base for quote
+                    token0, token1 = token0 - float(row.amount_in), token1 + float(row.amount_out)
+                else:
+                    token0, token1 = token0 + float(row.amount_out), token1 - float(row.amount_in)
+        return token0, token1
 
     def marks(self) -> dict[int, LpMarkRow]:
         """Marks by position row id."""

@@ -122,6 +122,7 @@ class _BotCollector(Collector):
             ("mmbot_orders_cancelled", c.cancelled, "Orders cancelled"),
             ("mmbot_orders_rejected", c.rejected, "Orders rejected by a venue"),
             ("mmbot_orders_risk_refused", c.risk_refused, "Quotes refused by pre-trade risk checks"),
+            ("mmbot_quotes_self_trade_held", c.self_trade_held, "Quotes held back: would cross our own"),
             ("mmbot_fills", c.fills, "Fills stored"),
             ("mmbot_events", engine.events_processed, "Venue events processed"),
         ):

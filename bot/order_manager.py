@@ -31,6 +31,7 @@ from bot.market_state import MarketState
 from bot.order_diff import LevelTarget, RefreshPolicy, diff_orders
 from bot.pnl import MarketPnl
 from bot.risk import Exposure, RiskLimits, refuse_reason
+from bot.self_trade import SelfTradeGuard
 from bot.store import Store
 from connectors.base import OrderNotFound, OrderRejected, Venue, VenueError, VenueUnavailable
 
@@ -45,6 +46,7 @@ class OrderCounters:
     risk_refused: int = 0
     fills: int = 0
     duplicate_fills: int = 0
+    self_trade_held: int = 0  # quote targets held back by the cross-venue self-trade guard
 
 
 class OrderManager:
@@ -73,6 +75,8 @@ class OrderManager:
         self.balances: dict[str, dict[str, Balance]] = {name: {} for name in venues}
         self.pnl: list[MarketPnl] = [MarketPnl(m.base, m.quote) for m in state.markets]
         self.counters = OrderCounters()
+        # Groups of slots (one instrument on several venues) whose quotes never cross each other.
+        self.self_trade = SelfTradeGuard(state.markets, self._slot_orders)
         # (market, "place" | "cancel", sent_ns, answered_ns) of every venue round trip: metrics.
         self.on_round_trip: Callable[[Market, str, int, int], None] | None = None
 
@@ -103,12 +107,22 @@ class OrderManager:
     # ---- quoting ---------------------------------------------------------------------------
 
     async def sync_market(self, slot: int, targets: Sequence[LevelTarget], policy: RefreshPolicy) -> None:
-        """Bring one market's live orders to the targets: cancels and creates sent concurrently."""
+        """Bring one market's live orders to the targets: cancels and creates sent concurrently.
+
+        A create that would cross one of our orders on another venue of the market's self-trade
+        group is held back (`bot.self_trade`); the group's owner is asked to requote this market
+        when an order of the group closes. New orders are tracked before the first await, so a
+        sync of another venue that runs meanwhile sees them.
+        """
         market = self.state.markets[slot]
         diff = diff_orders(self.orders_of(slot), targets, policy, self.clock.now_ns())
-        requests = [r for r in (self._vet(slot, market, t) for t in diff.place) if r is not None]
+        allowed, held = self.self_trade.split(slot, diff.place)
+        if held:
+            self.counters.self_trade_held += len(held)
+            log.debug("self-trade guard held %s: %s", market.key, held)
+        requests = [r for r in (self._vet(slot, market, t) for t in allowed) if r is not None]
         jobs = [self._cancel(market, o) for o in diff.cancel] + [
-            self._place(slot, market, r) for r in requests
+            self._send(market, self._track(slot, market, r)) for r in requests
         ]
         if jobs:
             await asyncio.gather(*jobs)
@@ -124,7 +138,7 @@ class OrderManager:
         request = self._vet(slot, market, LevelTarget(side, price_ticks, size_lots), immediate=True)
         if request is None:
             return None
-        return await self._place(slot, market, request)
+        return await self._send(market, self._track(slot, market, request))
 
     def _vet(
         self, slot: int, market: Market, target: LevelTarget, *, immediate: bool = False
@@ -188,7 +202,8 @@ class OrderManager:
                 base += m.size(order.request.size_lots)
         return quote, base
 
-    async def _place(self, slot: int, market: Market, request: OrderRequest) -> Order:
+    def _track(self, slot: int, market: Market, request: OrderRequest) -> Order:
+        """Store and track a new order (pending new) before it is sent."""
         now = self.clock.now_ns()
         order = Order(request, created_ns=now, updated_ns=now)
         seq = client_order_seq(self.instance_id, request.client_order_id)
@@ -196,6 +211,11 @@ class OrderManager:
         self.store.record_new_order(order, market, seq)  # written before it can exist on the venue
         self.live[request.client_order_id] = order
         self._slot_orders[slot][request.client_order_id] = order
+        return order
+
+    async def _send(self, market: Market, order: Order) -> Order:
+        request = order.request
+        now = self.clock.now_ns()
         venue = self.venues[market.venue]
         try:
             ack = await venue.place_order(request)
@@ -355,6 +375,7 @@ class OrderManager:
             if slot is not None:
                 self._slot_orders[slot].pop(order.client_order_id, None)
                 self.state.dirty[slot] = True
+                self.self_trade.order_closed(slot)
 
     def adopt(self, order: Order) -> None:
         """Track an order found open on the venue at start (reconciliation)."""
@@ -373,7 +394,7 @@ class OrderManager:
             return None
         if not post_only:
             request = dataclasses.replace(request, post_only=False)
-        await self._place(slot, market, request)
+        await self._send(market, self._track(slot, market, request))
         return request.client_order_id
 
     async def cancel_order(self, client_order_id: str) -> None:

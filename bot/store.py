@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, bindparam, event, func
+from sqlalchemy import UniqueConstraint, bindparam, event, func, inspect, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -149,6 +149,19 @@ class Store:
         self._insert_fill = insert(_FILLS).on_conflict_do_nothing()
         # Called with (kind, ts_ns, detail) after each event is stored: notifications.
         self.event_listeners: list[Callable[[str, int, dict[str, Any]], None]] = []
+
+    def add_missing_columns(self, table: Any) -> None:
+        """Columns added to a table after a store was created (all nullable or defaulted) get added
+        to it, so a store written by an older version keeps working."""
+        have = {c["name"] for c in inspect(self.engine).get_columns(table.name)}
+        with self.engine.begin() as conn:
+            for column in table.columns:
+                if column.name in have:
+                    continue
+                kind = column.type.compile(dialect=self.engine.dialect)
+                default = column.default.arg if column.default is not None else None
+                clause = f" DEFAULT '{default}'" if isinstance(default, str) else ""
+                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{clause}'))
 
     def close(self) -> None:
         self.engine.dispose()

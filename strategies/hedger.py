@@ -5,7 +5,9 @@ net Δ = hedge_ratio · (LP token0 + uncollected token0 fees + idle pool-wallet 
 −net Δ on the hedge market through ctx.orders: first post-only at the touch, then, after
 `maker_timeout_s`, whatever is left crosses the spread (taker, `taker_slippage_bps` limit).
 Hedge fills are tracked apart from quoting (their own position, cash, fees, cost against the
-decision mid, PnL) and stored in the LP store.
+decision mid, PnL) and stored in the LP store. Fills of other orders on the market (an LP manager's
+CEX leg of an excess swap) are not hedge trades, but they move the CEX position and so count
+in net Δ: the combined inventory is what is hedged.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import math
+from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
@@ -82,6 +85,9 @@ class Hedger:
         self._store: LpStore | None = None
         self._slot = -1
         self._decision_mid = math.nan  # mid when the current hedge was decided
+        self._own_orders: deque[str] = deque(maxlen=64)  # our recent client order ids
+        self._placing = False  # an order of ours is being placed: its id is not known yet
+        self._unclaimed: list[FillEvent] = []  # fills seen while placing, claimed once the id is
 
     # ---- measurement -----------------------------------------------------------------------
 
@@ -199,9 +205,18 @@ class Hedger:
         if price_ticks <= 0:
             return size
         self._decision_mid = mid  # set first: a taker's fill can arrive before its ack
-        cid = await ctx.orders.place_single(self._slot, side, price_ticks, size, post_only=post_only)
+        self._placing = True
+        try:
+            cid = await ctx.orders.place_single(self._slot, side, price_ticks, size, post_only=post_only)
+        finally:
+            self._placing = False
+            unclaimed, self._unclaimed = self._unclaimed, []
         if cid is None:
             return 0  # risk refused: nothing to chase this round
+        self._own_orders.append(cid)
+        for event in unclaimed:
+            if event.fill.client_order_id == cid:
+                self._record(event)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         while cid in ctx.orders.live and loop.time() < deadline:
@@ -235,9 +250,17 @@ class Hedger:
             return
         fill = event.fill
         market = self._ctx.state.markets[self._slot]
-        # The hedge market is exclusive to the hedger (config check): every fill on it is a hedge.
         if (fill.venue, fill.symbol) != (market.venue, market.symbol):
             return
+        if fill.client_order_id in self._own_orders:
+            self._record(event)
+        elif self._placing:  # perhaps ours, filled before place_single returned its id
+            self._unclaimed.append(event)
+
+    def _record(self, event: FillEvent) -> None:
+        assert self._ctx is not None and self._store is not None
+        fill = event.fill
+        market = self._ctx.state.markets[self._slot]
         mid = self._decision_mid
         price, size = float(market.price(fill.price_ticks)), float(market.size(fill.size_lots))
         sign = fill.side.sign

@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING
 
 from bot.domain import BookSnapshot
 from bot.lp_store import LpStore
+from strategies.lp_excess import CexExcessRoute
 from strategies.lp_params import LpManagerParams
 from strategies.lp_pool import PoolLpManager
+from strategies.xvenue_store import XvenueLedger
 
 if TYPE_CHECKING:
     from bot.context import BotContext
@@ -55,6 +57,7 @@ class LpManager:
         self.name = name
         self.params = params
         self.managers: dict[str, PoolLpManager] = {}
+        self.cex_route: CexExcessRoute | None = None  # shared by the pools (one CEX market)
         self._fair_keys: set[tuple[str, str]] = set()
         self._last_fair: dict[tuple[str, str], float] = {}
         self._wake = asyncio.Event()
@@ -73,8 +76,21 @@ class LpManager:
 
         return [(f"lp:{self.name}", self.params.check_interval_s, wake)]
 
+    def _build_cex_route(self, ctx: BotContext) -> CexExcessRoute | None:
+        key = self.params.cex_market
+        if self.params.excess_swap_venue == "pool" or key is None:
+            return None
+        venue, symbol = key.split(":", 1)
+        slot = ctx.state.slot(venue, symbol)
+        if slot is None:
+            raise ValueError(f"strategies.{self.name}.cex_market: {key} is not a traded market")
+        market = ctx.state.markets[slot]
+        ledger = XvenueLedger(ctx.store)
+        return CexExcessRoute(ctx.orders, ledger, slot, market, self.params.slippage_bps)
+
     def build(self, ctx: BotContext) -> None:
         store = LpStore(ctx.store)
+        self.cex_route = self._build_cex_route(ctx)
         for pool_name in self.params.pools:
             pool = ctx.pools.get(pool_name)
             if pool is None:
@@ -84,7 +100,7 @@ class LpManager:
             self._fair_keys.add(key)
             fair = fair_price_reader(ctx, *key)
             self.managers[pool_name] = PoolLpManager(
-                self.name, pool_name, pool, fair, self.params, ctx.clock, store
+                self.name, pool_name, pool, fair, self.params, ctx.clock, store, cex=self.cex_route
             )
 
     async def _adopt_stored_positions(self) -> None:
@@ -124,6 +140,8 @@ class LpManager:
         await self._idle.wait()
 
     def on_event(self, event: VenueEvent) -> None:
+        if self.cex_route is not None:
+            self.cex_route.on_event(event)
         if not isinstance(event, BookSnapshot) or (event.venue, event.symbol) not in self._fair_keys:
             return
         if not event.bids or not event.asks:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from strategies.lp_excess import ExcessSwapVenue
 from strategies.lp_rules import Rules
 
 
@@ -46,6 +48,45 @@ class LpManagerParams(BaseModel):
     min_swap_token1: float = Field(10.0, ge=0, description="ratio swaps smaller than this are skipped")
     slippage_bps: float = Field(50.0, gt=0)
     native_price_token1: float | None = Field(None, gt=0, description="gas token price; None: token0")
+    excess_swap_venue: ExcessSwapVenue = Field(
+        "pool", description="where a new range's excess token is traded: the pool, the CEX, the cheaper"
+    )
+    cex_market: str | None = Field(
+        None, validate_default=True, description='"venue:symbol" of [[markets]] for the CEX route'
+    )
+
+    @field_validator("cex_market")
+    @classmethod
+    def _cex_market_given(cls, value: str | None, info: ValidationInfo) -> str | None:
+        venue = info.data.get("excess_swap_venue", "pool")
+        if value is None:
+            if venue != "pool":
+                raise ValueError(f'required when excess_swap_venue = "{venue}" (a "venue:symbol" market)')
+            return None
+        if value.count(":") != 1 or not all(value.split(":")):
+            raise ValueError(f'must look like "venue:symbol", got {value!r}')
+        return value
+
+    def check_cex_market(
+        self, name: str, venues: Mapping[str, Any], market_keys: list[str], quoted_by: Mapping[str, str]
+    ) -> None:
+        """Cross-references of the CEX route (AppConfig calls this): a traded market, quoted by no
+        strategy (its IOC orders would meet the quote diff), trading every pool's pair."""
+        key = self.cex_market
+        if key is None or self.excess_swap_venue == "pool":
+            return
+        field = f"strategies.{name}.cex_market"
+        if key not in market_keys:
+            raise ValueError(f"{field}: {key!r} is not in [[markets]]")
+        if key in quoted_by:
+            raise ValueError(f"{field}: {key!r} is quoted by {quoted_by[key]}; trade the excess elsewhere")
+        symbol = key.split(":", 1)[1]
+        for pool in self.pools:
+            pair = getattr(venues.get(pool), "fair_symbol", None)
+            if pair != symbol:
+                raise ValueError(
+                    f"{field}: {key!r} does not trade pool {pool}'s pair {pair} (its fair_symbol)"
+                )
 
     def rules(self) -> Rules:
         return Rules(**{f: getattr(self, f) for f in Rules.__dataclass_fields__})

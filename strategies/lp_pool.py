@@ -8,6 +8,7 @@ and gas go to the LP store.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from amm.tx_manager import (
 )
 from bot.clock import Clock
 from bot.lp_store import LpMarkRow, LpPositionRow, LpStore, LpSwapRow
+from strategies.lp_excess import CexExcessRoute, Excess, Route, RouteCosts
 from strategies.lp_params import LpManagerParams
 from strategies.lp_rules import (
     Action,
@@ -38,10 +40,10 @@ from strategies.lp_rules import (
     at_edge,
     choose_range,
     decide,
-    split_for_range,
 )
 
 log = logging.getLogger("mmbot.lp")
+OPENING = frozenset({Action.OPEN, Action.RECENTRE, Action.WIDEN})
 
 Policy = Callable[[PoolView, Rules], Decision]
 MARK_INTERVAL_S = 300.0  # how often an open position's LVR and pending fees are stored
@@ -98,7 +100,9 @@ class PoolLpManager:
         store: LpStore,
         *,
         mark_interval_s: float = MARK_INTERVAL_S,
+        cex: CexExcessRoute | None = None,
     ) -> None:
+        self.cex = cex  # the CEX route of the excess swap (None: pool only)
         self.strategy, self.pool_name, self.pool = strategy, pool_name, pool
         self.mark_interval_ns = mark_interval_s * 1e9
         self.fair_price, self.params, self.clock, self.store = fair_price, params, clock, store
@@ -115,6 +119,10 @@ class PoolLpManager:
         self.totals = LpTotals()
         self.d0, self.d1 = pool.token0.decimals, pool.token1.decimals
         self.unconfirmed_mint: UnconfirmedMint | None = None
+        self._deployable = (0.0, 0.0)  # human token0 / token1 a reopening would deploy (last view)
+        # What the CEX legs moved on the exchange against the surplus they left idle in the wallet:
+        # counted in every excess, so a surplus traded once on the CEX is not traded again.
+        self.cex_offset = store.cex_leg_offset(strategy, pool_name)
 
     # ---- measurement -----------------------------------------------------------------------
 
@@ -146,19 +154,28 @@ class PoolLpManager:
         w0, w1 = await self.pool.wallet_balances()
         return w0 / 10.0**self.d0, w1 / 10.0**self.d1
 
-    async def _swap_cost_estimate(
-        self, b0: float, b1: float, fair: float, lower: float, upper: float
-    ) -> float:
-        zero_for_one, amount_in = split_for_range(b0, b1, fair, lower, upper)
-        value_in = amount_in * (fair if zero_for_one else 1.0)
-        if value_in < self.params.min_swap_token1:
-            return 0.0
-        raw_in = int(amount_in * 10.0 ** (self.d0 if zero_for_one else self.d1))
+    async def _holdings_human(self) -> tuple[float, float]:
+        """The pool wallet plus what the CEX legs of earlier openings moved on the exchange."""
+        w0, w1 = await self._wallet_human()
+        return w0 + self.cex_offset[0], w1 + self.cex_offset[1]
+
+    async def _pool_swap_cost(self, excess: Excess, fair: float) -> float:
+        """The pool's exact multi-tick output for the excess vs fair (fee + impact) + swap gas."""
+        zero_for_one = excess.zero_for_one
+        raw_in = int(excess.amount_in * 10.0 ** (self.d0 if zero_for_one else self.d1))
         quote = await self.pool.quote_exact_input(zero_for_one, raw_in)
         out = quote.amount_out / 10.0 ** (self.d1 if zero_for_one else self.d0)
         value_out = out * (1.0 if zero_for_one else fair)
         # A pool lagging fair can quote better than fair: never count that as negative cost.
-        return max(value_in - value_out, 0.0) + self._gas_token1(quote.gas_cost_wei, fair)
+        return max(excess.value_token1 - value_out, 0.0) + self._gas_token1(quote.gas_cost_wei, fair)
+
+    async def _route_costs(self, excess: Excess, fair: float) -> RouteCosts:
+        """Both routes' cost for the excess (none below `min_swap_token1`: no swap at all)."""
+        if excess.value_token1 < self.params.min_swap_token1:
+            return RouteCosts(0.0, 0.0 if self.cex is not None else math.inf, excess.value_token1)
+        pool_cost = await self._pool_swap_cost(excess, fair)
+        cex_cost = math.inf if self.cex is None else self.cex.quote(excess, fair).cost_token1
+        return RouteCosts(pool_cost, cex_cost, excess.value_token1)
 
     async def _twap_price(self) -> float:
         """The pool oracle's TWAP over `twap_window_s`, NaN when off, absent or too short."""
@@ -185,7 +202,7 @@ class PoolLpManager:
             for k in ("mint", "decrease_liquidity", "collect", "burn", "increase_liquidity")
         }
         gas = {k: self._gas_token1(v * gas_price, fair) for k, v in u.items()}
-        w0, w1 = await self._wallet_human()
+        w0, w1 = await self._holdings_human()
         p0 = p1 = pending = 0.0
         pos = self.position
         if pos is not None:
@@ -209,9 +226,9 @@ class PoolLpManager:
         w = self.rules.min_half_width if pos is None else pos.choice.half_width
         # The swap a reopening needs, on the capital it would deploy (not the whole wallet).
         scale = capital / (total0 * fair + total1) if total0 * fair + total1 > 0 else 0.0
-        swap_cost = await self._swap_cost_estimate(
-            total0 * scale, total1 * scale, fair, fair * math.exp(-w), fair * math.exp(w)
-        )
+        self._deployable = (total0 * scale, total1 * scale)
+        excess = Excess.for_range(*self._deployable, fair, fair * math.exp(-w), fair * math.exp(w))
+        swap_cost = (await self._route_costs(excess, fair)).cost(self.params.excess_swap_venue)
         return PoolView(
             now_ns=now_ns,
             price=fair,
@@ -243,6 +260,8 @@ class PoolLpManager:
         fair = self.fair_price()
         if not (math.isfinite(fair) and fair > 0):
             return None
+        if self.cex is not None and self.cex.book is None:
+            return None  # the CEX route is configured: no decision before its book has been seen
         now = self.clock.now_ns()
         if self.unconfirmed_mint is not None and not await self._settle_mint(fair, now):
             return None  # still pending: acting now could leave two positions
@@ -254,10 +273,19 @@ class PoolLpManager:
         if pos is not None and (pos.marked_ns is None or now - pos.marked_ns >= self.mark_interval_ns):
             self._mark(pos, now, view.pending_fees_token1)
         decision = policy(view, self.rules)
+        route: Route = "pool"
+        if decision.executed_gate and decision.action in OPENING:
+            # Both routes priced for the range about to open, stored with the decision's numbers.
+            choice = self._choose_range(decision.half_width, fair)
+            excess = Excess.for_range(*self._deployable, fair, choice.price_lower, choice.price_upper)
+            costs = await self._route_costs(excess, fair)
+            route = costs.pick(self.params.excess_swap_venue)
+            numbers = {**decision.numbers, **costs.numbers(self.params.excess_swap_venue)}
+            decision = dataclasses.replace(decision, numbers=numbers)
         self.last_decision = decision
         self._log(decision, now)
         if decision.executed_gate:
-            await self.act(decision, fair, now)
+            await self.act(decision, fair, now, route)
         return decision
 
     def _log(self, d: Decision, now_ns: int) -> None:
@@ -284,24 +312,24 @@ class PoolLpManager:
             self.strategy, self.pool_name, now_ns, d.action.value, d.reason, d.executed_gate, d.numbers
         )
 
-    async def act(self, d: Decision, fair: float, now_ns: int) -> None:
+    async def act(self, d: Decision, fair: float, now_ns: int, route: Route = "pool") -> None:
         self.totals.actions[d.action.value] = self.totals.actions.get(d.action.value, 0) + 1
         self.last_action_ns = now_ns
         try:
-            await self._act(d, fair, now_ns)
+            await self._act(d, fair, now_ns, route)
         except TxRevertedOnChain as exc:
             # Mined but reverted (the pool moved between preview and inclusion): its gas is spent.
             self._gas(f"reverted {exc.label}", exc.gas_cost_wei, fair, now_ns)
             raise
 
-    async def _act(self, d: Decision, fair: float, now_ns: int) -> None:
+    async def _act(self, d: Decision, fair: float, now_ns: int, route: Route) -> None:
         if d.action is Action.COMPOUND:
             await self.compound(fair, now_ns)
             return
         if self.position is not None:
             await self.close(fair, now_ns, d.reason)
         if d.action in (Action.OPEN, Action.RECENTRE, Action.WIDEN):
-            await self.open(d.half_width, fair, now_ns)
+            await self.open(d.half_width, fair, now_ns, route)
 
     # ---- actions ---------------------------------------------------------------------------
 
@@ -323,43 +351,97 @@ class PoolLpManager:
         self.totals.gas_token1 += cost
         self.store.record_gas(self.strategy, self.pool_name, now_ns, operation, gas_wei, cost)
 
-    async def open(self, half_width: float, fair: float, now_ns: int) -> None:
-        p = self.params
-        choice = choose_range(
+    def _choose_range(self, half_width: float, fair: float) -> RangeChoice:
+        return choose_range(
             fair,
             half_width,
-            skew=p.skew,
+            skew=self.params.skew,
             tick_spacing=self.pool.tick_spacing,
             decimals0=self.d0,
             decimals1=self.d1,
         )
-        w0, w1 = await self._wallet_human()
-        scale = 1.0 if p.capital_token1 is None else min(1.0, p.capital_token1 / max(w0 * fair + w1, 1e-18))
-        zero_for_one, amount_in = split_for_range(
-            w0 * scale, w1 * scale, fair, choice.price_lower, choice.price_upper
-        )
-        value_in = amount_in * (fair if zero_for_one else 1.0)
-        cost = 0.0
-        if value_in >= p.min_swap_token1:
-            raw_in = int(amount_in * 10.0 ** (self.d0 if zero_for_one else self.d1))
-            quote = await self.pool.quote_exact_input(zero_for_one, raw_in)
-            min_out = int(quote.amount_out * (1 - p.slippage_bps / 1e4))
-            swap = await self.pool.swap_exact_input(zero_for_one, raw_in, min_out)
-            out = swap.amount_out / 10.0 ** (self.d1 if zero_for_one else self.d0)
-            cost = value_in - out * (1.0 if zero_for_one else fair)
-            self.totals.swap_cost_token1 += cost
-            self._gas("swap", swap.gas_cost_wei, fair, now_ns)
-            self.store.record_swap(
-                LpSwapRow(
-                    strategy=self.strategy,
-                    pool=self.pool_name,
-                    ts_ns=now_ns,
-                    zero_for_one=zero_for_one,
-                    amount_in=str(swap.amount_in),
-                    amount_out=str(swap.amount_out),
-                    cost_token1=cost,
-                )
+
+    async def _pool_swap(self, excess: Excess, fair: float, now_ns: int) -> float:
+        """Swap the excess in the pool; returns its cost (fee + impact vs fair) in token1."""
+        zero_for_one = excess.zero_for_one
+        raw_in = int(excess.amount_in * 10.0 ** (self.d0 if zero_for_one else self.d1))
+        raw_in = min(raw_in, (await self.pool.wallet_balances())[0 if zero_for_one else 1])
+        quote = await self.pool.quote_exact_input(zero_for_one, raw_in)
+        min_out = int(quote.amount_out * (1 - self.params.slippage_bps / 1e4))
+        swap = await self.pool.swap_exact_input(zero_for_one, raw_in, min_out)
+        out = swap.amount_out / 10.0 ** (self.d1 if zero_for_one else self.d0)
+        cost = excess.value_token1 - out * (1.0 if zero_for_one else fair)
+        self._gas("swap", swap.gas_cost_wei, fair, now_ns)
+        self._record_swap(now_ns, "pool", zero_for_one, swap.amount_in, swap.amount_out, cost)
+        return cost
+
+    async def _cex_swap(self, excess: Excess, fair: float, now_ns: int) -> float:
+        """Trade the surplus on the CEX (IOC within `slippage_bps` of fair); returns its cost."""
+        assert self.cex is not None
+        quote = self.cex.quote(excess, fair)
+        leg = await self.cex.execute(quote, fair)
+        if leg.filled_lots < leg.requested_lots:
+            log.warning(
+                "%s/%s: CEX leg filled %d of %d lots within %.1f bp: the rest of the surplus stays idle",
+                self.strategy,
+                self.pool_name,
+                leg.filled_lots,
+                leg.requested_lots,
+                self.params.slippage_bps,
             )
+        if leg.filled_lots == 0:
+            return 0.0
+        if excess.zero_for_one:  # sold base: base in, quote (net of the fee) out
+            amount_in, amount_out = leg.base, leg.notional - leg.fees
+        else:
+            amount_in, amount_out = leg.notional + leg.fees, leg.base
+        self._record_swap(
+            now_ns, self.cex.market.key, excess.zero_for_one, amount_in, amount_out, leg.cost_token1
+        )
+        d0, d1 = float(amount_in), float(amount_out)
+        if excess.zero_for_one:
+            self.cex_offset = (self.cex_offset[0] - d0, self.cex_offset[1] + d1)
+        else:
+            self.cex_offset = (self.cex_offset[0] + d1, self.cex_offset[1] - d0)
+        return leg.cost_token1
+
+    def _record_swap(
+        self, now_ns: int, venue: str, zero_for_one: bool, amount_in: object, amount_out: object, cost: float
+    ) -> None:
+        self.totals.swap_cost_token1 += cost
+        self.store.record_swap(
+            LpSwapRow(
+                strategy=self.strategy,
+                pool=self.pool_name,
+                ts_ns=now_ns,
+                zero_for_one=zero_for_one,
+                amount_in=str(amount_in),
+                amount_out=str(amount_out),
+                cost_token1=cost,
+                venue=venue,
+            )
+        )
+
+    def _cex_can_take(self, excess: Excess, fair: float) -> bool:
+        return self.cex is not None and math.isfinite(self.cex.quote(excess, fair).cost_token1)
+
+    async def open(self, half_width: float, fair: float, now_ns: int, route: Route = "pool") -> None:
+        """Open a range at `half_width`; the excess token goes through the pool swap first, or
+        (route "cex") stays idle in the wallet while the same amount trades on the CEX after the mint."""
+        p = self.params
+        choice = self._choose_range(half_width, fair)
+        w0, w1 = await self._holdings_human()
+        scale = 1.0 if p.capital_token1 is None else min(1.0, p.capital_token1 / max(w0 * fair + w1, 1e-18))
+        excess = Excess.for_range(w0 * scale, w1 * scale, fair, choice.price_lower, choice.price_upper)
+        swap_needed = excess.value_token1 >= p.min_swap_token1
+        if route == "cex" and swap_needed and not self._cex_can_take(excess, fair):
+            log.warning(
+                "%s/%s: the CEX book cannot take the excess now: pool swap", self.strategy, self.pool_name
+            )
+            route = "pool"
+        cost = 0.0
+        if swap_needed and route == "pool":
+            cost = await self._pool_swap(excess, fair, now_ns)
         w0r, w1r = await self.pool.wallet_balances()
         # The mint rounds what it takes up: a hair under the wallet keeps it payable.
         a0, a1 = int(w0r * scale * (1 - 1e-6)), int(w1r * scale * (1 - 1e-6))
@@ -378,6 +460,9 @@ class PoolLpManager:
             )
             return
         self._record_open(minted, choice, fair, now_ns, cost)
+        if swap_needed and route == "cex":  # the position is stored first: the leg may fail
+            assert self.position is not None
+            self.position.swap_cost_token1 = await self._cex_swap(excess, fair, now_ns)
 
     async def _settle_mint(self, fair: float, now_ns: int) -> bool:
         """Resolve an unconfirmed mint; False while its transaction is still pending."""

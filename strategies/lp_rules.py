@@ -328,7 +328,8 @@ def decide(view: PoolView, rules: Rules) -> Decision:
         decision = gated(Action.WIDEN, "accumulated LVR above budget", benefit, reopen_cost, w_wide)
         if decision is not None:
             return decision
-    if view.pending_fees_token1 > rules.compound_gas_multiple * view.gas_compound_token1:
+    if in_range and view.pending_fees_token1 > rules.compound_gas_multiple * view.gas_compound_token1:
+        # (Out of range the fees would join liquidity that earns nothing until the next recentre.)
         # The rule is the threshold itself: fees at least `compound_gas_multiple` times the gas.
         benefit = view.pending_fees_token1 / rules.compound_gas_multiple
         decision = gated(Action.COMPOUND, "fees worth compounding", benefit, view.gas_compound_token1, 0.0)

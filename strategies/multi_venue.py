@@ -23,6 +23,8 @@ price per instrument; every bid ladder is moved down until its best bid is stric
 every ask ladder up until its best ask is strictly above it, with a margin of the refresh
 tolerance (live orders may sit that far from their target). So our bid on one venue is never at
 or above our ask on another, even when the consolidated book is crossed and anchors disagree.
+Each instrument's venues also form a self-trade group (`stp_groups`, `bot.self_trade`), so the
+live orders keep that order while the venues' syncs move them one venue at a time.
 """
 
 from __future__ import annotations
@@ -228,6 +230,10 @@ class MultiVenueStrategy:
             for m in markets:
                 if (m.base, m.quote) == (base, quote):
                     self._requote_on[(m.venue, m.symbol)] = ours
+        # one self-trade group per instrument: the order manager keeps the LIVE orders apart too
+        self.stp_groups = [
+            [int(s) for s in np.asarray(slots)[self.row_of_slot == i]] for i in range(len(instruments))
+        ]
         self.core = CoreQuoteStrategy(name, params.core_config(), slots, quoted, sizes, now_ns)
 
     def total_inventory_base(self, state: MarketState) -> tuple[FloatArray, FloatArray]:

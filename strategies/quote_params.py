@@ -144,7 +144,10 @@ def write_slot(
     max_inventory_base: float,
     now_ns: int,
 ) -> None:
-    """Fill one market's slot from its config (hot reload edits one slot in place), then validate."""
+    """Fill one market's slot from its config (hot reload edits one slot in place), then validate.
+
+    A `QuoteWorkspace` that quoted with these params needs `prepare(params)` afterwards.
+    """
     if cfg.n_levels > params.n_levels:
         raise ValueError(f"{market.key}: n_levels {cfg.n_levels} exceeds the arrays' {params.n_levels}")
     lot = float(market.lot_size)

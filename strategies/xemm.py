@@ -13,6 +13,10 @@ venue, retried within a slippage bound; if it cannot complete, the market is pau
 logged and stored (`events` kind "alert"), and the unhedged size stays on the books
 (`unhedged_base`, and the round trip row). Rows still pending at start (a stop mid-hedge) are
 hedged again. Every round trip's realised edge is stored (`xemm_round_trips`).
+
+The maker markets form one self-trade group (`bot.self_trade`): each requotes on its own, so when
+the taker book jumps, a maker's new quote that would cross our order still resting on another
+maker venue waits until that order is gone. Hedges are immediate-or-cancel: never held back.
 """
 
 from __future__ import annotations
@@ -123,6 +127,9 @@ class XemmStrategy:
         self.ledger = XvenueLedger(ctx.store)
         self.hedger = HedgeExecutor(ctx.orders, self.ledger)
         self._resume_pending()
+        # each maker market requotes on its own: when the taker book jumps, one maker's new bid could
+        # go out while another's old ask is still resting, so the order manager keeps them apart
+        ctx.orders.self_trade.register(self, [list(self.makers)], lambda slot: self.makers[slot].wake.set())
         workers = [
             asyncio.create_task(self._quote_loop(m), name=f"xemm-{m.slot}") for m in self.makers.values()
         ]
@@ -131,6 +138,7 @@ class XemmStrategy:
         try:
             await asyncio.gather(*workers)
         finally:
+            ctx.orders.self_trade.unregister(self)
             for task in workers:
                 task.cancel()
 

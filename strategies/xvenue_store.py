@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, func, inspect, text
+from sqlalchemy import UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -79,7 +79,7 @@ class XvenueLedger:
     def __init__(self, store: Store) -> None:
         self.store = store
         SQLModel.metadata.create_all(store.engine, tables=[_RT, _ARB])
-        _add_missing_columns(store, _ARB)
+        store.add_missing_columns(_ARB)
 
     def open_round_trip(self, **values: Any) -> int | None:
         """Insert a pending round trip; None when this maker fill was seen before."""
@@ -140,16 +140,3 @@ class XvenueLedger:
     def count_round_trips(self) -> int:
         with Session(self.store.engine) as session:
             return int(session.exec(select(func.count()).select_from(XemmRoundTripRow)).one())
-
-
-def _add_missing_columns(store: Store, table: Any) -> None:
-    """Columns added to a table after a store was created (all nullable or defaulted) get added to it."""
-    have = {c["name"] for c in inspect(store.engine).get_columns(table.name)}
-    with store.engine.begin() as conn:
-        for column in table.columns:
-            if column.name in have:
-                continue
-            kind = column.type.compile(dialect=store.engine.dialect)
-            default = column.default.arg if column.default is not None else None
-            clause = f" DEFAULT '{default}'" if isinstance(default, str) else ""
-            conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{clause}'))

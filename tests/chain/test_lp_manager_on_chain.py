@@ -11,6 +11,7 @@ the gas of every receipt the LP account paid.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -205,8 +206,14 @@ async def test_lp_manager_opens_recentres_and_withdraws_on_chain_with_exact_book
     assert bot.scheduler.backend == "apscheduler" and bot.scheduler.runs["lp:lp"] > 0
     positions = rows()
     assert [p.close_reason for p in positions] == ["out of range", "volatility above ceiling"]
-    executed = lp_store.actions("lp", executed=True)
-    assert [a.action for a in executed] == ["open", "compound", "recentre", "compound", "withdraw"]
+    executed = [a.action for a in lp_store.actions("lp", executed=True)]
+    # (a loaded machine can let one more round see the fees of a push before its range check:
+    # a second compound of the same position; every one of them is checked against the chain)
+    assert [k for k, _ in itertools.groupby(executed)] == [
+        "open", "compound", "recentre", "compound", "withdraw"
+    ]  # fmt: skip
+    recentre_at = executed.index("recentre")
+    compounds = [executed[:recentre_at].count("compound"), executed[recentre_at:].count("compound")]
     first, second = positions
     assert first.tick_lower < second.tick_lower and first.tick_upper < second.tick_upper  # moved up
 
@@ -218,9 +225,9 @@ async def test_lp_manager_opens_recentres_and_withdraws_on_chain_with_exact_book
     for row in lp_store.fees():
         fees.setdefault(row.token_id, []).append(row)
     assert set(increases) == set(decreases) == set(collects) == set(fees) == {p.token_id for p in positions}
-    for p in positions:
+    for p, n_compounds in zip(positions, compounds, strict=True):
         mint_and_compound, (released,), collected = (e[p.token_id] for e in (increases, decreases, collects))
-        assert len(mint_and_compound) == len(collected) == 2  # compounded once; collected twice
+        assert len(mint_and_compound) == len(collected) == 1 + n_compounds  # + the collect of the close
         # positions() right after the mint, and everything the events moved, is what was stored.
         mint = mint_and_compound[0]
         on_chain = npm.functions.positions(p.token_id).call(block_identifier=mint["blockNumber"])
@@ -269,7 +276,8 @@ async def test_lp_manager_opens_recentres_and_withdraws_on_chain_with_exact_book
     tx_count, paid_wei = lp_gas_paid(rpc, lp.address, start_block + 1, end_block)
     assert stored_gas == paid_wei == start_native - rpc.eth.get_balance(lp.address)
     ops = [g.operation for g in lp_store.gas()]
-    assert [ops.count(op) for op in ("mint", "increase_liquidity", "collect", "burn")] == [2, 2, 4, 2]
+    n = sum(compounds)
+    assert [ops.count(op) for op in ("mint", "increase_liquidity", "collect", "burn")] == [2, n, n + 2, 2]
     assert tx_count >= len(ops)  # approvals ride on the swap and mint rows
     assert Decimal(str(sum(g.cost_token1 for g in lp_store.gas()))) > 0
 

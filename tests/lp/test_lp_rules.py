@@ -127,6 +127,9 @@ def test_position_rules_in_priority_order():
     assert (d.action, d.executed_gate) == (Action.COMPOUND, True)
     d = decide(held(pending_fees_token1=30.0), RULES)
     assert d.action is Action.HOLD
+    # out of range (waiting out the delay) fees are not compounded into a range that earns nothing
+    d = decide(held(price=3400.0, edge_since_ns=10**13 - 60 * 10**9, pending_fees_token1=50.0), RULES)
+    assert d.action is Action.HOLD
 
 
 def test_every_action_waits_for_the_minimum_interval_and_for_gas():

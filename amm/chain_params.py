@@ -72,6 +72,7 @@ class UniswapV3VenueParams(_Strict):
     )
     slippage_bps: int = Field(50, ge=0, le=10_000)
     tx_timeout_s: float = Field(120.0, gt=0)
+    rpc_timeout_s: float = Field(30.0, gt=0, description="one JSON-RPC request; a stalled node fails it")
     deadline_s: int = Field(300, gt=0)
     receipt_poll_s: float = Field(1.0, gt=0)
     gas_buffer_pct: int = Field(20, ge=0, le=500, description="added to eth_estimateGas for the gas limit")

@@ -80,7 +80,7 @@ class ChainPool:
         signer = Signer.from_env(params.wallet_key_env, os.environ if environ is None else environ)
         if w3 is not None:
             return await cls._connect(params, clock, signer, w3)
-        w3 = connect_rpc(params.rpc_url)
+        w3 = connect_rpc(params.rpc_url, timeout_s=params.rpc_timeout_s)
         try:
             pool = await cls._connect(params, clock, signer, w3)
         except BaseException:
@@ -244,6 +244,12 @@ class ChainPool:
         )
         outcome = await self.tx.send(request(*self._floors(amount0_min, amount1_min, preview0, preview1)))
         return self._liquidity_change("IncreaseLiquidity", outcome, approval_cost)
+
+    async def settle_mint(self, tx_hash: str, nonce: int) -> LiquidityChange | None:
+        """A mint whose send or wait failed: the position it made once mined, None if it never
+        can be (dropped, nonce reused). Raises `TxStillPending` or `TxRevertedOnChain`."""
+        outcome = await self.tx.settle(tx_hash, nonce)
+        return None if outcome is None else self._liquidity_change("IncreaseLiquidity", outcome, 0)
 
     async def increase_liquidity(
         self, token_id: int, amount0_desired: int, amount1_desired: int, amount0_min: int, amount1_min: int

@@ -5,6 +5,9 @@ reason and nothing is signed or sent. Fees are EIP-1559 under a hard cap (`FeeCa
 sent). Nonces come from our own counter, so several transactions can be in flight without two ever
 sharing a nonce; when the counter may be wrong (a send failed, a transaction was dropped or never
 mined) it is resynced from `eth_getTransactionCount(address, "pending")`, which also fills a gap.
+The hash is computed before sending, so a send whose answer is lost (a stalled RPC) is looked up by
+hash: the node has it (wait as usual), or not (`TxNotSent`), or cannot say (`TxOutcomeUnknown`);
+`settle(tx_hash)` tells later how such a transaction ended.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import aiohttp
 from eth_typing import HexStr
+from eth_utils import keccak
 from hexbytes import HexBytes
 from web3 import AsyncWeb3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
@@ -62,6 +67,30 @@ class TxNotMined(ChainTxError):
         super().__init__(f"{label}: tx {tx_hash} (nonce {nonce}) not mined within {timeout_s}s, {state}")
 
 
+class TxNotSent(ChainTxError):
+    """The RPC failed while sending and the node does not have the transaction: nothing is pending.
+    The nonce counter resyncs, so the next send reuses the nonce (no gap)."""
+
+    def __init__(self, label: str, tx_hash: str, nonce: int, cause: str) -> None:
+        self.tx_hash = tx_hash
+        self.nonce = nonce
+        super().__init__(f"{label}: tx {tx_hash} (nonce {nonce}) not sent: {cause}")
+
+
+class TxOutcomeUnknown(ChainTxError):
+    """The RPC failed while sending and cannot tell whether the node has the transaction: it may
+    still be mined. `TxManager.settle(tx_hash)` answers later."""
+
+    def __init__(self, label: str, tx_hash: str, nonce: int, cause: str) -> None:
+        self.tx_hash = tx_hash
+        self.nonce = nonce
+        super().__init__(f"{label}: tx {tx_hash} (nonce {nonce}) may have been sent: {cause}")
+
+
+class TxStillPending(ChainTxError):
+    """`settle`: the node still holds the transaction, unmined."""
+
+
 class TxRevertedOnChain(ChainTxError):
     """Passed simulation but reverted when mined (the state changed in between). Gas was spent."""
 
@@ -100,6 +129,10 @@ class FeeQuote:
     max_fee_per_gas_wei: int
     max_priority_fee_per_gas_wei: int
     next_base_fee_wei: int
+
+
+# What a lost or stalled RPC answer raises: the request may or may not have reached the node.
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, aiohttp.ClientError)
 
 
 def _is_nonce_conflict(exc: Exception) -> bool:
@@ -228,12 +261,20 @@ class TxManager:
                 "maxFeePerGas": fees.max_fee_per_gas_wei,
                 "maxPriorityFeePerGas": fees.max_priority_fee_per_gas_wei,
             }
-            tx_hash = await self.w3.eth.send_raw_transaction(self.signer.sign_transaction(tx))
-            return HexBytes(tx_hash).to_0x_hex(), nonce
+            raw = self.signer.sign_transaction(tx)
+            tx_hash = HexBytes(keccak(raw)).to_0x_hex()  # known before the node answers
+            try:
+                await self.w3.eth.send_raw_transaction(raw)
+            except TRANSPORT_ERRORS as exc:
+                await self._check_sent(request.label, tx_hash, nonce, exc)
+            return tx_hash, nonce
 
         tx_hash, nonce = await self.nonces.run(sign_and_send)
         log.info("%s: sent %s nonce %d gas %d", request.label, tx_hash, nonce, gas)
         receipt = await self._wait_receipt(request.label, tx_hash, nonce)
+        return await self._outcome(request, tx_hash, nonce, receipt)
+
+    async def _outcome(self, request: TxRequest | None, tx_hash: str, nonce: int, receipt: Any) -> TxOutcome:
         outcome = TxOutcome(
             tx_hash=tx_hash,
             nonce=nonce,
@@ -243,9 +284,41 @@ class TxManager:
             logs=tuple(receipt["logs"]),
         )
         if receipt["status"] != 1:
-            reason = await self._replay_reason(request, receipt["blockNumber"])
-            raise TxRevertedOnChain(request.label, tx_hash, outcome.gas_cost_wei, reason)
+            if request is None:
+                reason = "reason unknown (settled by hash)"
+            else:
+                reason = await self._replay_reason(request, receipt["blockNumber"])
+            label = "tx" if request is None else request.label
+            raise TxRevertedOnChain(label, tx_hash, outcome.gas_cost_wei, reason)
         return outcome
+
+    async def _check_sent(self, label: str, tx_hash: str, nonce: int, exc: BaseException) -> None:
+        """The send's answer was lost: the node has the transaction (go on) or it was not sent."""
+        cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        try:
+            await self.w3.eth.get_transaction(HexStr(tx_hash))
+        except TransactionNotFound:
+            raise TxNotSent(label, tx_hash, nonce, cause) from None
+        except TRANSPORT_ERRORS:
+            raise TxOutcomeUnknown(label, tx_hash, nonce, cause) from None
+        log.warning("%s: the answer to sending %s was lost (%s); the node has it", label, tx_hash, cause)
+
+    async def settle(self, tx_hash: str, nonce: int) -> TxOutcome | None:
+        """How a transaction whose send or wait failed ended: its outcome once mined, None when the
+        node does not have it and its nonce is free again or taken by another transaction (it can
+        never be mined); `TxStillPending` while it waits in the mempool."""
+        try:
+            receipt = await self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
+        except TransactionNotFound:
+            receipt = None
+        if receipt is not None:
+            return await self._outcome(None, tx_hash, nonce, receipt)
+        try:
+            await self.w3.eth.get_transaction(HexStr(tx_hash))
+        except TransactionNotFound:
+            self.nonces.mark_stale()
+            return None
+        raise TxStillPending(f"tx {tx_hash} (nonce {nonce}) is still pending")
 
     async def _estimate_gas(self, request: TxRequest) -> int:
         try:
@@ -261,6 +334,8 @@ class TxManager:
                 return await self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
             except TransactionNotFound:
                 pass
+            except TRANSPORT_ERRORS as exc:  # a stalled RPC: the transaction is out there, keep asking
+                log.warning("%s: receipt of %s not readable yet (%s)", label, tx_hash, type(exc).__name__)
             if loop.time() >= deadline:
                 break
             await asyncio.sleep(min(self.receipt_poll_s, max(0.0, deadline - loop.time())))
@@ -270,6 +345,8 @@ class TxManager:
             dropped = False
         except TransactionNotFound:
             dropped = True
+        except TRANSPORT_ERRORS:
+            dropped = False  # cannot tell: `settle` answers later
         raise TxNotMined(label, tx_hash, nonce, dropped, self.tx_timeout_s)
 
     async def _replay_reason(self, request: TxRequest, block_number: int) -> str:

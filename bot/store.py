@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, event, func, inspect, text
+from sqlalchemy import UniqueConstraint, bindparam, event, func, inspect, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -115,6 +115,9 @@ class EventRow(SQLModel, table=True):
 _ORDERS = OrderRow.__table__  # type: ignore[attr-defined]
 _ORDER_EVENTS = OrderEventRow.__table__  # type: ignore[attr-defined]
 _FILLS = FillRow.__table__  # type: ignore[attr-defined]
+# Hot-path statements built once, values bound at execution: building a statement with literal
+# values costs more than the SQLite write itself (SQLAlchemy recomputes its cache key each time).
+_UPDATE_ORDER = _ORDERS.update().where(_ORDERS.c.client_order_id == bindparam("cid"))
 
 
 def resolve_database_url(url: str, config_dir: Path) -> str:
@@ -142,6 +145,8 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         SQLModel.metadata.create_all(self.engine)
+        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        self._insert_fill = insert(_FILLS).on_conflict_do_nothing()
         # Called with (kind, ts_ns, detail) after each event is stored: notifications.
         self.event_listeners: list[Callable[[str, int, dict[str, Any]], None]] = []
 
@@ -191,15 +196,15 @@ class Store:
     def record_order_state(self, order: Order) -> None:
         with self.engine.begin() as conn:
             result = conn.execute(
-                _ORDERS.update()
-                .where(_ORDERS.c.client_order_id == order.client_order_id)
-                .values(
+                _UPDATE_ORDER,
+                dict(
+                    cid=order.client_order_id,
                     state=order.state.value,
                     filled_lots=order.filled_lots,
                     venue_order_id=order.venue_order_id,
                     updated_ns=order.updated_ns,
                     reason=order.reason,
-                )
+                ),
             )
             if result.rowcount != 1:
                 raise KeyError(f"order {order.client_order_id} was never stored")
@@ -256,9 +261,8 @@ class Store:
             is_maker=fill.is_maker,
             exchange_ts_ns=fill.exchange_ts_ns,
         )
-        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         with self.engine.begin() as conn:
-            result = conn.execute(insert(_FILLS).values(**values).on_conflict_do_nothing())
+            result = conn.execute(self._insert_fill, values)
             return bool(result.rowcount)
 
     def fills(self, venue: str | None = None, symbol: str | None = None) -> list[FillRow]:

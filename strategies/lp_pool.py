@@ -18,8 +18,14 @@ from amm.attribution import LvrMeter, exact_position_amounts, human_liquidity
 from amm.conversions import sqrt_price_x96_to_price, tick_to_price
 from amm.full_math import Q128, Q256
 from amm.pool_reader import PoolReadError
-from amm.ports import AmmPool
-from amm.tx_manager import SimulationReverted, TxRevertedOnChain
+from amm.ports import AmmPool, LiquidityChange
+from amm.tx_manager import (
+    SimulationReverted,
+    TxNotMined,
+    TxOutcomeUnknown,
+    TxRevertedOnChain,
+    TxStillPending,
+)
 from bot.clock import Clock
 from bot.lp_store import LpMarkRow, LpPositionRow, LpStore, LpSwapRow
 from strategies.lp_excess import CexExcessRoute, Excess, Route, RouteCosts
@@ -56,6 +62,18 @@ class LivePosition:
     swap_cost_token1: float = 0.0
     edge_since_ns: int | None = None
     marked_ns: int | None = None
+    released: tuple[int, int] | None = None  # a close's progress: amounts the decrease released
+    collected: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UnconfirmedMint:
+    """A mint sent whose outcome is unknown (not mined in time, or the RPC failed while sending)."""
+
+    tx_hash: str
+    nonce: int
+    choice: RangeChoice
+    swap_cost_token1: float
 
 
 @dataclass(slots=True)
@@ -100,6 +118,7 @@ class PoolLpManager:
         self._last_refusal: tuple[str, str] | None = None
         self.totals = LpTotals()
         self.d0, self.d1 = pool.token0.decimals, pool.token1.decimals
+        self.unconfirmed_mint: UnconfirmedMint | None = None
         self._deployable = (0.0, 0.0)  # human token0 / token1 a reopening would deploy (last view)
         # What the CEX legs moved on the exchange against the surplus they left idle in the wallet:
         # counted in every excess, so a surplus traded once on the CEX is not traded again.
@@ -244,6 +263,10 @@ class PoolLpManager:
         if self.cex is not None and self.cex.book is None:
             return None  # the CEX route is configured: no decision before its book has been seen
         now = self.clock.now_ns()
+        if self.unconfirmed_mint is not None and not await self._settle_mint(fair, now):
+            return None  # still pending: acting now could leave two positions
+        if self.position is not None and self.position.released is not None:
+            await self.close(fair, now, "finishing a close that failed half-way")
         self.vol.update(fair, now)
         view = await self.view(fair, now)
         pos = self.position
@@ -427,6 +450,47 @@ class PoolLpManager:
         except ValueError as exc:
             log.warning("%s/%s open refused by the pool: %s", self.strategy, self.pool_name, exc)
             return
+        except (TxNotMined, TxOutcomeUnknown) as exc:
+            # Sent, outcome unknown: the position may exist on chain. Nothing else is done on this
+            # pool until `_settle_mint` knows (stored as opened, or recorded as failed).
+            self.unconfirmed_mint = UnconfirmedMint(exc.tx_hash, exc.nonce, choice, cost)
+            log.warning("%s/%s mint unconfirmed, settling it first: %s", self.strategy, self.pool_name, exc)
+            self.store.record_action(
+                self.strategy, self.pool_name, now_ns, "mint_unconfirmed", str(exc), False, {}
+            )
+            return
+        self._record_open(minted, choice, fair, now_ns, cost)
+        if swap_needed and route == "cex":  # the position is stored first: the leg may fail
+            assert self.position is not None
+            self.position.swap_cost_token1 = await self._cex_swap(excess, fair, now_ns)
+
+    async def _settle_mint(self, fair: float, now_ns: int) -> bool:
+        """Resolve an unconfirmed mint; False while its transaction is still pending."""
+        pending = self.unconfirmed_mint
+        assert pending is not None
+        settle = getattr(self.pool, "settle_mint", None)
+        reason = "dropped: the node no longer has it"
+        minted = None
+        try:
+            if settle is not None:
+                minted = await settle(pending.tx_hash, pending.nonce)
+        except TxStillPending:
+            return False
+        except TxRevertedOnChain as exc:
+            reason = f"reverted on chain: {exc.reason}"
+        self.unconfirmed_mint = None
+        if minted is not None:
+            log.warning("%s/%s unconfirmed mint %s was mined", self.strategy, self.pool_name, pending.tx_hash)
+            self._record_open(minted, pending.choice, fair, now_ns, pending.swap_cost_token1)
+            return True
+        log.warning("%s/%s mint %s failed: %s", self.strategy, self.pool_name, pending.tx_hash, reason)
+        self.store.record_action(self.strategy, self.pool_name, now_ns, "mint_failed", reason, False, {})
+        return True
+
+    def _record_open(
+        self, minted: LiquidityChange, choice: RangeChoice, fair: float, now_ns: int, cost: float
+    ) -> None:
+        p = self.params
         self._gas("mint", minted.gas_cost_wei, fair, now_ns)
         value = minted.amount0 / 10.0**self.d0 * fair + minted.amount1 / 10.0**self.d1
         row_id = self.store.open_position(
@@ -454,8 +518,6 @@ class PoolLpManager:
         self.position = LivePosition(
             minted.token_id, row_id, choice, minted.liquidity, value, sigma, now_ns, meter, cost
         )
-        if swap_needed and route == "cex":  # the position is stored first: the leg may fail
-            self.position.swap_cost_token1 = await self._cex_swap(excess, fair, now_ns)
         log.info(
             "%s/%s opened #%d [%d, %d) = [%.2f, %.2f] L %d value %.2f",
             self.strategy,
@@ -481,13 +543,21 @@ class PoolLpManager:
         return f0, f1
 
     async def close(self, fair: float, now_ns: int, reason: str) -> None:
+        """Decrease, collect, burn. Resumable: after a step failed (a transaction not sent or not
+        mined) the next close goes on from what the chain holds, never repeating a done step."""
         pos = self.position
         assert pos is not None
-        released = await self.pool.decrease_liquidity(pos.token_id, pos.liquidity_raw, 0, 0)
-        self._gas("decrease_liquidity", released.gas_cost_wei, fair, now_ns)
-        await self._collect_fees(pos, fair, now_ns, (released.amount0, released.amount1))
+        if pos.released is None:
+            on_chain = (await self.pool.position(pos.token_id)).liquidity
+            released = await self.pool.decrease_liquidity(pos.token_id, on_chain, 0, 0)
+            self._gas("decrease_liquidity", released.gas_cost_wei, fair, now_ns)
+            pos.released = (released.amount0, released.amount1)
+        if not pos.collected:
+            await self._collect_fees(pos, fair, now_ns, pos.released)
+            pos.collected = True
         self._gas("burn", await self.pool.burn(pos.token_id), fair, now_ns)
-        self.store.close_position(pos.row_id, now_ns, released.amount0, released.amount1, reason)
+        out0, out1 = pos.released
+        self.store.close_position(pos.row_id, now_ns, out0, out1, reason)
         self._mark(pos, now_ns, 0.0)
         self.totals.lvr_token1 += pos.lvr.realized_token1
         self.position = None
@@ -497,8 +567,8 @@ class PoolLpManager:
             self.pool_name,
             pos.token_id,
             reason,
-            released.amount0,
-            released.amount1,
+            out0,
+            out1,
             pos.lvr.realized_token1,
         )
 

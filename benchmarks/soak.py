@@ -34,8 +34,16 @@ MARKETS_PER_VENUE = 10
 HOUR_S = 3600
 
 
-def soak_config_dict(db_url: str, n_markets: int, seed: int = 7) -> dict[str, Any]:
-    """`n_markets` coins quoted against USDT, at most MARKETS_PER_VENUE per mock venue."""
+def soak_config_dict(
+    db_url: str,
+    n_markets: int,
+    seed: int = 7,
+    taker_rate_per_s: float = 0.5,
+    book_interval_ms: float = 100.0,
+) -> dict[str, Any]:
+    """`n_markets` coins quoted against USDT, at most MARKETS_PER_VENUE per mock venue; the flow
+    (noise takers per second per market, book publication interval) sets how many events an hour
+    holds, so a long soak can trade fewer events per hour for more hours and markets."""
     venues: dict[str, Any] = {}
     markets: list[dict[str, Any]] = []
     for i in range(n_markets):
@@ -49,6 +57,7 @@ def soak_config_dict(db_url: str, n_markets: int, seed: int = 7) -> dict[str, An
                 "seed": seed + i // MARKETS_PER_VENUE,
                 "order_latency_ms": 20,
                 "feed_latency_ms": 10,
+                "book_publish_interval_ms": book_interval_ms,
                 "initial_balances": {"USDT": "1000000"},
                 "markets": [],
             },
@@ -60,7 +69,7 @@ def soak_config_dict(db_url: str, n_markets: int, seed: int = 7) -> dict[str, An
                 "tick_size": "0.001",
                 "lot_size": "0.1",
                 "initial_price": str(price),
-                "noise_taker_rate_per_s": 0.5,
+                "noise_taker_rate_per_s": taker_rate_per_s,
             }
         )
         markets.append({"venue": name, "symbol": f"{coin}/USDT", "order_size": "2", "max_position": "40"})
@@ -164,10 +173,16 @@ def run_soak(
     db_dir: Path,
     n_checkpoints: int = 4,
     on_checkpoint: Callable[[Checkpoint], None] | None = None,
+    taker_rate_per_s: float = 0.5,
+    book_interval_ms: float = 100.0,
 ) -> SoakReport:
     """Run the bot for `hours` simulated hours; checkpoints at start and every hours/n_checkpoints
     (the last one a second before the stop, with the bot still quoting)."""
-    config: AppConfig = validate_config(soak_config_dict(f"sqlite:///{db_dir}/soak.sqlite", n_markets))
+    data = soak_config_dict(
+        f"sqlite:///{db_dir}/soak.sqlite", n_markets, taker_rate_per_s=taker_rate_per_s,
+        book_interval_ms=book_interval_ms,
+    )  # fmt: skip
+    config: AppConfig = validate_config(data)
     report = SoakReport(hours, n_markets)
     started = time.perf_counter()
 
@@ -258,8 +273,14 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=24.0, help="simulated hours (default 24)")
     parser.add_argument("--markets", type=int, default=50, help="markets quoted (default 50)")
     parser.add_argument("--checkpoints", type=int, default=12, help="RSS and size samples")
+    parser.add_argument("--taker-rate", type=float, default=0.5, help="noise takers per second per market")
+    parser.add_argument("--book-interval-ms", type=float, default=100.0, help="book publication interval")
     args = parser.parse_args()
-    print(f"soak: {args.hours:g} simulated hours, {args.markets} markets", flush=True)
+    print(
+        f"soak: {args.hours:g} simulated hours, {args.markets} markets, {args.taker_rate:g} takers/s "
+        f"per market, books every {args.book_interval_ms:g} ms",
+        flush=True,
+    )
     print(HEADER, flush=True)
     with tempfile.TemporaryDirectory(prefix="mmbot-soak-") as tmp:
         report = run_soak(
@@ -268,6 +289,8 @@ def main() -> None:
             Path(tmp),
             args.checkpoints,
             on_checkpoint=lambda c: print(checkpoint_line(c), flush=True),
+            taker_rate_per_s=args.taker_rate,
+            book_interval_ms=args.book_interval_ms,
         )
     print_report(report)
 

@@ -19,8 +19,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from amm.analytics import F64, hodl_value, v3_amounts, v3_lvr_rate, v3_value
-from amm.liquidity_amounts import get_amounts_for_liquidity
-from amm.tick_math import get_sqrt_ratio_at_tick
+from amm.math.liquidity_amounts import get_amounts_for_liquidity
+from amm.math.tick_math import get_sqrt_ratio_at_tick
 
 SECONDS_PER_YEAR = 365 * 24 * 3600
 

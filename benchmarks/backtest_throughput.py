@@ -17,9 +17,9 @@ import time
 
 import numpy as np
 
-from bot.backtest.fast import GridQuoter, ReplayParams, run_fast
-from bot.backtest.jit import HAVE_NUMBA
 from bot.backtest.synthetic import SyntheticParams, generate
+from connectors.replay.fast import GridQuoter, ReplayParams, run_fast
+from connectors.replay.jit import HAVE_NUMBA
 
 
 class NoQuotes:

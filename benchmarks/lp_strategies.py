@@ -7,7 +7,7 @@ Exact pool maths throughout (no closed-form shortcut): every run is a `Simulated
 V3Pool) holding a background full-range LP, with `SimPoolFlow` once per 60 s block: Poisson noise
 swaps, then an arbitrageur that swaps the pool to fair ± fee. Fees are the pool's own fee growth.
 Every strategy acts through `PoolLpManager.step` every 5 minutes (the open / close / collect /
-compound code and gas accounting the bot runs): ours with `strategies.lp_rules.decide`, the
+compound code and gas accounting the bot runs): ours with `strategies.lp.rules.decide`, the
 baselines with the small policies below. The hedge overlays the same run of ours: the `Hedger`'s
 band rule on LP token0 + uncollected token0 fees + idle token0, filled at the fair price plus a
 taker cost. LVR is the realised LVR of `amm.attribution.LvrMeter` on the fair path.
@@ -35,16 +35,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from amm.attribution import SECONDS_PER_YEAR, PnlAttribution, exact_position_amounts
-from amm.params import BackgroundRange, NoiseParams, SimPoolParams
-from amm.sim_flow import SimPoolFlow
-from amm.sim_pool import SimulatedPool
-from bot.clock import NS_PER_S, FixedClock
-from bot.lp_store import LpStore
-from bot.store import Store
-from strategies.hedger import Hedger, HedgerParams
-from strategies.lp_params import LpManagerParams
-from strategies.lp_pool import Policy, PoolLpManager
-from strategies.lp_rules import Action, Decision, PoolView, Rules, decide
+from amm.sim.flow import SimPoolFlow
+from amm.sim.params import BackgroundRange, NoiseParams, SimPoolParams
+from amm.sim.pool import SimulatedPool
+from bot.core.clock import NS_PER_S, FixedClock
+from bot.kernel.lp_store import LpStore
+from bot.kernel.store import Store
+from strategies.lp.hedger import Hedger, HedgerParams
+from strategies.lp.params import LpManagerParams
+from strategies.lp.pool import Policy, PoolLpManager
+from strategies.lp.rules import Action, Decision, PoolView, Rules, decide
 
 VOLS = (0.3, 0.6, 1.2)
 BLOCK_S = 60

@@ -13,7 +13,7 @@ import asyncio
 import time
 from decimal import Decimal
 
-from bot.clock import LoopClock, run_simulated
+from bot.core.clock import LoopClock, run_simulated
 from connectors.mock.exchange import MockExchange
 from connectors.mock.flow import NS_PER_S, OrderFlow
 from connectors.mock.params import MockMarketParams, MockVenueParams

@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from strategies.quote_arrays import QuoteInputs, QuoteModel, QuoteParams
-from strategies.quote_core import QuoteWorkspace, compute_quotes
+from strategies.quoting.arrays import QuoteInputs, QuoteModel, QuoteParams
+from strategies.quoting.core import QuoteWorkspace, compute_quotes
 from tests.strategies.reference_quotes import reference_quotes
 
 N_LEVELS = 5

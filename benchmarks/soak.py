@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.app import Bot
-from bot.clock import LoopClock, run_simulated
-from bot.config import AppConfig, validate_config
+from bot.app.config import AppConfig, validate_config
+from bot.app.lifecycle import Bot
+from bot.core.clock import LoopClock, run_simulated
 from connectors.mock.venue import MockVenue
 
 MARKETS_PER_VENUE = 10

@@ -8,7 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.config import ConfigError, load_config, masked_config, secret_env_names
+from bot.app.config import load_config, masked_config, secret_env_names
+from bot.core.config_base import ConfigError
 from connectors.mock.facade import server as facade_server
 
 DEFAULT_CONFIG = Path(__file__).with_name("default_config.toml")
@@ -38,8 +39,8 @@ def cmd_show_config(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.app import run_bot
-    from bot.logs import setup_logging
+    from bot.app.lifecycle import run_bot
+    from bot.ops.logs import setup_logging
 
     path, base_dir = _config_location(args.config)
     config = load_config(path)
@@ -49,8 +50,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel_all(args: argparse.Namespace) -> int:
-    from bot.app import cancel_all_offline
-    from bot.logs import setup_logging
+    from bot.app.lifecycle import cancel_all_offline
+    from bot.ops.logs import setup_logging
 
     path, base_dir = _config_location(args.config)
     config = load_config(path)
@@ -63,8 +64,8 @@ def cmd_cancel_all(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
-    from bot.report import write_report
-    from bot.store import Store, resolve_database_url
+    from bot.kernel.store import Store, resolve_database_url
+    from bot.reports.report import write_report
 
     path, base_dir = _config_location(args.config)
     config = load_config(path)
@@ -84,9 +85,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from bot.backtest.events import EventFileError
     from bot.backtest.runner import run_backtest
-    from bot.logs import setup_logging
+    from bot.ops.logs import setup_logging
+    from connectors.replay.events import EventFileError
 
     path = Path(args.config)
     config = load_config(path)
@@ -113,8 +114,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from bot.status import collect_status, format_status
-    from bot.store import Store, resolve_database_url
+    from bot.kernel.store import Store, resolve_database_url
+    from bot.reports.status import collect_status, format_status
 
     path, base_dir = _config_location(args.config)
     config = load_config(path)

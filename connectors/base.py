@@ -1,6 +1,6 @@
 """The Venue port: what every venue adapter (mock, ccxt, AMM) provides to the engine.
 
-Adapters convert their raw messages into the domain types of `bot.domain` at the edge; nothing
+Adapters convert their raw messages into the domain types of `bot.core.domain` at the edge; nothing
 past this module sees a venue's own schema. Streams are push-based: the adapter calls the sink the
 engine gives it, from the event loop, and never blocks in it.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
-from bot.domain import Balance, Fill, Market, OrderRequest, OrderUpdate, VenueEvent
+from bot.core.domain import Balance, Fill, Market, OrderRequest
+from bot.core.events import OrderUpdate, VenueEvent
 
 EventSink = Callable[[VenueEvent], None]
 

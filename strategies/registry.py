@@ -7,18 +7,18 @@ from collections.abc import Callable
 import numpy as np
 from pydantic import BaseModel
 
-from bot.domain import Market
-from bot.market_state import MarketState
-from strategies.amm_arbitrage import AmmArbitrageParams, AmmArbitrageStrategy
-from strategies.base import ActiveStrategy, QuoteStrategy
-from strategies.controls import QuotingControls
-from strategies.core_strategy import CoreQuoteStrategy
-from strategies.hedger import Hedger, HedgerParams
-from strategies.lp_manager import LpManager
-from strategies.lp_params import LpManagerParams
-from strategies.multi_venue import MultiVenueParams, MultiVenueStrategy
-from strategies.quote_params import AvellanedaParams, FixedSpreadParams, GlftParams
-from strategies.xemm import XemmParams, XemmStrategy
+from bot.core.domain import Market
+from bot.kernel.controls import QuotingControls
+from bot.kernel.market_state import MarketState
+from bot.kernel.strategy import ActiveStrategy, QuoteStrategy
+from strategies.lp.hedger import Hedger, HedgerParams
+from strategies.lp.manager import LpManager
+from strategies.lp.params import LpManagerParams
+from strategies.quoting.core_strategy import CoreQuoteStrategy
+from strategies.quoting.multi_venue import MultiVenueParams, MultiVenueStrategy
+from strategies.quoting.params import AvellanedaParams, FixedSpreadParams, GlftParams
+from strategies.xvenue.amm_arbitrage import AmmArbitrageParams, AmmArbitrageStrategy
+from strategies.xvenue.xemm import XemmParams, XemmStrategy
 
 
 def market_slots(state: MarketState, keys: list[str]) -> np.ndarray:

@@ -7,9 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.config import AppConfig, validate_config
-from bot.domain import Balance
-from bot.store import Store
+from bot.app.config import AppConfig, validate_config
+from bot.core.domain import Balance
+from bot.kernel.store import Store
 
 MOCK_VENUE: dict[str, Any] = {
     "kind": "mock",

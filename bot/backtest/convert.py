@@ -12,7 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.backtest.events import ASK, BID, DEPTH, TRADE, DataMeta, EventData, EventFileError, make_event_data
+from connectors.replay.events import (
+    ASK,
+    BID,
+    DEPTH,
+    TRADE,
+    DataMeta,
+    EventData,
+    EventFileError,
+    make_event_data,
+)
 
 
 def _on_grid(value: str, step: Decimal, where: str) -> int:

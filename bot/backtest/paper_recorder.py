@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.backtest.events import ASK, BID, DEPTH, SNAPSHOT, TRADE, DataMeta, EventData, save_events
 from bot.backtest.recorder import RowBuffer
-from bot.domain import BookSnapshot, Side, VenueEvent
+from bot.core.domain import Side
+from bot.core.events import BookSnapshot, VenueEvent
 from connectors.mock.venue import MockVenue
+from connectors.replay.events import ASK, BID, DEPTH, SNAPSHOT, TRADE, DataMeta, EventData, save_events
 
 _ALL_LEVELS = 1 << 30
 

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.backtest.events import ASK, BID, COLUMNS, DEPTH, TRADE, DataMeta, EventData, save_events
-from bot.domain import BookSnapshot, OrderUpdate, PublicTrade, Side, VenueEvent
+from bot.core.domain import Side
+from bot.core.events import BookSnapshot, OrderUpdate, PublicTrade, VenueEvent
+from connectors.replay.events import ASK, BID, COLUMNS, DEPTH, TRADE, DataMeta, EventData, save_events
 
 
 class RowBuffer:

@@ -16,16 +16,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.app import Bot, build_venue
-from bot.backtest.events import EventData, load_events
-from bot.clock import NS_PER_S, LoopClock, run_simulated
-from bot.config import AppConfig, ConfigError
-from bot.pools import SimPools
-from bot.report import write_report
-from bot.store import Store
+from bot.app.config import AppConfig
+from bot.app.lifecycle import Bot, build_venue
+from bot.app.pools import SimPools
+from bot.core.clock import NS_PER_S, LoopClock, run_simulated
+from bot.core.config_base import ConfigError
+from bot.kernel.store import Store
+from bot.reports.report import write_report
 from connectors.base import Venue
-from connectors.ccxt_params import CcxtVenueParams
+from connectors.ccxt.params import CcxtVenueParams
 from connectors.replay import ReplayVenue, ReplayVenueParams
+from connectors.replay.events import EventData, load_events
 
 STORE_NAME = "backtest.sqlite"
 

@@ -15,7 +15,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from bot.config import ConfigError, validate_config
+from bot.app.config import validate_config
+from bot.core.config_base import ConfigError
 
 RANK_COLUMNS = ("net_pnl", "sharpe", "max_drawdown", "fill_rate", "fills", "orders")
 

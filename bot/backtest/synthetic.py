@@ -12,8 +12,8 @@ from decimal import Decimal
 
 import numpy as np
 
-from bot.backtest.events import ASK, BID, DEPTH, TRADE, DataMeta, EventData, make_event_data
-from bot.backtest.jit import njit
+from connectors.replay.events import ASK, BID, DEPTH, TRADE, DataMeta, EventData, make_event_data
+from connectors.replay.jit import njit
 
 
 @dataclass(frozen=True, slots=True)

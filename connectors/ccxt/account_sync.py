@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from bot.domain import BalanceUpdate, FillEvent, Market, OrderUpdate
+from bot.core.domain import Market
+from bot.core.events import BalanceUpdate, FillEvent, OrderUpdate
 from connectors.base import OrderNotFound, VenueError
 from connectors.ccxt import convert, sanity
 
 if TYPE_CHECKING:
-    from connectors.ccxt_venue import CcxtVenue
+    from connectors.ccxt.venue import CcxtVenue
 
 log = logging.getLogger("mmbot.ccxt")
 

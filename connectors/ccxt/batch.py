@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import ccxt
 
-from bot.domain import Market, OrderRequest, OrderUpdate
+from bot.core.domain import Market, OrderRequest
+from bot.core.events import OrderUpdate
 from connectors.base import OrderNotFound, OrderRejected, VenueError, VenueUnavailable
 from connectors.ccxt import convert
 
 if TYPE_CHECKING:
-    from connectors.ccxt_venue import CcxtVenue
+    from connectors.ccxt.venue import CcxtVenue
 
 
 async def place_batch(venue: CcxtVenue, requests: Sequence[OrderRequest]) -> list[OrderUpdate | VenueError]:

@@ -13,7 +13,8 @@ from typing import Any
 
 import ccxt
 
-from bot.domain import Balance, BookSnapshot, Fill, Market, OrderState, OrderUpdate, PublicTrade, Side
+from bot.core.domain import Balance, Fill, Market, OrderState, Side
+from bot.core.events import BookSnapshot, OrderUpdate, PublicTrade
 
 log = logging.getLogger("mmbot.ccxt")
 

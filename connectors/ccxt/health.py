@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.clock import Clock
-from bot.domain import VenueStatus
+from bot.core.clock import Clock
+from bot.core.events import VenueStatus
 from connectors.base import EventSink
 
 log = logging.getLogger("mmbot.ccxt")

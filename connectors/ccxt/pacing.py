@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-from bot.clock import NS_PER_S, Clock
+from bot.core.clock import NS_PER_S, Clock
 
 
 class OrderBudget:

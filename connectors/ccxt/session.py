@@ -8,8 +8,8 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 
 from connectors.base import AuthError
+from connectors.ccxt.params import CcxtVenueParams
 from connectors.ccxt.urls import rewrite_api_urls
-from connectors.ccxt_params import CcxtVenueParams
 
 try:  # ccxt.pro ships inside ccxt since 4.0; keep REST-only use working without it
     import ccxt.pro as ccxt_pro

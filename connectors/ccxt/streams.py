@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import ccxt
 
-from bot.clock import NS_PER_S
-from bot.domain import BalanceUpdate
+from bot.core.clock import NS_PER_S
+from bot.core.events import BalanceUpdate
 from connectors.base import EventSink, VenueError
 from connectors.ccxt import convert, sanity
 from connectors.ccxt.health import StreamHealth
 from connectors.ccxt.pacing import Backoff
 
 if TYPE_CHECKING:
-    from connectors.ccxt_venue import CcxtVenue
+    from connectors.ccxt.venue import CcxtVenue
 
 log = logging.getLogger("mmbot.ccxt")
 

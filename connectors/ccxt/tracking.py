@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from bot.domain import OrderState, OrderUpdate
+from bot.core.domain import OrderState
+from bot.core.events import OrderUpdate
 
 
 class _BoundedMap(OrderedDict[str, str]):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from bot.domain import Balance, Market, Side
+from bot.core.domain import Balance, Market, Side
 
 _ZERO = Decimal(0)
 _BPS = Decimal(10_000)

@@ -20,20 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Protocol
 
-from bot.domain import (
-    Balance,
-    BalanceUpdate,
-    BookSnapshot,
-    Fill,
-    FillEvent,
-    Market,
-    OrderRequest,
-    OrderState,
-    OrderUpdate,
-    PublicTrade,
-    Side,
-    VenueEvent,
-)
+from bot.core.domain import Balance, Fill, Market, OrderRequest, OrderState, Side
+from bot.core.events import BalanceUpdate, BookSnapshot, FillEvent, OrderUpdate, PublicTrade, VenueEvent
 from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
 from connectors.mock.accounts import Account, InsufficientFunds, lock_amount, lock_asset
 from connectors.mock.matching import Execution, Levels, OrderBook, RestingOrder

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bot.domain import Side
+from bot.core.domain import Side
 from connectors.mock.exchange import MockExchange
 from connectors.mock.matching import RestingOrder
 from connectors.mock.params import MockMarketParams

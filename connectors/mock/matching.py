@@ -11,7 +11,7 @@ from bisect import bisect_left, insort
 from collections import deque
 from dataclasses import dataclass
 
-from bot.domain import Side
+from bot.core.domain import Side
 
 Levels = tuple[tuple[int, int], ...]
 """(price_ticks, size_lots) per level, best first."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 
-from bot.domain import Market, OrderState, OrderUpdate, Side
+from bot.core.domain import Market, OrderState, Side
+from bot.core.events import OrderUpdate
 
 
 class OrderType(StrEnum):

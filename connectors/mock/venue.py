@@ -14,19 +14,9 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from bot.clock import Clock
-from bot.domain import (
-    Balance,
-    BookSnapshot,
-    Fill,
-    FillEvent,
-    Market,
-    OrderRequest,
-    OrderUpdate,
-    PublicTrade,
-    VenueEvent,
-    VenueStatus,
-)
+from bot.core.clock import Clock
+from bot.core.domain import Balance, Fill, Market, OrderRequest
+from bot.core.events import BookSnapshot, FillEvent, OrderUpdate, PublicTrade, VenueEvent, VenueStatus
 from connectors.base import EventSink, OrderRejected, VenueError, VenueUnavailable
 from connectors.mock.exchange import MockExchange
 from connectors.mock.flow import OrderFlow

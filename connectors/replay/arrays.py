@@ -1,12 +1,12 @@
-"""Jitted helpers the replay venue adds around the replay core (bot/backtest/core.py): the same
+"""Jitted helpers the replay venue adds around the replay core (connectors/replay/core.py): the same
 book, queue-model and matching code, driven one timeline at a time by the asyncio venue."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from bot.backtest import core as c
-from bot.backtest.jit import njit
+from connectors.replay import core as c
+from connectors.replay.jit import njit
 
 R_LOCAL_TS = 6  # extra answer column: local time of the row that caused it (0: caused by a request)
 RESP_COLUMNS = 7

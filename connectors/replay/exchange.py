@@ -21,24 +21,11 @@ from decimal import Decimal
 
 import numpy as np
 
-from bot.backtest import core as c
-from bot.backtest.events import DEPTH, SNAPSHOT, TRADE, EventData
-from bot.backtest.fast import ReplayParams, ReplayState
-from bot.domain import (
-    Balance,
-    BalanceUpdate,
-    Fill,
-    FillEvent,
-    Market,
-    OrderRequest,
-    OrderState,
-    OrderUpdate,
-    PublicTrade,
-    Side,
-    VenueEvent,
-)
+from bot.core.domain import Balance, Fill, Market, OrderRequest, OrderState, Side
+from bot.core.events import BalanceUpdate, FillEvent, OrderUpdate, PublicTrade, VenueEvent
 from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
 from connectors.mock.accounts import Account, InsufficientFunds, lock_amount, lock_asset
+from connectors.replay import core as c
 from connectors.replay.arrays import (
     RESP_COLUMNS,
     ex_advance_stamped,
@@ -46,6 +33,8 @@ from connectors.replay.arrays import (
     lo_skip_before,
     top_levels,
 )
+from connectors.replay.events import DEPTH, SNAPSHOT, TRADE, EventData
+from connectors.replay.fast import ReplayParams, ReplayState
 from connectors.replay.params import ReplayVenueParams
 
 Timed = tuple[int, VenueEvent]

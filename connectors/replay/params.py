@@ -13,7 +13,7 @@ class ReplayVenueParams(BaseModel):
 
     kind: Literal["replay"] = "replay"
     data: str = Field(
-        description="L2 event file (.npz, bot/backtest/events.py); `mmbot backtest --data` overrides"
+        description="L2 event file (.npz, connectors/replay/events.py); `mmbot backtest --data` overrides"
     )
     queue_model: Literal["risk_averse", "probabilistic"] = "risk_averse"
     queue_power: float = Field(default=2.0, gt=0, description="probabilistic model: f(x) = x**power")

@@ -19,22 +19,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from bot.backtest.events import EventData, load_events
-from bot.backtest.fast import latency_samples
-from bot.clock import Clock
-from bot.domain import (
-    Balance,
-    BookSnapshot,
-    Fill,
-    FillEvent,
-    Market,
-    OrderRequest,
-    OrderUpdate,
-    VenueEvent,
-    VenueStatus,
-)
+from bot.core.clock import Clock
+from bot.core.domain import Balance, Fill, Market, OrderRequest
+from bot.core.events import BookSnapshot, FillEvent, OrderUpdate, VenueEvent, VenueStatus
 from connectors.base import EventSink, OrderRejected, VenueError, VenueUnavailable
+from connectors.replay.events import EventData, load_events
 from connectors.replay.exchange import ReplayExchange, Timed
+from connectors.replay.fast import latency_samples
 from connectors.replay.params import ReplayVenueParams
 
 T = TypeVar("T")

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from amm import analytics as an
-from amm.liquidity_amounts import get_amounts_for_liquidity
-from amm.tick_math import get_sqrt_ratio_at_tick
+from amm.math.liquidity_amounts import get_amounts_for_liquidity
+from amm.math.tick_math import get_sqrt_ratio_at_tick
 
 Q96 = 2**96
 L = 10**18

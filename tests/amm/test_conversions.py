@@ -3,7 +3,7 @@ from fractions import Fraction
 
 import pytest
 
-from amm.conversions import (
+from amm.math.conversions import (
     ceil_tick,
     floor_tick,
     nearest_usable_tick,

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amm.full_math import (
+from amm.math.full_math import (
     MAX_UINT128,
     MAX_UINT256,
     Q128,

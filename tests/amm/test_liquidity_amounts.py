@@ -2,14 +2,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amm.conversions import encode_sqrt_price_x96
-from amm.liquidity_amounts import (
+from amm.math.conversions import encode_sqrt_price_x96
+from amm.math.liquidity_amounts import (
     get_amount0_for_liquidity,
     get_amount1_for_liquidity,
     get_amounts_for_liquidity,
     get_liquidity_for_amounts,
 )
-from amm.tick_math import MAX_TICK, MIN_TICK, get_sqrt_ratio_at_tick
+from amm.math.tick_math import MAX_TICK, MIN_TICK, get_sqrt_ratio_at_tick
 
 SQRT_A = encode_sqrt_price_x96(100, 110)
 SQRT_B = encode_sqrt_price_x96(110, 100)

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from amm.params import BackgroundRange, SimPoolParams
+from amm.sim.params import BackgroundRange, SimPoolParams
 
 
 def test_defaults_are_valid_and_convert_gas_price():

@@ -3,9 +3,9 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amm.liquidity_amounts import get_amounts_for_liquidity
-from amm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO, get_sqrt_ratio_at_tick
-from amm.v3_pool import V3Pool
+from amm.math.liquidity_amounts import get_amounts_for_liquidity
+from amm.math.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO, get_sqrt_ratio_at_tick
+from amm.sim.v3_pool import V3Pool
 
 OWNERS = ("a", "b")
 RANGES = ((-600, 600), (-120, 60), (60, 300), (-1200, -60))

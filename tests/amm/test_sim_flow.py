@@ -5,11 +5,11 @@ from fractions import Fraction
 
 import pytest
 
-from amm.conversions import price_to_sqrt_price_x96
-from amm.params import NoiseParams, SimPoolParams
-from amm.sim_flow import FlowTrade, SimPoolFlow
-from amm.sim_pool import SimulatedPool
-from bot.clock import LoopClock, run_simulated
+from amm.math.conversions import price_to_sqrt_price_x96
+from amm.sim.flow import FlowTrade, SimPoolFlow
+from amm.sim.params import NoiseParams, SimPoolParams
+from amm.sim.pool import SimulatedPool
+from bot.core.clock import LoopClock, run_simulated
 
 FEE = 500 / 1e6
 
@@ -108,7 +108,7 @@ def test_runs_are_reproducible_per_seed():
 
 
 def _clock():
-    from bot.clock import FixedClock
+    from bot.core.clock import FixedClock
 
     return FixedClock(0)
 

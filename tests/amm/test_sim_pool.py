@@ -1,13 +1,13 @@
 import pytest
 
-from amm.full_math import Q128, mul_div
-from amm.liquidity_amounts import get_liquidity_for_amounts
-from amm.params import GasUnits, SimPoolParams
+from amm.math.full_math import Q128, mul_div
+from amm.math.liquidity_amounts import get_liquidity_for_amounts
+from amm.math.sqrt_price_math import get_amount0_delta, get_amount1_delta
+from amm.math.swap_math import compute_swap_step
+from amm.math.tick_math import get_sqrt_ratio_at_tick
 from amm.ports import AmmPool, TokenInfo
-from amm.sim_pool import SimulatedPool
-from amm.sqrt_price_math import get_amount0_delta, get_amount1_delta
-from amm.swap_math import compute_swap_step
-from amm.tick_math import get_sqrt_ratio_at_tick
+from amm.sim.params import GasUnits, SimPoolParams
+from amm.sim.pool import SimulatedPool
 
 E18 = 10**18
 Q96 = 2**96

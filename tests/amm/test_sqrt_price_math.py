@@ -2,15 +2,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amm.conversions import encode_sqrt_price_x96
-from amm.full_math import MAX_UINT128, MAX_UINT256
-from amm.sqrt_price_math import (
+from amm.math.conversions import encode_sqrt_price_x96
+from amm.math.full_math import MAX_UINT128, MAX_UINT256
+from amm.math.sqrt_price_math import (
     get_amount0_delta,
     get_amount1_delta,
     get_next_sqrt_price_from_input,
     get_next_sqrt_price_from_output,
 )
-from amm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
+from amm.math.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
 
 E18 = 10**18
 SQRT_1 = encode_sqrt_price_x96(1, 1)

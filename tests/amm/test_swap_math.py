@@ -2,10 +2,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amm.conversions import encode_sqrt_price_x96
-from amm.full_math import MAX_UINT128
-from amm.swap_math import compute_swap_step
-from amm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
+from amm.math.conversions import encode_sqrt_price_x96
+from amm.math.full_math import MAX_UINT128
+from amm.math.swap_math import compute_swap_step
+from amm.math.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
 
 E18 = 10**18
 SQRT_1 = encode_sqrt_price_x96(1, 1)

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amm.v2_math import get_amount_in, get_amount_out, quote
+from amm.math.v2_math import get_amount_in, get_amount_out, quote
 
 E18 = 10**18
 

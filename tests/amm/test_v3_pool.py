@@ -2,12 +2,17 @@ import copy
 
 import pytest
 
-from amm.full_math import Q128, Q256, mul_div
-from amm.position_math import fees_earned, get_fee_growth_inside
-from amm.sqrt_price_math import get_amount0_delta, get_amount1_delta
-from amm.swap_math import compute_swap_step
-from amm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO, get_sqrt_ratio_at_tick, get_tick_at_sqrt_ratio
-from amm.v3_pool import V3Pool, max_liquidity_per_tick
+from amm.math.full_math import Q128, Q256, mul_div
+from amm.math.position_math import fees_earned, get_fee_growth_inside
+from amm.math.sqrt_price_math import get_amount0_delta, get_amount1_delta
+from amm.math.swap_math import compute_swap_step
+from amm.math.tick_math import (
+    MAX_SQRT_RATIO,
+    MIN_SQRT_RATIO,
+    get_sqrt_ratio_at_tick,
+    get_tick_at_sqrt_ratio,
+)
+from amm.sim.v3_pool import V3Pool, max_liquidity_per_tick
 
 E18 = 10**18
 Q96 = 2**96

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from bot.backtest.events import ASK, BID, DEPTH, SNAPSHOT, TRADE, DataMeta, EventData, make_event_data
+from connectors.replay.events import ASK, BID, DEPTH, SNAPSHOT, TRADE, DataMeta, EventData, make_event_data
 
 META = DataMeta("sim", "BTC/USDT", Decimal("0.01"), Decimal("0.001"))
 T0 = 1_000_000_000_000

@@ -6,9 +6,9 @@ import subprocess
 import sys
 from decimal import Decimal
 
-from bot.backtest.events import save_events
 from bot.backtest.synthetic import SyntheticParams, generate
-from bot.store import Store
+from bot.kernel.store import Store
+from connectors.replay.events import save_events
 from tests.kit import child_env
 
 CONFIG = """

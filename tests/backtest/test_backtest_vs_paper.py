@@ -18,11 +18,11 @@ backtest of *other* parameters on this file is the market as it was, without tha
 
 from decimal import Decimal
 
-from bot.app import Bot
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
 from bot.backtest.paper_recorder import PaperRecorder
-from bot.clock import LoopClock, run_simulated
-from bot.config import validate_config
-from bot.store import Store
+from bot.core.clock import LoopClock, run_simulated
+from bot.kernel.store import Store
 from connectors.mock.venue import MockVenue
 from connectors.replay import ReplayVenue
 from tests.kit import MOCK_VENUE, small_config_dict

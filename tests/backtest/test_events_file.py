@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from bot.backtest.events import DEPTH, TRADE, EventFileError, load_events, make_event_data, save_events
 from bot.backtest.synthetic import SyntheticParams, generate
+from connectors.replay.events import DEPTH, TRADE, EventFileError, load_events, make_event_data, save_events
 from tests.backtest.helpers import META, book, depth, trade
 
 

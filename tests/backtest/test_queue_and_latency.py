@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.backtest.fast import ReplayParams, run_fast
+from connectors.replay.fast import ReplayParams, run_fast
 from tests.backtest.helpers import ASK, BID, T0, FixedOrders, book, depth, trade
 
 LAT = 1_000_000  # 1 ms order latency

@@ -6,14 +6,15 @@ from decimal import Decimal
 import pytest
 
 from bot.backtest.convert import convert_tardis
-from bot.backtest.events import ASK, BID, DEPTH, SNAPSHOT, TRADE, DataMeta, EventFileError, load_events
 from bot.backtest.paper_recorder import PaperRecorder
 from bot.backtest.recorder import BookRecorder
-from bot.clock import FixedClock, LoopClock, run_simulated
-from bot.domain import BookSnapshot, OrderState, OrderUpdate, PublicTrade, Side
+from bot.core.clock import FixedClock, LoopClock, run_simulated
+from bot.core.domain import OrderState, Side
+from bot.core.events import BookSnapshot, OrderUpdate, PublicTrade
 from connectors.mock.orders import OrderType
 from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import MockVenue
+from connectors.replay.events import ASK, BID, DEPTH, SNAPSHOT, TRADE, DataMeta, EventFileError, load_events
 from tests.kit import MOCK_VENUE
 
 META = DataMeta("va", "ETH/USDT", Decimal("0.01"), Decimal("0.01"))

@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from bot.clock import LoopClock, run_simulated
-from bot.domain import BookSnapshot, FillEvent, OrderRequest, OrderState, PublicTrade, Side
+from bot.core.clock import LoopClock, run_simulated
+from bot.core.domain import OrderRequest, OrderState, Side
+from bot.core.events import BookSnapshot, FillEvent, PublicTrade
 from connectors.base import PostOnlyWouldCross
 from connectors.replay import ReplayVenue, ReplayVenueParams
 from tests.backtest.helpers import ASK, BID, T0, book, depth, snapshot, trade

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from bot.backtest.events import save_events
 from bot.backtest.sweep import SweepError, grid_points, load_grid
 from bot.backtest.synthetic import SyntheticParams, generate
 from bot.cli import main
+from connectors.replay.events import save_events
 from tests.backtest.test_backtest_cli import CONFIG
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from bot.clock import LoopClock
-from bot.domain import BookSnapshot, FillEvent, OrderUpdate, VenueEvent, VenueStatus
-from connectors.ccxt_params import CcxtVenueParams
-from connectors.ccxt_venue import CcxtVenue
+from bot.core.clock import LoopClock
+from bot.core.events import BookSnapshot, FillEvent, OrderUpdate, VenueEvent, VenueStatus
+from connectors.ccxt.params import CcxtVenueParams
+from connectors.ccxt.venue import CcxtVenue
 from connectors.mock.facade import FacadeHandle, serve_facade
 from connectors.mock.params import MockVenueParams
 

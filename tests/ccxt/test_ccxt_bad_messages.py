@@ -15,7 +15,8 @@ import math
 
 import pytest
 
-from bot.domain import BalanceUpdate, BookSnapshot, OrderState, Side
+from bot.core.domain import OrderState, Side
+from bot.core.events import BalanceUpdate, BookSnapshot
 from tests.ccxt.conftest import Recorder
 from tests.ccxt.test_ccxt_trading import _req
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain import BookSnapshot, OrderRequest, OrderState, Side
+from bot.core.domain import OrderRequest, OrderState, Side
+from bot.core.events import BookSnapshot
 from connectors.base import AuthError, RateLimited
 from tests.ccxt.conftest import KEY_ENV, SECRET_ENV, Recorder
 

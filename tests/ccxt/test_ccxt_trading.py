@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain import OrderRequest, OrderState, Side
+from bot.core.domain import OrderRequest, OrderState, Side
 from connectors.base import OrderNotFound, PostOnlyWouldCross, Venue
 from tests.ccxt.conftest import Recorder
 

@@ -10,7 +10,7 @@ import ccxt
 import pytest
 from pydantic import ValidationError
 
-from bot.clock import LoopClock, run_simulated
+from bot.core.clock import LoopClock, run_simulated
 from connectors.base import (
     AuthError,
     InsufficientBalance,
@@ -24,9 +24,9 @@ from connectors.base import (
 from connectors.ccxt.convert import grid_units, precision_step, to_market
 from connectors.ccxt.errors import map_ccxt_error, retry_after_s
 from connectors.ccxt.pacing import Backoff, OrderBudget
+from connectors.ccxt.params import CcxtVenueParams
 from connectors.ccxt.session import read_credentials
 from connectors.ccxt.urls import rewrite_api_urls
-from connectors.ccxt_params import CcxtVenueParams
 
 
 def test_precision_tick_size_mode_is_exact_decimal():

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from bot.domain import Side
+from bot.core.domain import Side
 from connectors.mock.facade.auth import ws_signed_payload
 from tests.ccxt.conftest import API_KEY, API_SECRET
 from tests.kit import child_env

@@ -9,7 +9,7 @@ import ccxt.async_support as ccxt_async
 import pytest
 import tomli_w
 
-from bot.store import Store
+from bot.kernel.store import Store
 from tests.kit import child_env
 
 KEY, SECRET = "e2e-test-key-0123", "e2e-test-secret-4567"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from connectors.ccxt.params import CcxtVenueParams
 from connectors.ccxt.session import build_exchange
-from connectors.ccxt_params import CcxtVenueParams
 
 CONFIG = Path(__file__).resolve().parents[2] / "config.testnet.toml"
 

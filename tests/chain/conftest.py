@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from amm.artifacts import ArtifactsMissing, require_node_modules
-from amm.chain_pool import ChainPool
-from amm.local_chain import Anvil, UniswapDeployment, deploy_uniswap
-from bot.clock import LoopClock
+from amm.chain.artifacts import ArtifactsMissing, require_node_modules
+from amm.chain.local_chain import Anvil, UniswapDeployment, deploy_uniswap
+from amm.chain.pool import ChainPool
+from bot.core.clock import LoopClock
 
 LP_ACCOUNT = 1  # account 0 deployed everything
 TRADER_ACCOUNT = 2

@@ -2,9 +2,9 @@
 
 import pytest
 
-from amm.chain_pool import ChainPool
-from bot.app import Bot
-from bot.config import validate_config
+from amm.chain.pool import ChainPool
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
 from tests.kit import small_config_dict
 
 pytestmark = pytest.mark.chain

@@ -9,9 +9,9 @@ import pytest
 from eth_abi import encode
 from pydantic import ValidationError
 
-from amm.chain_params import UniswapV3VenueParams
-from amm.revert_reasons import decode_revert
-from amm.wallet import Signer, WalletKeyError
+from amm.chain.params import UniswapV3VenueParams
+from amm.chain.revert_reasons import decode_revert
+from amm.chain.wallet import Signer, WalletKeyError
 
 WETH = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"
 USDC = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"

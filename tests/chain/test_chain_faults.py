@@ -23,17 +23,17 @@ from eth_account.typed_transactions import TypedTransaction
 from hexbytes import HexBytes
 from web3 import Web3
 
-from amm.artifacts import load_abi
-from amm.chain_pool import ChainPool
-from amm.conversions import sqrt_price_x96_to_price
-from amm.local_chain import UniswapDeployment
-from amm.tx_manager import TxNotSent
-from bot.clock import LoopClock
-from bot.lp_store import LpStore
-from bot.store import Store
-from strategies.lp_params import LpManagerParams
-from strategies.lp_pool import PoolLpManager
-from strategies.lp_rules import Action, Decision
+from amm.chain.artifacts import load_abi
+from amm.chain.local_chain import UniswapDeployment
+from amm.chain.pool import ChainPool
+from amm.chain.tx_manager import TxNotSent
+from amm.math.conversions import sqrt_price_x96_to_price
+from bot.core.clock import LoopClock
+from bot.kernel.lp_store import LpStore
+from bot.kernel.store import Store
+from strategies.lp.params import LpManagerParams
+from strategies.lp.pool import PoolLpManager
+from strategies.lp.rules import Action, Decision
 from tests.chain.conftest import LP_ACCOUNT, cheat
 
 pytestmark = pytest.mark.chain

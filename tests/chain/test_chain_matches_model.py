@@ -18,14 +18,14 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from web3 import Web3
 
-from amm.chain_pool import MAX_UINT256, ChainPool
-from amm.conversions import floor_tick, usable_tick_bounds
-from amm.local_chain import UniswapDeployment
-from amm.position_manager import PositionManager
-from amm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
-from amm.tx_manager import TxRequest
-from amm.v3_pool import V3Pool
-from bot.clock import LoopClock
+from amm.chain.local_chain import UniswapDeployment
+from amm.chain.pool import MAX_UINT256, ChainPool
+from amm.chain.tx_manager import TxRequest
+from amm.math.conversions import floor_tick, usable_tick_bounds
+from amm.math.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
+from amm.sim.position_manager import PositionManager
+from amm.sim.v3_pool import V3Pool
+from bot.core.clock import LoopClock
 from tests.chain.conftest import LP_ACCOUNT, TRADER_ACCOUNT, cheat
 
 pytestmark = pytest.mark.chain

@@ -10,7 +10,7 @@ import pytest
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
-from amm.artifacts import (
+from amm.chain.artifacts import (
     RUNTIME_ABIS,
     ArtifactsMissing,
     compile_test_token,
@@ -18,8 +18,8 @@ from amm.artifacts import (
     npm_artifact,
     require_node_modules,
 )
-from amm.local_chain import Anvil, UniswapDeployment, sqrt_price_x96_for
-from amm.tick_math import get_tick_at_sqrt_ratio
+from amm.chain.local_chain import Anvil, UniswapDeployment, sqrt_price_x96_for
+from amm.math.tick_math import get_tick_at_sqrt_ratio
 
 pytestmark = pytest.mark.chain
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from amm.chain_pool import ChainPool
+from amm.chain.pool import ChainPool
 from amm.ports import AmmPool
 
 pytestmark = pytest.mark.chain

@@ -22,18 +22,18 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from amm.artifacts import load_abi
-from amm.conversions import price_to_sqrt_price_x96, sqrt_price_x96_to_price, tick_to_price
-from amm.local_chain import UniswapDeployment
-from amm.tx_manager import TxRequest
-from bot.app import Bot
-from bot.clock import LoopClock
-from bot.config import validate_config
-from bot.lp_store import LpStore
-from bot.store import Store
-from strategies.lp_params import LpManagerParams
-from strategies.lp_pool import PoolLpManager
-from strategies.lp_rules import Action, decide
+from amm.chain.artifacts import load_abi
+from amm.chain.local_chain import UniswapDeployment
+from amm.chain.tx_manager import TxRequest
+from amm.math.conversions import price_to_sqrt_price_x96, sqrt_price_x96_to_price, tick_to_price
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.core.clock import LoopClock
+from bot.kernel.lp_store import LpStore
+from bot.kernel.store import Store
+from strategies.lp.params import LpManagerParams
+from strategies.lp.pool import PoolLpManager
+from strategies.lp.rules import Action, decide
 from tests.chain.conftest import LP_ACCOUNT, TRADER_ACCOUNT, cheat
 from tests.kit import small_config_dict
 

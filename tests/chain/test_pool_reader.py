@@ -7,9 +7,9 @@ import asyncio
 import pytest
 from web3 import Web3
 
-from amm.chain_pool import ChainPool
-from amm.pool_reader import PoolReader, PoolReadError
-from amm.tx_manager import TxRequest
+from amm.chain.pool import ChainPool
+from amm.chain.pool_reader import PoolReader, PoolReadError
+from amm.chain.tx_manager import TxRequest
 from tests.chain.conftest import cheat
 
 pytestmark = pytest.mark.chain

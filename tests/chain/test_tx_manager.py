@@ -11,10 +11,10 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from amm.chain_pool import ChainPool
-from amm.local_chain import UniswapDeployment
-from amm.tx_manager import FeeCapExceeded, SimulationReverted, TxNotMined
-from bot.clock import FixedClock
+from amm.chain.local_chain import UniswapDeployment
+from amm.chain.pool import ChainPool
+from amm.chain.tx_manager import FeeCapExceeded, SimulationReverted, TxNotMined
+from bot.core.clock import FixedClock
 from tests.chain.conftest import cheat
 
 pytestmark = pytest.mark.chain

@@ -2,10 +2,10 @@
 
 from decimal import Decimal
 
-from bot.app import Bot
-from bot.clock import LoopClock, run_simulated
-from bot.config import validate_config
-from bot.store import Store
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.core.clock import LoopClock, run_simulated
+from bot.kernel.store import Store
 from connectors.mock.venue import MockVenue
 from tests.kit import small_config_dict
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import tomli_w
 
-from bot.store import Store
+from bot.kernel.store import Store
 from tests.kit import child_env, small_config_dict
 
 ROOT = Path(__file__).resolve().parents[2]

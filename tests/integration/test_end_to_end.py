@@ -2,10 +2,10 @@
 
 from decimal import Decimal
 
-from bot.app import Bot
-from bot.clock import LoopClock, run_simulated
-from bot.domain import client_order_prefix
-from bot.store import Store
+from bot.app.lifecycle import Bot
+from bot.core.clock import LoopClock, run_simulated
+from bot.core.ids import client_order_prefix
+from bot.kernel.store import Store
 from connectors.mock.venue import MockVenue
 from tests.kit import inventory_from_store, small_config, totals
 

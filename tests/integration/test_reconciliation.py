@@ -4,10 +4,11 @@ import asyncio
 import json
 from decimal import Decimal
 
-from bot.app import Bot
-from bot.clock import LoopClock, run_simulated
-from bot.domain import Order, OrderRequest, OrderState, Side, make_client_order_id
-from bot.store import Store
+from bot.app.lifecycle import Bot
+from bot.core.clock import LoopClock, run_simulated
+from bot.core.domain import Order, OrderRequest, OrderState, Side
+from bot.core.ids import make_client_order_id
+from bot.kernel.store import Store
 from connectors.mock.venue import MockVenue
 from tests.kit import small_config
 

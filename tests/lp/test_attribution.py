@@ -16,7 +16,7 @@ from amm.attribution import (
     il_from_amounts,
     realized_lvr,
 )
-from amm.conversions import price_to_sqrt_price_x96, tick_to_price
+from amm.math.conversions import price_to_sqrt_price_x96, tick_to_price
 
 D0, D1 = 18, 6
 TICK_LOWER, TICK_UPPER = -200_310, -192_200  # about 2000 .. 4500 USDC per WETH

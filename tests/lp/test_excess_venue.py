@@ -5,12 +5,13 @@ from decimal import Decimal
 
 import pytest
 
-from bot.app import Bot
-from bot.clock import run_simulated
-from bot.config import ConfigError, validate_config
-from bot.lp_status import position_attribution
-from bot.lp_store import LpStore
-from bot.store import Store
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.core.clock import run_simulated
+from bot.core.config_base import ConfigError
+from bot.kernel.lp_store import LpStore
+from bot.kernel.store import Store
+from bot.reports.lp_status import position_attribution
 from tests.lp.lp_kit import pool_config_dict
 
 

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from amm.attribution import exact_position_amounts
-from bot.app import Bot
-from bot.clock import run_simulated
-from bot.config import ConfigError, validate_config
-from bot.lp_store import LpStore
-from bot.status import collect_status, format_status
-from bot.store import Store
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.core.clock import run_simulated
+from bot.core.config_base import ConfigError
+from bot.kernel.lp_store import LpStore
+from bot.kernel.store import Store
+from bot.reports.status import collect_status, format_status
 from tests.lp.lp_kit import lp_hedge_config_dict, pool_config_dict
 
 

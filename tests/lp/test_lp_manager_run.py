@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from amm.attribution import SECONDS_PER_YEAR
-from amm.params import NoiseParams, SimPoolParams
-from amm.sim_flow import SimPoolFlow
-from amm.sim_pool import SimulatedPool
-from bot.clock import LoopClock, run_simulated
-from bot.lp_status import position_attribution
-from bot.lp_store import LpStore
-from bot.store import Store
-from strategies.lp_params import LpManagerParams
-from strategies.lp_pool import PoolLpManager
+from amm.sim.flow import SimPoolFlow
+from amm.sim.params import NoiseParams, SimPoolParams
+from amm.sim.pool import SimulatedPool
+from bot.core.clock import LoopClock, run_simulated
+from bot.kernel.lp_store import LpStore
+from bot.kernel.store import Store
+from bot.reports.lp_status import position_attribution
+from strategies.lp.params import LpManagerParams
+from strategies.lp.pool import PoolLpManager
 
 POOL = SimPoolParams(
     initial_price=3000.0,

@@ -1,11 +1,11 @@
 """What wakes the LP manager: its job on the bot's scheduler, and large moves of the fair market."""
 
-from bot.app import Bot
-from bot.clock import run_simulated
-from bot.config import validate_config
-from bot.domain import BookSnapshot
-from strategies.lp_manager import LpManager
-from strategies.lp_params import LpManagerParams
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.core.clock import run_simulated
+from bot.core.events import BookSnapshot
+from strategies.lp.manager import LpManager
+from strategies.lp.params import LpManagerParams
 from tests.lp.lp_kit import lp_hedge_config_dict
 
 

@@ -7,9 +7,9 @@ import pytest
 
 from amm.analytics import v3_amounts
 from amm.attribution import SECONDS_PER_YEAR
-from amm.conversions import price_to_tick, tick_to_price
-from strategies.lp_params import LpManagerParams
-from strategies.lp_rules import (
+from amm.math.conversions import price_to_tick, tick_to_price
+from strategies.lp.params import LpManagerParams
+from strategies.lp.rules import (
     Action,
     EwmaVolatility,
     PoolView,

@@ -2,9 +2,9 @@
 
 import pytest
 
-from bot.lp_status import collect_lp_status, format_lp_status
-from bot.lp_store import HedgeTradeRow, LpMarkRow, LpPositionRow, LpStore
-from bot.store import Store
+from bot.kernel.lp_store import HedgeTradeRow, LpMarkRow, LpPositionRow, LpStore
+from bot.kernel.store import Store
+from bot.reports.lp_status import collect_lp_status, format_lp_status
 
 S = 10**9
 

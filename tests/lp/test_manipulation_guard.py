@@ -3,13 +3,13 @@
 import asyncio
 import logging
 
-from amm.conversions import price_to_sqrt_price_x96
-from amm.full_math import MAX_INT256
-from amm.sim_pool import SimulatedPool
-from bot.clock import NS_PER_S, FixedClock
-from bot.lp_store import LpStore
-from bot.store import Store
-from strategies.lp_pool import PoolLpManager
+from amm.math.conversions import price_to_sqrt_price_x96
+from amm.math.full_math import MAX_INT256
+from amm.sim.pool import SimulatedPool
+from bot.core.clock import NS_PER_S, FixedClock
+from bot.kernel.lp_store import LpStore
+from bot.kernel.store import Store
+from strategies.lp.pool import PoolLpManager
 from tests.lp.test_lp_manager_run import PARAMS, POOL
 
 FAIR = 3000.0

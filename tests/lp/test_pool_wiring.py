@@ -4,10 +4,11 @@ import asyncio
 
 import pytest
 
-from amm.sim_pool import SimulatedPool
-from bot.app import Bot
-from bot.clock import LoopClock, run_simulated
-from bot.config import ConfigError, validate_config
+from amm.sim.pool import SimulatedPool
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.core.clock import LoopClock, run_simulated
+from bot.core.config_base import ConfigError
 from connectors.mock.venue import MockVenue
 from tests.lp.lp_kit import pool_config_dict
 

@@ -2,7 +2,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.domain import Balance, BalanceUpdate, Market, OrderState, PublicTrade, Side
+from bot.core.domain import Balance, Market, OrderState, Side
+from bot.core.events import BalanceUpdate, PublicTrade
 from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
 from connectors.mock.exchange import MockExchange, OrderType
 

@@ -3,7 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from bot.domain import PublicTrade, Side
+from bot.core.domain import Side
+from bot.core.events import PublicTrade
 from connectors.mock.exchange import MockExchange
 from connectors.mock.flow import NS_PER_S, SECONDS_PER_YEAR, FairPricePath, OrderFlow
 from connectors.mock.params import MockMarketParams

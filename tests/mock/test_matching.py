@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain import Side
+from bot.core.domain import Side
 from connectors.mock.matching import Execution, OrderBook
 
 

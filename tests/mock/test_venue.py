@@ -3,18 +3,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.clock import LoopClock, run_simulated
-from bot.domain import (
-    BalanceUpdate,
-    BookSnapshot,
-    FillEvent,
-    OrderRequest,
-    OrderState,
-    OrderUpdate,
-    PublicTrade,
-    Side,
-    VenueStatus,
-)
+from bot.core.clock import LoopClock, run_simulated
+from bot.core.domain import OrderRequest, OrderState, Side
+from bot.core.events import BalanceUpdate, BookSnapshot, FillEvent, OrderUpdate, PublicTrade, VenueStatus
 from connectors.base import (
     InsufficientBalance,
     OrderNotFound,

@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bot.app import Bot
-from bot.clock import LoopClock
-from bot.config import AppConfig
-from bot.domain import client_order_prefix
+from bot.app.config import AppConfig
+from bot.app.lifecycle import Bot
+from bot.core.clock import LoopClock
+from bot.core.ids import client_order_prefix
 from connectors.mock.venue import MockVenue
 
 

@@ -6,13 +6,13 @@ import json
 from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import Session, select
 
-from bot.app import Bot
-from bot.clock import run_simulated
-from bot.config import validate_config
-from bot.domain import FillEvent
-from bot.metrics import BotMetrics
-from bot.scheduler import JobScheduler
-from bot.store import OrderEventRow, OrderRow
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.core.clock import run_simulated
+from bot.core.events import FillEvent
+from bot.kernel.store import OrderEventRow, OrderRow
+from bot.ops.metrics import BotMetrics
+from bot.ops.scheduler import JobScheduler
 from tests.kit import small_config_dict
 from tests.ops.kit import mock_venues, run_with_script, store_path
 

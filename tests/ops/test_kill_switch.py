@@ -2,8 +2,8 @@
 
 from decimal import Decimal
 
-from bot.config import RiskConfig
-from bot.kill_switch import DAY_NS, KillSwitch, RiskSample
+from bot.kernel.kill_switch import DAY_NS, KillSwitch, RiskSample
+from bot.kernel.risk_config import RiskConfig
 
 S = 1_000_000_000
 T0 = 20_000 * DAY_NS + 3600 * S  # 01:00 UTC on some day

@@ -6,13 +6,13 @@ from decimal import Decimal
 
 import aiohttp
 
-from bot.app import Bot
-from bot.clock import LoopClock, run_simulated
-from bot.config import validate_config
-from bot.ops_server import OpsServer
-from bot.store import Store
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.core.clock import LoopClock, run_simulated
+from bot.kernel.store import Store
+from bot.ops.server import OpsServer
 from connectors.mock.venue import MockVenue
-from strategies.xvenue_store import XvenueLedger
+from strategies.xvenue.store import XvenueLedger
 from tests.ops.kit import our_open_orders, run_with_script
 from tests.xvenue.test_amm_arbitrage import BotWithPool
 from tests.xvenue.test_amm_arbitrage import _config as arb_config

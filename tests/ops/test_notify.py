@@ -4,12 +4,13 @@ import asyncio
 import logging
 from decimal import Decimal
 
-from bot.app import Bot
-from bot.clock import run_simulated
-from bot.config import NotifyConfig, validate_config
-from bot.domain import VenueStatus
-from bot.notify import Message, Notifier, Outbox, TelegramSink, TokenBucket, WebhookSink, sinks_from_env
-from bot.store import Store
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.core.clock import run_simulated
+from bot.core.events import VenueStatus
+from bot.kernel.store import Store
+from bot.ops.notify import Message, Notifier, Outbox, TelegramSink, TokenBucket, WebhookSink, sinks_from_env
+from bot.ops.settings import NotifyConfig
 from tests.kit import small_config_dict
 from tests.ops.kit import crash_fair_price, mock_venues, run_with_script, store_path
 from tests.ops.receiver import Receiver

@@ -5,9 +5,9 @@ import asyncio
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import Bot
-from bot.config import validate_config
-from bot.domain import VenueStatus
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.core.events import VenueStatus
 from tests.kit import small_config_dict
 from tests.ops.kit import our_open_orders, store_path
 

@@ -6,11 +6,11 @@ import logging
 
 import tomli_w
 
-from bot.app import Bot
-from bot.clock import run_simulated
-from bot.config import validate_config
-from bot.domain import Side
-from bot.reload import plan_reload
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.app.reload import plan_reload
+from bot.core.clock import run_simulated
+from bot.core.domain import Side
 from tests.kit import small_config_dict
 from tests.ops.kit import mock_venues, run_with_script, store_path
 

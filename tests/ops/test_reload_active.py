@@ -9,12 +9,12 @@ from decimal import Decimal
 
 import tomli_w
 
-from bot.app import Bot
-from bot.clock import LoopClock, run_simulated
-from bot.config import validate_config
-from bot.domain import Side
-from bot.store import Store
-from strategies.xvenue_store import XvenueLedger
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.core.clock import LoopClock, run_simulated
+from bot.core.domain import Side
+from bot.kernel.store import Store
+from strategies.xvenue.store import XvenueLedger
 from tests.kit import small_config_dict
 from tests.ops.kit import mock_venues, run_with_script, store_path
 
@@ -175,7 +175,7 @@ def test_lp_manager_and_hedger_restart_keeps_the_open_position(tmp_path):
     adopted = lp.managers["uni"].position
     assert adopted is not None and adopted.token_id == before.token_id
     assert adopted.liquidity_raw == before.liquidity_raw and adopted.row_id == before.row_id
-    from bot.lp_store import LpStore
+    from bot.kernel.lp_store import LpStore
 
     rows = LpStore(Store(config.bot.database_url)).positions("lp")
     assert [r.token_id for r in rows] == [before.token_id]  # one position ever: adopted, not re-minted

@@ -9,9 +9,9 @@ from decimal import Decimal
 import tomli_w
 
 from bot.cli import main as cli_main
-from bot.domain import Fill, Market, Side
-from bot.report import build_report
-from bot.store import PnlSnapshotRow, Store
+from bot.core.domain import Fill, Market, Side
+from bot.kernel.store import PnlSnapshotRow, Store
+from bot.reports.report import build_report
 from tests.kit import small_config_dict
 
 S = 10**9

@@ -3,11 +3,11 @@
 import asyncio
 import json
 
-from bot.app import Bot
-from bot.clock import run_simulated
-from bot.config import validate_config
-from bot.domain import OrderRequest, Side
-from bot.store import Store
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.core.clock import run_simulated
+from bot.core.domain import OrderRequest, Side
+from bot.kernel.store import Store
 from tests.kit import small_config_dict
 from tests.ops.kit import crash_fair_price, mock_venues, our_open_orders, run_with_script, store_path
 

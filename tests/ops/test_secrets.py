@@ -15,13 +15,13 @@ from pathlib import Path
 import aiohttp
 import tomli_w
 
-from bot.app import Bot
+from bot.app.config import load_config, secret_env_names
+from bot.app.lifecycle import Bot
 from bot.cli import main as cli_main
-from bot.config import load_config, secret_env_names
-from bot.domain import VenueStatus
-from bot.logs import setup_logging
-from bot.report import write_report
-from bot.store import Store
+from bot.core.events import VenueStatus
+from bot.kernel.store import Store
+from bot.ops.logs import setup_logging
+from bot.reports.report import write_report
 from connectors.mock.facade import serve_facade
 from tests.ccxt.conftest import BINANCE_LOCAL_OPTIONS, facade_params
 from tests.kit import child_env, small_config_dict

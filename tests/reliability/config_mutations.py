@@ -16,7 +16,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from bot.config_numbers import join_path
+from bot.app.config_numbers import join_path
 from tests.kit import REPO_ROOT, small_config_dict
 
 WETH = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"

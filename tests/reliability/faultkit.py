@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from bot.app import Bot
-from bot.config import validate_config
-from bot.store import Store
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.kernel.store import Store
 from connectors.mock.facade import FacadeHandle, serve_facade
 from connectors.mock.facade.faults import FaultParams
 from connectors.mock.params import MockVenueParams

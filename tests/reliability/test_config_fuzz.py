@@ -19,8 +19,9 @@ import pytest
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 
+from bot.app.config import load_config, validate_config
 from bot.cli import main
-from bot.config import ConfigError, load_config, validate_config
+from bot.core.config_base import ConfigError
 from tests.kit import child_env
 from tests.reliability.config_mutations import BASES, Mutation, mutations, parse_path, resolves
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from bot.app import Bot
-from bot.config import validate_config
-from bot.store import Store
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.kernel.store import Store
 from tests.kit import inventory_from_store
 from tests.reliability.procs import (
     INITIAL_BALANCES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.scheduler import JobScheduler
+from bot.ops.scheduler import JobScheduler
 
 
 async def test_stop_lets_a_running_apscheduler_job_finish_instead_of_cancelling_it(caplog):

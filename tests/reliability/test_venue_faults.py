@@ -13,9 +13,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bot.app import Bot
-from bot.domain import BookSnapshot, Side, VenueStatus
-from bot.store import Store
+from bot.app.lifecycle import Bot
+from bot.core.domain import Side
+from bot.core.events import BookSnapshot, VenueStatus
+from bot.kernel.store import Store
 from connectors.mock.facade import FacadeHandle
 from connectors.mock.facade.faults import FaultParams
 from connectors.mock.venue import DEFAULT_ACCOUNT

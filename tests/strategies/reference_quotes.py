@@ -1,6 +1,6 @@
 """Scalar reference of the quote core: one market at a time, plain Python floats, no arrays.
 
-It follows the pipeline documented in strategies/quote_core.py step by step, with each expression
+It follows the pipeline documented in strategies/quoting/core.py step by step, with each expression
 written in the same operation order as the vectorized code, so both round identically and the
 property tests can demand equal ticks and lots.
 
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from strategies.quote_arrays import QuoteInputs, QuoteModel, QuoteParams
-from strategies.targets import QuoteTargets
+from bot.kernel.targets import QuoteTargets
+from strategies.quoting.arrays import QuoteInputs, QuoteModel, QuoteParams
 
 BPS = 1e-4
 HALF_BPS = 0.5e-4

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from strategies.estimators import IntensityEstimator, VolatilityEstimator
+from strategies.quoting.estimators import IntensityEstimator, VolatilityEstimator
 
 T0 = 1_700_000_000_000_000_000
 NS = 1_000_000_000

@@ -8,9 +8,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from strategies.quote_arrays import QuoteInputs, QuoteParams
-from strategies.quote_core import QuoteWorkspace, compute_quotes
-from strategies.targets import QuoteTargets
+from bot.kernel.targets import QuoteTargets
+from strategies.quoting.arrays import QuoteInputs, QuoteParams
+from strategies.quoting.core import QuoteWorkspace, compute_quotes
 from tests.strategies.reference_quotes import reference_quotes
 
 NOW_NS = 1_700_000_000_000_000_000

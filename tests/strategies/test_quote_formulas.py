@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from strategies.quote_arrays import QuoteInputs, QuoteModel, QuoteParams
-from strategies.quote_core import compute_quotes
-from strategies.quote_models import avellaneda_stoikov, glft
-from strategies.targets import QuoteTargets
+from bot.kernel.targets import QuoteTargets
+from strategies.quoting.arrays import QuoteInputs, QuoteModel, QuoteParams
+from strategies.quoting.core import compute_quotes
+from strategies.quoting.models import avellaneda_stoikov, glft
 
 NOW = 1_700_000_000_000_000_000
 NAN = math.nan

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from bot.domain import Market
-from strategies.quote_arrays import QuoteModel, QuoteParams
-from strategies.quote_params import (
+from bot.core.domain import Market
+from strategies.quoting.arrays import QuoteModel, QuoteParams
+from strategies.quoting.params import (
     AvellanedaParams,
     FixedSpreadParams,
     GlftParams,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from strategies.quote_arrays import CACHE_LINE_BYTES, QuoteInputs, QuoteModel, QuoteParams, aligned_empty
-from strategies.quote_core import QuoteWorkspace, compute_quotes
-from strategies.targets import QuoteTargets
+from bot.kernel.targets import QuoteTargets
+from strategies.quoting.arrays import CACHE_LINE_BYTES, QuoteInputs, QuoteModel, QuoteParams, aligned_empty
+from strategies.quoting.core import QuoteWorkspace, compute_quotes
 from tests.strategies.reference_quotes import reference_quotes
 
 NOW = 1_700_000_000_000_000_000

@@ -1,6 +1,6 @@
 import asyncio
 
-from bot.clock import LoopClock, run_simulated
+from bot.core.clock import LoopClock, run_simulated
 
 
 def test_virtual_time_jumps_to_timers_and_keeps_order():

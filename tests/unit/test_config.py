@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.config import load_config, masked_config, validate_config
 from bot.cli import main
-from bot.config import ConfigError, load_config, masked_config, validate_config
+from bot.core.config_base import ConfigError
 from tests.kit import child_env, small_config_dict
 
 ROOT = Path(__file__).resolve().parents[2]

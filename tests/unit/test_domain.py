@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain import (
+from bot.core.domain import (
     ALLOWED_TRANSITIONS,
     IllegalTransition,
     Market,
@@ -10,9 +10,8 @@ from bot.domain import (
     OrderRequest,
     OrderState,
     Side,
-    client_order_seq,
-    make_client_order_id,
 )
+from bot.core.ids import client_order_seq, make_client_order_id
 
 
 def _order() -> Order:

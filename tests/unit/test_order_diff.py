@@ -1,5 +1,5 @@
-from bot.domain import Order, OrderRequest, OrderState, Side
-from bot.order_diff import LevelTarget, RefreshPolicy, diff_orders
+from bot.core.domain import Order, OrderRequest, OrderState, Side
+from bot.kernel.order_diff import LevelTarget, RefreshPolicy, diff_orders
 
 POLICY = RefreshPolicy(refresh_tolerance_ticks=2, size_tolerance=0.5, max_order_age_ns=60 * 10**9)
 

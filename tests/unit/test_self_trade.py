@@ -3,14 +3,14 @@
 import asyncio
 from decimal import Decimal
 
-from bot.clock import LoopClock, run_simulated
-from bot.domain import Market, Order, OrderRequest, OrderState, Side
-from bot.market_state import MarketState
-from bot.order_diff import LevelTarget, RefreshPolicy
-from bot.order_manager import OrderManager
-from bot.risk import RiskLimits
-from bot.self_trade import SelfTradeGuard
-from bot.store import Store
+from bot.core.clock import LoopClock, run_simulated
+from bot.core.domain import Market, Order, OrderRequest, OrderState, Side
+from bot.kernel.market_state import MarketState
+from bot.kernel.order_diff import LevelTarget, RefreshPolicy
+from bot.kernel.order_manager import OrderManager
+from bot.kernel.risk import RiskLimits
+from bot.kernel.self_trade import SelfTradeGuard
+from bot.kernel.store import Store
 from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import MockVenue
 

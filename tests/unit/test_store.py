@@ -1,7 +1,7 @@
 from decimal import Decimal
 
-from bot.domain import Balance, Fill, Market, Order, OrderRequest, OrderState, Side
-from bot.store import Store
+from bot.core.domain import Balance, Fill, Market, Order, OrderRequest, OrderState, Side
+from bot.kernel.store import Store
 
 MARKET = Market("v", "BTC/USDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.001"))
 

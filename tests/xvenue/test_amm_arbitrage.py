@@ -2,14 +2,14 @@
 
 from decimal import Decimal
 
-from amm.params import BackgroundRange, SimPoolParams
-from amm.sim_pool import SimulatedPool
-from bot.app import Bot
-from bot.clock import LoopClock, run_simulated
-from bot.config import validate_config
-from bot.store import Store
+from amm.sim.params import BackgroundRange, SimPoolParams
+from amm.sim.pool import SimulatedPool
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.core.clock import LoopClock, run_simulated
+from bot.kernel.store import Store
 from connectors.mock.venue import MockVenue
-from strategies.xvenue_store import XvenueLedger
+from strategies.xvenue.store import XvenueLedger
 
 
 class BotWithPool(Bot):

@@ -7,10 +7,10 @@ refuses our swap through its own minimum-output check; the mock venue refuses im
 import json
 from decimal import Decimal
 
-from amm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
-from bot.clock import LoopClock, run_simulated
-from bot.store import Store
-from strategies.xvenue_store import ArbTradeRow, XvenueLedger
+from amm.math.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
+from bot.core.clock import LoopClock, run_simulated
+from bot.kernel.store import Store
+from strategies.xvenue.store import ArbTradeRow, XvenueLedger
 from tests.xvenue.test_amm_arbitrage import BotWithPool, _config, _pool
 from tests.xvenue.test_xemm import FlakyTakerVenue
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from bot.domain import Market
-from bot.market_state import MarketState
-from strategies.fair_value import (
+from bot.core.domain import Market
+from bot.kernel.market_state import MarketState
+from strategies.quoting.fair_value import (
     FairValueEstimator,
     FairValueParams,
     InstrumentLayout,

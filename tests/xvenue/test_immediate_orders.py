@@ -4,10 +4,10 @@ from decimal import Decimal
 
 import pytest
 
-from bot.clock import FixedClock
-from bot.domain import Market, OrderRequest, OrderState, Side
-from connectors.ccxt_params import CcxtVenueParams
-from connectors.ccxt_venue import CcxtVenue
+from bot.core.clock import FixedClock
+from bot.core.domain import Market, OrderRequest, OrderState, Side
+from connectors.ccxt.params import CcxtVenueParams
+from connectors.ccxt.venue import CcxtVenue
 from connectors.mock.exchange import MockExchange
 
 MARKET = Market("va", "BTC/USDT", "BTC", "USDT", Decimal("0.1"), Decimal("0.001"), taker_fee_bps=Decimal(5))

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from bot.domain import Market
-from bot.market_state import MarketState
-from strategies.multi_venue import MultiVenueParams, MultiVenueStrategy
+from bot.core.domain import Market
+from bot.kernel.market_state import MarketState
+from strategies.quoting.multi_venue import MultiVenueParams, MultiVenueStrategy
 
 S = 1_000_000_000
 

@@ -3,11 +3,11 @@
 import asyncio
 from decimal import Decimal
 
-from bot.app import Bot
-from bot.clock import run_simulated
-from bot.config import validate_config
-from bot.domain import client_order_prefix
-from bot.store import Store
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.core.clock import run_simulated
+from bot.core.ids import client_order_prefix
+from bot.kernel.store import Store
 from tests.kit import small_config_dict
 from tests.ops.kit import mock_venues, run_with_script
 

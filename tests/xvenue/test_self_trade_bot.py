@@ -10,11 +10,12 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-from bot.app import Bot
-from bot.clock import run_simulated
-from bot.config import AppConfig, validate_config
-from bot.domain import Side, VenueEvent
-from bot.store import Store
+from bot.app.config import AppConfig, validate_config
+from bot.app.lifecycle import Bot
+from bot.core.clock import run_simulated
+from bot.core.domain import Side
+from bot.core.events import VenueEvent
+from bot.kernel.store import Store
 from tests.kit import small_config_dict
 from tests.ops.kit import mock_venues, run_with_script
 

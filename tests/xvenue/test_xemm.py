@@ -4,14 +4,15 @@ from decimal import Decimal
 
 import pytest
 
-from bot.app import Bot
-from bot.clock import LoopClock, run_simulated
-from bot.config import validate_config
-from bot.domain import OrderRequest, OrderUpdate
-from bot.store import Store
+from bot.app.config import validate_config
+from bot.app.lifecycle import Bot
+from bot.core.clock import LoopClock, run_simulated
+from bot.core.domain import OrderRequest
+from bot.core.events import OrderUpdate
+from bot.kernel.store import Store
 from connectors.base import OrderRejected
 from connectors.mock.venue import MockVenue
-from strategies.xvenue_store import XvenueLedger
+from strategies.xvenue.store import XvenueLedger
 from tests.kit import small_config_dict
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from bot.domain import Fill, Market, OrderState, OrderUpdate, Side
+from bot.core.domain import Fill, Market, OrderState, Side
+from bot.core.events import OrderUpdate
 
 NS_PER_MS = 1_000_000
 MAX_PRICE = Decimal("1000000000")  # PRICE_FILTER and LOT_SIZE maxima of every symbol

@@ -21,18 +21,9 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from bot.clock import LoopClock
-from bot.domain import (
-    BalanceUpdate,
-    BookSnapshot,
-    Fill,
-    FillEvent,
-    Market,
-    OrderState,
-    OrderUpdate,
-    PublicTrade,
-    VenueEvent,
-)
+from bot.core.clock import LoopClock
+from bot.core.domain import Fill, Market, OrderState
+from bot.core.events import BalanceUpdate, BookSnapshot, FillEvent, OrderUpdate, PublicTrade, VenueEvent
 from connectors.mock.exchange import MockExchange
 from connectors.mock.facade import codec
 from connectors.mock.facade.faults import BalanceHistory, FaultParams, Faults, UserStreamShaper

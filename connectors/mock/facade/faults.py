@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.domain import Balance
+from bot.core.domain import Balance
 
 
 class FaultParams(BaseModel):

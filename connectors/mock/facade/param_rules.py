@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 
-from bot.domain import Market
+from bot.core.domain import Market
 from connectors.mock.facade.codec import BinanceError, missing_param
 
 _DECIMAL = r"^([0-9]{1,20})(\.[0-9]{1,20})?$"

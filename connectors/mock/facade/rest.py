@@ -12,7 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.domain import Market, OrderUpdate, Side
+from bot.core.domain import Market, Side
+from bot.core.events import OrderUpdate
 from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
 from connectors.mock.exchange import OrderType
 from connectors.mock.facade import codec, param_rules

@@ -12,6 +12,7 @@ import sys
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -128,12 +129,9 @@ def _venue_params(
     config_path: str | None, venue: str | None
 ) -> tuple[str, MockVenueParams, FaultParams | None]:
     """The mock venue table to serve: `venue` (or the first kind = "mock" one) of a bot config."""
-    if config_path is None:
-        from bot.cli import DEFAULT_CONFIG
-
-        path = Path(DEFAULT_CONFIG)
-    else:
-        path = Path(config_path)
+    # The embedded bot config is read as package data: the facade depends on its content (the mock
+    # venue table), not on the bot's code.
+    path = Path(config_path) if config_path is not None else Path(str(files("bot") / "default_config.toml"))
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

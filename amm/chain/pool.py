@@ -1,0 +1,380 @@
+"""`AmmPool` on a real Uniswap v3 deployment: NonfungiblePositionManager, SwapRouter, QuoterV2.
+
+Every state-changing call is previewed with eth_call first; the slippage floor sent on chain is the
+larger of the caller's minimum and the previewed amount less `slippage_bps`, so a price move between
+preview and inclusion (or a sandwich) reverts instead of filling badly. Deadlines come from the
+injected clock. Results are read from the receipt's events, never from the preview.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from eth_utils.abi import get_abi_output_types
+from hexbytes import HexBytes
+from web3 import AsyncWeb3
+from web3.contract import AsyncContract
+
+from amm.chain.artifacts import load_abi
+from amm.chain.params import UniswapV3VenueParams
+from amm.chain.pool_reader import PoolReader
+from amm.chain.rpc import connect_rpc
+from amm.chain.tx_manager import TxManager, TxOutcome, TxRequest
+from amm.chain.wallet import Signer
+from amm.math.tick_math import get_tick_at_sqrt_ratio
+from amm.ports import Collected, LiquidityChange, PoolState, PositionInfo, SwapResult, TokenInfo
+from bot.core.clock import NS_PER_S, Clock
+
+MAX_UINT128 = 2**128 - 1
+MAX_UINT256 = 2**256 - 1
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+class ChainConfigError(ValueError):
+    """The venue config does not match what is on chain."""
+
+
+class ChainPool:
+    """One pool and the wallet that trades and provides liquidity on it. Build with `connect`."""
+
+    def __init__(
+        self,
+        *,
+        params: UniswapV3VenueParams,
+        clock: Clock,
+        tx: TxManager,
+        reader: PoolReader,
+        token0: TokenInfo,
+        token1: TokenInfo,
+        tick_spacing: int,
+    ) -> None:
+        self.params = params
+        self.clock = clock
+        self.tx = tx
+        self.reader = reader
+        self.w3 = tx.w3
+        self.token0 = token0
+        self.token1 = token1
+        self.fee_pips = params.pool.fee_pips
+        self.tick_spacing = tick_spacing
+        self.address = reader.address
+        addresses = params.addresses
+        self.npm = self._contract(addresses.position_manager, "NonfungiblePositionManager")
+        self.router = self._contract(addresses.swap_router, "SwapRouter")
+        self.quoter = self._contract(addresses.quoter, "QuoterV2")
+        self.erc20 = {t.address: self._contract(t.address, "ERC20") for t in (token0, token1)}
+        self._owns_connection = False
+
+    @classmethod
+    async def connect(
+        cls,
+        params: UniswapV3VenueParams,
+        clock: Clock,
+        *,
+        environ: Mapping[str, str] | None = None,
+        w3: AsyncWeb3 | None = None,
+    ) -> ChainPool:
+        signer = Signer.from_env(params.wallet_key_env, os.environ if environ is None else environ)
+        if w3 is not None:
+            return await cls._connect(params, clock, signer, w3)
+        w3 = connect_rpc(params.rpc_url, timeout_s=params.rpc_timeout_s)
+        try:
+            pool = await cls._connect(params, clock, signer, w3)
+        except BaseException:
+            await w3.provider.disconnect()  # type: ignore[attr-defined]
+            raise
+        pool._owns_connection = True
+        return pool
+
+    @classmethod
+    async def _connect(
+        cls, params: UniswapV3VenueParams, clock: Clock, signer: Signer, w3: AsyncWeb3
+    ) -> ChainPool:
+        chain_id = await w3.eth.chain_id
+        if chain_id != params.chain_id:
+            raise ChainConfigError(
+                f"chain_id: the RPC answers chain id {chain_id}, the config says {params.chain_id}"
+            )
+        tx = TxManager(
+            w3,
+            signer,
+            chain_id=chain_id,
+            max_fee_wei=params.max_fee_wei,
+            priority_fee_wei=params.priority_fee_wei,
+            gas_buffer_pct=params.gas_buffer_pct,
+            tx_timeout_s=params.tx_timeout_s,
+            receipt_poll_s=params.receipt_poll_s,
+        )
+        address0, address1 = sorted(
+            (params.token_address("token0"), params.token_address("token1")), key=lambda a: int(a, 16)
+        )
+        factory = w3.eth.contract(address=params.addresses.factory, abi=load_abi("UniswapV3Factory"))  # type: ignore[call-overload]
+        pool_address = await factory.functions.getPool(address0, address1, params.pool.fee_pips).call()
+        if pool_address == ZERO_ADDRESS:
+            raise ChainConfigError(
+                f"pool: the factory {params.addresses.factory} has no pool for {address0}/{address1} "
+                f"at fee {params.pool.fee_pips}"
+            )
+        reader = PoolReader(w3, pool_address, params.addresses.tick_lens)
+        token0, token1, tick_spacing = await asyncio.gather(
+            _token_info(w3, address0), _token_info(w3, address1), reader.tick_spacing()
+        )
+        return cls(
+            params=params,
+            clock=clock,
+            tx=tx,
+            reader=reader,
+            token0=token0,
+            token1=token1,
+            tick_spacing=tick_spacing,
+        )
+
+    async def close(self) -> None:
+        """Close the HTTP session `connect` opened (a passed-in AsyncWeb3 stays open)."""
+        if self._owns_connection:
+            await self.w3.provider.disconnect()  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        return (
+            f"ChainPool({self.token0.symbol}/{self.token1.symbol} {self.fee_pips} at {self.address}, "
+            f"wallet {self.tx.address})"
+        )
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    async def read_state(self) -> PoolState:
+        return await self.reader.state()
+
+    async def position(self, token_id: int) -> PositionInfo:
+        row = await self.npm.functions.positions(token_id).call()
+        return PositionInfo(token_id, row[5], row[6], row[7], row[10], row[11])
+
+    async def pending_fees(self, token_id: int) -> tuple[int, int]:
+        # collect() pokes the pool first, so its static result includes fees not yet in tokensOwed
+        # (and any principal already released by decrease_liquidity).
+        out = await self.tx.call(self._collect_request(token_id))
+        amount0, amount1 = self._decode(self.npm, "collect", out)
+        return amount0, amount1
+
+    async def twap_tick(self, window_s: int) -> int:
+        """The pool oracle's mean tick over the last `window_s` (PoolReadError: history too short)."""
+        return await self.reader.twap_tick(window_s)
+
+    async def wallet_balances(self) -> tuple[int, int]:
+        block = await self.w3.eth.block_number
+        balance0, balance1 = await asyncio.gather(
+            *(self.erc20[t.address].functions.balanceOf(self.tx.address).call(block_identifier=block)
+              for t in (self.token0, self.token1))
+        )  # fmt: skip
+        return balance0, balance1
+
+    async def gas_price_wei(self) -> int:
+        return await self.tx.gas_price_estimate()
+
+    async def quote_exact_input(self, zero_for_one: bool, amount_in: int) -> SwapResult:
+        token_in, token_out = self._swap_tokens(zero_for_one)
+        request = self._request(
+            self.quoter,
+            "quoteExactInputSingle",
+            (token_in.address, token_out.address, amount_in, self.fee_pips, 0),
+            "quote",
+        )
+        out = await self.tx.call(request)
+        amount_out, sqrt_price_after, _, gas_estimate = self._decode(
+            self.quoter, "quoteExactInputSingle", out
+        )
+        return SwapResult(
+            amount_in=amount_in,
+            amount_out=amount_out,
+            sqrt_price_x96_after=sqrt_price_after,
+            tick_after=get_tick_at_sqrt_ratio(sqrt_price_after),
+            gas_cost_wei=gas_estimate * await self.gas_price_wei(),
+        )
+
+    # -- swaps ------------------------------------------------------------------------------------
+
+    async def swap_exact_input(self, zero_for_one: bool, amount_in: int, amount_out_min: int) -> SwapResult:
+        token_in, token_out = self._swap_tokens(zero_for_one)
+        approval_cost = await self._ensure_allowance(token_in, self.router.address, amount_in)
+
+        def request(out_min: int) -> TxRequest:
+            args = (token_in.address, token_out.address, self.fee_pips, self.tx.address, self._deadline(),
+                    amount_in, out_min, 0)  # fmt: skip
+            return self._request(self.router, "exactInputSingle", args, "swap")
+
+        (preview_out,) = self._decode(
+            self.router, "exactInputSingle", await self.tx.call(request(amount_out_min))
+        )
+        outcome = await self.tx.send(request(max(amount_out_min, self._less_slippage(preview_out))))
+        swap = self._events(self.reader.pool, "Swap", outcome)[0]
+        amount0, amount1 = swap["amount0"], swap["amount1"]  # pool's view: positive = paid in
+        return SwapResult(
+            amount_in=amount0 if zero_for_one else amount1,
+            amount_out=-(amount1 if zero_for_one else amount0),
+            sqrt_price_x96_after=swap["sqrtPriceX96"],
+            tick_after=swap["tick"],
+            gas_cost_wei=approval_cost + outcome.gas_cost_wei,
+        )
+
+    # -- liquidity --------------------------------------------------------------------------------
+
+    async def mint(
+        self,
+        tick_lower: int,
+        tick_upper: int,
+        amount0_desired: int,
+        amount1_desired: int,
+        amount0_min: int,
+        amount1_min: int,
+    ) -> LiquidityChange:
+        self._check_ticks(tick_lower, tick_upper)
+        approval_cost = await self._approve_both(amount0_desired, amount1_desired)
+
+        def request(min0: int, min1: int) -> TxRequest:
+            token0, token1, owner = self.token0.address, self.token1.address, self.tx.address
+            args = (token0, token1, self.fee_pips, tick_lower, tick_upper,
+                    amount0_desired, amount1_desired, min0, min1, owner, self._deadline())  # fmt: skip
+            return self._request(self.npm, "mint", args, "mint")
+
+        _, _, preview0, preview1 = self._decode(
+            self.npm, "mint", await self.tx.call(request(amount0_min, amount1_min))
+        )
+        outcome = await self.tx.send(request(*self._floors(amount0_min, amount1_min, preview0, preview1)))
+        return self._liquidity_change("IncreaseLiquidity", outcome, approval_cost)
+
+    async def settle_mint(self, tx_hash: str, nonce: int) -> LiquidityChange | None:
+        """A mint whose send or wait failed: the position it made once mined, None if it never
+        can be (dropped, nonce reused). Raises `TxStillPending` or `TxRevertedOnChain`."""
+        outcome = await self.tx.settle(tx_hash, nonce)
+        return None if outcome is None else self._liquidity_change("IncreaseLiquidity", outcome, 0)
+
+    async def increase_liquidity(
+        self, token_id: int, amount0_desired: int, amount1_desired: int, amount0_min: int, amount1_min: int
+    ) -> LiquidityChange:
+        approval_cost = await self._approve_both(amount0_desired, amount1_desired)
+
+        def request(min0: int, min1: int) -> TxRequest:
+            args = (token_id, amount0_desired, amount1_desired, min0, min1, self._deadline())
+            return self._request(self.npm, "increaseLiquidity", args, "increase_liquidity")
+
+        out = await self.tx.call(request(amount0_min, amount1_min))
+        _, preview0, preview1 = self._decode(self.npm, "increaseLiquidity", out)
+        outcome = await self.tx.send(request(*self._floors(amount0_min, amount1_min, preview0, preview1)))
+        return self._liquidity_change("IncreaseLiquidity", outcome, approval_cost)
+
+    async def decrease_liquidity(
+        self, token_id: int, liquidity: int, amount0_min: int, amount1_min: int
+    ) -> LiquidityChange:
+        """Releases the amounts into the position's tokensOwed; `collect` pays them out."""
+
+        def request(min0: int, min1: int) -> TxRequest:
+            args = (token_id, liquidity, min0, min1, self._deadline())
+            return self._request(self.npm, "decreaseLiquidity", args, "decrease_liquidity")
+
+        out = await self.tx.call(request(amount0_min, amount1_min))
+        preview0, preview1 = self._decode(self.npm, "decreaseLiquidity", out)
+        outcome = await self.tx.send(request(*self._floors(amount0_min, amount1_min, preview0, preview1)))
+        return self._liquidity_change("DecreaseLiquidity", outcome, 0)
+
+    async def collect(self, token_id: int) -> Collected:
+        outcome = await self.tx.send(self._collect_request(token_id))
+        event = self._events(self.npm, "Collect", outcome)[0]
+        return Collected(token_id, event["amount0"], event["amount1"], outcome.gas_cost_wei)
+
+    async def burn(self, token_id: int) -> int:
+        return (await self.tx.send(self._request(self.npm, "burn", token_id, "burn"))).gas_cost_wei
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _contract(self, address: str, abi_name: str) -> AsyncContract:
+        return self.w3.eth.contract(address=address, abi=load_abi(abi_name))  # type: ignore[call-overload]
+
+    @staticmethod
+    def _request(contract: AsyncContract, fn_name: str, args: Any, label: str) -> TxRequest:
+        return TxRequest(contract.address, contract.encode_abi(fn_name, args=[args]), label=label)
+
+    def _decode(self, contract: AsyncContract, fn_name: str, data: bytes) -> tuple[Any, ...]:
+        fn_abi = contract.get_function_by_name(fn_name).abi
+        return tuple(self.w3.codec.decode(get_abi_output_types(fn_abi), data))
+
+    @staticmethod
+    def _events(contract: AsyncContract, event_name: str, outcome: TxOutcome) -> list[Any]:
+        event = contract.events[event_name]()
+        topic = HexBytes(event.topic)
+        return [
+            event.process_log(entry)["args"]
+            for entry in outcome.logs
+            if entry["address"] == contract.address and entry["topics"] and entry["topics"][0] == topic
+        ]
+
+    def _liquidity_change(self, event_name: str, outcome: TxOutcome, extra_gas_wei: int) -> LiquidityChange:
+        event = self._events(self.npm, event_name, outcome)[0]
+        return LiquidityChange(
+            token_id=event["tokenId"],
+            liquidity=event["liquidity"],
+            amount0=event["amount0"],
+            amount1=event["amount1"],
+            gas_cost_wei=extra_gas_wei + outcome.gas_cost_wei,
+        )
+
+    def _collect_request(self, token_id: int) -> TxRequest:
+        return self._request(
+            self.npm, "collect", (token_id, self.tx.address, MAX_UINT128, MAX_UINT128), "collect"
+        )
+
+    def _swap_tokens(self, zero_for_one: bool) -> tuple[TokenInfo, TokenInfo]:
+        return (self.token0, self.token1) if zero_for_one else (self.token1, self.token0)
+
+    def _deadline(self) -> int:
+        return self.clock.now_ns() // NS_PER_S + self.params.deadline_s
+
+    def _less_slippage(self, amount: int) -> int:
+        return amount * (10_000 - self.params.slippage_bps) // 10_000
+
+    def _floors(self, min0: int, min1: int, preview0: int, preview1: int) -> tuple[int, int]:
+        return max(min0, self._less_slippage(preview0)), max(min1, self._less_slippage(preview1))
+
+    def _check_ticks(self, tick_lower: int, tick_upper: int) -> None:
+        for name, tick in (("tick_lower", tick_lower), ("tick_upper", tick_upper)):
+            if tick % self.tick_spacing:
+                raise ValueError(
+                    f"{name} {tick} is not a multiple of the pool's tick spacing {self.tick_spacing}"
+                )
+        if tick_lower >= tick_upper:
+            raise ValueError(f"tick_lower {tick_lower} must be below tick_upper {tick_upper}")
+
+    async def _approve_both(self, amount0: int, amount1: int) -> int:
+        spender = self.npm.address
+        return await self._ensure_allowance(self.token0, spender, amount0) + await self._ensure_allowance(
+            self.token1, spender, amount1
+        )
+
+    async def _ensure_allowance(self, token: TokenInfo, spender: str, amount: int) -> int:
+        """Approve `spender` for unlimited `token` when the allowance is short; the gas it cost."""
+        if amount == 0:
+            return 0
+        erc20 = self.erc20[token.address]
+        allowance = await erc20.functions.allowance(self.tx.address, spender).call()
+        if allowance >= amount:
+            return 0
+        cost = 0
+        if allowance:  # USDT-style tokens refuse to change one non-zero allowance into another
+            cost += (await self.tx.send(self._request_approve(erc20, spender, 0, token))).gas_cost_wei
+        cost += (await self.tx.send(self._request_approve(erc20, spender, MAX_UINT256, token))).gas_cost_wei
+        return cost
+
+    @staticmethod
+    def _request_approve(erc20: AsyncContract, spender: str, amount: int, token: TokenInfo) -> TxRequest:
+        data = erc20.encode_abi("approve", args=[spender, amount])
+        return TxRequest(erc20.address, data, label=f"approve {token.symbol}")
+
+
+async def _token_info(w3: AsyncWeb3, address: str) -> TokenInfo:
+    erc20 = w3.eth.contract(address=address, abi=load_abi("ERC20"))  # type: ignore[call-overload]
+    symbol, decimals = await asyncio.gather(
+        erc20.functions.symbol().call(), erc20.functions.decimals().call()
+    )
+    return TokenInfo(address, symbol, decimals)

@@ -1,0 +1,1 @@
+"""The application: config and its checks, lifecycle, hot reload, active-strategy runner, pools."""

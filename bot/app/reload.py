@@ -1,0 +1,184 @@
+"""Hot reload: a changed config file (mtime polling) or SIGHUP applies new strategy parameters,
+markets and risk limits to the running bot without a restart.
+
+- an invalid file is rejected with each bad field named in the log; the running config stays,
+- strategies are rebuilt and swapped in the engine at once; every market is requoted under the
+  new parameters, and markets no strategy quotes any more have their orders cancelled,
+- an active strategy (XEMM, arbitrage, LP manager, hedger) whose parameters changed is drained
+  (in-flight hedges and legs finish), stopped, and restarted from the store under the new ones;
+  added ones start and removed ones stop the same way (bot/app/active_runner.py),
+- added markets get a new engine slot (and a stream); removed markets keep their slot, unquoted,
+- [bot] and [venues] changes (credentials, kinds, database, ops) need a restart: they are logged
+  and left as they were, while the rest of the change is applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.app.config import AppConfig, load_config
+from bot.core.config_base import ConfigError
+from bot.kernel.risk import RiskLimits
+from bot.kernel.strategy import ActiveStrategy
+from strategies.registry import build_strategy
+
+if TYPE_CHECKING:
+    from bot.app.lifecycle import Bot
+
+log = logging.getLogger("mmbot.reload")
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadPlan:
+    config: AppConfig  # what will run: the running [bot] and [venues] with the new rest
+    applied: tuple[str, ...]  # sections that changed and are applied
+    restart_needed: tuple[str, ...]  # sections that changed and wait for a restart
+
+
+def plan_reload(running: AppConfig, new: AppConfig, source: str = "config") -> ReloadPlan:
+    """What of `new` can be applied to a bot running `running`; ConfigError when none of it can."""
+    restart = tuple(s for s in ("bot", "venues") if getattr(new, s) != getattr(running, s))
+    problems = [
+        f"markets[{i}].venue: venue {m.venue!r} is not running (adding a venue needs a restart)"
+        for i, m in enumerate(new.markets)
+        if m.venue not in running.venues
+    ]
+    if problems:
+        raise ConfigError(source, problems)
+    applied = tuple(s for s in ("markets", "strategies", "risk") if getattr(new, s) != getattr(running, s))
+    effective = running.model_copy(
+        update={"markets": new.markets, "strategies": new.strategies, "risk": new.risk}
+    )
+    return ReloadPlan(effective, applied, restart)
+
+
+async def apply_config(bot: Bot, new: AppConfig) -> None:
+    """Apply markets, strategies and risk limits of `new` to the running bot; all checks first."""
+    assert bot.engine is not None and bot.orders is not None and bot.risk_guard is not None
+    assert bot.clock is not None
+    engine, orders, state = bot.engine, bot.orders, bot.engine.state
+    problems: list[str] = []
+    added = []
+    for i, mc in enumerate(new.markets):
+        if state.slot(mc.venue, mc.symbol) is None:
+            available = await bot.venues[mc.venue].load_markets()
+            if mc.symbol not in available:
+                problems.append(f"markets[{i}].symbol: {mc.symbol!r} is not traded on venue {mc.venue}")
+            else:
+                added.append((mc, available[mc.symbol]))
+    running_active = {n: p for n, p in bot.config.strategies.items() if n in bot.active_names}
+    if problems:
+        raise ConfigError("config", problems)
+
+    bot.set_config(new)
+    for mc, market in added:
+        sizes = market.size_to_lots(mc.order_size), market.size_to_lots(mc.max_position)
+        slot = state.add_market(market, *sizes)
+        orders.add_market(market)
+        engine.add_market_slot()
+        bot.init_position(slot)
+    for mc in new.markets:
+        slot = state.slot(mc.venue, mc.symbol)
+        assert slot is not None
+        market = state.markets[slot]
+        state.order_size_lots[slot] = market.size_to_lots(mc.order_size)
+        state.max_position_lots[slot] = market.size_to_lots(mc.max_position)
+
+    quoting = []
+    swaps: dict[str, ActiveStrategy | None] = {}
+    for name, params in new.strategies.items():
+        if running_active.get(name) == params:
+            continue  # unchanged active strategy: keeps running untouched
+        built = build_strategy(name, params, state, bot.market_sizes, bot.clock.now_ns())
+        if isinstance(built, tuple):
+            quoting.append(built)
+            if name in running_active:
+                swaps[name] = None  # became a quoting strategy
+        else:
+            swaps[name] = built
+    for name in running_active.keys() - new.strategies.keys():
+        swaps[name] = None
+    assert bot.active is not None
+    for name, built in swaps.items():
+        verb = "stopped" if built is None else "restarted" if name in running_active else "started"
+        await bot.active.replace(name, built, bot.cancel_orders_on, new.bot.stop_timeout_s)
+        log.info("strategies.%s: active strategy %s under the new config", name, verb)
+    engine.replace_strategies(quoting)
+
+    risk = new.risk
+    orders.limits = RiskLimits(
+        risk.max_order_notional, risk.max_total_position_notional, risk.max_open_orders
+    )
+    bot.risk_guard.update_limits(risk)
+    for venue_name in {m.venue for _, m in added}:
+        symbols = [m.symbol for m in state.markets if m.venue == venue_name]
+        await bot.venues[venue_name].start_streams(symbols, engine.on_event)
+
+
+async def reload_from_file(bot: Bot, path: Path) -> bool:
+    """Load, plan and apply; every outcome is logged and stored as an event. True when applied."""
+    assert bot.clock is not None
+    now = bot.clock.now_ns()
+    try:
+        plan = plan_reload(bot.config, load_config(path), str(path))
+        await apply_config(bot, plan.config)
+    except ConfigError as exc:
+        log.error("config reload rejected, still running the previous config:\n%s", exc)
+        bot.store.record_event("reload_rejected", now, problems=exc.problems)
+        return False
+    for section in plan.restart_needed:
+        log.warning("config reload: [%s] changed; that part applies only after a restart", section)
+    log.info("config reloaded from %s: applied %s", path, ", ".join(plan.applied) or "no changes")
+    bot.store.record_event("reload", now, applied=plan.applied, restart_needed=plan.restart_needed)
+    return True
+
+
+class ConfigWatcher:
+    """Polls the config file's mtime and size on the bot's clock; a change triggers a reload."""
+
+    def __init__(self, bot: Bot, path: Path, interval_s: float) -> None:
+        self.bot = bot
+        self.path = path
+        self.interval_s = interval_s
+        self._stat = self._read_stat()
+        self._digest = self._read_digest()
+        self._lock = asyncio.Lock()
+
+    def _read_stat(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def _read_digest(self) -> str | None:
+        try:
+            return hashlib.sha256(self.path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            stat = self._read_stat()
+            if stat is None or stat == self._stat:
+                continue
+            self._stat = stat
+            digest = self._read_digest()
+            if digest != self._digest:  # touched but unchanged: nothing to do
+                self._digest = digest
+                await self.reload()
+
+    async def reload(self) -> bool:
+        """Also the SIGHUP handler's action; reloads never overlap."""
+        async with self._lock:
+            try:
+                return await reload_from_file(self.bot, self.path)
+            except Exception:
+                log.exception("config reload failed; still running the previous config")
+                return False

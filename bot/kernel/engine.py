@@ -1,0 +1,277 @@
+"""The event core: venue events update per-market arrays; strategies are called on events.
+
+There is no polling tick. A market is requoted when something changed (book, fill, an order
+closed) or its orders are getting old, but never more often than its strategy's minimum requote
+interval. Cancels and creates for different markets run concurrently; one market never has two
+syncs in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.core.clock import NS_PER_S, Clock
+from bot.core.domain import Side
+from bot.core.events import (
+    BalanceUpdate,
+    BookSnapshot,
+    FillEvent,
+    OrderUpdate,
+    PublicTrade,
+    VenueEvent,
+    VenueStatus,
+)
+from bot.kernel.controls import QuotingControls
+from bot.kernel.market_state import MarketState
+from bot.kernel.order_diff import LevelTarget, RefreshPolicy
+from bot.kernel.order_manager import OrderManager
+from bot.kernel.strategy import QuoteStrategy
+
+log = logging.getLogger("mmbot.engine")
+
+
+@dataclass(slots=True)
+class QuotingStrategy:
+    strategy: QuoteStrategy
+    controls: QuotingControls
+
+    @property
+    def max_order_age_ns(self) -> int:
+        return int(self.controls.max_order_age_s * NS_PER_S)
+
+    def policy(self, mid_price: float, tick_size: float) -> RefreshPolicy:
+        c = self.controls
+        tolerance = c.refresh_tolerance_ticks
+        if c.refresh_tolerance_bps > 0 and mid_price == mid_price:
+            tolerance = max(tolerance, int(c.refresh_tolerance_bps * mid_price / 1e4 / tick_size))
+        return RefreshPolicy(tolerance, c.size_tolerance, self.max_order_age_ns)
+
+    @property
+    def min_interval_ns(self) -> int:
+        return int(self.controls.min_requote_interval_ms * 1_000_000)
+
+
+def level_targets(
+    bid_px: np.ndarray, bid_sz: np.ndarray, ask_px: np.ndarray, ask_sz: np.ndarray
+) -> list[LevelTarget]:
+    targets = [LevelTarget(Side.BUY, int(p), int(s)) for p, s in zip(bid_px, bid_sz, strict=True) if s > 0]
+    targets += [LevelTarget(Side.SELL, int(p), int(s)) for p, s in zip(ask_px, ask_sz, strict=True) if s > 0]
+    return targets
+
+
+class Engine:
+    def __init__(self, state: MarketState, orders: OrderManager, clock: Clock) -> None:
+        self.state = state
+        self.orders = orders
+        self.clock = clock
+        self.strategies: list[QuotingStrategy] = []
+        self.paused = False
+        self.events_processed = 0
+        self.bad_events = 0
+        self._wake = asyncio.Event()
+        self._in_flight = np.zeros(len(state), dtype=bool)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._venue_connected: dict[str, bool] = {}
+        self._unowned: set[int] = set()  # slots whose strategy went away: orders to cancel
+        # Active strategies' on_event hooks, called after the engine applied each event.
+        self.listeners: list[Callable[[VenueEvent], None]] = []
+
+    # ---- event intake (the venues' sink) ---------------------------------------------------
+
+    def on_event(self, event: VenueEvent) -> None:
+        """Called by venues for every event; a bad event is logged and skipped, never fatal."""
+        self.events_processed += 1
+        try:
+            self._dispatch(event)
+        except Exception:
+            self.bad_events += 1
+            log.exception("skipped an event that could not be applied: %r", event)
+            return
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("event listener %r failed on %r", listener, event)
+
+    def _dispatch(self, event: VenueEvent) -> None:
+        if isinstance(event, BookSnapshot):
+            slot = self.state.slot(event.venue, event.symbol)
+            if slot is not None:
+                bid, bid_lots = event.bids[0] if event.bids else (0, 0)
+                ask, ask_lots = event.asks[0] if event.asks else (0, 0)
+                self.state.update_top(slot, bid, ask, event.local_ts_ns, bid_lots, ask_lots)
+                self._wake.set()
+        elif isinstance(event, FillEvent):
+            if self.orders.apply_fill(event.fill):
+                self._wake.set()
+        elif isinstance(event, OrderUpdate):
+            self.orders.apply_update(event)
+            self._wake.set()
+        elif isinstance(event, BalanceUpdate):
+            self.orders.apply_balances(event.venue, event.balances)
+        elif isinstance(event, VenueStatus):
+            self._set_venue_connected(event.venue, event.connected, event.detail)
+        elif isinstance(event, PublicTrade):
+            pass  # the fixed-spread model does not use public trades; estimators will
+
+    def _set_venue_connected(self, venue: str, connected: bool, detail: str) -> None:
+        was_connected = self._venue_connected.get(venue, True)
+        if was_connected != connected:
+            log.warning("venue %s %s: %s", venue, "connected" if connected else "DISCONNECTED", detail)
+        self._venue_connected[venue] = connected
+        for slot, market in enumerate(self.state.markets):
+            if market.venue == venue:
+                self.state.quoting_enabled[slot] = connected
+                self.state.dirty[slot] = True
+        if was_connected and not connected and not self._stopping:
+            # Pulled now, not at the next requote round: a resync can declare the feed healthy
+            # again within milliseconds, and quotes made on the stale book must not survive it.
+            task = asyncio.get_running_loop().create_task(self._pull(venue), name=f"pull-{venue}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self._wake.set()
+
+    async def _pull(self, venue: str) -> None:
+        try:
+            await self.orders.cancel_all(venue)
+        except Exception:
+            log.exception("pulling the quotes of disconnected venue %s failed", venue)
+
+    def venue_connected(self, venue: str) -> bool:
+        """Whether the venue's streams last said connected (True until a venue says otherwise)."""
+        return self._venue_connected.get(venue, True)
+
+    # ---- quoting ----------------------------------------------------------------------------
+
+    def add_strategy(self, strategy: QuoteStrategy, controls: QuotingControls) -> None:
+        self.strategies.append(QuotingStrategy(strategy, controls))
+        self._register_self_trade_groups(strategy)
+        self.state.dirty[strategy.slots] = True
+
+    def _register_self_trade_groups(self, strategy: QuoteStrategy) -> None:
+        """A strategy quoting one instrument on several venues names its groups (`stp_groups`)."""
+        groups = getattr(strategy, "stp_groups", None)
+        if groups:
+            self.orders.self_trade.register(strategy, groups, self.requote_slot)
+
+    def requote_slot(self, slot: int) -> None:
+        """Requote one market on the next round (a held-back quote of it may go now)."""
+        self.state.dirty[slot] = True
+        self._wake.set()
+
+    def replace_strategies(self, strategies: list[tuple[QuoteStrategy, QuotingControls]]) -> None:
+        """Swap every quoting strategy at once (hot reload).
+
+        Markets still quoted are requoted under the new parameters on the next round; markets no
+        strategy quotes any more have their orders cancelled. The new models' event hooks
+        (estimators) replace the old ones, so they warm up again from the next events.
+        """
+        before = {int(s) for qs in self.strategies for s in qs.strategy.slots}
+        for qs in self.strategies:  # estimators and other event hooks of the outgoing models
+            hook = getattr(qs.strategy, "on_event", None)
+            if hook is not None and hook in self.listeners:
+                self.listeners.remove(hook)
+            self.orders.self_trade.unregister(qs.strategy)
+        self.strategies = [QuotingStrategy(s, c) for s, c in strategies]
+        for qs in self.strategies:
+            hook = getattr(qs.strategy, "on_event", None)
+            if hook is not None:
+                self.listeners.append(hook)
+            self._register_self_trade_groups(qs.strategy)
+        after = {int(s) for qs in self.strategies for s in qs.strategy.slots}
+        self._unowned |= before - after
+        self._unowned -= after
+        self.state.dirty[:] = True
+        self._wake.set()
+
+    def add_market_slot(self) -> None:
+        """Grow the per-slot arrays after `MarketState.add_market` (hot reload)."""
+        self._in_flight = np.append(self._in_flight, False)
+
+    async def run(self) -> None:
+        """Requote on events until `stop()`."""
+        while not self._stopping:
+            timeout_s = self._requote_round()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout_s)
+
+    def _requote_round(self) -> float | None:
+        """Start syncs for every due market; return seconds until the next market falls due."""
+        now = self.clock.now_ns()
+        next_due_ns: int | None = None
+        for slot in list(self._unowned):
+            if not self._in_flight[slot]:
+                self._unowned.discard(slot)
+                self._start_sync(slot, [], RefreshPolicy(0, 0.0, 1))
+        for qs in self.strategies:
+            slots = qs.strategy.slots
+            since = now - self.state.last_quote_ns[slots]
+            aged = since >= qs.max_order_age_ns // 2
+            wants = (self.state.dirty[slots] | aged) & ~self._in_flight[slots]
+            allowed = since >= qs.min_interval_ns
+            due = wants & allowed
+            waiting = wants & ~allowed
+            if waiting.any():
+                wait_ns = int((qs.min_interval_ns - since[waiting]).min())
+                next_due_ns = wait_ns if next_due_ns is None else min(next_due_ns, wait_ns)
+            age_wait = int((qs.max_order_age_ns // 2 - since).min())
+            next_due_ns = age_wait if next_due_ns is None else min(next_due_ns, max(age_wait, 0))
+            if not due.any():
+                continue
+            targets = qs.strategy.targets(self.state, now)
+            for row in np.flatnonzero(due):
+                slot = int(slots[row])
+                self.state.dirty[slot] = False
+                self.state.last_quote_ns[slot] = now
+                if self.paused or self._stopping or not self.state.quoting_enabled[slot]:
+                    wanted: list[LevelTarget] = []
+                else:
+                    wanted = level_targets(
+                        targets.bid_price_ticks[row],
+                        targets.bid_size_lots[row],
+                        targets.ask_price_ticks[row],
+                        targets.ask_size_lots[row],
+                    )
+                self._start_sync(
+                    slot, wanted, qs.policy(self.state.mid_price[slot], self.state.tick_size[slot])
+                )
+        if next_due_ns is None:
+            return None
+        return max(next_due_ns, 1_000_000) / NS_PER_S
+
+    def _start_sync(self, slot: int, wanted: list[LevelTarget], policy: RefreshPolicy) -> None:
+        self._in_flight[slot] = True
+        task = asyncio.create_task(self._sync(slot, wanted, policy), name=f"sync-{slot}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _sync(self, slot: int, wanted: list[LevelTarget], policy: RefreshPolicy) -> None:
+        try:
+            await self.orders.sync_market(slot, wanted, policy)
+        except Exception:
+            log.exception("order sync failed for %s", self.state.markets[slot].key)
+        finally:
+            self._in_flight[slot] = False
+            self._wake.set()
+
+    def set_paused(self, paused: bool, reason: str) -> None:
+        if paused != self.paused:
+            log.warning("quoting %s: %s", "PAUSED" if paused else "resumed", reason)
+        self.paused = paused
+        self.state.dirty[:] = True
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop quoting and wait for in-flight syncs; cancelling is the caller's next step."""
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -1,0 +1,298 @@
+"""LP and hedge persistence: positions, every LP decision with its numbers, fees, gas, hedge trades.
+
+Same SQLModel metadata and engine as `bot.kernel.store.Store` (one database file); the tables are created
+on first use, so an older database gains them without a migration. Amounts that must stay exact
+(liquidity, raw token amounts) are stored as strings; token1 valuations as floats (analytics).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from bot.kernel.store import Store
+
+
+class LpPositionRow(SQLModel, table=True):
+    __tablename__ = "lp_positions"
+    id: int | None = Field(default=None, primary_key=True)
+    strategy: str = Field(index=True)
+    pool: str = Field(index=True)
+    token_id: int
+    tick_lower: int
+    tick_upper: int
+    liquidity: str
+    amount0_in: str  # paid in: the mint plus every compound
+    amount1_in: str
+    value_in_token1: float  # at the opening
+    opened_ns: int
+    closed_ns: int | None = Field(default=None, index=True)
+    amount0_out: str | None = None
+    amount1_out: str | None = None
+    close_reason: str | None = None
+
+
+class LpActionRow(SQLModel, table=True):
+    """Every LP decision that acted or was refused (gas, interval), with the figures behind it."""
+
+    __tablename__ = "lp_actions"
+    id: int | None = Field(default=None, primary_key=True)
+    strategy: str = Field(index=True)
+    pool: str
+    ts_ns: int = Field(index=True)
+    action: str
+    reason: str
+    executed: bool
+    numbers: str  # JSON object
+
+
+class LpFeeRow(SQLModel, table=True):
+    __tablename__ = "lp_fees"
+    id: int | None = Field(default=None, primary_key=True)
+    strategy: str = Field(index=True)
+    pool: str
+    token_id: int
+    ts_ns: int
+    amount0: str
+    amount1: str
+    value_token1: float
+
+
+class LpGasRow(SQLModel, table=True):
+    __tablename__ = "lp_gas"
+    id: int | None = Field(default=None, primary_key=True)
+    strategy: str = Field(index=True)
+    pool: str
+    ts_ns: int
+    operation: str
+    gas_wei: str
+    cost_token1: float
+
+
+class LpSwapRow(SQLModel, table=True):
+    """A ratio swap the LP manager made for a new range: in the pool (raw token amounts, as the
+    pool reported them) or on a CEX market (`venue` its key; base and quote units of the market:
+    a sale gives base in and quote out net of the fee, a purchase quote in with the fee, base out)."""
+
+    __tablename__ = "lp_swaps"
+    id: int | None = Field(default=None, primary_key=True)
+    strategy: str = Field(index=True)
+    pool: str
+    ts_ns: int
+    zero_for_one: bool
+    amount_in: str
+    amount_out: str
+    cost_token1: float  # value in − value out at the fair price (the fee and the impact)
+    venue: str = "pool"  # added later: rows of older stores read as pool swaps
+
+
+class HedgeTradeRow(SQLModel, table=True):
+    __tablename__ = "hedge_trades"
+    id: int | None = Field(default=None, primary_key=True)
+    strategy: str = Field(index=True)
+    market: str
+    ts_ns: int
+    client_order_id: str
+    side: str
+    price: str
+    size: str
+    fee: str
+    is_maker: bool
+    mid_at_decision: float
+    cost_quote: float  # fee + distance from the decision mid, in quote units
+
+
+class LpMarkRow(SQLModel, table=True):
+    """A position's running attribution figures the other tables cannot give: one row per position,
+    updated in place while it is open and a last time when it closes."""
+
+    __tablename__ = "lp_position_marks"
+    id: int | None = Field(default=None, primary_key=True)
+    position_id: int = Field(index=True, unique=True)  # lp_positions.id
+    ts_ns: int
+    lvr_realized_token1: float
+    lvr_expected_token1: float
+    pending_fees_token1: float  # uncollected at ts_ns (0 once closed: collected into lp_fees)
+    swap_cost_token1: float  # the ratio swap that opened it
+
+
+LP_TABLES = [
+    t.__table__  # type: ignore[attr-defined]
+    for t in (LpPositionRow, LpActionRow, LpFeeRow, LpGasRow, LpSwapRow, HedgeTradeRow, LpMarkRow)
+]
+
+
+class LpStore:
+    def __init__(self, store: Store) -> None:
+        self.engine = store.engine
+        SQLModel.metadata.create_all(self.engine, tables=LP_TABLES)
+        store.add_missing_columns(LpSwapRow.__table__)  # type: ignore[attr-defined]
+
+    def _add(self, row: SQLModel) -> SQLModel:
+        with Session(self.engine) as session:
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+        return row
+
+    # ---- writes ------------------------------------------------------------------------------
+
+    def open_position(self, row: LpPositionRow) -> int:
+        stored = self._add(row)
+        assert isinstance(stored, LpPositionRow) and stored.id is not None
+        return stored.id
+
+    def close_position(
+        self, row_id: int, closed_ns: int, amount0_out: int, amount1_out: int, reason: str
+    ) -> None:
+        with Session(self.engine) as session:
+            row = session.get(LpPositionRow, row_id)
+            if row is None:
+                raise KeyError(f"lp position row {row_id} was never stored")
+            row.closed_ns, row.close_reason = closed_ns, reason
+            row.amount0_out, row.amount1_out = str(amount0_out), str(amount1_out)
+            session.add(row)
+            session.commit()
+
+    def add_liquidity(self, row_id: int, liquidity: int, amount0_added: int, amount1_added: int) -> None:
+        """A compound: the position's new total liquidity; what it paid joins amount0/1_in."""
+        with Session(self.engine) as session:
+            row = session.get(LpPositionRow, row_id)
+            if row is None:
+                raise KeyError(f"lp position row {row_id} was never stored")
+            row.liquidity = str(liquidity)
+            row.amount0_in = str(int(row.amount0_in) + amount0_added)
+            row.amount1_in = str(int(row.amount1_in) + amount1_added)
+            session.add(row)
+            session.commit()
+
+    def record_action(
+        self,
+        strategy: str,
+        pool: str,
+        ts_ns: int,
+        action: str,
+        reason: str,
+        executed: bool,
+        numbers: dict[str, Any],
+    ) -> None:
+        self._add(
+            LpActionRow(
+                strategy=strategy,
+                pool=pool,
+                ts_ns=ts_ns,
+                action=action,
+                reason=reason,
+                executed=executed,
+                numbers=json.dumps(numbers, default=float),
+            )
+        )
+
+    def record_fees(
+        self, strategy: str, pool: str, token_id: int, ts_ns: int, amount0: int, amount1: int, value: float
+    ) -> None:
+        self._add(
+            LpFeeRow(
+                strategy=strategy,
+                pool=pool,
+                token_id=token_id,
+                ts_ns=ts_ns,
+                amount0=str(amount0),
+                amount1=str(amount1),
+                value_token1=value,
+            )
+        )
+
+    def record_gas(
+        self, strategy: str, pool: str, ts_ns: int, operation: str, gas_wei: int, cost: float
+    ) -> None:
+        self._add(
+            LpGasRow(
+                strategy=strategy,
+                pool=pool,
+                ts_ns=ts_ns,
+                operation=operation,
+                gas_wei=str(gas_wei),
+                cost_token1=cost,
+            )
+        )
+
+    def record_swap(self, row: LpSwapRow) -> None:
+        self._add(row)
+
+    def record_hedge_trade(self, row: HedgeTradeRow) -> None:
+        self._add(row)
+
+    def mark_position(self, mark: LpMarkRow) -> None:
+        """Insert or replace the mark of `mark.position_id`."""
+        with Session(self.engine) as session:
+            row = session.exec(select(LpMarkRow).where(LpMarkRow.position_id == mark.position_id)).first()
+            if row is None:
+                row = mark
+            else:
+                for name in ("ts_ns", "lvr_realized_token1", "lvr_expected_token1", "pending_fees_token1",
+                             "swap_cost_token1"):  # fmt: skip
+                    setattr(row, name, getattr(mark, name))
+            session.add(row)
+            session.commit()
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    def positions(self, strategy: str | None = None, open_only: bool = False) -> list[LpPositionRow]:
+        query = select(LpPositionRow)
+        if strategy is not None:
+            query = query.where(LpPositionRow.strategy == strategy)
+        if open_only:
+            query = query.where(col(LpPositionRow.closed_ns).is_(None))
+        with Session(self.engine) as session:
+            return list(session.exec(query.order_by(col(LpPositionRow.id))))
+
+    def actions(self, strategy: str | None = None, executed: bool | None = None) -> list[LpActionRow]:
+        query = select(LpActionRow)
+        if strategy is not None:
+            query = query.where(LpActionRow.strategy == strategy)
+        if executed is not None:
+            query = query.where(LpActionRow.executed == executed)
+        with Session(self.engine) as session:
+            return list(session.exec(query.order_by(col(LpActionRow.id))))
+
+    def fees(self) -> list[LpFeeRow]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(LpFeeRow).order_by(col(LpFeeRow.id))))
+
+    def gas(self) -> list[LpGasRow]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(LpGasRow).order_by(col(LpGasRow.id))))
+
+    def swaps(self) -> list[LpSwapRow]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(LpSwapRow).order_by(col(LpSwapRow.id))))
+
+    def cex_leg_offset(self, strategy: str, pool: str) -> tuple[float, float]:
+        """token0 and token1 (human) the CEX legs of a pool's excess swaps moved, summed: what the
+        CEX account holds against the tokens those legs left idle in the pool wallet."""
+        query = select(LpSwapRow).where(
+            LpSwapRow.strategy == strategy, LpSwapRow.pool == pool, LpSwapRow.venue != "pool"
+        )
+        token0 = token1 = 0.0
+        with Session(self.engine) as session:
+            for row in session.exec(query):
+                if row.zero_for_one:  # sold base for quote
+                    token0, token1 = token0 - float(row.amount_in), token1 + float(row.amount_out)
+                else:
+                    token0, token1 = token0 + float(row.amount_out), token1 - float(row.amount_in)
+        return token0, token1
+
+    def marks(self) -> dict[int, LpMarkRow]:
+        """Marks by position row id."""
+        with Session(self.engine) as session:
+            return {m.position_id: m for m in session.exec(select(LpMarkRow))}
+
+    def hedge_trades(self, strategy: str | None = None) -> list[HedgeTradeRow]:
+        query = select(HedgeTradeRow)
+        if strategy is not None:
+            query = query.where(HedgeTradeRow.strategy == strategy)
+        with Session(self.engine) as session:
+            return list(session.exec(query.order_by(col(HedgeTradeRow.id))))

@@ -1,0 +1,409 @@
+"""Tracks our orders through their state machine and turns target quotes into cancels and creates.
+
+Only live orders are held in memory (closed ones leave as soon as they are stored), so memory does
+not grow with history. Every order row is written before the order is sent; every fill is stored
+once before it moves the position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot.core.clock import Clock
+from bot.core.domain import Balance, Fill, Market, Order, OrderRequest, OrderState, Side
+from bot.core.events import OrderUpdate
+from bot.core.ids import client_order_seq, make_client_order_id
+from bot.kernel.market_state import MarketState
+from bot.kernel.order_diff import LevelTarget, RefreshPolicy, diff_orders
+from bot.kernel.pnl import MarketPnl
+from bot.kernel.risk import Exposure, RiskLimits, refuse_reason
+from bot.kernel.self_trade import SelfTradeGuard
+from bot.kernel.store import Store
+from connectors.base import OrderNotFound, OrderRejected, Venue, VenueError, VenueUnavailable
+
+log = logging.getLogger("mmbot.orders")
+
+
+@dataclass(slots=True)
+class OrderCounters:
+    placed: int = 0
+    cancelled: int = 0
+    rejected: int = 0
+    risk_refused: int = 0
+    fills: int = 0
+    duplicate_fills: int = 0
+    self_trade_held: int = 0  # quote targets held back by the cross-venue self-trade guard
+
+
+class OrderManager:
+    def __init__(
+        self,
+        instance_id: str,
+        venues: dict[str, Venue],
+        state: MarketState,
+        store: Store,
+        clock: Clock,
+        limits: RiskLimits,
+        next_seq: int,
+        on_fill: Callable[[Fill, Market], None] | None = None,
+    ) -> None:
+        self.instance_id = instance_id
+        self.venues = venues
+        self.state = state
+        self.store = store
+        self.clock = clock
+        self.limits = limits
+        self._next_seq = next_seq
+        self._on_fill = on_fill
+        self.live: dict[str, Order] = {}
+        self._stored_fill_lots: dict[str, int] = {}
+        self._slot_orders: list[dict[str, Order]] = [{} for _ in range(len(state))]
+        self.balances: dict[str, dict[str, Balance]] = {name: {} for name in venues}
+        self.pnl: list[MarketPnl] = [MarketPnl(m.base, m.quote) for m in state.markets]
+        self.counters = OrderCounters()
+        # Groups of slots (one instrument on several venues) whose quotes never cross each other.
+        self.self_trade = SelfTradeGuard(state.markets, self._slot_orders)
+        # (market, "place" | "cancel", sent_ns, answered_ns) of every venue round trip: metrics.
+        self.on_round_trip: Callable[[Market, str, int, int], None] | None = None
+
+    def add_market(self, market: Market) -> None:
+        """Track a market appended to the state (hot reload)."""
+        self._slot_orders.append({})
+        self.pnl.append(MarketPnl(market.base, market.quote))
+
+    # ---- views -----------------------------------------------------------------------------
+
+    def orders_of(self, slot: int) -> list[Order]:
+        return list(self._slot_orders[slot].values())
+
+    def _slot_of(self, venue: str, symbol: str) -> int:
+        slot = self.state.slot(venue, symbol)
+        if slot is None:
+            raise KeyError(f"{venue}:{symbol} is not a traded market")
+        return slot
+
+    def total_position_notional(self) -> Decimal:
+        total = Decimal(0)
+        for slot, market in enumerate(self.state.markets):
+            mid = self.state.mid_decimal(slot)
+            if mid is not None:
+                total += abs(market.size(int(self.state.position_lots[slot]))) * mid
+        return total
+
+    # ---- quoting ---------------------------------------------------------------------------
+
+    async def sync_market(self, slot: int, targets: Sequence[LevelTarget], policy: RefreshPolicy) -> None:
+        """Bring one market's live orders to the targets: cancels and creates sent concurrently.
+
+        A create that would cross one of our orders on another venue of the market's self-trade
+        group is held back (`bot.kernel.self_trade`); the group's owner is asked to requote this market
+        when an order of the group closes. New orders are tracked before the first await, so a
+        sync of another venue that runs meanwhile sees them.
+        """
+        market = self.state.markets[slot]
+        diff = diff_orders(self.orders_of(slot), targets, policy, self.clock.now_ns())
+        allowed, held = self.self_trade.split(slot, diff.place)
+        if held:
+            self.counters.self_trade_held += len(held)
+            log.debug("self-trade guard held %s: %s", market.key, held)
+        requests = [r for r in (self._vet(slot, market, t) for t in allowed) if r is not None]
+        jobs = [self._cancel(market, o) for o in diff.cancel] + [
+            self._send(market, self._track(slot, market, r)) for r in requests
+        ]
+        if jobs:
+            await asyncio.gather(*jobs)
+
+    async def place_immediate(self, slot: int, side: Side, price_ticks: int, size_lots: int) -> Order | None:
+        """An immediate-or-cancel limit order (a hedge or an arbitrage leg), risk-checked and stored.
+
+        Returns the order in its state after the venue's answer (usually filled or expired: the ack
+        carries the filled lots; the fills themselves arrive as events), or None when risk refused it.
+        A venue rejection comes back as an order in state REJECTED.
+        """
+        market = self.state.markets[slot]
+        request = self._vet(slot, market, LevelTarget(side, price_ticks, size_lots), immediate=True)
+        if request is None:
+            return None
+        return await self._send(market, self._track(slot, market, request))
+
+    def _vet(
+        self, slot: int, market: Market, target: LevelTarget, *, immediate: bool = False
+    ) -> OrderRequest | None:
+        orders = self._slot_orders[slot].values()
+        exposure = Exposure(
+            position_lots=int(self.state.position_lots[slot]),
+            open_buy_lots=sum(o.remaining_lots for o in orders if o.request.side is Side.BUY),
+            open_sell_lots=sum(o.remaining_lots for o in orders if o.request.side is Side.SELL),
+            max_position_lots=int(self.state.max_position_lots[slot]),
+        )
+        balances = self.balances[market.venue]
+        locked_here = self._pending_locks(market)
+        zero = Balance("", Decimal(0))
+        reason = refuse_reason(
+            market,
+            target.side,
+            target.price_ticks,
+            target.size_lots,
+            exposure,
+            self.limits,
+            open_orders=len(self.live),
+            total_position_notional=self.total_position_notional(),
+            free_quote=balances.get(market.quote, zero).free - locked_here[0],
+            free_base=balances.get(market.base, zero).free - locked_here[1],
+        )
+        if reason is not None:
+            self.counters.risk_refused += 1
+            log.debug(
+                "risk refused %s %s %s@%s: %s",
+                market.key,
+                target.side,
+                target.size_lots,
+                target.price_ticks,
+                reason,
+            )
+            return None
+        seq = self._next_seq
+        self._next_seq += 1
+        return OrderRequest(
+            client_order_id=make_client_order_id(self.instance_id, seq),
+            venue=market.venue,
+            symbol=market.symbol,
+            side=target.side,
+            price_ticks=target.price_ticks,
+            size_lots=target.size_lots,
+            post_only=not immediate,
+            immediate_or_cancel=immediate,
+        )
+
+    def _pending_locks(self, market: Market) -> tuple[Decimal, Decimal]:
+        """Quote and base our not-yet-acknowledged orders will lock (the balance view lags them)."""
+        quote = base = Decimal(0)
+        for order in self.live.values():
+            if order.state is not OrderState.PENDING_NEW or order.request.venue != market.venue:
+                continue
+            m = self.state.markets[self._slot_of(order.request.venue, order.request.symbol)]
+            if order.request.side is Side.BUY and m.quote == market.quote:
+                quote += m.notional(order.request.price_ticks, order.request.size_lots)
+            elif order.request.side is Side.SELL and m.base == market.base:
+                base += m.size(order.request.size_lots)
+        return quote, base
+
+    def _track(self, slot: int, market: Market, request: OrderRequest) -> Order:
+        """Store and track a new order (pending new) before it is sent."""
+        now = self.clock.now_ns()
+        order = Order(request, created_ns=now, updated_ns=now)
+        seq = client_order_seq(self.instance_id, request.client_order_id)
+        assert seq is not None  # our own id
+        self.store.record_new_order(order, market, seq)  # written before it can exist on the venue
+        self.live[request.client_order_id] = order
+        self._slot_orders[slot][request.client_order_id] = order
+        return order
+
+    async def _send(self, market: Market, order: Order) -> Order:
+        request = order.request
+        now = self.clock.now_ns()
+        venue = self.venues[market.venue]
+        try:
+            ack = await venue.place_order(request)
+        except OrderRejected as exc:
+            self.counters.rejected += 1
+            log.debug("rejected %s: %s", request.client_order_id, exc)
+            self._set_state(order, OrderState.REJECTED, reason=str(exc))
+            return order
+        except VenueUnavailable as exc:
+            log.warning("place %s outcome unknown (%s); asking the venue", request.client_order_id, exc)
+            await self._resolve_unknown(venue, order)
+            return order
+        self.counters.placed += 1
+        if self.on_round_trip is not None:
+            self.on_round_trip(market, "place", now, self.clock.now_ns())
+        self.apply_update(ack)
+        return order
+
+    async def _resolve_unknown(self, venue: Venue, order: Order) -> None:
+        """An unknown-outcome create is looked up by client id; it is never re-sent blindly."""
+        try:
+            update = await venue.fetch_order(order.request.symbol, order.client_order_id)
+        except OrderNotFound:
+            self._set_state(order, OrderState.REJECTED, reason="never reached the venue")
+            return
+        except VenueError as exc:
+            log.warning("cannot resolve %s yet (%s); reconciliation will", order.client_order_id, exc)
+            return
+        self.apply_update(update)
+
+    async def _cancel(self, market: Market, order: Order) -> None:
+        previous = order.state
+        if order.state is OrderState.PENDING_NEW:
+            return  # cancel once acknowledged: the venue may not know it yet
+        if order.state.is_terminal:
+            return  # filled (or closed) by an event that ran between the diff and this task
+        self._set_state(order, OrderState.PENDING_CANCEL)
+        venue = self.venues[market.venue]
+        sent_ns = self.clock.now_ns()
+        try:
+            update = await venue.cancel_order(market.symbol, order.client_order_id)
+        except OrderNotFound:
+            await self._settle_missing(venue, order)
+            return
+        except VenueError as exc:
+            log.warning("cancel %s failed: %s", order.client_order_id, exc)
+            if order.state is OrderState.PENDING_CANCEL:
+                self._set_state(order, previous, reason=f"cancel failed: {exc}")
+            return
+        self.counters.cancelled += 1
+        if self.on_round_trip is not None:
+            self.on_round_trip(market, "cancel", sent_ns, self.clock.now_ns())
+        self.apply_update(update)
+
+    async def settle(self, order: Order) -> None:
+        """Ask the venue how a tracked order the venue no longer lists as open ended."""
+        await self._settle_missing(self.venues[order.request.venue], order)
+
+    async def _settle_missing(self, venue: Venue, order: Order) -> None:
+        """The venue no longer has the order: learn how it ended (filled or cancelled)."""
+        try:
+            update = await venue.fetch_order(order.request.symbol, order.client_order_id)
+        except OrderNotFound:
+            if order.state.is_live:
+                self._set_state(order, OrderState.CANCELLED, reason="unknown to the venue")
+            return
+        except VenueError as exc:
+            log.warning("cannot settle %s yet: %s", order.client_order_id, exc)
+            return
+        self.apply_update(update)
+
+    # ---- events from venues ----------------------------------------------------------------
+
+    def apply_update(self, update: OrderUpdate) -> None:
+        order = self.live.get(update.client_order_id)
+        if order is None:
+            return  # closed already, or not ours
+        if update.venue_order_id and order.venue_order_id is None:
+            order.venue_order_id = update.venue_order_id
+        order.filled_lots = max(order.filled_lots, update.filled_lots)
+        target = update.state
+        if target is OrderState.OPEN and order.filled_lots > 0:
+            target = OrderState.PARTIALLY_FILLED
+        if target is order.state and target is not OrderState.PARTIALLY_FILLED:
+            return
+        if order.state is OrderState.PENDING_CANCEL and target in (
+            OrderState.OPEN,
+            OrderState.PARTIALLY_FILLED,
+        ):
+            return  # a stale ack overtaken by our cancel request
+        if not order.can_transition(target):
+            log.debug("ignored stale update %s: %s -> %s", order.client_order_id, order.state, target)
+            return
+        self._set_state(order, target, reason=update.reason)
+
+    def apply_fill(self, fill: Fill) -> bool:
+        """Store and count a fill once; returns False for a duplicate."""
+        slot = self.state.slot(fill.venue, fill.symbol)
+        if slot is None:
+            return False
+        market = self.state.markets[slot]
+        if not self.store.record_fill(fill, market):
+            self.counters.duplicate_fills += 1
+            return False
+        self.counters.fills += 1
+        self.state.position_lots[slot] += fill.size_lots * fill.side.sign
+        self.state.dirty[slot] = True
+        self.pnl[slot].apply_fill(
+            fill.side, market.price(fill.price_ticks), market.size(fill.size_lots), fill.fee, fill.fee_asset
+        )
+        order = self.live.get(fill.client_order_id)
+        if order is not None:
+            # The venue's cumulative count and the sum of stored fills can arrive in either order.
+            stored = self._stored_fill_lots.get(order.client_order_id, 0) + fill.size_lots
+            self._stored_fill_lots[order.client_order_id] = stored
+            order.filled_lots = min(max(order.filled_lots, stored), order.request.size_lots)
+            done = order.filled_lots >= order.request.size_lots
+            target = OrderState.FILLED if done else OrderState.PARTIALLY_FILLED
+            if order.can_transition(target) and not (
+                order.state is OrderState.PENDING_CANCEL and target is OrderState.PARTIALLY_FILLED
+            ):
+                self._set_state(order, target)
+            else:
+                self.store.record_order_state(order)
+        log.debug(
+            "fill %s %s %s @ %s fee %s %s (%s)",
+            market.key,
+            fill.side.value,
+            market.size(fill.size_lots),
+            market.price(fill.price_ticks),
+            fill.fee,
+            fill.fee_asset,
+            "maker" if fill.is_maker else "taker",
+        )
+        if self._on_fill is not None:
+            self._on_fill(fill, market)
+        return True
+
+    def apply_balances(self, venue: str, balances: dict[str, Balance]) -> None:
+        held = self.balances[venue]
+        held.update(balances)
+        for slot, market in enumerate(self.state.markets):
+            if market.venue == venue:
+                base, quote = held.get(market.base), held.get(market.quote)
+                self.state.base_balance[slot] = float(base.total) if base is not None else 0.0
+                self.state.quote_balance[slot] = float(quote.total) if quote is not None else 0.0
+
+    # ---- bookkeeping -----------------------------------------------------------------------
+
+    def _set_state(self, order: Order, new_state: OrderState, reason: str | None = None) -> None:
+        order.transition(new_state, self.clock.now_ns(), reason)
+        self.store.record_order_state(order)
+        if new_state.is_terminal:
+            self.live.pop(order.client_order_id, None)
+            self._stored_fill_lots.pop(order.client_order_id, None)
+            slot = self.state.slot(order.request.venue, order.request.symbol)
+            if slot is not None:
+                self._slot_orders[slot].pop(order.client_order_id, None)
+                self.state.dirty[slot] = True
+                self.self_trade.order_closed(slot)
+
+    def adopt(self, order: Order) -> None:
+        """Track an order found open on the venue at start (reconciliation)."""
+        slot = self._slot_of(order.request.venue, order.request.symbol)
+        self.live[order.client_order_id] = order
+        self._slot_orders[slot][order.client_order_id] = order
+
+    async def place_single(
+        self, slot: int, side: Side, price_ticks: int, size_lots: int, *, post_only: bool = True
+    ) -> str | None:
+        """One order outside the quote diff (hedges, active strategies): risk-checked, tracked,
+        stored like quotes. Returns its client order id, or None when risk refused it."""
+        market = self.state.markets[slot]
+        request = self._vet(slot, market, LevelTarget(side, price_ticks, size_lots))
+        if request is None:
+            return None
+        if not post_only:
+            request = dataclasses.replace(request, post_only=False)
+        await self._send(market, self._track(slot, market, request))
+        return request.client_order_id
+
+    async def cancel_order(self, client_order_id: str) -> None:
+        order = self.live.get(client_order_id)
+        if order is None or order.state is OrderState.PENDING_CANCEL:
+            return
+        await self._cancel(
+            self.state.markets[self._slot_of(order.request.venue, order.request.symbol)], order
+        )
+
+    async def cancel_all(self, venue_name: str | None = None) -> None:
+        jobs = []
+        for order in list(self.live.values()):
+            if venue_name is not None and order.request.venue != venue_name:
+                continue
+            if order.state is OrderState.PENDING_CANCEL:
+                continue
+            slot = self._slot_of(order.request.venue, order.request.symbol)
+            jobs.append(self._cancel(self.state.markets[slot], order))
+        if jobs:
+            await asyncio.gather(*jobs)

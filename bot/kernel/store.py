@@ -1,0 +1,355 @@
+"""Persistence on SQLModel: SQLite by default (WAL), any SQLAlchemy URL (PostgreSQL) accepted.
+
+Writes are small and synchronous on purpose: an order row is written before the order is sent and
+a fill is written before it is counted, so a crash at any moment leaves the store no further behind
+than the venue (reconciliation closes the gap on the next start). Decimals are stored as strings so
+sums are exact on every backend.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import UniqueConstraint, bindparam, event, func, inspect, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
+
+from bot.core.domain import TERMINAL_STATES, Balance, Fill, Market, Order, OrderState
+
+log = logging.getLogger("mmbot.store")
+
+
+class OrderRow(SQLModel, table=True):
+    __tablename__ = "orders"
+    client_order_id: str = Field(primary_key=True)
+    seq: int = Field(index=True)
+    venue: str = Field(index=True)
+    symbol: str
+    side: str
+    price_ticks: int
+    size_lots: int
+    price: str
+    size: str
+    post_only: bool
+    state: str = Field(index=True)
+    venue_order_id: str | None = None
+    filled_lots: int = 0
+    created_ns: int
+    updated_ns: int
+    reason: str | None = None
+
+
+class OrderEventRow(SQLModel, table=True):
+    """Every state change of every order, in order: the audit trail."""
+
+    __tablename__ = "order_events"
+    id: int | None = Field(default=None, primary_key=True)
+    client_order_id: str = Field(index=True)
+    state: str
+    filled_lots: int
+    ts_ns: int
+    reason: str | None = None
+
+
+class FillRow(SQLModel, table=True):
+    __tablename__ = "fills"
+    # Binance-style trade ids are unique per symbol, so the symbol is part of the identity.
+    __table_args__ = (UniqueConstraint("venue", "symbol", "venue_trade_id", name="uq_fill_identity"),)
+    id: int | None = Field(default=None, primary_key=True)
+    venue: str = Field(index=True)
+    symbol: str
+    venue_trade_id: str
+    venue_order_id: str
+    client_order_id: str = Field(index=True)
+    side: str
+    price_ticks: int
+    size_lots: int
+    price: str
+    size: str
+    fee: str
+    fee_asset: str
+    is_maker: bool
+    exchange_ts_ns: int = Field(index=True)
+
+
+class BalanceSnapshotRow(SQLModel, table=True):
+    __tablename__ = "balance_snapshots"
+    id: int | None = Field(default=None, primary_key=True)
+    venue: str = Field(index=True)
+    asset: str
+    free: str
+    locked: str
+    ts_ns: int = Field(index=True)
+    reason: str
+
+
+class PnlSnapshotRow(SQLModel, table=True):
+    __tablename__ = "pnl_snapshots"
+    id: int | None = Field(default=None, primary_key=True)
+    market: str = Field(index=True)
+    ts_ns: int = Field(index=True)
+    position_base: str
+    cash_quote: str
+    fees_quote: str
+    mid: str
+    pnl_quote: str
+
+
+class EventRow(SQLModel, table=True):
+    """Bot lifecycle and operator-visible events (start, reconciliation, stop, pauses)."""
+
+    __tablename__ = "events"
+    id: int | None = Field(default=None, primary_key=True)
+    ts_ns: int = Field(index=True)
+    kind: str = Field(index=True)
+    detail: str
+
+
+_ORDERS = OrderRow.__table__  # type: ignore[attr-defined]
+_ORDER_EVENTS = OrderEventRow.__table__  # type: ignore[attr-defined]
+_FILLS = FillRow.__table__  # type: ignore[attr-defined]
+# Hot-path statements built once, values bound at execution: building a statement with literal
+# values costs more than the SQLite write itself (SQLAlchemy recomputes its cache key each time).
+_UPDATE_ORDER = _ORDERS.update().where(_ORDERS.c.client_order_id == bindparam("cid"))
+
+
+def resolve_database_url(url: str, config_dir: Path) -> str:
+    """Relative SQLite paths are taken relative to the config file, not the working directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
+        return prefix + str((config_dir / url[len(prefix) :]).resolve())
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL + NORMAL is durable against process crashes (our SIGKILL case); only an OS crash can
+    # lose the last transactions, which reconciliation with the venue recovers.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        SQLModel.metadata.create_all(self.engine)
+        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        self._insert_fill = insert(_FILLS).on_conflict_do_nothing()
+        # Called with (kind, ts_ns, detail) after each event is stored: notifications.
+        self.event_listeners: list[Callable[[str, int, dict[str, Any]], None]] = []
+
+    def add_missing_columns(self, table: Any) -> None:
+        """Columns added to a table after a store was created (all nullable or defaulted) get added
+        to it, so a store written by an older version keeps working."""
+        have = {c["name"] for c in inspect(self.engine).get_columns(table.name)}
+        with self.engine.begin() as conn:
+            for column in table.columns:
+                if column.name in have:
+                    continue
+                kind = column.type.compile(dialect=self.engine.dialect)
+                default = column.default.arg if column.default is not None else None
+                clause = f" DEFAULT '{default}'" if isinstance(default, str) else ""
+                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{clause}'))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- orders ------------------------------------------------------------------------------
+
+    def record_new_order(self, order: Order, market: Market, seq: int) -> None:
+        req = order.request
+        row = dict(
+            client_order_id=req.client_order_id,
+            seq=seq,
+            venue=req.venue,
+            symbol=req.symbol,
+            side=req.side.value,
+            price_ticks=req.price_ticks,
+            size_lots=req.size_lots,
+            price=str(market.price(req.price_ticks)),
+            size=str(market.size(req.size_lots)),
+            post_only=req.post_only,
+            state=order.state.value,
+            venue_order_id=order.venue_order_id,
+            filled_lots=order.filled_lots,
+            created_ns=order.created_ns,
+            updated_ns=order.updated_ns,
+            reason=order.reason,
+        )
+        # Core statements, not ORM sessions: this is the hot write path (one per order change).
+        with self.engine.begin() as conn:
+            conn.execute(_ORDERS.insert(), row)
+            conn.execute(_ORDER_EVENTS.insert(), self._event_values(order))
+
+    def record_order_state(self, order: Order) -> None:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                _UPDATE_ORDER,
+                dict(
+                    cid=order.client_order_id,
+                    state=order.state.value,
+                    filled_lots=order.filled_lots,
+                    venue_order_id=order.venue_order_id,
+                    updated_ns=order.updated_ns,
+                    reason=order.reason,
+                ),
+            )
+            if result.rowcount != 1:
+                raise KeyError(f"order {order.client_order_id} was never stored")
+            conn.execute(_ORDER_EVENTS.insert(), self._event_values(order))
+
+    @staticmethod
+    def _event_values(order: Order) -> dict[str, Any]:
+        return dict(
+            client_order_id=order.client_order_id,
+            state=order.state.value,
+            filled_lots=order.filled_lots,
+            ts_ns=order.updated_ns,
+            reason=order.reason,
+        )
+
+    def open_orders(self, venue: str | None = None) -> list[OrderRow]:
+        live = [s.value for s in OrderState if s not in TERMINAL_STATES]
+        query = select(OrderRow).where(col(OrderRow.state).in_(live))
+        if venue is not None:
+            query = query.where(OrderRow.venue == venue)
+        with Session(self.engine) as session:
+            return list(session.exec(query.order_by(col(OrderRow.seq))))
+
+    def get_order(self, client_order_id: str) -> OrderRow | None:
+        with Session(self.engine) as session:
+            return session.get(OrderRow, client_order_id)
+
+    def max_order_seq(self) -> int | None:
+        with Session(self.engine) as session:
+            return session.exec(select(func.max(OrderRow.seq))).one()
+
+    def order_events(self, client_order_id: str) -> list[OrderEventRow]:
+        query = select(OrderEventRow).where(OrderEventRow.client_order_id == client_order_id)
+        with Session(self.engine) as session:
+            return list(session.exec(query.order_by(col(OrderEventRow.id))))
+
+    # ---- fills -------------------------------------------------------------------------------
+
+    def record_fill(self, fill: Fill, market: Market) -> bool:
+        """Insert a fill once; returns False when the venue reported it before (a duplicate)."""
+        values = dict(
+            venue=fill.venue,
+            symbol=fill.symbol,
+            venue_trade_id=fill.venue_trade_id,
+            venue_order_id=fill.venue_order_id,
+            client_order_id=fill.client_order_id,
+            side=fill.side.value,
+            price_ticks=fill.price_ticks,
+            size_lots=fill.size_lots,
+            price=str(market.price(fill.price_ticks)),
+            size=str(market.size(fill.size_lots)),
+            fee=str(fill.fee),
+            fee_asset=fill.fee_asset,
+            is_maker=fill.is_maker,
+            exchange_ts_ns=fill.exchange_ts_ns,
+        )
+        with self.engine.begin() as conn:
+            result = conn.execute(self._insert_fill, values)
+            return bool(result.rowcount)
+
+    def fills(self, venue: str | None = None, symbol: str | None = None) -> list[FillRow]:
+        query = select(FillRow)
+        if venue is not None:
+            query = query.where(FillRow.venue == venue)
+        if symbol is not None:
+            query = query.where(FillRow.symbol == symbol)
+        with Session(self.engine) as session:
+            return list(session.exec(query.order_by(col(FillRow.exchange_ts_ns), col(FillRow.id))))
+
+    def fill_keys_since(self, venue: str, since_ns: int | None) -> set[tuple[str, str]]:
+        """(symbol, venue trade id) of the venue's stored fills from `since_ns` on (all if None)."""
+        query = select(FillRow.symbol, FillRow.venue_trade_id).where(FillRow.venue == venue)
+        if since_ns is not None:
+            query = query.where(FillRow.exchange_ts_ns >= since_ns)
+        with Session(self.engine) as session:
+            return {(symbol, trade_id) for symbol, trade_id in session.exec(query)}
+
+    def last_fill_ts_ns(self, venue: str) -> int | None:
+        query = select(func.max(FillRow.exchange_ts_ns)).where(FillRow.venue == venue)
+        with Session(self.engine) as session:
+            return session.exec(query).one()
+
+    # ---- snapshots and events ----------------------------------------------------------------
+
+    def snapshot_balances(self, venue: str, balances: Iterable[Balance], ts_ns: int, reason: str) -> None:
+        with Session(self.engine) as session:
+            for b in balances:
+                session.add(
+                    BalanceSnapshotRow(
+                        venue=venue,
+                        asset=b.asset,
+                        free=str(b.free),
+                        locked=str(b.locked),
+                        ts_ns=ts_ns,
+                        reason=reason,
+                    )
+                )
+            session.commit()
+
+    def balance_snapshot(self, venue: str, which: str = "latest") -> dict[str, Balance]:
+        """The first or latest complete balance snapshot of a venue (all rows of one ts)."""
+        agg = func.min if which == "first" else func.max
+        with Session(self.engine) as session:
+            ts = session.exec(
+                select(agg(BalanceSnapshotRow.ts_ns)).where(BalanceSnapshotRow.venue == venue)
+            ).one()
+            if ts is None:
+                return {}
+            query = select(BalanceSnapshotRow).where(
+                BalanceSnapshotRow.venue == venue, BalanceSnapshotRow.ts_ns == ts
+            )
+            rows = session.exec(query.order_by(col(BalanceSnapshotRow.id))).all()
+        out: dict[str, Balance] = {}
+        for r in rows:  # several snapshots can share a ts on the simulated clock: keep the last
+            out[r.asset] = Balance(r.asset, Decimal(r.free), Decimal(r.locked))
+        return out
+
+    def snapshot_pnl(self, rows: Sequence[PnlSnapshotRow]) -> None:
+        with Session(self.engine) as session:
+            session.add_all(rows)
+            session.commit()
+
+    def latest_pnl(self) -> dict[str, PnlSnapshotRow]:
+        newest = (
+            select(PnlSnapshotRow.market, func.max(PnlSnapshotRow.id).label("newest_id"))
+            .group_by(PnlSnapshotRow.market)
+            .subquery()
+        )
+        query = select(PnlSnapshotRow).join(newest, col(PnlSnapshotRow.id) == newest.c.newest_id)
+        with Session(self.engine) as session:
+            return {r.market: r for r in session.exec(query)}
+
+    def record_event(self, kind: str, ts_ns: int, **detail: Any) -> None:
+        with Session(self.engine) as session:
+            session.add(EventRow(ts_ns=ts_ns, kind=kind, detail=json.dumps(detail, default=str)))
+            session.commit()
+        for listener in self.event_listeners:
+            try:
+                listener(kind, ts_ns, detail)
+            except Exception:
+                log.exception("event listener failed on a %s event", kind)
+
+    def events(self, kind: str | None = None) -> list[EventRow]:
+        query = select(EventRow)
+        if kind is not None:
+            query = query.where(EventRow.kind == kind)
+        with Session(self.engine) as session:
+            return list(session.exec(query.order_by(col(EventRow.id))))

@@ -1,0 +1,1 @@
+"""Operator services: ops endpoint, metrics, notifications, scheduler and jobs, logs."""

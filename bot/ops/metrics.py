@@ -1,0 +1,167 @@
+"""Prometheus metrics of one bot, in its own CollectorRegistry (several bots per process in tests).
+
+Totals the bot already keeps (order counters, positions, PnL) are read at scrape time by a custom
+collector, so the trading loop pays nothing for them. Only what has no other home is recorded
+as it happens: latencies (histograms), spread captured per fill, rate-limit waits, job runs.
+Gauges other components own (LP range and impermanent loss, hedge delta) are created here and set
+by them: `bot.ops.metrics.lp_impermanent_loss_quote.labels(pool="...").set(x)`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from bot.core.clock import NS_PER_S
+from bot.core.domain import Fill, Market, Side
+
+if TYPE_CHECKING:
+    from bot.app.lifecycle import Bot
+
+LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class BotMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.event_to_order_s = Histogram(
+            "mmbot_event_to_order_seconds",
+            "Time from a market's latest book event to an order for it being sent",
+            ["market"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        self.venue_latency_s = Histogram(
+            "mmbot_venue_request_seconds",
+            "Round trip of order requests to a venue",
+            ["venue", "op"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        self.rate_limit_waits = Counter(
+            "mmbot_rate_limit_waits", "Times a request waited for a venue's rate limit", ["venue"], registry=r
+        )
+        self.rate_limit_wait_s = Counter(
+            "mmbot_rate_limit_wait_seconds", "Seconds spent waiting for rate limits", ["venue"], registry=r
+        )
+        self.job_runs = Counter("mmbot_job_runs", "Scheduled job runs", ["job"], registry=r)
+        self.job_failures = Counter("mmbot_job_failures", "Scheduled job failures", ["job"], registry=r)
+        self.notifications = Counter(
+            "mmbot_notifications", "Notifications by outcome", ["outcome"], registry=r
+        )
+        self.lp_range_lower = Gauge(
+            "mmbot_lp_range_lower_price", "LP position lower bound", ["pool"], registry=r
+        )
+        self.lp_range_upper = Gauge(
+            "mmbot_lp_range_upper_price", "LP position upper bound", ["pool"], registry=r
+        )
+        self.lp_impermanent_loss_quote = Gauge(
+            "mmbot_lp_impermanent_loss_quote", "LP impermanent loss vs holding", ["pool"], registry=r
+        )
+        self.hedge_delta_base = Gauge(
+            "mmbot_hedge_delta_base", "Net delta after hedges", ["asset"], registry=r
+        )
+        self.spread_captured: dict[str, Decimal] = {}
+        self._bot: Bot | None = None
+
+    def bind(self, bot: Bot) -> None:
+        """Start exporting the running bot's own totals."""
+        if self._bot is None:
+            self.registry.register(_BotCollector(bot, self))
+        self._bot = bot
+
+    # ---- recorded as it happens -------------------------------------------------------------
+
+    def on_round_trip(self, market: Market, op: str, sent_ns: int, answered_ns: int) -> None:
+        self.venue_latency_s.labels(market.venue, op).observe((answered_ns - sent_ns) / NS_PER_S)
+        bot = self._bot
+        if op == "place" and bot is not None and bot.engine is not None:
+            state = bot.engine.state
+            slot = state.slot(market.venue, market.symbol)
+            if slot is not None and state.last_book_ns[slot] > 0:
+                age_s = (sent_ns - int(state.last_book_ns[slot])) / NS_PER_S
+                self.event_to_order_s.labels(market.key).observe(max(age_s, 0.0))
+
+    def on_fill(self, fill: Fill, market: Market, mid: Decimal | None) -> None:
+        """Spread captured: how far inside the mid we traded, times size (negative if outside)."""
+        if mid is None:
+            return
+        price, size = market.price(fill.price_ticks), market.size(fill.size_lots)
+        edge = (mid - price) if fill.side is Side.BUY else (price - mid)
+        self.spread_captured[market.key] = self.spread_captured.get(market.key, Decimal(0)) + edge * size
+
+    def rate_limit_wait(self, venue: str, seconds: float) -> None:
+        self.rate_limit_waits.labels(venue).inc()
+        self.rate_limit_wait_s.labels(venue).inc(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _BotCollector(Collector):
+    def __init__(self, bot: Bot, metrics: BotMetrics) -> None:
+        self.bot = bot
+        self.metrics = metrics
+        self.started_ns = bot.clock.now_ns() if bot.clock is not None else 0
+
+    def collect(self) -> Iterator[Metric]:
+        bot = self.bot
+        orders, engine = bot.orders, bot.engine
+        if orders is None or engine is None:
+            return
+        c = orders.counters
+        for name, value, doc in (
+            ("mmbot_orders_placed", c.placed, "Orders acknowledged by a venue"),
+            ("mmbot_orders_cancelled", c.cancelled, "Orders cancelled"),
+            ("mmbot_orders_rejected", c.rejected, "Orders rejected by a venue"),
+            ("mmbot_orders_risk_refused", c.risk_refused, "Quotes refused by pre-trade risk checks"),
+            ("mmbot_quotes_self_trade_held", c.self_trade_held, "Quotes held back: would cross our own"),
+            ("mmbot_fills", c.fills, "Fills stored"),
+            ("mmbot_events", engine.events_processed, "Venue events processed"),
+        ):
+            yield CounterMetricFamily(name, doc, value=value)
+        guard = bot.risk_guard
+        trips = guard.trips if guard is not None else 0
+        yield CounterMetricFamily("mmbot_kill_switch_trips", "Kill-switch trips", value=trips)
+        yield GaugeMetricFamily("mmbot_paused", "1 while quoting is paused", value=int(engine.paused))
+        yield GaugeMetricFamily("mmbot_open_orders", "Orders tracked live", value=len(orders.live))
+        state = engine.state
+        inventory = GaugeMetricFamily(
+            "mmbot_inventory_base", "Position vs target, base units", labels=["market"]
+        )
+        mid = GaugeMetricFamily("mmbot_mid_price", "Mid price", labels=["market"])
+        pnl = GaugeMetricFamily("mmbot_pnl_quote", "Mark-to-market PnL since start", labels=["market"])
+        book_age = GaugeMetricFamily("mmbot_book_age_seconds", "Age of the latest book", labels=["market"])
+        spread = GaugeMetricFamily(
+            "mmbot_spread_captured_quote", "Sum of (mid - price) x size over our fills", labels=["market"]
+        )
+        now_ns = bot.clock.now_ns() if bot.clock is not None else 0
+        for slot, m in enumerate(state.markets):
+            inventory.add_metric([m.key], float(m.size(int(state.position_lots[slot]))))
+            m_mid = state.mid_decimal(slot)
+            if m_mid is not None:
+                mid.add_metric([m.key], float(m_mid))
+                pnl.add_metric([m.key], float(orders.pnl[slot].pnl_at(m_mid)))
+            if state.last_book_ns[slot] > 0:
+                book_age.add_metric([m.key], (now_ns - int(state.last_book_ns[slot])) / NS_PER_S)
+            spread.add_metric([m.key], float(self.metrics.spread_captured.get(m.key, Decimal(0))))
+        yield from (inventory, mid, pnl, book_age, spread)
+        if guard is not None:
+            total = float(guard.pnl_total())
+            if math.isfinite(total):
+                yield GaugeMetricFamily("mmbot_pnl_total_quote", "PnL incl. start inventory", value=total)
+        connected = GaugeMetricFamily(
+            "mmbot_venue_connected", "1 if the venue is connected", labels=["venue"]
+        )
+        for name in bot.venues:
+            connected.add_metric([name], int(engine.venue_connected(name)))
+        yield connected
+        uptime_s = (now_ns - self.started_ns) / NS_PER_S
+        yield GaugeMetricFamily("mmbot_uptime_seconds", "Seconds since start", value=uptime_s)

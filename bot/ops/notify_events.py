@@ -1,0 +1,173 @@
+"""What a running bot tells its operator, through `bot.ops.notify.Notifier`.
+
+- pauses, resumes and kill-switch trips: the risk guard's alert hooks,
+- strategy alerts (an XEMM hedge or an arbitrage leg that failed) and operator resumes of a
+  strategy's market: the stored events of those kinds,
+- a venue disconnected for longer than `venue_disconnect_alert_s`, and its reconnection,
+- a periodic fills summary: fills, volume per quote asset and PnL change since the previous one.
+
+Every hook only files a message; the notifier's own task sends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from bot.core.clock import NS_PER_S
+from bot.core.events import VenueEvent, VenueStatus
+from bot.ops.notify import Notifier, sinks_from_env
+from bot.ops.settings import NotifyConfig
+
+if TYPE_CHECKING:
+    from bot.app.lifecycle import Bot
+    from bot.ops.metrics import BotMetrics
+
+log = logging.getLogger("mmbot.notify")
+
+STORED_KINDS = frozenset({"alert", "market_resume"})
+
+
+class BotNotifications:
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+        self.config: NotifyConfig = notifier.config
+        self._bot: Bot | None = None
+        self._down: dict[str, tuple[int, str, bool]] = {}  # venue -> (since_ns, detail, alerted)
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._last_totals: tuple[int, dict[str, Decimal], Decimal] | None = None
+        self._last_summary_ns = 0
+
+    @classmethod
+    def from_config(cls, config: NotifyConfig, instance_id: str, metrics: BotMetrics) -> BotNotifications:
+        return cls(Notifier(config, instance_id, sinks_from_env(config), metrics))
+
+    @property
+    def enabled(self) -> bool:
+        return self.notifier.enabled
+
+    def attach(self, bot: Bot) -> None:
+        """Hook into a started bot (engine, risk guard and store exist)."""
+        if not self.enabled:
+            return
+        assert bot.engine is not None and bot.risk_guard is not None and bot.clock is not None
+        self._bot = bot
+        bot.risk_guard.alerts.append(self.on_risk_alert)
+        bot.store.event_listeners.append(self.on_stored_event)
+        bot.engine.listeners.append(self.on_venue_event)
+        self._last_totals = self._totals()
+        self._last_summary_ns = bot.clock.now_ns()
+        log.info("notifications on: %s", ", ".join(s.name for s in self.notifier.sinks))
+
+    def start(self) -> None:
+        self.notifier.start()
+
+    async def stop(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        await self.notifier.stop()
+
+    def _now_ns(self) -> int:
+        assert self._bot is not None and self._bot.clock is not None
+        return self._bot.clock.now_ns()
+
+    # ---- hooks ---------------------------------------------------------------------------------
+
+    def on_risk_alert(self, kind: str, text: str) -> None:
+        self.notifier.notify(kind, text, self._now_ns())
+
+    def on_stored_event(self, kind: str, ts_ns: int, detail: dict[str, Any]) -> None:
+        if kind not in STORED_KINDS:
+            return
+        fields = {k: v for k, v in detail.items() if k not in ("strategy", "reason")}
+        who = detail.get("strategy", "?")
+        if kind == "alert":
+            text = f"ALERT {who}: {detail.get('reason', 'alert')} " + " ".join(
+                f"{k}={v}" for k, v in fields.items()
+            )
+            key = f"alert:{who}:{detail.get('reason')}:{detail.get('maker_market', '')}"
+        else:
+            text = f"{who}: {detail.get('market')} resumed by the operator"
+            key = None
+        self.notifier.notify(kind, text.strip(), ts_ns, key=key, **{k: str(v) for k, v in detail.items()})
+
+    def on_venue_event(self, event: VenueEvent) -> None:
+        if not isinstance(event, VenueStatus):
+            return
+        venue, now = event.venue, self._now_ns()
+        down = self._down.get(venue)
+        if not event.connected:
+            if down is None:
+                self._down[venue] = (now, event.detail, False)
+                loop = asyncio.get_running_loop()
+                self._timers[venue] = loop.call_later(
+                    self.config.venue_disconnect_alert_s, self._still_down, venue, now
+                )
+            return
+        if down is None:
+            return
+        self._down.pop(venue)
+        timer = self._timers.pop(venue, None)
+        if timer is not None:
+            timer.cancel()
+        since_ns, _, alerted = down
+        if alerted:
+            down_s = (now - since_ns) / NS_PER_S
+            self.notifier.notify(
+                "venue_reconnected", f"venue {venue} reconnected after {down_s:.0f}s", now, venue=venue
+            )
+
+    def _still_down(self, venue: str, since_ns: int) -> None:
+        self._timers.pop(venue, None)
+        down = self._down.get(venue)
+        if down is None or down[0] != since_ns:
+            return
+        now = self._now_ns()
+        self._down[venue] = (since_ns, down[1], True)
+        down_s = (now - since_ns) / NS_PER_S
+        self.notifier.notify(
+            "venue_disconnected",
+            f"venue {venue} disconnected for {down_s:.0f}s ({down[1]}); its markets are not quoted",
+            now,
+            venue=venue,
+            down_s=round(down_s, 3),
+        )
+
+    # ---- fills summary -------------------------------------------------------------------------
+
+    def _totals(self) -> tuple[int, dict[str, Decimal], Decimal]:
+        assert self._bot is not None and self._bot.orders is not None and self._bot.risk_guard is not None
+        fills, volume = 0, {}
+        for pnl in self._bot.orders.pnl:
+            fills += pnl.fills
+            volume[pnl.quote] = volume.get(pnl.quote, Decimal(0)) + pnl.volume_quote
+        return fills, volume, self._bot.risk_guard.pnl_total()
+
+    async def fills_summary(self) -> None:
+        """Scheduled job: fills, volume and PnL change since the previous summary."""
+        if self._bot is None or self._last_totals is None:
+            return
+        fills, volume, pnl = self._totals()
+        last_fills, last_volume, last_pnl = self._last_totals
+        self._last_totals = (fills, volume, pnl)
+        now = self._now_ns()
+        period_s = (now - self._last_summary_ns) / NS_PER_S
+        self._last_summary_ns = now
+        traded = {q: v - last_volume.get(q, Decimal(0)) for q, v in volume.items()}
+        traded = {q: v for q, v in traded.items() if v}
+        volume_text = ", ".join(f"{v:.2f} {q}" for q, v in sorted(traded.items())) or "0"
+        change = pnl - last_pnl
+        self.notifier.notify(
+            "fills_summary",
+            f"last {period_s:.0f}s: {fills - last_fills} fills, volume {volume_text}, "
+            f"PnL {change:+.4f} (since start {pnl:+.4f})",
+            now,
+            fills=fills - last_fills,
+            volume={q: str(v) for q, v in traded.items()},
+            pnl_change_quote=str(change),
+            pnl_total_quote=str(pnl),
+            period_s=round(period_s, 3),
+        )

@@ -1,0 +1,158 @@
+"""The ops endpoint (aiohttp): /health, /metrics, /status, and token-protected control actions.
+
+Binds 127.0.0.1 by default. Control actions (POST /pause, /resume[?market=venue:symbol],
+/cancel-all) need `Authorization: Bearer <token>` where the token is the value of the environment
+variable named by [bot.ops] token_env; without that variable set, control is disabled. The token
+is never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bot.core.clock import NS_PER_S
+from bot.kernel.market_pauses import paused_markets
+from bot.ops.settings import OpsConfig
+from bot.reports.status import collect_status
+
+if TYPE_CHECKING:
+    from bot.app.lifecycle import Bot
+
+log = logging.getLogger("mmbot.ops")
+
+
+def health_report(bot: Bot, stale_book_s: float) -> tuple[bool, dict[str, Any]]:
+    """Healthy when every venue is connected and every one of its books is fresh."""
+    engine, clock = bot.engine, bot.clock
+    if engine is None or clock is None:
+        return False, {"status": "starting"}
+    now_ns = clock.now_ns()
+    venues: dict[str, Any] = {}
+    ok = True
+    for name in bot.venues:
+        ages = {}
+        for slot, m in enumerate(engine.state.markets):
+            if m.venue == name:
+                last = int(engine.state.last_book_ns[slot])
+                ages[m.symbol] = None if last == 0 else round((now_ns - last) / NS_PER_S, 3)
+        connected = engine.venue_connected(name)
+        fresh = all(age is not None and age <= stale_book_s for age in ages.values())
+        venues[name] = {"connected": connected, "books_fresh": fresh, "book_age_s": ages}
+        ok = ok and connected and fresh
+    return ok, {"status": "ok" if ok else "unhealthy", "paused": engine.paused, "venues": venues}
+
+
+def live_status(bot: Bot) -> dict[str, Any]:
+    """`mmbot status` from the store plus what only the running bot knows."""
+    out = collect_status(bot.store)
+    guard, orders = bot.risk_guard, bot.orders
+    if orders is not None:
+        out["counters"] = {k: getattr(orders.counters, k) for k in orders.counters.__slots__}
+        out["live_orders"] = len(orders.live)
+    if guard is not None:
+        tripped = guard.kill_switch.tripped
+        out["pause"] = {
+            "paused": guard.paused_by is not None,
+            "by": guard.paused_by,
+            "reason": guard.pause_reason,
+            "kill_switch": None if tripped is None else {"rule": tripped.rule, "message": tripped.message},
+        }
+        out["pnl_total_quote"] = str(guard.pnl_total())
+    out["paused_markets"] = paused_markets(bot.active_strategies)
+    out["instance_id"] = bot.config.bot.instance_id
+    return out
+
+
+class OpsServer:
+    def __init__(self, bot: Bot, config: OpsConfig) -> None:
+        self.bot = bot
+        self.config = config
+        self.port: int | None = None
+        self._runner: web.AppRunner | None = None
+        app = web.Application()
+        app.router.add_get("/health", self._health)
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/status", self._status)
+        app.router.add_post("/pause", self._pause)
+        app.router.add_post("/resume", self._resume)
+        app.router.add_post("/cancel-all", self._cancel_all)
+        self.app = app
+
+    async def start(self) -> int:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
+        self.port = sockets[0].getsockname()[1] if sockets else self.config.port
+        log.info("ops endpoint on http://%s:%d", self.config.host, self.port)
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # ---- read-only -------------------------------------------------------------------------
+
+    async def _health(self, _request: web.Request) -> web.Response:
+        ok, report = health_report(self.bot, self.config.stale_book_s)
+        return web.json_response(report, status=200 if ok else 503)
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        body = self.bot.metrics.render()
+        return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+    async def _status(self, _request: web.Request) -> web.Response:
+        return web.json_response(live_status(self.bot))
+
+    # ---- control ---------------------------------------------------------------------------
+
+    def _authorized(self, request: web.Request) -> bool:
+        token = os.environ.get(self.config.token_env) if self.config.token_env else None
+        if not token:
+            return False
+        given = request.headers.get("Authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+    def _deny(self, request: web.Request) -> web.Response:
+        log.warning(
+            "refused %s %s from %s: bad or missing token", request.method, request.path, request.remote
+        )
+        return web.json_response({"error": "unauthorized"}, status=401)
+
+    async def _pause(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._deny(request)
+        reason = request.query.get("reason", "operator request")[:200]
+        await self.bot.pause(f"ops endpoint: {reason}")
+        return web.json_response({"paused": True})
+
+    async def _resume(self, request: web.Request) -> web.Response:
+        """Without `market`: the bot-wide pause and every market a strategy paused; with it: that one."""
+        if not self._authorized(request):
+            return self._deny(request)
+        market = request.query.get("market")
+        if market is None:
+            quoting = await self.bot.resume()
+            markets = self.bot.resume_markets()
+            return web.json_response({"resumed": quoting or bool(markets), "markets": markets})
+        if market not in {m.key for m in self.bot.markets}:
+            return web.json_response(
+                {"error": f"market: {market[:100]!r} is not a market of this bot"}, status=404
+            )
+        markets = self.bot.resume_markets(market)
+        if not markets:
+            return web.json_response({"error": f"market: {market} is not paused by a strategy"}, status=409)
+        return web.json_response({"resumed": True, "markets": markets})
+
+    async def _cancel_all(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._deny(request)
+        left = await self.bot.cancel_all()
+        return web.json_response({"open_orders_left": left})

@@ -1,0 +1,1 @@
+"""Read-only views of the store: status, report, analytics, charts."""

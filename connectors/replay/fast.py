@@ -1,0 +1,224 @@
+"""The fast backtest: the jitted replay core plus a Python strategy called only on wake-ups.
+
+A strategy is any object with `quotes(now_ns, best_bid_ticks, best_ask_ticks, position_lots,
+out) -> n`: it writes up to `out.shape[0]` rows (side ±1, price_ticks, size_lots) of wanted
+post-only orders and returns how many. The core keeps orders already at a wanted price, cancels
+the others and sends the missing ones, all through the latency channels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from connectors.replay import core as c
+from connectors.replay.events import EventData
+from connectors.replay.queue_model import QUEUE_MODELS
+
+_WINDOW_PAD_TICKS = 2_000
+
+
+class FastStrategy(Protocol):
+    def quotes(
+        self, now_ns: int, best_bid_ticks: int, best_ask_ticks: int, position_lots: int, out: np.ndarray
+    ) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayParams:
+    order_latency_ns: tuple[int, ...] = (1_000_000,)
+    """One value (constant) or samples drawn in turn, one per request (see `latency_samples`)."""
+    queue_model: str = "risk_averse"
+    queue_power: float = 2.0
+    maker_fee_bps: float = 0.0
+    taker_fee_bps: float = 0.0
+    wake_interval_ns: int = 100_000_000
+    wake_on_fill: bool = False
+    max_orders: int = 64
+
+    def __post_init__(self) -> None:
+        if self.queue_model not in QUEUE_MODELS:
+            raise ValueError(f"queue_model: {self.queue_model!r} is not one of {sorted(QUEUE_MODELS)}")
+        if not self.order_latency_ns or min(self.order_latency_ns) < 0:
+            raise ValueError("order_latency_ns: give at least one latency, none negative")
+        if self.wake_interval_ns <= 0:
+            raise ValueError("wake_interval_ns: must be positive")
+        if not 1 <= self.max_orders <= 4096:
+            raise ValueError("max_orders: must lie in [1, 4096]")
+
+
+def latency_samples(mean_ns: float, jitter_ns: float, n: int, seed: int) -> tuple[int, ...]:
+    """Lognormal order latencies with this mean and standard deviation."""
+    if jitter_ns <= 0:
+        return (round(mean_ns),)
+    sigma2 = math.log(1 + (jitter_ns / mean_ns) ** 2)
+    mu = math.log(mean_ns) - sigma2 / 2
+    draws = np.random.default_rng(seed).lognormal(mu, math.sqrt(sigma2), n)
+    return tuple(int(x) for x in np.round(draws))
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    fills: np.ndarray  # (exch_ts, order_id, side, price_ticks, size_lots, is_maker)
+    samples: np.ndarray  # (ts, mid_ticks, position_lots, cash, fees), money in tick·lot units
+    counters: dict[str, int]
+    cash_ticklots: float
+    fees_ticklots: float
+    position_lots: int
+    final_mid_ticks: float
+    tick_size: float
+    lot_size: float
+    wakes: int
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def net_pnl(self) -> float:
+        """Quote units: cash + position at the last mid − fees."""
+        mid = self.final_mid_ticks if self.final_mid_ticks == self.final_mid_ticks else 0.0
+        return (
+            (self.cash_ticklots + self.position_lots * mid - self.fees_ticklots)
+            * self.tick_size
+            * self.lot_size
+        )
+
+
+def pack_rows(data: EventData) -> np.ndarray:
+    rows = np.empty((6, len(data)), dtype=np.int64)
+    for col, name in enumerate(("kind", "side", "exch_ts_ns", "local_ts_ns", "price_ticks", "size_lots")):
+        rows[col] = getattr(data, name)
+    return rows
+
+
+class ReplayState:
+    """Every array the core works on, sized for one data set."""
+
+    def __init__(self, data: EventData, params: ReplayParams) -> None:
+        self.data = data
+        self.params = params
+        self.rows = pack_rows(data)
+        self.ex_order = data.exchange_order()
+        lo = int(data.price_ticks.min()) if len(data) else 1
+        hi = int(data.price_ticks.max()) if len(data) else 1
+        base = max(lo - _WINDOW_PAD_TICKS, 1)
+        self.books = np.zeros((4, hi + _WINDOW_PAD_TICKS - base + 1), dtype=np.int64)
+        self.st = np.zeros(c.N_ST, dtype=np.int64)
+        self.st[c.S_BASE] = base
+        self.st[c.S_QMODEL] = QUEUE_MODELS[params.queue_model]
+        self.st[c.S_WAKE_INTERVAL] = params.wake_interval_ns
+        self.st[c.S_WAKE_ON_FILL] = int(params.wake_on_fill)
+        start = data.start_ns
+        self.st[c.S_NEXTWAKE] = start
+        self.st[c.S_EXNOW] = int(data.exch_ts_ns.min()) if len(data) else 0
+        self.st[c.S_LONOW] = start
+        self.fst = np.zeros(c.N_FST, dtype=np.float64)
+        self.fst[c.F_MAKER_BPS] = params.maker_fee_bps
+        self.fst[c.F_TAKER_BPS] = params.taker_fee_bps
+        self.fst[c.F_QPOWER] = params.queue_power
+        self.oi = np.zeros((params.max_orders, c.N_OI), dtype=np.int64)
+        self.of = np.zeros((params.max_orders, 2), dtype=np.float64)
+        self.act = np.zeros(params.max_orders, dtype=np.int64)
+        self.req = np.zeros((c.RING, 3), dtype=np.int64)
+        self.resp = np.zeros((c.RING, 6), dtype=np.int64)
+        self.fills = np.zeros((max(1024, len(data) // 64), 6), dtype=np.int64)
+        span = max(data.end_ns - start, 0)
+        self.samples = np.zeros((span // params.wake_interval_ns + 16, 5), dtype=np.float64)
+        self.lat = np.array(params.order_latency_ns, dtype=np.int64)
+
+    def grow(self, name: str) -> None:
+        old = getattr(self, name)
+        new = np.zeros((old.shape[0] * 2, old.shape[1]), dtype=old.dtype)
+        new[: old.shape[0]] = old
+        setattr(self, name, new)
+
+    def counters(self) -> dict[str, int]:
+        st = self.st
+        return {
+            "orders": int(st[c.S_ORDERS]),
+            "cancels": int(st[c.S_CANCELS]),
+            "rejects": int(st[c.S_REJECTS]),
+            "fills": int(st[c.S_NFILLS]),
+            "filled_orders": int(st[c.S_FILLED_ORDERS]),
+            "maker_lots": int(st[c.S_MAKER_LOTS]),
+            "taker_lots": int(st[c.S_TAKER_LOTS]),
+            "max_abs_position_lots": int(st[c.S_MAX_ABS_POS]),
+            "dropped_orders": int(st[c.S_DROPPED]),
+        }
+
+
+def run_fast(data: EventData, strategy: FastStrategy, params: ReplayParams | None = None) -> ReplayResult:
+    params = params or ReplayParams()
+    s = ReplayState(data, params)
+    targets = np.zeros((params.max_orders, 3), dtype=np.int64)
+    n_targets = -1
+    wakes = 0
+    st = s.st
+    while True:
+        code = c.run_until(
+            s.rows, s.ex_order, s.books, st, s.fst, s.oi, s.of, s.act, s.req, s.resp, s.fills,
+            s.samples, s.lat, targets, n_targets,
+        )  # fmt: skip
+        n_targets = -1
+        if code == c.R_END:
+            break
+        if code == c.R_FILLS_FULL:
+            s.grow("fills")
+            continue
+        if code == c.R_SAMPLES_FULL:
+            s.grow("samples")
+            continue
+        wakes += 1
+        n_targets = strategy.quotes(
+            int(st[c.S_LONOW]),
+            int(st[c.S_BEST + c.B_LO]),
+            int(st[c.S_BEST + c.B_LO + 1]),
+            int(st[c.S_LOPOS]),
+            targets,
+        )
+    bb, ba = int(st[c.S_BEST + c.B_LO]), int(st[c.S_BEST + c.B_LO + 1])
+    return ReplayResult(
+        fills=s.fills[: st[c.S_NFILLS]].copy(),
+        samples=s.samples[: st[c.S_NSAMPLES]].copy(),
+        counters=s.counters(),
+        cash_ticklots=float(s.fst[c.F_CASH]),
+        fees_ticklots=float(s.fst[c.F_FEES]),
+        position_lots=int(st[c.S_POS]),
+        final_mid_ticks=0.5 * (bb + ba) if bb > 0 and ba > 0 else float("nan"),
+        tick_size=float(data.meta.tick_size),
+        lot_size=float(data.meta.lot_size),
+        wakes=wakes,
+    )
+
+
+@dataclass(slots=True)
+class GridQuoter:
+    """A grid market maker: `levels` post-only orders a side, one tick apart, around a
+    reservation price skewed `skew_ticks_per_lot` against the position, within ±max_position."""
+
+    levels: int = 5
+    half_spread_ticks: int = 1
+    spacing_ticks: int = 1
+    skew_ticks_per_lot: float = 0.2
+    size_lots: int = 1
+    max_position_lots: int = 20
+
+    def quotes(
+        self, now_ns: int, best_bid_ticks: int, best_ask_ticks: int, position_lots: int, out: np.ndarray
+    ) -> int:
+        if best_bid_ticks <= 0 or best_ask_ticks <= 0 or best_bid_ticks >= best_ask_ticks:
+            return 0
+        reservation = 0.5 * (best_bid_ticks + best_ask_ticks) - self.skew_ticks_per_lot * position_lots
+        top_bid = min(math.floor(reservation - self.half_spread_ticks), best_ask_ticks - 1)
+        top_ask = max(math.ceil(reservation + self.half_spread_ticks), best_bid_ticks + 1)
+        n = 0
+        size = self.size_lots
+        for level in range(self.levels):
+            if position_lots + (level + 1) * size <= self.max_position_lots and n < out.shape[0]:
+                out[n, 0], out[n, 1], out[n, 2] = 1, top_bid - level * self.spacing_ticks, size
+                n += 1
+            if position_lots - (level + 1) * size >= -self.max_position_lots and n < out.shape[0]:
+                out[n, 0], out[n, 1], out[n, 2] = -1, top_ask + level * self.spacing_ticks, size
+                n += 1
+        return n

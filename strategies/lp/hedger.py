@@ -1,0 +1,291 @@
+"""Delta hedger (kind "hedger"): keeps LP delta plus CEX inventory of one underlying inside a band.
+
+net Δ = hedge_ratio · (LP token0 + uncollected token0 fees + idle pool-wallet token0) + CEX position
+(base units of `market`, relative to its flat balance). When |net Δ| exceeds `band`, it trades
+−net Δ on the hedge market through ctx.orders: first post-only at the touch, then, after
+`maker_timeout_s`, whatever is left crosses the spread (taker, `taker_slippage_bps` limit).
+Hedge fills are tracked apart from quoting (their own position, cash, fees, cost against the
+decision mid, PnL) and stored in the LP store. Fills of other orders on the market (an LP manager's
+CEX leg of an excess swap) are not hedge trades, but they move the CEX position and so count
+in net Δ: the combined inventory is what is hedged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from amm.attribution import exact_position_amounts
+from bot.core.domain import Side
+from bot.core.events import FillEvent
+from bot.kernel.lp_store import HedgeTradeRow, LpStore
+
+if TYPE_CHECKING:
+    from bot.core.events import VenueEvent
+    from bot.kernel.context import BotContext
+
+log = logging.getLogger("mmbot.hedge")
+
+
+class HedgerParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["hedger"]
+    market: str = Field(description='"venue:symbol" of the hedge market, from [[markets]]')
+    pools: list[str] = Field(min_length=1, description="sim_pool venues whose token0 is the underlying")
+    hedge_ratio: float = Field(1.0, ge=0, le=1, description="0 = off, 1 = delta neutral")
+    band: float = Field(0.5, gt=0, description="|net delta| in base units tolerated before trading")
+    min_trade_size: float = Field(0.05, gt=0, description="base units")
+    max_order_size: float = Field(1.0, gt=0, description="base units per hedge order")
+    check_interval_s: float = Field(5.0, gt=0)
+    maker_timeout_s: float = Field(10.0, gt=0)
+    taker_slippage_bps: float = Field(20.0, ge=0)
+    include_idle_wallet: bool = Field(True, description="count the pool wallet's idle token0")
+
+    @property
+    def markets(self) -> list[str]:
+        return [self.market]
+
+    @property
+    def exclusive_markets(self) -> list[str]:
+        """No quoting strategy may diff its quotes against our hedge orders on this market."""
+        return [self.market]
+
+
+@dataclass(slots=True)
+class HedgeBook:
+    """The hedge's own trades: position, cash and fees in quote units, costs against decision mids."""
+
+    position: float = 0.0
+    cash: float = 0.0
+    fees: float = 0.0
+    cost: float = 0.0
+    trades: int = 0
+    maker_trades: int = 0
+
+    def pnl(self, mid: float) -> float:
+        return self.cash + self.position * mid - self.fees
+
+
+class Hedger:
+    def __init__(self, name: str, params: HedgerParams) -> None:
+        self.name = name
+        self.params = params
+        self.book = HedgeBook()
+        self.last_net_delta = 0.0
+        self.last_lp_delta = 0.0
+        self._ctx: BotContext | None = None
+        self._store: LpStore | None = None
+        self._slot = -1
+        self._decision_mid = math.nan  # mid when the current hedge was decided
+        self._own_orders: deque[str] = deque(maxlen=64)  # our recent client order ids
+        self._placing = False  # an order of ours is being placed: its id is not known yet
+        self._unclaimed: list[FillEvent] = []  # fills seen while placing, claimed once the id is
+
+    # ---- measurement -----------------------------------------------------------------------
+
+    async def lp_delta(self) -> float:
+        """token0 in our LP positions + their uncollected fees (+ the pool wallet's idle token0)."""
+        ctx, store = self._ctx, self._store
+        assert ctx is not None and store is not None
+        total = 0.0
+        open_rows = store.positions(open_only=True)
+        for pool_name in self.params.pools:
+            pool = ctx.pools[pool_name]
+            d0, d1 = pool.token0.decimals, pool.token1.decimals
+            state = await pool.read_state()
+            for row in open_rows:
+                if row.pool != pool_name:
+                    continue
+                try:
+                    info = await pool.position(row.token_id)
+                    owed0, _ = await pool.pending_fees(row.token_id)
+                except ValueError:
+                    continue  # closed between the read and now
+                amount0, _ = exact_position_amounts(
+                    state.sqrt_price_x96, info.tick_lower, info.tick_upper, info.liquidity, d0, d1
+                )
+                total += amount0 + owed0 / 10.0**d0
+            if self.params.include_idle_wallet:
+                wallet0, _ = await pool.wallet_balances()
+                total += wallet0 / 10.0**d0
+        return total
+
+    def cex_position(self) -> float:
+        ctx = self._ctx
+        assert ctx is not None
+        return float(ctx.state.position_lots[self._slot]) * float(ctx.state.lot_size[self._slot])
+
+    async def net_delta(self) -> float:
+        self.last_lp_delta = await self.lp_delta()
+        self.last_net_delta = self.params.hedge_ratio * self.last_lp_delta + self.cex_position()
+        return self.last_net_delta
+
+    # ---- the loop --------------------------------------------------------------------------
+
+    async def run(self, ctx: BotContext) -> None:
+        self._ctx = ctx
+        self._store = LpStore(ctx.store)
+        venue, symbol = self.params.market.split(":", 1)
+        slot = ctx.state.slot(venue, symbol)
+        if slot is None:
+            raise ValueError(f"strategies.{self.name}.market: {self.params.market} is not in [[markets]]")
+        self._slot = slot
+        for pool_name in self.params.pools:
+            if pool_name not in ctx.pools:
+                raise ValueError(f"strategies.{self.name}.pools: no pool named {pool_name!r}")
+        while True:
+            await asyncio.sleep(self.params.check_interval_s)
+            try:
+                await self.rebalance()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: hedge round failed", self.name)
+
+    def hedge_size(self, net_delta: float, lot_size: float) -> int:
+        """Lots to buy (+) or sell (−): zero inside the band or under the minimum trade."""
+        p = self.params
+        if abs(net_delta) <= p.band:
+            return 0
+        size = min(abs(net_delta), p.max_order_size)
+        if size < p.min_trade_size:
+            return 0
+        lots = int(size / lot_size + 1e-9)
+        return -lots if net_delta > 0 else lots
+
+    async def rebalance(self) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        state, slot = ctx.state, self._slot
+        mid = float(state.mid_price[slot])
+        if not math.isfinite(mid) or not state.quoting_enabled[slot]:
+            return
+        net = await self.net_delta()
+        lots = self.hedge_size(net, float(state.lot_size[slot]))
+        if lots == 0:
+            return
+        side = Side.BUY if lots > 0 else Side.SELL
+        size = abs(lots)
+        log.info(
+            "%s: net delta %.4f (LP %.4f × %.2f, CEX %.4f) outside ±%.4f: %s %d lots at mid %.4f",
+            self.name,
+            net,
+            self.last_lp_delta,
+            self.params.hedge_ratio,
+            self.cex_position(),
+            self.params.band,
+            side.value,
+            size,
+            mid,
+        )
+        touch = int(state.best_bid_ticks[slot] if side is Side.BUY else state.best_ask_ticks[slot])
+        left = await self._work(side, touch, size, mid, post_only=True, wait_s=self.params.maker_timeout_s)
+        if left > 0:
+            tick = float(state.tick_size[slot])
+            far = state.best_ask_ticks[slot] if side is Side.BUY else state.best_bid_ticks[slot]
+            slip = math.ceil(float(far) * self.params.taker_slippage_bps / 1e4)
+            price = int(far) + slip if side is Side.BUY else int(far) - slip
+            log.info("%s: maker hedge timed out, %d lots left: taking at %.4f", self.name, left, price * tick)
+            await self._work(side, price, left, mid, post_only=False, wait_s=self.params.maker_timeout_s)
+
+    async def _work(
+        self, side: Side, price_ticks: int, size: int, mid: float, *, post_only: bool, wait_s: float
+    ) -> int:
+        """Place one order and wait up to `wait_s` for it to fill; cancel the rest; return lots left."""
+        ctx = self._ctx
+        assert ctx is not None
+        if price_ticks <= 0:
+            return size
+        self._decision_mid = mid  # set first: a taker's fill can arrive before its ack
+        self._placing = True
+        try:
+            cid = await ctx.orders.place_single(self._slot, side, price_ticks, size, post_only=post_only)
+        finally:
+            self._placing = False
+            unclaimed, self._unclaimed = self._unclaimed, []
+        if cid is None:
+            return 0  # risk refused: nothing to chase this round
+        self._own_orders.append(cid)
+        for event in unclaimed:
+            if event.fill.client_order_id == cid:
+                self._record(event)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while cid in ctx.orders.live and loop.time() < deadline:
+            await asyncio.sleep(0.25)
+        order = ctx.orders.live.get(cid)
+        if order is None:
+            return 0 if self._filled(cid) else size
+        await ctx.orders.cancel_order(cid)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closed(cid), timeout=5.0)
+        return max(order.request.size_lots - order.filled_lots, 0)
+
+    def _filled(self, cid: str) -> bool:
+        ctx = self._ctx
+        assert ctx is not None
+        row = ctx.store.get_order(cid)
+        return row is not None and row.state == "filled"
+
+    async def _closed(self, cid: str) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        while cid in ctx.orders.live:
+            await asyncio.sleep(0.05)
+
+    # ---- fills -----------------------------------------------------------------------------
+
+    def on_event(self, event: VenueEvent) -> None:
+        if not isinstance(event, FillEvent):
+            return
+        if self._ctx is None or self._store is None:
+            return
+        fill = event.fill
+        market = self._ctx.state.markets[self._slot]
+        if (fill.venue, fill.symbol) != (market.venue, market.symbol):
+            return
+        if fill.client_order_id in self._own_orders:
+            self._record(event)
+        elif self._placing:  # perhaps ours, filled before place_single returned its id
+            self._unclaimed.append(event)
+
+    def _record(self, event: FillEvent) -> None:
+        assert self._ctx is not None and self._store is not None
+        fill = event.fill
+        market = self._ctx.state.markets[self._slot]
+        mid = self._decision_mid
+        price, size = float(market.price(fill.price_ticks)), float(market.size(fill.size_lots))
+        sign = fill.side.sign
+        fee = float(fill.fee) if fill.fee_asset == market.quote else float(fill.fee) * price
+        b = self.book
+        b.position += sign * size
+        b.cash -= sign * size * price
+        b.fees += fee
+        cost = fee + sign * (price - mid) * size
+        b.cost += cost
+        b.trades += 1
+        b.maker_trades += int(fill.is_maker)
+        self._store.record_hedge_trade(
+            HedgeTradeRow(
+                strategy=self.name,
+                market=market.key,
+                ts_ns=fill.exchange_ts_ns,
+                client_order_id=fill.client_order_id,
+                side=fill.side.value,
+                price=str(market.price(fill.price_ticks)),
+                size=str(market.size(fill.size_lots)),
+                fee=str(Decimal(fill.fee)),
+                is_maker=fill.is_maker,
+                mid_at_decision=mid,
+                cost_quote=cost,
+            )
+        )

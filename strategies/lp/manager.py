@@ -1,0 +1,155 @@
+"""The LP manager strategy (kind "lp_manager"): one `PoolLpManager` per configured pool.
+
+Evaluates every pool on the bot's job scheduler (apscheduler on the wall clock, every
+`check_interval_s`) and early when the fair price moved more than `event_trigger_bps` since the
+last round (book events of the fair market). Both only wake the strategy's own task, which runs
+the rounds one at a time (a timer stands in when no scheduler drives it). The fair price
+is the CEX mid when the fair market is traded by the bot, else the mock venue's latent price.
+Positions stay open at stop (an LP position is long-lived): on restart the store's open rows are
+adopted when the pool still holds them, else closed (a fresh simulated pool holds none).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from bot.core.events import BookSnapshot
+from bot.kernel.lp_store import LpStore
+from strategies.lp.excess import CexExcessRoute
+from strategies.lp.params import LpManagerParams
+from strategies.lp.pool import PoolLpManager
+from strategies.xvenue.store import XvenueLedger
+
+if TYPE_CHECKING:
+    from bot.core.events import VenueEvent
+    from bot.kernel.context import BotContext
+
+log = logging.getLogger("mmbot.lp")
+
+
+def fair_price_reader(ctx: BotContext, venue: str, symbol: str) -> Callable[[], float]:
+    """CEX mid of a traded market, or the venue's latent fair price (mock venues)."""
+    slot = ctx.state.slot(venue, symbol)
+    latent = getattr(ctx.venues.get(venue), "fair_price", None)
+
+    def read() -> float:
+        if slot is not None:
+            mid = float(ctx.state.mid_price[slot])
+            if math.isfinite(mid):
+                return mid
+        if latent is not None:
+            try:
+                return float(latent(symbol))
+            except (RuntimeError, KeyError):
+                return math.nan
+        return math.nan
+
+    return read
+
+
+class LpManager:
+    def __init__(self, name: str, params: LpManagerParams) -> None:
+        self.name = name
+        self.params = params
+        self.managers: dict[str, PoolLpManager] = {}
+        self.cex_route: CexExcessRoute | None = None  # shared by the pools (one CEX market)
+        self._fair_keys: set[tuple[str, str]] = set()
+        self._last_fair: dict[tuple[str, str], float] = {}
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # set between rounds: no transaction of ours in flight
+        self._idle.set()
+        self._draining = False
+        self.scheduled = False  # True once a job scheduler wakes the rounds
+        self.rounds = 0
+
+    def scheduled_jobs(self) -> list[tuple[str, float, Callable[[], Awaitable[None]]]]:
+        """(name, interval_s, job) for the bot's scheduler: the periodic re-evaluation."""
+        self.scheduled = True
+
+        async def wake() -> None:
+            self._wake.set()
+
+        return [(f"lp:{self.name}", self.params.check_interval_s, wake)]
+
+    def _build_cex_route(self, ctx: BotContext) -> CexExcessRoute | None:
+        key = self.params.cex_market
+        if self.params.excess_swap_venue == "pool" or key is None:
+            return None
+        venue, symbol = key.split(":", 1)
+        slot = ctx.state.slot(venue, symbol)
+        if slot is None:
+            raise ValueError(f"strategies.{self.name}.cex_market: {key} is not a traded market")
+        market = ctx.state.markets[slot]
+        ledger = XvenueLedger(ctx.store)
+        return CexExcessRoute(ctx.orders, ledger, slot, market, self.params.slippage_bps)
+
+    def build(self, ctx: BotContext) -> None:
+        store = LpStore(ctx.store)
+        self.cex_route = self._build_cex_route(ctx)
+        for pool_name in self.params.pools:
+            pool = ctx.pools.get(pool_name)
+            if pool is None:
+                raise ValueError(f"strategies.{self.name}.pools: no pool named {pool_name!r}")
+            key = ctx.pool_fair_markets[pool_name]
+            self._fair_keys.add(key)
+            fair = fair_price_reader(ctx, *key)
+            self.managers[pool_name] = PoolLpManager(
+                self.name, pool_name, pool, fair, self.params, ctx.clock, store, cex=self.cex_route
+            )
+
+    async def _adopt_stored_positions(self) -> None:
+        """Positions left open by a previous run: adopted when the pool still holds them."""
+        for manager in self.managers.values():
+            for row in manager.store.positions(self.name, open_only=True):
+                if row.pool == manager.pool_name:
+                    await manager.adopt(row)
+
+    async def run(self, ctx: BotContext) -> None:
+        self.build(ctx)
+        await self._adopt_stored_positions()
+        # With a scheduler the job sets the wake; the timeout is only a fallback without one.
+        timeout = None if self.scheduled else self.params.check_interval_s
+        while not self._draining:
+            self.rounds += 1
+            self._wake.clear()  # before the round: a wake during a slow (chain) round is not lost
+            self._idle.clear()
+            try:
+                for manager in self.managers.values():
+                    try:
+                        await manager.step()
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("%s/%s: LP round failed", self.name, manager.pool_name)
+            finally:
+                self._idle.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+    async def drain(self) -> None:
+        """Before a hot-reload swap: let the round in progress (and its transactions) finish;
+        the positions stay open and the new instance adopts them from the store."""
+        self._draining = True
+        self._wake.set()
+        await self._idle.wait()
+
+    def on_event(self, event: VenueEvent) -> None:
+        if self.cex_route is not None:
+            self.cex_route.on_event(event)
+        if not isinstance(event, BookSnapshot) or (event.venue, event.symbol) not in self._fair_keys:
+            return
+        if not event.bids or not event.asks:
+            return
+        key = (event.venue, event.symbol)
+        mid = (event.bids[0][0] + event.asks[0][0]) / 2
+        last = self._last_fair.get(key)
+        if last is None:
+            self._last_fair[key] = mid
+        elif abs(mid / last - 1) * 1e4 >= self.params.event_trigger_bps:
+            self._last_fair[key] = mid
+            self._wake.set()

@@ -1,0 +1,148 @@
+"""The quoting strategy on the vectorized core: fixed spread, Avellaneda–Stoikov or GLFT.
+
+One instance quotes all its markets in one `compute_quotes` call. Inputs live in preallocated
+arrays refreshed from the engine's state; volatility is estimated from the mids seen at each
+requote, trading intensity from our own fills against the depth our quotes rested at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from bot.core.domain import Market
+from bot.core.events import FillEvent, VenueEvent
+from bot.kernel.market_state import MarketState
+from bot.kernel.targets import QuoteTargets
+from strategies.quoting.arrays import QuoteInputs
+from strategies.quoting.core import QuoteWorkspace, compute_quotes
+from strategies.quoting.estimators import IntensityEstimator, VolatilityEstimator
+from strategies.quoting.params import (
+    AvellanedaParams,
+    GlftParams,
+    QuoteConfig,
+    build_quote_params,
+    next_session_end_ns,
+)
+
+# The (A, κ) fit bisects over every market: a few seconds between fits is plenty for rates that
+# are estimated over a half-life of an hour.
+INTENSITY_REFIT_NS = 5_000_000_000
+
+
+class CoreQuoteStrategy:
+    def __init__(
+        self,
+        name: str,
+        cfg: QuoteConfig,
+        slots: npt.NDArray[np.int64],
+        markets: Sequence[Market],
+        sizes: Sequence[tuple[float, float]],
+        now_ns: int,
+    ) -> None:
+        """`sizes`: (order size, max position) in base units per market, in slot order."""
+        self.name = name
+        self.cfg = cfg
+        self.slots = slots
+        self._row_of = {(m.venue, m.symbol): row for row, m in enumerate(markets)}
+        entries = [(cfg, m, size, limit) for m, (size, limit) in zip(markets, sizes, strict=True)]
+        self.params = build_quote_params(entries, now_ns=now_ns)
+        n = len(markets)
+        self.inputs = QuoteInputs.empty(n)
+        self.workspace = QuoteWorkspace(n, self.params.n_levels)
+        self.volatility: VolatilityEstimator | None = None
+        self.intensity: IntensityEstimator | None = None
+        if isinstance(cfg, AvellanedaParams | GlftParams):
+            v, i = cfg.volatility, cfg.intensity
+            self.volatility = VolatilityEstimator(
+                n, half_life_s=v.half_life_s, fallback_log_vol_per_sqrt_s=v.fallback_log_vol_per_sqrt_s,
+                min_interval_s=v.min_interval_s, warmup_s=v.warmup_s, min_samples=v.min_samples,
+            )  # fmt: skip
+            self.intensity = IntensityEstimator(
+                n, quotes_per_market=2 * self.params.n_levels, depth_edges_bps=i.depth_edges_bps,
+                half_life_s=i.half_life_s, min_fills=i.min_fills, fallback_a_per_s=i.fallback_a_per_s,
+                fallback_kappa_per_bps=i.fallback_kappa_per_bps,
+            )  # fmt: skip
+        self._all_rows = np.arange(n)
+        self._last_fit_ns = 0
+
+    def targets(self, state: MarketState, now_ns: int) -> QuoteTargets:
+        s = self.slots
+        tick = state.tick_size[s]
+        best_bid = np.where(state.best_bid_ticks[s] > 0, state.best_bid_ticks[s] * tick, np.nan)
+        best_ask = np.where(state.best_ask_ticks[s] > 0, state.best_ask_ticks[s] * tick, np.nan)
+        return self.quote(state.mid_price[s], best_bid, best_ask, state.position_lots[s], now_ns)
+
+    def quote(
+        self,
+        fair_price: npt.NDArray[np.float64],
+        best_bid: npt.NDArray[np.float64],
+        best_ask: npt.NDArray[np.float64],
+        inventory_lots: npt.ArrayLike,
+        now_ns: int,
+    ) -> QuoteTargets:
+        """One core call for every market (rows in slot order): prices in price units, NaN = none.
+
+        The estimators follow `fair_price`; the model's reservation prices stay readable in
+        `workspace.reservation` until the next call.
+        """
+        x = self.inputs
+        x.fair_price[:] = fair_price
+        x.best_bid[:] = best_bid
+        x.best_ask[:] = best_ask
+        x.inventory_lots[:] = inventory_lots
+        if self.volatility is not None and self.intensity is not None:
+            priced = np.flatnonzero(np.isfinite(x.fair_price))
+            if priced.size:
+                self.volatility.update(priced, x.fair_price[priced], now_ns)
+            self.volatility.volatility(out=x.volatility)
+            if now_ns - self._last_fit_ns >= INTENSITY_REFIT_NS:
+                self.intensity.fit(now_ns)
+                self._last_fit_ns = now_ns
+            self.intensity.intensity(x.fair_price, x.intensity_a, x.intensity_kappa)
+        self._roll_sessions(now_ns)
+        targets = compute_quotes(x, self.params, now_ns=now_ns, workspace=self.workspace)
+        if self.intensity is not None:
+            self.intensity.set_quotes(
+                self._all_rows, self._depths_bps(targets, self.params.tick_size), now_ns
+            )
+        return targets
+
+    def _depths_bps(self, targets: QuoteTargets, tick: np.ndarray) -> np.ndarray:
+        fair = self.inputs.fair_price[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            bid = np.where(
+                targets.bid_size_lots > 0, (fair - targets.bid_price_ticks * tick[:, None]) / fair, np.nan
+            )
+            ask = np.where(
+                targets.ask_size_lots > 0, (targets.ask_price_ticks * tick[:, None] - fair) / fair, np.nan
+            )
+        return np.concatenate([bid, ask], axis=1) * 1e4
+
+    def _roll_sessions(self, now_ns: int) -> None:
+        """Session-end A-S: once a session ends, the next one's end becomes τ's anchor."""
+        cfg = self.cfg
+        if not (isinstance(cfg, AvellanedaParams) and cfg.horizon == "session"):
+            return
+        ended = self.params.session_end_ns <= now_ns
+        if ended.any():
+            self.params.session_end_ns[ended] = next_session_end_ns(
+                now_ns, cfg.session_length_s, cfg.session_offset_s
+            )
+
+    def on_event(self, event: VenueEvent) -> None:
+        """Our fills feed the intensity estimator with the depth they happened at."""
+        if self.intensity is None or not isinstance(event, FillEvent):
+            return
+        fill = event.fill
+        row = self._row_of.get((fill.venue, fill.symbol))
+        if row is None:
+            return
+        fair = self.inputs.fair_price[row]
+        if not fair > 0:
+            return
+        price = fill.price_ticks * self.params.tick_size[row]
+        depth_bps = abs(price - fair) / fair * 1e4
+        self.intensity.record_fills(np.array([row]), np.array([depth_bps]), event.local_ts_ns)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from bot.core.domain import Market, Side
 from bot.core.events import BookSnapshot, FillEvent
-from strategies.lp.rules import split_for_range
+from strategies.lp.ranges import split_for_range
 from strategies.xvenue.book_vwap import sweep
 from strategies.xvenue.hedging import HedgeExecutor, slippage_limit_ticks
 

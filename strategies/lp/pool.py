@@ -30,17 +30,9 @@ from bot.core.clock import Clock
 from bot.kernel.lp_store import LpMarkRow, LpPositionRow, LpStore, LpSwapRow
 from strategies.lp.excess import CexExcessRoute, Excess, Route, RouteCosts
 from strategies.lp.params import LpManagerParams
-from strategies.lp.rules import (
-    Action,
-    Decision,
-    EwmaVolatility,
-    PoolView,
-    RangeChoice,
-    Rules,
-    at_edge,
-    choose_range,
-    decide,
-)
+from strategies.lp.ranges import RangeChoice, at_edge, choose_range
+from strategies.lp.rules import Action, Decision, PoolView, Rules, decide
+from strategies.lp.volatility import EwmaVolatility
 
 log = logging.getLogger("mmbot.lp")
 OPENING = frozenset({Action.OPEN, Action.RECENTRE, Action.WIDEN})

@@ -1,7 +1,10 @@
-"""Pure decision rules of the LP manager: volatility estimate, range choice, token split, gates.
+"""Pure decision rules of the LP manager: a table of small rules, in priority order, and the gates.
 
-No I/O and no clock here: the runner (`strategies.lp.manager`) measures, these functions decide,
-so every rule is unit-testable with plain numbers. Prices are human (token1 per token0), liquidity
+Each rule looks at the `Situation` (the measured `PoolView` plus shared figures) and fires an
+action with its benefit and cost, or not; either way it adds its numbers to the decision log.
+`decide` takes the first fired rule whose gates pass. No I/O and no clock here: the runner
+(`strategies.lp.pool`) measures, these functions decide, so every rule is unit-testable with
+plain numbers. Prices are human (token1 per token0), liquidity
 human (`amm.attribution.human_liquidity`), money in token1, σ annualised, times in seconds.
 
 Economics (shared/notes/lp-maths.md): a position of liquidity L in range earns fees at
@@ -11,116 +14,13 @@ is judged by the change in that carry over a decision horizon against gas plus s
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from amm.analytics import v3_amounts, v3_lvr_rate, v3_value
-from amm.attribution import SECONDS_PER_YEAR
-from amm.math.conversions import price_range_to_ticks, tick_to_price
-
-
-@dataclass(slots=True)
-class EwmaVolatility:
-    """Exponentially weighted variance of log returns per second, time-aware (irregular samples)."""
-
-    half_life_s: float
-    var_per_s: float = math.nan  # start from a prior with `from_sigma`
-    samples: int = 0
-    last_price: float = math.nan
-    last_ts_ns: int = 0
-
-    @classmethod
-    def from_sigma(cls, half_life_s: float, sigma_annual: float) -> EwmaVolatility:
-        """Starts at a prior σ, so the first few returns nudge it instead of replacing it."""
-        return cls(half_life_s, sigma_annual**2 / SECONDS_PER_YEAR)
-
-    def update(self, price: float, ts_ns: int) -> None:
-        if not (math.isfinite(price) and price > 0):
-            return
-        if math.isnan(self.last_price):
-            self.last_price, self.last_ts_ns = price, ts_ns
-            return
-        dt_s = (ts_ns - self.last_ts_ns) / 1e9
-        if dt_s <= 0:
-            return
-        sample = math.log(price / self.last_price) ** 2 / dt_s
-        alpha = 1.0 - math.exp(-dt_s * math.log(2) / self.half_life_s)
-        self.var_per_s = (
-            sample if math.isnan(self.var_per_s) else self.var_per_s + alpha * (sample - self.var_per_s)
-        )
-        self.samples += 1
-        self.last_price, self.last_ts_ns = price, ts_ns
-
-    def sigma_annual(self, fallback: float) -> float:
-        """σ̂ per √year, or `fallback` until a first return was seen."""
-        if math.isnan(self.var_per_s):
-            return fallback
-        return math.sqrt(self.var_per_s * SECONDS_PER_YEAR)
-
-
-@dataclass(frozen=True, slots=True)
-class RangeChoice:
-    tick_lower: int
-    tick_upper: int
-    price_lower: float
-    price_upper: float
-    half_width: float  # log-price half width the σ rule asked for
-
-
-def range_half_width(
-    sigma_annual: float, horizon_s: float, width_k: float, min_half_width: float, max_half_width: float
-) -> float:
-    """w = k·σ̂·√T, clipped: the range should hold the price for about the rebalance horizon."""
-    w = width_k * sigma_annual * math.sqrt(horizon_s / SECONDS_PER_YEAR)
-    return min(max(w, min_half_width), max_half_width)
-
-
-def choose_range(
-    fair_price: float,
-    half_width: float,
-    *,
-    skew: float,
-    tick_spacing: int,
-    decimals0: int,
-    decimals1: int,
-) -> RangeChoice:
-    """[P·e^(−w(1−skew)), P·e^(w(1+skew))] snapped outward to usable ticks (skew > 0 leans up)."""
-    if not -1.0 < skew < 1.0:
-        raise ValueError(f"skew must be in (-1, 1), got {skew}")
-    lower = fair_price * math.exp(-half_width * (1.0 - skew))
-    upper = fair_price * math.exp(half_width * (1.0 + skew))
-    tick_lower, tick_upper = price_range_to_ticks(lower, upper, decimals0, decimals1, tick_spacing)
-    return RangeChoice(
-        tick_lower,
-        tick_upper,
-        tick_to_price(tick_lower, decimals0, decimals1),
-        tick_to_price(tick_upper, decimals0, decimals1),
-        half_width,
-    )
-
-
-def liquidity_for_value(value_token1: float, price: float, price_lower: float, price_upper: float) -> float:
-    """Human L a position worth `value_token1` at `price` holds in this range."""
-    per_unit = float(v3_value(price, 1.0, price_lower, price_upper))
-    return value_token1 / per_unit if per_unit > 0 else 0.0
-
-
-def split_for_range(
-    wallet0: float, wallet1: float, price: float, price_lower: float, price_upper: float
-) -> tuple[bool, float]:
-    """The swap (zero_for_one, amount_in human) that turns the wallet into the range's token ratio.
-
-    Ignores the swap's own fee and impact (a few bp): the mint leaves that remainder idle.
-    """
-    x_unit, y_unit = v3_amounts(price, 1.0, price_lower, price_upper)
-    value = wallet0 * price + wallet1
-    per_unit = float(x_unit) * price + float(y_unit)
-    want0 = value * float(x_unit) / per_unit
-    if want0 < wallet0:
-        return True, wallet0 - want0  # sell the extra token0
-    want1 = value * float(y_unit) / per_unit
-    return False, max(wallet1 - want1, 0.0)
+from strategies.lp.ranges import carry_per_s, in_range_odds, liquidity_for_value, range_half_width
 
 
 class Action(StrEnum):
@@ -191,35 +91,218 @@ class Decision:
     numbers: dict[str, float] = field(default_factory=dict)
 
 
-def carry_per_s(
-    fee_rate: float, liquidity: float, price: float, sigma: float, lower: float, upper: float
-) -> float:
-    """Expected fees minus LVR per second of a position that is in range."""
-    lvr = float(v3_lvr_rate(price, sigma, liquidity, lower, upper)) / SECONDS_PER_YEAR
-    return fee_rate * liquidity - lvr
+@dataclass(frozen=True, slots=True)
+class Situation:
+    """What every rule sees: the view, the thresholds, and the figures the rules share."""
+
+    view: PoolView
+    rules: Rules
+    half_width_new: float  # the σ rule's width for a range opened now
+    lower_new: float
+    upper_new: float
+    liquidity_new: float  # human L of the capital in that range
+    since_last_action_s: float  # inf before the first action
+    pool_deviation_bps: float  # pool price vs fair (NaN: not measured)
+    twap_deviation_bps: float  # pool price vs its oracle TWAP (NaN: no oracle)
+    carry_now: float = 0.0  # the live position's carry over the horizon (0 when flat)
+    carry_new: float = 0.0  # a range opened now, same capital
+
+    @classmethod
+    def of(cls, view: PoolView, rules: Rules) -> Situation:
+        w_new = range_half_width(
+            view.sigma_annual, rules.horizon_s, rules.width_k, rules.min_half_width, rules.max_half_width
+        )
+        lower_new, upper_new = view.price * math.exp(-w_new), view.price * math.exp(w_new)
+        since_s = math.inf if view.last_action_ns is None else (view.now_ns - view.last_action_ns) / 1e9
+        s = cls(
+            view,
+            rules,
+            w_new,
+            lower_new,
+            upper_new,
+            liquidity_for_value(view.capital_token1, view.price, lower_new, upper_new),
+            since_s,
+            abs(view.pool_price / view.price - 1.0) * 1e4,
+            abs(view.pool_price / view.pool_twap_price - 1.0) * 1e4,
+        )
+        if view.liquidity is None:
+            return s
+        carry_now = s.carry(view.liquidity, view.price_lower, view.price_upper)
+        carry_new = s.carry(s.liquidity_new, lower_new, upper_new)
+        return dataclasses.replace(s, carry_now=carry_now, carry_new=carry_new)
+
+    def carry(self, liquidity: float, lower: float, upper: float, fee_rate: float | None = None) -> float:
+        """Expected fees − LVR over the decision horizon, weighted by the odds of being in range."""
+        price, sigma, t = self.view.price, self.view.sigma_annual, self.rules.decision_horizon_s
+        inside = min(max(price, lower * (1 + 1e-12)), upper * (1 - 1e-12))
+        odds = in_range_odds(price, lower, upper, sigma, t)
+        rate = self.view.fee_rate if fee_rate is None else fee_rate
+        return carry_per_s(rate, liquidity, inside, sigma, lower, upper) * odds * t
+
+    @property
+    def reopen_cost_token1(self) -> float:
+        v = self.view
+        return v.gas_close_token1 + v.gas_open_token1 + v.swap_cost_token1
+
+    def numbers(self) -> dict[str, float]:
+        """The figures every decision is logged with (position figures only when one is held)."""
+        v = self.view
+        since_s = self.since_last_action_s
+        numbers = {"price": v.price, "sigma": v.sigma_annual, "fee_rate": v.fee_rate,
+                   "half_width": self.half_width_new,
+                   "since_last_action_s": since_s if math.isfinite(since_s) else -1.0}  # fmt: skip
+        if math.isfinite(self.pool_deviation_bps):
+            numbers["pool_deviation_bps"] = self.pool_deviation_bps
+        if math.isfinite(self.twap_deviation_bps):
+            numbers["twap_deviation_bps"] = self.twap_deviation_bps
+        if v.liquidity is not None:
+            numbers.update(carry_now=self.carry_now, carry_new=self.carry_new,
+                           lvr_since_open=v.lvr_since_open_token1)  # fmt: skip
+        return numbers
 
 
-def at_edge(price: float, lower: float, upper: float, edge_buffer: float) -> bool:
-    """Out of range, or within `edge_buffer` (a fraction of the log width) of either bound."""
-    if not lower < price < upper:
-        return True
-    width = math.log(upper / lower)
-    return min(math.log(price / lower), math.log(upper / price)) < edge_buffer * width
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """A rule that fires: the action, why, and its benefit and cost (token1) over the horizon."""
+
+    action: Action
+    reason: str
+    benefit_token1: float
+    cost_token1: float
+    half_width: float
 
 
-def in_range_odds(price: float, lower: float, upper: float, sigma: float, horizon_s: float) -> float:
-    """Rough odds the price sits in [lower, upper] over the horizon (driftless, σ√T at mid-horizon).
+@dataclass(frozen=True, slots=True)
+class RuleOutcome:
+    """One rule's verdict: its numbers (logged whether or not it fires), what it fires, and
+    `final_hold`: no later rule is considered; hold with this reason unless a refusal came first."""
 
-    In range: erf(d/(σ√T)) with d the log distance to the nearer edge; outside: the odds of coming
-    back, erfc(d/(σ√T)). Good enough to rank actions; not a pricing model.
-    """
-    scale = sigma * math.sqrt(horizon_s / SECONDS_PER_YEAR)
-    if scale <= 0:
-        return 1.0 if lower < price < upper else 0.0
-    if lower < price < upper:
-        return math.erf(min(math.log(price / lower), math.log(upper / price)) / scale)
-    d = math.log(lower / price) if price <= lower else math.log(price / upper)
-    return math.erfc(d / scale)
+    numbers: dict[str, float] = field(default_factory=dict)
+    firing: Firing | None = None
+    final_hold: str | None = None
+
+
+Rule = Callable[[Situation], RuleOutcome]
+SILENT = RuleOutcome()
+
+
+def reentry_level(s: Situation) -> RuleOutcome:
+    """Flat: stay out until σ̂ is below the ceiling by `reentry_fraction` (no churn at the ceiling)."""
+    reentry = s.rules.vol_ceiling * s.rules.reentry_fraction
+    if not s.view.sigma_annual >= reentry:
+        return SILENT
+    return RuleOutcome({"reentry_sigma": reentry}, final_hold="flat: volatility above re-entry level")
+
+
+def enter(s: Situation) -> RuleOutcome:
+    """Flat: open at the σ width when its carry pays the round trip (open, later close, swap)."""
+    v = s.view
+    cost = v.gas_open_token1 + v.gas_close_token1 + v.swap_cost_token1
+    benefit = s.carry(s.liquidity_new, s.lower_new, s.upper_new)
+    return RuleOutcome(firing=Firing(Action.OPEN, "flat: enter", benefit, cost, s.half_width_new))
+
+
+def volatility_ceiling(s: Situation) -> RuleOutcome:
+    """Above the ceiling fee estimates are not trusted to pay for it: staying costs the LVR.
+    Nothing re-opens or adds liquidity there (as when flat): withdraw, or keep what is there (an
+    out-of-range position bears no LVR, so pulling it may not pay its gas)."""
+    v, ceiling = s.view, s.rules.vol_ceiling
+    if not v.sigma_annual > ceiling:
+        return SILENT
+    assert v.liquidity is not None
+    lvr_avoided = -s.carry(v.liquidity, v.price_lower, v.price_upper, fee_rate=0.0)
+    withdraw = Firing(Action.WITHDRAW, "volatility above ceiling", lvr_avoided, v.gas_close_token1, 0.0)
+    return RuleOutcome({"vol_ceiling": ceiling}, withdraw, "volatility above ceiling: holding")
+
+
+def edge_of_range(s: Situation) -> RuleOutcome:
+    """Out of range, or beyond the inner band, for `out_of_range_delay_s`: recentre."""
+    v = s.view
+    edge_for_s = 0.0 if v.edge_since_ns is None else (v.now_ns - v.edge_since_ns) / 1e9
+    numbers = {"edge_for_s": edge_for_s}
+    if not (v.edge_since_ns is not None and edge_for_s >= s.rules.out_of_range_delay_s):
+        return RuleOutcome(numbers)
+    reason = "out of range" if not v.price_lower < v.price < v.price_upper else "beyond the inner band"
+    benefit = s.carry_new - s.carry_now
+    return RuleOutcome(
+        numbers, Firing(Action.RECENTRE, reason, benefit, s.reopen_cost_token1, s.half_width_new)
+    )
+
+
+def volatility_regime(s: Situation) -> RuleOutcome:
+    """σ̂ moved beyond `regime_ratio` (either way) of σ at open: the width is wrong, recentre."""
+    v, regime = s.view, s.rules.regime_ratio
+    ratio = v.sigma_annual / v.sigma_at_open if v.sigma_at_open > 0 else 1.0
+    numbers = {"sigma_ratio": ratio}
+    if not (ratio > regime or ratio < 1.0 / regime):
+        return RuleOutcome(numbers)
+    benefit = s.carry_new - s.carry_now
+    firing = Firing(
+        Action.RECENTRE, "volatility regime change", benefit, s.reopen_cost_token1, s.half_width_new
+    )
+    return RuleOutcome(numbers, firing)
+
+
+def lvr_budget(s: Situation) -> RuleOutcome:
+    """LVR since open above its budget: a wider range bears less of it per unit of value."""
+    v, r = s.view, s.rules
+    budget = r.lvr_budget_fraction * v.value_token1
+    numbers = {"lvr_budget": budget}
+    if not v.lvr_since_open_token1 > budget:
+        return RuleOutcome(numbers)
+    w_wide = min(v.half_width * r.widen_factor, r.max_half_width)
+    lo_w, hi_w = v.price * math.exp(-w_wide), v.price * math.exp(w_wide)
+    l_wide = liquidity_for_value(v.capital_token1, v.price, lo_w, hi_w)
+    # The overrun is what staying put has already shown it costs, on top of the change in carry.
+    benefit = s.carry(l_wide, lo_w, hi_w) - s.carry_now + (v.lvr_since_open_token1 - budget)
+    firing = Firing(Action.WIDEN, "accumulated LVR above budget", benefit, s.reopen_cost_token1, w_wide)
+    return RuleOutcome(numbers, firing)
+
+
+def fees_to_compound(s: Situation) -> RuleOutcome:
+    """In range, fees at least `compound_gas_multiple` times the compound gas: add them.
+    (Out of range they would join liquidity that earns nothing until the next recentre.)"""
+    v, multiple = s.view, s.rules.compound_gas_multiple
+    in_range = v.price_lower < v.price < v.price_upper
+    if not (in_range and v.pending_fees_token1 > multiple * v.gas_compound_token1):
+        return SILENT
+    # The rule is the threshold itself: the benefit is what clears it.
+    benefit = v.pending_fees_token1 / multiple
+    firing = Firing(Action.COMPOUND, "fees worth compounding", benefit, v.gas_compound_token1, 0.0)
+    return RuleOutcome(firing=firing)
+
+
+# Priority order: the first rule whose gates pass acts.
+FLAT_RULES: tuple[Rule, ...] = (reentry_level, enter)
+POSITION_RULES: tuple[Rule, ...] = (
+    volatility_ceiling, edge_of_range, volatility_regime, lvr_budget, fees_to_compound
+)  # fmt: skip
+
+
+def refusal(f: Firing, s: Situation) -> str | None:
+    """Which gate refuses a fired rule (None: it may act)."""
+    r = s.rules
+    if s.pool_deviation_bps > r.max_pool_deviation_bps:
+        # Manipulation guard: a pool pushed off the CEX mid (sandwich, oracle games) would fill
+        # our swap and set our range at its price; act again once arbitrage has closed the gap.
+        return "pool price off fair"
+    if s.twap_deviation_bps > r.max_pool_deviation_bps:
+        # The pool's own oracle disagrees with its spot: moved within the last blocks (a
+        # sandwich or a push), even if the CEX agrees by chance. Charm's and Revert's check.
+        return "pool price off its TWAP"
+    if s.since_last_action_s < r.min_action_interval_s:
+        return "min interval"
+    if f.benefit_token1 <= f.cost_token1 * r.gas_margin:
+        return "benefit below gas + swap"
+    return None
+
+
+def gate(f: Firing, s: Situation, numbers: dict[str, float]) -> Decision:
+    n = {**numbers, "benefit_token1": f.benefit_token1, "cost_token1": f.cost_token1}
+    refused = refusal(f, s)
+    if refused is None:
+        return Decision(f.action, f.reason, True, f.half_width, n)
+    return Decision(f.action, f"{f.reason}; refused: {refused}", False, f.half_width, n)
 
 
 def decide(view: PoolView, rules: Rules) -> Decision:
@@ -228,111 +311,21 @@ def decide(view: PoolView, rules: Rules) -> Decision:
     When rules fire but every one is refused by a gate, the highest-priority refusal is returned
     (so it is logged with its numbers); when none fires, HOLD.
     """
-    w_new = range_half_width(
-        view.sigma_annual, rules.horizon_s, rules.width_k, rules.min_half_width, rules.max_half_width
-    )
-    lower_new, upper_new = view.price * math.exp(-w_new), view.price * math.exp(w_new)
-    l_new = liquidity_for_value(view.capital_token1, view.price, lower_new, upper_new)
-    t, sigma, price = rules.decision_horizon_s, view.sigma_annual, view.price
-    numbers = {"price": price, "sigma": sigma, "fee_rate": view.fee_rate, "half_width": w_new}
-    since_s = math.inf if view.last_action_ns is None else (view.now_ns - view.last_action_ns) / 1e9
-    numbers["since_last_action_s"] = since_s if math.isfinite(since_s) else -1.0
-
-    def carry(liquidity: float, lower: float, upper: float, fee_rate: float = view.fee_rate) -> float:
-        """Expected fees − LVR over the horizon, weighted by the odds of being in range."""
-        inside = min(max(price, lower * (1 + 1e-12)), upper * (1 - 1e-12))
-        odds = in_range_odds(price, lower, upper, sigma, t)
-        return carry_per_s(fee_rate, liquidity, inside, sigma, lower, upper) * odds * t
-
+    s = Situation.of(view, rules)
+    numbers = s.numbers()
+    table, hold_reason = (FLAT_RULES, "flat") if view.liquidity is None else (POSITION_RULES, "in range")
     refused: list[Decision] = []
-
-    deviation_bps = abs(view.pool_price / price - 1.0) * 1e4
-    if math.isfinite(deviation_bps):
-        numbers["pool_deviation_bps"] = deviation_bps
-    twap_deviation_bps = abs(view.pool_price / view.pool_twap_price - 1.0) * 1e4
-    if math.isfinite(twap_deviation_bps):
-        numbers["twap_deviation_bps"] = twap_deviation_bps
-
-    def gated(action: Action, reason: str, benefit: float, cost: float, width: float) -> Decision | None:
-        n = {**numbers, "benefit_token1": benefit, "cost_token1": cost}
-        if deviation_bps > rules.max_pool_deviation_bps:
-            # Manipulation guard: a pool pushed off the CEX mid (sandwich, oracle games) would fill
-            # our swap and set our range at its price; act again once arbitrage has closed the gap.
-            refused.append(Decision(action, f"{reason}; refused: pool price off fair", False, width, n))
-        elif twap_deviation_bps > rules.max_pool_deviation_bps:
-            # The pool's own oracle disagrees with its spot: moved within the last blocks (a
-            # sandwich or a push), even if the CEX agrees by chance. Charm's and Revert's check.
-            refused.append(Decision(action, f"{reason}; refused: pool price off its TWAP", False, width, n))
-        elif since_s < rules.min_action_interval_s:
-            refused.append(Decision(action, f"{reason}; refused: min interval", False, width, n))
-        elif benefit <= cost * rules.gas_margin:
-            refused.append(Decision(action, f"{reason}; refused: benefit below gas + swap", False, width, n))
-        else:
-            return Decision(action, reason, True, width, n)
-        return None
-
-    def outcome(default_reason: str) -> Decision:
-        if refused:
-            return refused[0]
-        return Decision(Action.HOLD, default_reason, False, w_new, numbers)
-
-    if view.liquidity is None:
-        reentry = rules.vol_ceiling * rules.reentry_fraction
-        if sigma >= reentry:
-            numbers["reentry_sigma"] = reentry
-            return Decision(Action.HOLD, "flat: volatility above re-entry level", False, w_new, numbers)
-        cost = view.gas_open_token1 + view.gas_close_token1 + view.swap_cost_token1
-        return gated(Action.OPEN, "flat: enter", carry(l_new, lower_new, upper_new), cost, w_new) or outcome(
-            "flat"
-        )
-
-    lower, upper, liq = view.price_lower, view.price_upper, view.liquidity
-    in_range = lower < price < upper
-    carry_now = carry(liq, lower, upper)
-    carry_new = carry(l_new, lower_new, upper_new)
-    reopen_cost = view.gas_close_token1 + view.gas_open_token1 + view.swap_cost_token1
-    numbers.update(carry_now=carry_now, carry_new=carry_new, lvr_since_open=view.lvr_since_open_token1)
-
-    if sigma > rules.vol_ceiling:
-        numbers["vol_ceiling"] = rules.vol_ceiling
-        # Above the ceiling fee estimates are not trusted to pay for it: staying costs the LVR.
-        lvr_avoided = -carry(liq, lower, upper, fee_rate=0.0)
-        decision = gated(Action.WITHDRAW, "volatility above ceiling", lvr_avoided, view.gas_close_token1, 0.0)
-        # Above the ceiling nothing re-opens or adds liquidity (as when flat): withdraw, or keep what
-        # is there (an out-of-range position bears no LVR, so pulling it may not pay its gas).
-        return decision or outcome("volatility above ceiling: holding")
-    edge_for_s = 0.0 if view.edge_since_ns is None else (view.now_ns - view.edge_since_ns) / 1e9
-    numbers["edge_for_s"] = edge_for_s
-    if view.edge_since_ns is not None and edge_for_s >= rules.out_of_range_delay_s:
-        reason = "out of range" if not in_range else "beyond the inner band"
-        decision = gated(Action.RECENTRE, reason, carry_new - carry_now, reopen_cost, w_new)
-        if decision is not None:
-            return decision
-    ratio = sigma / view.sigma_at_open if view.sigma_at_open > 0 else 1.0
-    numbers["sigma_ratio"] = ratio
-    if ratio > rules.regime_ratio or ratio < 1.0 / rules.regime_ratio:
-        decision = gated(
-            Action.RECENTRE, "volatility regime change", carry_new - carry_now, reopen_cost, w_new
-        )
-        if decision is not None:
-            return decision
-    budget = rules.lvr_budget_fraction * view.value_token1
-    numbers["lvr_budget"] = budget
-    if view.lvr_since_open_token1 > budget:
-        w_wide = min(view.half_width * rules.widen_factor, rules.max_half_width)
-        lo_w, hi_w = price * math.exp(-w_wide), price * math.exp(w_wide)
-        l_wide = liquidity_for_value(view.capital_token1, price, lo_w, hi_w)
-        # LVR ran over budget: a wider range bears less of it per unit of value. The overrun is
-        # what staying put has already shown it costs, on top of the change in expected carry.
-        benefit = carry(l_wide, lo_w, hi_w) - carry_now + (view.lvr_since_open_token1 - budget)
-        decision = gated(Action.WIDEN, "accumulated LVR above budget", benefit, reopen_cost, w_wide)
-        if decision is not None:
-            return decision
-    if in_range and view.pending_fees_token1 > rules.compound_gas_multiple * view.gas_compound_token1:
-        # (Out of range the fees would join liquidity that earns nothing until the next recentre.)
-        # The rule is the threshold itself: fees at least `compound_gas_multiple` times the gas.
-        benefit = view.pending_fees_token1 / rules.compound_gas_multiple
-        decision = gated(Action.COMPOUND, "fees worth compounding", benefit, view.gas_compound_token1, 0.0)
-        if decision is not None:
-            return decision
-    return outcome("in range")
+    for rule in table:
+        outcome = rule(s)
+        numbers.update(outcome.numbers)
+        if outcome.firing is not None:
+            decision = gate(outcome.firing, s, numbers)
+            if decision.executed_gate:
+                return decision
+            refused.append(decision)
+        if outcome.final_hold is not None:
+            hold_reason = outcome.final_hold
+            break
+    if refused:
+        return refused[0]
+    return Decision(Action.HOLD, hold_reason, False, s.half_width_new, numbers)

@@ -9,17 +9,9 @@ from amm.analytics import v3_amounts
 from amm.attribution import SECONDS_PER_YEAR
 from amm.math.conversions import price_to_tick, tick_to_price
 from strategies.lp.params import LpManagerParams
-from strategies.lp.rules import (
-    Action,
-    EwmaVolatility,
-    PoolView,
-    at_edge,
-    choose_range,
-    decide,
-    liquidity_for_value,
-    range_half_width,
-    split_for_range,
-)
+from strategies.lp.ranges import at_edge, choose_range, liquidity_for_value, range_half_width, split_for_range
+from strategies.lp.rules import Action, PoolView, decide
+from strategies.lp.volatility import EwmaVolatility
 
 D0, D1 = 18, 6
 RULES = LpManagerParams(kind="lp_manager", pools=["uni"]).rules()

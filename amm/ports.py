@@ -3,6 +3,10 @@
 LP strategies, paper mode and backtests talk to this protocol only, so the same code runs with a
 chain (anvil or mainnet) or with the in-process simulated pool. Amounts are raw token units (int),
 prices are sqrtPriceX96 (int); conversions to human prices live in the maths module.
+
+What only some pools can do is declared here too (`PoolOracle`, `SettlesMints`,
+`DeclaresGasUnits`), with what pools are anchored to: the venue whose latent price a pool follows
+(`LatentFairPrice`) and the pool venue params that name it (`FairMarketParams`).
 """
 
 from __future__ import annotations
@@ -119,3 +123,66 @@ class AmmPool(Protocol):
         ...
 
     async def gas_price_wei(self) -> int: ...
+
+
+# ---- optional capabilities ---------------------------------------------------------------------
+
+
+@runtime_checkable
+class PoolOracle(Protocol):
+    """A pool with a price oracle (Uniswap v3 observations: chain pools; the simulated pool has none)."""
+
+    async def twap_tick(self, window_s: int) -> int:
+        """The mean tick over the last `window_s` (`PoolReadError` while the history is too short)."""
+        ...
+
+
+@runtime_checkable
+class SettlesMints(Protocol):
+    """A pool whose mint can end unconfirmed (sent, outcome unknown: chain pools) and be settled."""
+
+    async def settle_mint(self, tx_hash: str, nonce: int) -> LiquidityChange | None:
+        """The position the mint made once mined, None if it never can be (dropped, nonce reused).
+        Raises `TxStillPending` or `TxRevertedOnChain`."""
+        ...
+
+
+class GasUnitsTable(Protocol):
+    """Gas units of each LP operation."""
+
+    @property
+    def mint(self) -> int: ...
+    @property
+    def increase_liquidity(self) -> int: ...
+    @property
+    def decrease_liquidity(self) -> int: ...
+    @property
+    def collect(self) -> int: ...
+    @property
+    def burn(self) -> int: ...
+
+
+@runtime_checkable
+class DeclaresGasUnits(Protocol):
+    """A pool that knows what each operation costs in gas units (the simulated pool charges them)."""
+
+    @property
+    def gas_units(self) -> GasUnitsTable: ...
+
+
+@runtime_checkable
+class LatentFairPrice(Protocol):
+    """A venue that knows the latent fair price of its symbols (the mock venue; RuntimeError or
+    KeyError while its flow has not started or for a symbol it does not have)."""
+
+    def fair_price(self, symbol: str) -> float: ...
+
+
+@runtime_checkable
+class FairMarketParams(Protocol):
+    """Pool venue params (sim_pool, uniswap_v3) naming the market whose price the pool follows."""
+
+    @property
+    def fair_venue(self) -> str | None: ...
+    @property
+    def fair_symbol(self) -> str | None: ...

@@ -18,6 +18,7 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from amm.ports import LatentFairPrice
 from bot.core.events import BookSnapshot
 from bot.kernel.lp_store import LpStore
 from strategies.lp.excess import CexExcessRoute
@@ -35,7 +36,8 @@ log = logging.getLogger("mmbot.lp")
 def fair_price_reader(ctx: BotContext, venue: str, symbol: str) -> Callable[[], float]:
     """CEX mid of a traded market, or the venue's latent fair price (mock venues)."""
     slot = ctx.state.slot(venue, symbol)
-    latent = getattr(ctx.venues.get(venue), "fair_price", None)
+    source = ctx.venues.get(venue)
+    latent = source if isinstance(source, LatentFairPrice) else None
 
     def read() -> float:
         if slot is not None:
@@ -44,7 +46,7 @@ def fair_price_reader(ctx: BotContext, venue: str, symbol: str) -> Callable[[], 
                 return mid
         if latent is not None:
             try:
-                return float(latent(symbol))
+                return float(latent.fair_price(symbol))
             except (RuntimeError, KeyError):
                 return math.nan
         return math.nan
@@ -107,7 +109,7 @@ class LpManager:
         for manager in self.managers.values():
             for row in manager.store.positions(self.name, open_only=True):
                 if row.pool == manager.pool_name:
-                    await manager.adopt(row)
+                    await manager.lifecycle.adopt(row)
 
     async def run(self, ctx: BotContext) -> None:
         self.build(ctx)

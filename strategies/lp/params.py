@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from amm.ports import FairMarketParams
 from strategies.lp.excess import ExcessSwapVenue
 from strategies.lp.rules import Rules
 
@@ -68,7 +69,7 @@ class LpManagerParams(BaseModel):
         return value
 
     def check_cex_market(
-        self, name: str, venues: Mapping[str, Any], market_keys: list[str], quoted_by: Mapping[str, str]
+        self, name: str, venues: Mapping[str, object], market_keys: list[str], quoted_by: Mapping[str, str]
     ) -> None:
         """Cross-references of the CEX route (AppConfig calls this): a traded market, quoted by no
         strategy (its IOC orders would meet the quote diff), trading every pool's pair."""
@@ -82,7 +83,8 @@ class LpManagerParams(BaseModel):
             raise ValueError(f"{field}: {key!r} is quoted by {quoted_by[key]}; trade the excess elsewhere")
         symbol = key.split(":", 1)[1]
         for pool in self.pools:
-            pair = getattr(venues.get(pool), "fair_symbol", None)
+            venue = venues.get(pool)
+            pair = venue.fair_symbol if isinstance(venue, FairMarketParams) else None
             if pair != symbol:
                 raise ValueError(
                     f"{field}: {key!r} does not trade pool {pool}'s pair {pair} (its fair_symbol)"

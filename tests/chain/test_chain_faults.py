@@ -177,7 +177,7 @@ async def assert_store_matches_chain(
     assert stored == on_chain
     live = manager.position
     assert ({live.token_id: live.liquidity_raw} if live is not None else {}) == on_chain
-    assert manager.unconfirmed_mint is None
+    assert manager.lifecycle.unconfirmed_mint is None
 
 
 async def pre_approve(pool: ChainPool) -> None:
@@ -194,7 +194,7 @@ async def test_answer_lost_after_the_node_took_the_mint(
     nonce = rpc.eth.get_transaction_count(address, "pending")  # type: ignore[arg-type]
     proxy.stall("eth_sendRawTransaction", "after", lambda p: tx_to(p[0]) == uniswap.position_manager.lower())
 
-    await manager.open(0.05, fair(), LoopClock().now_ns())
+    await manager.lifecycle.open(0.05, fair(), LoopClock().now_ns())
 
     assert proxy.stalled == 1  # the mint's answer was lost: found by its hash, then mined
     assert manager.position is not None and manager.position.liquidity_raw > 0
@@ -248,8 +248,8 @@ async def test_mint_not_mined_in_time_is_settled_before_anything_else(
     before = npm_positions(rpc, uniswap, address)
 
     cheat(rpc, "evm_setAutomine", False)
-    await manager.open(0.05, fair(), LoopClock().now_ns())  # TxNotMined after 1 s: still pending
-    assert manager.unconfirmed_mint is not None and manager.position is None
+    await manager.lifecycle.open(0.05, fair(), LoopClock().now_ns())  # TxNotMined after 1 s: still pending
+    assert manager.lifecycle.unconfirmed_mint is not None and manager.position is None
     assert store.positions("lp") == []
     assert await manager.step(policy=hold) is None  # pending: nothing is decided or sent
     assert [a.action for a in store.actions("lp")] == ["mint_unconfirmed"]
@@ -281,7 +281,7 @@ async def test_close_failing_half_way_is_finished_from_the_chain(
     await other.mint(-887220, 887220, 10 * 10**18, 20_000 * 10**6, 0, 0)
     pool = await connect_pool(LP_ACCOUNT, rpc_url=proxy.url, rpc_timeout_s=RPC_TIMEOUT_S)
     manager, store, fair = await lp_manager(pool, tmp_path)
-    await manager.open(0.05, fair(), LoopClock().now_ns())
+    await manager.lifecycle.open(0.05, fair(), LoopClock().now_ns())
     assert manager.position is not None
     token_id = manager.position.token_id
     collect = pool._collect_request(token_id)
@@ -289,7 +289,7 @@ async def test_close_failing_half_way_is_finished_from_the_chain(
     wallet_before = await pool.wallet_balances()
 
     with pytest.raises(TxNotSent, match="collect"):  # liquidity out, its tokens not collected
-        await manager.close(fair(), LoopClock().now_ns(), "test")
+        await manager.lifecycle.close(fair(), LoopClock().now_ns(), "test")
 
     assert proxy.stalled == 1
     assert (await pool.position(token_id)).liquidity == 0
@@ -334,10 +334,10 @@ async def test_mint_whose_send_cannot_be_confirmed_is_settled_by_hash(
     proxy.stall("eth_sendRawTransaction", "after", lambda p: tx_to(p[0]) == npm)
     proxy.stall("eth_getTransactionByHash", "before")
 
-    await manager.open(0.05, fair(), LoopClock().now_ns())
+    await manager.lifecycle.open(0.05, fair(), LoopClock().now_ns())
 
     assert proxy.stalled == 2
-    assert manager.unconfirmed_mint is not None and manager.position is None
+    assert manager.lifecycle.unconfirmed_mint is not None and manager.position is None
     assert "may have been sent" in store.actions("lp")[-1].reason
     assert store.positions("lp") == []  # nothing stored yet, though the mint was mined
 

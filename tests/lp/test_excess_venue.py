@@ -96,7 +96,7 @@ def test_a_one_percent_pool_against_a_tight_cex_trades_the_excess_on_the_cex(tmp
     first = position_attribution(lp_store)[0]
     assert first["swap_cost_token1"] == pytest.approx(row.cost_token1)
     # Later openings count the surplus already sold: no second CEX sale of it.
-    assert manager.cex_offset == pytest.approx((-float(sold), float(notional - fees)))
+    assert manager.swaps.cex_offset == pytest.approx((-float(sold), float(notional - fees)))
 
 
 def test_a_cheap_deep_pool_against_a_wide_cex_swaps_in_the_pool(tmp_path):
@@ -107,7 +107,7 @@ def test_a_cheap_deep_pool_against_a_wide_cex_swaps_in_the_pool(tmp_path):
     assert 0 < numbers["swap_cost_pool_token1"] < numbers["swap_cost_cex_token1"]
     assert [s.venue for s in lp_store.swaps()] == ["pool"]
     assert store.fills("va", "ETH/USDT") == []
-    assert manager.cex_offset == (0.0, 0.0)
+    assert manager.swaps.cex_offset == (0.0, 0.0)
     row = lp_store.swaps()[0]
     assert manager.totals.swap_cost_token1 == pytest.approx(row.cost_token1)
     assert position_attribution(lp_store)[0]["swap_cost_token1"] == pytest.approx(row.cost_token1)

@@ -1,0 +1,189 @@
+"""What the rules see of one pool: σ̂, the fee rate, gas per action, the swap a reopening needs,
+the live position's value, fees and LVR, and the pool's own price and oracle TWAP (`PoolView`)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+from amm.attribution import exact_position_amounts, human_liquidity
+from amm.chain.pool_reader import PoolReadError
+from amm.math.conversions import sqrt_price_x96_to_price, tick_to_price
+from amm.math.full_math import Q128, Q256
+from amm.ports import AmmPool, DeclaresGasUnits, GasUnitsTable, PoolOracle, PoolState
+from strategies.lp.excess import Excess
+from strategies.lp.ledger import PoolLedger
+from strategies.lp.params import LpManagerParams
+from strategies.lp.position import LivePosition
+from strategies.lp.ranges import at_edge
+from strategies.lp.rules import PoolView
+from strategies.lp.swaps import ExcessSwaps
+from strategies.lp.volatility import EwmaVolatility
+
+log = logging.getLogger("mmbot.lp")
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedGasUnits:
+    """What a pool that does not declare its gas units (a chain pool) is planned at, per operation."""
+
+    mint: int = 150_000
+    increase_liquidity: int = 150_000
+    decrease_liquidity: int = 150_000
+    collect: int = 150_000
+    burn: int = 150_000
+
+
+@dataclass(frozen=True, slots=True)
+class GasCosts:
+    open_token1: float
+    close_token1: float  # decrease + collect + burn
+    compound_token1: float  # collect + increase
+
+
+@dataclass(frozen=True, slots=True)
+class PositionFigures:
+    """The live position at the pool's price: token amounts (human) and uncollected fees."""
+
+    amount0: float = 0.0
+    amount1: float = 0.0
+    pending_fees_token1: float = 0.0
+
+
+class PoolMeter:
+    def __init__(
+        self, pool: AmmPool, params: LpManagerParams, ledger: PoolLedger, swaps: ExcessSwaps
+    ) -> None:
+        self.pool, self.params, self.ledger, self.swaps = pool, params, ledger, swaps
+        self.d0, self.d1 = ledger.d0, ledger.d1
+        self.min_half_width = params.min_half_width
+        self.vol = EwmaVolatility.from_sigma(params.vol_half_life_s, params.initial_sigma)
+        self.fee_rate = 0.0
+        self._fee_mark: tuple[int, int, int] | None = None  # fee growth 0, 1 and when
+        self._fee_weight = 0.0  # the EWMA's total weight (1 once long past a half-life)
+        self.oracle = pool if isinstance(pool, PoolOracle) else None  # chain pools have one, sim pools not
+        self._twap_warned = False
+        self.gas_units: GasUnitsTable = (
+            pool.gas_units if isinstance(pool, DeclaresGasUnits) else PlannedGasUnits()
+        )
+        self.deployable = (0.0, 0.0)  # human token0 / token1 a reopening would deploy (last view)
+
+    def sigma_annual(self) -> float:
+        return self.vol.sigma_annual(self.params.initial_sigma)
+
+    def _update_fee_rate(self, fg0: int, fg1: int, now_ns: int, fair: float) -> None:
+        """Fees per human unit of liquidity per second, from the pool's global fee growth.
+
+        A bias-corrected EWMA: until a half-life has passed it is the time average of what was
+        seen, so the first short interval (often without a swap) does not stand in for the rate.
+        """
+        if self._fee_mark is not None and now_ns > self._fee_mark[2]:
+            dt_s = (now_ns - self._fee_mark[2]) / 1e9
+            scale = 10.0 ** ((self.d0 + self.d1) / 2)
+            d0 = (fg0 - self._fee_mark[0]) % Q256 / Q128 * scale / 10.0**self.d0
+            d1 = (fg1 - self._fee_mark[1]) % Q256 / Q128 * scale / 10.0**self.d1
+            sample = (d0 * fair + d1) / dt_s
+            decay = math.exp(-dt_s * math.log(2) / self.params.vol_half_life_s)
+            kept = self._fee_weight * decay
+            self._fee_weight = kept + (1.0 - decay)
+            self.fee_rate = (self.fee_rate * kept + (1.0 - decay) * sample) / self._fee_weight
+        self._fee_mark = (fg0, fg1, now_ns)
+
+    async def _gas_costs(self, fair: float) -> GasCosts:
+        gas_price = await self.pool.gas_price_wei()
+        u = self.gas_units
+
+        def cost(units: int) -> float:
+            return self.ledger.gas_token1(units * gas_price, fair)
+
+        collect = cost(u.collect)
+        return GasCosts(
+            open_token1=cost(u.mint),
+            close_token1=cost(u.decrease_liquidity) + collect + cost(u.burn),
+            compound_token1=collect + cost(u.increase_liquidity),
+        )
+
+    async def _twap_price(self) -> float:
+        """The pool oracle's TWAP over `twap_window_s`, NaN when off, absent or too short."""
+        window = self.params.twap_window_s
+        if window <= 0 or self.oracle is None:
+            return math.nan
+        try:
+            return tick_to_price(await self.oracle.twap_tick(window), self.d0, self.d1)
+        except PoolReadError as exc:
+            if not self._twap_warned:
+                self._twap_warned = True
+                log.warning("%s/%s: no TWAP guard yet: %s", self.ledger.strategy, self.ledger.pool_name, exc)
+            return math.nan
+
+    async def _position_figures(
+        self, pos: LivePosition, state: PoolState, fair: float, now_ns: int, sigma: float
+    ) -> PositionFigures:
+        """Also advances the position's LVR meter and its time at the edge of the range."""
+        p0, p1 = exact_position_amounts(
+            state.sqrt_price_x96,
+            pos.choice.tick_lower,
+            pos.choice.tick_upper,
+            pos.liquidity_raw,
+            self.d0,
+            self.d1,
+        )
+        f0, f1 = await self.pool.pending_fees(pos.token_id)
+        pending = self.ledger.value_token1(f0, f1, fair)
+        pos.lvr.observe(fair, now_ns, sigma)
+        edge = at_edge(fair, pos.choice.price_lower, pos.choice.price_upper, self.params.edge_buffer)
+        pos.edge_since_ns = (pos.edge_since_ns or now_ns) if edge else None
+        return PositionFigures(p0, p1, pending)
+
+    async def _reopen_swap_cost(
+        self, total0: float, total1: float, capital: float, w: float, fair: float
+    ) -> float:
+        """The swap a reopening needs, on the capital it would deploy (not the whole wallet)."""
+        scale = capital / (total0 * fair + total1) if total0 * fair + total1 > 0 else 0.0
+        self.deployable = (total0 * scale, total1 * scale)
+        excess = Excess.for_range(*self.deployable, fair, fair * math.exp(-w), fair * math.exp(w))
+        return (await self.swaps.route_costs(excess, fair)).cost(self.params.excess_swap_venue)
+
+    async def view(
+        self, fair: float, now_ns: int, pos: LivePosition | None, last_action_ns: int | None
+    ) -> PoolView:
+        state = await self.pool.read_state()
+        self._update_fee_rate(state.fee_growth_global0_x128, state.fee_growth_global1_x128, now_ns, fair)
+        sigma = self.sigma_annual()
+        gas = await self._gas_costs(fair)
+        w0, w1 = await self.swaps.holdings_human()
+        held = (
+            PositionFigures()
+            if pos is None
+            else await self._position_figures(pos, state, fair, now_ns, sigma)
+        )
+        total0, total1 = w0 + held.amount0, w1 + held.amount1
+        capital = total0 * fair + total1
+        if self.params.capital_token1 is not None:
+            capital = min(capital, self.params.capital_token1)
+        w = self.min_half_width if pos is None else pos.choice.half_width
+        swap_cost = await self._reopen_swap_cost(total0, total1, capital, w, fair)
+        return PoolView(
+            now_ns=now_ns,
+            price=fair,
+            sigma_annual=sigma,
+            fee_rate=self.fee_rate,
+            capital_token1=capital,
+            gas_open_token1=gas.open_token1,
+            gas_close_token1=gas.close_token1,
+            gas_compound_token1=gas.compound_token1,
+            swap_cost_token1=swap_cost,
+            last_action_ns=last_action_ns,
+            liquidity=None if pos is None else human_liquidity(pos.liquidity_raw, self.d0, self.d1),
+            price_lower=0.0 if pos is None else pos.choice.price_lower,
+            price_upper=0.0 if pos is None else pos.choice.price_upper,
+            value_token1=held.amount0 * fair + held.amount1,
+            sigma_at_open=0.0 if pos is None else pos.sigma_at_open,
+            half_width=0.0 if pos is None else pos.choice.half_width,
+            edge_since_ns=None if pos is None else pos.edge_since_ns,
+            lvr_since_open_token1=0.0 if pos is None else pos.lvr.expected_token1,
+            pending_fees_token1=held.pending_fees_token1,
+            pool_price=sqrt_price_x96_to_price(state.sqrt_price_x96, self.d0, self.d1),
+            pool_twap_price=await self._twap_price(),
+        )

@@ -1,0 +1,45 @@
+"""What the LP manager keeps about one pool: the live position, a mint in doubt, running totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from amm.attribution import LvrMeter
+from strategies.lp.ranges import RangeChoice
+
+
+@dataclass(slots=True)
+class LivePosition:
+    token_id: int
+    row_id: int
+    choice: RangeChoice
+    liquidity_raw: int
+    value_in_token1: float
+    sigma_at_open: float
+    opened_ns: int
+    lvr: LvrMeter
+    swap_cost_token1: float = 0.0
+    edge_since_ns: int | None = None
+    marked_ns: int | None = None
+    released: tuple[int, int] | None = None  # a close's progress: amounts the decrease released
+    collected: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UnconfirmedMint:
+    """A mint sent whose outcome is unknown (not mined in time, or the RPC failed while sending)."""
+
+    tx_hash: str
+    nonce: int
+    choice: RangeChoice
+    swap_cost_token1: float
+
+
+@dataclass(slots=True)
+class LpTotals:
+    fees_token1: float = 0.0
+    gas_token1: float = 0.0
+    swap_cost_token1: float = 0.0
+    lvr_token1: float = 0.0  # realised, over closed positions
+    actions: dict[str, int] = field(default_factory=dict)
+    refusals: int = 0

@@ -137,9 +137,8 @@ class PoolReader:
                 block_identifier=block
             )
         except ContractLogicError as exc:
-            raise PoolReadError(
-                f"observe({seconds_agos}) on {self.address}: {decode_revert(exc.data)}"
-            ) from None  # type: ignore[arg-type]
+            reason = decode_revert(exc.data)  # type: ignore[arg-type]  # revert data: hex str or None
+            raise PoolReadError(f"observe({seconds_agos}) on {self.address}: {reason}") from None
         return [Observation(s, t, p) for s, t, p in zip(seconds_agos, ticks, per_liquidity, strict=True)]
 
     async def twap_tick(self, window_s: int, block: int | str = "latest") -> int:

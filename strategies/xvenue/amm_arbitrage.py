@@ -1,16 +1,9 @@
 """CEX↔AMM arbitrage (kind "amm_arbitrage"): trade the pool against a CEX book when it pays.
 
-Prices are exact on both sides: the pool's output for a size comes from its own multi-tick swap
-simulation (`AmmPool.quote_exact_input`: QuoterV2 on chain, `V3Pool.simulate_swap` in the
-simulated pool), the CEX cost from sweeping the book level by level. The pool's token0 is the
-CEX base, token1 the CEX quote.
-
-profit(q) = CEX leg − pool leg − CEX taker fee − slippage buffer − gas, for q CEX lots.
-Fees and buffer are proportional, so profit(q) − profit(q − 1) falls as q grows; the size is
-the largest q whose last lot still pays (where the two marginal prices meet: the trade that
-equalises the prices), found by bisection. It trades only if profit(q) > min_profit (gas
-included). Both legs go out concurrently; the CEX leg is an IOC retried within the slippage
-buffer until `max_unhedged_ms`.
+Prices are exact on both sides (`strategies.xvenue.arb_pricing`): the size is the largest whose
+last lot still pays, traded only if its profit beats `min_profit_quote` (gas included). Both legs
+go out concurrently; the CEX leg is an IOC retried within the slippage buffer until
+`max_unhedged_ms`.
 
 A leg that fails (the swap reverts or is refused, the CEX refuses or under-fills) leaves no
 position: the completed leg is unwound at once, a CEX leg by IOCs the other way, a pool leg by a
@@ -27,17 +20,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from amm.ports import AmmPool, SwapResult
 from bot.core.domain import Market, Side
 from bot.core.events import BookSnapshot, FillEvent, VenueEvent
 from bot.kernel.market_state import MarketState
-from strategies.xvenue.arb_legs import LegFlows, token1_in_for, unwind_pool
-from strategies.xvenue.book_vwap import Sweep, sweep
+from strategies.xvenue.arb_legs import LegFlows, unwind_pool
+from strategies.xvenue.arb_pricing import ArbPlan, ArbPricer
 from strategies.xvenue.hedging import HedgeExecutor, HedgeResult
 from strategies.xvenue.store import ArbTradeRow, XvenueLedger
 
@@ -71,19 +64,6 @@ class AmmArbitrageParams(BaseModel):
         return [self.cex_market]
 
 
-@dataclass(frozen=True, slots=True)
-class ArbPlan:
-    """One candidate trade, priced exactly. `sell_pool`: token0 into the pool, base bought on the CEX."""
-
-    sell_pool: bool
-    cex_lots: int
-    pool_amount_in: int
-    pool_amount_out: int
-    cex_sweep: Sweep
-    gas_quote: float
-    profit_quote: float
-
-
 class AmmArbitrageStrategy:
     def __init__(self, name: str, params: AmmArbitrageParams, state: MarketState) -> None:
         self.name = name
@@ -96,7 +76,8 @@ class AmmArbitrageStrategy:
         self.slot = slot
         self.market: Market = state.markets[slot]
         self.book: BookSnapshot | None = None
-        self.pool: Any = None
+        self.pool: AmmPool | None = None
+        self.pricer: ArbPricer | None = None
         self.paused = False
         self.pause_reason = ""
         self.unhedged_base = Decimal(0)  # signed (+ = long base): what an unwind could not reverse
@@ -126,6 +107,13 @@ class AmmArbitrageStrategy:
         if pool is None:
             raise ValueError(f"strategies.{self.name}.pool: no pool named {self.params.pool!r}")
         self.ctx, self.pool = ctx, pool
+        self.pricer = ArbPricer(
+            pool,
+            self.market,
+            lambda: self.book,
+            slippage_buffer_bps=self.params.slippage_buffer_bps,
+            gas_token_price_quote=self.params.gas_token_price_quote,
+        )
         self.ledger = XvenueLedger(ctx.store)
         self.hedger = HedgeExecutor(ctx.orders, self.ledger)
         interval_s = self.params.check_interval_ms / 1000
@@ -152,98 +140,19 @@ class AmmArbitrageStrategy:
         self._wake.set()
         await self._idle.wait()
 
-    # ---- pricing -------------------------------------------------------------------------------
-
-    def _scale(self) -> tuple[int, int]:
-        return 10**self.pool.token0.decimals, 10**self.pool.token1.decimals
-
-    async def pool_price(self) -> float:
-        state = await self.pool.read_state()
-        one0, one1 = self._scale()
-        return (state.sqrt_price_x96 / 2**96) ** 2 * one0 / one1
-
-    async def _gas_quote(self, gas_wei: int, pool_price: float) -> float:
-        return gas_wei / 1e18 * (self.params.gas_token_price_quote or pool_price)
-
-    async def plan_for(self, sell_pool: bool, lots: int, pool_price: float) -> ArbPlan | None:
-        """Exact prices of trading `lots` CEX lots against the pool (None: not enough depth)."""
-        m, book = self.market, self.book
-        assert book is not None
-        one0, one1 = self._scale()
-        base_raw = int(m.size(lots) * one0)
-        fee = float(m.taker_fee_bps) / 1e4
-        buffer = self.params.slippage_buffer_bps / 1e4
-        tick_lot = float(m.tick_size * m.lot_size)
-        swept = sweep(book.asks if sell_pool else book.bids, lots)
-        if swept.filled_lots < lots:
-            return None
-        cex_notional = swept.notional_ticks_lots * tick_lot
-        if sell_pool:  # token0 in, token1 out; buy the base back on the CEX
-            res = await self.pool.quote_exact_input(True, base_raw)
-            amount_in, amount_out = base_raw, res.amount_out
-            pool_value = amount_out / one1
-            profit = pool_value - cex_notional * (1 + fee)
-        else:  # token1 in, at least base_raw token0 out; sell the base on the CEX
-            bought = await token1_in_for(self.pool, base_raw, pool_price)
-            if bought is None:
-                return None
-            res, amount_in, amount_out = bought, bought.amount_in, bought.amount_out
-            dust = (amount_out - base_raw) / one0 * pool_price
-            profit = cex_notional * (1 - fee) - amount_in / one1 + dust
-        gas = await self._gas_quote(res.gas_cost_wei, pool_price)
-        profit -= cex_notional * buffer + gas
-        return ArbPlan(sell_pool, lots, amount_in, amount_out, swept, gas, profit)
-
     async def best_plan(self) -> ArbPlan | None:
         if self.book is None or not self.book.bids or not self.book.asks or self.paused:
             return None
-        price = await self.pool_price()
-        tick = float(self.market.tick_size)
-        if price > self.book.asks[0][0] * tick:
-            sell_pool = True
-        elif price < self.book.bids[0][0] * tick:
-            sell_pool = False
-        else:
-            return None
-        max_lots = self.market.size_to_lots(Decimal(str(self.params.max_trade_base)))
-        wallet0, wallet1 = await self.pool.wallet_balances()
-        if sell_pool:
-            max_lots = min(max_lots, self.market.size_to_lots(Decimal(wallet0) / self._scale()[0]))
-        else:  # the wallet's token1 at the pool price plus the pool fee and a 1 % impact margin
-            afford = (
-                Decimal(wallet1) / self._scale()[1] / Decimal(price * (1 + self.pool.fee_pips / 1e6) * 1.01)
-            )
-            max_lots = min(max_lots, self.market.size_to_lots(afford))
-
-        async def marginal(q: int) -> float:
-            """What the q-th lot adds (gas is paid once, so it is left out)."""
-            hi = await self.plan_for(sell_pool, q, price)
-            if hi is None:
-                return -1.0
-            lo = await self.plan_for(sell_pool, q - 1, price) if q > 1 else None
-            return hi.profit_quote - (lo.profit_quote if lo is not None else -hi.gas_quote)
-
-        low, high = 0, max_lots  # largest q in [1, max_lots] whose last lot still pays
-        while low < high:
-            mid = (low + high + 1) // 2
-            if await marginal(mid) > 0:
-                low = mid
-            else:
-                high = mid - 1
-        if low == 0:
-            return None
-        plan = await self.plan_for(sell_pool, low, price)
-        if plan is None or plan.profit_quote <= self.params.min_profit_quote:
-            return None
-        return plan
+        assert self.pricer is not None
+        return await self.pricer.best_plan(self.params.max_trade_base, self.params.min_profit_quote)
 
     # ---- execution -------------------------------------------------------------------------------
 
     async def execute(self, plan: ArbPlan) -> ArbTradeRow:
         assert self.ctx is not None and self.hedger is not None and self.ledger is not None
+        assert self.pool is not None and self.pricer is not None
         p, m, clock = self.params, self.market, self.ctx.clock
-        one0, one1 = self._scale()
-        price_before = await self.pool_price()
+        price_before = await self.pricer.pool_price()
         book = self.book
         assert book is not None
         cex_mid = (book.bids[0][0] + book.asks[0][0]) / 2 * float(m.tick_size)
@@ -260,7 +169,7 @@ class AmmArbitrageStrategy:
             retry_delay_s=p.cex_retry_delay_ms / 1000,
             deadline_s=p.max_unhedged_ms / 1000,
         )
-        swap, hedge = await asyncio.gather(pool_leg, cex_leg, return_exceptions=True)
+        swap_or_error, hedge_or_error = await asyncio.gather(pool_leg, cex_leg, return_exceptions=True)
         row = ArbTradeRow(
             strategy=self.name,
             ts_ns=sent_ns,
@@ -275,57 +184,91 @@ class AmmArbitrageStrategy:
             status="failed",
         )
         flows = LegFlows()
-        pool_ok = not isinstance(swap, BaseException)
-        filled = 0
-        failures = []
-        if pool_ok:
-            flows.pool_swap(plan.sell_pool, swap)
-            row.pool_amount_in, row.pool_amount_out = str(swap.amount_in), str(swap.amount_out)
-        else:
-            failures.append(f"pool swap failed: {type(swap).__name__}: {swap}")
-        if isinstance(hedge, BaseException):
-            failures.append(f"CEX leg failed: {type(hedge).__name__}: {hedge}")
-        else:
-            filled = hedge.filled_lots
-            flows.cex_fill(plan.sell_pool, m.size(filled), hedge.notional, hedge.fees)
-            row.cex_filled_base = str(m.size(filled))
-            row.cex_notional = str(hedge.notional)
-            row.cex_fees = str(hedge.fees)
-            if not hedge.complete:
-                failures.append(f"CEX leg filled {row.cex_filled_base} of {row.size_base}")
+        failures: list[str] = []
+        swap = self._pool_leg_done(plan, swap_or_error, flows, row, failures)
+        hedge = self._cex_leg_done(plan, hedge_or_error, flows, row, failures)
+        filled = 0 if hedge is None else hedge.filled_lots
         # what the legs left us holding, in CEX lots (+ = long base)
         sign = -1 if plan.sell_pool else 1
-        exposure = (sign * plan.cex_lots if pool_ok else 0) - sign * filled
+        exposure = (sign * plan.cex_lots if swap is not None else 0) - sign * filled
         if exposure:
-            if pool_ok:
+            if swap is not None:
                 exposure = await self._unwind_pool_leg(exposure, swap, flows, row, failures)
             else:
+                assert hedge is not None  # filled: the CEX leg went through
                 exposure = await self._unwind_cex_leg(exposure, hedge, flows, row, failures)
-        if pool_ok or filled:
-            gas = await self._gas_quote(flows.gas_wei, price_before)
+        if swap is not None or filled:
+            gas = self.pricer.gas_quote(flows.gas_wei, price_before)
             row.gas_quote = repr(gas)
-            row.realised_profit_quote = repr(flows.value_quote(one0, one1, cex_mid, gas))
-        row.pool_price_after = await self.pool_price()
-        row.unhedged_base = str(m.size(exposure)) if exposure else "0"
+            row.realised_profit_quote = repr(
+                flows.value_quote(self.pricer.one0, self.pricer.one1, cex_mid, gas)
+            )
+        row.pool_price_after = await self.pricer.pool_price()
+        self._settle_row(row, failures, exposure, legs_moved=swap is not None or filled > 0, sent_ns=sent_ns)
+        self.ledger.record_arb(row)
+        self._after_trade(row, m.size(exposure))
+        return row
+
+    def _pool_leg_done(
+        self,
+        plan: ArbPlan,
+        swap: SwapResult | BaseException,
+        flows: LegFlows,
+        row: ArbTradeRow,
+        failures: list[str],
+    ) -> SwapResult | None:
+        """The pool leg's amounts into the flows and the row; None (and why) when it failed."""
+        if isinstance(swap, BaseException):
+            failures.append(f"pool swap failed: {type(swap).__name__}: {swap}")
+            return None
+        flows.pool_swap(plan.sell_pool, swap)
+        row.pool_amount_in, row.pool_amount_out = str(swap.amount_in), str(swap.amount_out)
+        return swap
+
+    def _cex_leg_done(
+        self,
+        plan: ArbPlan,
+        hedge: HedgeResult | BaseException,
+        flows: LegFlows,
+        row: ArbTradeRow,
+        failures: list[str],
+    ) -> HedgeResult | None:
+        """The CEX leg's fills into the flows and the row; None (and why) when it failed."""
+        if isinstance(hedge, BaseException):
+            failures.append(f"CEX leg failed: {type(hedge).__name__}: {hedge}")
+            return None
+        m = self.market
+        flows.cex_fill(plan.sell_pool, m.size(hedge.filled_lots), hedge.notional, hedge.fees)
+        row.cex_filled_base = str(m.size(hedge.filled_lots))
+        row.cex_notional = str(hedge.notional)
+        row.cex_fees = str(hedge.fees)
+        if not hedge.complete:
+            failures.append(f"CEX leg filled {row.cex_filled_base} of {row.size_base}")
+        return hedge
+
+    def _settle_row(
+        self, row: ArbTradeRow, failures: list[str], exposure: int, *, legs_moved: bool, sent_ns: int
+    ) -> None:
+        """The trade's outcome: done, unwound, unhedged (a size left) or failed (nothing moved)."""
+        assert self.ctx is not None
+        row.unhedged_base = str(self.market.size(exposure)) if exposure else "0"
         if not failures:
             row.status = "done"
         elif exposure:
             row.status = "unhedged"
         else:
-            row.status = "unwound" if pool_ok or filled else "failed"
+            row.status = "unwound" if legs_moved else "failed"
         if failures:
             row.failure = "; ".join(failures)[:1000]
-            row.unhedged_ms = (clock.now_ns() - sent_ns) / 1e6
-        self.ledger.record_arb(row)
-        self._after_trade(row, m.size(exposure))
-        return row
+            row.unhedged_ms = (self.ctx.clock.now_ns() - sent_ns) / 1e6
 
     async def _unwind_pool_leg(
-        self, exposure: int, swap: Any, flows: LegFlows, row: ArbTradeRow, failures: list[str]
+        self, exposure: int, swap: SwapResult, flows: LegFlows, row: ArbTradeRow, failures: list[str]
     ) -> int:
         """Reverse the part of the pool leg the CEX did not hedge; returns the lots still exposed."""
+        assert self.pool is not None and self.pricer is not None
         p, m = self.params, self.market
-        one0, one1 = self._scale()
+        one0, one1 = self.pricer.one0, self.pricer.one1
         base_raw = int(m.size(abs(exposure)) * one0)
         # the leg's own price, token1 per token0
         if row.direction == "sell_pool_buy_cex":

@@ -12,9 +12,8 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from amm.ports import SwapResult
+from amm.ports import AmmPool, SwapResult
 
 log = logging.getLogger("mmbot.arb")
 
@@ -52,7 +51,7 @@ class LegFlows:
         return self.token1_raw / one1 + float(self.cex_quote) + base * base_price - gas_quote
 
 
-async def token1_in_for(pool: Any, base_raw: int, price: float) -> SwapResult | None:
+async def token1_in_for(pool: AmmPool, base_raw: int, price: float) -> SwapResult | None:
     """The smallest exact token1 input (found by a few corrections) whose swap yields >= base_raw token0."""
     one0, one1 = 10**pool.token0.decimals, 10**pool.token1.decimals
     amount_in = int(base_raw * price * one1 / one0) + 1
@@ -66,7 +65,7 @@ async def token1_in_for(pool: Any, base_raw: int, price: float) -> SwapResult | 
 
 
 async def unwind_pool(
-    pool: Any,
+    pool: AmmPool,
     base_raw: int,
     buy_base: bool,
     leg_price: float,

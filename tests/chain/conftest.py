@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from web3 import Web3
 
+from amm.chain.anvil import Anvil
 from amm.chain.artifacts import ArtifactsMissing, require_node_modules
-from amm.chain.local_chain import Anvil, UniswapDeployment, deploy_uniswap
+from amm.chain.local_chain import UniswapDeployment, deploy_uniswap
 from amm.chain.pool import ChainPool
 from bot.core.clock import LoopClock
 

@@ -10,6 +10,7 @@ import pytest
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
+from amm.chain.anvil import Anvil
 from amm.chain.artifacts import (
     RUNTIME_ABIS,
     ArtifactsMissing,
@@ -18,7 +19,7 @@ from amm.chain.artifacts import (
     npm_artifact,
     require_node_modules,
 )
-from amm.chain.local_chain import Anvil, UniswapDeployment, sqrt_price_x96_for
+from amm.chain.local_chain import UniswapDeployment, sqrt_price_x96_for
 from amm.math.tick_math import get_tick_at_sqrt_ratio
 
 pytestmark = pytest.mark.chain

@@ -16,6 +16,8 @@ log = logging.getLogger("mmbot.lp")
 
 
 class PoolLedger:
+    """Where one pool's LP records go: the manager's running totals and the LP store."""
+
     def __init__(
         self,
         strategy: str,

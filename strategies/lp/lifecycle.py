@@ -30,6 +30,8 @@ log = logging.getLogger("mmbot.lp")
 
 
 class PositionLifecycle:
+    """Owns the pool's position (and a mint in doubt); every change to it goes through here."""
+
     def __init__(
         self,
         pool: AmmPool,

@@ -52,12 +52,13 @@ class PositionFigures:
 
 
 class PoolMeter:
+    """Measures one pool for the rules; keeps the estimators (σ̂, fee rate) between rounds."""
+
     def __init__(
         self, pool: AmmPool, params: LpManagerParams, ledger: PoolLedger, swaps: ExcessSwaps
     ) -> None:
         self.pool, self.params, self.ledger, self.swaps = pool, params, ledger, swaps
         self.d0, self.d1 = ledger.d0, ledger.d1
-        self.min_half_width = params.min_half_width
         self.vol = EwmaVolatility.from_sigma(params.vol_half_life_s, params.initial_sigma)
         self.fee_rate = 0.0
         self._fee_mark: tuple[int, int, int] | None = None  # fee growth 0, 1 and when
@@ -69,7 +70,12 @@ class PoolMeter:
         )
         self.deployable = (0.0, 0.0)  # human token0 / token1 a reopening would deploy (last view)
 
+    def observe_price(self, fair: float, now_ns: int) -> None:
+        """One fair-price sample for σ̂ (once per round, before the view)."""
+        self.vol.update(fair, now_ns)
+
     def sigma_annual(self) -> float:
+        """σ̂ now (the configured `initial_sigma` until a first return was seen)."""
         return self.vol.sigma_annual(self.params.initial_sigma)
 
     def _update_fee_rate(self, fg0: int, fg1: int, now_ns: int, fair: float) -> None:
@@ -162,7 +168,7 @@ class PoolMeter:
         capital = total0 * fair + total1
         if self.params.capital_token1 is not None:
             capital = min(capital, self.params.capital_token1)
-        w = self.min_half_width if pos is None else pos.choice.half_width
+        w = self.params.min_half_width if pos is None else pos.choice.half_width
         swap_cost = await self._reopen_swap_cost(total0, total1, capital, w, fair)
         return PoolView(
             now_ns=now_ns,

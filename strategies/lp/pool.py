@@ -85,7 +85,7 @@ class PoolLpManager:
             return None  # still pending: acting now could leave two positions
         if life.position is not None and life.position.released is not None:
             await life.close(fair, now, "finishing a close that failed half-way")
-        self.meter.vol.update(fair, now)
+        self.meter.observe_price(fair, now)
         view = await self.view(fair, now)
         pos = life.position
         if pos is not None and (pos.marked_ns is None or now - pos.marked_ns >= self.mark_interval_ns):

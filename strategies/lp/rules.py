@@ -98,8 +98,8 @@ class Situation:
     view: PoolView
     rules: Rules
     half_width_new: float  # the σ rule's width for a range opened now
-    lower_new: float
-    upper_new: float
+    price_lower_new: float
+    price_upper_new: float
     liquidity_new: float  # human L of the capital in that range
     since_last_action_s: float  # inf before the first action
     pool_deviation_bps: float  # pool price vs fair (NaN: not measured)
@@ -112,15 +112,15 @@ class Situation:
         w_new = range_half_width(
             view.sigma_annual, rules.horizon_s, rules.width_k, rules.min_half_width, rules.max_half_width
         )
-        lower_new, upper_new = view.price * math.exp(-w_new), view.price * math.exp(w_new)
+        price_lower_new, price_upper_new = view.price * math.exp(-w_new), view.price * math.exp(w_new)
         since_s = math.inf if view.last_action_ns is None else (view.now_ns - view.last_action_ns) / 1e9
         s = cls(
             view,
             rules,
             w_new,
-            lower_new,
-            upper_new,
-            liquidity_for_value(view.capital_token1, view.price, lower_new, upper_new),
+            price_lower_new,
+            price_upper_new,
+            liquidity_for_value(view.capital_token1, view.price, price_lower_new, price_upper_new),
             since_s,
             abs(view.pool_price / view.price - 1.0) * 1e4,
             abs(view.pool_price / view.pool_twap_price - 1.0) * 1e4,
@@ -128,7 +128,7 @@ class Situation:
         if view.liquidity is None:
             return s
         carry_now = s.carry(view.liquidity, view.price_lower, view.price_upper)
-        carry_new = s.carry(s.liquidity_new, lower_new, upper_new)
+        carry_new = s.carry(s.liquidity_new, price_lower_new, price_upper_new)
         return dataclasses.replace(s, carry_now=carry_now, carry_new=carry_new)
 
     def carry(self, liquidity: float, lower: float, upper: float, fee_rate: float | None = None) -> float:
@@ -198,7 +198,7 @@ def enter(s: Situation) -> RuleOutcome:
     """Flat: open at the σ width when its carry pays the round trip (open, later close, swap)."""
     v = s.view
     cost = v.gas_open_token1 + v.gas_close_token1 + v.swap_cost_token1
-    benefit = s.carry(s.liquidity_new, s.lower_new, s.upper_new)
+    benefit = s.carry(s.liquidity_new, s.price_lower_new, s.price_upper_new)
     return RuleOutcome(firing=Firing(Action.OPEN, "flat: enter", benefit, cost, s.half_width_new))
 
 

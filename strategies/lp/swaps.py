@@ -18,6 +18,8 @@ log = logging.getLogger("mmbot.lp")
 
 
 class ExcessSwaps:
+    """Prices and trades a new range's excess, on the pool or (when configured) the CEX route."""
+
     def __init__(
         self, pool: AmmPool, params: LpManagerParams, ledger: PoolLedger, cex: CexExcessRoute | None
     ) -> None:

@@ -23,7 +23,7 @@ async def test_bad_signature_is_an_auth_error_at_connect(facade, make_venue, mon
     venue = await make_venue(facade, connect=False)
     with pytest.raises(AuthError, match="Signature for this request is not valid"):
         await venue.connect()
-    assert venue.exchange is None  # closed again, nothing left open
+    assert venue.session.exchange is None  # closed again, nothing left open
 
 
 async def test_unknown_api_key_and_missing_env_var(facade, make_venue, monkeypatch):
@@ -42,8 +42,8 @@ async def test_429_backs_off_for_retry_after_then_succeeds(facade, venue):
     balances = await venue.fetch_balances()
     assert balances["USDT"].free == 100000
     assert facade.faults.rejected == 2
-    assert venue.rest.retries == 2
-    assert venue.rest.last_delay_s >= 0.2  # the venue's Retry-After, above our own backoff
+    assert venue.session.rest.retries == 2
+    assert venue.session.rest.last_delay_s >= 0.2  # the venue's Retry-After, above our own backoff
 
     # A create refused with 429 was not executed: it is re-sent, and lands once.
     facade.faults.reject_next = 1

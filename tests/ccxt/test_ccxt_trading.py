@@ -66,7 +66,7 @@ async def test_book_snapshot_plus_streamed_deltas_equal_the_engine_book(facade, 
     await rec.wait_for(matches, what="the streamed book to equal the engine's")
     # The changes came as depthUpdate deltas: the REST snapshot was fetched once per market.
     assert facade.rest.counts[("GET", "/api/v3/depth")] == 2
-    assert venue.exchange.orderbooks[BTC]["nonce"] == facade.core.books[BTC].last_update_id
+    assert venue.session.exchange.orderbooks[BTC]["nonce"] == facade.core.books[BTC].last_update_id
     assert not venue.stale_symbols
 
 
@@ -121,7 +121,7 @@ async def test_crossing_post_only_is_rejected_and_leaves_nothing(facade, venue):
     assert engine.open_orders(ACCOUNT) == []
     assert engine.fills(ACCOUNT) == []
     assert engine.balances(ACCOUNT) == before
-    assert "mm1-2" not in venue.tracker.live
+    assert "mm1-2" not in venue.session.tracker.live
 
 
 async def test_fills_arrive_on_the_user_stream_exactly_once(facade, venue):

@@ -85,7 +85,7 @@ async def test_stale_book_pulls_quotes_within_stale_book_s_and_resumes(tmp_path,
         while not ours_open(facade):
             await asyncio.sleep(0.02)
         seen_from = len(books)
-        while {sym for _, sym in books[seen_from:]} != set(bot.venues["fx"].markets):
+        while {sym for _, sym in books[seen_from:]} != set(bot.venues["fx"].session.markets):
             await asyncio.sleep(0.02)  # a fresh book of every symbol, so the silence is measured
         statuses.clear()  # (a loaded machine can stall a feed past stale_book_s before the freeze)
         facade.faults.freeze_depth = True  # connected, silent
@@ -173,7 +173,7 @@ async def test_429_with_retry_after(tmp_path, caplog, credentials):
 
     out = await _run(tmp_path, caplog, script)
     assert out.facade.faults.rejected >= 5
-    assert out.bot.venues["fx"].rest.retries >= out.facade.faults.rejected - 2
+    assert out.bot.venues["fx"].session.rest.retries >= out.facade.faults.rejected - 2
 
 
 async def test_create_timeouts_where_the_order_was_placed(tmp_path, caplog, credentials):

@@ -88,9 +88,20 @@ class ReplayResult:
 
 def pack_rows(data: EventData) -> np.ndarray:
     rows = np.empty((6, len(data)), dtype=np.int64)
-    for col, name in enumerate(("kind", "side", "exch_ts_ns", "local_ts_ns", "price_ticks", "size_lots")):
-        rows[col] = getattr(data, name)
+    rows[layout.C_KIND] = data.kind
+    rows[layout.C_SIDE] = data.side
+    rows[layout.C_EXCH] = data.exch_ts_ns
+    rows[layout.C_LOCAL] = data.local_ts_ns
+    rows[layout.C_PRICE] = data.price_ticks
+    rows[layout.C_SIZE] = data.size_lots
     return rows
+
+
+def _doubled(rows: np.ndarray) -> np.ndarray:
+    """A copy of a row buffer with twice the rows; the new ones are zero."""
+    out = np.zeros((rows.shape[0] * 2, rows.shape[1]), dtype=rows.dtype)
+    out[: rows.shape[0]] = rows
+    return out
 
 
 class ReplayState:
@@ -128,11 +139,11 @@ class ReplayState:
         self.samples = np.zeros((span // params.wake_interval_ns + 16, 5), dtype=np.float64)
         self.lat = np.array(params.order_latency_ns, dtype=np.int64)
 
-    def grow(self, name: str) -> None:
-        old = getattr(self, name)
-        new = np.zeros((old.shape[0] * 2, old.shape[1]), dtype=old.dtype)
-        new[: old.shape[0]] = old
-        setattr(self, name, new)
+    def grow_fills(self) -> None:
+        self.fills = _doubled(self.fills)
+
+    def grow_samples(self) -> None:
+        self.samples = _doubled(self.samples)
 
     def counters(self) -> dict[str, int]:
         st = self.st
@@ -165,10 +176,10 @@ def run_fast(data: EventData, strategy: FastStrategy, params: ReplayParams | Non
         if code == layout.R_END:
             break
         if code == layout.R_FILLS_FULL:
-            s.grow("fills")
+            s.grow_fills()
             continue
         if code == layout.R_SAMPLES_FULL:
-            s.grow("samples")
+            s.grow_samples()
             continue
         wakes += 1
         n_targets = strategy.quotes(

@@ -51,7 +51,7 @@ async def test_429_backs_off_for_retry_after_then_succeeds(facade, venue):
     ack = await venue.place_order(_req("mm1-r", Side.BUY, bid - 1, 2))
     assert ack.state is OrderState.OPEN
     assert [o.client_order_id for o in facade.exchange.open_orders(ACCOUNT)] == ["mm1-r"]
-    assert facade.rest.counts[POST_ORDER] == 2
+    assert facade.rest.gate.counts[POST_ORDER] == 2
 
 
 async def test_429_beyond_max_retries_raises_rate_limited(facade, make_venue):
@@ -68,8 +68,8 @@ async def test_create_with_unknown_outcome_is_found_by_client_id_not_resent(faca
     bid = facade.exchange.book(BTC).best_bid()
     ack = await venue.place_order(_req("mm1-u", Side.BUY, bid - 1, 2))
     assert (ack.state, ack.client_order_id) == (OrderState.OPEN, "mm1-u")
-    assert facade.rest.counts[POST_ORDER] == 1  # never sent twice
-    assert facade.rest.counts[("GET", "/api/v3/order")] == 1  # looked up by origClientOrderId
+    assert facade.rest.gate.counts[POST_ORDER] == 1  # never sent twice
+    assert facade.rest.gate.counts[("GET", "/api/v3/order")] == 1  # looked up by origClientOrderId
     assert [o.client_order_id for o in facade.exchange.open_orders(ACCOUNT)] == ["mm1-u"]
 
 
@@ -78,8 +78,8 @@ async def test_create_that_never_reached_the_venue_is_checked_then_resent(facade
     bid = facade.exchange.book(BTC).best_bid()
     ack = await venue.place_order(_req("mm1-v", Side.BUY, bid - 1, 2))
     assert ack.state is OrderState.OPEN
-    assert facade.rest.counts[POST_ORDER] == 2
-    assert facade.rest.counts[("GET", "/api/v3/order")] == 1  # checked before the re-send
+    assert facade.rest.gate.counts[POST_ORDER] == 2
+    assert facade.rest.gate.counts[("GET", "/api/v3/order")] == 1  # checked before the re-send
     assert [o.client_order_id for o in facade.exchange.open_orders(ACCOUNT)] == ["mm1-v"]
 
 

@@ -18,7 +18,7 @@ from bot.core.domain import Side
 from bot.core.events import BookSnapshot, VenueStatus
 from bot.kernel.store import Store
 from connectors.mock.facade import FacadeHandle
-from connectors.mock.facade.faults import FaultParams
+from connectors.mock.params import FaultParams
 from connectors.mock.venue import DEFAULT_ACCOUNT
 from tests.reliability.faultkit import (
     assert_nothing_lost,
@@ -187,7 +187,7 @@ async def test_create_timeouts_where_the_order_was_placed(tmp_path, caplog, cred
 
     out = await _run(tmp_path, caplog, script, venue_overrides={"timeout_ms": 500})
     assert out.facade.faults.delayed == 4
-    assert out.facade.rest.counts[("GET", "/api/v3/order")] >= 4  # each looked up by client id
+    assert out.facade.rest.gate.counts[("GET", "/api/v3/order")] >= 4  # each looked up by client id
     # never re-sent: the facade would have answered a re-send with a duplicate-id rejection
     assert out.bot.orders.counters.rejected == 0
 

@@ -228,6 +228,10 @@ class MockExchange:
         """Our recent fills (the last `history_size`), oldest first."""
         return self._ledger.fills(account_id, symbol, since_ns)
 
+    def retained_counts(self) -> dict[str, int]:
+        """Orders and fills held for our accounts: `open`, `closed_history`, `fill_history`."""
+        return self._ledger.retained_counts()
+
     # ---- public market data --------------------------------------------------------------------
 
     def depth(self, symbol: str, levels: int) -> tuple[Levels, Levels]:

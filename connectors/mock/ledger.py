@@ -155,6 +155,14 @@ class Ledger:
 
     # ---- queries -------------------------------------------------------------------------------
 
+    def retained_counts(self) -> dict[str, int]:
+        """What the ledger holds now: live orders, closed-order and fill history (all bounded)."""
+        return {
+            "open": sum(len(orders) for orders in self._open.values()),
+            "closed_history": len(self._closed),
+            "fill_history": sum(len(fills) for fills in self._fills.values()),
+        }
+
     def fetch_order(self, account_id: str, symbol: str, client_order_id: str) -> OrderUpdate:
         self.account(account_id)
         order = self._open[account_id].get((symbol, client_order_id))

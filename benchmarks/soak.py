@@ -137,10 +137,8 @@ def structure_sizes(bot: Bot) -> dict[str, int]:
             sizes[f"metrics.labels.{names[0]}"] = len(children)
     for name, venue in bot.venues.items():
         if isinstance(venue, MockVenue):
-            ex = venue.exchange
-            sizes[f"venue.{name}.open"] = sum(len(d) for d in ex._open.values())
-            sizes[f"venue.{name}.closed_history"] = len(ex._closed)
-            sizes[f"venue.{name}.fill_history"] = sum(len(d) for d in ex._fills.values())
+            for key, count in venue.exchange.retained_counts().items():
+                sizes[f"venue.{name}.{key}"] = count
     return sizes
 
 

@@ -1,1 +1,1 @@
-"""Pieces of the ccxt venue adapter (connectors.ccxt_venue.CcxtVenue is the entry point)."""
+"""The ccxt venue adapter (connectors.ccxt.venue.CcxtVenue is the entry point)."""

@@ -9,15 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.core.domain import Market
 from bot.core.events import BalanceUpdate, FillEvent, OrderUpdate
 from connectors.base import OrderNotFound, VenueError
-from connectors.ccxt import convert, sanity
-
-if TYPE_CHECKING:
-    from connectors.ccxt.venue import CcxtVenue
+from connectors.ccxt import convert, queries, sanity
+from connectors.ccxt.session import CcxtSession
 
 log = logging.getLogger("mmbot.ccxt")
 
@@ -26,9 +24,9 @@ FILL_LOOKBACK_MS = 60_000
 
 
 class AccountSync:
-    def __init__(self, venue: CcxtVenue) -> None:
-        self.venue = venue
-        self.tracker = venue.tracker
+    def __init__(self, session: CcxtSession) -> None:
+        self.session = session
+        self.tracker = session.tracker
 
     def emit_order(self, market: Market, order: dict[str, Any], now_ns: int) -> OrderUpdate:
         update = convert.to_order_update(market, order, now_ns)
@@ -37,21 +35,20 @@ class AccountSync:
             if cid:
                 update = replace(update, client_order_id=cid)
         self.tracker.on_update(update)
-        if self.venue.sink is not None:
-            self.venue.sink(update)
+        if self.session.sink is not None:
+            self.session.sink(update)
         return update
 
     async def emit_fill(self, trade: dict[str, Any]) -> bool:
         """Push one of our trades as a FillEvent unless it was already pushed; True if pushed."""
-        venue = self.venue
-        market = venue.markets.get(trade.get("symbol"))
+        session = self.session
+        market = session.markets.get(trade.get("symbol") or "")
         trade_id = trade.get("id")
-        if market is None or trade_id is None or venue.sink is None:
+        if market is None or trade_id is None or session.sink is None:
             return False
         problem = sanity.trade_problem(trade, float(market.tick_size), float(market.lot_size))
         if problem is not None:  # not claimed: the venue's REST answer for this trade id still counts
-            venue.skipped_messages += 1
-            sanity.skip(venue.name, f"{market.symbol} fill {trade_id}", problem, trade)
+            session.skip_message(f"{market.symbol} fill {trade_id}", problem, trade)
             return False
         # Trade ids are unique per market on most exchanges (Binance): key them by symbol too.
         fill_key = f"{market.symbol}:{trade_id}"
@@ -61,10 +58,10 @@ class AccountSync:
             cid = await self.trade_client_order_id(market, trade)
         except VenueError as exc:
             self.tracker.release_fill(fill_key)  # the next catch-up emits it
-            log.warning("%s: fill %s held back, its order is unknown yet: %s", venue.name, trade_id, exc)
+            log.warning("%s: fill %s held back, its order is unknown yet: %s", session.name, trade_id, exc)
             return False
-        now = venue.clock.now_ns()
-        venue.sink(FillEvent(convert.to_fill(market, trade, cid, now), now))
+        now = session.clock.now_ns()
+        session.sink(FillEvent(convert.to_fill(market, trade, cid, now), now))
         self.tracker.fill_emitted(market.symbol, trade.get("timestamp"))
         return True
 
@@ -79,8 +76,8 @@ class AccountSync:
         order_id = str(order_id)
         cid = self.tracker.cid_for(order_id)
         if cid is None:
-            exchange = self.venue.exchange
-            order = await self.venue.rest.call(
+            exchange, rest = self.session.connected()
+            order = await rest.call(
                 f"fetch_order {order_id} {market.symbol}",
                 lambda: exchange.fetch_order(order_id, market.symbol),
             )
@@ -94,13 +91,13 @@ class AccountSync:
         Fills older than `since_floor_ms` (the streams' start) minus FILL_LOOKBACK_MS are left to
         the start-up reconciliation, which owns history.
         """
-        venue = self.venue
-        sink = venue.sink
+        session = self.session
+        sink = session.sink
         if sink is None:
             return
-        now = venue.clock.now_ns()
+        now = session.clock.now_ns()
         open_cids: set[str] = set()
-        for update in await venue.fetch_open_orders():
+        for update in await queries.fetch_open_orders(session):
             open_cids.add(update.client_order_id)
             if self.tracker.changed(update):
                 self.tracker.on_update(update)
@@ -110,14 +107,14 @@ class AccountSync:
             if cid in open_cids or symbol not in symbols:
                 continue
             try:
-                update = await venue.fetch_order(symbol, cid)
+                update = await queries.fetch_order(session, symbol, cid)
             except OrderNotFound:
                 continue  # the order manager settles orders the venue never saw
             self.tracker.on_update(update)
             sink(update)
         for symbol in symbols:
             since_ms = max(self.tracker.last_fill_ms.get(symbol, 0), since_floor_ms) - FILL_LOOKBACK_MS
-            for trade in await venue.fetch_trades_raw(symbol, since_ms):
+            for trade in await queries.fetch_trades_raw(session, symbol, since_ms):
                 if (trade.get("timestamp") or 0) >= since_ms:
                     await self.emit_fill(trade)
-        sink(BalanceUpdate(venue.name, await venue.fetch_balances(), now))
+        sink(BalanceUpdate(session.name, await queries.fetch_balances(session), now))

@@ -7,7 +7,7 @@ by order through the client ids, never re-sent.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ccxt
 
@@ -15,18 +15,20 @@ from bot.core.domain import Market, OrderRequest
 from bot.core.events import OrderUpdate
 from connectors.base import OrderNotFound, OrderRejected, VenueError, VenueUnavailable
 from connectors.ccxt import convert
+from connectors.ccxt.orders import ack, create_args
+from connectors.ccxt.queries import lookup_by_client_id
+from connectors.ccxt.session import CcxtSession
 
-if TYPE_CHECKING:
-    from connectors.ccxt.venue import CcxtVenue
 
-
-async def place_batch(venue: CcxtVenue, requests: Sequence[OrderRequest]) -> list[OrderUpdate | VenueError]:
+async def place_batch(
+    session: CcxtSession, requests: Sequence[OrderRequest]
+) -> list[OrderUpdate | VenueError]:
     """One createOrders call; raises ccxt.NotSupported when the exchange refuses it here."""
-    exchange = venue.trading_exchange("place_orders")
-    markets = [venue.market(r.symbol) for r in requests]
+    exchange, rest = session.trading("place_orders")
+    markets = [session.market(r.symbol) for r in requests]
     batch = []
     for market, request in zip(markets, requests, strict=True):
-        symbol, type_, side, amount, price, params = venue.create_args(market, request)
+        symbol, type_, side, amount, price, params = create_args(market, request)
         batch.append(
             {
                 "symbol": symbol,
@@ -37,11 +39,11 @@ async def place_batch(venue: CcxtVenue, requests: Sequence[OrderRequest]) -> lis
                 "params": params,
             }
         )
-    await venue.budget.acquire(len(requests))
-    tracker = venue.tracker
+    await session.budget.acquire(len(requests))
+    tracker = session.tracker
     for request in requests:
         tracker.placed(request.client_order_id, request.symbol)
-    venue.rest.forget_response()
+    rest.forget_response()
     try:
         orders = await exchange.create_orders(batch)
     except ccxt.NotSupported:
@@ -49,50 +51,53 @@ async def place_batch(venue: CcxtVenue, requests: Sequence[OrderRequest]) -> lis
             tracker.live.pop(request.client_order_id, None)
         raise
     except ccxt.BaseError as exc:
-        mapped = venue.rest.map(exc, f"create_orders x{len(requests)}", is_create=True)
+        mapped = rest.map(exc, f"create_orders x{len(requests)}", is_create=True)
         if mapped.not_executed:
             for request in requests:
                 tracker.live.pop(request.client_order_id, None)
             return [mapped.error for _ in requests]
         return [
-            await _resolve_unknown(venue, m, r, mapped.error) for m, r in zip(markets, requests, strict=True)
+            await _resolve_unknown(session, m, r, mapped.error)
+            for m, r in zip(markets, requests, strict=True)
         ]
     results: list[OrderUpdate | VenueError] = []
     by_cid = {o.get("clientOrderId"): o for o in orders if o.get("clientOrderId")}
     for i, (market, request) in enumerate(zip(markets, requests, strict=True)):
         order = by_cid.get(request.client_order_id) or (orders[i] if i < len(orders) else None)
         if order is not None and order.get("id") is not None:
-            results.append(venue.ack(market, request, order))
+            results.append(ack(session, market, request, order))
         else:
             tracker.live.pop(request.client_order_id, None)
             info = order.get("info") if order is not None else "no result"
-            results.append(OrderRejected(venue.name, f"create {request.client_order_id}: {info}"))
+            results.append(OrderRejected(session.name, f"create {request.client_order_id}: {info}"))
     return results
 
 
 async def _resolve_unknown(
-    venue: CcxtVenue, market: Market, request: OrderRequest, error: VenueError
+    session: CcxtSession, market: Market, request: OrderRequest, error: VenueError
 ) -> OrderUpdate | VenueError:
     try:
-        found = await venue.lookup_by_client_id(market, request.client_order_id)
+        found = await lookup_by_client_id(session, market, request.client_order_id)
     except VenueUnavailable as exc:
         return exc
     if found is None:
-        venue.tracker.live.pop(request.client_order_id, None)
-        return OrderRejected(venue.name, f"create {request.client_order_id} never reached the venue: {error}")
-    return venue.ack(market, request, found)
+        session.tracker.live.pop(request.client_order_id, None)
+        return OrderRejected(
+            session.name, f"create {request.client_order_id} never reached the venue: {error}"
+        )
+    return ack(session, market, request, found)
 
 
 async def cancel_batch(
-    venue: CcxtVenue, symbol: str, cids: list[str]
+    session: CcxtSession, symbol: str, cids: list[str]
 ) -> list[OrderUpdate | VenueError] | None:
     """One cancelOrders call; None when the exchange refuses batches here (use single calls)."""
-    exchange = venue.trading_exchange("cancel_orders")
-    market = venue.market(symbol)
-    await venue.budget.acquire(len(cids))
-    ids = [venue.tracker.oid_for(cid) or cid for cid in cids]
+    exchange, rest = session.trading("cancel_orders")
+    market = session.market(symbol)
+    await session.budget.acquire(len(cids))
+    ids = [session.tracker.oid_for(cid) or cid for cid in cids]
     try:
-        orders: list[Any] = await venue.rest.call(
+        orders: list[Any] = await rest.call(
             f"cancel_orders x{len(cids)} {symbol}",
             lambda: exchange.cancel_orders(ids, symbol, {"clientOrderIds": cids}),
         )
@@ -102,13 +107,13 @@ async def cancel_batch(
         return [exc for _ in cids]
     by_cid = {o.get("clientOrderId"): o for o in orders if isinstance(o, dict)}
     results: list[OrderUpdate | VenueError] = []
-    now = venue.clock.now_ns()
+    now = session.clock.now_ns()
     for cid in cids:
         order = by_cid.get(cid)
         if order is None or order.get("id") is None:
-            results.append(OrderNotFound(venue.name, f"cancel {cid}: not in the batch result"))
+            results.append(OrderNotFound(session.name, f"cancel {cid}: not in the batch result"))
             continue
         update = convert.to_order_update(market, order, now)
-        venue.tracker.on_update(update)
+        session.tracker.on_update(update)
         results.append(update)
     return results

@@ -19,6 +19,31 @@ log = logging.getLogger("mmbot.ccxt")
 _SHOWN_CHARS = 200
 
 
+class _GuardedHandler:
+    """A client's frame handler wrapped by a MessageGuard (its type marks the client as guarded)."""
+
+    __slots__ = ("_guard", "_handle")
+
+    def __init__(self, guard: MessageGuard, handle: Callable[[Any], None]) -> None:
+        self._guard = guard
+        self._handle = handle
+
+    def __call__(self, data: Any) -> None:
+        try:
+            self._handle(data)
+        except Exception as exc:
+            self._guard.skipped += 1
+            text = data.decode(errors="replace") if isinstance(data, bytes) else str(data)
+            shown = text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
+            log.warning(
+                "%s: malformed stream message skipped (%s: %s): %s",
+                self._guard.venue,
+                type(exc).__name__,
+                " ".join(str(exc).split())[:120],
+                shown,
+            )
+
+
 class MessageGuard:
     def __init__(self, venue: str) -> None:
         self.venue = venue
@@ -26,34 +51,19 @@ class MessageGuard:
         """Frames skipped because ccxt could not decode or parse them."""
 
     def install(self, exchange: Any) -> None:
-        """Guard every websocket client the exchange opens from now on (ccxt.pro only)."""
-        make_client = getattr(exchange, "client", None)
-        if make_client is None:
-            return
+        """Guard every websocket client the exchange opens from now on.
+
+        Every ccxt >= 4.5 exchange makes its websocket clients in `client(url)`, and each client
+        hands every frame to `handle_text_or_binary_message`: both are ccxt's, the wrapping ours.
+        """
+        make_client = exchange.client
 
         def client(url: str) -> Any:
             ws_client = make_client(url)
-            if not getattr(ws_client, "_mmbot_guarded", False):
-                ws_client.handle_text_or_binary_message = self._guard(ws_client.handle_text_or_binary_message)
-                ws_client._mmbot_guarded = True
+            if not isinstance(ws_client.handle_text_or_binary_message, _GuardedHandler):
+                ws_client.handle_text_or_binary_message = _GuardedHandler(
+                    self, ws_client.handle_text_or_binary_message
+                )
             return ws_client
 
         exchange.client = client
-
-    def _guard(self, handle: Callable[[Any], None]) -> Callable[[Any], None]:
-        def guarded(data: Any) -> None:
-            try:
-                handle(data)
-            except Exception as exc:
-                self.skipped += 1
-                text = data.decode(errors="replace") if isinstance(data, bytes) else str(data)
-                shown = text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
-                log.warning(
-                    "%s: malformed stream message skipped (%s: %s): %s",
-                    self.venue,
-                    type(exc).__name__,
-                    " ".join(str(exc).split())[:120],
-                    shown,
-                )
-
-        return guarded

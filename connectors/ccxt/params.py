@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+from bot.core.config_base import StrictModel, check_env_var_name
 
 
 def _ccxt_exchange_ids() -> frozenset[str]:
@@ -18,9 +17,7 @@ def _ccxt_exchange_ids() -> frozenset[str]:
     return frozenset(ccxt.exchanges)
 
 
-class CcxtVenueParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class CcxtVenueParams(StrictModel):
     kind: Literal["ccxt"] = "ccxt"
     exchange: str = Field(description="ccxt exchange id, e.g. binance")
     sandbox: bool = Field(False, description="use the exchange's public testnet (set_sandbox_mode)")
@@ -62,9 +59,7 @@ class CcxtVenueParams(BaseModel):
     @field_validator("api_key_env", "secret_env", "password_env")
     @classmethod
     def _env_name(cls, value: str | None) -> str | None:
-        if value is not None and not _ENV_NAME.match(value):
-            raise ValueError("must be the NAME of an environment variable (letters, digits, underscore)")
-        return value
+        return check_env_var_name(value)
 
     @field_validator("urls")
     @classmethod

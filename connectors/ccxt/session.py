@@ -1,14 +1,28 @@
-"""Build the ccxt exchange object of a venue: class, credentials from the environment, URLs."""
+"""One ccxt venue's session: the exchange object and the state the adapter's helpers share.
+
+`CcxtSession` is what `CcxtVenue` and its helpers (queries, orders, batch, account_sync, streams)
+hold in common: the connected ccxt exchange and its REST caller, the markets, our order and fill
+bookkeeping, the order budget and the event sink. The helpers take the session, never the venue,
+so none of them imports connectors.ccxt.venue. `build_exchange` makes the ccxt object itself:
+class, credentials from the environment, URLs.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import ccxt.async_support as ccxt_async
 
-from connectors.base import AuthError
+from bot.core.clock import Clock
+from bot.core.domain import Market
+from connectors.base import AuthError, EventSink, OrderRejected, VenueUnavailable
+from connectors.ccxt import sanity
+from connectors.ccxt.pacing import OrderBudget
 from connectors.ccxt.params import CcxtVenueParams
+from connectors.ccxt.rest import RestCaller
+from connectors.ccxt.tracking import OrderTracker
 from connectors.ccxt.urls import rewrite_api_urls
 
 try:  # ccxt.pro ships inside ccxt since 4.0; keep REST-only use working without it
@@ -17,18 +31,63 @@ except ImportError:  # pragma: no cover
     ccxt_pro = None  # type: ignore[assignment]
 
 
+class CcxtSession:
+    """The shared state of one ccxt venue; `exchange` and `rest` exist between connect and close."""
+
+    def __init__(self, name: str, params: CcxtVenueParams, clock: Clock) -> None:
+        self.name = name
+        self.params = params
+        self.clock = clock
+        self.exchange: Any = None
+        """The ccxt exchange (ccxt declares no types for its exchange classes)."""
+        self.rest: RestCaller | None = None
+        self.has_credentials = bool(params.api_key_env)
+        self.markets: dict[str, Market] = {}
+        self.tracker = OrderTracker()
+        self.budget = OrderBudget(clock, params.order_rate_per_s, params.order_burst)
+        self.sink: EventSink | None = None
+        """Where events go (set by start_streams)."""
+        self.skipped_messages = 0
+        """Parsed messages refused by connectors.ccxt.sanity (frames ccxt could not parse: message_guard)."""
+
+    def connected(self) -> tuple[Any, RestCaller]:
+        """The ccxt exchange and its REST caller; VenueUnavailable before connect() or after close()."""
+        if self.exchange is None or self.rest is None:
+            raise VenueUnavailable(self.name, "not connected: call connect() first")
+        return self.exchange, self.rest
+
+    def trading(self, what: str) -> tuple[Any, RestCaller]:
+        """`connected()`, for a call that needs credentials."""
+        self.require_credentials(what)
+        return self.connected()
+
+    def require_credentials(self, what: str) -> None:
+        if not self.has_credentials:
+            raise AuthError(self.name, f"{what} needs credentials: set api_key_env and secret_env")
+
+    def market(self, symbol: str) -> Market:
+        market = self.markets.get(symbol)
+        if market is None:
+            raise OrderRejected(self.name, f"unknown market {symbol!r} (call load_markets first)")
+        return market
+
+    def skip_message(self, what: str, problem: str, structure: Mapping[str, Any] | None = None) -> None:
+        """Count and log one parsed message that failed its sanity check."""
+        self.skipped_messages += 1
+        sanity.skip(self.name, what, problem, structure)
+
+
 def read_credentials(venue: str, params: CcxtVenueParams) -> dict[str, str]:
     """ccxt credential keys read from the env vars the config names; values are never logged.
 
     A named variable that is unset or empty is an AuthError naming the variable (not its value).
     """
     out: dict[str, str] = {}
-    for ccxt_key, field in (
-        ("apiKey", "api_key_env"),
-        ("secret", "secret_env"),
-        ("password", "password_env"),
+    for ccxt_key, field, env_name in (
+        ("apiKey", "api_key_env", params.api_key_env),
+        ("secret", "secret_env", params.secret_env),
+        ("password", "password_env", params.password_env),
     ):
-        env_name = getattr(params, field)
         if env_name is None:
             continue
         value = os.environ.get(env_name)
@@ -44,7 +103,9 @@ def read_credentials(venue: str, params: CcxtVenueParams) -> dict[str, str]:
 
 def exchange_class(exchange_id: str) -> type[Any]:
     """ccxt.pro's class (REST + websockets) when the exchange has one, else the REST-only class."""
-    if ccxt_pro is not None and exchange_id in getattr(ccxt_pro, "exchanges", ()):
+    # ccxt exposes each exchange class as a module attribute named by its id: there is no
+    # declared registry to look it up in, so getattr by name is ccxt's own way.
+    if ccxt_pro is not None and exchange_id in ccxt_pro.exchanges:
         return getattr(ccxt_pro, exchange_id)
     return getattr(ccxt_async, exchange_id)
 

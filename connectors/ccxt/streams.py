@@ -11,20 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from functools import partial
+from typing import Any
 
 import ccxt
 
 from bot.core.clock import NS_PER_S
+from bot.core.domain import Market
 from bot.core.events import BalanceUpdate
 from connectors.base import EventSink, VenueError
-from connectors.ccxt import convert, sanity
+from connectors.ccxt import convert, queries, sanity
+from connectors.ccxt.account_sync import AccountSync
 from connectors.ccxt.health import StreamHealth
 from connectors.ccxt.pacing import Backoff
-
-if TYPE_CHECKING:
-    from connectors.ccxt.venue import CcxtVenue
+from connectors.ccxt.session import CcxtSession
 
 log = logging.getLogger("mmbot.ccxt")
 
@@ -46,14 +47,18 @@ def _is_book_hash(subscription_hash: object, symbol: str) -> bool:
 
 
 class StreamRunner:
-    def __init__(self, venue: CcxtVenue, symbols: Sequence[str], sink: EventSink) -> None:
-        self.venue = venue
-        self.exchange = venue.exchange
-        self.params = venue.params
-        self.clock = venue.clock
+    def __init__(
+        self, session: CcxtSession, sync: AccountSync, symbols: Sequence[str], sink: EventSink
+    ) -> None:
+        self.session = session
+        self.sync = sync
+        self.exchange, self.rest = session.connected()
+        self.name = session.name
+        self.params = session.params
+        self.clock = session.clock
         self.symbols = list(symbols)
         self.sink = sink
-        self.health = StreamHealth(venue.name, venue.clock, sink)
+        self.health = StreamHealth(session.name, session.clock, sink)
         self.backoff = Backoff(self.params.backoff_base_s, self.params.backoff_max_s)
         self.last_book_ns: dict[str, int] = {}
         self.stale: set[str] = set()
@@ -77,14 +82,12 @@ class StreamRunner:
             if has.get("watchOrderBook"):
                 spawn(f"book:{symbol}", self._book_stream(symbol))
             else:
-                spawn(f"book:{symbol}", self._poll(f"book:{symbol}", lambda s=symbol: self._poll_book(s)))
+                spawn(f"book:{symbol}", self._poll(f"book:{symbol}", partial(self._poll_book, symbol)))
             if has.get("watchTrades"):
                 spawn(f"trades:{symbol}", self._trade_stream(symbol))
             elif has.get("fetchTrades"):
-                spawn(
-                    f"trades:{symbol}", self._poll(f"trades:{symbol}", lambda s=symbol: self._poll_trades(s))
-                )
-        if self.venue.has_credentials:
+                spawn(f"trades:{symbol}", self._poll(f"trades:{symbol}", partial(self._poll_trades, symbol)))
+        if self.session.has_credentials:
             self._start_private(has)
         spawn("watchdog", self._watchdog())
 
@@ -108,14 +111,14 @@ class StreamRunner:
         reconcile = self._poll("reconcile", self.catch_up, self.params.reconcile_interval_s, wait_first=True)
         spawn("reconcile", reconcile)
 
-    def _spawn(self, name: str, coro: Awaitable[None]) -> None:
-        task = asyncio.create_task(coro, name=f"{self.venue.name}:{name}")  # type: ignore[arg-type]
+    def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro, name=f"{self.name}:{name}")
         task.add_done_callback(self._task_done)
         self._tasks.append(task)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
-            log.error("%s: stream task %s died", self.venue.name, task.get_name(), exc_info=task.exception())
+            log.error("%s: stream task %s died", self.name, task.get_name(), exc_info=task.exception())
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -129,12 +132,11 @@ class StreamRunner:
 
     def _emit_book(self, symbol: str, book: Any) -> bool:
         """Push the book; False (nothing pushed) when it holds an absurd or crossed level."""
-        market = self.venue.markets[symbol]
+        market = self.session.markets[symbol]
         depth = self.params.book_depth
         problem = sanity.book_problem(book, depth, float(market.tick_size), float(market.lot_size))
         if problem is not None:
-            self.venue.skipped_messages += 1
-            sanity.skip(self.venue.name, f"{symbol} book update", problem + "; resyncing the book")
+            self.session.skip_message(f"{symbol} book update", problem + "; resyncing the book")
             return False
         now = self.clock.now_ns()
         self.last_book_ns[symbol] = now
@@ -164,7 +166,7 @@ class StreamRunner:
                 await self._force_resync(symbol)
 
     async def _poll_book(self, symbol: str) -> None:
-        book = await self.venue.rest.call(
+        book = await self.rest.call(
             f"fetch_order_book {symbol}", lambda: self.exchange.fetch_order_book(symbol)
         )
         self._emit_book(symbol, book)
@@ -191,18 +193,18 @@ class StreamRunner:
 
     async def _force_resync(self, symbol: str) -> None:
         """Drop the websocket carrying this book: the stream loop reconnects and resnapshots."""
-        clients = getattr(self.exchange, "clients", None) or {}
+        clients = self.exchange.clients  # every ccxt >= 4.5 exchange has it: url -> ws client
         carrying = [
             (url, client)
             for url, client in clients.items()
-            if any(symbol in str(h) for h in getattr(client, "subscriptions", {}))
+            if any(symbol in str(h) for h in client.subscriptions)
         ]
         # Prefer the connection whose subscription is the book (hash names like orderbook::SYM).
         books = [(u, c) for u, c in carrying if any(_is_book_hash(h, symbol) for h in c.subscriptions)]
         for url, client in books or carrying:
             self.resyncs += 1
-            log.warning("%s: dropping stream connection for %s to resync", self.venue.name, symbol)
-            error = ccxt.NetworkError(f"{self.venue.name}: {symbol} book stale, reconnecting")
+            log.warning("%s: dropping stream connection for %s to resync", self.name, symbol)
+            error = ccxt.NetworkError(f"{self.name}: {symbol} book stale, reconnecting")
             # Marked failed first so ccxt's on_close does not drop a newer client on the same URL.
             client.error = error
             if clients.get(url) is client:
@@ -214,7 +216,7 @@ class StreamRunner:
     # ---- public trades -----------------------------------------------------------------------
 
     async def _trade_stream(self, symbol: str) -> None:
-        market = self.venue.markets[symbol]
+        market = self.session.markets[symbol]
         attempt = 0
         while True:
             try:
@@ -223,7 +225,7 @@ class StreamRunner:
                 if not _stream_lost(exc):
                     raise
                 if attempt == 0:
-                    log.warning("%s: trade stream %s lost: %s", self.venue.name, symbol, exc)
+                    log.warning("%s: trade stream %s lost: %s", self.name, symbol, exc)
                 await asyncio.sleep(self.backoff.delay_s(attempt))
                 attempt = min(attempt + 1, 10)
                 continue
@@ -232,19 +234,16 @@ class StreamRunner:
             for trade in trades:
                 self._emit_public_trade(market, trade, now)
 
-    def _emit_public_trade(self, market: Any, trade: dict[str, Any], now: int) -> None:
+    def _emit_public_trade(self, market: Market, trade: dict[str, Any], now: int) -> None:
         problem = sanity.trade_problem(trade, float(market.tick_size), float(market.lot_size))
         if problem is not None:
-            self.venue.skipped_messages += 1
-            sanity.skip(self.venue.name, f"{market.symbol} trade", problem, trade)
+            self.session.skip_message(f"{market.symbol} trade", problem, trade)
             return
         self.sink(convert.to_public_trade(market, trade, now))
 
     async def _poll_trades(self, symbol: str) -> None:
-        market = self.venue.markets[symbol]
-        trades = await self.venue.rest.call(
-            f"fetch_trades {symbol}", lambda: self.exchange.fetch_trades(symbol)
-        )
+        market = self.session.markets[symbol]
+        trades = await self.rest.call(f"fetch_trades {symbol}", lambda: self.exchange.fetch_trades(symbol))
         seen = self._seen_public.setdefault(symbol, set())
         first_poll = not seen
         ids = set()
@@ -316,14 +315,14 @@ class StreamRunner:
             await asyncio.wait_for(asyncio.gather(*events), timeout_s)
         except TimeoutError:
             pending = [k for k, e in self.ready.items() if not e.is_set()]
-            log.warning("%s: streams %s not subscribed after %.0fs", self.venue.name, pending, timeout_s)
+            log.warning("%s: streams %s not subscribed after %.0fs", self.name, pending, timeout_s)
 
     async def _recovered(self, key: str) -> bool:
         """The stream resubscribed: catch up what it missed over REST, then count it healthy."""
         try:
             await self.catch_up()
         except VenueError as exc:
-            log.warning("%s: catch-up after %s reconnect failed: %s", self.venue.name, key, exc)
+            log.warning("%s: catch-up after %s reconnect failed: %s", self.name, key, exc)
             return False
         self.health.ok(key, "resubscribed, caught up over REST")
         return True
@@ -331,36 +330,34 @@ class StreamRunner:
     async def _on_orders(self, orders: list[dict[str, Any]]) -> None:
         now = self.clock.now_ns()
         for order in orders:
-            market = self.venue.markets.get(order.get("symbol"))
+            market = self.session.markets.get(order.get("symbol") or "")
             if market is None:
                 continue
             problem = sanity.order_problem(order, float(market.tick_size), float(market.lot_size))
             if problem is not None:  # the REST catch-up reads the order's real state
-                self.venue.skipped_messages += 1
-                sanity.skip(self.venue.name, f"{market.symbol} order update", problem, order)
+                self.session.skip_message(f"{market.symbol} order update", problem, order)
                 continue
-            self.venue.sync.emit_order(market, order, now)
+            self.sync.emit_order(market, order, now)
 
     async def _on_my_trades(self, trades: list[dict[str, Any]]) -> None:
         for trade in trades:
-            await self.venue.sync.emit_fill(trade)
+            await self.sync.emit_fill(trade)
 
     async def _on_balance(self, balance: dict[str, Any]) -> None:
         problem = sanity.balance_problem(balance)
         if problem is not None:
-            self.venue.skipped_messages += 1
-            sanity.skip(self.venue.name, "balance update", problem, balance)
+            self.session.skip_message("balance update", problem, balance)
             return
-        self.sink(BalanceUpdate(self.venue.name, convert.to_balances(balance), self.clock.now_ns()))
+        self.sink(BalanceUpdate(self.name, convert.to_balances(balance), self.clock.now_ns()))
 
     async def _poll_balance(self) -> None:
-        balances = await self.venue.fetch_balances()
-        self.sink(BalanceUpdate(self.venue.name, balances, self.clock.now_ns()))
+        balances = await queries.fetch_balances(self.session)
+        self.sink(BalanceUpdate(self.name, balances, self.clock.now_ns()))
 
     async def catch_up(self) -> None:
         """REST pass over open orders, orders we think live, recent fills and balances."""
         async with self._catch_up_lock:
-            await self.venue.sync.catch_up(self.symbols, self.started_ms)
+            await self.sync.catch_up(self.symbols, self.started_ms)
 
     # ---- polling -----------------------------------------------------------------------------
 
@@ -381,5 +378,5 @@ class StreamRunner:
             except VenueError as exc:
                 if key.startswith("book:"):
                     self.health.fail(key, f"{key} polling failed: {exc}")
-                log.debug("%s: %s poll failed: %s", self.venue.name, key, exc)
+                log.debug("%s: %s poll failed: %s", self.name, key, exc)
             await asyncio.sleep(interval)

@@ -1,21 +1,7 @@
-"""The mock venue: our own matching engine, simulated order flow, and the `Venue` adapter over them.
+"""The mock venue adapter: our own matching engine, simulated order flow, and the `Venue` over them.
 
 Layers (each usable alone): `matching` (one book, integer ticks/lots), `accounts` (exact Decimal
-balances), `exchange` (the synchronous core with explicit time), `flow` (seeded background
-liquidity and takers around a latent GBM fair price), `venue` (asyncio adapter with latencies).
+balances), `ledger` (our orders, fills and balances), `exchange` (the synchronous core with
+explicit time), `flow` (seeded background liquidity and takers around a latent GBM fair price),
+`venue` (asyncio adapter with latencies), `facade` (the mock served as a Binance-compatible API).
 """
-
-from connectors.mock.exchange import MockExchange, OrderType
-from connectors.mock.flow import FairPricePath, OrderFlow
-from connectors.mock.params import MockMarketParams, MockVenueParams
-from connectors.mock.venue import MockVenue
-
-__all__ = [
-    "FairPricePath",
-    "MockExchange",
-    "MockMarketParams",
-    "MockVenue",
-    "MockVenueParams",
-    "OrderFlow",
-    "OrderType",
-]

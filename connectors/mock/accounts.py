@@ -26,6 +26,14 @@ class InsufficientFunds(ValueError):
         self.free = free
 
 
+def check_initial_balances(balances: dict[str, Decimal]) -> dict[str, Decimal]:
+    """A config's initial balances, unchanged; ValueError naming the first negative one."""
+    for asset, amount in balances.items():
+        if amount < 0:
+            raise ValueError(f"initial balance of {asset} must be >= 0, got {amount}")
+    return balances
+
+
 def lock_fee_rate(market: Market) -> Decimal:
     """Fraction of notional a buy locks on top for fees: the worst of maker and taker, never < 0."""
     return max(market.maker_fee_bps, market.taker_fee_bps, _ZERO) / _BPS

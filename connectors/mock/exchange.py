@@ -1,9 +1,10 @@
-"""The simulated exchange core: books, our accounts, our orders and fills, and the events they make.
+"""The simulated exchange core: books, order entry, simulated participants, and the events they make.
 
-Synchronous, with time passed in (`ts_ns`) by whoever drives it: the asyncio `MockVenue`, the
-Binance-compatible facade, or a backtest loop. The exchange clock never runs backwards: each call
-uses max(ts_ns, last ts seen). Errors are the `connectors.base` venue errors, so every driver
-speaks one error vocabulary.
+Our accounts, orders and fills are booked by the ledger (connectors/mock/ledger.py). Synchronous,
+with time passed in (`ts_ns`) by whoever drives it: the asyncio `MockVenue`, the Binance-compatible
+facade, or a backtest loop. The exchange clock never runs backwards: each call uses max(ts_ns,
+last ts seen). Errors are the `connectors.base` venue errors, so every driver speaks one error
+vocabulary.
 
 Listeners receive `(account_id, event)`: account_id is None for public events (`PublicTrade`,
 `BookSnapshot`), else the account an `OrderUpdate` / `FillEvent` / `BalanceUpdate` belongs to.
@@ -15,19 +16,17 @@ call that changed a book (a venue-side market-data recorder, bot/backtest/paper_
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Protocol
 
 from bot.core.domain import Balance, Fill, Market, OrderRequest, OrderState, Side
-from bot.core.events import BalanceUpdate, BookSnapshot, FillEvent, OrderUpdate, PublicTrade, VenueEvent
+from bot.core.events import BookSnapshot, OrderUpdate, PublicTrade, VenueEvent
 from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
-from connectors.mock.accounts import Account, InsufficientFunds, lock_amount, lock_asset
+from connectors.mock.accounts import InsufficientFunds, lock_amount, lock_asset
+from connectors.mock.ledger import ExchangeListener, Ledger
 from connectors.mock.matching import Execution, Levels, OrderBook, RestingOrder
 from connectors.mock.orders import OrderType, OwnOrder
-
-ExchangeListener = Callable[[str | None, VenueEvent], None]
 
 
 class TapeObserver(Protocol):
@@ -75,14 +74,9 @@ class MockExchange:
                 raise ValueError(f"duplicate market {market.symbol!r}")
             self._markets[market.symbol] = _MarketState(market)
         self.history_size = history_size
-        self._accounts: dict[str, Account] = {}
-        self._open: dict[str, dict[tuple[str, str], OwnOrder]] = {}
-        self._own_resting: dict[int, OwnOrder] = {}
-        self._closed: OrderedDict[tuple[str, str, str], OrderUpdate] = OrderedDict()
-        self._fills: dict[str, deque[Fill]] = {}
+        self._ledger = Ledger(venue, self._emit, history_size)
         self._listeners: list[ExchangeListener] = []
         self._tape: list[TapeObserver] = []
-        self._touched: dict[str, set[str]] = {}
         self._next_order_id = 1
         self.now_ns = 0
 
@@ -96,14 +90,10 @@ class MockExchange:
         return self._market_state(symbol).book
 
     def open_account(self, account_id: str, balances: Mapping[str, Decimal]) -> None:
-        if account_id in self._accounts:
-            raise ValueError(f"account {account_id!r} already exists")
         if account_id == BACKGROUND_OWNER:
             raise ValueError(f"account id {account_id!r} is reserved")
         assets = {a for s in self._markets.values() for a in (s.market.base, s.market.quote)}
-        self._accounts[account_id] = Account(account_id, balances, sorted(assets))
-        self._open[account_id] = {}
-        self._fills[account_id] = deque(maxlen=self.history_size)
+        self._ledger.open_account(account_id, balances, assets)
 
     def add_listener(self, listener: ExchangeListener) -> None:
         self._listeners.append(listener)
@@ -150,7 +140,8 @@ class MockExchange:
     ) -> OrderUpdate:
         """Place one order; returns its state after matching, or raises an `OrderRejected`."""
         ts = self._advance(ts_ns)
-        account = self._account(account_id)
+        ledger = self._ledger
+        account = ledger.account(account_id)
         state = self._market_state(symbol)
         market, book = state.market, state.book
         self._validate_new(account_id, market, client_order_id, size_lots, price_ticks, order_type)
@@ -187,71 +178,59 @@ class MockExchange:
             lock,
             ts,
         )
-        self._open[account_id][(symbol, client_order_id)] = order
-        self._touch(account_id, asset)
-        self._emit(account_id, order.update())
+        ledger.accept(order)
 
         if limit is not None:
             executions, expired = book.take(side, size_lots, limit, stp_owner=account_id)
-            self._expire_makers(expired, ts)
+            ledger.expire_makers(expired, ts)
             self._settle(state, side, executions, order, ts)
         remaining = order.size_lots - order.filled_lots
         if remaining:
             if order_type in (OrderType.LIMIT, OrderType.LIMIT_MAKER):
                 book.rest(order.order_id, account_id, side, order.price_ticks, remaining)
-                self._own_resting[order.order_id] = order
+                ledger.rest(order)
             else:
-                self._close(order, OrderState.EXPIRED, ts, "unfilled remainder of an immediate order")
+                ledger.close(order, OrderState.EXPIRED, ts, "unfilled remainder of an immediate order")
         update = order.update()
-        self._flush_balances(ts)
+        ledger.flush_balances(ts)
         self._observe_book(state, ts)
         return update
 
     def cancel_order(self, account_id: str, symbol: str, client_order_id: str, ts_ns: int) -> OrderUpdate:
         ts = self._advance(ts_ns)
-        self._account(account_id)
-        order = self._open[account_id].get((symbol, client_order_id))
+        ledger = self._ledger
+        ledger.account(account_id)
+        order = ledger.open_order(account_id, symbol, client_order_id)
         if order is None:
             raise OrderNotFound(self.venue, f"{symbol} {client_order_id}: no open order")
         state = self._market_state(symbol)
         state.book.cancel(order.order_id)
-        self._close(order, OrderState.CANCELLED, ts, None)
-        self._flush_balances(ts)
+        ledger.close(order, OrderState.CANCELLED, ts, None)
+        ledger.flush_balances(ts)
         self._observe_book(state, ts)
         return order.update()
 
     def cancel_all(self, account_id: str, ts_ns: int, symbol: str | None = None) -> list[OrderUpdate]:
-        self._account(account_id)
-        keys = [key for key in self._open[account_id] if symbol is None or key[0] == symbol]
+        self._ledger.account(account_id)
+        keys = self._ledger.open_keys(account_id, symbol)
         return [self.cancel_order(account_id, sym, client_order_id, ts_ns) for sym, client_order_id in keys]
 
     def fetch_order(self, account_id: str, symbol: str, client_order_id: str) -> OrderUpdate:
-        self._account(account_id)
-        order = self._open[account_id].get((symbol, client_order_id))
-        if order is not None:
-            return order.update()
-        closed = self._closed.get((account_id, symbol, client_order_id))
-        if closed is None:
-            raise OrderNotFound(self.venue, f"{symbol} {client_order_id}: unknown order")
-        return closed
+        return self._ledger.fetch_order(account_id, symbol, client_order_id)
 
     def open_orders(self, account_id: str, symbol: str | None = None) -> list[OrderUpdate]:
-        self._account(account_id)
-        return [
-            o.update() for o in self._open[account_id].values() if symbol is None or o.market.symbol == symbol
-        ]
+        return self._ledger.open_orders(account_id, symbol)
 
     def balances(self, account_id: str) -> dict[str, Balance]:
-        return self._account(account_id).balances()
+        return self._ledger.balances(account_id)
 
     def fills(self, account_id: str, symbol: str | None = None, since_ns: int | None = None) -> list[Fill]:
         """Our recent fills (the last `history_size`), oldest first."""
-        self._account(account_id)
-        return [
-            f
-            for f in self._fills[account_id]
-            if (symbol is None or f.symbol == symbol) and (since_ns is None or f.exchange_ts_ns >= since_ns)
-        ]
+        return self._ledger.fills(account_id, symbol, since_ns)
+
+    def retained_counts(self) -> dict[str, int]:
+        """Orders and fills held for our accounts: `open`, `closed_history`, `fill_history`."""
+        return self._ledger.retained_counts()
 
     # ---- public market data --------------------------------------------------------------------
 
@@ -285,7 +264,7 @@ class MockExchange:
         resting = None
         if remaining:
             resting = state.book.rest(self._new_order_id(), BACKGROUND_OWNER, side, price_ticks, remaining)
-        self._flush_balances(ts)
+        self._ledger.flush_balances(ts)
         self._observe_book(state, ts)
         return resting
 
@@ -304,7 +283,7 @@ class MockExchange:
         state = self._market_state(symbol)
         executions, _ = state.book.take(side, size_lots, limit_price_ticks)
         self._settle(state, side, executions, None, ts)
-        self._flush_balances(ts)
+        self._ledger.flush_balances(ts)
         self._observe_book(state, ts)
         return sum(e.size_lots for e in executions)
 
@@ -332,12 +311,6 @@ class MockExchange:
             raise OrderRejected(self.venue, f"unknown symbol {symbol!r}")
         return state
 
-    def _account(self, account_id: str) -> Account:
-        account = self._accounts.get(account_id)
-        if account is None:
-            raise OrderRejected(self.venue, f"unknown account {account_id!r}")
-        return account
-
     def _validate_new(
         self,
         account_id: str,
@@ -350,7 +323,7 @@ class MockExchange:
         where = f"{market.symbol} {client_order_id}"
         if not client_order_id:
             raise OrderRejected(self.venue, f"{market.symbol}: client_order_id is empty")
-        if (market.symbol, client_order_id) in self._open[account_id]:
+        if self._ledger.open_order(account_id, market.symbol, client_order_id) is not None:
             raise OrderRejected(self.venue, f"{where}: duplicate client_order_id of a live order")
         if size_lots <= 0:
             raise OrderRejected(self.venue, f"{where}: size_lots must be positive, got {size_lots}")
@@ -390,83 +363,11 @@ class MockExchange:
                     market.symbol, taker_side, execution.price_ticks, execution.size_lots, ts,
                     BACKGROUND_OWNER if taker is None else taker.account_id, execution.maker_owner,
                 )  # fmt: skip
-            maker = self._own_resting.get(execution.maker_order_id)
+            maker = self._ledger.resting(execution.maker_order_id)
             if maker is not None:
-                self._fill(maker, execution.price_ticks, execution.size_lots, True, trade_id, ts)
+                self._ledger.fill(maker, execution.price_ticks, execution.size_lots, True, trade_id, ts)
             if taker is not None:
-                self._fill(taker, execution.price_ticks, execution.size_lots, False, trade_id, ts)
-
-    def _fill(
-        self, order: OwnOrder, price_ticks: int, size_lots: int, is_maker: bool, trade_id: int, ts: int
-    ) -> None:
-        market = order.market
-        account = self._accounts[order.account_id]
-        fee = market.fee(price_ticks, size_lots, is_maker=is_maker)
-        lock_used = lock_amount(market, order.side, order.lock_price_ticks, size_lots)
-        account.settle_fill(market, order.side, price_ticks, size_lots, fee, lock_used)
-        order.lock_left -= lock_used
-        order.filled_lots += size_lots
-        order.updated_ns = ts
-        fill = Fill(
-            venue=self.venue,
-            symbol=market.symbol,
-            venue_trade_id=str(trade_id),
-            venue_order_id=str(order.order_id),
-            client_order_id=order.client_order_id,
-            side=order.side,
-            price_ticks=price_ticks,
-            size_lots=size_lots,
-            fee=fee,
-            fee_asset=market.quote,
-            is_maker=is_maker,
-            exchange_ts_ns=ts,
-        )
-        self._fills[order.account_id].append(fill)
-        self._touch(order.account_id, market.base, market.quote)
-        self._emit(order.account_id, FillEvent(fill, ts))
-        if order.filled_lots == order.size_lots:
-            self._close(order, OrderState.FILLED, ts, None)
-        else:
-            order.state = OrderState.PARTIALLY_FILLED
-            self._emit(order.account_id, order.update())
-
-    def _expire_makers(self, expired: list[RestingOrder], ts: int) -> None:
-        for resting in expired:
-            order = self._own_resting.get(resting.order_id)
-            if order is not None:
-                self._close(order, OrderState.EXPIRED, ts, "self-trade prevention: expired as maker")
-
-    def _close(self, order: OwnOrder, state: OrderState, ts: int, reason: str | None) -> None:
-        """Move an order to a terminal state, release what it still holds locked, report it."""
-        if order.lock_left:
-            self._accounts[order.account_id].release(lock_asset(order.market, order.side), order.lock_left)
-            order.lock_left = Decimal(0)
-            self._touch(order.account_id, lock_asset(order.market, order.side))
-        order.state = state
-        order.updated_ns = ts
-        order.reason = reason
-        symbol = order.market.symbol
-        del self._open[order.account_id][(symbol, order.client_order_id)]
-        self._own_resting.pop(order.order_id, None)
-        update = order.update()
-        self._closed[(order.account_id, symbol, order.client_order_id)] = update
-        self._closed.move_to_end((order.account_id, symbol, order.client_order_id))
-        if len(self._closed) > self.history_size:
-            self._closed.popitem(last=False)
-        self._emit(order.account_id, update)
-
-    def _touch(self, account_id: str, *assets: str) -> None:
-        self._touched.setdefault(account_id, set()).update(assets)
-
-    def _flush_balances(self, ts: int) -> None:
-        """One `BalanceUpdate` per account touched by the call, with the assets that changed."""
-        if not self._touched:
-            return
-        touched, self._touched = self._touched, {}
-        for account_id, assets in touched.items():
-            account = self._accounts[account_id]
-            balances = {asset: account.balance(asset) for asset in sorted(assets)}
-            self._emit(account_id, BalanceUpdate(self.venue, balances, ts))
+                self._ledger.fill(taker, execution.price_ticks, execution.size_lots, False, trade_id, ts)
 
     def _emit(self, account_id: str | None, event: VenueEvent) -> None:
         for listener in self._listeners:

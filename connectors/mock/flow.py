@@ -228,11 +228,12 @@ class OrderFlow:
     def _refresh_ladder(self, flow: _MarketFlow, fair: float, ts_ns: int) -> None:
         """Re-post the background ladder around `fair`; it may trade against stale quotes (ours)."""
         exchange, symbol, params = self.exchange, flow.symbol, flow.params
-        for order in flow.ladder:
-            if order.size_lots:
-                exchange.background_cancel(symbol, order.order_id, ts_ns)
+        for resting in flow.ladder:
+            if resting.size_lots:
+                exchange.background_cancel(symbol, resting.order_id, ts_ns)
         ladder: list[RestingOrder] = []
-        last_bid = last_ask = None
+        last_bid: int | None = None
+        last_ask: int | None = None
         for level in range(params.book_levels):
             offset = (params.book_spread_bps + level * params.book_level_spacing_bps) / 1e4
             bid = math.floor(fair * (1 - offset) / flow.tick)

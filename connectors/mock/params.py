@@ -1,7 +1,8 @@
 """Configuration of the mock venue: validated pydantic models with field-named errors.
 
 A market needs only symbol, tick, lot and initial price; everything else has a default that gives
-a liquid, moderately volatile book (BTC-like: 60% annual vol, a few bps of spread).
+a liquid, moderately volatile book (BTC-like: 60% annual vol, a few bps of spread). `FaultParams`
+is the `faults` table the Binance facade (`mmbot mock-exchange`) reads beside a mock venue.
 """
 
 from __future__ import annotations
@@ -10,16 +11,16 @@ import re
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from bot.core.config_base import StrictModel
 from bot.core.domain import Market
+from connectors.mock.accounts import check_initial_balances
 
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")
 
 
-class MockMarketParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class MockMarketParams(StrictModel):
     symbol: str = Field(description="BASE/QUOTE, e.g. BTC/USDT")
     tick_size: Decimal = Field(gt=0)
     lot_size: Decimal = Field(gt=0)
@@ -92,9 +93,7 @@ class MockMarketParams(BaseModel):
         )
 
 
-class MockVenueParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class MockVenueParams(StrictModel):
     kind: Literal["mock"] = "mock"
     seed: int = Field(0, ge=0, description="numpy seeds are non-negative")
     order_latency_ms: float = Field(default=20.0, ge=0, description="one way, to the matching engine")
@@ -107,10 +106,7 @@ class MockVenueParams(BaseModel):
     @field_validator("initial_balances")
     @classmethod
     def _balances_non_negative(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
-        for asset, amount in value.items():
-            if amount < 0:
-                raise ValueError(f"initial balance of {asset} must be >= 0, got {amount}")
-        return value
+        return check_initial_balances(value)
 
     @field_validator("markets")
     @classmethod
@@ -121,3 +117,16 @@ class MockVenueParams(BaseModel):
                 raise ValueError(f"duplicate market symbol {market.symbol!r}")
             seen.add(market.symbol)
         return value
+
+
+class FaultParams(StrictModel):
+    """`[venues.<name>.faults]` of a mock venue served by `mmbot mock-exchange` (all off by default)."""
+
+    seed: int = 0
+    error_rate: float = Field(0.0, ge=0, le=1, description="share of signed REST calls answered 503")
+    rate_limit_rate: float = Field(0.0, ge=0, le=1, description="share answered 429 with Retry-After")
+    retry_after_s: float = Field(1.0, ge=0)
+    ack_delay_ms: float = Field(0.0, ge=0, description="every new-order answer held back this long")
+    duplicate_user_events: bool = False
+    reorder_user_events: bool = False
+    balance_lag_ms: float = Field(0.0, ge=0, description="/account answers balances this old")

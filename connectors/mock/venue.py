@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TypeVar
 
 from bot.core.clock import Clock
@@ -111,15 +112,13 @@ class MockVenue:
         )
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderUpdate | VenueError]:
-        return await self._round_trip(lambda: [self._try(lambda r=r: self._place(r)) for r in requests])
+        return await self._round_trip(lambda: [self._try(partial(self._place, r)) for r in requests])
 
     async def cancel_orders(self, orders: Sequence[tuple[str, str]]) -> list[OrderUpdate | VenueError]:
         def cancel_each() -> list[OrderUpdate | VenueError]:
             now = self.clock.now_ns()
-            return [
-                self._try(lambda s=s, c=c: self.exchange.cancel_order(self.account_id, s, c, now))
-                for s, c in orders
-            ]
+            cancel = self.exchange.cancel_order
+            return [self._try(partial(cancel, self.account_id, s, c, now)) for s, c in orders]
 
         return await self._round_trip(cancel_each)
 
@@ -187,8 +186,8 @@ class MockVenue:
     def _on_exchange_event(self, account_id: str | None, event: VenueEvent) -> None:
         if self._sink is None or self._loop is None:
             return
-        if account_id is None:
-            if event.symbol not in self._symbols:  # type: ignore[union-attr]
+        if account_id is None:  # a public event: BookSnapshot or PublicTrade
+            if isinstance(event, BookSnapshot | PublicTrade) and event.symbol not in self._symbols:
                 return
         elif account_id != self.account_id:
             return

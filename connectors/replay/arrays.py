@@ -1,12 +1,15 @@
-"""Jitted helpers the replay venue adds around the replay core (connectors/replay/core.py): the same
-book, queue-model and matching code, driven one timeline at a time by the asyncio venue."""
+"""Jitted helpers the replay venue adds around the replay core: the same book, queue-model and
+matching code (connectors/replay/exchange_side.py, local_side.py), driven one timeline at a time by
+the asyncio venue instead of by `core.run_until`."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from connectors.replay import core as c
+from connectors.replay import layout
+from connectors.replay.exchange_side import ex_row
 from connectors.replay.jit import njit
+from connectors.replay.local_side import lo_row
 
 R_LOCAL_TS = 6  # extra answer column: local time of the row that caused it (0: caused by a request)
 RESP_COLUMNS = 7
@@ -26,55 +29,57 @@ def ex_advance_stamped(
     resp: np.ndarray,
     fills: np.ndarray,
 ) -> int:
-    """`core.ex_advance`, plus each answer a market row causes (a fill of a resting order) is
-    stamped with that row's local time: our own-order stream reaches us with the market data."""
+    """Apply exchange rows stamped at or before `until_ns`; returns the next row's time (or INF).
+
+    Each answer a market row causes (a fill of a resting order) is stamped with that row's local
+    time: our own-order stream reaches us with the market data."""
     n = data.shape[1]
-    while st[c.S_EXCUR] < n:
-        i = ex_order[st[c.S_EXCUR]]
-        if data[c.C_EXCH, i] > until_ns:
-            return data[c.C_EXCH, i]
-        tail = st[c.S_RESP_TAIL]
-        c.ex_row(data, i, books, st, fst, oi, of, act, resp, fills)
-        st[c.S_EXCUR] += 1
-        for k in range(tail, st[c.S_RESP_TAIL]):
-            resp[k % c.RING, R_LOCAL_TS] = data[c.C_LOCAL, i]
-    return c.INF_NS
+    while st[layout.S_EXCUR] < n:
+        i = ex_order[st[layout.S_EXCUR]]
+        if data[layout.C_EXCH, i] > until_ns:
+            return data[layout.C_EXCH, i]
+        tail = st[layout.S_RESP_TAIL]
+        ex_row(data, i, books, st, fst, oi, of, act, resp, fills)
+        st[layout.S_EXCUR] += 1
+        for k in range(tail, st[layout.S_RESP_TAIL]):
+            resp[k % layout.RING, R_LOCAL_TS] = data[layout.C_LOCAL, i]
+    return layout.INF_NS
 
 
 @njit
 def lo_advance(until_ns: int, data: np.ndarray, books: np.ndarray, st: np.ndarray) -> int:
     """Apply local rows received at or before `until_ns`; returns the next row's local time (or INF)."""
     n = data.shape[1]
-    while st[c.S_LOCUR] < n:
-        i = st[c.S_LOCUR]
-        if data[c.C_LOCAL, i] > until_ns:
-            return data[c.C_LOCAL, i]
-        c.lo_row(data, i, books, st)
-        st[c.S_LOCUR] = i + 1
-    return c.INF_NS
+    while st[layout.S_LOCUR] < n:
+        i = st[layout.S_LOCUR]
+        if data[layout.C_LOCAL, i] > until_ns:
+            return data[layout.C_LOCAL, i]
+        lo_row(data, i, books, st)
+        st[layout.S_LOCUR] = i + 1
+    return layout.INF_NS
 
 
 @njit
 def lo_skip_before(exch_ns: int, data: np.ndarray, books: np.ndarray, st: np.ndarray) -> int:
     """Apply local rows up to the first one the exchange made at or after `exch_ns`; returns how many."""
     n = data.shape[1]
-    first = st[c.S_LOCUR]
-    while st[c.S_LOCUR] < n:
-        i = st[c.S_LOCUR]
-        if data[c.C_EXCH, i] >= exch_ns:
+    first = st[layout.S_LOCUR]
+    while st[layout.S_LOCUR] < n:
+        i = st[layout.S_LOCUR]
+        if data[layout.C_EXCH, i] >= exch_ns:
             break
-        c.lo_row(data, i, books, st)
-        st[c.S_LOCUR] = i + 1
-    return st[c.S_LOCUR] - first
+        lo_row(data, i, books, st)
+        st[layout.S_LOCUR] = i + 1
+    return st[layout.S_LOCUR] - first
 
 
 @njit
 def top_levels(books: np.ndarray, st: np.ndarray, row: int, depth: int, out: np.ndarray) -> int:
     """The best `depth` non-empty levels of one book row into out[:, (price_ticks, size_lots)]."""
-    best = st[c.S_BEST + row]
+    best = st[layout.S_BEST + row]
     if best == 0:
         return 0
-    base = st[c.S_BASE]
+    base = st[layout.S_BASE]
     width = books.shape[1]
     step = -1 if row % 2 == 0 else 1
     i = best - base

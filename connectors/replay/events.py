@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -98,8 +99,8 @@ class EventData:
 
     def __post_init__(self) -> None:
         n = len(self.kind)
-        for name, dtype in COLUMNS.items():
-            col = getattr(self, name)
+        for name, col in self.columns().items():
+            dtype = COLUMNS[name]
             if not isinstance(col, np.ndarray) or col.ndim != 1:
                 raise EventFileError(f"column {name}: expected a 1-d numpy array")
             if col.dtype != dtype:
@@ -128,6 +129,17 @@ class EventData:
     def __len__(self) -> int:
         return len(self.kind)
 
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every column by name, in the file's order (COLUMNS)."""
+        return {
+            "kind": self.kind,
+            "side": self.side,
+            "exch_ts_ns": self.exch_ts_ns,
+            "local_ts_ns": self.local_ts_ns,
+            "price_ticks": self.price_ticks,
+            "size_lots": self.size_lots,
+        }
+
     @property
     def start_ns(self) -> int:
         return int(self.local_ts_ns[0]) if len(self) else 0
@@ -148,14 +160,25 @@ def make_event_data(meta: DataMeta, **columns: np.ndarray) -> EventData:
     missing = [c for c in COLUMNS if c not in columns]
     if missing:
         raise EventFileError(f"missing columns {missing}")
-    cast = {name: np.ascontiguousarray(columns[name], dtype=dtype) for name, dtype in COLUMNS.items()}
-    return EventData(meta, **cast)
+    cast: dict[str, np.ndarray] = {
+        name: np.ascontiguousarray(columns[name], dtype=dtype) for name, dtype in COLUMNS.items()
+    }
+    return EventData(
+        meta,
+        kind=cast["kind"],
+        side=cast["side"],
+        exch_ts_ns=cast["exch_ts_ns"],
+        local_ts_ns=cast["local_ts_ns"],
+        price_ticks=cast["price_ticks"],
+        size_lots=cast["size_lots"],
+    )
 
 
 def save_events(path: str | Path, data: EventData) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {name: getattr(data, name) for name in COLUMNS}
+    # Any: numpy's stub would match a ** dict against savez's own keyword `allow_pickle: bool`
+    arrays: dict[str, Any] = data.columns()
     extra = json.dumps(data.extra)
     with path.open("wb") as f:
         np.savez(f, meta=np.array(data.meta.to_json()), extra=np.array(extra), **arrays)

@@ -25,7 +25,7 @@ from bot.core.domain import Balance, Fill, Market, OrderRequest, OrderState, Sid
 from bot.core.events import BalanceUpdate, FillEvent, OrderUpdate, PublicTrade, VenueEvent
 from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
 from connectors.mock.accounts import Account, InsufficientFunds, lock_amount, lock_asset
-from connectors.replay import core as c
+from connectors.replay import layout
 from connectors.replay.arrays import (
     RESP_COLUMNS,
     ex_advance_stamped,
@@ -34,7 +34,9 @@ from connectors.replay.arrays import (
     top_levels,
 )
 from connectors.replay.events import DEPTH, SNAPSHOT, TRADE, EventData
+from connectors.replay.exchange_side import ex_request
 from connectors.replay.fast import ReplayParams, ReplayState
+from connectors.replay.local_side import lo_response
 from connectors.replay.params import ReplayVenueParams
 
 Timed = tuple[int, VenueEvent]
@@ -85,8 +87,8 @@ class ReplayExchange:
             wake_interval_ns=_NO_WAKE_NS,  # the bot wakes itself; keeps the unused samples array tiny
         )
         self.s = s = ReplayState(data, core)
-        s.resp = np.zeros((c.RING, RESP_COLUMNS), dtype=np.int64)
-        s.st[c.S_RESP_LATENCY_ZERO] = 1  # answers stamped at exchange time: the venue adds latency
+        s.resp = np.zeros((layout.RING, RESP_COLUMNS), dtype=np.int64)
+        s.st[layout.S_RESP_LATENCY_ZERO] = 1  # answers stamped at exchange time: the venue adds latency
         m = self.market
         self.account = Account("main", params.initial_balances, [m.base, m.quote])
         self._open: dict[str, _Own] = {}
@@ -114,7 +116,7 @@ class ReplayExchange:
         if ts_ns > self.now_ns:
             self.now_ns = ts_ns
         s = self.s
-        if s.st[c.S_EXCUR] >= len(self.data):
+        if s.st[layout.S_EXCUR] >= len(self.data):
             return []
         ex_advance_stamped(
             self.now_ns, s.rows, s.ex_order, s.books, s.st, s.fst, s.oi, s.of, s.act, s.resp, s.fills
@@ -143,23 +145,23 @@ class ReplayExchange:
         except InsufficientFunds as exc:
             raise InsufficientBalance(self.venue, f"{cid}: {exc}") from None
         oi = self.s.oi
-        oi[slot, c.O_LO], oi[slot, c.O_EX] = c.LO_PENDING_NEW, c.EX_PENDING
-        oi[slot, c.O_SIDE], oi[slot, c.O_PRICE] = request.side.sign, request.price_ticks
-        oi[slot, c.O_QTY], oi[slot, c.O_EX_FILLED], oi[slot, c.O_LO_FILLED] = request.size_lots, 0, 0
-        oi[slot, c.O_ID], oi[slot, c.O_POST_ONLY], oi[slot, c.O_LAT] = self._next_order_id, 0, 0
-        oi[slot, c.O_POST_ONLY] = int(request.post_only)
+        oi[slot, layout.O_LO], oi[slot, layout.O_EX] = layout.LO_PENDING_NEW, layout.EX_PENDING
+        oi[slot, layout.O_SIDE], oi[slot, layout.O_PRICE] = request.side.sign, request.price_ticks
+        oi[slot, layout.O_QTY], oi[slot, layout.O_ID] = request.size_lots, self._next_order_id
+        oi[slot, layout.O_EX_FILLED] = oi[slot, layout.O_LO_FILLED] = oi[slot, layout.O_LAT] = 0
+        oi[slot, layout.O_POST_ONLY] = int(request.post_only)
         own = _Own(request, slot, str(self._next_order_id), lock, updated_ns=ts_ns)
         self._next_order_id += 1
         self._open[cid] = own
         self._by_slot[slot] = own
         events: list[Timed] = []
-        answers = self._request(c.REQ_NEW, slot, events, respond_ns)
-        if c.RESP_REJECTED in answers:
+        answers = self._request(layout.REQ_NEW, slot, events, respond_ns)
+        if layout.RESP_REJECTED in answers:
             self._forget(own)
             self.account.release(asset, lock)
             raise PostOnlyWouldCross(self.venue, f"{cid}: post-only order would cross")
         if request.immediate_or_cancel and own.state.is_live:
-            self._request(c.REQ_CANCEL, slot, events, respond_ns)
+            self._request(layout.REQ_CANCEL, slot, events, respond_ns)
             self._close(
                 own, OrderState.EXPIRED, respond_ns, events, "unfilled remainder of an immediate order"
             )
@@ -176,8 +178,8 @@ class ReplayExchange:
         if own is None:
             raise OrderNotFound(self.venue, f"{symbol} {client_order_id}: no open order")
         events: list[Timed] = []
-        answers = self._request(c.REQ_CANCEL, own.slot, events, respond_ns)
-        if c.RESP_CANCELLED in answers:
+        answers = self._request(layout.REQ_CANCEL, own.slot, events, respond_ns)
+        if layout.RESP_CANCELLED in answers:
             self._own_changed(ts_ns, own, -(own.request.size_lots - own.filled_lots))
             own.resting = False
             self._close(own, OrderState.CANCELLED, respond_ns, events, None)
@@ -214,8 +216,8 @@ class ReplayExchange:
 
     def next_local_ns(self) -> int | None:
         s = self.s
-        i = int(s.st[c.S_LOCUR])
-        return int(s.rows[c.C_LOCAL, i]) if i < len(self.data) else None
+        i = int(s.st[layout.S_LOCUR])
+        return int(s.rows[layout.C_LOCAL, i]) if i < len(self.data) else None
 
     def subscribe(self, ts_ns: int) -> None:
         """A stream starting at `ts_ns` carries what the venue makes from then on: the rows made
@@ -226,23 +228,23 @@ class ReplayExchange:
     def apply_local(self, ts_ns: int) -> list[PublicTrade]:
         """Rows received at or before `ts_ns` reach the local book; their trades come back."""
         s = self.s
-        first = int(s.st[c.S_LOCUR])
+        first = int(s.st[layout.S_LOCUR])
         lo_advance(ts_ns, s.rows, s.books, s.st)
-        last = int(s.st[c.S_LOCUR])
+        last = int(s.st[layout.S_LOCUR])
         self.publish = False
         if last == first:
             return []
         rows = s.rows
         if self.has_snapshot_rows:
-            published = first + np.flatnonzero(rows[c.C_KIND, first:last] == SNAPSHOT)
+            published = first + np.flatnonzero(rows[layout.C_KIND, first:last] == SNAPSHOT)
             if len(published):
                 self.publish = True
-                self.book_exch_ns = int(rows[c.C_EXCH, published[-1]])
-        elif (rows[c.C_KIND, first:last] == DEPTH).any():
+                self.book_exch_ns = int(rows[layout.C_EXCH, published[-1]])
+        elif (rows[layout.C_KIND, first:last] == DEPTH).any():
             self.publish = True
-            self.book_exch_ns = int(rows[c.C_EXCH, first:last].max())
-        self.feed_latency_ns = int(rows[c.C_LOCAL, last - 1] - rows[c.C_EXCH, last - 1])
-        trades = first + np.flatnonzero(rows[c.C_KIND, first:last] == TRADE)
+            self.book_exch_ns = int(rows[layout.C_EXCH, first:last].max())
+        self.feed_latency_ns = int(rows[layout.C_LOCAL, last - 1] - rows[layout.C_EXCH, last - 1])
+        trades = first + np.flatnonzero(rows[layout.C_KIND, first:last] == TRADE)
         if len(trades) == 0:
             return []
         m = self.market
@@ -250,7 +252,12 @@ class ReplayExchange:
         return [
             PublicTrade(m.venue, m.symbol, Side.BUY if side > 0 else Side.SELL, price, lots, exch, local)
             for side, exch, local, price, lots in zip(
-                cols[c.C_SIDE], cols[c.C_EXCH], cols[c.C_LOCAL], cols[c.C_PRICE], cols[c.C_SIZE], strict=True
+                cols[layout.C_SIDE],
+                cols[layout.C_EXCH],
+                cols[layout.C_LOCAL],
+                cols[layout.C_PRICE],
+                cols[layout.C_SIZE],
+                strict=True,
             )
         ]
 
@@ -258,7 +265,7 @@ class ReplayExchange:
         """The local book's best levels plus our orders resting at the exchange time it shows."""
         own = self._own_levels(self.book_exch_ns)
         sides = []
-        for row, sign in ((c.B_LO, 1), (c.B_LO + 1, -1)):
+        for row, sign in ((layout.B_LO, 1), (layout.B_LO + 1, -1)):
             n = top_levels(self.s.books, self.s.st, row, depth, self._levels)
             levels = dict(zip(self._levels[:n, 0].tolist(), self._levels[:n, 1].tolist(), strict=True))
             for (side, price), lots in own.items():
@@ -288,25 +295,31 @@ class ReplayExchange:
 
     def _free_slot(self) -> int:
         oi = self.s.oi
-        free = np.flatnonzero((oi[:, c.O_LO] == 0) & (oi[:, c.O_EX] == 0) & (oi[:, c.O_INFLIGHT] == 0))
+        free = np.flatnonzero(
+            (oi[:, layout.O_LO] == 0) & (oi[:, layout.O_EX] == 0) & (oi[:, layout.O_INFLIGHT] == 0)
+        )
         return int(free[0]) if len(free) else -1
 
     def _request(self, kind: int, slot: int, events: list[Timed], respond_ns: int) -> list[int]:
         s = self.s
-        c.ex_request(kind, slot, s.books, s.st, s.fst, s.oi, s.of, s.act, s.resp, s.fills)
+        ex_request(kind, slot, s.books, s.st, s.fst, s.oi, s.of, s.act, s.resp, s.fills)
         return self._drain(events, respond_ns)
 
     def _drain(self, events: list[Timed], respond_ns: int | None) -> list[int]:
         """Consume the core's answers: fills are booked here, the other kinds are returned."""
         s = self.s
         st, resp = s.st, s.resp
-        if st[c.S_RESP_TAIL] - st[c.S_RESP_HEAD] > c.RING:
-            raise RuntimeError(f"{self.venue}: more than {c.RING} answers in one step; lower feed_batch_ms")
+        if st[layout.S_RESP_TAIL] - st[layout.S_RESP_HEAD] > layout.RING:
+            raise RuntimeError(
+                f"{self.venue}: more than {layout.RING} answers in one step; lower feed_batch_ms"
+            )
         kinds = []
-        while st[c.S_RESP_HEAD] < st[c.S_RESP_TAIL]:
-            exch_ns, kind, slot, lots, price, maker, local_ns = resp[st[c.S_RESP_HEAD] % c.RING].tolist()
-            c.lo_response(st, s.oi, resp)
-            if kind == c.RESP_FILL:
+        while st[layout.S_RESP_HEAD] < st[layout.S_RESP_TAIL]:
+            exch_ns, kind, slot, lots, price, maker, local_ns = resp[
+                st[layout.S_RESP_HEAD] % layout.RING
+            ].tolist()
+            lo_response(st, s.oi, resp)
+            if kind == layout.RESP_FILL:
                 deliver = respond_ns if respond_ns is not None else max(local_ns, exch_ns)
                 self._fill(self._by_slot[slot], price, lots, bool(maker), exch_ns, deliver, events)
             else:

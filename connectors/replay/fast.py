@@ -14,7 +14,8 @@ from typing import Protocol
 
 import numpy as np
 
-from connectors.replay import core as c
+from connectors.replay import layout
+from connectors.replay.core import run_until
 from connectors.replay.events import EventData
 from connectors.replay.queue_model import QUEUE_MODELS
 
@@ -87,9 +88,20 @@ class ReplayResult:
 
 def pack_rows(data: EventData) -> np.ndarray:
     rows = np.empty((6, len(data)), dtype=np.int64)
-    for col, name in enumerate(("kind", "side", "exch_ts_ns", "local_ts_ns", "price_ticks", "size_lots")):
-        rows[col] = getattr(data, name)
+    rows[layout.C_KIND] = data.kind
+    rows[layout.C_SIDE] = data.side
+    rows[layout.C_EXCH] = data.exch_ts_ns
+    rows[layout.C_LOCAL] = data.local_ts_ns
+    rows[layout.C_PRICE] = data.price_ticks
+    rows[layout.C_SIZE] = data.size_lots
     return rows
+
+
+def _doubled(rows: np.ndarray) -> np.ndarray:
+    """A copy of a row buffer with twice the rows; the new ones are zero."""
+    out = np.zeros((rows.shape[0] * 2, rows.shape[1]), dtype=rows.dtype)
+    out[: rows.shape[0]] = rows
+    return out
 
 
 class ReplayState:
@@ -104,47 +116,47 @@ class ReplayState:
         hi = int(data.price_ticks.max()) if len(data) else 1
         base = max(lo - _WINDOW_PAD_TICKS, 1)
         self.books = np.zeros((4, hi + _WINDOW_PAD_TICKS - base + 1), dtype=np.int64)
-        self.st = np.zeros(c.N_ST, dtype=np.int64)
-        self.st[c.S_BASE] = base
-        self.st[c.S_QMODEL] = QUEUE_MODELS[params.queue_model]
-        self.st[c.S_WAKE_INTERVAL] = params.wake_interval_ns
-        self.st[c.S_WAKE_ON_FILL] = int(params.wake_on_fill)
+        self.st = np.zeros(layout.N_ST, dtype=np.int64)
+        self.st[layout.S_BASE] = base
+        self.st[layout.S_QMODEL] = QUEUE_MODELS[params.queue_model]
+        self.st[layout.S_WAKE_INTERVAL] = params.wake_interval_ns
+        self.st[layout.S_WAKE_ON_FILL] = int(params.wake_on_fill)
         start = data.start_ns
-        self.st[c.S_NEXTWAKE] = start
-        self.st[c.S_EXNOW] = int(data.exch_ts_ns.min()) if len(data) else 0
-        self.st[c.S_LONOW] = start
-        self.fst = np.zeros(c.N_FST, dtype=np.float64)
-        self.fst[c.F_MAKER_BPS] = params.maker_fee_bps
-        self.fst[c.F_TAKER_BPS] = params.taker_fee_bps
-        self.fst[c.F_QPOWER] = params.queue_power
-        self.oi = np.zeros((params.max_orders, c.N_OI), dtype=np.int64)
+        self.st[layout.S_NEXTWAKE] = start
+        self.st[layout.S_EXNOW] = int(data.exch_ts_ns.min()) if len(data) else 0
+        self.st[layout.S_LONOW] = start
+        self.fst = np.zeros(layout.N_FST, dtype=np.float64)
+        self.fst[layout.F_MAKER_BPS] = params.maker_fee_bps
+        self.fst[layout.F_TAKER_BPS] = params.taker_fee_bps
+        self.fst[layout.F_QPOWER] = params.queue_power
+        self.oi = np.zeros((params.max_orders, layout.N_OI), dtype=np.int64)
         self.of = np.zeros((params.max_orders, 2), dtype=np.float64)
         self.act = np.zeros(params.max_orders, dtype=np.int64)
-        self.req = np.zeros((c.RING, 3), dtype=np.int64)
-        self.resp = np.zeros((c.RING, 6), dtype=np.int64)
+        self.req = np.zeros((layout.RING, 3), dtype=np.int64)
+        self.resp = np.zeros((layout.RING, 6), dtype=np.int64)
         self.fills = np.zeros((max(1024, len(data) // 64), 6), dtype=np.int64)
         span = max(data.end_ns - start, 0)
         self.samples = np.zeros((span // params.wake_interval_ns + 16, 5), dtype=np.float64)
         self.lat = np.array(params.order_latency_ns, dtype=np.int64)
 
-    def grow(self, name: str) -> None:
-        old = getattr(self, name)
-        new = np.zeros((old.shape[0] * 2, old.shape[1]), dtype=old.dtype)
-        new[: old.shape[0]] = old
-        setattr(self, name, new)
+    def grow_fills(self) -> None:
+        self.fills = _doubled(self.fills)
+
+    def grow_samples(self) -> None:
+        self.samples = _doubled(self.samples)
 
     def counters(self) -> dict[str, int]:
         st = self.st
         return {
-            "orders": int(st[c.S_ORDERS]),
-            "cancels": int(st[c.S_CANCELS]),
-            "rejects": int(st[c.S_REJECTS]),
-            "fills": int(st[c.S_NFILLS]),
-            "filled_orders": int(st[c.S_FILLED_ORDERS]),
-            "maker_lots": int(st[c.S_MAKER_LOTS]),
-            "taker_lots": int(st[c.S_TAKER_LOTS]),
-            "max_abs_position_lots": int(st[c.S_MAX_ABS_POS]),
-            "dropped_orders": int(st[c.S_DROPPED]),
+            "orders": int(st[layout.S_ORDERS]),
+            "cancels": int(st[layout.S_CANCELS]),
+            "rejects": int(st[layout.S_REJECTS]),
+            "fills": int(st[layout.S_NFILLS]),
+            "filled_orders": int(st[layout.S_FILLED_ORDERS]),
+            "maker_lots": int(st[layout.S_MAKER_LOTS]),
+            "taker_lots": int(st[layout.S_TAKER_LOTS]),
+            "max_abs_position_lots": int(st[layout.S_MAX_ABS_POS]),
+            "dropped_orders": int(st[layout.S_DROPPED]),
         }
 
 
@@ -156,35 +168,35 @@ def run_fast(data: EventData, strategy: FastStrategy, params: ReplayParams | Non
     wakes = 0
     st = s.st
     while True:
-        code = c.run_until(
+        code = run_until(
             s.rows, s.ex_order, s.books, st, s.fst, s.oi, s.of, s.act, s.req, s.resp, s.fills,
             s.samples, s.lat, targets, n_targets,
         )  # fmt: skip
         n_targets = -1
-        if code == c.R_END:
+        if code == layout.R_END:
             break
-        if code == c.R_FILLS_FULL:
-            s.grow("fills")
+        if code == layout.R_FILLS_FULL:
+            s.grow_fills()
             continue
-        if code == c.R_SAMPLES_FULL:
-            s.grow("samples")
+        if code == layout.R_SAMPLES_FULL:
+            s.grow_samples()
             continue
         wakes += 1
         n_targets = strategy.quotes(
-            int(st[c.S_LONOW]),
-            int(st[c.S_BEST + c.B_LO]),
-            int(st[c.S_BEST + c.B_LO + 1]),
-            int(st[c.S_LOPOS]),
+            int(st[layout.S_LONOW]),
+            int(st[layout.S_BEST + layout.B_LO]),
+            int(st[layout.S_BEST + layout.B_LO + 1]),
+            int(st[layout.S_LOPOS]),
             targets,
         )
-    bb, ba = int(st[c.S_BEST + c.B_LO]), int(st[c.S_BEST + c.B_LO + 1])
+    bb, ba = int(st[layout.S_BEST + layout.B_LO]), int(st[layout.S_BEST + layout.B_LO + 1])
     return ReplayResult(
-        fills=s.fills[: st[c.S_NFILLS]].copy(),
-        samples=s.samples[: st[c.S_NSAMPLES]].copy(),
+        fills=s.fills[: st[layout.S_NFILLS]].copy(),
+        samples=s.samples[: st[layout.S_NSAMPLES]].copy(),
         counters=s.counters(),
-        cash_ticklots=float(s.fst[c.F_CASH]),
-        fees_ticklots=float(s.fst[c.F_FEES]),
-        position_lots=int(st[c.S_POS]),
+        cash_ticklots=float(s.fst[layout.F_CASH]),
+        fees_ticklots=float(s.fst[layout.F_FEES]),
+        position_lots=int(st[layout.S_POS]),
         final_mid_ticks=0.5 * (bb + ba) if bb > 0 and ba > 0 else float("nan"),
         tick_size=float(data.meta.tick_size),
         lot_size=float(data.meta.lot_size),

@@ -6,21 +6,22 @@ exact same logic (tests on small data do not need numba; the benchmark does).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import Any, TypeVar, cast
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+numba: ModuleType | None
 try:
-    import numba
-
-    HAVE_NUMBA = True
+    numba = importlib.import_module("numba")
 except ImportError:  # pragma: no cover - depends on the environment
     numba = None
-    HAVE_NUMBA = False
+HAVE_NUMBA = numba is not None
 
 
 def njit(func: F) -> F:
     if numba is None:  # pragma: no cover
         return func
-    return numba.njit(cache=True, nogil=True)(func)  # type: ignore[no-any-return]
+    return cast(F, numba.njit(cache=True, nogil=True)(func))

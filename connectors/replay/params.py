@@ -5,12 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from bot.core.config_base import StrictModel
+from connectors.mock.accounts import check_initial_balances
 
 
-class ReplayVenueParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ReplayVenueParams(StrictModel):
     kind: Literal["replay"] = "replay"
     data: str = Field(
         description="L2 event file (.npz, connectors/replay/events.py); `mmbot backtest --data` overrides"
@@ -38,7 +39,4 @@ class ReplayVenueParams(BaseModel):
     @field_validator("initial_balances")
     @classmethod
     def _balances_non_negative(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
-        for asset, amount in value.items():
-            if amount < 0:
-                raise ValueError(f"initial balance of {asset} must be >= 0, got {amount}")
-        return value
+        return check_initial_balances(value)

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -109,14 +110,12 @@ class ReplayVenue:
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderUpdate | VenueError]:
         return await self._round_trip(
-            lambda ex, now, back: [self._try(lambda r=r: self._place(ex, r, now, back)) for r in requests]
+            lambda ex, now, back: [self._try(partial(self._place, ex, r, now, back)) for r in requests]
         )
 
     async def cancel_orders(self, orders: Sequence[tuple[str, str]]) -> list[OrderUpdate | VenueError]:
         return await self._round_trip(
-            lambda ex, now, back: [
-                self._try(lambda s=s, c=c: self._cancel(ex, s, c, now, back)) for s, c in orders
-            ]
+            lambda ex, now, back: [self._try(partial(self._cancel, ex, s, c, now, back)) for s, c in orders]
         )
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderUpdate:

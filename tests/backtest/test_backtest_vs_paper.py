@@ -24,7 +24,7 @@ from bot.backtest.paper_recorder import PaperRecorder
 from bot.core.clock import LoopClock, run_simulated
 from bot.kernel.store import Store
 from connectors.mock.venue import MockVenue
-from connectors.replay import ReplayVenue
+from connectors.replay.venue import ReplayVenue
 from tests.kit import MOCK_VENUE, small_config_dict
 
 DURATION_S = 180  # about 130 fills in a few seconds

@@ -10,7 +10,8 @@ from bot.core.clock import LoopClock, run_simulated
 from bot.core.domain import OrderRequest, OrderState, Side
 from bot.core.events import BookSnapshot, FillEvent, PublicTrade
 from connectors.base import PostOnlyWouldCross
-from connectors.replay import ReplayVenue, ReplayVenueParams
+from connectors.replay.params import ReplayVenueParams
+from connectors.replay.venue import ReplayVenue
 from tests.backtest.helpers import ASK, BID, T0, book, depth, snapshot, trade
 
 LAT = 1_000_000  # 1 ms order latency

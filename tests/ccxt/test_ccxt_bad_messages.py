@@ -79,7 +79,7 @@ async def test_bad_depth_frames_are_skipped_and_the_book_ends_equal_to_the_venue
     books = rec.of(BookSnapshot)
     assert all(sane(b) for b in books), [b for b in books if not sane(b)][:1]
     # Each in-sequence bad level forced exactly one resnapshot; the bad JSON frame needed none.
-    assert venue.skipped_messages == 5 and venue.message_guard.skipped == 1
+    assert venue.session.skipped_messages == 5 and venue.message_guard.skipped == 1
     assert venue.streams.resyncs == 5
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
@@ -152,5 +152,5 @@ async def test_bad_user_frames_are_skipped_and_fills_orders_balances_stay_true(
         assert all(b.free >= 0 and math.isfinite(b.free) for b in event.balances.values())
     assert rec.of(BalanceUpdate)[-1].balances["BTC"] == engine.balances("main")["BTC"]
     assert len(warnings_with(caplog, "order update skipped")) == 4
-    assert venue.skipped_messages == 7 and venue.message_guard.skipped == 1
+    assert venue.session.skipped_messages == 7 and venue.message_guard.skipped == 1
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

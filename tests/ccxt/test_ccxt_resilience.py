@@ -23,7 +23,7 @@ async def test_bad_signature_is_an_auth_error_at_connect(facade, make_venue, mon
     venue = await make_venue(facade, connect=False)
     with pytest.raises(AuthError, match="Signature for this request is not valid"):
         await venue.connect()
-    assert venue.exchange is None  # closed again, nothing left open
+    assert venue.session.exchange is None  # closed again, nothing left open
 
 
 async def test_unknown_api_key_and_missing_env_var(facade, make_venue, monkeypatch):
@@ -42,8 +42,8 @@ async def test_429_backs_off_for_retry_after_then_succeeds(facade, venue):
     balances = await venue.fetch_balances()
     assert balances["USDT"].free == 100000
     assert facade.faults.rejected == 2
-    assert venue.rest.retries == 2
-    assert venue.rest.last_delay_s >= 0.2  # the venue's Retry-After, above our own backoff
+    assert venue.session.rest.retries == 2
+    assert venue.session.rest.last_delay_s >= 0.2  # the venue's Retry-After, above our own backoff
 
     # A create refused with 429 was not executed: it is re-sent, and lands once.
     facade.faults.reject_next = 1
@@ -51,7 +51,7 @@ async def test_429_backs_off_for_retry_after_then_succeeds(facade, venue):
     ack = await venue.place_order(_req("mm1-r", Side.BUY, bid - 1, 2))
     assert ack.state is OrderState.OPEN
     assert [o.client_order_id for o in facade.exchange.open_orders(ACCOUNT)] == ["mm1-r"]
-    assert facade.rest.counts[POST_ORDER] == 2
+    assert facade.rest.gate.counts[POST_ORDER] == 2
 
 
 async def test_429_beyond_max_retries_raises_rate_limited(facade, make_venue):
@@ -68,8 +68,8 @@ async def test_create_with_unknown_outcome_is_found_by_client_id_not_resent(faca
     bid = facade.exchange.book(BTC).best_bid()
     ack = await venue.place_order(_req("mm1-u", Side.BUY, bid - 1, 2))
     assert (ack.state, ack.client_order_id) == (OrderState.OPEN, "mm1-u")
-    assert facade.rest.counts[POST_ORDER] == 1  # never sent twice
-    assert facade.rest.counts[("GET", "/api/v3/order")] == 1  # looked up by origClientOrderId
+    assert facade.rest.gate.counts[POST_ORDER] == 1  # never sent twice
+    assert facade.rest.gate.counts[("GET", "/api/v3/order")] == 1  # looked up by origClientOrderId
     assert [o.client_order_id for o in facade.exchange.open_orders(ACCOUNT)] == ["mm1-u"]
 
 
@@ -78,8 +78,8 @@ async def test_create_that_never_reached_the_venue_is_checked_then_resent(facade
     bid = facade.exchange.book(BTC).best_bid()
     ack = await venue.place_order(_req("mm1-v", Side.BUY, bid - 1, 2))
     assert ack.state is OrderState.OPEN
-    assert facade.rest.counts[POST_ORDER] == 2
-    assert facade.rest.counts[("GET", "/api/v3/order")] == 1  # checked before the re-send
+    assert facade.rest.gate.counts[POST_ORDER] == 2
+    assert facade.rest.gate.counts[("GET", "/api/v3/order")] == 1  # checked before the re-send
     assert [o.client_order_id for o in facade.exchange.open_orders(ACCOUNT)] == ["mm1-v"]
 
 

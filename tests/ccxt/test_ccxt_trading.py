@@ -36,8 +36,8 @@ async def test_load_markets_converts_precision_exactly(facade, venue):
         assert str(market.tick_size) == str(engine[symbol].tick_size.normalize())
         assert str(market.lot_size) == str(engine[symbol].lot_size.normalize())
     # One exchangeInfo call and one signed account call (the credential check) to connect.
-    assert facade.rest.counts[("GET", "/api/v3/exchangeInfo")] == 1
-    assert facade.rest.counts[("GET", "/api/v3/account")] == 1
+    assert facade.rest.gate.counts[("GET", "/api/v3/exchangeInfo")] == 1
+    assert facade.rest.gate.counts[("GET", "/api/v3/account")] == 1
 
 
 async def test_book_snapshot_plus_streamed_deltas_equal_the_engine_book(facade, venue):
@@ -65,8 +65,8 @@ async def test_book_snapshot_plus_streamed_deltas_equal_the_engine_book(facade, 
 
     await rec.wait_for(matches, what="the streamed book to equal the engine's")
     # The changes came as depthUpdate deltas: the REST snapshot was fetched once per market.
-    assert facade.rest.counts[("GET", "/api/v3/depth")] == 2
-    assert venue.exchange.orderbooks[BTC]["nonce"] == facade.core.books[BTC].last_update_id
+    assert facade.rest.gate.counts[("GET", "/api/v3/depth")] == 2
+    assert venue.session.exchange.orderbooks[BTC]["nonce"] == facade.core.books[BTC].last_update_id
     assert not venue.stale_symbols
 
 
@@ -121,7 +121,7 @@ async def test_crossing_post_only_is_rejected_and_leaves_nothing(facade, venue):
     assert engine.open_orders(ACCOUNT) == []
     assert engine.fills(ACCOUNT) == []
     assert engine.balances(ACCOUNT) == before
-    assert "mm1-2" not in venue.tracker.live
+    assert "mm1-2" not in venue.session.tracker.live
 
 
 async def test_fills_arrive_on_the_user_stream_exactly_once(facade, venue):
@@ -198,9 +198,9 @@ async def test_rest_polling_fallback_books_orders_and_fills(facade, make_venue):
     )
     target = engine.depth(BTC, 20)
     await rec.wait_for(lambda: (rec.last_book(BTC).bids, rec.last_book(BTC).asks) == target, what="book")
-    polls = facade.rest.counts[("GET", "/api/v3/myTrades")]
+    polls = facade.rest.gate.counts[("GET", "/api/v3/myTrades")]
     await rec.wait_for(
-        lambda: facade.rest.counts[("GET", "/api/v3/myTrades")] >= polls + 3, what="more polls"
+        lambda: facade.rest.gate.counts[("GET", "/api/v3/myTrades")] >= polls + 3, what="more polls"
     )
     [fill] = [e.fill for e in rec.fills]  # polled again and again, pushed once
     assert (fill.client_order_id, fill.size_lots, fill.price_ticks) == ("mm1-p", 4, ask - 1)

@@ -5,7 +5,8 @@ import pytest
 from bot.core.domain import Balance, Market, OrderState, Side
 from bot.core.events import BalanceUpdate, PublicTrade
 from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
-from connectors.mock.exchange import MockExchange, OrderType
+from connectors.mock.exchange import MockExchange
+from connectors.mock.orders import OrderType
 
 SYM = "BTC/USDT"
 P50000 = 5_000_000  # 50000.00 in 0.01 ticks

@@ -20,8 +20,7 @@ from bot.app.config import validate_config
 from bot.app.lifecycle import Bot
 from bot.kernel.store import Store
 from connectors.mock.facade import FacadeHandle, serve_facade
-from connectors.mock.facade.faults import FaultParams
-from connectors.mock.params import MockVenueParams
+from connectors.mock.params import FaultParams, MockVenueParams
 from connectors.mock.venue import DEFAULT_ACCOUNT
 from tests.kit import inventory_from_store
 from tests.reliability.procs import INITIAL_BALANCES, KEY, SECRET, bot_config, facade_config

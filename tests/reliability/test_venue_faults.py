@@ -18,7 +18,7 @@ from bot.core.domain import Side
 from bot.core.events import BookSnapshot, VenueStatus
 from bot.kernel.store import Store
 from connectors.mock.facade import FacadeHandle
-from connectors.mock.facade.faults import FaultParams
+from connectors.mock.params import FaultParams
 from connectors.mock.venue import DEFAULT_ACCOUNT
 from tests.reliability.faultkit import (
     assert_nothing_lost,
@@ -85,7 +85,7 @@ async def test_stale_book_pulls_quotes_within_stale_book_s_and_resumes(tmp_path,
         while not ours_open(facade):
             await asyncio.sleep(0.02)
         seen_from = len(books)
-        while {sym for _, sym in books[seen_from:]} != set(bot.venues["fx"].markets):
+        while {sym for _, sym in books[seen_from:]} != set(bot.venues["fx"].session.markets):
             await asyncio.sleep(0.02)  # a fresh book of every symbol, so the silence is measured
         statuses.clear()  # (a loaded machine can stall a feed past stale_book_s before the freeze)
         facade.faults.freeze_depth = True  # connected, silent
@@ -173,7 +173,7 @@ async def test_429_with_retry_after(tmp_path, caplog, credentials):
 
     out = await _run(tmp_path, caplog, script)
     assert out.facade.faults.rejected >= 5
-    assert out.bot.venues["fx"].rest.retries >= out.facade.faults.rejected - 2
+    assert out.bot.venues["fx"].session.rest.retries >= out.facade.faults.rejected - 2
 
 
 async def test_create_timeouts_where_the_order_was_placed(tmp_path, caplog, credentials):
@@ -187,7 +187,7 @@ async def test_create_timeouts_where_the_order_was_placed(tmp_path, caplog, cred
 
     out = await _run(tmp_path, caplog, script, venue_overrides={"timeout_ms": 500})
     assert out.facade.faults.delayed == 4
-    assert out.facade.rest.counts[("GET", "/api/v3/order")] >= 4  # each looked up by client id
+    assert out.facade.rest.gate.counts[("GET", "/api/v3/order")] >= 4  # each looked up by client id
     # never re-sent: the facade would have answered a re-send with a duplicate-id rejection
     assert out.bot.orders.counters.rejected == 0
 

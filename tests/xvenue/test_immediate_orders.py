@@ -4,10 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot.core.clock import FixedClock
 from bot.core.domain import Market, OrderRequest, OrderState, Side
-from connectors.ccxt.params import CcxtVenueParams
-from connectors.ccxt.venue import CcxtVenue
+from connectors.ccxt.orders import create_args
 from connectors.mock.exchange import MockExchange
 
 MARKET = Market("va", "BTC/USDT", "BTC", "USDT", Decimal("0.1"), Decimal("0.001"), taker_fee_bps=Decimal(5))
@@ -38,7 +36,6 @@ def test_mock_exchange_fills_an_ioc_up_to_its_limit_and_expires_the_rest():
 
 
 def test_ccxt_request_of_an_ioc():
-    venue = CcxtVenue("bn", CcxtVenueParams(exchange="binance"), FixedClock())
-    args = venue.create_args(MARKET, _ioc("c1", Side.SELL, 600_000, 5))
+    args = create_args(MARKET, _ioc("c1", Side.SELL, 600_000, 5))
     assert args[1:5] == ("limit", "sell", "0.005", "60000")
     assert args[5] == {"clientOrderId": "c1", "timeInForce": "IOC"}

@@ -1,4 +1,5 @@
-"""Fault injection for the Binance facade: a plan tests script at run time, or set from a config.
+"""Fault injection for the Binance facade: a plan tests script at run time, or set from a config
+(`FaultParams`, connectors/mock/params.py).
 
 Each field is one kind of misbehaviour a real exchange shows. Counters say how often a fault
 actually fired, so a test can assert that it exercised what it claims to.
@@ -13,24 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from bot.core.domain import Balance
-
-
-class FaultParams(BaseModel):
-    """`[venues.<name>.faults]` of a mock venue served by `mmbot mock-exchange` (all off by default)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    seed: int = 0
-    error_rate: float = Field(0.0, ge=0, le=1, description="share of signed REST calls answered 503")
-    rate_limit_rate: float = Field(0.0, ge=0, le=1, description="share answered 429 with Retry-After")
-    retry_after_s: float = Field(1.0, ge=0)
-    ack_delay_ms: float = Field(0.0, ge=0, description="every new-order answer held back this long")
-    duplicate_user_events: bool = False
-    reorder_user_events: bool = False
-    balance_lag_ms: float = Field(0.0, ge=0, description="/account answers balances this old")
+from connectors.mock.params import FaultParams
 
 
 @dataclass

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
-from collections import Counter, deque
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -15,15 +12,14 @@ from aiohttp import web
 from bot.core.domain import Market, Side
 from bot.core.events import OrderUpdate
 from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
-from connectors.mock.exchange import OrderType
 from connectors.mock.facade import codec, param_rules
-from connectors.mock.facade.auth import Credentials, check_timestamp, split_signed
+from connectors.mock.facade.auth import Credentials
 from connectors.mock.facade.codec import BinanceError, missing_param
 from connectors.mock.facade.core import FacadeCore, OrderMeta
+from connectors.mock.facade.gate import Handler, RequestGate
+from connectors.mock.orders import OrderType
 
 log = logging.getLogger("mmbot.facade")
-
-Handler = Callable[[dict[str, str]], Awaitable[Any]]
 
 _ORDER_TYPES = {"LIMIT": OrderType.LIMIT, "LIMIT_MAKER": OrderType.LIMIT_MAKER, "MARKET": OrderType.MARKET}
 _MAX_TRADES = 1000
@@ -32,13 +28,9 @@ _MAX_TRADES = 1000
 class RestApi:
     def __init__(self, core: FacadeCore, credentials: Credentials, request_limit_per_s: float | None) -> None:
         self.core = core
-        self.credentials = credentials
-        self.request_limit_per_s = request_limit_per_s
-        self._recent: deque[int] = deque()
+        self.gate = RequestGate(core, credentials, request_limit_per_s)
         self._cancel_ids = itertools.count(1)
         self._order_ids = itertools.count(1)
-        self.counts: Counter[tuple[str, str]] = Counter()
-        """Requests served per (method, path), rejected ones included."""
 
     def routes(self) -> list[web.RouteDef]:
         public: dict[str, Handler] = {
@@ -53,92 +45,14 @@ class RestApi:
             "/api/v3/myTrades": self.my_trades,
             "/api/v3/order": self.query_order,
         }
-        out = [web.get(path, self._wrap(fn, signed=False)) for path, fn in public.items()]
-        out += [web.get(path, self._wrap(fn, signed=True)) for path, fn in signed_get.items()]
+        out = [web.get(path, self.gate.wrap(fn, signed=False)) for path, fn in public.items()]
+        out += [web.get(path, self.gate.wrap(fn, signed=True)) for path, fn in signed_get.items()]
         out += [
-            web.post("/api/v3/order", self._wrap(self.new_order, signed=True)),
-            web.delete("/api/v3/order", self._wrap(self.cancel_order, signed=True)),
-            web.delete("/api/v3/openOrders", self._wrap(self.cancel_open_orders, signed=True)),
+            web.post("/api/v3/order", self.gate.wrap(self.new_order, signed=True)),
+            web.delete("/api/v3/order", self.gate.wrap(self.cancel_order, signed=True)),
+            web.delete("/api/v3/openOrders", self.gate.wrap(self.cancel_open_orders, signed=True)),
         ]
         return out
-
-    # ---- plumbing ------------------------------------------------------------------------------
-
-    def _wrap(self, fn: Handler, *, signed: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
-        async def handle(request: web.Request) -> web.Response:
-            self.counts[(request.method, request.path)] += 1
-            try:
-                self._throttle()
-                body = _text(await request.read()) if request.can_read_body else ""
-                # Raw (still percent-encoded): the signature is over the text as sent.
-                total = "&".join(p for p in (request.rel_url.raw_query_string, body) if p)
-                payload, signature, params = split_signed(total)
-                if signed:
-                    self.credentials.check_key(request.headers.get("X-MBX-APIKEY"))
-                    check_timestamp(params, self.core.now_ns() // codec.NS_PER_MS)
-                    self.credentials.check_signature(payload, signature)
-                fault = self._injected_failure(request)
-                if fault is None and signed:
-                    fault = self.core.faults.random_failure()
-                if fault == "before":
-                    raise _internal_error()
-                result = await fn(params)
-                if fault == "after":
-                    raise _internal_error()
-                if fault == "delay":  # executed; the answer comes after the client gave up
-                    await asyncio.sleep(self.core.faults.delay_ms / 1000)
-            except BinanceError as exc:
-                log.debug(
-                    "%s %s -> %d %d %s", request.method, request.path, exc.http_status, exc.code, exc.msg
-                )
-                return web.json_response(exc.body(), status=exc.http_status, headers=exc.headers)
-            return web.Response(
-                text=json.dumps(result, separators=(",", ":")), content_type="application/json"
-            )
-
-        return handle
-
-    def _injected_failure(self, request: web.Request) -> str | None:
-        faults = self.core.faults
-        if request.path != faults.fail_path or request.method != faults.fail_method:
-            return None
-        if faults.fail_before_next > 0:
-            faults.fail_before_next -= 1
-            return "before"
-        if faults.fail_after_next > 0:
-            faults.fail_after_next -= 1
-            return "after"
-        if faults.delay_after_next > 0:
-            faults.delay_after_next -= 1
-            faults.delayed += 1
-            return "delay"
-        return None
-
-    def _throttle(self) -> None:
-        faults = self.core.faults
-        random_limit = faults.rate_limit_rate > 0 and faults.rng.random() < faults.rate_limit_rate
-        if faults.reject_next > 0 or random_limit:
-            faults.reject_next = max(0, faults.reject_next - 1)
-            faults.rejected += 1
-            raise BinanceError(
-                faults.reject_status,
-                -1003,
-                "Too many requests; please use the websocket for live updates.",
-                {"Retry-After": f"{faults.retry_after_s:g}"},
-            )
-        if self.request_limit_per_s is None:
-            return
-        now_ms = self.core.now_ns() // codec.NS_PER_MS
-        while self._recent and self._recent[0] <= now_ms - 1000:
-            self._recent.popleft()
-        if len(self._recent) >= self.request_limit_per_s:
-            raise BinanceError(
-                429,
-                -1003,
-                f"Too many requests; current limit is {self.request_limit_per_s:g} requests per second.",
-                {"Retry-After": "1"},
-            )
-        self._recent.append(now_ms)
 
     def _market(self, params: dict[str, str]) -> Market:
         market = self.core.by_id.get(param_rules.symbol_id(params))
@@ -367,10 +281,6 @@ class RestApi:
         return [self._cancel(market, u.client_order_id, None) for u in open_orders]
 
 
-def _internal_error() -> BinanceError:
-    return BinanceError(503, -1001, "Internal error; unable to process your request. Please try again.")
-
-
 def _unknown_order() -> BinanceError:
     return BinanceError(400, -2011, "Unknown order sent.")
 
@@ -391,14 +301,6 @@ def _side(params: dict[str, str]) -> Side:
     if raw not in ("BUY", "SELL"):
         raise BinanceError(400, -1117, "Invalid side.")
     return Side(raw.lower())
-
-
-def _text(raw: bytes) -> str:
-    """A request body as text; bytes that are not UTF-8 are a parameter error, not a 500."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BinanceError(400, -1100, "Illegal characters found in a parameter.") from None
 
 
 def _int_param(params: dict[str, str], name: str, default: int | None, low: int, high: int | None) -> Any:

@@ -22,10 +22,10 @@ from pydantic import ValidationError
 from connectors.mock.exchange import MockExchange
 from connectors.mock.facade.auth import Credentials
 from connectors.mock.facade.core import FacadeCore
-from connectors.mock.facade.faults import FaultParams, Faults
+from connectors.mock.facade.faults import Faults
 from connectors.mock.facade.rest import RestApi
 from connectors.mock.facade.ws import WsApi
-from connectors.mock.params import MockVenueParams
+from connectors.mock.params import FaultParams, MockVenueParams
 
 API_KEY_ENV = "MMBOT_FACADE_API_KEY"
 SECRET_ENV = "MMBOT_FACADE_API_SECRET"

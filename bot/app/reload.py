@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -115,16 +116,16 @@ def _apply_markets(rt: Runtime, new: AppConfig, added: list[tuple[MarketConfig, 
         rt.engine.add_market_slot()
         init_position(new, rt.store, rt.orders, slot)
     for mc in new.markets:
-        slot = state.slot(mc.venue, mc.symbol)
-        if slot is None:
+        found = state.slot(mc.venue, mc.symbol)
+        if found is None:
             raise RuntimeError(f"{mc.key} has no engine slot after it was added")
-        market = state.markets[slot]
-        state.order_size_lots[slot] = market.size_to_lots(mc.order_size)
-        state.max_position_lots[slot] = market.size_to_lots(mc.max_position)
+        market = state.markets[found]
+        state.order_size_lots[found] = market.size_to_lots(mc.order_size)
+        state.max_position_lots[found] = market.size_to_lots(mc.max_position)
 
 
 async def _apply_strategies(
-    rt: Runtime, runner: ActiveRunner, new: AppConfig, running_active: dict[str, object]
+    rt: Runtime, runner: ActiveRunner, new: AppConfig, running_active: Mapping[str, object]
 ) -> None:
     """Rebuild every quoting strategy and each active one whose params changed; swap them in."""
     changed = [name for name, params in new.strategies.items() if running_active.get(name) != params]

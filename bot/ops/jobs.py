@@ -8,6 +8,7 @@ import logging
 from decimal import Decimal
 
 from sqlalchemy import delete, select, text
+from sqlmodel import col
 
 from bot.core.clock import NS_PER_S
 from bot.core.domain import TERMINAL_STATES
@@ -108,14 +109,14 @@ def housekeeping(rt: Runtime, retention_days: float) -> int:
     """Drop audit rows of orders closed longer ago than the retention; checkpoint SQLite's WAL."""
     retention_ns = int(retention_days * 86_400 * NS_PER_S)
     cutoff = rt.clock.now_ns() - retention_ns
-    closed_before = select(OrderRow.client_order_id).where(
-        OrderRow.state.in_([s.value for s in TERMINAL_STATES]),  # type: ignore[attr-defined]
-        OrderRow.updated_ns < cutoff,
+    closed_before = select(col(OrderRow.client_order_id)).where(
+        col(OrderRow.state).in_([s.value for s in TERMINAL_STATES]),
+        col(OrderRow.updated_ns) < cutoff,
     )
     engine = rt.store.engine
     with engine.begin() as conn:
         result = conn.execute(
-            delete(OrderEventRow).where(OrderEventRow.client_order_id.in_(closed_before))  # type: ignore[attr-defined]
+            delete(OrderEventRow).where(col(OrderEventRow.client_order_id).in_(closed_before))
         )
         deleted = result.rowcount or 0
     if engine.dialect.name == "sqlite":

@@ -87,8 +87,8 @@ class OpsServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
-        sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
-        self.port = sockets[0].getsockname()[1] if sockets else self.config.port
+        addresses = self._runner.addresses  # (host, port, ...) of each bound socket: port 0 resolved
+        self.port = int(addresses[0][1]) if addresses else self.config.port
         log.info("ops endpoint on http://%s:%d", self.config.host, self.port)
         return self.port
 

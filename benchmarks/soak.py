@@ -112,8 +112,7 @@ def rss_bytes() -> int:
 
 def structure_sizes(bot: Bot) -> dict[str, int]:
     """Entries in every in-memory structure that could grow with order or fill history."""
-    assert bot.orders is not None and bot.engine is not None
-    orders, engine, metrics = bot.orders, bot.engine, bot.metrics
+    orders, engine, metrics = bot.runtime.orders, bot.runtime.engine, bot.metrics
     sizes = {
         "orders.live": len(orders.live),
         "orders.live_not_open": sum(1 for o in orders.live.values() if o.state.is_terminal),
@@ -185,16 +184,15 @@ def run_soak(
     started = time.perf_counter()
 
     def checkpoint(bot: Bot, sim_hours: float) -> None:
-        assert bot.orders is not None and bot.engine is not None
         gc.collect()
         report.checkpoints.append(
             Checkpoint(
                 sim_hours,
                 time.perf_counter() - started,
                 rss_bytes(),
-                bot.engine.events_processed,
-                bot.orders.counters.placed,
-                bot.orders.counters.fills,
+                bot.runtime.engine.events_processed,
+                bot.runtime.orders.counters.placed,
+                bot.runtime.orders.counters.fills,
                 structure_sizes(bot),
             )
         )
@@ -202,7 +200,7 @@ def run_soak(
             on_checkpoint(report.checkpoints[-1])
 
     async def watch(bot: Bot) -> None:
-        while bot.engine is None or bot.clock is None:
+        while not bot.started:
             await asyncio.sleep(1)
         checkpoint(bot, 0.0)
         step_s = hours * HOUR_S / n_checkpoints

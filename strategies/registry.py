@@ -1,8 +1,19 @@
-"""Builds strategies from their config: quoting models (driven by the engine) or active ones."""
+"""Strategy kinds: for each `kind` of a [strategies.*] table, its params model and its builder.
+
+The config's `[strategies]` union is assembled from this table and the bot builds every strategy
+through it (at start and on a hot reload), so a new strategy kind is its module plus one row here.
+Two roles:
+
+- a quoting kind: a `QuoteStrategy` the engine asks for targets, with the `QuotingControls` that
+  say how live orders follow them;
+- an active kind: an `ActiveStrategy` that runs as its own task (XEMM, arbitrage, LP, hedger).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -21,33 +32,82 @@ from strategies.xvenue.amm_arbitrage import AmmArbitrageParams, AmmArbitrageStra
 from strategies.xvenue.xemm import XemmParams, XemmStrategy
 
 
+@dataclass(frozen=True, slots=True)
+class BuildInputs:
+    """What a builder may read: the engine's markets, each market's sizes, the time of the build."""
+
+    state: MarketState
+    sizes_of: Callable[[Market], tuple[float, float]]  # (order size, max position) in base units
+    now_ns: int
+
+
+# A quoting kind's params are also its controls: its builder returns (model, params).
+Quoting = tuple[QuoteStrategy, QuotingControls]
+
+
+@dataclass(frozen=True, slots=True)
+class QuotingKind:
+    params: type[QuotingControls]
+    build: Callable[[str, Any, BuildInputs], Quoting]
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveKind:
+    params: type[BaseModel]
+    build: Callable[[str, Any, BuildInputs], ActiveStrategy]
+
+
 def market_slots(state: MarketState, keys: list[str]) -> np.ndarray:
     return np.array([state.slot_of[tuple(k.split(":", 1))] for k in keys], dtype=np.int64)  # type: ignore[index]
 
 
-def build_strategy(
-    name: str,
-    params: BaseModel,
-    state: MarketState,
-    sizes_of: Callable[[Market], tuple[float, float]],
-    now_ns: int,
-) -> tuple[QuoteStrategy, QuotingControls] | ActiveStrategy:
-    """One entry per strategy kind; a quoting kind returns (model, controls).
+def _core_quote(
+    name: str, params: FixedSpreadParams | AvellanedaParams | GlftParams, at: BuildInputs
+) -> Quoting:
+    slots = market_slots(at.state, params.markets)
+    markets = [at.state.markets[int(s)] for s in slots]
+    sizes = [at.sizes_of(m) for m in markets]
+    return CoreQuoteStrategy(name, params, slots, markets, sizes, at.now_ns), params
 
-    `sizes_of(market)` gives the market's (order size, max position) in base units.
-    """
-    if isinstance(params, FixedSpreadParams | AvellanedaParams | GlftParams):
-        slots = market_slots(state, params.markets)
-        markets = [state.markets[int(s)] for s in slots]
-        return CoreQuoteStrategy(name, params, slots, markets, [sizes_of(m) for m in markets], now_ns), params
-    if isinstance(params, MultiVenueParams):
-        return MultiVenueStrategy(name, params, market_slots(state, params.markets), state, now_ns), params
-    if isinstance(params, XemmParams):
-        return XemmStrategy(name, params, state)
-    if isinstance(params, AmmArbitrageParams):
-        return AmmArbitrageStrategy(name, params, state)
-    if isinstance(params, LpManagerParams):
-        return LpManager(name, params)
-    if isinstance(params, HedgerParams):
-        return Hedger(name, params)
-    raise ValueError(f"strategies.{name}: kind {getattr(params, 'kind', '?')!r} has no builder")
+
+def _multi_venue(name: str, params: MultiVenueParams, at: BuildInputs) -> Quoting:
+    slots = market_slots(at.state, params.markets)
+    return MultiVenueStrategy(name, params, slots, at.state, at.now_ns), params
+
+
+def _xemm(name: str, params: XemmParams, at: BuildInputs) -> ActiveStrategy:
+    return XemmStrategy(name, params, at.state)
+
+
+def _amm_arbitrage(name: str, params: AmmArbitrageParams, at: BuildInputs) -> ActiveStrategy:
+    return AmmArbitrageStrategy(name, params, at.state)
+
+
+def _lp_manager(name: str, params: LpManagerParams, at: BuildInputs) -> ActiveStrategy:
+    return LpManager(name, params)
+
+
+def _hedger(name: str, params: HedgerParams, at: BuildInputs) -> ActiveStrategy:
+    return Hedger(name, params)
+
+
+STRATEGY_KINDS: dict[str, QuotingKind | ActiveKind] = {
+    "fixed_spread": QuotingKind(FixedSpreadParams, _core_quote),
+    "avellaneda": QuotingKind(AvellanedaParams, _core_quote),
+    "glft": QuotingKind(GlftParams, _core_quote),
+    "multi_venue_mm": QuotingKind(MultiVenueParams, _multi_venue),
+    "xemm": ActiveKind(XemmParams, _xemm),
+    "amm_arbitrage": ActiveKind(AmmArbitrageParams, _amm_arbitrage),
+    "lp_manager": ActiveKind(LpManagerParams, _lp_manager),
+    "hedger": ActiveKind(HedgerParams, _hedger),
+}
+
+_BY_MODEL = {row.params: row for row in STRATEGY_KINDS.values()}
+
+
+def strategy_kind(name: str, params: BaseModel) -> QuotingKind | ActiveKind:
+    """The registry row of `[strategies.<name>]`'s params; ValueError for a model no row declares."""
+    row = _BY_MODEL.get(type(params))
+    if row is None:
+        raise ValueError(f"strategies.{name}: {type(params).__name__} is not a registered strategy kind")
+    return row

@@ -14,44 +14,30 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from amm.chain.params import UniswapV3VenueParams
-from amm.sim.params import SimPoolParams
+from bot.app.config_checks import (
+    check_markets,
+    check_pool_anchors,
+    check_reserved_markets,
+    check_strategy_pools,
+    market_owners,
+    pool_anchor,
+)
 from bot.app.config_numbers import join_path, number_problems
 from bot.core.config_base import ConfigError, StrictModel
 from bot.core.ids import validate_instance_id
-from bot.kernel.controls import QuotingControls
 from bot.kernel.risk_config import RiskConfig
 from bot.ops.settings import JobsConfig, NotifyConfig, OpsConfig
-from connectors.ccxt.params import CcxtVenueParams
-from connectors.mock.params import MockVenueParams
-from connectors.replay.params import ReplayVenueParams
-from strategies.lp.hedger import HedgerParams
-from strategies.lp.params import LpManagerParams
-from strategies.quoting.multi_venue import MultiVenueParams
-from strategies.quoting.params import AvellanedaParams, FixedSpreadParams, GlftParams
-from strategies.xvenue.amm_arbitrage import AmmArbitrageParams
-from strategies.xvenue.xemm import XemmParams
+from connectors.registry import VENUE_KINDS
+from strategies.registry import STRATEGY_KINDS
 
 SECRET_KEYS = frozenset(
     {"api_key", "apikey", "secret", "api_secret", "private_key", "password", "passphrase", "token"}
 )
 _VENUE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 class BotConfig(StrictModel):
@@ -96,52 +82,18 @@ class MarketConfig(StrictModel):
         return f"{self.venue}:{self.symbol}"
 
 
+def _tagged_union(models: list[type[BaseModel]]) -> Any:
+    """One of `models`, picked by its `kind` (their order is the order errors list the kinds in)."""
+    return Annotated[Union[tuple(models)], Field(discriminator="kind")]  # noqa: UP007
 
 
-VenueConfig = Annotated[
-    MockVenueParams | CcxtVenueParams | SimPoolParams | UniswapV3VenueParams | ReplayVenueParams,
-    Field(discriminator="kind"),
-]
-# Venues that are AMM pools (amm.ports.AmmPool in BotContext.pools), not order books.
-POOL_VENUE_PARAMS = (SimPoolParams, UniswapV3VenueParams)
-StrategyConfig = Annotated[
-    FixedSpreadParams
-    | AvellanedaParams
-    | GlftParams
-    | MultiVenueParams
-    | XemmParams
-    | AmmArbitrageParams
-    | LpManagerParams
-    | HedgerParams,
-    Field(discriminator="kind"),
-]
-
-
-def _check_fair_source(name: str, pool: SimPoolParams, venues: dict[str, Any]) -> None:
-    """A simulated pool follows the latent price of a market on a mock venue of this config."""
-    fair = venues.get(pool.fair_venue)
-    if not isinstance(fair, MockVenueParams):
-        raise ValueError(f"venues.{name}.fair_venue: {pool.fair_venue!r} is not a mock venue of [venues]")
-    if pool.fair_symbol not in {m.symbol for m in fair.markets}:
-        raise ValueError(
-            f"venues.{name}.fair_symbol: {pool.fair_symbol!r} is not a market of {pool.fair_venue}"
-        )
-
-
-def _check_chain_fair_source(name: str, pool: UniswapV3VenueParams, config: AppConfig) -> None:
-    """A chain pool's fair price: a market of [[markets]] on that venue, or a mock venue's market."""
-    venue = config.venues.get(pool.fair_venue or "")
-    if venue is None or isinstance(venue, POOL_VENUE_PARAMS):
-        raise ValueError(
-            f"venues.{name}.fair_venue: {pool.fair_venue!r} is not an order-book venue of [venues]"
-        )
-    traded = {m.symbol for m in config.markets if m.venue == pool.fair_venue}
-    latent = {m.symbol for m in venue.markets} if isinstance(venue, MockVenueParams) else set()
-    if pool.fair_symbol not in traded | latent:
-        raise ValueError(
-            f"venues.{name}.fair_symbol: {pool.fair_symbol!r} is neither in [[markets]] on "
-            f"{pool.fair_venue} nor a mock market there"
-        )
+if TYPE_CHECKING:
+    VenueConfig = BaseModel
+    StrategyConfig = BaseModel
+else:
+    # Assembled from the registries: a new venue or strategy kind is one row there, none here.
+    VenueConfig = _tagged_union([row.params for row in VENUE_KINDS.values()])
+    StrategyConfig = _tagged_union([row.params for row in STRATEGY_KINDS.values()])
 
 
 class AppConfig(StrictModel):
@@ -162,54 +114,11 @@ class AppConfig(StrictModel):
     @model_validator(mode="after")
     def _cross_references(self) -> AppConfig:
         keys = [m.key for m in self.markets]
-        for name, venue in self.venues.items():
-            if isinstance(venue, SimPoolParams):
-                _check_fair_source(name, venue, self.venues)
-            elif isinstance(venue, UniswapV3VenueParams) and venue.fair_venue is not None:
-                _check_chain_fair_source(name, venue, self)
-        dupes = sorted({k for k in keys if keys.count(k) > 1})
-        if dupes:
-            raise ValueError(f"markets: listed twice: {', '.join(dupes)}")
-        for i, m in enumerate(self.markets):
-            if m.venue not in self.venues:
-                raise ValueError(f"markets[{i}].venue: no venue named {m.venue!r} in [venues]")
-            venue = self.venues[m.venue]
-            if isinstance(venue, POOL_VENUE_PARAMS):
-                raise ValueError(f"markets[{i}].venue: {m.venue!r} is a pool, not an order-book venue")
-            if isinstance(venue, MockVenueParams) and m.symbol not in {v.symbol for v in venue.markets}:
-                raise ValueError(f"markets[{i}].symbol: {m.symbol!r} is not a market of venue {m.venue}")
-        for name, strat in self.strategies.items():
-            for pool in getattr(strat, "pools", []):
-                if not isinstance(self.venues.get(pool), POOL_VENUE_PARAMS):
-                    raise ValueError(
-                        f"strategies.{name}.pools: {pool!r} is not a sim_pool or uniswap_v3 venue of [venues]"
-                    )
-                unanchored = getattr(self.venues[pool], "fair_venue", None) is None
-                if isinstance(strat, LpManagerParams) and unanchored:
-                    raise ValueError(f"strategies.{name}.pools: {pool!r} has no fair_venue / fair_symbol")
-        owner: dict[str, str] = {}
-        for name, strat in self.strategies.items():
-            for key in getattr(strat, "markets", []):
-                if key not in keys:
-                    raise ValueError(f"strategies.{name}.markets: {key!r} is not in [[markets]]")
-                quoted = (
-                    strat.markets
-                    if isinstance(strat, QuotingControls)
-                    else getattr(strat, "quoted_markets", [])
-                )
-                if key not in quoted:
-                    continue
-                if key in owner:
-                    raise ValueError(f"strategies.{name}.markets: {key!r} is already quoted by {owner[key]}")
-                owner[key] = name
-        for name, strat in self.strategies.items():
-            if isinstance(strat, LpManagerParams):
-                strat.check_cex_market(name, self.venues, keys, owner)
-            for key in getattr(strat, "exclusive_markets", []):
-                if key in owner:
-                    raise ValueError(
-                        f"strategies.{name}.market: {key!r} is quoted by {owner[key]}; hedge elsewhere"
-                    )
+        check_pool_anchors(self.venues, self.markets)
+        check_markets(self.venues, self.markets)
+        check_strategy_pools(self.strategies, self.venues)
+        owner = market_owners(self.strategies, keys)
+        check_reserved_markets(self.strategies, self.venues, keys, owner)
         return self
 
     def market(self, key: str) -> MarketConfig:
@@ -323,8 +232,5 @@ def masked_config(config: AppConfig) -> dict[str, Any]:
 
 def pool_fair_markets(config: AppConfig) -> dict[str, tuple[str, str]]:
     """Pool venue name -> (venue, symbol) of the market whose price anchors it (pools with one)."""
-    out: dict[str, tuple[str, str]] = {}
-    for name, venue in config.venues.items():
-        if isinstance(venue, POOL_VENUE_PARAMS) and venue.fair_venue is not None:
-            out[name] = (venue.fair_venue, venue.fair_symbol or "")
-    return out
+    anchors = {name: pool_anchor(venue) for name, venue in config.venues.items()}
+    return {name: anchor for name, anchor in anchors.items() if anchor is not None}

@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from amm.chain.params import UniswapV3VenueParams
 from amm.chain.pool import ChainPool
@@ -25,11 +26,18 @@ from bot.core.clock import Clock
 log = logging.getLogger("mmbot.pools")
 
 
+@runtime_checkable
+class LatentFairPrice(Protocol):
+    """A simulated venue whose prices follow a latent fair price path (the mock venue)."""
+
+    def fair_price(self, symbol: str, ts_ns: int | None = None) -> float: ...
+
+
 def fair_price_source(venue_name: str, venue: object, symbol: str) -> Callable[[], float]:
     """The fair price the pool's arbitrageurs track: the venue's latent price (mock venues only)."""
-    fair_price = getattr(venue, "fair_price", None)
-    if fair_price is None:
+    if not isinstance(venue, LatentFairPrice):
         raise ValueError(f"fair_venue {venue_name!r} has no latent fair price (only mock venues do)")
+    fair_price = venue.fair_price
 
     def read() -> float:
         try:
@@ -56,10 +64,6 @@ class SimPools:
     def __init__(self, runtimes: dict[str, SimPoolRuntime]) -> None:
         self.runtimes = runtimes
         self.chain: dict[str, ChainPool] = {}
-
-    @staticmethod
-    def is_pool(params: object) -> bool:
-        return isinstance(params, SimPoolParams | UniswapV3VenueParams)
 
     async def connect_chain(self, venue_params: Mapping[str, object], clock: Clock) -> None:
         """Connect every uniswap_v3 venue (RPC, wallet from its env var, contracts)."""

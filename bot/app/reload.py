@@ -17,20 +17,38 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from bot.app.config import AppConfig, load_config
+from bot.app.active_runner import ActiveRunner, OwningStrategy
+from bot.app.config import AppConfig, MarketConfig, load_config
+from bot.app.startup import init_position, risk_limits
+from bot.app.strategy_wiring import build_strategies, cancel_orders_on
 from bot.core.config_base import ConfigError
-from bot.kernel.risk import RiskLimits
-from bot.kernel.strategy import ActiveStrategy
-from strategies.registry import build_strategy
-
-if TYPE_CHECKING:
-    from bot.app.lifecycle import Bot
+from bot.core.domain import Market
+from bot.kernel.runtime import Runtime
 
 log = logging.getLogger("mmbot.reload")
+
+
+class Reloadable(Protocol):
+    """A started bot, as a reload sees it (bot.app.lifecycle.Bot)."""
+
+    @property
+    def config(self) -> AppConfig: ...
+
+    @property
+    def runtime(self) -> Runtime: ...
+
+    @property
+    def active(self) -> ActiveRunner: ...
+
+    def set_config(self, config: AppConfig) -> None:
+        """The config now running (hot reload has applied it)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,91 +75,100 @@ def plan_reload(running: AppConfig, new: AppConfig, source: str = "config") -> R
     return ReloadPlan(effective, applied, restart)
 
 
-async def apply_config(bot: Bot, new: AppConfig) -> None:
+async def apply_config(bot: Reloadable, new: AppConfig) -> None:
     """Apply markets, strategies and risk limits of `new` to the running bot; all checks first."""
-    assert bot.engine is not None and bot.orders is not None and bot.risk_guard is not None
-    assert bot.clock is not None
-    engine, orders, state = bot.engine, bot.orders, bot.engine.state
+    rt = bot.runtime
+    added = await _new_markets(rt, new)
+    running_active = {n: p for n, p in bot.config.strategies.items() if bot.active.get(n) is not None}
+    bot.set_config(new)
+    _apply_markets(rt, new, added)
+    await _apply_strategies(rt, bot.active, new, running_active)
+    rt.orders.limits = risk_limits(new)
+    rt.risk_guard.update_limits(new.risk)
+    for venue_name in {m.venue for _, m in added}:
+        symbols = [m.symbol for m in rt.state.markets if m.venue == venue_name]
+        await rt.venues[venue_name].start_streams(symbols, rt.engine.on_event)
+
+
+async def _new_markets(rt: Runtime, new: AppConfig) -> list[tuple[MarketConfig, Market]]:
+    """Markets of `new` the bot does not trade yet; ConfigError when a venue does not list one."""
     problems: list[str] = []
     added = []
     for i, mc in enumerate(new.markets):
-        if state.slot(mc.venue, mc.symbol) is None:
-            available = await bot.venues[mc.venue].load_markets()
+        if rt.state.slot(mc.venue, mc.symbol) is None:
+            available = await rt.venues[mc.venue].load_markets()
             if mc.symbol not in available:
                 problems.append(f"markets[{i}].symbol: {mc.symbol!r} is not traded on venue {mc.venue}")
             else:
                 added.append((mc, available[mc.symbol]))
-    running_active = {n: p for n, p in bot.config.strategies.items() if n in bot.active_names}
     if problems:
         raise ConfigError("config", problems)
+    return added
 
-    bot.set_config(new)
+
+def _apply_markets(rt: Runtime, new: AppConfig, added: list[tuple[MarketConfig, Market]]) -> None:
+    """Added markets get a slot (and a position); every market's sizes follow the new config."""
+    state = rt.state
     for mc, market in added:
         sizes = market.size_to_lots(mc.order_size), market.size_to_lots(mc.max_position)
         slot = state.add_market(market, *sizes)
-        orders.add_market(market)
-        engine.add_market_slot()
-        bot.init_position(slot)
+        rt.orders.add_market(market)
+        rt.engine.add_market_slot()
+        init_position(new, rt.store, rt.orders, slot)
     for mc in new.markets:
-        slot = state.slot(mc.venue, mc.symbol)
-        assert slot is not None
-        market = state.markets[slot]
-        state.order_size_lots[slot] = market.size_to_lots(mc.order_size)
-        state.max_position_lots[slot] = market.size_to_lots(mc.max_position)
+        found = state.slot(mc.venue, mc.symbol)
+        if found is None:
+            raise RuntimeError(f"{mc.key} has no engine slot after it was added")
+        market = state.markets[found]
+        state.order_size_lots[found] = market.size_to_lots(mc.order_size)
+        state.max_position_lots[found] = market.size_to_lots(mc.max_position)
 
-    quoting = []
-    swaps: dict[str, ActiveStrategy | None] = {}
-    for name, params in new.strategies.items():
-        if running_active.get(name) == params:
-            continue  # unchanged active strategy: keeps running untouched
-        built = build_strategy(name, params, state, bot.market_sizes, bot.clock.now_ns())
-        if isinstance(built, tuple):
-            quoting.append(built)
-            if name in running_active:
-                swaps[name] = None  # became a quoting strategy
-        else:
-            swaps[name] = built
-    for name in running_active.keys() - new.strategies.keys():
-        swaps[name] = None
-    assert bot.active is not None
-    for name, built in swaps.items():
-        verb = "stopped" if built is None else "restarted" if name in running_active else "started"
-        await bot.active.replace(name, built, bot.cancel_orders_on, new.bot.stop_timeout_s)
+
+async def _apply_strategies(
+    rt: Runtime, runner: ActiveRunner, new: AppConfig, running_active: Mapping[str, object]
+) -> None:
+    """Rebuild every quoting strategy and each active one whose params changed; swap them in."""
+    changed = [name for name, params in new.strategies.items() if running_active.get(name) != params]
+    built = build_strategies(new, rt.state, rt.clock.now_ns(), only=changed)
+    swaps: dict[str, OwningStrategy | None] = {}
+    for name in changed:
+        if name in built.active:
+            swaps[name] = built.active[name]
+        elif name in running_active:
+            swaps[name] = None  # became a quoting strategy
+    for name in running_active:
+        if name not in new.strategies:
+            swaps[name] = None  # removed
+    cancel = partial(cancel_orders_on, rt.orders)
+    for name, owning in swaps.items():
+        verb = "stopped" if owning is None else "restarted" if name in running_active else "started"
+        await runner.replace(name, owning, cancel, new.bot.stop_timeout_s)
         log.info("strategies.%s: active strategy %s under the new config", name, verb)
-    engine.replace_strategies(quoting)
-
-    risk = new.risk
-    orders.limits = RiskLimits(
-        risk.max_order_notional, risk.max_total_position_notional, risk.max_open_orders
-    )
-    bot.risk_guard.update_limits(risk)
-    for venue_name in {m.venue for _, m in added}:
-        symbols = [m.symbol for m in state.markets if m.venue == venue_name]
-        await bot.venues[venue_name].start_streams(symbols, engine.on_event)
+    rt.engine.replace_strategies(built.quoting)
 
 
-async def reload_from_file(bot: Bot, path: Path) -> bool:
+async def reload_from_file(bot: Reloadable, path: Path) -> bool:
     """Load, plan and apply; every outcome is logged and stored as an event. True when applied."""
-    assert bot.clock is not None
-    now = bot.clock.now_ns()
+    store = bot.runtime.store
+    now = bot.runtime.clock.now_ns()
     try:
         plan = plan_reload(bot.config, load_config(path), str(path))
         await apply_config(bot, plan.config)
     except ConfigError as exc:
         log.error("config reload rejected, still running the previous config:\n%s", exc)
-        bot.store.record_event("reload_rejected", now, problems=exc.problems)
+        store.record_event("reload_rejected", now, problems=exc.problems)
         return False
     for section in plan.restart_needed:
         log.warning("config reload: [%s] changed; that part applies only after a restart", section)
     log.info("config reloaded from %s: applied %s", path, ", ".join(plan.applied) or "no changes")
-    bot.store.record_event("reload", now, applied=plan.applied, restart_needed=plan.restart_needed)
+    store.record_event("reload", now, applied=plan.applied, restart_needed=plan.restart_needed)
     return True
 
 
 class ConfigWatcher:
     """Polls the config file's mtime and size on the bot's clock; a change triggers a reload."""
 
-    def __init__(self, bot: Bot, path: Path, interval_s: float) -> None:
+    def __init__(self, bot: Reloadable, path: Path, interval_s: float) -> None:
         self.bot = bot
         self.path = path
         self.interval_s = interval_s

@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.app.config import AppConfig
-from bot.app.lifecycle import Bot, build_venue
-from bot.app.pools import SimPools
+from bot.app.lifecycle import Bot
 from bot.core.clock import NS_PER_S, LoopClock, run_simulated
 from bot.core.config_base import ConfigError
 from bot.kernel.store import Store
 from bot.reports.report import write_report
 from connectors.base import Venue
-from connectors.ccxt.params import CcxtVenueParams
+from connectors.registry import build_venue, is_live, is_pool, venue_kind_name
 from connectors.replay import ReplayVenue, ReplayVenueParams
 from connectors.replay.events import EventData, load_events
 
@@ -54,11 +53,11 @@ def backtest_config(
 ) -> AppConfig:
     """The config a backtest runs: replay data paths resolved (`data` overrides the one replay
     venue's), simulated clock, its own store in `out_dir`, no ops endpoint, no hot reload."""
-    replay = [name for name, v in config.venues.items() if isinstance(v, ReplayVenueParams)]
+    replay = {name: v for name, v in config.venues.items() if isinstance(v, ReplayVenueParams)}
     problems = [
-        f'venues.{name}: kind = "ccxt" cannot run in a backtest (use a replay or mock venue)'
+        f'venues.{name}: kind = "{venue_kind_name(v)}" cannot run in a backtest (use a replay or mock venue)'
         for name, v in config.venues.items()
-        if isinstance(v, CcxtVenueParams)
+        if is_live(v)
     ]
     if not replay:
         problems.append('venues: a backtest needs a venue with kind = "replay" (its data is the event file)')
@@ -69,9 +68,7 @@ def backtest_config(
     if problems:
         raise ConfigError(source, problems)
     venues = dict(config.venues)
-    for name in replay:
-        params = venues[name]
-        assert isinstance(params, ReplayVenueParams)
+    for name, params in replay.items():
         path = data if data is not None else Path(params.data)
         path = path if path.is_absolute() else (config_dir / path).resolve()
         if not path.is_file():
@@ -123,7 +120,7 @@ async def _run(cfg: AppConfig, out_dir: Path, datasets: dict[str, EventData], ep
     for name, params in cfg.venues.items():
         if isinstance(params, ReplayVenueParams):
             venues[name] = ReplayVenue(name, params, clock, data=datasets[name])
-        elif not SimPools.is_pool(params):
+        elif not is_pool(params):
             venues[name] = build_venue(name, params, clock)
     bot = Bot(cfg, out_dir, venues=venues)
     stop = asyncio.Event()

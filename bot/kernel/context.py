@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from bot.kernel.engine import Engine
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class BotContext:
     clock: Clock
     store: Store

@@ -1,14 +1,19 @@
-"""Start-up reconciliation: make the store agree with a venue before quoting.
+"""Reconciliation with the venues: at start-up, periodically while quoting, and at stop.
 
-Order of the steps matters: fills first (so an order that filled while we were down is closed as
-filled, not cancelled), then orders the store thinks are open, then orders the venue has that the
-store does not know.
+Start-up (`reconcile_venue`) makes the store agree with a venue before quoting. Order of the steps
+matters: fills first (so an order that filled while we were down is closed as filled, not
+cancelled), then orders the store thinks are open, then orders the venue has that the store does
+not know. While quoting, `reconcile_periodic` stores fills the streams missed and cancels orders of
+ours nobody tracks. At stop, and on the operator's cancel-all, `cancel_everything` cancels until
+neither the venues nor we list an open order of ours, and `store_last_fills` keeps the fills of
+the last moments.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 
 from bot.core.clock import Clock
@@ -17,12 +22,15 @@ from bot.core.events import OrderUpdate
 from bot.core.ids import client_order_prefix
 from bot.kernel.order_manager import OrderManager
 from bot.kernel.store import OrderRow, Store
-from connectors.base import OrderNotFound, Venue
+from connectors.base import OrderNotFound, Venue, VenueError
 
 log = logging.getLogger("mmbot.reconcile")
 
 # Fills are fetched from a little before the newest stored one: venues' timestamps are not ours.
 FILL_LOOKBACK_NS = 60 * 1_000_000_000
+
+# Orders a stop can find tracked but not listed by the venue: their request's answer was lost.
+_UNSETTLED = frozenset({OrderState.PENDING_NEW, OrderState.PENDING_CANCEL})
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,3 +164,106 @@ async def _close_missing(venue: Venue, order: Order, orders: OrderManager, clock
         # The venue lists it as closed elsewhere but open here: trust the open-orders list.
         update = replace(update, state=OrderState.CANCELLED, reason="not in the venue's open orders")
     orders.apply_update(update)
+
+
+async def reconcile_periodic(
+    venues: Mapping[str, Venue], store: Store, orders: OrderManager, clock: Clock, instance_id: str
+) -> dict[str, int]:
+    """While quoting: store fills the streams missed, cancel open orders of ours nobody tracks.
+
+    Orders we track are left alone (their requests may still be in flight); the start-up
+    reconciliation is the one that closes stale store rows.
+    """
+    prefix = client_order_prefix(instance_id)
+    missed = orphans = 0
+    for name, venue in venues.items():
+        symbols = [m.symbol for m in orders.state.markets if m.venue == name]
+        missed += await store_missed_fills(venue, symbols, store, orders, instance_id)
+        for update in await venue.fetch_open_orders():
+            cid = update.client_order_id
+            if not cid.startswith(prefix) or cid in orders.live:
+                continue
+            try:
+                orders.apply_update(await venue.cancel_order(update.symbol, cid))
+                orphans += 1
+            except OrderNotFound:
+                pass
+    if missed or orphans:
+        log.warning(
+            "periodic reconciliation: %d missed fills stored, %d orphan orders cancelled", missed, orphans
+        )
+        store.record_event("reconcile_periodic", clock.now_ns(), missed_fills=missed, orphans=orphans)
+    return {"missed_fills": missed, "orphans_cancelled": orphans}
+
+
+async def store_last_fills(
+    venues: Mapping[str, Venue], store: Store, orders: OrderManager, instance_id: str
+) -> None:
+    """At stop: fills made just before the cancels may still be in flight on a stream about to close."""
+    for name, venue in venues.items():
+        symbols = [m.symbol for m in orders.state.markets if m.venue == name]
+        try:
+            found = await store_missed_fills(venue, symbols, store, orders, instance_id)
+        except VenueError as exc:
+            log.warning("cannot check %s for last fills (the next start will): %s", name, exc)
+            continue
+        if found:
+            log.info("stop: %d fills of the last moments stored from %s", found, name)
+
+
+async def cancel_everything(
+    venues: Mapping[str, Venue],
+    orders: OrderManager,
+    instance_id: str,
+    timeout_s: float,
+    *,
+    quiesced: bool = True,
+) -> int:
+    """Cancel until neither the venues nor we have an open order of ours (or the timeout).
+
+    Returns how many are left. `quiesced`: nothing else sends orders now (stop, offline
+    cancel-all), so a tracked order the venue does not list has no request in flight and can be
+    settled by asking the venue.
+    """
+    prefix = client_order_prefix(instance_id)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        # Every cancel of ours has been answered once this returns: an order of ours the venue
+        # still lists is open whatever our state says (a cancel lost in a crash, a stale ack).
+        await orders.cancel_all()
+        venue_open = 0
+        for venue in venues.values():
+            listed = await _cancel_listed(venue, orders, prefix, quiesced=quiesced)
+            venue_open += 1 if listed is None else listed
+        if (venue_open == 0 and not orders.live) or loop.time() > deadline:
+            return max(venue_open, len(orders.live))
+        await asyncio.sleep(0.05)
+
+
+async def _cancel_listed(venue: Venue, orders: OrderManager, prefix: str, *, quiesced: bool) -> int | None:
+    """One venue's pass of `cancel_everything`: how many of ours it lists (None: it cannot say)."""
+    try:
+        open_orders = await venue.fetch_open_orders()
+    except VenueError as exc:
+        log.warning("cannot list open orders on %s: %s", venue.name, exc)
+        return None
+    listed = {u.client_order_id for u in open_orders}
+    for order in [o for o in orders.live.values() if o.request.venue == venue.name]:
+        if quiesced and order.client_order_id not in listed and order.state in _UNSETTLED:
+            await orders.settle(order)  # learn how it ended instead of waiting
+    ours = 0
+    for update in open_orders:
+        if not update.client_order_id.startswith(prefix):
+            continue
+        ours += 1
+        tracked = orders.live.get(update.client_order_id)
+        if not quiesced and tracked is not None and tracked.state is OrderState.PENDING_CANCEL:
+            continue  # the engine's own cancel may still be in flight
+        try:
+            orders.apply_update(await venue.cancel_order(update.symbol, update.client_order_id))
+        except OrderNotFound:
+            pass
+        except VenueError as exc:
+            log.warning("cancel %s failed: %s", update.client_order_id, exc)
+    return ours

@@ -1,68 +1,122 @@
-"""The bot's periodic jobs: runtime reconciliation and store housekeeping (snapshots live in app)."""
+"""The bot's periodic jobs: activity summary, balance and PnL snapshots, reconciliation while
+quoting (bot.kernel.reconcile), store housekeeping."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from typing import TYPE_CHECKING
+from decimal import Decimal
 
 from sqlalchemy import delete, select, text
+from sqlmodel import col
 
 from bot.core.clock import NS_PER_S
 from bot.core.domain import TERMINAL_STATES
-from bot.core.ids import client_order_prefix
-from bot.kernel.reconcile import store_missed_fills
-from bot.kernel.store import OrderEventRow, OrderRow
-from connectors.base import OrderNotFound
-
-if TYPE_CHECKING:
-    from bot.app.lifecycle import Bot
+from bot.kernel.order_manager import OrderCounters
+from bot.kernel.reconcile import reconcile_periodic
+from bot.kernel.runtime import Runtime
+from bot.kernel.store import OrderEventRow, OrderRow, PnlSnapshotRow
+from bot.ops.scheduler import JobScheduler
+from bot.ops.settings import JobsConfig
 
 log = logging.getLogger("mmbot.jobs")
 
 
-async def reconcile_running(bot: Bot) -> dict[str, int]:
-    """While quoting: store fills the streams missed, cancel open orders of ours nobody tracks.
+def schedule_jobs(
+    scheduler: JobScheduler,
+    rt: Runtime,
+    summary_interval_s: float,
+    snapshot_interval_s: float,
+    jobs: JobsConfig,
+) -> None:
+    """The periodic jobs every started bot runs."""
+    summary = ActivitySummary(rt, summary_interval_s)
 
-    Orders the bot tracks are left alone (their requests may still be in flight); the start-up
-    reconciliation is the one that closes stale store rows.
-    """
-    assert bot.orders is not None and bot.clock is not None
-    orders, store = bot.orders, bot.store
-    prefix = client_order_prefix(bot.config.bot.instance_id)
-    missed = orphans = 0
-    for name, venue in bot.venues.items():
-        symbols = [m.symbol for m in orders.state.markets if m.venue == name]
-        missed += await store_missed_fills(venue, symbols, store, orders, bot.config.bot.instance_id)
-        for update in await venue.fetch_open_orders():
-            cid = update.client_order_id
-            if not cid.startswith(prefix) or cid in orders.live:
-                continue
-            try:
-                orders.apply_update(await venue.cancel_order(update.symbol, cid))
-                orphans += 1
-            except OrderNotFound:
-                pass
-    if missed or orphans:
-        log.warning(
-            "periodic reconciliation: %d missed fills stored, %d orphan orders cancelled", missed, orphans
+    async def reconcile() -> dict[str, int]:
+        return await reconcile_periodic(rt.venues, rt.store, rt.orders, rt.clock, rt.instance_id)
+
+    async def trim() -> int:
+        return housekeeping(rt, jobs.order_event_retention_days)
+
+    scheduler.add("summary", summary_interval_s, summary.log)
+    scheduler.add("snapshot", snapshot_interval_s, lambda: snapshot(rt))
+    scheduler.add("reconcile", jobs.reconcile_interval_s, reconcile)
+    scheduler.add("housekeeping", jobs.housekeeping_interval_s, trim)
+
+
+class ActivitySummary:
+    """Logs what the bot did since the previous summary (orders, fills) and its PnL since start."""
+
+    def __init__(self, rt: Runtime, interval_s: float) -> None:
+        self.rt = rt
+        self.interval_s = interval_s
+        self._last = OrderCounters()
+
+    async def log(self) -> None:
+        orders = self.rt.orders
+        now = dataclasses.replace(orders.counters)
+        last, self._last = self._last, now
+        log.info(
+            "last %.0fs: placed %d, cancelled %d, rejected %d, risk-refused %d, fills %d | open %d, "
+            "fills since start %d, pnl since start %s",
+            self.interval_s,
+            now.placed - last.placed,
+            now.cancelled - last.cancelled,
+            now.rejected - last.rejected,
+            now.risk_refused - last.risk_refused,
+            now.fills - last.fills,
+            len(orders.live),
+            now.fills,
+            self._pnl_total(),
         )
-        store.record_event("reconcile_periodic", bot.clock.now_ns(), missed_fills=missed, orphans=orphans)
-    return {"missed_fills": missed, "orphans_cancelled": orphans}
+
+    def _pnl_total(self) -> str:
+        state = self.rt.state
+        total = Decimal(0)
+        for slot, pnl in enumerate(self.rt.orders.pnl):
+            mid = state.mid_decimal(slot)
+            if mid is not None:
+                total += pnl.pnl_at(mid)
+        return f"{total:.4f}"
 
 
-def housekeeping(bot: Bot) -> int:
+async def snapshot(rt: Runtime, reason: str = "periodic") -> None:
+    """Store every venue's balances and every market's PnL as of now."""
+    now = rt.clock.now_ns()
+    for name, venue in rt.venues.items():
+        balances = await venue.fetch_balances()
+        rt.orders.apply_balances(name, balances)
+        rt.store.snapshot_balances(name, balances.values(), now, reason)
+    rows = []
+    for slot, market in enumerate(rt.markets):
+        pnl = rt.orders.pnl[slot]
+        mid = rt.state.mid_decimal(slot) or Decimal(0)
+        rows.append(
+            PnlSnapshotRow(
+                market=market.key,
+                ts_ns=now,
+                position_base=str(pnl.position_base),
+                cash_quote=str(pnl.cash_quote),
+                fees_quote=str(pnl.fees_quote),
+                mid=str(mid),
+                pnl_quote=str(pnl.pnl_at(mid)),
+            )
+        )
+    rt.store.snapshot_pnl(rows)
+
+
+def housekeeping(rt: Runtime, retention_days: float) -> int:
     """Drop audit rows of orders closed longer ago than the retention; checkpoint SQLite's WAL."""
-    assert bot.clock is not None
-    retention_ns = int(bot.config.bot.jobs.order_event_retention_days * 86_400 * NS_PER_S)
-    cutoff = bot.clock.now_ns() - retention_ns
-    closed_before = select(OrderRow.client_order_id).where(
-        OrderRow.state.in_([s.value for s in TERMINAL_STATES]),  # type: ignore[attr-defined]
-        OrderRow.updated_ns < cutoff,
+    retention_ns = int(retention_days * 86_400 * NS_PER_S)
+    cutoff = rt.clock.now_ns() - retention_ns
+    closed_before = select(col(OrderRow.client_order_id)).where(
+        col(OrderRow.state).in_([s.value for s in TERMINAL_STATES]),
+        col(OrderRow.updated_ns) < cutoff,
     )
-    engine = bot.store.engine
+    engine = rt.store.engine
     with engine.begin() as conn:
         result = conn.execute(
-            delete(OrderEventRow).where(OrderEventRow.client_order_id.in_(closed_before))  # type: ignore[attr-defined]
+            delete(OrderEventRow).where(col(OrderEventRow.client_order_id).in_(closed_before))
         )
         deleted = result.rowcount or 0
     if engine.dialect.name == "sqlite":

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -20,9 +19,8 @@ from prometheus_client.registry import Collector
 
 from bot.core.clock import NS_PER_S
 from bot.core.domain import Fill, Market, Side
-
-if TYPE_CHECKING:
-    from bot.app.lifecycle import Bot
+from bot.kernel.market_state import MarketState
+from bot.kernel.runtime import Runtime
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -69,21 +67,20 @@ class BotMetrics:
             "mmbot_hedge_delta_base", "Net delta after hedges", ["asset"], registry=r
         )
         self.spread_captured: dict[str, Decimal] = {}
-        self._bot: Bot | None = None
+        self._state: MarketState | None = None  # the started bot's, for book ages at order time
 
-    def bind(self, bot: Bot) -> None:
-        """Start exporting the running bot's own totals."""
-        if self._bot is None:
-            self.registry.register(_BotCollector(bot, self))
-        self._bot = bot
+    def bind(self, rt: Runtime) -> None:
+        """Start exporting the started bot's own totals."""
+        if self._state is None:
+            self.registry.register(_BotCollector(rt, self))
+        self._state = rt.state
 
     # ---- recorded as it happens -------------------------------------------------------------
 
     def on_round_trip(self, market: Market, op: str, sent_ns: int, answered_ns: int) -> None:
         self.venue_latency_s.labels(market.venue, op).observe((answered_ns - sent_ns) / NS_PER_S)
-        bot = self._bot
-        if op == "place" and bot is not None and bot.engine is not None:
-            state = bot.engine.state
+        state = self._state
+        if op == "place" and state is not None:
             slot = state.slot(market.venue, market.symbol)
             if slot is not None and state.last_book_ns[slot] > 0:
                 age_s = (sent_ns - int(state.last_book_ns[slot])) / NS_PER_S
@@ -106,16 +103,14 @@ class BotMetrics:
 
 
 class _BotCollector(Collector):
-    def __init__(self, bot: Bot, metrics: BotMetrics) -> None:
-        self.bot = bot
+    def __init__(self, rt: Runtime, metrics: BotMetrics) -> None:
+        self.rt = rt
         self.metrics = metrics
-        self.started_ns = bot.clock.now_ns() if bot.clock is not None else 0
+        self.started_ns = rt.clock.now_ns()
 
     def collect(self) -> Iterator[Metric]:
-        bot = self.bot
-        orders, engine = bot.orders, bot.engine
-        if orders is None or engine is None:
-            return
+        rt = self.rt
+        orders, engine, guard = rt.orders, rt.engine, rt.risk_guard
         c = orders.counters
         for name, value, doc in (
             ("mmbot_orders_placed", c.placed, "Orders acknowledged by a venue"),
@@ -127,9 +122,7 @@ class _BotCollector(Collector):
             ("mmbot_events", engine.events_processed, "Venue events processed"),
         ):
             yield CounterMetricFamily(name, doc, value=value)
-        guard = bot.risk_guard
-        trips = guard.trips if guard is not None else 0
-        yield CounterMetricFamily("mmbot_kill_switch_trips", "Kill-switch trips", value=trips)
+        yield CounterMetricFamily("mmbot_kill_switch_trips", "Kill-switch trips", value=guard.trips)
         yield GaugeMetricFamily("mmbot_paused", "1 while quoting is paused", value=int(engine.paused))
         yield GaugeMetricFamily("mmbot_open_orders", "Orders tracked live", value=len(orders.live))
         state = engine.state
@@ -142,7 +135,7 @@ class _BotCollector(Collector):
         spread = GaugeMetricFamily(
             "mmbot_spread_captured_quote", "Sum of (mid - price) x size over our fills", labels=["market"]
         )
-        now_ns = bot.clock.now_ns() if bot.clock is not None else 0
+        now_ns = rt.clock.now_ns()
         for slot, m in enumerate(state.markets):
             inventory.add_metric([m.key], float(m.size(int(state.position_lots[slot]))))
             m_mid = state.mid_decimal(slot)
@@ -153,14 +146,13 @@ class _BotCollector(Collector):
                 book_age.add_metric([m.key], (now_ns - int(state.last_book_ns[slot])) / NS_PER_S)
             spread.add_metric([m.key], float(self.metrics.spread_captured.get(m.key, Decimal(0))))
         yield from (inventory, mid, pnl, book_age, spread)
-        if guard is not None:
-            total = float(guard.pnl_total())
-            if math.isfinite(total):
-                yield GaugeMetricFamily("mmbot_pnl_total_quote", "PnL incl. start inventory", value=total)
+        total = float(guard.pnl_total())
+        if math.isfinite(total):
+            yield GaugeMetricFamily("mmbot_pnl_total_quote", "PnL incl. start inventory", value=total)
         connected = GaugeMetricFamily(
             "mmbot_venue_connected", "1 if the venue is connected", labels=["venue"]
         )
-        for name in bot.venues:
+        for name in rt.venues:
             connected.add_metric([name], int(engine.venue_connected(name)))
         yield connected
         uptime_s = (now_ns - self.started_ns) / NS_PER_S

@@ -251,7 +251,7 @@ class Notifier:
         if not self.sinks or self._task is not None:
             return
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.send_timeout_s))
-        self._task = asyncio.create_task(self._run(), name="notifier")
+        self._task = asyncio.create_task(self._run(self._http), name="notifier")
 
     async def stop(self, flush_timeout_s: float | None = None) -> None:
         """Give waiting messages up to `flush_timeout_s` (default: send_timeout_s), then stop."""
@@ -270,7 +270,7 @@ class Notifier:
             await self._http.close()
             self._http = None
 
-    async def _run(self) -> None:
+    async def _run(self, http: aiohttp.ClientSession) -> None:
         loop = asyncio.get_running_loop()
         c = self.config
         self._bucket = TokenBucket(c.burst, c.rate_per_minute / 60, loop.time())
@@ -287,15 +287,12 @@ class Notifier:
                 continue
             message = self.outbox.pop()
             if message is not None:
-                await asyncio.gather(*(self._send(sink, message) for sink in self.sinks))
+                await asyncio.gather(*(self._send(http, sink, message) for sink in self.sinks))
                 self.delivered = [*self.delivered[-19:], message]
 
-    async def _send(self, sink: Sink, message: Message) -> None:
-        assert self._http is not None
+    async def _send(self, http: aiohttp.ClientSession, sink: Sink, message: Message) -> None:
         try:
-            await asyncio.wait_for(
-                sink.send(self._http, message, self.instance_id), self.config.send_timeout_s
-            )
+            await asyncio.wait_for(sink.send(http, message, self.instance_id), self.config.send_timeout_s)
         except (SinkError, TimeoutError) as exc:
             self._count("failed")
             if sink.name not in self._failing:

@@ -6,7 +6,9 @@
 - a venue disconnected for longer than `venue_disconnect_alert_s`, and its reconnection,
 - a periodic fills summary: fills, volume per quote asset and PnL change since the previous one.
 
-Every hook only files a message; the notifier's own task sends it.
+Every hook only files a message; the notifier's own task sends it. The hooks watch a started bot
+(`NotificationHooks`, attached to its `Runtime`); the notifier itself lives from the bot's creation
+to its stop.
 """
 
 from __future__ import annotations
@@ -14,16 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.core.clock import NS_PER_S
 from bot.core.events import VenueEvent, VenueStatus
+from bot.kernel.runtime import Runtime
+from bot.ops.metrics import BotMetrics
 from bot.ops.notify import Notifier, sinks_from_env
 from bot.ops.settings import NotifyConfig
-
-if TYPE_CHECKING:
-    from bot.app.lifecycle import Bot
-    from bot.ops.metrics import BotMetrics
 
 log = logging.getLogger("mmbot.notify")
 
@@ -31,14 +31,11 @@ STORED_KINDS = frozenset({"alert", "market_resume"})
 
 
 class BotNotifications:
+    """The bot's notifier, and the hooks on its runtime once it started (none while disabled)."""
+
     def __init__(self, notifier: Notifier) -> None:
         self.notifier = notifier
-        self.config: NotifyConfig = notifier.config
-        self._bot: Bot | None = None
-        self._down: dict[str, tuple[int, str, bool]] = {}  # venue -> (since_ns, detail, alerted)
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._last_totals: tuple[int, dict[str, Decimal], Decimal] | None = None
-        self._last_summary_ns = 0
+        self.hooks: NotificationHooks | None = None
 
     @classmethod
     def from_config(cls, config: NotifyConfig, instance_id: str, metrics: BotMetrics) -> BotNotifications:
@@ -48,31 +45,45 @@ class BotNotifications:
     def enabled(self) -> bool:
         return self.notifier.enabled
 
-    def attach(self, bot: Bot) -> None:
-        """Hook into a started bot (engine, risk guard and store exist)."""
+    def attach(self, rt: Runtime) -> NotificationHooks | None:
+        """Hook into a started bot; None when notifications are off."""
         if not self.enabled:
-            return
-        assert bot.engine is not None and bot.risk_guard is not None and bot.clock is not None
-        self._bot = bot
-        bot.risk_guard.alerts.append(self.on_risk_alert)
-        bot.store.event_listeners.append(self.on_stored_event)
-        bot.engine.listeners.append(self.on_venue_event)
-        self._last_totals = self._totals()
-        self._last_summary_ns = bot.clock.now_ns()
+            return None
+        self.hooks = NotificationHooks(self.notifier, rt)
         log.info("notifications on: %s", ", ".join(s.name for s in self.notifier.sinks))
+        return self.hooks
 
     def start(self) -> None:
         self.notifier.start()
 
     async def stop(self) -> None:
+        if self.hooks is not None:
+            self.hooks.cancel_timers()
+        await self.notifier.stop()
+
+
+class NotificationHooks:
+    """Files a message for each notifiable thing that happens to one started bot."""
+
+    def __init__(self, notifier: Notifier, rt: Runtime) -> None:
+        self.notifier = notifier
+        self.config: NotifyConfig = notifier.config
+        self.rt = rt
+        self._down: dict[str, tuple[int, str, bool]] = {}  # venue -> (since_ns, detail, alerted)
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        rt.risk_guard.alerts.append(self.on_risk_alert)
+        rt.store.event_listeners.append(self.on_stored_event)
+        rt.engine.listeners.append(self.on_venue_event)
+        self._last_totals = self._totals()
+        self._last_summary_ns = rt.clock.now_ns()
+
+    def cancel_timers(self) -> None:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        await self.notifier.stop()
 
     def _now_ns(self) -> int:
-        assert self._bot is not None and self._bot.clock is not None
-        return self._bot.clock.now_ns()
+        return self.rt.clock.now_ns()
 
     # ---- hooks ---------------------------------------------------------------------------------
 
@@ -139,17 +150,14 @@ class BotNotifications:
     # ---- fills summary -------------------------------------------------------------------------
 
     def _totals(self) -> tuple[int, dict[str, Decimal], Decimal]:
-        assert self._bot is not None and self._bot.orders is not None and self._bot.risk_guard is not None
-        fills, volume = 0, {}
-        for pnl in self._bot.orders.pnl:
+        fills, volume = 0, dict[str, Decimal]()
+        for pnl in self.rt.orders.pnl:
             fills += pnl.fills
             volume[pnl.quote] = volume.get(pnl.quote, Decimal(0)) + pnl.volume_quote
-        return fills, volume, self._bot.risk_guard.pnl_total()
+        return fills, volume, self.rt.risk_guard.pnl_total()
 
     async def fills_summary(self) -> None:
         """Scheduled job: fills, volume and PnL change since the previous summary."""
-        if self._bot is None or self._last_totals is None:
-            return
         fills, volume, pnl = self._totals()
         last_fills, last_volume, last_pnl = self._last_totals
         self._last_totals = (fills, volume, pnl)

@@ -11,30 +11,27 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from bot.core.clock import NS_PER_S
-from bot.kernel.market_pauses import paused_markets
+from bot.kernel.runtime import Runtime
+from bot.ops.metrics import BotMetrics
+from bot.ops.operator import Operator
 from bot.ops.settings import OpsConfig
 from bot.reports.status import collect_status
-
-if TYPE_CHECKING:
-    from bot.app.lifecycle import Bot
 
 log = logging.getLogger("mmbot.ops")
 
 
-def health_report(bot: Bot, stale_book_s: float) -> tuple[bool, dict[str, Any]]:
+def health_report(rt: Runtime, stale_book_s: float) -> tuple[bool, dict[str, Any]]:
     """Healthy when every venue is connected and every one of its books is fresh."""
-    engine, clock = bot.engine, bot.clock
-    if engine is None or clock is None:
-        return False, {"status": "starting"}
-    now_ns = clock.now_ns()
+    engine = rt.engine
+    now_ns = rt.clock.now_ns()
     venues: dict[str, Any] = {}
     ok = True
-    for name in bot.venues:
+    for name in rt.venues:
         ages = {}
         for slot, m in enumerate(engine.state.markets):
             if m.venue == name:
@@ -47,30 +44,32 @@ def health_report(bot: Bot, stale_book_s: float) -> tuple[bool, dict[str, Any]]:
     return ok, {"status": "ok" if ok else "unhealthy", "paused": engine.paused, "venues": venues}
 
 
-def live_status(bot: Bot) -> dict[str, Any]:
+def live_status(rt: Runtime, operator: Operator) -> dict[str, Any]:
     """`mmbot status` from the store plus what only the running bot knows."""
-    out = collect_status(bot.store)
-    guard, orders = bot.risk_guard, bot.orders
-    if orders is not None:
-        out["counters"] = {k: getattr(orders.counters, k) for k in orders.counters.__slots__}
-        out["live_orders"] = len(orders.live)
-    if guard is not None:
-        tripped = guard.kill_switch.tripped
-        out["pause"] = {
-            "paused": guard.paused_by is not None,
-            "by": guard.paused_by,
-            "reason": guard.pause_reason,
-            "kill_switch": None if tripped is None else {"rule": tripped.rule, "message": tripped.message},
-        }
-        out["pnl_total_quote"] = str(guard.pnl_total())
-    out["paused_markets"] = paused_markets(bot.active_strategies)
-    out["instance_id"] = bot.config.bot.instance_id
+    out = collect_status(rt.store)
+    guard, orders = rt.risk_guard, rt.orders
+    out["counters"] = {k: getattr(orders.counters, k) for k in orders.counters.__slots__}
+    out["live_orders"] = len(orders.live)
+    tripped = guard.kill_switch.tripped
+    out["pause"] = {
+        "paused": guard.paused_by is not None,
+        "by": guard.paused_by,
+        "reason": guard.pause_reason,
+        "kill_switch": None if tripped is None else {"rule": tripped.rule, "message": tripped.message},
+    }
+    out["pnl_total_quote"] = str(guard.pnl_total())
+    out["paused_markets"] = operator.paused_markets()
+    out["instance_id"] = rt.instance_id
     return out
 
 
 class OpsServer:
-    def __init__(self, bot: Bot, config: OpsConfig) -> None:
-        self.bot = bot
+    """Serves one started bot: reads its `Runtime`, sends control actions to its `Operator`."""
+
+    def __init__(self, rt: Runtime, operator: Operator, metrics: BotMetrics, config: OpsConfig) -> None:
+        self.rt = rt
+        self.operator = operator
+        self.metrics = metrics
         self.config = config
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
@@ -88,8 +87,8 @@ class OpsServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
-        sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
-        self.port = sockets[0].getsockname()[1] if sockets else self.config.port
+        addresses = self._runner.addresses  # (host, port, ...) of each bound socket: port 0 resolved
+        self.port = int(addresses[0][1]) if addresses else self.config.port
         log.info("ops endpoint on http://%s:%d", self.config.host, self.port)
         return self.port
 
@@ -101,15 +100,15 @@ class OpsServer:
     # ---- read-only -------------------------------------------------------------------------
 
     async def _health(self, _request: web.Request) -> web.Response:
-        ok, report = health_report(self.bot, self.config.stale_book_s)
+        ok, report = health_report(self.rt, self.config.stale_book_s)
         return web.json_response(report, status=200 if ok else 503)
 
     async def _metrics(self, _request: web.Request) -> web.Response:
-        body = self.bot.metrics.render()
+        body = self.metrics.render()
         return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
     async def _status(self, _request: web.Request) -> web.Response:
-        return web.json_response(live_status(self.bot))
+        return web.json_response(live_status(self.rt, self.operator))
 
     # ---- control ---------------------------------------------------------------------------
 
@@ -130,7 +129,7 @@ class OpsServer:
         if not self._authorized(request):
             return self._deny(request)
         reason = request.query.get("reason", "operator request")[:200]
-        await self.bot.pause(f"ops endpoint: {reason}")
+        await self.operator.pause(f"ops endpoint: {reason}")
         return web.json_response({"paused": True})
 
     async def _resume(self, request: web.Request) -> web.Response:
@@ -139,14 +138,14 @@ class OpsServer:
             return self._deny(request)
         market = request.query.get("market")
         if market is None:
-            quoting = await self.bot.resume()
-            markets = self.bot.resume_markets()
+            quoting = await self.operator.resume()
+            markets = self.operator.resume_markets()
             return web.json_response({"resumed": quoting or bool(markets), "markets": markets})
-        if market not in {m.key for m in self.bot.markets}:
+        if market not in {m.key for m in self.rt.markets}:
             return web.json_response(
                 {"error": f"market: {market[:100]!r} is not a market of this bot"}, status=404
             )
-        markets = self.bot.resume_markets(market)
+        markets = self.operator.resume_markets(market)
         if not markets:
             return web.json_response({"error": f"market: {market} is not paused by a strategy"}, status=409)
         return web.json_response({"resumed": True, "markets": markets})
@@ -154,5 +153,5 @@ class OpsServer:
     async def _cancel_all(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return self._deny(request)
-        left = await self.bot.cancel_all()
+        left = await self.operator.cancel_all()
         return web.json_response({"open_orders_left": left})

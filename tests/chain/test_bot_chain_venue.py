@@ -25,7 +25,7 @@ async def test_bot_connects_a_uniswap_v3_venue_and_closes_it(tmp_path, uniswap, 
     bot = Bot(config, tmp_path)
     await bot.start()
     try:
-        pool = bot.context.pools["uni"]
+        pool = bot.runtime.context.pools["uni"]
         assert isinstance(pool, ChainPool)
         state = await pool.read_state()
         assert state.sqrt_price_x96 > 0 and state.tick == (await pool.reader.slot0()).tick

@@ -38,7 +38,7 @@ def test_simulated_run_fills_stores_and_stops_with_nothing_open(tmp_path):
         assert [u for u in open_left[name] if u.client_order_id.startswith(prefix)] == []
     assert store.open_orders() == []
     assert [e.kind for e in store.events()][-1] == "stop"
-    assert bot.orders.counters.duplicate_fills == 0
+    assert bot.runtime.orders.counters.duplicate_fills == 0
     # Every fill belongs to an order the store knows, and each order's filled lots equal its fills.
     lots_by_order: dict[str, int] = {}
     for f in store.fills():

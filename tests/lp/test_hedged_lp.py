@@ -40,12 +40,12 @@ def run_hedged(tmp_path, duration_s: float):
         task = asyncio.create_task(bot.run(duration_s=duration_s))
         await asyncio.sleep(600)  # the manager enters and the first hedges go through
         lp, hedger = bot.active_strategies
-        slot = bot.context.state.slot("va", "ETH/USDT")
+        slot = bot.runtime.context.state.slot("va", "ETH/USDT")
         while True:
             await asyncio.sleep(60)
             if task.done():
                 break
-            mid = float(bot.context.state.mid_price[slot])
+            mid = float(bot.runtime.context.state.mid_price[slot])
             value = await lp_book_value(lp.managers["uni"], mid)
             net = await hedger.net_delta()
             samples.append((value, hedger.book.pnl(mid), net, hedger.last_lp_delta))

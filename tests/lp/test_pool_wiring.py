@@ -21,7 +21,7 @@ def test_bot_runs_the_pool_flow_following_the_mock_fair_price_and_stops_it(tmp_p
         bot = Bot(config, tmp_path)
         task = asyncio.create_task(bot.run(duration_s=1200))
         await asyncio.sleep(60)
-        pool = bot.context.pools["uni"]
+        pool = bot.runtime.context.pools["uni"]
         venue = bot.venues["va"]
         for _ in range(90):
             await asyncio.sleep(12)
@@ -69,7 +69,7 @@ def test_injected_venues_still_get_their_pools(tmp_path):
         return bot
 
     bot = run_simulated(main)
-    assert set(bot.context.pools) == {"uni"}
+    assert set(bot.runtime.context.pools) == {"uni"}
     assert bot.sim_pools.runtimes["uni"].flow.stats.blocks == 5
 
 

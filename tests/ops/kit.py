@@ -40,7 +40,7 @@ async def run_with_script(
 ) -> Any:
     """Run the bot for `duration_s` while `script(bot)` runs beside it; returns the script's result."""
     run = asyncio.create_task(bot.run(duration_s=duration_s, **run_kw))
-    while bot.risk_guard is None:  # started once the guard exists
+    while not bot.started:
         await asyncio.sleep(0.01)
     try:
         return await script(bot)

@@ -100,7 +100,7 @@ def test_reconciliation_job_recovers_fills_the_stream_lost_and_housekeeping_trim
         await asyncio.sleep(100)
         venue._sink = sink
         await asyncio.sleep(100)
-        return lost, bot.clock.now_ns()
+        return lost, bot.runtime.clock.now_ns()
 
     async def main():
         venues = mock_venues(config)

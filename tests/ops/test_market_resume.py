@@ -43,7 +43,8 @@ def test_post_resume_resumes_a_paused_xemm_market(tmp_path, monkeypatch):
         await asyncio.sleep(2)
         maker = next(iter(xemm.makers.values()))
         out = {"unhedged": maker.unhedged_base, "open_while_paused": await our_open_orders(bot)}
-        server = OpsServer(bot, config.bot.ops)  # simulated runs start none: the test serves it
+        # simulated runs start no ops endpoint: the test serves one
+        server = OpsServer(bot.runtime, bot, bot.metrics, config.bot.ops)
         base = f"http://127.0.0.1:{await server.start()}"
         try:
             async with aiohttp.ClientSession() as http:
@@ -63,10 +64,10 @@ def test_post_resume_resumes_a_paused_xemm_market(tmp_path, monkeypatch):
                 out["answers"] = answers
                 async with http.get(f"{base}/status") as r:
                     out["status_after"] = (await r.json())["paused_markets"]
-                placed = bot.orders.counters.placed
+                placed = bot.runtime.orders.counters.placed
                 await asyncio.sleep(0.5)
                 out["open_after_resume"] = await our_open_orders(bot)
-                out["placed_after_resume"] = bot.orders.counters.placed - placed
+                out["placed_after_resume"] = bot.runtime.orders.counters.placed - placed
                 # the taker still refuses: the next maker fill pauses it again; a plain /resume
                 # then resumes it together with the (unpaused) bot
                 await until(lambda: xemm.paused_markets())
@@ -130,7 +131,7 @@ def test_post_resume_resumes_a_market_the_arbitrage_paused(tmp_path, monkeypatch
         arb = bot.active_strategies[0]
         await until(lambda: arb.paused_markets(), step_s=0.5, limit_s=60)
         out = {}
-        server = OpsServer(bot, config.bot.ops)
+        server = OpsServer(bot.runtime, bot, bot.metrics, config.bot.ops)
         base = f"http://127.0.0.1:{await server.start()}"
         ledger = XvenueLedger(bot.store)
         try:

@@ -136,11 +136,11 @@ async def test_running_bot_notifies_kill_switch_pause_disconnect_and_fills(tmp_p
         trip = await receiver.wait_for("kill_switch")
         pause = await receiver.wait_for("pause")
         summary = await receiver.wait_for("fills_summary")
-        bot.engine.on_event(VenueStatus("va", False, "socket closed", bot.clock.now_ns()))
+        bot.runtime.engine.on_event(VenueStatus("va", False, "socket closed", bot.runtime.clock.now_ns()))
         await asyncio.sleep(0.1)
         assert "venue_disconnected" not in receiver.kinds()  # not down long enough yet
         down = await receiver.wait_for("venue_disconnected")
-        bot.engine.on_event(VenueStatus("va", True, "resubscribed", bot.clock.now_ns()))
+        bot.runtime.engine.on_event(VenueStatus("va", True, "resubscribed", bot.runtime.clock.now_ns()))
         back = await receiver.wait_for("venue_reconnected")
         await bot.resume()
         resumed = await receiver.wait_for("resume")
@@ -170,13 +170,13 @@ async def test_a_hanging_endpoint_never_delays_quoting(tmp_path, monkeypatch, ca
     run = asyncio.create_task(bot.run(stop=stop))
     try:
         with caplog.at_level(logging.WARNING, logger="mmbot.notify"):
-            while bot.orders is None or bot.orders.counters.placed == 0:
+            while not bot.started or bot.runtime.orders.counters.placed == 0:
                 await asyncio.sleep(0.02)
             for i in range(200):  # far more than the outbox holds, while the endpoint hangs
-                bot.notifications.on_risk_alert("pause", f"flood {i}")
-            placed, events = bot.orders.counters.placed, bot.engine.events_processed
+                bot.notifications.hooks.on_risk_alert("pause", f"flood {i}")
+            placed, events = bot.runtime.orders.counters.placed, bot.runtime.engine.events_processed
             await asyncio.sleep(1.5)
-            during = bot.orders.counters.placed - placed, bot.engine.events_processed - events
+            during = bot.runtime.orders.counters.placed - placed, bot.runtime.engine.events_processed - events
             outcomes = dict(bot.notifications.notifier.outcomes)
             waiting = len(bot.notifications.notifier.outbox)
     finally:

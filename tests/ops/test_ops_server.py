@@ -81,11 +81,11 @@ async def test_health_metrics_status_and_token_protected_control(tmp_path, monke
                 assert r.status == 401
             async with http.post(f"{base}/pause", headers={"Authorization": "Bearer wrong"}) as r:
                 assert r.status == 401
-            assert bot.engine.paused is False
+            assert bot.runtime.engine.paused is False
             async with http.post(f"{base}/pause?reason=maintenance", headers=auth) as r:
                 assert r.status == 200
             await asyncio.sleep(0.3)
-            assert bot.engine.paused and await our_open_orders(bot) == 0
+            assert bot.runtime.engine.paused and await our_open_orders(bot) == 0
             async with http.get(f"{base}/status") as r:
                 assert (await r.json())["pause"]["by"] == "operator"
             async with http.get(f"{base}/metrics") as r:
@@ -93,11 +93,11 @@ async def test_health_metrics_status_and_token_protected_control(tmp_path, monke
             async with http.post(f"{base}/resume", headers=auth) as r:
                 assert (await r.json()) == {"resumed": True, "markets": []}
             await asyncio.sleep(0.5)
-            assert not bot.engine.paused and await our_open_orders(bot) > 0
+            assert not bot.runtime.engine.paused and await our_open_orders(bot) > 0
             async with http.post(f"{base}/cancel-all", headers=auth) as r:
                 assert r.status == 200 and "open_orders_left" in await r.json()
 
-            bot.engine.on_event(VenueStatus("va", False, "socket closed", bot.clock.now_ns()))
+            bot.runtime.engine.on_event(VenueStatus("va", False, "socket closed", bot.runtime.clock.now_ns()))
             async with http.get(f"{base}/health") as r:
                 assert r.status == 503
                 assert (await r.json())["venues"]["va"]["connected"] is False
@@ -120,7 +120,7 @@ async def test_control_is_refused_when_the_token_variable_is_unset(tmp_path, mon
             for path in ("/pause", "/resume", "/cancel-all"):
                 async with http.post(base + path, headers={"Authorization": "Bearer "}) as r:
                     assert r.status == 401, path
-        assert bot.engine.paused is False
+        assert bot.runtime.engine.paused is False
     finally:
         stop.set()
         await run

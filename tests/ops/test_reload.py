@@ -27,15 +27,15 @@ def base_data(tmp_path):
 
 def live_by_market(bot):
     out = {}
-    for o in bot.orders.live.values():
+    for o in bot.runtime.orders.live.values():
         out.setdefault(f"{o.request.venue}:{o.request.symbol}", []).append(o)
     return out
 
 
 def distance_bps(bot, order):
-    slot = bot.engine.state.slot(order.request.venue, order.request.symbol)
-    mid = bot.engine.state.mid_price[slot]
-    price = order.request.price_ticks * bot.engine.state.tick_size[slot]
+    slot = bot.runtime.engine.state.slot(order.request.venue, order.request.symbol)
+    mid = bot.runtime.engine.state.mid_price[slot]
+    price = order.request.price_ticks * bot.runtime.engine.state.tick_size[slot]
     return (mid - price) / mid * 1e4 if order.request.side is Side.BUY else (price - mid) / mid * 1e4
 
 
@@ -52,7 +52,7 @@ def test_reload_applies_good_changes_and_rejects_bad_ones_while_running(tmp_path
         seen = {}
         await asyncio.sleep(20)
         seen["before"] = sorted(live_by_market(bot))
-        seen["near"] = max(distance_bps(bot, o) for o in bot.orders.live.values())
+        seen["near"] = max(distance_bps(bot, o) for o in bot.runtime.orders.live.values())
 
         wide = copy.deepcopy(data)  # add ETH, widen to 30 bps, change a risk limit
         wide["markets"].append(
@@ -63,8 +63,8 @@ def test_reload_applies_good_changes_and_rejects_bad_ones_while_running(tmp_path
         write(wide)
         await asyncio.sleep(10)
         seen["wide_markets"] = sorted(live_by_market(bot))
-        seen["wide_min_bps"] = min(distance_bps(bot, o) for o in bot.orders.live.values())
-        seen["limits"] = bot.orders.limits.max_open_orders
+        seen["wide_min_bps"] = min(distance_bps(bot, o) for o in bot.runtime.orders.live.values())
+        seen["limits"] = bot.runtime.orders.limits.max_open_orders
 
         narrow = copy.deepcopy(wide)  # drop ETH again
         narrow["strategies"]["mm"]["markets"] = [BTC]

@@ -45,10 +45,10 @@ def xemm_data(tmp_path):
 
 def maker_distances_bps(bot, reference="vb"):
     """Each live maker order's distance from the `reference` venue's mid, in bps."""
-    state = bot.engine.state
+    state = bot.runtime.engine.state
     mid = state.mid_price[state.slot(reference, "BTC/USDT")]
     out = []
-    for o in bot.orders.live.values():
+    for o in bot.runtime.orders.live.values():
         if (o.request.venue, o.request.symbol) != ("va", "BTC/USDT"):
             continue
         price = o.request.price_ticks * state.tick_size[state.slot("va", "BTC/USDT")]

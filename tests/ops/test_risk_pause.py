@@ -25,18 +25,18 @@ def test_drawdown_trip_pauses_cancels_everything_and_resumes_after_cooldown(tmp_
     async def script(bot):
         await asyncio.sleep(10)
         before = await our_open_orders(bot)
-        pnl_before = bot.risk_guard.pnl_total()
+        pnl_before = bot.runtime.risk_guard.pnl_total()
         crash_fair_price(bot.venues["va"], "BTC/USDT", 0.7)
         await asyncio.sleep(5)
         paused = (
-            bot.engine.paused,
-            bot.risk_guard.paused_by,
+            bot.runtime.engine.paused,
+            bot.runtime.risk_guard.paused_by,
             await our_open_orders(bot),
-            len(bot.orders.live),
+            len(bot.runtime.orders.live),
         )
-        pnl_after = bot.risk_guard.pnl_total()
+        pnl_after = bot.runtime.risk_guard.pnl_total()
         await asyncio.sleep(130)
-        resumed = (bot.engine.paused, await our_open_orders(bot))
+        resumed = (bot.runtime.engine.paused, await our_open_orders(bot))
         return before, pnl_before, paused, pnl_after, resumed
 
     async def main():
@@ -69,8 +69,8 @@ def test_cancel_all_command_cancels_ours_only_and_updates_the_store(tmp_path):
 
         async def crash_without_cleanup(bot):
             await asyncio.sleep(30)
-            await bot.engine.stop()  # as if the process died: orders stay on the venue
-            bot.orders.live.clear()
+            await bot.runtime.engine.stop()  # as if the process died: orders stay on the venue
+            bot.runtime.orders.live.clear()
             bot.shutdown = _no_cleanup  # type: ignore[method-assign]
             return await our_open_orders(bot)
 

@@ -151,7 +151,7 @@ async def test_live_bot_with_ccxt_ops_and_notifications_never_shows_a_secret(tmp
             await asyncio.sleep(0.02)
         base = f"http://127.0.0.1:{bot.ops_server.port}"
         auth = {"Authorization": f"Bearer {SECRETS['T_OPS_TOKEN']}"}
-        while bot.orders.counters.placed < 4:
+        while bot.runtime.orders.counters.placed < 4:
             await asyncio.sleep(0.05)
         async with aiohttp.ClientSession() as http:
             for method, path, headers in (
@@ -165,9 +165,9 @@ async def test_live_bot_with_ccxt_ops_and_notifications_never_shows_a_secret(tmp
             ):
                 async with http.request(method, base + path, headers=headers) as r:
                     http_out.append(f"{method} {path} {r.status} {await r.text()}")
-            bot.engine.on_event(VenueStatus("va", False, "socket closed", bot.clock.now_ns()))
+            bot.runtime.engine.on_event(VenueStatus("va", False, "socket closed", bot.runtime.clock.now_ns()))
             await receiver.wait_for("venue_disconnected")
-            bot.engine.on_event(VenueStatus("va", True, "back", bot.clock.now_ns()))
+            bot.runtime.engine.on_event(VenueStatus("va", True, "back", bot.runtime.clock.now_ns()))
             await receiver.wait_for("fills_summary")
             async with http.get(base + "/status") as r:
                 status = await r.json()

@@ -48,7 +48,7 @@ async def run_bot_under(bot: Bot, facade: FacadeHandle, script: Script, settle_s
     stop = asyncio.Event()
     run = asyncio.create_task(bot.run(stop=stop))
     try:
-        while bot.engine is None or not bot.orders or not bot.orders.counters.placed:
+        while not bot.started or not bot.runtime.orders.counters.placed:
             if run.done():
                 run.result()
                 raise AssertionError("the bot stopped before quoting")

@@ -48,7 +48,7 @@ def test_order_killed_mid_cancel_is_cancelled_after_restart_and_none_left_at_sto
 
         bot = Bot(config, tmp_path, venues={"va": venue})
         await bot.start()
-        adopted = bot.orders.live[cid].state
+        adopted = bot.runtime.orders.live[cid].state
         await bot.shutdown()
         left = [u.client_order_id for u in await venue.fetch_open_orders()]
         await venue.close()
@@ -74,10 +74,10 @@ def test_stop_settles_tracked_orders_the_venue_no_longer_lists(tmp_path):
         await venue.connect()
         bot = Bot(config, tmp_path, venues={"va": venue})
         await bot.start()
-        btc = bot.orders.state.markets[bot.orders.state.slot("va", "BTC/USDT")]
+        btc = bot.runtime.orders.state.markets[bot.runtime.orders.state.slot("va", "BTC/USDT")]
         order = _stored(bot.store, btc, ghost, Side.SELL, 10**9, 1, [OrderState.OPEN], clock)
         order.transition(OrderState.PENDING_CANCEL, clock.now_ns())
-        bot.orders.adopt(order)  # tracked, pending cancel, unknown to the venue
+        bot.runtime.orders.adopt(order)  # tracked, pending cancel, unknown to the venue
         t0 = asyncio.get_running_loop().time()
         await bot.shutdown()
         took = asyncio.get_running_loop().time() - t0
@@ -105,17 +105,17 @@ def test_cancel_of_an_order_that_filled_after_the_diff_is_a_no_op(tmp_path):
         await venue.connect()
         bot = Bot(config, tmp_path, venues={"va": venue})
         await bot.start()
-        slot = bot.orders.state.slot("va", "BTC/USDT")
-        btc = bot.orders.state.markets[slot]
+        slot = bot.runtime.orders.state.slot("va", "BTC/USDT")
+        btc = bot.runtime.orders.state.markets[slot]
         order = _stored(bot.store, btc, cid, Side.BUY, 1000, 1, [OrderState.OPEN], clock)
-        bot.orders.adopt(order)
-        bot.orders.apply_update(OrderUpdate("va", "BTC/USDT", cid, "9", OrderState.FILLED, Side.BUY,
-                                            1000, 1, 1, clock.now_ns()))  # fmt: skip
-        cancels_before = bot.orders.counters.cancelled
-        await bot.orders._cancel(btc, order)  # the job that was already scheduled
+        bot.runtime.orders.adopt(order)
+        bot.runtime.orders.apply_update(OrderUpdate("va", "BTC/USDT", cid, "9", OrderState.FILLED, Side.BUY,
+                                                    1000, 1, 1, clock.now_ns()))  # fmt: skip
+        cancels_before = bot.runtime.orders.counters.cancelled
+        await bot.runtime.orders._cancel(btc, order)  # the job that was already scheduled
         await bot.shutdown()
         await venue.close()
-        return order.state, bot.orders.counters.cancelled - cancels_before
+        return order.state, bot.runtime.orders.counters.cancelled - cancels_before
 
     state, cancels = run_simulated(main)
     assert (state, cancels) == (OrderState.FILLED, 0)

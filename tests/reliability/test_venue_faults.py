@@ -81,7 +81,7 @@ async def test_stale_book_pulls_quotes_within_stale_book_s_and_resumes(tmp_path,
             elif isinstance(e, BookSnapshot):
                 books.append((e.local_ts_ns, e.symbol))
 
-        bot.engine.listeners.append(watch)
+        bot.runtime.engine.listeners.append(watch)
         while not ours_open(facade):
             await asyncio.sleep(0.02)
         seen_from = len(books)
@@ -89,8 +89,8 @@ async def test_stale_book_pulls_quotes_within_stale_book_s_and_resumes(tmp_path,
             await asyncio.sleep(0.02)  # a fresh book of every symbol, so the silence is measured
         statuses.clear()  # (a loaded machine can stall a feed past stale_book_s before the freeze)
         facade.faults.freeze_depth = True  # connected, silent
-        frozen_ns = bot.clock.now_ns()
-        live_at_freeze = {cid: o.request.symbol for cid, o in bot.orders.live.items()}
+        frozen_ns = bot.runtime.clock.now_ns()
+        live_at_freeze = {cid: o.request.symbol for cid, o in bot.runtime.orders.live.items()}
         while not any(not up for _, up, _ in statuses):
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.5)  # the other symbols' pulls (their last books came a little later)
@@ -189,7 +189,7 @@ async def test_create_timeouts_where_the_order_was_placed(tmp_path, caplog, cred
     assert out.facade.faults.delayed == 4
     assert out.facade.rest.gate.counts[("GET", "/api/v3/order")] >= 4  # each looked up by client id
     # never re-sent: the facade would have answered a re-send with a duplicate-id rejection
-    assert out.bot.orders.counters.rejected == 0
+    assert out.bot.runtime.orders.counters.rejected == 0
 
 
 async def test_duplicated_and_out_of_order_user_events(tmp_path, caplog, credentials):

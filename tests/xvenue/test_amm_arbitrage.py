@@ -19,8 +19,7 @@ class BotWithPool(Bot):
 
     async def start(self) -> None:
         await super().start()
-        assert self.context is not None
-        self.context.pools["uni"] = self.pool
+        self.runtime.context.pools["uni"] = self.pool
 
 
 def _config(tmp_path, **arb):
@@ -134,7 +133,7 @@ def test_no_action_when_the_gap_is_below_costs(tmp_path):
     bot, _ = _run(config, tmp_path, pool)
     store = Store(config.bot.database_url)
     assert XvenueLedger(store).arb_trades() == []
-    assert store.fills() == [] and bot.orders.counters.placed == 0
+    assert store.fills() == [] and bot.runtime.orders.counters.placed == 0
     assert pool.core.sqrt_price_x96 == before and pool.wallet0 == 5 * 10**18
 
 
@@ -176,5 +175,5 @@ def test_no_action_when_the_cex_to_pool_gap_is_below_costs(tmp_path):
     bot, _ = _run(config, tmp_path, pool)
     store = Store(config.bot.database_url)
     assert XvenueLedger(store).arb_trades() == []
-    assert store.fills() == [] and bot.orders.counters.placed == 0
+    assert store.fills() == [] and bot.runtime.orders.counters.placed == 0
     assert pool.core.sqrt_price_x96 == before and pool.wallet1 == 20_000 * 10**6

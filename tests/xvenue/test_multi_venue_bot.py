@@ -34,8 +34,7 @@ def test_multi_venue_avellaneda_quotes_both_venues_and_never_crosses_itself(tmp_
     prefix = client_order_prefix(config.bot.instance_id)
 
     async def script(bot: Bot):
-        assert bot.engine is not None
-        strategy = bot.engine.strategies[0].strategy
+        strategy = bot.runtime.engine.strategies[0].strategy
         compute = strategy.targets
         calls = []
 

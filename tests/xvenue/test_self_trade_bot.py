@@ -25,8 +25,7 @@ class CrossingSampler:
     live ask of every other venue, in price (Decimal: the venues' ticks differ)."""
 
     def __init__(self, bot: Bot) -> None:
-        assert bot.orders is not None
-        self.orders = bot.orders
+        self.orders = bot.runtime.orders
         self.samples = 0
         self.crossed: list[tuple[int, str, Decimal, str, Decimal]] = []
 
@@ -52,11 +51,10 @@ class CrossingSampler:
 
 def _run(config: AppConfig, tmp_path, duration_s: float, moves: Callable[[Bot], Awaitable[Any]]):
     async def script(bot: Bot) -> CrossingSampler:
-        assert bot.engine is not None
         sampler = CrossingSampler(bot)
-        bot.engine.listeners.append(sampler)
+        bot.runtime.engine.listeners.append(sampler)
         await moves(bot)
-        bot.engine.listeners.remove(sampler)
+        bot.runtime.engine.listeners.remove(sampler)
         return sampler
 
     async def main() -> CrossingSampler:

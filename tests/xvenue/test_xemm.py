@@ -105,7 +105,7 @@ def test_rejected_first_hedge_is_retried(tmp_path):
     assert {t.status for t in trips} == {"hedged"}
     assert abs(_signed_base(store, "va") + _signed_base(store, "vb")) <= Decimal("0.001")
     assert store.open_orders() == []
-    assert bot.orders.counters.rejected >= 1
+    assert bot.runtime.orders.counters.rejected >= 1
 
 
 def test_taker_that_keeps_rejecting_pauses_the_market_with_an_alert(tmp_path):

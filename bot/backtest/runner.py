@@ -24,8 +24,9 @@ from bot.kernel.store import Store
 from bot.reports.report import write_report
 from connectors.base import Venue
 from connectors.registry import build_venue, is_live, is_pool, venue_kind_name
-from connectors.replay import ReplayVenue, ReplayVenueParams
 from connectors.replay.events import EventData, load_events
+from connectors.replay.params import ReplayVenueParams
+from connectors.replay.venue import ReplayVenue
 
 STORE_NAME = "backtest.sqlite"
 

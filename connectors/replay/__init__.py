@@ -1,6 +1,2 @@
-"""A venue that replays a recorded L2 event file on the simulated clock (backtests)."""
-
-from connectors.replay.params import ReplayVenueParams
-from connectors.replay.venue import ReplayVenue
-
-__all__ = ["ReplayVenue", "ReplayVenueParams"]
+"""A venue that replays a recorded L2 event file on the simulated clock (backtests): the replay
+engine (book, queue and latency models, the compiled core) and the Venue adapter over it."""

@@ -118,7 +118,7 @@ def totals(balances: dict[str, Balance]) -> dict[str, Decimal]:
     return {asset: b.total for asset, b in balances.items()}
 
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def child_env(**extra: str) -> dict[str, str]:

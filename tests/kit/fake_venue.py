@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from bot.core.clock import Clock, FixedClock
@@ -37,19 +37,18 @@ Levels = tuple[tuple[int, int], ...]
 
 @dataclass(slots=True)
 class _Order:
-    request: OrderRequest
-    venue_order_id: str
-    lock_left: Decimal
-    state: OrderState = OrderState.OPEN
-    filled_lots: int = 0
-    updated_ns: int = 0
+    """One of our orders: what the venue would answer about it now, and what it still holds locked."""
 
-    def update(self, market: Market, reason: str | None = None) -> OrderUpdate:
-        r = self.request
-        return OrderUpdate(
-            market.venue, r.symbol, r.client_order_id, self.venue_order_id, self.state, r.side,
-            r.price_ticks, r.size_lots, self.filled_lots, self.updated_ns, reason,
-        )  # fmt: skip
+    last: OrderUpdate
+    lock_left: Decimal
+
+    @property
+    def left_lots(self) -> int:
+        return self.last.size_lots - self.last.filled_lots
+
+    @property
+    def is_live(self) -> bool:
+        return self.last.state.is_live
 
 
 class FakeVenue:
@@ -94,16 +93,16 @@ class FakeVenue:
     def fill(self, client_order_id: str, size_lots: int | None = None) -> Fill:
         """A taker trades `size_lots` (default: all that is left) with our resting order, at its price."""
         order = self._orders.get(client_order_id)
-        if order is None or not order.state.is_live:
+        if order is None or not order.is_live:
             raise ValueError(f"{self.name}: no resting order {client_order_id!r} to fill")
-        lots = order.request.size_lots - order.filled_lots if size_lots is None else size_lots
-        if not 0 < lots <= order.request.size_lots - order.filled_lots:
+        lots = order.left_lots if size_lots is None else size_lots
+        if not 0 < lots <= order.left_lots:
             raise ValueError(f"{self.name}: {client_order_id} cannot fill {lots} lots")
         now = self.clock.now_ns()
         events: list[VenueEvent] = []
-        fill = self._execute(order, order.request.price_ticks, lots, True, now, events)
+        fill = self._execute(order, order.last.price_ticks, lots, True, now, events)
         self._emit(*events, self._balance_update(now))
-        self._publish(order.request.symbol)
+        self._publish(order.last.symbol)
         return fill
 
     # ---- lifecycle -----------------------------------------------------------------------------
@@ -153,17 +152,13 @@ class FakeVenue:
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         self._called("fetch_order")
         order = self._orders.get(client_order_id)
-        if order is None or order.request.symbol != symbol:
+        if order is None or order.last.symbol != symbol:
             raise OrderNotFound(self.name, f"{symbol} {client_order_id}: unknown order")
-        return order.update(self.markets[symbol])
+        return order.last
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
         self._called("fetch_open_orders")
-        return [
-            o.update(self.markets[o.request.symbol])
-            for o in self._orders.values()
-            if o.state.is_live and symbol in (None, o.request.symbol)
-        ]
+        return [o.last for o in self._orders.values() if o.is_live and symbol in (None, o.last.symbol)]
 
     async def fetch_balances(self) -> dict[str, Balance]:
         self._called("fetch_balances")
@@ -202,7 +197,7 @@ class FakeVenue:
         if request.venue != self.name:
             raise OrderRejected(self.name, f"{cid}: addressed to venue {request.venue!r}")
         market = self._market(request.symbol)
-        if cid in self._orders and self._orders[cid].state.is_live:
+        if cid in self._orders and self._orders[cid].is_live:
             raise OrderRejected(self.name, f"{cid}: duplicate client_order_id of a live order")
         if market.notional(request.price_ticks, request.size_lots) < market.min_notional:
             raise OrderRejected(self.name, f"{cid}: notional below min_notional {market.min_notional}")
@@ -224,10 +219,9 @@ class FakeVenue:
             return self._books[symbol]
         bids, asks = (dict(levels) for levels in self._books[symbol])
         for o in self._orders.values():
-            r = o.request
-            if o.state.is_live and r.symbol == symbol:
-                side = bids if r.side is Side.BUY else asks
-                side[r.price_ticks] = side.get(r.price_ticks, 0) + r.size_lots - o.filled_lots
+            if o.is_live and o.last.symbol == symbol:
+                side = bids if o.last.side is Side.BUY else asks
+                side[o.last.price_ticks] = side.get(o.last.price_ticks, 0) + o.left_lots
         return tuple(sorted(bids.items(), reverse=True)), tuple(sorted(asks.items()))
 
     def _place(self, request: OrderRequest) -> OrderUpdate:
@@ -238,82 +232,85 @@ class FakeVenue:
             self.account.lock(lock_asset(market, side), lock)
         except InsufficientFunds as exc:
             raise InsufficientBalance(self.name, f"{request.client_order_id}: {exc}") from None
-        order = _Order(request, str(self._next_id), lock, updated_ns=now)
+        ack = stubs.order_update(
+            request.client_order_id, OrderState.OPEN, side=side, price_ticks=request.price_ticks,
+            size_lots=request.size_lots, venue_order_id=str(self._next_id), ts_ns=now, venue=self.name,
+            symbol=request.symbol,
+        )  # fmt: skip
         self._next_id += 1
-        self._orders[request.client_order_id] = order
-        events: list[VenueEvent] = [order.update(market)]
-        self._take(order, now, events)
-        if order.state.is_live and request.immediate_or_cancel:
+        order = self._orders[request.client_order_id] = _Order(ack, lock)
+        events: list[VenueEvent] = [ack]
+        self._take(order, request, now, events)
+        if order.is_live and request.immediate_or_cancel:
             self._close(order, OrderState.EXPIRED, now, events, "unfilled remainder of an immediate order")
         self._emit(*events, self._balance_update(now))
         self._publish(request.symbol)
-        return order.update(market)
+        return order.last
 
-    def _take(self, order: _Order, now: int, events: list[VenueEvent]) -> None:
+    def _take(self, order: _Order, request: OrderRequest, now: int, events: list[VenueEvent]) -> None:
         """Trade the order's crossing part against the set book, which loses what was taken."""
-        r = order.request
-        crossed = self._crossed_levels(r, ours=False)
+        crossed = self._crossed_levels(request, ours=False)
         if not crossed:
             return
         taken: dict[int, int] = {}
         for price, lots in crossed:
-            lots = min(lots, r.size_lots - order.filled_lots)
+            lots = min(lots, order.left_lots)
             if lots == 0:
                 break
             taken[price] = lots
             self._execute(order, price, lots, False, now, events)
-        bids, asks = self._books[r.symbol]
+        bids, asks = self._books[request.symbol]
 
         def left(levels: Levels) -> Levels:
             return tuple((p, n - taken.get(p, 0)) for p, n in levels if n > taken.get(p, 0))
 
-        self._books[r.symbol] = (left(bids), asks) if r.side is Side.SELL else (bids, left(asks))
+        self._books[request.symbol] = (left(bids), asks) if request.side is Side.SELL else (bids, left(asks))
 
     def _execute(
         self, order: _Order, price: int, lots: int, is_maker: bool, now: int, events: list[VenueEvent]
     ) -> Fill:
-        r = order.request
-        market = self.markets[r.symbol]
+        o = order.last
+        market = self.markets[o.symbol]
         fee = market.fee(price, lots, is_maker=is_maker)
-        lock_used = lock_amount(market, r.side, r.price_ticks, lots)
-        self.account.settle_fill(market, r.side, price, lots, fee, lock_used)
+        lock_used = lock_amount(market, o.side, o.price_ticks, lots)
+        self.account.settle_fill(market, o.side, price, lots, fee, lock_used)
         order.lock_left -= lock_used
-        order.filled_lots += lots
-        order.updated_ns = now
         fill = Fill(
-            self.name, r.symbol, str(len(self._fills) + 1), order.venue_order_id, r.client_order_id,
-            r.side, price, lots, fee, market.quote, is_maker, now,
+            self.name, o.symbol, str(len(self._fills) + 1), o.venue_order_id or "", o.client_order_id,
+            o.side, price, lots, fee, market.quote, is_maker, now,
         )  # fmt: skip
         self._fills.append(fill)
         events.append(FillEvent(fill, now))
-        if order.filled_lots == r.size_lots:
+        order.last = replace(o, filled_lots=o.filled_lots + lots, exchange_ts_ns=now)
+        if order.left_lots == 0:
             self._close(order, OrderState.FILLED, now, events, None)
         else:
-            order.state = OrderState.PARTIALLY_FILLED
-            events.append(order.update(market))
+            order.last = replace(order.last, state=OrderState.PARTIALLY_FILLED)
+            events.append(order.last)
         return fill
 
     def _cancel(self, symbol: str, client_order_id: str) -> OrderUpdate:
-        market = self._market(symbol)
+        self._market(symbol)
         order = self._orders.get(client_order_id)
-        if order is None or order.request.symbol != symbol or not order.state.is_live:
+        if order is None or order.last.symbol != symbol or not order.is_live:
             raise OrderNotFound(self.name, f"{symbol} {client_order_id}: no open order")
         now = self.clock.now_ns()
         events: list[VenueEvent] = []
         self._close(order, OrderState.CANCELLED, now, events, None)
         self._emit(*events, self._balance_update(now))
         self._publish(symbol)
-        return order.update(market)
+        return order.last
 
     def _close(
         self, order: _Order, state: OrderState, now: int, events: list[VenueEvent], reason: str | None
     ) -> None:
-        market = self.markets[order.request.symbol]
         if order.lock_left:
-            self.account.release(lock_asset(market, order.request.side), order.lock_left)
+            self.account.release(
+                lock_asset(self.markets[order.last.symbol], order.last.side), order.lock_left
+            )
             order.lock_left = Decimal(0)
-        order.state, order.updated_ns = state, now
-        events.append(order.update(market, reason))
+        order.last = replace(order.last, state=state, exchange_ts_ns=now, reason=reason)
+        events.append(order.last)
 
     def _balance_update(self, now: int) -> BalanceUpdate:
         return BalanceUpdate(self.name, self.account.balances(), now)

@@ -1,43 +1,8 @@
-"""Hand-built L2 streams for replay tests."""
+"""A fixed quoting model for the fast backtest tests (event files: tests/kit/replay_rows.py)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import numpy as np
-
-from connectors.replay.events import ASK, BID, DEPTH, SNAPSHOT, TRADE, DataMeta, EventData, make_event_data
-
-META = DataMeta("sim", "BTC/USDT", Decimal("0.01"), Decimal("0.001"))
-T0 = 1_000_000_000_000
-
-
-def book(rows: list[tuple[int, int, int, int, int]], feed_latency_ns: int = 1_000) -> EventData:
-    """rows of (exch_ts offset from T0, kind, side, price_ticks, size_lots); local = exch + latency."""
-    arr = np.array(rows, dtype=np.int64).reshape(-1, 5)
-    exch = T0 + arr[:, 0]
-    return make_event_data(
-        META,
-        kind=arr[:, 1],
-        side=arr[:, 2],
-        exch_ts_ns=exch,
-        local_ts_ns=exch + feed_latency_ns,
-        price_ticks=arr[:, 3],
-        size_lots=arr[:, 4],
-    )
-
-
-def depth(t: int, side: int, price: int, lots: int) -> tuple[int, int, int, int, int]:
-    return (t, DEPTH, side, price, lots)
-
-
-def trade(t: int, aggressor: int, price: int, lots: int) -> tuple[int, int, int, int, int]:
-    return (t, TRADE, aggressor, price, lots)
-
-
-def snapshot(t: int, best_price: int) -> tuple[int, int, int, int, int]:
-    """The venue published its book at t (its best price: the row's price)."""
-    return (t, SNAPSHOT, BID, best_price, 0)
 
 
 class FixedOrders:
@@ -52,6 +17,3 @@ class FixedOrders:
         for k, row in enumerate(self.orders):
             out[k] = row
         return len(self.orders)
-
-
-__all__ = ["ASK", "BID", "META", "T0", "FixedOrders", "book", "depth", "snapshot", "trade"]

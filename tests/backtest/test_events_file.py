@@ -5,7 +5,7 @@ import pytest
 
 from bot.backtest.synthetic import SyntheticParams, generate
 from connectors.replay.events import DEPTH, TRADE, EventFileError, load_events, make_event_data, save_events
-from tests.backtest.helpers import META, book, depth, trade
+from tests.kit.replay_rows import META, book, depth, trade
 
 
 def test_round_trip_keeps_every_column_and_the_market(tmp_path):

@@ -3,7 +3,8 @@
 import pytest
 
 from connectors.replay.fast import ReplayParams, run_fast
-from tests.backtest.helpers import ASK, BID, T0, FixedOrders, book, depth, trade
+from tests.backtest.helpers import FixedOrders
+from tests.kit.replay_rows import ASK, BID, T0, book, depth, trade
 
 LAT = 1_000_000  # 1 ms order latency
 WAKE = 10**12  # one wake-up at the start only

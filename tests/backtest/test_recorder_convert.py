@@ -10,22 +10,31 @@ from bot.backtest.paper_recorder import PaperRecorder
 from bot.backtest.recorder import BookRecorder
 from bot.core.clock import FixedClock, LoopClock, run_simulated
 from bot.core.domain import OrderState, Side
-from bot.core.events import BookSnapshot, OrderUpdate, PublicTrade
+from bot.core.events import BookSnapshot, PublicTrade
 from connectors.mock.orders import OrderType
 from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import MockVenue
 from connectors.replay.events import ASK, BID, DEPTH, SNAPSHOT, TRADE, DataMeta, EventFileError, load_events
-from tests.kit import MOCK_VENUE
+from tests.kit import MOCK_VENUE, stubs
 
 META = DataMeta("va", "ETH/USDT", Decimal("0.01"), Decimal("0.01"))
 
 
 def snap(ts, bids, asks):
-    return BookSnapshot("va", "ETH/USDT", tuple(bids), tuple(asks), ts - 5, ts)
+    return stubs.book_snapshot(bids, asks, venue="va", symbol="ETH/USDT", ts_ns=ts - 5, local_ts_ns=ts)
 
 
 def own(cid, state, side, price, size, filled=0):
-    return OrderUpdate("va", "ETH/USDT", cid, "1", state, side, price, size, filled, 0)
+    return stubs.order_update(
+        cid,
+        state,
+        side=side,
+        price_ticks=price,
+        size_lots=size,
+        filled_lots=filled,
+        venue="va",
+        symbol="ETH/USDT",
+    )
 
 
 def rows(data):

@@ -7,12 +7,13 @@ from decimal import Decimal
 import pytest
 
 from bot.core.clock import LoopClock, run_simulated
-from bot.core.domain import OrderRequest, OrderState, Side
+from bot.core.domain import OrderState, Side
 from bot.core.events import BookSnapshot, FillEvent, PublicTrade
 from connectors.base import PostOnlyWouldCross
 from connectors.replay.params import ReplayVenueParams
 from connectors.replay.venue import ReplayVenue
-from tests.backtest.helpers import ASK, BID, T0, book, depth, snapshot, trade
+from tests.kit.replay_rows import ASK, BID, T0, book, depth, snapshot, trade
+from tests.kit.stubs import request
 
 LAT = 1_000_000  # 1 ms order latency
 FEED = 1_000  # 1 µs feed latency (helpers.book)
@@ -53,7 +54,7 @@ def run(rows, script, **kw):
 
 
 def bid(cid, price, lots, **kw):
-    return OrderRequest(cid, "rp", "BTC/USDT", Side.BUY, price, lots, **kw)
+    return request(cid, side=Side.BUY, price_ticks=price, size_lots=lots, venue="rp", **kw)
 
 
 def fills(events):
@@ -115,7 +116,7 @@ def test_post_only_cross_is_refused_and_ioc_takes_visible_levels_then_expires():
     async def script(venue, events, clock):
         with pytest.raises(PostOnlyWouldCross):
             await venue.place_order(bid("p1", 102, 1))
-        ioc = await venue.place_order(bid("i1", 103, 15, post_only=False, immediate_or_cancel=True))
+        ioc = await venue.place_order(bid("i1", 103, 15, ioc=True))
         await venue.finished.wait()
         await asyncio.sleep(0.01)
         return ioc, events, await venue.fetch_balances(), await venue.fetch_open_orders()

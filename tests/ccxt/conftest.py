@@ -6,14 +6,12 @@ so: through `facade.exchange` (background orders) or through the venue under tes
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
 from bot.core.clock import LoopClock
-from bot.core.events import BookSnapshot, FillEvent, OrderUpdate, VenueEvent, VenueStatus
 from connectors.ccxt.params import CcxtVenueParams
 from connectors.ccxt.venue import CcxtVenue
 from connectors.mock.facade import FacadeHandle, serve_facade
@@ -72,50 +70,6 @@ async def facade() -> AsyncIterator[FacadeHandle]:
         yield handle
     finally:
         await handle.stop()
-
-
-class Recorder:
-    """The event sink: keeps every event and lets a test wait for one that matches."""
-
-    def __init__(self) -> None:
-        self.events: list[VenueEvent] = []
-        self._changed = asyncio.Event()
-
-    def __call__(self, event: VenueEvent) -> None:
-        self.events.append(event)
-        self._changed.set()
-
-    def of(self, kind: type[Any]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-    @property
-    def fills(self) -> list[FillEvent]:
-        return self.of(FillEvent)
-
-    @property
-    def statuses(self) -> list[VenueStatus]:
-        return self.of(VenueStatus)
-
-    def updates(self, client_order_id: str) -> list[OrderUpdate]:
-        return [e for e in self.of(OrderUpdate) if e.client_order_id == client_order_id]
-
-    def last_book(self, symbol: str) -> BookSnapshot | None:
-        books = [e for e in self.of(BookSnapshot) if e.symbol == symbol]
-        return books[-1] if books else None
-
-    async def wait_for(self, predicate: Callable[[], Any], timeout_s: float = 5.0, what: str = "") -> Any:
-        async def poll() -> Any:
-            while True:
-                result = predicate()
-                if result:
-                    return result
-                self._changed.clear()
-                await self._changed.wait()
-
-        try:
-            return await asyncio.wait_for(poll(), timeout_s)
-        except TimeoutError:
-            raise AssertionError(f"timed out waiting for {what or predicate}") from None
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ import pytest
 
 from bot.core.domain import OrderState, Side
 from bot.core.events import BalanceUpdate, BookSnapshot
-from tests.ccxt.conftest import Recorder
-from tests.ccxt.test_ccxt_trading import _req
+from tests.kit.recorder import Recorder
+from tests.kit.stubs import request
 
 BTC = "BTC/USDT"
 DEPTH = "btcusdt@depth"
@@ -92,7 +92,7 @@ async def test_bad_user_frames_are_skipped_and_fills_orders_balances_stay_true(
     await venue.start_streams([BTC], rec)
     engine = facade.exchange
     ask = engine.book(BTC).best_ask()
-    await venue.place_order(_req("mm1-9", Side.SELL, ask - 1, 5))
+    await venue.place_order(request("mm1-9", side=Side.SELL, price_ticks=ask - 1, size_lots=5, venue="bn"))
     placed = await rec.wait_for(lambda: rec.updates("mm1-9"), what="NEW")
     order_id = placed[0].venue_order_id
     report = {

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.domain import OrderRequest, OrderState, Side
+from bot.core.domain import OrderState, Side
 from bot.core.events import BookSnapshot
 from connectors.base import AuthError, RateLimited
-from tests.ccxt.conftest import KEY_ENV, SECRET_ENV, Recorder
+from tests.ccxt.conftest import KEY_ENV, SECRET_ENV
+from tests.kit.recorder import Recorder
+from tests.kit.stubs import request
 
 BTC = "BTC/USDT"
 ACCOUNT = "main"
 POST_ORDER = ("POST", "/api/v3/order")
-
-
-def _req(cid: str, side: Side, price_ticks: int, size_lots: int) -> OrderRequest:
-    return OrderRequest(cid, "bn", BTC, side, price_ticks, size_lots)
 
 
 async def test_bad_signature_is_an_auth_error_at_connect(facade, make_venue, monkeypatch):
@@ -48,7 +46,9 @@ async def test_429_backs_off_for_retry_after_then_succeeds(facade, venue):
     # A create refused with 429 was not executed: it is re-sent, and lands once.
     facade.faults.reject_next = 1
     bid = facade.exchange.book(BTC).best_bid()
-    ack = await venue.place_order(_req("mm1-r", Side.BUY, bid - 1, 2))
+    ack = await venue.place_order(
+        request("mm1-r", side=Side.BUY, price_ticks=bid - 1, size_lots=2, venue="bn")
+    )
     assert ack.state is OrderState.OPEN
     assert [o.client_order_id for o in facade.exchange.open_orders(ACCOUNT)] == ["mm1-r"]
     assert facade.rest.gate.counts[POST_ORDER] == 2
@@ -66,7 +66,9 @@ async def test_429_beyond_max_retries_raises_rate_limited(facade, make_venue):
 async def test_create_with_unknown_outcome_is_found_by_client_id_not_resent(facade, venue):
     facade.faults.fail_after_next = 1  # executed, then answered 503
     bid = facade.exchange.book(BTC).best_bid()
-    ack = await venue.place_order(_req("mm1-u", Side.BUY, bid - 1, 2))
+    ack = await venue.place_order(
+        request("mm1-u", side=Side.BUY, price_ticks=bid - 1, size_lots=2, venue="bn")
+    )
     assert (ack.state, ack.client_order_id) == (OrderState.OPEN, "mm1-u")
     assert facade.rest.gate.counts[POST_ORDER] == 1  # never sent twice
     assert facade.rest.gate.counts[("GET", "/api/v3/order")] == 1  # looked up by origClientOrderId
@@ -76,7 +78,9 @@ async def test_create_with_unknown_outcome_is_found_by_client_id_not_resent(faca
 async def test_create_that_never_reached_the_venue_is_checked_then_resent(facade, venue):
     facade.faults.fail_before_next = 1  # answered 503 without being executed
     bid = facade.exchange.book(BTC).best_bid()
-    ack = await venue.place_order(_req("mm1-v", Side.BUY, bid - 1, 2))
+    ack = await venue.place_order(
+        request("mm1-v", side=Side.BUY, price_ticks=bid - 1, size_lots=2, venue="bn")
+    )
     assert ack.state is OrderState.OPEN
     assert facade.rest.gate.counts[POST_ORDER] == 2
     assert facade.rest.gate.counts[("GET", "/api/v3/order")] == 1  # checked before the re-send
@@ -88,7 +92,7 @@ async def test_dropped_websockets_reconnect_resync_and_never_duplicate_fills(fac
     await venue.start_streams([BTC], rec)
     engine = facade.exchange
     ask = engine.book(BTC).best_ask()
-    await venue.place_order(_req("mm1-d", Side.SELL, ask - 1, 6))
+    await venue.place_order(request("mm1-d", side=Side.SELL, price_ticks=ask - 1, size_lots=6, venue="bn"))
     await rec.wait_for(lambda: rec.updates("mm1-d"), what="NEW")
     engine.background_take(BTC, Side.BUY, 2, facade.core.now_ns())
     await rec.wait_for(lambda: len(rec.fills) == 1, what="fill before the drop")

@@ -6,16 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from bot.core.domain import OrderRequest, OrderState, Side
+from bot.core.domain import OrderState, Side
 from connectors.base import OrderNotFound, PostOnlyWouldCross, Venue
-from tests.ccxt.conftest import Recorder
+from tests.kit.recorder import Recorder
+from tests.kit.stubs import request
 
 BTC = "BTC/USDT"
 ACCOUNT = "main"
-
-
-def _req(cid: str, side: Side, price_ticks: int, size_lots: int, post_only: bool = True) -> OrderRequest:
-    return OrderRequest(cid, "bn", BTC, side, price_ticks, size_lots, post_only)
 
 
 async def test_load_markets_converts_precision_exactly(facade, venue):
@@ -76,7 +73,9 @@ async def test_post_only_order_is_placed_listed_streamed_and_cancelled(facade, v
     engine = facade.exchange
     bid = engine.book(BTC).best_bid()
 
-    ack = await venue.place_order(_req("mm1-1", Side.BUY, bid - 5, 3))
+    ack = await venue.place_order(
+        request("mm1-1", side=Side.BUY, price_ticks=bid - 5, size_lots=3, venue="bn")
+    )
     assert (ack.state, ack.client_order_id, ack.price_ticks, ack.size_lots) == (
         OrderState.OPEN,
         "mm1-1",
@@ -117,7 +116,7 @@ async def test_crossing_post_only_is_rejected_and_leaves_nothing(facade, venue):
     before = engine.balances(ACCOUNT)
     ask = engine.book(BTC).best_ask()
     with pytest.raises(PostOnlyWouldCross, match="Order would immediately match and take"):
-        await venue.place_order(_req("mm1-2", Side.BUY, ask, 3))
+        await venue.place_order(request("mm1-2", side=Side.BUY, price_ticks=ask, size_lots=3, venue="bn"))
     assert engine.open_orders(ACCOUNT) == []
     assert engine.fills(ACCOUNT) == []
     assert engine.balances(ACCOUNT) == before
@@ -130,7 +129,7 @@ async def test_fills_arrive_on_the_user_stream_exactly_once(facade, venue):
     engine = facade.exchange
     market = (await venue.load_markets())[BTC]
     ask = engine.book(BTC).best_ask()
-    await venue.place_order(_req("mm1-7", Side.SELL, ask - 1, 5))
+    await venue.place_order(request("mm1-7", side=Side.SELL, price_ticks=ask - 1, size_lots=5, venue="bn"))
     await rec.wait_for(lambda: rec.updates("mm1-7"), what="NEW")
 
     engine.background_take(BTC, Side.BUY, 2, facade.core.now_ns())
@@ -167,7 +166,10 @@ async def test_batch_calls_fall_back_to_single_calls_on_binance_spot(facade, ven
     engine = facade.exchange
     bid = engine.book(BTC).best_bid()
     results = await venue.place_orders(
-        [_req("mm1-a", Side.BUY, bid - 1, 2), _req("mm1-b", Side.BUY, bid - 2, 2)]
+        [
+            request("mm1-a", side=Side.BUY, price_ticks=bid - 1, size_lots=2, venue="bn"),
+            request("mm1-b", side=Side.BUY, price_ticks=bid - 2, size_lots=2, venue="bn"),
+        ]
     )
     assert [r.state for r in results] == [OrderState.OPEN, OrderState.OPEN]  # type: ignore[union-attr]
     assert venue.supports_batch is False  # ccxt: createOrders is contract-only on binance
@@ -190,7 +192,7 @@ async def test_rest_polling_fallback_books_orders_and_fills(facade, make_venue):
     assert facade.ws.connections_opened == 0
 
     ask = engine.book(BTC).best_ask()
-    await venue.place_order(_req("mm1-p", Side.SELL, ask - 1, 4))
+    await venue.place_order(request("mm1-p", side=Side.SELL, price_ticks=ask - 1, size_lots=4, venue="bn"))
     engine.background_take(BTC, Side.BUY, 4, facade.core.now_ns())
     await rec.wait_for(lambda: rec.fills, what="a polled fill")
     await rec.wait_for(

@@ -6,11 +6,12 @@ from decimal import Decimal
 
 from bot.app.lifecycle import Bot
 from bot.core.clock import LoopClock, run_simulated
-from bot.core.domain import Order, OrderRequest, OrderState, Side
+from bot.core.domain import OrderRequest, OrderState, Side
 from bot.core.ids import make_client_order_id
 from bot.kernel.store import Store
 from connectors.mock.venue import MockVenue
-from tests.kit import small_config
+from tests.kit import record_order, small_config
+from tests.kit.stubs import request
 
 
 def test_restart_closes_vanished_orders_cancels_unknown_ones_and_stores_missed_fills_once(tmp_path):
@@ -30,11 +31,9 @@ def test_restart_closes_vanished_orders_cancels_unknown_ones_and_stores_missed_f
         above = btc.price_to_ticks(Decimal(str(fair)) * Decimal("1.02"))
 
         def remember(cid, side, price, lots, state):
-            order = Order(OrderRequest(cid, "va", "BTC/USDT", side, price, lots), created_ns=clock.now_ns())
-            store.record_new_order(order, btc, seq=int(cid.split("-")[1], 36))
-            if state is not OrderState.PENDING_NEW:
-                order.transition(state, clock.now_ns())
-                store.record_order_state(order)
+            of = request(cid, side=side, price_ticks=price, size_lots=lots, venue="va", symbol="BTC/USDT")
+            states = [] if state is OrderState.PENDING_NEW else [state]
+            record_order(store, btc, of, states, clock.now_ns())
 
         # (1) the store thinks this order is open; it was cancelled on the venue while we were down
         vanished = make_client_order_id(prefix_id, 1)

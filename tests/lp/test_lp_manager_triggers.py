@@ -3,28 +3,25 @@
 from bot.app.config import validate_config
 from bot.app.lifecycle import Bot
 from bot.core.clock import run_simulated
-from bot.core.events import BookSnapshot
 from strategies.lp.manager import LpManager
 from strategies.lp.params import LpManagerParams
+from tests.kit.stubs import book_snapshot, top_of_book
 from tests.lp.lp_kit import lp_hedge_config_dict
-
-
-def book(venue: str, symbol: str, bid: int, ask: int) -> BookSnapshot:
-    return BookSnapshot(venue, symbol, ((bid, 1),), ((ask, 1),), 0, 0)
 
 
 def test_a_fair_move_beyond_the_trigger_wakes_the_rounds_early():
     lp = LpManager("lp", LpManagerParams(kind="lp_manager", pools=["uni"], event_trigger_bps=50))
     lp._fair_keys = {("va", "ETH/USDT")}
-    lp.on_event(book("va", "ETH/USDT", 299_990, 300_010))  # the first mid: a reference, no wake
-    lp.on_event(book("va", "ETH/USDT", 301_300, 301_320))  # +44 bp
-    lp.on_event(book("vb", "ETH/USDT", 400_000, 400_010))  # not the fair market
-    lp.on_event(BookSnapshot("va", "ETH/USDT", (), ((300_000, 1),), 0, 0))  # one-sided: no mid
+    # the first mid: a reference, no wake
+    lp.on_event(top_of_book(299_990, 300_010, venue="va", symbol="ETH/USDT"))
+    lp.on_event(top_of_book(301_300, 301_320, venue="va", symbol="ETH/USDT"))  # +44 bp
+    lp.on_event(top_of_book(400_000, 400_010, venue="vb", symbol="ETH/USDT"))  # not the fair market
+    lp.on_event(book_snapshot((), ((300_000, 1),), venue="va", symbol="ETH/USDT"))  # one-sided: no mid
     assert not lp._wake.is_set()
-    lp.on_event(book("va", "ETH/USDT", 301_500, 301_520))  # +51 bp from the reference
+    lp.on_event(top_of_book(301_500, 301_520, venue="va", symbol="ETH/USDT"))  # +51 bp from the reference
     assert lp._wake.is_set()
     lp._wake.clear()
-    lp.on_event(book("va", "ETH/USDT", 301_700, 301_720))  # +7 bp from the new reference
+    lp.on_event(top_of_book(301_700, 301_720, venue="va", symbol="ETH/USDT"))  # +7 bp from the new reference
     assert not lp._wake.is_set()
 
 

@@ -17,6 +17,7 @@ from connectors.base import (
 )
 from connectors.mock.params import MockMarketParams, MockVenueParams
 from connectors.mock.venue import MockVenue
+from tests.kit.stubs import request
 
 EPOCH_NS = 1_700_000_000 * 10**9
 MS = 1_000_000
@@ -39,10 +40,6 @@ PARAMS = MockVenueParams(
 )
 
 
-def _request(cid: str, side: Side, price_ticks: int, size_lots: int, post_only: bool = True) -> OrderRequest:
-    return OrderRequest(cid, "mock", SYM, side, price_ticks, size_lots, post_only)
-
-
 def test_resting_bid_is_filled_by_the_flow_and_events_and_balances_agree():
     async def main():
         clock = LoopClock(epoch_ns=EPOCH_NS)
@@ -56,7 +53,9 @@ def test_resting_bid_is_filled_by_the_flow_and_events_and_balances_agree():
         # 1 bp under the fair price: inside the background spread (5 bps), first in line for sellers
         bid_ticks = int(venue.fair_price(SYM) * (1 - 1e-4) / 0.01)
         sent_ns = clock.now_ns()
-        ack = await venue.place_order(_request("bid-1", Side.BUY, bid_ticks, 3))
+        ack = await venue.place_order(
+            request("bid-1", side=Side.BUY, price_ticks=bid_ticks, size_lots=3, venue="mock")
+        )
         assert abs(clock.now_ns() - sent_ns - 40 * MS) <= NS_SLACK
         assert abs(ack.exchange_ts_ns - sent_ns - 20 * MS) <= NS_SLACK
         assert ack.state is OrderState.OPEN
@@ -112,16 +111,20 @@ def test_rejections_surface_as_venue_errors_after_the_round_trip():
         clock = LoopClock(epoch_ns=EPOCH_NS)
         venue = MockVenue("mock", PARAMS, clock)
         with pytest.raises(VenueUnavailable):
-            await venue.place_order(_request("early", Side.BUY, 1, 1))
+            await venue.place_order(request("early", side=Side.BUY, price_ticks=1, size_lots=1, venue="mock"))
         await venue.connect()
         book = venue.exchange.book(SYM)
         best_bid, best_ask = book.best_bid(), book.best_ask()
         started = clock.now_ns()
         with pytest.raises(PostOnlyWouldCross):
-            await venue.place_order(_request("x", Side.BUY, best_ask, 1))
+            await venue.place_order(
+                request("x", side=Side.BUY, price_ticks=best_ask, size_lots=1, venue="mock")
+            )
         assert abs(clock.now_ns() - started - 40 * MS) <= NS_SLACK
         with pytest.raises(InsufficientBalance):
-            await venue.place_order(_request("y", Side.SELL, best_ask + 100, 2001))
+            await venue.place_order(
+                request("y", side=Side.SELL, price_ticks=best_ask + 100, size_lots=2001, venue="mock")
+            )
         with pytest.raises(OrderRejected, match="unknown symbol"):
             await venue.place_order(OrderRequest("z", "mock", "DOGE/USDT", Side.BUY, 1, 1))
         with pytest.raises(OrderNotFound):
@@ -130,7 +133,10 @@ def test_rejections_surface_as_venue_errors_after_the_round_trip():
             await venue.start_streams(["DOGE/USDT"], print)
 
         results = await venue.place_orders(
-            [_request("a", Side.BUY, best_bid - 10, 1), _request("b", Side.BUY, best_ask, 1)]
+            [
+                request("a", side=Side.BUY, price_ticks=best_bid - 10, size_lots=1, venue="mock"),
+                request("b", side=Side.BUY, price_ticks=best_ask, size_lots=1, venue="mock"),
+            ]
         )
         assert isinstance(results[0], OrderUpdate) and results[0].state is OrderState.OPEN
         assert isinstance(results[1], PostOnlyWouldCross)
@@ -175,7 +181,11 @@ async def test_runs_on_the_wall_clock_too():
     received: list[object] = []
     await venue.start_streams([SYM], received.append)
     await asyncio.sleep(0.1)
-    ack = await venue.place_order(_request("w", Side.BUY, venue.exchange.book(SYM).best_bid() - 5, 1))
+    ack = await venue.place_order(
+        request(
+            "w", side=Side.BUY, price_ticks=venue.exchange.book(SYM).best_bid() - 5, size_lots=1, venue="mock"
+        )
+    )
     assert ack.state is OrderState.OPEN
     await venue.close()
     count = len(received)

@@ -4,19 +4,18 @@ import itertools
 import json
 import math
 import statistics
-from decimal import Decimal
 
 import tomli_w
 
 from bot.cli import main as cli_main
-from bot.core.domain import Fill, Market, Side
+from bot.core.domain import Side
 from bot.kernel.store import PnlSnapshotRow, Store
 from bot.reports.report import build_report
-from tests.kit import small_config_dict
+from tests.kit import small_config_dict, stubs
 
 S = 10**9
 T0 = 1_767_225_600 * S  # 2026-01-01T00:00:00Z
-MARKET = Market("va", "BTC/USDT", "BTC", "USDT", Decimal("0.1"), Decimal("0.001"))
+MARKET = stubs.market()
 # (t_s, mid) every 60 s; fills fall between snapshots so the mids are interpolated
 MIDS = [
     (0, 100.0),
@@ -40,8 +39,10 @@ FILLS = [
 def make_store(tmp_path) -> Store:
     store = Store(f"sqlite:///{tmp_path}/r.sqlite")
     for i, (t, side, price, size, fee) in enumerate(FILLS):
-        fill = Fill("va", "BTC/USDT", str(i), f"o{i}", f"t1-{i}", side, round(price * 10), round(size * 1000),
-                    Decimal(str(fee)), "USDT", True, T0 + t * S)  # fmt: skip
+        fill = stubs.fill(
+            f"t1-{i}", side=side, price_ticks=round(price * 10), size_lots=round(size * 1000), fee=str(fee),
+            ts_ns=T0 + t * S, trade_id=str(i), venue_order_id=f"o{i}",
+        )  # fmt: skip
         store.record_fill(fill, MARKET)
     store.snapshot_pnl(
         [

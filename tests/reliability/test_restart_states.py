@@ -13,21 +13,18 @@ from decimal import Decimal
 
 from bot.app.lifecycle import Bot
 from bot.core.clock import LoopClock, run_simulated
-from bot.core.domain import Order, OrderRequest, OrderState, Side
+from bot.core.domain import OrderRequest, OrderState, Side
 from bot.core.events import OrderUpdate
 from bot.core.ids import make_client_order_id
 from bot.kernel.store import Store
 from connectors.mock.venue import MockVenue
-from tests.kit import small_config
+from tests.kit import record_order, small_config
+from tests.kit.stubs import request
 
 
 def _stored(store, market, cid, side, price, lots, states, clock):
-    order = Order(OrderRequest(cid, "va", "BTC/USDT", side, price, lots), created_ns=clock.now_ns())
-    store.record_new_order(order, market, seq=int(cid.split("-")[1], 36))
-    for state in states:
-        order.transition(state, clock.now_ns())
-        store.record_order_state(order)
-    return order
+    of = request(cid, side=side, price_ticks=price, size_lots=lots, venue="va", symbol="BTC/USDT")
+    return record_order(store, market, of, states, clock.now_ns())
 
 
 def test_order_killed_mid_cancel_is_cancelled_after_restart_and_none_left_at_stop(tmp_path):

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from bot.core.domain import Market
 from strategies.quoting.arrays import QuoteModel, QuoteParams
 from strategies.quoting.params import (
     AvellanedaParams,
@@ -18,12 +16,11 @@ from strategies.quoting.params import (
     build_quote_params,
     next_session_end_ns,
 )
+from tests.kit import stubs
 
 ADAPTER: TypeAdapter[FixedSpreadParams | AvellanedaParams | GlftParams] = TypeAdapter(QuoteStrategyParams)
-BTC = Market(
-    "binance", "BTC/USDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.00001"), maker_fee_bps=Decimal("1")
-)
-ETH = Market("mock", "ETH/USDT", "ETH", "USDT", Decimal("0.05"), Decimal("0.001"))
+BTC = stubs.market(venue="binance", tick_size="0.01", lot_size="0.00001", maker_fee_bps=1)
+ETH = stubs.market("ETH/USDT", "mock", tick_size="0.05")
 NS = 1_000_000_000
 
 

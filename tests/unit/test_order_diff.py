@@ -1,16 +1,12 @@
-from bot.core.domain import Order, OrderRequest, OrderState, Side
+from bot.core.domain import Order, OrderState, Side
 from bot.kernel.order_diff import LevelTarget, RefreshPolicy, diff_orders
+from tests.kit.stubs import order, request
 
 POLICY = RefreshPolicy(refresh_tolerance_ticks=2, size_tolerance=0.5, max_order_age_ns=60 * 10**9)
 
 
 def live(cid: str, side: Side, price: int, size: int, created_ns: int = 0, state=OrderState.OPEN) -> Order:
-    order = Order(OrderRequest(cid, "v", "X/Y", side, price, size), created_ns=created_ns)
-    if state is not OrderState.PENDING_NEW:
-        order.transition(OrderState.OPEN, created_ns)
-        if state is not OrderState.OPEN:
-            order.transition(state, created_ns)
-    return order
+    return order(request(cid, side=side, price_ticks=price, size_lots=size), state=state, ts_ns=created_ns)
 
 
 def test_orders_within_tolerance_are_kept():

@@ -4,7 +4,7 @@ import asyncio
 from decimal import Decimal
 
 from bot.core.clock import LoopClock, run_simulated
-from bot.core.domain import Market, Order, OrderRequest, OrderState, Side
+from bot.core.domain import Market, Order, OrderState, Side
 from bot.kernel.market_state import MarketState
 from bot.kernel.order_diff import LevelTarget, RefreshPolicy
 from bot.kernel.order_manager import OrderManager
@@ -13,17 +13,16 @@ from bot.kernel.self_trade import SelfTradeGuard
 from bot.kernel.store import Store
 from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import MockVenue
+from tests.kit import stubs
 
-VA = Market("va", "BTC/USDT", "BTC", "USDT", Decimal("0.1"), Decimal("0.001"))
-VB = Market("vb", "BTC/USDT", "BTC", "USDT", Decimal("0.5"), Decimal("0.001"))  # a coarser tick
-VC = Market("vc", "BTC/USDT", "BTC", "USDT", Decimal("0.1"), Decimal("0.001"))  # in no group
+VA = stubs.market(venue="va")
+VB = stubs.market(venue="vb", tick_size="0.5")  # a coarser tick
+VC = stubs.market(venue="vc")  # in no group
 
 
 def _order(n: int, m: Market, side: Side, price_ticks: int, state: OrderState, *, ioc: bool = False) -> Order:
-    request = OrderRequest(
-        f"c{n}", m.venue, m.symbol, side, price_ticks, 1, post_only=not ioc, immediate_or_cancel=ioc
-    )
-    return Order(request, state=state)
+    of = stubs.request(f"c{n}", side=side, price_ticks=price_ticks, venue=m.venue, symbol=m.symbol, ioc=ioc)
+    return stubs.order(of, state=state)
 
 
 def _guard() -> tuple[SelfTradeGuard, list[dict[str, Order]], list[int]]:

@@ -1,15 +1,17 @@
 from decimal import Decimal
 
-from bot.core.domain import Balance, Fill, Market, Order, OrderRequest, OrderState, Side
+from bot.core.domain import Fill, Order, OrderState, Side
 from bot.kernel.store import Store
+from tests.kit import stubs
 
-MARKET = Market("v", "BTC/USDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.001"))
+MARKET = stubs.market(venue="v", tick_size="0.01")
 
 
 def fill(trade_id: str, lots: int = 5) -> Fill:
-    return Fill(
-        "v", "BTC/USDT", trade_id, "o1", "mm1-1", Side.BUY, 3000000, lots, Decimal("0.15"), "USDT", True, 10
-    )
+    return stubs.fill(
+        "mm1-1", price_ticks=3000000, size_lots=lots, fee="0.15", ts_ns=10, trade_id=trade_id,
+        venue_order_id="o1", venue="v",
+    )  # fmt: skip
 
 
 def test_fills_are_stored_once_per_venue_symbol_trade_id(tmp_path):
@@ -26,7 +28,7 @@ def test_fills_are_stored_once_per_venue_symbol_trade_id(tmp_path):
 
 def test_every_order_state_change_is_an_event_row_and_open_orders_follow(tmp_path):
     store = Store(f"sqlite:///{tmp_path}/s.sqlite")
-    order = Order(OrderRequest("mm1-1", "v", "BTC/USDT", Side.SELL, 3000100, 4))
+    order = Order(stubs.request("mm1-1", side=Side.SELL, price_ticks=3000100, size_lots=4, venue="v"))
     store.record_new_order(order, MARKET, seq=1)
     order.transition(OrderState.OPEN, 5)
     store.record_order_state(order)
@@ -45,10 +47,8 @@ def test_every_order_state_change_is_an_event_row_and_open_orders_follow(tmp_pat
 
 def test_balance_snapshots_first_and_latest_and_wal(tmp_path):
     store = Store(f"sqlite:///{tmp_path}/s.sqlite")
-    store.snapshot_balances(
-        "v", [Balance("BTC", Decimal("1")), Balance("USDT", Decimal("5"), Decimal("1"))], 1, "start"
-    )
-    store.snapshot_balances("v", [Balance("BTC", Decimal("1.5"))], 2, "final")
+    store.snapshot_balances("v", [stubs.balance("BTC", 1), stubs.balance("USDT", 5, locked=1)], 1, "start")
+    store.snapshot_balances("v", [stubs.balance("BTC", "1.5")], 2, "final")
     assert store.balance_snapshot("v", "first")["USDT"].total == Decimal("6")
     assert store.balance_snapshot("v")["BTC"].free == Decimal("1.5")
     with store.engine.connect() as conn:

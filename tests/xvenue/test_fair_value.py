@@ -1,12 +1,9 @@
 """Consolidated fair value: microprice of fee-adjusted books, stale venues dropped, reference, AMM."""
 
-from decimal import Decimal
-
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from bot.core.domain import Market
 from bot.kernel.market_state import MarketState
 from strategies.quoting.fair_value import (
     FairValueEstimator,
@@ -14,6 +11,7 @@ from strategies.quoting.fair_value import (
     InstrumentLayout,
     consolidated_fair_value,
 )
+from tests.kit.stubs import market
 
 S = 1_000_000_000
 
@@ -101,14 +99,8 @@ def test_amm_method_and_its_staleness():
     assert fv.price[0] == 3000.5 and np.isnan(fv.price[1])
 
 
-def _market(venue: str, symbol: str, taker_fee: str = "0") -> Market:
-    base, quote = symbol.split("/")
-    tick, lot = Decimal("0.1"), Decimal("0.001")
-    return Market(venue, symbol, base, quote, tick, lot, taker_fee_bps=Decimal(taker_fee))
-
-
 def test_estimator_groups_instruments_across_venues_and_drops_the_stale_one():
-    markets = [_market("sim_a", "BTC/USDT"), _market("sim_a", "ETH/USDT"), _market("sim_b", "BTC/USDT")]
+    markets = [market(venue="sim_a"), market("ETH/USDT", "sim_a"), market(venue="sim_b")]
     state = MarketState(markets, [5, 5, 5], [100, 100, 100])
     layout = InstrumentLayout.of(markets)
     assert layout.instruments == (("BTC", "USDT"), ("ETH", "USDT"))
@@ -127,7 +119,7 @@ def test_estimator_groups_instruments_across_venues_and_drops_the_stale_one():
 
 
 def test_estimator_reference_venue_and_overrides():
-    markets = [_market("sim_a", "BTC/USDT", "5"), _market("sim_b", "BTC/USDT", "5")]
+    markets = [market(venue="sim_a", taker_fee_bps=5), market(venue="sim_b", taker_fee_bps=5)]
     state = MarketState(markets, [5, 5], [100, 100])
     params = FairValueParams(
         method="reference", reference_venue="sim_b", venues={"sim_b": {"fee_bps": 0, "latency_ms": 50}}

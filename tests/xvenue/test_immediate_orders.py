@@ -4,17 +4,12 @@ from decimal import Decimal
 
 import pytest
 
-from bot.core.domain import Market, OrderRequest, OrderState, Side
+from bot.core.domain import OrderRequest, OrderState, Side
 from connectors.ccxt.orders import create_args
 from connectors.mock.exchange import MockExchange
+from tests.kit import stubs
 
-MARKET = Market("va", "BTC/USDT", "BTC", "USDT", Decimal("0.1"), Decimal("0.001"), taker_fee_bps=Decimal(5))
-
-
-def _ioc(cid: str, side: Side, price_ticks: int, size_lots: int) -> OrderRequest:
-    return OrderRequest(
-        cid, "va", "BTC/USDT", side, price_ticks, size_lots, post_only=False, immediate_or_cancel=True
-    )
+MARKET = stubs.market(taker_fee_bps=5)
 
 
 def test_post_only_and_ioc_exclude_each_other():
@@ -28,7 +23,9 @@ def test_mock_exchange_fills_an_ioc_up_to_its_limit_and_expires_the_rest():
     ex.background_place("BTC/USDT", Side.SELL, 600_000, 3, 1)
     ex.background_place("BTC/USDT", Side.SELL, 600_010, 4, 1)
     ex.background_place("BTC/USDT", Side.SELL, 600_030, 9, 1)
-    update = ex.place_request("me", _ioc("c1", Side.BUY, 600_010, 10), 2)
+    update = ex.place_request(
+        "me", stubs.request("c1", side=Side.BUY, price_ticks=600_010, size_lots=10, ioc=True), 2
+    )
     assert (update.state, update.filled_lots) == (OrderState.EXPIRED, 7)
     assert ex.open_orders("me") == []
     assert ex.balances("me")["BTC"].total == Decimal("0.007")
@@ -36,6 +33,7 @@ def test_mock_exchange_fills_an_ioc_up_to_its_limit_and_expires_the_rest():
 
 
 def test_ccxt_request_of_an_ioc():
-    args = create_args(MARKET, _ioc("c1", Side.SELL, 600_000, 5))
+    ioc = stubs.request("c1", side=Side.SELL, price_ticks=600_000, size_lots=5, ioc=True)
+    args = create_args(MARKET, ioc)
     assert args[1:5] == ("limit", "sell", "0.005", "60000")
     assert args[5] == {"clientOrderId": "c1", "timeInForce": "IOC"}

@@ -1,27 +1,20 @@
 """Multi-venue market making: one reservation from the total inventory, limits, balances, STP."""
 
 import math
-from dataclasses import replace
-from decimal import Decimal
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from bot.core.domain import Market
 from bot.kernel.market_state import MarketState
 from strategies.quoting.multi_venue import MultiVenueParams, MultiVenueStrategy
+from tests.kit.stubs import market
 
 S = 1_000_000_000
 
 
-def _market(venue: str, symbol: str = "BTC/USDT") -> Market:
-    base, quote = symbol.split("/")
-    return Market(venue, symbol, base, quote, Decimal("0.01"), Decimal("0.001"))
-
-
 def _setup(**params):
-    markets = [_market("sim_a"), _market("sim_b")]
+    markets = [market(venue="sim_a", tick_size="0.01"), market(venue="sim_b", tick_size="0.01")]
     state = MarketState(markets, [5, 5], [100, 100])
     state.base_balance[:] = 10.0
     state.quote_balance[:] = 1e6
@@ -95,7 +88,10 @@ def _as_quotes(fair: float, q_base: float, gamma: float, fee_bps: float) -> tupl
 
 
 def test_the_core_model_drives_the_quotes_from_the_total_inventory():
-    markets = [_market("sim_a"), replace(_market("sim_b"), maker_fee_bps=Decimal(2))]
+    markets = [
+        market(venue="sim_a", tick_size="0.01"),
+        market(venue="sim_b", tick_size="0.01", maker_fee_bps=2),
+    ]
     state = MarketState(markets, [5, 5], [1000, 1000])
     state.base_balance[:] = 10.0
     state.quote_balance[:] = 1e6

@@ -1,14 +1,24 @@
-"""Shared test kit: small configs and helpers used across test folders."""
+"""The shared test kit: what tests in more than one folder build their cases from.
+
+This module: small bot configs on mock venues, store helpers (orders a dead process left, the
+inventory its fills add up to) and the environment of `python -m bot.cli` children. Beside it:
+  stubs        domain objects and venue events with sensible defaults (bot/core)
+  fake_venue   an in-memory, deterministic `Venue` for kernel and strategy tests
+  recorder     an event sink that keeps what a venue streams and waits for what a test expects
+  replay_rows  hand-built L2 event files for the replay venue
+"""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from bot.app.config import AppConfig, validate_config
-from bot.core.domain import Balance
+from bot.core.domain import Balance, Market, Order, OrderRequest, OrderState
+from bot.core.ids import client_order_seq
 from bot.kernel.store import Store
 
 MOCK_VENUE: dict[str, Any] = {
@@ -88,11 +98,27 @@ def inventory_from_store(store: Store, venue: str, initial: dict[str, Decimal]) 
     return out
 
 
+def record_order(
+    store: Store, market: Market, of: OrderRequest, states: Sequence[OrderState], ts_ns: int
+) -> Order:
+    """Store our order `of` and then each of `states` at `ts_ns`, as a process that died after
+    writing them would have left its rows (restart and reconciliation tests)."""
+    order = Order(of, created_ns=ts_ns)
+    instance_id = of.client_order_id.split("-")[0]
+    seq = client_order_seq(instance_id, of.client_order_id)
+    assert seq is not None, f"{of.client_order_id} is not an id of ours (bot/core/ids.py)"
+    store.record_new_order(order, market, seq=seq)
+    for state in states:
+        order.transition(state, ts_ns)
+        store.record_order_state(order)
+    return order
+
+
 def totals(balances: dict[str, Balance]) -> dict[str, Decimal]:
     return {asset: b.total for asset, b in balances.items()}
 
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def child_env(**extra: str) -> dict[str, str]:

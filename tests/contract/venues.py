@@ -25,8 +25,9 @@ from connectors.ccxt.venue import CcxtVenue
 from connectors.mock.facade import serve_facade
 from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import MockVenue
-from connectors.replay import ReplayVenue, ReplayVenueParams
 from connectors.replay.events import DataMeta, EventData
+from connectors.replay.params import ReplayVenueParams
+from connectors.replay.venue import ReplayVenue
 from tests.ccxt.conftest import API_KEY, API_SECRET, venue_params
 from tests.kit import replay_rows, stubs
 from tests.kit.fake_venue import FakeVenue

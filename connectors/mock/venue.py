@@ -22,6 +22,7 @@ from connectors.base import EventSink, OrderRejected, VenueError, VenueUnavailab
 from connectors.mock.exchange import MockExchange
 from connectors.mock.flow import OrderFlow
 from connectors.mock.params import MockVenueParams
+from connectors.stream_order import InOrderDelivery
 
 T = TypeVar("T")
 
@@ -46,6 +47,7 @@ class MockVenue:
         self.flow: OrderFlow | None = None
         self._order_latency_s = params.order_latency_ms / 1000
         self._feed_latency_s = params.feed_latency_ms / 1000
+        self._stream: InOrderDelivery[VenueEvent] = InOrderDelivery(self._deliver)
         self._sink: EventSink | None = None
         self._symbols: frozenset[str] = frozenset()
         self._tasks: list[asyncio.Task[None]] = []
@@ -195,7 +197,7 @@ class MockVenue:
 
     def _schedule_delivery(self, event: VenueEvent) -> None:
         assert self._loop is not None
-        self._loop.call_later(self._feed_latency_s, self._deliver, event)
+        self._stream.schedule(self._loop, self._feed_latency_s, event)
 
     def _deliver(self, event: VenueEvent) -> None:
         sink = self._sink

@@ -125,8 +125,16 @@ class ReplayExchange:
         self._drain(events, respond_ns=None)
         return events
 
+    def _reach(self, ts_ns: int) -> None:
+        """The exchange's clock is at the request's arrival (as in the fast loop): a taker fill
+        is stamped when the order reached the exchange, not at the last market row applied."""
+        st = self.s.st
+        if ts_ns > st[layout.S_EXNOW]:
+            st[layout.S_EXNOW] = ts_ns
+
     def place(self, request: OrderRequest, ts_ns: int, respond_ns: int) -> tuple[OrderUpdate, list[Timed]]:
         """One order reaching the exchange at `ts_ns` (call `advance(ts_ns)` first)."""
+        self._reach(ts_ns)
         m = self.market
         cid = request.client_order_id
         if request.symbol != m.symbol:
@@ -177,6 +185,7 @@ class ReplayExchange:
         own = self._open.get(client_order_id) if symbol == self.market.symbol else None
         if own is None:
             raise OrderNotFound(self.venue, f"{symbol} {client_order_id}: no open order")
+        self._reach(ts_ns)
         events: list[Timed] = []
         answers = self._request(layout.REQ_CANCEL, own.slot, events, respond_ns)
         if layout.RESP_CANCELLED in answers:

@@ -28,6 +28,7 @@ from connectors.replay.events import EventData, load_events
 from connectors.replay.exchange import ReplayExchange, Timed
 from connectors.replay.fast import latency_samples
 from connectors.replay.params import ReplayVenueParams
+from connectors.stream_order import InOrderDelivery
 
 T = TypeVar("T")
 
@@ -58,6 +59,7 @@ class ReplayVenue:
         self._task: asyncio.Task[None] | None = None
         self._connected = False
         self._last_private_ns = 0
+        self._private: InOrderDelivery[VenueEvent] = InOrderDelivery(self._deliver)
         self.finished = asyncio.Event()
         """Set when the last row of the file has reached the bot."""
         self.snapshots_published = 0
@@ -225,7 +227,7 @@ class ReplayVenue:
         for at_ns, event in events:
             at_ns = max(at_ns, self._last_private_ns)
             self._last_private_ns = at_ns
-            self._loop.call_later(max(at_ns - now, 0) / 1e9, self._deliver, event)
+            self._private.schedule(self._loop, max(at_ns - now, 0) / 1e9, event)
 
     def _deliver(self, event: VenueEvent) -> None:
         sink = self._sink

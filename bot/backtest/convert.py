@@ -53,8 +53,8 @@ def convert_tardis(book_csv: str | Path, trades_csv: str | Path | None, meta: Da
         exch, local = int(row["timestamp"]) * 1000, int(row["local_timestamp"]) * 1000
         snapshot = row["is_snapshot"].strip().lower() == "true"
         if snapshot and not in_snapshot:
-            for side, levels in book.items():
-                out.extend((local, len(out), exch, DEPTH, side, px, 0) for px in levels)
+            for book_side, levels in book.items():
+                out.extend((local, len(out), exch, DEPTH, book_side, px, 0) for px in levels)
                 levels.clear()
         in_snapshot = snapshot
         side = {"bid": BID, "buy": BID, "ask": ASK, "sell": ASK}.get(row["side"].strip().lower())
@@ -68,8 +68,8 @@ def convert_tardis(book_csv: str | Path, trades_csv: str | Path | None, meta: Da
             book[side].pop(px, None)
         out.append((local, len(out), exch, DEPTH, side, px, lots))
     if trades_csv is not None:
-        cols = ("timestamp", "local_timestamp", "side", "price", "amount")
-        for n, row in enumerate(_rows(Path(trades_csv), cols)):
+        trade_cols = ("timestamp", "local_timestamp", "side", "price", "amount")
+        for n, row in enumerate(_rows(Path(trades_csv), trade_cols)):
             where = f"{trades_csv}: row {n + 1}"
             side = {"buy": BID, "sell": ASK}.get(row["side"].strip().lower())
             if side is None:

@@ -17,7 +17,17 @@ import numpy as np
 
 from bot.core.domain import Side
 from bot.core.events import BookSnapshot, OrderUpdate, PublicTrade, VenueEvent
-from connectors.replay.events import ASK, BID, COLUMNS, DEPTH, TRADE, DataMeta, EventData, save_events
+from connectors.replay.events import (
+    ASK,
+    BID,
+    COLUMNS,
+    DEPTH,
+    TRADE,
+    DataMeta,
+    EventData,
+    make_event_data,
+    save_events,
+)
 
 
 class RowBuffer:
@@ -48,7 +58,7 @@ class RowBuffer:
     def data(self, meta: DataMeta) -> EventData:
         parts = [*self._chunks, {k: v[: self._n] for k, v in self._buf.items()}]
         cols = {name: np.concatenate([p[name] for p in parts]) for name in COLUMNS}
-        return EventData(meta, **cols)
+        return make_event_data(meta, **cols)
 
 
 class BookRecorder:

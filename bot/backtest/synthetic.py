@@ -183,7 +183,8 @@ def generate(params: SyntheticParams | None = None) -> EventData:
     if p.feed_jitter_ms > 0:
         local = local + rng.exponential(p.feed_jitter_ms * 1e6, n).astype(np.int64)
         order = np.argsort(local, kind="stable")
-        kind, side, exch, local, price, size = (a[order] for a in (kind, side, exch, local, price, size))
+        kind, side, exch = kind[order], side[order], exch[order]
+        local, price, size = local[order], price[order], size[order]
     meta = DataMeta(p.venue, p.symbol, p.tick_size, p.lot_size)
     assert DEPTH == 1 and TRADE == 2 and BID == 1 and ASK == -1  # literals inside the jitted loop
     return make_event_data(

@@ -79,7 +79,8 @@ class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
     def __init__(self, start_s: float = 0.0) -> None:
         super().__init__()
         self._virtual_now = start_s
-        self._selector = _VirtualSelector(self._selector, self)  # type: ignore[has-type]
+        # The wrapper delegates the whole selector API (__getattr__) but is no BaseSelector subclass.
+        self._selector = _VirtualSelector(self._selector, self)  # type: ignore[has-type, arg-type]
 
     def time(self) -> float:
         return self._virtual_now

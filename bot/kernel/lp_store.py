@@ -119,7 +119,7 @@ class LpMarkRow(SQLModel, table=True):
 
 
 LP_TABLES = [
-    t.__table__  # type: ignore[attr-defined]
+    t.__table__  # type: ignore[union-attr]  # SQLModel declares no type for the mapped table
     for t in (LpPositionRow, LpActionRow, LpFeeRow, LpGasRow, LpSwapRow, HedgeTradeRow, LpMarkRow)
 ]
 

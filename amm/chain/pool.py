@@ -84,7 +84,7 @@ class ChainPool:
         try:
             pool = await cls._connect(params, clock, signer, w3)
         except BaseException:
-            await w3.provider.disconnect()  # type: ignore[attr-defined]
+            await w3.provider.disconnect()
             raise
         pool._owns_connection = True
         return pool
@@ -135,7 +135,7 @@ class ChainPool:
     async def close(self) -> None:
         """Close the HTTP session `connect` opened (a passed-in AsyncWeb3 stays open)."""
         if self._owns_connection:
-            await self.w3.provider.disconnect()  # type: ignore[attr-defined]
+            await self.w3.provider.disconnect()
 
     def __repr__(self) -> str:
         return (

@@ -149,7 +149,7 @@ def _field_path(loc: tuple[int | str, ...], data: Any) -> str:
         in_dict = isinstance(node, dict) and elem in node
         in_list = isinstance(node, list) and isinstance(elem, int) and elem < len(node)
         if in_dict or in_list:
-            node = node[elem]  # type: ignore[index]
+            node = node[elem]
         elif i < len(loc) - 1:
             continue  # a union tag such as 'mock': not a key of the file
         else:

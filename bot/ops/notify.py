@@ -131,7 +131,7 @@ async def _post_json(http: aiohttp.ClientSession, url: str, body: dict[str, Any]
             if response.status >= 300:
                 raise SinkError(f"HTTP {response.status}")
             if response.content_type == "application/json":
-                return await response.json()  # type: ignore[no-any-return]
+                return await response.json()
             return None
     except aiohttp.ClientError as exc:
         raise SinkError(type(exc).__name__) from None

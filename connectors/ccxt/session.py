@@ -28,7 +28,7 @@ from connectors.ccxt.urls import rewrite_api_urls
 try:  # ccxt.pro ships inside ccxt since 4.0; keep REST-only use working without it
     import ccxt.pro as ccxt_pro
 except ImportError:  # pragma: no cover
-    ccxt_pro = None  # type: ignore[assignment]
+    ccxt_pro = None
 
 
 class CcxtSession:

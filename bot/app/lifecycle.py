@@ -124,9 +124,6 @@ class Bot:
             built = build_strategy(name, params, state, self.market_sizes, self.clock.now_ns())
             if isinstance(built, tuple):
                 self.engine.add_strategy(*built)
-                hook = getattr(built[0], "on_event", None)
-                if hook is not None:
-                    self.engine.listeners.append(hook)
             else:
                 actives.append(built)
         for active in actives:

@@ -254,7 +254,7 @@ class MultiVenueStrategy:
             return
         slots = self._requote_on.get(key)
         if slots is not None:
-            self.state.dirty[slots] = True
+            self.state.mark_dirty(slots)
 
     def targets(self, state: MarketState, now_ns: int) -> QuoteTargets:
         s, p, row = self.slots, self.params, self.row_of_slot

@@ -15,8 +15,8 @@ from strategies.lp.hedger import Hedger, HedgerParams
 from strategies.lp.manager import LpManager
 from strategies.lp.params import LpManagerParams
 from strategies.quoting.core_strategy import CoreQuoteStrategy
+from strategies.quoting.models import QuoteConfig
 from strategies.quoting.multi_venue import MultiVenueParams, MultiVenueStrategy
-from strategies.quoting.params import AvellanedaParams, FixedSpreadParams, GlftParams
 from strategies.xvenue.amm_arbitrage import AmmArbitrageParams, AmmArbitrageStrategy
 from strategies.xvenue.xemm import XemmParams, XemmStrategy
 
@@ -36,7 +36,7 @@ def build_strategy(
 
     `sizes_of(market)` gives the market's (order size, max position) in base units.
     """
-    if isinstance(params, FixedSpreadParams | AvellanedaParams | GlftParams):
+    if isinstance(params, QuoteConfig):
         slots = market_slots(state, params.markets)
         markets = [state.markets[int(s)] for s in slots]
         return CoreQuoteStrategy(name, params, slots, markets, [sizes_of(m) for m in markets], now_ns), params

@@ -31,8 +31,8 @@ from connectors.mock.params import MockVenueParams
 from connectors.replay.params import ReplayVenueParams
 from strategies.lp.hedger import HedgerParams
 from strategies.lp.params import LpManagerParams
+from strategies.quoting.models import QuoteConfig
 from strategies.quoting.multi_venue import MultiVenueParams
-from strategies.quoting.params import AvellanedaParams, FixedSpreadParams, GlftParams
 from strategies.xvenue.amm_arbitrage import AmmArbitrageParams
 from strategies.xvenue.xemm import XemmParams
 
@@ -105,9 +105,7 @@ VenueConfig = Annotated[
 # Venues that are AMM pools (amm.ports.AmmPool in BotContext.pools), not order books.
 POOL_VENUE_PARAMS = (SimPoolParams, UniswapV3VenueParams)
 StrategyConfig = Annotated[
-    FixedSpreadParams
-    | AvellanedaParams
-    | GlftParams
+    QuoteConfig
     | MultiVenueParams
     | XemmParams
     | AmmArbitrageParams

@@ -9,17 +9,14 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from bot.core.domain import Market
-from strategies.quoting.arrays import QuoteModel, QuoteParams
-from strategies.quoting.params import (
-    AvellanedaParams,
-    FixedSpreadParams,
-    GlftParams,
-    QuoteStrategyParams,
-    build_quote_params,
-    next_session_end_ns,
-)
+from strategies.quoting.arrays import QuoteParams
+from strategies.quoting.models import QuoteConfig, QuoteModel, QuoteStrategyParams
+from strategies.quoting.models.avellaneda import AvellanedaParams, next_session_end_ns
+from strategies.quoting.models.fixed_spread import FixedSpreadParams
+from strategies.quoting.models.glft import GlftParams
+from strategies.quoting.param_slots import build_quote_params
 
-ADAPTER: TypeAdapter[FixedSpreadParams | AvellanedaParams | GlftParams] = TypeAdapter(QuoteStrategyParams)
+ADAPTER: TypeAdapter[QuoteConfig] = TypeAdapter(QuoteStrategyParams)
 BTC = Market(
     "binance", "BTC/USDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.00001"), maker_fee_bps=Decimal("1")
 )

@@ -67,3 +67,16 @@ def test_levels_of_size_zero_are_not_quoted_and_targets_are_one_market():
     assert d.place == (NewOrder(Side.SELL, 111, 10),)
     with pytest.raises(ValueError, match="one market"):
         diff_orders(orders, QuoteTargets.empty(2, 1), POLICY, now_ns=1)
+
+
+def test_a_market_row_is_a_copy_the_strategys_next_call_cannot_change():
+    # the vectorized core returns views of its workspace: the engine copies a due market's row
+    targets = QuoteTargets.empty(2, 2)
+    targets.bid_price_ticks[1] = [100, 99]
+    targets.bid_size_lots[1] = [5, 0]
+    targets.ask_price_ticks[1] = [102, 103]
+    targets.ask_size_lots[1] = [5, 7]
+    row = targets.market(1)
+    targets.bid_price_ticks[1, 0] = 50
+    assert row.n_markets == 1
+    assert row.levels() == [(Side.BUY, 100, 5), (Side.SELL, 102, 5), (Side.SELL, 103, 7)]

@@ -21,8 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from strategies.quoting.arrays import QuoteInputs, QuoteModel, QuoteParams
+from strategies.quoting.arrays import QuoteInputs, QuoteParams
 from strategies.quoting.core import QuoteWorkspace, compute_quotes
+from strategies.quoting.models import QuoteModel
 from tests.strategies.reference_quotes import reference_quotes
 
 N_LEVELS = 5

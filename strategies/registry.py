@@ -26,8 +26,8 @@ from strategies.lp.hedger import Hedger, HedgerParams
 from strategies.lp.manager import LpManager
 from strategies.lp.params import LpManagerParams
 from strategies.quoting.core_strategy import CoreQuoteStrategy
+from strategies.quoting.models import QuoteConfig, quote_configs
 from strategies.quoting.multi_venue import MultiVenueParams, MultiVenueStrategy
-from strategies.quoting.params import AvellanedaParams, FixedSpreadParams, GlftParams
 from strategies.xvenue.amm_arbitrage import AmmArbitrageParams, AmmArbitrageStrategy
 from strategies.xvenue.xemm import XemmParams, XemmStrategy
 
@@ -61,9 +61,7 @@ def market_slots(state: MarketState, keys: list[str]) -> np.ndarray:
     return np.array([state.slot_of[tuple(k.split(":", 1))] for k in keys], dtype=np.int64)  # type: ignore[index]
 
 
-def _core_quote(
-    name: str, params: FixedSpreadParams | AvellanedaParams | GlftParams, at: BuildInputs
-) -> Quoting:
+def _core_quote(name: str, params: QuoteConfig, at: BuildInputs) -> Quoting:
     slots = market_slots(at.state, params.markets)
     markets = [at.state.markets[int(s)] for s in slots]
     sizes = [at.sizes_of(m) for m in markets]
@@ -92,9 +90,8 @@ def _hedger(name: str, params: HedgerParams, at: BuildInputs) -> ActiveStrategy:
 
 
 STRATEGY_KINDS: dict[str, QuotingKind | ActiveKind] = {
-    "fixed_spread": QuotingKind(FixedSpreadParams, _core_quote),
-    "avellaneda": QuotingKind(AvellanedaParams, _core_quote),
-    "glft": QuotingKind(GlftParams, _core_quote),
+    # every quote model of the vectorized core is a kind (strategies/quoting/models/ registers them)
+    **{kind: QuotingKind(config, _core_quote) for kind, config in quote_configs().items()},
     "multi_venue_mm": QuotingKind(MultiVenueParams, _multi_venue),
     "xemm": ActiveKind(XemmParams, _xemm),
     "amm_arbitrage": ActiveKind(AmmArbitrageParams, _amm_arbitrage),

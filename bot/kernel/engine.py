@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.core.clock import NS_PER_S, Clock
-from bot.core.domain import Side
 from bot.core.events import (
     BalanceUpdate,
     BookSnapshot,
@@ -29,17 +28,23 @@ from bot.core.events import (
 )
 from bot.kernel.controls import QuotingControls
 from bot.kernel.market_state import MarketState
-from bot.kernel.order_diff import LevelTarget, RefreshPolicy
+from bot.kernel.order_diff import RefreshPolicy, diff_orders
 from bot.kernel.order_manager import OrderManager
-from bot.kernel.strategy import QuoteStrategy
+from bot.kernel.strategy import EventHook, QuoteStrategy, SelfTradeGroups
+from bot.kernel.targets import QuoteTargets
 
 log = logging.getLogger("mmbot.engine")
+
+
+NO_QUOTES = QuoteTargets.empty(1, 0)  # paused, disconnected or stopping: cancel, place nothing
+CANCEL_ALL = RefreshPolicy(0, 0.0, 1)  # keeps no order
 
 
 @dataclass(slots=True)
 class QuotingStrategy:
     strategy: QuoteStrategy
     controls: QuotingControls
+    attached: bool = False  # driven by an active strategy's run (XEMM), not swapped by a reload
 
     @property
     def max_order_age_ns(self) -> int:
@@ -55,14 +60,6 @@ class QuotingStrategy:
     @property
     def min_interval_ns(self) -> int:
         return int(self.controls.min_requote_interval_ms * 1_000_000)
-
-
-def level_targets(
-    bid_px: np.ndarray, bid_sz: np.ndarray, ask_px: np.ndarray, ask_sz: np.ndarray
-) -> list[LevelTarget]:
-    targets = [LevelTarget(Side.BUY, int(p), int(s)) for p, s in zip(bid_px, bid_sz, strict=True) if s > 0]
-    targets += [LevelTarget(Side.SELL, int(p), int(s)) for p, s in zip(ask_px, ask_sz, strict=True) if s > 0]
-    return targets
 
 
 class Engine:
@@ -129,7 +126,7 @@ class Engine:
         for slot, market in enumerate(self.state.markets):
             if market.venue == venue:
                 self.state.quoting_enabled[slot] = connected
-                self.state.dirty[slot] = True
+                self.state.mark_dirty(slot)
         if was_connected and not connected and not self._stopping:
             # Pulled now, not at the next requote round: a resync can declare the feed healthy
             # again within milliseconds, and quotes made on the stale book must not survive it.
@@ -151,44 +148,61 @@ class Engine:
     # ---- quoting ----------------------------------------------------------------------------
 
     def add_strategy(self, strategy: QuoteStrategy, controls: QuotingControls) -> None:
-        self.strategies.append(QuotingStrategy(strategy, controls))
-        self._register_self_trade_groups(strategy)
-        self.state.dirty[strategy.slots] = True
+        """A quoting strategy of the config (swapped as a whole by `replace_strategies`)."""
+        self._add(QuotingStrategy(strategy, controls))
 
-    def _register_self_trade_groups(self, strategy: QuoteStrategy) -> None:
-        """A strategy quoting one instrument on several venues names its groups (`stp_groups`)."""
-        groups = getattr(strategy, "stp_groups", None)
-        if groups:
-            self.orders.self_trade.register(strategy, groups, self.requote_slot)
+    def attach(self, strategy: QuoteStrategy, controls: QuotingControls) -> None:
+        """Quote for an active strategy while it runs (its maker quotes); `detach` when it stops.
+
+        Its event hook is the active strategy's business, not registered here.
+        """
+        self._add(QuotingStrategy(strategy, controls, attached=True))
+
+    def detach(self, strategy: QuoteStrategy) -> None:
+        """Stop quoting for `strategy`; its markets' orders are cancelled on the next round."""
+        for qs in [qs for qs in self.strategies if qs.strategy is strategy]:
+            self._remove(qs)
+        self._wake.set()
+
+    def _add(self, qs: QuotingStrategy) -> None:
+        self.strategies.append(qs)
+        strategy = qs.strategy
+        if not qs.attached and isinstance(strategy, EventHook):
+            self.listeners.append(strategy.on_event)
+        if isinstance(strategy, SelfTradeGroups) and strategy.stp_groups:
+            self.orders.self_trade.register(strategy, strategy.stp_groups, self.requote_slot)
+        self._unowned -= {int(s) for s in strategy.slots}
+        self.state.mark_dirty(strategy.slots)
+        self._wake.set()
+
+    def _remove(self, qs: QuotingStrategy) -> None:
+        """Unhook `qs`; markets no remaining strategy quotes have their orders cancelled."""
+        self.strategies.remove(qs)
+        strategy = qs.strategy
+        if isinstance(strategy, EventHook) and strategy.on_event in self.listeners:
+            self.listeners.remove(strategy.on_event)
+        self.orders.self_trade.unregister(strategy)
+        still = {int(s) for other in self.strategies for s in other.strategy.slots}
+        self._unowned |= {int(s) for s in strategy.slots} - still
 
     def requote_slot(self, slot: int) -> None:
         """Requote one market on the next round (a held-back quote of it may go now)."""
-        self.state.dirty[slot] = True
+        self.state.mark_dirty(slot)
         self._wake.set()
 
     def replace_strategies(self, strategies: list[tuple[QuoteStrategy, QuotingControls]]) -> None:
-        """Swap every quoting strategy at once (hot reload).
+        """Swap every quoting strategy of the config at once (hot reload).
 
         Markets still quoted are requoted under the new parameters on the next round; markets no
         strategy quotes any more have their orders cancelled. The new models' event hooks
-        (estimators) replace the old ones, so they warm up again from the next events.
+        (estimators) replace the old ones, so they warm up again from the next events. Attached
+        strategies stay: their active strategy is swapped on its own.
         """
-        before = {int(s) for qs in self.strategies for s in qs.strategy.slots}
-        for qs in self.strategies:  # estimators and other event hooks of the outgoing models
-            hook = getattr(qs.strategy, "on_event", None)
-            if hook is not None and hook in self.listeners:
-                self.listeners.remove(hook)
-            self.orders.self_trade.unregister(qs.strategy)
-        self.strategies = [QuotingStrategy(s, c) for s, c in strategies]
-        for qs in self.strategies:
-            hook = getattr(qs.strategy, "on_event", None)
-            if hook is not None:
-                self.listeners.append(hook)
-            self._register_self_trade_groups(qs.strategy)
-        after = {int(s) for qs in self.strategies for s in qs.strategy.slots}
-        self._unowned |= before - after
-        self._unowned -= after
-        self.state.dirty[:] = True
+        for qs in [qs for qs in self.strategies if not qs.attached]:
+            self._remove(qs)
+        for strategy, controls in strategies:
+            self._add(QuotingStrategy(strategy, controls))
+        self.state.mark_dirty(slice(None))
         self._wake.set()
 
     def add_market_slot(self) -> None:
@@ -210,7 +224,7 @@ class Engine:
         for slot in list(self._unowned):
             if not self._in_flight[slot]:
                 self._unowned.discard(slot)
-                self._start_sync(slot, [], RefreshPolicy(0, 0.0, 1))
+                self._start_sync(slot, NO_QUOTES, CANCEL_ALL)
         for qs in self.strategies:
             slots = qs.strategy.slots
             since = now - self.state.last_quote_ns[slots]
@@ -232,14 +246,9 @@ class Engine:
                 self.state.dirty[slot] = False
                 self.state.last_quote_ns[slot] = now
                 if self.paused or self._stopping or not self.state.quoting_enabled[slot]:
-                    wanted: list[LevelTarget] = []
+                    wanted = NO_QUOTES
                 else:
-                    wanted = level_targets(
-                        targets.bid_price_ticks[row],
-                        targets.bid_size_lots[row],
-                        targets.ask_price_ticks[row],
-                        targets.ask_size_lots[row],
-                    )
+                    wanted = targets.market(int(row))
                 self._start_sync(
                     slot, wanted, qs.policy(self.state.mid_price[slot], self.state.tick_size[slot])
                 )
@@ -247,15 +256,15 @@ class Engine:
             return None
         return max(next_due_ns, 1_000_000) / NS_PER_S
 
-    def _start_sync(self, slot: int, wanted: list[LevelTarget], policy: RefreshPolicy) -> None:
+    def _start_sync(self, slot: int, wanted: QuoteTargets, policy: RefreshPolicy) -> None:
         self._in_flight[slot] = True
         task = asyncio.create_task(self._sync(slot, wanted, policy), name=f"sync-{slot}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _sync(self, slot: int, wanted: list[LevelTarget], policy: RefreshPolicy) -> None:
+    async def _sync(self, slot: int, wanted: QuoteTargets, policy: RefreshPolicy) -> None:
         try:
-            await self.orders.sync_market(slot, wanted, policy)
+            await requote_market(self.orders, slot, wanted, policy, self.clock.now_ns())
         except Exception:
             log.exception("order sync failed for %s", self.state.markets[slot].key)
         finally:
@@ -266,7 +275,7 @@ class Engine:
         if paused != self.paused:
             log.warning("quoting %s: %s", "PAUSED" if paused else "resumed", reason)
         self.paused = paused
-        self.state.dirty[:] = True
+        self.state.mark_dirty(slice(None))
         self._wake.set()
 
     async def stop(self) -> None:
@@ -275,3 +284,12 @@ class Engine:
         self._wake.set()
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+async def requote_market(
+    orders: OrderManager, slot: int, targets: QuoteTargets, policy: RefreshPolicy, now_ns: int
+) -> None:
+    """Move one market's live orders to its one-market `targets`: the order diff's cancels and
+    new quotes go out together through the order manager's `submit`."""
+    diff = diff_orders(orders.orders_of(slot), targets, policy, now_ns)
+    await orders.submit(slot, diff.place, cancel=diff.cancel)

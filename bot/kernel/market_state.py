@@ -1,4 +1,9 @@
-"""Per-market engine state as numpy arrays, one slot per traded market (struct of arrays)."""
+"""Per-market engine state as numpy arrays, one slot per traded market (struct of arrays).
+
+Every array is declared below with its one writer; everyone else only reads it. The engine is
+the event path (`Engine._dispatch` calls `update_top` and the order manager's `apply_*`), so
+every write happens on it or on the engine's own requote round.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +11,60 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.core.domain import Market
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 # Per-slot arrays whose value does not come from the market itself: (dtype, value of a new slot).
 # One table, so that construction and `add_market` (hot reload) can never disagree.
 _SLOT_FIELDS: dict[str, tuple[type, object]] = {
-    "best_bid_ticks": (np.int64, 0),  # 0 = no bid
-    "best_ask_ticks": (np.int64, 0),  # 0 = no ask
-    "best_bid_lots": (np.int64, 0),  # size at the best levels (microprice)
+    "best_bid_ticks": (np.int64, 0),
+    "best_ask_ticks": (np.int64, 0),
+    "best_bid_lots": (np.int64, 0),
     "best_ask_lots": (np.int64, 0),
     "mid_price": (np.float64, np.nan),
     "last_book_ns": (np.int64, 0),
-    "position_lots": (np.int64, 0),  # signed, relative to the market's target
+    "position_lots": (np.int64, 0),
     "last_quote_ns": (np.int64, 0),
     "dirty": (np.bool_, True),
     "quoting_enabled": (np.bool_, True),
-    # Total (free + locked) balances of each market's base and quote on its venue, in units.
     "base_balance": (np.float64, np.nan),
     "quote_balance": (np.float64, np.nan),
 }
 
 
 class MarketState:
+    # From the markets and the config; written at construction, `add_market` and, for the two
+    # sizes, by hot reload (bot.app.reload) when a market's sizes change.
+    tick_size: FloatArray
+    lot_size: FloatArray
+    order_size_lots: IntArray
+    max_position_lots: IntArray
+    # The top of each book: written by `update_top` only (the engine, on every book snapshot).
+    best_bid_ticks: IntArray  # 0 = no bid
+    best_ask_ticks: IntArray  # 0 = no ask
+    best_bid_lots: IntArray  # size at the best levels (microprice)
+    best_ask_lots: IntArray
+    mid_price: FloatArray  # NaN: one-sided or crossed book
+    last_book_ns: IntArray
+    # Signed position relative to the market's target: the order manager (`apply_fill`); its
+    # starting value is set once by the app from the balances (`init_position`).
+    position_lots: IntArray
+    # Total (free + locked) balances of the market's base and quote on its venue, in units: the
+    # order manager (`apply_balances`).
+    base_balance: FloatArray
+    quote_balance: FloatArray
+    # The engine's requote bookkeeping: `last_quote_ns` and `quoting_enabled` (venue connected)
+    # are written by the engine; `dirty` (an input of the market's quotes changed) is set through
+    # `mark_dirty` by whoever changed it and cleared by the engine when it requotes.
+    last_quote_ns: IntArray
+    quoting_enabled: BoolArray
+    dirty: BoolArray
+
     def __init__(
         self, markets: Sequence[Market], order_size_lots: Sequence[int], max_position_lots: Sequence[int]
     ):
@@ -79,12 +115,13 @@ class MarketState:
         self.last_book_ns[slot] = ts_ns
         self.dirty[slot] = True
 
+    def mark_dirty(self, slots: int | IntArray | slice) -> None:
+        """Requote these markets on the engine's next round: an input of their quotes changed."""
+        self.dirty[slots] = True
+
     def mid_decimal(self, slot: int) -> Decimal | None:
         """The mid on the tick grid, exact (half a tick when the spread is odd)."""
         bid, ask = int(self.best_bid_ticks[slot]), int(self.best_ask_ticks[slot])
         if bid <= 0 or ask <= 0 or bid >= ask:
             return None
         return Decimal(bid + ask) * self.markets[slot].tick_size / 2
-
-    def inventory_fraction(self) -> np.ndarray:
-        return self.position_lots / np.maximum(self.max_position_lots, 1)

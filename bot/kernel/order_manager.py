@@ -1,4 +1,4 @@
-"""Tracks our orders through their state machine and turns target quotes into cancels and creates.
+"""Tracks our orders through their state machine; every order is placed through `submit`.
 
 Only live orders are held in memory (closed ones leave as soon as they are stored), so memory does
 not grow with history. Every order row is written before the order is sent; every fill is stored
@@ -8,7 +8,6 @@ once before it moves the position.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from bot.core.domain import Balance, Fill, Market, Order, OrderRequest, OrderSta
 from bot.core.events import OrderUpdate
 from bot.core.ids import client_order_seq, make_client_order_id
 from bot.kernel.market_state import MarketState
-from bot.kernel.order_diff import LevelTarget, RefreshPolicy, diff_orders
+from bot.kernel.new_order import NewOrder, TimeInForce
 from bot.kernel.pnl import MarketPnl
 from bot.kernel.risk import Exposure, RiskLimits, refuse_reason
 from bot.kernel.self_trade import SelfTradeGuard
@@ -95,45 +94,38 @@ class OrderManager:
                 total += abs(market.size(int(self.state.position_lots[slot]))) * mid
         return total
 
-    # ---- quoting ---------------------------------------------------------------------------
+    # ---- placing: the one way an order reaches a venue ----------------------------------------
 
-    async def sync_market(self, slot: int, targets: Sequence[LevelTarget], policy: RefreshPolicy) -> None:
-        """Bring one market's live orders to the targets: cancels and creates sent concurrently.
+    async def submit(
+        self, slot: int, new_orders: Sequence[NewOrder], *, cancel: Sequence[Order] = ()
+    ) -> list[Order]:
+        """Place `new_orders` on one market, cancelling `cancel` concurrently (a requote).
 
-        A create that would cross one of our orders on another venue of the market's self-trade
-        group is held back (`bot.kernel.self_trade`); the group's owner is asked to requote this market
-        when an order of the group closes. New orders are tracked before the first await, so a
-        sync of another venue that runs meanwhile sees them.
+        Every order is checked the same way before anything is sent: an order that can rest and
+        would cross one of our orders on another venue of the market's self-trade group is held
+        back (`bot.kernel.self_trade`: the group's owner is asked to requote when an order of the
+        group closes), then risk may refuse it; the rest are stored and tracked before the first
+        await, so a sync of another venue that runs meanwhile sees them. Returns the orders sent,
+        each in its state after the venue's answer (an immediate-or-cancel order is usually
+        filled or expired: the ack carries the filled lots, the fills arrive as events; a venue
+        rejection leaves it REJECTED). Held-back and risk-refused orders are not in the list.
         """
         market = self.state.markets[slot]
-        diff = diff_orders(self.orders_of(slot), targets, policy, self.clock.now_ns())
-        allowed, held = self.self_trade.split(slot, diff.place)
-        if held:
-            self.counters.self_trade_held += len(held)
-            log.debug("self-trade guard held %s: %s", market.key, held)
-        requests = [r for r in (self._vet(slot, market, t) for t in allowed) if r is not None]
-        jobs = [self._cancel(market, o) for o in diff.cancel] + [
-            self._send(market, self._track(slot, market, r)) for r in requests
-        ]
+        resting = [o for o in new_orders if o.rests]
+        if resting or not new_orders:  # a requote (even to no quote) settles the slot's hold, a hedge not
+            allowed, held = self.self_trade.split(slot, resting)
+            if held:
+                self.counters.self_trade_held += len(held)
+                log.debug("self-trade guard held %s: %s", market.key, held)
+                new_orders = [o for o in new_orders if not o.rests] + allowed
+        requests = [r for r in (self._vet(slot, market, o) for o in new_orders) if r is not None]
+        tracked = [self._track(slot, market, r) for r in requests]
+        jobs = [self._cancel(market, o) for o in cancel] + [self._send(market, o) for o in tracked]
         if jobs:
             await asyncio.gather(*jobs)
+        return tracked
 
-    async def place_immediate(self, slot: int, side: Side, price_ticks: int, size_lots: int) -> Order | None:
-        """An immediate-or-cancel limit order (a hedge or an arbitrage leg), risk-checked and stored.
-
-        Returns the order in its state after the venue's answer (usually filled or expired: the ack
-        carries the filled lots; the fills themselves arrive as events), or None when risk refused it.
-        A venue rejection comes back as an order in state REJECTED.
-        """
-        market = self.state.markets[slot]
-        request = self._vet(slot, market, LevelTarget(side, price_ticks, size_lots), immediate=True)
-        if request is None:
-            return None
-        return await self._send(market, self._track(slot, market, request))
-
-    def _vet(
-        self, slot: int, market: Market, target: LevelTarget, *, immediate: bool = False
-    ) -> OrderRequest | None:
+    def _vet(self, slot: int, market: Market, new: NewOrder) -> OrderRequest | None:
         orders = self._slot_orders[slot].values()
         exposure = Exposure(
             position_lots=int(self.state.position_lots[slot]),
@@ -146,9 +138,9 @@ class OrderManager:
         zero = Balance("", Decimal(0))
         reason = refuse_reason(
             market,
-            target.side,
-            target.price_ticks,
-            target.size_lots,
+            new.side,
+            new.price_ticks,
+            new.size_lots,
             exposure,
             self.limits,
             open_orders=len(self.live),
@@ -161,9 +153,9 @@ class OrderManager:
             log.debug(
                 "risk refused %s %s %s@%s: %s",
                 market.key,
-                target.side,
-                target.size_lots,
-                target.price_ticks,
+                new.side,
+                new.size_lots,
+                new.price_ticks,
                 reason,
             )
             return None
@@ -173,11 +165,11 @@ class OrderManager:
             client_order_id=make_client_order_id(self.instance_id, seq),
             venue=market.venue,
             symbol=market.symbol,
-            side=target.side,
-            price_ticks=target.price_ticks,
-            size_lots=target.size_lots,
-            post_only=not immediate,
-            immediate_or_cancel=immediate,
+            side=new.side,
+            price_ticks=new.price_ticks,
+            size_lots=new.size_lots,
+            post_only=new.time_in_force is TimeInForce.POST_ONLY,
+            immediate_or_cancel=new.time_in_force is TimeInForce.IOC,
         )
 
     def _pending_locks(self, market: Market) -> tuple[Decimal, Decimal]:
@@ -313,7 +305,7 @@ class OrderManager:
             return False
         self.counters.fills += 1
         self.state.position_lots[slot] += fill.size_lots * fill.side.sign
-        self.state.dirty[slot] = True
+        self.state.mark_dirty(slot)
         self.pnl[slot].apply_fill(
             fill.side, market.price(fill.price_ticks), market.size(fill.size_lots), fill.fee, fill.fee_asset
         )
@@ -365,7 +357,7 @@ class OrderManager:
             slot = self.state.slot(order.request.venue, order.request.symbol)
             if slot is not None:
                 self._slot_orders[slot].pop(order.client_order_id, None)
-                self.state.dirty[slot] = True
+                self.state.mark_dirty(slot)
                 self.self_trade.order_closed(slot)
 
     def adopt(self, order: Order) -> None:
@@ -373,20 +365,6 @@ class OrderManager:
         slot = self._slot_of(order.request.venue, order.request.symbol)
         self.live[order.client_order_id] = order
         self._slot_orders[slot][order.client_order_id] = order
-
-    async def place_single(
-        self, slot: int, side: Side, price_ticks: int, size_lots: int, *, post_only: bool = True
-    ) -> str | None:
-        """One order outside the quote diff (hedges, active strategies): risk-checked, tracked,
-        stored like quotes. Returns its client order id, or None when risk refused it."""
-        market = self.state.markets[slot]
-        request = self._vet(slot, market, LevelTarget(side, price_ticks, size_lots))
-        if request is None:
-            return None
-        if not post_only:
-            request = dataclasses.replace(request, post_only=False)
-        await self._send(market, self._track(slot, market, request))
-        return request.client_order_id
 
     async def cancel_order(self, client_order_id: str) -> None:
         order = self.live.get(client_order_id)

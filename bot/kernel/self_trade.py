@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.core.domain import Market, Order, Side
-from bot.kernel.order_diff import LevelTarget
+from bot.kernel.new_order import NewOrder
 
 
 @dataclass(slots=True)
@@ -108,17 +108,18 @@ class SelfTradeGuard:
                     highest_buy = price if highest_buy is None else max(highest_buy, price)
         return OppositeBounds(lowest_sell, highest_buy)
 
-    def split(self, slot: int, targets: Sequence[LevelTarget]) -> tuple[list[LevelTarget], list[LevelTarget]]:
-        """(targets that may be sent now, targets held back); a hold waits for a release."""
-        bounds = self.bounds(slot) if targets else None
+    def split(self, slot: int, quotes: Sequence[NewOrder]) -> tuple[list[NewOrder], list[NewOrder]]:
+        """(new quotes that may be sent now, quotes held back); a hold waits for a release."""
+        bounds = self.bounds(slot) if quotes else None
         if bounds is None:
             self._held.discard(slot)
-            return list(targets), []
+            return list(quotes), []
         market = self._markets[slot]
-        allowed, held = [], []
-        for target in targets:
-            ok = bounds.allows(target.side, market.price(target.price_ticks))
-            (allowed if ok else held).append(target)
+        allowed: list[NewOrder] = []
+        held: list[NewOrder] = []
+        for quote in quotes:
+            ok = bounds.allows(quote.side, market.price(quote.price_ticks))
+            (allowed if ok else held).append(quote)
         if held:
             self._held.add(slot)
         else:

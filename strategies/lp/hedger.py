@@ -27,6 +27,7 @@ from amm.attribution import exact_position_amounts
 from bot.core.domain import Side
 from bot.core.events import FillEvent
 from bot.kernel.lp_store import HedgeTradeRow, LpStore
+from bot.kernel.new_order import NewOrder, TimeInForce
 
 if TYPE_CHECKING:
     from bot.core.events import VenueEvent
@@ -208,7 +209,9 @@ class Hedger:
         self._decision_mid = mid  # set first: a taker's fill can arrive before its ack
         self._placing = True
         try:
-            cid = await ctx.orders.place_single(self._slot, side, price_ticks, size, post_only=post_only)
+            tif = TimeInForce.POST_ONLY if post_only else TimeInForce.GTC
+            sent = await ctx.orders.submit(self._slot, [NewOrder(side, price_ticks, size, tif)])
+            cid = sent[0].client_order_id if sent else None
         finally:
             self._placing = False
             unclaimed, self._unclaimed = self._unclaimed, []
@@ -255,7 +258,7 @@ class Hedger:
             return
         if fill.client_order_id in self._own_orders:
             self._record(event)
-        elif self._placing:  # perhaps ours, filled before place_single returned its id
+        elif self._placing:  # perhaps ours, filled before submit returned it
             self._unclaimed.append(event)
 
     def _record(self, event: FillEvent) -> None:

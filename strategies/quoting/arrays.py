@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from enum import IntEnum
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from strategies.quoting.models import QUOTE_MODELS, QuoteModel
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -39,14 +40,6 @@ def aligned_full(
     out = aligned_empty(shape, dtype)
     out.fill(value)
     return out
-
-
-class QuoteModel(IntEnum):
-    """Per-market model code (`QuoteParams.model`)."""
-
-    FIXED_SPREAD = 0
-    AVELLANEDA_STOIKOV = 1
-    GLFT = 2
 
 
 @dataclass(slots=True)
@@ -96,7 +89,7 @@ class QuoteInputs:
 
 @dataclass(slots=True)
 class QuoteParams:
-    """Per-market strategy parameters (built from config by `quote_params.build_quote_params`).
+    """Per-market strategy parameters (built from config by `param_slots.build_quote_params`).
 
     model                       QuoteModel code per market
     tick_size, lot_size         price units per tick, base units per lot
@@ -147,9 +140,9 @@ class QuoteParams:
         """Raise ValueError naming the field and first slot at fault; call again after in-place edits."""
         if self.n_levels < 1:
             raise ValueError(f"QuoteParams.n_levels must be >= 1, got {self.n_levels}")
-        uses_gamma = self.model != QuoteModel.FIXED_SPREAD
+        uses_gamma = np.isin(self.model, _GAMMA_MODELS)
         rules: list[tuple[str, npt.NDArray[np.bool_], str]] = [
-            ("model", np.isin(self.model, [m.value for m in QuoteModel]), "a QuoteModel code"),
+            ("model", np.isin(self.model, list(QUOTE_MODELS)), "a QuoteModel code"),
             ("tick_size", _finite_positive(self.tick_size), "finite and > 0"),
             ("lot_size", _finite_positive(self.lot_size), "finite and > 0"),
             ("maker_fee_bps", np.isfinite(self.maker_fee_bps), "finite"),
@@ -165,7 +158,11 @@ class QuoteParams:
                 np.isfinite(self.skew_bps_per_unit_inventory_fraction),
                 "finite",
             ),
-            ("gamma", ~uses_gamma | _finite_positive(self.gamma), "finite and > 0 for AS and GLFT"),
+            (
+                "gamma",
+                ~uses_gamma | _finite_positive(self.gamma),
+                "finite and > 0 for the models that use it",
+            ),
             ("horizon_s", _finite_nonneg(self.horizon_s), "finite and >= 0"),
             ("session_end_ns", self.session_end_ns >= 0, ">= 0 (0 = rolling horizon)"),
             ("level_spacing_bps", _finite_nonneg(self.level_spacing_bps), "finite and >= 0"),
@@ -228,6 +225,7 @@ def _finite_nonneg(a: FloatArray) -> npt.NDArray[np.bool_]:
     return np.isfinite(a) & (a >= 0)
 
 
+_GAMMA_MODELS = [code for code, spec in QUOTE_MODELS.items() if spec.uses_gamma]
 _DTYPES = {"model": np.int8, "session_end_ns": np.int64, "level_count": np.int64}
 
 

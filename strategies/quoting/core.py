@@ -9,7 +9,7 @@ Pipeline, the same for every market (the scalar reference in tests/strategies fo
 1. valid = fair > 0 with fair + inventory + toxicity finite, and the model's estimates usable
    (AS, GLFT: sigma >= 0, kappa > 0, sigma + kappa finite; GLFT: 0 < A * level size < inf), and
    (after step 3) r + h finite. An invalid market gets no quote; the others are unaffected.
-2. model -> reservation price r and half spread h (see `quote_models`).
+2. model -> reservation price r and half spread h (see `strategies.quoting.models`).
 3. h += s * (toxicity_bps + maker_fee_bps) * 1e-4, then h is clamped to
    [s * min_spread_bps / 2, s * max_spread_bps / 2] * 1e-4.
 4. level 0: bid = floor((r - h)/tick + 1e-9), ask = ceil((r + h)/tick - 1e-9), rounded away from r
@@ -44,15 +44,13 @@ from __future__ import annotations
 import numpy as np
 
 from bot.kernel.targets import QuoteTargets
-from strategies.quoting.arrays import QuoteInputs, QuoteModel, QuoteParams, _check_shapes, aligned_empty
-from strategies.quoting.models import BPS_ARRAY, ONE, avellaneda_stoikov, fixed_spread, glft
+from strategies.quoting.arrays import QuoteInputs, QuoteParams, _check_shapes, aligned_empty
+from strategies.quoting.models import QuoteModel
+from strategies.quoting.models.spec import BPS_ARRAY, ONE, ZERO
 from strategies.quoting.plan import QuotePlan
 
 SNAP_TICKS = 1e-9
-# 0-d array operands, see quote_models
-SNAP = np.array(SNAP_TICKS)
-ZERO = np.array(0.0)
-INF = np.array(np.inf)
+SNAP = np.array(SNAP_TICKS)  # a 0-d array operand, see strategies.quoting.models.spec
 
 _INPUT_FIELDS = tuple(QuoteInputs.__slots__)  # type: ignore[attr-defined]
 
@@ -148,8 +146,10 @@ def _check_inputs(inputs: QuoteInputs, ws: QuoteWorkspace) -> None:
 def _validity(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: QuoteWorkspace) -> None:
     """valid = fair > 0 and fair + inventory + toxicity finite, and the model's estimates usable.
 
-    AS and GLFT: sigma >= 0, kappa > 0, sigma + kappa finite; GLFT also 0 < A * level_size < inf.
-    `_level_zero` then drops markets whose r + h is not finite (overflow).
+    Each input check of the models in use runs once (`QuoteModelSpec.checks`; AS and GLFT: sigma
+    >= 0, kappa > 0, sigma + kappa finite; GLFT also 0 < A * level_size < inf), the markets of
+    models that do not need it exempt. `_level_zero` then drops markets whose r + h is not finite
+    (overflow).
     """
     valid, flag, est, tmp = ws.valid, ws.flag, ws.flag_b, ws.scratch[0]
     s = inputs.fair_price
@@ -158,24 +158,10 @@ def _validity(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: Quo
     np.isfinite(tmp, valid)
     np.greater(s, ZERO, flag)
     valid &= flag
-    if plan.has_as or plan.has_glft:
-        sigma, kappa = inputs.volatility, inputs.intensity_kappa
-        np.greater_equal(sigma, ZERO, est)
-        np.greater(kappa, ZERO, flag)
-        est &= flag
-        np.add(sigma, kappa, tmp)
-        np.isfinite(tmp, flag)
-        est &= flag
-        if plan.has_fixed:
-            est |= plan.is_fixed
-        valid &= est
-    if plan.has_glft:
-        np.multiply(inputs.intensity_a, params.level_size_lots, tmp)
-        np.greater(tmp, ZERO, est)
-        np.less(tmp, INF, flag)
-        est &= flag
-        if not plan.all_glft:
-            est |= plan.not_glft
+    for check, exempt in plan.checks:
+        check(inputs, params, ws)  # -> est
+        if exempt is not None:
+            est |= exempt
         valid &= est
 
 
@@ -183,66 +169,15 @@ def _models(
     inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, now_ns: int, ws: QuoteWorkspace
 ) -> None:
     """r and h of each market's model: straight into place if one model, else gathered per market."""
-    s = inputs.fair_price
     np.multiply(inputs.inventory_lots, params.lot_size, ws.inventory_base)
     np.divide(inputs.inventory_lots, params.max_inventory_lots, ws.inventory_fraction)
-    a, b, c, d, e, f = ws.scratch
-    mixed = plan.mixed
-
-    def outputs(model: QuoteModel) -> tuple[np.ndarray, np.ndarray]:
-        if mixed:
-            r, h = ws.model_reservation_half_spread[:, model]
-            return r, h
-        return ws.reservation, ws.half_spread
-
-    if plan.has_fixed:
-        r, h = outputs(QuoteModel.FIXED_SPREAD)
-        fixed_spread(
-            s,
-            ws.inventory_fraction,
-            plan.fixed_half_spread,
-            params.skew_bps_per_unit_inventory_fraction,
-            reservation=r,
-            half_spread=h,
-            scratch=a,
-        )
-    if plan.has_as:
-        tau_s = params.horizon_s
-        if params.session_end_ns.any():
-            tau_s = a
-            np.subtract(params.session_end_ns, now_ns, ws.tau_ns)
-            np.maximum(ws.tau_ns, 0, out=ws.tau_ns)
-            np.multiply(ws.tau_ns, 1e-9, tau_s)
-            np.equal(params.session_end_ns, 0, ws.flag)
-            np.copyto(tau_s, params.horizon_s, where=ws.flag)
-        r, h = outputs(QuoteModel.AVELLANEDA_STOIKOV)
-        avellaneda_stoikov(
-            s,
-            ws.inventory_base,
-            inputs.volatility,
-            inputs.intensity_kappa,
-            params.gamma,
-            tau_s,
-            reservation=r,
-            half_spread=h,
-            scratch=(b, c),
-        )
-    if plan.has_glft:
-        np.multiply(params.level_size_lots, params.lot_size, a)  # order size Delta, base units
-        r, h = outputs(QuoteModel.GLFT)
-        glft(
-            s,
-            ws.inventory_base,
-            inputs.volatility,
-            inputs.intensity_a,
-            inputs.intensity_kappa,
-            params.gamma,
-            a,
-            reservation=r,
-            half_spread=h,
-            scratch=(b, c, d, e, f),
-        )
-    if mixed:
+    for code, spec, prepared in plan.models:
+        if plan.mixed:
+            r, h = ws.model_reservation_half_spread[:, code]
+        else:
+            r, h = ws.reservation, ws.half_spread
+        spec.compute(inputs, params, prepared, ws, now_ns, r, h)
+    if plan.mixed:
         # plan.model_index is in range by construction: "clip" skips numpy's bounds check
         by_model = ws.model_reservation_half_spread.reshape(2, -1)
         np.take(by_model, plan.model_index, axis=1, out=ws.reservation_half_spread, mode="clip")

@@ -1,4 +1,4 @@
-"""The quoting strategy on the vectorized core: fixed spread, Avellaneda–Stoikov or GLFT.
+"""The quoting strategy on the vectorized core, with any of its models (`strategies.quoting.models`).
 
 One instance quotes all its markets in one `compute_quotes` call. Inputs live in preallocated
 arrays refreshed from the engine's state; volatility is estimated from the mids seen at each
@@ -19,13 +19,10 @@ from bot.kernel.targets import QuoteTargets
 from strategies.quoting.arrays import QuoteInputs
 from strategies.quoting.core import QuoteWorkspace, compute_quotes
 from strategies.quoting.estimators import IntensityEstimator, VolatilityEstimator
-from strategies.quoting.params import (
-    AvellanedaParams,
-    GlftParams,
-    QuoteConfig,
-    build_quote_params,
-    next_session_end_ns,
-)
+from strategies.quoting.models import QuoteConfig
+from strategies.quoting.models.avellaneda import AvellanedaParams, next_session_end_ns
+from strategies.quoting.param_slots import build_quote_params
+from strategies.quoting.params import EstimatedParams
 
 # The (A, κ) fit bisects over every market: a few seconds between fits is plenty for rates that
 # are estimated over a half-life of an hour.
@@ -54,7 +51,7 @@ class CoreQuoteStrategy:
         self.workspace = QuoteWorkspace(n, self.params.n_levels)
         self.volatility: VolatilityEstimator | None = None
         self.intensity: IntensityEstimator | None = None
-        if isinstance(cfg, AvellanedaParams | GlftParams):
+        if isinstance(cfg, EstimatedParams):  # AS, GLFT: volatility and intensity estimated
             v, i = cfg.volatility, cfg.intensity
             self.volatility = VolatilityEstimator(
                 n, half_life_s=v.half_life_s, fallback_log_vol_per_sqrt_s=v.fallback_log_vol_per_sqrt_s,

@@ -52,8 +52,8 @@ class FairValueParams(BaseModel):
 
     method: FairValueMethod = "microprice"
     reference_venue: str | None = None
-    stale_after_ms: float = Field(5_000.0, gt=0)
-    latency_half_life_ms: float = Field(1_000.0, gt=0)
+    stale_after_ms: float = Field(default=5_000.0, gt=0)
+    latency_half_life_ms: float = Field(default=1_000.0, gt=0)
     venues: dict[str, VenueAdjustment] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -42,14 +42,11 @@ from bot.kernel.targets import QuoteTargets
 from strategies.quoting.core import SNAP_TICKS as _GRID_EPS
 from strategies.quoting.core_strategy import CoreQuoteStrategy
 from strategies.quoting.fair_value import FairValueEstimator, FairValueParams, InstrumentLayout
-from strategies.quoting.params import (
-    AvellanedaParams,
-    FixedSpreadParams,
-    GlftParams,
-    IntensityParams,
-    QuoteConfig,
-    VolatilityParams,
-)
+from strategies.quoting.models import QuoteConfig
+from strategies.quoting.models.avellaneda import AvellanedaParams
+from strategies.quoting.models.fixed_spread import FixedSpreadParams
+from strategies.quoting.models.glft import GlftParams
+from strategies.quoting.params import IntensityParams, VolatilityParams
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -119,14 +116,13 @@ class MultiVenueParams(QuotingControls):
         if self.model == "fixed_spread":
             assert self.bid_spread_bps is not None and self.ask_spread_bps is not None
             half = (self.bid_spread_bps + self.ask_spread_bps) / 2 / self.centre_factor
-            return FixedSpreadParams(
-                half_spread_bps=half, skew_bps_per_unit_inventory_fraction=self.skew_bps, **ladder
-            )
+            fixed = {"half_spread_bps": half, "skew_bps_per_unit_inventory_fraction": self.skew_bps}
+            return FixedSpreadParams.model_validate({**ladder, **fixed})
         assert self.gamma is not None
         estimators = {"gamma": self.gamma, "volatility": self.volatility, "intensity": self.intensity}
         if self.model == "avellaneda":
-            return AvellanedaParams(horizon_s=self.horizon_s, **estimators, **ladder)
-        return GlftParams(**estimators, **ladder)
+            return AvellanedaParams.model_validate({**ladder, **estimators, "horizon_s": self.horizon_s})
+        return GlftParams.model_validate({**ladder, **estimators})
 
 
 def self_trade_clamp(
@@ -254,7 +250,7 @@ class MultiVenueStrategy:
             return
         slots = self._requote_on.get(key)
         if slots is not None:
-            self.state.dirty[slots] = True
+            self.state.mark_dirty(slots)
 
     def targets(self, state: MarketState, now_ns: int) -> QuoteTargets:
         s, p, row = self.slots, self.params, self.row_of_slot

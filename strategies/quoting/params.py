@@ -1,16 +1,15 @@
-"""Strategy parameters as config models (pydantic v2), and their translation to `QuoteParams` slots.
+"""What every quote model's strategy config shares (pydantic v2): ladder, limits, estimators.
 
-`QuoteStrategyParams` is the discriminated union (on `kind`) the config loader can embed. Human
-units in config (bps, seconds, base-currency sizes, annualised volatility); `write_slot` converts
-them to the core's per-market arrays (lots via the market's lot size, ticks via its tick size).
+Each model's own config extends `LadderParams` in its module (`strategies.quoting.models`). Human
+units in config (bps, seconds, base-currency sizes, annualised volatility);
+`strategies.quoting.param_slots` converts them to the core's per-market arrays.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
-from typing import Annotated, Literal
+from typing import Protocol, runtime_checkable
 
 from pydantic import (
     BaseModel,
@@ -22,10 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.core.clock import NS_PER_S
-from bot.core.domain import Market
 from bot.kernel.controls import QuotingControls
-from strategies.quoting.arrays import QuoteModel, QuoteParams
 
 SECONDS_PER_YEAR = 365 * 86_400
 
@@ -65,7 +61,7 @@ class IntensityParams(_Strict):
         return self
 
 
-class _Ladder(QuotingControls):
+class LadderParams(QuotingControls):
     """Shared by every model: the ladder, limits and guards, plus the order refresh controls.
 
     Sizes are per market (`order_size` and `max_position` in [[markets]]), since one strategy
@@ -80,7 +76,7 @@ class _Ladder(QuotingControls):
     price_band_bps: PositiveFloat | None = None  # None: no band
 
     @model_validator(mode="after")
-    def _spread_bounds(self) -> _Ladder:
+    def _spread_bounds(self) -> LadderParams:
         if self.max_spread_bps < self.min_spread_bps:
             raise ValueError(
                 f"max_spread_bps ({self.max_spread_bps}) must be >= min_spread_bps ({self.min_spread_bps})"
@@ -88,107 +84,9 @@ class _Ladder(QuotingControls):
         return self
 
 
-class FixedSpreadParams(_Ladder):
-    kind: Literal["fixed_spread"] = "fixed_spread"
-    half_spread_bps: NonNegativeFloat = 10.0
-    skew_bps_per_unit_inventory_fraction: float = 0.0
+@runtime_checkable
+class EstimatedParams(Protocol):
+    """A model config whose inputs come from the estimators (volatility, fill intensity)."""
 
-
-class AvellanedaParams(_Ladder):
-    """Avellaneda-Stoikov; gamma is risk aversion per unit of quote currency."""
-
-    kind: Literal["avellaneda"] = "avellaneda"
-    gamma: PositiveFloat
-    horizon: Literal["rolling", "session"] = "rolling"
-    horizon_s: PositiveFloat = 60.0  # rolling: constant tau
-    session_length_s: PositiveFloat = 86_400.0  # session: tau = next session end - now
-    session_offset_s: NonNegativeFloat = 0.0  # sessions end at offset + k * length (epoch UTC)
-    volatility: VolatilityParams = VolatilityParams()
-    intensity: IntensityParams = IntensityParams()
-
-
-class GlftParams(_Ladder):
-    """Guéant-Lehalle-Fernandez-Tapia; gamma per unit of quote currency, order size = level size."""
-
-    kind: Literal["glft"] = "glft"
-    gamma: PositiveFloat
-    volatility: VolatilityParams = VolatilityParams()
-    intensity: IntensityParams = IntensityParams()
-
-
-QuoteStrategyParams = Annotated[
-    FixedSpreadParams | AvellanedaParams | GlftParams, Field(discriminator="kind")
-]
-
-_MODEL_CODE = {
-    "fixed_spread": QuoteModel.FIXED_SPREAD,
-    "avellaneda": QuoteModel.AVELLANEDA_STOIKOV,
-    "glft": QuoteModel.GLFT,
-}
-
-
-def next_session_end_ns(now_ns: int, session_length_s: float, session_offset_s: float) -> int:
-    """First session end strictly after now_ns (sessions end at offset + k * length)."""
-    length = round(session_length_s * NS_PER_S)
-    offset = round(session_offset_s * NS_PER_S)
-    return offset + ((now_ns - offset) // length + 1) * length
-
-
-def write_slot(
-    params: QuoteParams,
-    slot: int,
-    cfg: FixedSpreadParams | AvellanedaParams | GlftParams,
-    market: Market,
-    *,
-    level_size_base: float,
-    max_inventory_base: float,
-    now_ns: int,
-) -> None:
-    """Fill one market's slot from its config (hot reload edits one slot in place), then validate.
-
-    A `QuoteWorkspace` that quoted with these params needs `prepare(params)` afterwards.
-    """
-    if cfg.n_levels > params.n_levels:
-        raise ValueError(f"{market.key}: n_levels {cfg.n_levels} exceeds the arrays' {params.n_levels}")
-    lot = float(market.lot_size)
-    params.model[slot] = _MODEL_CODE[cfg.kind]
-    params.tick_size[slot] = float(market.tick_size)
-    params.lot_size[slot] = lot
-    params.maker_fee_bps[slot] = float(market.maker_fee_bps)
-    params.min_spread_bps[slot] = cfg.min_spread_bps
-    params.max_spread_bps[slot] = cfg.max_spread_bps
-    params.level_spacing_bps[slot] = cfg.level_spacing_bps
-    params.level_size_lots[slot] = level_size_base / lot
-    params.level_count[slot] = cfg.n_levels
-    params.max_inventory_lots[slot] = max_inventory_base / lot
-    params.size_shape_eta[slot] = cfg.size_shape_eta
-    params.price_band_bps[slot] = math.inf if cfg.price_band_bps is None else cfg.price_band_bps
-    params.half_spread_bps[slot] = getattr(cfg, "half_spread_bps", 0.0)
-    params.skew_bps_per_unit_inventory_fraction[slot] = getattr(
-        cfg, "skew_bps_per_unit_inventory_fraction", 0.0
-    )
-    params.gamma[slot] = getattr(cfg, "gamma", 1.0)
-    params.horizon_s[slot] = getattr(cfg, "horizon_s", 0.0)
-    params.session_end_ns[slot] = 0
-    if isinstance(cfg, AvellanedaParams) and cfg.horizon == "session":
-        params.session_end_ns[slot] = next_session_end_ns(now_ns, cfg.session_length_s, cfg.session_offset_s)
-    params.validate()
-
-
-QuoteConfig = FixedSpreadParams | AvellanedaParams | GlftParams
-
-
-def build_quote_params(
-    entries: Sequence[tuple[QuoteConfig, Market, float, float]], *, now_ns: int
-) -> QuoteParams:
-    """QuoteParams for (config, market, level size base, max inventory base) in slot order.
-
-    The array width is the largest n_levels among them.
-    """
-    if not entries:
-        raise ValueError("build_quote_params: no markets")
-    n_levels = max(cfg.n_levels for cfg, *_ in entries)
-    params = QuoteParams.uniform(len(entries), n_levels)
-    for slot, (cfg, market, size, limit) in enumerate(entries):
-        write_slot(params, slot, cfg, market, level_size_base=size, max_inventory_base=limit, now_ns=now_ns)
-    return params
+    volatility: VolatilityParams
+    intensity: IntensityParams

@@ -2,8 +2,9 @@
 
 `QuotePlan(params)` turns the `QuoteParams` columns into the exact factors the core multiplies by
 (bps already scaled, ticks and level sizes repeated per side, the level ladder laid out as full
-(side, level, market) arrays), so a recompute spends no operation on them. Each constant is the
-same floating-point expression the scalar reference evaluates, so results stay bit-identical.
+(side, level, market) arrays, each model's own constants) and settles which models and input
+checks run, so a recompute spends no operation on them. Each constant is the same floating-point
+expression the scalar reference evaluates, so results stay bit-identical.
 
 A plan is a snapshot: `QuoteWorkspace.prepare(params)` builds a new one after params were edited
 in place (replacing a field array or passing another QuoteParams object is noticed by itself).
@@ -14,15 +15,20 @@ every call.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 import numpy.typing as npt
 
-from strategies.quoting.arrays import FloatArray, QuoteModel, QuoteParams, _check_shapes, aligned_empty
+from strategies.quoting.arrays import FloatArray, QuoteParams, _check_shapes, aligned_empty
+from strategies.quoting.models import QUOTE_MODELS, QuoteModel
+from strategies.quoting.models.spec import InputCheck, QuoteModelSpec
 
 BPS = 1e-4
 HALF_BPS = 0.5e-4
 MAX_TICKS = float(2**53)
 
+_T = TypeVar("_T", bound=np.generic)
 _PARAM_FIELDS = tuple(f for f in QuoteParams.__slots__ if f != "n_levels")  # type: ignore[attr-defined]
 
 
@@ -36,17 +42,17 @@ class QuotePlan:
         self.params = params
         self.columns = tuple(getattr(params, f) for f in _PARAM_FIELDS)
         counts = np.bincount(params.model, minlength=len(QuoteModel))
-        self.has_fixed = bool(counts[QuoteModel.FIXED_SPREAD])
-        self.has_as = bool(counts[QuoteModel.AVELLANEDA_STOIKOV])
-        self.has_glft = bool(counts[QuoteModel.GLFT])
-        self.all_glft = int(counts[QuoteModel.GLFT]) == n
-        self.mixed = int(np.count_nonzero(counts)) > 1
-        self.is_fixed = _aligned(params.model == QuoteModel.FIXED_SPREAD)
-        self.not_glft = _aligned(params.model != QuoteModel.GLFT)
+        # the models some market uses, each with the constants its `compute` multiplies by
+        self.models: tuple[tuple[QuoteModel, QuoteModelSpec, FloatArray | None], ...] = tuple(
+            (code, spec, _aligned_or_none(spec.prepare(params)))
+            for code, spec in QUOTE_MODELS.items()
+            if counts[code]
+        )
+        self.mixed = len(self.models) > 1
+        self.checks = _input_checks(params, self.models)
         # flat index model * n + market into the (model, market) rows of r and h
         self.model_index = _aligned(params.model.astype(np.intp) * n + np.arange(n, dtype=np.intp))
 
-        self.fixed_half_spread = _aligned(params.half_spread_bps * BPS)  # price fraction
         # the fractions of the fair price the core needs, in the core's row order: min and max
         # half spread, price band, level spacing
         self.price_fractions = _rows(
@@ -80,10 +86,30 @@ class QuotePlan:
         return all(getattr(params, f) is c for f, c in zip(_PARAM_FIELDS, self.columns, strict=True))
 
 
-def _aligned(values: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
-    out = aligned_empty(values.shape, values.dtype)
+def _input_checks(
+    params: QuoteParams, models: tuple[tuple[QuoteModel, QuoteModelSpec, FloatArray | None], ...]
+) -> tuple[tuple[InputCheck, npt.NDArray[np.bool_] | None], ...]:
+    """Each input check some market's model needs, once, with the markets it does not apply to
+    (None: it applies to every market)."""
+    users: dict[InputCheck, list[QuoteModel]] = {}
+    for code, spec, _ in models:
+        for check in spec.checks:
+            users.setdefault(check, []).append(code)
+    out = []
+    for check, codes in users.items():
+        exempt = ~np.isin(params.model, codes)
+        out.append((check, _aligned(exempt) if exempt.any() else None))
+    return tuple(out)
+
+
+def _aligned(values: npt.NDArray[_T]) -> npt.NDArray[_T]:
+    out: npt.NDArray[_T] = aligned_empty(values.shape, values.dtype)
     out[...] = values
     return out
+
+
+def _aligned_or_none(values: FloatArray | None) -> FloatArray | None:
+    return None if values is None else _aligned(values)
 
 
 def _rows(*rows: FloatArray) -> FloatArray:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.core.domain import OrderState, Side
+from bot.kernel.new_order import NewOrder, TimeInForce
 from bot.kernel.order_manager import OrderManager
 from strategies.xvenue.store import XvenueLedger
 
@@ -74,7 +75,9 @@ class HedgeExecutor:
             if attempts:
                 await asyncio.sleep(retry_delay_s)
             attempts += 1
-            order = await self.orders.place_immediate(slot, side, limit, size_lots - filled)
+            ioc = NewOrder(side, limit, size_lots - filled, TimeInForce.IOC)
+            sent = await self.orders.submit(slot, [ioc])
+            order = sent[0] if sent else None
             if order is None or order.state is OrderState.REJECTED or order.filled_lots == 0:
                 continue
             lots, part_notional, part_fees = await self._stored_fills(

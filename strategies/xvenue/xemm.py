@@ -1,10 +1,10 @@
 """Cross-exchange market making (kind "xemm"): make on some venues, hedge on a taker venue.
 
 Maker quotes sit at the taker venue's executable VWAP for our size, pushed out by a minimum
-profitability plus both venues' fees: a maker bid at VWAP_bid(size)·(1 − cost), a maker ask at
-VWAP_ask(size)·(1 + cost), cost = min_profitability + maker fee + taker fee. They follow the
-taker book on every update (one requote worker per maker market, woken by events; updates that
-arrive while a sync is in flight coalesce into the next one).
+profitability plus both venues' fees (`strategies.xvenue.xemm_quotes`). They are a quoting
+strategy the engine drives while this one runs: requoted when the taker book, a maker book or
+our orders change, throttled by `min_requote_interval_ms` and refreshed by the order diff like
+every quoting strategy's quotes (`refresh_tolerance_*`, `size_tolerance`, `max_order_age_s`).
 
 A maker fill is hedged from the fill handler itself: `on_event` writes a pending round trip
 (unique on the maker fill, so a fill reported twice is hedged once) and starts the hedge task
@@ -14,29 +14,26 @@ logged and stored (`events` kind "alert"), and the unhedged size stays on the bo
 (`unhedged_base`, and the round trip row). Rows still pending at start (a stop mid-hedge) are
 hedged again. Every round trip's realised edge is stored (`xemm_round_trips`).
 
-The maker markets form one self-trade group (`bot.kernel.self_trade`): each requotes on its own, so when
-the taker book jumps, a maker's new quote that would cross our order still resting on another
-maker venue waits until that order is gone. Hedges are immediate-or-cancel: never held back.
+The maker markets form one self-trade group (`bot.kernel.self_trade`); hedges are
+immediate-or-cancel: never held back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.core.domain import Fill, Market, Side
-from bot.core.events import BookSnapshot, FillEvent, OrderUpdate, VenueEvent
+from bot.core.domain import Fill, Side
+from bot.core.events import BookSnapshot, FillEvent, VenueEvent
+from bot.kernel.controls import QuotingControls
 from bot.kernel.market_state import MarketState
-from bot.kernel.order_diff import LevelTarget, RefreshPolicy
-from strategies.xvenue.book_vwap import sweep
 from strategies.xvenue.hedging import HedgeExecutor, HedgeResult
 from strategies.xvenue.store import XvenueLedger
+from strategies.xvenue.xemm_quotes import MakerMarket, XemmQuotes
 
 if TYPE_CHECKING:
     from bot.kernel.context import BotContext
@@ -77,16 +74,16 @@ class XemmParams(BaseModel):
         """Markets whose resting orders it owns (no other quoting strategy may quote them)."""
         return list(self.maker_markets)
 
-
-@dataclass(slots=True)
-class MakerMarket:
-    slot: int
-    market: Market
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    pending_hedges: int = 0
-    paused: bool = False
-    residual_base: Decimal = Decimal(0)  # filled but below one taker lot: joins the next hedge
-    unhedged_base: Decimal = Decimal(0)  # signed (+ = we are long): hedges that failed
+    def controls(self) -> QuotingControls:
+        """How the engine moves the maker quotes (the refresh policy of every quoting strategy)."""
+        return QuotingControls(
+            markets=self.maker_markets,
+            min_requote_interval_ms=self.min_requote_interval_ms,
+            refresh_tolerance_ticks=self.refresh_tolerance_ticks,
+            refresh_tolerance_bps=self.refresh_tolerance_bps,
+            size_tolerance=self.size_tolerance,
+            max_order_age_s=self.max_order_age_s,
+        )
 
 
 def _slot(state: MarketState, key: str) -> int:
@@ -114,12 +111,18 @@ class XemmStrategy:
                     f"the taker market {self.taker.base}/{self.taker.quote}"
                 )
             self.makers[slot] = MakerMarket(slot, market)
-        self.taker_book: BookSnapshot | None = None
+        self.quotes = XemmQuotes(
+            name,
+            state,
+            self.makers,
+            self.taker_slot,
+            params.min_profitability_bps,
+            params.taker_stale_after_ms,
+        )
         self.ctx: BotContext | None = None
         self.ledger: XvenueLedger | None = None
         self.hedger: HedgeExecutor | None = None
         self._hedges: set[asyncio.Task[None]] = set()
-        self._draining = False
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -128,30 +131,20 @@ class XemmStrategy:
         self.ledger = XvenueLedger(ctx.store)
         self.hedger = HedgeExecutor(ctx.orders, self.ledger)
         self._resume_pending()
-        # each maker market requotes on its own: when the taker book jumps, one maker's new bid could
-        # go out while another's old ask is still resting, so the order manager keeps them apart
-        ctx.orders.self_trade.register(self, [list(self.makers)], lambda slot: self.makers[slot].wake.set())
-        workers = [
-            asyncio.create_task(self._quote_loop(m), name=f"xemm-{m.slot}") for m in self.makers.values()
-        ]
-        for m in self.makers.values():
-            m.wake.set()
+        ctx.engine.attach(self.quotes, self.params.controls())
         try:
-            await asyncio.gather(*workers)
+            await asyncio.Event().wait()  # hedges start from fills (on_event) until cancelled
         finally:
-            ctx.orders.self_trade.unregister(self)
-            for task in workers:
-                task.cancel()
+            ctx.engine.detach(self.quotes)
 
     async def drain(self) -> None:
         """Before a hot-reload swap: pull every maker quote, then return once no maker order of
         ours is live and no hedge is in flight, so no fill can reach a strategy that is gone."""
         assert self.ctx is not None
-        self._draining = True
+        self.quotes.draining = True
         orders = self.ctx.orders
         while True:
-            for m in self.makers.values():
-                m.wake.set()
+            self._requote(*self.makers)
             live = any(orders.orders_of(slot) for slot in self.makers)
             if not live and not self._hedges:
                 return
@@ -159,6 +152,12 @@ class XemmStrategy:
                 await asyncio.gather(*list(self._hedges), return_exceptions=True)
             else:
                 await asyncio.sleep(0.05)
+
+    def _requote(self, *slots: int) -> None:
+        """Ask the engine for a requote of these maker markets (their quotes' inputs changed)."""
+        if self.ctx is not None:
+            for slot in slots:
+                self.ctx.engine.requote_slot(slot)
 
     def _resume_pending(self) -> None:
         assert self.ledger is not None
@@ -181,13 +180,9 @@ class XemmStrategy:
 
     def on_event(self, event: VenueEvent) -> None:
         if isinstance(event, BookSnapshot):
-            slot = self.state.slot(event.venue, event.symbol)
-            if slot == self.taker_slot:
-                self.taker_book = event
-                for m in self.makers.values():
-                    m.wake.set()
-            elif slot in self.makers:
-                self.makers[slot].wake.set()
+            if self.state.slot(event.venue, event.symbol) == self.taker_slot:
+                self.quotes.taker_book = event
+                self._requote(*self.makers)  # the engine requotes a maker on its own book
         elif isinstance(event, FillEvent):
             fill = event.fill
             slot = self.state.slot(fill.venue, fill.symbol)
@@ -195,15 +190,11 @@ class XemmStrategy:
                 self.hedger.fill_arrived()
             elif slot in self.makers and self.ctx is not None:
                 self._on_maker_fill(self.makers[slot], fill)
-        elif isinstance(event, OrderUpdate):
-            slot = self.state.slot(event.venue, event.symbol)
-            if slot in self.makers:
-                self.makers[slot].wake.set()
 
     def _on_maker_fill(self, m: MakerMarket, fill: Fill) -> None:
         assert self.ledger is not None and self.ctx is not None
         size_base = m.market.size(fill.size_lots)
-        expected = self._taker_vwap(fill.side.opposite, size_base)
+        expected = self.quotes.taker_vwap(fill.side.opposite, size_base)
         expected_price = expected if expected is not None else float(m.market.price(fill.price_ticks))
         row_id = self.ledger.open_round_trip(
             strategy=self.name,
@@ -226,7 +217,7 @@ class XemmStrategy:
         self, m: MakerMarket, maker_side: Side, size_base: Decimal, price: float, row_id: int
     ) -> None:
         m.pending_hedges += 1
-        m.wake.set()  # pulls this market's quotes while the hedge is pending
+        self._requote(m.slot)  # pulls this market's quotes while the hedge is pending
         task = asyncio.create_task(
             self._hedge(m, maker_side, size_base, price, row_id), name=f"hedge-{row_id}"
         )
@@ -262,7 +253,7 @@ class XemmStrategy:
             log.exception("xemm %s: hedge %d crashed", self.name, row_id)
         self._close_round_trip(m, maker_side, size_base, result, row_id)
         m.pending_hedges -= 1
-        m.wake.set()
+        self._requote(m.slot)
 
     def _close_round_trip(
         self, m: MakerMarket, maker_side: Side, size_base: Decimal, result: HedgeResult, row_id: int
@@ -324,79 +315,6 @@ class XemmStrategy:
             if m.market.key == maker_key and m.paused:
                 m.paused = False
                 m.unhedged_base = Decimal(0)
-                m.wake.set()
+                self._requote(m.slot)
                 return True
         return False
-
-    # ---- quoting ----------------------------------------------------------------------------------
-
-    def _taker_vwap(self, taker_side: Side, size_base: Decimal) -> float | None:
-        """Price per base unit of taking `size_base` on the taker book now (None: not enough depth)."""
-        book = self.taker_book
-        lots = self.taker.size_to_lots(size_base)
-        if book is None or lots <= 0:
-            return None
-        levels = book.asks if taker_side is Side.BUY else book.bids
-        swept = sweep(levels, lots)
-        if swept.filled_lots < lots:
-            return None
-        return swept.vwap_ticks * float(self.taker.tick_size)
-
-    def maker_targets(self, m: MakerMarket, now_ns: int) -> list[LevelTarget]:
-        st, p = self.state, self.params
-        if self.taker_book is None or not st.quoting_enabled[self.taker_slot]:
-            return []
-        if (now_ns - int(st.last_book_ns[self.taker_slot])) / 1e6 > p.taker_stale_after_ms:
-            return []
-        size_lots = int(st.order_size_lots[m.slot])
-        size_base = m.market.size(size_lots)
-        cost = (
-            p.min_profitability_bps + float(m.market.maker_fee_bps) + float(self.taker.taker_fee_bps)
-        ) / 1e4
-        tick = float(m.market.tick_size)
-        out: list[LevelTarget] = []
-        # the side that would push the maker market past its position limit is not quoted
-        position, limit = int(st.position_lots[m.slot]), int(st.max_position_lots[m.slot])
-        hedge_sell = self._taker_vwap(Side.SELL, size_base)  # our maker bid is hedged by a taker sell
-        if hedge_sell is not None and position + size_lots <= limit:
-            bid = math.floor(hedge_sell * (1 - cost) / tick + 1e-9)
-            best_ask = int(st.best_ask_ticks[m.slot])
-            if best_ask > 0:
-                bid = min(bid, best_ask - 1)
-            if bid > 0:
-                out.append(LevelTarget(Side.BUY, bid, size_lots))
-        hedge_buy = self._taker_vwap(Side.BUY, size_base)
-        if hedge_buy is not None and position - size_lots >= -limit:
-            ask = math.ceil(hedge_buy * (1 + cost) / tick - 1e-9)
-            ask = max(ask, int(st.best_bid_ticks[m.slot]) + 1)
-            out.append(LevelTarget(Side.SELL, ask, size_lots))
-        return out
-
-    def _policy(self, m: MakerMarket) -> RefreshPolicy:
-        p = self.params
-        mid = self.state.mid_price[m.slot]
-        tolerance = p.refresh_tolerance_ticks
-        if p.refresh_tolerance_bps > 0 and mid == mid:
-            tolerance = max(tolerance, int(p.refresh_tolerance_bps * mid / 1e4 / float(m.market.tick_size)))
-        return RefreshPolicy(tolerance, p.size_tolerance, int(p.max_order_age_s * 1e9))
-
-    def quoting_allowed(self, m: MakerMarket) -> bool:
-        assert self.ctx is not None
-        return not (m.paused or m.pending_hedges > 0 or self.ctx.engine.paused or self._draining) and bool(
-            self.state.quoting_enabled[m.slot]
-        )
-
-    async def _quote_loop(self, m: MakerMarket) -> None:
-        assert self.ctx is not None
-        interval_s = self.params.min_requote_interval_ms / 1000
-        while True:
-            await m.wake.wait()
-            m.wake.clear()
-            now = self.ctx.clock.now_ns()
-            wanted = self.maker_targets(m, now) if self.quoting_allowed(m) else []
-            try:
-                await self.ctx.orders.sync_market(m.slot, wanted, self._policy(m))
-            except Exception:
-                log.exception("xemm %s: sync of %s failed", self.name, m.market.key)
-            if interval_s > 0:
-                await asyncio.sleep(interval_s)

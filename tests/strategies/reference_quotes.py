@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.kernel.targets import QuoteTargets
-from strategies.quoting.arrays import QuoteInputs, QuoteModel, QuoteParams
+from strategies.quoting.arrays import QuoteInputs, QuoteParams
+from strategies.quoting.models import QuoteModel
 
 BPS = 1e-4
 HALF_BPS = 0.5e-4

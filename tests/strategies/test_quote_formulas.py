@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from bot.kernel.targets import QuoteTargets
-from strategies.quoting.arrays import QuoteInputs, QuoteModel, QuoteParams
+from strategies.quoting.arrays import QuoteInputs, QuoteParams
 from strategies.quoting.core import compute_quotes
-from strategies.quoting.models import avellaneda_stoikov, glft
+from strategies.quoting.models import QuoteModel
+from strategies.quoting.models.avellaneda import avellaneda_stoikov
+from strategies.quoting.models.glft import glft
 
 NOW = 1_700_000_000_000_000_000
 NAN = math.nan

@@ -7,18 +7,15 @@ import math
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from strategies.quoting.arrays import QuoteModel, QuoteParams
-from strategies.quoting.params import (
-    AvellanedaParams,
-    FixedSpreadParams,
-    GlftParams,
-    QuoteStrategyParams,
-    build_quote_params,
-    next_session_end_ns,
-)
+from strategies.quoting.arrays import QuoteParams
+from strategies.quoting.models import QuoteConfig, QuoteModel, QuoteStrategyParams
+from strategies.quoting.models.avellaneda import AvellanedaParams, next_session_end_ns
+from strategies.quoting.models.fixed_spread import FixedSpreadParams
+from strategies.quoting.models.glft import GlftParams
+from strategies.quoting.param_slots import build_quote_params
 from tests.kit import stubs
 
-ADAPTER: TypeAdapter[FixedSpreadParams | AvellanedaParams | GlftParams] = TypeAdapter(QuoteStrategyParams)
+ADAPTER: TypeAdapter[QuoteConfig] = TypeAdapter(QuoteStrategyParams)
 BTC = stubs.market(venue="binance", tick_size="0.01", lot_size="0.00001", maker_fee_bps=1)
 ETH = stubs.market("ETH/USDT", "mock", tick_size="0.05")
 NS = 1_000_000_000

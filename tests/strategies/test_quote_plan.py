@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from bot.kernel.targets import QuoteTargets
-from strategies.quoting.arrays import CACHE_LINE_BYTES, QuoteInputs, QuoteModel, QuoteParams, aligned_empty
+from strategies.quoting.arrays import CACHE_LINE_BYTES, QuoteInputs, QuoteParams, aligned_empty
 from strategies.quoting.core import QuoteWorkspace, compute_quotes
+from strategies.quoting.models import QuoteModel
 from tests.strategies.reference_quotes import reference_quotes
 
 NOW = 1_700_000_000_000_000_000

@@ -1,5 +1,7 @@
 """XEMM on two mock venues on the simulated clock: every maker fill hedged, retries, escalation."""
 
+import asyncio
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -14,6 +16,7 @@ from connectors.base import OrderRejected
 from connectors.mock.venue import MockVenue
 from strategies.xvenue.store import XvenueLedger
 from tests.kit import small_config_dict
+from tests.ops.kit import run_with_script
 
 
 class FlakyTakerVenue(MockVenue):
@@ -25,6 +28,18 @@ class FlakyTakerVenue(MockVenue):
         if request.immediate_or_cancel and self.reject_ioc > 0:
             self.reject_ioc -= 1
             raise OrderRejected(self.name, f"{request.client_order_id}: taker venue refuses (injected)")
+        return await super().place_order(request)
+
+
+class RecordingMakerVenue(MockVenue):
+    """The real mock venue, noting the (virtual) time of every order placed on it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.placed_ns: list[int] = []
+
+    async def place_order(self, request: OrderRequest) -> OrderUpdate:
+        self.placed_ns.append(self.clock.now_ns())
         return await super().place_order(request)
 
 
@@ -54,7 +69,7 @@ def _run(config, tmp_path, duration_s, reject_ioc=0.0):
     async def main():
         clock = LoopClock(epoch_ns=int(config.bot.sim_start.timestamp() * 1e9))
         venues = {
-            "va": MockVenue("va", config.venues["va"], clock),
+            "va": RecordingMakerVenue("va", config.venues["va"], clock),
             "vb": FlakyTakerVenue("vb", config.venues["vb"], clock),
         }
         venues["vb"].reject_ioc = reject_ioc
@@ -93,6 +108,31 @@ def test_every_maker_fill_is_hedged_and_its_edge_stored(tmp_path):
         gross = sign * (Decimal(t.hedge_notional) - Decimal(t.maker_price) * size)
         assert Decimal(t.realised_edge_quote) == gross - Decimal(t.maker_fee) - Decimal(t.hedge_fees)
     assert store.events("alert") == []
+
+
+def test_maker_quotes_are_an_engine_strategy_throttled_by_its_min_requote_interval(tmp_path):
+    config = _config(tmp_path, min_requote_interval_ms=1_500)
+    seen = {}
+
+    async def script(bot):
+        await asyncio.sleep(30)
+        seen["quoting"] = [(type(qs.strategy).__name__, qs.attached) for qs in bot.runtime.engine.strategies]
+
+    async def main():
+        clock = LoopClock(epoch_ns=int(config.bot.sim_start.timestamp() * 1e9))
+        venues = {name: RecordingMakerVenue(name, config.venues[name], clock) for name in ("va", "vb")}
+        bot = Bot(config, tmp_path, venues=venues)
+        await run_with_script(bot, 60, script)
+        for v in venues.values():
+            await v.close()
+        return bot, venues["va"].placed_ns
+
+    bot, placed_ns = run_simulated(main)
+    assert seen["quoting"] == [("XemmQuotes", True)]  # quoted by the engine while it runs
+    assert bot.runtime.engine.strategies == []  # and detached when it stopped
+    rounds = sorted(set(placed_ns))  # the orders of one requote go out at one virtual instant
+    assert len(rounds) >= 5
+    assert min(b - a for a, b in itertools.pairwise(rounds)) >= 1_500 * 1_000_000
 
 
 def test_rejected_first_hedge_is_retried(tmp_path):

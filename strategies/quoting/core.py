@@ -52,7 +52,7 @@ from strategies.quoting.plan import QuotePlan
 SNAP_TICKS = 1e-9
 SNAP = np.array(SNAP_TICKS)  # a 0-d array operand, see strategies.quoting.models.spec
 
-_INPUT_FIELDS = tuple(QuoteInputs.__slots__)  # type: ignore[attr-defined]
+_INPUT_FIELDS = tuple(QuoteInputs.__slots__)
 
 
 class QuoteWorkspace:

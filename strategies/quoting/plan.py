@@ -29,7 +29,7 @@ HALF_BPS = 0.5e-4
 MAX_TICKS = float(2**53)
 
 _T = TypeVar("_T", bound=np.generic)
-_PARAM_FIELDS = tuple(f for f in QuoteParams.__slots__ if f != "n_levels")  # type: ignore[attr-defined]
+_PARAM_FIELDS = tuple(f for f in QuoteParams.__slots__ if f != "n_levels")
 
 
 class QuotePlan:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from bot.core.domain import Market
+from bot.core.domain import Market, MarketKey
 from bot.kernel.controls import QuotingControls
 from bot.kernel.market_state import MarketState
 from bot.kernel.strategy import ActiveStrategy, QuoteStrategy
@@ -58,7 +58,7 @@ class ActiveKind:
 
 
 def market_slots(state: MarketState, keys: list[str]) -> np.ndarray:
-    return np.array([state.slot_of[tuple(k.split(":", 1))] for k in keys], dtype=np.int64)  # type: ignore[index]
+    return np.array([state.slot_of[MarketKey.parse(k)] for k in keys], dtype=np.int64)
 
 
 def _core_quote(name: str, params: QuoteConfig, at: BuildInputs) -> Quoting:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Side(StrEnum):
@@ -73,6 +74,26 @@ class IllegalTransition(ValueError):
     """An order was asked to move between two states the state machine does not connect."""
 
 
+class MarketKey(NamedTuple):
+    """A market named as in the config and the store, "venue:symbol".
+
+    A tuple, so it is also the key of `MarketState.slot_of`.
+    """
+
+    venue: str
+    symbol: str
+
+    @classmethod
+    def parse(cls, text: str) -> MarketKey:
+        venue, colon, symbol = text.partition(":")
+        if not colon or not venue or not symbol or ":" in symbol:
+            raise ValueError(f'must look like "venue:symbol", got {text!r}')
+        return cls(venue, symbol)
+
+    def __str__(self) -> str:
+        return f"{self.venue}:{self.symbol}"
+
+
 @dataclass(frozen=True, slots=True)
 class Market:
     """One tradable instrument on one venue, with the integer grid the engine works on."""
@@ -93,7 +114,7 @@ class Market:
 
     @property
     def key(self) -> str:
-        return f"{self.venue}:{self.symbol}"
+        return str(MarketKey(self.venue, self.symbol))
 
     def price(self, price_ticks: int) -> Decimal:
         return price_ticks * self.tick_size

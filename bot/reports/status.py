@@ -6,7 +6,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from bot.core.domain import Side
+from bot.core.domain import MarketKey, Side
 from bot.kernel.store import Store
 from bot.reports.lp_status import collect_lp_status, format_lp_status
 
@@ -42,7 +42,7 @@ def collect_status(store: Store) -> dict[str, Any]:
         m["position_base"] = snap.position_base
         m["mid"] = snap.mid
         m["pnl_quote"] = snap.pnl_quote
-    venues = sorted({k.split(":", 1)[0] for k in markets})
+    venues = sorted({MarketKey.parse(k).venue for k in markets})
     balances = {v: {a: str(b.total) for a, b in store.balance_snapshot(v).items()} for v in venues}
     return {
         "markets": {k: {f: str(v) for f, v in m.items()} for k, m in sorted(markets.items())},

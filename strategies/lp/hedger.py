@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from amm.attribution import exact_position_amounts
-from bot.core.domain import Side
+from bot.core.domain import MarketKey, Side
 from bot.core.events import FillEvent
 from bot.kernel.lp_store import HedgeTradeRow, LpStore
 from bot.kernel.new_order import NewOrder, TimeInForce
@@ -135,7 +135,7 @@ class Hedger:
     async def run(self, ctx: BotContext) -> None:
         self._ctx = ctx
         self._store = LpStore(ctx.store)
-        venue, symbol = self.params.market.split(":", 1)
+        venue, symbol = MarketKey.parse(self.params.market)
         slot = ctx.state.slot(venue, symbol)
         if slot is None:
             raise ValueError(f"strategies.{self.name}.market: {self.params.market} is not in [[markets]]")

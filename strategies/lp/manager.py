@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from amm.ports import LatentFairPrice
+from bot.core.domain import MarketKey
 from bot.core.events import BookSnapshot
 from bot.kernel.lp_store import LpStore
 from strategies.lp.excess import CexExcessRoute
@@ -82,7 +83,7 @@ class LpManager:
         key = self.params.cex_market
         if self.params.excess_swap_venue == "pool" or key is None:
             return None
-        venue, symbol = key.split(":", 1)
+        venue, symbol = MarketKey.parse(key)
         slot = ctx.state.slot(venue, symbol)
         if slot is None:
             raise ValueError(f"strategies.{self.name}.cex_market: {key} is not a traded market")

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from amm.ports import FairMarketParams
+from bot.core.domain import MarketKey
 from strategies.lp.excess import ExcessSwapVenue
 from strategies.lp.rules import Rules
 
@@ -64,8 +65,7 @@ class LpManagerParams(BaseModel):
             if venue != "pool":
                 raise ValueError(f'required when excess_swap_venue = "{venue}" (a "venue:symbol" market)')
             return None
-        if value.count(":") != 1 or not all(value.split(":")):
-            raise ValueError(f'must look like "venue:symbol", got {value!r}')
+        MarketKey.parse(value)
         return value
 
     def check_cex_market(
@@ -81,7 +81,7 @@ class LpManagerParams(BaseModel):
             raise ValueError(f"{field}: {key!r} is not in [[markets]]")
         if key in quoted_by:
             raise ValueError(f"{field}: {key!r} is quoted by {quoted_by[key]}; trade the excess elsewhere")
-        symbol = key.split(":", 1)[1]
+        symbol = MarketKey.parse(key).symbol
         for pool in self.pools:
             venue = venues.get(pool)
             pair = venue.fair_symbol if isinstance(venue, FairMarketParams) else None

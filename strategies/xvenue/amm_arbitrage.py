@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from amm.ports import AmmPool, SwapResult
-from bot.core.domain import Market, Side
+from bot.core.domain import Market, MarketKey, Side
 from bot.core.events import BookSnapshot, FillEvent, VenueEvent
 from bot.kernel.market_state import MarketState
 from strategies.xvenue.arb_legs import LegFlows, unwind_pool
@@ -69,7 +69,7 @@ class AmmArbitrageStrategy:
         self.name = name
         self.params = params
         self.state = state
-        venue, symbol = params.cex_market.split(":", 1)
+        venue, symbol = MarketKey.parse(params.cex_market)
         slot = state.slot(venue, symbol)
         if slot is None:
             raise ValueError(f"strategies.{name}.cex_market: {params.cex_market} is not a traded market")

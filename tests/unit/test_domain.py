@@ -6,6 +6,7 @@ from bot.core.domain import (
     ALLOWED_TRANSITIONS,
     IllegalTransition,
     Market,
+    MarketKey,
     Order,
     OrderRequest,
     OrderState,
@@ -90,3 +91,13 @@ def test_market_grid_is_exact():
     assert m.notional(3000012, 15) == Decimal("45.000180")
     assert m.fee(3000012, 15, is_maker=False) == Decimal("0.0337501350")
     assert m.fee(3000012, 15, is_maker=True) == Decimal("-0.0045000180")
+
+
+def test_market_key_parses_venue_and_symbol_and_indexes_like_the_tuple():
+    key = MarketKey.parse("binance:BTC/USDT")
+    assert (key.venue, key.symbol) == ("binance", "BTC/USDT")
+    assert str(key) == "binance:BTC/USDT"
+    assert {("binance", "BTC/USDT"): 3}[key] == 3  # MarketState.slot_of is keyed by (venue, symbol)
+    for bad in ("BTC/USDT", ":BTC/USDT", "binance:", "a:b:c"):
+        with pytest.raises(ValueError, match="venue:symbol"):
+            MarketKey.parse(bad)

@@ -19,9 +19,10 @@ import numpy as np
 from pydantic import BaseModel
 
 from bot.core.domain import Market, MarketKey
+from bot.kernel.context import ActiveStrategy
 from bot.kernel.controls import QuotingControls
 from bot.kernel.market_state import MarketState
-from bot.kernel.strategy import ActiveStrategy, QuoteStrategy
+from bot.kernel.strategy import QuoteStrategy
 from strategies.lp.hedger import Hedger, HedgerParams
 from strategies.lp.manager import LpManager
 from strategies.lp.params import LpManagerParams

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from bot.core.events import VenueEvent
-from bot.kernel.context import BotContext
-from bot.kernel.strategy import ActiveStrategy
+from bot.kernel.context import ActiveStrategy, BotContext
 from bot.ops.scheduler import JobScheduler
 
 log = logging.getLogger("mmbot.strategies")

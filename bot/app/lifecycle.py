@@ -16,11 +16,11 @@ from bot.app.reload import ConfigWatcher
 from bot.app.startup import assemble_runtime, reconcile_at_start
 from bot.app.strategy_wiring import build_strategies, install_strategies
 from bot.core.clock import run_simulated
+from bot.kernel.context import ActiveStrategy
 from bot.kernel.market_pauses import paused_markets, resume_markets
 from bot.kernel.reconcile import cancel_everything, store_last_fills
 from bot.kernel.runtime import Runtime
 from bot.kernel.store import Store, resolve_database_url
-from bot.kernel.strategy import ActiveStrategy
 from bot.ops.jobs import schedule_jobs, snapshot
 from bot.ops.metrics import BotMetrics
 from bot.ops.notify_events import BotNotifications

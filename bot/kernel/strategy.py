@@ -1,4 +1,5 @@
-"""The ports between the engine and strategies, and the optional capabilities they declare."""
+"""The quote port between the engine and quoting strategies, and the optional capabilities they
+declare (the active-strategy port is `bot.kernel.context`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from bot.kernel.targets import QuoteTargets
 
 if TYPE_CHECKING:
     from bot.core.events import VenueEvent
-    from bot.kernel.context import BotContext
 
 
 class QuoteStrategy(Protocol):
@@ -41,23 +41,5 @@ class SelfTradeGroups(Protocol):
 class EventHook(Protocol):
     """Sees every venue event after the engine applied it (estimators, fills to hedge); must
     not block (schedule work with create_task)."""
-
-    def on_event(self, event: VenueEvent) -> None: ...
-
-
-class ActiveStrategy(Protocol):
-    """A strategy that acts on its own schedule and events (LP manager, hedger, XEMM, arbitrage).
-
-    `run` is started as a task after reconciliation and cancelled at stop (it must leave no
-    orders behind: the bot cancels every open order after strategies stop). `on_event` sees every
-    venue event after the engine applied it; it must not block (schedule work with create_task).
-    Orders go through `ctx.orders.submit` so they are risk-checked, tracked and stored like
-    quotes; resting quotes go through the engine (`ctx.engine.attach`), like every quoting
-    strategy's.
-    """
-
-    name: str
-
-    async def run(self, ctx: BotContext) -> None: ...
 
     def on_event(self, event: VenueEvent) -> None: ...

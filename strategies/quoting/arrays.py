@@ -3,21 +3,26 @@
 Every field is a numpy array of shape (n_markets,). Callers allocate these once (`empty`) and update
 slots in place as events arrive; the core never copies them. Floats are float64 in the units named
 by each field; `model`, `level_count` and `session_end_ns` are integers.
+
+These are the core's data types, below the quote models that read and write them: they do not know
+which models are registered (`strategies.quoting.models.validate_quote_params` adds those rules).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from strategies.quoting.models import QUOTE_MODELS, QuoteModel
-
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+# (field, True per market where it holds, what it must be): one validation rule of QuoteParams
+ParamRule = tuple[str, BoolArray, str]
 
 # Whole cache lines: numpy's own allocations are only 16-byte aligned, and its SIMD loops run about
 # twice as fast on arrays that start on a cache line.
@@ -137,14 +142,16 @@ class QuoteParams:
         return int(self.model.shape[0])
 
     def validate(self) -> None:
-        """Raise ValueError naming the field and first slot at fault; call again after in-place edits."""
+        """Raise ValueError naming the field and first slot at fault; call again after in-place edits.
+
+        The rules of the columns themselves; those that depend on the registered models (a known
+        `model` code, `gamma` where the model uses it) are `validate_quote_params`'.
+        """
         if self.n_levels < 1:
             raise ValueError(f"QuoteParams.n_levels must be >= 1, got {self.n_levels}")
-        uses_gamma = np.isin(self.model, _GAMMA_MODELS)
-        rules: list[tuple[str, npt.NDArray[np.bool_], str]] = [
-            ("model", np.isin(self.model, list(QUOTE_MODELS)), "a QuoteModel code"),
-            ("tick_size", _finite_positive(self.tick_size), "finite and > 0"),
-            ("lot_size", _finite_positive(self.lot_size), "finite and > 0"),
+        rules: list[ParamRule] = [
+            ("tick_size", finite_positive(self.tick_size), "finite and > 0"),
+            ("lot_size", finite_positive(self.lot_size), "finite and > 0"),
             ("maker_fee_bps", np.isfinite(self.maker_fee_bps), "finite"),
             ("min_spread_bps", _finite_nonneg(self.min_spread_bps), "finite and >= 0"),
             (
@@ -158,11 +165,6 @@ class QuoteParams:
                 np.isfinite(self.skew_bps_per_unit_inventory_fraction),
                 "finite",
             ),
-            (
-                "gamma",
-                ~uses_gamma | _finite_positive(self.gamma),
-                "finite and > 0 for the models that use it",
-            ),
             ("horizon_s", _finite_nonneg(self.horizon_s), "finite and >= 0"),
             ("session_end_ns", self.session_end_ns >= 0, ">= 0 (0 = rolling horizon)"),
             ("level_spacing_bps", _finite_nonneg(self.level_spacing_bps), "finite and >= 0"),
@@ -172,10 +174,14 @@ class QuoteParams:
                 (self.level_count >= 0) & (self.level_count <= self.n_levels),
                 f"between 0 and n_levels={self.n_levels}",
             ),
-            ("max_inventory_lots", _finite_positive(self.max_inventory_lots), "finite and > 0"),
+            ("max_inventory_lots", finite_positive(self.max_inventory_lots), "finite and > 0"),
             ("size_shape_eta", _finite_nonneg(self.size_shape_eta), "finite and >= 0"),
             ("price_band_bps", self.price_band_bps > 0, "> 0 (inf for no band)"),
         ]
+        self.check(rules)
+
+    def check(self, rules: Iterable[ParamRule]) -> None:
+        """Raise ValueError naming the field and first slot of the first rule that does not hold."""
         for name, ok, rule in rules:
             bad = np.flatnonzero(~ok)
             if bad.size:
@@ -185,9 +191,12 @@ class QuoteParams:
 
     @classmethod
     def uniform(cls, n_markets: int, n_levels: int, **values: float | int) -> QuoteParams:
-        """Every market with the same parameters (`values` override the neutral defaults)."""
+        """Every market with the same parameters (`values` override the neutral defaults).
+
+        The default model code 0 is the registry's first row, `QuoteModel.FIXED_SPREAD`.
+        """
         defaults: dict[str, float | int] = {
-            "model": QuoteModel.FIXED_SPREAD,
+            "model": 0,
             "tick_size": 0.01,
             "lot_size": 0.001,
             "maker_fee_bps": 0.0,
@@ -217,15 +226,14 @@ class QuoteParams:
         return cls(**arrays, n_levels=n_levels)  # type: ignore[arg-type]
 
 
-def _finite_positive(a: FloatArray) -> npt.NDArray[np.bool_]:
+def finite_positive(a: FloatArray) -> BoolArray:
     return np.isfinite(a) & (a > 0)
 
 
-def _finite_nonneg(a: FloatArray) -> npt.NDArray[np.bool_]:
+def _finite_nonneg(a: FloatArray) -> BoolArray:
     return np.isfinite(a) & (a >= 0)
 
 
-_GAMMA_MODELS = [code for code, spec in QUOTE_MODELS.items() if spec.uses_gamma]
 _DTYPES = {"model": np.int8, "session_end_ns": np.int64, "level_count": np.int64}
 
 

@@ -63,7 +63,8 @@ class QuoteWorkspace:
     `reservation` and `half_spread` hold each market's usability, r and h (after fees and bounds).
     After editing params arrays in place, call `prepare(params)` (the plan is a snapshot of them);
     `level_size_lots`, `max_inventory_lots` and `session_end_ns` are exempt: the core reads those
-    on every call, since strategies set them per requote.
+    on every call, since strategies set them per requote. The models see it as their
+    `ModelWorkspace` (strategies.quoting.models.spec), which it satisfies structurally.
     """
 
     def __init__(self, n_markets: int, n_levels: int) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from bot.core.domain import Market
 from strategies.quoting.arrays import QuoteParams
-from strategies.quoting.models import MODEL_OF_KIND, QUOTE_MODELS, QuoteConfig
+from strategies.quoting.models import MODEL_OF_KIND, QUOTE_MODELS, QuoteConfig, validate_quote_params
 
 
 def write_slot(
@@ -48,7 +48,7 @@ def write_slot(
     params.horizon_s[slot] = 0.0
     params.session_end_ns[slot] = 0
     QUOTE_MODELS[model].write_slot(params, slot, cfg, now_ns)
-    params.validate()
+    validate_quote_params(params)
 
 
 def build_quote_params(

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from strategies.quoting.arrays import FloatArray, QuoteParams, _check_shapes, aligned_empty
-from strategies.quoting.models import QUOTE_MODELS, QuoteModel
+from strategies.quoting.models import QUOTE_MODELS, QuoteModel, validate_quote_params
 from strategies.quoting.models.spec import InputCheck, QuoteModelSpec
 
 BPS = 1e-4
@@ -37,7 +37,7 @@ class QuotePlan:
 
     def __init__(self, params: QuoteParams) -> None:
         _check_shapes(params, "QuoteParams")
-        params.validate()
+        validate_quote_params(params)
         n, levels = params.n_markets, params.n_levels
         self.params = params
         self.columns = tuple(getattr(params, f) for f in _PARAM_FIELDS)

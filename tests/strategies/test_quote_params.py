@@ -8,7 +8,8 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from strategies.quoting.arrays import QuoteParams
-from strategies.quoting.models import QuoteConfig, QuoteModel, QuoteStrategyParams
+from strategies.quoting.core import QuoteWorkspace
+from strategies.quoting.models import QuoteConfig, QuoteModel, QuoteStrategyParams, validate_quote_params
 from strategies.quoting.models.avellaneda import AvellanedaParams, next_session_end_ns
 from strategies.quoting.models.fixed_spread import FixedSpreadParams
 from strategies.quoting.models.glft import GlftParams
@@ -78,3 +79,24 @@ def test_quote_params_validation_names_field_and_slot() -> None:
         params.validate()
     with pytest.raises(ValueError, match="unknown field"):
         QuoteParams.uniform(1, 1, tick=0.1)
+
+
+def test_model_rules_hold_wherever_params_meet_the_registry() -> None:
+    params = QuoteParams.uniform(3, 1, model=QuoteModel.GLFT)
+    assert QuoteParams.uniform(1, 1).model[0] == QuoteModel.FIXED_SPREAD  # the neutral default
+    params.model[1] = 7
+    params.validate()  # the columns' own rules know no model codes
+    with pytest.raises(ValueError, match=r"QuoteParams.model\[1\] = .*7.*: must be a QuoteModel code"):
+        validate_quote_params(params)
+    with pytest.raises(ValueError, match=r"QuoteParams.model\[1\]"):
+        QuoteWorkspace(3, 1).prepare(params)  # the core never dispatches an unknown code
+    params.model[1] = QuoteModel.GLFT
+    params.gamma[2] = math.inf
+    with pytest.raises(ValueError, match=r"QuoteParams.gamma\[2\] = .*inf.*: must be finite and > 0"):
+        validate_quote_params(params)
+    params.model[2] = QuoteModel.FIXED_SPREAD  # a model without gamma ignores it
+    validate_quote_params(params)
+    # a config the pydantic model lets through (gamma = inf) is refused when it is written
+    avellaneda = AvellanedaParams(gamma=math.inf, markets=["mock:ETH/USDT"])
+    with pytest.raises(ValueError, match=r"QuoteParams.gamma\[0\]"):
+        build_quote_params([(avellaneda, ETH, 0.5, 20)], now_ns=0)

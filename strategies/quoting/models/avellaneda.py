@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import NonNegativeFloat, PositiveFloat
 
 from bot.core.clock import NS_PER_S
-from strategies.quoting.models.spec import HALF, QuoteModelSpec, estimates_usable
+from strategies.quoting.arrays import FloatArray, QuoteInputs, QuoteParams
+from strategies.quoting.models.spec import HALF, ModelWorkspace, QuoteModelSpec, estimates_usable
 from strategies.quoting.params import IntensityParams, LadderParams, VolatilityParams
-
-if TYPE_CHECKING:
-    from strategies.quoting.arrays import FloatArray, QuoteInputs, QuoteParams
-    from strategies.quoting.core import QuoteWorkspace
 
 
 class AvellanedaParams(LadderParams):
@@ -77,7 +74,7 @@ def _compute(
     inputs: QuoteInputs,
     params: QuoteParams,
     prepared: None,
-    ws: QuoteWorkspace,
+    ws: ModelWorkspace,
     now_ns: int,
     reservation: FloatArray,
     half_spread: FloatArray,

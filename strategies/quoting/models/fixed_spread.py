@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import NonNegativeFloat
 
-from strategies.quoting.models.spec import BPS, BPS_ARRAY, QuoteModelSpec
+from strategies.quoting.arrays import FloatArray, QuoteInputs, QuoteParams
+from strategies.quoting.models.spec import BPS, BPS_ARRAY, ModelWorkspace, QuoteModelSpec
 from strategies.quoting.params import LadderParams
-
-if TYPE_CHECKING:
-    from strategies.quoting.arrays import FloatArray, QuoteInputs, QuoteParams
-    from strategies.quoting.core import QuoteWorkspace
 
 
 class FixedSpreadParams(LadderParams):
@@ -51,7 +48,7 @@ def _compute(
     inputs: QuoteInputs,
     params: QuoteParams,
     half_spread_fraction: FloatArray,
-    ws: QuoteWorkspace,
+    ws: ModelWorkspace,
     now_ns: int,
     reservation: FloatArray,
     half_spread: FloatArray,

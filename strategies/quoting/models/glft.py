@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import PositiveFloat
 
+from strategies.quoting.arrays import FloatArray, QuoteInputs, QuoteParams
 from strategies.quoting.models.spec import (
     HALF,
     ONE,
     TWO,
+    ModelWorkspace,
     QuoteModelSpec,
     estimates_usable,
     order_intensity_usable,
 )
 from strategies.quoting.params import IntensityParams, LadderParams, VolatilityParams
-
-if TYPE_CHECKING:
-    from strategies.quoting.arrays import FloatArray, QuoteInputs, QuoteParams
-    from strategies.quoting.core import QuoteWorkspace
 
 
 class GlftParams(LadderParams):
@@ -85,7 +83,7 @@ def _compute(
     inputs: QuoteInputs,
     params: QuoteParams,
     prepared: None,
-    ws: QuoteWorkspace,
+    ws: ModelWorkspace,
     now_ns: int,
     reservation: FloatArray,
     half_spread: FloatArray,

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from strategies.quoting.arrays import FloatArray, QuoteInputs, QuoteParams
-    from strategies.quoting.core import QuoteWorkspace
-    from strategies.quoting.params import LadderParams
+from strategies.quoting.arrays import BoolArray, FloatArray, IntArray, QuoteInputs, QuoteParams
+from strategies.quoting.params import LadderParams
 
 BPS = 1e-4
 
@@ -40,20 +38,34 @@ TWO = np.array(2.0)
 ZERO = np.array(0.0)
 INF = np.array(np.inf)
 
+
+class ModelWorkspace(Protocol):
+    """The part of the core's `QuoteWorkspace` a model works in: its scratch memory, and the
+    per-call values the core derived before the models run. One array per market each.
+
+    Declared here, below the core, so that a model needs nothing of the core that dispatches to it.
+    """
+
+    scratch: tuple[FloatArray, ...]
+    flag: BoolArray
+    flag_b: BoolArray
+    tau_ns: IntArray
+    inventory_base: FloatArray  # q in base units: inventory_lots * lot_size
+    inventory_fraction: FloatArray  # q / q_max: inventory_lots / max_inventory_lots
+
+
 # Reads the inputs (and params) a model relies on and writes `ws.flag_b`: True where they are
 # usable. It may use `ws.flag` and `ws.scratch[0]`. The core runs each check once for all the
 # models that list it, and exempts the markets of the other models.
-InputCheck = Callable[["QuoteInputs", "QuoteParams", "QuoteWorkspace"], None]
+InputCheck = Callable[[QuoteInputs, QuoteParams, ModelWorkspace], None]
 
 # (inputs, params, prepared, workspace, now_ns, reservation, half_spread): writes r and h of every
 # market; `prepared` is what `prepare` derived from the params; `ws.scratch`, `ws.flag` and
 # `ws.tau_ns` are free to use, `ws.inventory_base` and `ws.inventory_fraction` are set.
-Compute = Callable[
-    ["QuoteInputs", "QuoteParams", Any, "QuoteWorkspace", int, "FloatArray", "FloatArray"], None
-]
+Compute = Callable[[QuoteInputs, QuoteParams, Any, ModelWorkspace, int, FloatArray, FloatArray], None]
 # Writes the model's own QuoteParams columns of one market from its config (after the core
 # reset them to neutral values): (params, slot, config, now_ns).
-WriteSlot = Callable[["QuoteParams", int, Any, int], None]
+WriteSlot = Callable[[QuoteParams, int, Any, int], None]
 
 
 def _nothing_prepared(params: QuoteParams) -> FloatArray | None:
@@ -77,7 +89,7 @@ class QuoteModelSpec:
         return str(self.config.model_fields["kind"].default)
 
 
-def estimates_usable(inputs: QuoteInputs, params: QuoteParams, ws: QuoteWorkspace) -> None:
+def estimates_usable(inputs: QuoteInputs, params: QuoteParams, ws: ModelWorkspace) -> None:
     """sigma >= 0, kappa > 0 and sigma + kappa finite (the estimators' volatility and intensity)."""
     est, flag, tmp = ws.flag_b, ws.flag, ws.scratch[0]
     sigma, kappa = inputs.volatility, inputs.intensity_kappa
@@ -89,7 +101,7 @@ def estimates_usable(inputs: QuoteInputs, params: QuoteParams, ws: QuoteWorkspac
     est &= flag
 
 
-def order_intensity_usable(inputs: QuoteInputs, params: QuoteParams, ws: QuoteWorkspace) -> None:
+def order_intensity_usable(inputs: QuoteInputs, params: QuoteParams, ws: ModelWorkspace) -> None:
     """0 < A * level size < inf: fills expected for an order of our size."""
     est, flag, tmp = ws.flag_b, ws.flag, ws.scratch[0]
     np.multiply(inputs.intensity_a, params.level_size_lots, tmp)

@@ -42,7 +42,8 @@ def make_markets(n: int, seed: int = 7) -> tuple[QuoteInputs, QuoteParams]:
     inputs.intensity_a[:] = rng.uniform(0.05, 2.0, n)
     inputs.intensity_kappa[:] = rng.uniform(0.05, 1.0, n) / (fair * 1e-4)  # 0.05-1 per bps
     inputs.inventory_lots[:] = rng.uniform(-120.0, 120.0, n)
-    inputs.toxicity_bps[:] = rng.uniform(0.0, 2.0, n)
+    inputs.toxicity_bid_bps[:] = rng.uniform(0.0, 2.0, n)
+    inputs.toxicity_ask_bps[:] = rng.uniform(0.0, 2.0, n)
     params = QuoteParams.uniform(
         n,
         N_LEVELS,

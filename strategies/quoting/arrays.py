@@ -57,7 +57,8 @@ class QuoteInputs:
     intensity_a      A, our fills per second at zero depth (from `IntensityEstimator`)
     intensity_kappa  kappa, per price unit: lambda(delta) = A * exp(-kappa * delta)
     inventory_lots   signed position in lots (long > 0), float so fractional lots are allowed
-    toxicity_bps     extra half-spread per side from adverse-selection markouts (0 when unknown)
+    toxicity_bid_bps extra half spread of the bid side from flow toxicity (0 when unknown)
+    toxicity_ask_bps extra half spread of the ask side (`strategies.quoting.toxicity`)
     """
 
     fair_price: FloatArray
@@ -67,7 +68,8 @@ class QuoteInputs:
     intensity_a: FloatArray
     intensity_kappa: FloatArray
     inventory_lots: FloatArray
-    toxicity_bps: FloatArray
+    toxicity_bid_bps: FloatArray
+    toxicity_ask_bps: FloatArray
 
     def __post_init__(self) -> None:
         _check_shapes(self, "QuoteInputs")
@@ -88,7 +90,8 @@ class QuoteInputs:
             intensity_a=aligned_full(n, 0.0),
             intensity_kappa=aligned_full(n, 0.0),
             inventory_lots=aligned_full(n, 0.0),
-            toxicity_bps=aligned_full(n, 0.0),
+            toxicity_bid_bps=aligned_full(n, 0.0),
+            toxicity_ask_bps=aligned_full(n, 0.0),
         )
 
 

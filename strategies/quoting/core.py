@@ -6,13 +6,13 @@ Python loop over markets or levels.
 
 Pipeline, the same for every market (the scalar reference in tests/strategies follows it step by step):
 
-1. valid = fair > 0 with fair + inventory + toxicity finite, and the model's estimates usable
+1. valid = fair > 0 with fair + inventory + both toxicities finite, and the model's estimates usable
    (AS, GLFT: sigma >= 0, kappa > 0, sigma + kappa finite; GLFT: 0 < A * level size < inf), and
-   (after step 3) r + h finite. An invalid market gets no quote; the others are unaffected.
+   (after step 3) r + h_ask finite. An invalid market gets no quote; the others are unaffected.
 2. model -> reservation price r and half spread h (see `strategies.quoting.models`).
-3. h += s * (toxicity_bps + maker_fee_bps) * 1e-4, then h is clamped to
-   [s * min_spread_bps / 2, s * max_spread_bps / 2] * 1e-4.
-4. level 0: bid = floor((r - h)/tick + 1e-9), ask = ceil((r + h)/tick - 1e-9), rounded away from r
+3. per side: h_bid = h + s * (toxicity_bid_bps + maker_fee_bps) * 1e-4 (h_ask with
+   toxicity_ask_bps), each clamped to [s * min_spread_bps / 2, s * max_spread_bps / 2] * 1e-4.
+4. level 0: bid = floor((r - h_bid)/tick + 1e-9), ask = ceil((r + h_ask)/tick - 1e-9), rounded away from r
    (the 1e-9 tick tolerance keeps on-grid prices that float division puts a hair off the grid).
 5. post-only: bid_0 <= round(best_ask/tick) - 1; ask_0 >= round(best_bid/tick) + 1 and >= bid_0 + 1
    (the unclamped bid_0, so rounding can never lock our own quotes).
@@ -60,7 +60,8 @@ class QuoteWorkspace:
 
     The targets returned by `compute_quotes` are views of this workspace: the next call with the
     same workspace overwrites them (copy them if they must outlive it). After a call, `valid`,
-    `reservation` and `half_spread` hold each market's usability, r and h (after fees and bounds).
+    `reservation` and `half_spread` hold each market's usability, r and the model's h, and
+    `side_half_spread` the (bid, ask) half spreads after toxicity, fees and bounds.
     After editing params arrays in place, call `prepare(params)` (the plan is a snapshot of them);
     `level_size_lots`, `max_inventory_lots` and `session_end_ns` are exempt: the core reads those
     on every call, since strategies set them per requote. The models see it as their
@@ -80,6 +81,7 @@ class QuoteWorkspace:
         self.inventory_fraction = aligned_empty(n)
         self.reservation_half_spread = aligned_empty((2, n))
         self.reservation, self.half_spread = self.reservation_half_spread
+        self.side_half_spread = aligned_empty((2, n))
         self.scratch = tuple(aligned_empty(n) for _ in range(6))
         # (reservation, half spread) x model when markets mix models
         self.model_reservation_half_spread = aligned_empty((2, len(QuoteModel), n))
@@ -145,7 +147,7 @@ def _check_inputs(inputs: QuoteInputs, ws: QuoteWorkspace) -> None:
 
 
 def _validity(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: QuoteWorkspace) -> None:
-    """valid = fair > 0 and fair + inventory + toxicity finite, and the model's estimates usable.
+    """valid = fair > 0 and fair + inventory + toxicities finite, and the model's estimates usable.
 
     Each input check of the models in use runs once (`QuoteModelSpec.checks`; AS and GLFT: sigma
     >= 0, kappa > 0, sigma + kappa finite; GLFT also 0 < A * level_size < inf), the markets of
@@ -155,7 +157,8 @@ def _validity(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: Quo
     valid, flag, est, tmp = ws.valid, ws.flag, ws.flag_b, ws.scratch[0]
     s = inputs.fair_price
     np.add(s, inputs.inventory_lots, tmp)
-    tmp += inputs.toxicity_bps
+    tmp += inputs.toxicity_bid_bps
+    tmp += inputs.toxicity_ask_bps
     np.isfinite(tmp, valid)
     np.greater(s, ZERO, flag)
     valid &= flag
@@ -196,14 +199,16 @@ def _level_zero(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: Q
     min_half, max_half, band, step = rows[:4]
     in_ticks, z = rows[3:], rows[4:]
     np.multiply(plan.price_fractions, s, rows[:4])
-    np.add(inputs.toxicity_bps, params.maker_fee_bps, w)
-    w *= BPS_ARRAY
-    w *= s
-    h += w
-    np.maximum(h, min_half, out=h)
-    np.minimum(h, max_half, out=h)
-    np.subtract(h, r, z[0])  # -(r - h)
-    np.add(r, h, z[1])
+    sides = ws.side_half_spread  # (bid, ask): toxicity is per side
+    np.add(inputs.toxicity_bid_bps, params.maker_fee_bps, sides[0])
+    np.add(inputs.toxicity_ask_bps, params.maker_fee_bps, sides[1])
+    sides *= BPS_ARRAY
+    sides *= s
+    sides += h
+    np.maximum(sides, min_half, out=sides)
+    np.minimum(sides, max_half, out=sides)
+    np.subtract(sides[0], r, z[0])  # -(r - h_bid)
+    np.add(r, sides[1], z[1])
     np.isfinite(z[1], ws.flag)
     ws.valid &= ws.flag
     # step between levels: the spacing rounded up to whole ticks, at least one tick

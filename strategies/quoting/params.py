@@ -61,6 +61,31 @@ class IntensityParams(_Strict):
         return self
 
 
+class ToxicityParams(_Strict):
+    """`toxicity.ToxicityMonitor` settings: live markouts and order flow widen the picked-off side.
+
+    Markouts and imbalance are always measured (and exported to /metrics); `enabled` feeds them to
+    the quotes as per-side `toxicity_bps`.
+    """
+
+    enabled: bool = False
+    markout_horizons_s: tuple[PositiveFloat, PositiveFloat, PositiveFloat] = (1.0, 10.0, 60.0)
+    control_horizon: int = Field(1, ge=0, le=2)  # which markout horizon drives the widening
+    markout_half_life_s: PositiveFloat = 300.0
+    markout_prior_fills: PositiveFloat = 2.0  # shrinks the mean markout of few fills toward 0
+    markout_gain: NonNegativeFloat = 1.0  # widen a side by gain x its average adverse markout
+    imbalance_half_life_s: PositiveFloat = 30.0
+    imbalance_prior_quotes: PositiveFloat = 5.0  # volume, in our quote sizes, that imbalance needs
+    imbalance_deadband: float = Field(0.2, ge=0, lt=1)
+    imbalance_gain_bps: NonNegativeFloat = 3.0
+    burst_markout_bps: PositiveFloat = 5.0  # a fill this far under water after the first horizon
+    burst_imbalance: float = Field(0.7, gt=0, le=1)  # or one-sided flow this strong: a burst
+    pull_bps: NonNegativeFloat = 20.0  # extra half spread of the burst side, relaxing after
+    pull_half_life_s: PositiveFloat = 5.0
+    max_toxicity_bps: NonNegativeFloat = 50.0
+    fills_per_market: PositiveInt = 64  # markout ring buffer per market
+
+
 class LadderParams(QuotingControls):
     """Shared by every model: the ladder, limits and guards, plus the order refresh controls.
 
@@ -74,6 +99,7 @@ class LadderParams(QuotingControls):
     min_spread_bps: NonNegativeFloat = 0.0
     max_spread_bps: PositiveFloat = 500.0
     price_band_bps: PositiveFloat | None = None  # None: no band
+    toxicity: ToxicityParams = ToxicityParams()
 
     @model_validator(mode="after")
     def _spread_bounds(self) -> LadderParams:

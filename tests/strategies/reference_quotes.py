@@ -86,7 +86,7 @@ def reference_quotes(inputs: QuoteInputs, params: QuoteParams, *, now_ns: int) -
 
 def _usable(m: dict[str, float], p: dict[str, float]) -> bool:
     s = m["fair_price"]
-    if not (s > 0.0 and math.isfinite(s + m["inventory_lots"] + m["toxicity_bps"])):
+    if not (s > 0.0 and math.isfinite(s + m["inventory_lots"] + m["toxicity_bid_bps"] + m["toxicity_ask_bps"])):
         return False
     if p["model"] == QuoteModel.FIXED_SPREAD:
         return True
@@ -131,14 +131,15 @@ def quote_market(m: dict[str, float], p: dict[str, float], *, now_ns: int, n_lev
     s, q, tick = m["fair_price"], m["inventory_lots"], p["tick_size"]
     r, h = _reservation_and_half_spread(m, p, now_ns)
 
-    h = h + ((m["toxicity_bps"] + p["maker_fee_bps"]) * BPS) * s
-    h = max(h, (p["min_spread_bps"] * HALF_BPS) * s)
-    h = min(h, (p["max_spread_bps"] * HALF_BPS) * s)
-    if not math.isfinite(r + h):
+    h_bid = h + ((m["toxicity_bid_bps"] + p["maker_fee_bps"]) * BPS) * s
+    h_ask = h + ((m["toxicity_ask_bps"] + p["maker_fee_bps"]) * BPS) * s
+    h_bid = min(max(h_bid, (p["min_spread_bps"] * HALF_BPS) * s), (p["max_spread_bps"] * HALF_BPS) * s)
+    h_ask = min(max(h_ask, (p["min_spread_bps"] * HALF_BPS) * s), (p["max_spread_bps"] * HALF_BPS) * s)
+    if not math.isfinite(r + h_ask):
         return MarketQuote(zeros, zeros, zeros, zeros)
 
-    bid0 = _floor((r - h) / tick + SNAP_TICKS)
-    ask0 = _ceil((r + h) / tick - SNAP_TICKS)
+    bid0 = _floor((r - h_bid) / tick + SNAP_TICKS)
+    ask0 = _ceil((r + h_ask) / tick - SNAP_TICKS)
     # post-only: never cross the opposite best; the ask also stays above our own level-0 bid
     bid_cap = _rint(m["best_ask"] / tick) - 1.0
     if bid_cap != bid_cap:

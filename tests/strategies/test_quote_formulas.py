@@ -146,9 +146,13 @@ def test_glft_power_term_tends_to_e_when_order_size_is_negligible() -> None:
 
 def test_toxicity_and_fee_widen_then_spread_bounds_clamp() -> None:
     inputs, params = one_market(1)
-    inputs.toxicity_bps[0] = 2.0
+    inputs.toxicity_bid_bps[0] = 2.0
+    inputs.toxicity_ask_bps[0] = 2.0
     params.maker_fee_bps[0] = 1.0  # h = 10 + 2 + 1 = 13 bps
     assert ladder(quote(inputs, params))[::2] == ([9987], [10013])
+    inputs.toxicity_bid_bps[0] = 7.0  # per side: only the bid moves, h_bid = 10 + 7 + 1 = 18 bps
+    assert ladder(quote(inputs, params))[::2] == ([9982], [10013])
+    inputs.toxicity_bid_bps[0] = 2.0
     params.min_spread_bps[0] = 30.0  # total >= 30 bps: h = 15 bps
     assert ladder(quote(inputs, params))[::2] == ([9985], [10015])
     params.min_spread_bps[0] = 0.0

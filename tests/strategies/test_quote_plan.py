@@ -70,8 +70,8 @@ def test_workspace_returns_one_targets_object_and_rejects_other_shapes() -> None
     assert compute_quotes(inputs, params, now_ns=NOW, workspace=ws) is first
     with pytest.raises(ValueError, match="6 markets x 3 levels, workspace 6 x 4"):
         compute_quotes(inputs, params, now_ns=NOW, workspace=QuoteWorkspace(6, 4))
-    inputs.toxicity_bps = np.zeros(5)
-    with pytest.raises(ValueError, match=r"QuoteInputs\.toxicity_bps has 5 markets, expected 6"):
+    inputs.toxicity_ask_bps = np.zeros(5)
+    with pytest.raises(ValueError, match=r"QuoteInputs\.toxicity_ask_bps has 5 markets, expected 6"):
         compute_quotes(inputs, params, now_ns=NOW, workspace=ws)
 
 

@@ -12,6 +12,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -21,6 +25,16 @@ from bot.core.clock import NS_PER_S
 from bot.core.domain import Fill, Market, Side
 from bot.kernel.market_state import MarketState
 from bot.kernel.runtime import Runtime
+
+@runtime_checkable
+class QuoteDiagnostics(Protocol):
+    """A quoting strategy that exposes its live model inputs (intensity, markouts, flow
+    imbalance, toxicity per side): name -> one value per row of its `slots`, read at scrape time."""
+
+    slots: npt.NDArray[np.int64]
+
+    def quote_diagnostics(self) -> dict[str, npt.NDArray[np.float64]]: ...
+
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -146,6 +160,7 @@ class _BotCollector(Collector):
                 book_age.add_metric([m.key], (now_ns - int(state.last_book_ns[slot])) / NS_PER_S)
             spread.add_metric([m.key], float(self.metrics.spread_captured.get(m.key, Decimal(0))))
         yield from (inventory, mid, pnl, book_age, spread)
+        yield from _quote_inputs(engine.strategies, state)
         total = float(guard.pnl_total())
         if math.isfinite(total):
             yield GaugeMetricFamily("mmbot_pnl_total_quote", "PnL incl. start inventory", value=total)
@@ -157,3 +172,22 @@ class _BotCollector(Collector):
         yield connected
         uptime_s = (now_ns - self.started_ns) / NS_PER_S
         yield GaugeMetricFamily("mmbot_uptime_seconds", "Seconds since start", value=uptime_s)
+
+
+def _quote_inputs(strategies: list[Any], state: MarketState) -> Iterator[Metric]:
+    """Per-market gauges `mmbot_quote_<name>` of every strategy that exposes its model inputs."""
+    families: dict[str, GaugeMetricFamily] = {}
+    for qs in strategies:
+        strategy = qs.strategy
+        if not isinstance(strategy, QuoteDiagnostics):
+            continue
+        keys = [state.markets[int(slot)].key for slot in strategy.slots]
+        for name, values in strategy.quote_diagnostics().items():
+            family = families.get(name)
+            if family is None:
+                family = GaugeMetricFamily(f"mmbot_quote_{name}", f"Quote model input: {name}", labels=["market"])
+                families[name] = family
+            for key, value in zip(keys, values.tolist(), strict=True):
+                if math.isfinite(value):
+                    family.add_metric([key], value)
+    yield from families.values()

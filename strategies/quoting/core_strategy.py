@@ -2,7 +2,8 @@
 
 One instance quotes all its markets in one `compute_quotes` call. Inputs live in preallocated
 arrays refreshed from the engine's state; volatility is estimated from the mids seen at each
-requote, trading intensity from our own fills against the depth our quotes rested at.
+requote, trading intensity from the public tape at depth from the fair (`intensity`), and flow
+toxicity per side from live markouts of our fills and the tape's imbalance (`toxicity`).
 """
 
 from __future__ import annotations
@@ -13,19 +14,22 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.core.domain import Market
-from bot.core.events import FillEvent, VenueEvent
+from bot.core.domain import Side
+from bot.core.events import FillEvent, PublicTrade, VenueEvent
 from bot.kernel.market_state import MarketState
 from bot.kernel.targets import QuoteTargets
 from strategies.quoting.arrays import QuoteInputs
 from strategies.quoting.core import QuoteWorkspace, compute_quotes
-from strategies.quoting.estimators import IntensityEstimator, VolatilityEstimator
+from strategies.quoting.estimators import VolatilityEstimator
+from strategies.quoting.intensity import TapeIntensity
 from strategies.quoting.models import QuoteConfig
 from strategies.quoting.models.avellaneda import AvellanedaParams, next_session_end_ns
 from strategies.quoting.param_slots import build_quote_params
 from strategies.quoting.params import EstimatedParams
+from strategies.quoting.toxicity import ASK, BID, ToxicityMonitor
 
-# The (A, κ) fit bisects over every market: a few seconds between fits is plenty for rates that
-# are estimated over a half-life of an hour.
+# The (A, κ) fit bins the buffered tape and bisects over every market: a few seconds between fits
+# is plenty for rates that are estimated over a half-life of an hour.
 INTENSITY_REFIT_NS = 5_000_000_000
 
 
@@ -50,20 +54,20 @@ class CoreQuoteStrategy:
         self.inputs = QuoteInputs.empty(n)
         self.workspace = QuoteWorkspace(n, self.params.n_levels)
         self.volatility: VolatilityEstimator | None = None
-        self.intensity: IntensityEstimator | None = None
+        self.intensity: TapeIntensity | None = None
+        self.toxicity = ToxicityMonitor(n, cfg.toxicity)
         if isinstance(cfg, EstimatedParams):  # AS, GLFT: volatility and intensity estimated
             v, i = cfg.volatility, cfg.intensity
             self.volatility = VolatilityEstimator(
                 n, half_life_s=v.half_life_s, fallback_log_vol_per_sqrt_s=v.fallback_log_vol_per_sqrt_s,
                 min_interval_s=v.min_interval_s, warmup_s=v.warmup_s, min_samples=v.min_samples,
             )  # fmt: skip
-            self.intensity = IntensityEstimator(
-                n, quotes_per_market=2 * self.params.n_levels, depth_edges_bps=i.depth_edges_bps,
-                half_life_s=i.half_life_s, min_fills=i.min_fills, fallback_a_per_s=i.fallback_a_per_s,
-                fallback_kappa_per_bps=i.fallback_kappa_per_bps,
+            self.intensity = TapeIntensity(
+                n, depth_edges_bps=i.depth_edges_bps, half_life_s=i.half_life_s, min_takers=i.min_fills,
+                fallback_a_per_s=i.fallback_a_per_s, fallback_kappa_per_bps=i.fallback_kappa_per_bps,
             )  # fmt: skip
-        self._all_rows = np.arange(n)
         self._last_fit_ns = 0
+        self._last_quote_ns = now_ns
 
     def targets(self, state: MarketState, now_ns: int) -> QuoteTargets:
         s = self.slots
@@ -86,37 +90,53 @@ class CoreQuoteStrategy:
         `workspace.reservation` until the next call.
         """
         x = self.inputs
+        self._last_quote_ns = now_ns
         x.fair_price[:] = fair_price
         x.best_bid[:] = best_bid
         x.best_ask[:] = best_ask
         x.inventory_lots[:] = inventory_lots
-        if self.volatility is not None and self.intensity is not None:
+        if self.volatility is not None:
             priced = np.flatnonzero(np.isfinite(x.fair_price))
             if priced.size:
                 self.volatility.update(priced, x.fair_price[priced], now_ns)
             self.volatility.volatility(out=x.volatility)
+        self._flow_inputs(now_ns)
+        self._roll_sessions(now_ns)
+        return compute_quotes(x, self.params, now_ns=now_ns, workspace=self.workspace)
+
+    def _flow_inputs(self, now_ns: int) -> None:
+        """Intensity from the tape and per-side toxicity into the core's inputs."""
+        x = self.inputs
+        if self.intensity is not None:
+            self.intensity.quote_size_lots[:] = self.params.level_size_lots
             if now_ns - self._last_fit_ns >= INTENSITY_REFIT_NS:
-                self.intensity.fit(now_ns)
+                self.intensity.fit(np.isfinite(x.fair_price), now_ns)
                 self._last_fit_ns = now_ns
             self.intensity.intensity(x.fair_price, x.intensity_a, x.intensity_kappa)
-        self._roll_sessions(now_ns)
-        targets = compute_quotes(x, self.params, now_ns=now_ns, workspace=self.workspace)
-        if self.intensity is not None:
-            self.intensity.set_quotes(
-                self._all_rows, self._depths_bps(targets, self.params.tick_size), now_ns
-            )
-        return targets
+        tox = self.toxicity
+        tox.quote_size_lots[:] = np.maximum(self.params.level_size_lots, 1.0)
+        tox.update(x.fair_price, now_ns)
+        if self.cfg.toxicity.enabled:
+            x.toxicity_bid_bps[:] = tox.toxicity_bps[:, BID]
+            x.toxicity_ask_bps[:] = tox.toxicity_bps[:, ASK]
 
-    def _depths_bps(self, targets: QuoteTargets, tick: np.ndarray) -> np.ndarray:
-        fair = self.inputs.fair_price[:, None]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            bid = np.where(
-                targets.bid_size_lots > 0, (fair - targets.bid_price_ticks * tick[:, None]) / fair, np.nan
-            )
-            ask = np.where(
-                targets.ask_size_lots > 0, (targets.ask_price_ticks * tick[:, None] - fair) / fair, np.nan
-            )
-        return np.concatenate([bid, ask], axis=1) * 1e4
+    def quote_diagnostics(self) -> dict[str, npt.NDArray[np.float64]]:
+        """Read-only model inputs per market row, for /metrics (`bot.ops.metrics.QuoteDiagnostics`)."""
+        x, tox = self.inputs, self.toxicity
+        out: dict[str, npt.NDArray[np.float64]] = {
+            "toxicity_bid_bps": tox.toxicity_bps[:, BID],
+            "toxicity_ask_bps": tox.toxicity_bps[:, ASK],
+            "flow_imbalance": tox.imbalance(self._last_quote_ns),
+        }
+        markouts = tox.mean_markout_bps()
+        for h, seconds in enumerate(self.cfg.toxicity.markout_horizons_s):
+            for side, name in ((BID, "bid"), (ASK, "ask")):
+                out[f"markout_{name}_{seconds:g}s_bps"] = markouts[:, side, h]
+        if self.intensity is not None:
+            out["intensity_a_per_s"] = self.intensity.a_per_s
+            out["intensity_kappa_per_bps"] = self.intensity.kappa_per_bps
+            out["volatility"] = x.volatility
+        return {name: values.copy() for name, values in out.items()}
 
     def _roll_sessions(self, now_ns: int) -> None:
         """Session-end A-S: once a session ends, the next one's end becomes τ's anchor."""
@@ -130,16 +150,24 @@ class CoreQuoteStrategy:
             )
 
     def on_event(self, event: VenueEvent) -> None:
-        """Our fills feed the intensity estimator with the depth they happened at."""
-        if self.intensity is None or not isinstance(event, FillEvent):
-            return
-        fill = event.fill
-        row = self._row_of.get((fill.venue, fill.symbol))
-        if row is None:
-            return
-        fair = self.inputs.fair_price[row]
-        if not fair > 0:
-            return
-        price = fill.price_ticks * self.params.tick_size[row]
-        depth_bps = abs(price - fair) / fair * 1e4
-        self.intensity.record_fills(np.array([row]), np.array([depth_bps]), event.local_ts_ns)
+        """Public trades feed the tape intensity and the flow imbalance; our fills the markouts.
+
+        A trade's depth is measured from the fair of the latest quote call (the fair before it).
+        """
+        if isinstance(event, PublicTrade):
+            row = self._row_of.get((event.venue, event.symbol))
+            if row is None:
+                return
+            buy = event.aggressor is Side.BUY
+            if self.intensity is not None:
+                price = event.price_ticks * float(self.params.tick_size[row])
+                self.intensity.record_trade(
+                    row, buy, price, event.size_lots, float(self.inputs.fair_price[row]), event.exchange_ts_ns
+                )
+            self.toxicity.record_trade(row, buy, event.size_lots, event.local_ts_ns)
+        elif isinstance(event, FillEvent):
+            fill = event.fill
+            row = self._row_of.get((fill.venue, fill.symbol))
+            if row is not None:
+                price = fill.price_ticks * float(self.params.tick_size[row])
+                self.toxicity.record_fill(row, fill.side is Side.BUY, price, event.local_ts_ns)

@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field, field_validator, model_validator
 
-from bot.core.events import BookSnapshot, FillEvent, VenueEvent
+from bot.core.events import BookSnapshot, FillEvent, PublicTrade, VenueEvent
 from bot.kernel.controls import QuotingControls
 from bot.kernel.market_state import MarketState
 from bot.kernel.targets import QuoteTargets
@@ -247,10 +247,15 @@ class MultiVenueStrategy:
             key = (event.fill.venue, event.fill.symbol)
             self.core.on_event(event)
         else:
+            if isinstance(event, PublicTrade):  # the tape: intensity and flow toxicity
+                self.core.on_event(event)
             return
         slots = self._requote_on.get(key)
         if slots is not None:
             self.state.mark_dirty(slots)
+
+    def quote_diagnostics(self) -> dict[str, FloatArray]:
+        return self.core.quote_diagnostics()
 
     def targets(self, state: MarketState, now_ns: int) -> QuoteTargets:
         s, p, row = self.slots, self.params, self.row_of_slot

@@ -16,7 +16,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -25,6 +24,7 @@ from bot.core.clock import NS_PER_S
 from bot.core.domain import Fill, Market, Side
 from bot.kernel.market_state import MarketState
 from bot.kernel.runtime import Runtime
+
 
 @runtime_checkable
 class QuoteDiagnostics(Protocol):
@@ -185,7 +185,9 @@ def _quote_inputs(strategies: list[Any], state: MarketState) -> Iterator[Metric]
         for name, values in strategy.quote_diagnostics().items():
             family = families.get(name)
             if family is None:
-                family = GaugeMetricFamily(f"mmbot_quote_{name}", f"Quote model input: {name}", labels=["market"])
+                family = GaugeMetricFamily(
+                    f"mmbot_quote_{name}", f"Quote model input: {name}", labels=["market"]
+                )
                 families[name] = family
             for key, value in zip(keys, values.tolist(), strict=True):
                 if math.isfinite(value):

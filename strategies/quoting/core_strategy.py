@@ -13,8 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from bot.core.domain import Market
-from bot.core.domain import Side
+from bot.core.domain import Market, Side
 from bot.core.events import FillEvent, PublicTrade, VenueEvent
 from bot.kernel.market_state import MarketState
 from bot.kernel.targets import QuoteTargets

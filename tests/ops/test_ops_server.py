@@ -70,6 +70,9 @@ async def test_health_metrics_status_and_token_protected_control(tmp_path, monke
             for key in ("va:BTC/USDT", "va:ETH/USDT"):
                 assert ("mmbot_inventory_base", (("market", key),)) in second
                 assert ("mmbot_mid_price", (("market", key),)) in second
+                # the quote model's live inputs (bot.ops.metrics.QuoteDiagnostics)
+                for name in ("toxicity_bid_bps", "toxicity_ask_bps", "flow_imbalance", "markout_ask_10s_bps"):
+                    assert (f"mmbot_quote_{name}", (("market", key),)) in second, name
             assert second[("mmbot_paused", ())] == 0
 
             async with http.get(f"{base}/status") as r:

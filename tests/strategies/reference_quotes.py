@@ -86,7 +86,9 @@ def reference_quotes(inputs: QuoteInputs, params: QuoteParams, *, now_ns: int) -
 
 def _usable(m: dict[str, float], p: dict[str, float]) -> bool:
     s = m["fair_price"]
-    if not (s > 0.0 and math.isfinite(s + m["inventory_lots"] + m["toxicity_bid_bps"] + m["toxicity_ask_bps"])):
+    if not (
+        s > 0.0 and math.isfinite(s + m["inventory_lots"] + m["toxicity_bid_bps"] + m["toxicity_ask_bps"])
+    ):
         return False
     if p["model"] == QuoteModel.FIXED_SPREAD:
         return True

@@ -26,7 +26,9 @@ def _estimator(n: int = 1, half_life_s: float = 1e7) -> TapeIntensity:
     )  # fmt: skip
 
 
-def _poisson_tape(est: TapeIntensity, a_per_s: float, kappa_per_bps: float, seconds: float, seed: int) -> None:
+def _poisson_tape(
+    est: TapeIntensity, a_per_s: float, kappa_per_bps: float, seconds: float, seed: int
+) -> None:
     """Takers of each side at rate A; a taker's depth from the fair (100.0) is Exp(kappa)."""
     rng = np.random.default_rng(seed)
     fair = 100.0
@@ -42,7 +44,9 @@ def _poisson_tape(est: TapeIntensity, a_per_s: float, kappa_per_bps: float, seco
 
 
 @pytest.mark.parametrize(("a_per_s", "kappa_per_bps", "seed"), [(2.0, 0.3, 1), (0.5, 0.1, 2), (5.0, 1.2, 3)])
-def test_fit_recovers_known_a_and_kappa_from_a_poisson_tape(a_per_s: float, kappa_per_bps: float, seed: int) -> None:
+def test_fit_recovers_known_a_and_kappa_from_a_poisson_tape(
+    a_per_s: float, kappa_per_bps: float, seed: int
+) -> None:
     est = _estimator()
     _poisson_tape(est, a_per_s, kappa_per_bps, 4 * 3600.0, seed)
     assert est.warm[0]

@@ -52,6 +52,7 @@ class ToxicityMonitor:
         self.fill_side = np.zeros((n, k), dtype=np.intp)  # BID (we bought) or ASK (we sold)
         self.pending = np.zeros((n, k, h), dtype=bool)  # markout at horizon h still to take
         self._head = np.zeros(n, dtype=np.intp)
+        self._pending_per_market = np.zeros(n, dtype=np.int64)  # update() skips rows without
         # decayed sums of markouts (bps) and fill counts, per (market, side, horizon)
         self.markout_sum = np.zeros((n, 2, h))
         self.markout_weight = np.zeros((n, 2, h))
@@ -72,6 +73,8 @@ class ToxicityMonitor:
             return
         i = self._head[row]
         self._head[row] = (i + 1) % self.fill_ts.shape[1]
+        # an overwritten fill's markouts still pending are lost (bounded memory)
+        self._pending_per_market[row] += self.pending.shape[2] - int(self.pending[row, i].sum())
         self.fill_ts[row, i] = ts_ns
         self.fill_price[row, i] = price
         self.fill_side[row, i] = BID if we_bought else ASK
@@ -117,7 +120,8 @@ class ToxicityMonitor:
         np.minimum(tox, p.max_toxicity_bps, out=self.toxicity_bps)
 
     def _take_markouts(self, fair: FloatArray, now_ns: int) -> None:
-        rows = np.flatnonzero(self.pending.any(axis=(1, 2)) & np.isfinite(fair) & (fair > 0))
+        rows = np.flatnonzero(self._pending_per_market > 0)
+        rows = rows[np.isfinite(fair[rows]) & (fair[rows] > 0)]
         if not rows.size:
             return
         age_ns = now_ns - self.fill_ts[rows]
@@ -131,6 +135,7 @@ class ToxicityMonitor:
         sign = np.where(side == BID, 1.0, -1.0)
         markout = sign * (fair[row] - price) / price / BPS
         self.pending[row, i, h] = False
+        np.subtract.at(self._pending_per_market, row, 1)
         np.add.at(self.markout_sum, (row, side, h), markout)
         np.add.at(self.markout_weight, (row, side, h), 1.0)
         self.last_markout_bps[row, side, h] = markout

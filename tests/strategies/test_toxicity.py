@@ -52,6 +52,11 @@ def test_ring_buffer_keeps_the_latest_fills_only() -> None:
         tox.record_fill(1, True, 100.0 + i, T0 + i)
     assert sorted(tox.fill_price[1].tolist()) == [102.0, 103.0, 104.0, 105.0]
     assert not tox.pending[0].any() and tox.pending[1].all()
+    tox.update(np.array([100.0, 104.0]), T0 + 5 + 10 * NS)  # 1 s and 10 s markouts of all four
+    assert tox.pending[1, :, 2].all() and not tox.pending[1, :, :2].any()
+    assert tox.markout_weight[1, BID].tolist() == [4.0, 4.0, 0.0]
+    by_hand = sum((104.0 - price) / price * 1e4 for price in (102.0, 103.0, 104.0, 105.0))
+    assert tox.markout_sum[1, BID, 0] == pytest.approx(by_hand, rel=1e-12)
 
 
 MARKET = Market("sim", "BTC/USDT", "BTC", "USDT", Decimal("0.01"), Decimal(1))

@@ -45,7 +45,11 @@ class VolatilityParams(_Strict):
 
 
 class IntensityParams(_Strict):
-    """`estimators.IntensityEstimator` settings: lambda(delta) = A exp(-kappa delta), delta in bps."""
+    """`intensity.TapeIntensity` settings: lambda(delta) = A exp(-kappa delta), delta in bps.
+
+    Estimated from the public tape (our own fills are prints on it too); `min_fills` is the
+    (decayed, size-weighted) number of takers a market needs before its fit replaces the fallbacks.
+    """
 
     depth_edges_bps: tuple[NonNegativeFloat, ...] = (0, 1, 2, 3, 5, 8, 12, 20, 30, 50)
     half_life_s: PositiveFloat = 3600.0

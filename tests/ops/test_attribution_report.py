@@ -2,6 +2,7 @@
 Sharpe of 1-min PnL come from the stored mid series and the fair stored with each fill; the
 numbers below are worked out by hand."""
 
+import itertools
 import math
 import statistics
 
@@ -77,7 +78,7 @@ def test_markouts_adverse_selection_and_hedging_cost_from_stored_mids_match_hand
     # PnL every minute from the series' start: cash + position x the mid in force
     # 60 s: bought 0.5, sold 0.2 (cash -29.998) at 100.4; 120 s: the hedge at 100 s closed it
     curve = [0.0, 0.122, -0.058, -0.058, -0.058, -0.058, -0.049]  # at 0, 60, ..., 360 s
-    changes = [b - a for a, b in zip(curve, curve[1:], strict=False)]
+    changes = [b - a for a, b in itertools.pairwise(curve)]
     perf = report["performance"]
     assert perf["interval_s"] == 60.0 and perf["intervals"] == 6
     sharpe = statistics.mean(changes) / statistics.stdev(changes) * math.sqrt(365 * 86400 / 60)

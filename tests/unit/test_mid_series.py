@@ -1,6 +1,7 @@
 """Exact attribution data (issue #15, item 6): each fill stores the fair of its moment, and the
 mid series is stored on change, at most one row per 250 ms per market, none while constant."""
 
+import itertools
 import sqlite3
 from decimal import Decimal
 
@@ -66,7 +67,11 @@ def test_rows_on_change_at_most_one_per_250_ms_stamped_when_observed_and_closed_
         "va:ETH/USDT": [(1 * S + 260 * MS, 100.7), (9 * S, 100.7)],
     }
     # from a later start the value in force then comes first
-    assert load_mids(store, 2 * S)["va:BTC/USDT"] == [(1 * S + 200 * MS, 100.7), (6 * S, 101.0), (9 * S, 101.0)]
+    assert load_mids(store, 2 * S)["va:BTC/USDT"] == [
+        (1 * S + 200 * MS, 100.7),
+        (6 * S, 101.0),
+        (9 * S, 101.0),
+    ]
     assert rec.rows_written == 6
 
 
@@ -90,9 +95,9 @@ def test_stored_series_is_bounded_and_never_more_than_250_ms_behind_the_live_fai
     rec.close()
     rows = load_mids(store, 0)["va:BTC/USDT"]
     assert len(rows) <= 3 + (t - live[0][0]) // (250 * MS)
-    changes = 1 + sum(a[1] != b[1] for a, b in zip(live, live[1:], strict=False))
+    changes = 1 + sum(a[1] != b[1] for a, b in itertools.pairwise(live))
     assert len(rows) <= changes + 1  # constant stretches write nothing
-    assert all(a[0] < b[0] for a, b in zip(rows, rows[1:], strict=False))
+    assert all(a[0] < b[0] for a, b in itertools.pairwise(rows))
 
     def at(series, when):
         return [v for ts, v in series if ts <= when][-1:]

@@ -168,14 +168,18 @@ def to_markdown(report: dict[str, Any]) -> str:
     sources = sorted({m["mid_source"] for m in report["markets"].values()})
     lines += [
         "",
-        "## Adverse selection (quote; fills whose horizon the mids reach)",
+        "## Markouts and adverse selection (quote, over the fills whose horizon the mids reach)",
         "",
-        *_table(
-            report,
-            [f"{k}_{label}" for label in MARKOUT_LABELS for k in ("adverse_selection", "markout")]
-            + [f"markout_{label}_fills" for label in MARKOUT_LABELS],
-            tuple(f"markout_{label}_fills" for label in MARKOUT_LABELS),
-        ),
+        "| market | horizon | fills | markout | adverse selection |",
+        "|---|---|---|---|---|",
+    ]
+    for key, m in [*report["markets"].items(), ("**total**", report["total"])]:
+        for label in MARKOUT_LABELS:
+            lines.append(
+                f"| {key} | {label} | {m[f'markout_{label}_fills']} | {m[f'markout_{label}']:.4f} "
+                f"| {m[f'adverse_selection_{label}']:.4f} |"
+            )
+    lines += [
         "",
         f"Mids from: {', '.join(sources) or 'none'} (mid_series: the stored fair, exact at its "
         "resolution; pnl_snapshots: interpolated between PnL snapshots).",

@@ -87,7 +87,9 @@ def test_markouts_adverse_selection_and_hedging_cost_from_stored_mids_match_hand
 
     md = to_markdown(report)
     assert "| va:BTC/USDT | 4 | 0.0750 | -0.0850 | 0.0600 | 0.0410 | 0.0020 | -0.0490 |" in md
-    assert "adverse_selection_1s" in md and "Sharpe of 60 s PnL" in md and "Mids from: mid_series" in md
+    assert "| va:BTC/USDT | 10s | 4 | -0.1900 | 0.2650 |" in md
+    assert "| va:BTC/USDT | 5m | 3 | -0.0200 | 0.0800 |" in md
+    assert "Sharpe of 60 s PnL" in md and "Mids from: mid_series" in md
 
 
 def test_a_report_after_since_uses_the_mid_in_force_at_since(tmp_path):

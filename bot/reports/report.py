@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,6 +17,7 @@ from sqlmodel import Session, col, select
 from bot.kernel.mid_series import load_mids
 from bot.kernel.store import FillRow, OrderRow, PnlSnapshotRow, Store
 from bot.reports.analytics import (
+    SECONDS_PER_YEAR,
     FillSeries,
     MidSeries,
     flow_by_hour,
@@ -140,6 +142,9 @@ def build_report(store: Store, since_ns: int) -> tuple[dict[str, Any], dict[str,
     all_size = np.concatenate([f.size for f in fills.values()]) if fills else np.zeros(0)
     perf = performance(grid, total_curve)
     perf["interval_s"] = float(np.median(np.diff(grid))) / 1e9 if len(grid) > 1 else 0.0
+    # The same ratio per interval, not annualised (mean / std of the 1-min PnL changes).
+    per_year = SECONDS_PER_YEAR / perf["interval_s"] if perf["interval_s"] > 0 else 1.0
+    perf["sharpe_per_interval"] = perf["sharpe"] / math.sqrt(per_year)
     report = {
         "since": datetime.fromtimestamp(since_ns / 1e9, UTC).isoformat(),
         "markets": markets,
@@ -189,7 +194,8 @@ def to_markdown(report: dict[str, Any]) -> str:
         "",
         "## Performance",
         "",
-        f"- Sharpe of {p['interval_s']:.0f} s PnL (annualised): {p['sharpe']:.3f}",
+        f"- Sharpe of {p['interval_s']:.0f} s PnL: {p['sharpe']:.3f} annualised, "
+        f"{p['sharpe_per_interval']:.4f} per interval",
         f"- max drawdown: {p['max_drawdown']:.4f}",
         f"- win rate: {p['win_rate']:.1%} of {p['intervals']} intervals",
         "",

@@ -83,6 +83,7 @@ def test_markouts_adverse_selection_and_hedging_cost_from_stored_mids_match_hand
     assert perf["interval_s"] == 60.0 and perf["intervals"] == 6
     sharpe = statistics.mean(changes) / statistics.stdev(changes) * math.sqrt(365 * 86400 / 60)
     assert math.isclose(perf["sharpe"], sharpe, rel_tol=1e-9)
+    assert math.isclose(perf["sharpe_per_interval"], statistics.mean(changes) / statistics.stdev(changes))
     assert math.isclose(perf["max_drawdown"], 0.18, abs_tol=1e-9)
 
     md = to_markdown(report)

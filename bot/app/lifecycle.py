@@ -18,6 +18,7 @@ from bot.app.strategy_wiring import build_strategies, install_strategies
 from bot.core.clock import run_simulated
 from bot.kernel.context import ActiveStrategy
 from bot.kernel.market_pauses import paused_markets, resume_markets
+from bot.kernel.mid_series import MidSeriesRecorder
 from bot.kernel.reconcile import cancel_everything, store_last_fills
 from bot.kernel.runtime import Runtime
 from bot.kernel.store import Store, resolve_database_url
@@ -62,6 +63,7 @@ class Bot:
         self.sim_pools = SimPools({})
         self.active = ActiveRunner([], self.scheduler)  # no strategies until start
         self.ops_server: OpsServer | None = None
+        self.mid_series: MidSeriesRecorder | None = None  # the stored fair series (attribution)
 
     @property
     def started(self) -> bool:
@@ -86,6 +88,8 @@ class Bot:
         await self.sim_pools.connect_chain(cfg.venues, kernel.clock)
         rt = self._runtime = assemble_runtime(cfg, self.store, self.venues, kernel, self.sim_pools.pools)
         self.metrics.bind(rt)
+        self.mid_series = MidSeriesRecorder(self.store, rt.state, rt.clock, rt.orders.fair_price)
+        rt.engine.listeners.append(self.mid_series.on_event)
         hooks = self.notifications.attach(rt)
         b = cfg.bot
         schedule_jobs(self.scheduler, rt, b.summary_interval_s, b.snapshot_interval_s, b.jobs)
@@ -214,6 +218,8 @@ class Bot:
             )
             await store_last_fills(rt.venues, rt.store, rt.orders, rt.instance_id)
             await snapshot(rt, "final")
+            if self.mid_series is not None:
+                self.mid_series.close()
             self.store.record_event("stop", rt.clock.now_ns(), open_orders_left=remaining)
             log.info("stopped: %d open orders left, %d fills this run", remaining, rt.orders.counters.fills)
         await self._close()

@@ -44,6 +44,11 @@ class BacktestSummary:
     volume_quote: float
     start_ns: int
     end_ns: int
+    # From the report's exact attribution (bot.reports.analytics): what the quotes earned
+    # against the fair, and what the fills gave back 1 and 5 minutes later.
+    spread_capture: float = 0.0
+    adverse_selection_1m: float = 0.0
+    adverse_selection_5m: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -159,4 +164,7 @@ def summarize(report: dict[str, Any], start_ns: int, end_ns: int) -> BacktestSum
         volume_quote=finite(total["volume_quote"]),
         start_ns=start_ns,
         end_ns=end_ns,
+        spread_capture=finite(total.get("spread_capture", 0.0)),
+        adverse_selection_1m=finite(total.get("adverse_selection_1m", 0.0)),
+        adverse_selection_5m=finite(total.get("adverse_selection_5m", 0.0)),
     )

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,17 +45,33 @@ class QuotingStrategy:
     strategy: QuoteStrategy
     controls: QuotingControls
     attached: bool = False  # driven by an active strategy's run (XEMM), not swapped by a reload
+    # Position of each of its slots at that slot's previous requote: a fill since then moved the
+    # skew (bot.kernel.order_diff). A new strategy (reload) starts empty: its first requote is exact.
+    quoted_position_lots: dict[int, int] = field(default_factory=dict)
 
     @property
     def max_order_age_ns(self) -> int:
         return int(self.controls.max_order_age_s * NS_PER_S)
 
-    def policy(self, mid_price: float, tick_size: float) -> RefreshPolicy:
+    def policy(self, mid_price: float, tick_size: float, inventory_changed: bool = False) -> RefreshPolicy:
         c = self.controls
         tolerance = c.refresh_tolerance_ticks
         if c.refresh_tolerance_bps > 0 and mid_price == mid_price:
             tolerance = max(tolerance, int(c.refresh_tolerance_bps * mid_price / 1e4 / tick_size))
-        return RefreshPolicy(tolerance, c.size_tolerance, self.max_order_age_ns)
+        return RefreshPolicy(
+            tolerance,
+            c.size_tolerance,
+            self.max_order_age_ns,
+            c.refresh_tolerance_half_spread_fraction,
+            inventory_changed and c.requote_on_inventory_change,
+        )
+
+    def requote_policy(self, state: MarketState, slot: int) -> RefreshPolicy:
+        """The policy of a requote of `slot` starting now; remembers the position it quotes."""
+        position = int(state.position_lots[slot])
+        changed = self.quoted_position_lots.get(slot) != position
+        self.quoted_position_lots[slot] = position
+        return self.policy(float(state.mid_price[slot]), float(state.tick_size[slot]), changed)
 
     @property
     def min_interval_ns(self) -> int:
@@ -249,9 +265,7 @@ class Engine:
                     wanted = NO_QUOTES
                 else:
                     wanted = targets.market(int(row))
-                self._start_sync(
-                    slot, wanted, qs.policy(self.state.mid_price[slot], self.state.tick_size[slot])
-                )
+                self._start_sync(slot, wanted, qs.requote_policy(self.state, slot))
         if next_due_ns is None:
             return None
         return max(next_due_ns, 1_000_000) / NS_PER_S

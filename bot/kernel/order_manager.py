@@ -18,6 +18,7 @@ from bot.core.domain import Balance, Fill, Market, Order, OrderRequest, OrderSta
 from bot.core.events import OrderUpdate
 from bot.core.ids import client_order_seq, make_client_order_id
 from bot.kernel.market_state import MarketState
+from bot.kernel.mid_series import prices_at_fill
 from bot.kernel.new_order import NewOrder, TimeInForce
 from bot.kernel.pnl import MarketPnl
 from bot.kernel.risk import Exposure, RiskLimits, refuse_reason
@@ -300,7 +301,9 @@ class OrderManager:
         if slot is None:
             return False
         market = self.state.markets[slot]
-        if not self.store.record_fill(fill, market):
+        late_ns = self.clock.now_ns() - fill.exchange_ts_ns
+        fair, mid = prices_at_fill(self.fair_price(slot), self.state.mid_decimal(slot), late_ns)
+        if not self.store.record_fill(fill, market, fair, mid):
             self.counters.duplicate_fills += 1
             return False
         self.counters.fills += 1
@@ -336,6 +339,10 @@ class OrderManager:
         if self._on_fill is not None:
             self._on_fill(fill, market)
         return True
+
+    def fair_price(self, slot: int) -> float:
+        """The price fills are attributed against (stored with each fill and in the mid series)."""
+        return float(self.state.mid_price[slot])
 
     def apply_balances(self, venue: str, balances: dict[str, Balance]) -> None:
         held = self.balances[venue]

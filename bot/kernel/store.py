@@ -77,6 +77,11 @@ class FillRow(SQLModel, table=True):
     fee_asset: str
     is_maker: bool
     exchange_ts_ns: int = Field(index=True)
+    # The reference price the fill is attributed against, as the bot saw it when the fill arrived
+    # (NULL when the fill arrived late, e.g. found by reconciliation, or the book had no price):
+    # the fair price strategies quote around, and the top-of-book mid, exact on the tick grid.
+    fair_at_fill: float | None = None
+    mid_at_fill: str | None = None
 
 
 class BalanceSnapshotRow(SQLModel, table=True):
@@ -145,6 +150,7 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         SQLModel.metadata.create_all(self.engine)
+        self.add_missing_columns(_FILLS)  # a store from before fills carried their fair price
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         self._insert_fill = insert(_FILLS).on_conflict_do_nothing()
         # Called with (kind, ts_ns, detail) after each event is stored: notifications.
@@ -243,8 +249,11 @@ class Store:
 
     # ---- fills -------------------------------------------------------------------------------
 
-    def record_fill(self, fill: Fill, market: Market) -> bool:
-        """Insert a fill once; returns False when the venue reported it before (a duplicate)."""
+    def record_fill(
+        self, fill: Fill, market: Market, fair_price: float | None = None, mid: Decimal | None = None
+    ) -> bool:
+        """Insert a fill once, with the fair price and mid of its moment when known; returns False
+        when the venue reported it before (a duplicate)."""
         values = dict(
             venue=fill.venue,
             symbol=fill.symbol,
@@ -260,6 +269,8 @@ class Store:
             fee_asset=fill.fee_asset,
             is_maker=fill.is_maker,
             exchange_ts_ns=fill.exchange_ts_ns,
+            fair_at_fill=fair_price,
+            mid_at_fill=None if mid is None else str(mid),
         )
         with self.engine.begin() as conn:
             result = conn.execute(self._insert_fill, values)

@@ -1,13 +1,16 @@
 """Pure analytics of the daily risk report: fills and mid series in, numbers out (floats, numpy).
 
-Mids come from the stored PnL snapshots and are interpolated linearly between them, so a
-markout's precision is that of the snapshot interval. Per fill of side sign s (+1 buy, −1 sell),
-price p, size q and mids m(t):
+Mids come from the stored mid series (bot.kernel.mid_series: the fair on change, a step function,
+exact at its resolution) or, for a store written before it existed, from the PnL snapshots,
+interpolated linearly (a markout's precision is then the snapshot interval). Each fill's reference
+mid m₀ is the fair stored with it when there is one, else the series' value at its time. Per fill
+of side sign s (+1 buy, −1 sell), price p, size q and mids m(t):
 
-    spread capture     s·(m(t) − p)·q           edge against the mid when we traded
+    spread capture     s·(m₀ − p)·q             edge against the mid when we traded
     markout at h       s·(m(t+h) − p)·q         what the fill was worth h later
-    adverse selection  s·(m(t) − m(t+h))·q      spread capture − markout (a cost when > 0)
-    inventory PnL      s·(m(end) − m(t))·q      the mid's move on what we held
+    adverse selection  s·(m₀ − m(t+h))·q        spread capture − markout (a cost when > 0)
+    inventory PnL      s·(m(end) − m₀)·q        the mid's move on what we held
+    hedging cost       s·(p − m₀)·q + fee       over taker fills (hedges cross the spread)
 
 so spread capture + inventory PnL − fees is the mark-to-market PnL of the fills at the last mid.
 """
@@ -34,15 +37,32 @@ class FillSeries:
     price: FloatArray
     size: FloatArray
     fee_quote: FloatArray
+    fair: FloatArray | None = None  # the fair stored with each fill (NaN: none stored)
+    is_maker: npt.NDArray[np.bool_] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class MidSeries:
+    """Mids at `ts_ns`: a step function (each value holds until the next) when `step`, else
+    interpolated linearly; flat before the first and after the last point."""
+
     ts_ns: npt.NDArray[np.int64]
     mid: FloatArray
+    step: bool = False
 
     def at(self, ts_ns: npt.NDArray[np.int64]) -> FloatArray:
+        if self.step:
+            index = np.searchsorted(self.ts_ns, ts_ns, side="right") - 1
+            return self.mid[np.maximum(index, 0)]
         return np.interp(ts_ns.astype(np.float64), self.ts_ns.astype(np.float64), self.mid)
+
+
+def reference_mids(fills: FillSeries, mids: MidSeries) -> FloatArray:
+    """m₀ of each fill: its stored fair where there is one, else the series at its time."""
+    at = mids.at(fills.ts_ns)
+    if fills.fair is None:
+        return at
+    return np.where(np.isfinite(fills.fair), fills.fair, at)
 
 
 def markouts(
@@ -55,13 +75,19 @@ def markouts(
     return values, known
 
 
-def pnl_breakdown(fills: FillSeries, mids: MidSeries) -> dict[str, float]:
-    mid_at_fill = mids.at(fills.ts_ns)
+def pnl_breakdown(
+    fills: FillSeries, mids: MidSeries, horizons_s: dict[str, float] | None = None
+) -> dict[str, float]:
+    """The PnL decomposition of one market's fills, and markouts and adverse selection at each
+    horizon (label -> seconds; default 1 m and 5 m) over the fills the series reaches."""
+    mid_at_fill = reference_mids(fills, mids)
     end_mid = float(mids.mid[-1])
-    spread = float(np.sum(fills.sign * (mid_at_fill - fills.price) * fills.size))
+    capture = fills.sign * (mid_at_fill - fills.price) * fills.size
+    spread = float(np.sum(capture))
     inventory = float(np.sum(fills.sign * (end_mid - mid_at_fill) * fills.size))
     fees = float(np.sum(np.maximum(fills.fee_quote, 0.0)))
     rebates = float(-np.sum(np.minimum(fills.fee_quote, 0.0)))
+    taker = ~fills.is_maker if fills.is_maker is not None else np.zeros(len(fills.ts_ns), dtype=bool)
     out = {
         "fills": len(fills.ts_ns),
         "volume_quote": float(np.sum(fills.price * fills.size)),
@@ -70,14 +96,23 @@ def pnl_breakdown(fills: FillSeries, mids: MidSeries) -> dict[str, float]:
         "fees": fees,
         "rebates": rebates,
         "net": spread + inventory - fees + rebates,
+        "hedge_fills": int(np.sum(taker)),
+        "hedging_cost": float(np.sum(fills.fee_quote[taker] - capture[taker])),
     }
-    for label, horizon_s in (("1m", 60.0), ("5m", 300.0)):
+    for label, horizon_s in (horizons_s or {"1m": 60.0, "5m": 300.0}).items():
         values, known = markouts(fills, mids, horizon_s)
-        capture = fills.sign * (mid_at_fill - fills.price) * fills.size
         out[f"markout_{label}"] = float(np.sum(values[known]))
         out[f"adverse_selection_{label}"] = float(np.sum(capture[known] - values[known]))
         out[f"markout_{label}_fills"] = int(np.sum(known))
     return out
+
+
+def minute_grid(start_ns: int, end_ns: int, step_s: float = 60.0) -> npt.NDArray[np.int64]:
+    """start, start + step, ... up to end: the times of the PnL curve whose changes the Sharpe is of."""
+    step_ns = int(step_s * NS_PER_S)
+    if end_ns < start_ns:
+        return np.zeros(0, dtype=np.int64)
+    return start_ns + step_ns * np.arange((end_ns - start_ns) // step_ns + 1, dtype=np.int64)
 
 
 def pnl_curve(fills: FillSeries, mids: MidSeries) -> FloatArray:

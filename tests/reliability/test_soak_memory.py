@@ -31,7 +31,7 @@ def test_memory_holds_only_live_orders_through_a_simulated_soak(tmp_path):
         assert s["orders.stored_fill_lots_not_live"] == 0, c
         assert s["orders.stored_fill_lots"] <= s["orders.live"], c
         assert s["engine.tasks"] <= MARKETS, c  # at most one sync in flight per market
-        assert s["engine.listeners"] == 1, c  # the estimators' hook
+        assert s["engine.listeners"] == 2, c  # the estimators' hook and the mid series recorder
         assert s["store.event_listeners"] == 0, c
         assert s["metrics.spread_captured"] == MARKETS, c
         # labelled metrics: one label set per market, (venue, op) or job, never per order or fill

@@ -1,0 +1,165 @@
+"""The fair price of every traded market over time, stored compactly for exact attribution.
+
+Markouts, adverse selection and the PnL curve of the report are computed from this series and
+from the fair stored with each fill (bot.reports.attribution), so their resolution is the
+series', not the PnL snapshots' (60 s).
+
+Storage rule, per market (rows are (market, ts_ns, mid)):
+
+- a row is written only when the market's fair changed since its last row: a constant fair
+  writes nothing;
+- at most one row per `min_interval_ns` (250 ms) of event time: a change less than that after
+  the market's previous write is held, and written, stamped with the time it was observed, with
+  the first event at or after the interval (or at `close`); a value that reverts to the last
+  row's before then writes nothing;
+- `close` (at stop) writes what is held, then each market's fair once more at the stop time,
+  so the series says how far it is known.
+
+So the stored fair at any instant t is the live fair of an instant in [t − min_interval, t],
+and a market writes at most 1 + duration / min_interval rows (4 a second while its fair moves,
+none while it does not), plus at most two at stop.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Index
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from bot.core.clock import NS_PER_S, Clock
+from bot.core.events import BookSnapshot, VenueEvent
+from bot.kernel.market_state import MarketState
+from bot.kernel.store import Store
+
+DEFAULT_MIN_INTERVAL_NS = NS_PER_S // 4
+# A fill reported later than this after it happened (reconciliation found it) is stored without
+# the prices of now, which are not those of its moment; the report then uses the series.
+FILL_FAIR_MAX_AGE_NS = 2 * NS_PER_S
+
+
+class MidRow(SQLModel, table=True):
+    __tablename__ = "mid_series"
+    __table_args__ = (Index("ix_mid_series_market_ts", "market", "ts_ns"),)
+    id: int | None = Field(default=None, primary_key=True)
+    market: str  # "venue:symbol"
+    ts_ns: int = Field(sa_type=BigInteger)  # ns since the epoch: beyond PostgreSQL's INTEGER
+    mid: float
+
+
+_MIDS = MidRow.__table__  # type: ignore[attr-defined]
+
+
+def prices_at_fill(fair: float, mid: Decimal | None, late_ns: int) -> tuple[float | None, Decimal | None]:
+    """What a fill stores as its (fair, mid): now's, unless it is reported `late_ns` after it
+    happened beyond FILL_FAIR_MAX_AGE_NS; a fair that is not a price (NaN: no book) is None."""
+    if late_ns > FILL_FAIR_MAX_AGE_NS:
+        return None, None
+    return (fair if fair > 0 else None), mid  # NaN > 0 is False
+
+
+def ensure_table(store: Store) -> None:
+    """Create the table in a store written before it existed (idempotent)."""
+    SQLModel.metadata.create_all(store.engine, tables=[_MIDS])
+
+
+def load_mids(store: Store, since_ns: int, until_ns: int | None = None) -> dict[str, list[tuple[int, float]]]:
+    """Each market's (ts_ns, mid) rows from `since_ns` on, oldest first, plus the row before
+    `since_ns` (the value in force at `since_ns`)."""
+    ensure_table(store)
+    out: dict[str, list[tuple[int, float]]] = {}
+    with Session(store.engine) as session:
+        markets = session.exec(select(MidRow.market).distinct()).all()
+        for market in markets:
+            before = session.exec(
+                select(MidRow.ts_ns, MidRow.mid)
+                .where(MidRow.market == market, col(MidRow.ts_ns) < since_ns)
+                .order_by(col(MidRow.ts_ns).desc(), col(MidRow.id).desc())
+                .limit(1)
+            ).all()
+            query = select(MidRow.ts_ns, MidRow.mid).where(
+                MidRow.market == market, col(MidRow.ts_ns) >= since_ns
+            )
+            if until_ns is not None:
+                query = query.where(col(MidRow.ts_ns) <= until_ns)
+            rows = session.exec(query.order_by(col(MidRow.ts_ns), col(MidRow.id))).all()
+            out[market] = [(int(t), float(m)) for t, m in [*before, *rows]]
+    return out
+
+
+class MidSeriesRecorder:
+    """Writes the mid series of the engine's markets: an engine listener (`on_event`), closed at
+    stop. `fair_of(slot)` is the price recorded, the same the order manager stores with fills."""
+
+    def __init__(
+        self,
+        store: Store,
+        state: MarketState,
+        clock: Clock,
+        fair_of: Callable[[int], float],
+        min_interval_ns: int = DEFAULT_MIN_INTERVAL_NS,
+    ) -> None:
+        ensure_table(store)
+        self.store = store
+        self.state = state
+        self.clock = clock
+        self.fair_of = fair_of
+        self.min_interval_ns = min_interval_ns
+        self.rows_written = 0
+        self._last_value: dict[int, float] = {}  # slot -> value of its last row
+        self._last_stamp_ns: dict[int, int] = {}  # slot -> ts_ns of its last row
+        self._last_write_ns: dict[int, int] = {}  # slot -> event time its last row was written
+        self._held: dict[int, tuple[int, float]] = {}  # slot -> (observed ns, value) not yet written
+
+    def on_event(self, event: VenueEvent) -> None:
+        now_ns = self.clock.now_ns()
+        if isinstance(event, BookSnapshot):
+            slot = self.state.slot(event.venue, event.symbol)
+            if slot is not None:
+                self.observe(slot, now_ns)
+        if self._held:
+            self._write(now_ns, force=False)
+
+    def observe(self, slot: int, now_ns: int) -> None:
+        """Note the market's fair as of `now_ns` (written now or held, by the rule above)."""
+        value = float(self.fair_of(slot))
+        if not (math.isfinite(value) and value > 0):
+            return  # no price (one-sided book): the last one stays in force
+        if value == self._last_value.get(slot):
+            self._held.pop(slot, None)  # back to what is stored: nothing to write
+        else:
+            self._held[slot] = (now_ns, value)
+
+    def close(self) -> None:
+        """At stop: write what is held, and each market's fair at the stop time."""
+        now_ns = self.clock.now_ns()
+        self._write(now_ns, force=True)
+        rows = []
+        for slot, value in self._last_value.items():
+            if self._last_stamp_ns[slot] < now_ns:
+                fair = float(self.fair_of(slot))
+                rows.append(self._row(slot, now_ns, fair if math.isfinite(fair) and fair > 0 else value))
+        self._insert(rows)
+
+    def _write(self, now_ns: int, *, force: bool) -> None:
+        rows = []
+        for slot, (observed_ns, value) in list(self._held.items()):
+            last = self._last_write_ns.get(slot)
+            if force or last is None or now_ns - last >= self.min_interval_ns:
+                del self._held[slot]
+                self._last_write_ns[slot] = now_ns
+                rows.append(self._row(slot, observed_ns, value))
+        self._insert(rows)
+
+    def _row(self, slot: int, ts_ns: int, value: float) -> dict[str, object]:
+        self._last_value[slot] = value
+        self._last_stamp_ns[slot] = ts_ns
+        return {"market": self.state.markets[slot].key, "ts_ns": ts_ns, "mid": value}
+
+    def _insert(self, rows: list[dict[str, object]]) -> None:
+        if rows:
+            with self.store.engine.begin() as conn:
+                conn.execute(_MIDS.insert(), rows)
+            self.rows_written += len(rows)

@@ -1,8 +1,13 @@
 """The quoting strategy on the vectorized core, with any of its models (`strategies.quoting.models`).
 
 One instance quotes all its markets in one `compute_quotes` call. Inputs live in preallocated
-arrays refreshed from the engine's state; volatility is estimated from the mids seen at each
-requote, trading intensity from our own fills against the depth our quotes rested at.
+arrays refreshed from the engine's state. The fair price is the other participants' mid by default
+(`fair_price`: the book without our own resting orders, or their microprice, or the venue's mid
+as before). Volatility is estimated from that fair sampled on a fixed clock
+(`volatility.sample_interval_s`): on each book event the strategy checks whether a sampling
+boundary passed, by event time, and then samples every market at once; requote times depend on
+our own activity (paused, rate-limited, quiet books), a clock does not. Trading intensity comes
+from our own fills against the depth our quotes rested at.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from bot.core.clock import NS_PER_S
 from bot.core.domain import Market
-from bot.core.events import FillEvent, VenueEvent
+from bot.core.events import BookSnapshot, FillEvent, VenueEvent
 from bot.kernel.market_state import MarketState
 from bot.kernel.targets import QuoteTargets
 from strategies.quoting.arrays import QuoteInputs
@@ -38,11 +44,16 @@ class CoreQuoteStrategy:
         markets: Sequence[Market],
         sizes: Sequence[tuple[float, float]],
         now_ns: int,
+        state: MarketState | None = None,
     ) -> None:
-        """`sizes`: (order size, max position) in base units per market, in slot order."""
+        """`sizes`: (order size, max position) in base units per market, in slot order.
+
+        `state`: the engine's arrays, read on book events to sample the fair price on the clock;
+        without it (or with `sample_interval_s = None`) volatility is sampled at requotes."""
         self.name = name
         self.cfg = cfg
         self.slots = slots
+        self.state = state
         self._row_of = {(m.venue, m.symbol): row for row, m in enumerate(markets)}
         entries = [(cfg, m, size, limit) for m, (size, limit) in zip(markets, sizes, strict=True)]
         self.params = build_quote_params(entries, now_ns=now_ns)
@@ -51,11 +62,19 @@ class CoreQuoteStrategy:
         self.workspace = QuoteWorkspace(n, self.params.n_levels)
         self.volatility: VolatilityEstimator | None = None
         self.intensity: IntensityEstimator | None = None
+        self.sample_interval_ns = 0  # 0: volatility sampled at requotes
+        self._next_sample_ns = 0
         if isinstance(cfg, EstimatedParams):  # AS, GLFT: volatility and intensity estimated
             v, i = cfg.volatility, cfg.intensity
+            min_interval_s = v.min_interval_s
+            if v.sample_interval_s is not None:
+                self.sample_interval_ns = int(v.sample_interval_s * NS_PER_S)
+                # boundaries are crossed by events, so samples land a little off the grid: the
+                # estimator's burst guard must not drop a sample that came early by that jitter
+                min_interval_s = min(min_interval_s, 0.5 * v.sample_interval_s)
             self.volatility = VolatilityEstimator(
                 n, half_life_s=v.half_life_s, fallback_log_vol_per_sqrt_s=v.fallback_log_vol_per_sqrt_s,
-                min_interval_s=v.min_interval_s, warmup_s=v.warmup_s, min_samples=v.min_samples,
+                min_interval_s=min_interval_s, warmup_s=v.warmup_s, min_samples=v.min_samples,
             )  # fmt: skip
             self.intensity = IntensityEstimator(
                 n, quotes_per_market=2 * self.params.n_levels, depth_edges_bps=i.depth_edges_bps,
@@ -70,7 +89,8 @@ class CoreQuoteStrategy:
         tick = state.tick_size[s]
         best_bid = np.where(state.best_bid_ticks[s] > 0, state.best_bid_ticks[s] * tick, np.nan)
         best_ask = np.where(state.best_ask_ticks[s] > 0, state.best_ask_ticks[s] * tick, np.nan)
-        return self.quote(state.mid_price[s], best_bid, best_ask, state.position_lots[s], now_ns)
+        fair = state.fair_prices(self.cfg.fair_price)[s]
+        return self.quote(fair, best_bid, best_ask, state.position_lots[s], now_ns)
 
     def quote(
         self,
@@ -82,8 +102,9 @@ class CoreQuoteStrategy:
     ) -> QuoteTargets:
         """One core call for every market (rows in slot order): prices in price units, NaN = none.
 
-        The estimators follow `fair_price`; the model's reservation prices stay readable in
-        `workspace.reservation` until the next call.
+        The estimators follow `fair_price` (volatility only here when it is not sampled on the
+        clock); the model's reservation prices stay readable in `workspace.reservation` until the
+        next call.
         """
         x = self.inputs
         x.fair_price[:] = fair_price
@@ -91,10 +112,11 @@ class CoreQuoteStrategy:
         x.best_ask[:] = best_ask
         x.inventory_lots[:] = inventory_lots
         if self.volatility is not None and self.intensity is not None:
-            priced = np.flatnonzero(np.isfinite(x.fair_price))
-            if priced.size:
-                self.volatility.update(priced, x.fair_price[priced], now_ns)
-            self.volatility.volatility(out=x.volatility)
+            if self.clock_sampled:
+                self.volatility.volatility(out=x.volatility, price=x.fair_price)
+            else:
+                self._sample(x.fair_price, now_ns)
+                self.volatility.volatility(out=x.volatility)
             if now_ns - self._last_fit_ns >= INTENSITY_REFIT_NS:
                 self.intensity.fit(now_ns)
                 self._last_fit_ns = now_ns
@@ -129,8 +151,36 @@ class CoreQuoteStrategy:
                 now_ns, cfg.session_length_s, cfg.session_offset_s
             )
 
+    @property
+    def clock_sampled(self) -> bool:
+        """Volatility is sampled on the clock (by whoever calls `sample_due`/`sample_volatility`)."""
+        return self.volatility is not None and self.sample_interval_ns > 0 and self.state is not None
+
+    def sample_due(self, ts_ns: int) -> bool:
+        """Whether a sampling boundary passed at event time `ts_ns` (cheap: the book event path)."""
+        return self.sample_interval_ns > 0 and ts_ns >= self._next_sample_ns
+
+    def sample_volatility(self, fair_price: npt.NDArray[np.float64], ts_ns: int) -> None:
+        """A clock sample of every market's fair at `ts_ns`; the next boundary is the grid's next."""
+        self._sample(fair_price, ts_ns)
+        step = self.sample_interval_ns
+        self._next_sample_ns = (ts_ns // step + 1) * step
+
+    def _sample(self, fair_price: npt.NDArray[np.float64], ts_ns: int) -> None:
+        if self.volatility is None:
+            return
+        priced = np.flatnonzero(np.isfinite(fair_price))
+        if priced.size:
+            self.volatility.update(priced, fair_price[priced], ts_ns)
+
     def on_event(self, event: VenueEvent) -> None:
-        """Our fills feed the intensity estimator with the depth they happened at."""
+        """Book events drive the volatility clock; our fills feed the intensity estimator with
+        the depth they happened at."""
+        if isinstance(event, BookSnapshot):
+            if self.state is not None and self.clock_sampled and self.sample_due(event.local_ts_ns):
+                fair = self.state.fair_prices(self.cfg.fair_price)[self.slots]
+                self.sample_volatility(fair, event.local_ts_ns)
+            return
         if self.intensity is None or not isinstance(event, FillEvent):
             return
         fill = event.fill

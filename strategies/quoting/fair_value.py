@@ -204,7 +204,10 @@ class FairValueEstimator:
             bid_lots, ask_lots = state.others_bid_lots, state.others_ask_lots
         else:
             bids, asks, bid_lots, ask_lots = (
-                state.best_bid_ticks, state.best_ask_ticks, state.best_bid_lots, state.best_ask_lots
+                state.best_bid_ticks,
+                state.best_ask_ticks,
+                state.best_bid_lots,
+                state.best_ask_lots,
             )
         bid = np.where(present, bids[s] * tick, 0.0)
         ask = np.where(present, asks[s] * tick, 0.0)

@@ -12,6 +12,7 @@ is our own quote centre; a fair price (and a volatility) read from it follows us
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Literal
@@ -140,30 +141,28 @@ class MarketState:
     ) -> None:
         """A new top of book; `others_bid`/`others_ask`: (price_ticks, size_lots) of the other
         participants' best levels (`others_level`), None = the venue's top (no order of ours)."""
+        # Python scalars throughout: this runs on every book event, numpy scalar maths is slower
+        tick = float(self.tick_size[slot])
         self.best_bid_ticks[slot] = bid_ticks
         self.best_ask_ticks[slot] = ask_ticks
         self.best_bid_lots[slot] = bid_lots
         self.best_ask_lots[slot] = ask_lots
-        tick = self.tick_size[slot]
-        if bid_ticks > 0 and ask_ticks > 0 and bid_ticks < ask_ticks:
-            self.mid_price[slot] = (bid_ticks + ask_ticks) * 0.5 * tick
-        else:
-            self.mid_price[slot] = np.nan  # one-sided or crossed: no fair price from this book
+        mid = (bid_ticks + ask_ticks) * 0.5 * tick if 0 < bid_ticks < ask_ticks else math.nan
+        self.mid_price[slot] = mid  # NaN: one-sided or crossed, no fair price from this book
         ob, ob_lots = (bid_ticks, bid_lots) if others_bid is None else others_bid
         oa, oa_lots = (ask_ticks, ask_lots) if others_ask is None else others_ask
         self.others_bid_ticks[slot] = ob
         self.others_ask_ticks[slot] = oa
         self.others_bid_lots[slot] = ob_lots
         self.others_ask_lots[slot] = oa_lots
-        if ob > 0 and oa > 0 and ob < oa:
-            mid = (ob + oa) * 0.5 * tick
-            depth = ob_lots + oa_lots
-            self.mid_ex_own[slot] = mid
-            # sizes unknown (a feed without them): the microprice is the mid
-            self.microprice_ex_own[slot] = (ob * oa_lots + oa * ob_lots) * tick / depth if depth > 0 else mid
-        else:
-            self.mid_ex_own[slot] = np.nan
-            self.microprice_ex_own[slot] = np.nan
+        if others_bid is not None or others_ask is not None:
+            mid = (ob + oa) * 0.5 * tick if 0 < ob < oa else math.nan
+        depth = ob_lots + oa_lots
+        self.mid_ex_own[slot] = mid
+        # sizes unknown (a feed without them): the microprice is the mid
+        self.microprice_ex_own[slot] = (
+            (ob * oa_lots + oa * ob_lots) * tick / depth if depth > 0 and mid == mid else mid
+        )
         self.last_book_ns[slot] = ts_ns
         self.dirty[slot] = True
 

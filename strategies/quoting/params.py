@@ -81,6 +81,7 @@ class LadderParams(QuotingControls):
     # The fair price the model quotes around (and volatility is sampled from): the other
     # participants' mid ("mid_ex_own", our own resting orders taken out of the book), their
     # microprice, or the venue's mid with our own quotes in it ("mid", the old behaviour).
+    # Volatility is sampled from the others' mid for a microprice too (its size weights are noise).
     fair_price: FairSource = "mid_ex_own"
 
     @model_validator(mode="after")

@@ -178,3 +178,14 @@ def test_the_old_mid_sampled_at_requotes_follows_our_own_quotes_and_reads_low() 
     assert abs(requoted - 1.0) < 0.19, requoted
     clock = simulate(avellaneda(), path, 0.25)
     assert abs(clock - 1.0) < 0.19, clock
+
+
+def test_quoting_on_the_microprice_samples_volatility_from_the_others_mid() -> None:
+    state = MarketState([market()], [5], [100])
+    state.update_top(0, 600_010, 600_020, S, 5, 5, others_bid=(600_000, 7), others_ask=(600_040, 3))
+    s = strategy(avellaneda().model_copy(update={"fair_price": "microprice"}), state)
+    assert s.volatility_source == "mid_ex_own"
+    s.on_event(book(S))
+    assert s.volatility is not None and s.volatility.last_price[0] == 60_002.0  # not 60_002.8
+    s.targets(state, S)
+    assert s.inputs.fair_price[0] == pytest.approx(60_002.8)  # the quotes centre on the microprice

@@ -66,7 +66,7 @@ def _core_quote(name: str, params: QuoteConfig, at: BuildInputs) -> Quoting:
     slots = market_slots(at.state, params.markets)
     markets = [at.state.markets[int(s)] for s in slots]
     sizes = [at.sizes_of(m) for m in markets]
-    return CoreQuoteStrategy(name, params, slots, markets, sizes, at.now_ns), params
+    return CoreQuoteStrategy(name, params, slots, markets, sizes, at.now_ns, at.state), params
 
 
 def _multi_venue(name: str, params: MultiVenueParams, at: BuildInputs) -> Quoting:

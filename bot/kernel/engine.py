@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.core.clock import NS_PER_S, Clock
+from bot.core.domain import Side
 from bot.core.events import (
     BalanceUpdate,
     BookSnapshot,
@@ -27,7 +28,7 @@ from bot.core.events import (
     VenueStatus,
 )
 from bot.kernel.controls import QuotingControls
-from bot.kernel.market_state import MarketState
+from bot.kernel.market_state import MarketState, others_level
 from bot.kernel.order_diff import RefreshPolicy, diff_orders
 from bot.kernel.order_manager import OrderManager
 from bot.kernel.strategy import EventHook, QuoteStrategy, SelfTradeGroups
@@ -115,12 +116,7 @@ class Engine:
 
     def _dispatch(self, event: VenueEvent) -> None:
         if isinstance(event, BookSnapshot):
-            slot = self.state.slot(event.venue, event.symbol)
-            if slot is not None:
-                bid, bid_lots = event.bids[0] if event.bids else (0, 0)
-                ask, ask_lots = event.asks[0] if event.asks else (0, 0)
-                self.state.update_top(slot, bid, ask, event.local_ts_ns, bid_lots, ask_lots)
-                self._wake.set()
+            self._on_book(event)
         elif isinstance(event, FillEvent):
             if self.orders.apply_fill(event.fill):
                 self._wake.set()
@@ -133,6 +129,25 @@ class Engine:
             self._set_venue_connected(event.venue, event.connected, event.detail)
         elif isinstance(event, PublicTrade):
             pass  # the fixed-spread model does not use public trades; estimators will
+
+    def _on_book(self, event: BookSnapshot) -> None:
+        """The hot path: the market's top, and the others' top without our resting orders."""
+        slot = self.state.slot(event.venue, event.symbol)
+        if slot is None:
+            return
+        bid, bid_lots = event.bids[0] if event.bids else (0, 0)
+        ask, ask_lots = event.asks[0] if event.asks else (0, 0)
+        others_bid = others_ask = None  # no order of ours: the others' top is the top
+        if self.orders.live:
+            ours = self.orders.orders_of(slot)
+            if ours:
+                others_bid = others_level(event.bids, ours, Side.BUY)
+                others_ask = others_level(event.asks, ours, Side.SELL)
+        self.state.update_top(
+            slot, bid, ask, event.local_ts_ns, bid_lots, ask_lots,
+            others_bid=others_bid, others_ask=others_ask,
+        )  # fmt: skip
+        self._wake.set()
 
     def _set_venue_connected(self, venue: str, connected: bool, detail: str) -> None:
         was_connected = self._venue_connected.get(venue, True)

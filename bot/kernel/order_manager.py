@@ -341,8 +341,11 @@ class OrderManager:
         return True
 
     def fair_price(self, slot: int) -> float:
-        """The price fills are attributed against (stored with each fill and in the mid series)."""
-        return float(self.state.mid_price[slot])
+        """The price fills are attributed against (stored with each fill and in the mid series):
+        the other participants' mid, our own resting orders taken out (the quoting strategies'
+        default fair); the venue's mid while only we quote a side of the book."""
+        fair = float(self.state.mid_ex_own[slot])
+        return fair if fair > 0 else float(self.state.mid_price[slot])  # NaN > 0 is False
 
     def apply_balances(self, venue: str, balances: dict[str, Balance]) -> None:
         held = self.balances[venue]

@@ -1,9 +1,14 @@
 """The quoting strategy on the vectorized core, with any of its models (`strategies.quoting.models`).
 
 One instance quotes all its markets in one `compute_quotes` call. Inputs live in preallocated
-arrays refreshed from the engine's state; volatility is estimated from the mids seen at each
-requote, trading intensity from the public tape at depth from the fair (`intensity`), and flow
-toxicity per side from live markouts of our fills and the tape's imbalance (`toxicity`).
+arrays refreshed from the engine's state. The fair price is the other participants' mid by default
+(`fair_price`: the book without our own resting orders, or their microprice, or the venue's mid
+as before). Volatility is estimated from that fair (the others' mid for a microprice) sampled on
+a fixed clock (`volatility.sample_interval_s`): on each book event the strategy checks whether a
+sampling boundary passed, by event time, and then samples every market at once; requote times
+depend on our own activity (paused, rate-limited, quiet books), a clock does not. Trading
+intensity comes from the public tape at depth from the fair (`intensity`), flow toxicity per side
+from live markouts of our fills and the tape's imbalance (`toxicity`).
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from bot.core.clock import NS_PER_S
 from bot.core.domain import Market, Side
-from bot.core.events import FillEvent, PublicTrade, VenueEvent
-from bot.kernel.market_state import MarketState
+from bot.core.events import BookSnapshot, FillEvent, PublicTrade, VenueEvent
+from bot.kernel.market_state import FairSource, MarketState
 from bot.kernel.targets import QuoteTargets
 from strategies.quoting.arrays import QuoteInputs
 from strategies.quoting.core import QuoteWorkspace, compute_quotes
@@ -41,11 +47,16 @@ class CoreQuoteStrategy:
         markets: Sequence[Market],
         sizes: Sequence[tuple[float, float]],
         now_ns: int,
+        state: MarketState | None = None,
     ) -> None:
-        """`sizes`: (order size, max position) in base units per market, in slot order."""
+        """`sizes`: (order size, max position) in base units per market, in slot order.
+
+        `state`: the engine's arrays, read on book events to sample the fair price on the clock;
+        without it (or with `sample_interval_s = None`) volatility is sampled at requotes."""
         self.name = name
         self.cfg = cfg
         self.slots = slots
+        self.state = state
         self._row_of = {(m.venue, m.symbol): row for row, m in enumerate(markets)}
         entries = [(cfg, m, size, limit) for m, (size, limit) in zip(markets, sizes, strict=True)]
         self.params = build_quote_params(entries, now_ns=now_ns)
@@ -55,11 +66,19 @@ class CoreQuoteStrategy:
         self.volatility: VolatilityEstimator | None = None
         self.intensity: TapeIntensity | None = None
         self.toxicity = ToxicityMonitor(n, cfg.toxicity)
+        self.sample_interval_ns = 0  # 0: volatility sampled at requotes
+        self._next_sample_ns = 0
         if isinstance(cfg, EstimatedParams):  # AS, GLFT: volatility and intensity estimated
             v, i = cfg.volatility, cfg.intensity
+            min_interval_s = v.min_interval_s
+            if v.sample_interval_s is not None:
+                self.sample_interval_ns = int(v.sample_interval_s * NS_PER_S)
+                # boundaries are crossed by events, so samples land a little off the grid: the
+                # estimator's burst guard must not drop a sample that came early by that jitter
+                min_interval_s = min(min_interval_s, 0.5 * v.sample_interval_s)
             self.volatility = VolatilityEstimator(
                 n, half_life_s=v.half_life_s, fallback_log_vol_per_sqrt_s=v.fallback_log_vol_per_sqrt_s,
-                min_interval_s=v.min_interval_s, warmup_s=v.warmup_s, min_samples=v.min_samples,
+                min_interval_s=min_interval_s, warmup_s=v.warmup_s, min_samples=v.min_samples,
             )  # fmt: skip
             self.intensity = TapeIntensity(
                 n, depth_edges_bps=i.depth_edges_bps, half_life_s=i.half_life_s, min_takers=i.min_fills,
@@ -73,7 +92,8 @@ class CoreQuoteStrategy:
         tick = state.tick_size[s]
         best_bid = np.where(state.best_bid_ticks[s] > 0, state.best_bid_ticks[s] * tick, np.nan)
         best_ask = np.where(state.best_ask_ticks[s] > 0, state.best_ask_ticks[s] * tick, np.nan)
-        return self.quote(state.mid_price[s], best_bid, best_ask, state.position_lots[s], now_ns)
+        fair = state.fair_prices(self.cfg.fair_price)[s]
+        return self.quote(fair, best_bid, best_ask, state.position_lots[s], now_ns)
 
     def quote(
         self,
@@ -85,8 +105,9 @@ class CoreQuoteStrategy:
     ) -> QuoteTargets:
         """One core call for every market (rows in slot order): prices in price units, NaN = none.
 
-        The estimators follow `fair_price`; the model's reservation prices stay readable in
-        `workspace.reservation` until the next call.
+        The estimators follow `fair_price` (volatility only here when it is not sampled on the
+        clock); the model's reservation prices stay readable in `workspace.reservation` until the
+        next call.
         """
         x = self.inputs
         self._last_quote_ns = now_ns
@@ -95,10 +116,11 @@ class CoreQuoteStrategy:
         x.best_ask[:] = best_ask
         x.inventory_lots[:] = inventory_lots
         if self.volatility is not None:
-            priced = np.flatnonzero(np.isfinite(x.fair_price))
-            if priced.size:
-                self.volatility.update(priced, x.fair_price[priced], now_ns)
-            self.volatility.volatility(out=x.volatility)
+            if self.clock_sampled:
+                self.volatility.volatility(out=x.volatility, price=x.fair_price)
+            else:
+                self._sample(x.fair_price, now_ns)
+                self.volatility.volatility(out=x.volatility)
         self._flow_inputs(now_ns)
         self._roll_sessions(now_ns)
         return compute_quotes(x, self.params, now_ns=now_ns, workspace=self.workspace)
@@ -148,11 +170,48 @@ class CoreQuoteStrategy:
                 now_ns, cfg.session_length_s, cfg.session_offset_s
             )
 
+    @property
+    def volatility_source(self) -> FairSource:
+        """The price the clock samples: the others' mid also when quoting on their microprice.
+
+        The microprice's size weighting jumps with every print that eats part of a top level:
+        noise that 1 s returns read as volatility (on the mock venue it read σ 1.25x the latent
+        price's; the others' mid 1.00x, benchmarks/fair_volatility.py)."""
+        return "mid" if self.cfg.fair_price == "mid" else "mid_ex_own"
+
+    @property
+    def clock_sampled(self) -> bool:
+        """Volatility is sampled on the clock (by whoever calls `sample_due`/`sample_volatility`)."""
+        return self.volatility is not None and self.sample_interval_ns > 0 and self.state is not None
+
+    def sample_due(self, ts_ns: int) -> bool:
+        """Whether a sampling boundary passed at event time `ts_ns` (cheap: the book event path)."""
+        return self.sample_interval_ns > 0 and ts_ns >= self._next_sample_ns
+
+    def sample_volatility(self, fair_price: npt.NDArray[np.float64], ts_ns: int) -> None:
+        """A clock sample of every market's fair at `ts_ns`; the next boundary is the grid's next."""
+        self._sample(fair_price, ts_ns)
+        step = self.sample_interval_ns
+        self._next_sample_ns = (ts_ns // step + 1) * step
+
+    def _sample(self, fair_price: npt.NDArray[np.float64], ts_ns: int) -> None:
+        if self.volatility is None:
+            return
+        priced = np.flatnonzero(np.isfinite(fair_price))
+        if priced.size:
+            self.volatility.update(priced, fair_price[priced], ts_ns)
+
     def on_event(self, event: VenueEvent) -> None:
-        """Public trades feed the tape intensity and the flow imbalance; our fills the markouts.
+        """Book events drive the volatility clock; public trades feed the tape intensity and the
+        flow imbalance; our fills the markouts.
 
         A trade's depth is measured from the fair of the latest quote call (the fair before it).
         """
+        if isinstance(event, BookSnapshot):
+            if self.state is not None and self.clock_sampled and self.sample_due(event.local_ts_ns):
+                fair = self.state.fair_prices(self.volatility_source)[self.slots]
+                self.sample_volatility(fair, event.local_ts_ns)
+            return
         if isinstance(event, PublicTrade):
             row = self._row_of.get((event.venue, event.symbol))
             if row is None:

@@ -113,14 +113,16 @@ class VolatilityEstimator:
     def warm(self) -> npt.NDArray[np.bool_]:
         return (self.samples >= self.min_samples) & (self.covered_s >= self.warmup_s)
 
-    def volatility(self, out: FloatArray | None = None) -> FloatArray:
-        """sigma per market in price units per sqrt(second) (NaN until a first price arrives)."""
+    def volatility(self, out: FloatArray | None = None, price: FloatArray | None = None) -> FloatArray:
+        """sigma per market in price units per sqrt(second) at `price` (default: the last price
+        sampled; NaN until a first price arrives). Sampled on a clock, the current fair is the
+        right scale: the last sample can be a second old, and missing before the first tick."""
         out = np.empty(self.n_markets) if out is None else out
         warm = self.warm
         np.copyto(out, self.fallback)
         with np.errstate(divide="ignore", invalid="ignore"):
             np.sqrt(self.variance_rate / self.weight, out=out, where=warm)
-        out *= self.last_price
+        out *= self.last_price if price is None else price
         return out
 
 

@@ -195,17 +195,28 @@ class FairValueEstimator:
         self.amm_price[row] = price
         self.amm_ts_ns[row] = ts_ns
 
-    def values(self, state: MarketState, now_ns: int) -> FairValues:
+    def values(self, state: MarketState, now_ns: int, *, ex_own: bool = False) -> FairValues:
+        """`ex_own`: value the other participants' books (our own resting orders taken out)."""
         s, present = self._safe, self._present
         tick, lot = state.tick_size[s], state.lot_size[s]
-        bid = np.where(present, state.best_bid_ticks[s] * tick, 0.0)
-        ask = np.where(present, state.best_ask_ticks[s] * tick, 0.0)
+        if ex_own:
+            bids, asks = state.others_bid_ticks, state.others_ask_ticks
+            bid_lots, ask_lots = state.others_bid_lots, state.others_ask_lots
+        else:
+            bids, asks, bid_lots, ask_lots = (
+                state.best_bid_ticks,
+                state.best_ask_ticks,
+                state.best_bid_lots,
+                state.best_ask_lots,
+            )
+        bid = np.where(present, bids[s] * tick, 0.0)
+        ask = np.where(present, asks[s] * tick, 0.0)
         p = self.params
         return consolidated_fair_value(
             bid,
             ask,
-            state.best_bid_lots[s] * lot,
-            state.best_ask_lots[s] * lot,
+            bid_lots[s] * lot,
+            ask_lots[s] * lot,
             state.last_book_ns[s],
             self._fee,
             self._latency,

@@ -70,6 +70,9 @@ class MultiVenueParams(QuotingControls):
         0.0, ge=0, le=1, description="0: quote around the consolidated fair; 1: around each venue's mid"
     )
     fair_value: FairValueParams = FairValueParams()
+    fair_ex_own_orders: bool = Field(
+        True, description="value each book without our own resting orders (False: the venue's book as is)"
+    )
 
     @field_validator("fair_value")
     @classmethod
@@ -230,7 +233,7 @@ class MultiVenueStrategy:
         self.stp_groups = [
             [int(s) for s in np.asarray(slots)[self.row_of_slot == i]] for i in range(len(instruments))
         ]
-        self.core = CoreQuoteStrategy(name, params.core_config(), slots, quoted, sizes, now_ns)
+        self.core = CoreQuoteStrategy(name, params.core_config(), slots, quoted, sizes, now_ns, state)
 
     def total_inventory_base(self, state: MarketState) -> tuple[FloatArray, FloatArray]:
         """Per instrument: Σ position and Σ position limit over all its venues, in base units."""
@@ -243,6 +246,9 @@ class MultiVenueStrategy:
         """Requote every venue of an instrument on its books and fills; fills feed the core's estimator."""
         if isinstance(event, BookSnapshot):
             key = (event.venue, event.symbol)
+            if self.core.clock_sampled and self.core.sample_due(event.local_ts_ns):
+                centre, _ = self._centre(self.state, event.local_ts_ns)
+                self.core.sample_volatility(centre, event.local_ts_ns)
         elif isinstance(event, FillEvent):
             key = (event.fill.venue, event.fill.symbol)
             self.core.on_event(event)
@@ -257,13 +263,20 @@ class MultiVenueStrategy:
     def quote_diagnostics(self) -> dict[str, FloatArray]:
         return self.core.quote_diagnostics()
 
+    def _centre(self, state: MarketState, now_ns: int) -> tuple[FloatArray, FloatArray]:
+        """Per quoted venue: the centre the core quotes around, and the instrument's fair."""
+        p, s = self.params, self.slots
+        ex_own = p.fair_ex_own_orders
+        fair = self.fair.values(state, now_ns, ex_own=ex_own).price[self.row_of_slot]
+        mid = state.fair_prices("mid_ex_own" if ex_own else "mid")[s]
+        local = np.where(np.isfinite(mid), mid, fair)
+        return (fair + p.local_anchor_weight * (local - fair)) * p.centre_factor, fair
+
     def targets(self, state: MarketState, now_ns: int) -> QuoteTargets:
         s, p, row = self.slots, self.params, self.row_of_slot
-        fair = self.fair.values(state, now_ns).price[row]
+        centre, fair = self._centre(state, now_ns)
         total_pos, total_cap = self.total_inventory_base(state)
         lot, tick = state.lot_size[s], state.tick_size[s]
-        local = np.where(np.isfinite(state.mid_price[s]), state.mid_price[s], fair)
-        centre = (fair + p.local_anchor_weight * (local - fair)) * p.centre_factor
         core = self.core
         core.params.level_size_lots[:] = state.order_size_lots[s]
         core.params.max_inventory_lots[:] = np.maximum(total_cap[row] / lot, _GRID_EPS)

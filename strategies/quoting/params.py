@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from bot.kernel.controls import QuotingControls
+from bot.kernel.market_state import FairSource
 
 SECONDS_PER_YEAR = 365 * 86_400
 
@@ -38,6 +39,9 @@ class VolatilityParams(_Strict):
     warmup_s: NonNegativeFloat | None = None  # default: one half-life
     min_samples: PositiveInt = 10
     fallback_annual_vol: NonNegativeFloat = 0.5  # log volatility per year, used until warm
+    # Sample the fair price on this fixed clock (driven by book event times), not at requotes;
+    # None: the old behaviour, one sample per requote at most every `min_interval_s`.
+    sample_interval_s: PositiveFloat | None = 1.0
 
     @property
     def fallback_log_vol_per_sqrt_s(self) -> float:
@@ -104,6 +108,11 @@ class LadderParams(QuotingControls):
     max_spread_bps: PositiveFloat = 500.0
     price_band_bps: PositiveFloat | None = None  # None: no band
     toxicity: ToxicityParams = ToxicityParams()
+    # The fair price the model quotes around (and volatility is sampled from): the other
+    # participants' mid ("mid_ex_own", our own resting orders taken out of the book), their
+    # microprice, or the venue's mid with our own quotes in it ("mid", the old behaviour).
+    # Volatility is sampled from the others' mid for a microprice too (its size weights are noise).
+    fair_price: FairSource = "mid_ex_own"
 
     @model_validator(mode="after")
     def _spread_bounds(self) -> LadderParams:

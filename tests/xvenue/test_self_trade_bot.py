@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from bot.app.config import AppConfig, validate_config
 from bot.app.lifecycle import Bot
 from bot.core.clock import run_simulated
@@ -75,7 +77,10 @@ def _btc_only(data: dict[str, Any], **market: Any) -> None:
         venue["markets"][0].update(tick_size="0.5" if name == "vb" else "0.1", **market)
 
 
-def test_multi_venue_live_bid_never_at_or_above_our_live_ask_on_the_other_venue(tmp_path):
+# Valued on the venues' own books (our quotes in them, the old default) the mids chase our own
+# quotes, so orders churn more: the same activity takes a few more seconds without ourselves.
+@pytest.mark.parametrize(("ex_own", "seconds"), [(False, 15.0), (True, 18.0)])
+def test_multi_venue_live_bid_never_at_or_above_our_live_ask_on_the_other_venue(tmp_path, ex_own, seconds):
     data = small_config_dict(f"sqlite:///{tmp_path}/bot.sqlite")
     # fast: the two mids move several ticks between two requotes, independently of each other
     _btc_only(data, noise_taker_rate_per_s=4.0, noise_taker_size_lots=5, volatility_annual=4.0)
@@ -91,10 +96,11 @@ def test_multi_venue_live_bid_never_at_or_above_our_live_ask_on_the_other_venue(
             "local_anchor_weight": 1.0,  # each venue around its own mid
             "refresh_tolerance_ticks": 0,
             "min_requote_interval_ms": 50,
+            "fair_ex_own_orders": ex_own,
         }
     }
     config = validate_config(data)
-    sampler = _run(config, tmp_path, 16, lambda bot: asyncio.sleep(15.0))
+    sampler = _run(config, tmp_path, seconds + 1, lambda bot: asyncio.sleep(seconds))
     assert sampler.samples > 3_000
     assert sampler.crossed == []
     assert sampler.orders.counters.self_trade_held > 0  # the guard had work to do

@@ -97,12 +97,16 @@ def test_model_rules_hold_wherever_params_meet_the_registry() -> None:
     with pytest.raises(ValueError, match=r"QuoteParams.gamma\[2\] = .*inf.*: must be finite and >= 0"):
         validate_quote_params(params)
     params.gamma[2] = 0.0  # no risk aversion in either unit
-    with pytest.raises(ValueError, match=r"QuoteParams.gamma\[2\] = .*0.0.*: must be > 0 where gamma_notional"):
+    with pytest.raises(
+        ValueError, match=r"QuoteParams.gamma\[2\] = .*0.0.*: must be > 0 where gamma_notional"
+    ):
         validate_quote_params(params)
     params.gamma_notional[2] = 3.0  # per unit of quoted notional instead
     validate_quote_params(params)
     params.gamma_notional[2] = math.nan
-    with pytest.raises(ValueError, match=r"QuoteParams.gamma_notional\[2\] = .*nan.*: must be finite and >= 0"):
+    with pytest.raises(
+        ValueError, match=r"QuoteParams.gamma_notional\[2\] = .*nan.*: must be finite and >= 0"
+    ):
         params.validate()
     params.gamma_notional[2] = 0.0
     params.max_skew_bps[2] = -1.0

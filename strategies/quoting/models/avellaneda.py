@@ -93,7 +93,9 @@ def avellaneda_stoikov(
     np.multiply(volatility, volatility, out=omega)
     omega *= x
     omega *= tau_s
-    clamped_reservation(fair, inventory_orders, omega, max_skew_fraction, reservation=reservation, bound=bound)
+    clamped_reservation(
+        fair, inventory_orders, omega, max_skew_fraction, reservation=reservation, bound=bound
+    )
     liquidity_term(x, kappa, bound)
     np.multiply(HALF, omega, out=half_spread)
     half_spread += bound

@@ -27,7 +27,9 @@ n * gamma_notional * (sigma/s)**2 * tau, the risk aversion per unit of quoted no
 
 (dimensionless). Live, the skew at full inventory is K * (sigma / sigma_ref)**2 (A-S: more variance,
 more skew), clamped to `max_skew_bps`; the half spread is omega/2 (= K / (2N) at the reference)
-plus the liquidity term, close to 1/kappa.
+plus the liquidity term, close to 1/kappa. So with the knob, horizon_s no longer sizes the skew
+(x scales as 1/horizon_s, omega = K/N * (sigma/sigma_ref)**2 whatever it is); in session mode it
+still sets when, before the session end, the quotes start to narrow.
 """
 
 from __future__ import annotations

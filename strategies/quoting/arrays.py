@@ -105,11 +105,15 @@ class QuoteParams:
     min_spread_bps/max_spread_bps  bounds on the total (bid-to-ask) spread around the reservation price
     half_spread_bps             fixed-spread model: half spread around the reservation price
     skew_bps_per_unit_inventory_fraction  fixed-spread model: reservation shift per unit q/q_max
-    gamma                       risk aversion, per unit of quote currency (AS, GLFT)
-    horizon_s                   AS rolling horizon tau in seconds (used when session_end_ns == 0)
-    session_end_ns              AS session end T (epoch ns); > 0 selects tau = T - t
+    gamma                       risk aversion per unit of quote currency (AS, GLFT; 0: unused)
+    gamma_notional              risk aversion per unit of quoted notional, dimensionless (AS, GLFT;
+                                0: unused); the models take x = gamma * order size + gamma_notional / s
+    max_skew_bps                AS, GLFT: clamp on |r - s| in bps of fair (inf: none)
+    horizon_s                   AS horizon tau in seconds: rolling (session_end_ns == 0), or the
+                                bound on the session's tau
+    session_end_ns              AS session end T (epoch ns); > 0 selects tau = min(T - t, horizon_s)
     level_spacing_bps           distance between consecutive levels, bps of fair price
-    level_size_lots             size of each level before shaping; GLFT's order size Delta
+    level_size_lots             size of each level before shaping; AS and GLFT's order size Delta
     level_count                 levels quoted per side (<= n_levels)
     max_inventory_lots          inventory limit q_max in lots (both directions)
     size_shape_eta              eta: the side that adds to inventory is sized down by exp(-eta q/q_max)
@@ -126,6 +130,8 @@ class QuoteParams:
     half_spread_bps: FloatArray
     skew_bps_per_unit_inventory_fraction: FloatArray
     gamma: FloatArray
+    gamma_notional: FloatArray
+    max_skew_bps: FloatArray
     horizon_s: FloatArray
     session_end_ns: IntArray
     level_spacing_bps: FloatArray
@@ -168,6 +174,8 @@ class QuoteParams:
                 np.isfinite(self.skew_bps_per_unit_inventory_fraction),
                 "finite",
             ),
+            ("gamma_notional", _finite_nonneg(self.gamma_notional), "finite and >= 0"),
+            ("max_skew_bps", self.max_skew_bps >= 0, ">= 0 (inf for no clamp)"),
             ("horizon_s", _finite_nonneg(self.horizon_s), "finite and >= 0"),
             ("session_end_ns", self.session_end_ns >= 0, ">= 0 (0 = rolling horizon)"),
             ("level_spacing_bps", _finite_nonneg(self.level_spacing_bps), "finite and >= 0"),
@@ -208,6 +216,8 @@ class QuoteParams:
             "half_spread_bps": 10.0,
             "skew_bps_per_unit_inventory_fraction": 0.0,
             "gamma": 1.0,
+            "gamma_notional": 0.0,
+            "max_skew_bps": float("inf"),
             "horizon_s": 60.0,
             "session_end_ns": 0,
             "level_spacing_bps": 5.0,

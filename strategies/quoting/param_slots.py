@@ -45,6 +45,8 @@ def write_slot(
     params.half_spread_bps[slot] = 0.0
     params.skew_bps_per_unit_inventory_fraction[slot] = 0.0
     params.gamma[slot] = 1.0
+    params.gamma_notional[slot] = 0.0
+    params.max_skew_bps[slot] = math.inf
     params.horizon_s[slot] = 0.0
     params.session_end_ns[slot] = 0
     QUOTE_MODELS[model].write_slot(params, slot, cfg, now_ns)

@@ -123,6 +123,50 @@ class LadderParams(QuotingControls):
         return self
 
 
+class InventoryRiskParams(LadderParams):
+    """Shared by Avellaneda-Stoikov and GLFT: their risk aversion, its bound, their estimators.
+
+    Risk aversion comes either from `skew_at_max_inventory_bps` (recommended) or from `gamma`
+    (compatibility), exactly one of them:
+
+    skew_at_max_inventory_bps  |r - s| / s in bps at full inventory (q = max_position) under the
+                               reference inputs: sigma = volatility.fallback_annual_vol, and for
+                               GLFT A = intensity.fallback_a_per_s, kappa = fallback_kappa_per_bps
+                               (A-S: tau = horizon_s). The model's risk aversion per unit of quoted
+                               notional follows from it once (see each model's `gamma_notional_for`);
+                               the live skew then scales with the live estimates as the model says.
+    gamma                      CARA risk aversion per unit of quote currency, applied to the quoted
+                               size (the models use x = gamma * order_size)
+    max_skew_bps               clamp on |r - s| in bps of fair, in every horizon mode (None: half of
+                               max_spread_bps)
+    """
+
+    gamma: PositiveFloat | None = None
+    skew_at_max_inventory_bps: PositiveFloat | None = None
+    max_skew_bps: PositiveFloat | None = None
+    volatility: VolatilityParams = VolatilityParams()
+    intensity: IntensityParams = IntensityParams()
+
+    @model_validator(mode="after")
+    def _one_risk_aversion(self) -> InventoryRiskParams:
+        if (self.gamma is None) == (self.skew_at_max_inventory_bps is None):
+            raise ValueError("exactly one of skew_at_max_inventory_bps (recommended) or gamma is required")
+        skew = self.skew_at_max_inventory_bps
+        if skew is not None:
+            if self.volatility.fallback_annual_vol <= 0:
+                raise ValueError("skew_at_max_inventory_bps needs volatility.fallback_annual_vol > 0")
+            if skew > self.max_skew_bps_or_default:
+                raise ValueError(
+                    f"skew_at_max_inventory_bps ({skew}) exceeds the clamp max_skew_bps "
+                    f"({self.max_skew_bps_or_default})"
+                )
+        return self
+
+    @property
+    def max_skew_bps_or_default(self) -> float:
+        return self.max_spread_bps / 2 if self.max_skew_bps is None else self.max_skew_bps
+
+
 @runtime_checkable
 class EstimatedParams(Protocol):
     """A model config whose inputs come from the estimators (volatility, fill intensity)."""

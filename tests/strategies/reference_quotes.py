@@ -98,31 +98,53 @@ def _usable(m: dict[str, float], p: dict[str, float]) -> bool:
     return p["model"] != QuoteModel.GLFT or 0.0 < m["intensity_a"] * p["level_size_lots"] < INF
 
 
+def _div(a: float, b: float) -> float:
+    """IEEE division as numpy does it (Python raises on a zero divisor)."""
+    if b != 0.0:
+        return a / b
+    if a != a or a == 0.0:
+        return math.nan
+    return math.copysign(INF, a) * math.copysign(1.0, b)
+
+
+def _sqrt(x: float) -> float:
+    return math.sqrt(x) if x >= 0.0 else math.nan
+
+
+def _clamped_reservation(s: float, n: float, omega: float, max_skew_bps: float) -> float:
+    """strategies.quoting.models.order_units.clamped_reservation."""
+    bound = (max_skew_bps * BPS) * s
+    skew = _max_nan(_min_nan(n * omega, bound), -bound)
+    return s - skew
+
+
 def _reservation_and_half_spread(
     m: dict[str, float], p: dict[str, float], now_ns: int
 ) -> tuple[float, float]:
     s = m["fair_price"]
     q = m["inventory_lots"]
-    q_base = q * p["lot_size"]
-    sigma, kappa, gamma = m["volatility"], m["intensity_kappa"], p["gamma"]
+    sigma, kappa = m["volatility"], m["intensity_kappa"]
     if p["model"] == QuoteModel.FIXED_SPREAD:
         q_frac = q / p["max_inventory_lots"]
         r = s - ((p["skew_bps_per_unit_inventory_fraction"] * q_frac) * BPS) * s
         h = (p["half_spread_bps"] * BPS) * s
-    elif p["model"] == QuoteModel.AVELLANEDA_STOIKOV:
+        return r, h
+    # order units: x per price unit, n orders of inventory
+    x = (p["level_size_lots"] * p["lot_size"]) * p["gamma"] + p["gamma_notional"] / s
+    n = _div(q, p["level_size_lots"])
+    c1_arg = _div(x, kappa)
+    if p["model"] == QuoteModel.AVELLANEDA_STOIKOV:
         end = int(p["session_end_ns"])
-        tau = p["horizon_s"] if end == 0 else max(end - now_ns, 0) * 1e-9
-        risk = (gamma * (sigma * sigma)) * tau
-        r = s - q_base * risk
-        h = 0.5 * risk + _log1p(gamma / kappa) / gamma
+        tau = p["horizon_s"] if end == 0 else min(max(end - now_ns, 0) * 1e-9, p["horizon_s"])
+        omega = ((sigma * sigma) * x) * tau
+        r = _clamped_reservation(s, n, omega, p["max_skew_bps"])
+        h = 0.5 * omega + _div(_log1p(c1_arg), x)
     else:
-        delta = p["level_size_lots"] * p["lot_size"]
-        x = gamma * delta
-        log_term = _log1p(x / kappa)
-        power = _exp((kappa / x + 1.0) * log_term)
-        w = math.sqrt((sigma * sigma) * gamma / (((2.0 * m["intensity_a"]) * delta) * kappa) * power)
-        r = s - q_base * w
-        h = log_term / x + (0.5 * delta) * w
+        log_term = _log1p(c1_arg)
+        power = _exp((_div(kappa, x) + 1.0) * log_term)
+        omega = _sqrt(_div((sigma * sigma) * x, (2.0 * m["intensity_a"]) * kappa) * power)
+        r = _clamped_reservation(s, n, omega, p["max_skew_bps"])
+        h = 0.5 * omega + _div(log_term, x)
     return r, h
 
 

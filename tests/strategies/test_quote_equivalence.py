@@ -42,6 +42,10 @@ def market(draw: st.DrawFn) -> dict[str, float]:
         )
     )
     min_spread = draw(st.sampled_from([0.0, 0.0, 1.0, 5.0, 40.0]))
+    # risk aversion per unit of quote currency, per unit of quoted notional, or both
+    gamma_unit = draw(st.sampled_from(["quote", "quote", "notional", "notional", "both"]))
+    gamma = draw(_log_uniform(-4, 1).map(lambda g: g / scale)) if gamma_unit != "notional" else 0.0
+    gamma_notional = draw(_log_uniform(-3, 3)) if gamma_unit != "quote" else 0.0
     offset = st.floats(-0.01, 0.01)
     return {
         "fair_price": fair,
@@ -62,9 +66,13 @@ def market(draw: st.DrawFn) -> dict[str, float]:
         "max_spread_bps": min_spread + draw(st.sampled_from([0.0, 10.0, 100.0, 5000.0])),
         "half_spread_bps": draw(st.floats(0, 100)),
         "skew_bps_per_unit_inventory_fraction": draw(st.floats(-50, 50)),
-        "gamma": draw(_log_uniform(-4, 1).map(lambda g: g / scale)),
+        "gamma": gamma,
+        "gamma_notional": gamma_notional,
+        "max_skew_bps": draw(st.sampled_from([math.inf, math.inf, 0.0, 0.5, 5.0, 100.0])),
         "horizon_s": draw(st.sampled_from([0.0, 1.0, 60.0, 3600.0])),
-        "session_end_ns": draw(st.sampled_from([0, 0, NOW_NS - 10**9, NOW_NS + 30 * 10**9])),
+        "session_end_ns": draw(
+            st.sampled_from([0, 0, NOW_NS - 10**9, NOW_NS + 30 * 10**9, NOW_NS + 86_400 * 10**9])
+        ),
         "level_spacing_bps": draw(st.sampled_from([0.0, 0.3, 2.5, 10.0])),
         "level_size_lots": draw(st.one_of(st.sampled_from([0.0, 1.0, 10.0]), st.floats(0.5, 50))),
         "level_count": draw(st.sampled_from([0, 1, N_LEVELS, N_LEVELS, N_LEVELS, N_LEVELS - 1])),

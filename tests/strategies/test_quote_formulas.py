@@ -55,52 +55,90 @@ def test_fixed_spread_ladder_and_linear_skew() -> None:
 
 # ---- Avellaneda-Stoikov ------------------------------------------------------------------------
 
+INF = np.array([math.inf])  # no clamp on the reservation price
+
 
 def as_market(
-    tau_s: float = 60.0, session_end_ns: int = 0, sigma: float = 0.02
+    tau_s: float = 60.0, session_end_ns: int = 0, sigma: float = 0.02, **params: float
 ) -> tuple[QuoteInputs, QuoteParams]:
-    inputs, params = one_market(
-        1,
-        model=QuoteModel.AVELLANEDA_STOIKOV,
-        tick_size=0.001,
-        gamma=0.1,
-        horizon_s=tau_s,
-        session_end_ns=session_end_ns,
-    )
+    values: dict[str, float] = {"tick_size": 0.001, "gamma": 0.1, "horizon_s": tau_s}
+    values.update(params)
+    inputs, qp = one_market(1, model=QuoteModel.AVELLANEDA_STOIKOV, session_end_ns=session_end_ns, **values)
     inputs.volatility[0] = sigma
     inputs.intensity_kappa[0] = 10.0
     inputs.inventory_lots[0] = 5.0
-    return inputs, params
+    return inputs, qp
 
 
-def test_avellaneda_stoikov_rolling_horizon() -> None:
+def run_as(*values: float, max_skew: np.ndarray = INF) -> tuple[float, float]:
+    """(r, h) of `avellaneda_stoikov` for one market: fair, orders, sigma, kappa, x, tau."""
+    r, h = np.empty(1), np.empty(1)
+    args = [np.array([v]) for v in values]
+    avellaneda_stoikov(*args, max_skew, reservation=r, half_spread=h, scratch=(np.empty(1), np.empty(1)))
+    return float(r[0]), float(h[0])
+
+
+def test_avellaneda_stoikov_one_unit_orders_are_the_paper() -> None:
+    # Delta = 1 base unit: x = gamma = 0.1, n = q = 5.
     # gamma sigma^2 tau = 0.1 * 0.0004 * 60 = 0.0024;  r = 100 - 5 * 0.0024 = 99.988
     # h = 0.0024 / 2 + ln(1.01) / 0.1 = 0.0012 + 0.0995033085 = 0.1007033085
     # bid 99.8872967 -> 99887 ticks of 0.001 (down), ask 100.0887033 -> 100089 (up)
-    r, h = np.empty(1), np.empty(1)
-    scratch = (np.empty(1), np.empty(1))
-    args = [np.array([v]) for v in (100.0, 5.0, 0.02, 10.0, 0.1, 60.0)]
-    avellaneda_stoikov(*args, reservation=r, half_spread=h, scratch=scratch)
-    assert r[0] == pytest.approx(99.988, abs=1e-12)
-    assert h[0] == pytest.approx(0.0012 + 0.0995033085316808, abs=1e-12)
+    r, h = run_as(100.0, 5.0, 0.02, 10.0, 0.1, 60.0)
+    assert r == pytest.approx(99.988, abs=1e-12)
+    assert h == pytest.approx(0.0012 + 0.0995033085316808, abs=1e-12)
     assert ladder(quote(*as_market())) == ([99887], [1], [100089], [1])
+
+
+def test_avellaneda_stoikov_prices_the_order_size_quoted() -> None:
+    # Delta = 5 lots of 0.001 = 0.005, gamma 0.1 per $: x = 5e-4 per $; q = 50 lots = 10 orders.
+    # omega = x sigma^2 tau = 5e-4 * 0.0004 * 60 = 1.2e-5; r = 100 - 10 * 1.2e-5 = 99.99988
+    # (= 100 - q gamma sigma^2 tau: the reservation price does not depend on Delta)
+    # h = 6e-6 + ln(1 + 5e-5) / 5e-4 = 0.1000035000833: the one-unit formula's risk term
+    # gamma sigma^2 tau / 2 = 0.0012 was 1/Delta = 200 times too large
+    r, h = run_as(100.0, 10.0, 0.02, 10.0, 5e-4, 60.0)
+    assert r == pytest.approx(99.99988, abs=1e-12)
+    assert h == pytest.approx(0.10000350008333021, abs=1e-12)
+    # bid 99.8998764999 -> 9989987 ticks of 1e-5, ask 100.0998835001 -> 10009989
+    inputs, params = as_market(tick_size=1e-5, lot_size=0.001, level_size_lots=5.0)
+    inputs.inventory_lots[0] = 50.0
+    assert ladder(quote(inputs, params)) == ([9989987], [5], [10009989], [5])
 
 
 def test_avellaneda_stoikov_skews_with_variance_not_volatility() -> None:
     # doubling sigma quadruples the inventory shift: 5 * 0.1 * 0.04^2 * 60 = 0.048 (Hummingbot #6059)
-    r, h = np.empty(1), np.empty(1)
-    args = [np.array([v]) for v in (100.0, 5.0, 0.04, 10.0, 0.1, 60.0)]
-    avellaneda_stoikov(*args, reservation=r, half_spread=h, scratch=(np.empty(1), np.empty(1)))
-    assert 100.0 - r[0] == pytest.approx(4 * 0.012, abs=1e-12)
+    r, _ = run_as(100.0, 5.0, 0.04, 10.0, 0.1, 60.0)
+    assert 100.0 - r == pytest.approx(4 * 0.012, abs=1e-12)
 
 
-def test_avellaneda_stoikov_session_end() -> None:
+def test_avellaneda_stoikov_session_end_bounds_tau_by_the_horizon() -> None:
     # 30 s left: risk 0.0012, r = 99.994, h = 0.0006 + 0.0995033 -> bid 99.8938967, ask 100.0941033
     assert ladder(quote(*as_market(session_end_ns=NOW + 30 * 10**9))) == ([99893], [1], [100095], [1])
+    # a day left: tau = min(86400, horizon_s = 60), the rolling horizon's quotes
+    rolling = ladder(quote(*as_market()))
+    assert ladder(quote(*as_market(session_end_ns=NOW + 86_400 * 10**9))) == rolling
     # at or past the end tau = 0: no skew, h = ln(1.01)/0.1 -> bid 99.9004967, ask 100.0995033
     assert ladder(quote(*as_market(session_end_ns=NOW - 1))) == ([99900], [1], [100100], [1])
     # zero volatility behaves as tau = 0
     assert ladder(quote(*as_market(sigma=0.0))) == ([99900], [1], [100100], [1])
+
+
+def test_reservation_price_is_clamped_to_max_skew() -> None:
+    # r = 100 - 5 * 0.1 * sigma^2 * 60 = 100 - 30 sigma^2; sigma = 0.2: skew 1.2 = 120 bps
+    r, _ = run_as(100.0, 5.0, 0.2, 10.0, 0.1, 60.0)
+    assert r == pytest.approx(98.8, abs=1e-12)
+    r, _ = run_as(100.0, 5.0, 0.2, 10.0, 0.1, 60.0, max_skew=np.array([25e-4]))  # 25 bps: 0.25
+    assert r == 99.75
+    r, _ = run_as(100.0, -5.0, 0.2, 10.0, 0.1, 60.0, max_skew=np.array([25e-4]))
+    assert r == 100.25
+    # through the core: h = 0.12 + 0.0995033 = 0.2195033 around r = 99.75 -> 99.5304967 / 99.9695033
+    inputs, params = as_market(sigma=0.2, max_skew_bps=25.0)
+    assert ladder(quote(inputs, params)) == ([99530], [1], [99970], [1])
+
+
+def test_risk_aversion_per_unit_of_notional() -> None:
+    # gamma_notional 10 at s = 100: x = 0.1 per $, as gamma = 0.1 per $ with a one-unit order
+    inputs, params = as_market(gamma=0.0, gamma_notional=10.0)
+    assert ladder(quote(inputs, params)) == ([99887], [1], [100089], [1])
 
 
 # ---- GLFT --------------------------------------------------------------------------------------
@@ -126,12 +164,30 @@ def test_glft_closed_form(inventory: float, expected: tuple[list[int], ...]) -> 
     assert ladder(quote(inputs, params)) == expected
 
 
+def test_glft_in_order_units() -> None:
+    # Delta = 4 lots of 0.25 = 1 base: the same x = 0.1 and the same prices as above; q = 8 lots = 2
+    # orders: bid 99.89465304, ask 100.09599712
+    inputs, params = one_market(
+        1, model=QuoteModel.GLFT, tick_size=1e-4, gamma=0.1, lot_size=0.25, level_size_lots=4.0
+    )
+    inputs.volatility[0] = 0.02
+    inputs.intensity_a[0] = 1.0
+    inputs.intensity_kappa[0] = 10.0
+    inputs.inventory_lots[0] = 8.0
+    assert ladder(quote(inputs, params))[::2] == ([998946], [1000960])
+    inputs.volatility[0] = 0.2  # w = 0.023374610: skew 2 w = 0.0467 = 4.7 bps
+    params.max_skew_bps[0] = 3.0  # clamped to 0.03: r = 99.97, h = c1 + w/2 = 0.1111906 ->
+    # bid 99.8588094, ask 100.0811906
+    assert ladder(quote(inputs, params))[::2] == ([998588], [1000812])
+
+
 def test_glft_power_term_tends_to_e_when_order_size_is_negligible() -> None:
     r, h = np.empty(1), np.empty(1)
-    scratch = tuple(np.empty(1) for _ in range(5))
-    # x/kappa = 1e-20: (1 + x/kappa)^(kappa/x + 1) -> e, w = sqrt(sigma^2 gamma e / (2 A Delta kappa))
+    scratch = tuple(np.empty(1) for _ in range(3))
+    # x/kappa = 1e-20: (1 + x/kappa)^(kappa/x + 1) -> e, omega = sqrt(sigma^2 x e / (2 A kappa))
     glft(
-        *[np.array([v]) for v in (100.0, 1.0, 0.02, 1.0, 10.0, 1e-19, 1.0)],
+        *[np.array([v]) for v in (100.0, 1.0, 0.02, 1.0, 10.0, 1e-19)],
+        INF,
         reservation=r,
         half_spread=h,
         scratch=scratch,  # type: ignore[arg-type]

@@ -65,7 +65,9 @@ def test_build_quote_params_converts_units_per_market() -> None:
     assert params.level_count.tolist() == [1, 3]
     assert params.maker_fee_bps.tolist() == [1.0, 0.0]
     assert params.half_spread_bps[0] == 8 and params.skew_bps_per_unit_inventory_fraction[0] == 4
-    assert params.gamma[1] == 0.05
+    assert params.gamma[1] == 0.05 and params.gamma_notional[1] == 0.0
+    # the clamp: half of max_spread_bps (500) unless set; none for the fixed spread
+    assert params.max_skew_bps.tolist() == [math.inf, 250.0]
     assert params.session_end_ns.tolist() == [0, 101 * 86_400 * NS]
     assert params.price_band_bps[0] == math.inf and params.price_band_bps[1] == 80
 
@@ -92,8 +94,25 @@ def test_model_rules_hold_wherever_params_meet_the_registry() -> None:
         QuoteWorkspace(3, 1).prepare(params)  # the core never dispatches an unknown code
     params.model[1] = QuoteModel.GLFT
     params.gamma[2] = math.inf
-    with pytest.raises(ValueError, match=r"QuoteParams.gamma\[2\] = .*inf.*: must be finite and > 0"):
+    with pytest.raises(ValueError, match=r"QuoteParams.gamma\[2\] = .*inf.*: must be finite and >= 0"):
         validate_quote_params(params)
+    params.gamma[2] = 0.0  # no risk aversion in either unit
+    with pytest.raises(
+        ValueError, match=r"QuoteParams.gamma\[2\] = .*0.0.*: must be > 0 where gamma_notional"
+    ):
+        validate_quote_params(params)
+    params.gamma_notional[2] = 3.0  # per unit of quoted notional instead
+    validate_quote_params(params)
+    params.gamma_notional[2] = math.nan
+    with pytest.raises(
+        ValueError, match=r"QuoteParams.gamma_notional\[2\] = .*nan.*: must be finite and >= 0"
+    ):
+        params.validate()
+    params.gamma_notional[2] = 0.0
+    params.max_skew_bps[2] = -1.0
+    with pytest.raises(ValueError, match=r"QuoteParams.max_skew_bps\[2\].*>= 0 \(inf for no clamp\)"):
+        params.validate()
+    params.max_skew_bps[2] = math.inf
     params.model[2] = QuoteModel.FIXED_SPREAD  # a model without gamma ignores it
     validate_quote_params(params)
     # a config the pydantic model lets through (gamma = inf) is refused when it is written

@@ -77,13 +77,17 @@ def test_sizes_respect_the_venue_balances():
     assert t.bid_size_lots.tolist() == [[5, 5], [5, 2]]
 
 
-def _as_quotes(fair: float, q_base: float, gamma: float, fee_bps: float) -> tuple[int, int]:
-    """Avellaneda-Stoikov level 0 from the paper's formulas, with the fallback estimates."""
+def _as_quotes(
+    fair: float, q_base: float, gamma: float, fee_bps: float, order_base: float = 0.005
+) -> tuple[int, int]:
+    """Avellaneda-Stoikov level 0 from the paper's formulas for orders of `order_base`, with the
+    fallback estimates."""
     sigma = 2.0 / math.sqrt(365 * 86_400) * fair  # fallback_annual_vol 2.0, in price units
     kappa = 0.5 / (fair * 1e-4)  # fallback 0.5 per bp, per price unit
     variance = sigma**2 * 60.0  # horizon_s
+    x = gamma * order_base  # risk aversion per order of 5 lots
     r = fair - q_base * gamma * variance
-    h = gamma * variance / 2 + math.log(1 + gamma / kappa) / gamma + fair * fee_bps * 1e-4
+    h = x * variance / 2 + math.log(1 + x / kappa) / x + fair * fee_bps * 1e-4
     return math.floor((r - h) / 0.01 + 1e-9), math.ceil((r + h) / 0.01 - 1e-9)
 
 
@@ -96,7 +100,7 @@ def test_the_core_model_drives_the_quotes_from_the_total_inventory():
     state.base_balance[:] = 10.0
     state.quote_balance[:] = 1e6
     for slot in (0, 1):
-        state.update_top(slot, 9_999, 10_001, S, 1, 1)
+        state.update_top(slot, 9_980, 10_020, S, 1, 1)  # wide: post-only never binds here
 
     def quotes(gamma: float) -> tuple[list[int], list[int]]:
         p = MultiVenueParams(
@@ -115,15 +119,16 @@ def test_the_core_model_drives_the_quotes_from_the_total_inventory():
     flat = quotes(2.0)
     state.position_lots[0] = 500  # 0.5 BTC long on sim_a only; sim_b is flat itself
     long_ = quotes(2.0)
-    # r = 100 − q·γ·σ²·τ, h = γσ²τ/2 + ln(1 + γ/κ)/γ, sim_b's 2 bp maker fee on top of its h
+    # r = 100 − q·γ·σ²·τ, h = xσ²τ/2 + ln(1 + x/κ)/x with x = γ·Δ (Δ = 0.005 BTC orders), sim_b's
+    # 2 bp maker fee on top of its h
     expected = [_as_quotes(100.0, q, 2.0, fee) for q in (0.0, 0.5) for fee in (0.0, 2.0)]
     assert flat == ([expected[0][0], expected[1][0]], [expected[0][1], expected[1][1]])
     assert long_ == ([expected[2][0], expected[3][0]], [expected[2][1], expected[3][1]])
-    assert flat == ([9_990, 9_988], [10_010, 10_012])
-    assert long_ == ([9_982, 9_980], [10_002, 10_004])  # both venues skewed 8 ticks down
-    # a lower risk aversion skews less and quotes tighter: the model's parameters set the quotes
-    assert quotes(0.5) == ([9_994, 9_992], [10_002, 10_004])
-    assert _as_quotes(100.0, 0.5, 0.5, 0.0) == (9_994, 10_002)
+    assert flat == ([9_997, 9_995], [10_003, 10_005])
+    assert long_ == ([9_990, 9_988], [9_995, 9_997])  # both venues skewed 7-8 ticks down
+    # a lower risk aversion skews less: the model's parameters set the quotes
+    assert quotes(0.5) == ([9_996, 9_994], [10_001, 10_003])
+    assert _as_quotes(100.0, 0.5, 0.5, 0.0) == (9_996, 10_001)
 
 
 def test_model_keys_are_checked_against_the_model():

@@ -57,15 +57,23 @@ _GAMMA_MODELS = [code for code, spec in QUOTE_MODELS.items() if spec.uses_gamma]
 
 def validate_quote_params(params: QuoteParams) -> None:
     """`params.validate()` plus the rules that depend on the registered models: every `model`
-    code registered, `gamma` finite and > 0 on the markets of the models that use it."""
+    code registered; on the markets of the models that use a risk aversion, `gamma` finite and
+    >= 0, and `gamma` or `gamma_notional` > 0 (the models take x = gamma * Delta + gamma_notional / s)."""
     params.validate()
+    exempt = ~np.isin(params.model, _GAMMA_MODELS)
+    gamma, gamma_notional = params.gamma, params.gamma_notional
     params.check(
         [
             ("model", np.isin(params.model, _CODES), "a QuoteModel code"),
             (
                 "gamma",
-                ~np.isin(params.model, _GAMMA_MODELS) | finite_positive(params.gamma),
-                "finite and > 0 for the models that use it",
+                exempt | (np.isfinite(gamma) & (gamma >= 0)),
+                "finite and >= 0 for the models that use it",
+            ),
+            (
+                "gamma",
+                exempt | finite_positive(gamma) | finite_positive(gamma_notional),
+                "> 0 where gamma_notional is 0, for the models that use them",
             ),
         ]
     )

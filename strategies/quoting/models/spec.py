@@ -8,9 +8,11 @@ interleaved models); the core gathers each market's own model afterwards.
 
 Units: s, r, h in price units (quote currency per base unit); q in base units (inventory_lots *
 lot_size); sigma in price units per sqrt(second), so sigma**2 is a variance rate in price**2/s;
-tau in seconds; gamma per unit of quote currency (CARA utility -exp(-gamma * wealth)); kappa per
-price unit and A per second, from the fill intensity lambda(delta) = A * exp(-kappa * delta) of OUR
-OWN quotes at distance delta from fair.
+tau in seconds; gamma per unit of quote currency (CARA utility -exp(-gamma * wealth)), or
+gamma_notional per unit of quoted notional; kappa per price unit and A per second, from the fill
+intensity lambda(delta) = A * exp(-kappa * delta) of OUR OWN quotes at distance delta from fair.
+A-S and GLFT work in the units of the quoted size (`order_units`): inventory in orders q / Delta,
+risk aversion per order x = gamma * Delta.
 
 The scalar reference (tests/strategies/reference_quotes.py) repeats each expression operation for
 operation, so both round identically.
@@ -80,7 +82,7 @@ class QuoteModelSpec:
     compute: Compute
     write_slot: WriteSlot
     checks: tuple[InputCheck, ...] = ()  # inputs a market of this model needs usable
-    uses_gamma: bool = False  # QuoteParams.gamma must be finite and > 0 on its markets
+    uses_gamma: bool = False  # QuoteParams.gamma or gamma_notional must be > 0 on its markets
     # config-only constants `compute` multiplies by: the plan keeps them cache-aligned
     prepare: Callable[[QuoteParams], FloatArray | None] = _nothing_prepared
 

@@ -37,6 +37,7 @@ from bot.core.config_base import ConfigError
 from bot.core.domain import Side
 from bot.core.events import FillEvent
 from bot.reports.analytics import performance
+from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import MockVenue
 
 # ---- what is compared (edit here) --------------------------------------------------------------
@@ -96,6 +97,7 @@ class RunResult:
     fill_fair: list[float] = field(default_factory=list)
     grid_ts_ns: list[int] = field(default_factory=list)
     grid_fair: list[float] = field(default_factory=list)
+    balance_change: dict[str, float] = field(default_factory=dict)  # venue account, end - start
     wall_s: float = 0.0
 
 
@@ -112,7 +114,9 @@ def config_dict(job: Job, db_url: str) -> dict[str, Any]:
         "bot": {"instance_id": "qq", "database_url": db_url, "clock": "simulated",
                 "summary_interval_s": 3600, "snapshot_interval_s": 600},
         "venues": {VENUE: venue},
-        "markets": [{"venue": VENUE, "symbol": SYMBOL, "order_size": ORDER_SIZE, "max_position": MAX_POSITION}],
+        "markets": [
+            {"venue": VENUE, "symbol": SYMBOL, "order_size": ORDER_SIZE, "max_position": MAX_POSITION}
+        ],
         "strategies": {"mm": strategy},
         "risk": {"max_order_notional": "100000", "max_total_position_notional": "10000000"},
     }  # fmt: skip
@@ -174,13 +178,18 @@ def run_one(job: Job) -> RunResult:
         async def main() -> None:
             epoch_ns = int(config.bot.sim_start.timestamp() * 1e9)
             clock = LoopClock(epoch_ns=epoch_ns)
-            venue = MockVenue(VENUE, config.venues[VENUE], clock)
+            params = config.venues[VENUE]
+            assert isinstance(params, MockVenueParams)
+            venue = MockVenue(VENUE, params, clock)
             _record_fills(venue, result)
             duration_s = job.hours * 3600
             sampler = asyncio.create_task(_sample_fair(venue, result, epoch_ns + int(duration_s * 1e9)))
             bot = Bot(config, Path(tmp), venues={VENUE: venue})
+            initial = {a: b.total for a, b in venue.exchange.balances(venue.account_id).items()}
             await bot.run(duration_s=duration_s)
             sampler.cancel()
+            final = venue.exchange.balances(venue.account_id)
+            result.balance_change = {a: float(final[a].total - initial[a]) for a in initial}
             await venue.close()
             bot.store.close()
 
@@ -262,32 +271,37 @@ def _ratio(a: float, b: float) -> float:
 COLUMNS = ("pnl", "sharpe", "max_dd", "fills", "mo_60", "as_60", "mo_300", "as_300")
 
 
-def print_table(results: dict[Job, dict[str, float]], horizon_s: float, toxicity_modes: list[bool]) -> None:
+Results = dict[Job, dict[str, float]]
+
+
+def _row(results: Results, model: str, tox: bool, horizon_s: float, seed: int) -> dict[str, float]:
+    hours = next(iter(results)).hours  # one run length per benchmark
+    return results[Job(model, tox, horizon_s, seed, hours)]
+
+
+def print_table(results: Results, horizon_s: float, toxicity_modes: list[bool]) -> None:
     seeds = sorted({j.seed for j in results})
     print(f"\n== informed horizon {horizon_s:g} s ({len(seeds)} seeds; mean over seeds; markouts and "
           "adverse selection in bps of notional, + = we gained / we lost) ==")  # fmt: skip
     print(f"{'model':14s} {'tox':3s} " + " ".join(f"{c:>9s}" for c in COLUMNS))
     for model in MODELS:
         for tox in toxicity_modes:
-            rows = [results[Job(model, tox, horizon_s, s, j.hours)] for s in seeds for j in [next(iter(results))]]
+            rows = [_row(results, model, tox, horizon_s, s) for s in seeds]
             means = [float(np.mean([r[c] for r in rows])) for c in COLUMNS]
             print(f"{model:14s} {'on' if tox else 'off':3s} " + " ".join(f"{m:9.2f}" for m in means))
     print("paired by seed, vs the fixed spread with toxicity off: ratio of Sharpe, of PnL, "
           "5-min adverse selection change (% and bps)")  # fmt: skip
     for model in MODELS:
         for tox in toxicity_modes:
-            if model == BASELINE and not tox:
-                continue
-            print(f"  {model:14s} {'on' if tox else 'off':3s} " + _paired(results, model, tox, horizon_s, seeds))
+            if model != BASELINE or tox:
+                paired = _paired(results, model, tox, horizon_s, seeds)
+                print(f"  {model:14s} {'on' if tox else 'off':3s} {paired}")
 
 
-def _pair(results: dict[Job, dict[str, float]], model: str, tox: bool, horizon_s: float, seed: int) -> tuple[dict[str, float], dict[str, float]]:  # noqa: E501
-    hours = next(iter(results)).hours
-    return results[Job(model, tox, horizon_s, seed, hours)], results[Job(BASELINE, False, horizon_s, seed, hours)]
-
-
-def _paired(results: dict[Job, dict[str, float]], model: str, tox: bool, horizon_s: float, seeds: list[int]) -> str:  # noqa: E501
-    pairs = [_pair(results, model, tox, horizon_s, s) for s in seeds]
+def _paired(results: Results, model: str, tox: bool, horizon_s: float, seeds: list[int]) -> str:
+    pairs = [
+        (_row(results, model, tox, horizon_s, s), _row(results, BASELINE, False, horizon_s, s)) for s in seeds
+    ]
     sharpe = [_ratio(r["sharpe"], b["sharpe"]) for r, b in pairs]
     pnl = [_ratio(r["pnl"], b["pnl"]) for r, b in pairs]
     adverse = [100 * (_ratio(r["as_300"], b["as_300"]) - 1) for r, b in pairs]
@@ -298,13 +312,12 @@ def _paired(results: dict[Job, dict[str, float]], model: str, tox: bool, horizon
     )
 
 
-def verdict(results: dict[Job, dict[str, float]], horizon_s: float, toxicity_modes: list[bool]) -> str:
+def verdict(results: Results, horizon_s: float, toxicity_modes: list[bool]) -> str:
     """The issue's target on the means over seeds: best (by Sharpe) non-baseline configuration."""
-    hours = next(iter(results)).hours
     seeds = sorted({j.seed for j in results})
 
     def mean(model: str, tox: bool, col: str) -> float:
-        return float(np.mean([results[Job(model, tox, horizon_s, s, hours)][col] for s in seeds]))
+        return float(np.mean([_row(results, model, tox, horizon_s, s)[col] for s in seeds]))
 
     base = {c: mean(BASELINE, False, c) for c in ("sharpe", "pnl", "as_300")}
     candidates = [(m, t) for m in MODELS for t in toxicity_modes if (m, t) != (BASELINE, False)]
@@ -316,7 +329,7 @@ def verdict(results: dict[Job, dict[str, float]], horizon_s: float, toxicity_mod
     return (
         f"VERDICT horizon {horizon_s:g} s: best {model} (toxicity {'on' if tox else 'off'}) Sharpe "
         f"{sharpe_x:.2f}x baseline (target >= {TARGET_SHARPE_RATIO}), 5-min adverse selection "
-        f"{100 * as_cut:+.0f} % lower (target >= {100 * TARGET_AS_CUT:.0f} %), PnL "
+        f"{-100 * as_cut:+.0f} % vs baseline (target <= {-100 * TARGET_AS_CUT:.0f} %), PnL "
         f"{'not lower' if pnl_ok else 'LOWER'} -> {'MET' if ok else 'NOT MET'}"
     )
 

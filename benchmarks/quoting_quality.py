@@ -14,6 +14,13 @@ the same takers for a seed, so the ratios to the fixed-spread baseline are paire
     PYTHONPATH=. python benchmarks/quoting_quality.py --seeds 8 --hours 2 --workers 2
 
 Edit MODELS / COMMON / TOXICITY_ON below to try other parameters (e.g. the README's defaults).
+
+Cost (measured 2026-12-06 on the shared 2-core machine): one run takes ~18 s of CPU per simulated
+hour (the Bot requoting on 10 books/s dominates, not the takers), ~35 s of wall per simulated hour
+per process under load. The default (5 seeds x 4 h, 3 models x 2 horizons = 30 runs, 60 with the
+toxicity rows) is therefore ~20-35 min (40-70 min with toxicity) on 2 cores, not 10; `--hours 0.5`
+takes ~9 min for 30 runs. The flow rates are the issue's and were not cut: fewer takers would not
+make it faster. The Sharpe is annualised from the 1-min PnL changes, as `mmbot report` computes it.
 """
 
 from __future__ import annotations

@@ -53,7 +53,8 @@ MODELS: dict[str, dict[str, Any]] = {
     # the baseline: 3 bps half spread, reservation shifted 6 bps at full inventory
     "fixed_spread": {"kind": "fixed_spread", "half_spread_bps": 3, "skew_bps_per_unit_inventory_fraction": 6},
     "avellaneda": {
-        "kind": "avellaneda", "skew_at_max_inventory_bps": 6, "horizon_s": 60, "min_spread_bps": 2, "max_spread_bps": 60,
+        "kind": "avellaneda", "skew_at_max_inventory_bps": 6, "horizon_s": 60,
+        "min_spread_bps": 2, "max_spread_bps": 60,
         "volatility": {"half_life_s": 300, "fallback_annual_vol": 0.6},
         "intensity": {"fallback_a_per_s": 0.5, "fallback_kappa_per_bps": 0.5},
     },

@@ -23,9 +23,14 @@ def test_a_backtest_stores_fills_fair_and_the_mid_series_and_reports_from_them(t
     store = Store(f"sqlite:///{out / 'backtest.sqlite'}")
     fills = store.fills()
     assert summary.fills == len(fills) > 10
-    # every fill arrived live: its fair is the mid of its moment, on the tick grid
+    # every fill arrived live: its fair is the others' mid of its moment (the book without our
+    # resting orders), on the half-tick grid, and differs from the venue's mid while we were at
+    # the top of the book
     assert all(f.fair_at_fill is not None and f.mid_at_fill is not None for f in fills)
-    assert all(abs(f.fair_at_fill - float(f.mid_at_fill)) < 1e-6 for f in fills)
+    half_ticks = [f.fair_at_fill * 2 / 0.01 for f in fills]
+    assert all(abs(h - round(h)) < 1e-6 for h in half_ticks)
+    assert all(abs(f.fair_at_fill - float(f.mid_at_fill)) <= 0.05 for f in fills)
+    assert any(abs(f.fair_at_fill - float(f.mid_at_fill)) > 1e-6 for f in fills)
     rows = load_mids(store, 0)["rp:BTC/USDT"]
     duration_ns = rows[-1][0] - rows[0][0]
     assert 10 < len(rows) <= 3 + duration_ns // 250_000_000

@@ -60,7 +60,10 @@ async def test_twap_tick_over_a_window(lp_pool: ChainPool, trader_pool: ChainPoo
 
     cheat(rpc, "evm_setNextBlockTimestamp", t0 + 1000)
     swap = await trader_pool.swap_exact_input(True, 10**18, 0)
-    cheat(rpc, "evm_setNextBlockTimestamp", t0 + 1300)
+    # measured from the swap's own block: an allowance top-up mined first takes t0 + 1000 and
+    # pushes the swap a second later (the window would then hold a second of the old tick)
+    t_swap = rpc.eth.get_block("latest")["timestamp"]
+    cheat(rpc, "evm_setNextBlockTimestamp", t_swap + 300)
     cheat(rpc, "evm_mine")
 
     assert await lp_pool.reader.twap_tick(300) == swap.tick_after

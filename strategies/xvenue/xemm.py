@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.core.domain import Fill, Side
+from bot.core.domain import Fill, MarketKey, Side
 from bot.core.events import BookSnapshot, FillEvent, VenueEvent
 from bot.kernel.controls import QuotingControls
 from bot.kernel.market_state import MarketState
@@ -87,7 +87,7 @@ class XemmParams(BaseModel):
 
 
 def _slot(state: MarketState, key: str) -> int:
-    venue, symbol = key.split(":", 1)
+    venue, symbol = MarketKey.parse(key)
     slot = state.slot(venue, symbol)
     if slot is None:
         raise ValueError(f"{key} is not a traded market")

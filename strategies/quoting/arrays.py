@@ -54,7 +54,7 @@ class QuoteInputs:
     fair_price       price units (quote per base); NaN or <= 0: the market is not quoted
     best_bid/ask     price units of the venue's best levels; NaN: that side of the book is missing
     volatility       sigma, price units per sqrt(second) (from `VolatilityEstimator`)
-    intensity_a      A, our fills per second at zero depth (from `IntensityEstimator`)
+    intensity_a      A, taker sweeps per second at zero depth (from `TapeIntensity`)
     intensity_kappa  kappa, per price unit: lambda(delta) = A * exp(-kappa * delta)
     inventory_lots   signed position in lots (long > 0), float so fractional lots are allowed
     toxicity_bid_bps extra half spread of the bid side from flow toxicity (0 when unknown)

@@ -1,7 +1,7 @@
-"""Per-market estimators feeding the quote core: volatility and our own fill intensity.
+"""Per-market volatility feeding the quote core (the tape intensity is `strategies.quoting.intensity`).
 
-Both are updated vectorized from the event stream with explicit event times (ts_ns from the engine's
-injected clock), never read the wall clock, and always answer: until a market is warm they return
+It is updated vectorized from the event stream with explicit event times (ts_ns from the engine's
+injected clock), never read the wall clock, and always answer: until a market is warm it returns
 the configured fallback, so quoting starts at once and never waits on "calculating volatility"
 (Hummingbot #5771). Calls take the slots that have news; each slot at most once per call.
 """
@@ -13,10 +13,9 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from strategies.quoting.arrays import FloatArray, IntArray
+from strategies.quoting.arrays import FloatArray
 
 LN2 = math.log(2.0)
-BPS = 1e-4
 
 
 def _per_market(name: str, value: float | npt.ArrayLike, n: int, *, positive: bool = True) -> FloatArray:
@@ -124,144 +123,3 @@ class VolatilityEstimator:
             np.sqrt(self.variance_rate / self.weight, out=out, where=warm)
         out *= self.last_price if price is None else price
         return out
-
-
-class IntensityEstimator:
-    """Our own fill intensity lambda(delta) = A * exp(-kappa * delta) per market, by Poisson MLE.
-
-    Exposure: the seconds each of our quote levels rested at a depth delta (bps from fair), binned
-    on `depth_edges_bps`; fills: our fills per depth bin. With N_j fills over E_j seconds at bin
-    depth d_j, the maximum-likelihood kappa solves
-
-        sum_j N_j d_j / sum_j N_j  =  sum_j E_j d_j e^(-kappa d_j) / sum_j E_j e^(-kappa d_j)
-
-    (mean fill depth = exposure-weighted mean depth tilted by kappa; the right side falls as kappa
-    grows, so bisection on log kappa within `kappa_bounds_per_bps` is safe), then
-    A = sum_j N_j / sum_j E_j e^(-kappa d_j). Counts and exposure decay with `half_life_s`.
-
-    Warm once the decayed fill count reaches `min_fills` and exposure covers two or more bins;
-    otherwise `intensity` returns the fallbacks. Fill depths deeper on average than our exposure
-    clamp kappa to its lower bound instead of dividing by zero.
-    """
-
-    def __init__(
-        self,
-        n_markets: int,
-        *,
-        quotes_per_market: int,
-        depth_edges_bps: npt.ArrayLike,
-        half_life_s: float,
-        min_fills: float,
-        fallback_a_per_s: float | npt.ArrayLike,
-        fallback_kappa_per_bps: float | npt.ArrayLike,
-        kappa_bounds_per_bps: tuple[float, float] = (1e-4, 1e3),
-        bisection_steps: int = 60,
-    ) -> None:
-        edges = np.asarray(depth_edges_bps, dtype=np.float64)
-        if edges.ndim != 1 or edges.size < 3 or not (np.diff(edges) > 0).all() or edges[0] < 0:
-            raise ValueError("depth_edges_bps must be >= 3 increasing non-negative depths (two or more bins)")
-        lo, hi = kappa_bounds_per_bps
-        if not 0 < lo < hi < math.inf:
-            raise ValueError(f"kappa_bounds_per_bps must satisfy 0 < low < high, got {kappa_bounds_per_bps}")
-        if not (half_life_s > 0 and min_fills > 0):
-            raise ValueError("half_life_s and min_fills must be > 0")
-        if quotes_per_market < 1:
-            raise ValueError(f"quotes_per_market must be >= 1, got {quotes_per_market}")
-        n = n_markets
-        self.n_markets = n
-        self.edges = edges
-        self.centers = 0.5 * (edges[:-1] + edges[1:])
-        self.half_life_s = float(half_life_s)
-        self.min_fills = float(min_fills)
-        self.fallback_a = _per_market("fallback_a_per_s", fallback_a_per_s, n)
-        self.fallback_kappa = _per_market("fallback_kappa_per_bps", fallback_kappa_per_bps, n)
-        self.log_kappa_bounds = (math.log(lo), math.log(hi))
-        self.bisection_steps = bisection_steps
-        n_bins = self.centers.size
-        self.exposure_s = np.zeros((n, n_bins))
-        self.fills = np.zeros((n, n_bins))
-        self.live_bins = np.full((n, quotes_per_market), -1, dtype=np.intp)
-        self.since_ns = np.zeros(n, dtype=np.int64)
-        self.fitted_a = self.fallback_a.copy()
-        self.fitted_kappa = self.fallback_kappa.copy()
-        self.warm = np.zeros(n, dtype=bool)
-
-    def _bins(self, depth_bps: FloatArray) -> npt.NDArray[np.intp]:
-        """Bin per depth; -1 for NaN (no quote) or outside the edges."""
-        b = np.searchsorted(self.edges, depth_bps, side="right") - 1
-        b[~(depth_bps >= self.edges[0]) | (depth_bps >= self.edges[-1])] = -1
-        return b
-
-    def _accrue(self, idx: npt.NDArray[np.intp], ts: IntArray) -> None:
-        """Decay the slots' history to ts, then credit the elapsed time to their resting depths."""
-        dt_s = np.maximum(ts - self.since_ns[idx], 0) * 1e-9
-        keep = np.exp(-LN2 * dt_s / self.half_life_s)[:, None]
-        self.exposure_s[idx] *= keep
-        self.fills[idx] *= keep
-        bins = self.live_bins[idx]
-        rows = np.broadcast_to(idx[:, None], bins.shape)
-        live = bins >= 0
-        np.add.at(self.exposure_s, (rows[live], bins[live]), np.broadcast_to(dt_s[:, None], bins.shape)[live])
-        self.since_ns[idx] = np.maximum(self.since_ns[idx], ts)
-
-    def set_quotes(self, slots: npt.ArrayLike, depth_bps: npt.ArrayLike, ts_ns: int | npt.ArrayLike) -> None:
-        """Our quotes for `slots` rest at `depth_bps` from ts_ns on.
-
-        depth_bps: shape (len(slots), quotes_per_market), bids and asks alike, NaN for no quote.
-        Time before a slot's first call counts as no quote.
-        """
-        idx = _slots(slots, self.n_markets)
-        depth = np.asarray(depth_bps, dtype=np.float64)
-        expected = (idx.size, self.live_bins.shape[1])
-        if depth.shape != expected:
-            raise ValueError(
-                f"depth_bps has shape {depth.shape}, expected {expected} (slots, quotes_per_market)"
-            )
-        ts = np.broadcast_to(np.asarray(ts_ns, dtype=np.int64), idx.shape)
-        self._accrue(idx, ts)
-        self.live_bins[idx] = self._bins(depth)
-
-    def record_fills(
-        self, slots: npt.ArrayLike, depth_bps: npt.ArrayLike, ts_ns: int | npt.ArrayLike
-    ) -> None:
-        """Our fills: one entry per fill (a slot may repeat), at depth_bps from fair when it rested."""
-        idx = np.atleast_1d(np.asarray(slots, dtype=np.intp))
-        depth = np.broadcast_to(np.asarray(depth_bps, dtype=np.float64), idx.shape)
-        ts = np.broadcast_to(np.asarray(ts_ns, dtype=np.int64), idx.shape)
-        unique, first = np.unique(idx, return_index=True)
-        self._accrue(unique, ts[first])
-        bins = self._bins(np.array(depth))
-        ok = bins >= 0
-        np.add.at(self.fills, (idx[ok], bins[ok]), 1.0)
-
-    def fit(self, ts_ns: int) -> None:
-        """Accrue every market to ts_ns and refit (A, kappa); cheap enough to run every few seconds."""
-        self._accrue(np.arange(self.n_markets, dtype=np.intp), np.full(self.n_markets, ts_ns, dtype=np.int64))
-        e, f, d = self.exposure_s, self.fills, self.centers
-        total_fills = f.sum(axis=1)
-        exposed_bins = (e > 0).sum(axis=1)
-        self.warm = (total_fills >= self.min_fills) & (exposed_bins >= 2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mean_fill_depth = (f @ d) / total_fills
-            log_e = np.log(e)  # -inf where no exposure
-            lo = np.full(self.n_markets, self.log_kappa_bounds[0])
-            hi = np.full(self.n_markets, self.log_kappa_bounds[1])
-            for _ in range(self.bisection_steps):
-                mid = 0.5 * (lo + hi)
-                too_small = self._tilted_mean_depth(log_e, np.exp(mid)) > mean_fill_depth
-                lo = np.where(too_small, mid, lo)
-                hi = np.where(too_small, hi, mid)
-            kappa = np.exp(0.5 * (lo + hi))
-            a = total_fills / (e * np.exp(-kappa[:, None] * d)).sum(axis=1)
-        self.fitted_kappa = np.where(self.warm, kappa, self.fallback_kappa)
-        self.fitted_a = np.where(self.warm & np.isfinite(a) & (a > 0), a, self.fallback_a)
-
-    def _tilted_mean_depth(self, log_e: FloatArray, kappa: FloatArray) -> FloatArray:
-        w = log_e - kappa[:, None] * self.centers
-        w = np.exp(w - w.max(axis=1, keepdims=True))
-        return (w @ self.centers) / w.sum(axis=1)
-
-    def intensity(self, fair_price: FloatArray, a_out: FloatArray, kappa_out: FloatArray) -> None:
-        """Write A (per second) and kappa (per price unit at the current fair) for every market."""
-        np.copyto(a_out, self.fitted_a)
-        np.divide(self.fitted_kappa, fair_price * BPS, out=kappa_out)

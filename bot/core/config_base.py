@@ -25,6 +25,11 @@ class ConfigError(ValueError):
         self.problems = [" ".join(p.split()) for p in problems]  # one line each, whatever the cause
         super().__init__("\n".join(f"{source}: {p}" for p in self.problems))
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, list[str]]]:
+        # multiprocessing and Ray pickle exceptions back to the caller; the default reduce passes
+        # only the message and the unpickling side failed on the missing `problems`
+        return ConfigError, (self.source, self.problems)
+
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

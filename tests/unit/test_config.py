@@ -109,3 +109,15 @@ def test_console_script_runs_as_a_process(tmp_path):
         env=child_env(),
     )
     assert '"instance_id": "mm1"' in out.stdout
+
+
+def test_config_error_survives_pickling_with_its_problems() -> None:
+    """Sweep and benchmark workers send errors back pickled (multiprocessing, Ray)."""
+    import pickle
+
+    from bot.core.config_base import ConfigError
+
+    error = pickle.loads(pickle.dumps(ConfigError("bt.toml", ["strategies.mm.gamma: must be > 0"])))
+    assert error.source == "bt.toml"
+    assert error.problems == ["strategies.mm.gamma: must be > 0"]
+    assert str(error) == "bt.toml: strategies.mm.gamma: must be > 0"

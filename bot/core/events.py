@@ -85,6 +85,4 @@ class BookStatus:
     local_ts_ns: int
 
 
-VenueEvent = (
-    BookSnapshot | PublicTrade | OrderUpdate | FillEvent | BalanceUpdate | VenueStatus | BookStatus
-)
+VenueEvent = BookSnapshot | PublicTrade | OrderUpdate | FillEvent | BalanceUpdate | VenueStatus | BookStatus

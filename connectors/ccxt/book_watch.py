@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -62,7 +63,7 @@ class BookWatch:
         self.last_book_ns: dict[str, int] = {}
         self.last_levels: dict[str, Levels] = {}
         self.resyncs = 0
-        self.confirmed_quiet = 0  # silent books the REST book showed unchanged (kept live)
+        self.confirmed_quiet: Counter[str] = Counter()  # silent books REST showed unchanged (kept live)
         self._last_forced: dict[str, int] = {}
 
     @property
@@ -124,7 +125,7 @@ class BookWatch:
         market = self.session.markets[symbol]
         snap = convert.to_book_snapshot(market, book, self.params.book_depth, now)
         if (snap.bids, snap.asks) == self.last_levels.get(symbol):
-            self.confirmed_quiet += 1
+            self.confirmed_quiet[symbol] += 1
             log.debug("%s: book %s quiet for %.1fs, unchanged on the venue", self.name, symbol, idle_s)
             self.emit(symbol, book)
             return

@@ -58,13 +58,14 @@ def cmd_cancel_all(args: argparse.Namespace) -> int:
     path, base_dir = _config_location(args.config)
     config = load_config(path)
     try:
-        done = cancel_all_through_ops(config.bot.ops, config.bot.instance_id)
+        done = cancel_all_through_ops(config.bot.ops, config.bot.instance_id, config.bot.stop_timeout_s)
     except OpsRefused as exc:
         print(str(exc), file=sys.stderr)
         return 1
     if done is not None:
+        # A running bot that is not paused quotes again at once: what is left are its new quotes.
         print(f"open orders of ours left: {done.open_orders_left} (cancelled by the running bot, {done.url})")
-        return 0 if done.open_orders_left == 0 else 1
+        return 0
     paper = paper_venues(config)
     if paper and not live_venues(config):
         print(

@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.ops.settings import OpsConfig
 
-TIMEOUT_S = 30.0  # a cancel-all waits for the venues' answers (up to the bot's stop_timeout_s)
+ANSWER_MARGIN_S = 10.0  # beyond the bot's own cancel timeout (its stop_timeout_s)
 
 
 class OpsRefused(Exception):
@@ -66,8 +66,10 @@ def running_instance(ops: OpsConfig) -> tuple[str, str] | None:
     return url, str(body.get("instance_id"))
 
 
-def cancel_all_through_ops(ops: OpsConfig, instance_id: str) -> CancelAllDone | None:
-    """POST /cancel-all to the running bot of this config; None when no bot answers there."""
+def cancel_all_through_ops(ops: OpsConfig, instance_id: str, cancel_timeout_s: float) -> CancelAllDone | None:
+    """POST /cancel-all to the running bot of this config; None when no bot answers there.
+
+    `cancel_timeout_s`: how long the bot itself may take (its stop_timeout_s)."""
     found = running_instance(ops)
     if found is None:
         return None
@@ -84,7 +86,7 @@ def cancel_all_through_ops(ops: OpsConfig, instance_id: str) -> CancelAllDone | 
         )
     headers = {"Authorization": f"Bearer {token}"}
     try:
-        status, body = _request(f"{url}/cancel-all", "POST", headers, TIMEOUT_S)
+        status, body = _request(f"{url}/cancel-all", "POST", headers, cancel_timeout_s + ANSWER_MARGIN_S)
     except (OSError, ValueError) as exc:
         raise OpsRefused(f"cancel-all: bot {instance_id} at {url} did not answer: {exc}") from None
     if status == 401:

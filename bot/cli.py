@@ -50,14 +50,35 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel_all(args: argparse.Namespace) -> int:
-    from bot.app.lifecycle import cancel_all_offline
+    """Through the running bot's ops endpoint when it runs; else offline, on live venues only."""
+    from bot.app.lifecycle import cancel_all_offline, live_venues, paper_venues
+    from bot.ops.client import OpsRefused, cancel_all_through_ops
     from bot.ops.logs import setup_logging
 
     path, base_dir = _config_location(args.config)
     config = load_config(path)
+    try:
+        done = cancel_all_through_ops(config.bot.ops, config.bot.instance_id, config.bot.stop_timeout_s)
+    except OpsRefused as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    if done is not None:
+        # A running bot that is not paused quotes again at once: what is left are its new quotes.
+        print(f"open orders of ours left: {done.open_orders_left} (cancelled by the running bot, {done.url})")
+        return 0
+    paper = paper_venues(config)
+    if paper and not live_venues(config):
+        print(
+            f"cancel-all: no running bot answers for {config.bot.instance_id} and its venues "
+            f"({', '.join(paper)}) are paper venues whose orders live only inside a running bot; "
+            "nothing to cancel, the store is left as it is",
+            file=sys.stderr,
+        )
+        return 1
     setup_logging(config.bot.log_format, "INFO", secret_env_names(config))
     left = cancel_all_offline(config, base_dir)
-    print(f"open orders of ours left: {left}")
+    skipped = f" (paper venues {', '.join(paper)} left alone)" if paper else ""
+    print(f"open orders of ours left: {left}{skipped}")
     return 0 if left == 0 else 1
 
 
@@ -174,7 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="sweep", help="output directory (default: ./sweep)")
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser(
-        "cancel-all", help="cancel every open order of ours on every venue (bot running or not)"
+        "cancel-all",
+        help="cancel every open order of ours: through the running bot's ops endpoint, or offline on "
+        "live (ccxt) venues when no bot runs",
     )
     p.add_argument("--config", help="TOML config (default: the embedded paper-trading config)")
     p.set_defaults(func=cmd_cancel_all)

@@ -98,3 +98,12 @@ class Venue(Protocol):
 
     async def fetch_fills(self, symbol: str | None = None, since_ns: int | None = None) -> list[Fill]:
         """Our recent fills, oldest first, for reconciliation after downtime."""
+
+
+@runtime_checkable
+class StreamedMarkets(Protocol):
+    """A venue that can change the markets it streams without restarting its other streams."""
+
+    async def stream_markets(self, symbols: Sequence[str]) -> None:
+        """Stream exactly `symbols` from now on (after `start_streams`): a removed market's book and
+        trade subscriptions end, a new one's start; own orders, fills and balances go on."""

@@ -7,7 +7,9 @@ markets and risk limits to the running bot without a restart.
 - an active strategy (XEMM, arbitrage, LP manager, hedger) whose parameters changed is drained
   (in-flight hedges and legs finish), stopped, and restarted from the store under the new ones;
   added ones start and removed ones stop the same way (bot/app/active_runner.py),
-- added markets get a new engine slot (and a stream); removed markets keep their slot, unquoted,
+- added markets get a new engine slot and a stream; removed markets keep their slot, unquoted,
+  and stop streaming (their book and trade subscriptions end; a book the bot no longer trades
+  must not be judged stale or pull anything), until a later reload adds them back,
 - [bot] and [venues] changes (credentials, kinds, database, ops) need a restart: they are logged
   and left as they were, while the rest of the change is applied.
 """
@@ -30,6 +32,7 @@ from bot.app.strategy_wiring import build_strategies, cancel_orders_on
 from bot.core.config_base import ConfigError
 from bot.core.domain import Market
 from bot.kernel.runtime import Runtime
+from connectors.base import StreamedMarkets
 
 log = logging.getLogger("mmbot.reload")
 
@@ -80,14 +83,38 @@ async def apply_config(bot: Reloadable, new: AppConfig) -> None:
     rt = bot.runtime
     added = await _new_markets(rt, new)
     running_active = {n: p for n, p in bot.config.strategies.items() if bot.active.get(n) is not None}
+    streamed = _streamed(bot.config)
     bot.set_config(new)
     _apply_markets(rt, new, added)
     await _apply_strategies(rt, bot.active, new, running_active)
     rt.orders.limits = risk_limits(new)
     rt.risk_guard.update_limits(new.risk)
-    for venue_name in {m.venue for _, m in added}:
-        symbols = [m.symbol for m in rt.state.markets if m.venue == venue_name]
-        await rt.venues[venue_name].start_streams(symbols, rt.engine.on_event)
+    await _apply_streams(rt, streamed, _streamed(new))
+
+
+def _streamed(config: AppConfig) -> dict[str, list[str]]:
+    """Per venue, the symbols of its configured markets (what it streams)."""
+    out: dict[str, list[str]] = {}
+    for m in config.markets:
+        out.setdefault(m.venue, []).append(m.symbol)
+    return out
+
+
+async def _apply_streams(rt: Runtime, before: dict[str, list[str]], after: dict[str, list[str]]) -> None:
+    """Each venue whose market set changed streams exactly its configured markets from now on."""
+    wanted = {(venue, symbol) for venue, symbols in after.items() for symbol in symbols}
+    rt.engine.set_retired(
+        {slot for slot, m in enumerate(rt.state.markets) if (m.venue, m.symbol) not in wanted}
+    )
+    for name, venue in rt.venues.items():
+        symbols = after.get(name, [])
+        if set(symbols) == set(before.get(name, [])):
+            continue
+        if isinstance(venue, StreamedMarkets):
+            await venue.stream_markets(symbols)
+        else:
+            await venue.start_streams(symbols, rt.engine.on_event)
+        log.info("%s: streaming %s", name, ", ".join(symbols) or "no market")
 
 
 async def _new_markets(rt: Runtime, new: AppConfig) -> list[tuple[MarketConfig, Market]]:

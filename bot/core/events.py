@@ -70,4 +70,19 @@ class VenueStatus:
     local_ts_ns: int
 
 
-VenueEvent = BookSnapshot | PublicTrade | OrderUpdate | FillEvent | BalanceUpdate | VenueStatus
+@dataclass(frozen=True, slots=True)
+class BookStatus:
+    """Whether one market's book can be quoted on; `live=False` pulls that market's quotes only.
+
+    A book is not live while its stream is lost, or silent while the venue's REST book shows it
+    moved (updates were lost). A quiet book the REST book confirms is live.
+    """
+
+    venue: str
+    symbol: str
+    live: bool
+    detail: str
+    local_ts_ns: int
+
+
+VenueEvent = BookSnapshot | PublicTrade | OrderUpdate | FillEvent | BalanceUpdate | VenueStatus | BookStatus

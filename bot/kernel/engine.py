@@ -21,6 +21,7 @@ from bot.core.domain import Side
 from bot.core.events import (
     BalanceUpdate,
     BookSnapshot,
+    BookStatus,
     FillEvent,
     OrderUpdate,
     PublicTrade,
@@ -93,6 +94,8 @@ class Engine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._venue_connected: dict[str, bool] = {}
+        self._dead_books: set[int] = set()  # slots whose book is not live (lost or stalled)
+        self.retired: set[int] = set()  # slots of markets a reload removed: not streamed any more
         self._unowned: set[int] = set()  # slots whose strategy went away: orders to cancel
         # Active strategies' on_event hooks, called after the engine applied each event.
         self.listeners: list[Callable[[VenueEvent], None]] = []
@@ -127,6 +130,8 @@ class Engine:
             self.orders.apply_balances(event.venue, event.balances)
         elif isinstance(event, VenueStatus):
             self._set_venue_connected(event.venue, event.connected, event.detail)
+        elif isinstance(event, BookStatus):
+            self._set_book_live(event)
         elif isinstance(event, PublicTrade):
             pass  # the fixed-spread model does not use public trades; estimators will
 
@@ -156,7 +161,7 @@ class Engine:
         self._venue_connected[venue] = connected
         for slot, market in enumerate(self.state.markets):
             if market.venue == venue:
-                self.state.quoting_enabled[slot] = connected
+                self.state.quoting_enabled[slot] = connected and slot not in self._dead_books
                 self.state.mark_dirty(slot)
         if was_connected and not connected and not self._stopping:
             # Pulled now, not at the next requote round: a resync can declare the feed healthy
@@ -171,6 +176,41 @@ class Engine:
             await self.orders.cancel_all(venue)
         except Exception:
             log.exception("pulling the quotes of disconnected venue %s failed", venue)
+
+    def _set_book_live(self, event: BookStatus) -> None:
+        """One market's book lost or back: only that market's quotes are pulled or resumed."""
+        slot = self.state.slot(event.venue, event.symbol)
+        if slot is None:
+            return
+        was_live = slot not in self._dead_books
+        if event.live:
+            self._dead_books.discard(slot)
+        else:
+            self._dead_books.add(slot)
+        self.state.quoting_enabled[slot] = event.live and self.venue_connected(event.venue)
+        self.state.mark_dirty(slot)
+        if was_live and not event.live and not self._stopping:
+            # Now, not at the next round: quotes made on a stalled book must not survive its resync.
+            task = asyncio.get_running_loop().create_task(self._pull_market(slot), name=f"pull-{slot}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self._wake.set()
+
+    async def _pull_market(self, slot: int) -> None:
+        cids = [o.client_order_id for o in self.orders.orders_of(slot)]
+        try:
+            await asyncio.gather(*(self.orders.cancel_order(cid) for cid in cids))
+        except Exception:
+            log.exception("pulling the quotes of %s (book not live) failed", self.state.markets[slot].key)
+
+    def book_live(self, slot: int) -> bool:
+        """Whether the market's book last said live (True until its venue says otherwise)."""
+        return slot not in self._dead_books
+
+    def set_retired(self, slots: set[int]) -> None:
+        """Markets a reload removed (their slots stay): no stream, no quotes, no book verdict."""
+        self.retired = set(slots)
+        self._dead_books -= self.retired
 
     def venue_connected(self, venue: str) -> bool:
         """Whether the venue's streams last said connected (True until a venue says otherwise)."""

@@ -34,7 +34,7 @@ def health_report(rt: Runtime, stale_book_s: float) -> tuple[bool, dict[str, Any
     for name in rt.venues:
         ages = {}
         for slot, m in enumerate(engine.state.markets):
-            if m.venue == name:
+            if m.venue == name and slot not in engine.retired:  # a market a reload removed: unstreamed
                 last = int(engine.state.last_book_ns[slot])
                 ages[m.symbol] = None if last == 0 else round((now_ns - last) / NS_PER_S, 3)
         connected = engine.venue_connected(name)

@@ -7,14 +7,20 @@ from decimal import Decimal
 from typing import Any
 
 from bot.core.domain import MarketKey, Side
+from bot.kernel.pnl import MarketPnl
 from bot.kernel.store import Store
 from bot.reports.lp_status import collect_lp_status, format_lp_status
 
 
 def collect_status(store: Store) -> dict[str, Any]:
+    """Per market: open orders, and position and PnL from every stored fill of every run.
+
+    The position is the sum of all fills (base fees included), so it equals the venue's base
+    balance change since the first run whatever the restarts; PnL is the cash flow of all fills
+    marked at the newest stored mid (none before the first snapshot).
+    """
     markets: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "open_orders": 0, "fills": 0, "bought": Decimal(0), "sold": Decimal(0),
-        "fees": Decimal(0), "volume_quote": Decimal(0),
     })  # fmt: skip
     open_orders = []
     for row in store.open_orders():
@@ -30,22 +36,33 @@ def collect_status(store: Store) -> dict[str, Any]:
                 "state": row.state,
             }
         )
+    pnl: dict[str, MarketPnl] = {}
     for fill in store.fills():
-        m = markets[f"{fill.venue}:{fill.symbol}"]
+        key = f"{fill.venue}:{fill.symbol}"
+        m = markets[key]
         m["fills"] += 1
         size = Decimal(fill.size)
         m["bought" if fill.side == Side.BUY.value else "sold"] += size
-        m["fees"] += Decimal(fill.fee)
-        m["volume_quote"] += Decimal(fill.price) * size
-    for key, snap in store.latest_pnl().items():
-        m = markets[key]
-        m["position_base"] = snap.position_base
-        m["mid"] = snap.mid
-        m["pnl_quote"] = snap.pnl_quote
+        if key not in pnl:
+            base, _, quote = fill.symbol.partition("/")
+            pnl[key] = MarketPnl(base, quote)
+        pnl[key].apply_fill(Side(fill.side), Decimal(fill.price), size, Decimal(fill.fee), fill.fee_asset)
+    mids = {key: Decimal(snap.mid) for key, snap in store.latest_pnl().items()}
+    for key, m in markets.items():
+        p = pnl.get(key)
+        mid = mids.get(key)
+        m["position_base"] = p.position_base if p else Decimal(0)
+        m["cash_quote"] = p.cash_quote if p else Decimal(0)
+        m["fees"] = p.fees_quote if p else Decimal(0)
+        m["volume_quote"] = p.volume_quote if p else Decimal(0)
+        m["mid"] = mid
+        m["pnl_quote"] = None if mid is None or mid <= 0 else (p.pnl_at(mid) if p else Decimal(0))
     venues = sorted({MarketKey.parse(k).venue for k in markets})
     balances = {v: {a: str(b.total) for a, b in store.balance_snapshot(v).items()} for v in venues}
     return {
-        "markets": {k: {f: str(v) for f, v in m.items()} for k, m in sorted(markets.items())},
+        "markets": {
+            k: {f: None if v is None else str(v) for f, v in m.items()} for k, m in sorted(markets.items())
+        },
         "open_orders": open_orders,
         "balances": balances,
         "lp": collect_lp_status(store),
@@ -65,7 +82,7 @@ def format_status(status: dict[str, Any]) -> str:
             m["fills"],
             m["bought"],
             m["sold"],
-            m.get("position_base", "-"),
+            m["position_base"],
             q(m["fees"]),
             q(m.get("pnl_quote")),
         )

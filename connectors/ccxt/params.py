@@ -30,7 +30,12 @@ class CcxtVenueParams(StrictModel):
         "REST and websocket API URL, keeping paths (local facade, proxy)",
     )
     options: dict[str, Any] = Field(default_factory=dict, description="passed to ccxt as `options`")
-    stale_book_s: float = Field(1.0, gt=0, description="no book update for this long pulls quotes")
+    stale_book_s: float = Field(
+        2.0,
+        gt=0,
+        description="a book silent this long is checked against the venue's REST book: unchanged, it "
+        "is quiet and stays quoted; moved, its market's quotes are pulled and the book resynced",
+    )
     order_rate_per_s: float = Field(10.0, gt=0, description="our own budget for creates and cancels")
     order_burst: int = Field(10, ge=1, description="creates/cancels allowed back to back")
     use_websockets: bool = Field(True, description="False: poll REST even where ccxt.pro has streams")

@@ -1,9 +1,13 @@
 """The venue's push side: ccxt.pro watch_* loops (or REST polling), stale-book watchdog, catch-up.
 
-One task per stream. A stream error marks it failed in StreamHealth (VenueStatus connected=False)
-and the loop simply calls watch_* again: ccxt opens a new connection, resubscribes, and for books
-fetches a fresh REST snapshot before applying deltas, i.e. a full resync. Own orders and fills
-missed while a private stream was down are caught up over REST before the stream counts as healthy.
+One task per stream. A private stream error marks it failed in StreamHealth (VenueStatus
+connected=False: the venue's quotes are pulled); a book stream error or a stalled book marks only
+that market's book not live (BookStatus, connectors.ccxt.book_watch). The loop simply calls
+watch_* again: ccxt opens a new connection, resubscribes, and for books fetches a fresh REST
+snapshot before applying deltas, i.e. a full resync. Own orders and fills missed while a private
+stream was down are caught up over REST before the stream counts as healthy. The set of streamed
+markets can change while running (`stream_markets`, hot reload): a removed market's book and
+trade subscriptions end.
 """
 
 from __future__ import annotations
@@ -17,13 +21,13 @@ from typing import Any
 
 import ccxt
 
-from bot.core.clock import NS_PER_S
 from bot.core.domain import Market
 from bot.core.events import BalanceUpdate
 from connectors.base import EventSink, VenueError
 from connectors.ccxt import convert, queries, sanity
 from connectors.ccxt.account_sync import AccountSync
-from connectors.ccxt.health import StreamHealth
+from connectors.ccxt.book_watch import BookWatch
+from connectors.ccxt.health import BookFreshness, StreamHealth
 from connectors.ccxt.pacing import Backoff
 from connectors.ccxt.session import CcxtSession
 
@@ -41,11 +45,6 @@ def _stream_lost(exc: BaseException) -> bool:
     return isinstance(exc, ccxt.BaseError)
 
 
-def _is_book_hash(subscription_hash: object, symbol: str) -> bool:
-    text = str(subscription_hash).lower()
-    return symbol.lower() in text and ("book" in text or "depth" in text)
-
-
 class StreamRunner:
     def __init__(
         self, session: CcxtSession, sync: AccountSync, symbols: Sequence[str], sink: EventSink
@@ -57,13 +56,17 @@ class StreamRunner:
         self.params = session.params
         self.clock = session.clock
         self.symbols = list(symbols)
+        # Own orders and fills are caught up on every market ever streamed here: a market removed
+        # by a reload can still see the last fills of orders it had.
+        self.account_symbols = list(symbols)
         self.sink = sink
         self.health = StreamHealth(session.name, session.clock, sink)
+        self.books = BookFreshness(session.name, session.clock, sink)
+        self.watch = BookWatch(session, self.books, self._emit_book)
         self.backoff = Backoff(self.params.backoff_base_s, self.params.backoff_max_s)
-        self.last_book_ns: dict[str, int] = {}
-        self.stale: set[str] = set()
-        self.resyncs = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._market_tasks: dict[str, list[asyncio.Task[None]]] = {}
+        self._has: dict[str, Any] = {}
         self._catch_up_lock = asyncio.Lock()
         self._seen_public: dict[str, set[str]] = {}
         self.ready: dict[str, asyncio.Event] = {}
@@ -71,25 +74,62 @@ class StreamRunner:
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
+    @property
+    def stale(self) -> frozenset[str]:
+        """Markets whose book is not live right now (lost or stalled)."""
+        return frozenset(self.books.stale)
+
+    @property
+    def last_book_ns(self) -> dict[str, int]:
+        return self.watch.last_book_ns
+
+    @property
+    def resyncs(self) -> int:
+        return self.watch.resyncs
+
     def start(self) -> None:
         has = dict(self.exchange.has)
         if not self.params.use_websockets:
             has = {k: v for k, v in has.items() if not k.startswith("watch")}
-        now = self.clock.now_ns()
-        spawn = self._spawn
+        self._has = has
         for symbol in self.symbols:
-            self.last_book_ns[symbol] = now
-            if has.get("watchOrderBook"):
-                spawn(f"book:{symbol}", self._book_stream(symbol))
-            else:
-                spawn(f"book:{symbol}", self._poll(f"book:{symbol}", partial(self._poll_book, symbol)))
-            if has.get("watchTrades"):
-                spawn(f"trades:{symbol}", self._trade_stream(symbol))
-            elif has.get("fetchTrades"):
-                spawn(f"trades:{symbol}", self._poll(f"trades:{symbol}", partial(self._poll_trades, symbol)))
+            self._start_market(symbol)
         if self.session.has_credentials:
             self._start_private(has)
-        spawn("watchdog", self._watchdog())
+        self._spawn("watchdog", self.watch.run())
+
+    def _start_market(self, symbol: str) -> None:
+        has, spawn = self._has, partial(self._spawn, market=symbol)
+        self.watch.watch(symbol)
+        if has.get("watchOrderBook"):
+            spawn(f"book:{symbol}", self._book_stream(symbol))
+        else:
+            spawn(f"book:{symbol}", self._poll(f"book:{symbol}", partial(self._poll_book, symbol)))
+        if has.get("watchTrades"):
+            spawn(f"trades:{symbol}", self._trade_stream(symbol))
+        elif has.get("fetchTrades"):
+            spawn(f"trades:{symbol}", self._poll(f"trades:{symbol}", partial(self._poll_trades, symbol)))
+
+    async def stream_markets(self, symbols: Sequence[str]) -> None:
+        """Stream exactly `symbols` from now on: new ones start, removed ones stop (unsubscribed)."""
+        wanted = list(dict.fromkeys(symbols))
+        for symbol in [s for s in self.symbols if s not in wanted]:
+            await self._stop_market(symbol)
+        for symbol in [s for s in wanted if s not in self.symbols]:
+            self._start_market(symbol)
+            if symbol not in self.account_symbols:
+                self.account_symbols.append(symbol)
+        self.symbols = wanted
+
+    async def _stop_market(self, symbol: str) -> None:
+        tasks = self._market_tasks.pop(symbol, [])
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = [t for t in self._tasks if t not in tasks]
+        await self.watch.unwatch(symbol, self._has)
 
     def _start_private(self, has: dict[str, Any]) -> None:
         spawn = self._spawn
@@ -111,10 +151,12 @@ class StreamRunner:
         reconcile = self._poll("reconcile", self.catch_up, self.params.reconcile_interval_s, wait_first=True)
         spawn("reconcile", reconcile)
 
-    def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, name: str, coro: Coroutine[Any, Any, None], market: str | None = None) -> None:
         task = asyncio.create_task(coro, name=f"{self.name}:{name}")
         task.add_done_callback(self._task_done)
         self._tasks.append(task)
+        if market is not None:
+            self._market_tasks.setdefault(market, []).append(task)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -127,6 +169,7 @@ class StreamRunner:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        self._market_tasks.clear()
 
     # ---- books -------------------------------------------------------------------------------
 
@@ -139,15 +182,13 @@ class StreamRunner:
             self.session.skip_message(f"{symbol} book update", problem + "; resyncing the book")
             return False
         now = self.clock.now_ns()
-        self.last_book_ns[symbol] = now
-        self.sink(convert.to_book_snapshot(market, book, depth, now))
-        if self.stale:
-            self.stale.discard(symbol)
-        self.health.ok(f"book:{symbol}", "book resynced")
+        snapshot = convert.to_book_snapshot(market, book, depth, now)
+        self.watch.seen(symbol, (snapshot.bids, snapshot.asks), now)
+        self.sink(snapshot)
+        self.books.live(symbol, "book resynced")
         return True
 
     async def _book_stream(self, symbol: str) -> None:
-        key = f"book:{symbol}"
         attempt = 0
         while True:
             try:
@@ -155,63 +196,20 @@ class StreamRunner:
             except (ccxt.BaseError, asyncio.CancelledError) as exc:
                 if not _stream_lost(exc):
                     raise
-                self.stale.add(symbol)
-                self.health.fail(key, f"book stream {symbol} lost: {type(exc).__name__}: {exc}")
+                self.books.lost(symbol, f"book stream {symbol} lost: {type(exc).__name__}: {exc}")
                 await asyncio.sleep(self.backoff.delay_s(attempt))
                 attempt = min(attempt + 1, 10)
                 continue
             attempt = 0
             if not self._emit_book(symbol, book):
                 # ccxt's copy of the book now holds the bad level: drop it and resnapshot.
-                await self._force_resync(symbol)
+                await self.watch.force_resync(symbol)
 
     async def _poll_book(self, symbol: str) -> None:
         book = await self.rest.call(
             f"fetch_order_book {symbol}", lambda: self.exchange.fetch_order_book(symbol)
         )
         self._emit_book(symbol, book)
-
-    async def _watchdog(self) -> None:
-        """No book update for stale_book_s: pull quotes, then force a reconnect and resync."""
-        stale_ns = int(self.params.stale_book_s * NS_PER_S)
-        period = min(1.0, self.params.stale_book_s / 4)
-        last_forced: dict[str, int] = {}
-        while True:
-            await asyncio.sleep(period)
-            now = self.clock.now_ns()
-            for symbol in self.symbols:
-                idle_ns = now - self.last_book_ns[symbol]
-                if idle_ns <= stale_ns:
-                    continue
-                self.stale.add(symbol)
-                self.health.fail(
-                    f"book:{symbol}", f"book {symbol} stale: no update for {idle_ns / NS_PER_S:.1f}s"
-                )
-                if now - last_forced.get(symbol, 0) > stale_ns:
-                    last_forced[symbol] = now
-                    await self._force_resync(symbol)
-
-    async def _force_resync(self, symbol: str) -> None:
-        """Drop the websocket carrying this book: the stream loop reconnects and resnapshots."""
-        clients = self.exchange.clients  # every ccxt >= 4.5 exchange has it: url -> ws client
-        carrying = [
-            (url, client)
-            for url, client in clients.items()
-            if any(symbol in str(h) for h in client.subscriptions)
-        ]
-        # Prefer the connection whose subscription is the book (hash names like orderbook::SYM).
-        books = [(u, c) for u, c in carrying if any(_is_book_hash(h, symbol) for h in c.subscriptions)]
-        for url, client in books or carrying:
-            self.resyncs += 1
-            log.warning("%s: dropping stream connection for %s to resync", self.name, symbol)
-            error = ccxt.NetworkError(f"{self.name}: {symbol} book stale, reconnecting")
-            # Marked failed first so ccxt's on_close does not drop a newer client on the same URL.
-            client.error = error
-            if clients.get(url) is client:
-                del clients[url]
-            client.reset(error)
-            with contextlib.suppress(Exception):
-                await client.close()
 
     # ---- public trades -----------------------------------------------------------------------
 
@@ -357,7 +355,7 @@ class StreamRunner:
     async def catch_up(self) -> None:
         """REST pass over open orders, orders we think live, recent fills and balances."""
         async with self._catch_up_lock:
-            await self.sync.catch_up(self.symbols, self.started_ms)
+            await self.sync.catch_up(self.account_symbols, self.started_ms)
 
     # ---- polling -----------------------------------------------------------------------------
 
@@ -377,6 +375,6 @@ class StreamRunner:
                 await job()
             except VenueError as exc:
                 if key.startswith("book:"):
-                    self.health.fail(key, f"{key} polling failed: {exc}")
+                    self.books.lost(key.removeprefix("book:"), f"{key} polling failed: {exc}")
                 log.debug("%s: %s poll failed: %s", self.name, key, exc)
             await asyncio.sleep(interval)

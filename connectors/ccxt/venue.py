@@ -147,6 +147,14 @@ class CcxtVenue:
         if self.streams.health.connected:
             sink(VenueStatus(self.name, True, f"streaming {len(symbols)} markets", self.clock.now_ns()))
 
+    async def stream_markets(self, symbols: Sequence[str]) -> None:
+        """connectors.base.StreamedMarkets: change the streamed markets in place (hot reload)."""
+        if self.streams is None:
+            raise VenueUnavailable(self.name, "stream_markets: start_streams() first")
+        for symbol in symbols:
+            self.session.market(symbol)
+        await self.streams.stream_markets(symbols)
+
     @property
     def stale_symbols(self) -> frozenset[str]:
         """Markets whose book is lost or stale right now (quotes must stay pulled)."""
@@ -244,7 +252,8 @@ class CcxtVenue:
     async def fetch_fills(self, symbol: str | None = None, since_ns: int | None = None) -> list[Fill]:
         session = self.session
         session.require_credentials("fetch_fills")
-        symbols = [symbol] if symbol is not None else list(self.streams.symbols if self.streams else [])
+        streamed = self.streams.account_symbols if self.streams else []
+        symbols = [symbol] if symbol is not None else list(streamed)
         since_ms = since_ns // convert.NS_PER_MS if since_ns is not None else None
         fills: list[Fill] = []
         seen: set[str] = set()

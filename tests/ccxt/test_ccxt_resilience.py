@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from bot.core.domain import OrderState, Side
-from bot.core.events import BookSnapshot
+from bot.core.events import BookSnapshot, BookStatus, VenueStatus
 from connectors.base import AuthError, RateLimited
 from tests.ccxt.conftest import KEY_ENV, SECRET_ENV
 from tests.kit.recorder import Recorder
 from tests.kit.stubs import request
 
 BTC = "BTC/USDT"
+ETH_BTC = "ETH/BTC"
 ACCOUNT = "main"
 POST_ORDER = ("POST", "/api/v3/order")
 
@@ -127,19 +128,35 @@ async def test_dropped_websockets_reconnect_resync_and_never_duplicate_fills(fac
     assert trade_ids == [f.venue_trade_id for f in engine.fills(ACCOUNT)]
 
 
-async def test_stale_book_pulls_quotes_then_recovers(facade, make_venue):
+async def test_quiet_book_stays_live_and_a_stalled_book_is_pulled_alone(facade, make_venue):
+    """Silent for stale_book_s: the REST book decides. Unchanged = quiet (live, no pull); moved =
+    stalled: only that market's book goes down (BookStatus), never the venue (VenueStatus)."""
     venue = await make_venue(facade, stale_book_s=0.4)
     rec = Recorder()
-    await venue.start_streams([BTC], rec)
+    await venue.start_streams([BTC, ETH_BTC], rec)
     engine = facade.exchange
-    await rec.wait_for(lambda: rec.last_book(BTC), what="first book")
+    await rec.wait_for(lambda: rec.last_book(BTC) and rec.last_book(ETH_BTC), what="first books")
 
-    facade.faults.freeze_depth = True  # connected, but no depthUpdate any more
+    # Both books quiet (no flow on this venue) for 5 x stale_book_s: checked, confirmed, kept live.
+    quiet_from = len(rec.events)
+    confirmed = venue.streams.watch.confirmed_quiet
+    await rec.wait_for(lambda: min(confirmed[BTC], confirmed[ETH_BTC]) >= 3, 10, "confirmations")
+    quiet = rec.events[quiet_from:]
+    assert [e for e in quiet if isinstance(e, BookStatus | VenueStatus)] == []
+    assert venue.stale_symbols == frozenset() and venue.streams.books.pulls == 0
+    # each confirmation re-sent the unchanged book as fresh
+    assert {(b.bids, b.asks) for b in quiet if isinstance(b, BookSnapshot) and b.symbol == BTC} == {
+        engine.depth(BTC, 20)
+    }
+
+    facade.faults.freeze_depth = True  # connected, frames lost while BTC's book moves on
+    engine.background_place(BTC, Side.BUY, engine.book(BTC).best_bid() - 50, 1, facade.core.now_ns())
     down = await rec.wait_for(
-        lambda: [s for s in rec.statuses if not s.connected], timeout_s=5, what="VenueStatus down"
+        lambda: [s for s in rec.of(BookStatus) if not s.live], timeout_s=5, what="BookStatus down"
     )
-    assert "stale" in down[0].detail
+    assert [(s.symbol, "moved" in s.detail) for s in down] == [(BTC, True)]
     assert venue.stale_symbols == {BTC}
+    assert not [s for s in rec.statuses[1:] if not s.connected]  # the venue itself stays up
     await rec.wait_for(lambda: venue.streams.resyncs >= 1, what="a forced resync")
 
     facade.faults.freeze_depth = False
@@ -149,13 +166,13 @@ async def test_stale_book_pulls_quotes_then_recovers(facade, make_venue):
         engine.background_place(BTC, Side.BUY, engine.book(BTC).best_bid() - 50 - i, 1, facade.core.now_ns())
         try:
             await rec.wait_for(
-                lambda: rec.statuses[-1].connected and len(rec.of(BookSnapshot)) > n_books, 0.1
+                lambda: rec.of(BookStatus)[-1].live and len(rec.of(BookSnapshot)) > n_books, 0.1
             )
             break
         except AssertionError:
             continue
-    assert rec.statuses[-1].connected
-    assert "recovered" in rec.statuses[-1].detail
+    assert [(s.symbol, s.live) for s in rec.of(BookStatus)] == [(BTC, False), (BTC, True)]
+    assert "resynced" in rec.of(BookStatus)[-1].detail
     assert venue.stale_symbols == frozenset()
     # The last bid placed above may still be on its way (books publish every 100 ms): the resynced
     # stream must converge to the engine's book, not match it at one arbitrary instant.

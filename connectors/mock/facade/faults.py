@@ -43,7 +43,8 @@ class Faults:
     ack_delay_ms: float = 0.0
     """Every new-order answer is held back this long (fills can reach the stream before the ack)."""
     freeze_depth: bool = False
-    """Stop publishing depth diffs (the stream goes quiet but stays connected)."""
+    """Depth diffs are lost (the stream goes quiet but stays connected) while the book moves on:
+    REST `/depth` serves the moved book, as a real venue's would during a stall."""
     freeze_user: bool = False
     """User data events are lost (the private stream goes quiet but stays connected)."""
     duplicate_user_events: bool = False

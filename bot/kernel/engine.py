@@ -32,7 +32,7 @@ from bot.kernel.controls import QuotingControls
 from bot.kernel.market_state import MarketState, others_level
 from bot.kernel.order_diff import RefreshPolicy, diff_orders
 from bot.kernel.order_manager import OrderManager
-from bot.kernel.strategy import EventHook, QuoteStrategy, SelfTradeGroups
+from bot.kernel.strategy import EventHook, LiveOrdersReader, QuoteStrategy, SelfTradeGroups
 from bot.kernel.targets import QuoteTargets
 
 log = logging.getLogger("mmbot.engine")
@@ -240,6 +240,8 @@ class Engine:
         strategy = qs.strategy
         if not qs.attached and isinstance(strategy, EventHook):
             self.listeners.append(strategy.on_event)
+        if isinstance(strategy, LiveOrdersReader):
+            strategy.read_orders_from(self.orders.orders_of)
         if isinstance(strategy, SelfTradeGroups) and strategy.stp_groups:
             self.orders.self_trade.register(strategy, strategy.stp_groups, self.requote_slot)
         self._unowned -= {int(s) for s in strategy.slots}

@@ -18,6 +18,12 @@ Storage rule, per market (rows are (market, ts_ns, mid)):
 So the stored fair at any instant t is the live fair of an instant in [t − min_interval, t],
 and a market writes at most 1 + duration / min_interval rows (4 a second while its fair moves,
 none while it does not), plus at most two at stop.
+
+Retention: up to 345,600 rows a day per moving market, so a weeks-long run must drop old rows.
+`prune_mids` (the housekeeping job, `[bot.jobs] mid_series_retention_days`, 7 by default) deletes
+each market's rows older than the cutoff except the last one before it (the value in force at the
+cutoff, which `load_mids` returns for a window starting there), in batches of bounded size so a
+first prune of a large table never holds the store's write lock for long.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import math
 from collections.abc import Callable
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Index
+from sqlalchemy import BigInteger, Index, delete
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from bot.core.clock import NS_PER_S, Clock
@@ -35,6 +41,8 @@ from bot.kernel.market_state import MarketState
 from bot.kernel.store import Store
 
 DEFAULT_MIN_INTERVAL_NS = NS_PER_S // 4
+DEFAULT_RETENTION_DAYS = 7.0
+PRUNE_BATCH_ROWS = 10_000  # rows per delete statement (one short transaction each)
 # A fill reported later than this after it happened (reconciliation found it) is stored without
 # the prices of now, which are not those of its moment; the report then uses the series.
 FILL_FAIR_MAX_AGE_NS = 2 * NS_PER_S
@@ -87,6 +95,37 @@ def load_mids(store: Store, since_ns: int, until_ns: int | None = None) -> dict[
             rows = session.exec(query.order_by(col(MidRow.ts_ns), col(MidRow.id))).all()
             out[market] = [(int(t), float(m)) for t, m in [*before, *rows]]
     return out
+
+
+def prune_mids(store: Store, before_ns: int, batch_rows: int = PRUNE_BATCH_ROWS) -> int:
+    """Delete each market's rows stamped before `before_ns`, but its last one before it; returns
+    the number of rows deleted."""
+    ensure_table(store)
+    deleted = 0
+    with Session(store.engine) as session:
+        markets = session.exec(select(MidRow.market).distinct()).all()
+    for market in markets:
+        with Session(store.engine) as session:
+            in_force = session.exec(
+                select(MidRow.id)
+                .where(MidRow.market == market, col(MidRow.ts_ns) < before_ns)
+                .order_by(col(MidRow.ts_ns).desc(), col(MidRow.id).desc())
+                .limit(1)
+            ).first()
+        if in_force is None:
+            continue
+        older = (
+            select(MidRow.id)
+            .where(MidRow.market == market, col(MidRow.ts_ns) < before_ns, col(MidRow.id) != in_force)
+            .limit(batch_rows)
+        )
+        while True:
+            with store.engine.begin() as conn:
+                n = conn.execute(delete(MidRow).where(col(MidRow.id).in_(older.scalar_subquery()))).rowcount
+            deleted += n or 0
+            if not n or n < batch_rows:
+                break
+    return deleted
 
 
 class MidSeriesRecorder:

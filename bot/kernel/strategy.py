@@ -12,6 +12,9 @@ from bot.kernel.market_state import MarketState
 from bot.kernel.targets import QuoteTargets
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bot.core.domain import Order
     from bot.core.events import VenueEvent
 
 
@@ -43,3 +46,11 @@ class EventHook(Protocol):
     not block (schedule work with create_task)."""
 
     def on_event(self, event: VenueEvent) -> None: ...
+
+
+@runtime_checkable
+class LiveOrdersReader(Protocol):
+    """A quoting strategy that reads its markets' live orders (the own-fill intensity measures how
+    long each rested): the engine hands it its per-slot lookup when the strategy is added."""
+
+    def read_orders_from(self, orders_of: Callable[[int], list[Order]]) -> None: ...

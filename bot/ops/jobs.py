@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from bot.core.clock import NS_PER_S
 from bot.core.domain import TERMINAL_STATES
+from bot.kernel.mid_series import DEFAULT_RETENTION_DAYS, prune_mids
 from bot.kernel.order_manager import OrderCounters
 from bot.kernel.reconcile import reconcile_periodic
 from bot.kernel.runtime import Runtime
@@ -36,7 +37,7 @@ def schedule_jobs(
         return await reconcile_periodic(rt.venues, rt.store, rt.orders, rt.clock, rt.instance_id)
 
     async def trim() -> int:
-        return housekeeping(rt, jobs.order_event_retention_days)
+        return housekeeping(rt, jobs.order_event_retention_days, jobs.mid_series_retention_days)
 
     scheduler.add("summary", summary_interval_s, summary.log)
     scheduler.add("snapshot", snapshot_interval_s, lambda: snapshot(rt))
@@ -105,8 +106,12 @@ async def snapshot(rt: Runtime, reason: str = "periodic") -> None:
     rt.store.snapshot_pnl(rows)
 
 
-def housekeeping(rt: Runtime, retention_days: float) -> int:
-    """Drop audit rows of orders closed longer ago than the retention; checkpoint SQLite's WAL."""
+def housekeeping(
+    rt: Runtime, retention_days: float, mid_series_retention_days: float = DEFAULT_RETENTION_DAYS
+) -> int:
+    """Drop audit rows of orders closed longer ago than the retention, and the mid series' rows
+    older than its own (bot.kernel.mid_series.prune_mids); checkpoint SQLite's WAL. Returns the
+    number of rows deleted."""
     retention_ns = int(retention_days * 86_400 * NS_PER_S)
     cutoff = rt.clock.now_ns() - retention_ns
     closed_before = select(col(OrderRow.client_order_id)).where(
@@ -119,8 +124,13 @@ def housekeeping(rt: Runtime, retention_days: float) -> int:
             delete(OrderEventRow).where(col(OrderEventRow.client_order_id).in_(closed_before))
         )
         deleted = result.rowcount or 0
+    mids_cutoff = rt.clock.now_ns() - int(mid_series_retention_days * 86_400 * NS_PER_S)
+    mids_deleted = prune_mids(rt.store, mids_cutoff)
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
             conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-    log.info("housekeeping: %d order audit rows older than the retention deleted", deleted)
-    return deleted
+    log.info(
+        "housekeeping: %d order audit rows and %d mid series rows older than their retention deleted",
+        deleted, mids_deleted,
+    )  # fmt: skip
+    return deleted + mids_deleted

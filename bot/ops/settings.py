@@ -23,6 +23,7 @@ class JobsConfig(StrictModel):
     reconcile_interval_s: float = Field(300.0, gt=0, description="missed fills, orphan orders")
     housekeeping_interval_s: float = Field(3600.0, gt=0)
     order_event_retention_days: float = Field(30.0, gt=0, description="audit rows of closed orders")
+    mid_series_retention_days: float = Field(7.0, gt=0, description="stored fair series (attribution)")
 
 
 class NotifyConfig(StrictModel):

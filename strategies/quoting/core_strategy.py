@@ -13,13 +13,14 @@ from live markouts of our fills and the tape's imbalance (`toxicity`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from bot.core.clock import NS_PER_S
-from bot.core.domain import Market, Side
+from bot.core.domain import Market, Order, OrderState, Side
 from bot.core.events import BookSnapshot, FillEvent, PublicTrade, VenueEvent
 from bot.kernel.market_state import FairSource, MarketState
 from bot.kernel.targets import QuoteTargets
@@ -29,6 +30,7 @@ from strategies.quoting.estimators import VolatilityEstimator
 from strategies.quoting.intensity import TapeIntensity
 from strategies.quoting.models import QuoteConfig
 from strategies.quoting.models.avellaneda import AvellanedaParams, next_session_end_ns
+from strategies.quoting.own_fills import BPS, OwnFillIntensity
 from strategies.quoting.param_slots import build_quote_params
 from strategies.quoting.params import EstimatedParams
 from strategies.quoting.toxicity import ASK, BID, ToxicityMonitor
@@ -36,6 +38,13 @@ from strategies.quoting.toxicity import ASK, BID, ToxicityMonitor
 # The (A, κ) fit bins the buffered tape and bisects over every market: a few seconds between fits
 # is plenty for rates that are estimated over a half-life of an hour.
 INTENSITY_REFIT_NS = 5_000_000_000
+# Our live orders' resting time is sampled this often (on book events, by event time), each
+# order credited with the interval since the previous sample; a quiet gap credits at most
+# EXPOSURE_MAX_GAP_NS, since the orders seen at its end may not have rested through all of it.
+EXPOSURE_INTERVAL_NS = 1_000_000_000
+EXPOSURE_MAX_GAP_NS = 2 * EXPOSURE_INTERVAL_NS
+# On the venue's book: acknowledged and not yet confirmed gone (a cancel in flight still rests).
+RESTING_STATES = frozenset({OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.PENDING_CANCEL})
 
 
 class CoreQuoteStrategy:
@@ -65,6 +74,10 @@ class CoreQuoteStrategy:
         self.workspace = QuoteWorkspace(n, self.params.n_levels)
         self.volatility: VolatilityEstimator | None = None
         self.intensity: TapeIntensity | None = None
+        self.own_fills: OwnFillIntensity | None = None
+        self.own_fill_weight = np.zeros(n)  # w of the blend into the tape's (A, kappa)
+        self._orders_of: Callable[[int], list[Order]] | None = None
+        self._exposure_ns = 0  # the last exposure sample (0: none yet)
         self.toxicity = ToxicityMonitor(n, cfg.toxicity)
         self.sample_interval_ns = 0  # 0: volatility sampled at requotes
         self._next_sample_ns = 0
@@ -84,6 +97,11 @@ class CoreQuoteStrategy:
                 n, depth_edges_bps=i.depth_edges_bps, half_life_s=i.half_life_s, min_takers=i.min_fills,
                 fallback_a_per_s=i.fallback_a_per_s, fallback_kappa_per_bps=i.fallback_kappa_per_bps,
             )  # fmt: skip
+            if i.own_fills:
+                self.own_fills = OwnFillIntensity(
+                    n, half_life_s=i.half_life_s, min_fills=i.min_own_fills,
+                    min_depth_spread_bps=i.min_own_depth_spread_bps,
+                )  # fmt: skip
         self._last_fit_ns = 0
         self._last_quote_ns = now_ns
 
@@ -131,7 +149,14 @@ class CoreQuoteStrategy:
         if self.intensity is not None:
             self.intensity.quote_size_lots[:] = self.params.level_size_lots
             if now_ns - self._last_fit_ns >= INTENSITY_REFIT_NS:
-                self.intensity.fit(np.isfinite(x.fair_price), now_ns)
+                tape = self.intensity
+                tape.fit(np.isfinite(x.fair_price), now_ns)
+                if self.own_fills is not None:
+                    self.own_fills.fit(now_ns)
+                    takers = tape.counts.sum(axis=1)
+                    self.own_fill_weight = self.own_fills.blend(
+                        takers, tape.warm, tape.a_per_s, tape.kappa_per_bps
+                    )
                 self._last_fit_ns = now_ns
             self.intensity.intensity(x.fair_price, x.intensity_a, x.intensity_kappa)
         tox = self.toxicity
@@ -156,6 +181,7 @@ class CoreQuoteStrategy:
         if self.intensity is not None:
             out["intensity_a_per_s"] = self.intensity.a_per_s
             out["intensity_kappa_per_bps"] = self.intensity.kappa_per_bps
+            out["intensity_own_fill_weight"] = self.own_fill_weight
             out["volatility"] = x.volatility
         return {name: values.copy() for name, values in out.items()}
 
@@ -211,6 +237,8 @@ class CoreQuoteStrategy:
             if self.state is not None and self.clock_sampled and self.sample_due(event.local_ts_ns):
                 fair = self.state.fair_prices(self.volatility_source)[self.slots]
                 self.sample_volatility(fair, event.local_ts_ns)
+            if self.own_fills is not None and event.local_ts_ns - self._exposure_ns >= EXPOSURE_INTERVAL_NS:
+                self.sample_exposure(event.local_ts_ns)
             return
         if isinstance(event, PublicTrade):
             row = self._row_of.get((event.venue, event.symbol))
@@ -229,3 +257,43 @@ class CoreQuoteStrategy:
             if row is not None:
                 price = fill.price_ticks * float(self.params.tick_size[row])
                 self.toxicity.record_fill(row, fill.side is Side.BUY, price, event.local_ts_ns)
+                if self.own_fills is not None and fill.is_maker:
+                    self._record_own_fill(row, fill.side is Side.BUY, price, fill.size_lots)
+
+    def _record_own_fill(self, row: int, buy: bool, price: float, size_lots: int) -> None:
+        """A maker fill at its depth from the fair of the latest quote (before the fill, as for
+        the tape), weighing its share of the quote size."""
+        assert self.own_fills is not None
+        fair = float(self.inputs.fair_price[row])
+        depth = (1.0 if buy else -1.0) * (fair - price) / fair / BPS if fair > 0 else math.nan
+        quote_lots = float(self.params.level_size_lots[row])
+        self.own_fills.add_fill(row, depth, size_lots / quote_lots if quote_lots > 0 else 1.0)
+
+    def read_orders_from(self, orders_of: Callable[[int], list[Order]]) -> None:
+        """The engine's live orders by slot (`bot.kernel.strategy.LiveOrdersReader`)."""
+        self._orders_of = orders_of
+
+    def sample_exposure(self, now_ns: int) -> None:
+        """Credit the time since the last sample to each of our orders resting now, at its depth
+        from the fair (the own-fill intensity's exposure)."""
+        gap_ns = min(now_ns - self._exposure_ns, EXPOSURE_MAX_GAP_NS) if self._exposure_ns else 0
+        self._exposure_ns = now_ns
+        if self.own_fills is None or self._orders_of is None or gap_ns <= 0:
+            return
+        fair = (
+            self.state.fair_prices(self.cfg.fair_price)[self.slots] if self.state else self.inputs.fair_price
+        )
+        rows: list[int] = []
+        depths: list[float] = []
+        for row, slot in enumerate(self.slots.tolist()):
+            f = float(fair[row])
+            if not f > 0:
+                continue
+            tick = float(self.params.tick_size[row])
+            for order in self._orders_of(slot):
+                if order.state in RESTING_STATES:
+                    sign = 1.0 if order.request.side is Side.BUY else -1.0
+                    rows.append(row)
+                    depths.append(sign * (f - order.request.price_ticks * tick) / f / BPS)
+        if rows:
+            self.own_fills.add_exposure(rows, depths, gap_ns * 1e-9)

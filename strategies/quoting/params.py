@@ -53,11 +53,17 @@ class IntensityParams(_Strict):
 
     Estimated from the public tape (our own fills are prints on it too); `min_fills` is the
     (decayed, size-weighted) number of takers a market needs before its fit replaces the fallbacks.
+    Our own fills against our live orders' resting time (`own_fills.OwnFillIntensity`) are blended
+    in (`own_fills`) once a market has `min_own_fills` of them at depths spread by
+    `min_own_depth_spread_bps`.
     """
 
     depth_edges_bps: tuple[NonNegativeFloat, ...] = (0, 1, 2, 3, 5, 8, 12, 20, 30, 50)
     half_life_s: PositiveFloat = 3600.0
     min_fills: PositiveFloat = 30.0
+    own_fills: bool = True
+    min_own_fills: PositiveFloat = 50.0
+    min_own_depth_spread_bps: NonNegativeFloat = 0.5
     fallback_a_per_s: PositiveFloat = 1.0
     fallback_kappa_per_bps: PositiveFloat = 0.5
 

@@ -4,6 +4,7 @@ mid series is stored on change, at most one row per 250 ms per market, none whil
 import itertools
 import sqlite3
 from decimal import Decimal
+from types import SimpleNamespace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,10 +12,12 @@ from sqlalchemy import MetaData, Table, UniqueConstraint, create_engine
 
 from bot.core.clock import FixedClock
 from bot.kernel.market_state import MarketState
-from bot.kernel.mid_series import MidSeriesRecorder, load_mids
+from bot.kernel.mid_series import DEFAULT_RETENTION_DAYS, MidRow, MidSeriesRecorder, load_mids, prune_mids
 from bot.kernel.order_manager import OrderManager
 from bot.kernel.risk import RiskLimits
 from bot.kernel.store import FillRow, Store
+from bot.ops.jobs import housekeeping
+from bot.ops.settings import JobsConfig
 from tests.kit import stubs
 
 MS = 1_000_000
@@ -168,3 +171,48 @@ def test_a_store_of_the_previous_schema_opens_and_gains_the_columns(tmp_path):
     assert load_mids(store, 0) == {}  # the mid series table is created on first use
     store.close()
     Store(f"sqlite:///{path}").close()  # and opening it again changes nothing
+
+
+# ---- retention ---------------------------------------------------------------------------------
+
+DAY = 86_400 * S
+
+
+def _insert_mids(store: Store, market: str, stamps_ns: list[int]) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(
+            MidRow.__table__.insert(),  # type: ignore[attr-defined]
+            [{"market": market, "ts_ns": t, "mid": 100.0 + i} for i, t in enumerate(stamps_ns)],
+        )
+
+
+def _count(store: Store, market: str) -> int:
+    return len(load_mids(store, 0)[market])
+
+
+def test_prune_keeps_the_rows_since_the_cutoff_and_the_one_in_force_at_it_in_batches():
+    store = Store("sqlite://")
+    _insert_mids(store, "v:BTC/USDT", [h * 3600 * S for h in range(24 * 10)])  # hourly, 10 days
+    _insert_mids(store, "v:ETH/USDT", [9 * DAY + m * 60 * S for m in range(30)])  # only recent rows
+    cutoff = 7 * DAY + 1  # 7 days and 1 ns: the 07-00:00 row is the one in force at the cutoff
+    assert prune_mids(store, cutoff, batch_rows=7) == 24 * 7  # 168 rows in 25 batches
+    btc = load_mids(store, 0)["v:BTC/USDT"]
+    assert len(btc) == 1 + 24 * 3 - 1  # the row in force + every row after it
+    assert btc[0] == (7 * DAY, 100.0 + 24 * 7) and btc[1][0] == 7 * DAY + 3600 * S
+    assert _count(store, "v:ETH/USDT") == 30  # nothing older than the cutoff
+    # what a window from the cutoff sees is unchanged: its value in force, then the rows after
+    assert load_mids(store, cutoff)["v:BTC/USDT"] == btc
+    assert prune_mids(store, cutoff) == 0  # idempotent
+
+
+def test_housekeeping_applies_the_mid_series_retention_with_exact_row_counts():
+    store = Store("sqlite://")
+    now = 30 * DAY
+    # 4 rows a second for the last 8 days would be 2.7 M rows; one a minute keeps the test small
+    _insert_mids(store, "v:BTC/USDT", [now - 8 * DAY + m * 60 * S for m in range(8 * 24 * 60)])
+    rt = SimpleNamespace(clock=FixedClock(now), store=store)
+    deleted = housekeeping(rt, retention_days=30, mid_series_retention_days=7)  # type: ignore[arg-type]
+    # rows older than now - 7 days: the first day's 1,440 minutes, the last of which stays in force
+    assert deleted == 1_440 - 1
+    assert _count(store, "v:BTC/USDT") == 7 * 24 * 60 + 1
+    assert JobsConfig().mid_series_retention_days == DEFAULT_RETENTION_DAYS == 7.0

@@ -24,7 +24,7 @@ from connectors.base import EventSink, VenueError
 from connectors.ccxt import convert, queries, sanity
 from connectors.ccxt.account_sync import AccountSync
 from connectors.ccxt.health import StreamHealth
-from connectors.ccxt.pacing import Backoff
+from connectors.ccxt.pacing import Backoff, sleep_or_wake
 from connectors.ccxt.session import CcxtSession
 
 log = logging.getLogger("mmbot.ccxt")
@@ -108,7 +108,8 @@ class StreamRunner:
             # No push for own orders or fills: REST catch-up at the polling rate instead.
             spawn("catch-up", self._poll("catch-up", self.catch_up, self.params.poll_interval_s))
         # start_streams runs the first catch-up itself, once the private streams are up.
-        reconcile = self._poll("reconcile", self.catch_up, self.params.reconcile_interval_s, wait_first=True)
+        every, wake = self.params.reconcile_interval_s, self.session.catch_up_wanted
+        reconcile = self._poll("reconcile", self.catch_up, every, wait_first=True, wake=wake)
         spawn("reconcile", reconcile)
 
     def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
@@ -157,6 +158,12 @@ class StreamRunner:
                     raise
                 self.stale.add(symbol)
                 self.health.fail(key, f"book stream {symbol} lost: {type(exc).__name__}: {exc}")
+                await asyncio.sleep(self.backoff.delay_s(attempt))
+                attempt = min(attempt + 1, 10)
+                continue
+            except Exception as exc:  # not ccxt's own error: ccxt failed on a delta (price "abc")
+                self.session.message_guard.ccxt_rejected(f"{symbol} book update", exc)
+                await self._force_resync(symbol)  # ccxt's book holds part of it: resnapshot
                 await asyncio.sleep(self.backoff.delay_s(attempt))
                 attempt = min(attempt + 1, 10)
                 continue
@@ -334,14 +341,15 @@ class StreamRunner:
             if market is None:
                 continue
             problem = sanity.order_problem(order, float(market.tick_size), float(market.lot_size))
+            if self.session.message_guard.from_skipped_frame(order):
+                problem = "parsed from a frame that was skipped"
             if problem is not None:  # the REST catch-up reads the order's real state
                 self.session.skip_message(f"{market.symbol} order update", problem, order)
                 continue
             self.sync.emit_order(market, order, now)
 
     async def _on_my_trades(self, trades: list[dict[str, Any]]) -> None:
-        for trade in trades:
-            await self.sync.emit_fill(trade)
+        await self.sync.emit_stream_fills(trades)  # one held back wakes the REST catch-up
 
     async def _on_balance(self, balance: dict[str, Any]) -> None:
         problem = sanity.balance_problem(balance)
@@ -368,10 +376,13 @@ class StreamRunner:
         interval_s: float | None = None,
         *,
         wait_first: bool = False,
+        wake: asyncio.Event | None = None,
     ) -> None:
+        """Run `job` every `interval_s`; `wake`, when set, runs it at once (then it is cleared)."""
         interval = interval_s or self.params.poll_interval_s
+        pause = partial(sleep_or_wake, wake) if wake is not None else asyncio.sleep
         if wait_first:
-            await asyncio.sleep(interval)
+            await pause(interval)
         while True:
             try:
                 await job()
@@ -379,4 +390,4 @@ class StreamRunner:
                 if key.startswith("book:"):
                     self.health.fail(key, f"{key} polling failed: {exc}")
                 log.debug("%s: %s poll failed: %s", self.name, key, exc)
-            await asyncio.sleep(interval)
+            await pause(interval)

@@ -33,7 +33,7 @@ log = logging.getLogger("mmbot.ccxt")
 _SHOWN_CHARS = 200
 # Decoded messages of the last skipped frames kept (with every dict and list in them), so that a
 # structure ccxt parsed out of one is recognised for as long as ccxt can still deliver it.
-_KEPT_FRAMES = 64
+KEPT_FRAMES = 64
 
 
 class _GuardedHandler:
@@ -114,10 +114,15 @@ class MessageGuard:
         for node in nodes:
             self._nodes[id(node)] = node
         self._frames.append(nodes)
-        while len(self._frames) > _KEPT_FRAMES:
+        while len(self._frames) > KEPT_FRAMES:
             for node in self._frames.popleft():
                 if self._nodes.get(id(node)) is node:
                     del self._nodes[id(node)]
+
+    @property
+    def held_containers(self) -> int:
+        """Dicts and lists of skipped messages held (bounded by KEPT_FRAMES messages)."""
+        return len(self._nodes)
 
     def from_skipped_frame(self, structure: Mapping[str, Any]) -> bool:
         """True when ccxt parsed this structure (a trade, an order) out of a frame that was skipped."""

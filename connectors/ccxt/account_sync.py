@@ -1,7 +1,8 @@
 """Own orders and fills into domain events: from the streams, and the REST catch-up that closes gaps.
 
 Every fill goes through `emit_fill`, whichever path found it (user stream, REST catch-up after a
-reconnect, polling), and is pushed once: the tracker claims its id first.
+reconnect, polling), and is pushed once: the tracker claims its id first. The user stream's
+trades pass `emit_stream_fills` first: one that does not fully validate is left to REST.
 """
 
 from __future__ import annotations
@@ -38,6 +39,33 @@ class AccountSync:
         if self.session.sink is not None:
             self.session.sink(update)
         return update
+
+    async def emit_stream_fills(self, trades: Sequence[dict[str, Any]]) -> int:
+        """Push the user stream's trades; returns how many were held back for the venue's REST record.
+
+        A trade from the stream is stored only when all of it validates, its fee included, and
+        it was not parsed out of a frame the message guard skipped (ccxt may have cached it
+        before the rest of the frame failed). A held-back trade is not claimed, and the REST
+        catch-up is woken: it reads the venue's record of it and stores that.
+        """
+        session = self.session
+        held = 0
+        for trade in trades:
+            market = session.markets.get(trade.get("symbol") or "")
+            if market is not None:
+                if session.message_guard.from_skipped_frame(trade):
+                    problem: str | None = "parsed from a frame that was skipped"
+                else:
+                    tick, lot = float(market.tick_size), float(market.lot_size)
+                    problem = sanity.trade_problem(trade, tick, lot) or sanity.fee_problem(trade)
+                if problem is not None:
+                    session.skip_message(f"{market.symbol} fill {trade.get('id')}", problem, trade)
+                    held += 1
+                    continue
+            await self.emit_fill(trade)
+        if held:
+            session.catch_up_wanted.set()
+        return held
 
     async def emit_fill(self, trade: dict[str, Any]) -> bool:
         """Push one of our trades as a FillEvent unless it was already pushed; True if pushed."""

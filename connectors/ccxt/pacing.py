@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 
 from bot.core.clock import NS_PER_S, Clock
@@ -57,3 +58,10 @@ class Backoff:
         if retry_after_s is not None:
             delay = max(delay, retry_after_s)
         return delay
+
+
+async def sleep_or_wake(wake: asyncio.Event, timeout_s: float) -> None:
+    """Sleep `timeout_s`, or less if `wake` is set meanwhile; `wake` is cleared either way."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(wake.wait(), timeout_s)
+    wake.clear()

@@ -77,6 +77,24 @@ def trade_problem(trade: Mapping[str, Any], tick: float, lot: float) -> str | No
     return None
 
 
+def fee_problem(trade: Mapping[str, Any]) -> str | None:
+    """The fee a trade from the stream must carry to be stored: a finite cost, and its asset unless 0.
+
+    ccxt turns a fee it cannot read (cost "abc") into `{"cost": None, "currency": None}`, the same
+    structure as no fee at all; stored, that is a fill with fee 0 the venue contradicts. From the
+    stream such a trade is held back: the venue's REST record of it is stored instead.
+    """
+    fee = trade.get("fee")
+    cost = fee.get("cost") if isinstance(fee, Mapping) else None
+    number = _number(cost)
+    if number is None:
+        return f"fee {cost!r} is not a number"
+    currency = fee.get("currency") if isinstance(fee, Mapping) else None
+    if number != 0 and not (isinstance(currency, str) and currency):
+        return f"fee {cost!r} has no asset"
+    return None
+
+
 def order_problem(order: Mapping[str, Any], tick: float, lot: float) -> str | None:
     """One of our orders: side, a positive amount, a price (0/None for market orders), filled <= amount."""
     if order.get("side") not in _SIDES:

@@ -9,6 +9,7 @@ class, credentials from the environment, URLs.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from bot.core.clock import Clock
 from bot.core.domain import Market
 from connectors.base import AuthError, EventSink, OrderRejected, VenueUnavailable
 from connectors.ccxt import sanity
+from connectors.ccxt.message_guard import MessageGuard
 from connectors.ccxt.pacing import OrderBudget
 from connectors.ccxt.params import CcxtVenueParams
 from connectors.ccxt.rest import RestCaller
@@ -49,6 +51,11 @@ class CcxtSession:
         """Where events go (set by start_streams)."""
         self.skipped_messages = 0
         """Parsed messages refused by connectors.ccxt.sanity (frames ccxt could not parse: message_guard)."""
+        self.catch_up_wanted = asyncio.Event()
+        """Set when the stream lost or refused something of ours (a skipped frame, a held-back
+        fill): the streams' REST catch-up runs at once instead of at its next interval."""
+        self.message_guard = MessageGuard(name, on_skip=self.catch_up_wanted.set)
+        """Skips the frames ccxt cannot parse, and knows what ccxt parsed out of them anyway."""
 
     def connected(self) -> tuple[Any, RestCaller]:
         """The ccxt exchange and its REST caller; VenueUnavailable before connect() or after close()."""

@@ -28,7 +28,7 @@ from connectors.ccxt import convert, queries, sanity
 from connectors.ccxt.account_sync import AccountSync
 from connectors.ccxt.book_watch import BookWatch
 from connectors.ccxt.health import BookFreshness, StreamHealth
-from connectors.ccxt.pacing import Backoff
+from connectors.ccxt.pacing import Backoff, sleep_or_wake
 from connectors.ccxt.session import CcxtSession
 
 log = logging.getLogger("mmbot.ccxt")
@@ -148,7 +148,8 @@ class StreamRunner:
             # No push for own orders or fills: REST catch-up at the polling rate instead.
             spawn("catch-up", self._poll("catch-up", self.catch_up, self.params.poll_interval_s))
         # start_streams runs the first catch-up itself, once the private streams are up.
-        reconcile = self._poll("reconcile", self.catch_up, self.params.reconcile_interval_s, wait_first=True)
+        every, wake = self.params.reconcile_interval_s, self.session.catch_up_wanted
+        reconcile = self._poll("reconcile", self.catch_up, every, wait_first=True, wake=wake)
         spawn("reconcile", reconcile)
 
     def _spawn(self, name: str, coro: Coroutine[Any, Any, None], market: str | None = None) -> None:
@@ -197,6 +198,12 @@ class StreamRunner:
                 if not _stream_lost(exc):
                     raise
                 self.books.lost(symbol, f"book stream {symbol} lost: {type(exc).__name__}: {exc}")
+                await asyncio.sleep(self.backoff.delay_s(attempt))
+                attempt = min(attempt + 1, 10)
+                continue
+            except Exception as exc:  # not ccxt's own error: ccxt failed on a delta (price "abc")
+                self.session.message_guard.ccxt_rejected(f"{symbol} book update", exc)
+                await self.watch.force_resync(symbol)  # ccxt's book holds part of it: resnapshot
                 await asyncio.sleep(self.backoff.delay_s(attempt))
                 attempt = min(attempt + 1, 10)
                 continue
@@ -332,14 +339,15 @@ class StreamRunner:
             if market is None:
                 continue
             problem = sanity.order_problem(order, float(market.tick_size), float(market.lot_size))
+            if self.session.message_guard.from_skipped_frame(order):
+                problem = "parsed from a frame that was skipped"
             if problem is not None:  # the REST catch-up reads the order's real state
                 self.session.skip_message(f"{market.symbol} order update", problem, order)
                 continue
             self.sync.emit_order(market, order, now)
 
     async def _on_my_trades(self, trades: list[dict[str, Any]]) -> None:
-        for trade in trades:
-            await self.sync.emit_fill(trade)
+        await self.sync.emit_stream_fills(trades)  # one held back wakes the REST catch-up
 
     async def _on_balance(self, balance: dict[str, Any]) -> None:
         problem = sanity.balance_problem(balance)
@@ -366,10 +374,13 @@ class StreamRunner:
         interval_s: float | None = None,
         *,
         wait_first: bool = False,
+        wake: asyncio.Event | None = None,
     ) -> None:
+        """Run `job` every `interval_s`; `wake`, when set, runs it at once (then it is cleared)."""
         interval = interval_s or self.params.poll_interval_s
+        pause = partial(sleep_or_wake, wake) if wake is not None else asyncio.sleep
         if wait_first:
-            await asyncio.sleep(interval)
+            await pause(interval)
         while True:
             try:
                 await job()
@@ -377,4 +388,4 @@ class StreamRunner:
                 if key.startswith("book:"):
                     self.books.lost(key.removeprefix("book:"), f"{key} polling failed: {exc}")
                 log.debug("%s: %s poll failed: %s", self.name, key, exc)
-            await asyncio.sleep(interval)
+            await pause(interval)

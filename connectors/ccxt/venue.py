@@ -21,7 +21,6 @@ from bot.core.events import OrderUpdate, VenueStatus
 from connectors.base import EventSink, VenueError, VenueUnavailable
 from connectors.ccxt import batch, convert, queries
 from connectors.ccxt.account_sync import AccountSync
-from connectors.ccxt.message_guard import MessageGuard
 from connectors.ccxt.orders import ack, create_checked
 from connectors.ccxt.pacing import Backoff
 from connectors.ccxt.params import CcxtVenueParams
@@ -46,7 +45,7 @@ class CcxtVenue:
         self._batch_cancel = False
         self.streams: StreamRunner | None = None
         self.sync = AccountSync(self.session)
-        self.message_guard = MessageGuard(name)
+        self.message_guard = self.session.message_guard
 
     # ---- lifecycle ---------------------------------------------------------------------------
 

@@ -284,19 +284,24 @@ class FacadeCore:
 
     def _report(self, update: OrderUpdate, execution_type: str, fill: Fill | None = None) -> None:
         meta = self._remember(update)
-        self._broadcast_user(
-            codec.execution_report(
-                self.markets[update.symbol],
-                update,
-                execution_type=execution_type,
-                order_type=meta.order_type,
-                time_in_force=meta.time_in_force,
-                created_ns=meta.created_ns,
-                cum_quote=meta.cum_quote,
-                fill=fill,
-                cancel_client_order_id=self.cancel_client_order_id if execution_type == "CANCELED" else None,
-            )
+        report = codec.execution_report(
+            self.markets[update.symbol],
+            update,
+            execution_type=execution_type,
+            order_type=meta.order_type,
+            time_in_force=meta.time_in_force,
+            created_ns=meta.created_ns,
+            cum_quote=meta.cum_quote,
+            fill=fill,
+            cancel_client_order_id=self.cancel_client_order_id if execution_type == "CANCELED" else None,
         )
+        faults = self.faults
+        if fill is not None and faults.corrupt_trade_reports > 0:
+            faults.corrupt_trade_reports -= 1
+            faults.trade_reports_corrupted += 1
+            faults.corrupted_trades.append((fill.symbol, fill.venue_trade_id))
+            report.update(faults.trade_report_overrides)
+        self._broadcast_user(report)
 
     def _on_order_update(self, update: OrderUpdate) -> None:
         # Fills were already reported as TRADE executions (the engine emits the fill first).

@@ -52,6 +52,10 @@ class Faults:
     """Each user event is held back and sent after the next one (pairs swapped)."""
     balance_lag_ms: float = 0.0
     """/api/v3/account answers balances as they were this long ago."""
+    corrupt_trade_reports: int = 0
+    """The next real trade reports (executionReport, x=TRADE) still to go out with
+    `trade_report_overrides` written over their fields (a fee "abc": the venue garbled a real trade)."""
+    trade_report_overrides: dict[str, Any] = field(default_factory=dict)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     # what fired
     rejected: int = 0
@@ -61,6 +65,9 @@ class Faults:
     user_events_lost: int = 0
     user_events_duplicated: int = 0
     user_events_reordered: int = 0
+    trade_reports_corrupted: int = 0
+    corrupted_trades: list[tuple[str, str]] = field(default_factory=list)
+    """(symbol, trade id) of the real trades whose reports went out corrupted, in order."""
     raw_frames_sent: int = 0
     """Frames injected as given (FacadeCore.send_raw): malformed JSON, missing fields, bad prices."""
 

@@ -215,10 +215,12 @@ def test_second_instance_is_refused_and_the_first_runs_on(tmp_path, facade):
     wait_for(lambda: view.open_orders(PREFIX), "the first bot's quotes", first.proc, log)
     placed_before = first.get("/status")["counters"]["placed"]
 
+    refused_in = time.monotonic()
     second = subprocess.run(
         [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
         capture_output=True, text=True, cwd=tmp_path, env=bot_env(**{TOKEN_ENV: TOKEN}), timeout=60,
     )  # fmt: skip
+    refused_in = time.monotonic() - refused_in
     assert second.returncode == ExitCode.INSTANCE_LOCKED == 4
     assert second.stdout == ""
     lines = second.stderr.splitlines()
@@ -241,6 +243,7 @@ def test_second_instance_is_refused_and_the_first_runs_on(tmp_path, facade):
     assert stops and stops[-1].startswith("stopped: 0 open orders left"), stops
     assert "UNIQUE constraint" not in log.read_text()
     assert_no_errors(log)
+    print(f"\nsecond instance refused in {refused_in:.2f}s (process start to exit)")
 
 
 @pytest.mark.slow
@@ -252,10 +255,12 @@ def test_taken_ops_port_stops_the_start_unless_optional(tmp_path, facade):
         config = write_config(tmp_path, facade.url)
         data = config.read_text().replace("port = 0", f"port = {port}")
         config.write_text(data)
+        refused_in = time.monotonic()
         refused = subprocess.run(
             [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
             capture_output=True, text=True, cwd=tmp_path, env=bot_env(), timeout=60,
         )  # fmt: skip
+        refused_in = time.monotonic() - refused_in
         assert refused.returncode == ExitCode.OPS_PORT_TAKEN == 5
         lines = refused.stderr.splitlines()
         assert len(lines) == 1 and f"cannot bind 127.0.0.1:{port}" in lines[0], refused.stderr
@@ -272,3 +277,4 @@ def test_taken_ops_port_stops_the_start_unless_optional(tmp_path, facade):
         assert bot.wait(timeout=60) == 0
     assert view.open_orders(PREFIX) == {}
     assert_no_errors(log)
+    print(f"\ntaken ops port refused in {refused_in:.2f}s (process start to exit)")

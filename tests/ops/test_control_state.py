@@ -189,3 +189,62 @@ def test_market_pauses_are_stored_and_handed_back_at_start(tmp_path):
     third = PausingStrategy("xemm", ["a:BTC/USDT"])
     assert MarketPauseRecord(ControlStore(store, "mm1"), clock).restore([third]) == []
     assert third.paused == {}
+
+
+def test_xemm_market_paused_by_a_failed_hedge_stays_paused_after_a_restart(tmp_path):
+    """The real XEMM strategy in a real Bot (simulated clock, mock venues kept across the restart)."""
+    from bot.app.lifecycle import Bot
+    from bot.core.clock import LoopClock, run_simulated
+    from connectors.mock.venue import MockVenue
+    from tests.ops.kit import our_open_orders, run_with_script
+    from tests.xvenue.test_xemm import FlakyTakerVenue, _config
+
+    config = _config(tmp_path, hedge_max_attempts=2)
+
+    async def until_paused(bot):
+        xemm = bot.active_strategies[0]
+        while not xemm.paused_markets():  # the taker refuses every hedge
+            await asyncio.sleep(1)
+        await asyncio.sleep(2)  # the pause record syncs every risk.check_interval_s
+        return xemm.paused_markets()
+
+    async def after_restart(bot):
+        xemm = bot.active_strategies[0]
+        held = xemm.paused_markets()
+        placed = bot.runtime.orders.counters.placed
+        await asyncio.sleep(30)
+        quiet = (bot.runtime.orders.counters.placed - placed, await our_open_orders(bot))
+        resumed = bot.resume_markets("va:BTC/USDT")
+        await asyncio.sleep(5)
+        return held, quiet, resumed, await our_open_orders(bot)
+
+    async def main():
+        clock = LoopClock(epoch_ns=int(config.bot.sim_start.timestamp() * 1e9))
+        venues = {
+            "va": MockVenue("va", config.venues["va"], clock),
+            "vb": FlakyTakerVenue("vb", config.venues["vb"], clock),
+        }
+        venues["vb"].reject_ioc = float("inf")
+        stop = asyncio.Event()
+
+        async def until_paused_then_stop(bot):
+            try:
+                return await until_paused(bot)
+            finally:
+                stop.set()
+
+        first = Bot(config, tmp_path, venues=venues)
+        paused = await run_with_script(first, 1500, until_paused_then_stop, stop=stop)
+        venues["vb"].reject_ioc = 0  # the operator dealt with the taker venue, not yet with the pause
+        out = await run_with_script(Bot(config, tmp_path, venues=venues), 40, after_restart)
+        for v in venues.values():
+            await v.close()
+        return paused, out
+
+    paused, (held, quiet, resumed, open_after) = run_simulated(main)
+    assert list(paused) == ["va:BTC/USDT"] and paused["va:BTC/USDT"]["unhedged_base"] != "0"
+    assert held == paused  # the same market, the same size left unhedged
+    assert quiet == (0, 0)  # 30 s after the restart: nothing placed on the paused maker market
+    assert resumed == ["va:BTC/USDT"] and open_after > 0
+    store = Store(config.bot.database_url)
+    assert ControlStore(store, config.bot.instance_id).with_prefix("market_pause:") == {}

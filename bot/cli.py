@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.app.config import load_config, masked_config, secret_env_names
 from bot.core.config_base import ConfigError
+from bot.core.exit_codes import ExitCode, StartupError
 from connectors.mock.facade import server as facade_server
 
 DEFAULT_CONFIG = Path(__file__).with_name("default_config.toml")
@@ -210,7 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
-        return 2
+        return int(ExitCode.CONFIG)
+    except StartupError as exc:  # one line naming the cause, no traceback
+        print(str(exc), file=sys.stderr)
+        return int(exc.exit_code)
 
 
 if __name__ == "__main__":

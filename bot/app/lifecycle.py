@@ -11,13 +11,16 @@ from typing import Any
 
 from bot.app.active_runner import ActiveRunner
 from bot.app.config import AppConfig
+from bot.app.instance_lock import InstanceLock, acquire_instance_lock
+from bot.app.ops_port import OpsPortTaken, check_ops_port
 from bot.app.pools import SimPools
 from bot.app.reload import ConfigWatcher
 from bot.app.startup import assemble_runtime, reconcile_at_start
 from bot.app.strategy_wiring import build_strategies, install_strategies
 from bot.core.clock import run_simulated
 from bot.kernel.context import ActiveStrategy
-from bot.kernel.market_pauses import paused_markets, resume_markets
+from bot.kernel.control_store import ControlStore
+from bot.kernel.market_pauses import MarketPauseRecord, paused_markets, resume_markets
 from bot.kernel.mid_series import MidSeriesRecorder
 from bot.kernel.reconcile import cancel_everything, store_last_fills
 from bot.kernel.runtime import Runtime
@@ -65,6 +68,8 @@ class Bot:
         self.active = ActiveRunner([], self.scheduler)  # no strategies until start
         self.ops_server: OpsServer | None = None
         self.mid_series: MidSeriesRecorder | None = None  # the stored fair series (attribution)
+        self.instance_lock: InstanceLock | None = None  # held from start() until the store closes
+        self.market_pause_record: MarketPauseRecord | None = None
 
     @property
     def started(self) -> bool:
@@ -80,14 +85,29 @@ class Bot:
     # ---- start -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Reconcile every venue, then wire strategies and ops onto the runtime; streams last."""
+        """Reconcile every venue, then wire strategies and ops onto the runtime; streams last.
+
+        Refuses (`StartupError`) before touching any venue when another process holds this store
+        and instance id, or when the required ops endpoint's port is taken."""
+        self.instance_lock = acquire_instance_lock(self.store.url, self.config.bot.instance_id)
+        try:
+            await self._start()
+        except BaseException:
+            self._release_instance_lock()
+            raise
+
+    async def _start(self) -> None:
         cfg = self.config
+        if cfg.bot.clock == "wall":
+            check_ops_port(cfg.bot.ops)
         kernel = await reconcile_at_start(
             cfg, self.store, self.venues, self.metrics, build_venues=not self._injected
         )
         self.sim_pools = SimPools.build(cfg.venues, self.venues, kernel.clock)
         await self.sim_pools.connect_chain(cfg.venues, kernel.clock)
         rt = self._runtime = assemble_runtime(cfg, self.store, self.venues, kernel, self.sim_pools.pools)
+        controls = ControlStore(self.store, cfg.bot.instance_id)
+        rt.risk_guard.restore(controls)  # a pause or trip from before a restart holds from here on
         self.metrics.bind(rt)
         self.mid_series = MidSeriesRecorder(self.store, rt.state, rt.clock, rt.orders.fair_price)
         rt.engine.listeners.append(self.mid_series.on_event)
@@ -98,6 +118,13 @@ class Bot:
             self.scheduler.add("fills_summary", b.notify.fills_summary_interval_s, hooks.fills_summary)
         self.active = ActiveRunner(rt.engine.listeners, self.scheduler)
         install_strategies(build_strategies(cfg, rt.state, rt.clock.now_ns()), rt.engine, self.active)
+        record = self.market_pause_record = MarketPauseRecord(controls, rt.clock)
+        record.restore(self.active_strategies)
+
+        async def keep_market_pauses() -> None:
+            record.sync(self.active_strategies)
+
+        self.scheduler.add("market_pauses", cfg.risk.check_interval_s, keep_market_pauses)
         if self.config_path is not None:
             self.config_watcher = ConfigWatcher(self, self.config_path, b.config_poll_interval_s)
         for name, venue in self.venues.items():
@@ -132,11 +159,12 @@ class Bot:
         side_tasks = [asyncio.create_task(rt.risk_guard.run(), name="risk-guard")]
         if self.config_watcher is not None and self.config.bot.config_poll_interval_s > 0:
             side_tasks.append(asyncio.create_task(self.config_watcher.run(), name="config-watcher"))
-        await self._start_ops_server(rt)
         waiters = [asyncio.create_task(stop.wait()), engine_task]
         if duration_s is not None:
             waiters.append(asyncio.create_task(asyncio.sleep(duration_s)))
         try:
+            # Inside the try: a required endpoint that cannot bind stops the bot cleanly.
+            await self._start_ops_server(rt)
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             if engine_task.done() and engine_task.exception() is not None:
                 log.error("engine stopped unexpectedly", exc_info=engine_task.exception())
@@ -162,8 +190,11 @@ class Bot:
         try:
             await server.start()
         except OSError as exc:
-            log.error("ops endpoint not started: cannot bind %s:%d (%s)", ops.host, ops.port, exc.strerror)
             await server.stop()
+            problem = f"cannot bind {ops.host}:{ops.port} ({exc.strerror})"
+            if not ops.optional:  # taken since the check at start
+                raise OpsPortTaken(f"ops endpoint: {problem}") from None
+            log.warning("ops endpoint: %s; running without it (bot.ops.optional = true)", problem)
             return
         self.ops_server = server
 
@@ -177,7 +208,10 @@ class Bot:
 
     def resume_markets(self, market: str | None = None) -> list[str]:
         """Resume markets a strategy paused (`market`: only that "venue:symbol"); returns the keys."""
-        return resume_markets(self.active_strategies, market, self.store, self.runtime.clock)
+        resumed = resume_markets(self.active_strategies, market, self.store, self.runtime.clock)
+        if self.market_pause_record is not None:
+            self.market_pause_record.sync(self.active_strategies)
+        return resumed
 
     def paused_markets(self) -> list[dict[str, Any]]:
         return paused_markets(self.active_strategies)
@@ -232,6 +266,12 @@ class Bot:
                 with contextlib.suppress(Exception):
                     await venue.close()
         self.store.close()
+        self._release_instance_lock()
+
+    def _release_instance_lock(self) -> None:
+        if self.instance_lock is not None:
+            self.instance_lock.release()
+            self.instance_lock = None
 
 
 def run_bot(

@@ -12,14 +12,21 @@ returns (pause, cancel, log, store, notify). Rules, each off unless configured i
 
 After a trip the switch stays tripped until `reset` (an operator's resume, or `auto_resume_due`
 after `pause_cooldown_s`). A daily-loss trip never auto-resumes before the next UTC day.
+
+Across restarts (the risk guard stores both): a trip is put back with `restore_trip`, and the
+references of drawdown and daily loss with `carry`. PnL restarts at 0 in each process, so the
+stored references are shifted onto the new process's PnL at its first check: the loss since
+00:00 UTC and the drawdown from the peak carry on where they were (price moves while the bot was
+down are not seen; the first check of a day a bot was down at midnight is that day's reference).
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
+from typing import Any
 
 from bot.core.clock import NS_PER_S
 from bot.kernel.risk_config import RiskConfig
@@ -47,6 +54,46 @@ class Trip:
     resume_after_ns: int | None  # None: only an operator's resume
 
 
+@dataclass(frozen=True, slots=True)
+class LossBaselines:
+    """The references of drawdown and daily loss at one check, with the PnL they relate to."""
+
+    ts_ns: int
+    pnl_quote: Decimal  # the PnL of that check, on its process's scale
+    peak_pnl: Decimal
+    day_start_pnl: Decimal  # the PnL at 00:00 UTC of ts_ns's day (its first check)
+
+    def to_dict(self) -> dict[str, str | int]:
+        return {
+            "ts_ns": self.ts_ns,
+            "pnl_quote": str(self.pnl_quote),
+            "peak_pnl": str(self.peak_pnl),
+            "day_start_pnl": str(self.day_start_pnl),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LossBaselines:
+        return cls(
+            int(d["ts_ns"]), Decimal(d["pnl_quote"]), Decimal(d["peak_pnl"]), Decimal(d["day_start_pnl"])
+        )
+
+
+def trip_to_dict(trip: Trip) -> dict[str, Any]:
+    return asdict(trip)
+
+
+def trip_from_dict(d: dict[str, Any]) -> Trip:
+    after = d.get("resume_after_ns")
+    return Trip(
+        str(d["rule"]),
+        str(d["message"]),
+        float(d["value"]),
+        float(d["limit"]),
+        int(d["ts_ns"]),
+        None if after is None else int(after),
+    )
+
+
 class KillSwitch:
     def __init__(self, limits: RiskConfig) -> None:
         self.limits = limits
@@ -56,13 +103,29 @@ class KillSwitch:
         self.day_start_pnl: Decimal = Decimal(0)
         self._last_mids: dict[str, float] = {}
         self._sent: deque[tuple[int, int]] = deque()  # (ts_ns, orders_sent_total)
+        self._carried: LossBaselines | None = None  # from before a restart, applied at the next check
 
     def update_limits(self, limits: RiskConfig) -> None:
         """New limits apply from the next check (hot reload); a current trip stays."""
         self.limits = limits
 
+    def restore_trip(self, trip: Trip) -> None:
+        """The trip held before a restart: tripped again until `reset`, as if never stopped."""
+        self.tripped = trip
+
+    def carry(self, baselines: LossBaselines) -> None:
+        """References stored before a restart; shifted onto this process's PnL at the next check."""
+        self._carried = baselines
+
+    def baselines(self, sample: RiskSample) -> LossBaselines | None:
+        """The references after checking `sample` (None before the first check)."""
+        if self.peak_pnl is None or self._carried is not None:
+            return self._carried
+        return LossBaselines(sample.ts_ns, sample.pnl_quote, self.peak_pnl, self.day_start_pnl)
+
     def check(self, sample: RiskSample) -> Trip | None:
         """Update the running references; return a new trip, or None (also while tripped)."""
+        self._apply_carried(sample)
         self._roll_day(sample)
         if self.peak_pnl is None or sample.pnl_quote > self.peak_pnl:
             self.peak_pnl = sample.pnl_quote
@@ -83,6 +146,7 @@ class KillSwitch:
 
     def reset(self, sample: RiskSample, *, by_operator: bool) -> None:
         """Clear the trip; references restart from now (an operator also accepts today's loss)."""
+        self._apply_carried(sample)  # a resume before the first check after a restart
         self.tripped = None
         self.peak_pnl = sample.pnl_quote
         self._sent.clear()
@@ -93,6 +157,16 @@ class KillSwitch:
             self._day = sample.ts_ns // DAY_NS
 
     # ---- rules -----------------------------------------------------------------------------
+
+    def _apply_carried(self, sample: RiskSample) -> None:
+        carried, self._carried = self._carried, None
+        if carried is None:
+            return
+        offset = sample.pnl_quote - carried.pnl_quote  # this process's PnL scale minus the old one
+        self.peak_pnl = carried.peak_pnl + offset
+        if carried.ts_ns // DAY_NS == sample.ts_ns // DAY_NS:
+            self._day = sample.ts_ns // DAY_NS
+            self.day_start_pnl = carried.day_start_pnl + offset
 
     def _roll_day(self, sample: RiskSample) -> None:
         day = sample.ts_ns // DAY_NS

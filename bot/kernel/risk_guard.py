@@ -3,6 +3,10 @@
 A pause keeps every piece of state (positions, PnL, tracked orders) and pulls the quotes: the
 engine requotes every market to nothing and every open order of ours is cancelled, active
 strategies included. Each pause and resume is logged with its numbers and stored as an event.
+
+With a `ControlStore` attached (`restore`, at start before anything quotes) the pause, the kill
+switch's trip and its loss baselines are kept in the store as they change and taken back at the
+next start: a paused bot stays paused through crashes and restarts until it is resumed.
 """
 
 from __future__ import annotations
@@ -14,8 +18,16 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from bot.core.clock import Clock
+from bot.kernel.control_store import KILL_SWITCH_TRIP, LOSS_BASELINES, OPERATOR_PAUSE, ControlStore
 from bot.kernel.engine import Engine
-from bot.kernel.kill_switch import KillSwitch, RiskSample, Trip
+from bot.kernel.kill_switch import (
+    KillSwitch,
+    LossBaselines,
+    RiskSample,
+    Trip,
+    trip_from_dict,
+    trip_to_dict,
+)
 from bot.kernel.order_manager import OrderManager
 from bot.kernel.risk_config import RiskConfig
 from bot.kernel.store import Store
@@ -38,6 +50,7 @@ class RiskGuard:
         self.pause_reason: str | None = None
         self.trips = 0
         self.alerts: list[Alert] = []
+        self.controls: ControlStore | None = None  # where pauses, trips and baselines are kept
         self._last_mid: dict[int, Decimal] = {}
         # Inventory held at start (relative to each market's target) gains and loses too: it is
         # marked from the first mid seen, so a crash on start-up inventory counts.
@@ -49,6 +62,25 @@ class RiskGuard:
 
     def update_limits(self, limits: RiskConfig) -> None:
         self.kill_switch.update_limits(limits)
+
+    def restore(self, controls: ControlStore) -> None:
+        """Keep control state in `controls` from now on, and take back what it kept: the pause,
+        the trip and the loss baselines. Called at start, before the engine quotes anything."""
+        self.controls = controls
+        trip = controls.get(KILL_SWITCH_TRIP)
+        if trip is not None:
+            self.kill_switch.restore_trip(trip_from_dict(trip))
+        baselines = controls.get(LOSS_BASELINES)
+        if baselines is not None:
+            self.kill_switch.carry(LossBaselines.from_dict(baselines))
+        pause = controls.get(OPERATOR_PAUSE)
+        tripped = self.kill_switch.tripped
+        if pause is None and tripped is not None:  # stopped between storing the trip and the pause
+            pause = {"source": "kill_switch", "reason": f"kill switch {tripped.rule}: {tripped.message}"}
+        if pause is not None:
+            self.paused_by, self.pause_reason = str(pause["source"]), str(pause["reason"])
+            log.warning("still paused from before the restart (%s): %s", self.paused_by, self.pause_reason)
+            self.engine.set_paused(True, f"{self.pause_reason} (kept across the restart)")
 
     # ---- live numbers ----------------------------------------------------------------------
 
@@ -100,8 +132,11 @@ class RiskGuard:
     async def check_once(self) -> Trip | None:
         sample = self.sample()
         trip = self.kill_switch.check(sample)
+        self._keep_baselines(sample)
         if trip is not None:
             self.trips += 1
+            if self.controls is not None:
+                self.controls.put(KILL_SWITCH_TRIP, trip_to_dict(trip), trip.ts_ns)
             self.store.record_event(
                 "kill_switch",
                 trip.ts_ns,
@@ -124,6 +159,9 @@ class RiskGuard:
         """Pull every quote and keep the state; `source` is "kill_switch" or "operator"."""
         if self.paused_by is None or source == "operator":
             self.paused_by, self.pause_reason = source, reason
+        if self.controls is not None:
+            pause = {"source": self.paused_by, "reason": self.pause_reason}
+            self.controls.put(OPERATOR_PAUSE, pause, self.clock.now_ns())
         self.engine.set_paused(True, reason)
         self.store.record_event("pause", self.clock.now_ns(), source=source, reason=reason)
         self._alert("pause", f"quoting paused ({source}): {reason}")
@@ -134,13 +172,23 @@ class RiskGuard:
         if self.paused_by is None:
             return False
         by_operator = source != "cool-down"
-        self.kill_switch.reset(sample or self.sample(), by_operator=by_operator)
+        sample = sample or self.sample()
+        self.kill_switch.reset(sample, by_operator=by_operator)
         previous = self.pause_reason
         self.paused_by = self.pause_reason = None
+        if self.controls is not None:
+            self.controls.remove(KILL_SWITCH_TRIP)
+            self.controls.remove(OPERATOR_PAUSE)
+        self._keep_baselines(sample)
         self.engine.set_paused(False, f"resumed by {source}")
         self.store.record_event("resume", self.clock.now_ns(), source=source, paused_for=previous)
         self._alert("resume", f"quoting resumed ({source}) after: {previous}")
         return True
+
+    def _keep_baselines(self, sample: RiskSample) -> None:
+        baselines = self.kill_switch.baselines(sample)
+        if self.controls is not None and baselines is not None:
+            self.controls.put(LOSS_BASELINES, baselines.to_dict(), sample.ts_ns)
 
     def _alert(self, kind: str, text: str) -> None:
         for alert in self.alerts:

@@ -9,6 +9,9 @@ from bot.core.config_base import StrictModel, check_env_var_name
 
 class OpsConfig(StrictModel):
     enabled: bool = True
+    # A required endpoint (the default) that cannot bind its port stops the start (exit code
+    # OPS_PORT_TAKEN): a bot nobody can pause or health-check should not quote.
+    optional: bool = Field(False, description="run without the endpoint when its port is taken")
     host: str = "127.0.0.1"
     port: int = Field(8780, ge=0, le=65535)
     token_env: str | None = "MMBOT_OPS_TOKEN"

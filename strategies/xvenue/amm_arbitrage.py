@@ -368,6 +368,14 @@ class AmmArbitrageStrategy:
             }
         }
 
+    def hold(self, market_key: str, detail: dict[str, str]) -> bool:
+        """A pause stored before a restart (bot.kernel.market_pauses.HeldMarketPauses)."""
+        if market_key != self.market.key:
+            return False
+        self.unhedged_base = Decimal(detail.get("unhedged_base", "0"))
+        self._pause(detail.get("reason", "paused before the restart"))
+        return True
+
     def resume(self, market_key: str) -> bool:
         """Operator action once an unhedged position was dealt with; False if it was not paused."""
         if market_key != self.market.key or not self.paused:

@@ -309,6 +309,15 @@ class XemmStrategy:
             m.market.key: {"unhedged_base": str(m.unhedged_base)} for m in self.makers.values() if m.paused
         }
 
+    def hold(self, maker_key: str, detail: dict[str, str]) -> bool:
+        """A pause stored before a restart (bot.kernel.market_pauses.HeldMarketPauses)."""
+        for m in self.makers.values():
+            if m.market.key == maker_key:
+                m.paused = True
+                m.unhedged_base = Decimal(detail.get("unhedged_base", "0"))
+                return True
+        return False
+
     def resume(self, maker_key: str) -> bool:
         """Operator action after an unhedged position was dealt with; False if it was not paused."""
         for m in self.makers.values():

@@ -18,6 +18,7 @@ def test_sigterm_cancels_everything_and_exits_zero(tmp_path):
     data = small_config_dict("sqlite:///bot.sqlite", venues=("va",))
     data["bot"]["clock"] = "wall"
     data["bot"]["log_format"] = "json"
+    data["bot"]["ops"] = {"port": 0}  # a taken fixed port would stop the start (bot.ops.optional)
     config_path = tmp_path / "bot.toml"
     config_path.write_text(tomli_w.dumps(data))
     proc = subprocess.Popen(

@@ -109,7 +109,7 @@ def run_sweep(
     try:
         import ray
     except ImportError:
-        raise SweepError("mmbot sweep needs Ray: pip install 'mmbot[sweep]'") from None
+        raise SweepError("mmbot sweep needs Ray: pip install -e '.[sweep]' (this checkout)") from None
     if workers < 1:
         raise SweepError("--workers: must be at least 1")
     try:

@@ -101,9 +101,9 @@ def two_node_cluster(deadline_s: float = 180.0) -> Iterator[RayCluster]:
     env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_path), RAY_USAGE_STATS_ENABLED="0")
     address = f"127.0.0.1:{_free_port()}"
     ray_start = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--disable-usage-stats"]
-    ray_start.append("--include-dashboard=false")  # for the head; a worker node ignores it
+    port = address.rsplit(":", 1)[1]
     nodes = {
-        "head": ["--head", "--port", address.rsplit(":", 1)[1], "--num-cpus", "0"],
+        "head": ["--head", "--port", port, "--num-cpus", "0", "--include-dashboard=false"],
         "worker": ["--address", address, "--num-cpus", "2", "--resources", f'{{"{WORKER_RESOURCE}": 2}}'],
     }
     procs: list[subprocess.Popen[bytes]] = []

@@ -36,11 +36,11 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-def write_inputs(folder, grid_text, **params):
+def write_inputs(folder, grid_text, config=CONFIG, **params):
     folder.mkdir(exist_ok=True)
     data = generate(SyntheticParams(**{"rows": 2_000, "seed": 7, "symbol": "BTC/USDT", **params}))
     save_events(folder / "syn.npz", data)
-    (folder / "bt.toml").write_text(CONFIG)
+    (folder / "bt.toml").write_text(config)
     (folder / "grid.toml").write_text(grid_text)
 
 
@@ -121,11 +121,13 @@ def test_sweep_on_local_ray_ranks_one_row_per_point(tmp_path, capsys):
 
 def test_sweep_on_two_nodes_without_a_shared_disk(tmp_path):
     inputs = tmp_path / "inputs"
-    # 39 minutes of data (39 one-minute PnL changes), and a file that is not one: its points fail.
+    # 39 minutes of data in 1,000 rows (39 one-minute PnL changes; snapshots once a minute keep
+    # the simulated bot's work small), and a file that is not one: its points fail.
     write_inputs(
         inputs,
         '"venues.rp.data" = ["syn.npz", "bad.npz"]\n"strategies.mm.half_spread_bps" = [1, 3, 500]\n',
-        mean_interval_ms=2000.0, trade_fraction=0.4, mean_trade_lots=8.0,
+        config=CONFIG.replace("snapshot_interval_s = 2", "snapshot_interval_s = 60"),
+        rows=1_000, mean_interval_ms=4000.0, trade_fraction=0.4, mean_trade_lots=8.0,
     )  # fmt: skip
     (inputs / "bad.npz").write_bytes(b"<html>502 Bad Gateway</html>")  # a failed download
     out = tmp_path / "out"

@@ -95,12 +95,20 @@ def run_on_ray(
             options["resources"] = plan.resources
         task = ray.remote(**options)(_remote_point)
         for index, outcome in _run_bounded(ray, task, tasks, refs, limit):
-            if isinstance(outcome, RayError):  # the worker died, the task could not be scheduled, ...
-                first_line = str(outcome).strip().splitlines()[0] if str(outcome).strip() else ""
-                outcome = {"error": f"{type(outcome).__name__}: {first_line}", "traceback": str(outcome)}
+            if isinstance(outcome, RayError):  # the worker died, the code did not import, ...
+                outcome = {"error": _ray_error_line(outcome), "traceback": str(outcome)}
             on_result(index, outcome)
     finally:
         ray.shutdown()
+
+
+def _ray_error_line(exc: Exception) -> str:
+    """One line for the table: a task error's cause (its own first line is Ray's task banner)."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException):
+        return f"{type(cause).__name__}: {cause}"
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
 
 
 def _run_bounded(

@@ -96,6 +96,16 @@ def test_a_failing_point_is_a_value_naming_the_drivers_file(tmp_path):
     assert "mmbot-point-" not in result["error"]  # the worker's temporary copy is not named
 
 
+def test_a_ray_failure_is_named_by_its_cause():
+    from ray.exceptions import RayTaskError, WorkerCrashedError
+
+    from bot.backtest.sweep_ray import _ray_error_line
+
+    task_error = RayTaskError("_remote_point", "Traceback ...", ModuleNotFoundError("No module named 'ccxt'"))
+    assert _ray_error_line(task_error) == "ModuleNotFoundError: No module named 'ccxt'"
+    assert _ray_error_line(WorkerCrashedError()).startswith("WorkerCrashedError: The worker died")
+
+
 def test_sweep_on_local_ray_ranks_one_row_per_point(tmp_path, capsys):
     import ray  # in the test extra: a missing Ray fails here instead of skipping the sweep
 

@@ -138,9 +138,11 @@ def _connect(ray: Any, plan: RayPlan) -> None:
         init["address"] = plan.address
     elif plan.workers:
         init["num_cpus"] = plan.workers
+    # AuthenticationError: a driver told to use a token that has none (Ray >= 2.5x; older: absent)
+    refused = (ConnectionError, getattr(ray.exceptions, "AuthenticationError", ConnectionError))
     try:
         ray.init(**init)
-    except (ConnectionError, ray.exceptions.AuthenticationError) as exc:
+    except refused as exc:
         mode = os.environ.get("RAY_AUTH_MODE", "unset")
         raise RayUnavailable(
             f"cannot connect to Ray at {plan.address}: {exc} (RAY_AUTH_MODE {mode}); {AUTH_HINT}"

@@ -185,14 +185,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_backtest)
     p = sub.add_parser("sweep", help="backtest a parameter grid in parallel on Ray; rank the points")
     p.add_argument("--config", required=True, help='TOML config with a venue of kind = "replay"')
-    p.add_argument("--data", required=True, help="L2 event file (.npz)")
+    p.add_argument(
+        "--data", help="L2 event file (.npz) of the one replay venue (default: each replay venue's data)"
+    )
     p.add_argument(
         "--grid",
         required=True,
         help='TOML: dotted config path = [values], e.g. "strategies.mm.half_spread_bps" = [2, 3]',
     )
-    p.add_argument("--address", help="an existing Ray cluster (default: start a local one)")
-    p.add_argument("--workers", type=int, default=2, help="grid points run at once (default: 2)")
+    p.add_argument(
+        "--address",
+        help="an existing Ray cluster, host:port (default: start a local one); with token "
+        "authentication set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH (or RAY_AUTH_TOKEN)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="at most this many points at once (default: the cluster's CPUs)",
+    )
+    p.add_argument(
+        "--resource",
+        action="append",
+        metavar="NAME[=AMOUNT]",
+        help="a custom Ray resource each point asks for (repeatable): runs points only on the nodes "
+        "started with it, e.g. ray start --resources '{\"sweep\": 8}'",
+    )
     p.add_argument("--out", default="sweep", help="output directory (default: ./sweep)")
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser(

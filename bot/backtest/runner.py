@@ -49,6 +49,11 @@ class BacktestSummary:
     spread_capture: float = 0.0
     adverse_selection_1m: float = 0.0
     adverse_selection_5m: float = 0.0
+    # What `sharpe` is computed from (the report's performance section): this many PnL changes
+    # of `pnl_interval_s` each (60 s on the stored mid series), so a reader can tell a ratio of
+    # 3 samples from one of 300.
+    pnl_intervals: int = 0
+    pnl_interval_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -167,4 +172,6 @@ def summarize(report: dict[str, Any], start_ns: int, end_ns: int) -> BacktestSum
         spread_capture=finite(total.get("spread_capture", 0.0)),
         adverse_selection_1m=finite(total.get("adverse_selection_1m", 0.0)),
         adverse_selection_5m=finite(total.get("adverse_selection_5m", 0.0)),
+        pnl_intervals=int(perf.get("intervals", 0)),
+        pnl_interval_s=finite(perf.get("interval_s", 0.0)),
     )

@@ -1,8 +1,10 @@
-"""`mmbot sweep`: a parameter grid of backtests run in parallel on Ray, ranked by net PnL.
+"""`mmbot sweep`: a parameter grid of backtests run in parallel on Ray, ranked (sweep_table.py).
 
 grid.toml maps dotted config paths to lists of values (`"strategies.mm.half_spread_bps" = [2, 3]`);
-every combination is one backtest of the config with those values set, in its own folder under
---out. Each point is validated before anything starts, so a bad path or value is named up front.
+every combination is one backtest of the config with those values set. Each point is validated
+before anything starts, so a bad path or value is named up front. The driver reads the event
+files and ships them through Ray (sweep_ray.py); every point's report comes back into its own
+folder under --out, a failed point's error into its row and its folder's error.txt.
 """
 
 from __future__ import annotations
@@ -11,18 +13,23 @@ import argparse
 import copy
 import itertools
 import json
+import shutil
+import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bot.app.config import validate_config
+from bot.backtest.sweep_ray import PointTask, RayPlan, RayUnavailable, run_on_ray
+from bot.backtest.sweep_table import rank, row_of, to_markdown
 from bot.core.config_base import ConfigError
-
-RANK_COLUMNS = ("net_pnl", "sharpe", "max_drawdown", "fill_rate", "fills", "orders")
+from connectors.replay.params import ReplayVenueParams
 
 
 class SweepError(ValueError):
-    """A bad grid, a point the config refuses, or Ray missing; the message says which."""
+    """A bad grid, a point the config refuses, an unreadable event file, or Ray missing or
+    unreachable; the message says which."""
 
 
 def _flatten(node: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -80,37 +87,61 @@ def grid_points(
     return out
 
 
-def run_point(data: dict[str, Any], config_dir: str, events: str, out_dir: str) -> dict[str, Any]:
-    """One grid point's backtest (runs in a Ray worker)."""
-    from bot.backtest.runner import run_backtest
+def data_files(data: dict[str, Any], config_dir: Path, override: Path | None, source: str) -> dict[str, Path]:
+    """Each replay venue's event file for one point (venue -> the driver's path): `--data` for
+    the one replay venue, else the config's (or the grid's) `data`, relative to the config."""
+    config = validate_config(data, source)
+    replay = {name: v for name, v in config.venues.items() if isinstance(v, ReplayVenueParams)}
+    if not replay:
+        raise SweepError(f'{source}: venues: a sweep needs a venue with kind = "replay"')
+    if override is not None:
+        if len(replay) > 1:
+            raise SweepError(f"--data: the config has {len(replay)} replay venues; set each one's data")
+        return {next(iter(replay)): override.resolve()}
+    out = {}
+    for name, params in replay.items():
+        path = Path(params.data)
+        out[name] = path if path.is_absolute() else (config_dir / path).resolve()
+    return out
 
-    config = validate_config(data)
-    return run_backtest(config, Path(config_dir), Path(out_dir), Path(events)).to_dict()
+
+def read_data_files(paths: list[Path]) -> dict[str, bytes]:
+    """The bytes of each event file, read once on the driver: the workers get them through Ray."""
+    out = {}
+    for path in paths:
+        try:
+            out[str(path)] = path.read_bytes()
+        except OSError as exc:
+            raise SweepError(f"{path}: cannot read the event file ({exc.strerror})") from None
+    return out
 
 
-def rank(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    ranked = sorted(rows, key=lambda r: (-r["net_pnl"], -r["sharpe"]))
-    return [dict(r, rank=i + 1) for i, r in enumerate(ranked)]
-
-
-def to_markdown(rows: list[dict[str, Any]], keys: list[str]) -> str:
-    head = ["rank", *keys, *RANK_COLUMNS]
-    lines = ["# Sweep", "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
-    for r in rows:
-        cells = [str(r["rank"]), *(str(r["point"][k]) for k in keys)]
-        cells += [f"{r[c]:.6g}" if isinstance(r[c], float) else str(r[c]) for c in RANK_COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join([*lines, ""])
+def write_point(out_dir: Path, row: dict[str, Any], result: dict[str, Any]) -> None:
+    """A point's files under the driver's --out, replacing what an earlier sweep left there."""
+    folder = out_dir / row["folder"]
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for name, blob in result.get("files", {}).items():
+        path = (folder / name).resolve()
+        if not path.is_relative_to(folder.resolve()):  # names come from a worker: stay inside
+            raise SweepError(f"{row['folder']}: refusing to write {name} outside the point's folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(blob)
+    if "error" in result:
+        (folder / "error.txt").write_text(result.get("traceback") or result["error"], encoding="utf-8")
 
 
 def run_sweep(
-    config_path: Path, events: Path, grid_path: Path, out_dir: Path, workers: int, address: str | None
+    config_path: Path,
+    events: Path | None,
+    grid_path: Path,
+    out_dir: Path,
+    plan: RayPlan,
+    log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
-    try:
-        import ray
-    except ImportError:
-        raise SweepError("mmbot sweep needs Ray: pip install 'mmbot[sweep]'") from None
-    if workers < 1:
+    """Validate every point, ship the data, run the points on Ray, write each point's files and
+    the ranked table under `out_dir`; the ranked rows (failed points included)."""
+    if plan.workers is not None and plan.workers < 1:
         raise SweepError("--workers: must be at least 1")
     try:
         raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
@@ -118,44 +149,58 @@ def run_sweep(
         raise SweepError(f"{config_path}: cannot read the config ({exc})") from None
     grid = load_grid(grid_path)
     points = grid_points(raw, grid, str(config_path))
-    repo_root = str(Path(__file__).resolve().parents[2])
-    init: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-    init["runtime_env"] = {"env_vars": {"PYTHONPATH": repo_root}}
-    if address:
-        init["address"] = address
-    else:
-        init["num_cpus"] = workers
-    ray.init(**init)
+    config_dir = config_path.resolve().parent
+    tasks = []
+    for index, (point, data) in enumerate(points):
+        files = data_files(data, config_dir, events, f"grid point {point}")
+        tasks.append(PointTask(index, data, {venue: str(path) for venue, path in files.items()}))
+    blobs = read_data_files(sorted({Path(key) for t in tasks for key in t.files.values()}))
+    rows: list[dict[str, Any]] = []
+
+    def collect(index: int, result: dict[str, Any]) -> None:
+        row = row_of(index, points[index][0], result)
+        write_point(out_dir, row, result)
+        log(f"{row['folder']}: " + (f"failed: {row['error']}" if "error" in row else "done"))
+        rows.append(row)
+
     try:
-        task = ray.remote(num_cpus=1)(run_point)
-        pending: dict[Any, int] = {}
-        results: dict[int, dict[str, Any]] = {}
-        todo = list(enumerate(points))
-        config_dir = str(config_path.resolve().parent)
-        while todo or pending:
-            while todo and len(pending) < workers:
-                k, (_, data) = todo.pop(0)
-                ref = task.remote(
-                    data, config_dir, str(events.resolve()), str((out_dir / f"point-{k:03d}").resolve())
-                )
-                pending[ref] = k
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                results[pending.pop(ref)] = ray.get(ref)
-    finally:
-        ray.shutdown()
-    rows = rank(
-        [dict(results[k], point=point, folder=f"point-{k:03d}") for k, (point, _) in enumerate(points)]
-    )
+        run_on_ray(tasks, blobs, plan, collect, log)
+    except RayUnavailable as exc:
+        raise SweepError(str(exc)) from None
+    ranked = rank(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "sweep.json").write_text(json.dumps(rows, indent=2))
-    (out_dir / "sweep.md").write_text(to_markdown(rows, list(grid)))
-    return rows
+    (out_dir / "sweep.json").write_text(json.dumps(ranked, indent=2))
+    (out_dir / "sweep.md").write_text(to_markdown(ranked, list(grid)))
+    return ranked
+
+
+def parse_resources(items: list[str] | None) -> dict[str, float]:
+    out = {}
+    for item in items or []:
+        name, sep, amount = item.partition("=")
+        try:
+            out[name.strip()] = float(amount) if sep else 1.0
+        except ValueError:
+            raise SweepError(f"--resource {item}: give NAME or NAME=AMOUNT") from None
+        if not name.strip() or out[name.strip()] <= 0:
+            raise SweepError(f"--resource {item}: give NAME or NAME=AMOUNT with AMOUNT > 0")
+    return out
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)  # stdout carries only the table
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
+    """0: every point ran; 1: some failed (each named in the table, its traceback in its folder)."""
     out = Path(args.out)
-    rows = run_sweep(Path(args.config), Path(args.data), Path(args.grid), out, args.workers, args.address)
+    plan = RayPlan(args.address, args.workers, parse_resources(args.resource))
+    data = Path(args.data) if args.data else None
+    rows = run_sweep(Path(args.config), data, Path(args.grid), out, plan, log=_progress)
     print(to_markdown(rows, list(rows[0]["point"]) if rows else []))
     print(f"table: {out / 'sweep.md'}, {out / 'sweep.json'}")
+    failed = [r for r in rows if "error" in r]
+    if failed:
+        print(f"{len(failed)} of {len(rows)} points failed", file=sys.stderr)
+        return 1
     return 0

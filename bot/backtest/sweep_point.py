@@ -37,8 +37,11 @@ def run_point(data: dict[str, Any], blobs: dict[str, bytes], sources: dict[str, 
                 data["venues"][venue]["data"] = local[venue] = str(path)
             out = root / "out"
             summary = run_backtest(validate_config(data), root, out)
+            # the instance lock file the run leaves beside its store is not part of the report
             files = {
-                p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()
+                p.relative_to(out).as_posix(): p.read_bytes()
+                for p in sorted(out.rglob("*"))
+                if p.is_file() and p.suffix != ".lock"
             }
         except Exception as exc:  # any failure is this point's result, reported in the table
             return {

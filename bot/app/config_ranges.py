@@ -139,10 +139,10 @@ def range_problems(venues: Mapping[str, BaseModel], markets: Sequence[SizedMarke
     if problems:
         return problems
     for i, market in enumerate(markets):
-        venue = venues.get(market.venue)
-        if not isinstance(venue, MockVenueParams):
+        mock = venues.get(market.venue)
+        if not isinstance(mock, MockVenueParams):
             continue  # a ccxt market's lot comes from the exchange: checked at start
-        listed = next(m for m in venue.markets if m.symbol == market.symbol)
+        listed = next(m for m in mock.markets if m.symbol == market.symbol)
         problem = lots_problem(f"markets[{i}]", market, listed.lot_size)
         if problem is not None:
             problems.append(problem)

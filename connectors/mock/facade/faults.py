@@ -51,6 +51,10 @@ class Faults:
     """Each user event is held back and sent after the next one (pairs swapped)."""
     balance_lag_ms: float = 0.0
     """/api/v3/account answers balances as they were this long ago."""
+    unavailable: bool = False
+    """Every REST request answered 503 without being executed (the venue down for maintenance)."""
+    unavailable_after_s: float | None = None
+    """`unavailable` from this many seconds after the facade started (a config's plan)."""
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     # what fired
     rejected: int = 0
@@ -60,6 +64,7 @@ class Faults:
     user_events_lost: int = 0
     user_events_duplicated: int = 0
     user_events_reordered: int = 0
+    unavailable_answers: int = 0
     raw_frames_sent: int = 0
     """Frames injected as given (FacadeCore.send_raw): malformed JSON, missing fields, bad prices."""
 
@@ -75,6 +80,7 @@ class Faults:
             duplicate_user_events=params.duplicate_user_events,
             reorder_user_events=params.reorder_user_events,
             balance_lag_ms=params.balance_lag_ms,
+            unavailable_after_s=params.unavailable_after_s,
             rng=random.Random(params.seed),
         )
 

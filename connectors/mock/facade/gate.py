@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,6 +35,7 @@ class RequestGate:
         self.credentials = credentials
         self.request_limit_per_s = request_limit_per_s
         self._recent: deque[int] = deque()
+        self._started_s = time.monotonic()
         self.counts: Counter[tuple[str, str]] = Counter()
         """Requests served per (method, path), rejected ones included."""
 
@@ -41,6 +43,7 @@ class RequestGate:
         async def handle(request: web.Request) -> web.Response:
             self.counts[(request.method, request.path)] += 1
             try:
+                self._check_available()
                 self._throttle()
                 body = _text(await request.read()) if request.can_read_body else ""
                 # Raw (still percent-encoded): the signature is over the text as sent.
@@ -86,6 +89,13 @@ class RequestGate:
             faults.delayed += 1
             return "delay"
         return None
+
+    def _check_available(self) -> None:
+        faults = self.core.faults
+        after = faults.unavailable_after_s
+        if faults.unavailable or (after is not None and time.monotonic() - self._started_s >= after):
+            faults.unavailable_answers += 1
+            raise internal_error()
 
     def _throttle(self) -> None:
         faults = self.core.faults

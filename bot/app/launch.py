@@ -2,7 +2,8 @@
 
 A start that cannot go on ends with one log line per cause (the line `check-config` prints for the
 same problem), in the configured log format (JSON lines in JSON mode, even for a file that does not
-validate), a notification when a sink is configured, and the exit code of its class
+validate), a notification when a sink is configured (the file's [bot.notify] when that table
+validates, else the default variable names), and the exit code of its class
 (bot.app.exit_codes). Nothing reaches the log as a traceback above DEBUG: an unexpected exception
 is one ERROR line naming it, its traceback at DEBUG.
 """
@@ -14,26 +15,49 @@ import gc
 import logging
 import time
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bot.app.config import AppConfig, load_config, secret_env_names
+from pydantic import ValidationError
+
+from bot.app.config import load_config, secret_env_names
 from bot.app.exit_codes import ExitCode, StartupError
 from bot.app.lifecycle import run_bot
 from bot.app.preflight import preflight_problems
 from bot.core.config_base import ConfigError
 from bot.ops.logs import setup_logging
 from bot.ops.notify import Notifier, sinks_from_env
+from bot.ops.settings import NotifyConfig
 
 log = logging.getLogger("mmbot")
 
 
-def configured_log_format(path: Path) -> str:
-    """`bot.log_format` as the file writes it, whether or not the rest of the file validates."""
-    try:
-        value = tomllib.loads(path.read_text(encoding="utf-8")).get("bot", {}).get("log_format")
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
-        return "text"
-    return "json" if value == "json" else "text"
+@dataclass(frozen=True, slots=True)
+class FatalReporting:
+    """How to report a start that fails: what the file says, read even when it does not validate."""
+
+    log_format: str
+    instance_id: str
+    notify: NotifyConfig
+
+    @classmethod
+    def from_file(cls, path: Path) -> FatalReporting:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8")).get("bot", {})
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            raw = {}
+        bot: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        try:
+            notify = NotifyConfig.model_validate(bot.get("notify", {}))
+        except ValidationError:
+            notify = NotifyConfig()
+        instance_id = bot.get("instance_id")
+        return cls(
+            "json" if bot.get("log_format") == "json" else "text",
+            instance_id if isinstance(instance_id, str) else "mmbot",
+            notify,
+        )
 
 
 def run_command(path: Path, config_dir: Path, duration_s: float | None, watch: Path | None) -> int:
@@ -51,42 +75,44 @@ def _run(path: Path, config_dir: Path, duration_s: float | None, watch: Path | N
     try:
         config = load_config(path)
     except ConfigError as exc:
-        setup_logging(configured_log_format(path), "INFO")
-        return _fatal(None, StartupError(ExitCode.CONFIG, str(exc).splitlines()))
+        reporting = FatalReporting.from_file(path)
+        setup_logging(reporting.log_format, "INFO")
+        return _fatal(reporting, StartupError(ExitCode.CONFIG, str(exc).splitlines()))
     setup_logging(config.bot.log_format, config.bot.log_level, secret_env_names(config))
+    reporting = FatalReporting(config.bot.log_format, config.bot.instance_id, config.bot.notify)
     try:
         problems = preflight_problems(config, config_dir)
         if problems:
             raise StartupError(ExitCode.CONFIG, [f"{path}: {p}" for p in problems])
         run_bot(config, config_dir, duration_s, watch)
     except StartupError as exc:
-        return _fatal(config, exc)
+        return _fatal(reporting, exc)
     except Exception as exc:
         log.debug("unexpected error", exc_info=True)
         line = f"stopped by an unexpected error: {type(exc).__name__}: {exc}"
-        return _fatal(config, StartupError(ExitCode.UNEXPECTED, [line]))
+        return _fatal(reporting, StartupError(ExitCode.UNEXPECTED, [line]))
     return ExitCode.OK
 
 
-def _fatal(config: AppConfig | None, error: StartupError) -> int:
+def _fatal(reporting: FatalReporting, error: StartupError) -> int:
     for line in error.lines:
         log.error("%s", line)
-    if config is not None:
-        _notify(config, f"mmbot exited with code {int(error.exit_code)}: {'; '.join(error.lines)}")
+    text = f"mmbot exited with code {int(error.exit_code)}: {'; '.join(error.lines)}"
+    _notify(reporting, text, error.exit_code)
     return error.exit_code
 
 
-def _notify(config: AppConfig, text: str) -> None:
-    """Tell the operator through the configured sinks (none set: nothing); waits send_timeout_s at most."""
-    notify = config.bot.notify
-    sinks = sinks_from_env(notify)
+def _notify(reporting: FatalReporting, text: str, exit_code: ExitCode) -> None:
+    """Tell the operator through the sinks whose variables are set (none: nothing); waits
+    send_timeout_s at most."""
+    sinks = sinks_from_env(reporting.notify)
     if not sinks:
         return
 
     async def send() -> None:
-        notifier = Notifier(notify, config.bot.instance_id, sinks)
+        notifier = Notifier(reporting.notify, reporting.instance_id, sinks)
         notifier.start()
-        notifier.notify("fatal", text, time.time_ns())
+        notifier.notify("fatal", text, time.time_ns(), exit_code=int(exit_code))
         await notifier.stop()
 
     asyncio.run(send())

@@ -54,7 +54,8 @@ class Faults:
     unavailable: bool = False
     """Every REST request answered 503 without being executed (the venue down for maintenance)."""
     unavailable_after_s: float | None = None
-    """`unavailable` from this many seconds after the facade started (a config's plan)."""
+    """`unavailable` from this many seconds after the first signed request (a config's plan: an
+    outage that far into a client's session, whenever the client started)."""
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     # what fired
     rejected: int = 0

@@ -7,6 +7,7 @@ and says STOPPING=1 on SIGTERM before its clean stop (exit 0).
 
 from __future__ import annotations
 
+import configparser
 import itertools
 import json
 import os
@@ -24,8 +25,9 @@ from pathlib import Path
 import pytest
 import tomli_w
 
+from bot.app.exit_codes import ExitCode
 from bot.ops.systemd import SystemdNotifier
-from tests.kit import child_env, small_config_dict
+from tests.kit import REPO_ROOT, child_env, small_config_dict
 
 WATCHDOG_USEC = 1_000_000  # systemd's WatchdogSec=1: a ping must come at least every second
 
@@ -120,3 +122,16 @@ def test_abstract_socket_and_a_watchdog_meant_for_another_process(notify_socket)
     )
     assert other.watchdog_interval_s is None  # pid 1 pings for itself
     assert not SystemdNotifier({}).enabled and not SystemdNotifier({}).send("READY=1")
+
+
+def test_the_unit_file_restarts_on_the_exit_codes_a_restart_can_fix_only() -> None:
+    """deploy/mmbot.service against bot/app/exit_codes.py: never a restart loop on a bad config."""
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]  # systemd keys are case-sensitive
+    unit.read(REPO_ROOT / "deploy" / "mmbot.service")
+    service = unit["Service"]
+    prevented = {int(code) for code in service["RestartPreventExitStatus"].split()}
+    assert prevented == {ExitCode.CONFIG, ExitCode.INSTANCE_LOCKED}
+    assert (service["Type"], service["Restart"], service["UMask"]) == ("notify", "on-failure", "0077")
+    assert int(service["WatchdogSec"]) > 0 and service["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    assert int(unit["Unit"]["StartLimitBurst"]) > 0 and int(unit["Unit"]["StartLimitIntervalSec"]) > 0

@@ -28,7 +28,15 @@ import tomli_w
 from bot.app.exit_codes import ExitCode
 from bot.cli import main
 from tests.kit import REPO_ROOT, child_env
-from tests.reliability.procs import KEY, KEY_ENV, SECRET, SECRET_ENV, bot_config
+from tests.reliability.procs import (
+    KEY,
+    KEY_ENV,
+    SECRET,
+    SECRET_ENV,
+    FacadeProcess,
+    bot_config,
+    facade_config,
+)
 
 WEBHOOK_ENV = "MMBOT_NOTIFY_WEBHOOK_URL"
 
@@ -248,3 +256,29 @@ def test_check_config_refuses_a_taken_ops_port_unless_asked_for_the_file_only(
         assert capsys.readouterr().err == f"{path}: bot.ops.port: cannot bind 127.0.0.1:{port}: in use\n"
         assert main(["check-config", "--file-only", str(path)]) == 0
         assert capsys.readouterr().out == f"{path}: ok\n"
+
+
+def test_a_ccxt_market_whose_sizes_do_not_fit_the_exchanges_lot_is_refused_at_start(tmp_path: Path) -> None:
+    """The lot of a ccxt market is the exchange's: known at start only, refused there the same way."""
+    facade = FacadeProcess(tmp_path, facade_config())
+    try:
+        data = ccxt_config(tmp_path, facade.url)
+        data["markets"][0]["max_position"] = 2**70  # BTC/USDT, lot 0.001 on the exchange
+        path = tmp_path / "bot.toml"
+        path.write_text(tomli_w.dumps(data))
+        env = run_env("http://127.0.0.1:9/unused", with_secret=True)
+        run = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "run", "--config", str(path)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+    finally:
+        facade.stop()
+    assert run.returncode == ExitCode.CONFIG, run.stderr[-2000:]
+    assert the_one_error(run.stderr) == (
+        "markets[0].max_position: 1180591620717411303424 is 1.181E+24 lots of 0.001; at most 1E+12 lots "
+        "(64-bit integers through a float64 quote core)"
+    )

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.app.config import load_config, masked_config, secret_env_names
+from bot.app.exit_codes import ExitCode
 from bot.core.config_base import ConfigError
 from connectors.mock.facade import server as facade_server
 
@@ -200,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
-        return 2
+        return ExitCode.CONFIG
 
 
 if __name__ == "__main__":

@@ -29,7 +29,15 @@ def _config_location(arg: str | None) -> tuple[Path, Path]:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    load_config(args.path)
+    """The file, then (unless --file-only) what `run` needs from the machine: the same lines."""
+    config = load_config(args.path)
+    if not args.file_only:
+        from bot.app.preflight import preflight_problems
+
+        _, config_dir = _config_location(args.path)
+        problems = preflight_problems(config, config_dir)
+        if problems:
+            raise ConfigError(str(args.path), problems)
     print(f"{args.path}: ok")
     return 0
 
@@ -40,14 +48,10 @@ def cmd_show_config(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.app.lifecycle import run_bot
-    from bot.ops.logs import setup_logging
+    from bot.app.launch import run_command
 
     path, base_dir = _config_location(args.config)
-    config = load_config(path)
-    setup_logging(config.bot.log_format, config.bot.log_level, secret_env_names(config))
-    run_bot(config, base_dir, args.duration, path if args.config else None)
-    return 0
+    return run_command(path, base_dir, args.duration, path if args.config else None)
 
 
 def cmd_cancel_all(args: argparse.Namespace) -> int:
@@ -162,8 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("mock-exchange", help="serve a mock venue as a Binance-compatible REST + WS API")
     facade_server.build_parser(p)
     p.set_defaults(func=facade_server.run)
-    p = sub.add_parser("check-config", help="validate a config file; exit 1 naming each bad field")
+    p = sub.add_parser(
+        "check-config",
+        help="validate a config file and what run needs (credentials, database, ops port); "
+        "exit 2 naming each bad field",
+    )
     p.add_argument("path")
+    p.add_argument(
+        "--file-only",
+        action="store_true",
+        help="check the file alone, not credentials, database or port (e.g. an edit while the bot runs)",
+    )
     p.set_defaults(func=cmd_check_config)
     p = sub.add_parser("show-config", help="print the effective config with secrets masked")
     p.add_argument("path")

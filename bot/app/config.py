@@ -27,6 +27,7 @@ from bot.app.config_checks import (
     pool_anchor,
 )
 from bot.app.config_numbers import join_path, number_problems
+from bot.app.config_ranges import range_problems
 from bot.core.config_base import ConfigError, StrictModel
 from bot.core.ids import validate_instance_id
 from bot.kernel.risk_config import RiskConfig
@@ -177,7 +178,7 @@ def validate_config(data: dict[str, Any], source: str = "config") -> AppConfig:
             else:
                 problems.append(msg)  # model validators already name the field
         raise ConfigError(source, problems) from None
-    problems = number_problems(data, config.model_dump())
+    problems = number_problems(data, config.model_dump()) or range_problems(config.venues, config.markets)
     if problems:
         raise ConfigError(source, problems)
     return config

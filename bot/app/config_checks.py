@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from amm.chain.params import UniswapV3VenueParams
 from amm.sim.params import SimPoolParams
-from bot.app.strategy_markets import exclusive_markets, pool_venues, quoted_markets, traded_markets
+from bot.app.strategy_markets import exclusive_markets, pool_references, quoted_markets, traded_markets
 from connectors.mock.params import MockVenueParams
 from connectors.registry import is_pool
 from strategies.lp.params import LpManagerParams
@@ -106,14 +106,16 @@ def check_markets(venues: Mapping[str, BaseModel], markets: Sequence[ListedMarke
 def check_strategy_pools(strategies: Mapping[str, BaseModel], venues: Mapping[str, BaseModel]) -> None:
     """Pools a strategy draws on are pool venues; an LP manager's have a fair price to centre on."""
     for name, strat in strategies.items():
-        for pool in pool_venues(strat):
+        for field, pool in pool_references(strat):
             venue = venues.get(pool)
             if venue is None or not is_pool(venue):
+                pools = ", ".join(sorted(n for n, v in venues.items() if is_pool(v))) or "none"
                 raise ValueError(
-                    f"strategies.{name}.pools: {pool!r} is not a sim_pool or uniswap_v3 venue of [venues]"
+                    f"strategies.{name}.{field}: {pool!r} is not a sim_pool or uniswap_v3 venue of "
+                    f"[venues] (pool venues: {pools})"
                 )
             if isinstance(strat, LpManagerParams) and pool_anchor(venue) is None:
-                raise ValueError(f"strategies.{name}.pools: {pool!r} has no fair_venue / fair_symbol")
+                raise ValueError(f"strategies.{name}.{field}: {pool!r} has no fair_venue / fair_symbol")
 
 
 def market_owners(strategies: Mapping[str, BaseModel], keys: Sequence[str]) -> dict[str, str]:

@@ -32,7 +32,8 @@ log = logging.getLogger("mmbot")
 
 
 class InstanceLocked(StartupError):
-    exit_code = ExitCode.INSTANCE_LOCKED
+    def __init__(self, message: str) -> None:
+        super().__init__(ExitCode.INSTANCE_LOCKED, [message])
 
 
 class InstanceLock(Protocol):
@@ -108,9 +109,8 @@ def _lock_sqlite_file(database: Path, instance_id: str) -> InstanceLock:
             f"another mmbot process runs instance {instance_id} on {database} (lock {path} is held)"
         ) from None
     except OSError as exc:
-        raise StartupError(
-            f"cannot create the instance lock {path}: {exc.strerror}", ExitCode.STORE_UNAVAILABLE
-        ) from None
+        line = f"cannot create the instance lock {path}: {exc.strerror}"
+        raise StartupError(ExitCode.STORE_UNAVAILABLE, [line]) from None
     return FileInstanceLock(lock)
 
 

@@ -16,6 +16,7 @@ from bot.app.ops_port import OpsPortTaken, check_ops_port
 from bot.app.pools import SimPools
 from bot.app.reload import ConfigWatcher
 from bot.app.startup import assemble_runtime, reconcile_at_start
+from bot.app.stopping import StopBudget
 from bot.app.strategy_wiring import build_strategies, install_strategies
 from bot.core.clock import run_simulated
 from bot.kernel.context import ActiveStrategy
@@ -30,6 +31,7 @@ from bot.ops.metrics import BotMetrics
 from bot.ops.notify_events import BotNotifications
 from bot.ops.scheduler import JobScheduler
 from bot.ops.server import OpsServer
+from bot.ops.systemd import SystemdNotifier
 from connectors.base import Venue
 from connectors.registry import is_live, is_pool
 
@@ -70,6 +72,9 @@ class Bot:
         self.mid_series: MidSeriesRecorder | None = None  # the stored fair series (attribution)
         self.instance_lock: InstanceLock | None = None  # held from start() until the store closes
         self.market_pause_record: MarketPauseRecord | None = None
+        self.stop_deadline: float | None = None  # loop time the stop must be done by (run_bot)
+        self.ready = asyncio.Event()  # set once started: quoting, ops endpoint up (sd_notify READY)
+        self._closed = False
 
     @property
     def started(self) -> bool:
@@ -165,6 +170,7 @@ class Bot:
         try:
             # Inside the try: a required endpoint that cannot bind stops the bot cleanly.
             await self._start_ops_server(rt)
+            self.ready.set()
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             if engine_task.done() and engine_task.exception() is not None:
                 log.error("engine stopped unexpectedly", exc_info=engine_task.exception())
@@ -241,30 +247,53 @@ class Bot:
     # ---- stop ------------------------------------------------------------------------------
 
     async def shutdown(self) -> None:
-        """Stop quoting, cancel every open order of ours on every venue, snapshot, close."""
+        """Stop quoting, cancel every open order of ours on every venue, snapshot, close.
+
+        All of it within `stop_timeout_s` from the stop request (`stop_deadline`), whatever the
+        venues answer: a step they fail or that runs out of time is logged and left to the next
+        start (bot.app.stopping); the stop event is stored either way, naming what was skipped.
+        """
+        total = self.config.bot.stop_timeout_s
+        budget = StopBudget(total, self.stop_deadline)
         log.info("stopping: cancelling every open order")
-        await self.active.stop_all(self.config.bot.stop_timeout_s)
-        await self.sim_pools.stop()
+        # each step leaves a share of the whole budget to the ones after it; the last 10 % are for
+        # closing the venues and the process's exit
+        keep = {"strategies": 0.7 * total, "cancels": 0.35 * total, "fills": 0.2 * total, "end": 0.1 * total}
+        strategies = self.active.stop_all(budget.left(keep["strategies"]))
+        await budget.step("stopping active strategies", strategies, keep["strategies"])
+        await budget.step("stopping the simulated pools", self.sim_pools.stop(), keep["strategies"])
         rt = self._runtime
         if rt is not None:
-            await rt.engine.stop()
-            remaining = await cancel_everything(
-                rt.venues, rt.orders, rt.instance_id, self.config.bot.stop_timeout_s
-            )
-            await store_last_fills(rt.venues, rt.store, rt.orders, rt.instance_id)
-            await snapshot(rt, "final")
+            await budget.step("stopping the engine", rt.engine.stop(), keep["strategies"])
+            cancels = cancel_everything(rt.venues, rt.orders, rt.instance_id, budget.left(keep["cancels"]))
+            remaining = await budget.step("cancelling every open order", cancels, keep["cancels"])
+            last_fills = store_last_fills(rt.venues, rt.store, rt.orders, rt.instance_id)
+            await budget.step("storing the last fills", last_fills, keep["fills"])
+            await budget.step("the final snapshot", snapshot(rt, "final"), keep["end"])
+            if remaining is None:  # the venues could not say: what we still track is the best count
+                remaining = len(rt.orders.live)
             if self.mid_series is not None:
                 self.mid_series.close()
-            self.store.record_event("stop", rt.clock.now_ns(), open_orders_left=remaining)
-            log.info("stopped: %d open orders left, %d fills this run", remaining, rt.orders.counters.fills)
-        await self._close()
+            self.store.record_event(
+                "stop", rt.clock.now_ns(), open_orders_left=remaining, skipped=budget.skipped
+            )
+            report = log.info if remaining == 0 and not budget.skipped else log.warning
+            report("stopped: %d open orders left, %d fills this run", remaining, rt.orders.counters.fills)
+        await self._close(budget)
 
-    async def _close(self) -> None:
-        """Close the venues this bot built (injected ones belong to the caller) and the store."""
+    async def _close(self, budget: StopBudget | None = None) -> None:
+        """Close the venues this bot built (injected ones belong to the caller) and the store, once."""
+        if self._closed:
+            return
+        self._closed = True
         if not self._injected:
-            for venue in self.venues.values():
-                with contextlib.suppress(Exception):
-                    await venue.close()
+            for name, venue in self.venues.items():
+                # closing is local (sessions, sockets): a floor of 0.5 s even past the deadline
+                timeout = None if budget is None else max(budget.left(), 0.5)
+                try:
+                    await asyncio.wait_for(venue.close(), timeout)
+                except Exception as exc:  # closing must not hide why we stop, nor stop the others
+                    log.warning("closing venue %s: %s: %s", name, type(exc).__name__, exc)
         self.store.close()
         self._release_instance_lock()
 
@@ -277,14 +306,27 @@ class Bot:
 def run_bot(
     config: AppConfig, config_dir: Path, duration_s: float | None, config_path: Path | None = None
 ) -> None:
-    """Entry point of `mmbot run`: wall clock with signal handling, or the simulated clock."""
+    """Entry point of `mmbot run`: wall clock with signal handling, or the simulated clock.
+
+    Under systemd (Type=notify) it says READY once the bot quotes and serves its ops endpoint,
+    pings the watchdog from the event loop, and says STOPPING when a stop signal comes. A stop
+    signal starts the `stop_timeout_s` budget of the stop (Bot.shutdown).
+    """
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         bot = Bot(config, config_dir, config_path=config_path)
+        systemd = SystemdNotifier()
+
+        def on_stop_signal() -> None:
+            if not stop.is_set():
+                bot.stop_deadline = loop.time() + config.bot.stop_timeout_s
+                systemd.send("STOPPING=1")
+            stop.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_stop_signal)
         reloads: set[asyncio.Task[bool]] = set()
 
         def on_sighup() -> None:
@@ -293,7 +335,21 @@ def run_bot(
             task.add_done_callback(reloads.discard)
 
         loop.add_signal_handler(signal.SIGHUP, on_sighup)
-        await bot.run(duration_s, stop)
+
+        async def ready_then_watchdog() -> None:
+            # start-up has TimeoutStartSec; the watchdog guards the running loop
+            await bot.ready.wait()
+            systemd.send("READY=1")
+            await systemd.watchdog()
+
+        helper = asyncio.create_task(ready_then_watchdog(), name="sd-notify")
+        try:
+            await bot.run(duration_s, stop)
+        finally:
+            helper.cancel()
+            await asyncio.gather(helper, return_exceptions=True)
+            systemd.close()
+            await bot._close()  # a start that failed never reached the stop
 
     if config.bot.clock == "simulated":
         run_simulated(main)

@@ -17,7 +17,8 @@ log = logging.getLogger("mmbot")
 
 
 class OpsPortTaken(StartupError):
-    exit_code = ExitCode.OPS_PORT_TAKEN
+    def __init__(self, message: str) -> None:
+        super().__init__(ExitCode.OPS_PORT_TAKEN, [message])
 
 
 def ops_port_problem(ops: OpsConfig) -> str | None:

@@ -7,13 +7,17 @@ cancel-all` needs); `assemble_runtime` adds the risk guard and the strategies' c
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
 from amm.ports import AmmPool
 from bot.app.config import AppConfig, pool_fair_markets
+from bot.app.config_ranges import lots_problem
 from bot.core.clock import NS_PER_S, LoopClock
 from bot.core.domain import Fill, Market
+from bot.core.exit_codes import ExitCode, StartupError
 from bot.kernel.context import BotContext
 from bot.kernel.engine import Engine
 from bot.kernel.market_state import MarketState
@@ -24,7 +28,7 @@ from bot.kernel.risk_guard import RiskGuard
 from bot.kernel.runtime import Runtime
 from bot.kernel.store import Store
 from bot.ops.metrics import BotMetrics
-from connectors.base import Venue
+from connectors.base import AuthError, RateLimited, Venue, VenueUnavailable
 from connectors.registry import build_venue, is_pool
 
 log = logging.getLogger("mmbot")
@@ -65,8 +69,9 @@ async def reconcile_at_start(
         for name, params in cfg.venues.items():
             if not is_pool(params):
                 venues[name] = build_venue(name, params, clock)
-    for venue in venues.values():
-        await venue.connect()
+    for name, venue in venues.items():
+        async with _venue_answers(name):
+            await venue.connect()
     markets = await _load_markets(cfg, venues)
     state = MarketState(
         markets,
@@ -86,8 +91,9 @@ async def reconcile_at_start(
     engine = Engine(state, orders, clock)
     for name, venue in venues.items():
         by_symbol = {m.symbol: m for m in markets if m.venue == name}
-        await reconcile_venue(venue, by_symbol, store, orders, clock, cfg.bot.instance_id)
-        balances = await venue.fetch_balances()
+        async with _venue_answers(name):
+            await reconcile_venue(venue, by_symbol, store, orders, clock, cfg.bot.instance_id)
+            balances = await venue.fetch_balances()
         orders.apply_balances(name, balances)
         store.snapshot_balances(name, balances.values(), clock.now_ns(), "start")
     for slot in range(len(state)):
@@ -95,14 +101,32 @@ async def reconcile_at_start(
     return Reconciled(clock, state, orders, engine)
 
 
+@asynccontextmanager
+async def _venue_answers(name: str) -> AsyncIterator[None]:
+    """A venue that cannot be reached at start (after the adapter's retries) ends the start with
+    one line and the exit code saying so; refused credentials are the config's problem."""
+    try:
+        yield
+    except AuthError as exc:
+        raise StartupError(ExitCode.CONFIG, [f"venues.{name}: credentials refused: {exc}"]) from None
+    except (VenueUnavailable, RateLimited) as exc:
+        line = f"venues.{name}: unreachable at start: {exc}"
+        raise StartupError(ExitCode.VENUE_UNREACHABLE, [line]) from None
+
+
 async def _load_markets(config: AppConfig, venues: dict[str, Venue]) -> list[Market]:
+    """The listed markets as their venues define them; each one's sizes must fit in its lots."""
     out = []
-    for mc in config.markets:
-        available = await venues[mc.venue].load_markets()
+    for i, mc in enumerate(config.markets):
+        async with _venue_answers(mc.venue):
+            available = await venues[mc.venue].load_markets()
         if mc.symbol not in available:
-            raise ValueError(
-                f"markets: {mc.key} is not traded on venue {mc.venue} (it has {', '.join(sorted(available))})"
-            )
+            listed = ", ".join(sorted(available)[:20])
+            line = f"markets[{i}].symbol: {mc.symbol!r} is not traded on venue {mc.venue} (it lists {listed})"
+            raise StartupError(ExitCode.CONFIG, [line])
+        problem = lots_problem(f"markets[{i}]", mc, available[mc.symbol].lot_size)
+        if problem is not None:
+            raise StartupError(ExitCode.CONFIG, [problem])
         out.append(available[mc.symbol])
     return out
 

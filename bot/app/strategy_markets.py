@@ -3,7 +3,7 @@
 A params model that trades "venue:symbol" markets has `markets`; one whose resting orders own some
 of them (no other strategy may quote those) has `quoted_markets`, or is a quoting kind
 (`QuotingControls`: it owns every market it quotes); one whose orders on a market must meet no
-quote diff has `exclusive_markets`; one that draws on AMM pool venues has `pools`. The config
+quote diff has `exclusive_markets`; one that draws on AMM pool venues has `pools` (or one `pool`). The config
 checks them against [[markets]] and [venues], and a stopped active strategy has its owned
 markets' orders cancelled (bot.app.active_runner).
 """
@@ -59,5 +59,14 @@ def owned_markets(params: object) -> list[str]:
     return [*quoted_markets(params), *exclusive_markets(params)]
 
 
-def pool_venues(params: object) -> list[str]:
-    return list(params.pools) if isinstance(params, DrawsOnPools) else []
+@runtime_checkable
+class DrawsOnPool(Protocol):
+    @property
+    def pool(self) -> str: ...
+
+
+def pool_references(params: object) -> list[tuple[str, str]]:
+    """(field, pool venue) for every pool the params name: `pools` entries, or the one `pool`."""
+    if isinstance(params, DrawsOnPools):
+        return [("pools", pool) for pool in params.pools]
+    return [("pool", params.pool)] if isinstance(params, DrawsOnPool) else []

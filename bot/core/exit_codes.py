@@ -1,8 +1,9 @@
-"""Exit codes of `mmbot`, in one place: each start-up failure class gets its own.
+"""Exit codes of `mmbot run` and `mmbot check-config`, and the error that carries one.
 
-A supervisor (systemd, a shell script) tells from the code alone whether a restart can help:
-a config error or a second instance will fail the same way again (systemd's
-`RestartPreventExitStatus=` can list them), an unreachable venue may not.
+A supervisor (systemd, a shell script) tells from the code alone whether a restart can help: a
+config error or a second instance fails the same way again (deploy/mmbot.service lists them in
+`RestartPreventExitStatus=`), an unreachable venue, a port still held by the previous process or a
+database that is down may not.
 """
 
 from __future__ import annotations
@@ -12,24 +13,22 @@ from enum import IntEnum
 
 class ExitCode(IntEnum):
     OK = 0
-    FAILURE = 1  # anything not classified below (a bug, an unexpected error)
-    CONFIG = 2  # the config file is invalid (`check-config` answers the same)
-    VENUE_UNREACHABLE = 3  # a venue could not be reached at start
+    UNEXPECTED = 1  # an exception nothing expected: a bug, logged with its traceback at DEBUG
+    CONFIG = 2  # the file or what it needs (credentials, database path) is wrong
+    VENUE_UNREACHABLE = 3  # a venue could not be reached at start (network, 5xx): may pass
     INSTANCE_LOCKED = 4  # another process runs this store and instance id
     OPS_PORT_TAKEN = 5  # the ops endpoint cannot bind and `bot.ops.optional` is false
-    STORE_UNAVAILABLE = 6  # the database cannot be opened or written
+    STORE_UNAVAILABLE = 6  # the database (or the instance lock beside it) cannot be opened
 
 
 class StartupError(Exception):
-    """A start-up failure the operator can act on: one line naming the cause, and its exit code.
+    """A start that cannot go on: one line per cause (`field.path: what is wrong`) and its code.
 
-    Raised before the bot quotes anything; the command line prints the message (no traceback)
-    and exits with `exit_code`.
+    Raised before the bot quotes anything; `mmbot` logs the lines (JSON in JSON mode, no
+    traceback), notifies and exits with `exit_code`.
     """
 
-    exit_code: ExitCode = ExitCode.FAILURE
-
-    def __init__(self, message: str, exit_code: ExitCode | None = None) -> None:
-        super().__init__(message)
-        if exit_code is not None:
-            self.exit_code = exit_code
+    def __init__(self, exit_code: ExitCode, lines: list[str]) -> None:
+        self.exit_code = exit_code
+        self.lines = [" ".join(line.split()) for line in lines]  # one line each, whatever the cause
+        super().__init__("\n".join(self.lines))

@@ -19,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.ops.metrics import BotMetrics
+from connectors.base import VenueError
 
 log = logging.getLogger("mmbot.jobs")
 
@@ -126,15 +127,22 @@ class JobScheduler:
             await spec.job()
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             self.failures[spec.name] += 1
             if self.metrics is not None:
                 self.metrics.job_failures.labels(spec.name).inc()
-            log.exception(
-                "job %s failed (%d failures so far); it runs again next interval",
+            # A venue's refusal or outage is the reason, not a bug: one line, the traceback at DEBUG
+            # (#16 preflight: tracebacks only for what nothing expected).
+            expected = isinstance(exc, VenueError)
+            (log.warning if expected else log.error)(
+                "job %s failed (%d failures so far); it runs again next interval: %s",
                 spec.name,
                 self.failures[spec.name],
+                exc if expected else f"{type(exc).__name__}: {exc}",
+                exc_info=not expected,
             )
+            if expected:
+                log.debug("job %s failed", spec.name, exc_info=True)
         else:
             self.runs[spec.name] += 1
             if self.metrics is not None:

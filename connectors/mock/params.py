@@ -130,3 +130,9 @@ class FaultParams(StrictModel):
     duplicate_user_events: bool = False
     reorder_user_events: bool = False
     balance_lag_ms: float = Field(0.0, ge=0, description="/account answers balances this old")
+    unavailable_after_s: float | None = Field(
+        None,
+        ge=0,
+        le=1e9,
+        description="from this long after the first signed request on, every REST request answered 503",
+    )

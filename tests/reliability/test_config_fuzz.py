@@ -73,7 +73,7 @@ def test_check_config_answers_with_exit_2_and_one_stderr_line_per_problem(
     except (TypeError, ValueError):
         return  # not expressible in TOML (None, mixed tables in arrays): a file can't hold it
     expected = answer(mutation)
-    code = main(["check-config", str(path)])
+    code = main(["check-config", "--file-only", str(path)])  # the file: credentials etc. elsewhere
     out, err = capsys.readouterr()
     if expected is None:
         assert (code, out, err) == (0, f"{path}: ok\n", "")
@@ -143,7 +143,7 @@ def test_check_config_as_a_process_on_a_bad_and_a_good_file(tmp_path: Path) -> N
     good.write_text(toml_text(BASES["every_kind"]))
     procs = [  # both at once: each spends seconds importing
         subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "check-config", str(p)],
+            [sys.executable, "-m", "bot.cli", "check-config", "--file-only", str(p)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

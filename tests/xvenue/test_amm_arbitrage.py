@@ -13,7 +13,7 @@ from strategies.xvenue.store import XvenueLedger
 
 
 class BotWithPool(Bot):
-    """The bot with a simulated pool in its context (what the sim_pool venue kind will wire)."""
+    """The bot with the test's simulated pool in its context instead of the configured one."""
 
     pool: SimulatedPool
 
@@ -49,7 +49,17 @@ def config_data(tmp_path, **arb):
                         "book_level_size_lots": 50,
                     }
                 ],
-            }
+            },
+            # the config names the pool the strategy trades; BotWithPool swaps in the test's pool
+            "uni": {
+                "kind": "sim_pool",
+                "token0_symbol": "WETH",
+                "token1_symbol": "USDT",
+                "fair_venue": "va",
+                "fair_symbol": "ETH/USDT",
+                "noise": {"rate_per_s": 0},
+                "arbitrage": {"enabled": False},
+            },
         },
         "markets": [{"venue": "va", "symbol": "ETH/USDT", "order_size": "0.1", "max_position": "5"}],
         "strategies": {

@@ -56,6 +56,11 @@ class Faults:
     """The next real trade reports (executionReport, x=TRADE) still to go out with
     `trade_report_overrides` written over their fields (a fee "abc": the venue garbled a real trade)."""
     trade_report_overrides: dict[str, Any] = field(default_factory=dict)
+    unavailable: bool = False
+    """Every REST request answered 503 without being executed (the venue down for maintenance)."""
+    unavailable_after_s: float | None = None
+    """`unavailable` from this many seconds after the first signed request (a config's plan: an
+    outage that far into a client's session, whenever the client started)."""
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     # what fired
     rejected: int = 0
@@ -68,6 +73,7 @@ class Faults:
     trade_reports_corrupted: int = 0
     corrupted_trades: list[tuple[str, str]] = field(default_factory=list)
     """(symbol, trade id) of the real trades whose reports went out corrupted, in order."""
+    unavailable_answers: int = 0
     raw_frames_sent: int = 0
     """Frames injected as given (FacadeCore.send_raw): malformed JSON, missing fields, bad prices."""
 
@@ -83,6 +89,7 @@ class Faults:
             duplicate_user_events=params.duplicate_user_events,
             reorder_user_events=params.reorder_user_events,
             balance_lag_ms=params.balance_lag_ms,
+            unavailable_after_s=params.unavailable_after_s,
             rng=random.Random(params.seed),
         )
 

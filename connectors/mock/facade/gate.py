@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,6 +35,7 @@ class RequestGate:
         self.credentials = credentials
         self.request_limit_per_s = request_limit_per_s
         self._recent: deque[int] = deque()
+        self._first_signed_s: float | None = None
         self.counts: Counter[tuple[str, str]] = Counter()
         """Requests served per (method, path), rejected ones included."""
 
@@ -41,6 +43,7 @@ class RequestGate:
         async def handle(request: web.Request) -> web.Response:
             self.counts[(request.method, request.path)] += 1
             try:
+                self._check_available(signed)
                 self._throttle()
                 body = _text(await request.read()) if request.can_read_body else ""
                 # Raw (still percent-encoded): the signature is over the text as sent.
@@ -86,6 +89,16 @@ class RequestGate:
             faults.delayed += 1
             return "delay"
         return None
+
+    def _check_available(self, signed: bool) -> None:
+        faults = self.core.faults
+        now = time.monotonic()
+        if signed and self._first_signed_s is None:
+            self._first_signed_s = now
+        after, since = faults.unavailable_after_s, self._first_signed_s
+        if faults.unavailable or (after is not None and since is not None and now - since >= after):
+            faults.unavailable_answers += 1
+            raise internal_error()
 
     def _throttle(self) -> None:
         faults = self.core.faults

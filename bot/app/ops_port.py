@@ -8,6 +8,7 @@ config says the endpoint is optional (`bot.ops.optional = true`).
 from __future__ import annotations
 
 import logging
+import os
 import socket
 
 from bot.core.exit_codes import ExitCode, StartupError
@@ -31,7 +32,9 @@ def ops_port_problem(ops: OpsConfig) -> str | None:
         with socket.create_server((ops.host, ops.port)):
             return None
     except OSError as exc:
-        return f"cannot bind {ops.host}:{ops.port} ({exc.strerror or exc})"
+        # create_server appends the address to strerror; the plain reason reads better in one line
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        return f"cannot bind {ops.host}:{ops.port} ({reason})"
 
 
 def check_ops_port(ops: OpsConfig) -> None:

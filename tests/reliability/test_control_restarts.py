@@ -225,7 +225,9 @@ def test_second_instance_is_refused_and_the_first_runs_on(tmp_path, facade):
     assert second.stdout == ""
     lines = second.stderr.splitlines()
     assert len(lines) == 1, second.stderr
-    assert lines[0] == (
+    record = json.loads(lines[0])  # the config logs JSON: a fatal start is one JSON line too
+    assert record["level"] == "ERROR"
+    assert record["msg"] == (
         f"another mmbot process runs instance ctl on {tmp_path / 'bot.sqlite'} "
         f"(lock {tmp_path / 'bot.sqlite'}.ctl.lock is held)"
     )

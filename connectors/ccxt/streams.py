@@ -1,17 +1,20 @@
 """The venue's push side: ccxt.pro watch_* loops (or REST polling), stale-book watchdog, catch-up.
 
-One task per stream. A stream error marks it failed in StreamHealth (VenueStatus connected=False)
-and the loop simply calls watch_* again: ccxt opens a new connection, resubscribes, and for books
-fetches a fresh REST snapshot before applying deltas, i.e. a full resync. Own orders and fills
-missed while a private stream was down are caught up over REST before the stream counts as healthy.
+One supervised task per stream (bot.core.supervision). Any error ends the stream's run: it is
+marked failed in StreamHealth (VenueStatus connected=False) and the supervisor runs it again after a
+backoff with jitter; ccxt opens a new connection, resubscribes, and for books fetches a fresh REST
+snapshot before applying deltas, i.e. a full resync. A lost connection is routine (the health line
+is its WARNING); anything else is a death the supervisor logs at ERROR. Own orders and fills missed
+while a private stream was down are caught up over REST before the stream counts as healthy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -20,11 +23,11 @@ import ccxt
 from bot.core.clock import NS_PER_S
 from bot.core.domain import Market
 from bot.core.events import BalanceUpdate
+from bot.core.supervision import RestartPolicy, Supervisor, TaskState
 from connectors.base import EventSink, VenueError
-from connectors.ccxt import convert, queries, sanity
+from connectors.ccxt import convert, queries, sanity, ws_clients
 from connectors.ccxt.account_sync import AccountSync
 from connectors.ccxt.health import StreamHealth
-from connectors.ccxt.pacing import Backoff
 from connectors.ccxt.session import CcxtSession
 
 log = logging.getLogger("mmbot.ccxt")
@@ -33,22 +36,27 @@ log = logging.getLogger("mmbot.ccxt")
 RESUBSCRIBE_GRACE_S = 0.5
 
 
-def _stream_lost(exc: BaseException) -> bool:
-    """ccxt cancels the futures of a client it closes: that is a lost stream, not our cancel."""
-    if isinstance(exc, asyncio.CancelledError):
-        task = asyncio.current_task()
-        return task is not None and task.cancelling() == 0
-    return isinstance(exc, ccxt.BaseError)
+class StreamClosed(Exception):
+    """ccxt cancelled the future a stream awaited (it closed that connection): a lost stream."""
 
 
-def _is_book_hash(subscription_hash: object, symbol: str) -> bool:
-    text = str(subscription_hash).lower()
-    return symbol.lower() in text and ("book" in text or "depth" in text)
+# What a lost or refused connection raises: routine, reported by StreamHealth, not an ERROR.
+ROUTINE_ERRORS: tuple[type[Exception], ...] = (ccxt.NetworkError, StreamClosed, VenueError)
+
+
+def _cancelled_by_us() -> bool:
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 class StreamRunner:
     def __init__(
-        self, session: CcxtSession, sync: AccountSync, symbols: Sequence[str], sink: EventSink
+        self,
+        session: CcxtSession,
+        sync: AccountSync,
+        symbols: Sequence[str],
+        sink: EventSink,
+        supervisor: Supervisor,
     ) -> None:
         self.session = session
         self.sync = sync
@@ -59,11 +67,14 @@ class StreamRunner:
         self.symbols = list(symbols)
         self.sink = sink
         self.health = StreamHealth(session.name, session.clock, sink)
-        self.backoff = Backoff(self.params.backoff_base_s, self.params.backoff_max_s)
+        self.supervisor = supervisor
+        self.policy = RestartPolicy(
+            self.params.backoff_base_s, self.params.backoff_max_s, expected=ROUTINE_ERRORS
+        )
         self.last_book_ns: dict[str, int] = {}
         self.stale: set[str] = set()
         self.resyncs = 0
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[str] = []  # supervised task names
         self._catch_up_lock = asyncio.Lock()
         self._seen_public: dict[str, set[str]] = {}
         self.ready: dict[str, asyncio.Event] = {}
@@ -79,53 +90,81 @@ class StreamRunner:
         spawn = self._spawn
         for symbol in self.symbols:
             self.last_book_ns[symbol] = now
+            book, trades = f"book:{symbol}", f"trades:{symbol}"
             if has.get("watchOrderBook"):
-                spawn(f"book:{symbol}", self._book_stream(symbol))
+                spawn(book, partial(self._book_stream, symbol), reports_up=True)
             else:
-                spawn(f"book:{symbol}", self._poll(f"book:{symbol}", partial(self._poll_book, symbol)))
+                spawn(book, partial(self._poll, book, partial(self._poll_book, symbol)))
             if has.get("watchTrades"):
-                spawn(f"trades:{symbol}", self._trade_stream(symbol))
+                spawn(trades, partial(self._trade_stream, symbol))
             elif has.get("fetchTrades"):
-                spawn(f"trades:{symbol}", self._poll(f"trades:{symbol}", partial(self._poll_trades, symbol)))
+                spawn(trades, partial(self._poll, trades, partial(self._poll_trades, symbol)))
         if self.session.has_credentials:
             self._start_private(has)
-        spawn("watchdog", self._watchdog())
+        spawn("watchdog", self._watchdog)
 
     def _start_private(self, has: dict[str, Any]) -> None:
         spawn = self._spawn
-        for key, flag in (("orders", "watchOrders"), ("fills", "watchMyTrades"), ("balance", "watchBalance")):
+        streams = (
+            ("orders", "watchOrders", self.exchange.watch_orders, self._on_orders),
+            ("fills", "watchMyTrades", self.exchange.watch_my_trades, self._on_my_trades),
+            ("balance", "watchBalance", self.exchange.watch_balance, self._on_balance),
+        )
+        for key, flag, watch, handle in streams:
             if has.get(flag):
                 self.ready[key] = asyncio.Event()
-        if has.get("watchOrders"):
-            spawn("orders", self._private_stream("orders", self.exchange.watch_orders, self._on_orders))
-        if has.get("watchMyTrades"):
-            spawn("fills", self._private_stream("fills", self.exchange.watch_my_trades, self._on_my_trades))
-        if has.get("watchBalance"):
-            spawn("balance", self._private_stream("balance", self.exchange.watch_balance, self._on_balance))
-        else:
-            spawn("balance", self._poll("balance", self._poll_balance))
+                spawn(key, partial(self._private_stream, key, watch, handle), reports_up=True)
+        if not has.get("watchBalance"):
+            spawn("balance", partial(self._poll, "balance", self._poll_balance))
         if not (has.get("watchOrders") and has.get("watchMyTrades")):
             # No push for own orders or fills: REST catch-up at the polling rate instead.
-            spawn("catch-up", self._poll("catch-up", self.catch_up, self.params.poll_interval_s))
+            spawn("catch-up", partial(self._poll, "catch-up", self.catch_up, self.params.poll_interval_s))
         # start_streams runs the first catch-up itself, once the private streams are up.
-        reconcile = self._poll("reconcile", self.catch_up, self.params.reconcile_interval_s, wait_first=True)
-        spawn("reconcile", reconcile)
+        interval_s = self.params.reconcile_interval_s
+        spawn("reconcile", partial(self._poll, "reconcile", self.catch_up, interval_s, wait_first=True))
 
-    def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro, name=f"{self.name}:{name}")
-        task.add_done_callback(self._task_done)
-        self._tasks.append(task)
+    def _task_name(self, key: str) -> str:
+        return f"{self.name}:{key}"
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s: stream task %s died", self.name, task.get_name(), exc_info=task.exception())
+    def _spawn(self, key: str, run: Callable[[], Awaitable[None]], *, reports_up: bool = False) -> None:
+        """Run one stream under the supervisor; its death marks the stream lost first."""
+
+        async def stream() -> None:
+            ws_clients.forget_dial_backoff(self.exchange)  # the supervisor paces reconnects
+            try:
+                await run()
+            except asyncio.CancelledError as exc:
+                if _cancelled_by_us():
+                    raise
+                self._lost(key, "closed by ccxt")
+                raise StreamClosed(f"{self.name}: {key} closed by ccxt") from exc
+            except Exception as exc:
+                self._lost(key, f"{type(exc).__name__}: {exc}")
+                raise
+
+        name = self._task_name(key)
+        policy = dataclasses.replace(self.policy, reports_up=reports_up)
+        self.supervisor.spawn(name, stream, policy, context=f"venue {self.name}, {key} stream")
+        self._tasks.append(name)
+
+    def _lost(self, key: str, detail: str) -> None:
+        """A stream's run ended: pull quotes where it matters until it is back (and caught up)."""
+        if key.startswith("book:"):
+            symbol = key.removeprefix("book:")
+            self.stale.add(symbol)
+            self.health.fail(key, f"book stream {symbol} lost: {detail}")
+        elif key in self.ready:
+            self.health.fail(key, f"{key} stream lost: {detail}")
+            self.ready[key].set()  # failed counts as settled for wait_ready
+            self._drop_private_connections(key)
+        else:
+            status = self.supervisor.status(self._task_name(key))
+            if status is not None and status.state is TaskState.UP:  # once per outage
+                log.warning("%s: %s stream lost: %s", self.name, key, detail)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        for name in self._tasks:
+            await self.supervisor.cancel(name)
         self._tasks.clear()
 
     # ---- books -------------------------------------------------------------------------------
@@ -141,26 +180,15 @@ class StreamRunner:
         now = self.clock.now_ns()
         self.last_book_ns[symbol] = now
         self.sink(convert.to_book_snapshot(market, book, depth, now))
-        if self.stale:
+        if symbol in self.stale:
             self.stale.discard(symbol)
+            self.supervisor.up(self._task_name(f"book:{symbol}"), "book resynced")
         self.health.ok(f"book:{symbol}", "book resynced")
         return True
 
     async def _book_stream(self, symbol: str) -> None:
-        key = f"book:{symbol}"
-        attempt = 0
         while True:
-            try:
-                book = await self.exchange.watch_order_book(symbol)
-            except (ccxt.BaseError, asyncio.CancelledError) as exc:
-                if not _stream_lost(exc):
-                    raise
-                self.stale.add(symbol)
-                self.health.fail(key, f"book stream {symbol} lost: {type(exc).__name__}: {exc}")
-                await asyncio.sleep(self.backoff.delay_s(attempt))
-                attempt = min(attempt + 1, 10)
-                continue
-            attempt = 0
+            book = await self.exchange.watch_order_book(symbol)
             if not self._emit_book(symbol, book):
                 # ccxt's copy of the book now holds the bad level: drop it and resnapshot.
                 await self._force_resync(symbol)
@@ -187,49 +215,43 @@ class StreamRunner:
                 self.health.fail(
                     f"book:{symbol}", f"book {symbol} stale: no update for {idle_ns / NS_PER_S:.1f}s"
                 )
-                if now - last_forced.get(symbol, 0) > stale_ns:
+                # (a lost stream is reconnecting already: dropping its new client would stop it)
+                if now - last_forced.get(symbol, 0) > stale_ns and self._book_stream_up(symbol):
                     last_forced[symbol] = now
                     await self._force_resync(symbol)
 
+    def _book_stream_up(self, symbol: str) -> bool:
+        status = self.supervisor.status(self._task_name(f"book:{symbol}"))
+        return status is None or status.state is TaskState.UP
+
     async def _force_resync(self, symbol: str) -> None:
         """Drop the websocket carrying this book: the stream loop reconnects and resnapshots."""
-        clients = self.exchange.clients  # every ccxt >= 4.5 exchange has it: url -> ws client
-        carrying = [
-            (url, client)
-            for url, client in clients.items()
-            if any(symbol in str(h) for h in client.subscriptions)
-        ]
-        # Prefer the connection whose subscription is the book (hash names like orderbook::SYM).
-        books = [(u, c) for u, c in carrying if any(_is_book_hash(h, symbol) for h in c.subscriptions)]
-        for url, client in books or carrying:
+        for url, client in ws_clients.book_connections(self.exchange, symbol):
             self.resyncs += 1
             log.warning("%s: dropping stream connection for %s to resync", self.name, symbol)
             error = ccxt.NetworkError(f"{self.name}: {symbol} book stale, reconnecting")
-            # Marked failed first so ccxt's on_close does not drop a newer client on the same URL.
-            client.error = error
-            if clients.get(url) is client:
-                del clients[url]
-            client.reset(error)
+            ws_clients.drop(self.exchange, url, client, error)
             with contextlib.suppress(Exception):
                 await client.close()
+
+    def _drop_private_connections(self, key: str) -> None:
+        """A private stream's run ended: drop the connections of no public stream of ours.
+
+        A private watch cancelled mid-authentication leaves ccxt's client believing it is
+        subscribed, with a signed subscribe queued for whenever that connection opens (stale by
+        then: Binance -1021, then KeyError 'spot' inside ccxt). A fresh client subscribes afresh.
+        """
+        for url, client in ws_clients.connections_without(self.exchange, self.symbols):
+            error = ccxt.NetworkError(f"{self.name}: {key} stream lost, resubscribing")
+            ws_clients.drop(self.exchange, url, client, error)
+            ws_clients.close_later(client)
 
     # ---- public trades -----------------------------------------------------------------------
 
     async def _trade_stream(self, symbol: str) -> None:
         market = self.session.markets[symbol]
-        attempt = 0
         while True:
-            try:
-                trades = await self.exchange.watch_trades(symbol)
-            except (ccxt.BaseError, asyncio.CancelledError) as exc:
-                if not _stream_lost(exc):
-                    raise
-                if attempt == 0:
-                    log.warning("%s: trade stream %s lost: %s", self.name, symbol, exc)
-                await asyncio.sleep(self.backoff.delay_s(attempt))
-                attempt = min(attempt + 1, 10)
-                continue
-            attempt = 0
+            trades = await self.exchange.watch_trades(symbol)
             now = self.clock.now_ns()
             for trade in trades:
                 self._emit_public_trade(market, trade, now)
@@ -263,48 +285,28 @@ class StreamRunner:
         watch: Callable[[], Awaitable[Any]],
         handle: Callable[[Any], Awaitable[None]],
     ) -> None:
-        """Loop over one private watch_*; `ready[key]` is set once it has subscribed (or failed).
+        """One run of a private watch_* loop; `ready[key]` is set once it has subscribed (or failed).
 
         "Subscribed" is a watch still pending, without error, RESUBSCRIBE_GRACE_S after the call:
-        ccxt.pro has no generic subscription ack, and connect or auth errors surface sooner.
+        ccxt.pro has no generic subscription ack, and connect or auth errors surface sooner. A run
+        after a death catches up over REST before the stream counts as healthy again.
         """
         ready = self.ready.setdefault(key, asyncio.Event())
-        attempt = 0
-        pending: asyncio.Future[Any] | None = None
+        pending = asyncio.ensure_future(watch())
         try:
-            while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(watch())
-                if not ready.is_set() or self.health.failing(key):
-                    done, _ = await asyncio.wait({pending}, timeout=RESUBSCRIBE_GRACE_S)
-                    if not done:
-                        if not ready.is_set():
-                            ready.set()
-                        elif await self._recovered(key):
-                            attempt = 0
-                        else:
-                            await asyncio.sleep(self.backoff.delay_s(attempt))
-                            attempt = min(attempt + 1, 10)
-                        continue
-                try:
-                    result = await pending
-                except (ccxt.BaseError, asyncio.CancelledError) as exc:
-                    if not _stream_lost(exc):
-                        raise
-                    pending = None
-                    self.health.fail(key, f"{key} stream lost: {type(exc).__name__}: {exc}")
+            if not ready.is_set() or self.health.failing(key):
+                done, _ = await asyncio.wait({pending}, timeout=RESUBSCRIBE_GRACE_S)
+                if not done:
                     ready.set()
-                    await asyncio.sleep(self.backoff.delay_s(attempt))
-                    attempt = min(attempt + 1, 10)
-                    continue
-                pending = None
+                    await self._recovered(key)
+            while True:
+                result = await pending
                 ready.set()
                 await handle(result)
-                if self.health.failing(key) and await self._recovered(key):
-                    attempt = 0
+                await self._recovered(key)
+                pending = asyncio.ensure_future(watch())
         finally:
-            if pending is not None:
-                pending.cancel()
+            pending.cancel()
 
     async def wait_ready(self, timeout_s: float) -> None:
         """Until every private stream has subscribed or failed (bounded by `timeout_s`)."""
@@ -317,15 +319,15 @@ class StreamRunner:
             pending = [k for k, e in self.ready.items() if not e.is_set()]
             log.warning("%s: streams %s not subscribed after %.0fs", self.name, pending, timeout_s)
 
-    async def _recovered(self, key: str) -> bool:
-        """The stream resubscribed: catch up what it missed over REST, then count it healthy."""
-        try:
-            await self.catch_up()
-        except VenueError as exc:
-            log.warning("%s: catch-up after %s reconnect failed: %s", self.name, key, exc)
-            return False
+    async def _recovered(self, key: str) -> None:
+        """After a reconnect: catch up what the stream missed over REST, then count it healthy.
+
+        A failed catch-up (VenueError) ends this run: the stream reconnects and tries again."""
+        if not self.health.failing(key):
+            return
+        await self.catch_up()
         self.health.ok(key, "resubscribed, caught up over REST")
-        return True
+        self.supervisor.up(self._task_name(key), "resubscribed, caught up over REST")
 
     async def _on_orders(self, orders: list[dict[str, Any]]) -> None:
         now = self.clock.now_ns()

@@ -66,6 +66,8 @@ class TaskChange:
     previous: TaskState
     reason: str
     restarts: int
+    deaths_in_a_row: int
+    """0 on a recovery the task reported (`up`); 1 on the first death of a streak."""
     expected: bool
     """The death (or the recovery from one) was a routine error of the task's policy."""
 
@@ -136,6 +138,7 @@ class Supervisor:
         if entry is None or entry.state in (TaskState.FAILED, TaskState.DONE):
             return
         entry.last_death_expected = expected
+        entry.deaths_in_a_row += 1
         self._set(entry, TaskState.RESTARTING, reason, expected)
 
     async def cancel(self, name: str) -> None:
@@ -230,7 +233,9 @@ class Supervisor:
         if state is previous:
             return
         entry.state = state
-        change = TaskChange(entry.name, state, previous, reason, entry.restarts, expected)
+        change = TaskChange(
+            entry.name, state, previous, reason, entry.restarts, entry.deaths_in_a_row, expected
+        )
         for listener in list(self.listeners):
             try:
                 listener(change)

@@ -111,17 +111,18 @@ class NotificationHooks:
         self.notifier.notify(kind, text.strip(), ts_ns, key=key, **{k: str(v) for k, v in detail.items()})
 
     def on_task_change(self, change: TaskChange) -> None:
-        """Deaths of unexpected errors, recoveries from them, and tasks given up."""
+        """The first death of a streak (unexpected errors only), the recovery the task reported
+        after it, and a task given up."""
         name, state, previous = change.name, change.state, change.previous
         if state is TaskState.FAILED:
             kind = "strategy_failed" if name.startswith("strategy:") else "task_failed"
             text = f"{name} given up: {change.reason}"
         elif change.expected:
             return
-        elif state is TaskState.RESTARTING and previous is TaskState.UP:
+        elif state is TaskState.RESTARTING and change.deaths_in_a_row == 1:
             kind, text = "task_died", f"task {name} died ({change.reason}); restarting"
-        elif state is TaskState.UP and previous is TaskState.RESTARTING:
-            kind, text = "task_recovered", f"task {name} recovered after {change.restarts} restarts"
+        elif state is TaskState.UP and previous is TaskState.RESTARTING and change.deaths_in_a_row == 0:
+            kind, text = "task_recovered", f"task {name} recovered ({change.reason})"
         else:
             return
         self.notifier.notify(

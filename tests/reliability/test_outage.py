@@ -125,7 +125,7 @@ async def test_a_40s_cut_is_survived_health_is_truthful_and_every_fill_is_stored
     print(
         f"outage {CUT_S:.0f}s: /health 200 {health_back_s:.1f}s after, orders {orders_back_s:.1f}s after, "
         f"venue trades stored {stored_after_s:.1f}s after; {fills_during_cut} fills during the cut; "
-        f"restarts {({n: s.restarts for n, s in statuses.items()})}"
+        f"restarts { ({n: s.restarts for n, s in statuses.items()}) }"
     )
     assert len(during) >= 15 and all(status == 503 for status, _ in during), during
     assert all(any("task fx:fills restarting" in r for r in reasons) for _, reasons in during[1:])

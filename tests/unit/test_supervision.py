@@ -85,7 +85,9 @@ def test_expected_errors_are_not_errors_and_a_reporting_task_stays_restarting_un
 
     seen = run_simulated(main)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
-    assert all(problems == {"fx:book:BTC/USDT": "restarting: ConnectionError: closed"} for _, problems in seen[:6])
+    assert all(
+        problems == {"fx:book:BTC/USDT": "restarting: ConnectionError: closed"} for _, problems in seen[:6]
+    )
     assert seen[6][1] == {}
     assert [(c.state, c.expected, c.deaths_in_a_row) for c in changes] == [
         (TaskState.RESTARTING, True, 1),
@@ -144,7 +146,9 @@ def test_tracked_jobs_report_down_and_up_and_a_healthy_run_resets_the_streak():
             await asyncio.sleep(10)  # longer than healthy_after_s: each death is a first one
             await dies_late()
 
-        sup.spawn("engine", slow_then_die, RestartPolicy(base_s=0.1, max_s=0.1, healthy_after_s=5, give_up_after=2))
+        sup.spawn(
+            "engine", slow_then_die, RestartPolicy(base_s=0.1, max_s=0.1, healthy_after_s=5, give_up_after=2)
+        )
         await asyncio.sleep(40)
         status = sup.status("engine")
         assert status is not None and status.state is TaskState.UP and status.restarts == 2

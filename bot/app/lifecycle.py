@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,9 @@ from bot.app.pools import SimPools
 from bot.app.reload import ConfigWatcher
 from bot.app.startup import assemble_runtime, reconcile_at_start
 from bot.app.stopping import StopBudget
-from bot.app.strategy_wiring import build_strategies, install_strategies
+from bot.app.strategy_wiring import build_strategies, cancel_orders_on, install_strategies
 from bot.core.clock import run_simulated
+from bot.core.supervision import RestartPolicy, Supervisor, UsesSupervisor
 from bot.kernel.context import ActiveStrategy
 from bot.kernel.control_store import ControlStore
 from bot.kernel.market_pauses import MarketPauseRecord, paused_markets, resume_markets
@@ -36,6 +37,9 @@ from connectors.base import Venue
 from connectors.registry import is_live, is_pool
 
 log = logging.getLogger("mmbot")
+
+# The engine's requote loop, the risk guard and the config watcher are restarted whatever happens.
+KERNEL_RESTARTS = RestartPolicy(base_s=0.5, max_s=30.0)
 
 
 class Bot:
@@ -61,13 +65,15 @@ class Bot:
         self._injected = venues is not None
         self.venues: dict[str, Venue] = dict(venues or {})
         self._runtime: Runtime | None = None
+        self.supervisor = Supervisor()  # every long-lived task: streams, strategies, jobs, loops
         self.metrics = BotMetrics()
-        self.scheduler = JobScheduler.for_clock(config.bot.clock, self.metrics)
+        self.metrics.watch_tasks(self.supervisor)
+        self.scheduler = JobScheduler.for_clock(config.bot.clock, self.metrics, self.supervisor)
         self.notifications = BotNotifications.from_config(
             config.bot.notify, config.bot.instance_id, self.metrics
         )
         self.sim_pools = SimPools({})
-        self.active = ActiveRunner([], self.scheduler)  # no strategies until start
+        self.active = ActiveRunner([], self.scheduler, self.supervisor)  # no strategies until start
         self.ops_server: OpsServer | None = None
         self.mid_series: MidSeriesRecorder | None = None  # the stored fair series (attribution)
         self.instance_lock: InstanceLock | None = None  # held from start() until the store closes
@@ -116,12 +122,14 @@ class Bot:
         self.metrics.bind(rt)
         self.mid_series = MidSeriesRecorder(self.store, rt.state, rt.clock, rt.orders.fair_price)
         rt.engine.listeners.append(self.mid_series.on_event)
-        hooks = self.notifications.attach(rt)
+        hooks = self.notifications.attach(rt, self.supervisor)
         b = cfg.bot
         schedule_jobs(self.scheduler, rt, b.summary_interval_s, b.snapshot_interval_s, b.jobs)
         if hooks is not None and b.notify.fills_summary_interval_s > 0:
             self.scheduler.add("fills_summary", b.notify.fills_summary_interval_s, hooks.fills_summary)
-        self.active = ActiveRunner(rt.engine.listeners, self.scheduler)
+        self.active = ActiveRunner(
+            rt.engine.listeners, self.scheduler, self.supervisor, partial(cancel_orders_on, rt.orders)
+        )
         install_strategies(build_strategies(cfg, rt.state, rt.clock.now_ns()), rt.engine, self.active)
         record = self.market_pause_record = MarketPauseRecord(controls, rt.clock)
         record.restore(self.active_strategies)
@@ -133,6 +141,8 @@ class Bot:
         if self.config_path is not None:
             self.config_watcher = ConfigWatcher(self, self.config_path, b.config_poll_interval_s)
         for name, venue in self.venues.items():
+            if isinstance(venue, UsesSupervisor):
+                venue.use_supervisor(self.supervisor)
             await venue.start_streams([m.symbol for m in rt.markets if m.venue == name], rt.engine.on_event)
 
     @property
@@ -156,15 +166,18 @@ class Bot:
         stop = stop or asyncio.Event()
         await self.start()
         rt = self.runtime
-        engine_task = asyncio.create_task(rt.engine.run(), name="engine")
+        spawn = self.supervisor.spawn
+        own = ["engine", "risk-guard"]
+        spawn("engine", rt.engine.run, KERNEL_RESTARTS, context="requote loop")
         self.sim_pools.start()
         self.active.start(rt.context)
         self.scheduler.start()
         self.notifications.start()
-        side_tasks = [asyncio.create_task(rt.risk_guard.run(), name="risk-guard")]
+        spawn("risk-guard", rt.risk_guard.run, KERNEL_RESTARTS, context="kill-switch checks")
         if self.config_watcher is not None and self.config.bot.config_poll_interval_s > 0:
-            side_tasks.append(asyncio.create_task(self.config_watcher.run(), name="config-watcher"))
-        waiters = [asyncio.create_task(stop.wait()), engine_task]
+            own.append("config-watcher")
+            spawn("config-watcher", self.config_watcher.run, KERNEL_RESTARTS, context=str(self.config_path))
+        waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
         if duration_s is not None:
             waiters.append(asyncio.create_task(asyncio.sleep(duration_s)))
         try:
@@ -172,27 +185,24 @@ class Bot:
             await self._start_ops_server(rt)
             self.ready.set()
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            if engine_task.done() and engine_task.exception() is not None:
-                log.error("engine stopped unexpectedly", exc_info=engine_task.exception())
         finally:
-            for task in side_tasks + waiters:
-                if task is not engine_task:
-                    task.cancel()
+            for task in waiters:
+                task.cancel()
+            for name in own[1:]:
+                await self.supervisor.cancel(name)
             await self.scheduler.shutdown()
-            await self.shutdown()
+            await self.shutdown()  # stops the engine's loop (the supervisor sees it return)
             await self.notifications.stop()
             if self.ops_server is not None:
                 await self.ops_server.stop()
-            engine_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await engine_task
+            await self.supervisor.cancel("engine")
 
     async def _start_ops_server(self, rt: Runtime) -> None:
         """The ops endpoint runs on the wall clock only (a simulated run has no operator)."""
         ops = self.config.bot.ops
         if not ops.enabled or self.config.bot.clock != "wall":
             return
-        server = OpsServer(rt, self, self.metrics, ops)
+        server = OpsServer(rt, self, self.metrics, ops, self.supervisor)
         try:
             await server.start()
         except OSError as exc:

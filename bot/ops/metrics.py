@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 
 from bot.core.clock import NS_PER_S
 from bot.core.domain import Fill, Market, Side
+from bot.core.supervision import Supervisor, TaskState
 from bot.kernel.market_state import MarketState
 from bot.kernel.runtime import Runtime
 
@@ -82,6 +83,10 @@ class BotMetrics:
         )
         self.spread_captured: dict[str, Decimal] = {}
         self._state: MarketState | None = None  # the started bot's, for book ages at order time
+
+    def watch_tasks(self, supervisor: Supervisor) -> None:
+        """Export every supervised task: `mmbot_task_up{task}`, `mmbot_task_restarts_total{task}`."""
+        self.registry.register(_TaskCollector(supervisor))
 
     def bind(self, rt: Runtime) -> None:
         """Start exporting the started bot's own totals."""
@@ -172,6 +177,24 @@ class _BotCollector(Collector):
         yield connected
         uptime_s = (now_ns - self.started_ns) / NS_PER_S
         yield GaugeMetricFamily("mmbot_uptime_seconds", "Seconds since start", value=uptime_s)
+
+
+class _TaskCollector(Collector):
+    """Read at scrape time: the supervisor's entries (tasks, streams, jobs, strategies)."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self.supervisor = supervisor
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("mmbot_task_up", "1 while a supervised task runs and works", labels=["task"])
+        restarts = CounterMetricFamily(
+            "mmbot_task_restarts", "Restarts of a supervised task after it died", labels=["task"]
+        )
+        for status in self.supervisor.statuses():
+            up.add_metric([status.name], int(status.state is TaskState.UP))
+            restarts.add_metric([status.name], status.restarts)
+        yield up
+        yield restarts
 
 
 def _quote_inputs(strategies: list[Any], state: MarketState) -> Iterator[Metric]:

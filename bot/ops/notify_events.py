@@ -4,6 +4,8 @@
 - strategy alerts (an XEMM hedge or an arbitrage leg that failed) and operator resumes of a
   strategy's market: the stored events of those kinds,
 - a venue disconnected for longer than `venue_disconnect_alert_s`, and its reconnection,
+- a supervised task that died of an unexpected error (not a dropped connection: the venue alert
+  covers those) and its recovery; a strategy (or any task) given up after repeated deaths,
 - a periodic fills summary: fills, volume per quote asset and PnL change since the previous one.
 
 Every hook only files a message; the notifier's own task sends it. The hooks watch a started bot
@@ -20,6 +22,7 @@ from typing import Any
 
 from bot.core.clock import NS_PER_S
 from bot.core.events import VenueEvent, VenueStatus
+from bot.core.supervision import Supervisor, TaskChange, TaskState
 from bot.kernel.runtime import Runtime
 from bot.ops.metrics import BotMetrics
 from bot.ops.notify import Notifier, sinks_from_env
@@ -45,11 +48,13 @@ class BotNotifications:
     def enabled(self) -> bool:
         return self.notifier.enabled
 
-    def attach(self, rt: Runtime) -> NotificationHooks | None:
-        """Hook into a started bot; None when notifications are off."""
+    def attach(self, rt: Runtime, supervisor: Supervisor | None = None) -> NotificationHooks | None:
+        """Hook into a started bot (and the supervisor of its tasks); None when notifications are off."""
         if not self.enabled:
             return None
         self.hooks = NotificationHooks(self.notifier, rt)
+        if supervisor is not None:
+            supervisor.listeners.append(self.hooks.on_task_change)
         log.info("notifications on: %s", ", ".join(s.name for s in self.notifier.sinks))
         return self.hooks
 
@@ -104,6 +109,25 @@ class NotificationHooks:
             text = f"{who}: {detail.get('market')} resumed by the operator"
             key = None
         self.notifier.notify(kind, text.strip(), ts_ns, key=key, **{k: str(v) for k, v in detail.items()})
+
+    def on_task_change(self, change: TaskChange) -> None:
+        """The first death of a streak (unexpected errors only), the recovery the task reported
+        after it, and a task given up."""
+        name, state, previous = change.name, change.state, change.previous
+        if state is TaskState.FAILED:
+            kind = "strategy_failed" if name.startswith("strategy:") else "task_failed"
+            text = f"{name} given up: {change.reason}"
+        elif change.expected:
+            return
+        elif state is TaskState.RESTARTING and change.deaths_in_a_row == 1:
+            kind, text = "task_died", f"task {name} died ({change.reason}); restarting"
+        elif state is TaskState.UP and previous is TaskState.RESTARTING and change.deaths_in_a_row == 0:
+            kind, text = "task_recovered", f"task {name} recovered ({change.reason})"
+        else:
+            return
+        self.notifier.notify(
+            kind, text, self._now_ns(), key=f"{kind}:{name}", task=name, reason=change.reason
+        )
 
     def on_venue_event(self, event: VenueEvent) -> None:
         if not isinstance(event, VenueStatus):

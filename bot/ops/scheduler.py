@@ -4,6 +4,9 @@ On the wall clock apscheduler's AsyncIOScheduler runs them (interval triggers, c
 runs of one job at once). On the simulated clock apscheduler would still time jobs by the wall
 clock, which does not follow virtual time, so plain `asyncio.sleep` loops run them instead (they
 do follow it). A failing job is logged and counted; it never stops the bot or its other jobs.
+Each job is an entry of the bot's supervisor (`job:<name>`): `restarting` from a failed run until
+the next run succeeds, so /health and mmbot_task_up show it. A venue error (the venue is down) is
+one WARNING line; anything else is an ERROR with its traceback.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.core.supervision import Supervisor
 from bot.ops.metrics import BotMetrics
 from connectors.base import VenueError
 
@@ -33,12 +37,20 @@ class JobSpec:
     job: Job
 
 
+def job_task(name: str) -> str:
+    """The supervisor's name for a scheduled job."""
+    return f"job:{name}"
+
+
 class JobScheduler:
-    def __init__(self, backend: str, metrics: BotMetrics | None = None) -> None:
+    def __init__(
+        self, backend: str, metrics: BotMetrics | None = None, supervisor: Supervisor | None = None
+    ) -> None:
         if backend not in ("apscheduler", "asyncio"):
             raise ValueError(f"scheduler backend must be 'apscheduler' or 'asyncio', got {backend!r}")
         self.backend = backend
         self.metrics = metrics
+        self.supervisor = supervisor or Supervisor()
         self.jobs: list[JobSpec] = []
         self.runs: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
@@ -48,8 +60,10 @@ class JobScheduler:
         self._started = False
 
     @classmethod
-    def for_clock(cls, clock_mode: str, metrics: BotMetrics | None = None) -> JobScheduler:
-        return cls("asyncio" if clock_mode == "simulated" else "apscheduler", metrics)
+    def for_clock(
+        cls, clock_mode: str, metrics: BotMetrics | None = None, supervisor: Supervisor | None = None
+    ) -> JobScheduler:
+        return cls("asyncio" if clock_mode == "simulated" else "apscheduler", metrics, supervisor)
 
     def add(self, name: str, interval_s: float, job: Job) -> None:
         """A job; added while running (an active strategy started by a hot reload) it starts now."""
@@ -57,12 +71,14 @@ class JobScheduler:
             raise ValueError(f"job {name!r} is already scheduled")
         spec = JobSpec(name, interval_s, job)
         self.jobs.append(spec)
+        self.supervisor.track(job_task(name), context=f"job every {interval_s:g}s")
         if self._started:
             self._schedule(spec)
 
     def remove(self, name: str) -> None:
         """Stop scheduling a job (its strategy stopped); a run in progress finishes."""
         self.jobs = [spec for spec in self.jobs if spec.name != name]
+        self.supervisor.forget(job_task(name))
         if self._aps is not None and self._aps.get_job(name) is not None:
             self._aps.remove_job(name)
         task = self._tasks.pop(name, None)
@@ -128,22 +144,24 @@ class JobScheduler:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self.failures[spec.name] += 1
-            if self.metrics is not None:
-                self.metrics.job_failures.labels(spec.name).inc()
-            # A venue's refusal or outage is the reason, not a bug: one line, the traceback at DEBUG
-            # (#16 preflight: tracebacks only for what nothing expected).
-            expected = isinstance(exc, VenueError)
-            (log.warning if expected else log.error)(
-                "job %s failed (%d failures so far); it runs again next interval: %s",
-                spec.name,
-                self.failures[spec.name],
-                exc if expected else f"{type(exc).__name__}: {exc}",
-                exc_info=not expected,
-            )
-            if expected:
-                log.debug("job %s failed", spec.name, exc_info=True)
+            self._failed(spec, exc)
         else:
             self.runs[spec.name] += 1
             if self.metrics is not None:
                 self.metrics.job_runs.labels(spec.name).inc()
+            self.supervisor.up(job_task(spec.name), "ran")
+
+    def _failed(self, spec: JobSpec, exc: Exception) -> None:
+        self.failures[spec.name] += 1
+        if self.metrics is not None:
+            self.metrics.job_failures.labels(spec.name).inc()
+        venue_down = isinstance(exc, VenueError)
+        self.supervisor.down(job_task(spec.name), f"{type(exc).__name__}: {exc}", expected=venue_down)
+        what = "job %s failed (%d failures so far); it runs again next interval: %s"
+        if venue_down:
+            # The venue's refusal or outage is the reason, not a bug: one line, the traceback only
+            # at DEBUG (tracebacks are for what nothing expected).
+            log.warning(what, spec.name, self.failures[spec.name], exc)
+            log.debug("job %s failed", spec.name, exc_info=exc)
+        else:
+            log.error(what, spec.name, self.failures[spec.name], f"{type(exc).__name__}: {exc}", exc_info=exc)

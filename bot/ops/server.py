@@ -1,4 +1,5 @@
-"""The ops endpoint (aiohttp): /health, /metrics, /status, and token-protected control actions.
+"""The ops endpoint (aiohttp): /health (bot.ops.health), /metrics, /status, and token-protected
+control actions.
 
 Binds 127.0.0.1 by default. Control actions (POST /pause, /resume[?market=venue:symbol],
 /cancel-all) need `Authorization: Bearer <token>` where the token is the value of the environment
@@ -15,33 +16,15 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.core.clock import NS_PER_S
+from bot.core.supervision import Supervisor
 from bot.kernel.runtime import Runtime
+from bot.ops.health import health_report
 from bot.ops.metrics import BotMetrics
 from bot.ops.operator import Operator
 from bot.ops.settings import OpsConfig
 from bot.reports.status import collect_status
 
 log = logging.getLogger("mmbot.ops")
-
-
-def health_report(rt: Runtime, stale_book_s: float) -> tuple[bool, dict[str, Any]]:
-    """Healthy when every venue is connected and every one of its books is fresh."""
-    engine = rt.engine
-    now_ns = rt.clock.now_ns()
-    venues: dict[str, Any] = {}
-    ok = True
-    for name in rt.venues:
-        ages = {}
-        for slot, m in enumerate(engine.state.markets):
-            if m.venue == name and slot not in engine.retired:  # a market a reload removed: unstreamed
-                last = int(engine.state.last_book_ns[slot])
-                ages[m.symbol] = None if last == 0 else round((now_ns - last) / NS_PER_S, 3)
-        connected = engine.venue_connected(name)
-        fresh = all(age is not None and age <= stale_book_s for age in ages.values())
-        venues[name] = {"connected": connected, "books_fresh": fresh, "book_age_s": ages}
-        ok = ok and connected and fresh
-    return ok, {"status": "ok" if ok else "unhealthy", "paused": engine.paused, "venues": venues}
 
 
 def live_status(rt: Runtime, operator: Operator) -> dict[str, Any]:
@@ -66,8 +49,17 @@ def live_status(rt: Runtime, operator: Operator) -> dict[str, Any]:
 class OpsServer:
     """Serves one started bot: reads its `Runtime`, sends control actions to its `Operator`."""
 
-    def __init__(self, rt: Runtime, operator: Operator, metrics: BotMetrics, config: OpsConfig) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        operator: Operator,
+        metrics: BotMetrics,
+        config: OpsConfig,
+        supervisor: Supervisor | None = None,
+    ) -> None:
+        """`supervisor`: the bot's, whose restarting or failed tasks make /health fail."""
         self.rt = rt
+        self.supervisor = supervisor
         self.operator = operator
         self.metrics = metrics
         self.config = config
@@ -100,7 +92,7 @@ class OpsServer:
     # ---- read-only -------------------------------------------------------------------------
 
     async def _health(self, _request: web.Request) -> web.Response:
-        ok, report = health_report(self.rt, self.config.stale_book_s)
+        ok, report = health_report(self.rt, self.config.stale_book_s, self.supervisor, self.operator)
         return web.json_response(report, status=200 if ok else 503)
 
     async def _metrics(self, _request: web.Request) -> web.Response:

@@ -12,6 +12,10 @@ them apart, so the watchdog reads the REST book:
   way would arrive in that time): the stream lost updates. That market's book is not live
   (BookStatus: only its quotes are pulled) and its connection is dropped to resnapshot.
 - the REST book cannot be read: the book cannot be confirmed, so it is not live either.
+
+A book stream the supervisor is restarting (its connection was lost) reconnects and resnapshots by
+itself: the watchdog marks its book not live but does not drop the new connection (that would only
+stop it again); `stream_up` tells the two apart.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import ccxt
 
 from bot.core.clock import NS_PER_S
 from connectors.base import VenueError
-from connectors.ccxt import convert
+from connectors.ccxt import convert, ws_clients
 from connectors.ccxt.health import BookFreshness
 from connectors.ccxt.session import CcxtSession
 
@@ -42,16 +46,15 @@ _UNWATCH = (
 Levels = tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]
 
 
-def _is_book_hash(subscription_hash: object, symbol: str) -> bool:
-    text = str(subscription_hash).lower()
-    return symbol.lower() in text and ("book" in text or "depth" in text)
-
-
 class BookWatch:
     """Per watched market: when its book last came, what it held; the watchdog loop over them."""
 
     def __init__(
-        self, session: CcxtSession, freshness: BookFreshness, emit: Callable[[str, Any], bool]
+        self,
+        session: CcxtSession,
+        freshness: BookFreshness,
+        emit: Callable[[str, Any], bool],
+        stream_up: Callable[[str], bool],
     ) -> None:
         self.session = session
         self.exchange, self.rest = session.connected()
@@ -60,6 +63,7 @@ class BookWatch:
         self.params = session.params
         self.freshness = freshness
         self.emit = emit  # pushes a ccxt book of a symbol as a BookSnapshot; False if refused
+        self.stream_up = stream_up  # False while the supervisor restarts the symbol's book stream
         self.last_book_ns: dict[str, int] = {}
         self.last_levels: dict[str, Levels] = {}
         self.resyncs = 0
@@ -138,32 +142,21 @@ class BookWatch:
     async def _lost(self, symbol: str, detail: str) -> None:
         self.freshness.lost(symbol, detail)
         self._last_forced[symbol] = self.clock.now_ns()
-        await self.force_resync(symbol)
+        if self.stream_up(symbol):
+            await self.force_resync(symbol)
 
     async def _resync_again(self, symbol: str, now: int) -> None:
         """Still not live: drop its connection again every stale_book_s until a book comes."""
-        if now - self._last_forced.get(symbol, 0) > self.stale_ns:
+        if now - self._last_forced.get(symbol, 0) > self.stale_ns and self.stream_up(symbol):
             self._last_forced[symbol] = now
             await self.force_resync(symbol)
 
     async def force_resync(self, symbol: str) -> None:
         """Drop the websocket carrying this book: the stream loop reconnects and resnapshots."""
-        clients = self.exchange.clients  # every ccxt >= 4.5 exchange has it: url -> ws client
-        carrying = [
-            (url, client)
-            for url, client in clients.items()
-            if any(symbol in str(h) for h in client.subscriptions)
-        ]
-        # Prefer the connection whose subscription is the book (hash names like orderbook::SYM).
-        books = [(u, c) for u, c in carrying if any(_is_book_hash(h, symbol) for h in c.subscriptions)]
-        for url, client in books or carrying:
+        for url, client in ws_clients.book_connections(self.exchange, symbol):
             self.resyncs += 1
             log.warning("%s: dropping stream connection for %s to resync", self.name, symbol)
             error = ccxt.NetworkError(f"{self.name}: {symbol} book stale, reconnecting")
-            # Marked failed first so ccxt's on_close does not drop a newer client on the same URL.
-            client.error = error
-            if clients.get(url) is client:
-                del clients[url]
-            client.reset(error)
+            ws_clients.drop(self.exchange, url, client, error)
             with contextlib.suppress(Exception):
                 await client.close()

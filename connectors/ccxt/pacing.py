@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 
+from bot.core.backoff import Backoff
 from bot.core.clock import NS_PER_S, Clock
+
+# Backoff lives in bot.core (the supervisor uses it too); re-exported for the venue adapters.
+__all__ = ["Backoff", "OrderBudget", "sleep_or_wake"]
 
 
 class OrderBudget:
@@ -42,22 +45,6 @@ class OrderBudget:
                 await asyncio.sleep(wait_s)
                 self._refill()
             self._tokens -= need
-
-
-class Backoff:
-    """Exponential backoff with jitter; a venue's Retry-After wins when it asks for longer."""
-
-    def __init__(self, base_s: float, max_s: float, rng: random.Random | None = None) -> None:
-        self.base_s = base_s
-        self.max_s = max_s
-        self._rng = rng or random.Random()
-
-    def delay_s(self, attempt: int, retry_after_s: float | None = None) -> float:
-        ceiling = min(self.max_s, self.base_s * 2**attempt)
-        delay = ceiling * (0.5 + 0.5 * self._rng.random())  # "equal jitter": never below half
-        if retry_after_s is not None:
-            delay = max(delay, retry_after_s)
-        return delay
 
 
 async def sleep_or_wake(wake: asyncio.Event, timeout_s: float) -> None:

@@ -1,35 +1,37 @@
 """The venue's push side: ccxt.pro watch_* loops (or REST polling), stale-book watchdog, catch-up.
 
-One task per stream. A private stream error marks it failed in StreamHealth (VenueStatus
-connected=False: the venue's quotes are pulled); a book stream error or a stalled book marks only
-that market's book not live (BookStatus, connectors.ccxt.book_watch). The loop simply calls
-watch_* again: ccxt opens a new connection, resubscribes, and for books fetches a fresh REST
-snapshot before applying deltas, i.e. a full resync. Own orders and fills missed while a private
-stream was down are caught up over REST before the stream counts as healthy. The set of streamed
-markets can change while running (`stream_markets`, hot reload): a removed market's book and
-trade subscriptions end.
+One supervised task per stream (bot.core.supervision). Any error ends the stream's run and the
+supervisor runs it again after a backoff with jitter; ccxt opens a new connection, resubscribes,
+and for books fetches a fresh REST snapshot before applying deltas, i.e. a full resync. A lost
+private stream marks the venue disconnected (StreamHealth, VenueStatus: every quote of the venue
+is pulled); a lost or stalled book marks only its market's book not live (BookFreshness,
+BookStatus; the stall watchdog is connectors.ccxt.book_watch). A lost connection is routine (the
+health line is its WARNING); anything else is a death the supervisor logs at ERROR. Own orders
+and fills missed while a private stream was down are caught up over REST before the stream counts
+as healthy. The set of streamed markets can change while running (`stream_markets`, hot reload):
+a removed market's supervised tasks end and its book and trade subscriptions too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
 
 import ccxt
 
-from bot.core.domain import Market
-from bot.core.events import BalanceUpdate
+from bot.core.supervision import RestartPolicy, Supervisor, TaskState
 from connectors.base import EventSink, VenueError
-from connectors.ccxt import convert, queries, sanity
+from connectors.ccxt import convert, sanity, ws_clients
 from connectors.ccxt.account_sync import AccountSync
 from connectors.ccxt.book_watch import BookWatch
 from connectors.ccxt.health import BookFreshness, StreamHealth
 from connectors.ccxt.pacing import Backoff, sleep_or_wake
 from connectors.ccxt.session import CcxtSession
+from connectors.ccxt.stream_handlers import StreamHandlers
 
 log = logging.getLogger("mmbot.ccxt")
 
@@ -37,17 +39,27 @@ log = logging.getLogger("mmbot.ccxt")
 RESUBSCRIBE_GRACE_S = 0.5
 
 
-def _stream_lost(exc: BaseException) -> bool:
-    """ccxt cancels the futures of a client it closes: that is a lost stream, not our cancel."""
-    if isinstance(exc, asyncio.CancelledError):
-        task = asyncio.current_task()
-        return task is not None and task.cancelling() == 0
-    return isinstance(exc, ccxt.BaseError)
+class StreamClosed(Exception):
+    """ccxt cancelled the future a stream awaited (it closed that connection): a lost stream."""
+
+
+# What a lost or refused connection raises: routine, reported by StreamHealth, not an ERROR.
+ROUTINE_ERRORS: tuple[type[Exception], ...] = (ccxt.NetworkError, StreamClosed, VenueError)
+
+
+def _cancelled_by_us() -> bool:
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 class StreamRunner:
     def __init__(
-        self, session: CcxtSession, sync: AccountSync, symbols: Sequence[str], sink: EventSink
+        self,
+        session: CcxtSession,
+        sync: AccountSync,
+        symbols: Sequence[str],
+        sink: EventSink,
+        supervisor: Supervisor,
     ) -> None:
         self.session = session
         self.sync = sync
@@ -62,13 +74,18 @@ class StreamRunner:
         self.sink = sink
         self.health = StreamHealth(session.name, session.clock, sink)
         self.books = BookFreshness(session.name, session.clock, sink)
-        self.watch = BookWatch(session, self.books, self._emit_book)
+        self.watch = BookWatch(session, self.books, self._emit_book, self._book_stream_up)
+        self.handlers = StreamHandlers(session, sync, sink)
+        self.supervisor = supervisor
+        self.policy = RestartPolicy(
+            self.params.backoff_base_s, self.params.backoff_max_s, expected=ROUTINE_ERRORS
+        )
+        # Paces resnapshots after messages ccxt could not apply (they do not end the stream's run).
         self.backoff = Backoff(self.params.backoff_base_s, self.params.backoff_max_s)
-        self._tasks: list[asyncio.Task[None]] = []
-        self._market_tasks: dict[str, list[asyncio.Task[None]]] = {}
+        self._tasks: list[str] = []  # supervised task names
+        self._market_tasks: dict[str, list[str]] = {}
         self._has: dict[str, Any] = {}
         self._catch_up_lock = asyncio.Lock()
-        self._seen_public: dict[str, set[str]] = {}
         self.ready: dict[str, asyncio.Event] = {}
         self.started_ms = self.clock.now_ns() // 1_000_000
 
@@ -96,19 +113,21 @@ class StreamRunner:
             self._start_market(symbol)
         if self.session.has_credentials:
             self._start_private(has)
-        self._spawn("watchdog", self.watch.run())
+        self._spawn("watchdog", self.watch.run)
 
     def _start_market(self, symbol: str) -> None:
         has, spawn = self._has, partial(self._spawn, market=symbol)
+        handlers = self.handlers
         self.watch.watch(symbol)
+        book, trades = f"book:{symbol}", f"trades:{symbol}"
         if has.get("watchOrderBook"):
-            spawn(f"book:{symbol}", self._book_stream(symbol))
+            spawn(book, partial(self._book_stream, symbol), reports_up=True)
         else:
-            spawn(f"book:{symbol}", self._poll(f"book:{symbol}", partial(self._poll_book, symbol)))
+            spawn(book, partial(self._poll, book, partial(self._poll_book, symbol)))
         if has.get("watchTrades"):
-            spawn(f"trades:{symbol}", self._trade_stream(symbol))
+            spawn(trades, partial(self._trade_stream, symbol))
         elif has.get("fetchTrades"):
-            spawn(f"trades:{symbol}", self._poll(f"trades:{symbol}", partial(self._poll_trades, symbol)))
+            spawn(trades, partial(self._poll, trades, partial(handlers.poll_trades, symbol)))
 
     async def stream_markets(self, symbols: Sequence[str]) -> None:
         """Stream exactly `symbols` from now on: new ones start, removed ones stop (unsubscribed)."""
@@ -122,53 +141,84 @@ class StreamRunner:
         self.symbols = wanted
 
     async def _stop_market(self, symbol: str) -> None:
-        tasks = self._market_tasks.pop(symbol, [])
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks = [t for t in self._tasks if t not in tasks]
+        """End the market's supervised tasks (the supervisor forgets them), then its subscriptions."""
+        names = self._market_tasks.pop(symbol, [])
+        for name in names:
+            await self.supervisor.cancel(name)
+        self._tasks = [n for n in self._tasks if n not in names]
         await self.watch.unwatch(symbol, self._has)
 
     def _start_private(self, has: dict[str, Any]) -> None:
-        spawn = self._spawn
-        for key, flag in (("orders", "watchOrders"), ("fills", "watchMyTrades"), ("balance", "watchBalance")):
+        spawn, handlers = self._spawn, self.handlers
+        streams = (
+            ("orders", "watchOrders", self.exchange.watch_orders, handlers.on_orders),
+            ("fills", "watchMyTrades", self.exchange.watch_my_trades, handlers.on_my_trades),
+            ("balance", "watchBalance", self.exchange.watch_balance, handlers.on_balance),
+        )
+        for key, flag, watch, handle in streams:
             if has.get(flag):
                 self.ready[key] = asyncio.Event()
-        if has.get("watchOrders"):
-            spawn("orders", self._private_stream("orders", self.exchange.watch_orders, self._on_orders))
-        if has.get("watchMyTrades"):
-            spawn("fills", self._private_stream("fills", self.exchange.watch_my_trades, self._on_my_trades))
-        if has.get("watchBalance"):
-            spawn("balance", self._private_stream("balance", self.exchange.watch_balance, self._on_balance))
-        else:
-            spawn("balance", self._poll("balance", self._poll_balance))
+                spawn(key, partial(self._private_stream, key, watch, handle), reports_up=True)
+        if not has.get("watchBalance"):
+            spawn("balance", partial(self._poll, "balance", handlers.poll_balance))
         if not (has.get("watchOrders") and has.get("watchMyTrades")):
             # No push for own orders or fills: REST catch-up at the polling rate instead.
-            spawn("catch-up", self._poll("catch-up", self.catch_up, self.params.poll_interval_s))
-        # start_streams runs the first catch-up itself, once the private streams are up.
+            spawn("catch-up", partial(self._poll, "catch-up", self.catch_up, self.params.poll_interval_s))
+        # start_streams runs the first catch-up itself, once the private streams are up. A skipped
+        # frame or a held-back fill sets catch_up_wanted: the reconcile runs at once then.
         every, wake = self.params.reconcile_interval_s, self.session.catch_up_wanted
-        reconcile = self._poll("reconcile", self.catch_up, every, wait_first=True, wake=wake)
-        spawn("reconcile", reconcile)
+        spawn("reconcile", partial(self._poll, "reconcile", self.catch_up, every, wait_first=True, wake=wake))
 
-    def _spawn(self, name: str, coro: Coroutine[Any, Any, None], market: str | None = None) -> None:
-        task = asyncio.create_task(coro, name=f"{self.name}:{name}")
-        task.add_done_callback(self._task_done)
-        self._tasks.append(task)
+    def _task_name(self, key: str) -> str:
+        return f"{self.name}:{key}"
+
+    def _spawn(
+        self,
+        key: str,
+        run: Callable[[], Awaitable[None]],
+        *,
+        reports_up: bool = False,
+        market: str | None = None,
+    ) -> None:
+        """Run one stream under the supervisor; its death marks the stream lost first."""
+
+        async def stream() -> None:
+            ws_clients.forget_dial_backoff(self.exchange)  # the supervisor paces reconnects
+            try:
+                await run()
+            except asyncio.CancelledError as exc:
+                if _cancelled_by_us():
+                    raise
+                self._lost(key, "closed by ccxt")
+                raise StreamClosed(f"{self.name}: {key} closed by ccxt") from exc
+            except Exception as exc:
+                self._lost(key, f"{type(exc).__name__}: {exc}")
+                raise
+
+        name = self._task_name(key)
+        policy = dataclasses.replace(self.policy, reports_up=reports_up)
+        self.supervisor.spawn(name, stream, policy, context=f"venue {self.name}, {key} stream")
+        self._tasks.append(name)
         if market is not None:
-            self._market_tasks.setdefault(market, []).append(task)
+            self._market_tasks.setdefault(market, []).append(name)
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s: stream task %s died", self.name, task.get_name(), exc_info=task.exception())
+    def _lost(self, key: str, detail: str) -> None:
+        """A stream's run ended: pull quotes where it matters until it is back (and caught up)."""
+        if key.startswith("book:"):
+            symbol = key.removeprefix("book:")
+            self.books.lost(symbol, f"book stream {symbol} lost: {detail}")
+        elif key in self.ready:
+            self.health.fail(key, f"{key} stream lost: {detail}")
+            self.ready[key].set()  # failed counts as settled for wait_ready
+            self._drop_private_connections(key)
+        else:
+            status = self.supervisor.status(self._task_name(key))
+            if status is not None and status.state is TaskState.UP:  # once per outage
+                log.warning("%s: %s stream lost: %s", self.name, key, detail)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        for name in self._tasks:
+            await self.supervisor.cancel(name)
         self._tasks.clear()
         self._market_tasks.clear()
 
@@ -186,7 +236,9 @@ class StreamRunner:
         snapshot = convert.to_book_snapshot(market, book, depth, now)
         self.watch.seen(symbol, (snapshot.bids, snapshot.asks), now)
         self.sink(snapshot)
-        self.books.live(symbol, "book resynced")
+        if self.books.is_stale(symbol):
+            self.books.live(symbol, "book resynced")
+            self.supervisor.up(self._task_name(f"book:{symbol}"), "book resynced")
         return True
 
     async def _book_stream(self, symbol: str) -> None:
@@ -194,14 +246,10 @@ class StreamRunner:
         while True:
             try:
                 book = await self.exchange.watch_order_book(symbol)
-            except (ccxt.BaseError, asyncio.CancelledError) as exc:
-                if not _stream_lost(exc):
-                    raise
-                self.books.lost(symbol, f"book stream {symbol} lost: {type(exc).__name__}: {exc}")
-                await asyncio.sleep(self.backoff.delay_s(attempt))
-                attempt = min(attempt + 1, 10)
-                continue
+            except ccxt.BaseError:
+                raise  # a lost connection (routine) or a real error: the supervisor's to handle
             except Exception as exc:  # not ccxt's own error: ccxt failed on a delta (price "abc")
+                # One bad message, not a dead stream: no supervisor death (no ERROR), no restart.
                 self.session.message_guard.ccxt_rejected(f"{symbol} book update", exc)
                 await self.watch.force_resync(symbol)  # ccxt's book holds part of it: resnapshot
                 await asyncio.sleep(self.backoff.delay_s(attempt))
@@ -212,53 +260,39 @@ class StreamRunner:
                 # ccxt's copy of the book now holds the bad level: drop it and resnapshot.
                 await self.watch.force_resync(symbol)
 
+    def _book_stream_up(self, symbol: str) -> bool:
+        """False while the supervisor restarts the book stream (it reconnects and resnapshots
+        already: dropping its new connection would only stop it again)."""
+        status = self.supervisor.status(self._task_name(f"book:{symbol}"))
+        return status is None or status.state is TaskState.UP
+
     async def _poll_book(self, symbol: str) -> None:
         book = await self.rest.call(
             f"fetch_order_book {symbol}", lambda: self.exchange.fetch_order_book(symbol)
         )
         self._emit_book(symbol, book)
 
+    def _drop_private_connections(self, key: str) -> None:
+        """A private stream's run ended: drop the connections of no public stream of ours.
+
+        A private watch cancelled mid-authentication leaves ccxt's client believing it is
+        subscribed, with a signed subscribe queued for whenever that connection opens (stale by
+        then: Binance -1021, then KeyError 'spot' inside ccxt). A fresh client subscribes afresh.
+        """
+        for url, client in ws_clients.connections_without(self.exchange, self.symbols):
+            error = ccxt.NetworkError(f"{self.name}: {key} stream lost, resubscribing")
+            ws_clients.drop(self.exchange, url, client, error)
+            ws_clients.close_later(client)
+
     # ---- public trades -----------------------------------------------------------------------
 
     async def _trade_stream(self, symbol: str) -> None:
         market = self.session.markets[symbol]
-        attempt = 0
         while True:
-            try:
-                trades = await self.exchange.watch_trades(symbol)
-            except (ccxt.BaseError, asyncio.CancelledError) as exc:
-                if not _stream_lost(exc):
-                    raise
-                if attempt == 0:
-                    log.warning("%s: trade stream %s lost: %s", self.name, symbol, exc)
-                await asyncio.sleep(self.backoff.delay_s(attempt))
-                attempt = min(attempt + 1, 10)
-                continue
-            attempt = 0
+            trades = await self.exchange.watch_trades(symbol)
             now = self.clock.now_ns()
             for trade in trades:
-                self._emit_public_trade(market, trade, now)
-
-    def _emit_public_trade(self, market: Market, trade: dict[str, Any], now: int) -> None:
-        problem = sanity.trade_problem(trade, float(market.tick_size), float(market.lot_size))
-        if problem is not None:
-            self.session.skip_message(f"{market.symbol} trade", problem, trade)
-            return
-        self.sink(convert.to_public_trade(market, trade, now))
-
-    async def _poll_trades(self, symbol: str) -> None:
-        market = self.session.markets[symbol]
-        trades = await self.rest.call(f"fetch_trades {symbol}", lambda: self.exchange.fetch_trades(symbol))
-        seen = self._seen_public.setdefault(symbol, set())
-        first_poll = not seen
-        ids = set()
-        now = self.clock.now_ns()
-        for trade in trades:
-            trade_id = str(trade.get("id"))
-            ids.add(trade_id)
-            if not first_poll and trade_id not in seen:
-                self._emit_public_trade(market, trade, now)
-        self._seen_public[symbol] = ids  # only the last page: bounded
+                self.handlers.emit_public_trade(market, trade, now)
 
     # ---- own orders, fills, balances -----------------------------------------------------------
 
@@ -268,48 +302,28 @@ class StreamRunner:
         watch: Callable[[], Awaitable[Any]],
         handle: Callable[[Any], Awaitable[None]],
     ) -> None:
-        """Loop over one private watch_*; `ready[key]` is set once it has subscribed (or failed).
+        """One run of a private watch_* loop; `ready[key]` is set once it has subscribed (or failed).
 
         "Subscribed" is a watch still pending, without error, RESUBSCRIBE_GRACE_S after the call:
-        ccxt.pro has no generic subscription ack, and connect or auth errors surface sooner.
+        ccxt.pro has no generic subscription ack, and connect or auth errors surface sooner. A run
+        after a death catches up over REST before the stream counts as healthy again.
         """
         ready = self.ready.setdefault(key, asyncio.Event())
-        attempt = 0
-        pending: asyncio.Future[Any] | None = None
+        pending = asyncio.ensure_future(watch())
         try:
-            while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(watch())
-                if not ready.is_set() or self.health.failing(key):
-                    done, _ = await asyncio.wait({pending}, timeout=RESUBSCRIBE_GRACE_S)
-                    if not done:
-                        if not ready.is_set():
-                            ready.set()
-                        elif await self._recovered(key):
-                            attempt = 0
-                        else:
-                            await asyncio.sleep(self.backoff.delay_s(attempt))
-                            attempt = min(attempt + 1, 10)
-                        continue
-                try:
-                    result = await pending
-                except (ccxt.BaseError, asyncio.CancelledError) as exc:
-                    if not _stream_lost(exc):
-                        raise
-                    pending = None
-                    self.health.fail(key, f"{key} stream lost: {type(exc).__name__}: {exc}")
+            if not ready.is_set() or self.health.failing(key):
+                done, _ = await asyncio.wait({pending}, timeout=RESUBSCRIBE_GRACE_S)
+                if not done:
                     ready.set()
-                    await asyncio.sleep(self.backoff.delay_s(attempt))
-                    attempt = min(attempt + 1, 10)
-                    continue
-                pending = None
+                    await self._recovered(key)
+            while True:
+                result = await pending
                 ready.set()
                 await handle(result)
-                if self.health.failing(key) and await self._recovered(key):
-                    attempt = 0
+                await self._recovered(key)
+                pending = asyncio.ensure_future(watch())
         finally:
-            if pending is not None:
-                pending.cancel()
+            pending.cancel()
 
     async def wait_ready(self, timeout_s: float) -> None:
         """Until every private stream has subscribed or failed (bounded by `timeout_s`)."""
@@ -322,43 +336,15 @@ class StreamRunner:
             pending = [k for k, e in self.ready.items() if not e.is_set()]
             log.warning("%s: streams %s not subscribed after %.0fs", self.name, pending, timeout_s)
 
-    async def _recovered(self, key: str) -> bool:
-        """The stream resubscribed: catch up what it missed over REST, then count it healthy."""
-        try:
-            await self.catch_up()
-        except VenueError as exc:
-            log.warning("%s: catch-up after %s reconnect failed: %s", self.name, key, exc)
-            return False
-        self.health.ok(key, "resubscribed, caught up over REST")
-        return True
+    async def _recovered(self, key: str) -> None:
+        """After a reconnect: catch up what the stream missed over REST, then count it healthy.
 
-    async def _on_orders(self, orders: list[dict[str, Any]]) -> None:
-        now = self.clock.now_ns()
-        for order in orders:
-            market = self.session.markets.get(order.get("symbol") or "")
-            if market is None:
-                continue
-            problem = sanity.order_problem(order, float(market.tick_size), float(market.lot_size))
-            if self.session.message_guard.from_skipped_frame(order):
-                problem = "parsed from a frame that was skipped"
-            if problem is not None:  # the REST catch-up reads the order's real state
-                self.session.skip_message(f"{market.symbol} order update", problem, order)
-                continue
-            self.sync.emit_order(market, order, now)
-
-    async def _on_my_trades(self, trades: list[dict[str, Any]]) -> None:
-        await self.sync.emit_stream_fills(trades)  # one held back wakes the REST catch-up
-
-    async def _on_balance(self, balance: dict[str, Any]) -> None:
-        problem = sanity.balance_problem(balance)
-        if problem is not None:
-            self.session.skip_message("balance update", problem, balance)
+        A failed catch-up (VenueError) ends this run: the stream reconnects and tries again."""
+        if not self.health.failing(key):
             return
-        self.sink(BalanceUpdate(self.name, convert.to_balances(balance), self.clock.now_ns()))
-
-    async def _poll_balance(self) -> None:
-        balances = await queries.fetch_balances(self.session)
-        self.sink(BalanceUpdate(self.name, balances, self.clock.now_ns()))
+        await self.catch_up()
+        self.health.ok(key, "resubscribed, caught up over REST")
+        self.supervisor.up(self._task_name(key), "resubscribed, caught up over REST")
 
     async def catch_up(self) -> None:
         """REST pass over open orders, orders we think live, recent fills and balances."""

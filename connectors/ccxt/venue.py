@@ -18,6 +18,7 @@ import ccxt
 from bot.core.clock import Clock
 from bot.core.domain import Balance, Fill, Market, OrderRequest, OrderState
 from bot.core.events import OrderUpdate, VenueStatus
+from bot.core.supervision import Supervisor
 from connectors.base import EventSink, VenueError, VenueUnavailable
 from connectors.ccxt import batch, convert, queries
 from connectors.ccxt.account_sync import AccountSync
@@ -27,6 +28,7 @@ from connectors.ccxt.params import CcxtVenueParams
 from connectors.ccxt.rest import RestCaller, install_response_hook
 from connectors.ccxt.session import CcxtSession, build_exchange
 from connectors.ccxt.streams import StreamRunner
+from connectors.ccxt.ws_clients import retrieve_orphan_errors
 
 log = logging.getLogger("mmbot.ccxt")
 
@@ -46,6 +48,7 @@ class CcxtVenue:
         self.streams: StreamRunner | None = None
         self.sync = AccountSync(self.session)
         self.message_guard = self.session.message_guard
+        self.supervisor = Supervisor()  # the bot's, once it calls use_supervisor
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -60,6 +63,7 @@ class CcxtVenue:
         session.rest = RestCaller(self.name, exchange, backoff, self.params.max_retries)
         install_response_hook(exchange)
         self.message_guard.install(exchange)
+        retrieve_orphan_errors(exchange)
         try:
             await self.load_markets()
             if session.has_credentials:
@@ -125,6 +129,10 @@ class CcxtVenue:
 
     # ---- streams -----------------------------------------------------------------------------
 
+    def use_supervisor(self, supervisor: Supervisor) -> None:
+        """bot.core.supervision.UsesSupervisor: stream tasks run under the bot's supervisor."""
+        self.supervisor = supervisor
+
     async def start_streams(self, symbols: Sequence[str], sink: EventSink) -> None:
         session = self.session
         session.connected()
@@ -133,7 +141,7 @@ class CcxtVenue:
         if self.streams is not None:
             await self.streams.stop()
         session.sink = sink
-        self.streams = StreamRunner(session, self.sync, symbols, sink)
+        self.streams = StreamRunner(session, self.sync, symbols, sink, self.supervisor)
         self.streams.start()
         # Return once own orders and fills are streaming, so nothing placed next goes unseen;
         # then one REST pass covers whatever happened before the subscription.

@@ -124,8 +124,10 @@ class BookWatch:
             detail = f"no update for {idle_s:.1f}s, REST book unreadable ({exc})"
             await self._lost(symbol, f"book {symbol} stale: {detail}")
             return
-        if self.last_book_ns.get(symbol) != since:
-            return  # the stream spoke meanwhile (or the market was unwatched)
+        if self.last_book_ns.get(symbol) != since or self.freshness.is_stale(symbol):
+            # the stream spoke meanwhile (or the market was unwatched), or it was lost meanwhile:
+            # then only its own resnapshot makes the book live again, not this read
+            return
         market = self.session.markets[symbol]
         snap = convert.to_book_snapshot(market, book, self.params.book_depth, now)
         if (snap.bids, snap.asks) == self.last_levels.get(symbol):

@@ -6,6 +6,7 @@
 - a venue disconnected for longer than `venue_disconnect_alert_s`, and its reconnection,
 - a supervised task that died of an unexpected error (not a dropped connection: the venue alert
   covers those) and its recovery; a strategy (or any task) given up after repeated deaths,
+- a config reload rejected (the bot runs on with the previous config),
 - a periodic fills summary: fills, volume per quote asset and PnL change since the previous one.
 
 Every hook only files a message; the notifier's own task sends it. The hooks watch a started bot
@@ -30,7 +31,7 @@ from bot.ops.settings import NotifyConfig
 
 log = logging.getLogger("mmbot.notify")
 
-STORED_KINDS = frozenset({"alert", "market_resume"})
+STORED_KINDS = frozenset({"alert", "market_resume", "reload_rejected"})
 
 
 class BotNotifications:
@@ -105,6 +106,10 @@ class NotificationHooks:
                 f"{k}={v}" for k, v in fields.items()
             )
             key = f"alert:{who}:{detail.get('reason')}:{detail.get('maker_market', '')}"
+        elif kind == "reload_rejected":  # the bot runs on with the previous config
+            problems = detail.get("problems") or []
+            text = f"config reload rejected, still running the previous config: {'; '.join(problems)}"
+            key = None
         else:
             text = f"{who}: {detail.get('market')} resumed by the operator"
             key = None

@@ -1,8 +1,11 @@
 """Notifications: outbox and token bucket, a local webhook / Telegram receiver, a running bot."""
 
 import asyncio
+import copy
 import logging
 from decimal import Decimal
+
+import tomli_w
 
 from bot.app.config import validate_config
 from bot.app.lifecycle import Bot
@@ -108,7 +111,7 @@ async def test_failing_telegram_is_logged_once_without_its_token(caplog):
     assert TG_TOKEN not in caplog.text
 
 
-def notify_config(tmp_path, **notify):
+def notify_data(tmp_path, **notify):
     data = small_config_dict(store_path(tmp_path), venues=("va",))
     data["bot"]["clock"] = "wall"
     data["bot"]["ops"] = {"enabled": False}
@@ -122,7 +125,11 @@ def notify_config(tmp_path, **notify):
     }
     # every order sent counts: 2 markets x 4 quotes trip the order-rate rule at the first check
     data["risk"].update(max_orders_per_minute=5, check_interval_s=0.2)
-    return validate_config(data)
+    return data
+
+
+def notify_config(tmp_path, **notify):
+    return validate_config(notify_data(tmp_path, **notify))
 
 
 async def test_running_bot_notifies_kill_switch_pause_disconnect_and_fills(tmp_path, monkeypatch):
@@ -238,3 +245,30 @@ def test_simulated_run_notifies_trip_pause_resume_and_exact_fill_summaries(tmp_p
     assert volume == sum(Decimal(f.price) * Decimal(f.size) for f in fills[:n])
     total = Decimal(summaries[-1]["pnl_total_quote"])
     assert sum(Decimal(s["pnl_change_quote"]) for s in summaries) == total < -300
+
+
+async def test_a_rejected_reload_is_notified_and_the_old_config_runs_on(tmp_path, monkeypatch):
+    receiver = await Receiver().start()
+    monkeypatch.setenv("MMBOT_TEST_HOOK", receiver.url + "/hook")
+    data = notify_data(tmp_path, fills_summary_interval_s=0)
+    data["risk"].update(max_orders_per_minute=10_000)  # no kill-switch trip in this test
+    path = tmp_path / "bot.toml"
+    path.write_text(tomli_w.dumps(data))
+    bot = Bot(validate_config(data), tmp_path, config_path=path)
+    stop = asyncio.Event()
+    run = asyncio.create_task(bot.run(stop=stop))
+    try:
+        while not bot.started:
+            await asyncio.sleep(0.05)
+        bad = copy.deepcopy(data)
+        bad["strategies"]["mm"]["half_spread_bps"] = -1
+        path.write_text(tomli_w.dumps(bad))
+        assert await bot.reload_config() is False
+        rejected = await receiver.wait_for("reload_rejected")
+    finally:
+        stop.set()
+        await run
+        await receiver.stop()
+    assert rejected["text"].startswith("[t1] config reload rejected, still running the previous config: ")
+    assert "strategies.mm.half_spread_bps" in rejected["text"]
+    assert bot.config.strategies["mm"].half_spread_bps == data["strategies"]["mm"]["half_spread_bps"]

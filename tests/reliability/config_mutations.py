@@ -66,7 +66,7 @@ def every_kind_config() -> dict[str, Any]:
         },
     ]
     strategies["mm"]["markets"] = ["sim_b:SOL/USDT"]
-    del strategies["as"]
+    del strategies["glft"]
     strategies["xmm"] = {
         "kind": "multi_venue_mm",
         "markets": ["sim_b:BTC/USDT", "cx:BTC/USDT"],

@@ -137,7 +137,7 @@ def test_undecodable_file_is_a_config_error(tmp_path: Path) -> None:
 def test_check_config_as_a_process_on_a_bad_and_a_good_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     data = copy.deepcopy(BASES["example"])
-    data["strategies"]["as"]["gamma"] = "high"
+    data["strategies"]["glft"]["gamma"] = "high"
     bad.write_text(toml_text(data))
     good = tmp_path / "good.toml"
     good.write_text(toml_text(BASES["every_kind"]))
@@ -155,6 +155,6 @@ def test_check_config_as_a_process_on_a_bad_and_a_good_file(tmp_path: Path) -> N
     assert (procs[0].returncode, bad_out) == (2, "")
     assert (
         bad_err
-        == f"{bad}: strategies.as.gamma: Input should be a valid number, unable to parse string as a number\n"
+        == f"{bad}: strategies.glft.gamma: Input should be a valid number, unable to parse string as a number\n"
     )
     assert (procs[1].returncode, good_out, good_err) == (0, f"{good}: ok\n", "")

@@ -52,14 +52,17 @@ BASELINE = "fixed_spread"
 MODELS: dict[str, dict[str, Any]] = {
     # the baseline: 3 bps half spread, reservation shifted 6 bps at full inventory
     "fixed_spread": {"kind": "fixed_spread", "half_spread_bps": 3, "skew_bps_per_unit_inventory_fraction": 6},
+    # the README's recommended settings (config.example.toml): the model's spread kept between 3 and
+    # 4 bps a side (min/max_spread_bps are bid-to-ask), a skew of 12 bps at full inventory
     "avellaneda": {
-        "kind": "avellaneda", "skew_at_max_inventory_bps": 6, "horizon_s": 60,
-        "min_spread_bps": 2, "max_spread_bps": 60,
+        "kind": "avellaneda", "skew_at_max_inventory_bps": 12, "max_skew_bps": 20, "horizon_s": 60,
+        "min_spread_bps": 6, "max_spread_bps": 8,
         "volatility": {"half_life_s": 300, "fallback_annual_vol": 0.6},
         "intensity": {"fallback_a_per_s": 0.5, "fallback_kappa_per_bps": 0.5},
     },
     "glft": {
-        "kind": "glft", "skew_at_max_inventory_bps": 6, "min_spread_bps": 2, "max_spread_bps": 60,
+        "kind": "glft", "skew_at_max_inventory_bps": 12, "max_skew_bps": 20,
+        "min_spread_bps": 6, "max_spread_bps": 8,
         "volatility": {"half_life_s": 300, "fallback_annual_vol": 0.6},
         "intensity": {"fallback_a_per_s": 0.5, "fallback_kappa_per_bps": 0.5},
     },

@@ -153,8 +153,6 @@ def test_check_config_as_a_process_on_a_bad_and_a_good_file(tmp_path: Path) -> N
     ]
     (bad_out, bad_err), (good_out, good_err) = (p.communicate(timeout=60) for p in procs)
     assert (procs[0].returncode, bad_out) == (2, "")
-    assert (
-        bad_err
-        == f"{bad}: strategies.glft.gamma: Input should be a valid number, unable to parse string as a number\n"
-    )
+    problem = "strategies.glft.gamma: Input should be a valid number, unable to parse string as a number"
+    assert bad_err == f"{bad}: {problem}\n"
     assert (procs[1].returncode, good_out, good_err) == (0, f"{good}: ok\n", "")

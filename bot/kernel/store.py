@@ -15,13 +15,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, bindparam, event, func, inspect, text
+from sqlalchemy import BigInteger, UniqueConstraint, bindparam, event, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from bot.core.domain import TERMINAL_STATES, Balance, Fill, Market, Order, OrderState
+from bot.kernel.schema import upgrade_schema
+from bot.kernel.sql_types import ROW_ID
 
 log = logging.getLogger("mmbot.store")
 
@@ -29,20 +31,20 @@ log = logging.getLogger("mmbot.store")
 class OrderRow(SQLModel, table=True):
     __tablename__ = "orders"
     client_order_id: str = Field(primary_key=True)
-    seq: int = Field(index=True)
+    seq: int = Field(index=True, sa_type=BigInteger)
     venue: str = Field(index=True)
     symbol: str
     side: str
-    price_ticks: int
-    size_lots: int
+    price_ticks: int = Field(sa_type=BigInteger)
+    size_lots: int = Field(sa_type=BigInteger)
     price: str
     size: str
     post_only: bool
     state: str = Field(index=True)
     venue_order_id: str | None = None
-    filled_lots: int = 0
-    created_ns: int
-    updated_ns: int
+    filled_lots: int = Field(default=0, sa_type=BigInteger)
+    created_ns: int = Field(sa_type=BigInteger)
+    updated_ns: int = Field(sa_type=BigInteger)
     reason: str | None = None
 
 
@@ -50,11 +52,11 @@ class OrderEventRow(SQLModel, table=True):
     """Every state change of every order, in order: the audit trail."""
 
     __tablename__ = "order_events"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     client_order_id: str = Field(index=True)
     state: str
-    filled_lots: int
-    ts_ns: int
+    filled_lots: int = Field(sa_type=BigInteger)
+    ts_ns: int = Field(sa_type=BigInteger)
     reason: str | None = None
 
 
@@ -62,21 +64,21 @@ class FillRow(SQLModel, table=True):
     __tablename__ = "fills"
     # Binance-style trade ids are unique per symbol, so the symbol is part of the identity.
     __table_args__ = (UniqueConstraint("venue", "symbol", "venue_trade_id", name="uq_fill_identity"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     venue: str = Field(index=True)
     symbol: str
     venue_trade_id: str
     venue_order_id: str
     client_order_id: str = Field(index=True)
     side: str
-    price_ticks: int
-    size_lots: int
+    price_ticks: int = Field(sa_type=BigInteger)
+    size_lots: int = Field(sa_type=BigInteger)
     price: str
     size: str
     fee: str
     fee_asset: str
     is_maker: bool
-    exchange_ts_ns: int = Field(index=True)
+    exchange_ts_ns: int = Field(index=True, sa_type=BigInteger)
     # The reference price the fill is attributed against, as the bot saw it when the fill arrived
     # (NULL when the fill arrived late, e.g. found by reconciliation, or the book had no price):
     # the fair price strategies quote around, and the top-of-book mid, exact on the tick grid.
@@ -86,20 +88,20 @@ class FillRow(SQLModel, table=True):
 
 class BalanceSnapshotRow(SQLModel, table=True):
     __tablename__ = "balance_snapshots"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     venue: str = Field(index=True)
     asset: str
     free: str
     locked: str
-    ts_ns: int = Field(index=True)
+    ts_ns: int = Field(index=True, sa_type=BigInteger)
     reason: str
 
 
 class PnlSnapshotRow(SQLModel, table=True):
     __tablename__ = "pnl_snapshots"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     market: str = Field(index=True)
-    ts_ns: int = Field(index=True)
+    ts_ns: int = Field(index=True, sa_type=BigInteger)
     position_base: str
     cash_quote: str
     fees_quote: str
@@ -111,8 +113,8 @@ class EventRow(SQLModel, table=True):
     """Bot lifecycle and operator-visible events (start, reconciliation, stop, pauses)."""
 
     __tablename__ = "events"
-    id: int | None = Field(default=None, primary_key=True)
-    ts_ns: int = Field(index=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    ts_ns: int = Field(index=True, sa_type=BigInteger)
     kind: str = Field(index=True)
     detail: str
 
@@ -149,25 +151,13 @@ class Store:
         self.engine: Engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        SQLModel.metadata.create_all(self.engine)
-        self.add_missing_columns(_FILLS)  # a store from before fills carried their fair price
+        upgrade_schema(self.engine)  # every table of the bot, at the newest revision
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        self._insert_fill = insert(_FILLS).on_conflict_do_nothing()
+        # A duplicate is told by the row that comes back, never by `rowcount`: with RETURNING
+        # (which SQLAlchemy adds for the new id) psycopg 3 reports -1 whether a row went in or not.
+        self._insert_fill = insert(_FILLS).on_conflict_do_nothing().returning(_FILLS.c.id)
         # Called with (kind, ts_ns, detail) after each event is stored: notifications.
         self.event_listeners: list[Callable[[str, int, dict[str, Any]], None]] = []
-
-    def add_missing_columns(self, table: Any) -> None:
-        """Columns added to a table after a store was created (all nullable or defaulted) get added
-        to it, so a store written by an older version keeps working."""
-        have = {c["name"] for c in inspect(self.engine).get_columns(table.name)}
-        with self.engine.begin() as conn:
-            for column in table.columns:
-                if column.name in have:
-                    continue
-                kind = column.type.compile(dialect=self.engine.dialect)
-                default = column.default.arg if column.default is not None else None
-                clause = f" DEFAULT '{default}'" if isinstance(default, str) else ""
-                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{clause}'))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -273,8 +263,7 @@ class Store:
             mid_at_fill=None if mid is None else str(mid),
         )
         with self.engine.begin() as conn:
-            result = conn.execute(self._insert_fill, values)
-            return bool(result.rowcount)
+            return conn.execute(self._insert_fill, values).first() is not None
 
     def fills(self, venue: str | None = None, symbol: str | None = None) -> list[FillRow]:
         query = select(FillRow)

@@ -15,6 +15,7 @@ import itertools
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -66,6 +67,10 @@ class PostgresServer:
             conn.exec_driver_sql(f"CREATE DATABASE {name}")
         engine.dispose()
         return name
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt("SIGTERM")
 
 
 @pytest.fixture(scope="session")
@@ -121,12 +126,16 @@ def postgres() -> Iterator[PostgresServer]:
                 server_log = log.read_text() if log.exists() else ""
                 _unavailable(f"{Path(step[0]).name} failed: {done.stdout}{done.stderr}{server_log}"[-2000:])
         started = True
+        # A SIGTERM (a CI timeout, `timeout`, kill) would end pytest without teardown and leave the
+        # server running: turn it into the interrupt pytest unwinds from, fixtures included.
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         version = subprocess.run(
             [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=True
         ).stdout.strip()
         yield PostgresServer("127.0.0.1", port, version, itertools.count(1))
     finally:
         if started:
+            signal.signal(signal.SIGTERM, previous)
             subprocess.run(
                 [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                 capture_output=True,

@@ -8,8 +8,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import strategies.xvenue.store  # noqa: F401  (every table module: the whole metadata)
+from bot.kernel import control_store, lp_store, mid_series, store
 from bot.kernel.schema import current_revision, head_revision
+from strategies.xvenue import store as xvenue_store
+
+# Every module that declares tables, imported: the whole metadata, whatever the test imported.
+TABLE_MODULES = (store, lp_store, control_store, mid_series, xvenue_store)
 
 TABLES = 17
 
@@ -28,14 +32,16 @@ def model_integer_columns(dialect: str) -> dict[tuple[str, str], str]:
 def assert_schema_is_the_models(engine: sa.Engine) -> None:
     assert current_revision(engine) == head_revision()
     with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+        differences = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert differences == [], differences
     inspector = sa.inspect(engine)
     tables = set(inspector.get_table_names()) - {"alembic_version"}
-    assert tables == set(SQLModel.metadata.tables) and len(tables) == TABLES
+    assert tables == set(SQLModel.metadata.tables) and len(tables) == TABLES, tables
     declared = {
         (table, c["name"]): str(c["type"].compile(dialect=engine.dialect))
         for table in tables
         for c in inspector.get_columns(table)
         if isinstance(c["type"], sa.Integer)
     }
-    assert declared == model_integer_columns(engine.dialect.name)
+    expected = model_integer_columns(engine.dialect.name)
+    assert declared == expected, set(declared.items()) ^ set(expected.items())

@@ -46,6 +46,9 @@ class OrderRow(SQLModel, table=True):
     created_ns: int = Field(sa_type=BigInteger)
     updated_ns: int = Field(sa_type=BigInteger)
     reason: str | None = None
+    # The bot that wrote the row, as in every trading table (several bots may share a database;
+    # "" in rows of older stores that cannot be attributed).
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class OrderEventRow(SQLModel, table=True):
@@ -58,12 +61,16 @@ class OrderEventRow(SQLModel, table=True):
     filled_lots: int = Field(sa_type=BigInteger)
     ts_ns: int = Field(sa_type=BigInteger)
     reason: str | None = None
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class FillRow(SQLModel, table=True):
     __tablename__ = "fills"
-    # Binance-style trade ids are unique per symbol, so the symbol is part of the identity.
-    __table_args__ = (UniqueConstraint("venue", "symbol", "venue_trade_id", name="uq_fill_identity"),)
+    # Binance-style trade ids are unique per symbol, so the symbol is part of the identity; and per
+    # account, so the instance is too (two bots on venues of the same name, two accounts).
+    __table_args__ = (
+        UniqueConstraint("instance_id", "venue", "symbol", "venue_trade_id", name="uq_fill_identity"),
+    )
     id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     venue: str = Field(index=True)
     symbol: str
@@ -84,6 +91,7 @@ class FillRow(SQLModel, table=True):
     # the fair price strategies quote around, and the top-of-book mid, exact on the tick grid.
     fair_at_fill: float | None = None
     mid_at_fill: str | None = None
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class BalanceSnapshotRow(SQLModel, table=True):
@@ -95,6 +103,7 @@ class BalanceSnapshotRow(SQLModel, table=True):
     locked: str
     ts_ns: int = Field(index=True, sa_type=BigInteger)
     reason: str
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class PnlSnapshotRow(SQLModel, table=True):
@@ -107,6 +116,7 @@ class PnlSnapshotRow(SQLModel, table=True):
     fees_quote: str
     mid: str
     pnl_quote: str
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class EventRow(SQLModel, table=True):
@@ -117,6 +127,7 @@ class EventRow(SQLModel, table=True):
     ts_ns: int = Field(index=True, sa_type=BigInteger)
     kind: str = Field(index=True)
     detail: str
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 _ORDERS = OrderRow.__table__  # type: ignore[attr-defined]
@@ -146,8 +157,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, instance_id: str = "") -> None:
+        """`instance_id`: the bot whose rows this store writes (readers may leave it empty)."""
         self.url = url
+        self.instance_id = instance_id
         self.engine: Engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -168,6 +181,7 @@ class Store:
         req = order.request
         row = dict(
             client_order_id=req.client_order_id,
+            instance_id=self.instance_id,
             seq=seq,
             venue=req.venue,
             symbol=req.symbol,
@@ -206,9 +220,9 @@ class Store:
                 raise KeyError(f"order {order.client_order_id} was never stored")
             conn.execute(_ORDER_EVENTS.insert(), self._event_values(order))
 
-    @staticmethod
-    def _event_values(order: Order) -> dict[str, Any]:
+    def _event_values(self, order: Order) -> dict[str, Any]:
         return dict(
+            instance_id=self.instance_id,
             client_order_id=order.client_order_id,
             state=order.state.value,
             filled_lots=order.filled_lots,
@@ -245,6 +259,7 @@ class Store:
         """Insert a fill once, with the fair price and mid of its moment when known; returns False
         when the venue reported it before (a duplicate)."""
         values = dict(
+            instance_id=self.instance_id,
             venue=fill.venue,
             symbol=fill.symbol,
             venue_trade_id=fill.venue_trade_id,
@@ -294,6 +309,7 @@ class Store:
             for b in balances:
                 session.add(
                     BalanceSnapshotRow(
+                        instance_id=self.instance_id,
                         venue=venue,
                         asset=b.asset,
                         free=str(b.free),
@@ -323,6 +339,8 @@ class Store:
         return out
 
     def snapshot_pnl(self, rows: Sequence[PnlSnapshotRow]) -> None:
+        for row in rows:
+            row.instance_id = self.instance_id
         with Session(self.engine) as session:
             session.add_all(rows)
             session.commit()
@@ -339,7 +357,8 @@ class Store:
 
     def record_event(self, kind: str, ts_ns: int, **detail: Any) -> None:
         with Session(self.engine) as session:
-            session.add(EventRow(ts_ns=ts_ns, kind=kind, detail=json.dumps(detail, default=str)))
+            detail_json = json.dumps(detail, default=str)
+            session.add(EventRow(instance_id=self.instance_id, ts_ns=ts_ns, kind=kind, detail=detail_json))
             session.commit()
         for listener in self.event_listeners:
             try:

@@ -109,3 +109,16 @@ def test_mmbot_db_upgrade_migrates_the_configs_store(tmp_path, capsys):
     ]
     store = Store(shown)
     assert current_revision(store.engine) == head_revision() and len(store.fills()) == 1
+
+
+def test_rows_of_the_previous_version_get_the_instance_their_order_ids_name(tmp_path):
+    store = Store(legacy_store(tmp_path / "old.sqlite"), "t1")
+    assert [(o.client_order_id, o.instance_id) for o in store.open_orders()] == [("t1-1", "t1")]
+    assert [(e.state, e.instance_id) for e in store.order_events("t1-1")] == [
+        ("pending_new", "t1"),
+        ("open", "t1"),
+    ]
+    assert [(f.venue_trade_id, f.instance_id) for f in store.fills()] == [("tr1", "t1")]
+    assert [(e.kind, e.instance_id) for e in store.events()] == [("start", "")]  # not attributable
+    store.record_event("stop", TS)
+    assert [(e.kind, e.instance_id) for e in store.events()] == [("start", ""), ("stop", "t1")]

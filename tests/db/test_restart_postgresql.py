@@ -51,6 +51,7 @@ def test_a_restart_on_postgresql_stores_every_venue_fill_once(postgres, pg_datab
     stored = [(f.symbol, f.venue_trade_id, f.side, f.size_lots, f.price_ticks) for f in store.fills("va")]
     venue = [(f.symbol, f.venue_trade_id, f.side.value, f.size_lots, f.price_ticks) for f in venue_fills]
     assert sorted(stored) == sorted(venue) and len(set(stored)) == len(stored)
+    assert {f.instance_id for f in store.fills("va")} == {config.bot.instance_id}
     assert replayed == [False] * len(venue_fills)
     assert duplicates >= len(venue_fills)
     assert after.tolist() == at_start.tolist()

@@ -98,3 +98,17 @@ def test_a_postgresql_store_of_the_previous_version_is_migrated(postgres, pg_dat
         (2147483648, "start", TS),
     ]
     store.close()
+
+
+def test_two_instances_store_their_own_fill_of_the_same_trade_id(pg_url):
+    """Two bots, two accounts, venues of the same name: trade ids are per account, so each bot's
+    fill is its own; each still refuses its own duplicate."""
+    a, b = Store(pg_url, "a"), Store(pg_url, "b")
+    fill = stubs.fill("a-1", price_ticks=600_000, size_lots=3, trade_id="tr1", ts_ns=TS)
+    other = stubs.fill("b-1", price_ticks=600_100, size_lots=5, trade_id="tr1", ts_ns=TS + 1)
+    assert (a.record_fill(fill, MARKET), b.record_fill(other, MARKET)) == (True, True)
+    assert (a.record_fill(fill, MARKET), b.record_fill(other, MARKET)) == (False, False)
+    rows = [(f.instance_id, f.client_order_id, f.venue_trade_id, f.size_lots) for f in a.fills("va")]
+    assert rows == [("a", "a-1", "tr1", 3), ("b", "b-1", "tr1", 5)]
+    a.close()
+    b.close()

@@ -154,6 +154,29 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Bring the config's store to the newest schema revision (every start does it too)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from bot.kernel.schema import upgrade_schema
+    from bot.kernel.store import resolve_database_url
+
+    path, base_dir = _config_location(args.config)
+    url = resolve_database_url(load_config(path).bot.database_url, base_dir)
+    engine = create_engine(url)
+    try:
+        before, after = upgrade_schema(engine)
+    finally:
+        engine.dispose()
+    shown = make_url(url).render_as_string(hide_password=True)
+    if before == after:
+        print(f"{shown}: at revision {after} already")
+    else:
+        print(f"{shown}: upgraded from {before or 'no revision'} to {after}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmbot", description="Cross-venue market maker and LP manager")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -233,6 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", help="TOML config (default: the embedded paper-trading config)")
     p.set_defaults(func=cmd_cancel_all)
+    db = sub.add_parser("db", help="the store's schema").add_subparsers(dest="db_command", required=True)
+    p = db.add_parser("upgrade", help="migrate the config's store to the newest schema (Alembic)")
+    p.add_argument("--config", help="TOML config (default: the embedded paper-trading config)")
+    p.set_defaults(func=cmd_db_upgrade)
     return parser
 
 

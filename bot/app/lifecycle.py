@@ -61,7 +61,7 @@ class Bot:
         self.config = config
         self.config_path = config_path
         self.config_watcher: ConfigWatcher | None = None
-        self.store = Store(resolve_database_url(config.bot.database_url, config_dir))
+        self.store = Store(resolve_database_url(config.bot.database_url, config_dir), config.bot.instance_id)
         self._injected = venues is not None
         self.venues: dict[str, Venue] = dict(venues or {})
         self._runtime: Runtime | None = None

@@ -116,7 +116,7 @@ def run_backtest(
         }
     )
     run_simulated(lambda: _run(cfg, out_dir, datasets, epoch_ns))
-    store = Store(cfg.bot.database_url)
+    store = Store(cfg.bot.database_url, cfg.bot.instance_id)
     try:
         paths = write_report(store, epoch_ns, out_dir)
     finally:

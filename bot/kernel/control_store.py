@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import BigInteger, delete
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from bot.kernel.store import Store
@@ -29,7 +29,7 @@ class ControlRow(SQLModel, table=True):
     instance_id: str = Field(primary_key=True)
     name: str = Field(primary_key=True)
     value: str  # JSON object
-    updated_ns: int
+    updated_ns: int = Field(sa_type=BigInteger)
 
 
 _TABLE = ControlRow.__table__  # type: ignore[attr-defined]
@@ -41,7 +41,6 @@ class ControlStore:
     def __init__(self, store: Store, instance_id: str) -> None:
         self.engine = store.engine
         self.instance_id = instance_id
-        _TABLE.create(self.engine, checkfirst=True)
 
     def put(self, name: str, value: dict[str, Any], ts_ns: int) -> None:
         # Delete then insert in one transaction: the same on every SQLAlchemy backend.

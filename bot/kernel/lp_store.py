@@ -1,8 +1,8 @@
 """LP and hedge persistence: positions, every LP decision with its numbers, fees, gas, hedge trades.
 
-Same SQLModel metadata and engine as `bot.kernel.store.Store` (one database file); the tables are created
-on first use, so an older database gains them without a migration. Amounts that must stay exact
-(liquidity, raw token amounts) are stored as strings; token1 valuations as floats (analytics).
+Same SQLModel metadata and engine as `bot.kernel.store.Store` (one database); the store's migrations
+(bot/kernel/migrations) create the tables. Amounts that must stay exact (liquidity, raw token
+amounts) are stored as strings; token1 valuations as floats (analytics).
 """
 
 from __future__ import annotations
@@ -10,25 +10,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlalchemy import BigInteger
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from bot.kernel.sql_types import ROW_ID
 from bot.kernel.store import Store
 
 
 class LpPositionRow(SQLModel, table=True):
     __tablename__ = "lp_positions"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     strategy: str = Field(index=True)
     pool: str = Field(index=True)
-    token_id: int
-    tick_lower: int
-    tick_upper: int
+    token_id: int = Field(sa_type=BigInteger)
+    tick_lower: int = Field(sa_type=BigInteger)
+    tick_upper: int = Field(sa_type=BigInteger)
     liquidity: str
     amount0_in: str  # paid in: the mint plus every compound
     amount1_in: str
     value_in_token1: float  # at the opening
-    opened_ns: int
-    closed_ns: int | None = Field(default=None, index=True)
+    opened_ns: int = Field(sa_type=BigInteger)
+    closed_ns: int | None = Field(default=None, index=True, sa_type=BigInteger)
     amount0_out: str | None = None
     amount1_out: str | None = None
     close_reason: str | None = None
@@ -38,10 +40,10 @@ class LpActionRow(SQLModel, table=True):
     """Every LP decision that acted or was refused (gas, interval), with the figures behind it."""
 
     __tablename__ = "lp_actions"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     strategy: str = Field(index=True)
     pool: str
-    ts_ns: int = Field(index=True)
+    ts_ns: int = Field(index=True, sa_type=BigInteger)
     action: str
     reason: str
     executed: bool
@@ -50,11 +52,11 @@ class LpActionRow(SQLModel, table=True):
 
 class LpFeeRow(SQLModel, table=True):
     __tablename__ = "lp_fees"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     strategy: str = Field(index=True)
     pool: str
-    token_id: int
-    ts_ns: int
+    token_id: int = Field(sa_type=BigInteger)
+    ts_ns: int = Field(sa_type=BigInteger)
     amount0: str
     amount1: str
     value_token1: float
@@ -62,10 +64,10 @@ class LpFeeRow(SQLModel, table=True):
 
 class LpGasRow(SQLModel, table=True):
     __tablename__ = "lp_gas"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     strategy: str = Field(index=True)
     pool: str
-    ts_ns: int
+    ts_ns: int = Field(sa_type=BigInteger)
     operation: str
     gas_wei: str
     cost_token1: float
@@ -77,10 +79,10 @@ class LpSwapRow(SQLModel, table=True):
     a sale gives base in and quote out net of the fee, a purchase quote in with the fee, base out)."""
 
     __tablename__ = "lp_swaps"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     strategy: str = Field(index=True)
     pool: str
-    ts_ns: int
+    ts_ns: int = Field(sa_type=BigInteger)
     zero_for_one: bool
     amount_in: str
     amount_out: str
@@ -90,10 +92,10 @@ class LpSwapRow(SQLModel, table=True):
 
 class HedgeTradeRow(SQLModel, table=True):
     __tablename__ = "hedge_trades"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     strategy: str = Field(index=True)
     market: str
-    ts_ns: int
+    ts_ns: int = Field(sa_type=BigInteger)
     client_order_id: str
     side: str
     price: str
@@ -109,26 +111,18 @@ class LpMarkRow(SQLModel, table=True):
     updated in place while it is open and a last time when it closes."""
 
     __tablename__ = "lp_position_marks"
-    id: int | None = Field(default=None, primary_key=True)
-    position_id: int = Field(index=True, unique=True)  # lp_positions.id
-    ts_ns: int
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    position_id: int = Field(index=True, unique=True, sa_type=BigInteger)  # lp_positions.id
+    ts_ns: int = Field(sa_type=BigInteger)
     lvr_realized_token1: float
     lvr_expected_token1: float
     pending_fees_token1: float  # uncollected at ts_ns (0 once closed: collected into lp_fees)
     swap_cost_token1: float  # the ratio swap that opened it
 
 
-LP_TABLES = [
-    t.__table__  # type: ignore[union-attr]  # SQLModel declares no type for the mapped table
-    for t in (LpPositionRow, LpActionRow, LpFeeRow, LpGasRow, LpSwapRow, HedgeTradeRow, LpMarkRow)
-]
-
-
 class LpStore:
     def __init__(self, store: Store) -> None:
         self.engine = store.engine
-        SQLModel.metadata.create_all(self.engine, tables=LP_TABLES)
-        store.add_missing_columns(LpSwapRow.__table__)  # type: ignore[attr-defined]
 
     def _add(self, row: SQLModel) -> SQLModel:
         with Session(self.engine) as session:

@@ -38,6 +38,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from bot.core.clock import NS_PER_S, Clock
 from bot.core.events import BookSnapshot, VenueEvent
 from bot.kernel.market_state import MarketState
+from bot.kernel.sql_types import ROW_ID
 from bot.kernel.store import Store
 
 DEFAULT_MIN_INTERVAL_NS = NS_PER_S // 4
@@ -51,7 +52,7 @@ FILL_FAIR_MAX_AGE_NS = 2 * NS_PER_S
 class MidRow(SQLModel, table=True):
     __tablename__ = "mid_series"
     __table_args__ = (Index("ix_mid_series_market_ts", "market", "ts_ns"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     market: str  # "venue:symbol"
     ts_ns: int = Field(sa_type=BigInteger)  # ns since the epoch: beyond PostgreSQL's INTEGER
     mid: float
@@ -68,15 +69,9 @@ def prices_at_fill(fair: float, mid: Decimal | None, late_ns: int) -> tuple[floa
     return (fair if fair > 0 else None), mid  # NaN > 0 is False
 
 
-def ensure_table(store: Store) -> None:
-    """Create the table in a store written before it existed (idempotent)."""
-    SQLModel.metadata.create_all(store.engine, tables=[_MIDS])
-
-
 def load_mids(store: Store, since_ns: int, until_ns: int | None = None) -> dict[str, list[tuple[int, float]]]:
     """Each market's (ts_ns, mid) rows from `since_ns` on, oldest first, plus the row before
     `since_ns` (the value in force at `since_ns`)."""
-    ensure_table(store)
     out: dict[str, list[tuple[int, float]]] = {}
     with Session(store.engine) as session:
         markets = session.exec(select(MidRow.market).distinct()).all()
@@ -100,7 +95,6 @@ def load_mids(store: Store, since_ns: int, until_ns: int | None = None) -> dict[
 def prune_mids(store: Store, before_ns: int, batch_rows: int = PRUNE_BATCH_ROWS) -> int:
     """Delete each market's rows stamped before `before_ns`, but its last one before it; returns
     the number of rows deleted."""
-    ensure_table(store)
     deleted = 0
     with Session(store.engine) as session:
         markets = session.exec(select(MidRow.market).distinct()).all()
@@ -140,7 +134,6 @@ class MidSeriesRecorder:
         fair_of: Callable[[int], float],
         min_interval_ns: int = DEFAULT_MIN_INTERVAL_NS,
     ) -> None:
-        ensure_table(store)
         self.store = store
         self.state = state
         self.clock = clock

@@ -15,13 +15,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, bindparam, event, func, inspect, text
+from sqlalchemy import BigInteger, UniqueConstraint, bindparam, event, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from bot.core.domain import TERMINAL_STATES, Balance, Fill, Market, Order, OrderState
+from bot.kernel.schema import upgrade_schema
+from bot.kernel.sql_types import ROW_ID
 
 log = logging.getLogger("mmbot.store")
 
@@ -29,92 +31,103 @@ log = logging.getLogger("mmbot.store")
 class OrderRow(SQLModel, table=True):
     __tablename__ = "orders"
     client_order_id: str = Field(primary_key=True)
-    seq: int = Field(index=True)
+    seq: int = Field(index=True, sa_type=BigInteger)
     venue: str = Field(index=True)
     symbol: str
     side: str
-    price_ticks: int
-    size_lots: int
+    price_ticks: int = Field(sa_type=BigInteger)
+    size_lots: int = Field(sa_type=BigInteger)
     price: str
     size: str
     post_only: bool
     state: str = Field(index=True)
     venue_order_id: str | None = None
-    filled_lots: int = 0
-    created_ns: int
-    updated_ns: int
+    filled_lots: int = Field(default=0, sa_type=BigInteger)
+    created_ns: int = Field(sa_type=BigInteger)
+    updated_ns: int = Field(sa_type=BigInteger)
     reason: str | None = None
+    # The bot that wrote the row, as in every trading table (several bots may share a database;
+    # "" in rows of older stores that cannot be attributed).
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class OrderEventRow(SQLModel, table=True):
     """Every state change of every order, in order: the audit trail."""
 
     __tablename__ = "order_events"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     client_order_id: str = Field(index=True)
     state: str
-    filled_lots: int
-    ts_ns: int
+    filled_lots: int = Field(sa_type=BigInteger)
+    ts_ns: int = Field(sa_type=BigInteger)
     reason: str | None = None
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class FillRow(SQLModel, table=True):
     __tablename__ = "fills"
-    # Binance-style trade ids are unique per symbol, so the symbol is part of the identity.
-    __table_args__ = (UniqueConstraint("venue", "symbol", "venue_trade_id", name="uq_fill_identity"),)
-    id: int | None = Field(default=None, primary_key=True)
+    # Binance-style trade ids are unique per symbol, so the symbol is part of the identity; and per
+    # account, so the instance is too (two bots on venues of the same name, two accounts).
+    __table_args__ = (
+        UniqueConstraint("instance_id", "venue", "symbol", "venue_trade_id", name="uq_fill_identity"),
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     venue: str = Field(index=True)
     symbol: str
     venue_trade_id: str
     venue_order_id: str
     client_order_id: str = Field(index=True)
     side: str
-    price_ticks: int
-    size_lots: int
+    price_ticks: int = Field(sa_type=BigInteger)
+    size_lots: int = Field(sa_type=BigInteger)
     price: str
     size: str
     fee: str
     fee_asset: str
     is_maker: bool
-    exchange_ts_ns: int = Field(index=True)
+    exchange_ts_ns: int = Field(index=True, sa_type=BigInteger)
     # The reference price the fill is attributed against, as the bot saw it when the fill arrived
     # (NULL when the fill arrived late, e.g. found by reconciliation, or the book had no price):
     # the fair price strategies quote around, and the top-of-book mid, exact on the tick grid.
     fair_at_fill: float | None = None
     mid_at_fill: str | None = None
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class BalanceSnapshotRow(SQLModel, table=True):
     __tablename__ = "balance_snapshots"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     venue: str = Field(index=True)
     asset: str
     free: str
     locked: str
-    ts_ns: int = Field(index=True)
+    ts_ns: int = Field(index=True, sa_type=BigInteger)
     reason: str
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class PnlSnapshotRow(SQLModel, table=True):
     __tablename__ = "pnl_snapshots"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     market: str = Field(index=True)
-    ts_ns: int = Field(index=True)
+    ts_ns: int = Field(index=True, sa_type=BigInteger)
     position_base: str
     cash_quote: str
     fees_quote: str
     mid: str
     pnl_quote: str
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class EventRow(SQLModel, table=True):
     """Bot lifecycle and operator-visible events (start, reconciliation, stop, pauses)."""
 
     __tablename__ = "events"
-    id: int | None = Field(default=None, primary_key=True)
-    ts_ns: int = Field(index=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    ts_ns: int = Field(index=True, sa_type=BigInteger)
     kind: str = Field(index=True)
     detail: str
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 _ORDERS = OrderRow.__table__  # type: ignore[attr-defined]
@@ -144,30 +157,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, instance_id: str = "") -> None:
+        """`instance_id`: the bot whose rows this store writes (readers may leave it empty)."""
         self.url = url
+        self.instance_id = instance_id
         self.engine: Engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        SQLModel.metadata.create_all(self.engine)
-        self.add_missing_columns(_FILLS)  # a store from before fills carried their fair price
+        upgrade_schema(self.engine)  # every table of the bot, at the newest revision
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        self._insert_fill = insert(_FILLS).on_conflict_do_nothing()
+        # A duplicate is told by the row that comes back, never by `rowcount`: with RETURNING
+        # (which SQLAlchemy adds for the new id) psycopg 3 reports -1 whether a row went in or not.
+        self._insert_fill = insert(_FILLS).on_conflict_do_nothing().returning(_FILLS.c.id)
         # Called with (kind, ts_ns, detail) after each event is stored: notifications.
         self.event_listeners: list[Callable[[str, int, dict[str, Any]], None]] = []
-
-    def add_missing_columns(self, table: Any) -> None:
-        """Columns added to a table after a store was created (all nullable or defaulted) get added
-        to it, so a store written by an older version keeps working."""
-        have = {c["name"] for c in inspect(self.engine).get_columns(table.name)}
-        with self.engine.begin() as conn:
-            for column in table.columns:
-                if column.name in have:
-                    continue
-                kind = column.type.compile(dialect=self.engine.dialect)
-                default = column.default.arg if column.default is not None else None
-                clause = f" DEFAULT '{default}'" if isinstance(default, str) else ""
-                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{clause}'))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -178,6 +181,7 @@ class Store:
         req = order.request
         row = dict(
             client_order_id=req.client_order_id,
+            instance_id=self.instance_id,
             seq=seq,
             venue=req.venue,
             symbol=req.symbol,
@@ -216,9 +220,9 @@ class Store:
                 raise KeyError(f"order {order.client_order_id} was never stored")
             conn.execute(_ORDER_EVENTS.insert(), self._event_values(order))
 
-    @staticmethod
-    def _event_values(order: Order) -> dict[str, Any]:
+    def _event_values(self, order: Order) -> dict[str, Any]:
         return dict(
+            instance_id=self.instance_id,
             client_order_id=order.client_order_id,
             state=order.state.value,
             filled_lots=order.filled_lots,
@@ -255,6 +259,7 @@ class Store:
         """Insert a fill once, with the fair price and mid of its moment when known; returns False
         when the venue reported it before (a duplicate)."""
         values = dict(
+            instance_id=self.instance_id,
             venue=fill.venue,
             symbol=fill.symbol,
             venue_trade_id=fill.venue_trade_id,
@@ -273,8 +278,7 @@ class Store:
             mid_at_fill=None if mid is None else str(mid),
         )
         with self.engine.begin() as conn:
-            result = conn.execute(self._insert_fill, values)
-            return bool(result.rowcount)
+            return conn.execute(self._insert_fill, values).first() is not None
 
     def fills(self, venue: str | None = None, symbol: str | None = None) -> list[FillRow]:
         query = select(FillRow)
@@ -305,6 +309,7 @@ class Store:
             for b in balances:
                 session.add(
                     BalanceSnapshotRow(
+                        instance_id=self.instance_id,
                         venue=venue,
                         asset=b.asset,
                         free=str(b.free),
@@ -334,6 +339,8 @@ class Store:
         return out
 
     def snapshot_pnl(self, rows: Sequence[PnlSnapshotRow]) -> None:
+        for row in rows:
+            row.instance_id = self.instance_id
         with Session(self.engine) as session:
             session.add_all(rows)
             session.commit()
@@ -350,7 +357,8 @@ class Store:
 
     def record_event(self, kind: str, ts_ns: int, **detail: Any) -> None:
         with Session(self.engine) as session:
-            session.add(EventRow(ts_ns=ts_ns, kind=kind, detail=json.dumps(detail, default=str)))
+            detail_json = json.dumps(detail, default=str)
+            session.add(EventRow(instance_id=self.instance_id, ts_ns=ts_ns, kind=kind, detail=detail_json))
             session.commit()
         for listener in self.event_listeners:
             try:

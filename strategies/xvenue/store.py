@@ -10,11 +10,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, func
+from sqlalchemy import BigInteger, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from bot.kernel.sql_types import ROW_ID
 from bot.kernel.store import FillRow, Store
 
 
@@ -23,7 +24,7 @@ class XemmRoundTripRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("maker_venue", "maker_symbol", "maker_trade_id", name="uq_xemm_maker"),
     )
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     strategy: str = Field(index=True)
     maker_venue: str
     maker_symbol: str
@@ -37,19 +38,19 @@ class XemmRoundTripRow(SQLModel, table=True):
     hedged_base: str = "0"
     hedge_notional: str = "0"
     hedge_fees: str = "0"
-    attempts: int = 0
+    attempts: int = Field(default=0, sa_type=BigInteger)
     status: str = Field(index=True)  # pending, hedged, failed
     realised_edge_quote: str | None = None
     realised_edge_bps: float | None = None
-    fill_ts_ns: int
-    done_ts_ns: int | None = None
+    fill_ts_ns: int = Field(sa_type=BigInteger)
+    done_ts_ns: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class ArbTradeRow(SQLModel, table=True):
     __tablename__ = "arb_trades"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     strategy: str = Field(index=True)
-    ts_ns: int = Field(index=True)
+    ts_ns: int = Field(index=True, sa_type=BigInteger)
     direction: str  # "buy_pool_sell_cex" or "sell_pool_buy_cex"
     size_base: str
     expected_profit_quote: str
@@ -78,8 +79,6 @@ _FILLS = FillRow.__table__  # type: ignore[attr-defined]
 class XvenueLedger:
     def __init__(self, store: Store) -> None:
         self.store = store
-        SQLModel.metadata.create_all(store.engine, tables=[_RT, _ARB])
-        store.add_missing_columns(_ARB)
 
     def open_round_trip(self, **values: Any) -> int | None:
         """Insert a pending round trip; None when this maker fill was seen before."""

@@ -9,7 +9,7 @@ import statistics
 from sqlmodel import Session
 
 from bot.core.domain import Side
-from bot.kernel.mid_series import MidRow, ensure_table
+from bot.kernel.mid_series import MidRow
 from bot.kernel.store import Store
 from bot.reports.report import build_report, to_markdown
 from tests.kit import stubs
@@ -36,7 +36,6 @@ def make_store(tmp_path) -> Store:
             ts_ns=T0 + t * S, trade_id=str(i), venue_order_id=f"o{i}", is_maker=maker,
         )  # fmt: skip
         store.record_fill(fill, MARKET, fair)
-    ensure_table(store)
     with Session(store.engine) as session:
         session.add_all(MidRow(market="va:BTC/USDT", ts_ns=T0 + int(t * S), mid=m) for t, m in MIDS)
         session.commit()

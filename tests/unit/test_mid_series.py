@@ -168,7 +168,7 @@ def test_a_store_of_the_previous_schema_opens_and_gains_the_columns(tmp_path):
         ("old", None, None),
         ("new", 60_000.5, "60000.5"),
     ]
-    assert load_mids(store, 0) == {}  # the mid series table is created on first use
+    assert load_mids(store, 0) == {}  # the migration created the mid series table
     store.close()
     Store(f"sqlite:///{path}").close()  # and opening it again changes nothing
 

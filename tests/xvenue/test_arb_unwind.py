@@ -7,6 +7,8 @@ refuses our swap through its own minimum-output check; the mock venue refuses im
 import json
 from decimal import Decimal
 
+from sqlalchemy import create_engine
+
 from amm.math.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
 from bot.core.clock import LoopClock, run_simulated
 from bot.kernel.store import Store
@@ -132,9 +134,10 @@ def test_a_leg_that_cannot_be_unwound_pauses_the_market_with_the_position_named(
 
 
 def test_a_store_made_before_the_unwind_columns_gets_them(tmp_path):
-    store = Store(f"sqlite:///{tmp_path}/old.sqlite")
-    with store.engine.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE arb_trades")  # as the store made it before the new columns
+    # The table as a store from before the new columns has it (no Alembic revision yet): opening
+    # the store migrates it.
+    engine = create_engine(f"sqlite:///{tmp_path}/old.sqlite")
+    with engine.begin() as conn:
         conn.exec_driver_sql(
             "CREATE TABLE arb_trades (id INTEGER PRIMARY KEY, strategy VARCHAR NOT NULL,"
             " ts_ns INTEGER NOT NULL, direction VARCHAR NOT NULL, size_base VARCHAR NOT NULL,"
@@ -149,7 +152,8 @@ def test_a_store_made_before_the_unwind_columns_gets_them(tmp_path):
             "INSERT INTO arb_trades VALUES (1, 'arb', 5, 'sell_pool_buy_cex', '1', '2', NULL, '3', '4', '0',"
             " '1', '3000', '1.5', 3030.0, NULL, 3000.0, 'done')"
         )
-    ledger = XvenueLedger(store)
+    engine.dispose()
+    ledger = XvenueLedger(Store(f"sqlite:///{tmp_path}/old.sqlite"))
     row = ArbTradeRow(**{**ledger.arb_trades()[0].model_dump(), "id": None, "status": "unhedged"})
     row.unhedged_base = "-1"
     ledger.record_arb(row)

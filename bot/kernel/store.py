@@ -148,11 +148,13 @@ def resolve_database_url(url: str, config_dir: Path) -> str:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # First: switching to WAL takes a lock, and without a busy timeout a connection opened while
+    # another bot migrates the same file fails at once with "database is locked"
+    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA journal_mode=WAL")
     # WAL + NORMAL is durable against process crashes (our SIGKILL case); only an OS crash can
     # lose the last transactions, which reconciliation with the venue recovers.
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
 

@@ -50,7 +50,7 @@ def setup_logging(log_format: str, level: str, secret_env_names: Iterable[str] =
     root.handlers[:] = [handler]
     root.setLevel(level)
     # ccxt logs every request with its headers (the API key) at DEBUG: never below INFO
-    for noisy in ("aiohttp.access", "web3", "urllib3", "asyncio", "ccxt"):
+    for noisy in ("aiohttp.access", "web3", "urllib3", "asyncio", "ccxt", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # apscheduler logs every job run at INFO: noise at INFO, wanted when debugging.
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)

@@ -10,7 +10,7 @@ into the same CREATE TABLE (PostgreSQL's catalog then refuses the second: `pg_ty
   so a failed upgrade leaves the store as it was, and the lock goes with the transaction (a
   killed process included).
 - SQLite file: an OS file lock on `<database>.schema-upgrade.lock` (released by the kernel when
-  the process dies); SQLite's busy timeout covers readers meanwhile.
+  the process dies) around the whole check, so no connection is opened while another bot migrates.
 - in-memory SQLite and other backends: no lock (nothing to share, or the operator's job).
 """
 
@@ -60,27 +60,35 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade_schema(engine: Engine) -> tuple[str | None, str]:
     """Bring the store to the newest revision; returns (revision before, revision after)."""
     head = head_revision()
-    before = current_revision(engine)
-    if before == head:
-        return before, head
-    with _upgrade_lock(engine) as conn:
-        # Read again under the lock: a bot that started at the same time may have upgraded it.
-        before = MigrationContext.configure(conn).get_current_revision()
-        if before != head:
-            command.upgrade(alembic_config(conn), "head")
+    with _sqlite_file_lock(engine):
+        before = current_revision(engine)
+        if before == head:
+            return before, head
+        with _upgrade_transaction(engine) as conn:
+            # Read again under the lock: a bot that started at the same time may have upgraded it.
+            before = MigrationContext.configure(conn).get_current_revision()
+            if before != head:
+                command.upgrade(alembic_config(conn), "head")
     return before, head
 
 
 @contextmanager
-def _upgrade_lock(engine: Engine) -> Iterator[Connection]:
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """A SQLite file: the whole check under the file lock. A connection opened while another bot
+    migrates (its first PRAGMAs included) could otherwise fail at once with "database is locked"."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
+        with FileLock(f"{database}.schema-upgrade.lock", thread_local=False):
+            yield
+        return
+    yield
+
+
+@contextmanager
+def _upgrade_transaction(engine: Engine) -> Iterator[Connection]:
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": UPGRADE_LOCK_KEY})
-            yield conn
-        return
-    database = engine.url.database
-    if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
-        with FileLock(f"{database}.schema-upgrade.lock", thread_local=False), engine.begin() as conn:
             yield conn
         return
     with engine.begin() as conn:

@@ -1,15 +1,12 @@
-"""Our own pacing on top of ccxt's rate limiter: an order-rate budget and retry backoff."""
+"""Our own pacing on top of ccxt's rate limiter: an order-rate budget, and a sleep a catch-up
+request can cut short (the retry backoff is bot.core.backoff, shared with the supervisor)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 
-from bot.core.backoff import Backoff
 from bot.core.clock import NS_PER_S, Clock
-
-# Backoff lives in bot.core (the supervisor uses it too); re-exported for the venue adapters.
-__all__ = ["Backoff", "OrderBudget", "sleep_or_wake"]
 
 
 class OrderBudget:

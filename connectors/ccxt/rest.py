@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 import ccxt
 
+from bot.core.backoff import Backoff
 from connectors.base import RateLimited
 from connectors.ccxt.errors import MappedError, map_ccxt_error
-from connectors.ccxt.pacing import Backoff
 
 log = logging.getLogger("mmbot.ccxt")
 

@@ -23,13 +23,14 @@ from typing import Any
 
 import ccxt
 
+from bot.core.backoff import Backoff
 from bot.core.supervision import RestartPolicy, Supervisor, TaskState
 from connectors.base import EventSink, VenueError
 from connectors.ccxt import convert, sanity, ws_clients
 from connectors.ccxt.account_sync import AccountSync
 from connectors.ccxt.book_watch import BookWatch
 from connectors.ccxt.health import BookFreshness, StreamHealth
-from connectors.ccxt.pacing import Backoff, sleep_or_wake
+from connectors.ccxt.pacing import sleep_or_wake
 from connectors.ccxt.session import CcxtSession
 from connectors.ccxt.stream_handlers import StreamHandlers
 

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import ccxt
 
+from bot.core.backoff import Backoff
 from bot.core.clock import Clock
 from bot.core.domain import Balance, Fill, Market, OrderRequest, OrderState
 from bot.core.events import OrderUpdate, VenueStatus
@@ -23,7 +24,6 @@ from connectors.base import EventSink, VenueError, VenueUnavailable
 from connectors.ccxt import batch, convert, queries
 from connectors.ccxt.account_sync import AccountSync
 from connectors.ccxt.orders import ack, create_checked
-from connectors.ccxt.pacing import Backoff
 from connectors.ccxt.params import CcxtVenueParams
 from connectors.ccxt.rest import RestCaller, install_response_hook
 from connectors.ccxt.session import CcxtSession, build_exchange

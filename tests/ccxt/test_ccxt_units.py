@@ -10,6 +10,7 @@ import ccxt
 import pytest
 from pydantic import ValidationError
 
+from bot.core.backoff import Backoff
 from bot.core.clock import LoopClock, run_simulated
 from connectors.base import (
     AuthError,
@@ -23,7 +24,7 @@ from connectors.base import (
 )
 from connectors.ccxt.convert import grid_units, precision_step, to_market
 from connectors.ccxt.errors import map_ccxt_error, retry_after_s
-from connectors.ccxt.pacing import Backoff, OrderBudget
+from connectors.ccxt.pacing import OrderBudget
 from connectors.ccxt.params import CcxtVenueParams
 from connectors.ccxt.session import read_credentials
 from connectors.ccxt.urls import rewrite_api_urls

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from bot.app.config import load_config, secret_env_names
 from bot.app.lifecycle import run_bot
-from bot.app.preflight import environment_problems, port_problems
+from bot.app.preflight import environment_problems
 from bot.core.config_base import ConfigError
 from bot.core.exit_codes import ExitCode, StartupError
 from bot.ops.logs import setup_logging
@@ -84,9 +84,7 @@ def _run(path: Path, config_dir: Path, duration_s: float | None, watch: Path | N
         problems = environment_problems(config, config_dir)
         if problems:
             raise StartupError(ExitCode.CONFIG, [f"{path}: {p}" for p in problems])
-        taken = port_problems(config)
-        if taken:  # the previous process may still hold it: a restart can fix this one
-            raise StartupError(ExitCode.OPS_PORT_TAKEN, [f"{path}: {p}" for p in taken])
+        # a taken ops port is Bot.start's check (bot.app.ops_port): exit OPS_PORT_TAKEN from there
         run_bot(config, config_dir, duration_s, watch)
     except StartupError as exc:
         return _fatal(reporting, exc)

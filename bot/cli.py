@@ -100,7 +100,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
     else:
         since = datetime.now(UTC) - timedelta(days=1)
-    store = Store(resolve_database_url(config.bot.database_url, base_dir))
+    store = Store(resolve_database_url(config.bot.database_url, base_dir), config.bot.instance_id)
     try:
         paths = write_report(store, int(since.timestamp() * 1e9), Path(args.out))
     finally:
@@ -140,17 +140,37 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """The config's instance, from the store; with --all every instance that uses the store."""
     from bot.kernel.store import Store, resolve_database_url
     from bot.reports.status import collect_status, format_status
 
     path, base_dir = _config_location(args.config)
     config = load_config(path)
-    store = Store(resolve_database_url(config.bot.database_url, base_dir))
+    url = resolve_database_url(config.bot.database_url, base_dir)
+    if args.all:
+        return _fleet_status(url, args.json)
+    store = Store(url, config.bot.instance_id)
     try:
         status = collect_status(store)
     finally:
         store.close()
     print(json.dumps(status, indent=2) if args.json else format_status(status))
+    return 0
+
+
+def _fleet_status(url: str, as_json: bool) -> int:
+    import time
+
+    from bot.app.instance_lock import instance_running
+    from bot.kernel.store import Store
+    from bot.reports.fleet import collect_fleet, format_fleet
+
+    store = Store(url)
+    try:
+        fleet = collect_fleet(store, time.time_ns(), lambda instance: instance_running(url, instance))
+    finally:
+        store.close()
+    print(json.dumps(fleet, indent=2) if as_json else format_fleet(fleet))
     return 0
 
 
@@ -207,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="open orders, fills, inventory and PnL per market from the store")
     p.add_argument("--config", help="TOML config (default: the embedded paper-trading config)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--all", action="store_true", help="every bot that uses the store: one line each")
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("report", help="daily risk report from the store: Markdown, JSON, PNG charts")
     p.add_argument("--config", help="TOML config (default: the embedded paper-trading config)")

@@ -133,3 +133,36 @@ def _lock_postgresql(database_url: str, instance_id: str) -> InstanceLock:
             f"another mmbot process runs instance {instance_id} on {safe} (advisory lock {key} is held)"
         )
     return AdvisoryInstanceLock(engine, connection, key)
+
+
+def instance_running(database_url: str, instance_id: str) -> bool | None:
+    """Whether a process holds `instance_id`'s lock on this store now (None: cannot tell, e.g. a
+    backend without a lock). Read-only for PostgreSQL (`pg_locks`); for a SQLite file the lock is
+    taken and dropped at once, so a bot starting in that very instant may be refused (exit 4,
+    restarted by its supervisor)."""
+    url = make_url(database_url)
+    backend = url.get_backend_name()
+    if backend == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = lock_file_path(Path(url.database), instance_id)
+        if not path.exists():
+            return False
+        probe = FileLock(path, timeout=0, thread_local=False)
+        try:
+            probe.acquire()
+        except Timeout:
+            return True
+        probe.release(force=True)
+        return False
+    if backend == "postgresql":
+        key = advisory_key(instance_id) & 0xFFFF_FFFF_FFFF_FFFF  # pg_locks shows the two oid halves
+        query = text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid::bigint = :high AND objid::bigint = :low AND objsubid = 1"
+        )
+        engine = create_engine(database_url)
+        try:
+            with engine.connect() as conn:
+                return bool(conn.execute(query, {"high": key >> 32, "low": key & 0xFFFF_FFFF}).scalar())
+        finally:
+            engine.dispose()
+    return None

@@ -22,6 +22,7 @@ OPERATOR_PAUSE = "pause"  # {"source", "reason"}: the bot-wide pause (operator o
 KILL_SWITCH_TRIP = "kill_switch_trip"  # the Trip the kill switch is holding
 LOSS_BASELINES = "loss_baselines"  # the kill switch's references for drawdown and daily loss
 MARKET_PAUSE = "market_pause:"  # + "<strategy>|<venue:symbol>": a market a strategy paused
+HEARTBEAT = "heartbeat"  # {"ts_ns", "interval_s", "markets"}: the bot is alive (`mmbot status --all`)
 
 
 class ControlRow(SQLModel, table=True):
@@ -69,6 +70,10 @@ class ControlStore:
         )
         with Session(self.engine) as session:
             return {name[len(prefix) :]: dict(json.loads(value)) for name, value in session.exec(query)}
+
+    def beat(self, ts_ns: int, interval_s: float, markets: list[str]) -> None:
+        """The instance is alive at `ts_ns` and will say so again within `interval_s`."""
+        self.put(HEARTBEAT, {"ts_ns": ts_ns, "interval_s": interval_s, "markets": markets}, ts_ns)
 
     def _delete(self, name: str) -> Any:
         return delete(_TABLE).where(_TABLE.c.instance_id == self.instance_id, _TABLE.c.name == name)

@@ -34,6 +34,7 @@ class LpPositionRow(SQLModel, table=True):
     amount0_out: str | None = None
     amount1_out: str | None = None
     close_reason: str | None = None
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class LpActionRow(SQLModel, table=True):
@@ -48,6 +49,7 @@ class LpActionRow(SQLModel, table=True):
     reason: str
     executed: bool
     numbers: str  # JSON object
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class LpFeeRow(SQLModel, table=True):
@@ -60,6 +62,7 @@ class LpFeeRow(SQLModel, table=True):
     amount0: str
     amount1: str
     value_token1: float
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class LpGasRow(SQLModel, table=True):
@@ -71,6 +74,7 @@ class LpGasRow(SQLModel, table=True):
     operation: str
     gas_wei: str
     cost_token1: float
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class LpSwapRow(SQLModel, table=True):
@@ -88,6 +92,7 @@ class LpSwapRow(SQLModel, table=True):
     amount_out: str
     cost_token1: float  # value in − value out at the fair price (the fee and the impact)
     venue: str = "pool"  # added later: rows of older stores read as pool swaps
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class HedgeTradeRow(SQLModel, table=True):
@@ -104,6 +109,7 @@ class HedgeTradeRow(SQLModel, table=True):
     is_maker: bool
     mid_at_decision: float
     cost_quote: float  # fee + distance from the decision mid, in quote units
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class LpMarkRow(SQLModel, table=True):
@@ -118,13 +124,18 @@ class LpMarkRow(SQLModel, table=True):
     lvr_expected_token1: float
     pending_fees_token1: float  # uncollected at ts_ns (0 once closed: collected into lp_fees)
     swap_cost_token1: float  # the ratio swap that opened it
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class LpStore:
+    """The LP tables of one store, scoped to its instance (`Store.mine`) like the trading tables."""
+
     def __init__(self, store: Store) -> None:
+        self.store = store
         self.engine = store.engine
 
     def _add(self, row: SQLModel) -> SQLModel:
+        row.instance_id = self.store.writer_id
         with Session(self.engine) as session:
             session.add(row)
             session.commit()
@@ -225,6 +236,7 @@ class LpStore:
             row = session.exec(select(LpMarkRow).where(LpMarkRow.position_id == mark.position_id)).first()
             if row is None:
                 row = mark
+                row.instance_id = self.store.writer_id
             else:
                 for name in ("ts_ns", "lvr_realized_token1", "lvr_expected_token1", "pending_fees_token1",
                              "swap_cost_token1"):  # fmt: skip
@@ -235,7 +247,7 @@ class LpStore:
     # ---- reads -------------------------------------------------------------------------------
 
     def positions(self, strategy: str | None = None, open_only: bool = False) -> list[LpPositionRow]:
-        query = select(LpPositionRow)
+        query = self.store.mine(select(LpPositionRow), LpPositionRow.instance_id)
         if strategy is not None:
             query = query.where(LpPositionRow.strategy == strategy)
         if open_only:
@@ -244,7 +256,7 @@ class LpStore:
             return list(session.exec(query.order_by(col(LpPositionRow.id))))
 
     def actions(self, strategy: str | None = None, executed: bool | None = None) -> list[LpActionRow]:
-        query = select(LpActionRow)
+        query = self.store.mine(select(LpActionRow), LpActionRow.instance_id)
         if strategy is not None:
             query = query.where(LpActionRow.strategy == strategy)
         if executed is not None:
@@ -254,15 +266,18 @@ class LpStore:
 
     def fees(self) -> list[LpFeeRow]:
         with Session(self.engine) as session:
-            return list(session.exec(select(LpFeeRow).order_by(col(LpFeeRow.id))))
+            query = self.store.mine(select(LpFeeRow), LpFeeRow.instance_id)
+            return list(session.exec(query.order_by(col(LpFeeRow.id))))
 
     def gas(self) -> list[LpGasRow]:
         with Session(self.engine) as session:
-            return list(session.exec(select(LpGasRow).order_by(col(LpGasRow.id))))
+            query = self.store.mine(select(LpGasRow), LpGasRow.instance_id)
+            return list(session.exec(query.order_by(col(LpGasRow.id))))
 
     def swaps(self) -> list[LpSwapRow]:
         with Session(self.engine) as session:
-            return list(session.exec(select(LpSwapRow).order_by(col(LpSwapRow.id))))
+            query = self.store.mine(select(LpSwapRow), LpSwapRow.instance_id)
+            return list(session.exec(query.order_by(col(LpSwapRow.id))))
 
     def cex_leg_offset(self, strategy: str, pool: str) -> tuple[float, float]:
         """token0 and token1 (human) the CEX legs of a pool's excess swaps moved, summed: what the
@@ -270,6 +285,7 @@ class LpStore:
         query = select(LpSwapRow).where(
             LpSwapRow.strategy == strategy, LpSwapRow.pool == pool, LpSwapRow.venue != "pool"
         )
+        query = self.store.mine(query, LpSwapRow.instance_id)
         token0 = token1 = 0.0
         with Session(self.engine) as session:
             for row in session.exec(query):
@@ -282,10 +298,11 @@ class LpStore:
     def marks(self) -> dict[int, LpMarkRow]:
         """Marks by position row id."""
         with Session(self.engine) as session:
-            return {m.position_id: m for m in session.exec(select(LpMarkRow))}
+            query = self.store.mine(select(LpMarkRow), LpMarkRow.instance_id)
+            return {m.position_id: m for m in session.exec(query)}
 
     def hedge_trades(self, strategy: str | None = None) -> list[HedgeTradeRow]:
-        query = select(HedgeTradeRow)
+        query = self.store.mine(select(HedgeTradeRow), HedgeTradeRow.instance_id)
         if strategy is not None:
             query = query.where(HedgeTradeRow.strategy == strategy)
         with Session(self.engine) as session:

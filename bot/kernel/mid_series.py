@@ -51,11 +51,13 @@ FILL_FAIR_MAX_AGE_NS = 2 * NS_PER_S
 
 class MidRow(SQLModel, table=True):
     __tablename__ = "mid_series"
-    __table_args__ = (Index("ix_mid_series_market_ts", "market", "ts_ns"),)
+    __table_args__ = (Index("ix_mid_series_instance_market_ts", "instance_id", "market", "ts_ns"),)
     id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     market: str  # "venue:symbol"
     ts_ns: int = Field(sa_type=BigInteger)  # ns since the epoch: beyond PostgreSQL's INTEGER
     mid: float
+    # Each bot's fair, as it saw it (bots sharing a database may quote the same market).
+    instance_id: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 _MIDS = MidRow.__table__  # type: ignore[attr-defined]
@@ -74,17 +76,16 @@ def load_mids(store: Store, since_ns: int, until_ns: int | None = None) -> dict[
     `since_ns` (the value in force at `since_ns`)."""
     out: dict[str, list[tuple[int, float]]] = {}
     with Session(store.engine) as session:
-        markets = session.exec(select(MidRow.market).distinct()).all()
+        markets = session.exec(store.mine(select(MidRow.market).distinct(), MidRow.instance_id)).all()
         for market in markets:
+            of_market = store.mine(select(MidRow.ts_ns, MidRow.mid), MidRow.instance_id)
+            of_market = of_market.where(MidRow.market == market)
             before = session.exec(
-                select(MidRow.ts_ns, MidRow.mid)
-                .where(MidRow.market == market, col(MidRow.ts_ns) < since_ns)
+                of_market.where(col(MidRow.ts_ns) < since_ns)
                 .order_by(col(MidRow.ts_ns).desc(), col(MidRow.id).desc())
                 .limit(1)
             ).all()
-            query = select(MidRow.ts_ns, MidRow.mid).where(
-                MidRow.market == market, col(MidRow.ts_ns) >= since_ns
-            )
+            query = of_market.where(col(MidRow.ts_ns) >= since_ns)
             if until_ns is not None:
                 query = query.where(col(MidRow.ts_ns) <= until_ns)
             rows = session.exec(query.order_by(col(MidRow.ts_ns), col(MidRow.id))).all()
@@ -97,11 +98,11 @@ def prune_mids(store: Store, before_ns: int, batch_rows: int = PRUNE_BATCH_ROWS)
     the number of rows deleted."""
     deleted = 0
     with Session(store.engine) as session:
-        markets = session.exec(select(MidRow.market).distinct()).all()
+        markets = session.exec(store.mine(select(MidRow.market).distinct(), MidRow.instance_id)).all()
     for market in markets:
         with Session(store.engine) as session:
             in_force = session.exec(
-                select(MidRow.id)
+                store.mine(select(MidRow.id), MidRow.instance_id)
                 .where(MidRow.market == market, col(MidRow.ts_ns) < before_ns)
                 .order_by(col(MidRow.ts_ns).desc(), col(MidRow.id).desc())
                 .limit(1)
@@ -109,7 +110,7 @@ def prune_mids(store: Store, before_ns: int, batch_rows: int = PRUNE_BATCH_ROWS)
         if in_force is None:
             continue
         older = (
-            select(MidRow.id)
+            store.mine(select(MidRow.id), MidRow.instance_id)
             .where(MidRow.market == market, col(MidRow.ts_ns) < before_ns, col(MidRow.id) != in_force)
             .limit(batch_rows)
         )
@@ -188,7 +189,8 @@ class MidSeriesRecorder:
     def _row(self, slot: int, ts_ns: int, value: float) -> dict[str, object]:
         self._last_value[slot] = value
         self._last_stamp_ns[slot] = ts_ns
-        return {"market": self.state.markets[slot].key, "ts_ns": ts_ns, "mid": value}
+        market = self.state.markets[slot].key
+        return {"market": market, "ts_ns": ts_ns, "mid": value, "instance_id": self.store.writer_id}
 
     def _insert(self, rows: list[dict[str, object]]) -> None:
         if rows:

@@ -8,6 +8,7 @@ sums are exact on every backend.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -159,10 +160,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Store:
-    def __init__(self, url: str, instance_id: str = "") -> None:
-        """`instance_id`: the bot whose rows this store writes (readers may leave it empty)."""
+    def __init__(self, url: str, instance_id: str | None = None) -> None:
+        """`instance_id`: the bot whose rows this store writes and reads; every read sees only that
+        instance's rows (several bots may share one database). None: a reader of the whole
+        database (tools, tests), which sees every instance's rows and writes rows of none ("")."""
         self.url = url
         self.instance_id = instance_id
+        self.writer_id = instance_id or ""
         self.engine: Engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -177,13 +181,35 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def for_instance(self, instance_id: str) -> Store:
+        """A view of the same database (same engine) that reads and writes as `instance_id`."""
+        view = copy.copy(self)
+        view.instance_id, view.writer_id = instance_id, instance_id
+        view.event_listeners = []
+        return view
+
+    def mine(self, query: Any, instance_column: Any) -> Any:
+        """`query` narrowed to this store's instance by the table's `instance_id` column
+        (unchanged for a whole-database reader)."""
+        if self.instance_id is None:
+            return query
+        return query.where(instance_column == self.instance_id)
+
+    def instance_ids(self) -> list[str]:
+        """Every instance that wrote to the database (started, ordered or filled), sorted."""
+        with Session(self.engine) as session:
+            ids: set[str] = set()
+            for row in (EventRow, OrderRow, FillRow):
+                ids.update(session.exec(select(row.instance_id).distinct()))
+        return sorted(ids)
+
     # ---- orders ------------------------------------------------------------------------------
 
     def record_new_order(self, order: Order, market: Market, seq: int) -> None:
         req = order.request
         row = dict(
             client_order_id=req.client_order_id,
-            instance_id=self.instance_id,
+            instance_id=self.writer_id,
             seq=seq,
             venue=req.venue,
             symbol=req.symbol,
@@ -224,7 +250,7 @@ class Store:
 
     def _event_values(self, order: Order) -> dict[str, Any]:
         return dict(
-            instance_id=self.instance_id,
+            instance_id=self.writer_id,
             client_order_id=order.client_order_id,
             state=order.state.value,
             filled_lots=order.filled_lots,
@@ -234,7 +260,7 @@ class Store:
 
     def open_orders(self, venue: str | None = None) -> list[OrderRow]:
         live = [s.value for s in OrderState if s not in TERMINAL_STATES]
-        query = select(OrderRow).where(col(OrderRow.state).in_(live))
+        query = self.mine(select(OrderRow).where(col(OrderRow.state).in_(live)), OrderRow.instance_id)
         if venue is not None:
             query = query.where(OrderRow.venue == venue)
         with Session(self.engine) as session:
@@ -242,14 +268,18 @@ class Store:
 
     def get_order(self, client_order_id: str) -> OrderRow | None:
         with Session(self.engine) as session:
-            return session.get(OrderRow, client_order_id)
+            row = session.get(OrderRow, client_order_id)
+        if row is None or self.instance_id not in (None, row.instance_id):
+            return None
+        return row
 
     def max_order_seq(self) -> int | None:
         with Session(self.engine) as session:
-            return session.exec(select(func.max(OrderRow.seq))).one()
+            return session.exec(self.mine(select(func.max(OrderRow.seq)), OrderRow.instance_id)).one()
 
     def order_events(self, client_order_id: str) -> list[OrderEventRow]:
         query = select(OrderEventRow).where(OrderEventRow.client_order_id == client_order_id)
+        query = self.mine(query, OrderEventRow.instance_id)
         with Session(self.engine) as session:
             return list(session.exec(query.order_by(col(OrderEventRow.id))))
 
@@ -261,7 +291,7 @@ class Store:
         """Insert a fill once, with the fair price and mid of its moment when known; returns False
         when the venue reported it before (a duplicate)."""
         values = dict(
-            instance_id=self.instance_id,
+            instance_id=self.writer_id,
             venue=fill.venue,
             symbol=fill.symbol,
             venue_trade_id=fill.venue_trade_id,
@@ -283,7 +313,7 @@ class Store:
             return conn.execute(self._insert_fill, values).first() is not None
 
     def fills(self, venue: str | None = None, symbol: str | None = None) -> list[FillRow]:
-        query = select(FillRow)
+        query = self.mine(select(FillRow), FillRow.instance_id)
         if venue is not None:
             query = query.where(FillRow.venue == venue)
         if symbol is not None:
@@ -294,13 +324,16 @@ class Store:
     def fill_keys_since(self, venue: str, since_ns: int | None) -> set[tuple[str, str]]:
         """(symbol, venue trade id) of the venue's stored fills from `since_ns` on (all if None)."""
         query = select(FillRow.symbol, FillRow.venue_trade_id).where(FillRow.venue == venue)
+        query = self.mine(query, FillRow.instance_id)
         if since_ns is not None:
             query = query.where(FillRow.exchange_ts_ns >= since_ns)
         with Session(self.engine) as session:
             return {(symbol, trade_id) for symbol, trade_id in session.exec(query)}
 
     def last_fill_ts_ns(self, venue: str) -> int | None:
-        query = select(func.max(FillRow.exchange_ts_ns)).where(FillRow.venue == venue)
+        query = self.mine(
+            select(func.max(FillRow.exchange_ts_ns)).where(FillRow.venue == venue), FillRow.instance_id
+        )
         with Session(self.engine) as session:
             return session.exec(query).one()
 
@@ -311,7 +344,7 @@ class Store:
             for b in balances:
                 session.add(
                     BalanceSnapshotRow(
-                        instance_id=self.instance_id,
+                        instance_id=self.writer_id,
                         venue=venue,
                         asset=b.asset,
                         free=str(b.free),
@@ -326,14 +359,14 @@ class Store:
         """The first or latest complete balance snapshot of a venue (all rows of one ts)."""
         agg = func.min if which == "first" else func.max
         with Session(self.engine) as session:
-            ts = session.exec(
-                select(agg(BalanceSnapshotRow.ts_ns)).where(BalanceSnapshotRow.venue == venue)
-            ).one()
+            of_venue = select(agg(BalanceSnapshotRow.ts_ns)).where(BalanceSnapshotRow.venue == venue)
+            ts = session.exec(self.mine(of_venue, BalanceSnapshotRow.instance_id)).one()
             if ts is None:
                 return {}
             query = select(BalanceSnapshotRow).where(
                 BalanceSnapshotRow.venue == venue, BalanceSnapshotRow.ts_ns == ts
             )
+            query = self.mine(query, BalanceSnapshotRow.instance_id)
             rows = session.exec(query.order_by(col(BalanceSnapshotRow.id))).all()
         out: dict[str, Balance] = {}
         for r in rows:  # several snapshots can share a ts on the simulated clock: keep the last
@@ -342,17 +375,14 @@ class Store:
 
     def snapshot_pnl(self, rows: Sequence[PnlSnapshotRow]) -> None:
         for row in rows:
-            row.instance_id = self.instance_id
+            row.instance_id = self.writer_id
         with Session(self.engine) as session:
             session.add_all(rows)
             session.commit()
 
     def latest_pnl(self) -> dict[str, PnlSnapshotRow]:
-        newest = (
-            select(PnlSnapshotRow.market, func.max(PnlSnapshotRow.id).label("newest_id"))
-            .group_by(PnlSnapshotRow.market)
-            .subquery()
-        )
+        per_market = select(PnlSnapshotRow.market, func.max(PnlSnapshotRow.id).label("newest_id"))
+        newest = self.mine(per_market, PnlSnapshotRow.instance_id).group_by(PnlSnapshotRow.market).subquery()
         query = select(PnlSnapshotRow).join(newest, col(PnlSnapshotRow.id) == newest.c.newest_id)
         with Session(self.engine) as session:
             return {r.market: r for r in session.exec(query)}
@@ -360,7 +390,7 @@ class Store:
     def record_event(self, kind: str, ts_ns: int, **detail: Any) -> None:
         with Session(self.engine) as session:
             detail_json = json.dumps(detail, default=str)
-            session.add(EventRow(instance_id=self.instance_id, ts_ns=ts_ns, kind=kind, detail=detail_json))
+            session.add(EventRow(instance_id=self.writer_id, ts_ns=ts_ns, kind=kind, detail=detail_json))
             session.commit()
         for listener in self.event_listeners:
             try:
@@ -369,7 +399,7 @@ class Store:
                 log.exception("event listener failed on a %s event", kind)
 
     def events(self, kind: str | None = None) -> list[EventRow]:
-        query = select(EventRow)
+        query = self.mine(select(EventRow), EventRow.instance_id)
         if kind is not None:
             query = query.where(EventRow.kind == kind)
         with Session(self.engine) as session:

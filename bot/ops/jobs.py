@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from bot.core.clock import NS_PER_S
 from bot.core.domain import TERMINAL_STATES
+from bot.kernel.control_store import ControlStore
 from bot.kernel.mid_series import DEFAULT_RETENTION_DAYS, prune_mids
 from bot.kernel.order_manager import OrderCounters
 from bot.kernel.reconcile import reconcile_periodic
@@ -40,7 +41,13 @@ def schedule_jobs(
         return housekeeping(rt, jobs.order_event_retention_days, jobs.mid_series_retention_days)
 
     scheduler.add("summary", summary_interval_s, summary.log)
-    scheduler.add("snapshot", snapshot_interval_s, lambda: snapshot(rt))
+
+    async def snapshot_and_beat() -> None:
+        await snapshot(rt)
+        heartbeat(rt, snapshot_interval_s)
+
+    heartbeat(rt, snapshot_interval_s)
+    scheduler.add("snapshot", snapshot_interval_s, snapshot_and_beat)
     scheduler.add("reconcile", jobs.reconcile_interval_s, reconcile)
     scheduler.add("housekeeping", jobs.housekeeping_interval_s, trim)
 
@@ -106,6 +113,12 @@ async def snapshot(rt: Runtime, reason: str = "periodic") -> None:
     rt.store.snapshot_pnl(rows)
 
 
+def heartbeat(rt: Runtime, interval_s: float) -> None:
+    """The fleet view's sign of life (`mmbot status --all`), with each periodic snapshot."""
+    markets = [market.key for market in rt.markets]
+    ControlStore(rt.store, rt.instance_id).beat(rt.clock.now_ns(), interval_s, markets)
+
+
 def housekeeping(
     rt: Runtime, retention_days: float, mid_series_retention_days: float = DEFAULT_RETENTION_DAYS
 ) -> int:
@@ -114,7 +127,7 @@ def housekeeping(
     number of rows deleted."""
     retention_ns = int(retention_days * 86_400 * NS_PER_S)
     cutoff = rt.clock.now_ns() - retention_ns
-    closed_before = select(col(OrderRow.client_order_id)).where(
+    closed_before = rt.store.mine(select(col(OrderRow.client_order_id)), OrderRow.instance_id).where(
         col(OrderRow.state).in_([s.value for s in TERMINAL_STATES]),
         col(OrderRow.updated_ns) < cutoff,
     )

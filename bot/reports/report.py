@@ -48,12 +48,13 @@ def load_series(store: Store, since_ns: int) -> tuple[dict[str, FillSeries], dic
     """Each market's fills and mids from `since_ns` on: the stored mid series where the market
     has one, else (a store from before it) its PnL snapshots' mids."""
     with Session(store.engine) as s:
-        fills = s.exec(
-            select(FillRow).where(FillRow.exchange_ts_ns >= since_ns).order_by(col(FillRow.exchange_ts_ns))
-        ).all()
-        snaps = s.exec(
-            select(PnlSnapshotRow).where(PnlSnapshotRow.ts_ns >= since_ns).order_by(col(PnlSnapshotRow.ts_ns))
-        ).all()
+        fills_since = store.mine(select(FillRow), FillRow.instance_id).where(
+            FillRow.exchange_ts_ns >= since_ns
+        )
+        fills = s.exec(fills_since.order_by(col(FillRow.exchange_ts_ns))).all()
+        snaps_since = store.mine(select(PnlSnapshotRow), PnlSnapshotRow.instance_id)
+        snaps_since = snaps_since.where(PnlSnapshotRow.ts_ns >= since_ns)
+        snaps = s.exec(snaps_since.order_by(col(PnlSnapshotRow.ts_ns))).all()
     by_market: dict[str, list[FillRow]] = defaultdict(list)
     for f in fills:
         by_market[f"{f.venue}:{f.symbol}"].append(f)
@@ -86,7 +87,8 @@ def load_series(store: Store, since_ns: int) -> tuple[dict[str, FillSeries], dic
 
 def quote_stats(store: Store, since_ns: int) -> dict[str, dict[str, Any]]:
     with Session(store.engine) as s:
-        rows = s.exec(select(OrderRow).where(OrderRow.created_ns >= since_ns)).all()
+        orders = store.mine(select(OrderRow), OrderRow.instance_id)
+        rows = s.exec(orders.where(OrderRow.created_ns >= since_ns)).all()
     out: dict[str, dict[str, Any]] = defaultdict(lambda: {"orders": 0, "filled": 0, "rejected": 0})
     for r in rows:
         m = out[f"{r.venue}:{r.symbol}"]

@@ -22,7 +22,9 @@ from bot.kernel.store import FillRow, Store
 class XemmRoundTripRow(SQLModel, table=True):
     __tablename__ = "xemm_round_trips"
     __table_args__ = (
-        UniqueConstraint("maker_venue", "maker_symbol", "maker_trade_id", name="uq_xemm_maker"),
+        UniqueConstraint(
+            "instance_id", "maker_venue", "maker_symbol", "maker_trade_id", name="uq_xemm_maker"
+        ),
     )
     id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     strategy: str = Field(index=True)
@@ -44,6 +46,7 @@ class XemmRoundTripRow(SQLModel, table=True):
     realised_edge_bps: float | None = None
     fill_ts_ns: int = Field(sa_type=BigInteger)
     done_ts_ns: int | None = Field(default=None, sa_type=BigInteger)
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 class ArbTradeRow(SQLModel, table=True):
@@ -69,6 +72,7 @@ class ArbTradeRow(SQLModel, table=True):
     unwind_base: str = "0"  # base reversed after a failed leg
     unhedged_base: str = "0"  # signed (+ = long base): what could not be unwound
     unhedged_ms: float | None = None  # from the legs' start until flat (or given up)
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
 _RT = XemmRoundTripRow.__table__  # type: ignore[attr-defined]
@@ -86,7 +90,10 @@ class XvenueLedger:
         insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
         with engine.begin() as conn:
             result = conn.execute(
-                insert(_RT).values(status="pending", **values).on_conflict_do_nothing().returning(_RT.c.id)
+                insert(_RT)
+                .values(status="pending", instance_id=self.store.writer_id, **values)
+                .on_conflict_do_nothing()
+                .returning(_RT.c.id)
             )
             row = result.first()
         return None if row is None else int(row[0])
@@ -103,7 +110,7 @@ class XvenueLedger:
         return row
 
     def round_trips(self, strategy: str | None = None, status: str | None = None) -> list[XemmRoundTripRow]:
-        query = select(XemmRoundTripRow)
+        query = self.store.mine(select(XemmRoundTripRow), XemmRoundTripRow.instance_id)
         if strategy is not None:
             query = query.where(XemmRoundTripRow.strategy == strategy)
         if status is not None:
@@ -112,12 +119,13 @@ class XvenueLedger:
             return list(session.exec(query.order_by(col(XemmRoundTripRow.id))))
 
     def record_arb(self, row: ArbTradeRow) -> None:
+        row.instance_id = self.store.writer_id
         with Session(self.store.engine, expire_on_commit=False) as session:
             session.add(row)
             session.commit()
 
     def arb_trades(self, strategy: str | None = None) -> list[ArbTradeRow]:
-        query = select(ArbTradeRow)
+        query = self.store.mine(select(ArbTradeRow), ArbTradeRow.instance_id)
         if strategy is not None:
             query = query.where(ArbTradeRow.strategy == strategy)
         with Session(self.store.engine) as session:
@@ -128,6 +136,7 @@ class XvenueLedger:
         query = select(_FILLS.c.size_lots, _FILLS.c.price, _FILLS.c.size, _FILLS.c.fee).where(
             _FILLS.c.client_order_id == client_order_id
         )
+        query = self.store.mine(query, _FILLS.c.instance_id)
         lots, notional, fees = 0, Decimal(0), Decimal(0)
         with self.store.engine.connect() as conn:
             for size_lots, price, size, fee in conn.execute(query):
@@ -138,4 +147,7 @@ class XvenueLedger:
 
     def count_round_trips(self) -> int:
         with Session(self.store.engine) as session:
-            return int(session.exec(select(func.count()).select_from(XemmRoundTripRow)).one())
+            query = self.store.mine(
+                select(func.count()).select_from(XemmRoundTripRow), XemmRoundTripRow.instance_id
+            )
+            return int(session.exec(query).one())

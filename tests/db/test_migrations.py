@@ -80,7 +80,7 @@ def test_a_store_of_the_previous_version_is_migrated_with_its_rows(tmp_path):
     # New rows continue the ids, and the dedup constraint survived the rebuild.
     store.record_event("stop", TS + 9)
     assert [e.id for e in store.events()] == [1, 2]
-    assert ledger.open_round_trip(
+    assert XvenueLedger(Store(url, "t1")).open_round_trip(  # the row is t1's since revision 0003
         strategy="xemm", maker_venue="va", maker_symbol="BTC/USDT", maker_trade_id="tr1",
         taker_market="vb:BTC/USDT", maker_side="sell", maker_price="1", size_base="1", maker_fee="0",
         expected_hedge_price="1", fill_ts_ns=TS,
@@ -119,6 +119,29 @@ def test_rows_of_the_previous_version_get_the_instance_their_order_ids_name(tmp_
         ("open", "t1"),
     ]
     assert [(f.venue_trade_id, f.instance_id) for f in store.fills()] == [("tr1", "t1")]
-    assert [(e.kind, e.instance_id) for e in store.events()] == [("start", "")]  # not attributable
+    # Rows that name no instance are the one bot's that used the store (revision 0003)
+    assert [(e.kind, e.instance_id) for e in store.events()] == [("start", "t1")]
+    assert [p.instance_id for p in LpStore(store).positions()] == ["t1"]
+    assert [r.instance_id for r in XvenueLedger(store).round_trips()] == ["t1"]
+    assert load_mids(store, 0) == {"va:BTC/USDT": [(TS, 60010.0)]}
+    assert set(store.balance_snapshot("va", "first")) == {"BTC", "USDT"}  # the flat-inventory baseline
     store.record_event("stop", TS)
-    assert [(e.kind, e.instance_id) for e in store.events()] == [("start", ""), ("stop", "t1")]
+    assert [(e.kind, e.instance_id) for e in store.events()] == [("start", "t1"), ("stop", "t1")]
+    assert Store(store.url, "t2").events() == []  # another bot on the same store sees none of it
+
+
+def test_a_store_that_names_two_instances_keeps_unattributable_rows_unattributed(tmp_path):
+    path = tmp_path / "old.sqlite"
+    legacy_store(path)
+    with sqlite3.connect(path) as conn:  # a second bot had used the store: whose snapshot is it?
+        conn.execute(
+            "INSERT INTO orders SELECT 'u2-1', 1, venue, symbol, side, price_ticks, size_lots, price, "
+            "size, post_only, 'cancelled', NULL, 0, created_ns, updated_ns, NULL FROM orders"
+        )
+    url = f"sqlite:///{path}"
+    t1, u2 = Store(url, "t1"), Store(url, "u2")
+    assert [o.client_order_id for o in t1.open_orders()] == ["t1-1"]
+    assert [o.client_order_id for o in u2.open_orders()] == []  # u2's order is cancelled
+    assert u2.get_order("u2-1") is not None and t1.get_order("u2-1") is None
+    assert t1.events() == [] and t1.balance_snapshot("va") == {} and LpStore(t1).positions() == []
+    assert [e.instance_id for e in Store(url).events()] == [""]

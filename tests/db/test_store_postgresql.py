@@ -108,7 +108,12 @@ def test_two_instances_store_their_own_fill_of_the_same_trade_id(pg_url):
     other = stubs.fill("b-1", price_ticks=600_100, size_lots=5, trade_id="tr1", ts_ns=TS + 1)
     assert (a.record_fill(fill, MARKET), b.record_fill(other, MARKET)) == (True, True)
     assert (a.record_fill(fill, MARKET), b.record_fill(other, MARKET)) == (False, False)
-    rows = [(f.instance_id, f.client_order_id, f.venue_trade_id, f.size_lots) for f in a.fills("va")]
+    assert [(f.client_order_id, f.size_lots) for f in a.fills("va")] == [("a-1", 3)]  # each its own
+    assert [(f.client_order_id, f.size_lots) for f in b.fills("va")] == [("b-1", 5)]
+    everything = Store(pg_url)
+    rows = [(f.instance_id, f.client_order_id, f.venue_trade_id, f.size_lots) for f in everything.fills("va")]
     assert rows == [("a", "a-1", "tr1", 3), ("b", "b-1", "tr1", 5)]
+    assert everything.instance_ids() == ["a", "b"]
+    everything.close()
     a.close()
     b.close()

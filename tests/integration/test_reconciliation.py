@@ -16,7 +16,7 @@ from tests.kit.stubs import request
 
 def test_restart_closes_vanished_orders_cancels_unknown_ones_and_stores_missed_fills_once(tmp_path):
     config = small_config(tmp_path, venues=("va",))
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)  # the bot's own rows
     prefix_id = config.bot.instance_id
 
     async def main():

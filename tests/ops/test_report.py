@@ -37,7 +37,7 @@ FILLS = [
 
 
 def make_store(tmp_path) -> Store:
-    store = Store(f"sqlite:///{tmp_path}/r.sqlite")
+    store = Store(f"sqlite:///{tmp_path}/r.sqlite", "t1")  # the instance of small_config_dict
     for i, (t, side, price, size, fee) in enumerate(FILLS):
         fill = stubs.fill(
             f"t1-{i}", side=side, price_ticks=round(price * 10), size_lots=round(size * 1000), fee=str(fee),

@@ -23,17 +23,24 @@ from connectors.mock.facade import FacadeHandle, serve_facade
 from connectors.mock.params import FaultParams, MockVenueParams
 from connectors.mock.venue import DEFAULT_ACCOUNT
 from tests.kit import inventory_from_store
-from tests.reliability.procs import INITIAL_BALANCES, KEY, SECRET, bot_config, facade_config
+from tests.reliability.procs import INITIAL_BALANCES, KEY, KEY_B, SECRET, SECRET_B, bot_config, facade_config
+
+ACCOUNT_B = "b"
+"""Engine account id of KEY_B on start_facade(second_account=True)."""
 
 Script = Callable[[Bot, FacadeHandle], Awaitable[Any]]
 
 
-async def start_facade(faults: FaultParams | None = None, **market_overrides: Any) -> FacadeHandle:
+async def start_facade(
+    faults: FaultParams | None = None, *, second_account: bool = False, **market_overrides: Any
+) -> FacadeHandle:
+    """The busy venue of facade_config(); `second_account`: also account ACCOUNT_B behind KEY_B."""
     table = facade_config()["venues"]["fx"]
     for market in table["markets"]:
         market.update(market_overrides)
     params = MockVenueParams.model_validate(table)
-    return await serve_facade("127.0.0.1", 0, params, KEY, SECRET, faults=faults)
+    extra = {ACCOUNT_B: (KEY_B, SECRET_B)} if second_account else None
+    return await serve_facade("127.0.0.1", 0, params, KEY, SECRET, faults=faults, extra_accounts=extra)
 
 
 def make_bot(facade: FacadeHandle, workdir: Path, **venue_overrides: Any) -> Bot:
@@ -66,20 +73,22 @@ def errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-def assert_nothing_lost(workdir: Path, facade: FacadeHandle, prefix: str = "crash-") -> int:
-    """Store == venue after a clean stop; returns the number of fills."""
+def assert_nothing_lost(
+    workdir: Path, facade: FacadeHandle, prefix: str = "crash-", account_id: str = DEFAULT_ACCOUNT
+) -> int:
+    """Store == venue account `account_id` after a clean stop; returns the number of fills."""
     exchange = facade.exchange
-    ours_open = [u for u in exchange.open_orders(DEFAULT_ACCOUNT) if u.client_order_id.startswith(prefix)]
+    ours_open = [u for u in exchange.open_orders(account_id) if u.client_order_id.startswith(prefix)]
     assert ours_open == []
     store = Store(f"sqlite:///{workdir}/bot.sqlite")
     try:
         assert store.open_orders() == []
         stored = [(f.symbol, f.venue_trade_id, f.size_lots) for f in store.fills("fx")]
-        venue = [(f.symbol, f.venue_trade_id, f.size_lots) for f in exchange.fills(DEFAULT_ACCOUNT)]
+        venue = [(f.symbol, f.venue_trade_id, f.size_lots) for f in exchange.fills(account_id)]
         assert len(stored) == len(set(stored)), "a fill was stored twice"
         assert sorted(stored) == sorted(venue), (set(venue) - set(stored), set(stored) - set(venue))
         expected = inventory_from_store(store, "fx", dict(INITIAL_BALANCES))
-        balances = {a: b.total for a, b in exchange.balances(DEFAULT_ACCOUNT).items()}
+        balances = {a: b.total for a, b in exchange.balances(account_id).items()}
         assert {a: expected.get(a, Decimal(0)) for a in balances} == balances
         return len(stored)
     finally:

@@ -22,6 +22,11 @@ from tests.kit import child_env
 
 KEY, SECRET = "crash-test-key-0123", "crash-test-secret-4567"
 KEY_ENV, SECRET_ENV = "CRASH_KEY", "CRASH_SECRET"
+# A second account on the same facade (FacadeProcess(second_account=True)): a bot trades on it with
+# bot_config(url, api_key_env=KEY_B_ENV, secret_env=SECRET_B_ENV) and bot_env(**ACCOUNT_B_ENV).
+KEY_B, SECRET_B = "crash-test-key-b-89ab", "crash-test-secret-b-cdef"
+KEY_B_ENV, SECRET_B_ENV = "CRASH_KEY_B", "CRASH_SECRET_B"
+ACCOUNT_B_ENV = {KEY_B_ENV: KEY_B, SECRET_B_ENV: SECRET_B}
 OPTIONS = {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False}
 SYMBOLS = ("BTC/USDT", "ETH/USDT")
 INITIAL_BALANCES = {"USDT": Decimal("1000000"), "BTC": Decimal("10"), "ETH": Decimal("200")}
@@ -103,19 +108,21 @@ def bot_config(url: str, instance_id: str = "crash", **venue_overrides: Any) -> 
 
 
 class FacadeProcess:
-    """`mmbot mock-exchange` on a free port of 127.0.0.1."""
+    """`mmbot mock-exchange` on a free port of 127.0.0.1 (with `second_account`: KEY_B's account too)."""
 
-    def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
+    def __init__(self, workdir: Path, config: dict[str, Any], second_account: bool = False) -> None:
         path = workdir / "facade.toml"
         path.write_text(tomli_w.dumps(config))
         args = ["mock-exchange", "--port", "0", "--config", str(path)]
         args += ["--api-key", KEY, "--api-secret", SECRET]
+        if second_account:
+            args += ["--account", f"{KEY_B_ENV}:{SECRET_B_ENV}"]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            env=child_env(),
+            env=child_env(**ACCOUNT_B_ENV) if second_account else child_env(),
         )
         first = self.proc.stdout.readline() if self.proc.stdout else ""
         found = re.search(r"(http://127\.0\.0\.1:\d+)", first)
@@ -150,8 +157,8 @@ def start_bot(config_path: Path, workdir: Path, log_path: Path, env: dict[str, s
 class VenueView:
     """The exchange's side of the truth, read through real ccxt (synchronous)."""
 
-    def __init__(self, url: str) -> None:
-        self.exchange = ccxt.binance({"apiKey": KEY, "secret": SECRET, "options": dict(OPTIONS)})
+    def __init__(self, url: str, key: str = KEY, secret: str = SECRET) -> None:
+        self.exchange = ccxt.binance({"apiKey": key, "secret": secret, "options": dict(OPTIONS)})
         self.exchange.urls["api"] = rewrite_api_urls(self.exchange.urls["api"], url)
         self.exchange.load_markets()
 

@@ -1,13 +1,18 @@
-"""Binance request signing, checked the way Binance checks it: API key, HMAC-SHA256, recvWindow."""
+"""Binance request signing, checked the way Binance checks it: API key, HMAC-SHA256, recvWindow.
+
+Each API key belongs to one account of the mock exchange (`KeyRing`): the key a request carries
+says whose orders, fills and balances it acts on.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl
 
 from connectors.mock.facade.codec import BinanceError
+from connectors.mock.venue import DEFAULT_ACCOUNT
 
 MAX_RECV_WINDOW_MS = 60_000
 DEFAULT_RECV_WINDOW_MS = 5_000
@@ -15,21 +20,20 @@ FUTURE_TOLERANCE_MS = 1_000
 
 
 class Credentials:
-    """The one API key / secret pair the facade accepts (the secret never leaves this object)."""
+    """One API key / secret pair and the account it acts on (the secret never leaves this object)."""
 
-    def __init__(self, api_key: str, api_secret: str) -> None:
+    def __init__(self, api_key: str, api_secret: str, account_id: str = DEFAULT_ACCOUNT) -> None:
         if not api_key or not api_secret:
-            raise ValueError("the facade needs a non-empty API key and secret")
+            raise ValueError(f"account {account_id!r}: the facade needs a non-empty API key and secret")
         self.api_key = api_key
         self._secret = api_secret.encode()
+        self.account_id = account_id
+
+    def __repr__(self) -> str:
+        return f"Credentials(account_id={self.account_id!r})"
 
     def sign(self, payload: str) -> str:
         return hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
-
-    def check_key(self, api_key: str | None) -> None:
-        # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
-        if api_key is None or not hmac.compare_digest(api_key.encode(), self.api_key.encode()):
-            raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
 
     def check_signature(self, payload: str, signature: str | None) -> None:
         if not signature:
@@ -38,6 +42,39 @@ class Credentials:
             )
         if not hmac.compare_digest(self.sign(payload).encode(), signature.lower().encode()):
             raise BinanceError(400, -1022, "Signature for this request is not valid.")
+
+
+class KeyRing:
+    """Every API key the facade accepts, each with its account."""
+
+    def __init__(self, accounts: Iterable[Credentials]) -> None:
+        self._all = list(accounts)
+        if not self._all:
+            raise ValueError("the facade needs at least one API key")
+        seen: dict[str, str] = {}
+        for credentials in self._all:
+            if credentials.account_id in seen.values():
+                raise ValueError(f"account id {credentials.account_id!r} given twice")
+            other = seen.setdefault(credentials.api_key, credentials.account_id)
+            if other != credentials.account_id:
+                raise ValueError(f"accounts {other!r} and {credentials.account_id!r} have the same API key")
+
+    @property
+    def account_ids(self) -> list[str]:
+        return [c.account_id for c in self._all]
+
+    def check_key(self, api_key: str | None) -> Credentials:
+        """The credentials of `api_key`; Binance's -2015 for a key we do not know."""
+        found = None
+        if api_key is not None:
+            # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+            # Every key is compared, so the time taken does not tell which one matched.
+            for credentials in self._all:
+                if hmac.compare_digest(api_key.encode(), credentials.api_key.encode()):
+                    found = credentials
+        if found is None:
+            raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        return found
 
 
 def check_timestamp(params: Mapping[str, str], now_ms: int) -> None:

@@ -1,4 +1,4 @@
-"""The mock venue seen as one Binance spot account: shared state of the REST and websocket layers.
+"""The mock venue seen as Binance spot: shared state of the REST and websocket layers.
 
 A `MockVenue` (matching engine, accounts, simulated flow and its driver) runs inside; the facade
 calls its synchronous `MockExchange` directly and listens to its events:
@@ -7,8 +7,11 @@ calls its synchronous `MockExchange` directly and listens to its events:
   Binance's U/u update ids; `/api/v3/depth` serves exactly the view at `lastUpdateId`, so a
   client's snapshot + diffs always equal the published book;
 - public trades become `trade` stream events;
-- our account's order updates, fills and balance changes become `executionReport` /
-  `outboundAccountPosition` events of the user data stream.
+- each served account's order updates, fills and balance changes become `executionReport` /
+  `outboundAccountPosition` events of that account's user data streams (facade/account.py).
+
+Every served account opens with the venue's `initial_balances`; the first is the venue's own
+account (`DEFAULT_ACCOUNT` unless named otherwise).
 """
 
 from __future__ import annotations
@@ -16,35 +19,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import OrderedDict
-from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.core.clock import LoopClock
-from bot.core.domain import Fill, Market, OrderState
-from bot.core.events import BalanceUpdate, BookSnapshot, FillEvent, OrderUpdate, PublicTrade, VenueEvent
+from bot.core.domain import Market
+from bot.core.events import BookSnapshot, PublicTrade, VenueEvent
 from connectors.mock.exchange import MockExchange
 from connectors.mock.facade import codec
-from connectors.mock.facade.faults import BalanceHistory, FaultParams, Faults, UserStreamShaper
+from connectors.mock.facade.account import FacadeAccount
+from connectors.mock.facade.faults import FaultParams, Faults
 from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import DEFAULT_ACCOUNT, MockVenue
 
 log = logging.getLogger("mmbot.facade")
 
 SUBSCRIBER_QUEUE = 10_000
-
-
-@dataclass(slots=True)
-class OrderMeta:
-    """What Binance reports about an order and the engine does not keep."""
-
-    symbol: str
-    client_order_id: str
-    order_type: str
-    time_in_force: str
-    created_ns: int
-    cum_quote: Decimal = Decimal(0)
 
 
 @dataclass(slots=True)
@@ -61,9 +52,14 @@ class Subscriber:
     """One websocket client: the streams it asked for and its outbound queue."""
 
     streams: set[str] = field(default_factory=set)
-    user_data: bool = False
+    user_account: str | None = None
+    """The account whose user data this client subscribed to (None: no user data)."""
     queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(SUBSCRIBER_QUEUE))
     subscription_id: int = 0
+
+    @property
+    def user_data(self) -> bool:
+        return self.user_account is not None
 
     def send(self, text: str) -> None:
         try:
@@ -85,30 +81,35 @@ def _dumps(message: dict[str, Any]) -> str:
 
 
 class FacadeCore:
-    def __init__(self, name: str, params: MockVenueParams, faults: FaultParams | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        params: MockVenueParams,
+        faults: FaultParams | None = None,
+        account_ids: Sequence[str] = (DEFAULT_ACCOUNT,),
+    ) -> None:
+        if not account_ids or len(set(account_ids)) < len(account_ids):
+            raise ValueError(f"account_ids must be non-empty and distinct, got {list(account_ids)}")
         self.name = name
         self.params = params
         self.clock = LoopClock()
-        self.venue = MockVenue(name, params, self.clock)
+        self.venue = MockVenue(name, params, self.clock, account_id=account_ids[0])
         self.exchange: MockExchange = self.venue.exchange
-        self.account = DEFAULT_ACCOUNT
+        for account_id in account_ids[1:]:
+            self.exchange.open_account(account_id, params.initial_balances)
         self.markets: dict[str, Market] = self.exchange.markets
         self.by_id: dict[str, Market] = {codec.market_id(s): m for s, m in self.markets.items()}
         self.faults = Faults.from_params(faults)
-        self._user_out = UserStreamShaper(lambda: self.faults, self._fan_out_user)
-        self.balance_history = BalanceHistory()
-        self.acking: set[str] = set()
-        """Client ids of new orders whose REST answer is being held back (ack_delay_ms)."""
+        self.accounts: dict[str, FacadeAccount] = {
+            account_id: FacadeAccount(
+                account_id, uid, self.exchange, self.clock, lambda: self.faults, self._fan_out_user
+            )
+            for uid, account_id in enumerate(account_ids, start=1)
+        }
+        """Served accounts by account id, in the order given (the first is the venue's own)."""
         self.subscribers: set[Subscriber] = set()
         self.books: dict[str, PublishedBook] = {}
         self._trade_ids = dict.fromkeys(self.markets, 0)
-        self._meta: OrderedDict[tuple[str, str], OrderMeta] = OrderedDict()
-        self._cid_by_order_id: OrderedDict[int, tuple[str, str]] = OrderedDict()
-        self._placing: OrderMeta | None = None
-        self.cancel_client_order_id: str | None = None
-        """Client id of the cancel request in progress (reported in `c`, the order's own in `C`)."""
-        self.capture: list[Fill] | None = None
-        """Fills of the REST call in progress (for the FULL order response)."""
 
     async def start(self) -> None:
         depth = self.params.book_depth
@@ -129,57 +130,6 @@ class FacadeCore:
     def now_ns(self) -> int:
         return self.clock.now_ns()
 
-    # ---- orders --------------------------------------------------------------------------------
-
-    def begin_order(self, meta: OrderMeta) -> None:
-        self._placing = meta
-        self.capture = []
-
-    def end_order(self) -> list[Fill]:
-        fills = self.capture or []
-        self._placing = None
-        self.capture = None
-        return fills
-
-    def meta(self, symbol: str, client_order_id: str) -> OrderMeta:
-        meta = self._meta.get((symbol, client_order_id))
-        if meta is None:  # an order placed before the facade watched (none today): plain limit
-            meta = OrderMeta(symbol, client_order_id, "LIMIT", "GTC", self.now_ns())
-        return meta
-
-    def client_order_id(self, order_id: int) -> tuple[str, str] | None:
-        return self._cid_by_order_id.get(order_id)
-
-    def order_json(self, update: OrderUpdate) -> dict[str, Any]:
-        meta = self.meta(update.symbol, update.client_order_id)
-        return codec.order_json(
-            self.markets[update.symbol],
-            update,
-            order_type=meta.order_type,
-            time_in_force=meta.time_in_force,
-            created_ns=meta.created_ns,
-            cum_quote=meta.cum_quote,
-        )
-
-    def _remember(self, update: OrderUpdate) -> OrderMeta:
-        key = (update.symbol, update.client_order_id)
-        meta = self._meta.get(key)
-        if meta is None:
-            placing = self._placing
-            if placing is not None and (placing.symbol, placing.client_order_id) == key:
-                meta = placing
-            else:
-                meta = OrderMeta(update.symbol, update.client_order_id, "LIMIT", "GTC", update.exchange_ts_ns)
-            self._meta[key] = meta
-            if update.venue_order_id:
-                self._cid_by_order_id[int(update.venue_order_id)] = key
-            limit = self.exchange.history_size + 1_000  # as long as the engine remembers closed ones
-            while len(self._meta) > limit:
-                self._meta.popitem(last=False)
-            while len(self._cid_by_order_id) > limit:
-                self._cid_by_order_id.popitem(last=False)
-        return meta
-
     # ---- events from the engine ----------------------------------------------------------------
 
     def _on_event(self, account_id: str | None, event: VenueEvent) -> None:
@@ -189,14 +139,9 @@ class FacadeCore:
             elif isinstance(event, PublicTrade):
                 self._publish_trade(event)
             return
-        if account_id != self.account:
-            return
-        if isinstance(event, OrderUpdate):
-            self._on_order_update(event)
-        elif isinstance(event, FillEvent):
-            self._on_fill(event.fill)
-        elif isinstance(event, BalanceUpdate):
-            self._on_balances(event)
+        account = self.accounts.get(account_id)
+        if account is not None:
+            account.on_event(event)
 
     def _broadcast(self, stream: str, message: dict[str, Any]) -> None:
         text = None
@@ -207,7 +152,8 @@ class FacadeCore:
 
     def send_raw(self, stream: str, frame: str | dict[str, Any]) -> int:
         """Fault injection: one frame as given (malformed JSON, missing fields, absurd prices) to
-        the subscribers of a market stream (`btcusdt@depth`) or of the user stream (`user`).
+        the subscribers of a market stream (`btcusdt@depth`) or of the user stream (`user`: every
+        account's, `user:<account id>`: that account's).
 
         A depth frame with "U": "next" gets the next update ids of the published book, so a client
         applies it in sequence. Returns how many clients it went to.
@@ -216,10 +162,15 @@ class FacadeCore:
             book = self.books[self.by_id[str(frame["s"])].symbol]
             book.last_update_id += 1
             frame = {**frame, "U": book.last_update_id, "u": book.last_update_id}
+        user, _, account_id = stream.partition(":")
         sent = 0
         for sub in self.subscribers:
-            if sub.user_data if stream == "user" else stream in sub.streams:
-                if isinstance(frame, dict) and stream == "user":
+            if user == "user":
+                wanted = sub.user_data and account_id in ("", sub.user_account)
+            else:
+                wanted = stream in sub.streams
+            if wanted:
+                if isinstance(frame, dict) and user == "user":
                     sub.send(_dumps({"subscriptionId": sub.subscription_id, "event": frame}))
                 else:
                     sub.send(frame if isinstance(frame, str) else _dumps(frame))
@@ -227,12 +178,9 @@ class FacadeCore:
         self.faults.raw_frames_sent += sent
         return sent
 
-    def _broadcast_user(self, event: dict[str, Any]) -> None:
-        self._user_out(event)
-
-    def _fan_out_user(self, event: dict[str, Any]) -> None:
+    def _fan_out_user(self, account_id: str, event: dict[str, Any]) -> None:
         for sub in self.subscribers:
-            if sub.user_data:
+            if sub.user_account == account_id:
                 sub.send(_dumps({"subscriptionId": sub.subscription_id, "event": event}))
 
     def _publish_depth(self, snapshot: BookSnapshot) -> None:
@@ -280,70 +228,6 @@ class FacadeCore:
                 "m": trade.aggressor.value == "sell",  # the buyer was the maker when a seller took
                 "M": True,
             },
-        )
-
-    def _report(self, update: OrderUpdate, execution_type: str, fill: Fill | None = None) -> None:
-        meta = self._remember(update)
-        report = codec.execution_report(
-            self.markets[update.symbol],
-            update,
-            execution_type=execution_type,
-            order_type=meta.order_type,
-            time_in_force=meta.time_in_force,
-            created_ns=meta.created_ns,
-            cum_quote=meta.cum_quote,
-            fill=fill,
-            cancel_client_order_id=self.cancel_client_order_id if execution_type == "CANCELED" else None,
-        )
-        faults = self.faults
-        if fill is not None and faults.corrupt_trade_reports > 0:
-            faults.corrupt_trade_reports -= 1
-            faults.trade_reports_corrupted += 1
-            faults.corrupted_trades.append((fill.symbol, fill.venue_trade_id))
-            report.update(faults.trade_report_overrides)
-        self._broadcast_user(report)
-
-    def _on_order_update(self, update: OrderUpdate) -> None:
-        # Fills were already reported as TRADE executions (the engine emits the fill first).
-        kind = {
-            "open": "NEW",
-            "cancelled": "CANCELED",
-            "expired": "EXPIRED",
-            "rejected": "REJECTED",
-        }.get(update.state.value)
-        if kind is None:
-            self._remember(update)
-            return
-        self._report(update, kind)
-
-    def _on_fill(self, fill: Fill) -> None:
-        if self.capture is not None:
-            self.capture.append(fill)
-        if fill.client_order_id in self.acking:
-            self.faults.fills_before_ack += 1
-        market = self.markets[fill.symbol]
-        meta = self._meta.get((fill.symbol, fill.client_order_id))
-        if meta is not None:
-            meta.cum_quote += market.notional(fill.price_ticks, fill.size_lots)
-        # The engine reports a fill before it moves the order on: the state after it is ours to set.
-        update = self.exchange.fetch_order(self.account, fill.symbol, fill.client_order_id)
-        done = update.filled_lots >= update.size_lots
-        update = replace(update, state=OrderState.FILLED if done else OrderState.PARTIALLY_FILLED)
-        self._report(update, "TRADE", fill)
-
-    def _on_balances(self, event: BalanceUpdate) -> None:
-        self.balance_history.record(self.now_ns(), self.exchange.balances(self.account))
-        ts = codec.ms(event.exchange_ts_ns)
-        self._broadcast_user(
-            {
-                "e": "outboundAccountPosition",
-                "E": ts,
-                "u": ts,
-                "B": [
-                    {"a": b.asset, "f": codec.decimal_str(b.free), "l": codec.decimal_str(b.locked)}
-                    for b in event.balances.values()
-                ],
-            }
         )
 
 

@@ -3,7 +3,8 @@
 The request count, the rate limits (the facade's own `request_limit_per_s` and injected 429s),
 the API key, timestamp and signature of signed endpoints, and the injected failures of the fault
 plan (503 before or after executing, an answer held back past the client's timeout). A handler
-sees only the request's parameters; its BinanceError becomes Binance's JSON error answer.
+sees only the request's parameters (and a signed one the account its API key belongs to); its
+BinanceError becomes Binance's JSON error answer.
 """
 
 from __future__ import annotations
@@ -19,27 +20,46 @@ from typing import Any
 from aiohttp import web
 
 from connectors.mock.facade import codec
-from connectors.mock.facade.auth import Credentials, check_timestamp, split_signed
+from connectors.mock.facade.account import FacadeAccount
+from connectors.mock.facade.auth import KeyRing, check_timestamp, split_signed
 from connectors.mock.facade.codec import BinanceError
 from connectors.mock.facade.core import FacadeCore
 
 log = logging.getLogger("mmbot.facade")
 
-Handler = Callable[[dict[str, str]], Awaitable[Any]]
-"""An endpoint: the request's parameters in, the JSON answer out (or a BinanceError)."""
+PublicHandler = Callable[[dict[str, str]], Awaitable[Any]]
+"""A public endpoint: the request's parameters in, the JSON answer out (or a BinanceError)."""
+SignedHandler = Callable[[dict[str, str], FacadeAccount], Awaitable[Any]]
+"""A signed endpoint: parameters and the account of the request's API key in, the answer out."""
+Endpoint = Callable[[web.Request], Awaitable[web.Response]]
 
 
 class RequestGate:
-    def __init__(self, core: FacadeCore, credentials: Credentials, request_limit_per_s: float | None) -> None:
+    def __init__(self, core: FacadeCore, keys: KeyRing, request_limit_per_s: float | None) -> None:
         self.core = core
-        self.credentials = credentials
+        self.keys = keys
         self.request_limit_per_s = request_limit_per_s
         self._recent: deque[int] = deque()
         self._first_signed_s: float | None = None
         self.counts: Counter[tuple[str, str]] = Counter()
         """Requests served per (method, path), rejected ones included."""
 
-    def wrap(self, fn: Handler, *, signed: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def public(self, fn: PublicHandler) -> Endpoint:
+        async def run(params: dict[str, str], account: FacadeAccount | None) -> Any:
+            return await fn(params)
+
+        return self._wrap(run, signed=False)
+
+    def signed(self, fn: SignedHandler) -> Endpoint:
+        async def run(params: dict[str, str], account: FacadeAccount | None) -> Any:
+            assert account is not None  # the gate found the account of the request's key
+            return await fn(params, account)
+
+        return self._wrap(run, signed=True)
+
+    def _wrap(
+        self, run: Callable[[dict[str, str], FacadeAccount | None], Awaitable[Any]], *, signed: bool
+    ) -> Endpoint:
         async def handle(request: web.Request) -> web.Response:
             self.counts[(request.method, request.path)] += 1
             try:
@@ -49,16 +69,18 @@ class RequestGate:
                 # Raw (still percent-encoded): the signature is over the text as sent.
                 total = "&".join(p for p in (request.rel_url.raw_query_string, body) if p)
                 payload, signature, params = split_signed(total)
+                account = None
                 if signed:
-                    self.credentials.check_key(request.headers.get("X-MBX-APIKEY"))
+                    credentials = self.keys.check_key(request.headers.get("X-MBX-APIKEY"))
                     check_timestamp(params, self.core.now_ns() // codec.NS_PER_MS)
-                    self.credentials.check_signature(payload, signature)
+                    credentials.check_signature(payload, signature)
+                    account = self.core.accounts[credentials.account_id]
                 fault = self._injected_failure(request)
                 if fault is None and signed:
                     fault = self.core.faults.random_failure()
                 if fault == "before":
                     raise internal_error()
-                result = await fn(params)
+                result = await run(params, account)
                 if fault == "after":
                     raise internal_error()
                 if fault == "delay":  # executed; the answer comes after the client gave up

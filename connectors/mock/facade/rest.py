@@ -1,4 +1,8 @@
-"""Binance spot REST API (`/api/v3/...`) over the facade core, with Binance's errors and statuses."""
+"""Binance spot REST API (`/api/v3/...`) over the facade core, with Binance's errors and statuses.
+
+A signed endpoint acts on the account of the request's API key only: another account's orders are
+unknown to it, as on Binance.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,11 @@ from bot.core.domain import Market, Side
 from bot.core.events import OrderUpdate
 from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
 from connectors.mock.facade import codec, param_rules
-from connectors.mock.facade.auth import Credentials
+from connectors.mock.facade.account import FacadeAccount, OrderMeta
+from connectors.mock.facade.auth import KeyRing
 from connectors.mock.facade.codec import BinanceError, missing_param
-from connectors.mock.facade.core import FacadeCore, OrderMeta
-from connectors.mock.facade.gate import Handler, RequestGate
+from connectors.mock.facade.core import FacadeCore
+from connectors.mock.facade.gate import PublicHandler, RequestGate, SignedHandler
 from connectors.mock.orders import OrderType
 
 log = logging.getLogger("mmbot.facade")
@@ -26,31 +31,31 @@ _MAX_TRADES = 1000
 
 
 class RestApi:
-    def __init__(self, core: FacadeCore, credentials: Credentials, request_limit_per_s: float | None) -> None:
+    def __init__(self, core: FacadeCore, keys: KeyRing, request_limit_per_s: float | None) -> None:
         self.core = core
-        self.gate = RequestGate(core, credentials, request_limit_per_s)
+        self.gate = RequestGate(core, keys, request_limit_per_s)
         self._cancel_ids = itertools.count(1)
         self._order_ids = itertools.count(1)
 
     def routes(self) -> list[web.RouteDef]:
-        public: dict[str, Handler] = {
+        public: dict[str, PublicHandler] = {
             "/api/v3/ping": self.ping,
             "/api/v3/time": self.time,
             "/api/v3/exchangeInfo": self.exchange_info,
             "/api/v3/depth": self.depth,
         }
-        signed_get: dict[str, Handler] = {
+        signed_get: dict[str, SignedHandler] = {
             "/api/v3/account": self.account,
             "/api/v3/openOrders": self.open_orders,
             "/api/v3/myTrades": self.my_trades,
             "/api/v3/order": self.query_order,
         }
-        out = [web.get(path, self.gate.wrap(fn, signed=False)) for path, fn in public.items()]
-        out += [web.get(path, self.gate.wrap(fn, signed=True)) for path, fn in signed_get.items()]
+        out = [web.get(path, self.gate.public(fn)) for path, fn in public.items()]
+        out += [web.get(path, self.gate.signed(fn)) for path, fn in signed_get.items()]
         out += [
-            web.post("/api/v3/order", self.gate.wrap(self.new_order, signed=True)),
-            web.delete("/api/v3/order", self.gate.wrap(self.cancel_order, signed=True)),
-            web.delete("/api/v3/openOrders", self.gate.wrap(self.cancel_open_orders, signed=True)),
+            web.post("/api/v3/order", self.gate.signed(self.new_order)),
+            web.delete("/api/v3/order", self.gate.signed(self.cancel_order)),
+            web.delete("/api/v3/openOrders", self.gate.signed(self.cancel_open_orders)),
         ]
         return out
 
@@ -91,13 +96,9 @@ class RestApi:
 
     # ---- account -------------------------------------------------------------------------------
 
-    async def account(self, params: dict[str, str]) -> Any:
-        core = self.core
-        now_ms = core.now_ns() // codec.NS_PER_MS
-        balances = core.exchange.balances(core.account)
-        if core.faults.balance_lag_ms > 0:
-            lag_ns = int(core.faults.balance_lag_ms * 1_000_000)
-            balances = core.balance_history.as_of(core.now_ns() - lag_ns, balances)
+    async def account(self, params: dict[str, str], account: FacadeAccount) -> Any:
+        now_ms = self.core.now_ns() // codec.NS_PER_MS
+        balances = account.balances()
         return {
             "makerCommission": 0,
             "takerCommission": 0,
@@ -116,21 +117,21 @@ class RestApi:
                 for b in balances.values()
             ],
             "permissions": ["SPOT"],
-            "uid": 1,
+            "uid": account.uid,
         }
 
-    async def open_orders(self, params: dict[str, str]) -> Any:
+    async def open_orders(self, params: dict[str, str], account: FacadeAccount) -> Any:
         symbol = self._market(params).symbol if params.get("symbol") else None
-        return [self.core.order_json(u) for u in self.core.exchange.open_orders(self.core.account, symbol)]
+        return [account.order_json(u) for u in self.core.exchange.open_orders(account.account_id, symbol)]
 
-    async def my_trades(self, params: dict[str, str]) -> Any:
+    async def my_trades(self, params: dict[str, str], account: FacadeAccount) -> Any:
         market = self._market(params)
         limit = _int_param(params, "limit", 500, 1, _MAX_TRADES)
         start_ms = _int_param(params, "startTime", None, 0, None)
         end_ms = _int_param(params, "endTime", None, 0, None)
         from_id = _int_param(params, "fromId", None, 0, None)
         since_ns = start_ms * codec.NS_PER_MS if start_ms is not None else None
-        fills = self.core.exchange.fills(self.core.account, market.symbol, since_ns)
+        fills = self.core.exchange.fills(account.account_id, market.symbol, since_ns)
         if end_ms is not None:
             fills = [f for f in fills if codec.ms(f.exchange_ts_ns) <= end_ms]
         if from_id is not None:
@@ -141,8 +142,8 @@ class RestApi:
 
     # ---- orders --------------------------------------------------------------------------------
 
-    def _find(self, market: Market, params: dict[str, str]) -> str:
-        """Client order id of the order a request names by orderId or origClientOrderId."""
+    def _find(self, market: Market, params: dict[str, str], account: FacadeAccount) -> str:
+        """Client order id of the account's order a request names by orderId or origClientOrderId."""
         cid = params.get("origClientOrderId")
         if cid:
             return cid
@@ -152,25 +153,25 @@ class RestApi:
                 400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
             )
         try:
-            key = self.core.client_order_id(int(raw_id))
+            key = account.client_order_id(int(raw_id))
         except ValueError:
             raise BinanceError(400, -1100, "Illegal characters found in parameter 'orderId'.") from None
         if key is None or key[0] != market.symbol:
             raise _unknown_order()
         return key[1]
 
-    async def query_order(self, params: dict[str, str]) -> Any:
+    async def query_order(self, params: dict[str, str], account: FacadeAccount) -> Any:
         market = self._market(params)
         try:
-            cid = self._find(market, params)
-            update = self.core.exchange.fetch_order(self.core.account, market.symbol, cid)
+            cid = self._find(market, params, account)
+            update = self.core.exchange.fetch_order(account.account_id, market.symbol, cid)
         except (OrderNotFound, BinanceError) as exc:
             if isinstance(exc, BinanceError) and exc.code != -2011:
                 raise
             raise BinanceError(400, -2013, "Order does not exist.") from None
-        return self.core.order_json(update)
+        return account.order_json(update)
 
-    async def new_order(self, params: dict[str, str]) -> Any:
+    async def new_order(self, params: dict[str, str], account: FacadeAccount) -> Any:
         core = self.core
         market = self._market(params)
         side = _side(params)
@@ -198,12 +199,12 @@ class RestApi:
             )
         cid = param_rules.client_order_id(params) or f"facade{next(self._order_ids)}"
         now = core.now_ns()
-        core.begin_order(
+        account.begin_order(
             OrderMeta(market.symbol, cid, type_name, tif or ("GTC" if type_name != "MARKET" else ""), now)
         )
         try:
             update = core.exchange.place_order(
-                core.account,
+                account.account_id,
                 market.symbol,
                 cid,
                 side,
@@ -219,17 +220,22 @@ class RestApi:
         except OrderRejected as exc:
             raise _rejection(exc) from None
         finally:
-            fills = core.end_order()
+            fills = account.end_order()
         if core.faults.ack_delay_ms > 0:
-            core.acking.add(cid)  # fills of this order now reach the stream before its ack
+            account.acking.add(cid)  # fills of this order now reach the stream before its ack
             try:
                 await asyncio.sleep(core.faults.ack_delay_ms / 1000)
             finally:
-                core.acking.discard(cid)
-        return self._order_answer(market, update, params.get("newOrderRespType"), fills)
+                account.acking.discard(cid)
+        return self._order_answer(account, market, update, params.get("newOrderRespType"), fills)
 
     def _order_answer(
-        self, market: Market, update: OrderUpdate, resp_type: str | None, fills: list[Any]
+        self,
+        account: FacadeAccount,
+        market: Market,
+        update: OrderUpdate,
+        resp_type: str | None,
+        fills: list[Any],
     ) -> Any:
         resp = (resp_type or "FULL").upper()
         if resp == "ACK":
@@ -240,7 +246,7 @@ class RestApi:
                 "clientOrderId": update.client_order_id,
                 "transactTime": codec.ms(update.exchange_ts_ns),
             }
-        answer = self.core.order_json(update)
+        answer = account.order_json(update)
         if resp == "FULL":
             answer["fills"] = [
                 {
@@ -254,31 +260,33 @@ class RestApi:
             ]
         return answer
 
-    async def cancel_order(self, params: dict[str, str]) -> Any:
+    async def cancel_order(self, params: dict[str, str], account: FacadeAccount) -> Any:
         market = self._market(params)
-        cid = self._find(market, params)
-        return self._cancel(market, cid, params.get("newClientOrderId"))
+        cid = self._find(market, params, account)
+        return self._cancel(account, market, cid, params.get("newClientOrderId"))
 
-    def _cancel(self, market: Market, cid: str, cancel_cid: str | None) -> dict[str, Any]:
+    def _cancel(
+        self, account: FacadeAccount, market: Market, cid: str, cancel_cid: str | None
+    ) -> dict[str, Any]:
         core = self.core
-        core.cancel_client_order_id = cancel_cid or f"cancel{next(self._cancel_ids)}"
+        account.cancel_client_order_id = cancel_cid or f"cancel{next(self._cancel_ids)}"
         try:
-            update = core.exchange.cancel_order(core.account, market.symbol, cid, core.now_ns())
+            update = core.exchange.cancel_order(account.account_id, market.symbol, cid, core.now_ns())
         except OrderNotFound:
             raise _unknown_order() from None
         finally:
-            cancel_id, core.cancel_client_order_id = core.cancel_client_order_id, None
-        answer = core.order_json(update)
+            cancel_id, account.cancel_client_order_id = account.cancel_client_order_id, None
+        answer = account.order_json(update)
         answer["origClientOrderId"] = cid
         answer["clientOrderId"] = cancel_id
         return answer
 
-    async def cancel_open_orders(self, params: dict[str, str]) -> Any:
+    async def cancel_open_orders(self, params: dict[str, str], account: FacadeAccount) -> Any:
         market = self._market(params)
-        open_orders = self.core.exchange.open_orders(self.core.account, market.symbol)
+        open_orders = self.core.exchange.open_orders(account.account_id, market.symbol)
         if not open_orders:
             raise BinanceError(400, -2011, "Unknown order sent.")
-        return [self._cancel(market, u.client_order_id, None) for u in open_orders]
+        return [self._cancel(account, market, u.client_order_id, None) for u in open_orders]
 
 
 def _unknown_order() -> BinanceError:

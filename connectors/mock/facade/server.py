@@ -10,7 +10,7 @@ import secrets
 import signal
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -20,12 +20,13 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from connectors.mock.exchange import MockExchange
-from connectors.mock.facade.auth import Credentials
+from connectors.mock.facade.auth import Credentials, KeyRing
 from connectors.mock.facade.core import FacadeCore
 from connectors.mock.facade.faults import Faults
 from connectors.mock.facade.rest import RestApi
 from connectors.mock.facade.ws import WsApi
 from connectors.mock.params import FaultParams, MockVenueParams
+from connectors.mock.venue import DEFAULT_ACCOUNT
 
 API_KEY_ENV = "MMBOT_FACADE_API_KEY"
 SECRET_ENV = "MMBOT_FACADE_API_SECRET"
@@ -56,6 +57,11 @@ class FacadeHandle:
     def faults(self) -> Faults:
         return self.core.faults
 
+    @property
+    def account_ids(self) -> list[str]:
+        """Engine account ids served, the `api_key` one (DEFAULT_ACCOUNT) first."""
+        return list(self.core.accounts)
+
     async def drop_streams(self) -> int:
         """Close every websocket from the server side; returns how many were open."""
         return await self.ws.drop_all()
@@ -68,6 +74,7 @@ class FacadeHandle:
             f"  streams    {self.ws_url}/ws/<n>  (SUBSCRIBE <symbol>@depth@100ms, <symbol>@trade)\n"
             f"  user data  {self.ws_url}/ws-api/v3  (userDataStream.subscribe.signature)\n"
             f"  markets    {symbols}\n"
+            f"  accounts   {', '.join(self.account_ids)} (one API key each, same initial balances)\n"
             f'  ccxt venue: kind = "ccxt", exchange = "binance", urls = "{self.url}",\n'
             f'              options = {{ fetchMarkets = {{ types = ["spot"] }}, fetchCurrencies = false, '
             f"fetchMargins = false }}"
@@ -92,16 +99,24 @@ async def serve_facade(
     venue_name: str = "mock",
     request_limit_per_s: float | None = None,
     faults: FaultParams | None = None,
+    extra_accounts: Mapping[str, tuple[str, str]] | None = None,
 ) -> FacadeHandle:
     """Run the mock venue behind a Binance spot REST + websocket API on host:port (0: a free port).
 
-    Only `api_key` with signatures made with `api_secret` is accepted on signed endpoints.
-    `request_limit_per_s` answers REST requests above that rate with 429 + Retry-After.
+    Signed endpoints accept `api_key` with signatures made with `api_secret`, acting on the
+    engine account DEFAULT_ACCOUNT, and each `extra_accounts` entry (account id -> (API key,
+    secret)), acting on that account. Every account opens with the venue's initial balances and
+    trades on the same books. `request_limit_per_s` answers REST requests above that rate with
+    429 + Retry-After.
     """
-    credentials = Credentials(api_key, api_secret)
-    core = FacadeCore(venue_name, venue_params, faults)
-    rest = RestApi(core, credentials, request_limit_per_s)
-    ws = WsApi(core, credentials)
+    extra = extra_accounts or {}
+    keys = KeyRing(
+        [Credentials(api_key, api_secret, DEFAULT_ACCOUNT)]
+        + [Credentials(key, secret, account_id) for account_id, (key, secret) in extra.items()]
+    )
+    core = FacadeCore(venue_name, venue_params, faults, keys.account_ids)
+    rest = RestApi(core, keys, request_limit_per_s)
+    ws = WsApi(core, keys)
     app = web.Application()
     app.add_routes(rest.routes() + ws.routes())
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -160,13 +175,38 @@ def _venue_params(
         raise SystemExit(f"{path}: venues.{venue}: {problems}") from None
 
 
+def _extra_accounts(specs: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """`--account KEY_ENV:SECRET_ENV` options as account id -> (key, secret), read from the env.
+
+    The accounts are `account2`, `account3`, ... in the order given (the main one is the first).
+    """
+    out: dict[str, tuple[str, str]] = {}
+    for number, spec in enumerate(specs, start=2):
+        key_env, sep, secret_env = spec.partition(":")
+        if not sep or not key_env or not secret_env:
+            raise SystemExit(f"--account {spec!r}: expected KEY_ENV:SECRET_ENV (two env variable names)")
+        values = []
+        for env_name in (key_env, secret_env):
+            value = os.environ.get(env_name)
+            if not value:
+                raise SystemExit(f"--account {spec}: environment variable {env_name} is not set or empty")
+            values.append(value)
+        out[f"account{number}"] = (values[0], values[1])
+    return out
+
+
 async def _run(args: argparse.Namespace) -> None:
     name, params, faults = _venue_params(args.config, args.venue)
     api_key = args.api_key or os.environ.get(API_KEY_ENV) or secrets.token_hex(16)
     api_secret = args.api_secret or os.environ.get(SECRET_ENV) or secrets.token_hex(32)
-    handle = await serve_facade(
-        args.host, args.port, params, api_key, api_secret, venue_name=name, faults=faults
-    )
+    extra = _extra_accounts(args.account or [])
+    try:
+        handle = await serve_facade(
+            args.host, args.port, params, api_key, api_secret,
+            venue_name=name, faults=faults, extra_accounts=extra,
+        )  # fmt: skip
+    except ValueError as exc:  # two accounts with one key
+        raise SystemExit(f"mock-exchange: {exc}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -176,6 +216,8 @@ async def _run(args: argparse.Namespace) -> None:
         print(handle.describe())
         # A local test credential of a mock exchange, printed on purpose so clients can use it.
         print(f"  API key    {api_key}\n  API secret {api_secret}")
+        for (account_id, _), spec in zip(extra.items(), args.account or [], strict=True):
+            print(f"  {account_id:<10} API key and secret from ${spec.replace(':', ' / $')}")
         print(f"  (set {API_KEY_ENV} / {SECRET_ENV} to choose them; Ctrl-C stops)", flush=True)
         await stop.wait()
     finally:
@@ -192,6 +234,13 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--venue", help="name of the mock venue in the config (default: the first)")
     parser.add_argument("--api-key", help=f"test API key to accept (default: ${API_KEY_ENV} or random)")
     parser.add_argument("--api-secret", help=f"test API secret to accept (default: ${SECRET_ENV} or random)")
+    parser.add_argument(
+        "--account",
+        action="append",
+        metavar="KEY_ENV:SECRET_ENV",
+        help="serve one more account (repeatable): its API key and secret are read from these "
+        "environment variables; accounts share the books and each starts with the initial balances",
+    )
     return parser
 
 

@@ -3,7 +3,8 @@
 Market streams (`/ws/...`, `/stream/...`): `SUBSCRIBE` / `UNSUBSCRIBE` requests answered with
 `{"result": null, "id": ...}`, then `depthUpdate` and `trade` events of the subscribed streams.
 WS-API (`/ws-api/v3`): `userDataStream.subscribe.signature` (HMAC over the sorted params) answered
-with a subscriptionId, then `executionReport` / `outboundAccountPosition` events.
+with a subscriptionId, then `executionReport` / `outboundAccountPosition` events of the account
+whose API key subscribed (a connection holds one user data subscription at a time here).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from connectors.mock.facade import codec
-from connectors.mock.facade.auth import Credentials, check_timestamp, ws_signed_payload
+from connectors.mock.facade.auth import KeyRing, check_timestamp, ws_signed_payload
 from connectors.mock.facade.codec import BinanceError
 from connectors.mock.facade.core import FacadeCore, Subscriber
 
@@ -26,9 +27,9 @@ log = logging.getLogger("mmbot.facade")
 
 
 class WsApi:
-    def __init__(self, core: FacadeCore, credentials: Credentials) -> None:
+    def __init__(self, core: FacadeCore, keys: KeyRing) -> None:
         self.core = core
-        self.credentials = credentials
+        self.keys = keys
         self._sockets: set[web.WebSocketResponse] = set()
         self._subscription_ids = itertools.count()
         self.connections_opened = 0
@@ -153,7 +154,7 @@ class WsApi:
             if method == "userDataStream.subscribe.signature":
                 result: Any = self._subscribe_user_data(sub, params)
             elif method == "userDataStream.unsubscribe":
-                sub.user_data = False
+                sub.user_account = None
                 result = {}
             elif method == "ping":
                 result = {}
@@ -169,9 +170,9 @@ class WsApi:
     def _subscribe_user_data(self, sub: Subscriber, params: Any) -> dict[str, Any]:
         if not isinstance(params, dict):
             raise BinanceError(400, -1102, "Mandatory parameter 'params' was not sent.")
-        self.credentials.check_key(params.get("apiKey"))
+        credentials = self.keys.check_key(params.get("apiKey"))
         check_timestamp({k: str(v) for k, v in params.items()}, self.core.now_ns() // codec.NS_PER_MS)
-        self.credentials.check_signature(ws_signed_payload(params), params.get("signature"))
+        credentials.check_signature(ws_signed_payload(params), params.get("signature"))
         sub.subscription_id = next(self._subscription_ids)
-        sub.user_data = True
+        sub.user_account = credentials.account_id
         return {"subscriptionId": sub.subscription_id}

@@ -18,9 +18,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import tomli_w
 from sqlmodel import Session, select
 
+from bot.cli import main
 from bot.kernel.store import OrderRow, Store
 from tests.db.conftest import PostgresServer
 from tests.reliability.procs import (
@@ -55,14 +57,13 @@ def whole_orders(store: Store) -> list[OrderRow]:
         return list(session.exec(select(OrderRow)))
 
 
-def _status_all(config: Path, cwd: Path) -> list[dict[str, Any]]:
-    argv = [sys.executable, "-m", "bot.cli", "status", "--all", "--json", "--config", str(config)]
-    done = subprocess.run(argv, capture_output=True, text=True, env=bot_env(), cwd=cwd, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return list(json.loads(done.stdout))
+def _status_all(config: Path, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """`mmbot status --all --json` (in this process: a CLI child costs seconds of imports)."""
+    assert main(["status", "--all", "--json", "--config", str(config)]) == 0
+    return list(json.loads(capsys.readouterr().out))
 
 
-def test_two_bots_same_venue_name_two_accounts_one_database(tmp_path, postgres: PostgresServer):
+def test_two_bots_same_venue_name_two_accounts_one_database(tmp_path, postgres: PostgresServer, capsys):
     url = postgres.url("psycopg", postgres.new_database())
     facade = FacadeProcess(tmp_path, facade_config(), second_account=True)
     env = bot_env(**ACCOUNT_B_ENV)
@@ -77,11 +78,11 @@ def test_two_bots_same_venue_name_two_accounts_one_database(tmp_path, postgres: 
         for name in ("bot1", "bot2"):  # together, on an empty database
             bots[name] = start_bot(configs[name], tmp_path, logs[name], env)
         _wait("fills on both accounts", lambda: all(len(v.trades()) >= 3 for v in views.values()), bots, logs)
-        fleet = _status_all(configs["bot1"], tmp_path)
+        fleet = _status_all(configs["bot1"], capsys)
         # bot2 dies; bot1 keeps quoting; bot2 comes back and reconciles its own orders only
         bots["bot2"].send_signal(signal.SIGKILL)
         bots["bot2"].wait()
-        crashed = _status_all(configs["bot1"], tmp_path)
+        crashed = _status_all(configs["bot1"], capsys)
         starts = len(Store(url, "bot2").events("reconcile"))
         bots["bot2"] = start_bot(configs["bot2"], tmp_path, logs["bot2"], env)
         _wait("bot2 reconciled", lambda: len(Store(url, "bot2").events("reconcile")) > starts, bots, logs)
@@ -91,7 +92,7 @@ def test_two_bots_same_venue_name_two_accounts_one_database(tmp_path, postgres: 
         for name in ("bot1", "bot2"):
             assert bots[name].wait(timeout=60) == 0, logs[name].read_text()[-3000:]
         venue_truth = {n: (v.trades(), v.balances()) for n, v in views.items()}
-        stopped = _status_all(configs["bot2"], tmp_path)
+        stopped = _status_all(configs["bot2"], capsys)
     finally:
         for proc in bots.values():
             if proc.poll() is None:
@@ -119,4 +120,4 @@ def test_two_bots_same_venue_name_two_accounts_one_database(tmp_path, postgres: 
             position[fill.symbol.split("/")[0]] += Decimal(fill.size) * (1 if fill.side == "buy" else -1)
         for asset, held in position.items():  # fees are in the quote asset on this venue
             assert held == balances[asset] - INITIAL_BALANCES[asset], (name, asset)
-        print(f"\n{name}: {len(trades)} trades, position {position}")
+        print(f"\n{name}: {len(trades)} trades, position {position}", file=sys.__stdout__)

@@ -27,7 +27,7 @@ import numpy as np
 
 from connectors.replay.events import COLUMNS, DataMeta, EventFileError
 
-_POW10 = np.array([10**k for k in range(19)], dtype=np.int64)
+POW10 = np.array([10**k for k in range(19)], dtype=np.int64)
 _BLOCK_ROWS = 1 << 20
 
 
@@ -47,14 +47,14 @@ def rescale(ints: np.ndarray, from_exp: int, to_exp: int) -> np.ndarray:
         return ints
     if to_exp - from_exp > 18:
         raise EventFileError(f"decimals: more than 18 digits of scale ({from_exp} -> {to_exp})")
-    return ints * _POW10[to_exp - from_exp]
+    return ints * POW10[to_exp - from_exp]
 
 
 def normalize(ints: np.ndarray, exp: int) -> tuple[np.ndarray, int]:
     """The same values at the smallest exponent that writes them exactly (trailing zeros dropped)."""
     for k in range(exp, 0, -1):
-        if not (ints % _POW10[k]).any():
-            return ints // _POW10[k], exp - k
+        if not (ints % POW10[k]).any():
+            return ints // POW10[k], exp - k
     return ints, exp
 
 

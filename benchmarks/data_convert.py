@@ -45,12 +45,16 @@ def write_tardis(dir_: Path, rows: int) -> tuple[Path, Path]:
     with book.open("w") as b, trades.open("w") as t:
         b.write("exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount\n")
         t.write("exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n")
-        for i, (k, s, e, lo) in enumerate(zip(kind.tolist(), side.tolist(), exch.tolist(), local.tolist(), strict=True)):
+        for i, (k, s, e, lo) in enumerate(
+            zip(kind.tolist(), side.tolist(), exch.tolist(), local.tolist(), strict=True)
+        ):
             if k == TRADE:
                 t.write(f"binance,BTCUSDT,{e},{lo},{i},{'buy' if s > 0 else 'sell'},{price[i]},{amount[i]}\n")
             else:
                 snap = "true" if i < 40 else "false"
-                b.write(f"binance,BTCUSDT,{e},{lo},{snap},{'bid' if s > 0 else 'ask'},{price[i]},{amount[i]}\n")
+                b.write(
+                    f"binance,BTCUSDT,{e},{lo},{snap},{'bid' if s > 0 else 'ask'},{price[i]},{amount[i]}\n"
+                )
     return book, trades
 
 
@@ -65,8 +69,8 @@ def write_binance_ws(dir_: Path, rows: int) -> Path:
         i = 0
         while i < len(kind):
             if kind[i] == TRADE:
-                msg = {"e": "trade", "E": int(exch[i]) // 1000, "s": "BTCUSDT", "t": i, "p": f"{px[i] / 100:.8f}",
-                       "q": f"{size[i] / 1e6:.8f}", "T": int(exch[i]) // 1000, "m": bool(side[i] < 0)}  # fmt: skip
+                msg = {"e": "trade", "E": int(exch[i]) // 1000, "s": "BTCUSDT", "t": i, "p": f"{px[i] / 100:.8f}",  # noqa: E501
+                       "q": f"{size[i] / 1e6:.8f}", "T": int(exch[i]) // 1000, "m": bool(side[i] < 0)}  # fmt: skip  # noqa: E501
                 f.write(f"{int(local[i]) * 1000} {json.dumps({'stream': 'btcusdt@trade', 'data': msg})}\n")
                 i += 1
                 continue
@@ -76,15 +80,17 @@ def write_binance_ws(dir_: Path, rows: int) -> Path:
             while j < len(kind) and j < i + n and kind[j] != TRADE:
                 (bids if side[j] > 0 else asks).append([f"{px[j] / 100:.8f}", f"{size[j] / 1e6:.8f}"])
                 j += 1
-            msg = {"e": "depthUpdate", "E": int(exch[j - 1]) // 1000, "s": "BTCUSDT", "U": u + 1, "u": u + j - i,
+            msg = {"e": "depthUpdate", "E": int(exch[j - 1]) // 1000, "s": "BTCUSDT", "U": u + 1, "u": u + j - i,  # noqa: E501
                    "b": bids, "a": asks}  # fmt: skip
             u += j - i
-            f.write(f"{int(local[j - 1]) * 1000} {json.dumps({'stream': 'btcusdt@depth@100ms', 'data': msg})}\n")
+            f.write(
+                f"{int(local[j - 1]) * 1000} {json.dumps({'stream': 'btcusdt@depth@100ms', 'data': msg})}\n"
+            )
             i = j
     return path
 
 
-def _convert(label: str, rows_in: int, run) -> None:  # noqa: ANN001
+def _convert(label: str, rows_in: int, run) -> None:
     t = time.perf_counter()
     summary = run()
     wall = time.perf_counter() - t
@@ -92,12 +98,12 @@ def _convert(label: str, rows_in: int, run) -> None:  # noqa: ANN001
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"{label:<11} {summary.rows:>10,} rows written from {rows_in:>10,} input rows  {wall:6.2f} s  "
-        f"{summary.rows / wall:>12,.0f} rows/s  converter peak RSS {rss_mb:,.0f} MB  data lot {summary.meta.data_lot}",
+        f"{summary.rows / wall:>12,.0f} rows/s  converter peak RSS {rss_mb:,.0f} MB  data lot {summary.meta.data_lot}",  # noqa: E501
         flush=True,
     )
 
 
-def _timed(label: str, rows_in: int, run) -> None:  # noqa: ANN001
+def _timed(label: str, rows_in: int, run) -> None:
     proc = multiprocessing.get_context("fork").Process(target=_convert, args=(label, rows_in, run))
     proc.start()
     proc.join()
@@ -114,12 +120,14 @@ def main() -> None:
         small.mkdir()
         b, t = write_tardis(small, 2000)
         t0 = time.perf_counter()
-        convert_tardis_files(b, t, small / "o.npz", venue="binance", symbol="BTC/USDT", tick_size=TICK, lot_size=LOT)
+        convert_tardis_files(
+            b, t, small / "o.npz", venue="binance", symbol="BTC/USDT", tick_size=TICK, lot_size=LOT
+        )
         print(f"numba compile + first small file: {time.perf_counter() - t0:.2f} s")
         if args.only in (None, "tardis"):
             b, t = write_tardis(d, args.rows)
             _timed("tardis", args.rows, lambda: convert_tardis_files(
-                b, t, d / "t.npz", venue="binance", symbol="BTC/USDT", tick_size=TICK, lot_size=LOT))  # fmt: skip
+                b, t, d / "t.npz", venue="binance", symbol="BTC/USDT", tick_size=TICK, lot_size=LOT))  # fmt: skip  # noqa: E501
         if args.only in (None, "binance-ws"):
             cap = write_binance_ws(d, args.rows)
             _timed("binance-ws", args.rows, lambda: convert_binance_ws(

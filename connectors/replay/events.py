@@ -66,11 +66,12 @@ class DataMeta:
             raise EventFileError(f"meta symbol: {self.symbol!r} is not BASE/QUOTE")
         if self.tick_size <= 0 or self.lot_size <= 0:
             raise EventFileError("meta tick_size, lot_size: must be positive")
-        if self.data_lot_size is not None:
-            if self.data_lot_size <= 0 or (self.lot_size / self.data_lot_size) % 1 != 0:
-                raise EventFileError(
-                    f"meta data_lot_size: {self.data_lot_size} does not divide lot_size {self.lot_size}"
-                )
+        if self.data_lot_size is not None and (
+            self.data_lot_size <= 0 or (self.lot_size / self.data_lot_size) % 1 != 0
+        ):
+            raise EventFileError(
+                f"meta data_lot_size: {self.data_lot_size} does not divide lot_size {self.lot_size}"
+            )
 
     @property
     def data_lot(self) -> Decimal:

@@ -158,7 +158,8 @@ class ReplayExchange:
         oi = self.s.oi
         oi[slot, layout.O_LO], oi[slot, layout.O_EX] = layout.LO_PENDING_NEW, layout.EX_PENDING
         oi[slot, layout.O_SIDE], oi[slot, layout.O_PRICE] = request.side.sign, request.price_ticks
-        oi[slot, layout.O_QTY], oi[slot, layout.O_ID] = request.size_lots * self.lot_ratio, self._next_order_id
+        oi[slot, layout.O_QTY] = request.size_lots * self.lot_ratio
+        oi[slot, layout.O_ID] = self._next_order_id
         oi[slot, layout.O_EX_FILLED] = oi[slot, layout.O_LO_FILLED] = oi[slot, layout.O_LAT] = 0
         oi[slot, layout.O_POST_ONLY] = int(request.post_only)
         own = _Own(request, slot, str(self._next_order_id), lock, updated_ns=ts_ns)
@@ -262,12 +263,12 @@ class ReplayExchange:
         m = self.market
         cols = rows[:, trades].tolist()
         r = self.lot_ratio  # trading lots rounded up: a print or level finer than a lot still shows
+        which = (layout.C_SIDE, layout.C_EXCH, layout.C_LOCAL, layout.C_PRICE, layout.C_SIZE)
         return [
-            PublicTrade(m.venue, m.symbol, Side.BUY if side > 0 else Side.SELL, price, -(-lots // r), exch, local)
-            for side, exch, local, price, lots in zip(
-                *(cols[c] for c in (layout.C_SIDE, layout.C_EXCH, layout.C_LOCAL, layout.C_PRICE, layout.C_SIZE)),
-                strict=True,
+            PublicTrade(
+                m.venue, m.symbol, Side.BUY if s > 0 else Side.SELL, price, -(-lots // r), exch, local
             )
+            for s, exch, local, price, lots in zip(*(cols[c] for c in which), strict=True)
         ]
 
     def top_of_book(self, depth: int) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:

@@ -6,7 +6,6 @@ import json
 from decimal import Decimal
 
 from bot.backtest.data.binance_ws import convert_binance_ws
-from bot.backtest.data.binance_vision import convert_vision_trades
 from bot.backtest.data.tardis import convert_tardis_files
 from bot.cli import main
 from connectors.replay.events import ASK, BID, DEPTH, RESYNC, TRADE, load_events
@@ -24,7 +23,7 @@ def line(local_ns, stream, data):
     return f"{local_ns} {json.dumps({'stream': stream, 'data': data})}\n"
 
 
-def diff(U, u, bids, asks, e=T):  # noqa: N803
+def diff(U, u, bids, asks, e=T):
     return {"e": "depthUpdate", "E": e, "s": "BTCUSDT", "U": U, "u": u, "b": bids, "a": asks}
 
 
@@ -39,14 +38,14 @@ def trade(price, qty, buyer_maker, e=T):
 def capture(tmp_path):
     ms = 1_000_000
     text = "".join([
-        line(T * ms + 1, "btcusdt@depth@100ms", diff(98, 100, [["65000.00000000", "1.00000000"]], [])),  # before the snapshot, stale
-        line(T * ms + 2, "btcusdt@depth@100ms", diff(101, 102, [["65000.10000000", "25.42618900"]], [])),  # straddles it
-        line(T * ms + 3, "btcusdt@depthSnapshot", snapshot(101, [["65000.00000000", "2.00000000"]], [["65000.50000000", "0.50000000"]])),
+        line(T * ms + 1, "btcusdt@depth@100ms", diff(98, 100, [["65000.00000000", "1.00000000"]], [])),  # before the snapshot, stale  # noqa: E501
+        line(T * ms + 2, "btcusdt@depth@100ms", diff(101, 102, [["65000.10000000", "25.42618900"]], [])),  # straddles it  # noqa: E501
+        line(T * ms + 3, "btcusdt@depthSnapshot", snapshot(101, [["65000.00000000", "2.00000000"]], [["65000.50000000", "0.50000000"]])),  # noqa: E501
         line(T * ms + 4, "btcusdt@trade", trade("65000.50000000", "0.00000300", False)),  # a buyer took
         line(T * ms + 5, "btcusdt@depth@100ms", diff(103, 104, [], [["65000.50000000", "0.49999700"]])),
-        line(T * ms + 6, "btcusdt@depth@100ms", diff(110, 111, [["64999.90000000", "3.00000000"]], [])),  # gap: 105..109 lost
+        line(T * ms + 6, "btcusdt@depth@100ms", diff(110, 111, [["64999.90000000", "3.00000000"]], [])),  # gap: 105..109 lost  # noqa: E501
         line(T * ms + 7, "btcusdt@trade", trade("65000.10000000", "0.10000000", True)),  # a seller took
-        line(T * ms + 8, "btcusdt@depthSnapshot", snapshot(120, [["65000.10000000", "1.00000000"]], [["65000.50000000", "0.40000000"]])),
+        line(T * ms + 8, "btcusdt@depthSnapshot", snapshot(120, [["65000.10000000", "1.00000000"]], [["65000.50000000", "0.40000000"]])),  # noqa: E501
         line(T * ms + 9, "btcusdt@depth@100ms", diff(121, 121, [], [["65000.60000000", "1.00000000"]])),
     ])  # fmt: skip
     path = tmp_path / "capture.txt"
@@ -110,7 +109,9 @@ def test_tardis_mid_file_snapshot_and_crossed_book_are_reported(tmp_path):
         "x,BTCUSDT,40,41,true,ask,100.1,1\n"
     )
     trades = tmp_path / "trades.csv"
-    trades.write_text("exchange,symbol,timestamp,local_timestamp,id,side,price,amount\nx,BTCUSDT,35,41,9,buy,100.2,0.5\n")
+    trades.write_text(
+        "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\nx,BTCUSDT,35,41,9,buy,100.2,0.5\n"
+    )
     s = convert_tardis_files(book, trades, tmp_path / "o.npz", venue="x", symbol="BTC/USDT",
                              tick_size=Decimal("0.1"), lot_size=Decimal("0.1"))  # fmt: skip
     assert (s.notes["resyncs"], s.notes["gaps"], s.notes["crossed_books"]) == (1, 1, 1)
@@ -126,14 +127,24 @@ def test_tardis_mid_file_snapshot_and_crossed_book_are_reported(tmp_path):
 
 def test_vision_trades_and_data_info(tmp_path, capsys):
     trades = tmp_path / "BTCUSDT-trades.csv"
-    trades.write_text("1,65000.10,0.000003,0.195,1700000000000,True,True\n2,65000.20,1.5,97500.3,1700000000001000,False,True\n")
+    trades.write_text(
+        "1,65000.10,0.000003,0.195,1700000000000,True,True\n2,65000.20,1.5,97500.3,1700000000001000,False,True\n"
+    )
     out = tmp_path / "t.npz"
     assert main(["data", "convert", "binance-vision-trades", str(trades), "--out", str(out),
                  "--symbol", "BTC/USDT", "--tick", "0.01", "--lot", "0.00001"]) == 0  # fmt: skip
     data = load_events(out)
-    assert rows(data) == [(TRADE, ASK, 1_700_000_000_000_000_000, 6500010, 3), (TRADE, BID, 1_700_000_000_001_000_000, 6500020, 1_500_000)]
+    assert rows(data) == [
+        (TRADE, ASK, 1_700_000_000_000_000_000, 6500010, 3),
+        (TRADE, BID, 1_700_000_000_001_000_000, 6500020, 1_500_000),
+    ]
     capsys.readouterr()
-    assert main(["data", "convert", "binance-ws", str(capture(tmp_path)), "--out", str(tmp_path / "{symbol}.npz")]) == 0
+    assert (
+        main(
+            ["data", "convert", "binance-ws", str(capture(tmp_path)), "--out", str(tmp_path / "{symbol}.npz")]
+        )
+        == 0
+    )
     assert main(["data", "info", str(tmp_path / "BTC-USDT.npz")]) == 0
     text = capsys.readouterr().out
     assert "rows            11 (depth 8, trade 2, snapshot 0, resync 1)" in text

@@ -13,7 +13,17 @@ from bot.core.domain import Side
 from bot.core.events import BookSnapshot, FillEvent, PublicTrade
 from connectors.mock.facade import serve_facade
 from connectors.mock.params import MockVenueParams
-from connectors.replay.events import ASK, BID, DEPTH, RESYNC, TRADE, DataMeta, EventData, load_events, make_event_data
+from connectors.replay.events import (
+    ASK,
+    BID,
+    DEPTH,
+    RESYNC,
+    TRADE,
+    DataMeta,
+    EventData,
+    load_events,
+    make_event_data,
+)
 from connectors.replay.params import ReplayVenueParams
 from connectors.replay.venue import ReplayVenue
 from tests.ccxt.conftest import API_KEY, API_SECRET, BINANCE_LOCAL_OPTIONS
@@ -28,7 +38,7 @@ def replay(data: EventData, script=None):
     async def main():
         clock = LoopClock(epoch_ns=int(data.exch_ts_ns.min()) - 1_000)  # every row is on the stream
         venue = ReplayVenue("rp", ReplayVenueParams.model_validate({
-            "data": "unused.npz", "order_latency_ms": 1, "initial_balances": {"USDT": "1000000", "BTC": "100"},
+            "data": "unused.npz", "order_latency_ms": 1, "initial_balances": {"USDT": "1000000", "BTC": "100"},  # noqa: E501
         }), clock, data=data)  # fmt: skip
         events = []
         await venue.connect()
@@ -76,7 +86,8 @@ def test_a_replay_queues_in_data_lots_and_fills_whole_trading_lots():
     meta = DataMeta("sim", "BTC/USDT", Decimal("0.01"), Decimal("0.00001"), Decimal("0.000001"))
     t = T0
     rows = [  # (dt, kind, side, price, data lots)
-        (0, DEPTH, BID, 100, 25_426_189), (0, DEPTH, ASK, 102, 7),  # 25.426189 ahead of us; a 7e-6 ask
+        (0, DEPTH, BID, 100, 25_426_189),
+        (0, DEPTH, ASK, 102, 7),  # 25.426189 ahead of us; a 7e-6 ask
         (5_000_000, TRADE, ASK, 100, 25_426_189),  # everything ahead of us trades
         (6_000_000, TRADE, ASK, 100, 13),  # 1.3 trading lots of ours: 1 lot filled
         (7_000_000, TRADE, ASK, 100, 7),  # 2.0 lots in all: our order is complete
@@ -84,7 +95,7 @@ def test_a_replay_queues_in_data_lots_and_fills_whole_trading_lots():
     ]
     arr = np.array(rows, dtype=np.int64)
     data = make_event_data(meta, kind=arr[:, 1], side=arr[:, 2], exch_ts_ns=t + arr[:, 0],
-                           local_ts_ns=t + arr[:, 0] + 1_000, price_ticks=arr[:, 3], size_lots=arr[:, 4])  # fmt: skip
+                           local_ts_ns=t + arr[:, 0] + 1_000, price_ticks=arr[:, 3], size_lots=arr[:, 4])  # fmt: skip  # noqa: E501
 
     async def script(venue):
         await asyncio.sleep(0.002)

@@ -14,7 +14,17 @@ from bot.core.events import BookSnapshot, PublicTrade
 from connectors.mock.orders import OrderType
 from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import MockVenue
-from connectors.replay.events import ASK, BID, DEPTH, RESYNC, SNAPSHOT, TRADE, DataMeta, EventFileError, load_events
+from connectors.replay.events import (
+    ASK,
+    BID,
+    DEPTH,
+    RESYNC,
+    SNAPSHOT,
+    TRADE,
+    DataMeta,
+    EventFileError,
+    load_events,
+)
 from tests.kit import MOCK_VENUE, stubs
 
 META = DataMeta("va", "ETH/USDT", Decimal("0.01"), Decimal("0.01"))

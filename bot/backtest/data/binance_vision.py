@@ -16,16 +16,22 @@ import numpy as np
 
 from bot.backtest.data.csvscan import BOOL, DEC, INT, SKIP, header_of, scan_blocks
 from bot.backtest.data.rows import rows_of
+from bot.backtest.data.tardis import prices_in_ticks
 from bot.backtest.data.writer import EventWriter, WriteSummary, decimal_parts
 from connectors.replay.events import ASK, BID, TRADE
-from bot.backtest.data.tardis import prices_in_ticks
 
 _TYPES = [INT, DEC, DEC, SKIP, INT, BOOL]  # id, price, qty, quote_qty, time, is_buyer_maker
 _US_FROM = 10**14  # a time above this is in microseconds (ms reach it in the year 5138)
 
 
 def convert_vision_trades(
-    path: str | Path, out: str | Path, *, venue: str, symbol: str, tick_size: Decimal, lot_size: Decimal | None
+    path: str | Path,
+    out: str | Path,
+    *,
+    venue: str,
+    symbol: str,
+    tick_size: Decimal,
+    lot_size: Decimal | None,
 ) -> WriteSummary:
     path = Path(path)
     tick_int, tick_exp = decimal_parts(tick_size)

@@ -54,7 +54,13 @@ class _Market:
     waiting: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     had_book: bool = False
     notes: dict[str, int] = field(
-        default_factory=lambda: {"gaps": 0, "resyncs": 0, "crossed_books": 0, "dropped_diffs": 0, "stale_snapshots": 0}
+        default_factory=lambda: {
+            "gaps": 0,
+            "resyncs": 0,
+            "crossed_books": 0,
+            "dropped_diffs": 0,
+            "stale_snapshots": 0,
+        }
     )
     crossed: bool = False
 
@@ -83,7 +89,7 @@ class _Market:
 
 
 class _Converter:
-    def __init__(self, pattern: str, venue: str, names: dict[str, str], several: bool, ticks, lots) -> None:  # noqa: ANN001
+    def __init__(self, pattern: str, venue: str, names: dict[str, str], several: bool, ticks, lots) -> None:
         self.pattern, self.venue, self.names, self.several = pattern, venue, names, several
         self.ticks, self.lots = ticks, lots
         self.markets: dict[str, _Market] = {}
@@ -95,7 +101,9 @@ class _Converter:
             tick = self.ticks[1].get(raw, self.ticks[0])
             lot = self.lots[1].get(raw, self.lots[0])
             path = file_for(self.pattern, symbol, self.several)
-            m = self.markets[raw] = _Market(symbol, EventWriter(path, self.venue, symbol, tick_size=tick, lot_size=lot))
+            m = self.markets[raw] = _Market(
+                symbol, EventWriter(path, self.venue, symbol, tick_size=tick, lot_size=lot)
+            )
         return m
 
     def line(self, local: int, msg: dict[str, Any], stream: str) -> None:
@@ -209,7 +217,9 @@ def convert_binance_ws(
         out = []
         for m in conv.markets.values():
             m.flush()
-            out.append(m.writer.close({"source": "binance-ws", **m.notes, "unsynced_at_end": int(not m.synced)}))
+            out.append(
+                m.writer.close({"source": "binance-ws", **m.notes, "unsynced_at_end": int(not m.synced)})
+            )
         return out
     except BaseException:
         for m in conv.markets.values():

@@ -28,7 +28,13 @@ def _judge(st: np.ndarray) -> None:
 
 @njit
 def _track(
-    side: np.ndarray, ticks: np.ndarray, live_now: np.ndarray, ts: np.ndarray, live: np.ndarray, st: np.ndarray, base: int
+    side: np.ndarray,
+    ticks: np.ndarray,
+    live_now: np.ndarray,
+    ts: np.ndarray,
+    live: np.ndarray,
+    st: np.ndarray,
+    base: int,
 ) -> int:
     """Apply rows from 0 on; returns the index of the first row outside the window (or len)."""
     width = live.shape[1]

@@ -133,9 +133,13 @@ def add_data_commands(sub: Any) -> None:
     p.add_argument("--trades", help="tardis: the trades CSV to merge in")
     p.add_argument("--out", required=True, help="output .npz; {symbol} becomes BASE-QUOTE (several symbols)")
     p.add_argument("--venue", default="binance", help="venue name stored in the file")
-    p.add_argument("--symbol", action="append", help="BASE/QUOTE (tardis, vision); RAW=BASE/QUOTE (binance-ws)")
+    p.add_argument(
+        "--symbol", action="append", help="BASE/QUOTE (tardis, vision); RAW=BASE/QUOTE (binance-ws)"
+    )
     p.add_argument("--tick", action="append", help="price tick (binance-ws: optional, also RAW=TICK)")
-    p.add_argument("--lot", action="append", help="trading lot; finer data sizes get a data lot (also RAW=LOT)")
+    p.add_argument(
+        "--lot", action="append", help="trading lot; finer data sizes get a data lot (also RAW=LOT)"
+    )
     p.set_defaults(func=cmd_convert)
 
     p = cmds.add_parser("synth", help="write the seeded synthetic L2 stream")

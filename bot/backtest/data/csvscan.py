@@ -23,6 +23,55 @@ _BLOCK_BYTES = 8 << 20
 
 
 @njit
+def _number(buf: np.ndarray, pos: int, is_int: bool) -> tuple[int, int, int, bool]:
+    """One numeric field from `pos`: (position after it, mantissa, decimals, well-formed)."""
+    n = len(buf)
+    mant = 0
+    digits = 0
+    decs = 0
+    neg = False
+    frac = False
+    expo = 0
+    in_exp = False
+    exp_neg = False
+    ok = True
+    while pos < n and buf[pos] != 44 and buf[pos] != 10 and buf[pos] != 13:  # , \n \r end it
+        c = buf[pos]
+        pos += 1
+        if 48 <= c <= 57:
+            if in_exp:
+                expo = expo * 10 + (c - 48)
+            else:
+                mant = mant * 10 + (c - 48)
+                digits += 1
+                decs += 1 if frac else 0
+        elif c == 46 and not (frac or in_exp or is_int):  # .
+            frac = True
+        elif c == 45:  # -
+            exp_neg = exp_neg or in_exp
+            neg = neg or not in_exp
+        elif c in (101, 69) and digits > 0:  # e E
+            in_exp = True
+        elif c not in (43, 34):  # + and quotes pass
+            ok = False
+    decs += expo if exp_neg else -expo
+    while decs < 0:
+        mant *= 10
+        decs += 1
+    return pos, -mant if neg else mant, decs, ok and digits > 0
+
+
+@njit
+def _flag(c: int, kind: int) -> int:
+    """A BOOL (true/1) or SIDE (b... +1, a.../s... -1) field from its first byte."""
+    if kind == BOOL:
+        return 1 if c in (116, 84, 49) else 0
+    if c in (98, 66):
+        return 1
+    return -1 if c in (97, 65, 115, 83) else 0
+
+
+@njit
 def _scan(buf: np.ndarray, types: np.ndarray, out: np.ndarray, dec: np.ndarray) -> int:
     """Parse every line of `buf` into out[row, col] (and dec[row, col] for decimals).
 
@@ -35,67 +84,20 @@ def _scan(buf: np.ndarray, types: np.ndarray, out: np.ndarray, dec: np.ndarray) 
         if buf[pos] == 10 or buf[pos] == 13:  # blank line
             pos += 1
             continue
-        col = 0
-        while col < ncols:
+        for col in range(ncols):
             t = types[col]
-            mant = 0
-            digits = 0
-            decs = 0
-            neg = False
-            frac = False
-            expo = 0
-            in_exp = False
-            exp_neg = False
-            first = buf[pos] if pos < n else 10
-            bad = False
-            while pos < n:
-                c = buf[pos]
-                if c == 44 or c == 10 or c == 13:  # , \n \r
-                    break
-                if t == INT or t == DEC:
-                    if 48 <= c <= 57:
-                        if in_exp:
-                            expo = expo * 10 + (c - 48)
-                        else:
-                            mant = mant * 10 + (c - 48)
-                            digits += 1
-                            if frac:
-                                decs += 1
-                    elif c == 46 and not frac and not in_exp:  # .
-                        frac = True
-                    elif c == 45:  # -
-                        if in_exp:
-                            exp_neg = True
-                        else:
-                            neg = True
-                    elif (c == 101 or c == 69) and digits > 0:  # e E
-                        in_exp = True
-                    elif c != 43 and c != 34:  # + and quotes pass
-                        bad = True
-                pos += 1
-            if t == INT or t == DEC:
-                if digits == 0 or bad or (frac and t == INT):
+            if t in (INT, DEC):
+                pos, mant, decs, ok = _number(buf, pos, t == INT)
+                if not ok:
                     return -(row + 1)
-                if exp_neg:
-                    decs += expo
-                else:
-                    decs -= expo
-                while decs < 0:
-                    mant *= 10
-                    decs += 1
-                out[row, col] = -mant if neg else mant
+                out[row, col] = mant
                 dec[row, col] = decs
-            elif t == BOOL:
-                out[row, col] = 1 if (first == 116 or first == 84 or first == 49) else 0
-            elif t == SIDE:
-                if first == 98 or first == 66:  # b: bid / buy
-                    out[row, col] = 1
-                elif first == 97 or first == 65 or first == 115 or first == 83:  # a: ask, s: sell
-                    out[row, col] = -1
-                else:
-                    out[row, col] = 0
-            col += 1
-            if col < ncols:
+            else:
+                if t != SKIP and pos < n:
+                    out[row, col] = _flag(buf[pos], t)
+                while pos < n and buf[pos] != 44 and buf[pos] != 10 and buf[pos] != 13:
+                    pos += 1
+            if col < ncols - 1:
                 if pos >= n or buf[pos] != 44:
                     return -(row + 1)
                 pos += 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import time
@@ -54,7 +55,9 @@ def _exact(x: float) -> tuple[int, int]:
 class SymbolRecorder:
     """The rows of one market, into one file after another."""
 
-    def __init__(self, venue: str, symbol: str, tick: Decimal | None, lot: Decimal | None, params: RecordParams) -> None:
+    def __init__(
+        self, venue: str, symbol: str, tick: Decimal | None, lot: Decimal | None, params: RecordParams
+    ) -> None:
         self.venue, self.symbol, self.tick, self.lot, self.params = venue, symbol, tick, lot, params
         self.book: tuple[dict[float, float], dict[float, float]] = ({}, {})
         self.files: list[WriteSummary] = []
@@ -118,7 +121,11 @@ class SymbolRecorder:
             self.close()
             # the next file starts with the whole book, so it replays alone
             now = time.time_ns()
-            book = [(DEPTH, s, now, now, p, q) for s, lv in ((BID, self.book[0]), (ASK, self.book[1])) for p, q in lv.items()]
+            book = [
+                (DEPTH, s, now, now, p, q)
+                for s, lv in ((BID, self.book[0]), (ASK, self.book[1]))
+                for p, q in lv.items()
+            ]
             if book:
                 self._write(book)
 
@@ -166,7 +173,9 @@ async def _trade_task(exchange: Any, rec: SymbolRecorder) -> None:
         rec.on_trades(await exchange.watch_trades(rec.symbol))
 
 
-async def record(params: RecordParams, stop: asyncio.Event, exchange: Any | None = None) -> list[SymbolRecorder]:
+async def record(
+    params: RecordParams, stop: asyncio.Event, exchange: Any | None = None
+) -> list[SymbolRecorder]:
     """Records until `stop` is set; closes every file; returns the recorders (their `files`)."""
     if exchange is None:
         exchange = exchange_class(params.exchange)({"enableRateLimit": True, "options": dict(params.options)})
@@ -189,8 +198,10 @@ async def record(params: RecordParams, stop: asyncio.Event, exchange: Any | None
                 precision_step(precision.get("amount"), mode), params,
             )  # fmt: skip
             recorders.append(rec)
-            tasks.append(supervisor.spawn(f"book-{symbol}", lambda r=rec: _book_task(exchange, r, params.depth), policy))
-            tasks.append(supervisor.spawn(f"trades-{symbol}", lambda r=rec: _trade_task(exchange, r), policy))
+            book = functools.partial(_book_task, exchange, rec, params.depth)
+            trades = functools.partial(_trade_task, exchange, rec)
+            tasks.append(supervisor.spawn(f"book-{symbol}", book, policy))
+            tasks.append(supervisor.spawn(f"trades-{symbol}", trades, policy))
         await stop.wait()
     finally:
         for task in tasks:

@@ -6,7 +6,22 @@ from decimal import Decimal, InvalidOperation
 
 from connectors.replay.events import EventFileError
 
-_QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "DAI", "EUR", "TRY", "BRL", "JPY", "BTC", "ETH", "BNB", "USD")
+_QUOTES = (
+    "FDUSD",
+    "USDT",
+    "USDC",
+    "BUSD",
+    "TUSD",
+    "DAI",
+    "EUR",
+    "TRY",
+    "BRL",
+    "JPY",
+    "BTC",
+    "ETH",
+    "BNB",
+    "USD",
+)
 
 
 def unified_symbol(raw: str, names: dict[str, str]) -> str:

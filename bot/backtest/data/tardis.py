@@ -10,6 +10,7 @@ the tick (an error names the row); sizes are kept exactly, finer than the lot if
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +23,14 @@ from bot.backtest.data.rows import Rows, concat, merge_by_local_time, rows_of
 from bot.backtest.data.writer import EventWriter, WriteSummary, decimal_parts, in_steps, off_step
 from connectors.replay.events import DEPTH, RESYNC, TRADE, EventFileError
 
-BOOK_COLUMNS = {"timestamp": INT, "local_timestamp": INT, "is_snapshot": BOOL, "side": SIDE, "price": DEC, "amount": DEC}
+BOOK_COLUMNS = {
+    "timestamp": INT,
+    "local_timestamp": INT,
+    "is_snapshot": BOOL,
+    "side": SIDE,
+    "price": DEC,
+    "amount": DEC,
+}
 TRADE_COLUMNS = {"timestamp": INT, "local_timestamp": INT, "side": SIDE, "price": DEC, "amount": DEC}
 
 
@@ -47,7 +55,9 @@ def prices_in_ticks(path: Path, block: Block, col: int, tick: Decimal) -> np.nda
     bad = off_step(price, exp, tick)
     if bad >= 0:
         value = Decimal(int(price[bad])).scaleb(-exp)
-        raise EventFileError(f"{path}: row {block.first_row + bad} price: {value} is not a multiple of {tick}")
+        raise EventFileError(
+            f"{path}: row {block.first_row + bad} price: {value} is not a multiple of {tick}"
+        )
     return in_steps(price, exp, tick)
 
 
@@ -95,7 +105,7 @@ class _BookStream:
         starts = np.flatnonzero(snap & ~np.concatenate(([False], snap[:-1])))
         bounds = [0, *starts.tolist(), len(rows)]
         parts: list[Rows] = []
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        for a, b in itertools.pairwise(bounds):
             if a == b:
                 continue
             seg = rows.take(slice(a, b))
@@ -121,7 +131,9 @@ class _BookStream:
         for side in (1, -1):
             gone = np.setdiff1d(self.tracker.live_levels(side), run.price[run.side == side])
             n = len(gone)
-            dels = rows_of(DEPTH, np.full(n, side), np.repeat(exch, n), np.repeat(local, n), gone, 0, np.zeros(n), 0)
+            dels = rows_of(
+                DEPTH, np.full(n, side), np.repeat(exch, n), np.repeat(local, n), gone, 0, np.zeros(n), 0
+            )
             self.tracker.apply(dels.side, dels.price, dels.size, dels.local_ns)
             out.append(dels)
         return out
@@ -162,5 +174,10 @@ def convert_tardis_files(
     except BaseException:
         writer.abort()
         raise
-    notes = {"source": "tardis", "resyncs": book.resyncs, "gaps": book.resyncs, "crossed_books": tracker.crossed_episodes()}
+    notes = {
+        "source": "tardis",
+        "resyncs": book.resyncs,
+        "gaps": book.resyncs,
+        "crossed_books": tracker.crossed_episodes(),
+    }
     return writer.close(notes)

@@ -205,9 +205,7 @@ class EventWriter:
         meta = DataMeta(self.venue, self.symbol, tick, lot, data_lot)
         return meta, tick, meta.data_lot
 
-    def _stream_column(
-        self, zf: zipfile.ZipFile, name: str, dtype: np.dtype, grid: Decimal | None
-    ) -> None:
+    def _stream_column(self, zf: zipfile.ZipFile, name: str, dtype: np.dtype, grid: Decimal | None) -> None:
         header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (self.rows,)}
         with zf.open(f"{name}.npy", "w", force_zip64=True) as out, (self._tmp / name).open("rb") as src:
             np.lib.format.write_array_header_2_0(out, header)

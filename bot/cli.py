@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.app.config import load_config, masked_config, secret_env_names
+from bot.backtest.data.cli import add_data_commands
 from bot.core.config_base import ConfigError
 from bot.core.exit_codes import ExitCode, StartupError
 from connectors.mock.facade import server as facade_server
@@ -281,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = db.add_parser("upgrade", help="migrate the config's store to the newest schema (Alembic)")
     p.add_argument("--config", help="TOML config (default: the embedded paper-trading config)")
     p.set_defaults(func=cmd_db_upgrade)
+    add_data_commands(sub)
     return parser
 
 

@@ -1,16 +1,21 @@
 """The L2 event file: one row per depth update or trade, stored column by column in a numpy .npz.
 
 Columns (all the same length, one entry per row):
-  kind         int8   DEPTH (absolute size of one price level; 0 deletes it), TRADE, or SNAPSHOT
+  kind         int8   DEPTH (absolute size of one price level; 0 deletes it), TRADE, SNAPSHOT
                       (the venue published its book here: the depth rows before it are what that
-                      publication showed; price_ticks is its best price, size_lots 0)
+                      publication showed; price_ticks is its best price, size_lots 0), or RESYNC
+                      (the feed had a gap here; the depth rows after it, up to the next row of
+                      another kind, are a fresh snapshot; price_ticks is a price of it, size_lots 0)
   side         int8   +1 bid / buy aggressor, -1 ask / sell aggressor
   exch_ts_ns   int64  when the exchange made the event
   local_ts_ns  int64  when we received it (never before exch_ts_ns); rows are in local order
   price_ticks  int64  price in ticks of `tick_size`
-  size_lots    int64  level size (DEPTH) or traded size (TRADE) in lots of `lot_size`
+  size_lots    int64  level size (DEPTH) or traded size (TRADE) in lots of `data_lot_size`
 
-plus `meta`, a JSON string: venue, symbol, base, quote, tick_size, lot_size (decimal strings).
+plus `meta`, a JSON string: venue, symbol, base, quote, tick_size, lot_size (the trading lot our
+orders use) and data_lot_size (the data's own granularity: real venues publish book and trade
+quantities finer than their order lot; it divides lot_size, and equals it when absent), all
+decimal strings; and `extra`, a JSON object (a converter's summary: gaps, crossed books...).
 Integer ticks and lots keep the replay exact; Decimal appears only in the metadata.
 """
 
@@ -27,6 +32,8 @@ import numpy as np
 DEPTH = 1
 TRADE = 2
 SNAPSHOT = 3
+RESYNC = 4
+KINDS = (DEPTH, TRADE, SNAPSHOT, RESYNC)
 BID = 1
 ASK = -1
 
@@ -51,6 +58,30 @@ class DataMeta:
     symbol: str
     tick_size: Decimal
     lot_size: Decimal
+    data_lot_size: Decimal | None = None
+    """None: the data's sizes are in trading lots."""
+
+    def __post_init__(self) -> None:
+        if "/" not in self.symbol:
+            raise EventFileError(f"meta symbol: {self.symbol!r} is not BASE/QUOTE")
+        if self.tick_size <= 0 or self.lot_size <= 0:
+            raise EventFileError("meta tick_size, lot_size: must be positive")
+        if self.data_lot_size is not None and (
+            self.data_lot_size <= 0 or (self.lot_size / self.data_lot_size) % 1 != 0
+        ):
+            raise EventFileError(
+                f"meta data_lot_size: {self.data_lot_size} does not divide lot_size {self.lot_size}"
+            )
+
+    @property
+    def data_lot(self) -> Decimal:
+        """The size of one unit of size_lots."""
+        return self.lot_size if self.data_lot_size is None else self.data_lot_size
+
+    @property
+    def lots_per_trading_lot(self) -> int:
+        """Data units in one trading lot (1 when the data is on the trading lot)."""
+        return int(self.lot_size / self.data_lot)
 
     @property
     def base(self) -> str:
@@ -61,16 +92,17 @@ class DataMeta:
         return self.symbol.split("/")[1]
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "venue": self.venue,
-                "symbol": self.symbol,
-                "base": self.base,
-                "quote": self.quote,
-                "tick_size": str(self.tick_size),
-                "lot_size": str(self.lot_size),
-            }
-        )
+        fields = {
+            "venue": self.venue,
+            "symbol": self.symbol,
+            "base": self.base,
+            "quote": self.quote,
+            "tick_size": str(self.tick_size),
+            "lot_size": str(self.lot_size),
+        }
+        if self.data_lot_size is not None:
+            fields["data_lot_size"] = str(self.data_lot_size)
+        return json.dumps(fields)
 
     @classmethod
     def from_json(cls, text: str) -> DataMeta:
@@ -81,7 +113,14 @@ class DataMeta:
         missing = [k for k in _META_KEYS if k not in data]
         if missing:
             raise EventFileError(f"meta: missing keys {missing}")
-        return cls(data["venue"], data["symbol"], Decimal(data["tick_size"]), Decimal(data["lot_size"]))
+        data_lot = data.get("data_lot_size")
+        return cls(
+            data["venue"],
+            data["symbol"],
+            Decimal(data["tick_size"]),
+            Decimal(data["lot_size"]),
+            Decimal(data_lot) if data_lot is not None else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +134,8 @@ class EventData:
     local_ts_ns: np.ndarray
     price_ticks: np.ndarray
     size_lots: np.ndarray
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    """JSON-able notes stored with the file (a converter's summary)."""
 
     def __post_init__(self) -> None:
         n = len(self.kind)
@@ -109,7 +149,7 @@ class EventData:
                 raise EventFileError(f"column {name}: {len(col)} rows, column kind has {n}")
         if n == 0:
             return
-        bad = ~np.isin(self.kind, (DEPTH, TRADE, SNAPSHOT))
+        bad = ~np.isin(self.kind, KINDS)
         if bad.any():
             raise EventFileError(f"column kind: row {int(np.argmax(bad))} is {self.kind[bad][0]}")
         bad = ~np.isin(self.side, (BID, ASK))

@@ -54,6 +54,7 @@ class _Own:
     state: OrderState = OrderState.OPEN
     resting: bool = False
     filled_lots: int = 0
+    filled_data_lots: int = 0  # a fill finer than the trading lot waits here for a whole lot
     updated_ns: int = 0
 
     def update(self, market: Market, reason: str | None = None) -> OrderUpdate:
@@ -80,6 +81,8 @@ class ReplayExchange:
         self.params = params
         self.market = market_of(venue, data, params)
         self.data = data
+        # the core works in data lots (queue positions too), finer than the trading lot or not
+        self.lot_ratio = data.meta.lots_per_trading_lot
         core = ReplayParams(
             queue_model=params.queue_model,
             queue_power=params.queue_power,
@@ -155,7 +158,8 @@ class ReplayExchange:
         oi = self.s.oi
         oi[slot, layout.O_LO], oi[slot, layout.O_EX] = layout.LO_PENDING_NEW, layout.EX_PENDING
         oi[slot, layout.O_SIDE], oi[slot, layout.O_PRICE] = request.side.sign, request.price_ticks
-        oi[slot, layout.O_QTY], oi[slot, layout.O_ID] = request.size_lots, self._next_order_id
+        oi[slot, layout.O_QTY] = request.size_lots * self.lot_ratio
+        oi[slot, layout.O_ID] = self._next_order_id
         oi[slot, layout.O_EX_FILLED] = oi[slot, layout.O_LO_FILLED] = oi[slot, layout.O_LAT] = 0
         oi[slot, layout.O_POST_ONLY] = int(request.post_only)
         own = _Own(request, slot, str(self._next_order_id), lock, updated_ns=ts_ns)
@@ -258,16 +262,13 @@ class ReplayExchange:
             return []
         m = self.market
         cols = rows[:, trades].tolist()
+        r = self.lot_ratio  # trading lots rounded up: a print or level finer than a lot still shows
+        which = (layout.C_SIDE, layout.C_EXCH, layout.C_LOCAL, layout.C_PRICE, layout.C_SIZE)
         return [
-            PublicTrade(m.venue, m.symbol, Side.BUY if side > 0 else Side.SELL, price, lots, exch, local)
-            for side, exch, local, price, lots in zip(
-                cols[layout.C_SIDE],
-                cols[layout.C_EXCH],
-                cols[layout.C_LOCAL],
-                cols[layout.C_PRICE],
-                cols[layout.C_SIZE],
-                strict=True,
+            PublicTrade(
+                m.venue, m.symbol, Side.BUY if s > 0 else Side.SELL, price, -(-lots // r), exch, local
             )
+            for s, exch, local, price, lots in zip(*(cols[c] for c in which), strict=True)
         ]
 
     def top_of_book(self, depth: int) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
@@ -276,7 +277,8 @@ class ReplayExchange:
         sides = []
         for row, sign in ((layout.B_LO, 1), (layout.B_LO + 1, -1)):
             n = top_levels(self.s.books, self.s.st, row, depth, self._levels)
-            levels = dict(zip(self._levels[:n, 0].tolist(), self._levels[:n, 1].tolist(), strict=True))
+            sizes = -(-self._levels[:n, 1] // self.lot_ratio)
+            levels = dict(zip(self._levels[:n, 0].tolist(), sizes.tolist(), strict=True))
             for (side, price), lots in own.items():
                 if side == sign:
                     levels[price] = levels.get(price, 0) + lots
@@ -330,7 +332,11 @@ class ReplayExchange:
             lo_response(st, s.oi, resp)
             if kind == layout.RESP_FILL:
                 deliver = respond_ns if respond_ns is not None else max(local_ns, exch_ns)
-                self._fill(self._by_slot[slot], price, lots, bool(maker), exch_ns, deliver, events)
+                own = self._by_slot[slot]
+                own.filled_data_lots += lots
+                whole = own.filled_data_lots // self.lot_ratio - own.filled_lots
+                if whole > 0:
+                    self._fill(own, price, whole, bool(maker), exch_ns, deliver, events)
             else:
                 kinds.append(kind)
         return kinds

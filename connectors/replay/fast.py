@@ -199,7 +199,7 @@ def run_fast(data: EventData, strategy: FastStrategy, params: ReplayParams | Non
         position_lots=int(st[layout.S_POS]),
         final_mid_ticks=0.5 * (bb + ba) if bb > 0 and ba > 0 else float("nan"),
         tick_size=float(data.meta.tick_size),
-        lot_size=float(data.meta.lot_size),
+        lot_size=float(data.meta.data_lot),  # the core's sizes are data lots
         wakes=wakes,
     )
 

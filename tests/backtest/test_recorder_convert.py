@@ -14,7 +14,17 @@ from bot.core.events import BookSnapshot, PublicTrade
 from connectors.mock.orders import OrderType
 from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import MockVenue
-from connectors.replay.events import ASK, BID, DEPTH, SNAPSHOT, TRADE, DataMeta, EventFileError, load_events
+from connectors.replay.events import (
+    ASK,
+    BID,
+    DEPTH,
+    RESYNC,
+    SNAPSHOT,
+    TRADE,
+    DataMeta,
+    EventFileError,
+    load_events,
+)
 from tests.kit import MOCK_VENUE, stubs
 
 META = DataMeta("va", "ETH/USDT", Decimal("0.01"), Decimal("0.01"))
@@ -154,6 +164,7 @@ def test_tardis_csvs_convert_with_snapshot_resets_and_refuse_off_grid_prices(tmp
         (DEPTH, ASK, 12_000, 10002, 30),
         (DEPTH, BID, 23_000, 10001, 20),
         (TRADE, ASK, 26_000, 10001, 5),
+        (RESYNC, BID, 31_000, 9999, 0),  # a snapshot after a book: the feed had a gap
         (DEPTH, BID, 31_000, 10000, 0),  # the new snapshot replaces the book
         (DEPTH, BID, 31_000, 10001, 0),
         (DEPTH, ASK, 31_000, 10002, 0),

@@ -1,0 +1,1 @@
+"""`mmbot data`: recording, converting, generating and describing L2 event files."""

@@ -21,7 +21,8 @@ from bot.core.domain import Market, Order, OrderRequest, OrderState, Side
 from bot.core.events import OrderUpdate
 from bot.core.ids import client_order_prefix
 from bot.kernel.order_manager import OrderManager
-from bot.kernel.store import OrderRow, Store
+from bot.kernel.store import Store
+from bot.kernel.store_rows import OrderRow
 from connectors.base import OrderNotFound, Venue, VenueError
 
 log = logging.getLogger("mmbot.reconcile")

@@ -17,7 +17,7 @@ from bot.kernel.mid_series import DEFAULT_RETENTION_DAYS, prune_mids
 from bot.kernel.order_manager import OrderCounters
 from bot.kernel.reconcile import reconcile_periodic
 from bot.kernel.runtime import Runtime
-from bot.kernel.store import OrderEventRow, OrderRow, PnlSnapshotRow
+from bot.kernel.store_rows import OrderEventRow, OrderRow, PnlSnapshotRow
 from bot.ops.scheduler import JobScheduler
 from bot.ops.settings import JobsConfig
 

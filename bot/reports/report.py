@@ -15,7 +15,8 @@ import numpy.typing as npt
 from sqlmodel import Session, col, select
 
 from bot.kernel.mid_series import load_mids
-from bot.kernel.store import FillRow, OrderRow, PnlSnapshotRow, Store
+from bot.kernel.store import Store
+from bot.kernel.store_rows import FillRow, OrderRow, PnlSnapshotRow
 from bot.reports.analytics import (
     SECONDS_PER_YEAR,
     FillSeries,

@@ -16,7 +16,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from bot.kernel.sql_types import ROW_ID
-from bot.kernel.store import FillRow, Store
+from bot.kernel.store import Store
+from bot.kernel.store_rows import FillRow
 
 
 class XemmRoundTripRow(SQLModel, table=True):

@@ -81,7 +81,7 @@ def test_replaying_a_recorded_paper_session_reproduces_its_fills_one_for_one(tmp
 
     def fills(config):
         # exchange-time order; one sweep's fills share a time and are stored in either order
-        rows = Store(config.bot.database_url).fills()
+        rows = Store(config.bot.database_url, config.bot.instance_id).fills()
         return sorted(rows, key=lambda f: (f.exchange_ts_ns, f.client_order_id))
 
     paper_fills, replay_fills = fills(paper), fills(replay)

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from bot.core.domain import Order, OrderState, Side
 from bot.kernel.migrations.baseline import schema
-from bot.kernel.store import PnlSnapshotRow, Store
+from bot.kernel.store import Store
+from bot.kernel.store_rows import PnlSnapshotRow
 from tests.db.schema_checks import assert_schema_is_the_models
 from tests.kit import stubs
 

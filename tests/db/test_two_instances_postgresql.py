@@ -23,7 +23,8 @@ import tomli_w
 from sqlmodel import Session, select
 
 from bot.cli import main
-from bot.kernel.store import OrderRow, Store
+from bot.kernel.store import Store
+from bot.kernel.store_rows import OrderRow
 from tests.db.conftest import PostgresServer
 from tests.reliability.procs import (
     ACCOUNT_B_ENV,

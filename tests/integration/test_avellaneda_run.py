@@ -40,7 +40,7 @@ def run_avellaneda(tmp_path, gamma: float, seconds: float) -> tuple[Decimal, Dec
         return eth
 
     eth_after = run_simulated(main)
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     # Time-weighted mean |inventory| from the stored fills, starting 1.5 ETH long.
     start_ns = int(config.bot.sim_start.timestamp() * 1e9)
     position, last_ns, weighted = Decimal("1.5"), start_ns, Decimal(0)

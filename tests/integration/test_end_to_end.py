@@ -25,7 +25,7 @@ def test_simulated_run_fills_stores_and_stops_with_nothing_open(tmp_path):
         return bot, final, open_left
 
     bot, final, open_left = run_simulated(main)
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     prefix = client_order_prefix(config.bot.instance_id)
     for name, params in config.venues.items():
         fills = store.fills(name)

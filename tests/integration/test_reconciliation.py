@@ -63,7 +63,7 @@ def test_restart_closes_vanished_orders_cancels_unknown_ones_and_stores_missed_f
         return venue_fills, after_first
 
     venue_fills, open_after_start = run_simulated(main)
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     assert store.get_order(make_client_order_id(prefix_id, 1)).state == "cancelled"
     assert make_client_order_id(prefix_id, 2) not in open_after_start
     assert store.get_order(make_client_order_id(prefix_id, 2)) is None  # cancelled, never adopted

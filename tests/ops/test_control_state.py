@@ -246,5 +246,5 @@ def test_xemm_market_paused_by_a_failed_hedge_stays_paused_after_a_restart(tmp_p
     assert held == paused  # the same market, the same size left unhedged
     assert quiet == (0, 0)  # 30 s after the restart: nothing placed on the paused maker market
     assert resumed == ["va:BTC/USDT"] and open_after > 0
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     assert ControlStore(store, config.bot.instance_id).with_prefix("market_pause:") == {}

@@ -12,7 +12,8 @@ from bot.app.instance_lock import acquire_instance_lock, instance_running
 from bot.cli import main
 from bot.core.domain import Fill, Market, Side
 from bot.kernel.control_store import OPERATOR_PAUSE, ControlStore
-from bot.kernel.store import PnlSnapshotRow, Store
+from bot.kernel.store import Store
+from bot.kernel.store_rows import PnlSnapshotRow
 from tests.kit import small_config_dict
 
 TS = 1796547691768956168

@@ -10,7 +10,7 @@ from bot.app.config import validate_config
 from bot.app.lifecycle import Bot
 from bot.core.clock import run_simulated
 from bot.core.events import FillEvent
-from bot.kernel.store import OrderEventRow, OrderRow
+from bot.kernel.store_rows import OrderEventRow, OrderRow
 from bot.ops.metrics import BotMetrics
 from bot.ops.scheduler import JobScheduler
 from tests.kit import small_config_dict

@@ -114,7 +114,8 @@ def test_post_resume_resumes_a_paused_xemm_market(tmp_path, monkeypatch):
     assert out["open_after_resume"] > 0 and out["placed_after_resume"] > 0  # it quotes again
     assert out["plain"] == {"resumed": True, "markets": ["va:BTC/USDT"]}
     assert out["paused_at_end"] == {}
-    resumes = [json.loads(e.detail) for e in Store(config.bot.database_url).events("market_resume")]
+    store = Store(config.bot.database_url, config.bot.instance_id)
+    resumes = [json.loads(e.detail) for e in store.events("market_resume")]
     assert len(resumes) == 2
     assert resumes[0] == {"strategy": "x", "market": "va:BTC/USDT", "unhedged_base": unhedged}
 
@@ -184,5 +185,6 @@ def test_post_resume_resumes_a_market_the_arbitrage_paused(tmp_path, monkeypatch
     assert out["answer"] == (200, {"resumed": True, "markets": ["va:ETH/USDT"]})
     assert out["status_after"] == []
     assert out["statuses"][:2] == ["unhedged", "done"]  # it trades again once resumed
-    (resume,) = [json.loads(e.detail) for e in Store(config.bot.database_url).events("market_resume")]
+    store = Store(config.bot.database_url, config.bot.instance_id)
+    (resume,) = [json.loads(e.detail) for e in store.events("market_resume")]
     assert resume == paused

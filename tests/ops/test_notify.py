@@ -238,7 +238,7 @@ def test_simulated_run_notifies_trip_pause_resume_and_exact_fill_summaries(tmp_p
     summaries = [m["detail"] for m in receiver.webhook if m["kind"] == "fills_summary"]
     assert [s["period_s"] for s in summaries] == [60.0, 60.0, 60.0]
     n = sum(s["fills"] for s in summaries)
-    fills = Store(config.bot.database_url).fills()
+    fills = Store(config.bot.database_url, config.bot.instance_id).fills()
     assert 0 < n <= len(fills)
     # summaries add up to exactly the first n stored fills' volume
     volume = sum(Decimal(s["volume"].get("USDT", "0")) for s in summaries)

@@ -117,7 +117,7 @@ def test_xemm_parameter_change_restarts_it_and_every_fill_stays_hedged(tmp_path,
     assert seen["mm"] and all(20 < d < 35 for d in seen["mm"])  # the quoting strategy's 25 bps
     assert left == []
 
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     trips = XvenueLedger(store).round_trips("x")
     assert seen["fills_before"] >= 3, "no maker fill before the reload: the test proves nothing"
     assert {t.status for t in trips} == {"hedged"}
@@ -177,7 +177,7 @@ def test_lp_manager_and_hedger_restart_keeps_the_open_position(tmp_path):
     assert adopted.liquidity_raw == before.liquidity_raw and adopted.row_id == before.row_id
     from bot.kernel.lp_store import LpStore
 
-    rows = LpStore(Store(config.bot.database_url)).positions("lp")
+    rows = LpStore(Store(config.bot.database_url, config.bot.instance_id)).positions("lp")
     assert [r.token_id for r in rows] == [before.token_id]  # one position ever: adopted, not re-minted
 
 
@@ -218,7 +218,7 @@ def test_arbitrage_swapped_mid_trade_finishes_both_legs_first(tmp_path):
     seen = run_simulated(main)
     assert seen["old_idle_after_swap"] and seen["new"] is not seen["old"]
     assert seen["new"].params.slippage_buffer_bps == 4
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     trades = XvenueLedger(store).arb_trades("arb")
     assert trades and {t.status for t in trades} == {"done"}  # the swapped trade completed both legs
     cex_bought = sum(Decimal(f.size) for f in store.fills("va") if f.side == "buy")

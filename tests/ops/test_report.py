@@ -9,7 +9,8 @@ import tomli_w
 
 from bot.cli import main as cli_main
 from bot.core.domain import Side
-from bot.kernel.store import PnlSnapshotRow, Store
+from bot.kernel.store import Store
+from bot.kernel.store_rows import PnlSnapshotRow
 from bot.reports.report import build_report
 from tests.kit import small_config_dict, stubs
 

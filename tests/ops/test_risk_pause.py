@@ -52,7 +52,7 @@ def test_drawdown_trip_pauses_cancels_everything_and_resumes_after_cooldown(tmp_
     assert pnl_before - pnl_after > 300  # the crash really cost more than the limit
     assert paused == (True, "kill_switch", 0, 0)  # quotes pulled on the venue and in the tracker
     assert resumed[0] is False and resumed[1] > 0  # quoting again after the 120 s cool-down
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     kinds = [e.kind for e in store.events()]
     trip = json.loads(store.events("kill_switch")[0].detail)
     assert trip["rule"] == "drawdown" and trip["value"] > 300 and trip["limit"] == 300
@@ -80,7 +80,7 @@ def test_cancel_all_command_cancels_ours_only_and_updates_the_store(tmp_path):
         left_behind = await run_with_script(bot, 31, crash_without_cleanup)
         other = OrderRequest("someone-else-1", "va", "BTC/USDT", Side.BUY, 500_000, 1, True)
         await venues["va"].place_order(other)
-        stored_open = len(Store(config.bot.database_url).open_orders())
+        stored_open = len(Store(config.bot.database_url, config.bot.instance_id).open_orders())
         left = await Bot(config, tmp_path, venues=venues).cancel_all_offline()
         ours_after = await our_open_orders(bot)
         others = [u.client_order_id for u in await venues["va"].fetch_open_orders()]
@@ -92,6 +92,6 @@ def test_cancel_all_command_cancels_ours_only_and_updates_the_store(tmp_path):
     assert left_behind > 0 and stored_open == left_behind
     assert (left, ours_after) == (0, 0)
     assert others == ["someone-else-1"]  # another bot's order on the account is never touched
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     assert store.open_orders() == []
     assert store.events()[-1].kind == "cancel_all"

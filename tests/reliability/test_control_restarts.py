@@ -115,7 +115,7 @@ def orders_since(store_url: str, start_index: int) -> int:
 def _orders_created_since(store: Store, since_ns: int) -> list[str]:
     from sqlmodel import Session, col, select
 
-    from bot.kernel.store import OrderRow
+    from bot.kernel.store_rows import OrderRow
 
     with Session(store.engine) as session:
         query = select(OrderRow.client_order_id).where(col(OrderRow.created_ns) >= since_ns)

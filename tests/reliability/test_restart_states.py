@@ -29,7 +29,7 @@ def _stored(store, market, cid, side, price, lots, states, clock):
 
 def test_order_killed_mid_cancel_is_cancelled_after_restart_and_none_left_at_stop(tmp_path):
     config = small_config(tmp_path, venues=("va",))
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     cid = make_client_order_id(config.bot.instance_id, 1)
 
     async def main():
@@ -54,7 +54,7 @@ def test_order_killed_mid_cancel_is_cancelled_after_restart_and_none_left_at_sto
     adopted, left = run_simulated(main)
     assert adopted is OrderState.OPEN  # the lost cancel request is forgotten, the order managed again
     assert left == []
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     assert store.get_order(cid).state == "cancelled"
     assert json.loads(store.events("stop")[-1].detail)["open_orders_left"] == 0
 
@@ -62,7 +62,7 @@ def test_order_killed_mid_cancel_is_cancelled_after_restart_and_none_left_at_sto
 def test_stop_settles_tracked_orders_the_venue_no_longer_lists(tmp_path):
     """A pending order the venue never had (its create was lost) must not hold the stop for its timeout."""
     config = small_config(tmp_path, venues=("va",))
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     ghost = make_client_order_id(config.bot.instance_id, 7)
 
     async def main():
@@ -83,7 +83,7 @@ def test_stop_settles_tracked_orders_the_venue_no_longer_lists(tmp_path):
 
     took = run_simulated(main)
     assert took < config.bot.stop_timeout_s
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     assert store.get_order(ghost).state == "cancelled"
     assert store.open_orders() == []
     assert json.loads(store.events("stop")[-1].detail)["open_orders_left"] == 0
@@ -116,4 +116,4 @@ def test_cancel_of_an_order_that_filled_after_the_diff_is_a_no_op(tmp_path):
 
     state, cancels = run_simulated(main)
     assert (state, cancels) == (OrderState.FILLED, 0)
-    assert Store(config.bot.database_url).get_order(cid).state == "filled"
+    assert Store(config.bot.database_url, config.bot.instance_id).get_order(cid).state == "filled"

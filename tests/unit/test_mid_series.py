@@ -15,7 +15,8 @@ from bot.kernel.market_state import MarketState
 from bot.kernel.mid_series import DEFAULT_RETENTION_DAYS, MidRow, MidSeriesRecorder, load_mids, prune_mids
 from bot.kernel.order_manager import OrderManager
 from bot.kernel.risk import RiskLimits
-from bot.kernel.store import FillRow, Store
+from bot.kernel.store import Store
+from bot.kernel.store_rows import FillRow
 from bot.ops.jobs import housekeeping
 from bot.ops.settings import JobsConfig
 from tests.kit import stubs

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from bot.core.domain import Balance, Fill, Market, Order, OrderRequest, OrderState, Side
 from bot.kernel.lp_store import LpPositionRow, LpStore
-from bot.kernel.store import PnlSnapshotRow, Store
+from bot.kernel.store import Store
+from bot.kernel.store_rows import PnlSnapshotRow
 from strategies.xvenue.store import XvenueLedger
 
 TS = 1796547691768956168

@@ -109,7 +109,7 @@ def test_gap_closes_and_realised_profit_matches_the_computed_one(tmp_path):
     config = _config(tmp_path)
     pool = _pool(3030.0)  # 1% over the CEX
     _, (_, asks) = _run(config, tmp_path, pool)
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     trades = XvenueLedger(store).arb_trades("arb")
     assert len(trades) >= 1 and {t.status for t in trades} == {"done"}
     first = trades[0]
@@ -141,7 +141,7 @@ def test_no_action_when_the_gap_is_below_costs(tmp_path):
     pool = _pool(3003.0)  # ~5 bp over the CEX ask: less than fees + buffer
     before = pool.core.sqrt_price_x96
     bot, _ = _run(config, tmp_path, pool)
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     assert XvenueLedger(store).arb_trades() == []
     assert store.fills() == [] and bot.runtime.orders.counters.placed == 0
     assert pool.core.sqrt_price_x96 == before and pool.wallet0 == 5 * 10**18
@@ -151,7 +151,7 @@ def test_cex_to_pool_gap_closes_and_realised_profit_matches_the_computed_one(tmp
     config = _config(tmp_path)
     pool = _pool(2970.0)  # 1% under the CEX: buy ETH from the pool, sell it on the CEX
     _, (bids, _) = _run(config, tmp_path, pool)
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     trades = XvenueLedger(store).arb_trades("arb")
     assert len(trades) >= 1 and {t.status for t in trades} == {"done"}
     assert {t.direction for t in trades} == {"buy_pool_sell_cex"}
@@ -183,7 +183,7 @@ def test_no_action_when_the_cex_to_pool_gap_is_below_costs(tmp_path):
     pool = _pool(2997.0)  # ~5 bp under the CEX bid: less than fees + buffer
     before = pool.core.sqrt_price_x96
     bot, _ = _run(config, tmp_path, pool)
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     assert XvenueLedger(store).arb_trades() == []
     assert store.fills() == [] and bot.runtime.orders.counters.placed == 0
     assert pool.core.sqrt_price_x96 == before and pool.wallet1 == 20_000 * 10**6

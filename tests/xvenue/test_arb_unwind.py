@@ -74,7 +74,7 @@ def test_a_reverted_pool_swap_has_its_cex_leg_traded_back(tmp_path):
     # 1% over the CEX; another arbitrageur sells as much ETH into the pool just before us
     pool = front_run_pool(3030.0, {0: (True, 1.0)})
     bot = run(config, tmp_path, pool)
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     first = XvenueLedger(store).arb_trades("arb")[0]
     assert first.status == "unwound" and "Too little received" in first.failure
     assert first.direction == "sell_pool_buy_cex"
@@ -95,7 +95,7 @@ def test_a_refused_cex_leg_has_its_pool_swap_reversed_and_repeats_pause_the_mark
     config = _config(tmp_path)
     pool = _pool(3030.0)
     bot = run(config, tmp_path, pool, reject_ioc=float("inf"))
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     trades = XvenueLedger(store).arb_trades("arb")
     # max_consecutive_leg_failures = 3: three unwound trades, then the market is paused
     assert [t.status for t in trades] == ["unwound"] * 3
@@ -120,7 +120,7 @@ def test_a_leg_that_cannot_be_unwound_pauses_the_market_with_the_position_named(
     # 4% over the price we sold at: past unwind_max_slippage_bps (30)
     pool = front_run_pool(3030.0, {1: (False, 30_000 * 10**6)})
     bot = run(config, tmp_path, pool, reject_ioc=float("inf"))
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     trades = XvenueLedger(store).arb_trades("arb")
     assert [t.status for t in trades] == ["unhedged"]
     t = trades[0]

@@ -72,7 +72,7 @@ def test_multi_venue_avellaneda_quotes_both_venues_and_never_crosses_itself(tmp_
     # every target set: our best bid on any venue is below our best ask on any venue, although
     # each venue is quoted around its own mid and the two mids drift bps apart
     assert all(bid < ask for bid, ask in two_sided)
-    fills = Store(config.bot.database_url).fills()
+    fills = Store(config.bot.database_url, config.bot.instance_id).fills()
     assert {f.venue for f in fills} == {"va", "vb"}
     for venue in ("va", "vb"):  # each venue's own position limit (0.1 BTC) holds
         net = sum((1 if f.side == "buy" else -1) * Decimal(f.size) for f in fills if f.venue == venue)

@@ -104,7 +104,7 @@ def test_multi_venue_live_bid_never_at_or_above_our_live_ask_on_the_other_venue(
     assert sampler.samples > 3_000
     assert sampler.crossed == []
     assert sampler.orders.counters.self_trade_held > 0  # the guard had work to do
-    fills = Store(config.bot.database_url).fills()
+    fills = Store(config.bot.database_url, config.bot.instance_id).fills()
     assert {f.venue for f in fills} == {"va", "vb"}
     assert len(fills) >= 40
 
@@ -133,7 +133,7 @@ def test_xemm_maker_venues_never_cross_each_other_when_the_taker_book_jumps(tmp_
     assert sampler.samples > 1_000
     assert sampler.crossed == []
     assert sampler.orders.counters.self_trade_held > 0
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     assert store.events("alert") == []  # every maker fill hedged: both makers quoted throughout
     maker_fills = [f for f in store.fills() if f.venue != "vb"]
     assert {f.venue for f in maker_fills} == {"va", "vc"}

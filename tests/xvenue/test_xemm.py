@@ -90,7 +90,7 @@ def _signed_base(store: Store, venue: str) -> Decimal:
 def test_every_maker_fill_is_hedged_and_its_edge_stored(tmp_path):
     config = _config(tmp_path)
     _run(config, tmp_path, duration_s=240)
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     maker_fills = store.fills("va")
     assert len(maker_fills) >= 5, f"only {len(maker_fills)} maker fills"
     assert all(f.is_maker for f in maker_fills)
@@ -138,7 +138,7 @@ def test_maker_quotes_are_an_engine_strategy_throttled_by_its_min_requote_interv
 def test_rejected_first_hedge_is_retried(tmp_path):
     config = _config(tmp_path)
     bot, _ = _run(config, tmp_path, duration_s=120, reject_ioc=1)
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     trips = XvenueLedger(store).round_trips("x")
     assert trips, "no maker fill in 120 s"
     assert trips[0].status == "hedged" and trips[0].attempts == 2
@@ -151,7 +151,7 @@ def test_rejected_first_hedge_is_retried(tmp_path):
 def test_taker_that_keeps_rejecting_pauses_the_market_with_an_alert(tmp_path):
     config = _config(tmp_path, hedge_max_attempts=3)
     bot, open_left = _run(config, tmp_path, duration_s=120, reject_ioc=float("inf"))
-    store = Store(config.bot.database_url)
+    store = Store(config.bot.database_url, config.bot.instance_id)
     trips = XvenueLedger(store).round_trips("x")
     assert trips and trips[0].status == "failed" and trips[0].attempts == 3
     # paused: after the first failure the maker market never filled again

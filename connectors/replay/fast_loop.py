@@ -30,15 +30,19 @@ from connectors.replay.layout import (
     C_PRICE,
     C_SIDE,
     C_SIZE,
+    F_QPOWER,
     INF_NS,
     O_INFLIGHT,
     O_PRICE,
     O_SIDE,
+    Q_AHEAD,
+    Q_TRADED,
     R_END,
     R_FILLS_FULL,
     R_SAMPLES_FULL,
     RESP_FILL,
     RING,
+    S_BASE,
     S_BEST,
     S_EXCUR,
     S_EXNOW,
@@ -49,6 +53,7 @@ from connectors.replay.layout import (
     S_NEXTWAKE,
     S_NFILLS,
     S_NSAMPLES,
+    S_QMODEL,
     S_REQ_HEAD,
     S_REQ_TAIL,
     S_RESP_HEAD,
@@ -57,9 +62,11 @@ from connectors.replay.layout import (
     S_WAKE_ON_FILL,
 )
 from connectors.replay.local_side import apply_targets, lo_response, maybe_free_slot
+from connectors.replay.queue_model import on_depth
 
 _set_level = inlined(set_level)
 _ex_row = inlined(ex_row)
+_on_depth = inlined(on_depth)
 
 
 @njit
@@ -101,41 +108,103 @@ def _ring_time(ring: np.ndarray, head: int, tail: int) -> int:
 
 
 @inlined
-def _resting_ranges(st: np.ndarray, oi: np.ndarray, act: np.ndarray) -> tuple[int, int, int, int]:
-    """(lowest bid, highest bid, lowest ask, highest ask) of our orders resting at the exchange."""
+def _index_resting(
+    st: np.ndarray, oi: np.ndarray, act: np.ndarray, heads: np.ndarray, nxt: np.ndarray, marks: np.ndarray
+) -> tuple[int, int, int, int, bool]:
+    """Index our orders resting at the exchange by side and price: `heads[row * width + column]`
+    is the first one's slot + 1 at that book row and column (0: none), `nxt[slot]` the next
+    one's; `marks` remembers the entries set, to clear them next time. Returns (lowest bid,
+    highest bid, lowest ask, highest ask, every order is inside the book window)."""
+    width = heads.shape[0] // 2
+    for k in range(marks[0]):
+        heads[marks[1 + k]] = 0
+    marks[0] = 0
+    base = st[S_BASE]
     bid_lo, bid_hi, ask_lo, ask_hi = INF_NS, -INF_NS, INF_NS, -INF_NS
+    inside = True
     for k in range(st[S_NACT]):
         slot = act[k]
         px = oi[slot, O_PRICE]
         if oi[slot, O_SIDE] == 1:
             bid_lo, bid_hi = min(bid_lo, px), max(bid_hi, px)
+            at = px - base
         else:
             ask_lo, ask_hi = min(ask_lo, px), max(ask_hi, px)
-    return bid_lo, bid_hi, ask_lo, ask_hi
+            at = width + px - base
+        if 0 <= px - base < width:
+            nxt[slot] = heads[at]
+            heads[at] = slot + 1
+            marks[1 + marks[0]] = at
+            marks[0] += 1
+        else:
+            inside = False
+    return bid_lo, bid_hi, ask_lo, ask_hi, inside
+
+
+BOOK_ONLY, QUEUES, FULL = 0, 1, 2
 
 
 @inlined
-def _may_touch_ours(data: np.ndarray, i: int, bid_lo: int, bid_hi: int, ask_lo: int, ask_hi: int) -> bool:
-    """False only when `ex_row` would find none of our resting orders to queue-update or fill."""
+def _row_reach(
+    data: np.ndarray, i: int, bid_lo: int, bid_hi: int, ask_lo: int, ask_hi: int, inside: bool
+) -> int:
+    """What a market row can do to our resting orders: nothing (BOOK_ONLY: `ex_row` would scan
+    them and find nothing to do), move the queue of those at its price (QUEUES), or anything
+    (FULL: it may fill one; `ex_row` handles it)."""
     kind = data[C_KIND, i]
     side = data[C_SIDE, i]
     price = data[C_PRICE, i]
     if kind == 1:
+        lots = data[C_SIZE, i]
         if side == 1:
-            return bid_lo <= price <= bid_hi or (data[C_SIZE, i] > 0 and price >= ask_lo)
-        return ask_lo <= price <= ask_hi or (data[C_SIZE, i] > 0 and price <= bid_hi)
-    if kind == 2:
-        return price >= ask_lo if side == 1 else price <= bid_hi
-    return False
+            crosses, queues = lots > 0 and price >= ask_lo, bid_lo <= price <= bid_hi
+        else:
+            crosses, queues = lots > 0 and price <= bid_hi, ask_lo <= price <= ask_hi
+        if crosses or (queues and not inside):
+            return FULL
+        return QUEUES if queues else BOOK_ONLY
+    if kind == 2 and (price >= ask_lo if side == 1 else price <= bid_hi):
+        return FULL
+    return BOOK_ONLY
 
 
 @inlined
-def _book_only_row(data: np.ndarray, i: int, books: np.ndarray, st: np.ndarray) -> None:
-    """What `ex_row` does to a row that touches none of our orders."""
+def _book_row(data: np.ndarray, i: int, books: np.ndarray, st: np.ndarray) -> int:
+    """`ex_row` on a row that fills nothing: the exchange clock and book; returns the level's
+    previous size (0 for a row that is not a depth row)."""
     if data[C_EXCH, i] > st[S_EXNOW]:
         st[S_EXNOW] = data[C_EXCH, i]
-    if data[C_KIND, i] == 1:
-        _set_level(books, st, B_EX + (0 if data[C_SIDE, i] == 1 else 1), data[C_PRICE, i], data[C_SIZE, i])
+    if data[C_KIND, i] != 1:
+        return 0
+    return _set_level(books, st, B_EX + (0 if data[C_SIDE, i] == 1 else 1), data[C_PRICE, i], data[C_SIZE, i])
+
+
+@inlined
+def _move_queues(
+    data: np.ndarray, i: int, prev: int, st: np.ndarray, fst: np.ndarray, of: np.ndarray, heads: np.ndarray,
+    nxt: np.ndarray,
+) -> None:  # fmt: skip
+    """`ex_row`'s queue update for our orders at a depth row's price (indexed: no scan)."""
+    width = heads.shape[0] // 2
+    at = data[C_PRICE, i] - st[S_BASE] + (0 if data[C_SIDE, i] == 1 else width)
+    lots = data[C_SIZE, i]
+    s = heads[at]
+    while s > 0:
+        slot = s - 1
+        of[slot, Q_AHEAD] = _on_depth(
+            st[S_QMODEL], fst[F_QPOWER], of[slot, Q_AHEAD], of[slot, Q_TRADED], prev, lots
+        )
+        of[slot, Q_TRADED] = 0.0
+        s = nxt[slot]
+
+
+@njit
+def _finish(st: np.ndarray, fst: np.ndarray, samples: np.ndarray) -> int:
+    """Both timelines are done: the last sample, as `core.run_until` records it."""
+    if samples.shape[0] - st[S_NSAMPLES] < 1:
+        return R_SAMPLES_FULL
+    _record_sample(st, fst, samples, st[S_LONOW])
+    return R_END
 
 
 @inlined
@@ -205,20 +274,22 @@ def run_grid(
     t_lo = data[C_LOCAL, locur] if locur < n else INF_NS
     t_req = _ring_time(req, st[S_REQ_HEAD], st[S_REQ_TAIL])
     t_resp = _ring_time(resp, st[S_RESP_HEAD], st[S_RESP_TAIL])
-    bid_lo, bid_hi, ask_lo, ask_hi = _resting_ranges(st, oi, act)
+    heads = np.zeros(2 * books.shape[1], dtype=np.int64)
+    nxt = np.zeros(oi.shape[0], dtype=np.int64)
+    marks = np.zeros(oi.shape[0] + 1, dtype=np.int64)
+    bid_lo, bid_hi, ask_lo, ask_hi, inside = _index_resting(st, oi, act, heads, nxt, marks)
     code = 0
     while code == 0:
         t_wake = st[S_NEXTWAKE]
         if t_ex == INF_NS and t_lo == INF_NS:
-            if samples.shape[0] - st[S_NSAMPLES] < 1:
-                code = R_SAMPLES_FULL
-            else:
-                _record_sample(st, fst, samples, st[S_LONOW])
-                code = R_END
+            code = _finish(st, fst, samples)
         elif t_ex <= t_req and t_ex <= t_lo and t_ex <= t_resp and t_ex <= t_wake:
             i = ex_order[excur]
-            if not _may_touch_ours(data, i, bid_lo, bid_hi, ask_lo, ask_hi):
-                _book_only_row(data, i, books, st)
+            reach = _row_reach(data, i, bid_lo, bid_hi, ask_lo, ask_hi, inside)
+            if reach != FULL:
+                prev = _book_row(data, i, books, st)
+                if reach == QUEUES:
+                    _move_queues(data, i, prev, st, fst, of, heads, nxt)
             elif fills.shape[0] - st[S_NFILLS] < room:
                 code = R_FILLS_FULL
                 break
@@ -226,7 +297,7 @@ def run_grid(
                 n_fills = st[S_NFILLS]
                 _ex_row(data, i, books, st, fst, oi, of, act, resp, fills)
                 if st[S_NFILLS] != n_fills:  # a fill may have ended an order and sent an answer
-                    bid_lo, bid_hi, ask_lo, ask_hi = _resting_ranges(st, oi, act)
+                    bid_lo, bid_hi, ask_lo, ask_hi, inside = _index_resting(st, oi, act, heads, nxt, marks)
                     t_resp = _ring_time(resp, st[S_RESP_HEAD], st[S_RESP_TAIL])
             excur += 1
             t_ex = data[C_EXCH, ex_order[excur]] if excur < n else INF_NS
@@ -237,7 +308,7 @@ def run_grid(
             _request_arrives(t_req, books, st, fst, oi, of, act, req, resp, fills)
             t_req = _ring_time(req, st[S_REQ_HEAD], st[S_REQ_TAIL])
             t_resp = _ring_time(resp, st[S_RESP_HEAD], st[S_RESP_TAIL])
-            bid_lo, bid_hi, ask_lo, ask_hi = _resting_ranges(st, oi, act)
+            bid_lo, bid_hi, ask_lo, ask_hi, inside = _index_resting(st, oi, act, heads, nxt, marks)
         elif t_lo <= t_resp and t_lo <= t_wake:
             st[S_LONOW] = t_lo
             if data[C_KIND, locur] == 1:  # lo_row, with set_level compiled in

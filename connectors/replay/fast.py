@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from connectors.replay import layout
 from connectors.replay.core import run_until
 from connectors.replay.events import EventData
-from connectors.replay.fast_loop import grid_quotes, run_grid
+from connectors.replay.fast_loop import exchange_in_order, grid_quotes, run_grid
 from connectors.replay.queue_model import QUEUE_MODELS
 
 _WINDOW_PAD_TICKS = 2_000
@@ -111,8 +112,6 @@ class ReplayState:
     def __init__(self, data: EventData, params: ReplayParams) -> None:
         self.data = data
         self.params = params
-        self.rows = pack_rows(data)
-        self.ex_order = data.exchange_order()
         lo = int(data.price_ticks.min()) if len(data) else 1
         hi = int(data.price_ticks.max()) if len(data) else 1
         base = max(lo - _WINDOW_PAD_TICKS, 1)
@@ -139,6 +138,16 @@ class ReplayState:
         span = max(data.end_ns - start, 0)
         self.samples = np.zeros((span // params.wake_interval_ns + 16, 5), dtype=np.float64)
         self.lat = np.array(params.order_latency_ns, dtype=np.int64)
+
+    @cached_property
+    def rows(self) -> np.ndarray:
+        """The columns packed into one (6, n) int64 array (layout.C_*), for the replay venue and
+        `core.run_until`; the compiled grid reads the columns as they are and never packs."""
+        return pack_rows(self.data)
+
+    @cached_property
+    def ex_order(self) -> np.ndarray:
+        return self.data.exchange_order()
 
     def grow(self, code: int) -> None:
         """Double the buffer a replay loop's return code says is full."""
@@ -183,10 +192,14 @@ def _run_compiled_grid(s: ReplayState, grid: GridQuoter, targets: np.ndarray) ->
         dtype=np.int64,
     )
     wakes = np.zeros(1, dtype=np.int64)
+    d = s.data
+    in_order = exchange_in_order(d.exch_ts_ns)
+    ex_order = np.zeros(0, dtype=np.int64) if in_order else s.ex_order
     while True:
         code = run_grid(
-            s.rows, s.ex_order, s.books, s.st, s.fst, s.oi, s.of, s.act, s.req, s.resp, s.fills,
-            s.samples, s.lat, targets, ints, float(grid.skew_ticks_per_lot), wakes,
+            d.kind, d.side, d.exch_ts_ns, d.local_ts_ns, d.price_ticks, d.size_lots, ex_order, in_order,
+            s.books, s.st, s.fst, s.oi, s.of, s.act, s.req, s.resp, s.fills, s.samples, s.lat, targets, ints,
+            float(grid.skew_ticks_per_lot), wakes,
         )  # fmt: skip
         if code == layout.R_END:
             return int(wakes[0])

@@ -146,16 +146,13 @@ BOOK_ONLY, QUEUES, FULL = 0, 1, 2
 
 @inlined
 def _row_reach(
-    data: np.ndarray, i: int, bid_lo: int, bid_hi: int, ask_lo: int, ask_hi: int, inside: bool
-) -> int:
+    kind: int, side: int, price: int, lots: int, bid_lo: int, bid_hi: int, ask_lo: int, ask_hi: int,
+    inside: bool,
+) -> int:  # fmt: skip
     """What a market row can do to our resting orders: nothing (BOOK_ONLY: `ex_row` would scan
     them and find nothing to do), move the queue of those at its price (QUEUES), or anything
     (FULL: it may fill one; `ex_row` handles it)."""
-    kind = data[C_KIND, i]
-    side = data[C_SIDE, i]
-    price = data[C_PRICE, i]
     if kind == 1:
-        lots = data[C_SIZE, i]
         if side == 1:
             crosses, queues = lots > 0 and price >= ask_lo, bid_lo <= price <= bid_hi
         else:
@@ -169,25 +166,25 @@ def _row_reach(
 
 
 @inlined
-def _book_row(data: np.ndarray, i: int, books: np.ndarray, st: np.ndarray) -> int:
+def _book_row(
+    exch_ns: int, kind: int, side: int, price: int, lots: int, books: np.ndarray, st: np.ndarray
+) -> int:
     """`ex_row` on a row that fills nothing: the exchange clock and book; returns the level's
     previous size (0 for a row that is not a depth row)."""
-    if data[C_EXCH, i] > st[S_EXNOW]:
-        st[S_EXNOW] = data[C_EXCH, i]
-    if data[C_KIND, i] != 1:
+    if exch_ns > st[S_EXNOW]:
+        st[S_EXNOW] = exch_ns
+    if kind != 1:
         return 0
-    return _set_level(books, st, B_EX + (0 if data[C_SIDE, i] == 1 else 1), data[C_PRICE, i], data[C_SIZE, i])
+    return _set_level(books, st, B_EX + (0 if side == 1 else 1), price, lots)
 
 
 @inlined
 def _move_queues(
-    data: np.ndarray, i: int, prev: int, st: np.ndarray, fst: np.ndarray, of: np.ndarray, heads: np.ndarray,
-    nxt: np.ndarray,
+    side: int, price: int, lots: int, prev: int, st: np.ndarray, fst: np.ndarray, of: np.ndarray,
+    heads: np.ndarray, nxt: np.ndarray,
 ) -> None:  # fmt: skip
     """`ex_row`'s queue update for our orders at a depth row's price (indexed: no scan)."""
-    width = heads.shape[0] // 2
-    at = data[C_PRICE, i] - st[S_BASE] + (0 if data[C_SIDE, i] == 1 else width)
-    lots = data[C_SIZE, i]
+    at = price - st[S_BASE] + (0 if side == 1 else heads.shape[0] // 2)
     s = heads[at]
     while s > 0:
         slot = s - 1
@@ -246,8 +243,14 @@ def _quote(
 
 @njit
 def run_grid(
-    data: np.ndarray,
+    kind: np.ndarray,
+    side: np.ndarray,
+    exch: np.ndarray,
+    local: np.ndarray,
+    price: np.ndarray,
+    size: np.ndarray,
     ex_order: np.ndarray,
+    ex_in_order: bool,
     books: np.ndarray,
     st: np.ndarray,
     fst: np.ndarray,
@@ -264,14 +267,16 @@ def run_grid(
     skew_ticks_per_lot: float,
     wakes: np.ndarray,
 ) -> int:
-    """Replay until the data ends (R_END) or a buffer must grow (R_FILLS_FULL, R_SAMPLES_FULL:
-    grow it and call again). `grid` holds (levels, half_spread, spacing, size, max_position)
-    in ticks and lots; `wakes[0]` counts the grid's wake-ups across calls."""
-    n = data.shape[1]
+    """Replay the event columns (EventData's, unpacked) until the data ends (R_END) or a buffer
+    must grow (R_FILLS_FULL, R_SAMPLES_FULL: grow it and call again). Exchange rows go in
+    `ex_order`, or in file order when `ex_in_order`. `grid` holds (levels, half_spread, spacing,
+    size, max_position) in ticks and lots; `wakes[0]` counts the grid's wake-ups across calls."""
+    n = kind.shape[0]
     room = oi.shape[0] + 1
     excur, locur = st[S_EXCUR], st[S_LOCUR]
-    t_ex = data[C_EXCH, ex_order[excur]] if excur < n else INF_NS
-    t_lo = data[C_LOCAL, locur] if locur < n else INF_NS
+    t_ex = exch[excur if ex_in_order else ex_order[excur]] if excur < n else INF_NS
+    t_lo = local[locur] if locur < n else INF_NS
+    one = np.zeros((6, 1), dtype=np.int64)  # the row `ex_row` is given: it reads only row i
     t_req = _ring_time(req, st[S_REQ_HEAD], st[S_REQ_TAIL])
     t_resp = _ring_time(resp, st[S_RESP_HEAD], st[S_RESP_TAIL])
     heads = np.zeros(2 * books.shape[1], dtype=np.int64)
@@ -284,23 +289,26 @@ def run_grid(
         if t_ex == INF_NS and t_lo == INF_NS:
             code = _finish(st, fst, samples)
         elif t_ex <= t_req and t_ex <= t_lo and t_ex <= t_resp and t_ex <= t_wake:
-            i = ex_order[excur]
-            reach = _row_reach(data, i, bid_lo, bid_hi, ask_lo, ask_hi, inside)
+            i = excur if ex_in_order else ex_order[excur]
+            k, sd, px, lots = kind[i], side[i], price[i], size[i]
+            reach = _row_reach(k, sd, px, lots, bid_lo, bid_hi, ask_lo, ask_hi, inside)
             if reach != FULL:
-                prev = _book_row(data, i, books, st)
+                prev = _book_row(t_ex, k, sd, px, lots, books, st)
                 if reach == QUEUES:
-                    _move_queues(data, i, prev, st, fst, of, heads, nxt)
+                    _move_queues(sd, px, lots, prev, st, fst, of, heads, nxt)
             elif fills.shape[0] - st[S_NFILLS] < room:
                 code = R_FILLS_FULL
                 break
             else:
                 n_fills = st[S_NFILLS]
-                _ex_row(data, i, books, st, fst, oi, of, act, resp, fills)
+                one[C_KIND, 0], one[C_SIDE, 0], one[C_EXCH, 0] = k, sd, t_ex
+                one[C_LOCAL, 0], one[C_PRICE, 0], one[C_SIZE, 0] = local[i], px, lots
+                _ex_row(one, 0, books, st, fst, oi, of, act, resp, fills)
                 if st[S_NFILLS] != n_fills:  # a fill may have ended an order and sent an answer
                     bid_lo, bid_hi, ask_lo, ask_hi, inside = _index_resting(st, oi, act, heads, nxt, marks)
                     t_resp = _ring_time(resp, st[S_RESP_HEAD], st[S_RESP_TAIL])
             excur += 1
-            t_ex = data[C_EXCH, ex_order[excur]] if excur < n else INF_NS
+            t_ex = exch[excur if ex_in_order else ex_order[excur]] if excur < n else INF_NS
         elif t_req <= t_lo and t_req <= t_resp and t_req <= t_wake:
             if fills.shape[0] - st[S_NFILLS] < room:
                 code = R_FILLS_FULL
@@ -311,16 +319,16 @@ def run_grid(
             bid_lo, bid_hi, ask_lo, ask_hi, inside = _index_resting(st, oi, act, heads, nxt, marks)
         elif t_lo <= t_resp and t_lo <= t_wake:
             st[S_LONOW] = t_lo
-            if data[C_KIND, locur] == 1:  # lo_row, with set_level compiled in
-                side_row = B_LO + (0 if data[C_SIDE, locur] == 1 else 1)
-                _set_level(books, st, side_row, data[C_PRICE, locur], data[C_SIZE, locur])
+            if kind[locur] == 1:  # lo_row, with set_level compiled in
+                side_row = B_LO + (0 if side[locur] == 1 else 1)
+                _set_level(books, st, side_row, price[locur], size[locur])
             locur += 1
-            t_lo = data[C_LOCAL, locur] if locur < n else INF_NS
+            t_lo = local[locur] if locur < n else INF_NS
         elif t_resp <= t_wake:
             st[S_LONOW] = t_resp
-            kind = lo_response(st, oi, resp)
+            answer = lo_response(st, oi, resp)
             t_resp = _ring_time(resp, st[S_RESP_HEAD], st[S_RESP_TAIL])
-            if kind == RESP_FILL and st[S_WAKE_ON_FILL]:
+            if answer == RESP_FILL and st[S_WAKE_ON_FILL]:
                 _quote(st, oi, req, lat, targets, grid, skew_ticks_per_lot, wakes)
                 t_req = _ring_time(req, st[S_REQ_HEAD], st[S_REQ_TAIL])
         elif samples.shape[0] - st[S_NSAMPLES] < 1:
@@ -333,3 +341,13 @@ def run_grid(
             t_req = _ring_time(req, st[S_REQ_HEAD], st[S_REQ_TAIL])
     st[S_EXCUR], st[S_LOCUR] = excur, locur
     return code
+
+
+@njit
+def exchange_in_order(exch_ts_ns: np.ndarray) -> bool:
+    """True when the rows are already in exchange-time order (no reordering needed)."""
+    n = exch_ts_ns.shape[0]
+    i = 1
+    while i < n and exch_ts_ns[i] >= exch_ts_ns[i - 1]:
+        i += 1
+    return i >= n

@@ -1,9 +1,11 @@
-"""The fast backtest: the jitted replay core plus a Python strategy called only on wake-ups.
+"""The fast backtest: the jitted replay core plus a strategy asked for quotes only on wake-ups.
 
 A strategy is any object with `quotes(now_ns, best_bid_ticks, best_ask_ticks, position_lots,
 out) -> n`: it writes up to `out.shape[0]` rows (side ±1, price_ticks, size_lots) of wanted
 post-only orders and returns how many. The core keeps orders already at a wanted price, cancels
-the others and sends the missing ones, all through the latency channels.
+the others and sends the missing ones, all through the latency channels. `GridQuoter` runs
+compiled inside the replay loop (connectors/replay/fast_loop.py: the whole backtest is one
+jitted call); any other strategy is called from Python at each wake-up (`core.run_until`).
 """
 
 from __future__ import annotations
@@ -250,8 +252,9 @@ def _result(s: ReplayState, data: EventData, wakes: int) -> ReplayResult:
 
 @dataclass(slots=True)
 class GridQuoter:
-    """A grid market maker: `levels` post-only orders a side, one tick apart, around a
-    reservation price skewed `skew_ticks_per_lot` against the position, within ±max_position."""
+    """A grid market maker: `levels` post-only orders a side, `spacing_ticks` apart, around a
+    reservation price skewed `skew_ticks_per_lot` against the position, within ±max_position
+    (`fast_loop.grid_quotes`); `run_fast` runs it compiled into the replay loop."""
 
     levels: int = 5
     half_spread_ticks: int = 1

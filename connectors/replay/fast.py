@@ -1,15 +1,18 @@
-"""The fast backtest: the jitted replay core plus a Python strategy called only on wake-ups.
+"""The fast backtest: the jitted replay core plus a strategy asked for quotes only on wake-ups.
 
 A strategy is any object with `quotes(now_ns, best_bid_ticks, best_ask_ticks, position_lots,
 out) -> n`: it writes up to `out.shape[0]` rows (side ±1, price_ticks, size_lots) of wanted
 post-only orders and returns how many. The core keeps orders already at a wanted price, cancels
-the others and sends the missing ones, all through the latency channels.
+the others and sends the missing ones, all through the latency channels. `GridQuoter` runs
+compiled inside the replay loop (connectors/replay/fast_loop.py: the whole backtest is one
+jitted call); any other strategy is called from Python at each wake-up (`core.run_until`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -17,6 +20,7 @@ import numpy as np
 from connectors.replay import layout
 from connectors.replay.core import run_until
 from connectors.replay.events import EventData
+from connectors.replay.fast_loop import exchange_in_order, grid_quotes, run_grid
 from connectors.replay.queue_model import QUEUE_MODELS
 
 _WINDOW_PAD_TICKS = 2_000
@@ -110,8 +114,6 @@ class ReplayState:
     def __init__(self, data: EventData, params: ReplayParams) -> None:
         self.data = data
         self.params = params
-        self.rows = pack_rows(data)
-        self.ex_order = data.exchange_order()
         lo = int(data.price_ticks.min()) if len(data) else 1
         hi = int(data.price_ticks.max()) if len(data) else 1
         base = max(lo - _WINDOW_PAD_TICKS, 1)
@@ -139,11 +141,24 @@ class ReplayState:
         self.samples = np.zeros((span // params.wake_interval_ns + 16, 5), dtype=np.float64)
         self.lat = np.array(params.order_latency_ns, dtype=np.int64)
 
-    def grow_fills(self) -> None:
-        self.fills = _doubled(self.fills)
+    @cached_property
+    def rows(self) -> np.ndarray:
+        """The columns packed into one (6, n) int64 array (layout.C_*), for the replay venue and
+        `core.run_until`; the compiled grid reads the columns as they are and never packs."""
+        return pack_rows(self.data)
 
-    def grow_samples(self) -> None:
-        self.samples = _doubled(self.samples)
+    @cached_property
+    def ex_order(self) -> np.ndarray:
+        return self.data.exchange_order()
+
+    def grow(self, code: int) -> None:
+        """Double the buffer a replay loop's return code says is full."""
+        if code == layout.R_FILLS_FULL:
+            self.fills = _doubled(self.fills)
+        elif code == layout.R_SAMPLES_FULL:
+            self.samples = _doubled(self.samples)
+        else:
+            raise ValueError(f"code: {code} names no buffer")
 
     def counters(self) -> dict[str, int]:
         st = self.st
@@ -161,9 +176,39 @@ class ReplayState:
 
 
 def run_fast(data: EventData, strategy: FastStrategy, params: ReplayParams | None = None) -> ReplayResult:
+    """Replay `data` with `strategy` answering every wake-up; a `GridQuoter` runs inside the
+    jitted loop (one call into numba), any other strategy is called from Python at each wake-up."""
     params = params or ReplayParams()
     s = ReplayState(data, params)
     targets = np.zeros((params.max_orders, 3), dtype=np.int64)
+    if isinstance(strategy, GridQuoter):
+        wakes = _run_compiled_grid(s, strategy, targets)
+    else:
+        wakes = _run_with_callbacks(s, strategy, targets)
+    return _result(s, data, wakes)
+
+
+def _run_compiled_grid(s: ReplayState, grid: GridQuoter, targets: np.ndarray) -> int:
+    ints = np.array(
+        [grid.levels, grid.half_spread_ticks, grid.spacing_ticks, grid.size_lots, grid.max_position_lots],
+        dtype=np.int64,
+    )
+    wakes = np.zeros(1, dtype=np.int64)
+    d = s.data
+    in_order = exchange_in_order(d.exch_ts_ns)
+    ex_order = np.zeros(0, dtype=np.int64) if in_order else s.ex_order
+    while True:
+        code = run_grid(
+            d.kind, d.side, d.exch_ts_ns, d.local_ts_ns, d.price_ticks, d.size_lots, ex_order, in_order,
+            s.books, s.st, s.fst, s.oi, s.of, s.act, s.req, s.resp, s.fills, s.samples, s.lat, targets, ints,
+            float(grid.skew_ticks_per_lot), wakes,
+        )  # fmt: skip
+        if code == layout.R_END:
+            return int(wakes[0])
+        s.grow(code)
+
+
+def _run_with_callbacks(s: ReplayState, strategy: FastStrategy, targets: np.ndarray) -> int:
     n_targets = -1
     wakes = 0
     st = s.st
@@ -174,12 +219,9 @@ def run_fast(data: EventData, strategy: FastStrategy, params: ReplayParams | Non
         )  # fmt: skip
         n_targets = -1
         if code == layout.R_END:
-            break
-        if code == layout.R_FILLS_FULL:
-            s.grow_fills()
-            continue
-        if code == layout.R_SAMPLES_FULL:
-            s.grow_samples()
+            return wakes
+        if code in (layout.R_FILLS_FULL, layout.R_SAMPLES_FULL):
+            s.grow(code)
             continue
         wakes += 1
         n_targets = strategy.quotes(
@@ -189,6 +231,10 @@ def run_fast(data: EventData, strategy: FastStrategy, params: ReplayParams | Non
             int(st[layout.S_LOPOS]),
             targets,
         )
+
+
+def _result(s: ReplayState, data: EventData, wakes: int) -> ReplayResult:
+    st = s.st
     bb, ba = int(st[layout.S_BEST + layout.B_LO]), int(st[layout.S_BEST + layout.B_LO + 1])
     return ReplayResult(
         fills=s.fills[: st[layout.S_NFILLS]].copy(),
@@ -206,8 +252,9 @@ def run_fast(data: EventData, strategy: FastStrategy, params: ReplayParams | Non
 
 @dataclass(slots=True)
 class GridQuoter:
-    """A grid market maker: `levels` post-only orders a side, one tick apart, around a
-    reservation price skewed `skew_ticks_per_lot` against the position, within ±max_position."""
+    """A grid market maker: `levels` post-only orders a side, `spacing_ticks` apart, around a
+    reservation price skewed `skew_ticks_per_lot` against the position, within ±max_position
+    (`fast_loop.grid_quotes`); `run_fast` runs it compiled into the replay loop."""
 
     levels: int = 5
     half_spread_ticks: int = 1
@@ -219,18 +266,8 @@ class GridQuoter:
     def quotes(
         self, now_ns: int, best_bid_ticks: int, best_ask_ticks: int, position_lots: int, out: np.ndarray
     ) -> int:
-        if best_bid_ticks <= 0 or best_ask_ticks <= 0 or best_bid_ticks >= best_ask_ticks:
-            return 0
-        reservation = 0.5 * (best_bid_ticks + best_ask_ticks) - self.skew_ticks_per_lot * position_lots
-        top_bid = min(math.floor(reservation - self.half_spread_ticks), best_ask_ticks - 1)
-        top_ask = max(math.ceil(reservation + self.half_spread_ticks), best_bid_ticks + 1)
-        n = 0
-        size = self.size_lots
-        for level in range(self.levels):
-            if position_lots + (level + 1) * size <= self.max_position_lots and n < out.shape[0]:
-                out[n, 0], out[n, 1], out[n, 2] = 1, top_bid - level * self.spacing_ticks, size
-                n += 1
-            if position_lots - (level + 1) * size >= -self.max_position_lots and n < out.shape[0]:
-                out[n, 0], out[n, 1], out[n, 2] = -1, top_ask + level * self.spacing_ticks, size
-                n += 1
-        return n
+        n = grid_quotes(
+            self.levels, self.half_spread_ticks, self.spacing_ticks, self.skew_ticks_per_lot,
+            self.size_lots, self.max_position_lots, best_bid_ticks, best_ask_ticks, position_lots, out,
+        )  # fmt: skip
+        return int(n)

@@ -25,3 +25,14 @@ def njit(func: F) -> F:
     if numba is None:  # pragma: no cover
         return func
     return cast(F, numba.njit(cache=True, nogil=True)(func))
+
+
+def inlined(func: F) -> F:
+    """A function (plain or already `njit`) compiled into each jitted caller's body instead of
+    called: for small helpers on a per-row path, where a call passing arrays costs more than the
+    work. Not cached on its own: it is only ever compiled as part of a caller."""
+    if numba is None:  # pragma: no cover
+        return func
+    if isinstance(func, numba.core.dispatcher.Dispatcher):
+        return cast(F, numba.njit(nogil=True, inline="always")(func.py_func))
+    return cast(F, numba.njit(nogil=True, inline="always")(func))

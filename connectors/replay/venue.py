@@ -24,6 +24,7 @@ from bot.core.clock import Clock
 from bot.core.domain import Balance, Fill, Market, OrderRequest
 from bot.core.events import BookSnapshot, FillEvent, OrderUpdate, PublicTrade, VenueEvent, VenueStatus
 from connectors.base import EventSink, OrderRejected, VenueError, VenueUnavailable
+from connectors.replay import layout
 from connectors.replay.conflated import ConflatedFeed
 from connectors.replay.events import EventData, load_events
 from connectors.replay.exchange import ReplayExchange, Timed
@@ -65,6 +66,12 @@ class ReplayVenue:
         self.finished = asyncio.Event()
         """Set when the last row of the file has reached the bot."""
         self.snapshots_published = 0
+
+    @property
+    def rows_received(self) -> int:
+        """Rows of the file consumed on the bot's side so far (progress of a backtest)."""
+        ex = self.exchange
+        return 0 if ex is None else int(ex.s.st[layout.S_LOCUR])
 
     # ---- lifecycle -----------------------------------------------------------------------------
 

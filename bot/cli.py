@@ -121,7 +121,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     setup_logging(config.bot.log_format, args.log_level, secret_env_names(config))
     data = Path(args.data) if args.data else None
     try:
-        summary = run_backtest(config, path.resolve().parent, Path(args.out), data, str(path))
+        progress = not args.quiet and sys.stderr.isatty()
+        config_dir = path.resolve().parent
+        summary = run_backtest(config, config_dir, Path(args.out), data, str(path), progress=progress)
     except EventFileError as exc:
         print(f"--data: {exc}", file=sys.stderr)
         return 2
@@ -240,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="L2 event file (.npz); overrides the replay venue's data")
     p.add_argument("--out", default="backtest", help="output directory (default: ./backtest)")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--quiet", action="store_true", help="no progress line (it shows only on a terminal)")
     p.set_defaults(func=cmd_backtest)
     p = sub.add_parser("sweep", help="backtest a parameter grid in parallel on Ray; rank the points")
     p.add_argument("--config", required=True, help='TOML config with a venue of kind = "replay"')

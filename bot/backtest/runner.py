@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.app.config import AppConfig
 from bot.app.lifecycle import Bot
+from bot.backtest.progress import ProgressLine
 from bot.core.clock import NS_PER_S, LoopClock, run_simulated
 from bot.core.config_base import ConfigError
 from bot.kernel.store import Store
@@ -97,9 +98,16 @@ def backtest_config(
 
 
 def run_backtest(
-    config: AppConfig, config_dir: Path, out_dir: Path, data: Path | None = None, source: str = "config"
+    config: AppConfig,
+    config_dir: Path,
+    out_dir: Path,
+    data: Path | None = None,
+    source: str = "config",
+    *,
+    progress: bool = False,
 ) -> BacktestSummary:
-    """Run one backtest and write the report (report.md, report.json, charts) into `out_dir`."""
+    """Run one backtest and write the report (report.md, report.json, charts) into `out_dir`;
+    `progress`: a progress line on stderr (rows, rows/s, ETA)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         (out_dir / f"{STORE_NAME}{suffix}").unlink(missing_ok=True)
@@ -115,7 +123,8 @@ def run_backtest(
             "bot": cfg.bot.model_copy(update={"sim_start": datetime.fromtimestamp(epoch_ns // NS_PER_S, UTC)})
         }
     )
-    run_simulated(lambda: _run(cfg, out_dir, datasets, epoch_ns))
+    total = sum(len(d) for d in datasets.values()) if progress else 0
+    run_simulated(lambda: _run(cfg, out_dir, datasets, epoch_ns, total))
     store = Store(cfg.bot.database_url, cfg.bot.instance_id)
     try:
         paths = write_report(store, epoch_ns, out_dir)
@@ -125,7 +134,9 @@ def run_backtest(
     return summarize(report, epoch_ns, end_ns)
 
 
-async def _run(cfg: AppConfig, out_dir: Path, datasets: dict[str, EventData], epoch_ns: int) -> None:
+async def _run(
+    cfg: AppConfig, out_dir: Path, datasets: dict[str, EventData], epoch_ns: int, progress_rows: int
+) -> None:
     clock = LoopClock(epoch_ns=epoch_ns)
     venues: dict[str, Venue] = {}
     for name, params in cfg.venues.items():
@@ -142,10 +153,16 @@ async def _run(cfg: AppConfig, out_dir: Path, datasets: dict[str, EventData], ep
         stop.set()
 
     watcher = asyncio.create_task(stop_at_end())
+    line = None
+    if progress_rows:
+        line = ProgressLine(progress_rows, lambda: sum(v.rows_received for v in replays))
+        line.start()
     try:
         await bot.run(stop=stop)
     finally:
         watcher.cancel()
+        if line is not None:
+            line.stop()
         for venue in venues.values():
             await venue.close()
 

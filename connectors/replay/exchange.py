@@ -21,7 +21,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from bot.core.domain import Balance, Fill, Market, OrderRequest, OrderState, Side
+from bot.core.domain import Balance, Fill, Market, OrderRequest, OrderState
 from bot.core.events import BalanceUpdate, FillEvent, OrderUpdate, PublicTrade, VenueEvent
 from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
 from connectors.mock.accounts import Account, InsufficientFunds, lock_amount, lock_asset
@@ -38,6 +38,7 @@ from connectors.replay.exchange_side import ex_request
 from connectors.replay.fast import ReplayParams, ReplayState
 from connectors.replay.local_side import lo_response
 from connectors.replay.params import ReplayVenueParams
+from connectors.replay.prints import public_trades
 
 Timed = tuple[int, VenueEvent]
 _NO_WAKE_NS = 1 << 60
@@ -257,19 +258,11 @@ class ReplayExchange:
             self.publish = True
             self.book_exch_ns = int(rows[layout.C_EXCH, first:last].max())
         self.feed_latency_ns = int(rows[layout.C_LOCAL, last - 1] - rows[layout.C_EXCH, last - 1])
-        trades = first + np.flatnonzero(rows[layout.C_KIND, first:last] == TRADE)
-        if len(trades) == 0:
-            return []
-        m = self.market
-        cols = rows[:, trades].tolist()
-        r = self.lot_ratio  # trading lots rounded up: a print or level finer than a lot still shows
-        which = (layout.C_SIDE, layout.C_EXCH, layout.C_LOCAL, layout.C_PRICE, layout.C_SIZE)
-        return [
-            PublicTrade(
-                m.venue, m.symbol, Side.BUY if s > 0 else Side.SELL, price, -(-lots // r), exch, local
-            )
-            for s, exch, local, price, lots in zip(*(cols[c] for c in which), strict=True)
-        ]
+        return self.public_trades(first + np.flatnonzero(rows[layout.C_KIND, first:last] == TRADE))
+
+    def public_trades(self, rows_at: np.ndarray) -> list[PublicTrade]:
+        """The prints of these TRADE rows, as the bot receives them."""
+        return public_trades(self.market, self.s.rows, rows_at, self.lot_ratio)
 
     def top_of_book(self, depth: int) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
         """The local book's best levels plus our orders resting at the exchange time it shows."""
@@ -277,12 +270,17 @@ class ReplayExchange:
         sides = []
         for row, sign in ((layout.B_LO, 1), (layout.B_LO + 1, -1)):
             n = top_levels(self.s.books, self.s.st, row, depth, self._levels)
-            sizes = -(-self._levels[:n, 1] // self.lot_ratio)
-            levels = dict(zip(self._levels[:n, 0].tolist(), sizes.tolist(), strict=True))
+            top = self._levels[:n]
+            sizes = top[:, 1] if self.lot_ratio == 1 else -(-top[:, 1] // self.lot_ratio)
+            levels = dict(zip(top[:, 0].tolist(), sizes.tolist(), strict=True))  # best first
+            inserted = False
             for (side, price), lots in own.items():
                 if side == sign:
+                    inserted = inserted or price not in levels
                     levels[price] = levels.get(price, 0) + lots
-            sides.append(tuple(sorted(levels.items(), key=lambda kv: -sign * kv[0])[:depth]))
+            # prices are unique: sorting the pairs sorts by price
+            best_first = sorted(levels.items(), reverse=sign > 0)[:depth] if inserted else levels.items()
+            sides.append(tuple(best_first))
         return sides[0], sides[1]
 
     # ---- internals -------------------------------------------------------------------------

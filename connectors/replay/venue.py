@@ -22,8 +22,10 @@ from typing import TypeVar
 
 from bot.core.clock import Clock
 from bot.core.domain import Balance, Fill, Market, OrderRequest
-from bot.core.events import BookSnapshot, FillEvent, OrderUpdate, VenueEvent, VenueStatus
+from bot.core.events import BookSnapshot, FillEvent, OrderUpdate, PublicTrade, VenueEvent, VenueStatus
 from connectors.base import EventSink, OrderRejected, VenueError, VenueUnavailable
+from connectors.replay import layout
+from connectors.replay.conflated import ConflatedFeed
 from connectors.replay.events import EventData, load_events
 from connectors.replay.exchange import ReplayExchange, Timed
 from connectors.replay.fast import latency_samples
@@ -57,12 +59,19 @@ class ReplayVenue:
         self._published: tuple[object, object] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self.feed: ConflatedFeed | None = None  # book_feed = "top_moves"
         self._connected = False
         self._last_private_ns = 0
         self._private: InOrderDelivery[VenueEvent] = InOrderDelivery(self._deliver)
         self.finished = asyncio.Event()
         """Set when the last row of the file has reached the bot."""
         self.snapshots_published = 0
+
+    @property
+    def rows_received(self) -> int:
+        """Rows of the file consumed on the bot's side so far (progress of a backtest)."""
+        ex = self.exchange
+        return 0 if ex is None else int(ex.s.st[layout.S_LOCUR])
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -78,6 +87,8 @@ class ReplayVenue:
     async def close(self) -> None:
         self._connected = False
         self._sink = None
+        if self.feed is not None:
+            self.feed.stop()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -98,7 +109,17 @@ class ReplayVenue:
         # on the stream like the rest of it: one feed latency later
         status = VenueStatus(self.name, True, f"replaying {ex.market.symbol}", self.clock.now_ns())
         self._loop.call_later(ex.feed_latency_ns / 1e9, self._deliver, status)
-        self._task = self._loop.create_task(self._replay(ex), name=f"{self.name}-replay")
+        if self.params.book_feed == "top_moves":
+            self.feed = ConflatedFeed(
+                ex, self.clock, self._loop,
+                top_move_ticks=self.params.top_move_ticks,
+                max_delay_ns=round(self.params.max_book_delay_ms * 1e6),
+                schedule=self._schedule, deliver_trades=self._deliver_trades, publish=self._publish,
+                finished=self.finished,
+            )  # fmt: skip
+            self.feed.start(self.clock.now_ns())
+        else:
+            self._task = self._loop.create_task(self._replay(ex), name=f"{self.name}-replay")
 
     # ---- trading -------------------------------------------------------------------------------
 
@@ -175,6 +196,8 @@ class ReplayVenue:
             # what the request changed reaches the private stream with the feed, like the rest of it
             return call(ex, now, now + ex.feed_latency_ns)
         finally:
+            if self.feed is not None:
+                self.feed.replan(now)  # a new resting order may fill before the feed's next wake
             await asyncio.sleep(latency_ns / 1e9)
 
     async def _replay(self, ex: ReplayExchange) -> None:
@@ -202,6 +225,14 @@ class ReplayVenue:
             if ex.publish:
                 self._publish()
         self.finished.set()
+
+    def _deliver_trades(self, trades: list[PublicTrade]) -> bool:
+        sink = self._sink
+        if sink is None:
+            return False
+        for trade in trades:
+            sink(trade)
+        return True
 
     def _publish(self) -> None:
         """A BookSnapshot of the local book with our orders, on the file's own cadence: a feed

@@ -4,6 +4,7 @@ the store, and clear errors for a config without a replay venue or a bad data fi
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from bot.backtest.synthetic import SyntheticParams, generate
@@ -71,11 +72,15 @@ def test_backtest_cli_writes_the_report_of_the_replayed_run(tmp_path):
 
 def test_backtest_cli_names_the_problem(tmp_path):
     (tmp_path / "bt.toml").write_text(CONFIG)
-    proc = mmbot("backtest", "--config", "bt.toml", "--out", "o", cwd=tmp_path)
-    assert proc.returncode == 2 and "venues.rp.data: no such file" in proc.stderr
     (tmp_path / "bad.npz").write_bytes(b"not an npz")
-    proc = mmbot("backtest", "--config", "bt.toml", "--data", "bad.npz", "--out", "o", cwd=tmp_path)
-    assert proc.returncode == 2 and "bad.npz: cannot read an .npz event file" in proc.stderr
     (tmp_path / "mock.toml").write_text(CONFIG.replace('kind = "replay"', 'kind = "mock"'))
-    proc = mmbot("backtest", "--config", "mock.toml", "--out", "o", cwd=tmp_path)
-    assert proc.returncode == 2 and "venues.rp" in proc.stderr
+    runs = [  # each its own --out: they run side by side
+        ("backtest", "--config", "bt.toml", "--out", "o1"),
+        ("backtest", "--config", "bt.toml", "--data", "bad.npz", "--out", "o2"),
+        ("backtest", "--config", "mock.toml", "--out", "o3"),
+    ]
+    with ThreadPoolExecutor(len(runs)) as pool:  # all at once: each spends seconds importing
+        no_file, bad_file, mock = pool.map(lambda args: mmbot(*args, cwd=tmp_path), runs)
+    assert no_file.returncode == 2 and "venues.rp.data: no such file" in no_file.stderr
+    assert bad_file.returncode == 2 and "bad.npz: cannot read an .npz event file" in bad_file.stderr
+    assert mock.returncode == 2 and "venues.rp" in mock.stderr

@@ -3,6 +3,7 @@ and a real two-node Ray cluster with token authentication whose worker cannot se
 files (the input folder is deleted once the driver has read it, before any point runs)."""
 
 import json
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -129,6 +130,11 @@ def test_sweep_on_local_ray_ranks_one_row_per_point(tmp_path, capsys):
     assert "| rank | strategies.mm.half_spread_bps |" in (out / "sweep.md").read_text()
 
 
+def cluster_sweep_args(folder, out, address):
+    return ["sweep", "--config", str(folder / "bt.toml"), "--grid", str(folder / "grid.toml"),
+            "--resource", WORKER_RESOURCE, "--out", str(out), "--address", address]  # fmt: skip
+
+
 def test_sweep_on_two_nodes_without_a_shared_disk(tmp_path):
     inputs = tmp_path / "inputs"
     # 39 minutes of data in 1,000 rows (39 one-minute PnL changes; snapshots once a minute keep
@@ -141,24 +147,27 @@ def test_sweep_on_two_nodes_without_a_shared_disk(tmp_path):
     )  # fmt: skip
     (inputs / "bad.npz").write_bytes(b"<html>502 Bad Gateway</html>")  # a failed download
     out = tmp_path / "out"
-    args = ["sweep", "--config", str(inputs / "bt.toml"), "--grid", str(inputs / "grid.toml"),
-            "--resource", WORKER_RESOURCE, "--out", str(out)]  # fmt: skip
+    # The refused driver runs beside the real one (most of its time is imports and connection
+    # waits), on its own copy of the inputs (the real driver deletes them) and its own --out.
+    refused_in, refused_out = tmp_path / "refused-in", tmp_path / "refused-out"
+    shutil.copytree(inputs, refused_in)
     with two_node_cluster() as cluster:
         # Without the token the cluster refuses the driver; the sweep says what to set.
-        refused = subprocess.run(
-            [sys.executable, "-m", "bot.cli", *args, "--address", cluster.address],
-            cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        refused = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", *cluster_sweep_args(refused_in, refused_out, cluster.address)],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={k: v for k, v in child_env(RAY_gcs_server_port_wait_time_s="2").items()
                  if not k.startswith("RAY_AUTH")},
         )  # fmt: skip
-        assert refused.returncode == 2, refused.stderr[-3000:]
-        assert "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH" in refused.stderr
-        assert not out.exists()
         proc = subprocess.run(
-            [sys.executable, "-c", DRIVER, str(inputs), *args, "--address", cluster.address],
+            [sys.executable, "-c", DRIVER, str(inputs), *cluster_sweep_args(inputs, out, cluster.address)],
             cwd=tmp_path, capture_output=True, text=True, timeout=600,
             env=cluster.driver_env(child_env()),
         )  # fmt: skip
+        _, refused_err = refused.communicate(timeout=300)
+        assert refused.returncode == 2, refused_err[-3000:]
+        assert "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH" in refused_err
+        assert not refused_out.exists()
         worker_node = cluster.worker_node_id()
     print(proc.stdout)  # the table, for the record (pytest -s)
     assert proc.returncode == 1, proc.stderr[-3000:]  # some points failed, the others completed

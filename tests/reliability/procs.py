@@ -1,18 +1,23 @@
 """Real processes for reliability tests: `mmbot mock-exchange` and `mmbot run`, plus a ccxt view of the venue.
 
 The venue view is ccxt's own synchronous binance class pointed at the facade: what the exchange
-says, independent of anything the bot stored.
+says, independent of anything the bot stored. A bot process can be prepared ahead of its start
+(`prepare_bot`): its imports, seconds of CPU, then overlap the previous run of a restart test.
 """
 
 from __future__ import annotations
 
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Callable
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import ccxt
 import tomli_w
@@ -30,6 +35,7 @@ ACCOUNT_B_ENV = {KEY_B_ENV: KEY_B, SECRET_B_ENV: SECRET_B}
 OPTIONS = {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False}
 SYMBOLS = ("BTC/USDT", "ETH/USDT")
 INITIAL_BALANCES = {"USDT": Decimal("1000000"), "BTC": Decimal("10"), "ETH": Decimal("200")}
+T = TypeVar("T")
 
 
 def facade_config(seed: int = 5, taker_rate_per_s: float = 3.0) -> dict[str, Any]:
@@ -145,13 +151,106 @@ def bot_env(**extra: str) -> dict[str, str]:
     return child_env(**{KEY_ENV: KEY, SECRET_ENV: SECRET}, **extra)
 
 
-def start_bot(config_path: Path, workdir: Path, log_path: Path, env: dict[str, str] | None = None,
-              duration_s: float | None = None) -> subprocess.Popen[bytes]:  # fmt: skip
-    args = [sys.executable, "-m", "bot.cli", "run", "--config", str(config_path)]
+def store_url(workdir: Path) -> str:
+    return f"sqlite:///{workdir}/bot.sqlite"
+
+
+def write_bot_toml(workdir: Path, url: str, instance_id: str = "crash", bot: dict[str, Any] | None = None,
+                   **venue_overrides: Any) -> Path:  # fmt: skip
+    """`bot_config` on the facade at `url`, its store `workdir`/bot.sqlite, `bot` merged into
+    [bot]; written to `workdir`/bot.toml."""
+    data = bot_config(url, instance_id, **venue_overrides)
+    data["bot"]["database_url"] = store_url(workdir)
+    data["bot"].update(bot or {})
+    path = workdir / "bot.toml"
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+# What a prepared bot process runs: the imports `mmbot run` of a ccxt venue makes (seconds of CPU;
+# module code only, nothing starts), then, on "go", exactly what `python -m bot.cli` runs: the
+# module afresh as __main__ (runpy, sys.argv[0] its file). EOF instead of "go": exit, unstarted.
+_PREPARED_MAIN = """
+import runpy, sys
+import bot.cli, bot.app.launch, connectors.ccxt.venue, ccxt.pro
+del sys.modules["bot.cli"]
+if sys.stdin.readline() != "go\\n":
+    sys.exit(0)
+runpy.run_module("bot.cli", run_name="__main__", alter_sys=True)
+"""
+
+
+class PreparedBot:
+    """A `mmbot run` process with its imports done, waiting for `start()`."""
+
+    def __init__(self, args: list[str], workdir: Path, log_path: Path, env: dict[str, str]) -> None:
+        with log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", _PREPARED_MAIN, *args],
+                cwd=workdir, env=env, stdin=subprocess.PIPE, stdout=log, stderr=log,
+            )  # fmt: skip
+
+    def start(self) -> subprocess.Popen[bytes]:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(b"go\n")
+            self.proc.stdin.close()
+        except BrokenPipeError:  # it died importing: the caller sees its exit code
+            pass
+        return self.proc
+
+    def discard(self) -> None:
+        """Never started: end it (EOF on its stdin)."""
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        if self.proc.wait(timeout=60) != 0:
+            raise AssertionError(f"an unstarted bot process exited with {self.proc.returncode}")
+
+
+def prepare_bot(config_path: Path, workdir: Path, log_path: Path, env: dict[str, str] | None = None,
+                duration_s: float | None = None) -> PreparedBot:  # fmt: skip
+    args = ["run", "--config", str(config_path)]
     if duration_s is not None:
         args += ["--duration", str(duration_s)]
-    with log_path.open("ab") as log:
-        return subprocess.Popen(args, cwd=workdir, env=env or bot_env(), stdout=log, stderr=log)
+    return PreparedBot(args, workdir, log_path, env or bot_env())
+
+
+def start_bot(config_path: Path, workdir: Path, log_path: Path, env: dict[str, str] | None = None,
+              duration_s: float | None = None) -> subprocess.Popen[bytes]:  # fmt: skip
+    return prepare_bot(config_path, workdir, log_path, env, duration_s).start()
+
+
+def wait_for(what: str, predicate: Callable[[], T], proc: subprocess.Popen[bytes] | None, log_path: Path,
+             timeout_s: float = 60.0) -> T:  # fmt: skip
+    """`predicate()`'s first truthy value; fails at once if `proc` exits, else after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        tail = log_path.read_text()[-3000:] if log_path.exists() else ""
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"bot exited with {proc.returncode} waiting for {what}: {tail}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} after {timeout_s}s: {tail}")
+        time.sleep(0.05)
+
+
+def orders_since_start(workdir: Path, start_index: int) -> int | None:
+    """Order rows created since the `start_index`-th stored start event (0-based; -1 the newest);
+    None while there is no such start. Read with sqlite3 (read-only): polling never takes the
+    store's own locks while the bot migrates or writes."""
+    path = workdir / "bot.sqlite"
+    if not path.exists():
+        return None
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
+            return None
+        starts = [r[0] for r in db.execute("SELECT ts_ns FROM events WHERE kind = 'start' ORDER BY id")]
+        if not -len(starts) <= start_index < len(starts):
+            return None
+        query = "SELECT COUNT(*) FROM orders WHERE created_ns >= ?"
+        return int(db.execute(query, (starts[start_index],)).fetchone()[0])
 
 
 class VenueView:

@@ -22,24 +22,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import tomli_w
 
 from bot.core.exit_codes import ExitCode
 from bot.kernel.store import Store
-from tests.reliability.procs import FacadeProcess, VenueView, bot_config, bot_env, facade_config, start_bot
+from tests.reliability.procs import (
+    FacadeProcess,
+    PreparedBot,
+    VenueView,
+    bot_env,
+    facade_config,
+    orders_since_start,
+    prepare_bot,
+    start_bot,
+    wait_for,
+    write_bot_toml,
+)
 
 PREFIX = "ctl-"
 TOKEN_ENV, TOKEN = "CTL_OPS_TOKEN", "control-test-token-81f2"
 
 
-def write_config(tmp_path: Path, url: str, **bot: Any) -> Path:
-    data = bot_config(url, instance_id="ctl")
-    data["bot"]["database_url"] = f"sqlite:///{tmp_path}/bot.sqlite"
-    data["bot"]["ops"] = {"port": 0, "token_env": TOKEN_ENV}
-    data["bot"].update(bot)
-    path = tmp_path / "bot.toml"
-    path.write_text(tomli_w.dumps(data))
-    return path
+def write_config(tmp_path: Path, url: str) -> Path:
+    return write_bot_toml(tmp_path, url, "ctl", bot={"ops": {"port": 0, "token_env": TOKEN_ENV}})
+
+
+def prepare(config_path: Path, tmp_path: Path, log_path: Path) -> PreparedBot:
+    return prepare_bot(config_path, tmp_path, log_path, env=bot_env(**{TOKEN_ENV: TOKEN}))
 
 
 def log_lines(log_path: Path) -> list[dict[str, Any]]:
@@ -50,28 +58,14 @@ def log_lines(log_path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def wait_for(predicate, what: str, proc: subprocess.Popen[bytes] | None, log: Path, timeout_s: float = 45.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(
-                f"bot exited with {proc.returncode} waiting for {what}: {log.read_text()[-3000:]}"
-            )
-        time.sleep(0.1)
-    raise AssertionError(f"no {what} after {timeout_s}s: {log.read_text()[-3000:]}")
-
-
 class RunningBot:
     """One `mmbot run` process and its ops endpoint (port 0: read back from its log)."""
 
-    def __init__(self, config_path: Path, tmp_path: Path, log_path: Path) -> None:
+    def __init__(self, prepared: PreparedBot, log_path: Path) -> None:
         self.log_path = log_path
         self.seen = len(self._ops_urls())
-        self.proc = start_bot(config_path, tmp_path, log_path, env=bot_env(**{TOKEN_ENV: TOKEN}))
-        self.url = wait_for(self._new_ops_url, "ops endpoint", self.proc, log_path)
+        self.proc = prepared.start()
+        self.url = wait_for("ops endpoint", self._new_ops_url, self.proc, log_path)
 
     def _ops_urls(self) -> list[str]:
         if not self.log_path.exists():
@@ -102,26 +96,6 @@ class RunningBot:
         return self.proc.wait(timeout=60)
 
 
-def orders_since(store_url: str, start_index: int) -> int:
-    """Order rows created since the `start_index`-th stored start event (0-based)."""
-    store = Store(store_url)
-    try:
-        since = store.events("start")[start_index].ts_ns
-        return sum(1 for _ in _orders_created_since(store, since))
-    finally:
-        store.close()
-
-
-def _orders_created_since(store: Store, since_ns: int) -> list[str]:
-    from sqlmodel import Session, col, select
-
-    from bot.kernel.store_rows import OrderRow
-
-    with Session(store.engine) as session:
-        query = select(OrderRow.client_order_id).where(col(OrderRow.created_ns) >= since_ns)
-        return list(session.exec(query))
-
-
 def assert_no_errors(log_path: Path) -> None:
     errors = [e for e in log_lines(log_path) if e.get("level") in ("ERROR", "CRITICAL")]
     assert errors == [], errors[:3]
@@ -140,16 +114,17 @@ def test_operator_pause_survives_sigkill_and_sigterm_until_resume(tmp_path, faca
     config = write_config(tmp_path, facade.url)
     store_url = f"sqlite:///{tmp_path}/bot.sqlite"
     log = tmp_path / "bot.log"
-    bot = RunningBot(config, tmp_path, log)
-    wait_for(lambda: view.open_orders(PREFIX), "quotes before the pause", bot.proc, log)
+    bot = RunningBot(prepare(config, tmp_path, log), log)
+    successor = prepare(config, tmp_path, log)  # every next process imports while this one runs
+    wait_for("quotes before the pause", lambda: view.open_orders(PREFIX), bot.proc, log)
     assert bot.post("/pause?reason=maintenance") == {"paused": True}
-    wait_for(lambda: not view.open_orders(PREFIX), "quotes pulled by the pause", bot.proc, log)
+    wait_for("quotes pulled by the pause", lambda: not view.open_orders(PREFIX), bot.proc, log)
 
     restarts = []
     for sig in (signal.SIGKILL, signal.SIGTERM):
         code = bot.kill(sig)
         assert code == (-signal.SIGKILL if sig is signal.SIGKILL else 0), log.read_text()[-3000:]
-        bot = RunningBot(config, tmp_path, log)
+        bot, successor = RunningBot(successor, log), prepare(config, tmp_path, log)
         pause = bot.pause_state()
         assert (pause["paused"], pause["by"]) == (True, "operator"), pause
         assert "maintenance" in pause["reason"]
@@ -157,18 +132,18 @@ def test_operator_pause_survives_sigkill_and_sigterm_until_resume(tmp_path, faca
         assert bot.get("/status")["counters"]["placed"] == 0
         assert view.open_orders(PREFIX) == {}
         restarts.append(len(Store(store_url).events("start")) - 1)
-        assert orders_since(store_url, restarts[-1]) == 0
+        assert orders_since_start(tmp_path, restarts[-1]) == 0
 
     resumed_at = time.monotonic()
     assert bot.post("/resume")["resumed"] is True
-    wait_for(lambda: view.open_orders(PREFIX), "quotes after the resume", bot.proc, log)
+    wait_for("quotes after the resume", lambda: view.open_orders(PREFIX), bot.proc, log)
     quoting_after_s = time.monotonic() - resumed_at
     assert bot.pause_state()["paused"] is False
     assert bot.kill(signal.SIGTERM) == 0
     # Resumed is resumed: the next start quotes.
-    bot = RunningBot(config, tmp_path, log)
+    bot = RunningBot(successor, log)
     assert bot.pause_state()["paused"] is False
-    wait_for(lambda: view.open_orders(PREFIX), "quotes after a restart once resumed", bot.proc, log)
+    wait_for("quotes after a restart once resumed", lambda: view.open_orders(PREFIX), bot.proc, log)
     assert bot.kill(signal.SIGTERM) == 0
     assert view.open_orders(PREFIX) == {}
     assert_no_errors(log)
@@ -185,20 +160,24 @@ def test_tripped_kill_switch_stays_tripped_across_restarts(tmp_path, facade):
     config.write_text(text)
     store_url = f"sqlite:///{tmp_path}/bot.sqlite"
     log = tmp_path / "bot.log"
-    bot = RunningBot(config, tmp_path, log)
-    trip = wait_for(lambda: bot.pause_state()["kill_switch"], "a kill-switch trip", bot.proc, log)
+    bot = RunningBot(prepare(config, tmp_path, log), log)
+    successor = prepare(config, tmp_path, log)  # every next process imports while this one runs
+    trip = wait_for("a kill-switch trip", lambda: bot.pause_state()["kill_switch"], bot.proc, log)
     assert trip["rule"] == "order_rate"
-    wait_for(lambda: not view.open_orders(PREFIX), "quotes pulled by the trip", bot.proc, log)
+    wait_for("quotes pulled by the trip", lambda: not view.open_orders(PREFIX), bot.proc, log)
 
-    for sig in (signal.SIGKILL, signal.SIGTERM):
+    signals = (signal.SIGKILL, signal.SIGTERM)
+    for n, sig in enumerate(signals, 1):
         bot.kill(sig)
-        bot = RunningBot(config, tmp_path, log)
+        bot = RunningBot(successor, log)
+        if n < len(signals):
+            successor = prepare(config, tmp_path, log)
         pause = bot.pause_state()
         assert pause["paused"] is True and pause["by"] == "kill_switch", pause
         assert pause["kill_switch"] == trip  # the same trip, not a new one
         time.sleep(3.0)
         assert bot.get("/status")["counters"]["placed"] == 0
-        assert orders_since(store_url, len(Store(store_url).events("start")) - 1) == 0
+        assert orders_since_start(tmp_path, len(Store(store_url).events("start")) - 1) == 0
         assert view.open_orders(PREFIX) == {}
     assert len(Store(store_url).events("kill_switch")) == 1  # tripped once, held since
     assert bot.kill(signal.SIGTERM) == 0
@@ -211,8 +190,8 @@ def test_second_instance_is_refused_and_the_first_runs_on(tmp_path, facade):
     config = write_config(tmp_path, facade.url)
     store_url = f"sqlite:///{tmp_path}/bot.sqlite"
     log = tmp_path / "bot.log"
-    first = RunningBot(config, tmp_path, log)
-    wait_for(lambda: view.open_orders(PREFIX), "the first bot's quotes", first.proc, log)
+    first = RunningBot(prepare(config, tmp_path, log), log)
+    wait_for("the first bot's quotes", lambda: view.open_orders(PREFIX), first.proc, log)
     placed_before = first.get("/status")["counters"]["placed"]
 
     refused_in = time.monotonic()
@@ -234,8 +213,8 @@ def test_second_instance_is_refused_and_the_first_runs_on(tmp_path, facade):
 
     # The first one never noticed: one start stored, still quoting, no errors, a clean stop.
     wait_for(
-        lambda: first.get("/status")["counters"]["placed"] > placed_before,
-        "orders placed after the refused start", first.proc, log,
+        "orders placed after the refused start",
+        lambda: first.get("/status")["counters"]["placed"] > placed_before, first.proc, log,
     )  # fmt: skip
     assert first.get("/health")["status"] in ("ok", "unhealthy")  # answers: the endpoint is its own
     assert len(Store(store_url).events("start")) == 1
@@ -272,7 +251,7 @@ def test_taken_ops_port_stops_the_start_unless_optional(tmp_path, facade):
         config.write_text(data.replace(f"port = {port}", f"port = {port}\noptional = true"))
         log = tmp_path / "bot.log"
         bot = start_bot(config, tmp_path, log)
-        wait_for(lambda: view.open_orders(PREFIX), "quotes without the ops endpoint", bot, log)
+        wait_for("quotes without the ops endpoint", lambda: view.open_orders(PREFIX), bot, log)
         warnings = [e["msg"] for e in log_lines(log) if e["level"] == "WARNING"]
         assert any("running without it (bot.ops.optional = true)" in w for w in warnings), warnings
         bot.send_signal(signal.SIGTERM)

@@ -15,11 +15,12 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import tomli_w
 
 from bot.app.config import validate_config
 from bot.app.lifecycle import Bot
@@ -33,24 +34,20 @@ from tests.reliability.procs import (
     SECRET_ENV,
     FacadeProcess,
     VenueView,
-    bot_config,
     bot_env,
     facade_config,
-    start_bot,
+    orders_since_start,
+    prepare_bot,
+    wait_for,
+    write_bot_toml,
 )
 
 PREFIX = "crash-"
 
 
-def wait_for_log(log_path: Path, needle: str, count: int, proc, timeout_s: float = 30.0) -> None:
-    """Until `needle` appears `count` times in the log (the bot got that far)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if log_path.exists() and log_path.read_text().count(needle) >= count:
-            return
-        assert proc.poll() is None, f"bot exited with {proc.returncode}: {log_path.read_text()[-3000:]}"
-        time.sleep(0.02)
-    raise AssertionError(f"no {needle!r} x{count} in the log after {timeout_s}s")
+def logged(log_path: Path, needle: str, times: int) -> Callable[[], bool]:
+    """Whether `needle` is in the log `times` times yet (the bot got that far)."""
+    return lambda: log_path.exists() and log_path.read_text().count(needle) >= times
 
 
 def check_fills_and_inventory(store: Store, view: VenueView) -> int:
@@ -102,19 +99,25 @@ def test_sigkill_restarts_lose_nothing(tmp_path, monkeypatch):
     facade = FacadeProcess(tmp_path, facade_config())
     try:
         view = VenueView(facade.url)
-        config_dict = bot_config(facade.url)
-        config_dict["bot"]["database_url"] = f"sqlite:///{tmp_path}/bot.sqlite"
-        config_path = tmp_path / "bot.toml"
-        config_path.write_text(tomli_w.dumps(config_dict))
+        config_path = write_bot_toml(tmp_path, facade.url)
+        config_dict = tomllib.loads(config_path.read_text())
         log_path = tmp_path / "bot.log"
         kills = 0
         killed_with_orders_live = 0
         adopted_after_reconcile = 0
         started = time.monotonic()
+        prepared = prepare_bot(config_path, tmp_path, log_path)
         while kills < int(os.environ.get("MMBOT_CRASH_KILLS", "20")):
-            bot = start_bot(config_path, tmp_path, log_path)
-            wait_for_log(log_path, '"msg": "starting ', kills + 1, bot)
-            time.sleep(rng.uniform(0.0, 3.0))  # from connect through reconciliation into quoting
+            bot = prepared.start()
+            wait_for("its start", logged(log_path, '"msg": "starting ', kills + 1), bot, log_path, 30)
+            kill_at = time.monotonic() + rng.uniform(0.0, 3.0)  # connect, reconciliation or quoting
+            # The next process imports while this one quotes, never while it connects and
+            # reconciles: the kills spread over those phases as with a cold start.
+            reconciled = logged(log_path, '"msg": "reconciled fx: ', kills + 1)
+            while time.monotonic() < kill_at and not reconciled():
+                time.sleep(0.02)
+            prepared = prepare_bot(config_path, tmp_path, log_path)
+            time.sleep(max(0.0, kill_at - time.monotonic()))
             assert bot.poll() is None, f"bot exited with {bot.returncode}: {log_path.read_text()[-3000:]}"
             bot.send_signal(signal.SIGKILL)
             bot.wait()
@@ -125,10 +128,10 @@ def test_sigkill_restarts_lose_nothing(tmp_path, monkeypatch):
                 adopted_after_reconcile += asyncio.run(
                     _check_right_after_reconciliation(config_dict, tmp_path, view)
                 )
-        # The last restart, then a clean stop (SIGTERM).
-        summaries = log_path.read_text().count('"msg": "last 5s: ')
-        bot = start_bot(config_path, tmp_path, log_path)
-        wait_for_log(log_path, '"msg": "last 5s: ', summaries + 1, bot)  # quoting again
+        # The last restart, then a clean stop (SIGTERM) once it quotes again.
+        last_start = kills + kills // 7  # every start is stored, the in-process checks' too
+        bot = prepared.start()
+        wait_for("quotes of the last run", lambda: orders_since_start(tmp_path, last_start), bot, log_path)
         bot.send_signal(signal.SIGTERM)
         assert bot.wait(timeout=30) == 0, log_path.read_text()[-3000:]
         elapsed = time.monotonic() - started

@@ -30,10 +30,12 @@ from tests.reliability.procs import (
     INITIAL_BALANCES,
     FacadeProcess,
     VenueView,
-    bot_config,
     bot_env,
     facade_config,
+    orders_since_start,
+    prepare_bot,
     start_bot,
+    write_bot_toml,
 )
 
 TOKEN = "ops-token-for-the-test-0123"
@@ -57,21 +59,18 @@ def test_status_counts_every_run_and_equals_the_venues_balance_change(tmp_path):
     facade = FacadeProcess(tmp_path, facade_config())
     try:
         view = VenueView(facade.url)
-        config = bot_config(facade.url)
-        config["bot"]["database_url"] = f"sqlite:///{tmp_path}/bot.sqlite"
-        config_path = tmp_path / "bot.toml"
-        config_path.write_text(tomli_w.dumps(config))
+        config_path = write_bot_toml(tmp_path, facade.url)
         log = tmp_path / "bot.log"
         # run 1 trades, then dies (SIGKILL: its last fills are stored by run 2's reconciliation)
         bot = start_bot(config_path, tmp_path, log)
+        run_2 = prepare_bot(config_path, tmp_path, log)  # its imports while run 1 trades
         _wait("fills of run 1", lambda: len(view.trades()) >= 4, bot, log)
         bot.send_signal(signal.SIGKILL)
         bot.wait()
         after_run_1 = len(view.trades())
-        # run 2 (the restart) quotes (a summary line of its own) and trades more, then stops cleanly
-        summaries = log.read_text().count('"msg": "last 5s: ')
-        bot = start_bot(config_path, tmp_path, log)
-        _wait("run 2 quoting", lambda: log.read_text().count('"msg": "last 5s: ') > summaries, bot, log)
+        # run 2 (the restart) quotes (orders of its own) and trades more, then stops cleanly
+        bot = run_2.start()
+        _wait("run 2 quoting", lambda: orders_since_start(tmp_path, 1), bot, log)
         _wait("fills of run 2", lambda: len(view.trades()) >= after_run_1 + 4, bot, log)
         bot.send_signal(signal.SIGTERM)
         assert bot.wait(timeout=30) == 0, log.read_text()[-3000:]

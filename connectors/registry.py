@@ -24,6 +24,7 @@ from connectors.base import Venue
 from connectors.ccxt.params import CcxtVenueParams
 from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import MockVenue
+from connectors.paper.params import PaperVenueParams
 from connectors.replay.params import ReplayVenueParams
 from connectors.replay.venue import ReplayVenue
 
@@ -50,12 +51,19 @@ def _ccxt(name: str, params: CcxtVenueParams, clock: Clock) -> Venue:
     return CcxtVenue(name, params, clock)
 
 
+def _paper(name: str, params: PaperVenueParams, clock: Clock) -> Venue:
+    from connectors.paper.venue import PaperVenue  # ccxt again: imported when built
+
+    return PaperVenue(name, params, clock)
+
+
 VENUE_KINDS: dict[str, BookVenueKind | PoolKind] = {
     "mock": BookVenueKind(MockVenueParams, MockVenue),
     "ccxt": BookVenueKind(CcxtVenueParams, _ccxt, live=True),
     "sim_pool": PoolKind(SimPoolParams),
     "uniswap_v3": PoolKind(UniswapV3VenueParams),
     "replay": BookVenueKind(ReplayVenueParams, ReplayVenue),
+    "paper": BookVenueKind(PaperVenueParams, _paper),
 }
 
 _BY_MODEL = {row.params: (kind, row) for kind, row in VENUE_KINDS.items()}

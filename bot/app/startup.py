@@ -19,6 +19,7 @@ from bot.core.clock import NS_PER_S, LoopClock
 from bot.core.domain import Fill, Market
 from bot.core.exit_codes import ExitCode, StartupError
 from bot.kernel.context import BotContext
+from bot.kernel.control_store import ControlStore
 from bot.kernel.engine import Engine
 from bot.kernel.market_state import MarketState
 from bot.kernel.order_manager import OrderManager
@@ -29,6 +30,7 @@ from bot.kernel.runtime import Runtime
 from bot.kernel.store import Store
 from bot.ops.metrics import BotMetrics
 from connectors.base import AuthError, RateLimited, Venue, VenueUnavailable
+from connectors.paper.account_state import UsesKeyedState
 from connectors.registry import build_venue, is_pool
 
 log = logging.getLogger("mmbot")
@@ -70,6 +72,8 @@ async def reconcile_at_start(
             if not is_pool(params):
                 venues[name] = build_venue(name, params, clock)
     for name, venue in venues.items():
+        if isinstance(venue, UsesKeyedState):  # a paper account lives in the store
+            venue.use_keyed_state(ControlStore(store, cfg.bot.instance_id))
         async with _venue_answers(name):
             await venue.connect()
     markets = await _load_markets(cfg, venues)

@@ -1,0 +1,1 @@
+"""Paper trading on live market data: a ccxt exchange's public streams, our orders simulated."""

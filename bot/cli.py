@@ -120,6 +120,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     config = load_config(path)
     setup_logging(config.bot.log_format, args.log_level, secret_env_names(config))
     data = Path(args.data) if args.data else None
+    session = None
+    if args.compare:
+        from bot.backtest.compare import parse_session_store
+
+        session = parse_session_store(args.compare, config.bot.instance_id)  # checked before the run
     try:
         progress = not args.quiet and sys.stderr.isatty()
         config_dir = path.resolve().parent
@@ -129,6 +134,14 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return 2
     print(json.dumps(summary.to_dict(), indent=2))
     print(f"report: {Path(args.out) / 'report.md'}")
+    if session is not None:
+        from bot.backtest.compare import write_comparison
+        from bot.backtest.runner import backtest_config
+
+        ran = backtest_config(config, config_dir, Path(args.out), data, str(path))
+        _, md = write_comparison(session, ran, Path(args.out))
+        print(md.read_text(), end="")
+        print(f"comparison: {md}")
     return 0
 
 
@@ -243,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="backtest", help="output directory (default: ./backtest)")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--quiet", action="store_true", help="no progress line (it shows only on a terminal)")
+    p.add_argument(
+        "--compare",
+        metavar="STORE[:INSTANCE]",
+        help="the live or paper session the data was recorded from (store URL or SQLite file; "
+        "instance default: the config's): its fills and PnL over the same span, and the differences",
+    )
     p.set_defaults(func=cmd_backtest)
     p = sub.add_parser("sweep", help="backtest a parameter grid in parallel on Ray; rank the points")
     p.add_argument("--config", required=True, help='TOML config with a venue of kind = "replay"')

@@ -75,7 +75,7 @@ class PaperVenue:
         self._sink: EventSink | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._private: InOrderDelivery[VenueEvent] = InOrderDelivery(self._deliver)
-        self._last_ns = 0
+        self._last_ns = self._request_ns = 0
         self._connected = False
         self.recordings: dict[str, MarketRecording] = {}
 
@@ -156,10 +156,14 @@ class PaperVenue:
 
     # ---- the live feed -------------------------------------------------------------------------
 
-    def _stamp(self) -> int:
-        """The simulation's clock: strictly increasing, so no market row ties with a request."""
-        ts = max(self.clock.now_ns(), self._last_ns + 1)
+    def _stamp(self, *, request: bool = False) -> int:
+        """The simulation's clock, never backwards. A market row comes after any request made at
+        the same time (a replay applies the rows up to a request's time first); rows received
+        together share their time, so a replay delivers them together too."""
+        ts = max(self.clock.now_ns(), self._last_ns, 0 if request else self._request_ns + 1)
         self._last_ns = ts
+        if request:
+            self._request_ns = ts
         return ts
 
     def _on_feed(self, event: VenueEvent) -> None:
@@ -292,17 +296,21 @@ class PaperVenue:
         except VenueError as exc:
             return exc
 
-    async def _round_trip(self, call: Callable[[int], T]) -> T:
-        """`call` at the simulated matching one latency from now; the answer one latency later."""
+    async def _round_trip(self, call: Callable[[int], T], *, query: bool = False) -> T:
+        """`call` at the simulated matching one latency from now; the answer one latency later.
+        Queries too (`query`: nothing changes, nothing to save), as in a replay
+        (connectors/replay/venue.py): a bot's start-up reconciliation then takes the same time
+        here and in a replay of this session, and its quotes start at the same moment."""
         self._require_connected()
         latency_s = self._latencies[self._latency_k % len(self._latencies)] / 1e9
         self._latency_k += 1
         await asyncio.sleep(latency_s)
         self._require_connected()
         try:
-            return call(self._stamp())
+            return call(0 if query else self._stamp(request=True))  # a query stamps no time
         finally:
-            self._save(fills=False)
+            if not query:
+                self._save(fills=False)
             await asyncio.sleep(latency_s)
 
     def _emit(self, events: list[Timed]) -> None:
@@ -354,7 +362,18 @@ class PaperVenue:
             raise VenueUnavailable(self.name, "not connected")
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
-        self._require_connected()
+        return await self._round_trip(lambda _: self._order(symbol, client_order_id), query=True)
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
+        return await self._round_trip(lambda _: self._open_orders(symbol), query=True)
+
+    async def fetch_balances(self) -> dict[str, Balance]:
+        return await self._round_trip(lambda _: self.account.balances(), query=True)
+
+    async def fetch_fills(self, symbol: str | None = None, since_ns: int | None = None) -> list[Fill]:
+        return await self._round_trip(lambda _: self._fills_since(symbol, since_ns), query=True)
+
+    def _order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         matching = self.matching.get(symbol)
         if matching is not None:
             try:
@@ -369,17 +388,11 @@ class PaperVenue:
             raise OrderNotFound(self.name, f"{symbol} {client_order_id}: unknown order")
         return closed
 
-    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
-        self._require_connected()
+    def _open_orders(self, symbol: str | None) -> list[OrderUpdate]:
         out = [u for s, m in self.matching.items() if symbol in (None, s) for u in m.open_orders()]
         return out + self.restorer.waiting(symbol)
 
-    async def fetch_balances(self) -> dict[str, Balance]:
-        self._require_connected()
-        return self.account.balances()
-
-    async def fetch_fills(self, symbol: str | None = None, since_ns: int | None = None) -> list[Fill]:
-        self._require_connected()
+    def _fills_since(self, symbol: str | None, since_ns: int | None) -> list[Fill]:
         return [
             f
             for f in self._fills

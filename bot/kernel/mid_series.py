@@ -61,6 +61,7 @@ class MidRow(SQLModel, table=True):
 
 
 _MIDS = MidRow.__table__  # type: ignore[attr-defined]
+_INSERT_MID = _MIDS.insert()  # one statement object: a deferred store batches its rows together
 
 
 def prices_at_fill(fair: float, mid: Decimal | None, late_ns: int) -> tuple[float | None, Decimal | None]:
@@ -194,6 +195,5 @@ class MidSeriesRecorder:
 
     def _insert(self, rows: list[dict[str, object]]) -> None:
         if rows:
-            with self.store.engine.begin() as conn:
-                conn.execute(_MIDS.insert(), rows)
+            self.store.write(_INSERT_MID, rows)
             self.rows_written += len(rows)

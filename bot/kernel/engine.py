@@ -9,7 +9,6 @@ syncs in flight.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +79,49 @@ class QuotingStrategy:
         return int(self.controls.min_requote_interval_ms * 1_000_000)
 
 
+class Wakeup:
+    """A flag the requote loop sleeps on, with a timeout: `asyncio.Event` plus `wait_for`, without
+    the task and the three loop passes `wait_for` takes on every wake (one per book)."""
+
+    __slots__ = ("_set", "_waiter")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        if not self._set:
+            self._set = True
+            waiter = self._waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+    async def wait(self, timeout_s: float | None) -> None:
+        """Until `set()` (at once if it is set) or `timeout_s` seconds (None: no timeout)."""
+        if self._set:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = None if timeout_s is None else loop.call_later(timeout_s, _release, waiter)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class Engine:
     def __init__(self, state: MarketState, orders: OrderManager, clock: Clock) -> None:
         self.state = state
@@ -89,7 +131,7 @@ class Engine:
         self.paused = False
         self.events_processed = 0
         self.bad_events = 0
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
         self._in_flight = np.zeros(len(state), dtype=bool)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -287,8 +329,7 @@ class Engine:
         while not self._stopping:
             timeout_s = self._requote_round()
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout_s)
+            await self._wake.wait(timeout_s)
 
     def _requote_round(self) -> float | None:
         """Start syncs for every due market; return seconds until the next market falls due."""
@@ -298,30 +339,36 @@ class Engine:
             if not self._in_flight[slot]:
                 self._unowned.discard(slot)
                 self._start_sync(slot, NO_QUOTES, CANCEL_ALL)
+        dirty, last_quote, in_flight = self.state.dirty, self.state.last_quote_ns, self._in_flight
         for qs in self.strategies:
-            slots = qs.strategy.slots
-            since = now - self.state.last_quote_ns[slots]
-            aged = since >= qs.max_order_age_ns // 2
-            wants = (self.state.dirty[slots] | aged) & ~self._in_flight[slots]
-            allowed = since >= qs.min_interval_ns
-            due = wants & allowed
-            waiting = wants & ~allowed
-            if waiting.any():
-                wait_ns = int((qs.min_interval_ns - since[waiting]).min())
-                next_due_ns = wait_ns if next_due_ns is None else min(next_due_ns, wait_ns)
-            age_wait = int((qs.max_order_age_ns // 2 - since).min())
+            # Python scalars, not array maths: this runs on every book, for one or a few markets
+            min_interval_ns, half_age_ns = qs.min_interval_ns, qs.max_order_age_ns // 2
+            due: list[tuple[int, int]] = []  # (row, slot)
+            age_wait: int | None = None
+            for row, slot in enumerate(qs.strategy.slots.tolist()):
+                since = now - int(last_quote[slot])
+                wait_ns = half_age_ns - since
+                age_wait = wait_ns if age_wait is None or wait_ns < age_wait else age_wait
+                if not (dirty[slot] or since >= half_age_ns) or in_flight[slot]:
+                    continue  # nothing to requote, or a sync of it still running
+                if since >= min_interval_ns:
+                    due.append((row, slot))
+                else:
+                    wait_ns = min_interval_ns - since
+                    next_due_ns = wait_ns if next_due_ns is None else min(next_due_ns, wait_ns)
+            if age_wait is None:
+                raise ValueError("a quoting strategy without markets")
             next_due_ns = age_wait if next_due_ns is None else min(next_due_ns, max(age_wait, 0))
-            if not due.any():
+            if not due:
                 continue
             targets = qs.strategy.targets(self.state, now)
-            for row in np.flatnonzero(due):
-                slot = int(slots[row])
-                self.state.dirty[slot] = False
-                self.state.last_quote_ns[slot] = now
+            for row, slot in due:
+                dirty[slot] = False
+                last_quote[slot] = now
                 if self.paused or self._stopping or not self.state.quoting_enabled[slot]:
                     wanted = NO_QUOTES
                 else:
-                    wanted = targets.market(int(row))
+                    wanted = targets.market(row)
                 self._start_sync(slot, wanted, qs.requote_policy(self.state, slot))
         if next_due_ns is None:
             return None

@@ -160,6 +160,8 @@ class Engine:
                 log.exception("event listener %r failed on %r", listener, event)
 
     def _dispatch(self, event: VenueEvent) -> None:
+        if type(event) is PublicTrade:  # the most frequent event, and the one with nothing to do
+            return
         if isinstance(event, BookSnapshot):
             self._on_book(event)
         elif isinstance(event, FillEvent):

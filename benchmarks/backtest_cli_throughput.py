@@ -6,7 +6,8 @@ strategies (config.example.toml: the fixed spread of [strategies.mm] and the rec
 Each run is a `python -m bot.cli backtest` child process. rows/s are measured on the run's wall
 time minus the start-up time (imports, config, store, numba cache, report of an empty run), which
 is the wall time of the same command on a 2,000-row prefix; the figure with the start-up is
-printed too. Both feeds: `book_feed = "top_moves"` (conflated) on the whole file, and the exact
+printed too, and the same on CPU time (user + system of the child), which a shared machine's load
+does not inflate. Both feeds: `book_feed = "top_moves"` (conflated) on the whole file, and the exact
 default `"every_update"` (every row reaches the bot) on a prefix (`--exact-rows`, 200,000).
 
 `--reference-tree DIR` runs every command a second time with DIR first on PYTHONPATH (e.g. the
@@ -22,14 +23,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.backtest.synthetic import SyntheticParams, generate
 from connectors.replay.events import EventData, save_events
+
+REPO = Path(__file__).resolve().parents[1]
 
 VENUE = """
 [bot]
@@ -84,35 +89,49 @@ intensity = { fallback_a_per_s = 0.5, fallback_kappa_per_bps = 0.5 }
 }
 
 
-def backtest(
-    work: Path, strategy: str, feed: str, data: Path, tree: Path | None = None
-) -> tuple[float, dict[str, float]]:
+@dataclass(frozen=True)
+class Run:
+    wall_s: float
+    cpu_s: float  # user + system time of the child: what the run cost, whatever the load
+    summary: dict[str, float]
+
+
+def backtest(work: Path, strategy: str, feed: str, data: Path, tree: Path | None = None) -> Run:
     config = work / f"{strategy}-{feed}.toml"
     config.write_text(VENUE.format(feed=feed) + STRATEGIES[strategy])
     out = work / f"out-{strategy}-{feed}-{data.stem}"
     cmd = [sys.executable, "-m", "bot.cli", "backtest", "--config", str(config), "--data", str(data)]
-    env = dict(os.environ)
-    if tree is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(tree), *filter(None, [env.get("PYTHONPATH")])])
+    # the code measured is the tree's alone: first on the path, and not shadowed by the working
+    # directory (`python -m` puts it first), so the child runs in the scratch directory
+    env = dict(os.environ, PYTHONPATH=str(tree or REPO))
+    cpu0 = _children_cpu_s()
     t = time.perf_counter()
     proc = subprocess.run(
-        [*cmd, "--out", str(out), "--quiet"], capture_output=True, text=True, check=False, env=env
+        [*cmd, "--out", str(out), "--quiet"], capture_output=True, text=True, check=False, env=env, cwd=work
     )
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr}")
-    return wall, json.loads(proc.stdout[: proc.stdout.rindex("}") + 1])
+    return Run(wall, _children_cpu_s() - cpu0, json.loads(proc.stdout[: proc.stdout.rindex("}") + 1]))
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def measure(
     work: Path, strategy: str, feed: str, files: dict[int, Path], rows: int, tree: Path | None
 ) -> tuple[float, str]:
-    startup, _ = backtest(work, strategy, feed, files[2_000], tree)
-    wall, summary = backtest(work, strategy, feed, files[rows], tree)
-    rate = rows / max(wall - startup, 1e-9)
-    return rate, (
-        f"{rate:,.0f} rows/s ({rows:,} rows in {wall:.1f} s wall, start-up {startup:.1f} s; "
-        f"{rows / wall:,.0f} rows/s with it); {summary['orders']:,} orders, {summary['fills']:,} fills"
+    startup = backtest(work, strategy, feed, files[2_000], tree)
+    run = backtest(work, strategy, feed, files[rows], tree)
+    rate = rows / max(run.wall_s - startup.wall_s, 1e-9)
+    cpu_rate = rows / max(run.cpu_s - startup.cpu_s, 1e-9)
+    return cpu_rate, (
+        f"{rate:,.0f} rows/s wall, {cpu_rate:,.0f} rows/s of CPU time ({rows:,} rows in "
+        f"{run.wall_s:.1f} s wall / {run.cpu_s:.1f} s CPU, start-up {startup.wall_s:.1f} s / "
+        f"{startup.cpu_s:.1f} s; with it {rows / run.wall_s:,.0f} rows/s wall, {rows / run.cpu_s:,.0f} CPU); "
+        f"{run.summary['orders']:,} orders, {run.summary['fills']:,} fills"
     )
 
 
@@ -145,7 +164,7 @@ def main() -> None:
                     rates.append(rate)
                     print(f"{strategy} {feed}, {name}: {line}")
                 if len(rates) == 2:
-                    print(f"  this tree / reference: x{rates[0] / rates[1]:.2f}")
+                    print(f"  this tree / reference (CPU time): x{rates[0] / rates[1]:.2f}")
         print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 

@@ -33,6 +33,7 @@ from bot.kernel.order_diff import RefreshPolicy, diff_orders
 from bot.kernel.order_manager import OrderManager
 from bot.kernel.strategy import EventHook, LiveOrdersReader, QuoteStrategy, SelfTradeGroups
 from bot.kernel.targets import QuoteTargets
+from bot.kernel.wakeup import Wakeup
 
 log = logging.getLogger("mmbot.engine")
 
@@ -77,49 +78,6 @@ class QuotingStrategy:
     @property
     def min_interval_ns(self) -> int:
         return int(self.controls.min_requote_interval_ms * 1_000_000)
-
-
-class Wakeup:
-    """A flag the requote loop sleeps on, with a timeout: `asyncio.Event` plus `wait_for`, without
-    the task and the three loop passes `wait_for` takes on every wake (one per book)."""
-
-    __slots__ = ("_set", "_waiter")
-
-    def __init__(self) -> None:
-        self._set = False
-        self._waiter: asyncio.Future[None] | None = None
-
-    def set(self) -> None:
-        if not self._set:
-            self._set = True
-            waiter = self._waiter
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-
-    def clear(self) -> None:
-        self._set = False
-
-    def is_set(self) -> bool:
-        return self._set
-
-    async def wait(self, timeout_s: float | None) -> None:
-        """Until `set()` (at once if it is set) or `timeout_s` seconds (None: no timeout)."""
-        if self._set:
-            return
-        loop = asyncio.get_running_loop()
-        waiter = self._waiter = loop.create_future()
-        timer = None if timeout_s is None else loop.call_later(timeout_s, _release, waiter)
-        try:
-            await waiter
-        finally:
-            self._waiter = None
-            if timer is not None:
-                timer.cancel()
-
-
-def _release(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 class Engine:

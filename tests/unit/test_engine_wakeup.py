@@ -3,7 +3,7 @@
 import asyncio
 
 from bot.core.clock import run_simulated
-from bot.kernel.engine import Wakeup
+from bot.kernel.wakeup import Wakeup
 
 
 def test_a_set_flag_returns_at_once_and_a_wait_ends_at_set_or_timeout():

@@ -5,25 +5,36 @@ strategies (config.example.toml: the fixed spread of [strategies.mm] and the rec
 
 Each run is a `python -m bot.cli backtest` child process. rows/s are measured on the run's wall
 time minus the start-up time (imports, config, store, numba cache, report of an empty run), which
-is the wall time of the same command on a 2,000-row prefix. The reference is the default feed
-(`book_feed = "every_update"`: every row reaches the bot, the code before the conflated feed) on
-a 100,000-row prefix, measured in the same run.
+is the wall time of the same command on a 2,000-row prefix; the figure with the start-up is
+printed too, and the same on CPU time (user + system of the child), which a shared machine's load
+does not inflate. Both feeds: `book_feed = "top_moves"` (conflated) on the whole file, and the exact
+default `"every_update"` (every row reaches the bot) on a prefix (`--exact-rows`, 200,000).
 
-    PYTHONPATH=. python benchmarks/backtest_cli_throughput.py [--rows N] [--reference-rows N]
+`--reference-tree DIR` runs every command a second time with DIR first on PYTHONPATH (e.g. the
+code before a change: `git archive <commit> | tar -x -C DIR`), in the same run, and prints the
+ratio: the in-run reference for a speed change.
+
+    PYTHONPATH=. python benchmarks/backtest_cli_throughput.py [--rows N] [--exact-rows N]
+        [--strategies fixed_spread,glft] [--reference-tree DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.backtest.synthetic import SyntheticParams, generate
 from connectors.replay.events import EventData, save_events
+
+REPO = Path(__file__).resolve().parents[1]
 
 VENUE = """
 [bot]
@@ -78,52 +89,83 @@ intensity = { fallback_a_per_s = 0.5, fallback_kappa_per_bps = 0.5 }
 }
 
 
-def backtest(work: Path, strategy: str, feed: str, data: Path) -> tuple[float, dict[str, float]]:
+@dataclass(frozen=True)
+class Run:
+    wall_s: float
+    cpu_s: float  # user + system time of the child: what the run cost, whatever the load
+    summary: dict[str, float]
+
+
+def backtest(work: Path, strategy: str, feed: str, data: Path, tree: Path | None = None) -> Run:
     config = work / f"{strategy}-{feed}.toml"
     config.write_text(VENUE.format(feed=feed) + STRATEGIES[strategy])
     out = work / f"out-{strategy}-{feed}-{data.stem}"
     cmd = [sys.executable, "-m", "bot.cli", "backtest", "--config", str(config), "--data", str(data)]
+    # the code measured is the tree's alone: first on the path, and not shadowed by the working
+    # directory (`python -m` puts it first), so the child runs in the scratch directory
+    env = dict(os.environ, PYTHONPATH=str(tree or REPO))
+    cpu0 = _children_cpu_s()
     t = time.perf_counter()
-    proc = subprocess.run([*cmd, "--out", str(out), "--quiet"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [*cmd, "--out", str(out), "--quiet"], capture_output=True, text=True, check=False, env=env, cwd=work
+    )
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr}")
-    return wall, json.loads(proc.stdout[: proc.stdout.rindex("}") + 1])
+    return Run(wall, _children_cpu_s() - cpu0, json.loads(proc.stdout[: proc.stdout.rindex("}") + 1]))
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(
+    work: Path, strategy: str, feed: str, files: dict[int, Path], rows: int, tree: Path | None
+) -> tuple[float, str]:
+    startup = backtest(work, strategy, feed, files[2_000], tree)
+    run = backtest(work, strategy, feed, files[rows], tree)
+    rate = rows / max(run.wall_s - startup.wall_s, 1e-9)
+    cpu_rate = rows / max(run.cpu_s - startup.cpu_s, 1e-9)
+    return cpu_rate, (
+        f"{rate:,.0f} rows/s wall, {cpu_rate:,.0f} rows/s of CPU time ({rows:,} rows in "
+        f"{run.wall_s:.1f} s wall / {run.cpu_s:.1f} s CPU, start-up {startup.wall_s:.1f} s / "
+        f"{startup.cpu_s:.1f} s; with it {rows / run.wall_s:,.0f} rows/s wall, {rows / run.cpu_s:,.0f} CPU); "
+        f"{run.summary['orders']:,} orders, {run.summary['fills']:,} fills"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=2_000_000)
-    parser.add_argument("--reference-rows", type=int, default=100_000)
+    parser.add_argument("--exact-rows", type=int, default=200_000, help="every_update runs on this prefix")
     parser.add_argument("--strategies", default="fixed_spread,glft")
+    parser.add_argument("--reference-tree", type=Path, default=None, help="the code to compare with")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         synth = SyntheticParams(rows=args.rows, levels=20, mean_interval_ms=1.8, feed_latency_ms=1.0, seed=42)
         data = generate(synth)
         files = {}
-        for n in (2_000, args.reference_rows, args.rows):
+        for n in (2_000, args.exact_rows, args.rows):
             part = data if n == len(data) else _prefix(data, n)
             files[n] = save_events(work / f"rows-{n}.npz", part)
         span_s = (data.end_ns - data.start_ns) / 1e9
         print(f"data: {len(data):,} rows ({span_s:,.0f} s of feed), 20 levels, tick 0.01, 1.8 ms apart")
+        print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
+        trees = [("this tree", None)]
+        if args.reference_tree is not None:
+            trees.append((f"reference {args.reference_tree}", args.reference_tree.resolve()))
         for strategy in args.strategies.split(","):
-            startup, _ = backtest(work, strategy, "top_moves", files[2_000])
-            wall, summary = backtest(work, strategy, "top_moves", files[args.rows])
-            ref_startup, _ = backtest(work, strategy, "every_update", files[2_000])
-            ref_wall, ref = backtest(work, strategy, "every_update", files[args.reference_rows])
-            rate = args.rows / max(wall - startup, 1e-9)
-            ref_rate = args.reference_rows / max(ref_wall - ref_startup, 1e-9)
-            print(
-                f"{strategy}: top_moves {args.rows:,} rows in {wall:.1f} s wall (start-up {startup:.1f} s): "
-                f"{rate:,.0f} rows/s, {args.rows / wall:,.0f} rows/s with the start-up; "
-                f"{summary['orders']:,} orders, {summary['fills']:,} fills"
-            )
-            print(
-                f"  reference every_update {args.reference_rows:,} rows in {ref_wall:.1f} s wall "
-                f"(start-up {ref_startup:.1f} s): {ref_rate:,.0f} rows/s; "
-                f"{ref['orders']:,} orders, {ref['fills']:,} fills; x{rate / ref_rate:.1f}"
-            )
+            for feed, rows in (("top_moves", args.rows), ("every_update", args.exact_rows)):
+                rates = []
+                for name, tree in trees:
+                    rate, line = measure(work, strategy, feed, files, rows, tree)
+                    rates.append(rate)
+                    print(f"{strategy} {feed}, {name}: {line}")
+                if len(rates) == 2:
+                    print(f"  this tree / reference (CPU time): x{rates[0] / rates[1]:.2f}")
+        print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 
 def _prefix(data: EventData, n: int) -> EventData:

@@ -1,9 +1,10 @@
 """`mmbot backtest`: the config's strategies, unchanged, run by the normal Bot on the simulated
 clock against the config's replay venues, then the same report as `mmbot report`.
 
-The run gets its own store in the output folder (a fresh SQLite file each time), starts at the
-first second of the data and stops when every replay venue has delivered its last row; the bot
-then shuts down as it always does (cancels everything, final snapshot).
+The run gets its own store in the output folder (a fresh SQLite file each time, written in
+batches: bot.kernel.store_buffer), starts at the first second of the data and stops when every
+replay venue has delivered its last row; the bot then shuts down as it always does (cancels
+everything, final snapshot).
 """
 
 from __future__ import annotations
@@ -145,6 +146,11 @@ async def _run(
         elif not is_pool(params):
             venues[name] = build_venue(name, params, clock)
     bot = Bot(cfg, out_dir, venues=venues)
+    # A backtest's store is written in batches (deferred durability: a crash loses the run anyway,
+    # and one transaction per order change would cost more than the bot's own work).
+    url = bot.store.url
+    bot.store.close()
+    bot.store = Store(url, cfg.bot.instance_id, durability="deferred")
     stop = asyncio.Event()
     replays = [v for v in venues.values() if isinstance(v, ReplayVenue)]
 

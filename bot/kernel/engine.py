@@ -9,7 +9,6 @@ syncs in flight.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from bot.kernel.order_diff import RefreshPolicy, diff_orders
 from bot.kernel.order_manager import OrderManager
 from bot.kernel.strategy import EventHook, LiveOrdersReader, QuoteStrategy, SelfTradeGroups
 from bot.kernel.targets import QuoteTargets
+from bot.kernel.wakeup import Wakeup
 
 log = logging.getLogger("mmbot.engine")
 
@@ -89,7 +89,7 @@ class Engine:
         self.paused = False
         self.events_processed = 0
         self.bad_events = 0
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
         self._in_flight = np.zeros(len(state), dtype=bool)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -118,6 +118,8 @@ class Engine:
                 log.exception("event listener %r failed on %r", listener, event)
 
     def _dispatch(self, event: VenueEvent) -> None:
+        if type(event) is PublicTrade:  # the most frequent event, and the one with nothing to do
+            return
         if isinstance(event, BookSnapshot):
             self._on_book(event)
         elif isinstance(event, FillEvent):
@@ -287,8 +289,7 @@ class Engine:
         while not self._stopping:
             timeout_s = self._requote_round()
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout_s)
+            await self._wake.wait(timeout_s)
 
     def _requote_round(self) -> float | None:
         """Start syncs for every due market; return seconds until the next market falls due."""
@@ -298,30 +299,36 @@ class Engine:
             if not self._in_flight[slot]:
                 self._unowned.discard(slot)
                 self._start_sync(slot, NO_QUOTES, CANCEL_ALL)
+        dirty, last_quote, in_flight = self.state.dirty, self.state.last_quote_ns, self._in_flight
         for qs in self.strategies:
-            slots = qs.strategy.slots
-            since = now - self.state.last_quote_ns[slots]
-            aged = since >= qs.max_order_age_ns // 2
-            wants = (self.state.dirty[slots] | aged) & ~self._in_flight[slots]
-            allowed = since >= qs.min_interval_ns
-            due = wants & allowed
-            waiting = wants & ~allowed
-            if waiting.any():
-                wait_ns = int((qs.min_interval_ns - since[waiting]).min())
-                next_due_ns = wait_ns if next_due_ns is None else min(next_due_ns, wait_ns)
-            age_wait = int((qs.max_order_age_ns // 2 - since).min())
+            # Python scalars, not array maths: this runs on every book, for one or a few markets
+            min_interval_ns, half_age_ns = qs.min_interval_ns, qs.max_order_age_ns // 2
+            due: list[tuple[int, int]] = []  # (row, slot)
+            age_wait: int | None = None
+            for row, slot in enumerate(qs.strategy.slots.tolist()):
+                since = now - int(last_quote[slot])
+                wait_ns = half_age_ns - since
+                age_wait = wait_ns if age_wait is None or wait_ns < age_wait else age_wait
+                if not (dirty[slot] or since >= half_age_ns) or in_flight[slot]:
+                    continue  # nothing to requote, or a sync of it still running
+                if since >= min_interval_ns:
+                    due.append((row, slot))
+                else:
+                    wait_ns = min_interval_ns - since
+                    next_due_ns = wait_ns if next_due_ns is None else min(next_due_ns, wait_ns)
+            if age_wait is None:
+                raise ValueError("a quoting strategy without markets")
             next_due_ns = age_wait if next_due_ns is None else min(next_due_ns, max(age_wait, 0))
-            if not due.any():
+            if not due:
                 continue
             targets = qs.strategy.targets(self.state, now)
-            for row in np.flatnonzero(due):
-                slot = int(slots[row])
-                self.state.dirty[slot] = False
-                self.state.last_quote_ns[slot] = now
+            for row, slot in due:
+                dirty[slot] = False
+                last_quote[slot] = now
                 if self.paused or self._stopping or not self.state.quoting_enabled[slot]:
                     wanted = NO_QUOTES
                 else:
-                    wanted = targets.market(int(row))
+                    wanted = targets.market(row)
                 self._start_sync(slot, wanted, qs.requote_policy(self.state, slot))
         if next_due_ns is None:
             return None

@@ -61,6 +61,7 @@ class MidRow(SQLModel, table=True):
 
 
 _MIDS = MidRow.__table__  # type: ignore[attr-defined]
+_INSERT_MID = _MIDS.insert()  # one statement object: a deferred store batches its rows together
 
 
 def prices_at_fill(fair: float, mid: Decimal | None, late_ns: int) -> tuple[float | None, Decimal | None]:
@@ -145,14 +146,19 @@ class MidSeriesRecorder:
         self._last_stamp_ns: dict[int, int] = {}  # slot -> ts_ns of its last row
         self._last_write_ns: dict[int, int] = {}  # slot -> event time its last row was written
         self._held: dict[int, tuple[int, float]] = {}  # slot -> (observed ns, value) not yet written
+        self._next_write_ns = 0  # no held row can be written before (a lower bound)
 
     def on_event(self, event: VenueEvent) -> None:
-        now_ns = self.clock.now_ns()
         if isinstance(event, BookSnapshot):
+            now_ns = self.clock.now_ns()
             slot = self.state.slot(event.venue, event.symbol)
             if slot is not None:
                 self.observe(slot, now_ns)
-        if self._held:
+        elif not self._held:
+            return
+        else:
+            now_ns = self.clock.now_ns()
+        if self._held and now_ns >= self._next_write_ns:
             self._write(now_ns, force=False)
 
     def observe(self, slot: int, now_ns: int) -> None:
@@ -164,6 +170,8 @@ class MidSeriesRecorder:
             self._held.pop(slot, None)  # back to what is stored: nothing to write
         else:
             self._held[slot] = (now_ns, value)
+            last = self._last_write_ns.get(slot)
+            self._next_write_ns = min(self._next_write_ns, 0 if last is None else last + self.min_interval_ns)
 
     def close(self) -> None:
         """At stop: write what is held, and each market's fair at the stop time."""
@@ -178,12 +186,16 @@ class MidSeriesRecorder:
 
     def _write(self, now_ns: int, *, force: bool) -> None:
         rows = []
+        next_write_ns = 1 << 62
         for slot, (observed_ns, value) in list(self._held.items()):
             last = self._last_write_ns.get(slot)
             if force or last is None or now_ns - last >= self.min_interval_ns:
                 del self._held[slot]
                 self._last_write_ns[slot] = now_ns
                 rows.append(self._row(slot, observed_ns, value))
+            else:
+                next_write_ns = min(next_write_ns, last + self.min_interval_ns)
+        self._next_write_ns = next_write_ns
         self._insert(rows)
 
     def _row(self, slot: int, ts_ns: int, value: float) -> dict[str, object]:
@@ -194,6 +206,5 @@ class MidSeriesRecorder:
 
     def _insert(self, rows: list[dict[str, object]]) -> None:
         if rows:
-            with self.store.engine.begin() as conn:
-                conn.execute(_MIDS.insert(), rows)
+            self.store.write(_INSERT_MID, rows)
             self.rows_written += len(rows)

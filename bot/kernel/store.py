@@ -4,6 +4,10 @@ Writes are small and synchronous on purpose: an order row is written before the 
 a fill is written before it is counted, so a crash at any moment leaves the store no further behind
 than the venue (reconciliation closes the gap on the next start). Decimals are stored as strings so
 sums are exact on every backend.
+
+Backtests choose deferred durability instead (`durability="deferred"`, bot.kernel.store_buffer):
+order, order event, fill and mid rows are written in batches, everything held is written before
+any read and at `close`, and a crash loses what was held; nothing else changes.
 """
 
 from __future__ import annotations
@@ -14,16 +18,18 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, event, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql import Executable
 from sqlmodel import Session, col, create_engine, select
 
 from bot.core.domain import TERMINAL_STATES, Balance, Fill, Market, Order, OrderState
 from bot.kernel.schema import upgrade_schema
+from bot.kernel.store_buffer import WriteBuffer
 from bot.kernel.store_rows import (
     BalanceSnapshotRow,
     EventRow,
@@ -42,6 +48,10 @@ _FILLS = FillRow.__table__  # type: ignore[attr-defined]
 # Hot-path statements built once, values bound at execution: building a statement with literal
 # values costs more than the SQLite write itself (SQLAlchemy recomputes its cache key each time).
 _UPDATE_ORDER = _ORDERS.update().where(_ORDERS.c.client_order_id == bindparam("cid"))
+_INSERT_ORDER = _ORDERS.insert()
+_INSERT_ORDER_EVENT = _ORDER_EVENTS.insert()
+
+Durability = Literal["immediate", "deferred"]
 
 
 def resolve_database_url(url: str, config_dir: Path) -> str:
@@ -65,26 +75,62 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Store:
-    def __init__(self, url: str, instance_id: str | None = None) -> None:
+    def __init__(
+        self, url: str, instance_id: str | None = None, durability: Durability = "immediate"
+    ) -> None:
         """`instance_id`: the bot whose rows this store writes and reads; every read sees only that
         instance's rows (several bots may share one database). None: a reader of the whole
-        database (tools, tests), which sees every instance's rows and writes rows of none ("")."""
+        database (tools, tests), which sees every instance's rows and writes rows of none ("").
+        `durability`: "immediate" (each row written before the call returns: live and paper bots)
+        or "deferred" (rows written in batches: backtests, module docstring)."""
         self.url = url
         self.instance_id = instance_id
         self.writer_id = instance_id or ""
-        self.engine: Engine = create_engine(url)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        upgrade_schema(self.engine)  # every table of the bot, at the newest revision
-        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        self._engine: Engine = create_engine(url)
+        if self._engine.dialect.name == "sqlite":
+            event.listen(self._engine, "connect", _sqlite_pragmas)
+        upgrade_schema(self._engine)  # every table of the bot, at the newest revision
+        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
         # A duplicate is told by the row that comes back, never by `rowcount`: with RETURNING
         # (which SQLAlchemy adds for the new id) psycopg 3 reports -1 whether a row went in or not.
         self._insert_fill = insert(_FILLS).on_conflict_do_nothing().returning(_FILLS.c.id)
+        self._buffer: WriteBuffer | None = None
+        if durability == "deferred":
+            order_first = (_INSERT_ORDER, _UPDATE_ORDER, _INSERT_ORDER_EVENT)
+            self._buffer = WriteBuffer(self._engine, order_first)
+            self._insert_fill_deferred = insert(_FILLS).on_conflict_do_nothing()
+        # Deferred durability: orders whose row is written or held (an update of any other must
+        # find its row now, or fail), and each writer's fill identities (duplicates known without
+        # a read). Shared with the `for_instance` views, like the buffer.
+        self._held_orders: set[str] = set()
+        self._fill_keys: dict[str, set[tuple[str, str, str]]] = {}
         # Called with (kind, ts_ns, detail) after each event is stored: notifications.
         self.event_listeners: list[Callable[[str, int, dict[str, Any]], None]] = []
 
+    @property
+    def engine(self) -> Engine:
+        """The database, every held row written first (deferred durability): whoever reads
+        through it sees all that was recorded."""
+        self.flush()
+        return self._engine
+
+    def flush(self) -> None:
+        """Write the rows held by deferred durability (nothing to do in immediate durability)."""
+        if self._buffer is not None:
+            self._buffer.flush()
+
+    def write(self, statement: Executable, rows: list[dict[str, Any]]) -> None:
+        """Insert rows of a table with no dependants (the mid series): now, or held when deferred."""
+        if self._buffer is None:
+            with self._engine.begin() as conn:
+                conn.execute(statement, rows)
+            return
+        for row in rows:
+            self._buffer.add(statement, row)
+
     def close(self) -> None:
-        self.engine.dispose()
+        self.flush()
+        self._engine.dispose()
 
     def for_instance(self, instance_id: str) -> Store:
         """A view of the same database (same engine) that reads and writes as `instance_id`."""
@@ -131,27 +177,33 @@ class Store:
             updated_ns=order.updated_ns,
             reason=order.reason,
         )
+        if self._buffer is not None:
+            self._buffer.add(_INSERT_ORDER, row)
+            self._buffer.add(_INSERT_ORDER_EVENT, self._event_values(order))
+            self._held_orders.add(req.client_order_id)
+            return
         # Core statements, not ORM sessions: this is the hot write path (one per order change).
-        with self.engine.begin() as conn:
-            conn.execute(_ORDERS.insert(), row)
-            conn.execute(_ORDER_EVENTS.insert(), self._event_values(order))
+        with self._engine.begin() as conn:
+            conn.execute(_INSERT_ORDER, row)
+            conn.execute(_INSERT_ORDER_EVENT, self._event_values(order))
 
     def record_order_state(self, order: Order) -> None:
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                _UPDATE_ORDER,
-                dict(
-                    cid=order.client_order_id,
-                    state=order.state.value,
-                    filled_lots=order.filled_lots,
-                    venue_order_id=order.venue_order_id,
-                    updated_ns=order.updated_ns,
-                    reason=order.reason,
-                ),
-            )
-            if result.rowcount != 1:
+        values = dict(
+            cid=order.client_order_id,
+            state=order.state.value,
+            filled_lots=order.filled_lots,
+            venue_order_id=order.venue_order_id,
+            updated_ns=order.updated_ns,
+            reason=order.reason,
+        )
+        if self._buffer is not None and order.client_order_id in self._held_orders:
+            self._buffer.add(_UPDATE_ORDER, values)
+            self._buffer.add(_INSERT_ORDER_EVENT, self._event_values(order))
+            return
+        with self.engine.begin() as conn:  # (deferred: an order of an earlier run, written first)
+            if conn.execute(_UPDATE_ORDER, values).rowcount != 1:
                 raise KeyError(f"order {order.client_order_id} was never stored")
-            conn.execute(_ORDER_EVENTS.insert(), self._event_values(order))
+            conn.execute(_INSERT_ORDER_EVENT, self._event_values(order))
 
     def _event_values(self, order: Order) -> dict[str, Any]:
         return dict(
@@ -214,8 +266,26 @@ class Store:
             fair_at_fill=fair_price,
             mid_at_fill=None if mid is None else str(mid),
         )
-        with self.engine.begin() as conn:
+        if self._buffer is not None:
+            keys = self._writer_fill_keys()
+            key = (fill.venue, fill.symbol, fill.venue_trade_id)
+            if key in keys:
+                return False
+            keys.add(key)
+            self._buffer.add(self._insert_fill_deferred, values)
+            return True
+        with self._engine.begin() as conn:
             return conn.execute(self._insert_fill, values).first() is not None
+
+    def _writer_fill_keys(self) -> set[tuple[str, str, str]]:
+        """(venue, symbol, venue trade id) of every fill this writer stored, read once."""
+        keys = self._fill_keys.get(self.writer_id)
+        if keys is None:
+            query = select(FillRow.venue, FillRow.symbol, FillRow.venue_trade_id)
+            with Session(self.engine) as session:
+                rows = session.exec(query.where(FillRow.instance_id == self.writer_id))
+                keys = self._fill_keys[self.writer_id] = {(v, s, t) for v, s, t in rows}
+        return keys
 
     def fills(self, venue: str | None = None, symbol: str | None = None) -> list[FillRow]:
         query = self.mine(select(FillRow), FillRow.instance_id)

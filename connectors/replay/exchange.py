@@ -16,12 +16,11 @@ the market row that caused them (that row's local time); what a request causes, 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
 
-from bot.core.domain import Balance, Fill, Market, OrderRequest, OrderState
+from bot.core.domain import Balance, Fill, OrderRequest, OrderState
 from bot.core.events import BalanceUpdate, FillEvent, OrderUpdate, PublicTrade, VenueEvent
 from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
 from connectors.mock.accounts import Account, InsufficientFunds, lock_amount, lock_asset
@@ -37,41 +36,12 @@ from connectors.replay.events import DEPTH, SNAPSHOT, TRADE, EventData
 from connectors.replay.exchange_side import ex_request
 from connectors.replay.fast import ReplayParams, ReplayState
 from connectors.replay.local_side import lo_response
+from connectors.replay.own_order import OwnOrder, market_of
 from connectors.replay.params import ReplayVenueParams
 from connectors.replay.prints import public_trades
 
 Timed = tuple[int, VenueEvent]
 _NO_WAKE_NS = 1 << 60
-
-
-@dataclass(slots=True)
-class _Own:
-    """One of our orders live on the replay exchange (its queue position lives in the core's arrays)."""
-
-    request: OrderRequest
-    slot: int
-    venue_order_id: str
-    lock_left: Decimal
-    state: OrderState = OrderState.OPEN
-    resting: bool = False
-    filled_lots: int = 0
-    filled_data_lots: int = 0  # a fill finer than the trading lot waits here for a whole lot
-    updated_ns: int = 0
-
-    def update(self, market: Market, reason: str | None = None) -> OrderUpdate:
-        r = self.request
-        return OrderUpdate(
-            market.venue, r.symbol, r.client_order_id, self.venue_order_id, self.state, r.side,
-            r.price_ticks, r.size_lots, self.filled_lots, self.updated_ns, reason,
-        )  # fmt: skip
-
-
-def market_of(venue: str, data: EventData, params: ReplayVenueParams) -> Market:
-    meta = data.meta
-    return Market(
-        venue, meta.symbol, meta.base, meta.quote, meta.tick_size, meta.lot_size,
-        params.min_notional, params.maker_fee_bps, params.taker_fee_bps,
-    )  # fmt: skip
 
 
 class ReplayExchange:
@@ -95,8 +65,8 @@ class ReplayExchange:
         s.st[layout.S_RESP_LATENCY_ZERO] = 1  # answers stamped at exchange time: the venue adds latency
         m = self.market
         self.account = Account("main", params.initial_balances, [m.base, m.quote])
-        self._open: dict[str, _Own] = {}
-        self._by_slot: dict[int, _Own] = {}
+        self._open: dict[str, OwnOrder] = {}
+        self._by_slot: dict[int, OwnOrder] = {}
         self._closed: OrderedDict[str, OrderUpdate] = OrderedDict()
         self._fills: deque[Fill] = deque(maxlen=history_size)
         self._history_size = history_size
@@ -163,7 +133,7 @@ class ReplayExchange:
         oi[slot, layout.O_ID] = self._next_order_id
         oi[slot, layout.O_EX_FILLED] = oi[slot, layout.O_LO_FILLED] = oi[slot, layout.O_LAT] = 0
         oi[slot, layout.O_POST_ONLY] = int(request.post_only)
-        own = _Own(request, slot, str(self._next_order_id), lock, updated_ns=ts_ns)
+        own = OwnOrder(request, slot, str(self._next_order_id), lock, updated_ns=ts_ns)
         self._next_order_id += 1
         self._open[cid] = own
         self._by_slot[slot] = own
@@ -249,6 +219,8 @@ class ReplayExchange:
         if last == first:
             return []
         rows = s.rows
+        if last == first + 1:  # the usual step, one row: on Python scalars
+            return self._received_one(first)
         if self.has_snapshot_rows:
             published = first + np.flatnonzero(rows[layout.C_KIND, first:last] == SNAPSHOT)
             if len(published):
@@ -259,6 +231,15 @@ class ReplayExchange:
             self.book_exch_ns = int(rows[layout.C_EXCH, first:last].max())
         self.feed_latency_ns = int(rows[layout.C_LOCAL, last - 1] - rows[layout.C_EXCH, last - 1])
         return self.public_trades(first + np.flatnonzero(rows[layout.C_KIND, first:last] == TRADE))
+
+    def _received_one(self, i: int) -> list[PublicTrade]:
+        """`apply_local` of a single row `i`, the same outcome without array slices."""
+        kind, _, exch_ns, local_ns, _, _ = self.s.rows[:, i].tolist()
+        if kind == (SNAPSHOT if self.has_snapshot_rows else DEPTH):
+            self.publish = True
+            self.book_exch_ns = exch_ns
+        self.feed_latency_ns = local_ns - exch_ns
+        return self.public_trades(np.array([i])) if kind == TRADE else []
 
     def public_trades(self, rows_at: np.ndarray) -> list[PublicTrade]:
         """The prints of these TRADE rows, as the bot receives them."""
@@ -271,21 +252,24 @@ class ReplayExchange:
         for row, sign in ((layout.B_LO, 1), (layout.B_LO + 1, -1)):
             n = top_levels(self.s.books, self.s.st, row, depth, self._levels)
             top = self._levels[:n]
-            sizes = top[:, 1] if self.lot_ratio == 1 else -(-top[:, 1] // self.lot_ratio)
-            levels = dict(zip(top[:, 0].tolist(), sizes.tolist(), strict=True))  # best first
-            inserted = False
-            for (side, price), lots in own.items():
-                if side == sign:
+            if self.lot_ratio != 1:
+                top = np.column_stack((top[:, 0], -(-top[:, 1] // self.lot_ratio)))
+            pairs: list[tuple[int, int]] = list(map(tuple, top.tolist()))  # best first
+            mine = [(price, lots) for (side, price), lots in own.items() if side == sign]
+            if mine:
+                levels = dict(pairs)
+                inserted = False
+                for price, lots in mine:
                     inserted = inserted or price not in levels
                     levels[price] = levels.get(price, 0) + lots
-            # prices are unique: sorting the pairs sorts by price
-            best_first = sorted(levels.items(), reverse=sign > 0)[:depth] if inserted else levels.items()
-            sides.append(tuple(best_first))
+                # prices are unique: sorting the pairs sorts by price
+                pairs = sorted(levels.items(), reverse=sign > 0)[:depth] if inserted else list(levels.items())
+            sides.append(tuple(pairs))
         return sides[0], sides[1]
 
     # ---- internals -------------------------------------------------------------------------
 
-    def _own_changed(self, ts_ns: int, own: _Own, lots: int) -> None:
+    def _own_changed(self, ts_ns: int, own: OwnOrder, lots: int) -> None:
         self._own_changes.append((ts_ns, own.request.side.sign, own.request.price_ticks, lots))
 
     def _own_levels(self, at_ns: int) -> dict[tuple[int, int], int]:
@@ -293,6 +277,8 @@ class ReplayExchange:
         changes = self._own_changes
         while changes and changes[0][0] <= at_ns:  # snapshots only move forward in time
             changes.popleft()
+        if not changes and not self._open:
+            return {}
         out: dict[tuple[int, int], int] = {}
         for o in self._open.values():
             if o.resting:
@@ -341,7 +327,7 @@ class ReplayExchange:
 
     def _fill(
         self,
-        own: _Own,
+        own: OwnOrder,
         price: int,
         lots: int,
         maker: bool,
@@ -374,7 +360,7 @@ class ReplayExchange:
         events.append((deliver_ns, self._balance_event()))
 
     def _close(
-        self, own: _Own, state: OrderState, deliver_ns: int, events: list[Timed], reason: str | None
+        self, own: OwnOrder, state: OrderState, deliver_ns: int, events: list[Timed], reason: str | None
     ) -> None:
         if own.lock_left:
             self.account.release(lock_asset(self.market, own.request.side), own.lock_left)
@@ -388,7 +374,7 @@ class ReplayExchange:
             self._closed.popitem(last=False)
         events.append((deliver_ns, update))
 
-    def _forget(self, own: _Own) -> None:
+    def _forget(self, own: OwnOrder) -> None:
         self._open.pop(own.request.client_order_id, None)
         self._by_slot.pop(own.slot, None)
 

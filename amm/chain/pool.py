@@ -22,15 +22,27 @@ from amm.chain.artifacts import load_abi
 from amm.chain.params import UniswapV3VenueParams
 from amm.chain.pool_reader import PoolReader
 from amm.chain.rpc import connect_rpc
-from amm.chain.tx_manager import TxManager, TxOutcome, TxRequest
+from amm.chain.tx_journal import JournalEntry, TxJournal, TxKind
+from amm.chain.tx_manager import SettleState, TxManager, TxOutcome, TxRequest
 from amm.chain.wallet import Signer
 from amm.math.tick_math import get_tick_at_sqrt_ratio
-from amm.ports import Collected, LiquidityChange, PoolState, PositionInfo, SwapResult, TokenInfo
+from amm.ports import (
+    Collected,
+    EntryResult,
+    LiquidityChange,
+    PoolState,
+    PositionInfo,
+    SwapResult,
+    TokenInfo,
+)
 from bot.core.clock import NS_PER_S, Clock
 
 MAX_UINT128 = 2**128 - 1
 MAX_UINT256 = 2**256 - 1
 ZERO_ADDRESS = "0x" + "00" * 20
+
+
+_DECODED = ("mint", "increase", "decrease", "collect", "swap")
 
 
 class ChainConfigError(ValueError):
@@ -203,20 +215,25 @@ class ChainPool:
         def request(out_min: int) -> TxRequest:
             args = (token_in.address, token_out.address, self.fee_pips, self.tx.address, self._deadline(),
                     amount_in, out_min, 0)  # fmt: skip
-            return self._request(self.router, "exactInputSingle", args, "swap")
+            return self._request(self.router, "exactInputSingle", args, "swap", "swap",
+                                 {"amount_out_min": out_min})  # fmt: skip
 
         (preview_out,) = self._decode(
             self.router, "exactInputSingle", await self.tx.call(request(amount_out_min))
         )
         outcome = await self.tx.send(request(max(amount_out_min, self._less_slippage(preview_out))))
+        return self._swap_result(outcome, approval_cost)
+
+    def _swap_result(self, outcome: TxOutcome, extra_gas_wei: int) -> SwapResult:
         swap = self._events(self.reader.pool, "Swap", outcome)[0]
         amount0, amount1 = swap["amount0"], swap["amount1"]  # pool's view: positive = paid in
+        zero_for_one = amount0 > 0
         return SwapResult(
             amount_in=amount0 if zero_for_one else amount1,
             amount_out=-(amount1 if zero_for_one else amount0),
             sqrt_price_x96_after=swap["sqrtPriceX96"],
             tick_after=swap["tick"],
-            gas_cost_wei=approval_cost + outcome.gas_cost_wei,
+            gas_cost_wei=extra_gas_wei + outcome.gas_cost_wei,
         )
 
     # -- liquidity --------------------------------------------------------------------------------
@@ -237,7 +254,9 @@ class ChainPool:
             token0, token1, owner = self.token0.address, self.token1.address, self.tx.address
             args = (token0, token1, self.fee_pips, tick_lower, tick_upper,
                     amount0_desired, amount1_desired, min0, min1, owner, self._deadline())  # fmt: skip
-            return self._request(self.npm, "mint", args, "mint")
+            return self._request(
+                self.npm, "mint", args, "mint", "mint", {"amount0_min": min0, "amount1_min": min1}
+            )
 
         _, _, preview0, preview1 = self._decode(
             self.npm, "mint", await self.tx.call(request(amount0_min, amount1_min))
@@ -245,11 +264,28 @@ class ChainPool:
         outcome = await self.tx.send(request(*self._floors(amount0_min, amount1_min, preview0, preview1)))
         return self._liquidity_change("IncreaseLiquidity", outcome, approval_cost)
 
-    async def settle_mint(self, tx_hash: str, nonce: int) -> LiquidityChange | None:
-        """A mint whose send or wait failed: the position it made once mined, None if it never
-        can be (dropped, nonce reused). Raises `TxStillPending` or `TxRevertedOnChain`."""
-        outcome = await self.tx.settle(tx_hash, nonce)
-        return None if outcome is None else self._liquidity_change("IncreaseLiquidity", outcome, 0)
+    # -- the journal: settle and decode transactions whose outcome was not seen ----------------------
+
+    def use_journal(self, journal: TxJournal) -> None:
+        """Every transaction from now on is written to `journal` before it is sent."""
+        self.tx.journal = journal
+
+    async def settle_entry(self, entry: JournalEntry) -> SettleState:
+        return await self.tx.settle_entry(entry)
+
+    async def entry_result(self, entry: JournalEntry) -> EntryResult:
+        """What a mined entry did, from its receipt's events (None: gas only)."""
+        if entry.outcome != "mined" or entry.intent.kind not in _DECODED:
+            return None
+        outcome = await self.tx.receipt_outcome(entry)
+        kind = entry.intent.kind
+        if kind == "swap":
+            return self._swap_result(outcome, 0)
+        if kind == "collect":
+            event = self._events(self.npm, "Collect", outcome)[0]
+            return Collected(event["tokenId"], event["amount0"], event["amount1"], outcome.gas_cost_wei)
+        name = "DecreaseLiquidity" if kind == "decrease" else "IncreaseLiquidity"
+        return self._liquidity_change(name, outcome, 0)
 
     async def increase_liquidity(
         self, token_id: int, amount0_desired: int, amount1_desired: int, amount0_min: int, amount1_min: int
@@ -258,7 +294,8 @@ class ChainPool:
 
         def request(min0: int, min1: int) -> TxRequest:
             args = (token_id, amount0_desired, amount1_desired, min0, min1, self._deadline())
-            return self._request(self.npm, "increaseLiquidity", args, "increase_liquidity")
+            return self._request(self.npm, "increaseLiquidity", args, "increase_liquidity", "increase",
+                                 {"amount0_min": min0, "amount1_min": min1})  # fmt: skip
 
         out = await self.tx.call(request(amount0_min, amount1_min))
         _, preview0, preview1 = self._decode(self.npm, "increaseLiquidity", out)
@@ -272,7 +309,8 @@ class ChainPool:
 
         def request(min0: int, min1: int) -> TxRequest:
             args = (token_id, liquidity, min0, min1, self._deadline())
-            return self._request(self.npm, "decreaseLiquidity", args, "decrease_liquidity")
+            return self._request(self.npm, "decreaseLiquidity", args, "decrease_liquidity", "decrease",
+                                 {"amount0_min": min0, "amount1_min": min1})  # fmt: skip
 
         out = await self.tx.call(request(amount0_min, amount1_min))
         preview0, preview1 = self._decode(self.npm, "decreaseLiquidity", out)
@@ -285,7 +323,7 @@ class ChainPool:
         return Collected(token_id, event["amount0"], event["amount1"], outcome.gas_cost_wei)
 
     async def burn(self, token_id: int) -> int:
-        return (await self.tx.send(self._request(self.npm, "burn", token_id, "burn"))).gas_cost_wei
+        return (await self.tx.send(self._request(self.npm, "burn", token_id, "burn", "burn"))).gas_cost_wei
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -293,8 +331,16 @@ class ChainPool:
         return self.w3.eth.contract(address=address, abi=load_abi(abi_name))  # type: ignore[call-overload]
 
     @staticmethod
-    def _request(contract: AsyncContract, fn_name: str, args: Any, label: str) -> TxRequest:
-        return TxRequest(contract.address, contract.encode_abi(fn_name, args=[args]), label=label)
+    def _request(
+        contract: AsyncContract,
+        fn_name: str,
+        args: Any,
+        label: str,
+        kind: TxKind = "tx",
+        bounds: dict[str, int] | None = None,
+    ) -> TxRequest:
+        data = contract.encode_abi(fn_name, args=[args])
+        return TxRequest(contract.address, data, label=label, kind=kind, bounds=bounds or {})
 
     def _decode(self, contract: AsyncContract, fn_name: str, data: bytes) -> tuple[Any, ...]:
         fn_abi = contract.get_function_by_name(fn_name).abi
@@ -322,7 +368,7 @@ class ChainPool:
 
     def _collect_request(self, token_id: int) -> TxRequest:
         return self._request(
-            self.npm, "collect", (token_id, self.tx.address, MAX_UINT128, MAX_UINT128), "collect"
+            self.npm, "collect", (token_id, self.tx.address, MAX_UINT128, MAX_UINT128), "collect", "collect"
         )
 
     def _swap_tokens(self, zero_for_one: bool) -> tuple[TokenInfo, TokenInfo]:
@@ -369,7 +415,7 @@ class ChainPool:
     @staticmethod
     def _request_approve(erc20: AsyncContract, spender: str, amount: int, token: TokenInfo) -> TxRequest:
         data = erc20.encode_abi("approve", args=[spender, amount])
-        return TxRequest(erc20.address, data, label=f"approve {token.symbol}")
+        return TxRequest(erc20.address, data, label=f"approve {token.symbol}", kind="approve")
 
 
 async def _token_info(w3: AsyncWeb3, address: str) -> TokenInfo:

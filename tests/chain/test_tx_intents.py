@@ -273,3 +273,30 @@ async def test_a_restart_while_the_mint_is_pending_adopts_it_from_the_journal(
         after.position.choice.tick_lower,
         after.position.choice.tick_upper,
     )
+
+
+async def test_a_restart_after_an_unread_burn_closes_the_row_and_books_the_burn(
+    connect_pool: Any, proxy: FaultProxy, rpc: Web3, uniswap: UniswapDeployment, tmp_path: Any
+) -> None:
+    """The stored position is burnt on chain (positions() reverts "Invalid token ID"): adopting
+    it must not kill the strategy; the row closes with what the journal says the decrease released."""
+    await background_liquidity(connect_pool)
+    db = f"sqlite:///{tmp_path}/lp.sqlite"
+    pool = await connect_pool(LP_ACCOUNT, rpc_url=proxy.url, tx_timeout_s=0.6, receipt_poll_s=0.1)
+    first_block = rpc.eth.block_number + 1
+    before, store, fair = await manager_on(pool, db)
+    await before.lifecycle.open(0.05, fair(), LoopClock().now_ns())
+    await trade_both_ways(connect_pool)
+    proxy.blind_to(is_call("burn"))
+    with pytest.raises(TxNotMined, match="burn"):
+        await before.lifecycle.close(fair(), LoopClock().now_ns(), "test")
+    proxy.blind = False
+
+    after, store, fair = await manager_on(await connect_pool(LP_ACCOUNT), db)
+    (row,) = store.positions("lp", open_only=True)
+    await after.lifecycle.adopt(row)
+    await after.step(policy=hold)
+
+    assert after.position is None and store.positions("lp", open_only=True) == []
+    assert [g.operation for g in store.gas()].count("burn") == 1
+    assert_books_match_chain(after, store, rpc, uniswap, first_block)

@@ -151,6 +151,16 @@ class JournalsTransactions(Protocol):
 
     def use_journal(self, journal: TxJournal) -> None: ...
 
+    @property
+    def replace_after_s(self) -> float:
+        """How long a transaction of ours may stay pending before it is replaced with a higher fee."""
+        ...
+
+    async def bump_entry(self, entry: JournalEntry) -> str | None:
+        """Re-send a pending entry (simulated again) at its nonce with a higher fee: the new hash,
+        None when there is no room under the fee cap."""
+        ...
+
     async def settle_entry(self, entry: JournalEntry) -> SettleState:
         """mined / reverted / dropped (recorded in the journal), pending or free (not final)."""
         ...

@@ -273,6 +273,13 @@ class ChainPool:
     async def settle_entry(self, entry: JournalEntry) -> SettleState:
         return await self.tx.settle_entry(entry)
 
+    @property
+    def replace_after_s(self) -> float:
+        return self.params.replace_after_s
+
+    async def bump_entry(self, entry: JournalEntry) -> str | None:
+        return await self.tx.bump(entry)
+
     async def entry_result(self, entry: JournalEntry) -> EntryResult:
         """What a mined entry did, from its receipt's events (None: gas only)."""
         if entry.outcome != "mined" or entry.intent.kind not in _DECODED:

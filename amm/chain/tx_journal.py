@@ -49,6 +49,7 @@ class JournalEntry:
     block_number: int | None = None
     gas_cost_wei: int = 0
     booked: bool = False
+    sent_ns: int = 0  # when signed, or last replaced (0: unknown)
 
 
 class TxJournal(Protocol):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -30,6 +30,7 @@ from hexbytes import HexBytes
 from web3 import AsyncWeb3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
+from amm.chain.nonces import NonceManager
 from amm.chain.revert_reasons import decode_revert
 from amm.chain.tx_errors import (
     GWEI,
@@ -111,48 +112,6 @@ class FeeQuote:
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, aiohttp.ClientError)
 # While waiting for a receipt a gateway's JSON-RPC error is as good as silence: keep asking.
 UNREADABLE: tuple[type[BaseException], ...] = (*TRANSPORT_ERRORS, Web3RPCError)
-
-
-class NonceManager:
-    """Hands out nonces one at a time; `run` holds the lock from numbering until the node accepted."""
-
-    def __init__(self, w3: AsyncWeb3, address: str, journal: Callable[[], TxJournal]) -> None:
-        self._w3 = w3
-        self._address = address
-        self._journal = journal
-        self._next: int | None = None
-        self._lock = asyncio.Lock()
-
-    async def _sync(self, label: str) -> int:
-        latest, pending = await asyncio.gather(
-            self._w3.eth.get_transaction_count(self._address, "latest"),  # type: ignore[arg-type]
-            self._w3.eth.get_transaction_count(self._address, "pending"),  # type: ignore[arg-type]
-        )
-        ours = {e.intent.nonce for e in self._journal().unsettled() if e.intent.sender == self._address}
-        foreign = [n for n in range(latest, pending) if n not in ours]
-        if foreign:
-            raise NonceOccupied(label, foreign[0])
-        self._next = pending
-        return pending
-
-    def mark_stale(self) -> None:
-        """The counter may be ahead of the chain (lost tx) or behind it (another sender)."""
-        self._next = None
-
-    @property
-    def next_nonce(self) -> int | None:
-        return self._next
-
-    async def run(self, send: Callable[[int], Awaitable[T]], label: str = "tx") -> T:
-        async with self._lock:
-            nonce = self._next if self._next is not None else await self._sync(label)
-            try:
-                result = await send(nonce)
-            except BaseException:
-                self._next = None
-                raise
-            self._next = nonce + 1
-            return result
 
 
 class TxManager:
@@ -239,17 +198,7 @@ class TxManager:
     async def _sign_and_send(
         self, request: TxRequest, nonce: int, gas: int, fees: FeeQuote
     ) -> tuple[int, str]:
-        tx = {
-            "type": 2,
-            "chainId": self.chain_id,
-            "nonce": nonce,
-            "to": request.to,
-            "data": request.data,
-            "value": request.value,
-            "gas": gas,
-            "maxFeePerGas": fees.max_fee_per_gas_wei,
-            "maxPriorityFeePerGas": fees.max_priority_fee_per_gas_wei,
-        }
+        tx = self._tx(request, nonce, gas, fees.max_fee_per_gas_wei, fees.max_priority_fee_per_gas_wei)
         raw = self.signer.sign_transaction(tx)
         tx_hash = HexBytes(keccak(raw)).to_0x_hex()  # known before the node answers
         entry_id = self.journal.signed(
@@ -266,6 +215,11 @@ class TxManager:
         except Web3RPCError as exc:
             await self._after_rejection(entry_id, request.label, tx_hash, nonce, exc)
         return entry_id, tx_hash
+
+    def _tx(self, request: TxRequest, nonce: int, gas: int, max_fee_wei: int, tip_wei: int) -> dict[str, Any]:
+        return {"type": 2, "chainId": self.chain_id, "nonce": nonce, "to": request.to, "data": request.data,
+                "value": request.value, "gas": gas, "maxFeePerGas": max_fee_wei,
+                "maxPriorityFeePerGas": tip_wei}  # fmt: skip
 
     async def _after_rejection(
         self, entry_id: int, label: str, tx_hash: str, nonce: int, exc: Web3RPCError
@@ -360,6 +314,40 @@ class TxManager:
                 continue
         self.nonces.mark_stale()
         return "free"
+
+    async def bump(self, entry: JournalEntry) -> str | None:
+        """Replace a pending entry by the same transaction, simulated again, at its nonce with a
+        higher fee (at least +12.5 %, the node's replacement rule, and never above the cap); the
+        new hash, or None when the cap leaves no room or the node refuses the replacement."""
+        intent = entry.intent
+        request = TxRequest(intent.to, HexStr(intent.data), intent.value, intent.label, intent.kind)
+        await self.call(request)  # SimulationReverted: nothing re-sent
+        estimate = await self._estimate_gas(request)
+        next_base, tip = await self._next_base_fee_and_tip()
+        new_tip = max(tip, -(-intent.tip_wei * 9 // 8))
+        new_max = min(self.max_fee_wei, max(2 * next_base + new_tip, -(-intent.max_fee_wei * 9 // 8)))
+        if new_max * 8 < intent.max_fee_wei * 9 or new_tip > new_max:
+            log.warning("%s: %s stuck at nonce %d, no room under max_fee_gwei to replace it",
+                        intent.label, intent.tx_hash, intent.nonce)  # fmt: skip
+            return None
+        gas = estimate * (100 + self.gas_buffer_pct) // 100
+        raw = self.signer.sign_transaction(self._tx(request, intent.nonce, gas, new_max, new_tip))
+        tx_hash = HexBytes(keccak(raw)).to_0x_hex()
+        self.journal.replaced(entry.id, tx_hash, new_max, new_tip)
+        try:
+            await self.w3.eth.send_raw_transaction(raw)
+        except TRANSPORT_ERRORS as exc:
+            if not await self._node_has(intent.label, tx_hash, intent.nonce, exc):
+                return None
+        except Web3RPCError as exc:
+            if "already known" not in str(exc).lower() and not await self._node_has(
+                intent.label, tx_hash, intent.nonce, exc
+            ):
+                log.warning("%s: replacement of %s refused: %s", intent.label, intent.tx_hash, exc)
+                return None
+        log.warning("%s: stuck %s replaced by %s (nonce %d, max fee %.3f gwei)",
+                    intent.label, intent.tx_hash, tx_hash, intent.nonce, new_max / GWEI)  # fmt: skip
+        return tx_hash
 
     async def receipt_outcome(self, entry: JournalEntry) -> TxOutcome:
         """The mined receipt of a settled entry, to decode its events."""

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from amm.chain.tx_errors import SimulationReverted
 from amm.chain.tx_journal import JournalEntry, Outcome
 from amm.ports import EntryResult, JournalsTransactions
 from bot.core.clock import Clock
@@ -44,6 +45,7 @@ class ChainBook:
             state = await self.pool.settle_entry(entry)
             if state == "pending":
                 pending.append(entry)
+                await self._unstick(entry, now_ns)
             elif state == "dropped":
                 log.warning("%s: %s %s never mined: its nonce went to another transaction",
                             self.ledger.pool_name, entry.intent.label, entry.intent.tx_hash)  # fmt: skip
@@ -55,6 +57,16 @@ class ChainBook:
                 self._reported_free.add(entry.id)
                 self._failed(entry, now_ns, "dropped: the node no longer has it; its nonce is free")
         return pending
+
+    async def _unstick(self, entry: JournalEntry, now_ns: int) -> None:
+        """Pending longer than `replace_after_s`: replaced at its nonce with a higher fee (the
+        node keeps one of the two; either settles the entry). Nothing new is queued behind it."""
+        if now_ns - entry.sent_ns < self.pool.replace_after_s * 1e9:
+            return
+        try:
+            await self.pool.bump_entry(entry)
+        except SimulationReverted as exc:  # it would revert now: left to be mined (and booked) or dropped
+            log.warning("%s: stuck %s not replaced: %s", self.ledger.pool_name, entry.intent.tx_hash, exc)
 
     def _failed(self, entry: JournalEntry, now_ns: int, reason: str) -> None:
         self.ledger.action(

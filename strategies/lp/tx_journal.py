@@ -98,4 +98,5 @@ def to_entry(row: TxIntentRow) -> JournalEntry:
         row.block_number,
         int(row.gas_cost_wei or 0),
         row.booked,
+        row.updated_ns,  # an unsettled row changes only when a replacement is signed
     )

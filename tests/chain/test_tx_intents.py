@@ -42,6 +42,7 @@ from tests.chain.test_chain_faults import (
 from tests.chain.test_lp_manager_on_chain import lp_gas_paid, npm_events
 
 pytestmark = pytest.mark.chain
+GWEI = 10**9
 
 SELECTOR = {  # Uniswap v3 periphery functions the LP manager calls
     "decrease": "0x0c49ccbe",
@@ -300,3 +301,39 @@ async def test_a_restart_after_an_unread_burn_closes_the_row_and_books_the_burn(
     assert after.position is None and store.positions("lp", open_only=True) == []
     assert [g.operation for g in store.gas()].count("burn") == 1
     assert_books_match_chain(after, store, rpc, uniswap, first_block)
+
+
+async def test_a_stuck_swap_under_a_base_fee_spike_is_replaced_and_mined_once(
+    connect_pool: Any, proxy: FaultProxy, rpc: Web3, uniswap: UniswapDeployment, tmp_path: Any
+) -> None:
+    await background_liquidity(connect_pool)
+    pool = await connect_pool(
+        LP_ACCOUNT, rpc_url=proxy.url, tx_timeout_s=0.5, receipt_poll_s=0.1, replace_after_s=0.01
+    )
+    await pre_approve(pool)
+    for token in (pool.token0, pool.token1):  # the router's approvals too: the swap is the one tx
+        await pool._ensure_allowance(token, pool.router.address, 10**30)
+    first_block = rpc.eth.block_number + 1
+    manager, store, fair = await manager_on(pool, f"sqlite:///{tmp_path}/lp.sqlite", swap=True)
+    cheat(rpc, "evm_setAutomine", False)
+    with pytest.raises(TxNotMined, match="swap"):
+        await manager.lifecycle.open(0.02, fair(), LoopClock().now_ns())
+    (stuck,) = manager.lifecycle.chain.journal.unsettled()  # type: ignore[union-attr]
+    assert stuck.intent.max_fee_wei < 10 * GWEI
+    # The spike: the next block's base fee is above our swap's max fee, it cannot be included.
+    # (anvil evicts such a transaction when it builds a block, so no block is mined until replaced)
+    cheat(rpc, "anvil_setNextBlockBaseFeePerGas", hex(10 * GWEI))
+
+    assert await manager.step(policy=hold) is None  # pending past replace_after_s: replaced, no new send
+    cheat(rpc, "evm_mine")
+    cheat(rpc, "evm_setAutomine", True)
+    await manager.step(policy=hold)
+
+    (entry,) = [e for e in manager.lifecycle.chain.journal.rows.rows() if e.kind == "swap"]  # type: ignore[union-attr]
+    hashes = json.loads(entry.hashes)
+    assert len(hashes) == 2 and entry.outcome == "mined" and entry.tx_hash == hashes[1]
+    assert int(entry.max_fee_wei) > 10 * GWEI  # the replacement paid through the spike, under the cap
+    sends = [decode_raw(m["params"][0]) for m in proxy.requests if m["method"] == "eth_sendRawTransaction"]
+    assert [data[:10] for _, data in sends].count(SELECTOR["swap"]) == 2  # the stuck one and its replacement
+    assert_books_match_chain(manager, store, rpc, uniswap, first_block)
+    assert_every_sent_tx_was_simulated(proxy, pool.tx.address)

@@ -84,13 +84,18 @@ class AmmPool(Protocol):
 
     async def read_state(self) -> PoolState: ...
 
-    async def quote_exact_input(self, zero_for_one: bool, amount_in: int) -> SwapResult:
-        """What a swap would do now, without doing it (QuoterV2 on chain)."""
+    async def quote_exact_input(
+        self, zero_for_one: bool, amount_in: int, sqrt_price_limit_x96: int = 0
+    ) -> SwapResult:
+        """What a swap would do now, without doing it (QuoterV2 on chain); with a price limit the
+        output of the part that fills before it."""
         ...
 
     async def swap_exact_input(
-        self, zero_for_one: bool, amount_in: int, amount_out_min: int
-    ) -> SwapResult: ...
+        self, zero_for_one: bool, amount_in: int, amount_out_min: int, sqrt_price_limit_x96: int = 0
+    ) -> SwapResult:
+        """`sqrt_price_limit_x96`: the swap stops there (0: no limit)."""
+        ...
 
     async def mint(
         self,

@@ -186,12 +186,14 @@ class ChainPool:
     async def gas_price_wei(self) -> int:
         return await self.tx.gas_price_estimate()
 
-    async def quote_exact_input(self, zero_for_one: bool, amount_in: int) -> SwapResult:
+    async def quote_exact_input(
+        self, zero_for_one: bool, amount_in: int, sqrt_price_limit_x96: int = 0
+    ) -> SwapResult:
         token_in, token_out = self._swap_tokens(zero_for_one)
         request = self._request(
             self.quoter,
             "quoteExactInputSingle",
-            (token_in.address, token_out.address, amount_in, self.fee_pips, 0),
+            (token_in.address, token_out.address, amount_in, self.fee_pips, sqrt_price_limit_x96),
             "quote",
         )
         out = await self.tx.call(request)
@@ -208,15 +210,17 @@ class ChainPool:
 
     # -- swaps ------------------------------------------------------------------------------------
 
-    async def swap_exact_input(self, zero_for_one: bool, amount_in: int, amount_out_min: int) -> SwapResult:
+    async def swap_exact_input(
+        self, zero_for_one: bool, amount_in: int, amount_out_min: int, sqrt_price_limit_x96: int = 0
+    ) -> SwapResult:
         token_in, token_out = self._swap_tokens(zero_for_one)
         approval_cost = await self._ensure_allowance(token_in, self.router.address, amount_in)
 
         def request(out_min: int) -> TxRequest:
             args = (token_in.address, token_out.address, self.fee_pips, self.tx.address, self._deadline(),
-                    amount_in, out_min, 0)  # fmt: skip
-            return self._request(self.router, "exactInputSingle", args, "swap", "swap",
-                                 {"amount_out_min": out_min})  # fmt: skip
+                    amount_in, out_min, sqrt_price_limit_x96)  # fmt: skip
+            bounds = {"amount_out_min": out_min, "sqrt_price_limit_x96": sqrt_price_limit_x96}
+            return self._request(self.router, "exactInputSingle", args, "swap", "swap", bounds)
 
         (preview_out,) = self._decode(
             self.router, "exactInputSingle", await self.tx.call(request(amount_out_min))
@@ -388,7 +392,11 @@ class ChainPool:
         return amount * (10_000 - self.params.slippage_bps) // 10_000
 
     def _floors(self, min0: int, min1: int, preview0: int, preview1: int) -> tuple[int, int]:
-        return max(min0, self._less_slippage(preview0)), max(min1, self._less_slippage(preview1))
+        """The caller's floors when it gives any (the LP manager's come from the CEX fair), else the
+        preview at the block's price less the slippage."""
+        if min0 or min1:
+            return min0, min1
+        return self._less_slippage(preview0), self._less_slippage(preview1)
 
     def _check_ticks(self, tick_lower: int, tick_upper: int) -> None:
         for name, tick in (("tick_lower", tick_lower), ("tick_upper", tick_upper)):

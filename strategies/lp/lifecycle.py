@@ -18,6 +18,7 @@ from amm.math.conversions import tick_to_price
 from amm.ports import AmmPool, Collected, EntryResult, JournalsTransactions, LiquidityChange, SwapResult
 from bot.core.clock import Clock
 from bot.kernel.lp_store import LpPositionRow
+from strategies.lp.bounds import liquidity_floors
 from strategies.lp.chain_book import ChainBook
 from strategies.lp.excess import Excess, Route
 from strategies.lp.ledger import PoolLedger
@@ -169,7 +170,13 @@ class PositionLifecycle:
         cost = 0.0
         if swap_needed and route == "pool":
             context = {"value_in_token1": excess.value_token1, "zero_for_one": excess.zero_for_one}
-            swap = await self._do("swap", context, fair, now_ns, lambda: self.swaps.pool_swap(excess, fair))
+            try:
+                swap = await self._do(
+                    "swap", context, fair, now_ns, lambda: self.swaps.pool_swap(excess, fair)
+                )
+            except (ValueError, SimulationReverted) as exc:  # nothing was sent: no open this round
+                self._refused(now_ns, exc)
+                return
             cost = excess.value_token1 - self.swaps.value_out_token1(
                 excess.zero_for_one, swap.amount_out, fair
             )
@@ -179,11 +186,13 @@ class PositionLifecycle:
         context = {"tick_lower": choice.tick_lower, "tick_upper": choice.tick_upper,
                    "half_width": choice.half_width, "swap_cost_token1": cost, "fair": fair}  # fmt: skip
         lower, upper = choice.tick_lower, choice.tick_upper
+        min0, min1 = self._floors(lower, upper, a0, a1, fair)
         try:
-            await self._do("mint", context, fair, now_ns, lambda: self.pool.mint(lower, upper, a0, a1, 0, 0))
+            await self._do(
+                "mint", context, fair, now_ns, lambda: self.pool.mint(lower, upper, a0, a1, min0, min1)
+            )
         except (ValueError, SimulationReverted) as exc:
-            log.warning("%s/%s open refused by the pool: %s", self.strategy, self.pool_name, exc)
-            self.ledger.action(now_ns, "open_refused", str(exc), False, {})
+            self._refused(now_ns, exc)
             return
         except (TxNotMined, TxOutcomeUnknown) as exc:
             # Sent, outcome unknown: the position may exist on chain. Nothing else is done on this
@@ -194,6 +203,15 @@ class PositionLifecycle:
             return
         if swap_needed and route == "cex" and self.position is not None:  # stored first: the leg may fail
             self.position.swap_cost_token1 = await self.swaps.cex_swap(excess, fair, now_ns)
+
+    def _refused(self, now_ns: int, exc: Exception) -> None:
+        log.warning("%s/%s open refused by the pool: %s", self.strategy, self.pool_name, exc)
+        self.ledger.action(now_ns, "open_refused", str(exc), False, {})
+
+    def _floors(self, lower: int, upper: int, amount0: int, amount1: int, fair: float) -> tuple[int, int]:
+        return liquidity_floors(
+            lower, upper, amount0, amount1, fair, self.params.slippage_bps, self.d0, self.d1
+        )
 
     def _record_open(self, minted: LiquidityChange, context: Mapping[str, Any]) -> None:
         lower, upper = int(context["tick_lower"]), int(context["tick_upper"])
@@ -275,9 +293,10 @@ class PositionLifecycle:
         w0, w1 = await self.pool.wallet_balances()
         if self.params.capital_token1 is not None:
             w0, w1 = min(w0, collected.amount0), min(w1, collected.amount1)
+        min0, min1 = self._floors(pos.choice.tick_lower, pos.choice.tick_upper, w0, w1, fair)
         try:
             await self._do("increase", {"token_id": tid}, fair, now_ns,
-                           lambda: self.pool.increase_liquidity(tid, w0, w1, 0, 0))  # fmt: skip
+                           lambda: self.pool.increase_liquidity(tid, w0, w1, min0, min1))  # fmt: skip
         except (ValueError, SimulationReverted) as exc:  # nothing was sent
             log.info("%s/%s compound left the fees idle: %s", self.strategy, self.pool_name, exc)
 

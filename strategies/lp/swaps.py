@@ -10,6 +10,7 @@ import logging
 import math
 
 from amm.ports import AmmPool, SwapResult
+from strategies.lp.bounds import swap_price_limit
 from strategies.lp.excess import CexExcessRoute, Excess, RouteCosts
 from strategies.lp.ledger import PoolLedger
 from strategies.lp.params import LpManagerParams
@@ -71,9 +72,12 @@ class ExcessSwaps:
         """Swap the excess in the pool (the caller books it: gas, swap row, cost vs fair)."""
         zero_for_one = excess.zero_for_one
         raw_in = min(self._raw_in(excess), (await self.pool.wallet_balances())[0 if zero_for_one else 1])
-        quote = await self.pool.quote_exact_input(zero_for_one, raw_in)
+        # Bounded by the fair, not by the block's price: the swap fills nothing past fair ∓ slippage
+        # (a partial fill when its own impact reaches there; refused when the pool is already past).
+        limit = swap_price_limit(zero_for_one, fair, self.params.slippage_bps, self.d0, self.d1)
+        quote = await self.pool.quote_exact_input(zero_for_one, raw_in, limit)
         min_out = int(quote.amount_out * (1 - self.params.slippage_bps / 1e4))
-        return await self.pool.swap_exact_input(zero_for_one, raw_in, min_out)
+        return await self.pool.swap_exact_input(zero_for_one, raw_in, min_out, limit)
 
     async def cex_swap(self, excess: Excess, fair: float, now_ns: int) -> float:
         """Trade the surplus on the CEX (IOC within `slippage_bps` of fair); returns its cost."""

@@ -246,6 +246,26 @@ async def test_an_error_answer_for_a_mint_the_node_took_is_settled_by_hash(
     assert assert_every_sent_tx_was_simulated(proxy, pool.tx.address) == 3  # two approvals, one mint
 
 
+@pytest.mark.parametrize("answer", ["already known", "nonce too low"])
+async def test_an_error_answer_for_our_own_mined_swap_is_not_a_second_swap(
+    answer: str, connect_pool: Any, proxy: FaultProxy, rpc: Web3, uniswap: UniswapDeployment, tmp_path: Any
+) -> None:
+    await background_liquidity(connect_pool)
+    pool = await connect_pool(LP_ACCOUNT, rpc_url=proxy.url)
+    await pre_approve(pool)
+    first_block = rpc.eth.block_number + 1
+    manager, store, fair = await manager_on(pool, f"sqlite:///{tmp_path}/lp.sqlite", swap=True)
+    proxy.error_after_send(is_call("swap"), answer)
+
+    await manager.lifecycle.open(0.02, fair(), LoopClock().now_ns())
+
+    assert len(store.swaps()) == 1 and manager.position is not None  # one swap, then the mint
+    assert_books_match_chain(manager, store, rpc, uniswap, first_block)
+    sends = [decode_raw(m["params"][0]) for m in proxy.requests if m["method"] == "eth_sendRawTransaction"]
+    assert [data[:10] for _, data in sends].count(SELECTOR["swap"]) == 1
+    assert_every_sent_tx_was_simulated(proxy, pool.tx.address)
+
+
 async def test_a_restart_while_the_mint_is_pending_adopts_it_from_the_journal(
     connect_pool: Any, rpc: Web3, uniswap: UniswapDeployment, tmp_path: Any
 ) -> None:

@@ -14,16 +14,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from eth_utils.abi import get_abi_output_types
-from hexbytes import HexBytes
 from web3 import AsyncWeb3
 from web3.contract import AsyncContract
 
+from amm.chain import receipts
 from amm.chain.artifacts import load_abi
 from amm.chain.params import UniswapV3VenueParams
 from amm.chain.pool_reader import PoolReader
 from amm.chain.rpc import connect_rpc
 from amm.chain.tx_journal import JournalEntry, TxJournal, TxKind
-from amm.chain.tx_manager import SettleState, TxManager, TxOutcome, TxRequest
+from amm.chain.tx_manager import SettleState, TxManager, TxRequest
 from amm.chain.wallet import Signer
 from amm.math.tick_math import get_tick_at_sqrt_ratio
 from amm.ports import (
@@ -40,9 +40,6 @@ from bot.core.clock import NS_PER_S, Clock
 MAX_UINT128 = 2**128 - 1
 MAX_UINT256 = 2**256 - 1
 ZERO_ADDRESS = "0x" + "00" * 20
-
-
-_DECODED = ("mint", "increase", "decrease", "collect", "swap")
 
 
 class ChainConfigError(ValueError):
@@ -226,19 +223,7 @@ class ChainPool:
             self.router, "exactInputSingle", await self.tx.call(request(amount_out_min))
         )
         outcome = await self.tx.send(request(max(amount_out_min, self._less_slippage(preview_out))))
-        return self._swap_result(outcome, approval_cost)
-
-    def _swap_result(self, outcome: TxOutcome, extra_gas_wei: int) -> SwapResult:
-        swap = self._events(self.reader.pool, "Swap", outcome)[0]
-        amount0, amount1 = swap["amount0"], swap["amount1"]  # pool's view: positive = paid in
-        zero_for_one = amount0 > 0
-        return SwapResult(
-            amount_in=amount0 if zero_for_one else amount1,
-            amount_out=-(amount1 if zero_for_one else amount0),
-            sqrt_price_x96_after=swap["sqrtPriceX96"],
-            tick_after=swap["tick"],
-            gas_cost_wei=extra_gas_wei + outcome.gas_cost_wei,
-        )
+        return receipts.swap_result(self.reader.pool, outcome, approval_cost)
 
     # -- liquidity --------------------------------------------------------------------------------
 
@@ -266,7 +251,7 @@ class ChainPool:
             self.npm, "mint", await self.tx.call(request(amount0_min, amount1_min))
         )
         outcome = await self.tx.send(request(*self._floors(amount0_min, amount1_min, preview0, preview1)))
-        return self._liquidity_change("IncreaseLiquidity", outcome, approval_cost)
+        return receipts.liquidity_change(self.npm, "IncreaseLiquidity", outcome, approval_cost)
 
     # -- the journal: settle and decode transactions whose outcome was not seen ----------------------
 
@@ -286,17 +271,10 @@ class ChainPool:
 
     async def entry_result(self, entry: JournalEntry) -> EntryResult:
         """What a mined entry did, from its receipt's events (None: gas only)."""
-        if entry.outcome != "mined" or entry.intent.kind not in _DECODED:
+        if entry.outcome != "mined":
             return None
         outcome = await self.tx.receipt_outcome(entry)
-        kind = entry.intent.kind
-        if kind == "swap":
-            return self._swap_result(outcome, 0)
-        if kind == "collect":
-            event = self._events(self.npm, "Collect", outcome)[0]
-            return Collected(event["tokenId"], event["amount0"], event["amount1"], outcome.gas_cost_wei)
-        name = "DecreaseLiquidity" if kind == "decrease" else "IncreaseLiquidity"
-        return self._liquidity_change(name, outcome, 0)
+        return receipts.entry_result(entry.intent.kind, self.npm, self.reader.pool, outcome)
 
     async def increase_liquidity(
         self, token_id: int, amount0_desired: int, amount1_desired: int, amount0_min: int, amount1_min: int
@@ -311,7 +289,7 @@ class ChainPool:
         out = await self.tx.call(request(amount0_min, amount1_min))
         _, preview0, preview1 = self._decode(self.npm, "increaseLiquidity", out)
         outcome = await self.tx.send(request(*self._floors(amount0_min, amount1_min, preview0, preview1)))
-        return self._liquidity_change("IncreaseLiquidity", outcome, approval_cost)
+        return receipts.liquidity_change(self.npm, "IncreaseLiquidity", outcome, approval_cost)
 
     async def decrease_liquidity(
         self, token_id: int, liquidity: int, amount0_min: int, amount1_min: int
@@ -326,12 +304,11 @@ class ChainPool:
         out = await self.tx.call(request(amount0_min, amount1_min))
         preview0, preview1 = self._decode(self.npm, "decreaseLiquidity", out)
         outcome = await self.tx.send(request(*self._floors(amount0_min, amount1_min, preview0, preview1)))
-        return self._liquidity_change("DecreaseLiquidity", outcome, 0)
+        return receipts.liquidity_change(self.npm, "DecreaseLiquidity", outcome, 0)
 
     async def collect(self, token_id: int) -> Collected:
         outcome = await self.tx.send(self._collect_request(token_id))
-        event = self._events(self.npm, "Collect", outcome)[0]
-        return Collected(token_id, event["amount0"], event["amount1"], outcome.gas_cost_wei)
+        return receipts.collected(self.npm, outcome)
 
     async def burn(self, token_id: int) -> int:
         return (await self.tx.send(self._request(self.npm, "burn", token_id, "burn", "burn"))).gas_cost_wei
@@ -356,26 +333,6 @@ class ChainPool:
     def _decode(self, contract: AsyncContract, fn_name: str, data: bytes) -> tuple[Any, ...]:
         fn_abi = contract.get_function_by_name(fn_name).abi
         return tuple(self.w3.codec.decode(get_abi_output_types(fn_abi), data))
-
-    @staticmethod
-    def _events(contract: AsyncContract, event_name: str, outcome: TxOutcome) -> list[Any]:
-        event = contract.events[event_name]()
-        topic = HexBytes(event.topic)
-        return [
-            event.process_log(entry)["args"]
-            for entry in outcome.logs
-            if entry["address"] == contract.address and entry["topics"] and entry["topics"][0] == topic
-        ]
-
-    def _liquidity_change(self, event_name: str, outcome: TxOutcome, extra_gas_wei: int) -> LiquidityChange:
-        event = self._events(self.npm, event_name, outcome)[0]
-        return LiquidityChange(
-            token_id=event["tokenId"],
-            liquidity=event["liquidity"],
-            amount0=event["amount0"],
-            amount1=event["amount1"],
-            gas_cost_wei=extra_gas_wei + outcome.gas_cost_wei,
-        )
 
     def _collect_request(self, token_id: int) -> TxRequest:
         return self._request(

@@ -4,7 +4,7 @@ LP strategies, paper mode and backtests talk to this protocol only, so the same 
 chain (anvil or mainnet) or with the in-process simulated pool. Amounts are raw token units (int),
 prices are sqrtPriceX96 (int); conversions to human prices live in the maths module.
 
-What only some pools can do is declared here too (`PoolOracle`, `SettlesMints`,
+What only some pools can do is declared here too (`PoolOracle`, `JournalsTransactions`,
 `DeclaresGasUnits`), with what pools are anchored to: the venue whose latent price a pool follows
 (`LatentFairPrice`) and the pool venue params that name it (`FairMarketParams`).
 """
@@ -12,7 +12,11 @@ What only some pools can do is declared here too (`PoolOracle`, `SettlesMints`,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from amm.chain.tx_journal import JournalEntry, TxJournal
+    from amm.chain.tx_manager import SettleState
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +84,18 @@ class AmmPool(Protocol):
 
     async def read_state(self) -> PoolState: ...
 
-    async def quote_exact_input(self, zero_for_one: bool, amount_in: int) -> SwapResult:
-        """What a swap would do now, without doing it (QuoterV2 on chain)."""
+    async def quote_exact_input(
+        self, zero_for_one: bool, amount_in: int, sqrt_price_limit_x96: int = 0
+    ) -> SwapResult:
+        """What a swap would do now, without doing it (QuoterV2 on chain); with a price limit the
+        output of the part that fills before it."""
         ...
 
     async def swap_exact_input(
-        self, zero_for_one: bool, amount_in: int, amount_out_min: int
-    ) -> SwapResult: ...
+        self, zero_for_one: bool, amount_in: int, amount_out_min: int, sqrt_price_limit_x96: int = 0
+    ) -> SwapResult:
+        """`sqrt_price_limit_x96`: the swap stops there (0: no limit)."""
+        ...
 
     async def mint(
         self,
@@ -137,13 +146,33 @@ class PoolOracle(Protocol):
         ...
 
 
-@runtime_checkable
-class SettlesMints(Protocol):
-    """A pool whose mint can end unconfirmed (sent, outcome unknown: chain pools) and be settled."""
+EntryResult = LiquidityChange | Collected | SwapResult | None
 
-    async def settle_mint(self, tx_hash: str, nonce: int) -> LiquidityChange | None:
-        """The position the mint made once mined, None if it never can be (dropped, nonce reused).
-        Raises `TxStillPending` or `TxRevertedOnChain`."""
+
+@runtime_checkable
+class JournalsTransactions(Protocol):
+    """A pool whose actions are transactions (chain pools): each is journaled before it is sent,
+    and its outcome is settled from the chain and decoded from its receipt later if need be."""
+
+    def use_journal(self, journal: TxJournal) -> None: ...
+
+    @property
+    def replace_after_s(self) -> float:
+        """How long a transaction of ours may stay pending before it is replaced with a higher fee."""
+        ...
+
+    async def bump_entry(self, entry: JournalEntry) -> str | None:
+        """Re-send a pending entry (simulated again) at its nonce with a higher fee: the new hash,
+        None when there is no room under the fee cap."""
+        ...
+
+    async def settle_entry(self, entry: JournalEntry) -> SettleState:
+        """mined / reverted / dropped (recorded in the journal), pending or free (not final)."""
+        ...
+
+    async def entry_result(self, entry: JournalEntry) -> EntryResult:
+        """What a mined entry did (mint, increase, decrease: LiquidityChange; collect; swap),
+        None for gas only (approve, burn, reverted)."""
         ...
 
 

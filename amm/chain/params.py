@@ -72,6 +72,11 @@ class UniswapV3VenueParams(_Strict):
     )
     slippage_bps: int = Field(50, ge=0, le=10_000)
     tx_timeout_s: float = Field(120.0, gt=0)
+    replace_after_s: float = Field(
+        60.0,
+        gt=0,
+        description="a transaction of ours pending longer is re-sent at its nonce with a higher fee",
+    )
     rpc_timeout_s: float = Field(30.0, gt=0, description="one JSON-RPC request; a stalled node fails it")
     deadline_s: int = Field(300, gt=0)
     receipt_poll_s: float = Field(1.0, gt=0)

@@ -14,18 +14,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from eth_utils.abi import get_abi_output_types
-from hexbytes import HexBytes
 from web3 import AsyncWeb3
 from web3.contract import AsyncContract
 
+from amm.chain import receipts
 from amm.chain.artifacts import load_abi
 from amm.chain.params import UniswapV3VenueParams
 from amm.chain.pool_reader import PoolReader
 from amm.chain.rpc import connect_rpc
-from amm.chain.tx_manager import TxManager, TxOutcome, TxRequest
+from amm.chain.tx_journal import JournalEntry, TxJournal, TxKind
+from amm.chain.tx_manager import SettleState, TxManager, TxRequest
 from amm.chain.wallet import Signer
 from amm.math.tick_math import get_tick_at_sqrt_ratio
-from amm.ports import Collected, LiquidityChange, PoolState, PositionInfo, SwapResult, TokenInfo
+from amm.ports import (
+    Collected,
+    EntryResult,
+    LiquidityChange,
+    PoolState,
+    PositionInfo,
+    SwapResult,
+    TokenInfo,
+)
 from bot.core.clock import NS_PER_S, Clock
 
 MAX_UINT128 = 2**128 - 1
@@ -174,12 +183,14 @@ class ChainPool:
     async def gas_price_wei(self) -> int:
         return await self.tx.gas_price_estimate()
 
-    async def quote_exact_input(self, zero_for_one: bool, amount_in: int) -> SwapResult:
+    async def quote_exact_input(
+        self, zero_for_one: bool, amount_in: int, sqrt_price_limit_x96: int = 0
+    ) -> SwapResult:
         token_in, token_out = self._swap_tokens(zero_for_one)
         request = self._request(
             self.quoter,
             "quoteExactInputSingle",
-            (token_in.address, token_out.address, amount_in, self.fee_pips, 0),
+            (token_in.address, token_out.address, amount_in, self.fee_pips, sqrt_price_limit_x96),
             "quote",
         )
         out = await self.tx.call(request)
@@ -196,28 +207,23 @@ class ChainPool:
 
     # -- swaps ------------------------------------------------------------------------------------
 
-    async def swap_exact_input(self, zero_for_one: bool, amount_in: int, amount_out_min: int) -> SwapResult:
+    async def swap_exact_input(
+        self, zero_for_one: bool, amount_in: int, amount_out_min: int, sqrt_price_limit_x96: int = 0
+    ) -> SwapResult:
         token_in, token_out = self._swap_tokens(zero_for_one)
         approval_cost = await self._ensure_allowance(token_in, self.router.address, amount_in)
 
         def request(out_min: int) -> TxRequest:
             args = (token_in.address, token_out.address, self.fee_pips, self.tx.address, self._deadline(),
-                    amount_in, out_min, 0)  # fmt: skip
-            return self._request(self.router, "exactInputSingle", args, "swap")
+                    amount_in, out_min, sqrt_price_limit_x96)  # fmt: skip
+            bounds = {"amount_out_min": out_min, "sqrt_price_limit_x96": sqrt_price_limit_x96}
+            return self._request(self.router, "exactInputSingle", args, "swap", "swap", bounds)
 
         (preview_out,) = self._decode(
             self.router, "exactInputSingle", await self.tx.call(request(amount_out_min))
         )
         outcome = await self.tx.send(request(max(amount_out_min, self._less_slippage(preview_out))))
-        swap = self._events(self.reader.pool, "Swap", outcome)[0]
-        amount0, amount1 = swap["amount0"], swap["amount1"]  # pool's view: positive = paid in
-        return SwapResult(
-            amount_in=amount0 if zero_for_one else amount1,
-            amount_out=-(amount1 if zero_for_one else amount0),
-            sqrt_price_x96_after=swap["sqrtPriceX96"],
-            tick_after=swap["tick"],
-            gas_cost_wei=approval_cost + outcome.gas_cost_wei,
-        )
+        return receipts.swap_result(self.reader.pool, outcome, approval_cost)
 
     # -- liquidity --------------------------------------------------------------------------------
 
@@ -237,19 +243,38 @@ class ChainPool:
             token0, token1, owner = self.token0.address, self.token1.address, self.tx.address
             args = (token0, token1, self.fee_pips, tick_lower, tick_upper,
                     amount0_desired, amount1_desired, min0, min1, owner, self._deadline())  # fmt: skip
-            return self._request(self.npm, "mint", args, "mint")
+            return self._request(
+                self.npm, "mint", args, "mint", "mint", {"amount0_min": min0, "amount1_min": min1}
+            )
 
         _, _, preview0, preview1 = self._decode(
             self.npm, "mint", await self.tx.call(request(amount0_min, amount1_min))
         )
         outcome = await self.tx.send(request(*self._floors(amount0_min, amount1_min, preview0, preview1)))
-        return self._liquidity_change("IncreaseLiquidity", outcome, approval_cost)
+        return receipts.liquidity_change(self.npm, "IncreaseLiquidity", outcome, approval_cost)
 
-    async def settle_mint(self, tx_hash: str, nonce: int) -> LiquidityChange | None:
-        """A mint whose send or wait failed: the position it made once mined, None if it never
-        can be (dropped, nonce reused). Raises `TxStillPending` or `TxRevertedOnChain`."""
-        outcome = await self.tx.settle(tx_hash, nonce)
-        return None if outcome is None else self._liquidity_change("IncreaseLiquidity", outcome, 0)
+    # -- the journal: settle and decode transactions whose outcome was not seen ----------------------
+
+    def use_journal(self, journal: TxJournal) -> None:
+        """Every transaction from now on is written to `journal` before it is sent."""
+        self.tx.journal = journal
+
+    async def settle_entry(self, entry: JournalEntry) -> SettleState:
+        return await self.tx.settle_entry(entry)
+
+    @property
+    def replace_after_s(self) -> float:
+        return self.params.replace_after_s
+
+    async def bump_entry(self, entry: JournalEntry) -> str | None:
+        return await self.tx.bump(entry)
+
+    async def entry_result(self, entry: JournalEntry) -> EntryResult:
+        """What a mined entry did, from its receipt's events (None: gas only)."""
+        if entry.outcome != "mined":
+            return None
+        outcome = await self.tx.receipt_outcome(entry)
+        return receipts.entry_result(entry.intent.kind, self.npm, self.reader.pool, outcome)
 
     async def increase_liquidity(
         self, token_id: int, amount0_desired: int, amount1_desired: int, amount0_min: int, amount1_min: int
@@ -258,12 +283,13 @@ class ChainPool:
 
         def request(min0: int, min1: int) -> TxRequest:
             args = (token_id, amount0_desired, amount1_desired, min0, min1, self._deadline())
-            return self._request(self.npm, "increaseLiquidity", args, "increase_liquidity")
+            return self._request(self.npm, "increaseLiquidity", args, "increase_liquidity", "increase",
+                                 {"amount0_min": min0, "amount1_min": min1})  # fmt: skip
 
         out = await self.tx.call(request(amount0_min, amount1_min))
         _, preview0, preview1 = self._decode(self.npm, "increaseLiquidity", out)
         outcome = await self.tx.send(request(*self._floors(amount0_min, amount1_min, preview0, preview1)))
-        return self._liquidity_change("IncreaseLiquidity", outcome, approval_cost)
+        return receipts.liquidity_change(self.npm, "IncreaseLiquidity", outcome, approval_cost)
 
     async def decrease_liquidity(
         self, token_id: int, liquidity: int, amount0_min: int, amount1_min: int
@@ -272,20 +298,20 @@ class ChainPool:
 
         def request(min0: int, min1: int) -> TxRequest:
             args = (token_id, liquidity, min0, min1, self._deadline())
-            return self._request(self.npm, "decreaseLiquidity", args, "decrease_liquidity")
+            return self._request(self.npm, "decreaseLiquidity", args, "decrease_liquidity", "decrease",
+                                 {"amount0_min": min0, "amount1_min": min1})  # fmt: skip
 
         out = await self.tx.call(request(amount0_min, amount1_min))
         preview0, preview1 = self._decode(self.npm, "decreaseLiquidity", out)
         outcome = await self.tx.send(request(*self._floors(amount0_min, amount1_min, preview0, preview1)))
-        return self._liquidity_change("DecreaseLiquidity", outcome, 0)
+        return receipts.liquidity_change(self.npm, "DecreaseLiquidity", outcome, 0)
 
     async def collect(self, token_id: int) -> Collected:
         outcome = await self.tx.send(self._collect_request(token_id))
-        event = self._events(self.npm, "Collect", outcome)[0]
-        return Collected(token_id, event["amount0"], event["amount1"], outcome.gas_cost_wei)
+        return receipts.collected(self.npm, outcome)
 
     async def burn(self, token_id: int) -> int:
-        return (await self.tx.send(self._request(self.npm, "burn", token_id, "burn"))).gas_cost_wei
+        return (await self.tx.send(self._request(self.npm, "burn", token_id, "burn", "burn"))).gas_cost_wei
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -293,36 +319,24 @@ class ChainPool:
         return self.w3.eth.contract(address=address, abi=load_abi(abi_name))  # type: ignore[call-overload]
 
     @staticmethod
-    def _request(contract: AsyncContract, fn_name: str, args: Any, label: str) -> TxRequest:
-        return TxRequest(contract.address, contract.encode_abi(fn_name, args=[args]), label=label)
+    def _request(
+        contract: AsyncContract,
+        fn_name: str,
+        args: Any,
+        label: str,
+        kind: TxKind = "tx",
+        bounds: dict[str, int] | None = None,
+    ) -> TxRequest:
+        data = contract.encode_abi(fn_name, args=[args])
+        return TxRequest(contract.address, data, label=label, kind=kind, bounds=bounds or {})
 
     def _decode(self, contract: AsyncContract, fn_name: str, data: bytes) -> tuple[Any, ...]:
         fn_abi = contract.get_function_by_name(fn_name).abi
         return tuple(self.w3.codec.decode(get_abi_output_types(fn_abi), data))
 
-    @staticmethod
-    def _events(contract: AsyncContract, event_name: str, outcome: TxOutcome) -> list[Any]:
-        event = contract.events[event_name]()
-        topic = HexBytes(event.topic)
-        return [
-            event.process_log(entry)["args"]
-            for entry in outcome.logs
-            if entry["address"] == contract.address and entry["topics"] and entry["topics"][0] == topic
-        ]
-
-    def _liquidity_change(self, event_name: str, outcome: TxOutcome, extra_gas_wei: int) -> LiquidityChange:
-        event = self._events(self.npm, event_name, outcome)[0]
-        return LiquidityChange(
-            token_id=event["tokenId"],
-            liquidity=event["liquidity"],
-            amount0=event["amount0"],
-            amount1=event["amount1"],
-            gas_cost_wei=extra_gas_wei + outcome.gas_cost_wei,
-        )
-
     def _collect_request(self, token_id: int) -> TxRequest:
         return self._request(
-            self.npm, "collect", (token_id, self.tx.address, MAX_UINT128, MAX_UINT128), "collect"
+            self.npm, "collect", (token_id, self.tx.address, MAX_UINT128, MAX_UINT128), "collect", "collect"
         )
 
     def _swap_tokens(self, zero_for_one: bool) -> tuple[TokenInfo, TokenInfo]:
@@ -335,7 +349,11 @@ class ChainPool:
         return amount * (10_000 - self.params.slippage_bps) // 10_000
 
     def _floors(self, min0: int, min1: int, preview0: int, preview1: int) -> tuple[int, int]:
-        return max(min0, self._less_slippage(preview0)), max(min1, self._less_slippage(preview1))
+        """The caller's floors when it gives any (the LP manager's come from the CEX fair), else the
+        preview at the block's price less the slippage."""
+        if min0 or min1:
+            return min0, min1
+        return self._less_slippage(preview0), self._less_slippage(preview1)
 
     def _check_ticks(self, tick_lower: int, tick_upper: int) -> None:
         for name, tick in (("tick_lower", tick_lower), ("tick_upper", tick_upper)):
@@ -369,7 +387,7 @@ class ChainPool:
     @staticmethod
     def _request_approve(erc20: AsyncContract, spender: str, amount: int, token: TokenInfo) -> TxRequest:
         data = erc20.encode_abi("approve", args=[spender, amount])
-        return TxRequest(erc20.address, data, label=f"approve {token.symbol}")
+        return TxRequest(erc20.address, data, label=f"approve {token.symbol}", kind="approve")
 
 
 async def _token_info(w3: AsyncWeb3, address: str) -> TokenInfo:

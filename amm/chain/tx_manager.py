@@ -1,22 +1,27 @@
-"""Send transactions safely: simulate, price, number, sign locally, broadcast, wait.
+"""Send transactions safely: simulate, price, number, journal, sign locally, broadcast, wait.
 
 Every transaction is first run with eth_call: a revert raises `SimulationReverted` with the decoded
-reason and nothing is signed or sent. Fees are EIP-1559 under a hard cap (`FeeCapExceeded`, nothing
-sent). Nonces come from our own counter, so several transactions can be in flight without two ever
-sharing a nonce; when the counter may be wrong (a send failed, a transaction was dropped or never
-mined) it is resynced from `eth_getTransactionCount(address, "pending")`, which also fills a gap.
-The hash is computed before sending, so a send whose answer is lost (a stalled RPC) is looked up by
-hash: the node has it (wait as usual), or not (`TxNotSent`), or cannot say (`TxOutcomeUnknown`);
-`settle(tx_hash)` tells later how such a transaction ended.
+reason and nothing is signed or sent; a send that must start over (its nonce taken by another
+transaction) is simulated again, never re-broadcast blind. Fees are EIP-1559 under a hard cap
+(`FeeCapExceeded`, nothing sent). Nonces come from our own counter; when it may be wrong it is
+resynced from the node, and a pending transaction at our next nonce that our journal does not
+know (another process on the key) stops the send (`NonceOccupied`) instead of being replaced or
+queued behind.
+
+Each signed transaction is written to the journal (`amm.chain.tx_journal`) before it is broadcast,
+so its outcome can always be settled from the chain (`settle_entry`): receipt by any of its hashes,
+else its nonce consumed by another transaction or not, else still pending. A send whose answer is
+lost or is an error ("already known", "nonce too low", "replacement transaction underpriced", a
+gateway's error after it forwarded the transaction) is looked up by hash before it is called failed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
 
 import aiohttp
 from eth_typing import HexStr
@@ -25,81 +30,50 @@ from hexbytes import HexBytes
 from web3 import AsyncWeb3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
+from amm.chain.nonces import NonceManager
 from amm.chain.revert_reasons import decode_revert
+from amm.chain.tx_errors import (
+    GWEI,
+    ChainTxError,
+    FeeCapExceeded,
+    NonceOccupied,
+    NonceTaken,
+    SimulationReverted,
+    TxNotMined,
+    TxNotSent,
+    TxOutcomeUnknown,
+    TxRevertedOnChain,
+    TxStillPending,
+)
+from amm.chain.tx_journal import JournalEntry, MemoryTxJournal, TxIntent, TxJournal, TxKind
 from amm.chain.wallet import Signer
+
+__all__ = [
+    "GWEI",
+    "ChainTxError",
+    "FeeCapExceeded",
+    "FeeQuote",
+    "NonceManager",
+    "NonceOccupied",
+    "NonceTaken",
+    "SettleState",
+    "SimulationReverted",
+    "TxManager",
+    "TxNotMined",
+    "TxNotSent",
+    "TxOutcome",
+    "TxOutcomeUnknown",
+    "TxRequest",
+    "TxRevertedOnChain",
+    "TxStillPending",
+]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-GWEI = 10**9
 
-
-class ChainTxError(RuntimeError):
-    """A transaction was not executed as asked."""
-
-
-class SimulationReverted(ChainTxError):
-    """eth_call reverted: nothing was signed or sent."""
-
-    def __init__(self, label: str, reason: str) -> None:
-        self.label = label
-        self.reason = reason
-        super().__init__(f"{label}: would revert: {reason}; nothing was sent")
-
-
-class FeeCapExceeded(ChainTxError):
-    def __init__(self, label: str, needed_wei: int, cap_wei: int) -> None:
-        self.needed_wei = needed_wei
-        self.cap_wei = cap_wei
-        super().__init__(
-            f"{label}: base fee + tip is {needed_wei / GWEI:.3f} gwei, above max_fee_gwei "
-            f"{cap_wei / GWEI:.3f}; nothing was sent"
-        )
-
-
-class TxNotMined(ChainTxError):
-    """No receipt within tx_timeout_s. The nonce counter resyncs before the next send."""
-
-    def __init__(self, label: str, tx_hash: str, nonce: int, dropped: bool, timeout_s: float) -> None:
-        self.tx_hash = tx_hash
-        self.nonce = nonce
-        self.dropped = dropped
-        state = "dropped by the node" if dropped else "still pending"
-        super().__init__(f"{label}: tx {tx_hash} (nonce {nonce}) not mined within {timeout_s}s, {state}")
-
-
-class TxNotSent(ChainTxError):
-    """The RPC failed while sending and the node does not have the transaction: nothing is pending.
-    The nonce counter resyncs, so the next send reuses the nonce (no gap)."""
-
-    def __init__(self, label: str, tx_hash: str, nonce: int, cause: str) -> None:
-        self.tx_hash = tx_hash
-        self.nonce = nonce
-        super().__init__(f"{label}: tx {tx_hash} (nonce {nonce}) not sent: {cause}")
-
-
-class TxOutcomeUnknown(ChainTxError):
-    """The RPC failed while sending and cannot tell whether the node has the transaction: it may
-    still be mined. `TxManager.settle(tx_hash)` answers later."""
-
-    def __init__(self, label: str, tx_hash: str, nonce: int, cause: str) -> None:
-        self.tx_hash = tx_hash
-        self.nonce = nonce
-        super().__init__(f"{label}: tx {tx_hash} (nonce {nonce}) may have been sent: {cause}")
-
-
-class TxStillPending(ChainTxError):
-    """`settle`: the node still holds the transaction, unmined."""
-
-
-class TxRevertedOnChain(ChainTxError):
-    """Passed simulation but reverted when mined (the state changed in between). Gas was spent."""
-
-    def __init__(self, label: str, tx_hash: str, gas_cost_wei: int, reason: str) -> None:
-        self.label = label
-        self.tx_hash = tx_hash
-        self.gas_cost_wei = gas_cost_wei
-        self.reason = reason
-        super().__init__(f"{label}: tx {tx_hash} reverted on chain: {reason} (gas spent {gas_cost_wei} wei)")
+# "free": the node does not have it and its nonce is unused: not pending, not final either (a copy
+# may still be broadcast); the next transaction at that nonce makes it final ("dropped").
+SettleState = Literal["mined", "reverted", "dropped", "pending", "free"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +82,9 @@ class TxRequest:
     data: HexStr
     value: int = 0
     label: str = "tx"  # names the action ("mint", "swap") in errors and logs
+    kind: TxKind = "tx"
+    bounds: Mapping[str, Any] = field(default_factory=dict, compare=False)  # floors, limits sent
+    context: Mapping[str, Any] = field(default_factory=dict, compare=False)  # for the follow-up
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,56 +110,8 @@ class FeeQuote:
 
 # What a lost or stalled RPC answer raises: the request may or may not have reached the node.
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, aiohttp.ClientError)
-
-
-def _is_nonce_conflict(exc: Exception) -> bool:
-    text = str(exc).lower()
-    return any(s in text for s in ("nonce too low", "already known", "replacement transaction underpriced"))
-
-
-class NonceManager:
-    """Hands out nonces one at a time; `run` holds the lock from numbering until the node accepted."""
-
-    def __init__(self, w3: AsyncWeb3, address: str) -> None:
-        self._w3 = w3
-        self._address = address
-        self._next: int | None = None
-        self._lock = asyncio.Lock()
-
-    async def _sync(self) -> int:
-        self._next = await self._w3.eth.get_transaction_count(self._address, "pending")  # type: ignore[arg-type]
-        return self._next
-
-    def mark_stale(self) -> None:
-        """The counter may be ahead of the chain (lost tx) or behind it (another sender)."""
-        self._next = None
-
-    @property
-    def next_nonce(self) -> int | None:
-        return self._next
-
-    async def run(self, send: Callable[[int], Awaitable[T]]) -> T:
-        async with self._lock:
-            nonce = self._next if self._next is not None else await self._sync()
-            try:
-                result = await send(nonce)
-            except Web3RPCError as exc:
-                if not _is_nonce_conflict(exc):
-                    self._next = None
-                    raise
-                # someone else used our nonce (another process with the same key): take the next free one
-                log.warning("nonce %d rejected (%s); resyncing from the pending count", nonce, exc)
-                nonce = await self._sync()
-                try:
-                    result = await send(nonce)
-                except Exception:
-                    self._next = None
-                    raise
-            except BaseException:
-                self._next = None
-                raise
-            self._next = nonce + 1
-            return result
+# While waiting for a receipt a gateway's JSON-RPC error is as good as silence: keep asking.
+UNREADABLE: tuple[type[BaseException], ...] = (*TRANSPORT_ERRORS, Web3RPCError)
 
 
 class TxManager:
@@ -206,7 +135,8 @@ class TxManager:
         self.gas_buffer_pct = gas_buffer_pct
         self.tx_timeout_s = tx_timeout_s
         self.receipt_poll_s = receipt_poll_s
-        self.nonces = NonceManager(w3, signer.address)
+        self.journal: TxJournal = MemoryTxJournal()
+        self.nonces = NonceManager(w3, signer.address, lambda: self.journal)
 
     @property
     def address(self) -> str:
@@ -245,36 +175,92 @@ class TxManager:
         return FeeQuote(min(2 * next_base + tip, self.max_fee_wei), tip, next_base)
 
     async def send(self, request: TxRequest) -> TxOutcome:
+        try:
+            return await self._send_once(request)
+        except NonceTaken as exc:
+            log.warning("%s; simulating and sending again at a fresh nonce", exc)
+            return await self._send_once(request)
+
+    async def _send_once(self, request: TxRequest) -> TxOutcome:
         await self.call(request)
         estimate, fees = await asyncio.gather(self._estimate_gas(request), self.fee_quote(request.label))
         gas = estimate * (100 + self.gas_buffer_pct) // 100
 
-        async def sign_and_send(nonce: int) -> tuple[str, int]:
-            tx = {
-                "type": 2,
-                "chainId": self.chain_id,
-                "nonce": nonce,
-                "to": request.to,
-                "data": request.data,
-                "value": request.value,
-                "gas": gas,
-                "maxFeePerGas": fees.max_fee_per_gas_wei,
-                "maxPriorityFeePerGas": fees.max_priority_fee_per_gas_wei,
-            }
-            raw = self.signer.sign_transaction(tx)
-            tx_hash = HexBytes(keccak(raw)).to_0x_hex()  # known before the node answers
-            try:
-                await self.w3.eth.send_raw_transaction(raw)
-            except TRANSPORT_ERRORS as exc:
-                await self._check_sent(request.label, tx_hash, nonce, exc)
-            return tx_hash, nonce
+        async def numbered(nonce: int) -> tuple[int, str]:
+            return await self._sign_and_send(request, nonce, gas, fees)
 
-        tx_hash, nonce = await self.nonces.run(sign_and_send)
+        entry_id, tx_hash = await self.nonces.run(numbered, request.label)
+        nonce = self.journal.entry(entry_id).intent.nonce
         log.info("%s: sent %s nonce %d gas %d", request.label, tx_hash, nonce, gas)
         receipt = await self._wait_receipt(request.label, tx_hash, nonce)
-        return await self._outcome(request, tx_hash, nonce, receipt)
+        return await self._ended(entry_id, request, tx_hash, nonce, receipt)
 
-    async def _outcome(self, request: TxRequest | None, tx_hash: str, nonce: int, receipt: Any) -> TxOutcome:
+    async def _sign_and_send(
+        self, request: TxRequest, nonce: int, gas: int, fees: FeeQuote
+    ) -> tuple[int, str]:
+        tx = self._tx(request, nonce, gas, fees.max_fee_per_gas_wei, fees.max_priority_fee_per_gas_wei)
+        raw = self.signer.sign_transaction(tx)
+        tx_hash = HexBytes(keccak(raw)).to_0x_hex()  # known before the node answers
+        entry_id = self.journal.signed(
+            TxIntent(
+                request.kind, request.label, self.address, nonce, tx_hash, request.to, request.data,
+                request.value, fees.max_fee_per_gas_wei, fees.max_priority_fee_per_gas_wei,
+                request.bounds, request.context,
+            )
+        )  # fmt: skip
+        try:
+            await self.w3.eth.send_raw_transaction(raw)
+        except TRANSPORT_ERRORS as exc:
+            await self._check_sent(request.label, tx_hash, nonce, exc)
+        except Web3RPCError as exc:
+            await self._after_rejection(entry_id, request.label, tx_hash, nonce, exc)
+        return entry_id, tx_hash
+
+    def _tx(self, request: TxRequest, nonce: int, gas: int, max_fee_wei: int, tip_wei: int) -> dict[str, Any]:
+        return {"type": 2, "chainId": self.chain_id, "nonce": nonce, "to": request.to, "data": request.data,
+                "value": request.value, "gas": gas, "maxFeePerGas": max_fee_wei,
+                "maxPriorityFeePerGas": tip_wei}  # fmt: skip
+
+    async def _after_rejection(
+        self, entry_id: int, label: str, tx_hash: str, nonce: int, exc: Web3RPCError
+    ) -> None:
+        """The node (or a gateway in front of it) answered an error: settled by hash first."""
+        text = str(exc).lower()
+        if "already known" in text:  # our very transaction is in the node's mempool
+            log.warning("%s: %s is already known to the node", label, tx_hash)
+            return
+        if await self._node_has(label, tx_hash, nonce, exc):
+            log.warning("%s: the node answered %s but has %s", label, exc, tx_hash)
+            return
+        if "nonce too low" in text:
+            self.journal.ended(entry_id, "dropped", None, None, 0)
+            raise NonceTaken(label, tx_hash, nonce) from None
+        self.journal.ended(entry_id, "not_sent", None, None, 0)
+        if "replacement transaction underpriced" in text:
+            raise NonceOccupied(label, nonce) from None
+        raise TxNotSent(label, tx_hash, nonce, f"{type(exc).__name__}: {exc}") from None
+
+    async def _node_has(self, label: str, tx_hash: str, nonce: int, exc: BaseException) -> bool:
+        cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        try:
+            await self.w3.eth.get_transaction(HexStr(tx_hash))
+        except TransactionNotFound:
+            return False
+        except TRANSPORT_ERRORS:
+            raise TxOutcomeUnknown(label, tx_hash, nonce, cause) from None
+        return True
+
+    async def _check_sent(self, label: str, tx_hash: str, nonce: int, exc: BaseException) -> None:
+        """The send's answer was lost: the node has the transaction (go on) or it was not sent (the
+        journal entry stays open: a copy may still arrive; settling it later tells)."""
+        if not await self._node_has(label, tx_hash, nonce, exc):
+            cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise TxNotSent(label, tx_hash, nonce, cause)
+        log.warning("%s: the answer to sending %s was lost (%s); the node has it", label, tx_hash, exc)
+
+    async def _ended(
+        self, entry_id: int, request: TxRequest | None, tx_hash: str, nonce: int, receipt: Any
+    ) -> TxOutcome:
         outcome = TxOutcome(
             tx_hash=tx_hash,
             nonce=nonce,
@@ -283,7 +269,11 @@ class TxManager:
             effective_gas_price_wei=receipt["effectiveGasPrice"],
             logs=tuple(receipt["logs"]),
         )
-        if receipt["status"] != 1:
+        mined = receipt["status"] == 1
+        self.journal.ended(
+            entry_id, "mined" if mined else "reverted", tx_hash, outcome.block_number, outcome.gas_cost_wei
+        )
+        if not mined:
             if request is None:
                 reason = "reason unknown (settled by hash)"
             else:
@@ -292,33 +282,79 @@ class TxManager:
             raise TxRevertedOnChain(label, tx_hash, outcome.gas_cost_wei, reason)
         return outcome
 
-    async def _check_sent(self, label: str, tx_hash: str, nonce: int, exc: BaseException) -> None:
-        """The send's answer was lost: the node has the transaction (go on) or it was not sent."""
-        cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    async def _receipt(self, tx_hash: str) -> Any:
         try:
-            await self.w3.eth.get_transaction(HexStr(tx_hash))
+            return await self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
         except TransactionNotFound:
-            raise TxNotSent(label, tx_hash, nonce, cause) from None
-        except TRANSPORT_ERRORS:
-            raise TxOutcomeUnknown(label, tx_hash, nonce, cause) from None
-        log.warning("%s: the answer to sending %s was lost (%s); the node has it", label, tx_hash, cause)
-
-    async def settle(self, tx_hash: str, nonce: int) -> TxOutcome | None:
-        """How a transaction whose send or wait failed ended: its outcome once mined, None when the
-        node does not have it and its nonce is free again or taken by another transaction (it can
-        never be mined); `TxStillPending` while it waits in the mempool."""
-        try:
-            receipt = await self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
-        except TransactionNotFound:
-            receipt = None
-        if receipt is not None:
-            return await self._outcome(None, tx_hash, nonce, receipt)
-        try:
-            await self.w3.eth.get_transaction(HexStr(tx_hash))
-        except TransactionNotFound:
-            self.nonces.mark_stale()
             return None
-        raise TxStillPending(f"tx {tx_hash} (nonce {nonce}) is still pending")
+
+    async def settle_entry(self, entry: JournalEntry) -> SettleState:
+        """How a journal entry ended, from the chain: a receipt by any of its hashes (recorded),
+        else its nonce consumed by another transaction ("dropped", recorded), else "pending" while
+        the node holds it, else "free" (nothing recorded: it can still be broadcast)."""
+        intent = entry.intent
+        latest = await self.w3.eth.get_transaction_count(intent.sender, "latest")  # type: ignore[arg-type]
+        for tx_hash in reversed(entry.hashes):  # read after the count: a receipt can only appear
+            receipt = await self._receipt(tx_hash)
+            if receipt is not None:
+                mined = receipt["status"] == 1
+                gas = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+                state: SettleState = "mined" if mined else "reverted"
+                self.journal.ended(entry.id, state, tx_hash, receipt["blockNumber"], gas)  # type: ignore[arg-type]
+                return state
+        if latest > intent.nonce:
+            self.journal.ended(entry.id, "dropped", None, None, 0)
+            self.nonces.mark_stale()
+            return "dropped"
+        for tx_hash in entry.hashes:
+            try:
+                await self.w3.eth.get_transaction(HexStr(tx_hash))
+                return "pending"
+            except TransactionNotFound:
+                continue
+        self.nonces.mark_stale()
+        return "free"
+
+    async def bump(self, entry: JournalEntry) -> str | None:
+        """Replace a pending entry by the same transaction, simulated again, at its nonce with a
+        higher fee (at least +12.5 %, the node's replacement rule, and never above the cap); the
+        new hash, or None when the cap leaves no room or the node refuses the replacement."""
+        intent = entry.intent
+        request = TxRequest(intent.to, HexStr(intent.data), intent.value, intent.label, intent.kind)
+        await self.call(request)  # SimulationReverted: nothing re-sent
+        estimate = await self._estimate_gas(request)
+        next_base, tip = await self._next_base_fee_and_tip()
+        new_tip = max(tip, -(-intent.tip_wei * 9 // 8))
+        new_max = min(self.max_fee_wei, max(2 * next_base + new_tip, -(-intent.max_fee_wei * 9 // 8)))
+        if new_max * 8 < intent.max_fee_wei * 9 or new_tip > new_max:
+            log.warning("%s: %s stuck at nonce %d, no room under max_fee_gwei to replace it",
+                        intent.label, intent.tx_hash, intent.nonce)  # fmt: skip
+            return None
+        gas = estimate * (100 + self.gas_buffer_pct) // 100
+        raw = self.signer.sign_transaction(self._tx(request, intent.nonce, gas, new_max, new_tip))
+        tx_hash = HexBytes(keccak(raw)).to_0x_hex()
+        self.journal.replaced(entry.id, tx_hash, new_max, new_tip)
+        try:
+            await self.w3.eth.send_raw_transaction(raw)
+        except TRANSPORT_ERRORS as exc:
+            if not await self._node_has(intent.label, tx_hash, intent.nonce, exc):
+                return None
+        except Web3RPCError as exc:
+            if "already known" not in str(exc).lower() and not await self._node_has(
+                intent.label, tx_hash, intent.nonce, exc
+            ):
+                log.warning("%s: replacement of %s refused: %s", intent.label, intent.tx_hash, exc)
+                return None
+        log.warning("%s: stuck %s replaced by %s (nonce %d, max fee %.3f gwei)",
+                    intent.label, intent.tx_hash, tx_hash, intent.nonce, new_max / GWEI)  # fmt: skip
+        return tx_hash
+
+    async def receipt_outcome(self, entry: JournalEntry) -> TxOutcome:
+        """The mined receipt of a settled entry, to decode its events."""
+        intent = entry.intent
+        r = await self.w3.eth.get_transaction_receipt(HexStr(intent.tx_hash))
+        gas_price, logs = r["effectiveGasPrice"], tuple(r["logs"])
+        return TxOutcome(intent.tx_hash, intent.nonce, r["blockNumber"], r["gasUsed"], gas_price, logs)
 
     async def _estimate_gas(self, request: TxRequest) -> int:
         try:
@@ -334,7 +370,7 @@ class TxManager:
                 return await self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
             except TransactionNotFound:
                 pass
-            except TRANSPORT_ERRORS as exc:  # a stalled RPC: the transaction is out there, keep asking
+            except UNREADABLE as exc:  # a stalled or failing RPC: keep asking
                 log.warning("%s: receipt of %s not readable yet (%s)", label, tx_hash, type(exc).__name__)
             if loop.time() >= deadline:
                 break
@@ -345,8 +381,8 @@ class TxManager:
             dropped = False
         except TransactionNotFound:
             dropped = True
-        except TRANSPORT_ERRORS:
-            dropped = False  # cannot tell: `settle` answers later
+        except UNREADABLE:
+            dropped = False  # cannot tell: `settle_entry` answers later
         raise TxNotMined(label, tx_hash, nonce, dropped, self.tx_timeout_s)
 
     async def _replay_reason(self, request: TxRequest, block_number: int) -> str:

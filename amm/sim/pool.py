@@ -114,13 +114,15 @@ class SimulatedPool:
     async def wallet_balances(self) -> tuple[int, int]:
         return self.wallet0, self.wallet1
 
-    def _simulate_exact_input(self, zero_for_one: bool, amount_in: int) -> tuple[SwapOutcome, int]:
+    def _simulate_exact_input(
+        self, zero_for_one: bool, amount_in: int, sqrt_price_limit_x96: int = 0
+    ) -> tuple[SwapOutcome, int]:
         if amount_in <= 0:
             raise ValueError(f"amount_in must be positive, got {amount_in}")
         if amount_in > MAX_INT256:
             raise ValueError("amount_in must fit int256")
         # The router's default limit when none is given: just inside the representable range.
-        limit = MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1
+        limit = sqrt_price_limit_x96 or (MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1)
         outcome = self.core.simulate_swap(zero_for_one, amount_in, limit)
         amount_out = -(outcome.amount1 if zero_for_one else outcome.amount0)
         return outcome, amount_out
@@ -131,19 +133,23 @@ class SimulatedPool:
         amount_in = outcome.amount0 if zero_for_one else outcome.amount1
         return SwapResult(amount_in, amount_out, outcome.sqrt_price_x96, outcome.tick, gas_cost)
 
-    async def quote_exact_input(self, zero_for_one: bool, amount_in: int) -> SwapResult:
-        outcome, amount_out = self._simulate_exact_input(zero_for_one, amount_in)
+    async def quote_exact_input(
+        self, zero_for_one: bool, amount_in: int, sqrt_price_limit_x96: int = 0
+    ) -> SwapResult:
+        outcome, amount_out = self._simulate_exact_input(zero_for_one, amount_in, sqrt_price_limit_x96)
         return self._swap_result(zero_for_one, outcome, amount_out, self._gas(self.gas_units.swap))
 
-    async def swap_exact_input(self, zero_for_one: bool, amount_in: int, amount_out_min: int) -> SwapResult:
-        outcome, amount_out = self._simulate_exact_input(zero_for_one, amount_in)
+    async def swap_exact_input(
+        self, zero_for_one: bool, amount_in: int, amount_out_min: int, sqrt_price_limit_x96: int = 0
+    ) -> SwapResult:
+        outcome, amount_out = self._simulate_exact_input(zero_for_one, amount_in, sqrt_price_limit_x96)
         if amount_out < amount_out_min:
             raise ValueError(f"Too little received: {amount_out} < amount_out_min {amount_out_min}")
         balance = self.wallet0 if zero_for_one else self.wallet1
         paid = outcome.amount0 if zero_for_one else outcome.amount1
         if paid > balance:
             raise ValueError(f"wallet holds {balance} of the input token, swap needs {paid}")
-        limit = MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1
+        limit = sqrt_price_limit_x96 or (MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1)
         outcome = self.core.swap(zero_for_one, amount_in, limit)
         self.wallet0 -= outcome.amount0
         self.wallet1 -= outcome.amount1

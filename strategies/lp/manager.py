@@ -68,6 +68,7 @@ class LpManager:
         self._idle.set()
         self._draining = False
         self.scheduled = False  # True once a job scheduler wakes the rounds
+        self.unadoptable: dict[str, list[int]] = {}  # pool -> stored positions it could not adopt
         self.rounds = 0
 
     def scheduled_jobs(self) -> list[tuple[str, float, Callable[[], Awaitable[None]]]]:
@@ -106,11 +107,29 @@ class LpManager:
             )
 
     async def _adopt_stored_positions(self) -> None:
-        """Positions left open by a previous run: adopted when the pool still holds them."""
+        """Positions left open by a previous run: adopted when the pool still holds them. A row
+        that cannot be adopted stops its pool only (flagged: `unadoptable`, an alert event, an
+        action row); the other pools are managed as usual."""
         for manager in self.managers.values():
             for row in manager.store.positions(self.name, open_only=True):
-                if row.pool == manager.pool_name:
+                if row.pool != manager.pool_name:
+                    continue
+                try:
                     await manager.lifecycle.adopt(row)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self._flag_unadoptable(manager, row.token_id, exc)
+
+    def _flag_unadoptable(self, manager: PoolLpManager, token_id: int, exc: Exception) -> None:
+        reason = f"position #{token_id} cannot be adopted ({type(exc).__name__}: {exc}); pool not managed"
+        log.error("%s/%s: %s", self.name, manager.pool_name, reason)
+        self.unadoptable.setdefault(manager.pool_name, []).append(token_id)
+        now = manager.clock.now_ns()
+        manager.ledger.action(now, "adopt_failed", reason, False, {"token_id": float(token_id)})
+        manager.store.store.record_event(
+            "alert", now, strategy=self.name, reason=f"{manager.pool_name}: {reason}"
+        )
 
     async def run(self, ctx: BotContext) -> None:
         self.build(ctx)
@@ -123,6 +142,8 @@ class LpManager:
             self._idle.clear()
             try:
                 for manager in self.managers.values():
+                    if manager.pool_name in self.unadoptable:
+                        continue  # an untracked position of ours may be live there
                     try:
                         await manager.step()
                     except asyncio.CancelledError:

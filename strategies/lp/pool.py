@@ -81,8 +81,8 @@ class PoolLpManager:
             return None  # the CEX route is configured: no decision before its book has been seen
         now = self.clock.now_ns()
         life = self.lifecycle
-        if life.unconfirmed_mint is not None and not await life.settle_mint(fair, now):
-            return None  # still pending: acting now could leave two positions
+        if not await life.settle(fair, now):
+            return None  # a transaction of ours is still pending: acting now could duplicate it
         if life.position is not None and life.position.released is not None:
             await life.close(fair, now, "finishing a close that failed half-way")
         self.meter.observe_price(fair, now)
@@ -112,9 +112,10 @@ class PoolLpManager:
         self.last_action_ns = now_ns
         try:
             await self._act(d, fair, now_ns, route)
-        except TxRevertedOnChain as exc:
-            # Mined but reverted (the pool moved between preview and inclusion): its gas is spent.
-            self.ledger.gas(f"reverted {exc.label}", exc.gas_cost_wei, fair, now_ns)
+        except TxRevertedOnChain:
+            # Mined but reverted (the pool moved between preview and inclusion): its gas is spent,
+            # booked from the journal like every mined transaction.
+            await self.lifecycle.book(fair, now_ns)
             raise
 
     async def _act(self, d: Decision, fair: float, now_ns: int, route: Route) -> None:

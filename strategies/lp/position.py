@@ -1,4 +1,4 @@
-"""What the LP manager keeps about one pool: the live position, a mint in doubt, running totals."""
+"""What the LP manager keeps about one pool: the live position and running totals."""
 
 from __future__ import annotations
 
@@ -23,16 +23,6 @@ class LivePosition:
     marked_ns: int | None = None
     released: tuple[int, int] | None = None  # a close's progress: amounts the decrease released
     collected: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class UnconfirmedMint:
-    """A mint sent whose outcome is unknown (not mined in time, or the RPC failed while sending)."""
-
-    tx_hash: str
-    nonce: int
-    choice: RangeChoice
-    swap_cost_token1: float
 
 
 @dataclass(slots=True)

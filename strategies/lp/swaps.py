@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import math
 
-from amm.ports import AmmPool
+from amm.ports import AmmPool, SwapResult
+from strategies.lp.bounds import swap_price_limit
 from strategies.lp.excess import CexExcessRoute, Excess, RouteCosts
 from strategies.lp.ledger import PoolLedger
 from strategies.lp.params import LpManagerParams
@@ -45,15 +46,14 @@ class ExcessSwaps:
     def _raw_in(self, excess: Excess) -> int:
         return int(excess.amount_in * 10.0 ** (self.d0 if excess.zero_for_one else self.d1))
 
-    def _value_out_token1(self, excess: Excess, amount_out_raw: int, fair: float) -> float:
-        zero_for_one = excess.zero_for_one
+    def value_out_token1(self, zero_for_one: bool, amount_out_raw: int, fair: float) -> float:
         out = amount_out_raw / 10.0 ** (self.d1 if zero_for_one else self.d0)
         return out * (1.0 if zero_for_one else fair)
 
     async def _pool_swap_cost(self, excess: Excess, fair: float) -> float:
         """The pool's exact multi-tick output for the excess vs fair (fee + impact) + swap gas."""
         quote = await self.pool.quote_exact_input(excess.zero_for_one, self._raw_in(excess))
-        value_out = self._value_out_token1(excess, quote.amount_out, fair)
+        value_out = self.value_out_token1(excess.zero_for_one, quote.amount_out, fair)
         # A pool lagging fair can quote better than fair: never count that as negative cost.
         return max(excess.value_token1 - value_out, 0.0) + self.ledger.gas_token1(quote.gas_cost_wei, fair)
 
@@ -68,17 +68,16 @@ class ExcessSwaps:
     def cex_can_take(self, excess: Excess, fair: float) -> bool:
         return self.cex is not None and math.isfinite(self.cex.quote(excess, fair).cost_token1)
 
-    async def pool_swap(self, excess: Excess, fair: float, now_ns: int) -> float:
-        """Swap the excess in the pool; returns its cost (fee + impact vs fair) in token1."""
+    async def pool_swap(self, excess: Excess, fair: float) -> SwapResult:
+        """Swap the excess in the pool (the caller books it: gas, swap row, cost vs fair)."""
         zero_for_one = excess.zero_for_one
         raw_in = min(self._raw_in(excess), (await self.pool.wallet_balances())[0 if zero_for_one else 1])
-        quote = await self.pool.quote_exact_input(zero_for_one, raw_in)
+        # Bounded by the fair, not by the block's price: the swap fills nothing past fair ∓ slippage
+        # (a partial fill when its own impact reaches there; refused when the pool is already past).
+        limit = swap_price_limit(zero_for_one, fair, self.params.slippage_bps, self.d0, self.d1)
+        quote = await self.pool.quote_exact_input(zero_for_one, raw_in, limit)
         min_out = int(quote.amount_out * (1 - self.params.slippage_bps / 1e4))
-        swap = await self.pool.swap_exact_input(zero_for_one, raw_in, min_out)
-        cost = excess.value_token1 - self._value_out_token1(excess, swap.amount_out, fair)
-        self.ledger.gas("swap", swap.gas_cost_wei, fair, now_ns)
-        self.ledger.swap(now_ns, "pool", zero_for_one, swap.amount_in, swap.amount_out, cost)
-        return cost
+        return await self.pool.swap_exact_input(zero_for_one, raw_in, min_out, limit)
 
     async def cex_swap(self, excess: Excess, fair: float, now_ns: int) -> float:
         """Trade the surplus on the CEX (IOC within `slippage_bps` of fair); returns its cost."""

@@ -163,6 +163,11 @@ async def lp_manager(
     return manager, store, lambda: fair
 
 
+def unsettled_kinds(manager: PoolLpManager) -> list[str]:
+    assert manager.lifecycle.chain is not None
+    return [e.intent.kind for e in manager.lifecycle.chain.journal.unsettled()]
+
+
 def hold(_view: Any, _rules: Any) -> Decision:
     return Decision(Action.HOLD, "test: measure only", executed_gate=False)
 
@@ -177,7 +182,8 @@ async def assert_store_matches_chain(
     assert stored == on_chain
     live = manager.position
     assert ({live.token_id: live.liquidity_raw} if live is not None else {}) == on_chain
-    assert manager.lifecycle.unconfirmed_mint is None
+    assert manager.lifecycle.pending == 0 and manager.lifecycle.chain is not None
+    assert manager.lifecycle.chain.journal.unbooked() == []  # every mined transaction booked
 
 
 async def pre_approve(pool: ChainPool) -> None:
@@ -249,7 +255,7 @@ async def test_mint_not_mined_in_time_is_settled_before_anything_else(
 
     cheat(rpc, "evm_setAutomine", False)
     await manager.lifecycle.open(0.05, fair(), LoopClock().now_ns())  # TxNotMined after 1 s: still pending
-    assert manager.lifecycle.unconfirmed_mint is not None and manager.position is None
+    assert unsettled_kinds(manager) == ["mint"] and manager.position is None
     assert store.positions("lp") == []
     assert await manager.step(policy=hold) is None  # pending: nothing is decided or sent
     assert [a.action for a in store.actions("lp")] == ["mint_unconfirmed"]
@@ -337,7 +343,7 @@ async def test_mint_whose_send_cannot_be_confirmed_is_settled_by_hash(
     await manager.lifecycle.open(0.05, fair(), LoopClock().now_ns())
 
     assert proxy.stalled == 2
-    assert manager.lifecycle.unconfirmed_mint is not None and manager.position is None
+    assert unsettled_kinds(manager) == ["mint"] and manager.position is None
     assert "may have been sent" in store.actions("lp")[-1].reason
     assert store.positions("lp") == []  # nothing stored yet, though the mint was mined
 

@@ -48,6 +48,11 @@ class PaperVenueParams(StrictModel):
     taker_fee_bps: Decimal | None = Field(None, ge=0, le=1000)
     queue_model: Literal["risk_averse", "probabilistic"] = "risk_averse"
     queue_power: float = Field(default=2.0, gt=0, description="probabilistic model: f(x) = x**power")
+    fill_on_crossing_book: bool = Field(
+        default=False,
+        description="false: our resting orders fill only when the live tape trades at or through them "
+        "(the exchange never saw them, so a level crossing them traded with nobody); true: as a replay",
+    )
     order_latency_ms: float = Field(default=20.0, ge=0, description="one way, to the simulated matching")
     order_latency_jitter_ms: float = Field(default=0.0, ge=0, description="lognormal std; 0 = constant")
     seed: int = Field(default=0, ge=0, description="seeds the latency draws")
@@ -85,5 +90,5 @@ class PaperVenueParams(StrictModel):
             order_latency_ms=self.order_latency_ms, order_latency_jitter_ms=self.order_latency_jitter_ms,
             seed=self.seed, maker_fee_bps=maker_fee_bps, taker_fee_bps=taker_fee_bps,
             min_notional=min_notional, initial_balances=self.initial_balances, book_depth=self.book_depth,
-            max_orders=self.max_orders,
+            max_orders=self.max_orders, fill_on_crossing_book=self.fill_on_crossing_book,
         )  # fmt: skip

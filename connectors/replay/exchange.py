@@ -58,6 +58,7 @@ class ReplayExchange:
             queue_model=params.queue_model,
             queue_power=params.queue_power,
             max_orders=params.max_orders,
+            fill_on_crossing_book=params.fill_on_crossing_book,
             wake_interval_ns=_NO_WAKE_NS,  # the bot wakes itself; keeps the unused samples array tiny
         )
         self.s = s = ReplayState(data, core)

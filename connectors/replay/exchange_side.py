@@ -59,6 +59,7 @@ from connectors.replay.layout import (
     S_RESP_LATENCY_ZERO,
     S_RESP_TAIL,
     S_TAKER_LOTS,
+    S_TAPE_ONLY,
 )
 from connectors.replay.queue_model import on_depth, on_trade
 
@@ -167,9 +168,14 @@ def ex_row(
                         st[S_QMODEL], fst[F_QPOWER], of[slot, Q_AHEAD], of[slot, Q_TRADED], prev, lots
                     )
                     of[slot, Q_TRADED] = 0.0
-            elif lots > 0 and ((o_side == 1 and price <= o_px) or (o_side == -1 and price >= o_px)):
+            elif (
+                lots > 0
+                and st[S_TAPE_ONLY] == 0
+                and ((o_side == 1 and price <= o_px) or (o_side == -1 and price >= o_px))
+            ):
                 # Someone now rests at or through our price on the other side: their order met ours
-                # first and still has size left, so it took all of ours (as on a FIFO book).
+                # first and still has size left, so it took all of ours (as on a FIFO book). Not on
+                # live data (tape only): the venue never saw our order, so that order did not trade.
                 rem = oi[slot, O_QTY] - oi[slot, O_EX_FILLED]
                 if _ex_fill(st, fst, oi, resp, fills, slot, rem, o_px, 1):
                     _remove_active(st, act, k)

@@ -43,6 +43,8 @@ class ReplayParams:
     wake_interval_ns: int = 100_000_000
     wake_on_fill: bool = False
     max_orders: int = 64
+    fill_on_crossing_book: bool = True
+    """False: a resting order fills on prints only (paper trading on live data)."""
 
     def __post_init__(self) -> None:
         if self.queue_model not in QUEUE_MODELS:
@@ -123,6 +125,7 @@ class ReplayState:
         self.st[layout.S_QMODEL] = QUEUE_MODELS[params.queue_model]
         self.st[layout.S_WAKE_INTERVAL] = params.wake_interval_ns
         self.st[layout.S_WAKE_ON_FILL] = int(params.wake_on_fill)
+        self.st[layout.S_TAPE_ONLY] = int(not params.fill_on_crossing_book)
         start = data.start_ns
         self.st[layout.S_NEXTWAKE] = start
         self.st[layout.S_EXNOW] = int(data.exch_ts_ns.min()) if len(data) else 0

@@ -29,6 +29,7 @@ S_NEXT_ID, S_LAT_K, S_QMODEL = 23, 24, 25
 S_ORDERS, S_CANCELS, S_REJECTS, S_FILLED_ORDERS, S_DROPPED = 26, 27, 28, 29, 30
 S_MAKER_LOTS, S_TAKER_LOTS, S_MAX_ABS_POS = 31, 32, 33
 S_RESP_LATENCY_ZERO = 34  # 1: answers are stamped at exchange time (a driver adds its own delays)
+S_TAPE_ONLY = 35  # 1: resting orders fill on prints only, never on a book level that crosses them
 N_ST = 40
 
 # fst: float64 scalars (money in tick·lot units: price_ticks × size_lots)

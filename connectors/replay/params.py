@@ -18,6 +18,11 @@ class ReplayVenueParams(StrictModel):
     )
     queue_model: Literal["risk_averse", "probabilistic"] = "risk_averse"
     queue_power: float = Field(default=2.0, gt=0, description="probabilistic model: f(x) = x**power")
+    fill_on_crossing_book: bool = Field(
+        default=True,
+        description="a book level posted at or through a resting order of ours fills it (the order would "
+        "have met it first); false: only prints fill resting orders (as paper trading on live data does)",
+    )
     order_latency_ms: float = Field(default=20.0, ge=0, description="one way, to the matching engine")
     order_latency_jitter_ms: float = Field(
         default=0.0, ge=0, description="standard deviation of a lognormal latency; 0 = constant"

@@ -181,3 +181,26 @@ async def test_a_resting_bid_fills_only_for_the_print_beyond_the_queue_ahead(
     ]
     assert len(paper_fills) == 3
     assert replayed == paper_fills
+
+
+async def test_a_live_ask_crossing_a_resting_bid_fills_nothing_until_the_tape_trades_through_it(
+    paper: tuple[PaperVenue, Seen],
+    facade: FacadeHandle,
+) -> None:
+    """The exchange never saw our paper bid: an ask posted at its price traded with nobody, so the
+    bid fills only when a print reaches it (a replay, `fill_on_crossing_book`, would fill here)."""
+    venue, seen = paper
+    ex = facade.exchange
+    best_bid, best_ask = ex.book(BTC).best_bid(), ex.book(BTC).best_ask()
+    assert best_bid is not None and best_ask is not None and best_ask - best_bid > 2
+    ours = best_bid + 1  # inside the live spread: nothing of the exchange's at or ahead of it
+    assert (await venue.place_order(bid("x1", ours, 5))).state is OrderState.OPEN
+    ex.background_place(BTC, Side.SELL, ours, 4, venue.clock.now_ns())  # rests: no live bid there
+    await book_shows(seen, -1, ours, 4)
+    await asyncio.sleep(0.2)  # several more publications of the crossed book
+    assert seen.fills() == [] and (await venue.fetch_order(BTC, "x1")).filled_lots == 0
+    # A seller hits the live best bid, below ours: it met our better-priced bid first.
+    ex.background_take(BTC, Side.SELL, 3, venue.clock.now_ns(), limit_price_ticks=best_bid)
+    await seen.until(lambda e: isinstance(e, FillEvent))
+    fills = [(e.fill.price_ticks, e.fill.size_lots, e.fill.is_maker) for e in seen.fills()]
+    assert fills == [(ours, 3, True)]

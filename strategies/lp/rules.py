@@ -328,8 +328,8 @@ def fees_to_compound(s: Situation) -> RuleOutcome:
     paying = s.carry_apr >= 0.0 and s.keep_token1 > 0.0
     if not (s.in_range and paying and v.pending_fees_token1 > multiple * v.gas_compound_token1):
         return SILENT
-    # The rule is the threshold itself: the benefit is what clears it.
-    benefit = v.pending_fees_token1 / multiple
+    # The rule is the threshold itself; the benefit logged is what goes to work.
+    benefit = v.pending_fees_token1
     firing = Firing(Action.COMPOUND, "fees worth compounding", benefit, v.gas_compound_token1, 0.0)
     return RuleOutcome(firing=firing)
 

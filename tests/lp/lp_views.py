@@ -29,9 +29,9 @@ def flat(**kw: Any) -> PoolView:
     return PoolView(**base)
 
 
-def held(w: float = HELD_W, **kw: Any) -> PoolView:
-    """A position of half-width `w` around 3,000; the pool's active L includes it while in range,
-    and the fee rate per L is the same fee flow spread over that L."""
+def held(w: float = HELD_W, fee_rate: float = FEE_RATE, **kw: Any) -> PoolView:
+    """A position of half-width `w` around 3,000; the pool's active L includes it while in range.
+    `fee_rate` is per unit of the others' L, as in `flat`: the same fee flow, spread over our L too."""
     liquidity = CAPITAL * liquidity_per_token1(PRICE, w)
     lower, upper = PRICE * math.exp(-w), PRICE * math.exp(w)
     price = kw.get("price", PRICE)
@@ -39,7 +39,7 @@ def held(w: float = HELD_W, **kw: Any) -> PoolView:
     base: dict[str, Any] = dict(
         liquidity=liquidity, price_lower=lower, price_upper=upper, value_token1=CAPITAL,
         sigma_at_open=0.6, half_width=w, last_action_ns=0, pool_liquidity=active,
-        fee_rate=FEE_RATE * OTHERS_L / active,
+        fee_rate=fee_rate * OTHERS_L / active,
     )  # fmt: skip
     base.update(kw)
     return flat(**base)

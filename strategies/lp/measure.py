@@ -228,5 +228,6 @@ class PoolMeter:
             pool_liquidity=active_l,
             recentre_swap_cost_token1=await self._recentre_swap_cost(capital, fair),
             sigma_rel_error=self.sigma_rel_error(),
+            tick_spacing_log=self.pool.tick_spacing * math.log(1.0001),
         )
         return dataclasses.replace(view, negative_carry_since_ns=self._negative_carry_since(view))

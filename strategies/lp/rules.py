@@ -97,6 +97,7 @@ class PoolView:
     recentre_swap_cost_token1: float = math.nan  # swapping half the capital (NaN: swap_cost_token1)
     negative_carry_since_ns: int | None = None  # first seen below the exit threshold (None: above)
     sigma_rel_error: float = 0.0  # σ̂'s standard error as a fraction of σ̂ (its EWMA's sample count)
+    tick_spacing_log: float = 0.0  # one tick spacing in log price: the narrowest half-width usable
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,13 @@ def economics(view: PoolView, rules: Rules) -> PoolEconomics:
     )
 
 
+def best_range(view: PoolView, rules: Rules, e: PoolEconomics) -> Optimum:
+    """The best half-width within the configured bounds, never under one tick spacing (a range
+    snapped outward to the spacing would be another, lopsided range)."""
+    narrowest = min(max(rules.min_half_width, view.tick_spacing_log), rules.max_half_width)
+    return optimal_half_width(e, narrowest, rules.max_half_width)
+
+
 @dataclass(frozen=True, slots=True)
 class Situation:
     """What every rule sees: the view, the thresholds, and the figures the rules share."""
@@ -157,7 +165,7 @@ class Situation:
     @classmethod
     def of(cls, view: PoolView, rules: Rules) -> Situation:
         e = economics(view, rules)
-        best = optimal_half_width(e, rules.min_half_width, rules.max_half_width)
+        best = best_range(view, rules, e)
         w = best.half_width
         lower_new, upper_new = view.price * math.exp(-w), view.price * math.exp(w)
         liquidity_new = view.capital_token1 * liquidity_per_token1(view.price, w)
@@ -179,7 +187,13 @@ class Situation:
             return s
         horizon, lo, hi = rules.decision_horizon_s, view.price_lower, view.price_upper
         keep = range_carry(e, view.liquidity, lo, hi, horizon)
-        move = move_value(e, view.liquidity, lo, hi, w, horizon, s.reopen_cost_token1)
+        # The move is judged for the live position's own value (capital left idle beside it, a
+        # mint's remainder or the CEX route's surplus, is no reason to move: a move leaves the same
+        # remainder idle again) and for the best range as it will be opened: snapped outward to the
+        # tick spacing, half a spacing wider each side on average, as the live one was.
+        same_value = dataclasses.replace(e, capital_token1=view.value_token1 or view.capital_token1)
+        w_snapped = w + view.tick_spacing_log / 2.0
+        move = move_value(same_value, view.liquidity, lo, hi, w_snapped, horizon, s.reopen_cost_token1)
         return dataclasses.replace(s, keep_token1=keep, move=move)
 
     @property
@@ -217,7 +231,7 @@ class Situation:
 def carry_below_exit(view: PoolView, rules: Rules) -> bool:
     """The best range's expected carry is below the exit threshold (the runner times how long)."""
     e = economics(view, rules)
-    best = optimal_half_width(e, rules.min_half_width, rules.max_half_width)
+    best = best_range(view, rules, e)
     return carry_apr(best.carry_per_s, view.capital_token1) < rules.exit_carry_apr
 
 

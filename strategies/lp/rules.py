@@ -187,11 +187,15 @@ class Situation:
             return s
         horizon, lo, hi = rules.decision_horizon_s, view.price_lower, view.price_upper
         keep = range_carry(e, view.liquidity, lo, hi, horizon)
-        # The move is judged for the live position's own value (capital left idle beside it, a
-        # mint's remainder or the CEX route's surplus, is no reason to move: a move leaves the same
-        # remainder idle again) and for the best range as it will be opened: snapped outward to the
-        # tick spacing, half a spacing wider each side on average, as the live one was.
-        same_value = dataclasses.replace(e, capital_token1=view.value_token1 or view.capital_token1)
+        # The move is judged for the capital the live range holds, valued as if it were centred
+        # (so a range is never moved for its price being off centre, and capital left idle beside
+        # it, a mint's remainder or the CEX route's surplus, is no reason to move: a move leaves
+        # the same remainder idle again), against the best range as it will be opened: snapped
+        # outward to the tick spacing, half a spacing wider each side on average.
+        w_live = math.log(hi / lo) / 2.0
+        same_value = dataclasses.replace(
+            e, capital_token1=view.liquidity / liquidity_per_token1(view.price, w_live)
+        )
         w_snapped = w + view.tick_spacing_log / 2.0
         move = move_value(same_value, view.liquidity, lo, hi, w_snapped, horizon, s.reopen_cost_token1)
         return dataclasses.replace(s, keep_token1=keep, move=move)

@@ -21,6 +21,7 @@ occupation time of the range in closed form), for comparing keeping a range agai
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -225,8 +226,13 @@ def move_value(
         (best earning − live carry − best recentres per second)·E[min(τ, H)] − move cost·P(τ > H),
     so a range is never moved merely for being off centre (it earns the same anywhere inside),
     only when out, or when its width is wrong enough that the best policy outearns it by the
-    cost. Out of range the live range earns only while the price is back in it, and stays out."""
-    earning, recentring = steady_parts(e, best_half_width)
+    cost. Out of range the live range earns only while the price is back in it, and stays out.
+
+    Like for like: the best policy gets the capital the live range holds valued as if centred,
+    so an off-centre range of the best width never moves, and capital left idle beside it (a
+    mint's remainder, the CEX route's surplus, left idle again by any move) is no reason to."""
+    held = liquidity / liquidity_per_token1(e.price, math.log(upper / lower) / 2.0)
+    earning, recentring = steady_parts(dataclasses.replace(e, capital_token1=held), best_half_width)
     own = e.in_range_carry_per_s(liquidity)
     if lower < e.price < upper:
         survive, t = range_survival(e.price, lower, upper, e.sigma_annual, horizon_s)

@@ -170,34 +170,17 @@ class Situation:
         lower_new, upper_new = view.price * math.exp(-w), view.price * math.exp(w)
         liquidity_new = view.capital_token1 * liquidity_per_token1(view.price, w)
         since_s = math.inf if view.last_action_ns is None else (view.now_ns - view.last_action_ns) / 1e9
-        s = cls(
-            view,
-            rules,
-            e,
-            best,
-            carry_apr(best.carry_per_s, view.capital_token1),
-            lower_new,
-            upper_new,
-            liquidity_new,
-            since_s,
-            abs(view.pool_price / view.price - 1.0) * 1e4,
-            abs(view.pool_price / view.pool_twap_price - 1.0) * 1e4,
-        )
+        s = cls(view, rules, e, best, carry_apr(best.carry_per_s, view.capital_token1),
+                lower_new, upper_new, liquidity_new, since_s,
+                abs(view.pool_price / view.price - 1.0) * 1e4,
+                abs(view.pool_price / view.pool_twap_price - 1.0) * 1e4)  # fmt: skip
         if view.liquidity is None:
             return s
         horizon, lo, hi = rules.decision_horizon_s, view.price_lower, view.price_upper
         keep = range_carry(e, view.liquidity, lo, hi, horizon)
-        # The move is judged for the capital the live range holds, valued as if it were centred
-        # (so a range is never moved for its price being off centre, and capital left idle beside
-        # it, a mint's remainder or the CEX route's surplus, is no reason to move: a move leaves
-        # the same remainder idle again), against the best range as it will be opened: snapped
-        # outward to the tick spacing, half a spacing wider each side on average.
-        w_live = math.log(hi / lo) / 2.0
-        same_value = dataclasses.replace(
-            e, capital_token1=view.liquidity / liquidity_per_token1(view.price, w_live)
-        )
+        # The best range as it will be opened: snapped outward, half a spacing wider each side.
         w_snapped = w + view.tick_spacing_log / 2.0
-        move = move_value(same_value, view.liquidity, lo, hi, w_snapped, horizon, s.reopen_cost_token1)
+        move = move_value(e, view.liquidity, lo, hi, w_snapped, horizon, s.reopen_cost_token1)
         return dataclasses.replace(s, keep_token1=keep, move=move)
 
     @property

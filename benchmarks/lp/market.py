@@ -4,12 +4,13 @@ Assumptions (stated once, printed with the tables):
   - Fair price: driftless GBM (E[P_t] = P_0), one point per 12 s block; the hedge's fill price
     `latency_s` after each block is drawn from the Brownian bridge between the two blocks (exact
     for GBM), so latency costs what the path really moves in that time.
-  - Pool: the integer `SimulatedPool` (V3Pool) holding 5M USDC of background full-range
+  - Pool: the integer `SimulatedPool` (V3Pool) holding 50M USDC of background full-range
     liquidity; `SimPoolFlow` per block: Poisson noise swaps, then one arbitrageur who trades only
     when the pool sits outside fair × (1 ∓ fee) and the profit beats its gas (the fee-tier hurdle).
   - Uninformed (noise) volume: lognormal sizes of mean 2,500 USDC, random side; 2.2M USDC/day
-    on the 0.3 % pool (volume/TVL 0.43/day), 5× that on the 0.05 % pool (lower fee, more flow, as
-    on mainnet ETH/USDC). Arbitrage volume comes on top, set by σ and the fee band.
+    on the 0.3 % pool, 5× that on the 0.05 % pool (a lower fee draws more flow). A full-range
+    position earns about 6 % a year from it; the arbitrageurs' fees add more as σ grows. Measured
+    full-range fees vs LVR (σ²/8), %/yr: σ 30 % 6 vs 1; 60 % 7–9 vs 4.5; 120 % 13–20 vs 18.
   - Gas at 5 gwei with ETH as the gas token (a mint ≈ 7 USDC, a close ≈ 5, a swap ≈ 2 at 3,000).
 """
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from amm.attribution import exact_position_amounts
+from amm.attribution import SECONDS_PER_YEAR, exact_position_amounts
 from bot.core.domain import MarketKey, Side
 from bot.core.events import FillEvent
 from bot.kernel.lp_store import HedgeTradeRow, LpStore
@@ -63,17 +63,44 @@ class HedgerParams(BaseModel):
 
 @dataclass(slots=True)
 class HedgeBook:
-    """The hedge's own trades: position, cash and fees in quote units, costs against decision mids."""
+    """The hedge's own trades: position, cash and fees in quote units, costs against decision mids,
+    and the carry of holding the position (perp funding or a spot short's borrow), when accrued."""
 
     position: float = 0.0
     cash: float = 0.0
     fees: float = 0.0
-    cost: float = 0.0
+    cost: float = 0.0  # fees + price paid vs the decision mid (spread, slippage, latency)
+    carry: float = 0.0
     trades: int = 0
     maker_trades: int = 0
 
+    def record_fill(
+        self, sign: int, size: float, price: float, fee: float, mid: float, *, is_maker: bool = False
+    ) -> float:
+        """One fill (sign +1 bought, −1 sold; fee in quote units); returns its cost against `mid`."""
+        self.position += sign * size
+        self.cash -= sign * size * price
+        self.fees += fee
+        cost = fee + sign * (price - mid) * size
+        self.cost += cost
+        self.trades += 1
+        self.maker_trades += int(is_maker)
+        return cost
+
+    def accrue_carry(self, mid: float, rate_per_year: float, dt_s: float) -> float:
+        """Carry paid over `dt_s` at `rate_per_year` of the position's notional at `mid`, whichever
+        its side (a perp whose funding runs against us, or the borrow of a spot short); returns it."""
+        paid = abs(self.position) * mid * rate_per_year * dt_s / SECONDS_PER_YEAR
+        self.carry += paid
+        return paid
+
+    @property
+    def total_cost(self) -> float:
+        """What hedging cost beyond the price exposure it removed: trading cost plus carry."""
+        return self.cost + self.carry
+
     def pnl(self, mid: float) -> float:
-        return self.cash + self.position * mid - self.fees
+        return self.cash + self.position * mid - self.fees - self.carry
 
 
 class Hedger:
@@ -267,16 +294,8 @@ class Hedger:
         market = self._ctx.state.markets[self._slot]
         mid = self._decision_mid
         price, size = float(market.price(fill.price_ticks)), float(market.size(fill.size_lots))
-        sign = fill.side.sign
         fee = float(fill.fee) if fill.fee_asset == market.quote else float(fill.fee) * price
-        b = self.book
-        b.position += sign * size
-        b.cash -= sign * size * price
-        b.fees += fee
-        cost = fee + sign * (price - mid) * size
-        b.cost += cost
-        b.trades += 1
-        b.maker_trades += int(fill.is_maker)
+        cost = self.book.record_fill(fill.side.sign, size, price, fee, mid, is_maker=fill.is_maker)
         self._store.record_hedge_trade(
             HedgeTradeRow(
                 strategy=self.name,

@@ -4,7 +4,8 @@
 
 Strategies, each on the exact simulated pool (benchmarks/lp/market.py states the market):
   ours        `strategies.lp.rules.decide` through `PoolLpManager.step`, the bot's own runner,
-              with the default LpManagerParams;
+              with the default LpManagerParams; in the hedged tables its own run, told the
+              hedge's band and cost (hedge_band_token0, hedge_cost_bps) as a user would;
   full range  opened once, never touched;
   charm       a Charm Alpha Vault-style rebalancer (base ± 3,600 ticks + single-sided limit
               order ± 1,200 ticks, rebalanced on a 12 h schedule, no swaps; benchmarks/lp/charm.py);
@@ -33,7 +34,18 @@ from benchmarks.lp.hedge import HedgeCosts
 from benchmarks.lp.market import FEE_TIERS_PIPS, VOLS, Scenario
 from benchmarks.lp.market import __doc__ as MARKET_DOC
 from benchmarks.lp.report import group, headline, scenario_table
-from benchmarks.lp.run import CHARM, CHECK_S, FULL_RANGE, OURS, Job, Outcome, fixed_name, run_job
+from benchmarks.lp.run import (
+    CHARM,
+    CHECK_S,
+    FULL_RANGE,
+    OURS,
+    OURS_HEDGED,
+    OURS_PARAMS,
+    Job,
+    Outcome,
+    fixed_name,
+    run_job,
+)
 
 FIXED_HALF_WIDTHS = (0.01, 0.03, 0.10, 0.30)
 
@@ -44,7 +56,7 @@ def jobs_for(paths: int, days: float, widths: tuple[float, ...]) -> list[Job]:
         for fee in FEE_TIERS_PIPS:
             sc = Scenario(sigma, fee, days)
             for p in range(paths):
-                jobs += [Job(sc, p, OURS), Job(sc, p, FULL_RANGE), Job(sc, p, CHARM)]
+                jobs += [Job(sc, p, s) for s in (OURS, OURS_HEDGED, FULL_RANGE, CHARM)]
                 jobs += [Job(sc, p, fixed_name(w), w) for w in widths]
     # Slowest first (high σ on the 0.05 % pool arbitrages every block): the two workers end together.
     jobs.sort(key=lambda j: (-j.scenario.sigma_annual, j.scenario.fee_pips))
@@ -54,9 +66,10 @@ def jobs_for(paths: int, days: float, widths: tuple[float, ...]) -> list[Job]:
 def assumptions(costs: HedgeCosts, charm: CharmParams) -> str:
     market = "\n".join(line for line in (MARKET_DOC or "").splitlines()[2:] if line.strip())
     return (
-        f"{market}\n  - {costs.describe()}\n  - rounds every {CHECK_S:g} s, early on a 50 bp fair move "
-        f"(the bot's LpManager schedule); charm: base ±{charm.base_threshold_ticks} ticks, limit "
-        f"{charm.limit_threshold_ticks} ticks, every {charm.period_s / 3600:g} h"
+        f"{market}\n  - {costs.describe()}\n  - rounds: ours every {OURS_PARAMS.check_interval_s:g} s "
+        f"(its check_interval_s, the bot's schedule), the baselines every {CHECK_S:g} s, all early on a "
+        f"{OURS_PARAMS.event_trigger_bps:g} bp fair move; charm: base ±{charm.base_threshold_ticks} "
+        f"ticks, limit {charm.limit_threshold_ticks} ticks, every {charm.period_s / 3600:g} h"
     )
 
 

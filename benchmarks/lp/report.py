@@ -11,7 +11,7 @@ import numpy as np
 
 from amm.attribution import PnlAttribution
 from benchmarks.lp.market import Scenario
-from benchmarks.lp.run import CHARM, FULL_RANGE, OURS, Outcome
+from benchmarks.lp.run import CHARM, FULL_RANGE, OURS, OURS_HEDGED, Outcome
 
 Metric = Callable[[PnlAttribution], float]
 COLUMNS: tuple[tuple[str, Metric], ...] = (
@@ -57,6 +57,11 @@ def group(outcomes: Iterable[Outcome]) -> dict[Scenario, Runs]:
     return grouped
 
 
+def ours(runs: Runs, hedged: bool) -> str:
+    """Ours unhedged, or hedged as its own run told of the hedge (when the run has one)."""
+    return OURS_HEDGED if hedged and OURS_HEDGED in runs else OURS
+
+
 def best_fixed(runs: Runs, hedged: bool) -> str | None:
     """The fixed width with the best mean net on these very paths (hindsight: an upper bound)."""
     fixed = [s for s in runs if s.startswith("fixed")]
@@ -69,14 +74,14 @@ def best_fixed(runs: Runs, hedged: bool) -> str | None:
 
 def _strategy_rows(runs: Runs, hedged: bool) -> list[str]:
     best = best_fixed(runs, hedged)
-    names = [OURS, FULL_RANGE, CHARM] + ([best] if best else [])
+    names = [ours(runs, hedged), FULL_RANGE, CHARM] + ([best] if best else [])
     lines = []
     for name in names:
         rows = runs.get(name, [])
         if not rows:
             continue
         attrs = [o.hedged if hedged else o.unhedged for o in rows]
-        label = f"{name}*" if name == best else name
+        label = f"{name}*" if name == best else OURS if name == OURS_HEDGED else name
         cells = "".join(cell([f(a) for a in attrs]) for _, f in COLUMNS)
         acts, trades = mean_se([o.actions for o in rows])[0], mean_se([o.hedge_trades for o in rows])[0]
         tail = f"{acts:6.1f}{trades:8.0f}" if hedged else f"{acts:6.1f}"
@@ -85,18 +90,18 @@ def _strategy_rows(runs: Runs, hedged: bool) -> list[str]:
 
 
 def _paired_rows(runs: Runs) -> list[str]:
-    ours = runs.get(OURS, [])
+    mine = runs.get(ours(runs, hedged=True), [])
     best = best_fixed(runs, hedged=True)
     lines = []
     for name in [FULL_RANGE, CHARM] + ([best] if best else []):
         base = runs.get(name, [])
-        if not ours or len(base) != len(ours):
+        if not mine or len(base) != len(mine):
             continue
-        assert [o.job.path for o in base] == [o.job.path for o in ours], "runs must pair by path"
+        assert [o.job.path for o in base] == [o.job.path for o in mine], "runs must pair by path"
         label = f"{name}* (upper bound)" if name == best else name
         parts = []
         for metric in (lambda a: a.net_token1, lambda a: a.total_token1):
-            diff, se = mean_se([metric(a.hedged) - metric(b.hedged) for a, b in zip(ours, base, strict=True)])
+            diff, se = mean_se([metric(a.hedged) - metric(b.hedged) for a, b in zip(mine, base, strict=True)])
             parts.append(f"{diff:10.1f} ± {se:6.1f}  {verdict(diff, se):<5}")
         lines.append(f"  {label:<28}" + "   ".join(parts))
     return lines
@@ -135,15 +140,15 @@ def headline(grouped: dict[Scenario, Runs]) -> str:
     lines = ["headline: ours hedged − hedged baseline, Δnet ± SE (verdict)"]
     for sc in sorted(grouped, key=lambda s: (s.fee_pips, s.sigma_annual)):
         runs = grouped[sc]
-        ours = runs.get(OURS, [])
+        mine = runs.get(ours(runs, hedged=True), [])
         best = best_fixed(runs, hedged=True)
         parts = []
         for name in [FULL_RANGE, CHARM] + ([best] if best else []):
             base = runs.get(name, [])
-            if not ours or len(base) != len(ours):
+            if not mine or len(base) != len(mine):
                 continue
             diff, se = mean_se(
-                [a.hedged.net_token1 - b.hedged.net_token1 for a, b in zip(ours, base, strict=True)]
+                [a.hedged.net_token1 - b.hedged.net_token1 for a, b in zip(mine, base, strict=True)]
             )
             short = "best fixed" if name == best else name
             parts.append(f"vs {short} {diff:+.1f} ± {se:.1f} ({verdict(diff, se)})")

@@ -2,8 +2,9 @@
 shared hedge (the hedge only trades on the CEX, so both come from the same pool run).
 
 Per 12 s block: the flow (noise swaps, then the arbitrageur at the block's fair price), a round
-of the strategy every `CHECK_S` or early when the fair price moved `event_trigger_bps` since the
-last round (the bot's LpManager schedule), then the hedge's check on the strategy's token0.
+of the strategy every `CHECK_S` (ours: its own `check_interval_s`, the bot's LpManager schedule,
+which also feeds its σ̂) or early when the fair price moved `event_trigger_bps` since the
+last round, then the hedge's check on the strategy's token0.
 """
 
 from __future__ import annotations
@@ -38,9 +39,27 @@ from strategies.lp.params import LpManagerParams
 from strategies.lp.pool import Policy
 from strategies.lp.rules import decide
 
-CHECK_S = 300.0  # plus the early round on a 50 bp fair move, as the bot
-OURS, FULL_RANGE, CHARM = "ours", "full range", "charm"
+CHECK_S = 300.0  # the baselines' rounds, plus the early round on a 50 bp fair move
+OURS, OURS_HEDGED, FULL_RANGE, CHARM = "ours", "ours hedged", "full range", "charm"
 OURS_PARAMS = LpManagerParams(kind="lp_manager", pools=["uni"])  # the defaults a user starts from
+
+
+def check_interval_s(strategy: str) -> float:
+    """Ours runs on its own schedule (the bot's, whose rounds also sample σ̂); the baselines need
+    none finer than 5 min (passive, a 12 h schedule, recentres at most every 10 min)."""
+    return OURS_PARAMS.check_interval_s if strategy in (OURS, OURS_HEDGED) else CHECK_S
+
+
+def ours_hedged_params(costs: HedgeCosts) -> LpManagerParams:
+    """The defaults told what a user would tell them of the hedge (band, trading cost, checks):
+    ours hedged is its own run, since the hedge now changes the manager's ranges."""
+    return OURS_PARAMS.model_copy(
+        update=dict(
+            hedge_band_token0=costs.band_token0,
+            hedge_cost_bps=costs.taker_fee_bps + costs.half_spread_bps,
+            hedge_check_interval_s=float(BLOCK_S),
+        )
+    )
 
 
 def fixed_name(half_width: float) -> str:
@@ -75,10 +94,12 @@ def _store() -> LpStore:
     return _STORE
 
 
-def _runner(job: Job, pool: SimulatedPool, fair: FixedFair, clock: FixedClock) -> LpRunner:
+def _runner(job: Job, pool: SimulatedPool, fair: FixedFair, clock: FixedClock, costs: HedgeCosts) -> LpRunner:
     name = f"{job.strategy}/{job.scenario.sigma_annual}/{job.scenario.fee_pips}/{job.path}"
     if job.strategy == CHARM:
         return CharmVault(name, pool, fair, clock, _store(), CharmParams())
+    if job.strategy == OURS_HEDGED:
+        return ManagedLp(name, pool, fair, ours_hedged_params(costs), clock, _store(), decide)
     policies: dict[str, Policy] = {OURS: decide, FULL_RANGE: full_range_policy}
     policy = policies.get(job.strategy) or fixed_width_policy(job.half_width)
     return ManagedLp(name, pool, fair, OURS_PARAMS, clock, _store(), policy)
@@ -120,10 +141,10 @@ async def simulate(job: Job, costs: HedgeCosts) -> Outcome:
     fair = FixedFair(path.prices)
     pool = SimulatedPool.from_params(params)
     flow = SimPoolFlow(pool, fair, params, clock, rng=np.random.default_rng(seed + 7))
-    runner = _runner(job, pool, fair, clock)
+    runner = _runner(job, pool, fair, clock, costs)
     hedge = SimHedge(costs)
     trigger = OURS_PARAMS.event_trigger_bps / 1e4
-    check_ns = int(CHECK_S * NS_PER_S)
+    check_ns = int(check_interval_s(job.strategy) * NS_PER_S)
     last_ns, last_fair = -check_ns, float(path.prices[0])
     trades = 0
     for i in range(1, sc.n_blocks + 1):

@@ -1,6 +1,6 @@
 """Expected carry of an LP range and the width that maximises it (pure functions, no I/O).
 
-Carry = fees − LVR − amortised gas and swap, in token1 per second, for capital V in a symmetric
+Carry = fees − LVR − hedge costs − amortised gas and swap, in token1 per second, for capital V in a symmetric
 range of log half-width w around the price P (shared/notes/lp-maths.md):
 
 - liquidity: L(w) = V / (2√P·(1 − e^(−w/2))), the v2 liquidity V/(2√P) times a concentration that
@@ -12,7 +12,10 @@ range of log half-width w around the price P (shared/notes/lp-maths.md):
   the value: the concentration that multiplies the fees multiplies the LVR too;
 - recentres: a driftless log price leaves ±w after w²/σ² on average (exit time of a Brownian motion),
   then waits a round before the recentre; each one costs gas (close + open) and the swap of half
-  the value. The fraction of time in range and the recentre rate follow.
+  the value. The fraction of time in range and the recentre rate follow;
+- the CEX hedge, when the position is hedged (`HedgeCosting`): trading cost while in range grows
+  with the range's gamma squared (≈ 1/w² of the value, against 1/w for fees and LVR), and each
+  recentre's swap is re-hedged; narrower ranges pay more of it, so the best hedged range is wider.
 
 `steady_carry_per_s` is that policy's long-run carry (enter / stay / exit and the optimal width);
 `range_carry` is what one static range earns over a horizon from where the price is now (the
@@ -25,12 +28,73 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
+
+import numpy as np
 
 from amm.attribution import SECONDS_PER_YEAR
 
-GRID_POINTS = 24  # log-spaced widths scanned before the golden-section refinement
-GOLDEN_ITERATIONS = 30  # shrinks the bracket (two grid cells) by 0.618^30 ≈ 5e-7
-INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0
+GRID_POINTS = 33  # log-spaced widths per pass of the width search (one vectorised evaluation)
+ZOOM_PASSES = 6  # each pass narrows the bracket to two cells: 16× per pass, ~1e-7 after six
+Liquidity = TypeVar("Liquidity", float, np.ndarray)  # one figure, or a grid of candidate widths
+
+
+# A Gaussian walk of step s√Δt checked against a barrier overshoots it by O: E[O] = ρ·s√Δt with
+# ρ = −ζ(1/2)/√(2π), E[O²] = (ρ² + 1/4)·s²Δt (Siegmund's corrected diffusion; 0.590 measured).
+OVERSHOOT_MEAN = 0.5826
+OVERSHOOT_SQUARE = OVERSHOOT_MEAN**2 + 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class HedgeCosting:
+    """What a band hedger on a CEX costs per second of a range held in the pool.
+
+    The position holds x(P) = L(1/√P − 1/√P_b) of token0, so its gamma is dx/dP = −L/(2P^(3/2)).
+    The hedger keeps the net delta n = x(P) + hedge inside ±B, trading n back to 0 once |n| > B.
+    Between trades only x moves: dn = Γ·dP = Γ·σP·dW, a martingale of scale
+        s = |Γ|·σP = σL/(2√P)   (token0 per √year).
+    Checked every Δt, n is traded at |n_τ| = B + O, O the overshoot of the band (a Gaussian walk
+    of step s√Δt). Wald's identity E[n_τ²] = s²·E[τ] gives the trade rate s²/E[n_τ²]; each trade
+    costs c·|n_τ|·P (c: taker fee + half spread; the latency's price move costs nothing on average
+    for a driftless price). So
+        cost per year = c·P·s²·E[B + O] / E[(B + O)²] → c·σ²L²/(4B) as Δt → 0,
+    quadratic in L where fees and LVR are linear: per unit of value, with L ≈ V/(√P·w), the hedge
+    costs c·σ²V/(4BPw²) a year against LVR's σ²/(4w) (ratio c·V/(P·B·w): 2× LVR for 30,000 token1
+    on a ±0.25 ETH band at ±1 %, 0.07× at ±30 %). The overshoot matters for narrow ranges: at
+    s√Δt ≈ B the trades are 1.8 B apart, not B. A hedge ratio h below 1 scales s by h, so its cost
+    is about h² of this (the model assumes h = 1, the conservative side).
+
+    A recentre from the edge of a range (all one token) swaps half the value, which the hedger
+    then re-trades: c·V/2 more per recentre. Funding on the hedge is left out: the hedger hedges
+    the idle wallet's token0 too, so it is paid in or out of the pool, and for any width the
+    position holds ≈ V/(2P) token0 near its centre.
+    """
+
+    band_token0: float = 0.0  # 0: not hedged, nothing to pay
+    cost_fraction: float = 0.0  # per trade, of its notional: taker fee + half spread
+    check_interval_s: float = 0.0  # how often the hedger looks (0: continuously)
+
+    @property
+    def hedged(self) -> bool:
+        return self.band_token0 > 0.0
+
+    def rate_per_s(self, sigma_annual: float, liquidity: Liquidity, price: float) -> Liquidity:
+        """Expected hedge trading cost per second, token1, of a range of human L (≥ 0) at P."""
+        if not self.hedged or price <= 0.0:
+            return liquidity * 0.0
+        s = sigma_annual * liquidity / (2.0 * math.sqrt(price))
+        step = s * math.sqrt(self.check_interval_s / SECONDS_PER_YEAR)
+        b = self.band_token0
+        traded = b + OVERSHOOT_MEAN * step  # E|n_τ|
+        traded_sq = b * b + 2.0 * b * OVERSHOOT_MEAN * step + OVERSHOOT_SQUARE * step * step  # E[n_τ²]
+        return self.cost_fraction * price * s * s * traded / traded_sq / SECONDS_PER_YEAR
+
+    def rehedge_token1(self, capital_token1: float) -> float:
+        """What the hedger pays to follow a recentre's swap of half the capital."""
+        return self.cost_fraction * capital_token1 / 2.0 if self.hedged else 0.0
+
+
+UNHEDGED = HedgeCosting()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +109,13 @@ class PoolEconomics:
     capital_token1: float
     recentre_cost_token1: float  # gas of a close and an open + the swap of half the capital
     recentre_wait_s: float  # time out of range before a recentre is acted on
+    hedge: HedgeCosting = UNHEDGED  # the CEX hedge's trading cost while in range
 
     @property
     def others_liquidity(self) -> float:
         return max(self.pool_liquidity - self.own_active_liquidity, 0.0)
 
-    def fee_per_s(self, liquidity: float) -> float:
+    def fee_per_s(self, liquidity: Liquidity) -> Liquidity:
         """Our fees while in range with `liquidity`: our share of the pool's fee flow."""
         others = self.others_liquidity
         if not others > 0.0:
@@ -58,22 +123,25 @@ class PoolEconomics:
         flow = self.fee_rate * self.pool_liquidity
         return flow * liquidity / (others + liquidity)
 
-    def lvr_per_s(self, liquidity: float) -> float:
+    def lvr_per_s(self, liquidity: Liquidity) -> Liquidity:
         return self.sigma_annual**2 * liquidity * math.sqrt(self.price) / 4.0 / SECONDS_PER_YEAR
 
-    def in_range_carry_per_s(self, liquidity: float) -> float:
-        return self.fee_per_s(liquidity) - self.lvr_per_s(liquidity)
+    def hedge_per_s(self, liquidity: Liquidity) -> Liquidity:
+        return self.hedge.rate_per_s(self.sigma_annual, liquidity, self.price)
+
+    def in_range_carry_per_s(self, liquidity: Liquidity) -> Liquidity:
+        return self.fee_per_s(liquidity) - self.lvr_per_s(liquidity) - self.hedge_per_s(liquidity)
 
 
-def liquidity_per_token1(price: float, half_width: float) -> float:
+def liquidity_per_token1(price: float, half_width: Liquidity) -> Liquidity:
     """Human L of one token1 of value in [P·e^(−w), P·e^(w)] at P (the range's centre)."""
-    return 1.0 / (2.0 * math.sqrt(price) * -math.expm1(-half_width / 2.0))
+    return 1.0 / (2.0 * math.sqrt(price) * -np.expm1(-half_width / 2.0))
 
 
-def mean_exit_time_s(sigma_annual: float, half_width: float) -> float:
+def mean_exit_time_s(sigma_annual: float, half_width: Liquidity) -> Liquidity:
     """Mean time for a driftless log price to move ±w from the centre: w²/σ²."""
     if sigma_annual <= 0.0:
-        return math.inf
+        return half_width * math.inf
     return half_width**2 / sigma_annual**2 * SECONDS_PER_YEAR
 
 
@@ -83,14 +151,16 @@ def steady_carry_per_s(e: PoolEconomics, half_width: float) -> float:
     return earning - recentring
 
 
-def steady_parts(e: PoolEconomics, half_width: float) -> tuple[float, float]:
-    """(fees − LVR per second averaged over time in and out of range, recentre cost per second)."""
+def steady_parts(e: PoolEconomics, half_width: Liquidity) -> tuple[Liquidity, Liquidity]:
+    """(fees − LVR − hedge per second averaged over time in and out of range, recentre cost per
+    second: gas, swap and the swap's re-hedge), of one width or of a grid of them at once."""
     liquidity = e.capital_token1 * liquidity_per_token1(e.price, half_width)
+    if e.sigma_annual <= 0.0:  # the price never leaves: no recentres
+        return e.in_range_carry_per_s(liquidity), half_width * 0.0
     cycle_s = mean_exit_time_s(e.sigma_annual, half_width) + e.recentre_wait_s
-    if math.isinf(cycle_s):
-        return e.in_range_carry_per_s(liquidity), 0.0
     in_range = (cycle_s - e.recentre_wait_s) / cycle_s
-    return in_range * e.in_range_carry_per_s(liquidity), e.recentre_cost_token1 / cycle_s
+    recentre = e.recentre_cost_token1 + e.hedge.rehedge_token1(e.capital_token1)
+    return in_range * e.in_range_carry_per_s(liquidity), recentre / cycle_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,36 +171,23 @@ class Optimum:
 
 @lru_cache(maxsize=64)  # the runner's exit timer and the rules ask for the same view's optimum
 def optimal_half_width(e: PoolEconomics, min_half_width: float, max_half_width: float) -> Optimum:
-    """The half-width in [min, max] with the highest steady carry: a log grid, then golden-section
-    search in the bracket around the grid's best (the carry need not be unimodal across the whole
-    span, e.g. where dilution flattens the fees; it is smooth within one grid cell)."""
-
-    def carry(log_w: float) -> float:
-        return steady_carry_per_s(e, math.exp(log_w))
-
+    """The half-width in [min, max] with the highest steady carry: a log grid, then the same grid
+    again inside the two cells around its best, `ZOOM_PASSES` times (the carry need not be
+    unimodal across the whole span, e.g. where dilution flattens the fees; it is smooth within
+    one cell). Each pass is one vectorised evaluation, so a round's search costs six of them."""
     lo, hi = math.log(min_half_width), math.log(max_half_width)
-    if hi - lo < 1e-12:
-        return Optimum(min_half_width, carry(lo))
-    step = (hi - lo) / (GRID_POINTS - 1)
-    grid = [lo + i * step for i in range(GRID_POINTS)]
-    values = [carry(x) for x in grid]
-    best = max(range(GRID_POINTS), key=values.__getitem__)
-    a, b = grid[max(best - 1, 0)], grid[min(best + 1, GRID_POINTS - 1)]
-    c, d = b - INV_PHI * (b - a), a + INV_PHI * (b - a)
-    fc, fd = carry(c), carry(d)
-    for _ in range(GOLDEN_ITERATIONS):
-        if fc >= fd:
-            b, d, fd = d, c, fc
-            c = b - INV_PHI * (b - a)
-            fc = carry(c)
-        else:
-            a, c, fc = c, d, fd
-            d = a + INV_PHI * (b - a)
-            fd = carry(d)
-    x, fx = (c, fc) if fc >= fd else (d, fd)
-    if values[best] > fx:  # the grid point itself (an edge of the span)
-        x, fx = grid[best], values[best]
-    return Optimum(math.exp(x), fx)
+    best_x, best_f = lo, -math.inf
+    for _ in range(ZOOM_PASSES):
+        grid = np.linspace(lo, hi, GRID_POINTS)
+        earning, recentring = steady_parts(e, np.exp(grid))
+        values = earning - recentring
+        i = int(np.argmax(values))
+        if values[i] > best_f:
+            best_x, best_f = float(grid[i]), float(values[i])
+        if hi - lo < 1e-12:
+            break
+        lo, hi = float(grid[max(i - 1, 0)]), float(grid[min(i + 1, GRID_POINTS - 1)])
+    return Optimum(math.exp(best_x), best_f)
 
 
 def _time_beyond_s(distance: float, sigma_annual: float, horizon_s: float) -> float:
@@ -241,3 +298,25 @@ def move_value(
         survive, t = 1.0, horizon_s
         kept = own * time_in_range_s(e.price, lower, upper, e.sigma_annual, horizon_s)
     return MoveValue(earning * t - kept, recentring * t + move_cost_token1 * survive, t)
+
+
+def worst_move_value(
+    e: PoolEconomics,
+    sigma_spread: float,
+    liquidity: float,
+    lower: float,
+    upper: float,
+    best_half_width: float,
+    horizon_s: float,
+    move_cost_token1: float,
+) -> MoveValue:
+    """`move_value` at σ̂ and at σ̂·(1 ± `sigma_spread`), the least favourable to the move: the
+    best width is chosen at σ̂, so a noisy σ̂ (a half-hour EWMA errs by ~20 %) would otherwise
+    flip the range between narrow and wide, each move's gain being the noise's, not the pool's."""
+    sigmas = {e.sigma_annual * (1.0 + k * sigma_spread) for k in (-1.0, 0.0, 1.0)}
+    moves = (
+        move_value(dataclasses.replace(e, sigma_annual=s), liquidity, lower, upper, best_half_width,
+                   horizon_s, move_cost_token1)
+        for s in sorted(sigmas) if s > 0.0
+    )  # fmt: skip
+    return min(moves, key=lambda m: m.benefit_token1 - m.cost_token1)

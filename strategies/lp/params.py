@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from amm.ports import FairMarketParams
 from bot.core.domain import MarketKey
+from strategies.lp.carry import HedgeCosting
 from strategies.lp.excess import ExcessSwapVenue
+from strategies.lp.hedger import HedgerParams
 from strategies.lp.rules import Rules
 
 
@@ -42,6 +44,9 @@ class LpManagerParams(BaseModel):
     entry_sigma_errors: float = Field(
         1.0, ge=0, description="enter only if the carry clears the threshold at σ̂ + this many standard errors"
     )
+    move_sigma_errors: float = Field(
+        1.0, ge=0, description="move a range only if the move pays at σ̂ ± this many standard errors"
+    )
     vol_ceiling: float = Field(2.0, gt=0, description="safety limit: withdraw above this annual σ̂")
     reentry_fraction: float = Field(0.8, gt=0, le=1, description="re-enter below ceiling × this")
     compound_gas_multiple: float = Field(20.0, gt=1)
@@ -62,6 +67,11 @@ class LpManagerParams(BaseModel):
     cex_market: str | None = Field(
         None, validate_default=True, description='"venue:symbol" of [[markets]] for the CEX route'
     )
+    hedge_band_token0: float = Field(
+        0.0, ge=0, description="band of the CEX hedger hedging this pool (its `band`); 0: not hedged"
+    )
+    hedge_cost_bps: float = Field(5.5, ge=0, description="a hedge trade's taker fee + half spread, bps")
+    hedge_check_interval_s: float = Field(5.0, gt=0, description="how often that hedger checks")
 
     @model_validator(mode="after")
     def _bands_ordered(self) -> LpManagerParams:
@@ -110,5 +120,24 @@ class LpManagerParams(BaseModel):
                     f"{field}: {key!r} does not trade pool {pool}'s pair {pair} (its fair_symbol)"
                 )
 
+    def check_hedge_band(self, name: str, strategies: Mapping[str, object]) -> None:
+        """A pool hedged by a hedger of this config must be known to the carry as hedged (AppConfig
+        calls this). Any band > 0 is taken as given: the hedger's own `band` is the natural one."""
+        if self.hedge_band_token0 > 0:
+            return
+        for hedger, other in strategies.items():
+            if not isinstance(other, HedgerParams) or other.hedge_ratio == 0:
+                continue
+            for pool in sorted(set(self.pools) & set(other.pools)):
+                raise ValueError(
+                    f"strategies.{name}.hedge_band_token0: 0 (not hedged), but strategies.{hedger} "
+                    f"hedges pool {pool} on a band of {other.band:g}: set it to {other.band:g} so the "
+                    "expected carry counts the hedge's trading cost"
+                )
+
+    def hedge_costing(self) -> HedgeCosting:
+        return HedgeCosting(self.hedge_band_token0, self.hedge_cost_bps / 1e4, self.hedge_check_interval_s)
+
     def rules(self) -> Rules:
-        return Rules(**{f: getattr(self, f) for f in Rules.__dataclass_fields__})
+        fields = (f for f in Rules.__dataclass_fields__ if f != "hedge")
+        return Rules(**{f: getattr(self, f) for f in fields}, hedge=self.hedge_costing())

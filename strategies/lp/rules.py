@@ -8,11 +8,11 @@ plain numbers. Prices are human (token1 per token0), liquidity
 human (`amm.attribution.human_liquidity`), money in token1, σ annualised, times in seconds.
 
 Economics (`strategies.lp.carry`, shared/notes/lp-maths.md): the pool is worth being in while the
-expected carry of the best range (fees − LVR − amortised recentres, at the width that maximises
-it) is positive. Enter above `enter_carry_apr`, stay while above `exit_carry_apr` (lower: the
-band between them is the hysteresis), withdraw once below it for `exit_delay_s`. A range is
-moved (recentred, widened, narrowed) when what the best range earns over the decision horizon
-beats what the live one earns left alone by more than the move's gas and swap.
+expected carry of the best range (fees − LVR − hedge costs if hedged − amortised recentres, at
+the width that maximises it) is positive. Enter above `enter_carry_apr`, stay while above
+`exit_carry_apr` (lower: the band between them is the hysteresis), withdraw once below it for
+`exit_delay_s`. A range is moved (recentred, widened, narrowed) when what the best range earns
+over the decision horizon beats what the live one earns left alone by more than the move's cost.
 """
 
 from __future__ import annotations
@@ -24,15 +24,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from strategies.lp.carry import (
+    UNHEDGED,
+    HedgeCosting,
     MoveValue,
     Optimum,
     PoolEconomics,
     carry_apr,
     liquidity_per_token1,
-    move_value,
     optimal_half_width,
     range_carry,
     time_in_range_s,
+    worst_move_value,
 )
 
 WIDTH_CHANGE = 1.25  # a move to a range this much wider (narrower) is named a widen (narrowing)
@@ -59,6 +61,7 @@ class Rules:
     exit_carry_apr: float
     exit_delay_s: float
     entry_sigma_errors: float
+    move_sigma_errors: float
     vol_ceiling: float
     reentry_fraction: float
     compound_gas_multiple: float
@@ -66,6 +69,7 @@ class Rules:
     min_action_interval_s: float
     max_pool_deviation_bps: float
     check_interval_s: float
+    hedge: HedgeCosting = UNHEDGED  # the CEX hedger's costs when the pool is hedged
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +138,7 @@ def economics(view: PoolView, rules: Rules) -> PoolEconomics:
         capital_token1=view.capital_token1,
         recentre_cost_token1=view.gas_close_token1 + view.gas_open_token1 + swap,
         recentre_wait_s=rules.check_interval_s,
+        hedge=rules.hedge,
     )
 
 
@@ -180,7 +185,8 @@ class Situation:
         keep = range_carry(e, view.liquidity, lo, hi, horizon)
         # The best range as it will be opened: snapped outward, half a spacing wider each side.
         w_snapped = w + view.tick_spacing_log / 2.0
-        move = move_value(e, view.liquidity, lo, hi, w_snapped, horizon, s.reopen_cost_token1)
+        spread = rules.move_sigma_errors * view.sigma_rel_error
+        move = worst_move_value(e, spread, view.liquidity, lo, hi, w_snapped, horizon, s.reopen_cost_token1)
         return dataclasses.replace(s, keep_token1=keep, move=move)
 
     @property

@@ -47,7 +47,7 @@ def lp_hedge_config_dict(db_url: str, hedge_ratio: float = 1.0) -> dict[str, Any
     data["risk"]["max_total_position_notional"] = "100000"
     data["strategies"] = {
         "lp": {"kind": "lp_manager", "pools": ["uni"], "initial_sigma": 0.6, "vol_half_life_s": 600,
-               "min_half_width": 0.05},
+               "min_half_width": 0.05, "hedge_band_token0": 0.3 if hedge_ratio else 0.0},
         "hedge": {
             "kind": "hedger", "market": "va:ETH/USDT", "pools": ["uni"], "hedge_ratio": hedge_ratio,
             "band": 0.3, "min_trade_size": 0.05, "max_order_size": 1.0, "check_interval_s": 5,

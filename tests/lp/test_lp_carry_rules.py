@@ -133,3 +133,18 @@ def test_thresholds_are_checked_with_errors_naming_the_field():
         LpManagerParams(kind="lp_manager", pools=["uni"], min_half_width=0.2, max_half_width=0.1)
     with pytest.raises(ValidationError, match="width_k"):  # the fixed multiple is gone
         LpManagerParams(kind="lp_manager", pools=["uni"], width_k=2.0)
+
+
+def test_a_move_must_pay_across_the_error_of_sigma():
+    """A ±5 % range at σ̂ 50 %: narrowing to the best width pays at σ̂ itself, but not at σ̂ + 25 %
+    (its standard error): the range is kept rather than moved on what may be σ̂'s noise."""
+    rules = dataclasses.replace(RULES, min_action_interval_s=0.0)
+    sure = decide(held(w=0.05, sigma_annual=0.5, sigma_rel_error=0.0), rules)
+    assert (sure.action, sure.executed_gate) == (Action.RECENTRE, True)
+    assert sure.half_width < 0.02
+    noisy = decide(held(w=0.05, sigma_annual=0.5, sigma_rel_error=0.25), rules)
+    assert (noisy.action, noisy.executed_gate) == (Action.RECENTRE, False)
+    assert noisy.reason.endswith("refused: benefit below gas + swap")
+    assert noisy.numbers["move_gain_token1"] < sure.numbers["move_gain_token1"]
+    unsure = dataclasses.replace(rules, move_sigma_errors=0.0)  # judged at σ̂ alone: it moves
+    assert decide(held(w=0.05, sigma_annual=0.5, sigma_rel_error=0.25), unsure).executed_gate

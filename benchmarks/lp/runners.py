@@ -127,18 +127,19 @@ class ManagedLp:
         return wallet_human(self.pool)[0] + self._amounts()[0] + self.owed0
 
     def figures(self, fair: float, now_ns: int, sigma_annual: float) -> LpFigures:
-        totals, pos = self.manager.totals, self.manager.position
-        lvr = totals.lvr_token1
+        """The bot's own books (`PoolLedger.attribution`), the open position brought to the end."""
+        ledger, pos = self.manager.ledger, self.manager.position
+        (x, y), (f0, f1) = self._amounts(), self._pending()
         if pos is not None:
             pos.lvr.observe(fair, now_ns, sigma_annual)
-            lvr += pos.lvr.realized_token1
-        (x, y), (f0, f1) = self._amounts(), self._pending()
+            pos.account.lvr_token1, pos.account.pending_fees_token1 = pos.lvr.realized_token1, f0 * fair + f1
+        books = ledger.attribution()
         w0, w1 = wallet_human(self.pool)
         return LpFigures(
-            fees_token1=totals.fees_token1 + f0 * fair + f1,
-            lvr_token1=lvr,
-            gas_token1=totals.gas_token1,
-            swap_cost_token1=totals.swap_cost_token1,
+            fees_token1=books.fees_token1,
+            lvr_token1=books.lvr_token1,
+            gas_token1=books.gas_token1,
+            swap_cost_token1=books.swap_cost_token1,
             value_token1=(w0 + x + f0) * fair + w1 + y + f1,
-            actions=sum(totals.actions.values()),
+            actions=sum(self.manager.totals.actions.values()),
         )

@@ -64,6 +64,7 @@ class PositionLifecycle:
         """Open a range at `half_width`; the excess token goes through the pool swap first, or
         (route "cex") stays idle in the wallet while the same amount trades on the CEX after the mint."""
         p = self.params
+        self.ledger.begin_opening()
         choice = self.range_for(half_width, fair)
         w0, w1 = await self.swaps.holdings_human()
         scale = 1.0 if p.capital_token1 is None else min(1.0, p.capital_token1 / max(w0 * fair + w1, 1e-18))
@@ -74,9 +75,8 @@ class PositionLifecycle:
                 "%s/%s: the CEX book cannot take the excess now: pool swap", self.strategy, self.pool_name
             )
             route = "pool"
-        cost = 0.0
         if swap_needed and route == "pool":
-            cost = await self.swaps.pool_swap(excess, fair, now_ns)
+            await self.swaps.pool_swap(excess, fair, now_ns)
         w0r, w1r = await self.pool.wallet_balances()
         # The mint rounds what it takes up: a hair under the wallet keeps it payable.
         a0, a1 = int(w0r * scale * (1 - 1e-6)), int(w1r * scale * (1 - 1e-6))
@@ -88,14 +88,13 @@ class PositionLifecycle:
         except (TxNotMined, TxOutcomeUnknown) as exc:
             # Sent, outcome unknown: the position may exist on chain. Nothing else is done on this
             # pool until `settle_mint` knows (stored as opened, or recorded as failed).
-            self.unconfirmed_mint = UnconfirmedMint(exc.tx_hash, exc.nonce, choice, cost)
+            self.unconfirmed_mint = UnconfirmedMint(exc.tx_hash, exc.nonce, choice)
             log.warning("%s/%s mint unconfirmed, settling it first: %s", self.strategy, self.pool_name, exc)
             self.ledger.action(now_ns, "mint_unconfirmed", str(exc), False, {})
             return
-        self._record_open(minted, choice, fair, now_ns, cost)
+        self._record_open(minted, choice, fair, now_ns)
         if swap_needed and route == "cex":  # the position is stored first: the leg may fail
-            assert self.position is not None
-            self.position.swap_cost_token1 = await self.swaps.cex_swap(excess, fair, now_ns)
+            await self.swaps.cex_swap(excess, fair, now_ns)  # its cost goes to the new position's account
 
     async def settle_mint(self, fair: float, now_ns: int) -> bool:
         """Resolve an unconfirmed mint; False while its transaction is still pending."""
@@ -113,15 +112,14 @@ class PositionLifecycle:
         self.unconfirmed_mint = None
         if minted is not None:
             log.warning("%s/%s unconfirmed mint %s was mined", self.strategy, self.pool_name, pending.tx_hash)
-            self._record_open(minted, pending.choice, fair, now_ns, pending.swap_cost_token1)
+            self._record_open(minted, pending.choice, fair, now_ns)
             return True
         log.warning("%s/%s mint %s failed: %s", self.strategy, self.pool_name, pending.tx_hash, reason)
         self.ledger.action(now_ns, "mint_failed", reason, False, {})
         return True
 
-    def _record_open(
-        self, minted: LiquidityChange, choice: RangeChoice, fair: float, now_ns: int, cost: float
-    ) -> None:
+    def _record_open(self, minted: LiquidityChange, choice: RangeChoice, fair: float, now_ns: int) -> None:
+        """The mint's gas and what the opening spent before it (its swap) go to the new account."""
         self.ledger.gas("mint", minted.gas_cost_wei, fair, now_ns)
         value = self.ledger.value_token1(minted.amount0, minted.amount1, fair)
         row_id = self.store.open_position(
@@ -145,8 +143,10 @@ class PositionLifecycle:
             fair,
             now_ns,
         )
+        account = self.ledger.open_account(minted.token_id, row_id)
+        sigma = self.sigma_annual()
         self.position = LivePosition(
-            minted.token_id, row_id, choice, minted.liquidity, value, self.sigma_annual(), now_ns, meter, cost
+            minted.token_id, row_id, choice, minted.liquidity, value, sigma, now_ns, meter, account
         )
         log.info(
             "%s/%s opened #%d [%d, %d) = [%.2f, %.2f] L %d value %.2f",
@@ -187,7 +187,7 @@ class PositionLifecycle:
         out0, out1 = pos.released
         self.store.close_position(pos.row_id, now_ns, out0, out1, reason)
         self.ledger.mark(pos, now_ns, 0.0)
-        self.ledger.totals.lvr_token1 += pos.lvr.realized_token1
+        self.ledger.close_account(pos.lvr.realized_token1)
         self.position = None
         log.info(
             "%s/%s closed #%d (%s): out %d / %d, LVR %.4f",
@@ -239,8 +239,11 @@ class PositionLifecycle:
         mark = self.store.marks().get(row.id)
         if mark is not None:  # carry on the stored figures, not from zero
             meter.realized_token1, meter.expected_token1 = mark.lvr_realized_token1, mark.lvr_expected_token1
+        account = self.ledger.open_account(row.token_id, row.id)
+        account.swap_cost_token1 = 0.0 if mark is None else mark.swap_cost_token1
+        account.lvr_token1 = meter.realized_token1
         self.position = LivePosition(
             row.token_id, row.id, choice, info.liquidity, row.value_in_token1, self.sigma_annual(),
-            row.opened_ns, meter, 0.0 if mark is None else mark.swap_cost_token1,
+            row.opened_ns, meter, account,
         )  # fmt: skip
         log.info("%s/%s adopted position #%d", self.strategy, self.pool_name, row.token_id)

@@ -166,6 +166,8 @@ class PoolMeter:
         f0, f1 = await self.pool.pending_fees(pos.token_id)
         pending = self.ledger.value_token1(f0, f1, fair)
         pos.lvr.observe(fair, now_ns, sigma)
+        pos.account.lvr_token1 = pos.lvr.realized_token1
+        pos.account.pending_fees_token1 = pending
         return PositionFigures(p0, p1, pending)
 
     async def _reopen_swap_cost(

@@ -7,6 +7,8 @@ going from Q128.128 to Q64.96, so `get_tick_at_sqrt_ratio` of its output is alwa
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from amm.math.full_math import MAX_UINT256
 
 MIN_TICK = -887272
@@ -43,6 +45,7 @@ _TICK_LOW_OFFSET = 3402992956809132418596140100660247210
 _TICK_HI_OFFSET = 291339464771989622907027621153398088495
 
 
+@lru_cache(maxsize=65_536)  # pure, and swaps and valuations ask for the same few ticks again and again
 def get_sqrt_ratio_at_tick(tick: int) -> int:
     """sqrt(1.0001^tick)·2^96, rounded up; ValueError ('T') outside [MIN_TICK, MAX_TICK]."""
     abs_tick = -tick if tick < 0 else tick

@@ -97,9 +97,15 @@ class SimPoolFlow:
     def arbitrage_target(self, fair_human: float) -> tuple[bool, int] | None:
         """(zero_for_one, sqrt price limit) that brings the pool to the edge of the fee band, or None."""
         d0, d1 = self.pool.token0.decimals, self.pool.token1.decimals
+        sqrt_now = self.pool.core.sqrt_price_x96
+        # Clearly inside the band in floats (a 1e-9 margin, far above their error): no arbitrage,
+        # and no exact maths (the Fractions below cost most of a quiet block).
+        keep_f = 1.0 - self.pool.fee_pips / 1e6
+        ratio = (sqrt_now / 2**96) ** 2 * 10.0 ** (d0 - d1) / fair_human
+        if keep_f * (1 + 1e-9) < ratio < (1 - 1e-9) / keep_f:
+            return None
         keep = 1 - Fraction(self.pool.fee_pips, 1_000_000)
         fair = Fraction(fair_human)
-        sqrt_now = self.pool.core.sqrt_price_x96
         # Selling token0 pays while P·(1 − γ) > fair; buying token0 pays while P/(1 − γ) < fair.
         upper = price_to_sqrt_price_x96(fair / keep, d0, d1)
         if sqrt_now > upper:

@@ -144,6 +144,7 @@ def check_reserved_markets(
     for name, strat in strategies.items():
         if isinstance(strat, LpManagerParams):
             strat.check_cex_market(name, venues, keys, owner)
+            strat.check_hedge_band(name, strategies)
         for key in exclusive_markets(strat):
             if key in owner:
                 raise ValueError(

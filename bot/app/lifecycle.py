@@ -131,6 +131,7 @@ class Bot:
             rt.engine.listeners, self.scheduler, self.supervisor, partial(cancel_orders_on, rt.orders)
         )
         install_strategies(build_strategies(cfg, rt.state, rt.clock.now_ns()), rt.engine, self.active)
+        self.metrics.watch_lp(lambda: self.active_strategies)
         record = self.market_pause_record = MarketPauseRecord(controls, rt.clock)
         record.restore(self.active_strategies)
 

@@ -3,14 +3,14 @@
 Totals the bot already keeps (order counters, positions, PnL) are read at scrape time by a custom
 collector, so the trading loop pays nothing for them. Only what has no other home is recorded
 as it happens: latencies (histograms), spread captured per fill, rate-limit waits, job runs.
-Gauges other components own (LP range and impermanent loss, hedge delta) are created here and set
-by them: `bot.ops.metrics.lp_impermanent_loss_quote.labels(pool="...").set(x)`.
+Gauges other components own (hedge delta) are created here and set by them; the LP books are read
+at scrape time too (`bot.ops.lp_metrics`, once `watch_lp` is given the active strategies).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
@@ -25,6 +25,7 @@ from bot.core.domain import Fill, Market, Side
 from bot.core.supervision import Supervisor, TaskState
 from bot.kernel.market_state import MarketState
 from bot.kernel.runtime import Runtime
+from bot.ops.lp_metrics import LpCollector
 
 
 @runtime_checkable
@@ -69,15 +70,6 @@ class BotMetrics:
         self.notifications = Counter(
             "mmbot_notifications", "Notifications by outcome", ["outcome"], registry=r
         )
-        self.lp_range_lower = Gauge(
-            "mmbot_lp_range_lower_price", "LP position lower bound", ["pool"], registry=r
-        )
-        self.lp_range_upper = Gauge(
-            "mmbot_lp_range_upper_price", "LP position upper bound", ["pool"], registry=r
-        )
-        self.lp_impermanent_loss_quote = Gauge(
-            "mmbot_lp_impermanent_loss_quote", "LP impermanent loss vs holding", ["pool"], registry=r
-        )
         self.hedge_delta_base = Gauge(
             "mmbot_hedge_delta_base", "Net delta after hedges", ["asset"], registry=r
         )
@@ -87,6 +79,10 @@ class BotMetrics:
     def watch_tasks(self, supervisor: Supervisor) -> None:
         """Export every supervised task: `mmbot_task_up{task}`, `mmbot_task_restarts_total{task}`."""
         self.registry.register(_TaskCollector(supervisor))
+
+    def watch_lp(self, strategies: Callable[[], list[Any]]) -> None:
+        """Export the LP managers' and hedgers' books among `strategies()` (`bot.ops.lp_metrics`)."""
+        self.registry.register(LpCollector(strategies))
 
     def bind(self, rt: Runtime) -> None:
         """Start exporting the started bot's own totals."""

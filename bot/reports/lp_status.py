@@ -2,10 +2,14 @@
 
 Per position, the PnL attribution of `amm.attribution` from the stored rows: fees (collected rows
 of its token id, plus the uncollected fees of its last mark), gas and swap cost, realised LVR (its
-mark; "n/a" for a position stored before marks existed) and the hedge cost. Gas rows carry no token
-id: a position owns the swap and mint at its opening instant, the decrease / collect / burn at its
-closing instant and everything strictly between. A hedge trade's cost is shared equally by the
-positions open at its timestamp (exact when one pool is hedged).
+mark: the markout of the pool's trades against the CEX fair; "n/a" for a position stored before
+marks existed) and the hedge cost. Gas rows carry no token id: a position owns the swap, the mint
+and their token approvals at its opening instant, the decrease / collect / burn at its closing
+instant and everything strictly between. A hedge trade's cost is shared equally by the positions
+open at its timestamp (exact when one pool is hedged). The running bot keeps the same books per
+position in memory (`strategies.lp.accounts`, exported on /metrics), where the hedge's funding or
+borrow carry is counted too; no table stores the carry yet, so these lines show the trades' cost
+only.
 """
 
 from __future__ import annotations
@@ -18,11 +22,11 @@ from amm.attribution import PnlAttribution
 from bot.kernel.lp_store import LpGasRow, LpPositionRow, LpStore
 from bot.kernel.store import Store
 
-OPENING_OPS = frozenset({"swap", "mint"})
+OPENING_OPS = frozenset({"swap", "mint", "approve"})  # the token approvals the opening needed
 CLOSING_OPS = frozenset({"decrease_liquidity", "collect", "burn"})
 
 
-def _owns_gas(position: LpPositionRow, gas: LpGasRow) -> bool:
+def owns_gas(position: LpPositionRow, gas: LpGasRow) -> bool:
     if (gas.strategy, gas.pool) != (position.strategy, position.pool):
         return False
     closed = math.inf if position.closed_ns is None else position.closed_ns
@@ -58,7 +62,7 @@ def position_attribution(lp: LpStore) -> list[dict[str, Any]]:
             fees_token1=fees_by_token[(p.strategy, p.pool, p.token_id)]
             + (0.0 if mark is None else mark.pending_fees_token1),
             lvr_token1=0.0 if mark is None else mark.lvr_realized_token1,
-            gas_token1=sum(g.cost_token1 for g in gas_rows if _owns_gas(p, g)),
+            gas_token1=sum(g.cost_token1 for g in gas_rows if owns_gas(p, g)),
             hedge_cost_token1=hedge_cost[p.id],
             swap_cost_token1=0.0 if mark is None else mark.swap_cost_token1,
             price_exposure_token1=math.nan,  # needs the price path: not stored
@@ -71,6 +75,7 @@ def position_attribution(lp: LpStore) -> list[dict[str, Any]]:
                 "pool": p.pool,
                 "token_id": p.token_id,
                 "open": p.closed_ns is None,
+                "closed_ns": p.closed_ns,
                 "fees_token1": attribution.fees_token1,
                 "lvr_token1": None if mark is None else attribution.lvr_token1,
                 "lvr_expected_token1": None if mark is None else mark.lvr_expected_token1,
@@ -153,3 +158,28 @@ def format_lp_status(status: dict[str, Any]) -> list[str]:
             f"position {h['position']:+.4f}, fees {h['fees']:.4f}, cost {h['cost']:.4f}"
         )
     return lines
+
+
+def lp_positions_since(store: Store, since_ns: int) -> list[dict[str, Any]]:
+    """The report's LP positions: every one open at some time since `since_ns`, attributed."""
+    return [a for a in position_attribution(LpStore(store)) if a["open"] or a["closed_ns"] >= since_ns]
+
+
+def lp_report_lines(shown: list[dict[str, Any]]) -> list[str]:
+    """The report's LP section: a markdown table of its positions (none: no section)."""
+    if not shown:
+        return []
+    lines = [
+        "## LP positions (token1: fees − LVR − gas − swap − hedge = net)",
+        "",
+        "| pool | position | state | fees | LVR | gas | swap | hedge | net |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for a in shown:
+        lvr = "n/a" if a["lvr_token1"] is None else f"{a['lvr_token1']:.4f}"
+        state = "open" if a["open"] else "closed"
+        keys = ("fees_token1", "gas_token1", "swap_cost_token1", "hedge_cost_token1", "net_token1")
+        fees, gas, swap, hedge, net = (f"{a[k]:.4f}" for k in keys)
+        row = (a["pool"], f"#{a['token_id']}", state, fees, lvr, gas, swap, hedge, net)
+        lines.append("| " + " | ".join(row) + " |")
+    return [*lines, ""]

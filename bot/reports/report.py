@@ -29,6 +29,7 @@ from bot.reports.analytics import (
     pnl_curve,
 )
 from bot.reports.charts import inventory_chart, markout_chart, pnl_chart
+from bot.reports.lp_status import lp_positions_since, lp_report_lines
 
 MARKOUT_HORIZONS_S = [0.0, 1.0, 10.0, 30.0, 60.0, 120.0, 300.0]
 # The horizons of the PnL breakdown's markouts and adverse selection (label: seconds).
@@ -156,6 +157,7 @@ def build_report(store: Store, since_ns: int) -> tuple[dict[str, Any], dict[str,
         "quotes": quote_stats(store, since_ns),
         "flow_by_hour_utc": flow_by_hour(all_ts, all_sign, all_size),
         "markout_bps": {"horizons_s": MARKOUT_HORIZONS_S, "markets": curves},
+        "lp_positions": lp_positions_since(store, since_ns),
     }
     return report, {"grid": grid, "pnl": total_curve, "inventory": inventory, "curves": curves}
 
@@ -220,7 +222,8 @@ def to_markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"| {hour:02d} | {f['buys']} | {f['sells']} | {f['buy_size']:.6g} | {f['sell_size']:.6g} |"
         )
-    lines += ["", "Charts: pnl.png (PnL and drawdown), inventory.png, markouts.png", ""]
+    lines += ["", *lp_report_lines(report["lp_positions"])]
+    lines += ["Charts: pnl.png (PnL and drawdown), inventory.png, markouts.png", ""]
     return "\n".join(lines)
 
 

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from amm.attribution import exact_position_amounts
+from amm.attribution import SECONDS_PER_YEAR, exact_position_amounts
 from bot.core.domain import MarketKey, Side
 from bot.core.events import FillEvent
 from bot.kernel.lp_store import HedgeTradeRow, LpStore
 from bot.kernel.new_order import NewOrder, TimeInForce
+from strategies.lp.accounts import HedgeCosts
 
 if TYPE_CHECKING:
     from bot.core.events import VenueEvent
@@ -50,6 +51,9 @@ class HedgerParams(BaseModel):
     maker_timeout_s: float = Field(10.0, gt=0)
     taker_slippage_bps: float = Field(20.0, ge=0)
     include_idle_wallet: bool = Field(True, description="count the pool wallet's idle token0")
+    funding_per_year: float = Field(
+        0.0, description="perp funding (or a spot short's borrow) paid on |notional| a year; 0: not counted"
+    )
 
     @property
     def markets(self) -> list[str]:
@@ -63,17 +67,44 @@ class HedgerParams(BaseModel):
 
 @dataclass(slots=True)
 class HedgeBook:
-    """The hedge's own trades: position, cash and fees in quote units, costs against decision mids."""
+    """The hedge's own trades: position, cash and fees in quote units, costs against decision mids,
+    and the carry of holding the position (perp funding or a spot short's borrow), when accrued."""
 
     position: float = 0.0
     cash: float = 0.0
     fees: float = 0.0
-    cost: float = 0.0
+    cost: float = 0.0  # fees + price paid vs the decision mid (spread, slippage, latency)
+    carry: float = 0.0
     trades: int = 0
     maker_trades: int = 0
 
+    def record_fill(
+        self, sign: int, size: float, price: float, fee: float, mid: float, *, is_maker: bool = False
+    ) -> float:
+        """One fill (sign +1 bought, −1 sold; fee in quote units); returns its cost against `mid`."""
+        self.position += sign * size
+        self.cash -= sign * size * price
+        self.fees += fee
+        cost = fee + sign * (price - mid) * size
+        self.cost += cost
+        self.trades += 1
+        self.maker_trades += int(is_maker)
+        return cost
+
+    def accrue_carry(self, mid: float, rate_per_year: float, dt_s: float) -> float:
+        """Carry paid over `dt_s` at `rate_per_year` of the position's notional at `mid`, whichever
+        its side (a perp whose funding runs against us, or the borrow of a spot short); returns it."""
+        paid = abs(self.position) * mid * rate_per_year * dt_s / SECONDS_PER_YEAR
+        self.carry += paid
+        return paid
+
+    @property
+    def total_cost(self) -> float:
+        """What hedging cost beyond the price exposure it removed: trading cost plus carry."""
+        return self.cost + self.carry
+
     def pnl(self, mid: float) -> float:
-        return self.cash + self.position * mid - self.fees
+        return self.cash + self.position * mid - self.fees - self.carry
 
 
 class Hedger:
@@ -81,6 +112,9 @@ class Hedger:
         self.name = name
         self.params = params
         self.book = HedgeBook()
+        self.costs = HedgeCosts()  # the book's cost and carry shared out over the LP positions hedged
+        self._open_rows: list[int] = []  # ids of the positions hedged at the last measurement
+        self._carry_ns: int | None = None  # carry accrued up to here
         self.last_net_delta = 0.0
         self.last_lp_delta = 0.0
         self._ctx: BotContext | None = None
@@ -99,6 +133,8 @@ class Hedger:
         assert ctx is not None and store is not None
         total = 0.0
         open_rows = store.positions(open_only=True)
+        pools = self.params.pools
+        self._open_rows = [row.id for row in open_rows if row.pool in pools and row.id is not None]
         for pool_name in self.params.pools:
             pool = ctx.pools[pool_name]
             d0, d1 = pool.token0.decimals, pool.token1.decimals
@@ -170,6 +206,7 @@ class Hedger:
         mid = float(state.mid_price[slot])
         if not math.isfinite(mid) or not state.quoting_enabled[slot]:
             return
+        self._accrue_carry(mid, ctx.clock.now_ns())
         net = await self.net_delta()
         lots = self.hedge_size(net, float(state.lot_size[slot]))
         if lots == 0:
@@ -197,6 +234,14 @@ class Hedger:
             price = int(far) + slip if side is Side.BUY else int(far) - slip
             log.info("%s: maker hedge timed out, %d lots left: taking at %.4f", self.name, left, price * tick)
             await self._work(side, price, left, mid, post_only=False, wait_s=self.params.maker_timeout_s)
+
+    def _accrue_carry(self, mid: float, now_ns: int) -> None:
+        """Funding (or borrow) on the position held since the last round, shared out like a fill's cost."""
+        since, self._carry_ns = self._carry_ns, now_ns
+        if since is None or now_ns <= since or self.params.funding_per_year == 0.0:
+            return
+        paid = self.book.accrue_carry(mid, self.params.funding_per_year, (now_ns - since) / 1e9)
+        self.costs.share(paid, self._open_rows)
 
     async def _work(
         self, side: Side, price_ticks: int, size: int, mid: float, *, post_only: bool, wait_s: float
@@ -267,16 +312,9 @@ class Hedger:
         market = self._ctx.state.markets[self._slot]
         mid = self._decision_mid
         price, size = float(market.price(fill.price_ticks)), float(market.size(fill.size_lots))
-        sign = fill.side.sign
         fee = float(fill.fee) if fill.fee_asset == market.quote else float(fill.fee) * price
-        b = self.book
-        b.position += sign * size
-        b.cash -= sign * size * price
-        b.fees += fee
-        cost = fee + sign * (price - mid) * size
-        b.cost += cost
-        b.trades += 1
-        b.maker_trades += int(fill.is_maker)
+        cost = self.book.record_fill(fill.side.sign, size, price, fee, mid, is_maker=fill.is_maker)
+        self.costs.share(cost, self._open_rows)
         self._store.record_hedge_trade(
             HedgeTradeRow(
                 strategy=self.name,

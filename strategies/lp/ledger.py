@@ -1,14 +1,19 @@
-"""One pool's LP records: running totals and the LP store's rows (decisions, gas, swaps, fees, marks).
+"""One pool's LP records: running totals, per-position accounts and the LP store's rows (decisions,
+gas, swaps, fees, marks).
 
 Every decision that fires is logged with its numbers and stored (executed, or refused by a gate:
-a repeated refusal is stored once); gas, swap costs and fees add to the totals as they are stored.
+a repeated refusal is stored once); gas, swap costs and fees add to the totals and to the account
+of the position they belong to (`strategies.lp.accounts`) as they are stored.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 
+from amm.attribution import PnlAttribution
 from bot.kernel.lp_store import LpMarkRow, LpStore, LpSwapRow
+from strategies.lp.accounts import PositionAccount
 from strategies.lp.position import LivePosition, LpTotals
 from strategies.lp.rules import Action, Decision
 
@@ -32,6 +37,46 @@ class PoolLedger:
         self.native_price_token1 = native_price_token1  # the gas token's price; None: token0's (fair)
         self.totals = totals  # the manager's: added to as gas, swaps and fees are stored
         self._last_refusal: tuple[str, str] | None = None
+        self.accounts: dict[int, PositionAccount] = {}  # by position row id, this process's
+        self.current: PositionAccount | None = None  # the open position's
+        self.opening = PositionAccount()  # spent on an opening before its mint is known
+
+    def begin_opening(self) -> None:
+        """An opening starts: what an earlier one spent without a position to show is nobody's."""
+        self.opening = PositionAccount()
+
+    def open_account(self, token_id: int, row_id: int) -> PositionAccount:
+        account = PositionAccount(token_id, row_id)
+        account.absorb(self.opening)
+        self.opening = PositionAccount()
+        self.accounts[row_id] = self.current = account
+        return account
+
+    def close_account(self, lvr_token1: float) -> None:
+        """The open position is closed (its closing gas and fees are in): its final LVR."""
+        if self.current is not None:
+            self.current.lvr_token1, self.current.open = lvr_token1, False
+            self.current.pending_fees_token1 = 0.0
+        self.totals.lvr_token1 += lvr_token1
+        self.current = None
+
+    def attribution(self, hedge_cost_token1: float = 0.0) -> PnlAttribution:
+        """The pool since start: the totals, plus the open position's LVR and pending fees as of
+        its last round (price exposure is not kept here)."""
+        t, open_ = self.totals, self.current or PositionAccount()
+        return PnlAttribution(
+            fees_token1=t.fees_token1 + open_.pending_fees_token1,
+            lvr_token1=t.lvr_token1 + open_.lvr_token1,
+            gas_token1=t.gas_token1,
+            hedge_cost_token1=hedge_cost_token1,
+            swap_cost_token1=t.swap_cost_token1,
+            price_exposure_token1=math.nan,
+            il_token1=math.nan,
+            hodl_value_token1=math.nan,
+        )
+
+    def _account(self) -> PositionAccount:
+        return self.opening if self.current is None else self.current
 
     def value_token1(self, amount0_raw: int, amount1_raw: int, fair: float) -> float:
         return amount0_raw / 10.0**self.d0 * fair + amount1_raw / 10.0**self.d1
@@ -69,12 +114,16 @@ class PoolLedger:
     def gas(self, operation: str, gas_wei: int, fair: float, now_ns: int) -> None:
         cost = self.gas_token1(gas_wei, fair)
         self.totals.gas_token1 += cost
+        account = self._account()
+        account.gas_wei += gas_wei
+        account.gas_token1 += cost
         self.store.record_gas(self.strategy, self.pool_name, now_ns, operation, gas_wei, cost)
 
     def swap(
         self, now_ns: int, venue: str, zero_for_one: bool, amount_in: object, amount_out: object, cost: float
     ) -> None:
         self.totals.swap_cost_token1 += cost
+        self._account().swap_cost_token1 += cost
         self.store.record_swap(
             LpSwapRow(
                 strategy=self.strategy,
@@ -91,6 +140,10 @@ class PoolLedger:
     def fees(self, token_id: int, now_ns: int, fee0_raw: int, fee1_raw: int, fair: float) -> None:
         value = self.value_token1(fee0_raw, fee1_raw, fair)
         self.totals.fees_token1 += value
+        account = self._account()
+        account.fees0_raw += fee0_raw
+        account.fees1_raw += fee1_raw
+        account.fees_token1 += value
         self.store.record_fees(self.strategy, self.pool_name, token_id, now_ns, fee0_raw, fee1_raw, value)
 
     def mark(self, pos: LivePosition, now_ns: int, pending_fees_token1: float) -> None:

@@ -157,6 +157,7 @@ class PositionLifecycle:
         """Open a range at `half_width`; the excess token goes through the pool swap first, or
         (route "cex") stays idle in the wallet while the same amount trades on the CEX after the mint."""
         p = self.params
+        self.ledger.begin_opening()
         choice = self.range_for(half_width, fair)
         w0, w1 = await self.swaps.holdings_human()
         scale = 1.0 if p.capital_token1 is None else min(1.0, p.capital_token1 / max(w0 * fair + w1, 1e-18))
@@ -167,7 +168,7 @@ class PositionLifecycle:
                 "%s/%s: the CEX book cannot take the excess now: pool swap", self.strategy, self.pool_name
             )
             route = "pool"
-        cost = 0.0
+        cost = 0.0  # the opening's swap, vs fair (kept in the mint's journal context)
         if swap_needed and route == "pool":
             context = {"value_in_token1": excess.value_token1, "zero_for_one": excess.zero_for_one}
             try:
@@ -202,7 +203,7 @@ class PositionLifecycle:
             self.pending = 1
             return
         if swap_needed and route == "cex" and self.position is not None:  # stored first: the leg may fail
-            self.position.swap_cost_token1 = await self.swaps.cex_swap(excess, fair, now_ns)
+            await self.swaps.cex_swap(excess, fair, now_ns)  # its cost goes to the new position's account
 
     def _refused(self, now_ns: int, exc: Exception) -> None:
         log.warning("%s/%s open refused by the pool: %s", self.strategy, self.pool_name, exc)
@@ -239,9 +240,14 @@ class PositionLifecycle:
         if self.position is not None:
             return
         meter = LvrMeter(human_liquidity(minted.liquidity, self.d0, self.d1), p_lower, p_upper, fair, now_ns)
-        cost = float(context.get("swap_cost_token1", 0.0))
+        # The opening's swap and the mint's gas were booked to the ledger's opening account (by
+        # `apply`, before this): the new position's account takes them over.
+        account = self.ledger.open_account(minted.token_id, row_id)
+        if account.swap_cost_token1 == 0.0:  # its swap was booked by the process before a restart
+            account.swap_cost_token1 = float(context.get("swap_cost_token1", 0.0))
+        sigma = self.sigma_annual()
         self.position = LivePosition(
-            minted.token_id, row_id, choice, minted.liquidity, value, self.sigma_annual(), now_ns, meter, cost
+            minted.token_id, row_id, choice, minted.liquidity, value, sigma, now_ns, meter, account
         )
         log.info("%s/%s opened #%d [%d, %d) = [%.2f, %.2f] L %d value %.2f", self.strategy, self.pool_name,
                  minted.token_id, lower, upper, p_lower, p_upper, minted.liquidity, value)  # fmt: skip
@@ -278,7 +284,7 @@ class PositionLifecycle:
         out0, out1 = pos.released or (0, 0)
         self.store.close_position(pos.row_id, self._now, out0, out1, reason)
         self.ledger.mark(pos, self._now, 0.0)
-        self.ledger.totals.lvr_token1 += pos.lvr.realized_token1
+        self.ledger.close_account(pos.lvr.realized_token1)
         self.position = None
         log.info("%s/%s closed #%d (%s): out %d / %d, LVR %.4f", self.strategy, self.pool_name,
                  token_id, reason, out0, out1, pos.lvr.realized_token1)  # fmt: skip
@@ -323,9 +329,12 @@ class PositionLifecycle:
         mark = self.store.marks().get(row.id)
         if mark is not None:  # carry on the stored figures, not from zero
             meter.realized_token1, meter.expected_token1 = mark.lvr_realized_token1, mark.lvr_expected_token1
+        account = self.ledger.open_account(row.token_id, row.id)
+        account.swap_cost_token1 = 0.0 if mark is None else mark.swap_cost_token1
+        account.lvr_token1 = meter.realized_token1
         self.position = LivePosition(
             row.token_id, row.id, choice, info.liquidity, row.value_in_token1, self.sigma_annual(),
-            row.opened_ns, meter, 0.0 if mark is None else mark.swap_cost_token1,
+            row.opened_ns, meter, account,
         )  # fmt: skip
         if info.liquidity == 0:  # a close half done: the next round finishes it
             self.position.released = released or (info.tokens_owed0, info.tokens_owed1)

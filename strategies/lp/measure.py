@@ -1,8 +1,10 @@
-"""What the rules see of one pool: σ̂, the fee rate, gas per action, the swap a reopening needs,
-the live position's value, fees and LVR, and the pool's own price and oracle TWAP (`PoolView`)."""
+"""What the rules see of one pool: σ̂, the fee rate and the pool's active liquidity, gas per action,
+the swaps a reopening and a recentre need, the live position's value, fees and LVR, the pool's own
+price and oracle TWAP, and since when the expected carry is below the exit threshold (`PoolView`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -16,8 +18,7 @@ from strategies.lp.excess import Excess
 from strategies.lp.ledger import PoolLedger
 from strategies.lp.params import LpManagerParams
 from strategies.lp.position import LivePosition
-from strategies.lp.ranges import at_edge
-from strategies.lp.rules import PoolView
+from strategies.lp.rules import PoolView, carry_below_exit
 from strategies.lp.swaps import ExcessSwaps
 from strategies.lp.volatility import EwmaVolatility
 
@@ -60,9 +61,13 @@ class PoolMeter:
         self.pool, self.params, self.ledger, self.swaps = pool, params, ledger, swaps
         self.d0, self.d1 = ledger.d0, ledger.d1
         self.vol = EwmaVolatility.from_sigma(params.vol_half_life_s, params.initial_sigma)
-        self.fee_rate = 0.0
+        self.rules = params.rules()
+        self.fee_flow_token1_per_s = 0.0  # fees the pool pays its in-range liquidity
         self._fee_mark: tuple[int, int, int] | None = None  # fee growth 0, 1 and when
         self._fee_weight = 0.0  # the EWMA's total weight (1 once long past a half-life)
+        self._below_exit_since_ns: int | None = None
+        # Σw and Σw² of σ̂'s EWMA, the prior counting as one sample: its effective sample count
+        self._vol_weights = (1.0, 1.0)
         self.oracle = pool if isinstance(pool, PoolOracle) else None  # chain pools have one, sim pools not
         self._twap_warned = False
         self.gas_units: GasUnitsTable = (
@@ -72,29 +77,52 @@ class PoolMeter:
 
     def observe_price(self, fair: float, now_ns: int) -> None:
         """One fair-price sample for σ̂ (once per round, before the view)."""
+        since_ns, samples = self.vol.last_ts_ns, self.vol.samples
         self.vol.update(fair, now_ns)
+        if self.vol.samples > samples:  # a return was taken: the weights decay as the EWMA's do
+            decay = math.exp(-(now_ns - since_ns) / 1e9 * math.log(2) / self.params.vol_half_life_s)
+            w1, w2 = self._vol_weights
+            self._vol_weights = (w1 * decay + (1.0 - decay), w2 * decay**2 + (1.0 - decay) ** 2)
+
+    def sigma_rel_error(self) -> float:
+        """σ̂'s standard error over σ̂: √(1/(2n)) for n effective samples of Gaussian returns."""
+        w1, w2 = self._vol_weights
+        return math.sqrt(w2 / (2.0 * w1 * w1))
 
     def sigma_annual(self) -> float:
         """σ̂ now (the configured `initial_sigma` until a first return was seen)."""
         return self.vol.sigma_annual(self.params.initial_sigma)
 
-    def _update_fee_rate(self, fg0: int, fg1: int, now_ns: int, fair: float) -> None:
-        """Fees per human unit of liquidity per second, from the pool's global fee growth.
+    def _update_fee_flow(self, state: PoolState, active_l: float, now_ns: int, fair: float) -> None:
+        """The fees the pool pays its in-range liquidity, token1 per second: the global fee growth
+        per unit of L times the active L (read now: our own actions come right after a reading, so
+        it is the L the interval's swaps met). A flow rather than a rate per L, so it does not
+        jump when our own liquidity enters or leaves.
 
         A bias-corrected EWMA: until a half-life has passed it is the time average of what was
         seen, so the first short interval (often without a swap) does not stand in for the rate.
         """
+        fg0, fg1 = state.fee_growth_global0_x128, state.fee_growth_global1_x128
         if self._fee_mark is not None and now_ns > self._fee_mark[2]:
             dt_s = (now_ns - self._fee_mark[2]) / 1e9
             scale = 10.0 ** ((self.d0 + self.d1) / 2)
             d0 = (fg0 - self._fee_mark[0]) % Q256 / Q128 * scale / 10.0**self.d0
             d1 = (fg1 - self._fee_mark[1]) % Q256 / Q128 * scale / 10.0**self.d1
-            sample = (d0 * fair + d1) / dt_s
-            decay = math.exp(-dt_s * math.log(2) / self.params.vol_half_life_s)
+            sample = (d0 * fair + d1) / dt_s * active_l
+            decay = math.exp(-dt_s * math.log(2) / self.params.fee_half_life_s)
             kept = self._fee_weight * decay
             self._fee_weight = kept + (1.0 - decay)
-            self.fee_rate = (self.fee_rate * kept + (1.0 - decay) * sample) / self._fee_weight
+            flow = self.fee_flow_token1_per_s
+            self.fee_flow_token1_per_s = (flow * kept + (1.0 - decay) * sample) / self._fee_weight
         self._fee_mark = (fg0, fg1, now_ns)
+
+    def _negative_carry_since(self, view: PoolView) -> int | None:
+        """Since when a held position's best carry has been below the exit threshold."""
+        if view.liquidity is None or not carry_below_exit(view, self.rules):
+            self._below_exit_since_ns = None
+        elif self._below_exit_since_ns is None:
+            self._below_exit_since_ns = view.now_ns
+        return self._below_exit_since_ns
 
     async def _gas_costs(self, fair: float) -> GasCosts:
         gas_price = await self.pool.gas_price_wei()
@@ -126,7 +154,7 @@ class PoolMeter:
     async def _position_figures(
         self, pos: LivePosition, state: PoolState, fair: float, now_ns: int, sigma: float
     ) -> PositionFigures:
-        """Also advances the position's LVR meter and its time at the edge of the range."""
+        """Also advances the position's LVR meter."""
         p0, p1 = exact_position_amounts(
             state.sqrt_price_x96,
             pos.choice.tick_lower,
@@ -138,8 +166,8 @@ class PoolMeter:
         f0, f1 = await self.pool.pending_fees(pos.token_id)
         pending = self.ledger.value_token1(f0, f1, fair)
         pos.lvr.observe(fair, now_ns, sigma)
-        edge = at_edge(fair, pos.choice.price_lower, pos.choice.price_upper, self.params.edge_buffer)
-        pos.edge_since_ns = (pos.edge_since_ns or now_ns) if edge else None
+        pos.account.lvr_token1 = pos.lvr.realized_token1
+        pos.account.pending_fees_token1 = pending
         return PositionFigures(p0, p1, pending)
 
     async def _reopen_swap_cost(
@@ -151,11 +179,19 @@ class PoolMeter:
         excess = Excess.for_range(*self.deployable, fair, fair * math.exp(-w), fair * math.exp(w))
         return (await self.swaps.route_costs(excess, fair)).cost(self.params.excess_swap_venue)
 
+    async def _recentre_swap_cost(self, capital: float, fair: float) -> float:
+        """What a recentre from the edge of a range swaps: half the capital (the position is all
+        one token there), by the configured route (the CEX leg where that is cheaper)."""
+        half = capital / 2.0
+        excess = Excess(True, half / fair, half) if fair > 0 else Excess(True, 0.0, 0.0)
+        return (await self.swaps.route_costs(excess, fair)).cost(self.params.excess_swap_venue)
+
     async def view(
         self, fair: float, now_ns: int, pos: LivePosition | None, last_action_ns: int | None
     ) -> PoolView:
         state = await self.pool.read_state()
-        self._update_fee_rate(state.fee_growth_global0_x128, state.fee_growth_global1_x128, now_ns, fair)
+        active_l = human_liquidity(state.liquidity, self.d0, self.d1)
+        self._update_fee_flow(state, active_l, now_ns, fair)
         sigma = self.sigma_annual()
         gas = await self._gas_costs(fair)
         w0, w1 = await self.swaps.holdings_human()
@@ -170,11 +206,11 @@ class PoolMeter:
             capital = min(capital, self.params.capital_token1)
         w = self.params.min_half_width if pos is None else pos.choice.half_width
         swap_cost = await self._reopen_swap_cost(total0, total1, capital, w, fair)
-        return PoolView(
+        view = PoolView(
             now_ns=now_ns,
             price=fair,
             sigma_annual=sigma,
-            fee_rate=self.fee_rate,
+            fee_rate=self.fee_flow_token1_per_s / active_l if active_l > 0 else 0.0,
             capital_token1=capital,
             gas_open_token1=gas.open_token1,
             gas_close_token1=gas.close_token1,
@@ -187,9 +223,13 @@ class PoolMeter:
             value_token1=held.amount0 * fair + held.amount1,
             sigma_at_open=0.0 if pos is None else pos.sigma_at_open,
             half_width=0.0 if pos is None else pos.choice.half_width,
-            edge_since_ns=None if pos is None else pos.edge_since_ns,
             lvr_since_open_token1=0.0 if pos is None else pos.lvr.expected_token1,
             pending_fees_token1=held.pending_fees_token1,
             pool_price=sqrt_price_x96_to_price(state.sqrt_price_x96, self.d0, self.d1),
             pool_twap_price=await self._twap_price(),
+            pool_liquidity=active_l,
+            recentre_swap_cost_token1=await self._recentre_swap_cost(capital, fair),
+            sigma_rel_error=self.sigma_rel_error(),
+            tick_spacing_log=self.pool.tick_spacing * math.log(1.0001),
         )
+        return dataclasses.replace(view, negative_carry_since_ns=self._negative_carry_since(view))

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from amm.ports import FairMarketParams
 from bot.core.domain import MarketKey
+from strategies.lp.carry import HedgeCosting
 from strategies.lp.excess import ExcessSwapVenue
+from strategies.lp.hedger import HedgerParams
 from strategies.lp.rules import Rules
 
 
@@ -24,22 +26,31 @@ class LpManagerParams(BaseModel):
     check_interval_s: float = Field(30.0, gt=0)
     event_trigger_bps: float = Field(50.0, gt=0, description="re-evaluate early on a fair move this large")
     vol_half_life_s: float = Field(1800.0, gt=0)
+    fee_half_life_s: float = Field(
+        7200.0, gt=0, description="EWMA of the pool's fee flow (swaps come in lumps: longer than σ̂'s)"
+    )
     initial_sigma: float = Field(0.8, gt=0, description="annual σ assumed until returns are seen")
-    horizon_s: float = Field(86_400.0, gt=0, description="range width: w = width_k·σ̂·√horizon")
-    width_k: float = Field(2.0, gt=0)
-    min_half_width: float = Field(0.005, gt=0)
-    max_half_width: float = Field(1.0, gt=0)
+    min_half_width: float = Field(0.005, gt=0, description="the width optimiser's lower bound (log price)")
+    max_half_width: float = Field(1.0, gt=0, description="the width optimiser's upper bound (log price)")
     skew: float = Field(0.0, gt=-1, lt=1, description="lean the range up (+) or down (−)")
     decision_horizon_s: float = Field(86_400.0, gt=0, description="benefits are counted over this")
-    vol_ceiling: float = Field(2.0, gt=0, description="withdraw above this annual σ̂")
+    enter_carry_apr: float = Field(
+        0.02, description="open only while the best range's expected carry beats this (per year of capital)"
+    )
+    exit_carry_apr: float = Field(
+        -0.02, description="withdraw once the expected carry is below this (per year of capital)"
+    )
+    exit_delay_s: float = Field(900.0, ge=0, description="the carry must stay below exit this long")
+    entry_sigma_errors: float = Field(
+        1.0, ge=0, description="enter only if the carry clears the threshold at σ̂ + this many standard errors"
+    )
+    move_sigma_errors: float = Field(
+        1.0, ge=0, description="move a range only if the move pays at σ̂ ± this many standard errors"
+    )
+    vol_ceiling: float = Field(2.0, gt=0, description="safety limit: withdraw above this annual σ̂")
     reentry_fraction: float = Field(0.8, gt=0, le=1, description="re-enter below ceiling × this")
-    regime_ratio: float = Field(1.5, gt=1, description="σ̂/σ_at_open beyond this (or 1/this) re-sizes")
-    edge_buffer: float = Field(0.1, ge=0, lt=0.5, description="inner band: fraction of width at each edge")
-    out_of_range_delay_s: float = Field(120.0, ge=0)
-    lvr_budget_fraction: float = Field(0.02, gt=0, description="LVR since open, fraction of value")
-    widen_factor: float = Field(1.5, gt=1)
     compound_gas_multiple: float = Field(20.0, gt=1)
-    gas_margin: float = Field(1.0, ge=1, description="benefit must exceed cost × this")
+    gas_margin: float = Field(1.5, ge=1, description="benefit must exceed cost × this (hysteresis)")
     min_action_interval_s: float = Field(600.0, ge=0)
     max_pool_deviation_bps: float = Field(
         100.0, gt=0, description="act only while the pool price is within this of the fair price"
@@ -56,6 +67,25 @@ class LpManagerParams(BaseModel):
     cex_market: str | None = Field(
         None, validate_default=True, description='"venue:symbol" of [[markets]] for the CEX route'
     )
+    hedge_band_token0: float = Field(
+        0.0, ge=0, description="band of the CEX hedger hedging this pool (its `band`); 0: not hedged"
+    )
+    hedge_cost_bps: float = Field(5.5, ge=0, description="a hedge trade's taker fee + half spread, bps")
+    hedge_check_interval_s: float = Field(5.0, gt=0, description="how often that hedger checks")
+
+    @model_validator(mode="after")
+    def _bands_ordered(self) -> LpManagerParams:
+        if not self.exit_carry_apr < self.enter_carry_apr:
+            raise ValueError(
+                f"exit_carry_apr ({self.exit_carry_apr}) must be below enter_carry_apr "
+                f"({self.enter_carry_apr}): the band between them keeps a position from flapping"
+            )
+        if not self.min_half_width <= self.max_half_width:
+            raise ValueError(
+                f"min_half_width ({self.min_half_width}) must not exceed "
+                f"max_half_width ({self.max_half_width})"
+            )
+        return self
 
     @field_validator("cex_market")
     @classmethod
@@ -90,5 +120,24 @@ class LpManagerParams(BaseModel):
                     f"{field}: {key!r} does not trade pool {pool}'s pair {pair} (its fair_symbol)"
                 )
 
+    def check_hedge_band(self, name: str, strategies: Mapping[str, object]) -> None:
+        """A pool hedged by a hedger of this config must be known to the carry as hedged (AppConfig
+        calls this). Any band > 0 is taken as given: the hedger's own `band` is the natural one."""
+        if self.hedge_band_token0 > 0:
+            return
+        for hedger, other in strategies.items():
+            if not isinstance(other, HedgerParams) or other.hedge_ratio == 0:
+                continue
+            for pool in sorted(set(self.pools) & set(other.pools)):
+                raise ValueError(
+                    f"strategies.{name}.hedge_band_token0: 0 (not hedged), but strategies.{hedger} "
+                    f"hedges pool {pool} on a band of {other.band:g}: set it to {other.band:g} so the "
+                    "expected carry counts the hedge's trading cost"
+                )
+
+    def hedge_costing(self) -> HedgeCosting:
+        return HedgeCosting(self.hedge_band_token0, self.hedge_cost_bps / 1e4, self.hedge_check_interval_s)
+
     def rules(self) -> Rules:
-        return Rules(**{f: getattr(self, f) for f in Rules.__dataclass_fields__})
+        fields = (f for f in Rules.__dataclass_fields__ if f != "hedge")
+        return Rules(**{f: getattr(self, f) for f in fields}, hedge=self.hedge_costing())

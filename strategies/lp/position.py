@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from amm.attribution import LvrMeter
+from strategies.lp.accounts import PositionAccount
 from strategies.lp.ranges import RangeChoice
 
 
@@ -18,11 +19,15 @@ class LivePosition:
     sigma_at_open: float
     opened_ns: int
     lvr: LvrMeter
-    swap_cost_token1: float = 0.0
+    account: PositionAccount = field(default_factory=PositionAccount)  # its books (the ledger's)
     edge_since_ns: int | None = None
     marked_ns: int | None = None
     released: tuple[int, int] | None = None  # a close's progress: amounts the decrease released
     collected: bool = False
+
+    @property
+    def swap_cost_token1(self) -> float:
+        return self.account.swap_cost_token1
 
 
 @dataclass(slots=True)

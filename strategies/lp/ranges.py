@@ -1,13 +1,12 @@
-"""Range geometry and carry: width from σ̂, the ticks of a range, the token split it needs, its
-liquidity for a value, and the fees-minus-LVR it expects (pure functions, human prices and L)."""
+"""Range geometry: the ticks of a range, the token split it needs, its liquidity for a value (pure
+functions, human prices and L; the width itself comes from `strategies.lp.carry`)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-from amm.analytics import v3_amounts, v3_lvr_rate, v3_value
-from amm.attribution import SECONDS_PER_YEAR
+from amm.analytics import v3_amounts, v3_value
 from amm.math.conversions import price_range_to_ticks, tick_to_price
 
 
@@ -17,15 +16,7 @@ class RangeChoice:
     tick_upper: int
     price_lower: float
     price_upper: float
-    half_width: float  # log-price half width the σ rule asked for
-
-
-def range_half_width(
-    sigma_annual: float, horizon_s: float, width_k: float, min_half_width: float, max_half_width: float
-) -> float:
-    """w = k·σ̂·√T, clipped: the range should hold the price for about the rebalance horizon."""
-    w = width_k * sigma_annual * math.sqrt(horizon_s / SECONDS_PER_YEAR)
-    return min(max(w, min_half_width), max_half_width)
+    half_width: float  # log-price half width the carry optimiser asked for
 
 
 def choose_range(
@@ -73,34 +64,3 @@ def split_for_range(
         return True, wallet0 - want0  # sell the extra token0
     want1 = value * float(y_unit) / per_unit
     return False, max(wallet1 - want1, 0.0)
-
-
-def carry_per_s(
-    fee_rate: float, liquidity: float, price: float, sigma: float, lower: float, upper: float
-) -> float:
-    """Expected fees minus LVR per second of a position that is in range."""
-    lvr = float(v3_lvr_rate(price, sigma, liquidity, lower, upper)) / SECONDS_PER_YEAR
-    return fee_rate * liquidity - lvr
-
-
-def at_edge(price: float, lower: float, upper: float, edge_buffer: float) -> bool:
-    """Out of range, or within `edge_buffer` (a fraction of the log width) of either bound."""
-    if not lower < price < upper:
-        return True
-    width = math.log(upper / lower)
-    return min(math.log(price / lower), math.log(upper / price)) < edge_buffer * width
-
-
-def in_range_odds(price: float, lower: float, upper: float, sigma: float, horizon_s: float) -> float:
-    """Rough odds the price sits in [lower, upper] over the horizon (driftless, σ√T at mid-horizon).
-
-    In range: erf(d/(σ√T)) with d the log distance to the nearer edge; outside: the odds of coming
-    back, erfc(d/(σ√T)). Good enough to rank actions; not a pricing model.
-    """
-    scale = sigma * math.sqrt(horizon_s / SECONDS_PER_YEAR)
-    if scale <= 0:
-        return 1.0 if lower < price < upper else 0.0
-    if lower < price < upper:
-        return math.erf(min(math.log(price / lower), math.log(upper / price)) / scale)
-    d = math.log(lower / price) if price <= lower else math.log(price / upper)
-    return math.erfc(d / scale)

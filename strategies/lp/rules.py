@@ -7,9 +7,12 @@ action with its benefit and cost, or not; either way it adds its numbers to the 
 plain numbers. Prices are human (token1 per token0), liquidity
 human (`amm.attribution.human_liquidity`), money in token1, σ annualised, times in seconds.
 
-Economics (shared/notes/lp-maths.md): a position of liquidity L in range earns fees at
-`fee_rate·L` (fee_rate measured from the pool's fee growth) and loses LVR at σ²L√P/4. Every action
-is judged by the change in that carry over a decision horizon against gas plus swap cost.
+Economics (`strategies.lp.carry`, shared/notes/lp-maths.md): the pool is worth being in while the
+expected carry of the best range (fees − LVR − hedge costs if hedged − amortised recentres, at
+the width that maximises it) is positive. Enter above `enter_carry_apr`, stay while above
+`exit_carry_apr` (lower: the band between them is the hysteresis), withdraw once below it for
+`exit_delay_s`. A range is moved (recentred, widened, narrowed) when what the best range earns
+over the decision horizon beats what the live one earns left alone by more than the move's cost.
 """
 
 from __future__ import annotations
@@ -20,7 +23,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from strategies.lp.ranges import carry_per_s, in_range_odds, liquidity_for_value, range_half_width
+from strategies.lp.carry import (
+    UNHEDGED,
+    HedgeCosting,
+    MoveValue,
+    Optimum,
+    PoolEconomics,
+    carry_apr,
+    liquidity_per_token1,
+    optimal_half_width,
+    range_carry,
+    time_in_range_s,
+    worst_move_value,
+)
+
+WIDTH_CHANGE = 1.25  # a move to a range this much wider (narrower) is named a widen (narrowing)
+NO_MOVE = MoveValue(0.0, 0.0, 0.0)
 
 
 class Action(StrEnum):
@@ -36,22 +54,22 @@ class Action(StrEnum):
 class Rules:
     """The thresholds of the gates (a view of the strategy params; see LpManagerParams)."""
 
-    horizon_s: float
     decision_horizon_s: float
-    width_k: float
     min_half_width: float
     max_half_width: float
+    enter_carry_apr: float
+    exit_carry_apr: float
+    exit_delay_s: float
+    entry_sigma_errors: float
+    move_sigma_errors: float
     vol_ceiling: float
     reentry_fraction: float
-    regime_ratio: float
-    edge_buffer: float
-    out_of_range_delay_s: float
-    lvr_budget_fraction: float
-    widen_factor: float
     compound_gas_multiple: float
     gas_margin: float
     min_action_interval_s: float
     max_pool_deviation_bps: float
+    check_interval_s: float
+    hedge: HedgeCosting = UNHEDGED  # the CEX hedger's costs when the pool is hedged
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +79,7 @@ class PoolView:
     now_ns: int
     price: float
     sigma_annual: float
-    fee_rate: float  # token1 per human L per second, when in range
+    fee_rate: float  # token1 per human L per second, when in range, at the pool's active L now
     capital_token1: float  # what a new position would be worth
     gas_open_token1: float
     gas_close_token1: float
@@ -75,11 +93,15 @@ class PoolView:
     value_token1: float = 0.0
     sigma_at_open: float = 0.0
     half_width: float = 0.0
-    edge_since_ns: int | None = None  # first time the price was seen beyond the inner band
     lvr_since_open_token1: float = 0.0
     pending_fees_token1: float = 0.0
     pool_price: float = math.nan  # the pool's own price (NaN: not measured, no manipulation check)
     pool_twap_price: float = math.nan  # the pool oracle's TWAP (NaN: no oracle or too little history)
+    pool_liquidity: float = 0.0  # human L active at the pool's price, ours included (0: not measured)
+    recentre_swap_cost_token1: float = math.nan  # swapping half the capital (NaN: swap_cost_token1)
+    negative_carry_since_ns: int | None = None  # first seen below the exit threshold (None: above)
+    sigma_rel_error: float = 0.0  # σ̂'s standard error as a fraction of σ̂ (its EWMA's sample count)
+    tick_spacing_log: float = 0.0  # one tick spacing in log price: the narrowest half-width usable
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,53 +113,86 @@ class Decision:
     numbers: dict[str, float] = field(default_factory=dict)
 
 
+def carry_sigma(view: PoolView, rules: Rules) -> float:
+    """The σ the carry is judged at: σ̂ while holding (stay, move, exit); flat, σ̂ raised by
+    `entry_sigma_errors` standard errors, so a pool near break-even is not entered on the noise
+    of σ̂ (nor on the prior alone, which counts as a single sample) only to be left again."""
+    if view.liquidity is not None:
+        return view.sigma_annual
+    return view.sigma_annual * (1.0 + rules.entry_sigma_errors * view.sigma_rel_error)
+
+
+def economics(view: PoolView, rules: Rules) -> PoolEconomics:
+    """The carry model's inputs from a view: our liquidity counts as active while the pool's
+    price is inside our range (that is where the pool's active-liquidity figure was read)."""
+    at = view.pool_price if math.isfinite(view.pool_price) else view.price
+    own = view.liquidity if view.liquidity is not None and view.price_lower < at < view.price_upper else 0.0
+    swap = view.recentre_swap_cost_token1
+    swap = swap if math.isfinite(swap) else view.swap_cost_token1
+    return PoolEconomics(
+        price=view.price,
+        sigma_annual=carry_sigma(view, rules),
+        fee_rate=view.fee_rate,
+        pool_liquidity=view.pool_liquidity if math.isfinite(view.pool_liquidity) else 0.0,
+        own_active_liquidity=own,
+        capital_token1=view.capital_token1,
+        recentre_cost_token1=view.gas_close_token1 + view.gas_open_token1 + swap,
+        recentre_wait_s=rules.check_interval_s,
+        hedge=rules.hedge,
+    )
+
+
+def best_range(view: PoolView, rules: Rules, e: PoolEconomics) -> Optimum:
+    """The best half-width within the configured bounds, never under one tick spacing (a range
+    snapped outward to the spacing would be another, lopsided range)."""
+    narrowest = min(max(rules.min_half_width, view.tick_spacing_log), rules.max_half_width)
+    return optimal_half_width(e, narrowest, rules.max_half_width)
+
+
 @dataclass(frozen=True, slots=True)
 class Situation:
     """What every rule sees: the view, the thresholds, and the figures the rules share."""
 
     view: PoolView
     rules: Rules
-    half_width_new: float  # the σ rule's width for a range opened now
+    economics: PoolEconomics
+    optimum: Optimum  # the best width and its steady carry per second
+    carry_apr: float  # that carry as a yearly fraction of the capital
     price_lower_new: float
     price_upper_new: float
-    liquidity_new: float  # human L of the capital in that range
+    liquidity_new: float  # human L of the capital in the best range opened now
     since_last_action_s: float  # inf before the first action
     pool_deviation_bps: float  # pool price vs fair (NaN: not measured)
     twap_deviation_bps: float  # pool price vs its oracle TWAP (NaN: no oracle)
-    carry_now: float = 0.0  # the live position's carry over the horizon (0 when flat)
-    carry_new: float = 0.0  # a range opened now, same capital
+    keep_token1: float = 0.0  # the live range left alone: fees − LVR over the decision horizon
+    move: MoveValue = NO_MOVE  # moving the live range to the best one
 
     @classmethod
     def of(cls, view: PoolView, rules: Rules) -> Situation:
-        w_new = range_half_width(
-            view.sigma_annual, rules.horizon_s, rules.width_k, rules.min_half_width, rules.max_half_width
-        )
-        price_lower_new, price_upper_new = view.price * math.exp(-w_new), view.price * math.exp(w_new)
+        e = economics(view, rules)
+        best = best_range(view, rules, e)
+        w = best.half_width
+        lower_new, upper_new = view.price * math.exp(-w), view.price * math.exp(w)
+        liquidity_new = view.capital_token1 * liquidity_per_token1(view.price, w)
         since_s = math.inf if view.last_action_ns is None else (view.now_ns - view.last_action_ns) / 1e9
-        s = cls(
-            view,
-            rules,
-            w_new,
-            price_lower_new,
-            price_upper_new,
-            liquidity_for_value(view.capital_token1, view.price, price_lower_new, price_upper_new),
-            since_s,
-            abs(view.pool_price / view.price - 1.0) * 1e4,
-            abs(view.pool_price / view.pool_twap_price - 1.0) * 1e4,
-        )
+        s = cls(view, rules, e, best, carry_apr(best.carry_per_s, view.capital_token1),
+                lower_new, upper_new, liquidity_new, since_s,
+                abs(view.pool_price / view.price - 1.0) * 1e4,
+                abs(view.pool_price / view.pool_twap_price - 1.0) * 1e4)  # fmt: skip
         if view.liquidity is None:
             return s
-        carry_now = s.carry(view.liquidity, view.price_lower, view.price_upper)
-        carry_new = s.carry(s.liquidity_new, price_lower_new, price_upper_new)
-        return dataclasses.replace(s, carry_now=carry_now, carry_new=carry_new)
+        horizon, lo, hi = rules.decision_horizon_s, view.price_lower, view.price_upper
+        keep = range_carry(e, view.liquidity, lo, hi, horizon)
+        # The best range as it will be opened: snapped outward, half a spacing wider each side.
+        w_snapped = w + view.tick_spacing_log / 2.0
+        spread = rules.move_sigma_errors * view.sigma_rel_error
+        move = worst_move_value(e, spread, view.liquidity, lo, hi, w_snapped, horizon, s.reopen_cost_token1)
+        return dataclasses.replace(s, keep_token1=keep, move=move)
 
-    def carry(self, liquidity: float, lower: float, upper: float, fee_rate: float | None = None) -> float:
-        """Expected fees − LVR over the decision horizon, weighted by the odds of being in range."""
-        price, sigma, t = self.view.price, self.view.sigma_annual, self.rules.decision_horizon_s
-        inside = min(max(price, lower * (1 + 1e-12)), upper * (1 - 1e-12))
-        odds = in_range_odds(price, lower, upper, sigma, t)
-        rate = self.view.fee_rate if fee_rate is None else fee_rate
-        return carry_per_s(rate, liquidity, inside, sigma, lower, upper) * odds * t
+    @property
+    def in_range(self) -> bool:
+        v = self.view
+        return v.price_lower < v.price < v.price_upper
 
     @property
     def reopen_cost_token1(self) -> float:
@@ -149,27 +204,41 @@ class Situation:
         v = self.view
         since_s = self.since_last_action_s
         numbers = {"price": v.price, "sigma": v.sigma_annual, "fee_rate": v.fee_rate,
-                   "half_width": self.half_width_new,
+                   "half_width": self.optimum.half_width, "carry_apr": self.carry_apr,
                    "since_last_action_s": since_s if math.isfinite(since_s) else -1.0}  # fmt: skip
+        if v.liquidity is None:
+            numbers["sigma_entry"] = self.economics.sigma_annual
+        if self.economics.pool_liquidity > 0:
+            numbers["pool_liquidity"] = self.economics.pool_liquidity
         if math.isfinite(self.pool_deviation_bps):
             numbers["pool_deviation_bps"] = self.pool_deviation_bps
         if math.isfinite(self.twap_deviation_bps):
             numbers["twap_deviation_bps"] = self.twap_deviation_bps
         if v.liquidity is not None:
-            numbers.update(carry_now=self.carry_now, carry_new=self.carry_new,
+            numbers.update(keep_token1=self.keep_token1, move_gain_token1=self.move.benefit_token1,
+                           move_time_s=self.move.time_s, half_width_now=v.half_width,
                            lvr_since_open=v.lvr_since_open_token1)  # fmt: skip
         return numbers
 
 
+def carry_below_exit(view: PoolView, rules: Rules) -> bool:
+    """The best range's expected carry is below the exit threshold (the runner times how long)."""
+    e = economics(view, rules)
+    best = best_range(view, rules, e)
+    return carry_apr(best.carry_per_s, view.capital_token1) < rules.exit_carry_apr
+
+
 @dataclass(frozen=True, slots=True)
 class Firing:
-    """A rule that fires: the action, why, and its benefit and cost (token1) over the horizon."""
+    """A rule that fires: the action, why, and its benefit and cost (token1) over the horizon.
+    `shortfall`: the rule's own threshold is not met (checked after the guards and the interval)."""
 
     action: Action
     reason: str
     benefit_token1: float
     cost_token1: float
     half_width: float
+    shortfall: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +256,7 @@ SILENT = RuleOutcome()
 
 
 def reentry_level(s: Situation) -> RuleOutcome:
-    """Flat: stay out until σ̂ is below the ceiling by `reentry_fraction` (no churn at the ceiling)."""
+    """Flat: stay out until σ̂ is below the safety ceiling by `reentry_fraction`."""
     reentry = s.rules.vol_ceiling * s.rules.reentry_fraction
     if not s.view.sigma_annual >= reentry:
         return SILENT
@@ -195,88 +264,86 @@ def reentry_level(s: Situation) -> RuleOutcome:
 
 
 def enter(s: Situation) -> RuleOutcome:
-    """Flat: open at the σ width when its carry pays the round trip (open, later close, swap)."""
-    v = s.view
+    """Flat: open the best range when its expected carry clears the entry threshold and what it
+    earns over the horizon pays the round trip (open, later close, ratio swap)."""
+    v, r = s.view, s.rules
     cost = v.gas_open_token1 + v.gas_close_token1 + v.swap_cost_token1
-    benefit = s.carry(s.liquidity_new, s.price_lower_new, s.price_upper_new)
-    return RuleOutcome(firing=Firing(Action.OPEN, "flat: enter", benefit, cost, s.half_width_new))
+    benefit = s.optimum.carry_per_s * r.decision_horizon_s
+    short = None if s.carry_apr > r.enter_carry_apr else "expected carry below entry"
+    firing = Firing(Action.OPEN, "flat: enter", benefit, cost, s.optimum.half_width, short)
+    return RuleOutcome({"enter_carry_apr": r.enter_carry_apr}, firing)
 
 
 def volatility_ceiling(s: Situation) -> RuleOutcome:
-    """Above the ceiling fee estimates are not trusted to pay for it: staying costs the LVR.
-    Nothing re-opens or adds liquidity there (as when flat): withdraw, or keep what is there (an
-    out-of-range position bears no LVR, so pulling it may not pay its gas)."""
+    """A safety limit, not the exit (the carry is): above it σ̂ itself is not trusted. Nothing
+    re-opens or adds liquidity there: withdraw, or keep what is there (an out-of-range position
+    bears no LVR, so pulling it may not pay its gas)."""
     v, ceiling = s.view, s.rules.vol_ceiling
     if not v.sigma_annual > ceiling:
         return SILENT
     assert v.liquidity is not None
-    lvr_avoided = -s.carry(v.liquidity, v.price_lower, v.price_upper, fee_rate=0.0)
+    horizon = s.rules.decision_horizon_s
+    lvr_avoided = s.economics.lvr_per_s(v.liquidity) * time_in_range_s(
+        v.price, v.price_lower, v.price_upper, v.sigma_annual, horizon
+    )
     withdraw = Firing(Action.WITHDRAW, "volatility above ceiling", lvr_avoided, v.gas_close_token1, 0.0)
     return RuleOutcome({"vol_ceiling": ceiling}, withdraw, "volatility above ceiling: holding")
 
 
-def edge_of_range(s: Situation) -> RuleOutcome:
-    """Out of range, or beyond the inner band, for `out_of_range_delay_s`: recentre."""
-    v = s.view
-    edge_for_s = 0.0 if v.edge_since_ns is None else (v.now_ns - v.edge_since_ns) / 1e9
-    numbers = {"edge_for_s": edge_for_s}
-    if not (v.edge_since_ns is not None and edge_for_s >= s.rules.out_of_range_delay_s):
-        return RuleOutcome(numbers)
-    reason = "out of range" if not v.price_lower < v.price < v.price_upper else "beyond the inner band"
-    benefit = s.carry_new - s.carry_now
-    return RuleOutcome(
-        numbers, Firing(Action.RECENTRE, reason, benefit, s.reopen_cost_token1, s.half_width_new)
-    )
-
-
-def volatility_regime(s: Situation) -> RuleOutcome:
-    """σ̂ moved beyond `regime_ratio` (either way) of σ at open: the width is wrong, recentre."""
-    v, regime = s.view, s.rules.regime_ratio
-    ratio = v.sigma_annual / v.sigma_at_open if v.sigma_at_open > 0 else 1.0
-    numbers = {"sigma_ratio": ratio}
-    if not (ratio > regime or ratio < 1.0 / regime):
-        return RuleOutcome(numbers)
-    benefit = s.carry_new - s.carry_now
-    firing = Firing(
-        Action.RECENTRE, "volatility regime change", benefit, s.reopen_cost_token1, s.half_width_new
-    )
-    return RuleOutcome(numbers, firing)
-
-
-def lvr_budget(s: Situation) -> RuleOutcome:
-    """LVR since open above its budget: a wider range bears less of it per unit of value."""
+def negative_carry(s: Situation) -> RuleOutcome:
+    """The best range's carry below `exit_carry_apr`: nothing moves or compounds; after
+    `exit_delay_s` withdraw, when what the live range would lose over the horizon pays the close
+    (one out of range, losing nothing, is kept: it costs nothing to hold)."""
     v, r = s.view, s.rules
-    budget = r.lvr_budget_fraction * v.value_token1
-    numbers = {"lvr_budget": budget}
-    if not v.lvr_since_open_token1 > budget:
-        return RuleOutcome(numbers)
-    w_wide = min(v.half_width * r.widen_factor, r.max_half_width)
-    lo_w, hi_w = v.price * math.exp(-w_wide), v.price * math.exp(w_wide)
-    l_wide = liquidity_for_value(v.capital_token1, v.price, lo_w, hi_w)
-    # The overrun is what staying put has already shown it costs, on top of the change in carry.
-    benefit = s.carry(l_wide, lo_w, hi_w) - s.carry_now + (v.lvr_since_open_token1 - budget)
-    firing = Firing(Action.WIDEN, "accumulated LVR above budget", benefit, s.reopen_cost_token1, w_wide)
-    return RuleOutcome(numbers, firing)
+    if not s.carry_apr < r.exit_carry_apr:
+        return SILENT
+    below_s = 0.0 if v.negative_carry_since_ns is None else (v.now_ns - v.negative_carry_since_ns) / 1e9
+    numbers = {"exit_carry_apr": r.exit_carry_apr, "below_exit_s": below_s}
+    if below_s < r.exit_delay_s:
+        return RuleOutcome(numbers, final_hold="carry below exit: waiting for the delay")
+    withdraw = Firing(Action.WITHDRAW, "expected carry negative", -s.keep_token1, v.gas_close_token1, 0.0)
+    return RuleOutcome(numbers, withdraw, "expected carry negative: holding")
+
+
+def move_range(s: Situation) -> RuleOutcome:
+    """Recentre, widen or narrow when the best range earns more than the live one until the live
+    one would be left (`carry.move_value`), by its amortised recentres × `gas_margin` (the gate).
+    Fires whenever out of range (a refusal is logged) or when the gain beats the cost; right after
+    a move the live range is the best one and the gain is negative, so noise cannot flap it."""
+    v, move = s.view, s.move
+    if not (not s.in_range or move.benefit_token1 > move.cost_token1):
+        return SILENT
+    w_new = s.optimum.half_width
+    ratio = w_new / v.half_width if v.half_width > 0 else 1.0
+    if not s.in_range:
+        action, reason = Action.RECENTRE, "out of range"
+    elif ratio > WIDTH_CHANGE:
+        action, reason = Action.WIDEN, "a wider range pays"
+    elif ratio < 1.0 / WIDTH_CHANGE:
+        action, reason = Action.RECENTRE, "a narrower range pays"
+    else:
+        action, reason = Action.RECENTRE, "recentring pays"
+    firing = Firing(action, reason, move.benefit_token1, move.cost_token1, w_new)
+    return RuleOutcome({"width_ratio": ratio, "reopen_cost_token1": s.reopen_cost_token1}, firing)
 
 
 def fees_to_compound(s: Situation) -> RuleOutcome:
-    """In range, fees at least `compound_gas_multiple` times the compound gas: add them.
-    (Out of range they would join liquidity that earns nothing until the next recentre.)"""
+    """In range with a positive carry, fees at least `compound_gas_multiple` times the compound
+    gas: add them. (Out of range they would join liquidity that earns nothing until the next
+    move; with a negative carry they would add to what loses.)"""
     v, multiple = s.view, s.rules.compound_gas_multiple
-    in_range = v.price_lower < v.price < v.price_upper
-    if not (in_range and v.pending_fees_token1 > multiple * v.gas_compound_token1):
+    paying = s.carry_apr >= 0.0 and s.keep_token1 > 0.0
+    if not (s.in_range and paying and v.pending_fees_token1 > multiple * v.gas_compound_token1):
         return SILENT
-    # The rule is the threshold itself: the benefit is what clears it.
-    benefit = v.pending_fees_token1 / multiple
+    # The rule is the threshold itself; the benefit logged is what goes to work.
+    benefit = v.pending_fees_token1
     firing = Firing(Action.COMPOUND, "fees worth compounding", benefit, v.gas_compound_token1, 0.0)
     return RuleOutcome(firing=firing)
 
 
 # Priority order: the first rule whose gates pass acts.
 FLAT_RULES: tuple[Rule, ...] = (reentry_level, enter)
-POSITION_RULES: tuple[Rule, ...] = (
-    volatility_ceiling, edge_of_range, volatility_regime, lvr_budget, fees_to_compound
-)  # fmt: skip
+POSITION_RULES: tuple[Rule, ...] = (volatility_ceiling, negative_carry, move_range, fees_to_compound)
 
 
 def refusal(f: Firing, s: Situation) -> str | None:
@@ -292,6 +359,8 @@ def refusal(f: Firing, s: Situation) -> str | None:
         return "pool price off its TWAP"
     if s.since_last_action_s < r.min_action_interval_s:
         return "min interval"
+    if f.shortfall is not None:
+        return f.shortfall
     if f.benefit_token1 <= f.cost_token1 * r.gas_margin:
         return "benefit below gas + swap"
     return None
@@ -328,4 +397,4 @@ def decide(view: PoolView, rules: Rules) -> Decision:
             break
     if refused:
         return refused[0]
-    return Decision(Action.HOLD, hold_reason, False, s.half_width_new, numbers)
+    return Decision(Action.HOLD, hold_reason, False, s.optimum.half_width, numbers)

@@ -31,6 +31,7 @@ from bot.app.lifecycle import Bot
 from bot.core.clock import LoopClock
 from bot.kernel.lp_store import LpStore
 from bot.kernel.store import Store
+from bot.reports.lp_status import owns_gas
 from strategies.lp.params import LpManagerParams
 from strategies.lp.pool import PoolLpManager
 from strategies.lp.rules import Action, decide
@@ -113,7 +114,7 @@ def bot_config(tmp_path: Any, uniswap: UniswapDeployment) -> dict[str, Any]:
             # Each shock adds ln(r)²·ln2/half-life to σ̂² (per second): 0.2 → 0.481 after +3 %, then
             # 0.503 after +1 %, across the ceiling (and above the re-entry level: it stays out).
             "vol_half_life_s": 1e5, "initial_sigma": 0.2, "vol_ceiling": 0.49, "reentry_fraction": 1.0,
-            "min_half_width": 0.015, "max_half_width": 0.015, "out_of_range_delay_s": 0,
+            "min_half_width": 0.015, "max_half_width": 0.015,
             "min_action_interval_s": 0, "compound_gas_multiple": 2.0,
         }
     }  # fmt: skip
@@ -280,6 +281,18 @@ async def test_lp_manager_opens_recentres_and_withdraws_on_chain_with_exact_book
     assert [ops.count(op) for op in ("mint", "increase_liquidity", "collect", "burn")] == [2, n, n + 2, 2]
     assert tx_count >= len(ops)  # approvals ride on the swap and mint rows
     assert Decimal(str(sum(g.cost_token1 for g in lp_store.gas()))) > 0
+
+    # Per position, the manager's own books (what /metrics exports and the benchmark adds up):
+    # fees to the unit against the Collect events, gas to the wei by the status's ownership rule,
+    # and nothing spent outside a position, so together they are every receipt's gas.
+    accounts = {a.token_id: a for a in manager.ledger.accounts.values()}
+    assert set(accounts) == {p.token_id for p in positions} and manager.ledger.current is None
+    for p in positions:
+        a = accounts[p.token_id]
+        got0, got1 = summed(collects[p.token_id], "amount0", "amount1")
+        assert (a.fees0_raw, a.fees1_raw) == (got0 - int(p.amount0_out), got1 - int(p.amount1_out))
+        assert a.gas_wei == sum(int(g.gas_wei) for g in lp_store.gas() if owns_gas(p, g))
+    assert sum(a.gas_wei for a in accounts.values()) == paid_wei
 
 
 async def test_the_manipulation_guard_reads_the_pool_oracle_twap(tmp_path, lp_pool, trader_pool, rpc):

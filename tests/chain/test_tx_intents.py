@@ -27,6 +27,7 @@ from amm.math.conversions import sqrt_price_x96_to_price
 from bot.core.clock import LoopClock
 from bot.kernel.lp_store import LpStore
 from bot.kernel.store import Store
+from bot.reports.lp_status import owns_gas
 from strategies.lp.params import LpManagerParams
 from strategies.lp.pool import PoolLpManager
 from tests.chain.conftest import LP_ACCOUNT, cheat
@@ -169,6 +170,21 @@ def assert_books_match_chain(
     ]
     assert manager.lifecycle.pending == 0
     assert manager.lifecycle.chain is not None and manager.lifecycle.chain.journal.unbooked() == []
+    assert_accounts_match_rows(manager, store)
+
+
+def assert_accounts_match_rows(manager: PoolLpManager, store: LpStore) -> None:
+    """Each position this process opened: its account (`strategies.lp.accounts`, filled as the
+    journal's entries were booked) is what was stored for it, fees to the unit and gas to the wei by
+    the status's ownership rule, and its opening's swap cost."""
+    rows = {r.id: r for r in store.positions("lp")}
+    for account in manager.ledger.accounts.values():
+        row = rows[account.row_id]
+        fees = [(int(f.amount0), int(f.amount1)) for f in store.fees() if f.token_id == row.token_id]
+        assert (account.fees0_raw, account.fees1_raw) == (sum(f[0] for f in fees), sum(f[1] for f in fees))
+        assert account.gas_wei == sum(int(g.gas_wei) for g in store.gas() if owns_gas(row, g))
+        opening_swaps = [s.cost_token1 for s in store.swaps() if s.ts_ns == row.opened_ns]
+        assert account.swap_cost_token1 == pytest.approx(sum(opening_swaps), abs=1e-12)
 
 
 @pytest.mark.parametrize("blinded", ["decrease", "collect", "burn"])
@@ -260,6 +276,8 @@ async def test_an_error_answer_for_our_own_mined_swap_is_not_a_second_swap(
     await manager.lifecycle.open(0.02, fair(), LoopClock().now_ns())
 
     assert len(store.swaps()) == 1 and manager.position is not None  # one swap, then the mint
+    (swap,) = store.swaps()  # booked once, from its receipt, to the new position's account
+    assert manager.position.swap_cost_token1 == swap.cost_token1 and swap.cost_token1 != 0.0
     assert_books_match_chain(manager, store, rpc, uniswap, first_block)
     sends = [decode_raw(m["params"][0]) for m in proxy.requests if m["method"] == "eth_sendRawTransaction"]
     assert [data[:10] for _, data in sends].count(SELECTOR["swap"]) == 1
@@ -288,6 +306,8 @@ async def test_a_restart_while_the_mint_is_pending_adopts_it_from_the_journal(
     decision = await after.step(policy=hold)
 
     assert decision is not None and after.position is not None
+    mint_gas = sum(int(g.gas_wei) for g in store.gas() if g.operation == "mint")
+    assert after.position.account.gas_wei == mint_gas > 0  # booked by the new process, to its account
     assert_books_match_chain(after, store, rpc, uniswap, first_block)
     (row,) = store.positions("lp")
     assert (row.tick_lower, row.tick_upper) == (

@@ -26,6 +26,9 @@ def excess_config(db_url: str, pool: dict, cex: dict, venue: str = "cheapest") -
         "lp": {
             "kind": "lp_manager", "pools": ["uni"], "initial_sigma": 0.6, "vol_half_life_s": 600,
             "excess_swap_venue": venue, "cex_market": "va:ETH/USDT",
+            # the width the old fixed rule gave at σ 0.6 (2σ√1 day): snapped to the 1 % pool's 2 %
+            # tick spacing it is the near 50/50 range these figures were measured with
+            "min_half_width": 0.0628,
         }
     }  # fmt: skip
     return data

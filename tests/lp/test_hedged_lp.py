@@ -4,6 +4,7 @@ import asyncio
 
 import numpy as np
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from amm.attribution import exact_position_amounts
 from bot.app.config import validate_config
@@ -57,7 +58,7 @@ def run_hedged(tmp_path, duration_s: float):
 
 
 def test_hedged_lp_pnl_variance_is_far_below_unhedged_and_delta_stays_in_band(tmp_path):
-    _, lp, hedger, s = run_hedged(tmp_path, duration_s=2400)
+    bot, lp, hedger, s = run_hedged(tmp_path, duration_s=2400)
     lp_value, hedge_pnl, net, lp_delta = s.T
     assert len(s) >= 28
     assert lp.managers["uni"].position is not None and lp_delta.min() > 3.0  # ~5 ETH of LP delta
@@ -87,6 +88,24 @@ def test_hedged_lp_pnl_variance_is_far_below_unhedged_and_delta_stays_in_band(tm
     assert status["lp"]["hedges"]["hedge"]["trades"] == hedger.book.trades
     text = format_status(status)
     assert "lp uni: #" in text and f"hedge hedge on va:ETH/USDT: {hedger.book.trades} trades" in text
+    # /metrics: the pool's and the open position's books, read from the same accounts.
+    metrics = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(bot.metrics.render().decode())
+        for s in family.samples
+    }
+    manager = lp.managers["uni"]
+    shares = hedger.costs.by_row_id
+    assert sum(shares.values()) + hedger.costs.unowned_quote == pytest.approx(hedger.book.total_cost)
+    accounts = manager.ledger.accounts.values()
+    books = manager.ledger.attribution(sum(shares.get(a.row_id, 0.0) for a in accounts))
+    pool_net = metrics["mmbot_lp_pool_token1", (("component", "net"), ("pool", "uni"), ("strategy", "lp"))]
+    assert pool_net == pytest.approx(books.net_token1) and books.fees_token1 > 0
+    open_account = manager.position.account
+    position = ("position", str(open_account.token_id))
+    labels = (("component", "hedge"), ("pool", "uni"), position, ("strategy", "lp"))
+    assert metrics["mmbot_lp_position_token1", labels] == pytest.approx(shares[open_account.row_id])
+    assert metrics["mmbot_hedge_cost_quote", (("part", "trading"), ("strategy", "hedge"))] == hedger.book.cost
 
 
 def test_a_hedge_market_cannot_also_be_quoted(tmp_path):

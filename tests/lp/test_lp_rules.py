@@ -1,4 +1,5 @@
-"""Pure LP rules: σ estimate, range width and ticks for known σ, token split, the gates."""
+"""Pure LP rules: σ estimate, range ticks for a known width, token split, the gates and guards.
+(The carry rules and the width optimiser: test_lp_carry_rules.py, test_lp_carry.py.)"""
 
 import math
 
@@ -9,9 +10,10 @@ from amm.analytics import v3_amounts
 from amm.attribution import SECONDS_PER_YEAR
 from amm.math.conversions import price_to_tick, tick_to_price
 from strategies.lp.params import LpManagerParams
-from strategies.lp.ranges import at_edge, choose_range, liquidity_for_value, range_half_width, split_for_range
-from strategies.lp.rules import Action, PoolView, decide
+from strategies.lp.ranges import choose_range, liquidity_for_value, split_for_range
+from strategies.lp.rules import Action, decide
 from strategies.lp.volatility import EwmaVolatility
+from tests.lp.lp_views import flat, held
 
 D0, D1 = 18, 6
 RULES = LpManagerParams(kind="lp_manager", pools=["uni"]).rules()
@@ -29,16 +31,8 @@ def test_ewma_volatility_recovers_the_sigma_of_a_gbm():
     assert vol.sigma_annual(fallback=0.0) == pytest.approx(0.8, rel=0.05)
 
 
-@pytest.mark.parametrize(
-    ("sigma", "expected_w"),
-    [(0.5, 2 * 0.5 * math.sqrt(1 / 365)), (0.8, 2 * 0.8 * math.sqrt(1 / 365)), (0.01, 0.005), (50.0, 1.0)],
-)
-def test_half_width_is_k_sigma_root_horizon_clipped(sigma, expected_w):
-    assert range_half_width(sigma, 86_400, 2.0, 0.005, 1.0) == pytest.approx(expected_w, rel=1e-12)
-
-
-def test_range_for_known_sigma_is_snapped_outward_to_the_spacing():
-    w = range_half_width(0.8, 86_400, 2.0, 0.005, 1.0)  # 8.37 % each side
+def test_range_for_a_known_width_is_snapped_outward_to_the_spacing():
+    w = 2 * 0.8 * math.sqrt(1 / 365)  # 8.37 % each side
     choice = choose_range(3000.0, w, skew=0.0, tick_spacing=10, decimals0=D0, decimals1=D1)
     assert w == pytest.approx(0.083747, abs=1e-6)
     assert choice.tick_lower % 10 == 0 and choice.tick_upper % 10 == 0
@@ -69,66 +63,29 @@ def test_split_gives_the_range_ratio():
     assert liquidity_for_value(30_000.0, 3000.0, lo, hi) * float(xu * 3000 + yu) == pytest.approx(30_000.0)
 
 
-def test_edge_band():
-    assert at_edge(2700.0, 2700.0, 3300.0, 0.1) and at_edge(3400.0, 2700.0, 3300.0, 0.1)
-    assert at_edge(3290.0, 2700.0, 3300.0, 0.1) and not at_edge(3000.0, 2700.0, 3300.0, 0.1)
-
-
-def view(**kw) -> PoolView:
-    base = dict(
-        now_ns=10**13, price=3000.0, sigma_annual=0.8, fee_rate=2e-5, capital_token1=30_000.0,
-        gas_open_token1=3.0, gas_close_token1=2.0, gas_compound_token1=2.0, swap_cost_token1=5.0,
-    )  # fmt: skip
-    base.update(kw)
-    return PoolView(**base)
-
-
-def held(**kw) -> PoolView:
-    base = dict(liquidity=1500.0, price_lower=2760.0, price_upper=3262.0, value_token1=30_000.0,
-                sigma_at_open=0.8, half_width=0.0837, last_action_ns=0)  # fmt: skip
-    base.update(kw)
-    return view(**base)
-
-
-def test_open_is_gated_by_gas_and_by_the_reentry_level():
-    d = decide(view(), RULES)
+def test_open_is_gated_by_the_entry_threshold_gas_and_the_reentry_level():
+    d = decide(flat(), RULES)
     assert (d.action, d.executed_gate) == (Action.OPEN, True)
-    assert d.numbers["benefit_token1"] > d.numbers["cost_token1"] == 10.0
-    d = decide(view(gas_open_token1=1e9), RULES)
-    assert (d.action, d.executed_gate) == (Action.OPEN, False) and "gas" in d.reason
-    d = decide(view(fee_rate=0.0), RULES)  # no fees seen yet: entering only pays LVR
-    assert not d.executed_gate
-    d = decide(view(sigma_annual=1.7), RULES)  # above 0.8 × 2.0: stay out
-    assert (d.action, d.executed_gate) == (Action.HOLD, False)
-
-
-def test_position_rules_in_priority_order():
-    assert decide(held(), RULES).action is Action.HOLD
-    d = decide(held(sigma_annual=2.5, sigma_at_open=2.4), RULES)
-    assert (d.action, d.executed_gate) == (Action.WITHDRAW, True)
-    d = decide(held(price=3400.0, edge_since_ns=10**13 - 200 * 10**9), RULES)
-    assert (d.action, d.reason, d.executed_gate) == (Action.RECENTRE, "out of range", True)
-    d = decide(held(price=3400.0, edge_since_ns=10**13 - 60 * 10**9), RULES)  # not out for long enough
-    assert d.action is Action.HOLD
-    d = decide(held(sigma_annual=1.5), RULES)  # 1.5 / 0.8 > 1.5
-    assert (d.action, d.reason) == (Action.RECENTRE, "volatility regime change")
-    d = decide(held(lvr_since_open_token1=700.0), RULES)  # budget 2 % of 30k = 600
-    assert (d.action, d.executed_gate) == (Action.WIDEN, True)
-    assert d.half_width == pytest.approx(0.0837 * 1.5)
-    d = decide(held(pending_fees_token1=50.0), RULES)  # 20 × 2 = 40 of gas
-    assert (d.action, d.executed_gate) == (Action.COMPOUND, True)
-    d = decide(held(pending_fees_token1=30.0), RULES)
-    assert d.action is Action.HOLD
-    # out of range (waiting out the delay) fees are not compounded into a range that earns nothing
-    d = decide(held(price=3400.0, edge_since_ns=10**13 - 60 * 10**9, pending_fees_token1=50.0), RULES)
-    assert d.action is Action.HOLD
+    assert d.numbers["benefit_token1"] > d.numbers["cost_token1"] * RULES.gas_margin
+    assert d.numbers["cost_token1"] == 7.0 + 5.0 + 10.0  # open, later close, ratio swap
+    # A one-off ratio swap the day's carry does not pay (later recentres swap less: 10)
+    d = decide(flat(swap_cost_token1=400.0, recentre_swap_cost_token1=10.0), RULES)
+    assert (d.action, d.executed_gate) == (Action.OPEN, False)
+    assert d.reason.endswith("benefit below gas + swap")
+    d = decide(flat(gas_open_token1=1e9), RULES)  # gas that high sinks the carry itself (every recentre)
+    assert (d.action, d.executed_gate) == (Action.OPEN, False) and d.reason.endswith("carry below entry")
+    d = decide(flat(fee_rate=0.0), RULES)  # no fees seen yet: entering only pays LVR
+    assert (d.action, d.executed_gate) == (Action.OPEN, False)
+    assert d.reason.endswith("expected carry below entry") and d.numbers["carry_apr"] < 0
+    d = decide(flat(sigma_annual=1.7), RULES)  # above 0.8 × 2.0 (the safety ceiling): stay out
+    assert (d.action, d.reason) == (Action.HOLD, "flat: volatility above re-entry level")
 
 
 def test_every_action_waits_for_the_minimum_interval_and_for_gas():
     recent = 10**13 - 100 * 10**9  # 100 s ago, minimum 600 s
-    d = decide(held(price=3400.0, edge_since_ns=0, last_action_ns=recent), RULES)
+    d = decide(held(price=3400.0, last_action_ns=recent), RULES)
     assert (d.action, d.executed_gate) == (Action.RECENTRE, False) and "min interval" in d.reason
-    d = decide(held(price=3400.0, edge_since_ns=0, gas_open_token1=1e9), RULES)
+    d = decide(held(price=3400.0, swap_cost_token1=1e6, recentre_swap_cost_token1=10.0), RULES)
     assert (d.action, d.executed_gate) == (Action.RECENTRE, False) and "gas" in d.reason
     d = decide(held(sigma_annual=2.5, gas_close_token1=1e9), RULES)
     assert (d.action, d.executed_gate) == (Action.WITHDRAW, False)
@@ -136,36 +93,36 @@ def test_every_action_waits_for_the_minimum_interval_and_for_gas():
 
 def test_manipulation_guard_refuses_every_action_while_the_pool_is_off_the_cex_mid():
     assert RULES.max_pool_deviation_bps == 100.0
-    d = decide(view(pool_price=3000.0 * 1.02), RULES)  # pool 200 bp above the CEX mid
+    d = decide(flat(pool_price=3000.0 * 1.02), RULES)  # pool 200 bp above the CEX mid
     assert (d.action, d.executed_gate) == (Action.OPEN, False)
     assert d.reason == "flat: enter; refused: pool price off fair"
     assert d.numbers["pool_deviation_bps"] == pytest.approx(200.0)
-    d = decide(view(pool_price=3000.0 * (1 - 0.0099)), RULES)  # 99 bp: inside the guard
+    d = decide(flat(pool_price=3000.0 * (1 - 0.0099)), RULES)  # 99 bp: inside the guard
     assert (d.action, d.executed_gate) == (Action.OPEN, True)
     assert d.numbers["pool_deviation_bps"] == pytest.approx(99.0)
-    d = decide(held(price=3400.0, edge_since_ns=0, pool_price=3300.0), RULES)  # 294 bp below
+    d = decide(held(price=3400.0, pool_price=3300.0), RULES)  # 294 bp below
     assert (d.action, d.executed_gate) == (Action.RECENTRE, False)
     assert d.reason == "out of range; refused: pool price off fair"
-    d = decide(held(sigma_annual=2.5, sigma_at_open=2.4, pool_price=2900.0), RULES)
+    d = decide(held(sigma_annual=2.5, pool_price=2900.0), RULES)
     assert (d.action, d.executed_gate) == (Action.WITHDRAW, False)
-    assert "pool_deviation_bps" not in decide(view(), RULES).numbers  # not measured: no check
+    assert "pool_deviation_bps" not in decide(flat(), RULES).numbers  # not measured: no check
 
 
 def test_pool_spot_off_its_own_twap_refuses_even_when_the_cex_agrees():
-    d = decide(view(pool_price=3000.0, pool_twap_price=3000.0 * 1.015), RULES)  # pushed within the window
+    d = decide(flat(pool_price=3000.0, pool_twap_price=3000.0 * 1.015), RULES)  # pushed within the window
     assert (d.action, d.executed_gate) == (Action.OPEN, False)
     assert d.reason == "flat: enter; refused: pool price off its TWAP"
     assert d.numbers["twap_deviation_bps"] == pytest.approx(10_000 * (1 - 1 / 1.015))
-    d = decide(view(pool_price=3000.0, pool_twap_price=3000.0 * 1.005), RULES)  # 50 bp: inside
+    d = decide(flat(pool_price=3000.0, pool_twap_price=3000.0 * 1.005), RULES)  # 50 bp: inside
     assert (d.action, d.executed_gate) == (Action.OPEN, True)
-    assert "twap_deviation_bps" not in decide(view(pool_price=3000.0), RULES).numbers  # no oracle
+    assert "twap_deviation_bps" not in decide(flat(pool_price=3000.0), RULES).numbers  # no oracle
 
 
 def test_above_the_ceiling_nothing_reopens_or_adds_liquidity():
     # Far out of range above, σ̂ over the ceiling: the position bears no LVR, so pulling it does not pay
     # its gas; the recentre (and a compound) that would fire below the ceiling must not.
-    out = held(price=4500.0, edge_since_ns=0, sigma_annual=2.5, sigma_at_open=2.4, pending_fees_token1=500.0)
+    out = held(price=4500.0, sigma_annual=2.5, pending_fees_token1=500.0)
     d = decide(out, RULES)
     assert (d.action, d.executed_gate) == (Action.WITHDRAW, False) and "gas" in d.reason
-    calmer = decide(held(price=4500.0, edge_since_ns=0, sigma_annual=1.9, sigma_at_open=2.4), RULES)
-    assert (calmer.action, calmer.reason, calmer.executed_gate) == (Action.RECENTRE, "out of range", True)
+    calm = decide(held(price=4500.0, sigma_annual=0.6), RULES)
+    assert (calm.action, calm.reason, calm.executed_gate) == (Action.RECENTRE, "out of range", True)

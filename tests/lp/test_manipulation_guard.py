@@ -47,7 +47,7 @@ def test_no_action_while_the_pool_is_manipulated(tmp_path, caplog):
     assert refused.numbers["pool_deviation_bps"] > 290
     assert "refused: pool price off fair" in caplog.text
     first, row = store.actions("lp", executed=False)
-    assert first.reason == "flat: enter; refused: benefit below gas + swap"  # no fees seen yet
+    assert first.reason == "flat: enter; refused: expected carry below entry"  # no fees seen yet
     assert row.reason == refused.reason and '"pool_deviation_bps": 3' in row.numbers
     assert (acted.action.value, acted.executed_gate) == ("open", True)
     assert acted.numbers["pool_deviation_bps"] < 5

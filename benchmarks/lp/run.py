@@ -1,0 +1,167 @@
+"""One benchmark run: a strategy on one (σ, fee tier, path), its LP figures with and without the
+shared hedge (the hedge only trades on the CEX, so both come from the same pool run).
+
+Per 12 s block: the flow (noise swaps, then the arbitrageur at the block's fair price), a round
+of the strategy every `CHECK_S` (ours: its own `check_interval_s`, the bot's LpManager schedule,
+which also feeds its σ̂) or early when the fair price moved `event_trigger_bps` since the
+last round, then the hedge's check on the strategy's token0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from amm.attribution import PnlAttribution
+from amm.sim.flow import SimPoolFlow
+from amm.sim.pool import SimulatedPool
+from benchmarks.lp.charm import CharmParams, CharmVault
+from benchmarks.lp.hedge import HedgeCosts, SimHedge
+from benchmarks.lp.market import (
+    BLOCK_S,
+    WALLET_TOKEN0,
+    WALLET_TOKEN1,
+    Scenario,
+    fair_path,
+    path_seed,
+    pool_params,
+    start_value_token1,
+)
+from benchmarks.lp.runners import LpFigures, LpRunner, ManagedLp, fixed_width_policy, full_range_policy
+from bot.core.clock import NS_PER_S, FixedClock
+from bot.kernel.lp_store import LpStore
+from bot.kernel.store import Store
+from strategies.lp.params import LpManagerParams
+from strategies.lp.pool import Policy
+from strategies.lp.rules import decide
+
+CHECK_S = 300.0  # the baselines' rounds, plus the early round on a 50 bp fair move
+OURS, OURS_HEDGED, FULL_RANGE, CHARM = "ours", "ours hedged", "full range", "charm"
+OURS_PARAMS = LpManagerParams(kind="lp_manager", pools=["uni"])  # the defaults a user starts from
+
+
+def check_interval_s(strategy: str) -> float:
+    """Ours runs on its own schedule (the bot's, whose rounds also sample σ̂); the baselines need
+    none finer than 5 min (passive, a 12 h schedule, recentres at most every 10 min)."""
+    return OURS_PARAMS.check_interval_s if strategy in (OURS, OURS_HEDGED) else CHECK_S
+
+
+def ours_hedged_params(costs: HedgeCosts) -> LpManagerParams:
+    """The defaults told what a user would tell them of the hedge (band, trading cost, checks):
+    ours hedged is its own run, since the hedge now changes the manager's ranges."""
+    return OURS_PARAMS.model_copy(
+        update=dict(
+            hedge_band_token0=costs.band_token0,
+            hedge_cost_bps=costs.taker_fee_bps + costs.half_spread_bps,
+            hedge_check_interval_s=float(BLOCK_S),
+        )
+    )
+
+
+def fixed_name(half_width: float) -> str:
+    return f"fixed ±{half_width:.0%}"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    scenario: Scenario
+    path: int
+    strategy: str
+    half_width: float = 0.0  # fixed-width strategies only
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    job: Job
+    unhedged: PnlAttribution  # total_token1 = PnL vs holding the starting wallet
+    hedged: PnlAttribution  # total_token1 = PnL vs the starting value in cash
+    actions: int
+    hedge_trades: int
+
+
+_STORE: LpStore | None = None
+
+
+def _store() -> LpStore:
+    """One in-memory store per process (its migrations take longer than a short run)."""
+    global _STORE
+    if _STORE is None:
+        _STORE = LpStore(Store("sqlite://"))
+    return _STORE
+
+
+def _runner(job: Job, pool: SimulatedPool, fair: FixedFair, clock: FixedClock, costs: HedgeCosts) -> LpRunner:
+    name = f"{job.strategy}/{job.scenario.sigma_annual}/{job.scenario.fee_pips}/{job.path}"
+    if job.strategy == CHARM:
+        return CharmVault(name, pool, fair, clock, _store(), CharmParams())
+    if job.strategy == OURS_HEDGED:
+        return ManagedLp(name, pool, fair, ours_hedged_params(costs), clock, _store(), decide)
+    policies: dict[str, Policy] = {OURS: decide, FULL_RANGE: full_range_policy}
+    policy = policies.get(job.strategy) or fixed_width_policy(job.half_width)
+    return ManagedLp(name, pool, fair, OURS_PARAMS, clock, _store(), policy)
+
+
+class FixedFair:
+    """The fair price at the current block (what the flow, the strategy and the hedge read)."""
+
+    def __init__(self, prices: np.ndarray) -> None:
+        self.prices, self.block = prices, 0
+
+    def __call__(self) -> float:
+        return float(self.prices[self.block])
+
+
+def attributions(fig: LpFigures, hedge: SimHedge, fair: float) -> tuple[PnlAttribution, PnlAttribution]:
+    """(unhedged, hedged): the same LP figures, the hedged one with the hedge's costs; the price
+    exposure is what the total PnL holds beyond fees − LVR − gas − swap − hedge costs."""
+    hodl = WALLET_TOKEN0 * fair + WALLET_TOKEN1
+    end = fig.value_token1 - fig.gas_token1
+
+    def attribution(hedge_cost: float, total: float) -> PnlAttribution:
+        a = PnlAttribution(
+            fig.fees_token1, fig.lvr_token1, fig.gas_token1, hedge_cost, fig.swap_cost_token1, 0.0, 0.0, hodl
+        )
+        return dataclasses.replace(a, price_exposure_token1=total - a.net_token1)
+
+    unhedged = attribution(0.0, end - hodl)
+    hedged = attribution(hedge.book.total_cost, end + hedge.book.pnl(fair) - start_value_token1())
+    return unhedged, hedged
+
+
+async def simulate(job: Job, costs: HedgeCosts) -> Outcome:
+    sc = job.scenario
+    seed = path_seed(sc.sigma_annual, job.path)
+    path = fair_path(sc.sigma_annual, sc.n_blocks, seed, costs.latency_s)
+    params = pool_params(sc.fee_pips)
+    clock = FixedClock(0)
+    fair = FixedFair(path.prices)
+    pool = SimulatedPool.from_params(params)
+    flow = SimPoolFlow(pool, fair, params, clock, rng=np.random.default_rng(seed + 7))
+    runner = _runner(job, pool, fair, clock, costs)
+    hedge = SimHedge(costs)
+    trigger = OURS_PARAMS.event_trigger_bps / 1e4
+    check_ns = int(check_interval_s(job.strategy) * NS_PER_S)
+    last_ns, last_fair = -check_ns, float(path.prices[0])
+    trades = 0
+    for i in range(1, sc.n_blocks + 1):
+        fair.block = i
+        clock.advance_ns(BLOCK_S * NS_PER_S)
+        flow.on_block(BLOCK_S)
+        now, price = clock.now_ns(), fair()
+        if now - last_ns >= check_ns or abs(price / last_fair - 1.0) >= trigger:
+            await runner.round()
+            last_ns, last_fair = now, price
+        trades += hedge.check(runner.token0(), price, float(path.hedge_prices[i]), BLOCK_S) != 0
+    price = fair()
+    fig = runner.figures(price, clock.now_ns(), sc.sigma_annual)
+    unhedged, hedged = attributions(fig, hedge, price)
+    return Outcome(job, unhedged, hedged, fig.actions, trades)
+
+
+def run_job(args: tuple[Job, HedgeCosts]) -> Outcome:
+    logging.disable(logging.WARNING)  # the managers' per-action INFO lines
+    return asyncio.run(simulate(*args))

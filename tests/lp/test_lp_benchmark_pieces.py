@@ -1,0 +1,130 @@
+"""The fair LP benchmark's pieces that could quietly bias it (benchmarks/lp): the shared hedge's
+cost accounting, the Charm rebalancer's orders, the arbitrageur's fee-band hurdle, the latency
+price, the verdict."""
+
+from __future__ import annotations
+
+import asyncio
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from amm.attribution import SECONDS_PER_YEAR
+from amm.math.conversions import price_to_sqrt_price_x96
+from amm.sim.flow import SimPoolFlow
+from amm.sim.pool import SimulatedPool
+from benchmarks.lp.charm import CharmParams, CharmVault, charm_ranges
+from benchmarks.lp.hedge import HedgeCosts, SimHedge
+from benchmarks.lp.market import BLOCK_S, fair_path, pool_params
+from benchmarks.lp.report import verdict
+from bot.core.clock import NS_PER_S, FixedClock
+from bot.kernel.lp_store import LpStore
+from bot.kernel.store import Store
+
+
+def test_hedge_costs_fee_spread_latency_and_funding_exactly() -> None:
+    costs = HedgeCosts(taker_fee_bps=5.0, half_spread_bps=1.0, funding_per_year=0.10, band_token0=0.25)
+    hedge = SimHedge(costs)
+    # Block 1: the LP holds 5 ETH, flat hedge: sell 5 at the fair 3 s later (3,003) less half spread.
+    assert hedge.check(5.0, mid=3000.0, fill_mid=3003.0, dt_s=BLOCK_S) == -5000
+    fill = 3003.0 * (1 - 1e-4)
+    fee = 5 * fill * 5e-4
+    b = hedge.book
+    assert (b.position, b.trades) == (pytest.approx(-5.0), 1)
+    assert b.cash == pytest.approx(5 * fill)
+    assert b.fees == pytest.approx(fee)
+    # Sold above the decision mid: the latency move counts for us here, the spread against us.
+    assert b.cost == pytest.approx(fee - 5 * (fill - 3000.0))
+    assert b.carry == 0.0  # no position during the first block
+    # Block 2: LP at 5.2 ETH, net +0.2 inside the band: no trade, one block of funding on 5 ETH.
+    assert hedge.check(5.2, mid=3010.0, fill_mid=3011.0, dt_s=BLOCK_S) == 0
+    funding = 5 * 3010.0 * 0.10 * BLOCK_S / SECONDS_PER_YEAR
+    assert b.carry == pytest.approx(funding)
+    # Block 3: LP at 5.4, net +0.4 beyond the band: sell 0.4.
+    assert hedge.check(5.4, mid=3020.0, fill_mid=3015.0, dt_s=BLOCK_S) == -400
+    fill2 = 3015.0 * (1 - 1e-4)
+    fee2 = 0.4 * fill2 * 5e-4
+    funding += 5 * 3020.0 * 0.10 * BLOCK_S / SECONDS_PER_YEAR
+    assert b.position == pytest.approx(-5.4)
+    assert b.carry == pytest.approx(funding)
+    assert b.total_cost == pytest.approx(fee - 5 * (fill - 3000.0) + fee2 - 0.4 * (fill2 - 3020.0) + funding)
+    assert b.pnl(3100.0) == pytest.approx(5 * fill + 0.4 * fill2 - 5.4 * 3100.0 - fee - fee2 - funding)
+
+
+def test_charm_ranges_follow_the_published_rule() -> None:
+    r = charm_ranges(201_234, 60, 3600, 1200)  # X = 201,180 (floored), X + TS = 201,240
+    assert (r.base, r.bid, r.ask) == ((197_580, 204_840), (199_980, 201_180), (201_240, 202_440))
+    r = charm_ranges(-201_234, 60, 3600, 1200)  # floored toward −∞: X = −201,240
+    assert (r.base, r.bid, r.ask) == ((-204_840, -197_580), (-202_440, -201_240), (-201_180, -199_980))
+    with pytest.raises(ValueError, match="limit_threshold_ticks"):
+        charm_ranges(0, 60, 3600, 1210)
+
+
+def test_charm_vault_places_base_and_sells_its_surplus_on_schedule() -> None:
+    params = pool_params(3000).model_copy(update={"wallet_token0": 8.0, "wallet_token1": 15_000.0})
+    pool = SimulatedPool.from_params(params)
+    clock = FixedClock(0)
+    store = LpStore(Store("sqlite://"))
+    vault = CharmVault("charm-test", pool, lambda: 3000.0, clock, store, CharmParams(period_s=3600.0))
+
+    async def run() -> None:
+        tick = (await pool.read_state()).tick
+        await vault.round()
+        expected = charm_ranges(tick, pool.tick_spacing, 3600, 1200)
+        # More ETH than the base can take at 50:50: the surplus goes into the ask, above the price.
+        assert [o.ticks for o in vault.orders] == [expected.base, expected.ask]
+        assert vault.totals.gas_token1 > 0 and vault.totals.actions == {"rebalance": 1}
+        # Everything is deployed but dust (the mint keeps 1e-6 of the wallet back: 0.015 USDC).
+        assert pool.wallet0 < 10**13 and pool.wallet1 < 10**5
+        ask = vault.orders[1]
+        position = await pool.position(ask.token_id)
+        assert (position.tick_lower, position.tick_upper) == expected.ask
+        clock.advance_ns(1800 * NS_PER_S)
+        await vault.round()  # half a period: nothing moves
+        assert vault.rebalances == 1
+        clock.advance_ns(1800 * NS_PER_S)
+        await vault.round()
+        assert vault.rebalances == 2 and len(vault.orders) == 2
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("fee_pips", [500, 3000])
+def test_arbitrage_only_outside_the_fee_band(fee_pips: int) -> None:
+    params = pool_params(fee_pips)
+    keep = 1 - fee_pips / 1e6
+    for ratio, outside, trades in [
+        (1.0, False, False),
+        (keep * (1 + 1e-7), False, False),  # pool just inside the lower edge: P/fair > 1 − γ
+        (keep * (1 - 1e-4), True, False),  # 1 bp beyond: 50M deep, it pays less than the gas
+        (keep * (1 - 2e-3), True, True),  # 20 bp beyond: the arbitrageur buys token0
+        (1 / keep * (1 - 1e-7), False, False),
+        (1 / keep * (1 + 2e-3), True, True),
+    ]:
+        pool = SimulatedPool.from_params(params)
+        fair = 3000.0 / ratio  # the pool sits at 3,000
+        flow = SimPoolFlow(pool, lambda f=fair: f, params, FixedClock(0), rng=np.random.default_rng(1))
+        assert (flow.arbitrage_target(fair) is not None) == outside, ratio
+        before = pool.core.sqrt_price_x96
+        flow.arbitrage()
+        assert (pool.core.sqrt_price_x96 != before) == trades, ratio
+        if trades:  # it stops at the edge of the band, not at fair
+            exact_keep = 1 - Fraction(fee_pips, 1_000_000)
+            edge = Fraction(fair) * (exact_keep if ratio < 1 else 1 / exact_keep)
+            assert abs(pool.core.sqrt_price_x96 - price_to_sqrt_price_x96(edge, 18, 6)) <= 1
+
+
+def test_latency_price_is_the_bridge_point() -> None:
+    no_latency = fair_path(0.6, 100, seed=3, latency_s=0.0)
+    assert np.array_equal(no_latency.hedge_prices, no_latency.prices)
+    with_latency = fair_path(0.6, 100, seed=3, latency_s=3.0)
+    assert np.array_equal(with_latency.prices, no_latency.prices)  # the same path, seeds paired
+    moves = np.log(with_latency.hedge_prices / with_latency.prices)
+    assert 0 < np.std(moves) < np.std(np.diff(np.log(no_latency.prices)))
+
+
+def test_verdict_needs_two_standard_errors() -> None:
+    assert [verdict(2.1, 1.0), verdict(-2.1, 1.0), verdict(1.9, 1.0), verdict(-1.9, 1.0)] == [
+        "win", "lose", "tie", "tie"
+    ]  # fmt: skip

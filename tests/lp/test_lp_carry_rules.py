@@ -1,0 +1,150 @@
+"""The carry rules on constructed views: stay while the expected carry pays, exit when it turns
+negative for long enough, hysteresis across the thresholds, moves only when they pay, no
+compounding out of range or with a negative carry, and the config checks of the thresholds."""
+
+import dataclasses
+
+import pytest
+from pydantic import ValidationError
+
+from strategies.lp.params import LpManagerParams
+from strategies.lp.rules import Action, PoolView, Rules, decide
+from tests.lp.lp_views import FEE_RATE, NOW_NS, flat, held
+
+RULES = LpManagerParams(kind="lp_manager", pools=["uni"]).rules()
+# Thresholds far from zero, so the day's carry clears the entry's gas at both of them.
+BAND = dataclasses.replace(RULES, enter_carry_apr=0.5, exit_carry_apr=0.1)
+DELAY_NS = int(RULES.exit_delay_s * 1e9)
+
+
+def fee_rate_for(carry_apr: float, make, rules: Rules) -> float:
+    """The fee rate at which the best range's expected carry is `carry_apr` (bisection)."""
+    lo, hi = 0.0, 100 * FEE_RATE
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if decide(make(fee_rate=mid), rules).numbers["carry_apr"] < carry_apr:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def with_carry(carry_apr: float, make, rules: Rules = BAND, **kw) -> PoolView:
+    """A view whose best expected carry is `carry_apr`; held, its range is that best one."""
+    fee_rate = fee_rate_for(carry_apr, flat, rules)
+    if make is held:
+        kw = {"w": decide(flat(fee_rate=fee_rate), rules).half_width, **kw}
+    view = make(fee_rate=fee_rate, **kw)
+    assert decide(view, rules).numbers["carry_apr"] == pytest.approx(carry_apr, abs=1e-6)
+    return view
+
+
+def test_positive_carry_stays_and_negative_carry_exits_after_the_delay():
+    d = decide(held(), RULES)  # σ 0.6, the range at about the best width
+    assert (d.action, d.reason) == (Action.HOLD, "in range") and d.numbers["carry_apr"] > 1.0
+    hot = held(sigma_annual=1.4)  # LVR above the fees at every width
+    d = decide(hot, RULES)
+    assert d.numbers["carry_apr"] < RULES.exit_carry_apr
+    assert (d.action, d.reason) == (Action.HOLD, "carry below exit: waiting for the delay")
+    d = decide(dataclasses.replace(hot, negative_carry_since_ns=NOW_NS - DELAY_NS + 10**9), RULES)
+    assert d.action is Action.HOLD  # below exit for 1 s less than the delay
+    d = decide(dataclasses.replace(hot, negative_carry_since_ns=NOW_NS - DELAY_NS), RULES)
+    assert (d.action, d.reason, d.executed_gate) == (Action.WITHDRAW, "expected carry negative", True)
+    assert d.numbers["benefit_token1"] > d.numbers["cost_token1"] == 5.0  # the loss avoided pays the close
+
+
+def test_a_negative_carry_position_out_of_range_is_kept_it_loses_nothing():
+    out = held(price=4500.0, sigma_annual=1.4, negative_carry_since_ns=0)
+    d = decide(out, RULES)
+    assert (d.action, d.executed_gate) == (Action.WITHDRAW, False) and "gas" in d.reason
+
+
+def test_hysteresis_between_the_entry_and_exit_thresholds():
+    between = 0.3  # below entry (0.5), above exit (0.1)
+    d = decide(with_carry(between, held), BAND)
+    assert d.action is Action.HOLD  # just below entry: a held position stays
+    d = decide(with_carry(between, flat), BAND)
+    assert (d.action, d.executed_gate) == (Action.OPEN, False)  # ... and a flat one does not enter
+    assert d.reason == "flat: enter; refused: expected carry below entry"
+    d = decide(with_carry(0.55, flat), BAND)
+    assert (d.action, d.executed_gate) == (Action.OPEN, True)  # above entry: it does
+    # Just below exit for the whole delay: the exit rule fires (and withdraws when the live range
+    # itself loses more than the close costs; here it still earns, so it is kept, not moved).
+    below = dataclasses.replace(with_carry(0.05, held), negative_carry_since_ns=0)
+    d = decide(below, BAND)
+    assert (d.action, d.reason) == (
+        Action.WITHDRAW,
+        "expected carry negative; refused: benefit below gas + swap",
+    )
+    assert d.numbers["benefit_token1"] == -d.numbers["keep_token1"] < 0
+    just_above = dataclasses.replace(with_carry(0.15, held), negative_carry_since_ns=0)
+    assert decide(just_above, BAND).action is Action.HOLD
+
+
+def test_entry_judges_the_carry_at_sigma_plus_its_standard_error():
+    view = with_carry(0.55, flat)
+    assert decide(view, BAND).executed_gate
+    noisy = dataclasses.replace(view, sigma_rel_error=0.1)  # σ̂ known to ±10 %: judged at σ̂ × 1.1
+    d = decide(noisy, BAND)
+    assert d.numbers["sigma_entry"] == pytest.approx(0.66)
+    assert not d.executed_gate and d.reason.endswith("expected carry below entry")
+    assert decide(noisy, dataclasses.replace(BAND, entry_sigma_errors=0.0)).executed_gate
+
+
+def test_no_compounding_out_of_range_or_with_a_negative_carry():
+    fees = {"pending_fees_token1": 100.0}  # 25 × the compound gas, above the 20 × threshold
+    d = decide(held(**fees), RULES)
+    assert (d.action, d.executed_gate) == (Action.COMPOUND, True)
+    assert decide(held(pending_fees_token1=60.0), RULES).action is Action.HOLD  # 15 × the gas
+    # Out of range, with the recentre refused (its swap too dear): held, not compounded.
+    d = decide(held(price=3400.0, swap_cost_token1=1e6, recentre_swap_cost_token1=10.0, **fees), RULES)
+    assert (d.action, d.executed_gate) == (Action.RECENTRE, False)
+    # A negative carry inside the hysteresis band (not exiting): held, not compounded.
+    band = dataclasses.replace(RULES, exit_carry_apr=-1.0)
+    d = decide(with_carry(-0.03, held, band, **fees), band)  # (−σ²/8 = −4.5 % is the floor)
+    assert (d.action, d.reason) == (Action.HOLD, "in range")
+
+
+def test_an_off_centre_range_is_kept_an_out_of_range_one_recentred():
+    near_edge = held(price=3000.0 * 1.019)  # 0.1 % from the upper edge of ±2 %: earns as much inside
+    d = decide(near_edge, RULES)
+    assert (d.action, d.reason) == (Action.HOLD, "in range")
+    d = decide(held(price=3000.0 * 1.05), RULES)
+    assert (d.action, d.reason, d.executed_gate) == (Action.RECENTRE, "out of range", True)
+    assert d.half_width == pytest.approx(decide(flat(price=3150.0), RULES).half_width, rel=0.05)
+
+
+def test_widen_and_narrow_when_the_width_is_wrong_enough():
+    d = decide(held(w=0.2, sigma_annual=0.3), RULES)  # σ̂ fell: ±20 % earns far less than the best
+    assert (d.action, d.reason, d.executed_gate) == (Action.RECENTRE, "a narrower range pays", True)
+    assert d.half_width < 0.02
+    d = decide(held(w=0.005, sigma_annual=0.95), RULES)  # σ̂ rose: ±0.5 % now loses LVR in range
+    assert (d.action, d.reason, d.executed_gate) == (Action.WIDEN, "a wider range pays", True)
+    assert d.half_width > 0.05
+    # Right after a move the live range is the best one: nothing more to gain (no flapping).
+    best = decide(flat(sigma_annual=0.95), RULES).half_width
+    assert decide(held(w=best, sigma_annual=0.95), RULES).action is Action.HOLD
+
+
+def test_thresholds_are_checked_with_errors_naming_the_field():
+    with pytest.raises(ValidationError, match=r"exit_carry_apr .* must be below enter_carry_apr"):
+        LpManagerParams(kind="lp_manager", pools=["uni"], enter_carry_apr=0.01, exit_carry_apr=0.01)
+    with pytest.raises(ValidationError, match=r"min_half_width .* must not exceed max_half_width"):
+        LpManagerParams(kind="lp_manager", pools=["uni"], min_half_width=0.2, max_half_width=0.1)
+    with pytest.raises(ValidationError, match="width_k"):  # the fixed multiple is gone
+        LpManagerParams(kind="lp_manager", pools=["uni"], width_k=2.0)
+
+
+def test_a_move_must_pay_across_the_error_of_sigma():
+    """A ±5 % range at σ̂ 50 %: narrowing to the best width pays at σ̂ itself, but not at σ̂ + 25 %
+    (its standard error): the range is kept rather than moved on what may be σ̂'s noise."""
+    rules = dataclasses.replace(RULES, min_action_interval_s=0.0)
+    sure = decide(held(w=0.05, sigma_annual=0.5, sigma_rel_error=0.0), rules)
+    assert (sure.action, sure.executed_gate) == (Action.RECENTRE, True)
+    assert sure.half_width < 0.02
+    noisy = decide(held(w=0.05, sigma_annual=0.5, sigma_rel_error=0.25), rules)
+    assert (noisy.action, noisy.executed_gate) == (Action.RECENTRE, False)
+    assert noisy.reason.endswith("refused: benefit below gas + swap")
+    assert noisy.numbers["move_gain_token1"] < sure.numbers["move_gain_token1"]
+    unsure = dataclasses.replace(rules, move_sigma_errors=0.0)  # judged at σ̂ alone: it moves
+    assert decide(held(w=0.05, sigma_annual=0.5, sigma_rel_error=0.25), unsure).executed_gate

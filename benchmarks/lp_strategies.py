@@ -1,6 +1,7 @@
 """A fair LP benchmark: every strategy unhedged and with the same CEX hedge, paired by path.
 
     python benchmarks/lp_strategies.py [--quick] [--paths 32] [--days 1] [--workers 2] [--out FILE]
+                                       [--ours-round-s S]
 
 Strategies, each on the exact simulated pool (benchmarks/lp/market.py states the market):
   ours        `strategies.lp.rules.decide` through `PoolLpManager.step`, the bot's own runner,
@@ -44,32 +45,37 @@ from benchmarks.lp.run import (
     Job,
     Outcome,
     fixed_name,
+    round_s,
     run_job,
 )
 
 FIXED_HALF_WIDTHS = (0.01, 0.03, 0.10, 0.30)
 
 
-def jobs_for(paths: int, days: float, widths: tuple[float, ...]) -> list[Job]:
+def jobs_for(paths: int, days: float, widths: tuple[float, ...], ours_round_s: float | None) -> list[Job]:
     jobs = []
     for sigma in VOLS:
         for fee in FEE_TIERS_PIPS:
             sc = Scenario(sigma, fee, days)
             for p in range(paths):
-                jobs += [Job(sc, p, s) for s in (OURS, OURS_HEDGED, FULL_RANGE, CHARM)]
+                jobs += [
+                    Job(sc, p, s, 0.0, round_s(s, ours_round_s))
+                    for s in (OURS, OURS_HEDGED, FULL_RANGE, CHARM)
+                ]
                 jobs += [Job(sc, p, fixed_name(w), w) for w in widths]
     # Slowest first (high σ on the 0.05 % pool arbitrages every block): the two workers end together.
     jobs.sort(key=lambda j: (-j.scenario.sigma_annual, j.scenario.fee_pips))
     return jobs
 
 
-def assumptions(costs: HedgeCosts, charm: CharmParams) -> str:
+def assumptions(costs: HedgeCosts, charm: CharmParams, ours_round_s: float | None) -> str:
     market = "\n".join(line for line in (MARKET_DOC or "").splitlines()[2:] if line.strip())
     return (
-        f"{market}\n  - {costs.describe()}\n  - rounds: ours every {OURS_PARAMS.check_interval_s:g} s "
-        f"(its check_interval_s, the bot's schedule), the baselines every {CHECK_S:g} s, all early on a "
-        f"{OURS_PARAMS.event_trigger_bps:g} bp fair move; charm: base ±{charm.base_threshold_ticks} "
-        f"ticks, limit {charm.limit_threshold_ticks} ticks, every {charm.period_s / 3600:g} h"
+        f"{market}\n  - {costs.describe()}\n  - rounds: ours every {round_s(OURS, ours_round_s):g} s "
+        f"(default: its check_interval_s, the bot's schedule), the baselines every {CHECK_S:g} s, "
+        f"all early on a {OURS_PARAMS.event_trigger_bps:g} bp fair move; charm: base "
+        f"±{charm.base_threshold_ticks} ticks, limit {charm.limit_threshold_ticks} ticks, every "
+        f"{charm.period_s / 3600:g} h"
     )
 
 
@@ -80,10 +86,13 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, help="also write the output to this file")
+    parser.add_argument(
+        "--ours-round-s", type=float, help="ours' rounds this far apart (default: its check_interval_s)"
+    )
     args = parser.parse_args()
     paths, days = (4, 0.125) if args.quick else (args.paths, args.days)
     costs, charm = HedgeCosts(), CharmParams()
-    jobs = jobs_for(paths, days, FIXED_HALF_WIDTHS)
+    jobs = jobs_for(paths, days, FIXED_HALF_WIDTHS, args.ours_round_s)
     t0, cpu0 = time.perf_counter(), os.times()
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         outcomes: list[Outcome] = list(pool.imap_unordered(run_job, [(j, costs) for j in jobs], chunksize=1))
@@ -95,7 +104,7 @@ def main() -> None:
         [
             f"LP strategies, fair benchmark: {len(jobs)} exact-pool runs, {paths} paths × {days:g} days "
             f"per (σ, fee tier), seeds paired across strategies and tiers\nassumptions:\n"
-            + assumptions(costs, charm),
+            + assumptions(costs, charm, args.ours_round_s),
             *(scenario_table(sc, grouped[sc]) for sc in order),
             headline(grouped),
             f"wall {wall:.0f} s on {args.workers} workers ({cpu:.0f} s CPU in the workers)",

@@ -44,10 +44,13 @@ OURS, OURS_HEDGED, FULL_RANGE, CHARM = "ours", "ours hedged", "full range", "cha
 OURS_PARAMS = LpManagerParams(kind="lp_manager", pools=["uni"])  # the defaults a user starts from
 
 
-def check_interval_s(strategy: str) -> float:
-    """Ours runs on its own schedule (the bot's, whose rounds also sample σ̂); the baselines need
-    none finer than 5 min (passive, a 12 h schedule, recentres at most every 10 min)."""
-    return OURS_PARAMS.check_interval_s if strategy in (OURS, OURS_HEDGED) else CHECK_S
+def round_s(strategy: str, ours_round_s: float | None = None) -> float:
+    """Ours runs on its own schedule (the bot's, whose rounds also sample σ̂) unless told
+    `ours_round_s`; the baselines need none finer than 5 min (passive, a 12 h schedule, recentres
+    at most every 10 min)."""
+    if strategy not in (OURS, OURS_HEDGED):
+        return CHECK_S
+    return OURS_PARAMS.check_interval_s if ours_round_s is None else ours_round_s
 
 
 def ours_hedged_params(costs: HedgeCosts) -> LpManagerParams:
@@ -72,6 +75,7 @@ class Job:
     path: int
     strategy: str
     half_width: float = 0.0  # fixed-width strategies only
+    round_s: float = CHECK_S  # between two rounds (plus the early ones on a fair move)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +148,7 @@ async def simulate(job: Job, costs: HedgeCosts) -> Outcome:
     runner = _runner(job, pool, fair, clock, costs)
     hedge = SimHedge(costs)
     trigger = OURS_PARAMS.event_trigger_bps / 1e4
-    check_ns = int(check_interval_s(job.strategy) * NS_PER_S)
+    check_ns = int(job.round_s * NS_PER_S)
     last_ns, last_fair = -check_ns, float(path.prices[0])
     trades = 0
     for i in range(1, sc.n_blocks + 1):

@@ -311,7 +311,7 @@ def worst_move_value(
     move_cost_token1: float,
 ) -> MoveValue:
     """`move_value` at σ̂ and at σ̂·(1 ± `sigma_spread`), the least favourable to the move: the
-    best width is chosen at σ̂, so a noisy σ̂ (a half-hour EWMA errs by ~20 %) would otherwise
+    best width is chosen at σ̂, so a noisy σ̂ (a half-hour EWMA errs by 5–17 %) would otherwise
     flip the range between narrow and wide, each move's gain being the noise's, not the pool's."""
     sigmas = {e.sigma_annual * (1.0 + k * sigma_spread) for k in (-1.0, 0.0, 1.0)}
     moves = (

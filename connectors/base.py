@@ -24,6 +24,15 @@ class VenueError(Exception):
         self.venue = venue
 
 
+def outcome_of(call: Callable[[], OrderUpdate]) -> OrderUpdate | VenueError:
+    """One request of a batch: its update, or the venue error that refused it (a batch answers
+    every request, refused ones included, instead of stopping at the first refusal)."""
+    try:
+        return call()
+    except VenueError as exc:
+        return exc
+
+
 class OrderRejected(VenueError):
     """The venue refused the order; nothing rests on the book."""
 

@@ -18,7 +18,7 @@ from typing import TypeVar
 from bot.core.clock import Clock
 from bot.core.domain import Balance, Fill, Market, OrderRequest
 from bot.core.events import BookSnapshot, FillEvent, OrderUpdate, PublicTrade, VenueEvent, VenueStatus
-from connectors.base import EventSink, OrderRejected, VenueError, VenueUnavailable
+from connectors.base import EventSink, OrderRejected, VenueError, VenueUnavailable, outcome_of
 from connectors.mock.exchange import MockExchange
 from connectors.mock.flow import OrderFlow
 from connectors.mock.params import MockVenueParams
@@ -114,13 +114,13 @@ class MockVenue:
         )
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderUpdate | VenueError]:
-        return await self._round_trip(lambda: [self._try(partial(self._place, r)) for r in requests])
+        return await self._round_trip(lambda: [outcome_of(partial(self._place, r)) for r in requests])
 
     async def cancel_orders(self, orders: Sequence[tuple[str, str]]) -> list[OrderUpdate | VenueError]:
         def cancel_each() -> list[OrderUpdate | VenueError]:
             now = self.clock.now_ns()
             cancel = self.exchange.cancel_order
-            return [self._try(partial(cancel, self.account_id, s, c, now)) for s, c in orders]
+            return [outcome_of(partial(cancel, self.account_id, s, c, now)) for s, c in orders]
 
         return await self._round_trip(cancel_each)
 
@@ -148,13 +148,6 @@ class MockVenue:
         if request.venue != self.name:
             raise OrderRejected(self.name, f"{request.client_order_id}: addressed to venue {request.venue!r}")
         return self.exchange.place_request(self.account_id, request, self.clock.now_ns())
-
-    @staticmethod
-    def _try(call: Callable[[], OrderUpdate]) -> OrderUpdate | VenueError:
-        try:
-            return call()
-        except VenueError as exc:
-            return exc
 
     async def _round_trip(self, call: Callable[[], T]) -> T:
         """Run `call` on the exchange one latency from now; answer (or raise) one latency later."""

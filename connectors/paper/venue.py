@@ -28,7 +28,7 @@ from bot.core.clock import Clock
 from bot.core.domain import Balance, Fill, Market, OrderRequest
 from bot.core.events import BookSnapshot, FillEvent, OrderUpdate, PublicTrade, VenueEvent
 from bot.core.supervision import Supervisor
-from connectors.base import EventSink, OrderNotFound, OrderRejected, VenueError, VenueUnavailable
+from connectors.base import EventSink, OrderNotFound, OrderRejected, VenueError, VenueUnavailable, outcome_of
 from connectors.ccxt.venue import CcxtVenue
 from connectors.mock.accounts import Account
 from connectors.paper import account_state as state_codec
@@ -262,11 +262,11 @@ class PaperVenue:
         return await self._round_trip(partial(self._cancel, symbol, client_order_id))
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderUpdate | VenueError]:
-        return await self._round_trip(lambda ts: [self._try(partial(self._place, r, ts)) for r in requests])
+        return await self._round_trip(lambda ts: [outcome_of(partial(self._place, r, ts)) for r in requests])
 
     async def cancel_orders(self, orders: Sequence[tuple[str, str]]) -> list[OrderUpdate | VenueError]:
         return await self._round_trip(
-            lambda ts: [self._try(partial(self._cancel, s, c, ts)) for s, c in orders]
+            lambda ts: [outcome_of(partial(self._cancel, s, c, ts)) for s, c in orders]
         )
 
     def _place(self, request: OrderRequest, ts: int) -> OrderUpdate:
@@ -288,13 +288,6 @@ class PaperVenue:
         update, events = matching.cancel_at(symbol, client_order_id, ts)
         self._emit(events)
         return update
-
-    @staticmethod
-    def _try(call: Callable[[], OrderUpdate]) -> OrderUpdate | VenueError:
-        try:
-            return call()
-        except VenueError as exc:
-            return exc
 
     async def _round_trip(self, call: Callable[[int], T], *, query: bool = False) -> T:
         """`call` at the simulated matching one latency from now; the answer one latency later.

@@ -23,7 +23,7 @@ from typing import TypeVar
 from bot.core.clock import Clock
 from bot.core.domain import Balance, Fill, Market, OrderRequest
 from bot.core.events import BookSnapshot, FillEvent, OrderUpdate, PublicTrade, VenueEvent, VenueStatus
-from connectors.base import EventSink, OrderRejected, VenueError, VenueUnavailable
+from connectors.base import EventSink, OrderRejected, VenueError, VenueUnavailable, outcome_of
 from connectors.replay import layout
 from connectors.replay.conflated import ConflatedFeed
 from connectors.replay.events import EventData, load_events
@@ -133,12 +133,12 @@ class ReplayVenue:
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderUpdate | VenueError]:
         return await self._round_trip(
-            lambda ex, now, back: [self._try(partial(self._place, ex, r, now, back)) for r in requests]
+            lambda ex, now, back: [outcome_of(partial(self._place, ex, r, now, back)) for r in requests]
         )
 
     async def cancel_orders(self, orders: Sequence[tuple[str, str]]) -> list[OrderUpdate | VenueError]:
         return await self._round_trip(
-            lambda ex, now, back: [self._try(partial(self._cancel, ex, s, c, now, back)) for s, c in orders]
+            lambda ex, now, back: [outcome_of(partial(self._cancel, ex, s, c, now, back)) for s, c in orders]
         )
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
@@ -171,13 +171,6 @@ class ReplayVenue:
         update, events = ex.cancel(symbol, cid, now, back)
         self._schedule(events)
         return update
-
-    @staticmethod
-    def _try(call: Callable[[], OrderUpdate]) -> OrderUpdate | VenueError:
-        try:
-            return call()
-        except VenueError as exc:
-            return exc
 
     def _next_latency_ns(self) -> int:
         lat = self._latencies[self._latency_k % len(self._latencies)]

@@ -225,13 +225,17 @@ def save_events(path: str | Path, data: EventData) -> Path:
     return path
 
 
-def load_events(path: str | Path) -> EventData:
-    path = Path(path)
+def open_event_file(path: Path) -> Any:
+    """The .npz of an event file, columns read lazily; an error naming the file if unreadable."""
     try:
-        npz = np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise EventFileError(f"{path}: cannot read an .npz event file ({exc})") from None
-    with npz:
+
+
+def load_events(path: str | Path) -> EventData:
+    path = Path(path)
+    with open_event_file(path) as npz:
         missing = [c for c in (*COLUMNS, "meta") if c not in npz.files]
         if missing:
             raise EventFileError(f"{path}: missing columns {missing}")

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from connectors.replay.events import DEPTH, RESYNC, SNAPSHOT, TRADE, DataMeta, EventFileError
+from connectors.replay.events import DEPTH, RESYNC, SNAPSHOT, TRADE, DataMeta, EventFileError, open_event_file
 
 
 def _utc(ns: int) -> str:
@@ -18,11 +18,7 @@ def _utc(ns: int) -> str:
 
 def describe(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    try:
-        npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise EventFileError(f"{path}: cannot read an .npz event file ({exc})") from None
-    with npz:
+    with open_event_file(path) as npz:
         if "meta" not in npz.files or "kind" not in npz.files:
             raise EventFileError(f"{path}: not an event file (no meta or kind column)")
         meta = DataMeta.from_json(str(npz["meta"]))

@@ -373,6 +373,12 @@ class Store:
             except Exception:
                 log.exception("event listener failed on a %s event", kind)
 
+    def latest_event(self, *kinds: str) -> EventRow | None:
+        """The newest event of one of `kinds` (one row read, however long the history)."""
+        query = self.mine(select(EventRow), EventRow.instance_id).where(col(EventRow.kind).in_(kinds))
+        with Session(self.engine) as session:
+            return session.exec(query.order_by(col(EventRow.id).desc()).limit(1)).first()
+
     def events(self, kind: str | None = None) -> list[EventRow]:
         query = self.mine(select(EventRow), EventRow.instance_id)
         if kind is not None:

@@ -72,8 +72,8 @@ def _state(
     elif running:
         state = "running"
     else:
-        lifecycle = [e.kind for e in store.events() if e.kind in ("start", "stop")]
-        return "stopped" if lifecycle[-1:] == ["stop"] else "crashed"
+        last = store.latest_event("start", "stop")
+        return "stopped" if last is not None and last.kind == "stop" else "crashed"
     if controls.get(KILL_SWITCH_TRIP) is not None:
         return f"{state}, tripped"
     if controls.get(OPERATOR_PAUSE) is not None:

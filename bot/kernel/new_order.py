@@ -25,6 +25,9 @@ class NewOrder:
     price_ticks: int
     size_lots: int
     time_in_force: TimeInForce = TimeInForce.POST_ONLY
+    # Closes a position held elsewhere (an XEMM hedge, an arbitrage unwind): no gross or shared
+    # risk limit refuses it (bot.kernel.risk).
+    reduces_exposure: bool = False
 
     @property
     def rests(self) -> bool:

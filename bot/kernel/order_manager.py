@@ -21,7 +21,8 @@ from bot.kernel.market_state import MarketState
 from bot.kernel.mid_series import prices_at_fill
 from bot.kernel.new_order import NewOrder, TimeInForce
 from bot.kernel.pnl import MarketPnl
-from bot.kernel.risk import Exposure, RiskLimits, refuse_reason
+from bot.kernel.risk import Exposure, Refusal, RiskLimits, refuse_reason
+from bot.kernel.risk_log import RefusalLog
 from bot.kernel.self_trade import SelfTradeGuard
 from bot.kernel.store import Store
 from connectors.base import OrderNotFound, OrderRejected, Venue, VenueError, VenueUnavailable
@@ -66,6 +67,7 @@ class OrderManager:
         self.balances: dict[str, dict[str, Balance]] = {name: {} for name in venues}
         self.pnl: list[MarketPnl] = [MarketPnl(m.base, m.quote) for m in state.markets]
         self.counters = OrderCounters()
+        self.refusals = RefusalLog()  # each refusal at WARNING, the limit named (repeats at DEBUG)
         # Groups of slots (one instrument on several venues) whose quotes never cross each other.
         self.self_trade = SelfTradeGuard(state.markets, self._slot_orders)
         # (market, "place" | "cancel", sent_ns, answered_ns) of every venue round trip: metrics.
@@ -126,7 +128,9 @@ class OrderManager:
             await asyncio.gather(*jobs)
         return tracked
 
-    def _vet(self, slot: int, market: Market, new: NewOrder) -> OrderRequest | None:
+    def check(self, slot: int, new: NewOrder) -> Refusal | None:
+        """What risk says of `new` on market `slot` now (None: it would be admitted); no side effect."""
+        market = self.state.markets[slot]
         orders = self._slot_orders[slot].values()
         exposure = Exposure(
             position_lots=int(self.state.position_lots[slot]),
@@ -137,7 +141,7 @@ class OrderManager:
         balances = self.balances[market.venue]
         locked_here = self._pending_locks(market)
         zero = Balance("", Decimal(0))
-        reason = refuse_reason(
+        return refuse_reason(
             market,
             new.side,
             new.price_ticks,
@@ -148,18 +152,16 @@ class OrderManager:
             total_position_notional=self.total_position_notional(),
             free_quote=balances.get(market.quote, zero).free - locked_here[0],
             free_base=balances.get(market.base, zero).free - locked_here[1],
+            reduces_exposure=new.reduces_exposure,
         )
-        if reason is not None:
+
+    def _vet(self, slot: int, market: Market, new: NewOrder) -> OrderRequest | None:
+        refusal = self.check(slot, new)
+        if refusal is not None:
             self.counters.risk_refused += 1
-            log.debug(
-                "risk refused %s %s %s@%s: %s",
-                market.key,
-                new.side,
-                new.size_lots,
-                new.price_ticks,
-                reason,
-            )
+            self.refusals.note(market.key, new, refusal)
             return None
+        self.refusals.admitted(market.key, new.side)
         seq = self._next_seq
         self._next_seq += 1
         return OrderRequest(

@@ -310,6 +310,7 @@ class AmmArbitrageStrategy:
                 max_attempts=p.cex_max_attempts,
                 retry_delay_s=p.cex_retry_delay_ms / 1000,
                 deadline_s=p.max_unhedged_ms / 1000,
+                reduces_exposure=True,  # trades the fill back: no gross or shared limit refuses it
             )
         except Exception as exc:
             failures.append(f"CEX unwind failed: {type(exc).__name__}: {exc}")

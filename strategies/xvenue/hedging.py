@@ -64,7 +64,10 @@ class HedgeExecutor:
         max_attempts: int,
         retry_delay_s: float,
         deadline_s: float | None = None,
+        reduces_exposure: bool = False,
     ) -> HedgeResult:
+        """`reduces_exposure`: the orders close a position held elsewhere (a hedge, an unwind), so
+        no gross or shared risk limit refuses them (bot.kernel.risk); an opening leg says False."""
         limit = slippage_limit_ticks(side, reference_ticks, max_slippage_bps)
         loop = asyncio.get_running_loop()
         stop_at = None if deadline_s is None else loop.time() + deadline_s
@@ -75,7 +78,7 @@ class HedgeExecutor:
             if attempts:
                 await asyncio.sleep(retry_delay_s)
             attempts += 1
-            ioc = NewOrder(side, limit, size_lots - filled, TimeInForce.IOC)
+            ioc = NewOrder(side, limit, size_lots - filled, TimeInForce.IOC, reduces_exposure)
             sent = await self.orders.submit(slot, [ioc])
             order = sent[0] if sent else None
             if order is None or order.state is OrderState.REJECTED or order.filled_lots == 0:

@@ -245,6 +245,7 @@ class XemmStrategy:
                     max_slippage_bps=p.hedge_max_slippage_bps,
                     max_attempts=p.hedge_max_attempts,
                     retry_delay_s=p.hedge_retry_delay_ms / 1000,
+                    reduces_exposure=True,  # closes the maker fill: no gross or shared limit refuses it
                 )
         except asyncio.CancelledError:
             m.pending_hedges -= 1

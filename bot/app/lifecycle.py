@@ -22,7 +22,7 @@ from bot.core.clock import run_simulated
 from bot.core.supervision import RestartPolicy, Supervisor, UsesSupervisor
 from bot.kernel.context import ActiveStrategy
 from bot.kernel.control_store import ControlStore
-from bot.kernel.market_pauses import MarketPauseRecord, paused_markets, resume_markets
+from bot.kernel.market_pauses import MarketPauseRecord, paused_markets
 from bot.kernel.mid_series import MidSeriesRecorder
 from bot.kernel.reconcile import cancel_everything, store_last_fills
 from bot.kernel.runtime import Runtime
@@ -132,8 +132,9 @@ class Bot:
         )
         install_strategies(build_strategies(cfg, rt.state, rt.clock.now_ns()), rt.engine, self.active)
         self.metrics.watch_lp(lambda: self.active_strategies)
-        record = self.market_pause_record = MarketPauseRecord(controls, rt.clock)
-        record.restore(self.active_strategies)
+        record = MarketPauseRecord(controls, rt.clock, self.store, lambda: self.active_strategies)
+        self.market_pause_record = record
+        record.restore(self.active_strategies)  # before any strategy runs
 
         async def keep_market_pauses() -> None:
             record.sync(self.active_strategies)
@@ -225,13 +226,14 @@ class Bot:
 
     def resume_markets(self, market: str | None = None) -> list[str]:
         """Resume markets a strategy paused (`market`: only that "venue:symbol"); returns the keys."""
-        resumed = resume_markets(self.active_strategies, market, self.store, self.runtime.clock)
-        if self.market_pause_record is not None:
-            self.market_pause_record.sync(self.active_strategies)
-        return resumed
+        if self.market_pause_record is None:
+            raise RuntimeError("the bot has not started: no market is paused")
+        return self.market_pause_record.resume(self.active_strategies, market)
 
     def paused_markets(self) -> list[dict[str, Any]]:
-        return paused_markets(self.active_strategies)
+        if self.market_pause_record is None:
+            return paused_markets(self.active_strategies)
+        return self.market_pause_record.paused(self.active_strategies)
 
     async def cancel_all(self) -> int:
         """Cancel every open order of ours now (quoting goes on unless paused); returns how many left."""

@@ -6,7 +6,9 @@ markets and risk limits to the running bot without a restart.
   new parameters, and markets no strategy quotes any more have their orders cancelled,
 - an active strategy (XEMM, arbitrage, LP manager, hedger) whose parameters changed is drained
   (in-flight hedges and legs finish), stopped, and restarted from the store under the new ones;
-  added ones start and removed ones stop the same way (bot/app/active_runner.py),
+  added ones start and removed ones stop the same way (bot/app/active_runner.py); a market the
+  old instance had paused is handed to the new one before it starts (bot/kernel/market_pauses.py:
+  a pause outlives a reload as it outlives a restart),
 - added markets get a new engine slot and a stream; removed markets keep their slot, unquoted,
   and stop streaming (their book and trade subscriptions end; a book the bot no longer trades
   must not be judged stale or pull anything), until a later reload adds them back,
@@ -31,6 +33,7 @@ from bot.app.startup import init_position, risk_limits
 from bot.app.strategy_wiring import build_strategies, cancel_orders_on
 from bot.core.config_base import ConfigError
 from bot.core.domain import Market
+from bot.kernel.market_pauses import MarketPauseRecord
 from bot.kernel.runtime import Runtime
 from connectors.base import StreamedMarkets
 
@@ -48,6 +51,11 @@ class Reloadable(Protocol):
 
     @property
     def active(self) -> ActiveRunner: ...
+
+    @property
+    def market_pause_record(self) -> MarketPauseRecord | None:
+        """Where the strategies' per-market pauses are kept (None before the start)."""
+        ...
 
     def set_config(self, config: AppConfig) -> None:
         """The config now running (hot reload has applied it)."""
@@ -86,7 +94,7 @@ async def apply_config(bot: Reloadable, new: AppConfig) -> None:
     streamed = _streamed(bot.config)
     bot.set_config(new)
     _apply_markets(rt, new, added)
-    await _apply_strategies(rt, bot.active, new, running_active)
+    await _apply_strategies(rt, bot.active, new, running_active, bot.market_pause_record)
     rt.orders.limits = risk_limits(new)
     rt.risk_guard.update_limits(new.risk)
     await _apply_streams(rt, streamed, _streamed(new))
@@ -152,9 +160,15 @@ def _apply_markets(rt: Runtime, new: AppConfig, added: list[tuple[MarketConfig, 
 
 
 async def _apply_strategies(
-    rt: Runtime, runner: ActiveRunner, new: AppConfig, running_active: Mapping[str, object]
+    rt: Runtime,
+    runner: ActiveRunner,
+    new: AppConfig,
+    running_active: Mapping[str, object],
+    pauses: MarketPauseRecord | None,
 ) -> None:
-    """Rebuild every quoting strategy and each active one whose params changed; swap them in."""
+    """Rebuild every quoting strategy and each active one whose params changed; swap them in.
+    Each old instance stops (drained) before its pauses are handed to the new one, which then
+    starts: a pause the old one took while draining is kept too."""
     changed = [name for name, params in new.strategies.items() if running_active.get(name) != params]
     built = build_strategies(new, rt.state, rt.clock.now_ns(), only=changed)
     swaps: dict[str, OwningStrategy | None] = {}
@@ -169,7 +183,11 @@ async def _apply_strategies(
     cancel = partial(cancel_orders_on, rt.orders)
     for name, owning in swaps.items():
         verb = "stopped" if owning is None else "restarted" if name in running_active else "started"
-        await runner.replace(name, owning, cancel, new.bot.stop_timeout_s)
+        await runner.replace(name, None, cancel, new.bot.stop_timeout_s)
+        if owning is not None:
+            if pauses is not None:
+                pauses.restore([owning.strategy])
+            await runner.replace(name, owning, cancel, new.bot.stop_timeout_s)
         log.info("strategies.%s: active strategy %s under the new config", name, verb)
     rt.engine.replace_strategies(built.quoting)
 

@@ -10,7 +10,9 @@ position: the completed leg is unwound at once, a CEX leg by IOCs the other way,
 reverse swap, within `unwind_max_slippage_bps` of the leg's own price and `max_unhedged_ms`. The
 trade is stored with its outcome (`unwound`, or `unhedged` with the size left) and an `alert`
 event; a position that cannot be unwound pauses the strategy's market, and so do
-`max_consecutive_leg_failures` failed trades in a row. The operator resumes it with POST /resume
+`max_consecutive_leg_failures` failed trades in a row; the pause is stored at once and holds
+through restarts and reloads. Both legs are sized within the CEX leg's risk limits and free
+balance and the pool wallet before either goes out (`arb_pricing`). The operator resumes it with POST /resume
 (`paused_markets` / `resume`, see bot/kernel/market_pauses.py). Every trade is stored in `arb_trades`
 with its computed and realised profit (everything its legs and unwinds moved, marked at the CEX mid).
 """
@@ -28,7 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from amm.ports import AmmPool, SwapResult
 from bot.core.domain import Market, MarketKey, Side
 from bot.core.events import BookSnapshot, FillEvent, VenueEvent
+from bot.kernel.market_pauses import PauseAnnouncer
 from bot.kernel.market_state import MarketState
+from bot.kernel.new_order import NewOrder, TimeInForce
+from bot.kernel.risk import Refusal
 from strategies.xvenue.arb_legs import LegFlows, unwind_pool
 from strategies.xvenue.arb_pricing import ArbPlan, ArbPricer
 from strategies.xvenue.hedging import HedgeExecutor, HedgeResult
@@ -80,6 +85,8 @@ class AmmArbitrageStrategy:
         self.pricer: ArbPricer | None = None
         self.paused = False
         self.pause_reason = ""
+        self.pause_announcer = PauseAnnouncer()  # the bot stores a pause the moment it is taken
+        self.skipped_by_risk = 0  # trades not sent: a leg would not fit the limits when sent
         self.unhedged_base = Decimal(0)  # signed (+ = long base): what an unwind could not reverse
         self.failures_in_a_row = 0
         self.ctx: BotContext | None = None
@@ -113,6 +120,7 @@ class AmmArbitrageStrategy:
             lambda: self.book,
             slippage_buffer_bps=self.params.slippage_buffer_bps,
             gas_token_price_quote=self.params.gas_token_price_quote,
+            cex_check=self._cex_check,
         )
         self.ledger = XvenueLedger(ctx.store)
         self.hedger = HedgeExecutor(ctx.orders, self.ledger)
@@ -133,6 +141,11 @@ class AmmArbitrageStrategy:
             if plan is not None:
                 await asyncio.sleep(interval_s)  # let the books settle before looking again
 
+    def _cex_check(self, side: Side, price_ticks: int, size_lots: int) -> Refusal | None:
+        """The order manager's own risk check of a CEX leg, run dry (the pricer sizes by it)."""
+        assert self.ctx is not None
+        return self.ctx.orders.check(self.slot, NewOrder(side, price_ticks, size_lots, TimeInForce.IOC))
+
     async def drain(self) -> None:
         """Before a hot-reload swap: no new trade; a trade in progress finishes (both legs, or
         its unwind) so no leg is left half done."""
@@ -148,11 +161,20 @@ class AmmArbitrageStrategy:
 
     # ---- execution -------------------------------------------------------------------------------
 
-    async def execute(self, plan: ArbPlan) -> ArbTradeRow:
+    async def execute(self, plan: ArbPlan) -> ArbTradeRow | None:
+        """Both legs at once; None when, at the moment of sending, a leg no longer fits (nothing
+        is sent: the pool swap never goes out alone to be unwound)."""
         assert self.ctx is not None and self.hedger is not None and self.ledger is not None
         assert self.pool is not None and self.pricer is not None
         p, m, clock = self.params, self.market, self.ctx.clock
         price_before = await self.pricer.pool_price()
+        refusal = self.pricer.refusal(plan)
+        if refusal is not None:  # the balances or the position moved since the plan
+            self.skipped_by_risk += 1
+            log.warning("arb %s: %s trade of %s %s not sent, a leg does not fit: %s",
+                        self.name, "sell_pool_buy_cex" if plan.sell_pool else "buy_pool_sell_cex",
+                        m.size(plan.cex_lots), m.base, refusal)  # fmt: skip
+            return None
         book = self.book
         assert book is not None
         cex_mid = (book.bids[0][0] + book.asks[0][0]) / 2 * float(m.tick_size)
@@ -354,6 +376,7 @@ class AmmArbitrageStrategy:
     def _pause(self, reason: str) -> None:
         self.paused = True
         self.pause_reason = reason
+        self.pause_announcer.announce()
 
     # ---- operator (bot.market_pauses) --------------------------------------------------------------
 
@@ -374,7 +397,8 @@ class AmmArbitrageStrategy:
         if market_key != self.market.key:
             return False
         self.unhedged_base = Decimal(detail.get("unhedged_base", "0"))
-        self._pause(detail.get("reason", "paused before the restart"))
+        self.paused = True  # not announced: it is the stored pause
+        self.pause_reason = detail.get("reason", "paused before the restart")
         return True
 
     def resume(self, market_key: str) -> bool:

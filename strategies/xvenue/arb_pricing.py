@@ -9,6 +9,12 @@ profit(q) = CEX leg − pool leg − CEX taker fee − slippage buffer − gas, 
 Fees and buffer are proportional, so profit(q) − profit(q − 1) falls as q grows; the size is
 the largest q whose last lot still pays (where the two marginal prices meet: the trade that
 equalises the prices), found by bisection.
+
+Both legs are sized within what both venues allow before the first leg goes out: the pool side
+within the wallet, the CEX leg within the bot's risk limits and free balance at the limit price
+it will be sent at (`cex_check`: the order manager's own check, run dry). A CEX leg that would be
+refused shrinks the trade; one that cannot fit at any size skips it, so a pool swap is never
+executed only to be unwound.
 """
 
 from __future__ import annotations
@@ -18,10 +24,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from amm.ports import AmmPool
-from bot.core.domain import Market
+from bot.core.domain import Market, Side
 from bot.core.events import BookSnapshot
+from bot.kernel.risk import Refusal, largest_admissible_lots
 from strategies.xvenue.arb_legs import token1_in_for
 from strategies.xvenue.book_vwap import Sweep, sweep
+from strategies.xvenue.hedging import slippage_limit_ticks
+
+# (side, limit price in ticks, size in lots) -> why risk would refuse that CEX order, or None
+CexCheck = Callable[[Side, int, int], Refusal | None]
+# a CEX leg refused at its price is re-sized at the new price this many times before the trade is skipped
+MAX_RESIZES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +49,10 @@ class ArbPlan:
     gas_quote: float
     profit_quote: float
 
+    @property
+    def cex_side(self) -> Side:
+        return Side.BUY if self.sell_pool else Side.SELL
+
 
 class ArbPricer:
     def __init__(
@@ -46,6 +63,7 @@ class ArbPricer:
         *,
         slippage_buffer_bps: float,
         gas_token_price_quote: float | None,
+        cex_check: CexCheck | None = None,
     ) -> None:
         self.pool, self.market = pool, market
         # read at every sizing step: on a chain pool the book can move while a quote is awaited
@@ -53,6 +71,23 @@ class ArbPricer:
         self.slippage_buffer_bps = slippage_buffer_bps  # a cost per trade
         self.gas_token_price_quote = gas_token_price_quote  # None: token0 is the gas token
         self.one0, self.one1 = 10**pool.token0.decimals, 10**pool.token1.decimals
+        self.cex_check = cex_check  # None: no limit on the CEX leg (a pricer on its own)
+        self.wallet_raw = (0, 0)  # token0, token1 at the last sizing
+
+    def cex_limit_ticks(self, plan: ArbPlan) -> int:
+        """The limit price the CEX leg is sent at (the executor's slippage bound on the sweep)."""
+        return slippage_limit_ticks(plan.cex_side, plan.cex_sweep.worst_price_ticks, self.slippage_buffer_bps)
+
+    def refusal(self, plan: ArbPlan) -> Refusal | None:
+        """Why `plan` cannot go out now: its CEX leg refused by risk, or its pool input over the
+        wallet; None when both legs fit."""
+        token0, token1 = self.wallet_raw
+        if plan.pool_amount_in > (token0 if plan.sell_pool else token1):
+            wallet = token0 if plan.sell_pool else token1
+            return Refusal("pool_wallet", f"pool input {plan.pool_amount_in} raw > wallet {wallet} raw")
+        if self.cex_check is None:
+            return None
+        return self.cex_check(plan.cex_side, self.cex_limit_ticks(plan), plan.cex_lots)
 
     async def pool_price(self) -> float:
         state = await self.pool.read_state()
@@ -93,12 +128,36 @@ class ArbPricer:
         """The size cap, and what the wallet can pay for."""
         m = self.market
         max_lots = m.size_to_lots(Decimal(str(max_trade_base)))
-        wallet0, wallet1 = await self.pool.wallet_balances()
+        wallet0, wallet1 = self.wallet_raw = await self.pool.wallet_balances()
         if sell_pool:
             return min(max_lots, m.size_to_lots(Decimal(wallet0) / self.one0))
         # the wallet's token1 at the pool price plus the pool fee and a 1 % impact margin
         afford = Decimal(wallet1) / self.one1 / Decimal(price * (1 + self.pool.fee_pips / 1e6) * 1.01)
         return min(max_lots, m.size_to_lots(afford))
+
+    def _cex_cap(self, sell_pool: bool, max_lots: int) -> int:
+        """The largest CEX leg risk admits (its limits and free balance), priced at the limit the
+        book gives `max_lots` (a smaller leg is sent at a better limit). The venue's minimum is a
+        floor, not a cap: it is checked on the final plan."""
+        book = self.latest_book()
+        if self.cex_check is None or book is None or max_lots <= 0:
+            return max_lots
+        side = Side.BUY if sell_pool else Side.SELL
+        swept = sweep(book.asks if sell_pool else book.bids, max_lots)
+        if swept.filled_lots == 0:
+            return 0
+        limit = slippage_limit_ticks(side, swept.worst_price_ticks, self.slippage_buffer_bps)
+        return self._admitted_lots(side, limit, max_lots)
+
+    def _admitted_lots(self, side: Side, limit_ticks: int, max_lots: int) -> int:
+        assert self.cex_check is not None
+        check = self.cex_check
+
+        def admits(lots: int) -> bool:
+            refusal = check(side, limit_ticks, lots)
+            return refusal is None or refusal.limit == "min_notional"
+
+        return largest_admissible_lots(admits, max_lots)
 
     async def _marginal(self, sell_pool: bool, q: int, price: float) -> float:
         """What the q-th lot adds (gas is paid once, so it is left out)."""
@@ -120,16 +179,34 @@ class ArbPricer:
             sell_pool = False
         else:
             return None
-        low, high = 0, await self._max_lots(sell_pool, price, max_trade_base)
+        high = self._cex_cap(sell_pool, await self._max_lots(sell_pool, price, max_trade_base))
+        for _ in range(MAX_RESIZES):
+            plan = await self._sized(sell_pool, high, price)
+            if plan is None or plan.profit_quote <= min_profit_quote:
+                return None
+            refusal = self.refusal(plan)
+            if refusal is None:
+                return plan
+            if refusal.limit == "min_notional":
+                return None
+            high = self._resized(plan, refusal)
+        return None
+
+    def _resized(self, plan: ArbPlan, refusal: Refusal) -> int:
+        """A smaller cap for a plan one of whose legs does not fit (0: nothing fits)."""
+        if refusal.limit == "pool_wallet":  # the exact pool input was over the estimate
+            wallet = self.wallet_raw[0 if plan.sell_pool else 1]
+            return min(plan.cex_lots - 1, plan.cex_lots * wallet // max(plan.pool_amount_in, 1))
+        # a sell's limit falls as its size grows: re-sized at the limit this size is sent at
+        return self._admitted_lots(plan.cex_side, self.cex_limit_ticks(plan), plan.cex_lots - 1)
+
+    async def _sized(self, sell_pool: bool, max_lots: int, price: float) -> ArbPlan | None:
+        """The plan of the largest size up to `max_lots` whose last lot still pays."""
+        low, high = 0, max_lots
         while low < high:  # largest q in [1, max_lots] whose last lot still pays
             mid = (low + high + 1) // 2
             if await self._marginal(sell_pool, mid, price) > 0:
                 low = mid
             else:
                 high = mid - 1
-        if low == 0:
-            return None
-        plan = await self.plan_for(sell_pool, low, price)
-        if plan is None or plan.profit_quote <= min_profit_quote:
-            return None
-        return plan
+        return None if low == 0 else await self.plan_for(sell_pool, low, price)

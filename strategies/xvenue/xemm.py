@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from bot.core.domain import Fill, MarketKey, Side
 from bot.core.events import BookSnapshot, FillEvent, VenueEvent
 from bot.kernel.controls import QuotingControls
+from bot.kernel.market_pauses import PauseAnnouncer
 from bot.kernel.market_state import MarketState
 from strategies.xvenue.hedging import HedgeExecutor, HedgeResult
 from strategies.xvenue.store import XvenueLedger
@@ -123,6 +124,7 @@ class XemmStrategy:
         self.ledger: XvenueLedger | None = None
         self.hedger: HedgeExecutor | None = None
         self._hedges: set[asyncio.Task[None]] = set()
+        self.pause_announcer = PauseAnnouncer()
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -288,6 +290,7 @@ class XemmStrategy:
         missing = self.taker.size(result.requested_lots - result.filled_lots)
         m.unhedged_base += missing if maker_side is Side.BUY else -missing
         m.paused = True
+        self.pause_announcer.announce()  # stored before anything else (bot.kernel.market_pauses)
         log.error(
             "ALERT xemm %s: hedge of %s %s on %s incomplete after %d attempts (%s unhedged); %s paused",
             self.name, size_base, m.market.base, self.taker.key, result.attempts, missing, m.market.key,

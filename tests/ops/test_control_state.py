@@ -16,7 +16,7 @@ from bot.core.clock import NS_PER_S, FixedClock
 from bot.kernel.control_store import KILL_SWITCH_TRIP, LOSS_BASELINES, OPERATOR_PAUSE, ControlStore
 from bot.kernel.engine import Engine
 from bot.kernel.kill_switch import DAY_NS
-from bot.kernel.market_pauses import MarketPauseRecord, paused_markets
+from bot.kernel.market_pauses import MarketPauseRecord, PauseAnnouncer, paused_markets
 from bot.kernel.market_state import MarketState
 from bot.kernel.order_manager import OrderManager
 from bot.kernel.risk import RiskLimits
@@ -151,6 +151,7 @@ class PausingStrategy:
         self.name = name
         self.markets = markets
         self.paused: dict[str, dict[str, str]] = {}
+        self.pause_announcer = PauseAnnouncer()
 
     def paused_markets(self) -> dict[str, dict[str, str]]:
         return dict(self.paused)
@@ -169,25 +170,40 @@ def test_market_pauses_are_stored_and_handed_back_at_start(tmp_path):
     store = Store(f"sqlite:///{tmp_path}/bot.sqlite")
     clock = FixedClock(DAY0)
     xemm = PausingStrategy("xemm", ["a:BTC/USDT", "b:BTC/USDT"])
-    record = MarketPauseRecord(ControlStore(store, "mm1"), clock)
+    running = [xemm]
+    record = MarketPauseRecord(ControlStore(store, "mm1"), clock, store, lambda: running)
     assert record.restore([xemm]) == []
     xemm.paused["a:BTC/USDT"] = {"unhedged_base": "0.003"}
-    record.sync([xemm])
+    xemm.pause_announcer.announce()  # stored the moment it is taken, not on the next period
+    stored = {"xemm|a:BTC/USDT": {"unhedged_base": "0.003"}}
+    assert ControlStore(store, "mm1").with_prefix("market_pause:") == stored
+    assert [json.loads(e.detail)["market"] for e in store.events("market_pause")] == ["a:BTC/USDT"]
 
-    # Restart: the same pause comes back before the strategy runs; one whose market is gone is dropped.
+    # Restart: the same pause comes back before the strategy runs; one whose market is gone from
+    # the config stays stored and listed until the operator resumes it.
     ControlStore(store, "mm1").put("market_pause:xemm|c:ETH/USDT", {"unhedged_base": "1"}, clock.now_ns())
     again = PausingStrategy("xemm", ["a:BTC/USDT", "b:BTC/USDT"])
-    record = MarketPauseRecord(ControlStore(store, "mm1"), clock)
+    running = [again]
+    record = MarketPauseRecord(ControlStore(store, "mm1"), clock, store, lambda: running)
     assert record.restore([again]) == ["a:BTC/USDT"]
     assert paused_markets([again]) == [{"strategy": "xemm", "market": "a:BTC/USDT", "unhedged_base": "0.003"}]
-    assert ControlStore(store, "mm1").with_prefix("market_pause:") == {
-        "xemm|a:BTC/USDT": {"unhedged_base": "0.003"}
-    }
-    # The operator resumes it: the stored pause goes, the next start has nothing to hold.
-    assert again.resume("a:BTC/USDT")
+    assert [p["market"] for p in record.paused([again])] == ["a:BTC/USDT", "c:ETH/USDT"]
+    # A strategy that quotes a stored pause again on its own is paused again: only a resume lifts it.
+    again.paused.clear()
     record.sync([again])
+    assert again.paused == {"a:BTC/USDT": {"unhedged_base": "0.003"}}
+    assert len(ControlStore(store, "mm1").with_prefix("market_pause:")) == 2
+
+    # The operator resumes one market, then the rest: each stored as an event, gone from the store.
+    assert record.resume([again], "a:BTC/USDT") == ["a:BTC/USDT"] and again.paused == {}
+    assert record.resume([again], None) == ["c:ETH/USDT"]
+    assert [json.loads(e.detail)["market"] for e in store.events("market_resume")] == [
+        "a:BTC/USDT",
+        "c:ETH/USDT",
+    ]
+    assert ControlStore(store, "mm1").with_prefix("market_pause:") == {}
     third = PausingStrategy("xemm", ["a:BTC/USDT"])
-    assert MarketPauseRecord(ControlStore(store, "mm1"), clock).restore([third]) == []
+    assert MarketPauseRecord(ControlStore(store, "mm1"), clock, store, lambda: [third]).restore([third]) == []
     assert third.paused == {}
 
 
@@ -204,9 +220,8 @@ def test_xemm_market_paused_by_a_failed_hedge_stays_paused_after_a_restart(tmp_p
     async def until_paused(bot):
         xemm = bot.active_strategies[0]
         while not xemm.paused_markets():  # the taker refuses every hedge
-            await asyncio.sleep(1)
-        await asyncio.sleep(2)  # the pause record syncs every risk.check_interval_s
-        return xemm.paused_markets()
+            await asyncio.sleep(0.01)
+        return xemm.paused_markets()  # and stop at once: the pause was stored when it was taken
 
     async def after_restart(bot):
         xemm = bot.active_strategies[0]

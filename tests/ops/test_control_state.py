@@ -263,3 +263,101 @@ def test_xemm_market_paused_by_a_failed_hedge_stays_paused_after_a_restart(tmp_p
     assert resumed == ["va:BTC/USDT"] and open_after > 0
     store = Store(config.bot.database_url, config.bot.instance_id)
     assert ControlStore(store, config.bot.instance_id).with_prefix("market_pause:") == {}
+
+
+def test_an_arbitrage_pause_holds_through_a_hot_reload_and_a_restart_until_resumed(tmp_path):
+    """The real arbitrage in a real Bot (simulated clock, the mock CEX and pool kept across)."""
+    import copy
+
+    import tomli_w
+
+    from bot.app.config import load_config, validate_config
+    from bot.core.clock import LoopClock, run_simulated
+    from strategies.xvenue.store import XvenueLedger
+    from tests.ops.kit import run_with_script
+    from tests.xvenue.test_amm_arbitrage import BotWithPool, _pool, config_data
+    from tests.xvenue.test_xemm import FlakyTakerVenue
+
+    path = tmp_path / "bot.toml"
+    data = config_data(tmp_path)
+    data["bot"]["config_poll_interval_s"] = 0  # reloads only when the test asks
+    path.write_text(tomli_w.dumps(data))
+    config = validate_config(data)
+    pool = _pool(3030.0)  # 1 % over the CEX: a trade is wanted all the time
+    market = "va:ETH/USDT"
+
+    def quiet_for(bot, seconds):
+        """Trades and orders over `seconds` of a paused market (both must stay 0)."""
+        ledger, orders = XvenueLedger(bot.store), bot.runtime.orders
+
+        async def measure():
+            trades, placed = len(ledger.arb_trades()), orders.counters.placed + orders.counters.risk_refused
+            await asyncio.sleep(seconds)
+            return len(
+                ledger.arb_trades()
+            ) - trades, orders.counters.placed + orders.counters.risk_refused - placed
+
+        return measure()
+
+    async def pause_then_reload(bot):
+        old = bot.active_strategies[0]
+        while not old.paused_markets():  # the CEX refuses every leg: 3 failed trades pause it
+            await asyncio.sleep(0.01)
+        out = {"paused": old.paused_markets()}
+        changed = copy.deepcopy(data)
+        changed["strategies"]["arb"]["slippage_buffer_bps"] = 4
+        path.write_text(tomli_w.dumps(changed))
+        assert await bot.reload_config()
+        new = bot.active_strategies[0]
+        out["rebuilt"] = new is not old and new.params.slippage_buffer_bps == 4
+        out["after_reload"] = new.paused_markets()
+        bot.venues["va"].reject_ioc = 0  # the CEX takes orders again: only the pause stops a trade
+        out["quiet_after_reload"] = await quiet_for(bot, 20)
+        return out
+
+    async def restart_then_resume(bot):
+        arb = bot.active_strategies[0]
+        out = {"after_restart": arb.paused_markets(), "quiet_after_restart": await quiet_for(bot, 20)}
+        out["resumed"] = bot.resume_markets(market)
+        ledger = XvenueLedger(bot.store)
+        while not any(t.status == "done" for t in ledger.arb_trades()):
+            await asyncio.sleep(0.1)
+        return out
+
+    async def main():
+        clock = LoopClock(epoch_ns=int(config.bot.sim_start.timestamp() * 1e9))
+        venue = FlakyTakerVenue("va", config.venues["va"], clock)
+        venue.reject_ioc = float("inf")
+        first = BotWithPool(config, tmp_path, venues={"va": venue}, config_path=path)
+        first.pool = pool
+        stop = asyncio.Event()
+
+        async def script(bot):
+            try:
+                return await pause_then_reload(bot)
+            finally:
+                stop.set()
+
+        before = await run_with_script(first, 300, script, stop=stop)
+        second = BotWithPool(load_config(path), tmp_path, venues={"va": venue})
+        second.pool = pool
+        after = await run_with_script(second, 120, restart_then_resume)
+        await venue.close()
+        return before, after
+
+    before, after = run_simulated(main)
+    paused = before["paused"]
+    assert paused == {market: {"unhedged_base": "0", "pool": "uni", "reason": "3 failed trades in a row"}}
+    assert before["rebuilt"] and before["after_reload"] == paused
+    assert before["quiet_after_reload"] == (0, 0)  # 20 s: no trade, no order on the paused market
+    assert after["after_restart"] == paused and after["quiet_after_restart"] == (0, 0)
+    assert after["resumed"] == [market]
+    store = Store(config.bot.database_url, config.bot.instance_id)
+    statuses = [t.status for t in XvenueLedger(store).arb_trades("arb")]
+    assert statuses[:3] == ["unwound"] * 3 and set(statuses[3:]) == {"done"}  # trades only after the resume
+    # one pause taken, stored once; one resume, stored as an event; nothing left in the store
+    assert [json.loads(e.detail)["market"] for e in store.events("market_pause")] == [market]
+    assert [json.loads(e.detail) for e in store.events("market_resume")] == [
+        {"strategy": "arb", "market": market, **paused[market]}
+    ]
+    assert ControlStore(store, config.bot.instance_id).with_prefix("market_pause:") == {}

@@ -1,15 +1,22 @@
 """Risk checks know the direction of an order: one that reduces exposure is never refused by a
 gross or shared limit, one that adds to it is (pure, on constructed exposures)."""
 
+import asyncio
 import logging
 from decimal import Decimal
 
 import pytest
 
+from bot.core.clock import LoopClock, run_simulated
 from bot.core.domain import Market, Side
+from bot.kernel.market_state import MarketState
 from bot.kernel.new_order import NewOrder, TimeInForce
+from bot.kernel.order_manager import OrderManager
 from bot.kernel.risk import Exposure, RiskLimits, largest_admissible_lots, refuse_reason
 from bot.kernel.risk_log import RefusalLog
+from bot.kernel.store import Store
+from connectors.mock.venue import MockVenue
+from tests.unit.test_self_trade import _venue_params
 
 # BTC at 50 000 (ticks of 0.1, lots of 0.001 = 50 USDT a lot)
 M = Market("vb", "BTC/USDT", "BTC", "USDT", Decimal("0.1"), Decimal("0.001"), Decimal("5"))
@@ -106,3 +113,36 @@ def test_refusals_are_warnings_naming_the_limit_and_repeats_are_debug(caplog, re
     else:
         assert levels == [("WARNING", True), ("DEBUG", True), ("DEBUG", True), ("WARNING", True)]
     assert log.by_limit == {"max_position": 4}
+
+
+def test_through_the_order_manager_a_hedge_is_sent_where_another_strategy_filled_the_limit(tmp_path, caplog):
+    """The issue's case on a mock venue: another strategy's bids take the taker market's
+    max_position; XEMM's hedge (a buy) goes out, a plain buy of the same size is refused by name."""
+
+    async def main():
+        clock = LoopClock()
+        venue = MockVenue("vb", _venue_params("vb", "0.1", 1), clock)
+        await venue.connect()
+        market = venue.exchange.markets["BTC/USDT"]
+        state = MarketState([market], [5], [10])  # max_position 10 lots
+        limits = RiskLimits(Decimal(10_000), Decimal(100_000), 10)
+        orders = OrderManager(
+            "t1", {"vb": venue}, state, Store(f"sqlite:///{tmp_path}/s.sqlite"), clock, limits, 1
+        )
+        orders.apply_balances("vb", await venue.fetch_balances())
+        bids = await orders.submit(0, [NewOrder(Side.BUY, 590_000, 8)])  # another strategy's, far below
+        ask = venue.exchange.depth("BTC/USDT", 1)[1][0][0]
+        plain = await orders.submit(0, [NewOrder(Side.BUY, ask, 5, TimeInForce.IOC)])
+        hedge = await orders.submit(0, [NewOrder(Side.BUY, ask, 5, TimeInForce.IOC, reduces_exposure=True)])
+        await asyncio.sleep(0.1)
+        out = ([o.state.value for o in bids], plain, [(o.state.value, o.filled_lots) for o in hedge])
+        await venue.close()
+        return out, orders
+
+    with caplog.at_level(logging.WARNING, logger="mmbot.risk"):
+        (bids, plain, hedge), orders = run_simulated(main)
+    assert bids == ["open"] and plain == [] and hedge == [("filled", 5)]
+    assert orders.counters.risk_refused == 1 and orders.refusals.by_limit == {"max_position": 1}
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith("risk refused order vb:BTC/USDT buy 5 lots @ ")
+    assert message.endswith("by max_position: position would reach 13 lots > 10")  # 8 bid lots + 5

@@ -11,9 +11,9 @@ reverse swap, within `unwind_max_slippage_bps` of the leg's own price and `max_u
 trade is stored with its outcome (`unwound`, or `unhedged` with the size left) and an `alert`
 event; a position that cannot be unwound pauses the strategy's market, and so do
 `max_consecutive_leg_failures` failed trades in a row; the pause is stored at once and holds
-through restarts and reloads. Both legs are sized within the CEX leg's risk limits and free
-balance and the pool wallet before either goes out (`arb_pricing`). The operator resumes it with POST /resume
-(`paused_markets` / `resume`, see bot/kernel/market_pauses.py). Every trade is stored in `arb_trades`
+through restarts and reloads until the operator resumes it with POST /resume (`paused_markets` /
+`resume`, see bot/kernel/market_pauses.py). Both legs fit the CEX leg's risk limits and balance
+and the pool wallet before either goes out (`arb_pricing`). Every trade is stored in `arb_trades`
 with its computed and realised profit (everything its legs and unwinds moved, marked at the CEX mid).
 """
 
@@ -32,10 +32,8 @@ from bot.core.domain import Market, MarketKey, Side
 from bot.core.events import BookSnapshot, FillEvent, VenueEvent
 from bot.kernel.market_pauses import PauseAnnouncer
 from bot.kernel.market_state import MarketState
-from bot.kernel.new_order import NewOrder, TimeInForce
-from bot.kernel.risk import Refusal
 from strategies.xvenue.arb_legs import LegFlows, unwind_pool
-from strategies.xvenue.arb_pricing import ArbPlan, ArbPricer
+from strategies.xvenue.arb_pricing import ArbPlan, ArbPricer, dry_run_check
 from strategies.xvenue.hedging import HedgeExecutor, HedgeResult
 from strategies.xvenue.store import ArbTradeRow, XvenueLedger
 
@@ -120,7 +118,7 @@ class AmmArbitrageStrategy:
             lambda: self.book,
             slippage_buffer_bps=self.params.slippage_buffer_bps,
             gas_token_price_quote=self.params.gas_token_price_quote,
-            cex_check=self._cex_check,
+            cex_check=dry_run_check(ctx.orders, self.slot),
         )
         self.ledger = XvenueLedger(ctx.store)
         self.hedger = HedgeExecutor(ctx.orders, self.ledger)
@@ -140,11 +138,6 @@ class AmmArbitrageStrategy:
                 self._idle.set()
             if plan is not None:
                 await asyncio.sleep(interval_s)  # let the books settle before looking again
-
-    def _cex_check(self, side: Side, price_ticks: int, size_lots: int) -> Refusal | None:
-        """The order manager's own risk check of a CEX leg, run dry (the pricer sizes by it)."""
-        assert self.ctx is not None
-        return self.ctx.orders.check(self.slot, NewOrder(side, price_ticks, size_lots, TimeInForce.IOC))
 
     async def drain(self) -> None:
         """Before a hot-reload swap: no new trade; a trade in progress finishes (both legs, or
@@ -168,12 +161,11 @@ class AmmArbitrageStrategy:
         assert self.pool is not None and self.pricer is not None
         p, m, clock = self.params, self.market, self.ctx.clock
         price_before = await self.pricer.pool_price()
-        refusal = self.pricer.refusal(plan)
-        if refusal is not None:  # the balances or the position moved since the plan
+        if (refusal := self.pricer.refusal(plan)) is not None:  # balances or position moved since
             self.skipped_by_risk += 1
-            log.warning("arb %s: %s trade of %s %s not sent, a leg does not fit: %s",
-                        self.name, "sell_pool_buy_cex" if plan.sell_pool else "buy_pool_sell_cex",
-                        m.size(plan.cex_lots), m.base, refusal)  # fmt: skip
+            log.warning(
+                "arb %s: trade of %s %s not sent: %s", self.name, m.size(plan.cex_lots), m.base, refusal
+            )
             return None
         book = self.book
         assert book is not None
@@ -382,15 +374,9 @@ class AmmArbitrageStrategy:
 
     def paused_markets(self) -> dict[str, dict[str, str]]:
         """The CEX market, when a failed trade paused it, with the base left unhedged and why."""
-        if not self.paused:
-            return {}
-        return {
-            self.market.key: {
-                "unhedged_base": str(self.unhedged_base),
-                "pool": self.params.pool,
-                "reason": self.pause_reason,
-            }
-        }
+        detail = {"unhedged_base": str(self.unhedged_base), "pool": self.params.pool,
+                  "reason": self.pause_reason}  # fmt: skip
+        return {self.market.key: detail} if self.paused else {}
 
     def hold(self, market_key: str, detail: dict[str, str]) -> bool:
         """A pause stored before a restart (bot.kernel.market_pauses.HeldMarketPauses)."""

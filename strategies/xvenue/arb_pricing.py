@@ -26,6 +26,8 @@ from decimal import Decimal
 from amm.ports import AmmPool
 from bot.core.domain import Market, Side
 from bot.core.events import BookSnapshot
+from bot.kernel.new_order import NewOrder, TimeInForce
+from bot.kernel.order_manager import OrderManager
 from bot.kernel.risk import Refusal, largest_admissible_lots
 from strategies.xvenue.arb_legs import token1_in_for
 from strategies.xvenue.book_vwap import Sweep, sweep
@@ -33,6 +35,15 @@ from strategies.xvenue.hedging import slippage_limit_ticks
 
 # (side, limit price in ticks, size in lots) -> why risk would refuse that CEX order, or None
 CexCheck = Callable[[Side, int, int], Refusal | None]
+
+
+def dry_run_check(orders: OrderManager, slot: int) -> CexCheck:
+    """The order manager's own risk check of an immediate order on `slot`, sending nothing."""
+    return lambda side, price_ticks, lots: orders.check(
+        slot, NewOrder(side, price_ticks, lots, TimeInForce.IOC)
+    )
+
+
 # a CEX leg refused at its price is re-sized at the new price this many times before the trade is skipped
 MAX_RESIZES = 4
 

@@ -3,6 +3,7 @@ leg: a pool swap never goes out only to be unwound because the CEX refused its l
 clock, mock venue, simulated pool). Before this check each case below was 3 trades of 1.87 ETH
 whose CEX leg was refused, each pool swap unwound at a loss of 6.4 USDT, then the market paused."""
 
+import asyncio
 import json
 from decimal import Decimal
 
@@ -77,3 +78,36 @@ def test_a_cex_leg_that_fits_at_no_size_skips_the_trade(tmp_path):
     assert pool.core.sqrt_price_x96 == before and pool.wallet0 == 5 * 10**18  # the pool untouched
     assert [json.loads(e.detail) for e in store.events("alert")] == []
     assert bot.runtime.orders.counters.risk_refused == 0 and bot.active_strategies[0].paused_markets() == {}
+
+
+def test_a_plan_that_no_longer_fits_when_sent_sends_neither_leg(tmp_path):
+    """The position moved between the plan and the send: execute sends nothing."""
+    from bot.core.clock import LoopClock, run_simulated
+    from connectors.mock.venue import MockVenue
+    from tests.ops.kit import run_with_script
+    from tests.xvenue.test_amm_arbitrage import BotWithPool
+
+    config = limited(tmp_path, position_1_eth)
+    pool = _pool(3030.0)
+
+    async def script(bot):
+        arb = bot.active_strategies[0]
+        ledger = XvenueLedger(bot.store)
+        while not ledger.arb_trades():  # the first trade takes the position to its 1 ETH limit
+            await asyncio.sleep(0.01)
+        price = await arb.pricer.pool_price()
+        plan = await arb.pricer.plan_for(True, 50, price)  # a stale plan: 0.5 ETH more
+        wallet, placed = pool.wallet0, bot.runtime.orders.counters.placed
+        row = await arb.execute(plan)
+        return row, arb.skipped_by_risk, pool.wallet0 - wallet, bot.runtime.orders.counters.placed - placed
+
+    async def main():
+        clock = LoopClock(epoch_ns=int(config.bot.sim_start.timestamp() * 1e9))
+        venue = MockVenue("va", config.venues["va"], clock)
+        bot = BotWithPool(config, tmp_path, venues={"va": venue})
+        bot.pool = pool
+        out = await run_with_script(bot, 5, script)
+        await venue.close()
+        return out
+
+    assert run_simulated(main) == (None, 1, 0, 0)  # no row, no swap, no CEX order

@@ -135,11 +135,7 @@ class Bot:
         record = MarketPauseRecord(controls, rt.clock, self.store, lambda: self.active_strategies)
         self.market_pause_record = record
         record.restore(self.active_strategies)  # before any strategy runs
-
-        async def keep_market_pauses() -> None:
-            record.sync(self.active_strategies)
-
-        self.scheduler.add("market_pauses", cfg.risk.check_interval_s, keep_market_pauses)
+        self.scheduler.add("market_pauses", cfg.risk.check_interval_s, record.periodic_sync)
         if self.config_path is not None:
             self.config_watcher = ConfigWatcher(self, self.config_path, b.config_poll_interval_s)
         for name, venue in self.venues.items():
@@ -231,9 +227,8 @@ class Bot:
         return self.market_pause_record.resume(self.active_strategies, market)
 
     def paused_markets(self) -> list[dict[str, Any]]:
-        if self.market_pause_record is None:
-            return paused_markets(self.active_strategies)
-        return self.market_pause_record.paused(self.active_strategies)
+        record, running = self.market_pause_record, self.active_strategies
+        return paused_markets(running) if record is None else record.paused(running)
 
     async def cancel_all(self) -> int:
         """Cancel every open order of ours now (quoting goes on unless paused); returns how many left."""

@@ -124,6 +124,10 @@ class MarketPauseRecord:
         """A strategy paused a market: store it before anything else happens."""
         self.sync(self.strategies())
 
+    async def periodic_sync(self) -> None:
+        """The scheduler's job: pauses of a strategy that does not announce them, stored late."""
+        self.sync(self.strategies())
+
     def sync(self, strategies: Iterable[object]) -> None:
         """Store new or changed pauses (only what differs is written); a stored pause a running
         strategy does not show is handed back to it: only `resume` lifts a pause."""

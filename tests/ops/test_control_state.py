@@ -207,8 +207,10 @@ def test_market_pauses_are_stored_and_handed_back_at_start(tmp_path):
     assert third.paused == {}
 
 
-def test_xemm_market_paused_by_a_failed_hedge_stays_paused_after_a_restart(tmp_path):
+def test_xemm_market_paused_by_a_failed_hedge_stays_paused_after_a_restart_and_a_reload(tmp_path):
     """The real XEMM strategy in a real Bot (simulated clock, mock venues kept across the restart)."""
+    import tomli_w
+
     from bot.app.lifecycle import Bot
     from bot.core.clock import LoopClock, run_simulated
     from connectors.mock.venue import MockVenue
@@ -216,6 +218,8 @@ def test_xemm_market_paused_by_a_failed_hedge_stays_paused_after_a_restart(tmp_p
     from tests.xvenue.test_xemm import FlakyTakerVenue, _config
 
     config = _config(tmp_path, hedge_max_attempts=2)
+    path = tmp_path / "bot.toml"  # the restarted bot's file: a reload rebuilds XEMM
+    path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude_none=True)))
 
     async def until_paused(bot):
         xemm = bot.active_strategies[0]
@@ -229,9 +233,17 @@ def test_xemm_market_paused_by_a_failed_hedge_stays_paused_after_a_restart(tmp_p
         placed = bot.runtime.orders.counters.placed
         await asyncio.sleep(30)
         quiet = (bot.runtime.orders.counters.placed - placed, await our_open_orders(bot))
+        wider = config.model_dump(mode="json", exclude_none=True)
+        wider["strategies"]["x"]["min_profitability_bps"] = 7
+        path.write_text(tomli_w.dumps(wider))
+        assert await bot.reload_config()
+        rebuilt = bot.active_strategies[0]
+        held_after_reload = rebuilt.paused_markets() if rebuilt is not xemm else None
+        await asyncio.sleep(30)
+        quiet_after_reload = (bot.runtime.orders.counters.placed - placed, await our_open_orders(bot))
         resumed = bot.resume_markets("va:BTC/USDT")
         await asyncio.sleep(5)
-        return held, quiet, resumed, await our_open_orders(bot)
+        return held, quiet, held_after_reload, quiet_after_reload, resumed, await our_open_orders(bot)
 
     async def main():
         clock = LoopClock(epoch_ns=int(config.bot.sim_start.timestamp() * 1e9))
@@ -251,15 +263,17 @@ def test_xemm_market_paused_by_a_failed_hedge_stays_paused_after_a_restart(tmp_p
         first = Bot(config, tmp_path, venues=venues)
         paused = await run_with_script(first, 1500, until_paused_then_stop, stop=stop)
         venues["vb"].reject_ioc = 0  # the operator dealt with the taker venue, not yet with the pause
-        out = await run_with_script(Bot(config, tmp_path, venues=venues), 40, after_restart)
+        out = await run_with_script(Bot(config, tmp_path, venues=venues, config_path=path), 80, after_restart)
         for v in venues.values():
             await v.close()
         return paused, out
 
-    paused, (held, quiet, resumed, open_after) = run_simulated(main)
+    paused, (held, quiet, held_after_reload, quiet_after_reload, resumed, open_after) = run_simulated(main)
     assert list(paused) == ["va:BTC/USDT"] and paused["va:BTC/USDT"]["unhedged_base"] != "0"
     assert held == paused  # the same market, the same size left unhedged
     assert quiet == (0, 0)  # 30 s after the restart: nothing placed on the paused maker market
+    assert held_after_reload == paused  # the rebuilt instance holds it before it quotes
+    assert quiet_after_reload == (0, 0)  # 30 s after the reload: still nothing placed
     assert resumed == ["va:BTC/USDT"] and open_after > 0
     store = Store(config.bot.database_url, config.bot.instance_id)
     assert ControlStore(store, config.bot.instance_id).with_prefix("market_pause:") == {}

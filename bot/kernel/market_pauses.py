@@ -12,8 +12,8 @@ A per-market pause holds until the operator resumes it, whatever happens in betw
 - a stored pause a running strategy does not show (a rebuilt instance, a strategy that lifted it
   on its own) is handed back to it again by `sync`; one whose strategy or market is gone from the
   config stays stored and listed until it is resumed;
-- only `resume_markets` (POST /resume, `mmbot resume`) lifts it: logged, stored as a
-  `market_resume` event (notified like other events) and removed from the store.
+- only the operator's resume (`MarketPauseRecord.resume`: POST /resume on the ops endpoint) lifts
+  it: logged, stored as a `market_resume` event (notified like other events), removed from the store.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ class MarketPauseRecord:
         names = {_name(p["strategy"], p["market"]) for p in shown}
         orphans = [
             {"strategy": name.split("|", 1)[0], "market": name.split("|", 1)[1], **detail,
-             "note": "its strategy no longer trades this market"}
+             "note": "no running strategy holds it: its strategy or market left the config"}
             for name, detail in self._stored.items()
             if name not in names
         ]  # fmt: skip
@@ -166,10 +166,7 @@ class MarketPauseRecord:
         """Resume `market` (None: every paused market): in each strategy that paused it, and in the
         store; each resume logged and stored as an event. Returns the market keys resumed."""
         running = list(strategies)
-        for p in self.paused(running):
-            if market in (None, p["market"]) and _name(p["strategy"], p["market"]) not in self._stored:
-                self.sync(running)  # paused since the last sync: stored first, then resumed
-                break
+        self.sync(running)  # what the strategies show now is what the resume events say
         resumed = []
         by_name = {s.name: s for s in pausing_strategies(running)}
         for name, detail in list(self._stored.items()):

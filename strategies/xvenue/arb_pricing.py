@@ -148,8 +148,9 @@ class ArbPricer:
 
     def _cex_cap(self, sell_pool: bool, max_lots: int) -> int:
         """The largest CEX leg risk admits (its limits and free balance), priced at the limit the
-        book gives `max_lots` (a smaller leg is sent at a better limit). The venue's minimum is a
-        floor, not a cap: it is checked on the final plan."""
+        book gives `max_lots`: a smaller buy has a lower limit and fits as well; a smaller sell
+        has a higher one, checked again on the plan (best_plan). The venue's minimum is a floor,
+        not a cap: it is checked on the plan too."""
         book = self.latest_book()
         if self.cex_check is None or book is None or max_lots <= 0:
             return max_lots

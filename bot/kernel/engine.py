@@ -99,6 +99,7 @@ class Engine:
         self._unowned: set[int] = set()  # slots whose strategy went away: orders to cancel
         # Active strategies' on_event hooks, called after the engine applied each event.
         self.listeners: list[Callable[[VenueEvent], None]] = []
+        orders.self_trade.requote = self.requote_slot  # a quote held by its own market's orders
 
     # ---- event intake (the venues' sink) ---------------------------------------------------
 
@@ -369,5 +370,6 @@ async def requote_market(
 ) -> None:
     """Move one market's live orders to its one-market `targets`: the order diff's cancels and
     new quotes go out together through the order manager's `submit`."""
-    diff = diff_orders(orders.orders_of(slot), targets, policy, now_ns)
+    quotes = [o for o in orders.orders_of(slot) if not o.request.immediate_or_cancel]  # not a hedge
+    diff = diff_orders(quotes, targets, policy, now_ns)
     await orders.submit(slot, diff.place, cancel=diff.cancel)

@@ -37,7 +37,7 @@ class OrderCounters:
     risk_refused: int = 0
     fills: int = 0
     duplicate_fills: int = 0
-    self_trade_held: int = 0  # quote targets held back by the cross-venue self-trade guard
+    self_trade_held: int = 0  # quote targets held back by the self-trade guard
 
 
 class OrderManager:
@@ -102,19 +102,22 @@ class OrderManager:
     ) -> list[Order]:
         """Place `new_orders` on one market, cancelling `cancel` concurrently (a requote).
 
-        Every order is checked the same way before anything is sent: an order that can rest and
-        would cross one of our orders on another venue of the market's self-trade group is held
-        back (`bot.kernel.self_trade`: the group's owner is asked to requote when an order of the
-        group closes), then risk may refuse it; the rest are stored and tracked before the first
-        await, so a sync of another venue that runs meanwhile sees them. Returns the orders sent,
-        each in its state after the venue's answer (an immediate-or-cancel order is usually
-        filled or expired: the ack carries the filled lots, the fills arrive as events; a venue
-        rejection leaves it REJECTED). Held-back and risk-refused orders are not in the list.
+        Every order is checked the same way before anything is sent (`bot.kernel.self_trade`): an
+        order that takes (IOC, plain limit) first has our resting orders in its way on this market
+        cancelled and its limit capped short of any still there; an order that can rest and would
+        cross one of our orders on this market or another venue of its self-trade group is held
+        back (a requote is asked when that order closes); then risk may refuse it. The rest are
+        stored and tracked before the next await, so a sync that runs meanwhile sees them. Returns
+        the orders sent, each in its state after the venue's answer (an immediate-or-cancel order
+        is usually filled or expired: the ack carries the filled lots, the fills arrive as events;
+        a venue rejection leaves it REJECTED). Held-back and risk-refused orders are not listed.
         """
         market = self.state.markets[slot]
-        resting = [o for o in new_orders if o.rests]
-        if resting or not new_orders:  # a requote (even to no quote) settles the slot's hold, a hedge not
-            allowed, held = self.self_trade.split(slot, resting)
+        quoting = not new_orders or any(o.rests for o in new_orders)  # a requote settles holds, a hedge not
+        if any(o.takes for o in new_orders):
+            new_orders = await self.self_trade.make_way(slot, new_orders, lambda o: self._cancel(market, o))
+        if quoting:
+            allowed, held = self.self_trade.split(slot, [o for o in new_orders if o.rests])
             if held:
                 self.counters.self_trade_held += len(held)
                 log.debug("self-trade guard held %s: %s", market.key, held)

@@ -11,7 +11,7 @@ from bot.kernel.new_order import NewOrder, TimeInForce
 from bot.kernel.order_diff import RefreshPolicy
 from bot.kernel.order_manager import OrderManager
 from bot.kernel.risk import RiskLimits
-from bot.kernel.self_trade import SelfTradeGuard
+from bot.kernel.self_trade import SelfTradeGuard, clear_limit, in_the_way, reaches
 from bot.kernel.store import Store
 from bot.kernel.targets import QuoteTargets
 from connectors.mock.params import MockVenueParams
@@ -54,23 +54,106 @@ def test_a_new_quote_at_or_through_our_order_on_the_other_venue_is_held():
     allowed, held = guard.split(0, [buy_ok, buy_at, buy_through, sell_at, sell_ok])
     assert allowed == [buy_ok, sell_ok]
     assert held == [buy_at, buy_through, sell_at]
-    # the other way round, on the coarser tick: vb bids against va's ask at 60000.3
+    # the other way round, on the coarser tick: vb bids against va's ask at 60000.3 (vb's own
+    # orders aside: they hold vb's quotes too, below)
+    slot_orders[1] = {}
     slot_orders[0] = {"c9": _order(9, VA, Side.SELL, 600_003, OrderState.OPEN)}
     allowed, held = guard.split(1, [NewOrder(Side.BUY, 120_000, 1), NewOrder(Side.BUY, 120_001, 1)])
     assert (allowed, held) == ([NewOrder(Side.BUY, 120_000, 1)], [NewOrder(Side.BUY, 120_001, 1)])
-    # a market in no group is never held; a slot's own orders never hold its quotes back
+    # a market in no group is held by nothing but its own orders
     assert guard.split(2, [buy_through]) == ([buy_through], [])
-    slot_orders[1] = {}
-    assert guard.split(0, [NewOrder(Side.BUY, 600_004, 1)]) == ([NewOrder(Side.BUY, 600_004, 1)], [])
     assert released == []
+
+
+def test_a_new_quote_never_crosses_our_own_orders_on_its_own_market_whoever_placed_them():
+    """Bot-wide, any strategy: vc is in no group; an IOC in flight there (another strategy's
+    hedge) holds a quote it would trade against, as does a resting order being cancelled."""
+    guard, slot_orders, released = _guard()
+    released_vc: list[int] = []
+    guard.requote = released_vc.append
+    on_vc = [
+        _order(1, VC, Side.BUY, 600_100, OrderState.PENDING_NEW, ioc=True),  # a hedge buying to 60010.0
+        _order(2, VC, Side.BUY, 599_000, OrderState.PENDING_CANCEL),  # 59900.0, still on the book
+        _order(3, VC, Side.SELL, 601_000, OrderState.FILLED),  # gone: holds nothing
+    ]
+    slot_orders[2] = {o.client_order_id: o for o in on_vc}
+    ask_in_ioc = NewOrder(Side.SELL, 600_100, 1)  # 60010.0: the hedge would take it
+    ask_ok = NewOrder(Side.SELL, 600_101, 1)
+    bid_ok = NewOrder(Side.BUY, 600_099, 1)  # same side as the hedge: no conflict
+    assert guard.split(2, [ask_in_ioc, ask_ok, bid_ok]) == ([ask_ok, bid_ok], [ask_in_ioc])
+    del slot_orders[2]["c1"]  # the hedge is done: the held market requotes through the engine
+    guard.order_closed(2)
+    assert (released_vc, released) == ([2], [])
+    assert guard.split(2, [ask_in_ioc]) == ([ask_in_ioc], [])
+    assert guard.split(2, [NewOrder(Side.SELL, 599_000, 1)]) == ([], [NewOrder(Side.SELL, 599_000, 1)])
+    # a grouped market's own orders hold it as well: va's ask blocks va's new bid
+    slot_orders[0] = {"c9": _order(9, VA, Side.SELL, 600_003, OrderState.OPEN)}
+    assert guard.split(0, [NewOrder(Side.BUY, 600_003, 1)]) == ([], [NewOrder(Side.BUY, 600_003, 1)])
+
+
+def test_a_taker_cancels_what_is_in_its_way_and_caps_its_limit_short_of_what_is_left():
+    ours = [
+        _order(1, VC, Side.SELL, 600_010, OrderState.OPEN),  # in the way of a buy to 600_020
+        _order(2, VC, Side.SELL, 600_015, OrderState.PARTIALLY_FILLED),  # in the way
+        _order(3, VC, Side.SELL, 600_005, OrderState.PENDING_NEW),  # may rest: cannot cancel it yet
+        _order(4, VC, Side.SELL, 600_008, OrderState.PENDING_CANCEL),  # its cancel is under way
+        _order(5, VC, Side.SELL, 600_030, OrderState.OPEN),  # beyond the limit
+        _order(6, VC, Side.BUY, 599_000, OrderState.OPEN),  # same side
+        _order(7, VC, Side.SELL, 600_001, OrderState.PENDING_NEW, ioc=True),  # never rests
+    ]
+    assert [o.client_order_id for o in in_the_way(Side.BUY, 600_020, ours)] == ["c1", "c2"]
+    assert clear_limit(Side.BUY, 600_020, ours) == 600_004  # one tick short of the pending-new ask
+    assert clear_limit(Side.BUY, 600_004, ours) == 600_004
+    assert clear_limit(Side.SELL, 598_000, ours) == 599_001
+    assert in_the_way(Side.SELL, 599_001, ours) == []
+    assert clear_limit(Side.BUY, 5, [_order(8, VC, Side.SELL, 1, OrderState.OPEN)]) is None
+    assert [reaches(Side.BUY, 10, p) for p in (9, 10, 11)] == [True, True, False]
+    assert [reaches(Side.SELL, 10, p) for p in (9, 10, 11)] == [False, True, True]
+
+
+def test_make_way_reserves_the_market_for_the_taker_until_its_cancels_are_done():
+    """While our quote in a hedge's way is being cancelled, the quoting strategy's requote of that
+    market (it just lost its order) must not put a crossing quote back."""
+    guard, slot_orders, _ = _guard()
+    released_vc: list[int] = []
+    guard.requote = released_vc.append
+    slot_orders[2] = {"c1": _order(1, VC, Side.SELL, 600_010, OrderState.OPEN)}
+    hedge = NewOrder(Side.BUY, 600_020, 3, TimeInForce.IOC)
+    seen: dict[str, object] = {}
+
+    async def cancel(order: Order) -> None:
+        await asyncio.sleep(0.1)  # the venue answers later; a requote runs meanwhile
+        seen["requote"] = guard.split(2, [NewOrder(Side.SELL, 600_010, 1), NewOrder(Side.SELL, 600_021, 1)])
+        order.transition(OrderState.CANCELLED, 1)
+        del slot_orders[2][order.client_order_id]
+
+    async def main() -> list[NewOrder]:
+        return await guard.make_way(2, [hedge], cancel)
+
+    assert run_simulated(main) == [hedge]  # nothing left in the way: sent as asked
+    assert seen["requote"] == ([NewOrder(Side.SELL, 600_021, 1)], [NewOrder(Side.SELL, 600_010, 1)])
+    assert released_vc == [2]  # the reservation ended: the held quote is asked again
+    assert (guard.cancelled_for_takers, guard.capped_takers) == (1, 0)
+    # a cancel that fails leaves the quote on the book: the hedge is capped one tick short of it
+    slot_orders[2] = {"c2": _order(2, VC, Side.SELL, 600_010, OrderState.OPEN)}
+
+    async def failing(order: Order) -> None:
+        return None
+
+    async def again() -> list[NewOrder]:
+        return await guard.make_way(2, [hedge, NewOrder(Side.SELL, 700_000, 1)], failing)
+
+    assert run_simulated(again) == [
+        NewOrder(Side.BUY, 600_009, 3, TimeInForce.IOC),
+        NewOrder(Side.SELL, 700_000, 1),
+    ]
+    assert (guard.cancelled_for_takers, guard.capped_takers) == (2, 1)
 
 
 def test_a_held_slot_is_released_once_when_an_order_of_the_other_venue_closes():
     guard, slot_orders, released = _guard()
     slot_orders[1] = {"c1": _order(1, VB, Side.SELL, 120_001, OrderState.OPEN)}
     guard.split(0, [NewOrder(Side.BUY, 600_005, 1)])  # held
-    guard.order_closed(0)  # its own venue's orders do not change its conflicts
-    assert released == []
     slot_orders[1] = {}
     guard.order_closed(1)
     guard.order_closed(1)

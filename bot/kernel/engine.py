@@ -99,7 +99,6 @@ class Engine:
         self._unowned: set[int] = set()  # slots whose strategy went away: orders to cancel
         # Active strategies' on_event hooks, called after the engine applied each event.
         self.listeners: list[Callable[[VenueEvent], None]] = []
-        orders.self_trade.requote = self.requote_slot  # a quote held by its own market's orders
 
     # ---- event intake (the venues' sink) ---------------------------------------------------
 

@@ -132,6 +132,7 @@ class Bot:
         )
         install_strategies(build_strategies(cfg, rt.state, rt.clock.now_ns()), rt.engine, self.active)
         self.metrics.watch_lp(lambda: self.active_strategies)
+        self.metrics.watch_edges(lambda: self.active_strategies, rt.clock)
         record = self.market_pause_record = MarketPauseRecord(controls, rt.clock)
         record.restore(self.active_strategies)
 

@@ -48,7 +48,7 @@ class EdgeAlertParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     window_s: float = Field(900.0, gt=0, description="rolling window of round trips, seconds")
-    min_round_trips: int = Field(5, ge=1, description="no verdict on fewer round trips")
+    min_round_trips: int = Field(10, ge=1, description="no verdict on fewer round trips")
     alert_below_bps: float = Field(0.0, description="alert when the window's realised edge is below")
 
 
@@ -166,7 +166,7 @@ class EdgeMonitor:
             maker_price=str(trip.maker_price),
             assumed_hedge_price=str(assumed.price),
             assumed_from=assumed.source,
-            taker_at_fill_price=trip.taker_at_fill_price,
+            taker_at_fill_price=f"{float(trip.taker_at_fill_price):.10g}",
             realised_hedge_price=str(realised),
             shortfall_bps=shortfall_bps(trip.maker_side, assumed.price, realised),
             realised_edge_bps=float(trip.edge_quote / notional * 10_000),

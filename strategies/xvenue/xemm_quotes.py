@@ -119,7 +119,7 @@ class XemmQuotes:
         price and costs when it was not quoted by this run: a restart)."""
         remembered = self._assumed.get((slot, maker_side), {}).get(price_ticks)
         if remembered is not None:
-            return AssumedHedge(Decimal(repr(remembered)), "quote")
+            return AssumedHedge(Decimal(f"{remembered:.10g}"), "quote")  # VWAP: float noise off
         m = self.makers[slot]
         cost = Decimal(repr(self.cost_fraction(m)))
         return AssumedHedge(derived_hedge_price(maker_side, m.market.price(price_ticks), cost), "derived")

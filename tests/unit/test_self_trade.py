@@ -274,3 +274,52 @@ def test_order_manager_holds_a_crossing_quote_until_the_other_venue_moves(tmp_pa
         2,
     )
     assert fourth == ([True], [], 3)
+
+
+def test_a_hedge_never_trades_with_another_strategys_quote_on_its_own_market(tmp_path):
+    """#22 item 6 on one mock venue: strategy A rests an ask inside the book; another strategy's
+    IOC buy (an XEMM hedge) goes through its price. The ask is cancelled first, A's requote
+    meanwhile is held back, the hedge fills on the other participants' asks, and the venue's own
+    self-trade prevention never has to act (before: it expired A's ask as the hedge arrived)."""
+    policy = RefreshPolicy(0, 0.0, 10**12)
+    ask = QuoteTargets.one_market(asks=[(600_030, 2)])  # 60003.0: inside the background's 60060.1
+
+    async def main():
+        clock = LoopClock()
+        vb = MockVenue("vb", _venue_params("vb", "0.1", 2), clock)
+        await vb.connect()
+        state = MarketState([vb.exchange.markets["BTC/USDT"]], [5], [100])
+        limits = RiskLimits(Decimal(10_000), Decimal(100_000), 10)
+        orders = OrderManager(
+            "t1", {"vb": vb}, state, Store(f"sqlite:///{tmp_path}/s.sqlite"), clock, limits, 1
+        )
+        orders.apply_balances("vb", await vb.fetch_balances())
+        requoted: list[int] = []
+        orders.self_trade.requote = requoted.append
+        await requote_market(orders, 0, ask, policy, clock.now_ns())
+        quote = orders.orders_of(0)[0]
+
+        async def a_requotes_while_the_hedge_waits() -> None:
+            await asyncio.sleep(0.005)  # the cancel of its ask is on its way
+            await requote_market(orders, 0, ask, policy, clock.now_ns())
+
+        hedge_ioc = NewOrder(Side.BUY, 601_200, 3, TimeInForce.IOC)  # up to 60120.0
+        sent, _ = await asyncio.gather(orders.submit(0, [hedge_ioc]), a_requotes_while_the_hedge_waits())
+        hedge = sent[0]
+        during = (hedge.state, hedge.filled_lots, quote.state, quote.reason, orders.counters.self_trade_held)
+        released = list(requoted)
+        await requote_market(orders, 0, ask, policy, clock.now_ns())  # the release's requote
+        resting = [(o.side, o.price_ticks) for o in await vb.fetch_open_orders("BTC/USDT")]
+        fills = [
+            (f.client_order_id, f.side, f.price_ticks, f.is_maker) for f in vb.exchange.fills(vb.account_id)
+        ]
+        counts = (orders.self_trade.cancelled_for_takers, orders.self_trade.capped_takers)
+        await vb.close()
+        return during, released, resting, fills, counts, hedge.client_order_id
+
+    during, released, resting, fills, counts, hedge_id = run_simulated(main)
+    assert during == (OrderState.FILLED, 3, OrderState.CANCELLED, None, 1)  # not expired by the venue
+    assert released == [0]
+    assert resting == [(Side.SELL, 600_030)]  # A's ask is back once the hedge is done
+    assert fills == [(hedge_id, Side.BUY, 600_601, False)]  # no fill with ourselves on either side
+    assert counts == (1, 0)

@@ -66,8 +66,7 @@ class OrderManager:
         self.balances: dict[str, dict[str, Balance]] = {name: {} for name in venues}
         self.pnl: list[MarketPnl] = [MarketPnl(m.base, m.quote) for m in state.markets]
         self.counters = OrderCounters()
-        # Groups of slots (one instrument on several venues) whose quotes never cross each other.
-        self.self_trade = SelfTradeGuard(state.markets, self._slot_orders)
+        self.self_trade = SelfTradeGuard(state.markets, self._slot_orders)  # our orders never trade
         # (market, "place" | "cancel", sent_ns, answered_ns) of every venue round trip: metrics.
         self.on_round_trip: Callable[[Market, str, int, int], None] | None = None
 
@@ -102,15 +101,14 @@ class OrderManager:
     ) -> list[Order]:
         """Place `new_orders` on one market, cancelling `cancel` concurrently (a requote).
 
-        Every order is checked the same way before anything is sent (`bot.kernel.self_trade`): an
-        order that takes (IOC, plain limit) first has our resting orders in its way on this market
-        cancelled and its limit capped short of any still there; an order that can rest and would
-        cross one of our orders on this market or another venue of its self-trade group is held
-        back (a requote is asked when that order closes); then risk may refuse it. The rest are
-        stored and tracked before the next await, so a sync that runs meanwhile sees them. Returns
-        the orders sent, each in its state after the venue's answer (an immediate-or-cancel order
-        is usually filled or expired: the ack carries the filled lots, the fills arrive as events;
-        a venue rejection leaves it REJECTED). Held-back and risk-refused orders are not listed.
+        Every order is checked the same way first (`bot.kernel.self_trade`): a taker (IOC, plain
+        limit) has our resting orders in its way on this market cancelled, its limit capped short
+        of any left; an order that can rest and would cross ours on this market or another venue
+        of its self-trade group is held back (requoted when that order closes); risk may refuse
+        it. The rest are stored and tracked before the next await, so a sync that runs meanwhile
+        sees them. Returns the orders sent, each in its state after the venue's answer (an IOC is
+        usually filled or expired: the ack carries the filled lots, the fills arrive as events; a
+        venue rejection leaves it REJECTED). Held-back and risk-refused orders are not listed.
         """
         market = self.state.markets[slot]
         quoting = not new_orders or any(o.rests for o in new_orders)  # a requote settles holds, a hedge not
@@ -364,14 +362,16 @@ class OrderManager:
     def _set_state(self, order: Order, new_state: OrderState, reason: str | None = None) -> None:
         order.transition(new_state, self.clock.now_ns(), reason)
         self.store.record_order_state(order)
+        slot = self.state.slot(order.request.venue, order.request.symbol)
         if new_state.is_terminal:
             self.live.pop(order.client_order_id, None)
             self._stored_fill_lots.pop(order.client_order_id, None)
-            slot = self.state.slot(order.request.venue, order.request.symbol)
             if slot is not None:
                 self._slot_orders[slot].pop(order.client_order_id, None)
                 self.state.mark_dirty(slot)
                 self.self_trade.order_closed(slot)
+        elif slot is not None:
+            self.self_trade.order_moved(slot)  # a taker waiting for it may go on
 
     def adopt(self, order: Order) -> None:
         """Track an order found open on the venue at start (reconciliation)."""

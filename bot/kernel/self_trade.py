@@ -13,12 +13,13 @@ Two rules, both on the orders we hold (any strategy's), not on targets:
   exact Decimals, so venues with different ticks compare correctly.
 - **An order that takes (immediate-or-cancel, or a plain limit) never trades against our own
   resting orders on its market.** A market maker wants the hedge done, not a quote's queue
-  place: our resting orders the taker would reach are cancelled first (`in_the_way`), and the
-  market is reserved for the taker meanwhile so no new crossing quote goes out (`making_way`);
-  what is still live after the cancels (a quote pending new, a cancel that failed or is not
-  confirmed yet) caps the taker's limit one tick short of it (`clear_of_own`). A hedge capped
-  that way takes the other participants' liquidity up to our quote and retries for the rest;
-  trading with ourselves would leave the bot's exposure where it was and pay both fees.
+  place: our resting orders the taker would reach are cancelled first (`in_the_way`; one still
+  pending new is cancelled once acknowledged, one pending cancel waited for, up to
+  `TAKER_WAIT_S`), and the market is reserved for the taker meanwhile so no new crossing quote
+  goes out (`making_way`); what is still live after that (a cancel the venue refused, a venue
+  that does not answer) caps the taker's limit one tick short of it (`clear_of_own`). A hedge
+  capped that way takes the other participants' liquidity up to our quote and retries for the
+  rest; trading with ourselves would leave the bot's exposure where it was and pay both fees.
 
 A held-back target is not remembered: its slot is released (the owner's callback, or the engine's
 requote for a market in no group) as soon as an order it conflicts with closes or a reservation
@@ -40,6 +41,12 @@ from bot.core.domain import Market, Order, OrderState, Side
 from bot.kernel.new_order import NewOrder
 
 log = logging.getLogger("mmbot.orders")
+
+# How long a taker waits for our own orders in its way that are pending (new: to cancel them once
+# acknowledged; cancel: for the venue's answer) before it is capped short of them: a round trip
+# or two on a live venue, bounded so that a venue that does not answer cannot stall a hedge.
+TAKER_WAIT_S = 0.5
+WAITED_FOR = (OrderState.PENDING_NEW, OrderState.PENDING_CANCEL)
 
 
 @dataclass(slots=True)
@@ -90,7 +97,7 @@ def in_the_way(side: Side, limit_ticks: int, ours: Iterable[Order]) -> list[Orde
         o
         for o in ours
         if can_rest(o)
-        and o.state not in (OrderState.PENDING_NEW, OrderState.PENDING_CANCEL)
+        and o.state not in WAITED_FOR
         and o.request.side is side.opposite
         and reaches(side, limit_ticks, o.request.price_ticks)
     ]
@@ -116,6 +123,7 @@ class SelfTradeGuard:
         self._owned: dict[int, tuple[object, list[StpGroup]]] = {}  # id(owner) -> (owner, groups)
         self._held: set[int] = set()  # slots with a target held back, waiting for a release
         self._reserved: dict[int, list[NewOrder]] = {}  # slot -> takers we are making way for
+        self._moved: dict[int, asyncio.Event] = {}  # slot -> set when one of its orders moves
         # Releases a held market in no group (its own venue's orders held it): the engine's requote.
         self.requote: Callable[[int], None] | None = None
         self.cancelled_for_takers = 0  # our resting orders cancelled out of a taker's way
@@ -197,6 +205,7 @@ class SelfTradeGuard:
 
     def order_closed(self, slot: int) -> None:
         """An order of `slot` left the venue: held-back quotes of its market and group may go."""
+        self.order_moved(slot)
         if not self._held:
             return
         group = self._group_of.get(slot)
@@ -246,18 +255,28 @@ class SelfTradeGuard:
             return None
         return taker if limit == taker.price_ticks else dataclasses.replace(taker, price_ticks=limit)
 
+    def order_moved(self, slot: int) -> None:
+        """An order of `slot` changed state (acknowledged, cancel confirmed or refused)."""
+        moved = self._moved.get(slot)
+        if moved is not None:
+            moved.set()
+
     async def make_way(
-        self, slot: int, new_orders: Sequence[NewOrder], cancel: Callable[[Order], Awaitable[None]]
+        self,
+        slot: int,
+        new_orders: Sequence[NewOrder],
+        cancel: Callable[[Order], Awaitable[None]],
+        wait_s: float = TAKER_WAIT_S,
     ) -> list[NewOrder]:
-        """`new_orders` of `slot` once the takers among them are clear of our own resting orders:
-        those in their way cancelled (`cancel`, the order manager's) while the market is reserved
-        for them, each taker then capped short of what is still there (or dropped)."""
+        """`new_orders` of `slot` once the takers among them are clear of our own resting orders,
+        the market reserved for them meanwhile: those in their way are cancelled (`cancel`, the
+        order manager's; each once), those pending (new: cancelled once acknowledged; cancel: its
+        answer) are waited for up to `wait_s`; each taker is then capped short of what is still
+        there (or dropped)."""
         takers = [o for o in new_orders if o.takes]
-        blocking = self.in_the_way(slot, takers)
-        if blocking:
-            self.cancelled_for_takers += len(blocking)
+        if any(self._crossing(slot, takers)):
             with self.making_way(slot, takers):
-                await asyncio.gather(*(cancel(o) for o in blocking))
+                await self._clear(slot, takers, cancel, wait_s)
         out: list[NewOrder] = []
         for new in new_orders:
             clear = self.clear_of_own(slot, new) if new.takes else new
@@ -267,3 +286,36 @@ class SelfTradeGuard:
             if clear is not None:
                 out.append(clear)
         return out
+
+    def _crossing(self, slot: int, takers: Sequence[NewOrder]) -> Iterator[Order]:
+        """Our orders of `slot` that may rest and that one of `takers` would trade against."""
+        for order in self._slot_orders[slot].values():
+            r = order.request
+            if can_rest(order) and any(
+                r.side is t.side.opposite and reaches(t.side, t.price_ticks, r.price_ticks) for t in takers
+            ):
+                yield order
+
+    async def _clear(
+        self, slot: int, takers: Sequence[NewOrder], cancel: Callable[[Order], Awaitable[None]], wait_s: float
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + wait_s
+        tried: set[str] = set()  # a cancel the venue refused is not retried: the taker is capped
+        while True:
+            blocking = [o for o in self.in_the_way(slot, takers) if o.client_order_id not in tried]
+            if blocking:
+                tried.update(o.client_order_id for o in blocking)
+                self.cancelled_for_takers += len(blocking)
+                await asyncio.gather(*(cancel(o) for o in blocking))
+                continue
+            pending = [o for o in self._crossing(slot, takers) if o.state in WAITED_FOR]
+            if not pending or loop.time() >= give_up:
+                return
+            moved = self._moved[slot] = asyncio.Event()
+            try:
+                await asyncio.wait_for(moved.wait(), give_up - loop.time())
+            except TimeoutError:
+                pass
+            finally:
+                self._moved.pop(slot, None)

@@ -3,6 +3,8 @@
 import asyncio
 from decimal import Decimal
 
+import pytest
+
 from bot.core.clock import LoopClock, run_simulated
 from bot.core.domain import Market, Order, OrderState, Side
 from bot.kernel.engine import requote_market
@@ -11,7 +13,7 @@ from bot.kernel.new_order import NewOrder, TimeInForce
 from bot.kernel.order_diff import RefreshPolicy
 from bot.kernel.order_manager import OrderManager
 from bot.kernel.risk import RiskLimits
-from bot.kernel.self_trade import SelfTradeGuard, clear_limit, in_the_way, reaches
+from bot.kernel.self_trade import TAKER_WAIT_S, SelfTradeGuard, clear_limit, in_the_way, reaches
 from bot.kernel.store import Store
 from bot.kernel.targets import QuoteTargets
 from connectors.mock.params import MockVenueParams
@@ -323,3 +325,44 @@ def test_a_hedge_never_trades_with_another_strategys_quote_on_its_own_market(tmp
     assert resting == [(Side.SELL, 600_030)]  # A's ask is back once the hedge is done
     assert fills == [(hedge_id, Side.BUY, 600_601, False)]  # no fill with ourselves on either side
     assert counts == (1, 0)
+
+
+def test_a_taker_waits_for_our_pending_orders_in_its_way_then_caps_short_of_what_never_answered():
+    guard, slot_orders, _ = _guard()
+    hedge = NewOrder(Side.BUY, 600_020, 3, TimeInForce.IOC)
+    cancelled: list[str] = []
+
+    async def cancel(order: Order) -> None:
+        cancelled.append(order.client_order_id)
+        await asyncio.sleep(0.04)
+        order.transition(OrderState.CANCELLED, 1)
+        del slot_orders[2][order.client_order_id]
+        guard.order_closed(2)
+
+    async def acked_later(order: Order, after_s: float) -> None:
+        await asyncio.sleep(after_s)
+        order.transition(OrderState.OPEN, 1)
+        guard.order_moved(2)
+
+    async def main() -> tuple[list[NewOrder], float, list[NewOrder], float]:
+        loop = asyncio.get_running_loop()
+        # a quote sent just before the hedge: cancelled as soon as the venue acknowledged it
+        quote = _order(1, VC, Side.SELL, 600_010, OrderState.PENDING_NEW)
+        slot_orders[2] = {quote.client_order_id: quote}
+        started = loop.time()
+        ack = asyncio.create_task(acked_later(quote, 0.02))
+        first = await guard.make_way(2, [hedge], cancel)
+        first_s = loop.time() - started
+        await ack
+        # one the venue never acknowledges: the hedge goes after TAKER_WAIT_S, short of it
+        slot_orders[2] = {"c2": _order(2, VC, Side.SELL, 600_010, OrderState.PENDING_NEW)}
+        started = loop.time()
+        second = await guard.make_way(2, [hedge], cancel)
+        return first, first_s, second, loop.time() - started
+
+    first, first_s, second, second_s = run_simulated(main)
+    assert (first, cancelled) == ([hedge], ["c1"])
+    assert first_s == pytest.approx(0.06)  # its ack, then our cancel's round trip
+    assert second == [NewOrder(Side.BUY, 600_009, 3, TimeInForce.IOC)]
+    assert second_s == pytest.approx(TAKER_WAIT_S)
+    assert (guard.cancelled_for_takers, guard.capped_takers) == (1, 1)

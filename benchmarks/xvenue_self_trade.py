@@ -3,7 +3,9 @@
 XEMM makes on va and hedges on vb; a `multi_venue_mm` strategy quotes vb and vc half a bp from
 each venue's mid, so XEMM's hedge IOCs on vb run through our own quotes there. Printed per seed:
 round trips (hedged), our orders the venue's own self-trade prevention had to expire (each one a
-wash trade on a venue without it), fills with ourselves on both sides, and hedge alerts. Every
+wash trade on a venue without it), fills with ourselves on both sides, hedge delay from the
+maker fill to the round trip's close (p50, max: clearing our own quotes first costs a hedge a
+cancel round trip), and hedge alerts. Every
 figure is read from the bot's store, so the same script measures any version: the baseline is
 this script run against a checkout of the commit before the change.
 
@@ -19,7 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import text
 
@@ -27,6 +29,7 @@ from bot.app.config import AppConfig, validate_config
 from bot.app.lifecycle import Bot
 from bot.core.clock import LoopClock, run_simulated
 from bot.kernel.store import Store
+from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import MockVenue
 from tests.kit import small_config_dict
 
@@ -65,14 +68,14 @@ def config(tmp: str, seed: int) -> AppConfig:
     return validate_config(data)
 
 
-def run(seed: int, seconds: float) -> dict[str, int]:
+def run(seed: int, seconds: float) -> dict[str, int | float]:
     tmp = tempfile.mkdtemp()
     cfg = config(tmp, seed)
 
     async def main() -> None:
         clock = LoopClock(epoch_ns=int(cfg.bot.sim_start.timestamp() * 1e9))
-        venues = {name: MockVenue(name, cfg.venues[name], clock) for name in VENUES}
-        await Bot(cfg, Path(tmp), venues=venues).run(duration_s=seconds)  # type: ignore[arg-type]
+        venues = {name: MockVenue(name, cast(MockVenueParams, cfg.venues[name]), clock) for name in VENUES}
+        await Bot(cfg, Path(tmp), venues=dict(venues)).run(duration_s=seconds)
         for venue in venues.values():
             await venue.close()
 
@@ -83,7 +86,7 @@ def run(seed: int, seconds: float) -> dict[str, int]:
         def count(sql: str) -> int:
             return int(conn.execute(text(sql)).scalar() or 0)
 
-        out = {
+        out: dict[str, int | float] = {
             "round_trips": count("select count(*) from xemm_round_trips"),
             "hedged": count("select count(*) from xemm_round_trips where status = 'hedged'"),
             "venue_stp_expired": count("select count(*) from orders where reason like 'self-trade%'"),
@@ -92,6 +95,15 @@ def run(seed: int, seconds: float) -> dict[str, int]:
                 " group by venue, venue_trade_id having count(*) > 1)"
             ),
         }
+        delays_ms = sorted(
+            (done - fill) / 1e6
+            for fill, done in conn.execute(
+                text("select fill_ts_ns, done_ts_ns from xemm_round_trips where status = 'hedged'")
+            )
+        )
+    if delays_ms:  # what clearing our own quotes out of the way costs a hedge
+        out["hedge_ms_p50"] = round(delays_ms[len(delays_ms) // 2])
+        out["hedge_ms_max"] = round(delays_ms[-1])
     reasons = [json.loads(e.detail).get("reason") for e in store.events("alert")]
     out["hedge_alerts"] = sum(r == "xemm_hedge_failed" for r in reasons)
     return out

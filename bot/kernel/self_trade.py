@@ -123,7 +123,7 @@ class SelfTradeGuard:
         self._owned: dict[int, tuple[object, list[StpGroup]]] = {}  # id(owner) -> (owner, groups)
         self._held: set[int] = set()  # slots with a target held back, waiting for a release
         self._reserved: dict[int, list[NewOrder]] = {}  # slot -> takers we are making way for
-        self._moved: dict[int, asyncio.Event] = {}  # slot -> set when one of its orders moves
+        self._moved: dict[int, list[asyncio.Event]] = {}  # slot -> takers waiting for its orders
         # Releases a held market in no group (its own venue's orders held it): the engine's requote.
         self.requote: Callable[[int], None] | None = None
         self.cancelled_for_takers = 0  # our resting orders cancelled out of a taker's way
@@ -257,8 +257,7 @@ class SelfTradeGuard:
 
     def order_moved(self, slot: int) -> None:
         """An order of `slot` changed state (acknowledged, cancel confirmed or refused)."""
-        moved = self._moved.get(slot)
-        if moved is not None:
+        for moved in self._moved.get(slot, ()):
             moved.set()
 
     async def make_way(
@@ -312,10 +311,14 @@ class SelfTradeGuard:
             pending = [o for o in self._crossing(slot, takers) if o.state in WAITED_FOR]
             if not pending or loop.time() >= give_up:
                 return
-            moved = self._moved[slot] = asyncio.Event()
+            moved = asyncio.Event()
+            waiting = self._moved.setdefault(slot, [])
+            waiting.append(moved)
             try:
                 await asyncio.wait_for(moved.wait(), give_up - loop.time())
             except TimeoutError:
                 pass
             finally:
-                self._moved.pop(slot, None)
+                waiting.remove(moved)
+                if not waiting:
+                    self._moved.pop(slot, None)

@@ -366,3 +366,38 @@ def test_a_taker_waits_for_our_pending_orders_in_its_way_then_caps_short_of_what
     assert second == [NewOrder(Side.BUY, 600_009, 3, TimeInForce.IOC)]
     assert second_s == pytest.approx(TAKER_WAIT_S)
     assert (guard.cancelled_for_takers, guard.capped_takers) == (1, 1)
+
+
+def test_two_takers_waiting_on_one_market_both_go_on_when_our_order_moves():
+    guard, slot_orders, _ = _guard()
+    quote = _order(1, VC, Side.SELL, 600_010, OrderState.PENDING_CANCEL)  # another sync cancels it
+    slot_orders[2] = {quote.client_order_id: quote}
+
+    async def never(order: Order) -> None:
+        raise AssertionError("a pending cancel is waited for, not cancelled again")
+
+    async def cancel_confirmed() -> None:
+        await asyncio.sleep(0.03)
+        quote.transition(OrderState.CANCELLED, 1)
+        del slot_orders[2][quote.client_order_id]
+        guard.order_closed(2)
+
+    async def main() -> tuple[list[list[NewOrder]], float]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        hedges = [
+            NewOrder(Side.BUY, 600_020, 1, TimeInForce.IOC),
+            NewOrder(Side.BUY, 600_030, 2, TimeInForce.IOC),
+        ]
+        *sent, _ = await asyncio.gather(
+            guard.make_way(2, [hedges[0]], never), guard.make_way(2, [hedges[1]], never), cancel_confirmed()
+        )
+        return sent, loop.time() - started
+
+    sent, elapsed_s = run_simulated(main)
+    assert sent == [
+        [NewOrder(Side.BUY, 600_020, 1, TimeInForce.IOC)],
+        [NewOrder(Side.BUY, 600_030, 2, TimeInForce.IOC)],
+    ]
+    assert elapsed_s == pytest.approx(0.03)  # both went on when the cancel was confirmed
+    assert (guard.cancelled_for_takers, guard.capped_takers) == (0, 0)

@@ -3,10 +3,12 @@ rolling window and the alert's once-per-excursion rule (`strategies.xvenue.edge`
 
 from decimal import Decimal
 
+from bot.core.clock import FixedClock
 from bot.core.domain import Side
 from bot.core.events import BookSnapshot
 from bot.kernel.market_state import MarketState
 from bot.kernel.store import Store
+from bot.ops.edge_metrics import EdgeCollector
 from strategies.xvenue.edge import (
     ALERT_REASON,
     AssumedHedge,
@@ -105,3 +107,19 @@ def test_the_alert_is_raised_once_per_excursion_below_the_threshold(tmp_path):
         shortfall_bps(Side.BUY, Decimal(60_050), Decimal(60_014)),
     )
     assert rows[0].realised_edge_bps == -0.3  # −0.018 on 600 of maker notional
+
+
+def test_the_window_is_exported_at_scrape_time():
+    class Xemm:  # an active strategy measuring its edge (strategies.xvenue.xemm.XemmStrategy)
+        name = "x"
+        edges = EdgeMonitor("x", EdgeAlertParams(window_s=60))
+
+    Xemm.edges.window.add(0, Decimal("-0.3"), Decimal(3000), 8.0)
+    collector = EdgeCollector(lambda: [Xemm(), object()], FixedClock(10 * S))
+    got = {m.name: [(s.labels, s.value) for s in m.samples] for m in collector.collect()}
+    assert got == {
+        "mmbot_xemm_realised_edge_bps": [({"strategy": "x"}, -1.0)],
+        "mmbot_xemm_edge_shortfall_bps": [({"strategy": "x"}, 8.0)],
+        "mmbot_xemm_edge_window_round_trips": [({"strategy": "x"}, 1)],
+        "mmbot_xemm_edge_alerting": [({"strategy": "x"}, 0)],
+    }

@@ -132,6 +132,7 @@ class Bot:
         )
         install_strategies(build_strategies(cfg, rt.state, rt.clock.now_ns()), rt.engine, self.active)
         self.metrics.watch_lp(lambda: self.active_strategies)
+        self.metrics.watch_edges(lambda: self.active_strategies, rt.clock)
         record = MarketPauseRecord(controls, rt.clock, self.store, lambda: self.active_strategies)
         self.market_pause_record = record
         record.restore(self.active_strategies)  # before any strategy runs

@@ -93,6 +93,7 @@ async def reconcile_at_start(
     )
     orders.on_round_trip = metrics.on_round_trip
     engine = Engine(state, orders, clock)
+    orders.self_trade.requote = engine.requote_slot  # a quote held back by its own market's orders
     for name, venue in venues.items():
         by_symbol = {m.symbol: m for m in markets if m.venue == name}
         async with _venue_answers(name):

@@ -369,5 +369,6 @@ async def requote_market(
 ) -> None:
     """Move one market's live orders to its one-market `targets`: the order diff's cancels and
     new quotes go out together through the order manager's `submit`."""
-    diff = diff_orders(orders.orders_of(slot), targets, policy, now_ns)
+    quotes = [o for o in orders.orders_of(slot) if not o.request.immediate_or_cancel]  # not a hedge
+    diff = diff_orders(quotes, targets, policy, now_ns)
     await orders.submit(slot, diff.place, cancel=diff.cancel)

@@ -33,3 +33,8 @@ class NewOrder:
     def rests(self) -> bool:
         """Whether it can rest on the book (a self-trade with our other venues is possible)."""
         return self.time_in_force is not TimeInForce.IOC
+
+    @property
+    def takes(self) -> bool:
+        """Whether it may trade on arrival (against our own resting orders too, if we let it)."""
+        return self.time_in_force is not TimeInForce.POST_ONLY

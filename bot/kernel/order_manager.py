@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.core.clock import Clock
@@ -20,6 +19,7 @@ from bot.core.ids import client_order_seq, make_client_order_id
 from bot.kernel.market_state import MarketState
 from bot.kernel.mid_series import prices_at_fill
 from bot.kernel.new_order import NewOrder, TimeInForce
+from bot.kernel.order_counters import OrderCounters
 from bot.kernel.pnl import MarketPnl
 from bot.kernel.risk import Exposure, Refusal, RiskLimits, refuse_reason
 from bot.kernel.risk_log import RefusalLog
@@ -28,17 +28,6 @@ from bot.kernel.store import Store
 from connectors.base import OrderNotFound, OrderRejected, Venue, VenueError, VenueUnavailable
 
 log = logging.getLogger("mmbot.orders")
-
-
-@dataclass(slots=True)
-class OrderCounters:
-    placed: int = 0
-    cancelled: int = 0
-    rejected: int = 0
-    risk_refused: int = 0
-    fills: int = 0
-    duplicate_fills: int = 0
-    self_trade_held: int = 0  # quote targets held back by the cross-venue self-trade guard
 
 
 class OrderManager:
@@ -68,8 +57,7 @@ class OrderManager:
         self.pnl: list[MarketPnl] = [MarketPnl(m.base, m.quote) for m in state.markets]
         self.counters = OrderCounters()
         self.refusals = RefusalLog()  # each refusal at WARNING, the limit named (repeats at DEBUG)
-        # Groups of slots (one instrument on several venues) whose quotes never cross each other.
-        self.self_trade = SelfTradeGuard(state.markets, self._slot_orders)
+        self.self_trade = SelfTradeGuard(state.markets, self._slot_orders)  # our orders never trade
         # (market, "place" | "cancel", sent_ns, answered_ns) of every venue round trip: metrics.
         self.on_round_trip: Callable[[Market, str, int, int], None] | None = None
 
@@ -104,19 +92,21 @@ class OrderManager:
     ) -> list[Order]:
         """Place `new_orders` on one market, cancelling `cancel` concurrently (a requote).
 
-        Every order is checked the same way before anything is sent: an order that can rest and
-        would cross one of our orders on another venue of the market's self-trade group is held
-        back (`bot.kernel.self_trade`: the group's owner is asked to requote when an order of the
-        group closes), then risk may refuse it; the rest are stored and tracked before the first
-        await, so a sync of another venue that runs meanwhile sees them. Returns the orders sent,
-        each in its state after the venue's answer (an immediate-or-cancel order is usually
-        filled or expired: the ack carries the filled lots, the fills arrive as events; a venue
-        rejection leaves it REJECTED). Held-back and risk-refused orders are not in the list.
+        Every order is checked the same way first (`bot.kernel.self_trade`): a taker (IOC, plain
+        limit) has our resting orders in its way on this market cancelled, its limit capped short
+        of any left; an order that can rest and would cross ours on this market or another venue
+        of its self-trade group is held back (requoted when that order closes); risk may refuse
+        it. The rest are stored and tracked before the next await, so a sync that runs meanwhile
+        sees them. Returns the orders sent, each in its state after the venue's answer (an IOC is
+        usually filled or expired: the ack carries the filled lots, the fills arrive as events; a
+        venue rejection leaves it REJECTED). Held-back and risk-refused orders are not listed.
         """
         market = self.state.markets[slot]
-        resting = [o for o in new_orders if o.rests]
-        if resting or not new_orders:  # a requote (even to no quote) settles the slot's hold, a hedge not
-            allowed, held = self.self_trade.split(slot, resting)
+        quoting = not new_orders or any(o.rests for o in new_orders)  # a requote settles holds, a hedge not
+        if any(o.takes for o in new_orders):
+            new_orders = await self.self_trade.make_way(slot, new_orders, lambda o: self._cancel(market, o))
+        if quoting:
+            allowed, held = self.self_trade.split(slot, [o for o in new_orders if o.rests])
             if held:
                 self.counters.self_trade_held += len(held)
                 log.debug("self-trade guard held %s: %s", market.key, held)
@@ -363,14 +353,16 @@ class OrderManager:
     def _set_state(self, order: Order, new_state: OrderState, reason: str | None = None) -> None:
         order.transition(new_state, self.clock.now_ns(), reason)
         self.store.record_order_state(order)
+        slot = self.state.slot(order.request.venue, order.request.symbol)
         if new_state.is_terminal:
             self.live.pop(order.client_order_id, None)
             self._stored_fill_lots.pop(order.client_order_id, None)
-            slot = self.state.slot(order.request.venue, order.request.symbol)
             if slot is not None:
                 self._slot_orders[slot].pop(order.client_order_id, None)
                 self.state.mark_dirty(slot)
                 self.self_trade.order_closed(slot)
+        elif slot is not None:
+            self.self_trade.order_moved(slot)  # a taker waiting for it may go on
 
     def adopt(self, order: Order) -> None:
         """Track an order found open on the venue at start (reconciliation)."""

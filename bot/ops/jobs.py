@@ -14,7 +14,7 @@ from bot.core.clock import NS_PER_S
 from bot.core.domain import TERMINAL_STATES
 from bot.kernel.control_store import ControlStore
 from bot.kernel.mid_series import DEFAULT_RETENTION_DAYS, prune_mids
-from bot.kernel.order_manager import OrderCounters
+from bot.kernel.order_counters import OrderCounters
 from bot.kernel.reconcile import reconcile_periodic
 from bot.kernel.runtime import Runtime
 from bot.kernel.store_rows import OrderEventRow, OrderRow, PnlSnapshotRow

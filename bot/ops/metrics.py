@@ -20,11 +20,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bot.core.clock import NS_PER_S
+from bot.core.clock import NS_PER_S, Clock
 from bot.core.domain import Fill, Market, Side
 from bot.core.supervision import Supervisor, TaskState
 from bot.kernel.market_state import MarketState
 from bot.kernel.runtime import Runtime
+from bot.ops.edge_metrics import EdgeCollector
 from bot.ops.lp_metrics import LpCollector
 
 
@@ -84,6 +85,10 @@ class BotMetrics:
         """Export the LP managers' and hedgers' books among `strategies()` (`bot.ops.lp_metrics`)."""
         self.registry.register(LpCollector(strategies))
 
+    def watch_edges(self, strategies: Callable[[], list[Any]], clock: Clock) -> None:
+        """Export the XEMM strategies' rolling edge among `strategies()` (`bot.ops.edge_metrics`)."""
+        self.registry.register(EdgeCollector(strategies, clock))
+
     def bind(self, rt: Runtime) -> None:
         """Start exporting the started bot's own totals."""
         if self._state is None:
@@ -133,6 +138,16 @@ class _BotCollector(Collector):
             ("mmbot_orders_rejected", c.rejected, "Orders rejected by a venue"),
             ("mmbot_orders_risk_refused", c.risk_refused, "Quotes refused by pre-trade risk checks"),
             ("mmbot_quotes_self_trade_held", c.self_trade_held, "Quotes held back: would cross our own"),
+            (
+                "mmbot_self_trade_cancelled",
+                orders.self_trade.cancelled_for_takers,
+                "Our resting orders cancelled out of our own taker's way",
+            ),
+            (
+                "mmbot_self_trade_capped",
+                orders.self_trade.capped_takers,
+                "Takers capped short of our own resting orders",
+            ),
             ("mmbot_fills", c.fills, "Fills stored"),
             ("mmbot_events", engine.events_processed, "Venue events processed"),
         ):

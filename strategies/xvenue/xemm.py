@@ -32,6 +32,7 @@ from bot.core.events import BookSnapshot, FillEvent, VenueEvent
 from bot.kernel.controls import QuotingControls
 from bot.kernel.market_pauses import PauseAnnouncer
 from bot.kernel.market_state import MarketState
+from strategies.xvenue.edge import EdgeAlertParams, EdgeMonitor, HedgedRoundTrip
 from strategies.xvenue.hedging import HedgeExecutor, HedgeResult
 from strategies.xvenue.store import XvenueLedger
 from strategies.xvenue.xemm_quotes import MakerMarket, XemmQuotes
@@ -58,6 +59,7 @@ class XemmParams(BaseModel):
     hedge_max_slippage_bps: float = Field(10.0, ge=0, description="vs the taker VWAP at fill time")
     hedge_max_attempts: int = Field(3, ge=1, le=100)
     hedge_retry_delay_ms: float = Field(200.0, ge=0)
+    edge_alert: EdgeAlertParams = EdgeAlertParams()  # realised edge vs the quotes' assumed hedge
 
     @model_validator(mode="after")
     def _taker_not_maker(self) -> XemmParams:
@@ -125,6 +127,7 @@ class XemmStrategy:
         self.hedger: HedgeExecutor | None = None
         self._hedges: set[asyncio.Task[None]] = set()
         self.pause_announcer = PauseAnnouncer()
+        self.edges = EdgeMonitor(name, params.edge_alert)
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -285,6 +288,11 @@ class XemmStrategy:
             realised_edge_bps=bps,
             done_ts_ns=now,
         )
+        if edge is not None:  # against the hedge price the filled quote assumed (xvenue.edge)
+            trip = HedgedRoundTrip(row_id, m.market.key, maker_side, maker_price, hedged, result.notional,
+                                   edge, row.expected_hedge_price, now)  # fmt: skip
+            ticks = m.market.price_to_ticks(maker_price)
+            self.edges.record(self.ctx.store, trip, self.quotes.assumed_hedge(m.slot, maker_side, ticks))
         if result.complete:
             return
         missing = self.taker.size(result.requested_lots - result.filled_lots)

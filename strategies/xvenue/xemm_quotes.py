@@ -7,6 +7,11 @@ would push the maker market past its position limit is not quoted, and neither i
 hedge is pending or failed, nor any market while the taker book is missing, stale or its venue
 disconnected. The engine requotes, throttles and refreshes them like every quoting strategy's.
 
+Each quoted price remembers the hedge price it was computed from (the taker VWAP of that moment):
+the assumption a maker fill at that price is later measured against (`strategies.xvenue.edge`).
+A market with a hedge pending computes no quotes, so its fill's assumption is still there when
+the round trip closes.
+
 The maker markets form one self-trade group (`stp_groups`, `bot.kernel.self_trade`): each
 requotes on its own, so when the taker book jumps, a maker's new quote that would cross our order
 still resting on another maker venue waits until that order is gone.
@@ -25,6 +30,9 @@ from bot.core.events import BookSnapshot
 from bot.kernel.market_state import MarketState
 from bot.kernel.targets import QuoteTargets
 from strategies.xvenue.book_vwap import sweep
+from strategies.xvenue.edge import AssumedHedge, derived_hedge_price
+
+ASSUMPTIONS_KEPT = 64  # remembered quoted prices per maker market and side (the live ones are recent)
 
 
 @dataclass(slots=True)
@@ -65,6 +73,8 @@ class XemmQuotes:
         self.stp_groups = [list(makers)]
         self.taker_book: BookSnapshot | None = None  # the last one (XemmStrategy.on_event)
         self.draining = False  # a hot reload stops it: pull every quote
+        # (maker slot, maker side) -> {quoted price ticks: the taker VWAP it was computed from}
+        self._assumed: dict[tuple[int, Side], dict[int, float]] = {}
 
     def taker_vwap(self, taker_side: Side, size_base: Decimal) -> float | None:
         """Price per base unit of taking `size_base` on the taker book now (None: not enough depth)."""
@@ -99,14 +109,34 @@ class XemmQuotes:
                 out.ask_price_ticks[row, 0], out.ask_size_lots[row, 0] = ask, size_lots
         return out
 
+    def cost_fraction(self, m: MakerMarket) -> float:
+        """What a round trip costs and must keep: min profitability + maker fee + taker fee."""
+        bps = self.min_profitability_bps + float(m.market.maker_fee_bps) + float(self.taker.taker_fee_bps)
+        return bps / 1e4
+
+    def assumed_hedge(self, slot: int, maker_side: Side, price_ticks: int) -> AssumedHedge:
+        """The hedge price the quote of `slot` at `price_ticks` was computed from (derived from the
+        price and costs when it was not quoted by this run: a restart)."""
+        remembered = self._assumed.get((slot, maker_side), {}).get(price_ticks)
+        if remembered is not None:
+            return AssumedHedge(Decimal(f"{remembered:.10g}"), "quote")  # VWAP: float noise off
+        m = self.makers[slot]
+        cost = Decimal(repr(self.cost_fraction(m)))
+        return AssumedHedge(derived_hedge_price(maker_side, m.market.price(price_ticks), cost), "derived")
+
+    def _remember(self, slot: int, maker_side: Side, price_ticks: int, hedge_price: float) -> None:
+        prices = self._assumed.setdefault((slot, maker_side), {})
+        prices.pop(price_ticks, None)  # re-inserted: the newest last
+        prices[price_ticks] = hedge_price
+        if len(prices) > ASSUMPTIONS_KEPT:
+            del prices[next(iter(prices))]
+
     def maker_quote(self, m: MakerMarket) -> tuple[int | None, int | None]:
         """(bid, ask) price ticks of one maker market; None: that side is not quoted."""
         st = self.state
         size_lots = int(st.order_size_lots[m.slot])
         size_base = m.market.size(size_lots)
-        cost = (
-            self.min_profitability_bps + float(m.market.maker_fee_bps) + float(self.taker.taker_fee_bps)
-        ) / 1e4
+        cost = self.cost_fraction(m)
         tick = float(m.market.tick_size)
         position, limit = int(st.position_lots[m.slot]), int(st.max_position_lots[m.slot])
         bid = ask = None
@@ -118,8 +148,11 @@ class XemmQuotes:
                 bid = min(bid, best_ask - 1)
             if bid <= 0:
                 bid = None
+            else:
+                self._remember(m.slot, Side.BUY, bid, hedge_sell)
         hedge_buy = self.taker_vwap(Side.BUY, size_base)
         if hedge_buy is not None and position - size_lots >= -limit:
             ask = math.ceil(hedge_buy * (1 + cost) / tick - 1e-9)
             ask = max(ask, int(st.best_bid_ticks[m.slot]) + 1)
+            self._remember(m.slot, Side.SELL, ask, hedge_buy)
         return bid, ask

@@ -6,6 +6,7 @@ applies, with venues on different ticks.
 """
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,7 @@ from bot.core.clock import run_simulated
 from bot.core.domain import Side
 from bot.core.events import VenueEvent
 from bot.kernel.store import Store
+from strategies.xvenue.edge import ALERT_REASON
 from tests.kit import small_config_dict
 from tests.ops.kit import mock_venues, run_with_script
 
@@ -134,7 +136,10 @@ def test_xemm_maker_venues_never_cross_each_other_when_the_taker_book_jumps(tmp_
     assert sampler.crossed == []
     assert sampler.orders.counters.self_trade_held > 0
     store = Store(config.bot.database_url, config.bot.instance_id)
-    assert store.events("alert") == []  # every maker fill hedged: both makers quoted throughout
+    # every maker fill hedged: both makers quoted throughout (the jumps are correlated flow: the
+    # edge alert of strategies.xvenue.edge may speak, no hedge alert)
+    alerts = [json.loads(e.detail)["reason"] for e in store.events("alert")]
+    assert set(alerts) <= {ALERT_REASON}
     maker_fills = [f for f in store.fills() if f.venue != "vb"]
     assert {f.venue for f in maker_fills} == {"va", "vc"}
     assert len(maker_fills) >= 20

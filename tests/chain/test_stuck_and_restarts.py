@@ -125,3 +125,60 @@ def sent_selectors(proxy: FaultProxy) -> list[str]:
 
 def count(proxy: FaultProxy, kind: str) -> int:
     return sent_selectors(proxy).count(SELECTOR[kind])
+
+
+async def test_a_hot_reload_with_a_mint_pending_adopts_it_once(
+    connect_pool: Any, proxy: FaultProxy, rpc: Web3, uniswap: UniswapDeployment, tmp_path: Any
+) -> None:
+    """A reload keeps the venue's pool (its connection and nonce counter) and builds a new manager
+    on the same store: the old one's pending mint is settled and booked by the new one."""
+    await background_liquidity(connect_pool)
+    db = f"sqlite:///{tmp_path}/lp.sqlite"
+    pool = await connect_pool(LP_ACCOUNT, rpc_url=proxy.url, tx_timeout_s=0.5, receipt_poll_s=0.1)
+    await pre_approve(pool)
+    first_block = rpc.eth.block_number + 1
+    before, store, fair = await manager_on(pool, db)
+    cheat(rpc, "evm_setAutomine", False)
+    await before.lifecycle.open(0.05, fair(), LoopClock().now_ns())  # not mined in time: pending
+    assert before.position is None and unsettled_kinds(before) == ["mint"]
+
+    after, store, fair = await manager_on(pool, db)  # the reloaded strategy, the same pool object
+    assert await after.step(policy=hold) is None  # still pending: nothing decided, nothing sent
+    cheat(rpc, "evm_mine")
+    cheat(rpc, "evm_setAutomine", True)
+    assert await after.step(policy=hold) is not None
+
+    assert after.position is not None and len(npm_positions(rpc, uniswap, pool.tx.address)) == 1
+    assert_books_match_chain(after, store, rpc, uniswap, first_block)
+    assert count(proxy, "mint") == 1
+    assert_every_sent_tx_was_simulated(proxy, pool.tx.address)
+
+
+async def test_a_mint_declared_dead_then_re_broadcast_and_mined_is_adopted_not_repeated(
+    connect_pool: Any, proxy: FaultProxy, rpc: Web3, uniswap: UniswapDeployment, tmp_path: Any
+) -> None:
+    await background_liquidity(connect_pool)
+    pool = await connect_pool(LP_ACCOUNT, rpc_url=proxy.url, tx_timeout_s=0.5, receipt_poll_s=0.1)
+    await pre_approve(pool)
+    first_block = rpc.eth.block_number + 1
+    manager, store, fair = await manager_on(pool, f"sqlite:///{tmp_path}/lp.sqlite")
+    cheat(rpc, "evm_setAutomine", False)
+    await manager.lifecycle.open(0.05, fair(), LoopClock().now_ns())  # not mined in time
+    raw = [m["params"][0] for m in proxy.requests if m["method"] == "eth_sendRawTransaction"][-1]
+    assert decode_raw(raw)[1].startswith(SELECTOR["mint"])
+    cheat(rpc, "anvil_dropAllTransactions")  # the node forgets it: its nonce is free again
+
+    assert await manager.step(policy=hold) is not None  # declared dead: the pool may act again
+    assert [a.action for a in store.actions("lp")] == ["mint_unconfirmed", "mint_failed"]
+    assert "its nonce is free" in store.actions("lp")[-1].reason and store.positions("lp") == []
+    rpc.eth.send_raw_transaction(raw)  # a peer that kept it broadcasts it again
+    cheat(rpc, "evm_mine")
+    cheat(rpc, "evm_setAutomine", True)
+    await manager.step(policy=hold)
+
+    (row,) = manager.lifecycle.chain.journal.rows.rows()  # type: ignore[union-attr]
+    assert (row.kind, row.outcome, row.booked) == ("mint", "mined", True)
+    assert manager.position is not None and len(npm_positions(rpc, uniswap, pool.tx.address)) == 1
+    assert_books_match_chain(manager, store, rpc, uniswap, first_block)
+    assert count(proxy, "mint") == 1  # the bot never minted again
+    assert_every_sent_tx_was_simulated(proxy, pool.tx.address)

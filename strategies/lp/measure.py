@@ -143,23 +143,22 @@ class PoolMeter:
         round, and `twap_state` says which (every decision record carries it)."""
         window = self.params.twap_window_s
         if window <= 0:
-            return self._twap_skipped("skipped: off (twap_window_s = 0)", math.nan)
+            return self._twap_state("skipped: off (twap_window_s = 0)", logging.INFO)
         if self.oracle is None:
-            return self._twap_skipped("skipped: the pool keeps no price oracle", math.nan)
+            return self._twap_state("skipped: the pool keeps no price oracle", logging.INFO)
         try:
             tick = await self.oracle.twap_tick(window)
         except PoolReadError as exc:
-            return self._twap_skipped(f"skipped: oracle history shorter than {window} s ({exc})", math.nan)
-        if self.twap_state != "checked":
-            log.info("%s/%s: TWAP guard on, over %d s", self.ledger.strategy, self.ledger.pool_name, window)
-        self.twap_state = "checked"
+            short = f"skipped: oracle history shorter than {window} s ({exc})"
+            return self._twap_state(short, logging.WARNING)
+        self._twap_state("checked", logging.INFO)
         return tick_to_price(tick, self.d0, self.d1)
 
-    def _twap_skipped(self, state: str, price: float) -> float:
+    def _twap_state(self, state: str, level: int) -> float:
         if state != self.twap_state:  # logged when it changes, not every round
-            log.warning("%s/%s: TWAP guard %s", self.ledger.strategy, self.ledger.pool_name, state)
+            log.log(level, "%s/%s: TWAP guard %s", self.ledger.strategy, self.ledger.pool_name, state)
         self.twap_state = state
-        return price
+        return math.nan
 
     async def _position_figures(
         self, pos: LivePosition, state: PoolState, fair: float, now_ns: int, sigma: float

@@ -211,11 +211,8 @@ class PositionLifecycle:
     ) -> tuple[int, int, int, int]:
         """The amounts to offer (balanced at fair) and their floors (`strategies.lp.bounds`)."""
         a0, a1 = balanced_amounts(lower, upper, amount0, amount1, fair, self.d0, self.d1)
-        return (
-            a0,
-            a1,
-            *liquidity_floors(lower, upper, a0, a1, fair, self.params.slippage_bps, self.d0, self.d1),
-        )
+        min0, min1 = liquidity_floors(lower, upper, a0, a1, fair, self.params.slippage_bps, self.d0, self.d1)
+        return a0, a1, min0, min1
 
     def _record_open(self, minted: LiquidityChange, context: Mapping[str, Any]) -> None:
         lower, upper = int(context["tick_lower"]), int(context["tick_upper"])

@@ -270,5 +270,7 @@ async def test_a_same_block_back_run_of_the_ratio_swap_makes_the_mint_refuse(
     assert refusal.action == "open_refused" and "Price slippage check" in refusal.reason, refusal.reason
     assert manager.position is None and store.positions("lp") == [] and len(store.swaps()) == 1
     assert count(proxy, "mint") == 0 and count(proxy, "swap") == 1
+    (swap,) = store.swaps()  # cut short by its price limit: its cost is what it swapped, at fair
+    assert swap.cost_token1 == pytest.approx(int(swap.amount_in) / 1e18 * fair() - int(swap.amount_out) / 1e6)
     assert_books_match_chain(manager, store, rpc, uniswap, first_block)
     assert_every_sent_tx_was_simulated(proxy, pool.tx.address)

@@ -166,6 +166,17 @@ class JournalsTransactions(Protocol):
         None when there is no room under the fee cap."""
         ...
 
+    @property
+    def cancel_after_s(self) -> float:
+        """How long a transaction of ours that cannot be re-sent may stay pending before it is
+        cancelled (a zero-value transfer to ourselves at its nonce)."""
+        ...
+
+    async def cancel_entry(self, entry: JournalEntry) -> str | None:
+        """Cancel a pending entry at its nonce (journaled as a "cancel" intent): the cancel's hash,
+        None when there is no room under the fee cap or the node refused it."""
+        ...
+
     async def settle_entry(self, entry: JournalEntry) -> SettleState:
         """mined / reverted / dropped (recorded in the journal), pending or free (not final)."""
         ...

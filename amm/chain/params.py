@@ -77,6 +77,13 @@ class UniswapV3VenueParams(_Strict):
         gt=0,
         description="a transaction of ours pending longer is re-sent at its nonce with a higher fee",
     )
+    cancel_after_s: float = Field(
+        300.0,
+        gt=0,
+        description="a transaction of ours pending longer that cannot be re-sent (its simulation "
+        "reverts now, or no fee room under max_fee_gwei) is cancelled: a zero-value transfer to "
+        "ourselves at its nonce",
+    )
     rpc_timeout_s: float = Field(30.0, gt=0, description="one JSON-RPC request; a stalled node fails it")
     deadline_s: int = Field(300, gt=0)
     receipt_poll_s: float = Field(1.0, gt=0)

@@ -17,7 +17,7 @@ from eth_utils.abi import get_abi_output_types
 from web3 import AsyncWeb3
 from web3.contract import AsyncContract
 
-from amm.chain import receipts
+from amm.chain import receipts, stuck
 from amm.chain.artifacts import load_abi
 from amm.chain.params import UniswapV3VenueParams
 from amm.chain.pool_reader import PoolReader
@@ -76,6 +76,8 @@ class ChainPool:
         self.quoter = self._contract(addresses.quoter, "QuoterV2")
         self.erc20 = {t.address: self._contract(t.address, "ERC20") for t in (token0, token1)}
         self._owns_connection = False
+        # how long a stuck transaction of ours waits before it is replaced, or cancelled (`stuck`)
+        self.replace_after_s, self.cancel_after_s = params.replace_after_s, params.cancel_after_s
 
     @classmethod
     async def connect(
@@ -262,12 +264,11 @@ class ChainPool:
     async def settle_entry(self, entry: JournalEntry) -> SettleState:
         return await self.tx.settle_entry(entry)
 
-    @property
-    def replace_after_s(self) -> float:
-        return self.params.replace_after_s
-
     async def bump_entry(self, entry: JournalEntry) -> str | None:
-        return await self.tx.bump(entry)
+        return await stuck.bump(self.tx, entry)
+
+    async def cancel_entry(self, entry: JournalEntry) -> str | None:
+        return await stuck.cancel(self.tx, entry)
 
     async def entry_result(self, entry: JournalEntry) -> EntryResult:
         """What a mined entry did, from its receipt's events (None: gas only)."""

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
-TxKind = Literal["mint", "increase", "decrease", "collect", "burn", "swap", "approve", "tx"]
+# "cancel": a zero-value transfer to ourselves replacing a stuck transaction at its nonce
+TxKind = Literal["mint", "increase", "decrease", "collect", "burn", "swap", "approve", "cancel", "tx"]
 # None: not known yet; "dropped": its nonce was taken by another transaction (can never be mined);
 # "not_sent": the node never had it and its nonce was free again when we moved on.
 Outcome = Literal["mined", "reverted", "dropped", "not_sent"]

@@ -152,7 +152,7 @@ class TxManager:
         except ContractLogicError as exc:
             raise SimulationReverted(request.label, decode_revert(exc.data)) from None  # type: ignore[arg-type]
 
-    async def _next_base_fee_and_tip(self) -> tuple[int, int]:
+    async def next_base_fee_and_tip(self) -> tuple[int, int]:
         if self.priority_fee_wei is not None:
             history = await self.w3.eth.fee_history(1, "latest")
             tip = self.priority_fee_wei
@@ -164,11 +164,11 @@ class TxManager:
 
     async def gas_price_estimate(self) -> int:
         """What one unit of gas costs in the next block (base fee + tip), cap or not."""
-        next_base, tip = await self._next_base_fee_and_tip()
+        next_base, tip = await self.next_base_fee_and_tip()
         return next_base + tip
 
     async def fee_quote(self, label: str = "tx") -> FeeQuote:
-        next_base, tip = await self._next_base_fee_and_tip()
+        next_base, tip = await self.next_base_fee_and_tip()
         if next_base + tip > self.max_fee_wei:
             raise FeeCapExceeded(label, next_base + tip, self.max_fee_wei)
         # 2x base survives six full blocks of base-fee growth; never above the cap
@@ -183,7 +183,7 @@ class TxManager:
 
     async def _send_once(self, request: TxRequest) -> TxOutcome:
         await self.call(request)
-        estimate, fees = await asyncio.gather(self._estimate_gas(request), self.fee_quote(request.label))
+        estimate, fees = await asyncio.gather(self.estimate_gas(request), self.fee_quote(request.label))
         gas = estimate * (100 + self.gas_buffer_pct) // 100
 
         async def numbered(nonce: int) -> tuple[int, str]:
@@ -198,7 +198,7 @@ class TxManager:
     async def _sign_and_send(
         self, request: TxRequest, nonce: int, gas: int, fees: FeeQuote
     ) -> tuple[int, str]:
-        tx = self._tx(request, nonce, gas, fees.max_fee_per_gas_wei, fees.max_priority_fee_per_gas_wei)
+        tx = self.tx_dict(request, nonce, gas, fees.max_fee_per_gas_wei, fees.max_priority_fee_per_gas_wei)
         raw = self.signer.sign_transaction(tx)
         tx_hash = HexBytes(keccak(raw)).to_0x_hex()  # known before the node answers
         entry_id = self.journal.signed(
@@ -216,9 +216,10 @@ class TxManager:
             await self._after_rejection(entry_id, request.label, tx_hash, nonce, exc)
         return entry_id, tx_hash
 
-    def _tx(self, request: TxRequest, nonce: int, gas: int, max_fee_wei: int, tip_wei: int) -> dict[str, Any]:
+    def tx_dict(self, request: TxRequest, nonce: int, gas: int, fee_wei: int, tip_wei: int) -> dict[str, Any]:
+        """The unsigned EIP-1559 transaction (`fee_wei`: its max fee per gas)."""
         return {"type": 2, "chainId": self.chain_id, "nonce": nonce, "to": request.to, "data": request.data,
-                "value": request.value, "gas": gas, "maxFeePerGas": max_fee_wei,
+                "value": request.value, "gas": gas, "maxFeePerGas": fee_wei,
                 "maxPriorityFeePerGas": tip_wei}  # fmt: skip
 
     async def _after_rejection(
@@ -229,7 +230,7 @@ class TxManager:
         if "already known" in text:  # our very transaction is in the node's mempool
             log.warning("%s: %s is already known to the node", label, tx_hash)
             return
-        if await self._node_has(label, tx_hash, nonce, exc):
+        if await self.node_has(label, tx_hash, nonce, exc):
             log.warning("%s: the node answered %s but has %s", label, exc, tx_hash)
             return
         if "nonce too low" in text:
@@ -240,7 +241,7 @@ class TxManager:
             raise NonceOccupied(label, nonce) from None
         raise TxNotSent(label, tx_hash, nonce, f"{type(exc).__name__}: {exc}") from None
 
-    async def _node_has(self, label: str, tx_hash: str, nonce: int, exc: BaseException) -> bool:
+    async def node_has(self, label: str, tx_hash: str, nonce: int, exc: BaseException) -> bool:
         cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         try:
             await self.w3.eth.get_transaction(HexStr(tx_hash))
@@ -253,7 +254,7 @@ class TxManager:
     async def _check_sent(self, label: str, tx_hash: str, nonce: int, exc: BaseException) -> None:
         """The send's answer was lost: the node has the transaction (go on) or it was not sent (the
         journal entry stays open: a copy may still arrive; settling it later tells)."""
-        if not await self._node_has(label, tx_hash, nonce, exc):
+        if not await self.node_has(label, tx_hash, nonce, exc):
             cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             raise TxNotSent(label, tx_hash, nonce, cause)
         log.warning("%s: the answer to sending %s was lost (%s); the node has it", label, tx_hash, exc)
@@ -315,40 +316,6 @@ class TxManager:
         self.nonces.mark_stale()
         return "free"
 
-    async def bump(self, entry: JournalEntry) -> str | None:
-        """Replace a pending entry by the same transaction, simulated again, at its nonce with a
-        higher fee (at least +12.5 %, the node's replacement rule, and never above the cap); the
-        new hash, or None when the cap leaves no room or the node refuses the replacement."""
-        intent = entry.intent
-        request = TxRequest(intent.to, HexStr(intent.data), intent.value, intent.label, intent.kind)
-        await self.call(request)  # SimulationReverted: nothing re-sent
-        estimate = await self._estimate_gas(request)
-        next_base, tip = await self._next_base_fee_and_tip()
-        new_tip = max(tip, -(-intent.tip_wei * 9 // 8))
-        new_max = min(self.max_fee_wei, max(2 * next_base + new_tip, -(-intent.max_fee_wei * 9 // 8)))
-        if new_max * 8 < intent.max_fee_wei * 9 or new_tip > new_max:
-            log.warning("%s: %s stuck at nonce %d, no room under max_fee_gwei to replace it",
-                        intent.label, intent.tx_hash, intent.nonce)  # fmt: skip
-            return None
-        gas = estimate * (100 + self.gas_buffer_pct) // 100
-        raw = self.signer.sign_transaction(self._tx(request, intent.nonce, gas, new_max, new_tip))
-        tx_hash = HexBytes(keccak(raw)).to_0x_hex()
-        self.journal.replaced(entry.id, tx_hash, new_max, new_tip)
-        try:
-            await self.w3.eth.send_raw_transaction(raw)
-        except TRANSPORT_ERRORS as exc:
-            if not await self._node_has(intent.label, tx_hash, intent.nonce, exc):
-                return None
-        except Web3RPCError as exc:
-            if "already known" not in str(exc).lower() and not await self._node_has(
-                intent.label, tx_hash, intent.nonce, exc
-            ):
-                log.warning("%s: replacement of %s refused: %s", intent.label, intent.tx_hash, exc)
-                return None
-        log.warning("%s: stuck %s replaced by %s (nonce %d, max fee %.3f gwei)",
-                    intent.label, intent.tx_hash, tx_hash, intent.nonce, new_max / GWEI)  # fmt: skip
-        return tx_hash
-
     async def receipt_outcome(self, entry: JournalEntry) -> TxOutcome:
         """The mined receipt of a settled entry, to decode its events."""
         intent = entry.intent
@@ -356,7 +323,7 @@ class TxManager:
         gas_price, logs = r["effectiveGasPrice"], tuple(r["logs"])
         return TxOutcome(intent.tx_hash, intent.nonce, r["blockNumber"], r["gasUsed"], gas_price, logs)
 
-    async def _estimate_gas(self, request: TxRequest) -> int:
+    async def estimate_gas(self, request: TxRequest) -> int:
         try:
             return await self.w3.eth.estimate_gas(self._call_params(request))  # type: ignore[arg-type]
         except ContractLogicError as exc:  # the state moved since the eth_call

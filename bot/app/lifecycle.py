@@ -201,7 +201,7 @@ class Bot:
         ops = self.config.bot.ops
         if not ops.enabled or self.config.bot.clock != "wall":
             return
-        server = OpsServer(rt, self, self.metrics, ops, self.supervisor)
+        server = OpsServer(rt, self, self.metrics, ops, self.supervisor, lambda: self.active_strategies)
         try:
             await server.start()
         except OSError as exc:

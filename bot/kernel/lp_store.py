@@ -11,10 +11,11 @@ import json
 from typing import Any
 
 from sqlalchemy import BigInteger
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Field, SQLModel, col, select
 
 from bot.kernel.sql_types import ROW_ID
 from bot.kernel.store import Store
+from bot.kernel.unit_of_work import UnitOfWork
 
 
 class LpPositionRow(SQLModel, table=True):
@@ -133,13 +134,14 @@ class LpStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.engine = store.engine
+        # Shared with the chain journal's rows: a booking and its "booked" mark commit together.
+        self.work = UnitOfWork(store.engine)
 
     def _add(self, row: SQLModel) -> SQLModel:
         row.instance_id = self.store.writer_id
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             session.add(row)
-            session.commit()
-            session.refresh(row)
+            session.flush()  # its id
         return row
 
     # ---- writes ------------------------------------------------------------------------------
@@ -152,18 +154,17 @@ class LpStore:
     def close_position(
         self, row_id: int, closed_ns: int, amount0_out: int, amount1_out: int, reason: str
     ) -> None:
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             row = session.get(LpPositionRow, row_id)
             if row is None:
                 raise KeyError(f"lp position row {row_id} was never stored")
             row.closed_ns, row.close_reason = closed_ns, reason
             row.amount0_out, row.amount1_out = str(amount0_out), str(amount1_out)
             session.add(row)
-            session.commit()
 
     def add_liquidity(self, row_id: int, liquidity: int, amount0_added: int, amount1_added: int) -> None:
         """A compound: the position's new total liquidity; what it paid joins amount0/1_in."""
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             row = session.get(LpPositionRow, row_id)
             if row is None:
                 raise KeyError(f"lp position row {row_id} was never stored")
@@ -171,7 +172,6 @@ class LpStore:
             row.amount0_in = str(int(row.amount0_in) + amount0_added)
             row.amount1_in = str(int(row.amount1_in) + amount1_added)
             session.add(row)
-            session.commit()
 
     def record_action(
         self,
@@ -232,7 +232,7 @@ class LpStore:
 
     def mark_position(self, mark: LpMarkRow) -> None:
         """Insert or replace the mark of `mark.position_id`."""
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             row = session.exec(select(LpMarkRow).where(LpMarkRow.position_id == mark.position_id)).first()
             if row is None:
                 row = mark
@@ -242,7 +242,6 @@ class LpStore:
                              "swap_cost_token1"):  # fmt: skip
                     setattr(row, name, getattr(mark, name))
             session.add(row)
-            session.commit()
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -252,7 +251,7 @@ class LpStore:
             query = query.where(LpPositionRow.strategy == strategy)
         if open_only:
             query = query.where(col(LpPositionRow.closed_ns).is_(None))
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             return list(session.exec(query.order_by(col(LpPositionRow.id))))
 
     def actions(self, strategy: str | None = None, executed: bool | None = None) -> list[LpActionRow]:
@@ -261,21 +260,21 @@ class LpStore:
             query = query.where(LpActionRow.strategy == strategy)
         if executed is not None:
             query = query.where(LpActionRow.executed == executed)
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             return list(session.exec(query.order_by(col(LpActionRow.id))))
 
     def fees(self) -> list[LpFeeRow]:
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             query = self.store.mine(select(LpFeeRow), LpFeeRow.instance_id)
             return list(session.exec(query.order_by(col(LpFeeRow.id))))
 
     def gas(self) -> list[LpGasRow]:
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             query = self.store.mine(select(LpGasRow), LpGasRow.instance_id)
             return list(session.exec(query.order_by(col(LpGasRow.id))))
 
     def swaps(self) -> list[LpSwapRow]:
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             query = self.store.mine(select(LpSwapRow), LpSwapRow.instance_id)
             return list(session.exec(query.order_by(col(LpSwapRow.id))))
 
@@ -287,7 +286,7 @@ class LpStore:
         )
         query = self.store.mine(query, LpSwapRow.instance_id)
         token0 = token1 = 0.0
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             for row in session.exec(query):
                 if row.zero_for_one:  # sold base for quote
                     token0, token1 = token0 - float(row.amount_in), token1 + float(row.amount_out)
@@ -297,7 +296,7 @@ class LpStore:
 
     def marks(self) -> dict[int, LpMarkRow]:
         """Marks by position row id."""
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             query = self.store.mine(select(LpMarkRow), LpMarkRow.instance_id)
             return {m.position_id: m for m in session.exec(query)}
 
@@ -305,5 +304,5 @@ class LpStore:
         query = self.store.mine(select(HedgeTradeRow), HedgeTradeRow.instance_id)
         if strategy is not None:
             query = query.where(HedgeTradeRow.strategy == strategy)
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             return list(session.exec(query.order_by(col(HedgeTradeRow.id))))

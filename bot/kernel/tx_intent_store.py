@@ -14,10 +14,11 @@ import json
 from typing import Any
 
 from sqlalchemy import BigInteger
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Field, SQLModel, col, select
 
 from bot.kernel.sql_types import ROW_ID
 from bot.kernel.store import Store
+from bot.kernel.unit_of_work import UnitOfWork
 
 ENDED = ("mined", "reverted")  # outcomes that spent gas: booked by the strategy
 
@@ -53,22 +54,24 @@ class TxIntentRow(SQLModel, table=True):
 class TxIntentStore:
     """The journal's rows of one strategy and pool, scoped to the store's instance (`Store.mine`)."""
 
-    def __init__(self, store: Store, strategy: str, pool: str) -> None:
+    def __init__(self, store: Store, strategy: str, pool: str, work: UnitOfWork | None = None) -> None:
+        """`work`: shared with the stores whose rows a booking writes (`LpStore.work`), so the
+        booking and its `booked` mark commit together."""
         self.store, self.engine = store, store.engine
         self.strategy, self.pool = strategy, pool
+        self.work = work if work is not None else UnitOfWork(store.engine)
 
     def add(self, row: TxIntentRow) -> int:
         row.instance_id = self.store.writer_id
         row.strategy, row.pool = self.strategy, self.pool
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             session.add(row)
-            session.commit()
-            session.refresh(row)
+            session.flush()
         assert row.id is not None
         return row.id
 
     def update(self, intent_id: int, now_ns: int, **fields: Any) -> None:
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             row = session.get(TxIntentRow, intent_id)
             if row is None:
                 raise KeyError(f"tx intent {intent_id} was never stored")
@@ -76,7 +79,6 @@ class TxIntentStore:
                 setattr(row, name, value)
             row.updated_ns = now_ns
             session.add(row)
-            session.commit()
 
     def add_hash(self, intent_id: int, now_ns: int, tx_hash: str, max_fee_wei: int, tip_wei: int) -> None:
         """A replacement of the same intent at the same nonce was signed."""
@@ -86,7 +88,7 @@ class TxIntentStore:
                     max_fee_wei=str(max_fee_wei), tip_wei=str(tip_wei))  # fmt: skip
 
     def get(self, intent_id: int) -> TxIntentRow:
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             row = session.get(TxIntentRow, intent_id)
         if row is None:
             raise KeyError(f"tx intent {intent_id} was never stored")
@@ -99,25 +101,25 @@ class TxIntentStore:
         return self.store.mine(query, TxIntentRow.instance_id)
 
     def rows(self) -> list[TxIntentRow]:
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             return list(session.exec(self._query().order_by(col(TxIntentRow.id))))
 
     def unsettled(self) -> list[TxIntentRow]:
         """Signed, outcome not known yet: settle these from the chain before anything is sent."""
         query = self._query().where(col(TxIntentRow.outcome).is_(None)).order_by(col(TxIntentRow.id))
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             return list(session.exec(query))
 
     def unbooked(self) -> list[TxIntentRow]:
         """Mined or reverted, not yet reflected in the strategy's rows."""
         query = self._query().where(col(TxIntentRow.outcome).in_(ENDED), col(TxIntentRow.booked).is_(False))
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             return list(session.exec(query.order_by(col(TxIntentRow.id))))
 
     def last_result(self, kind: str, token_id: int) -> dict[str, Any] | None:
         """The booked result of the latest `kind` intent on position `token_id` (a resumed close)."""
         query = self._query().where(TxIntentRow.kind == kind, col(TxIntentRow.booked).is_(True))
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             rows = list(session.exec(query.order_by(col(TxIntentRow.id).desc())))
         for row in rows:
             result = json.loads(row.result or "{}")

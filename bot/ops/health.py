@@ -4,17 +4,31 @@ Unhealthy (503, with every reason) while a venue is disconnected, one of its boo
 venue said so per market: BookStatus, a lost or stalled book) or older than `stale_book_s`, a
 supervised task (a stream, a job, a strategy, the engine) is restarting or has
 failed, a strategy holds a market paused, or the kill switch paused quoting. An operator's own
-pause is reported (`paused`) but is not a fault.
+pause is reported (`paused`) but is not a fault. A strategy that runs on with part of its job
+undone (`Degradations`: an LP position it could not adopt, its pool left unmanaged) makes the bot
+"degraded" (503 too, every part named) when nothing worse is wrong.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol, runtime_checkable
 
 from bot.core.clock import NS_PER_S
 from bot.core.supervision import Supervisor
 from bot.kernel.runtime import Runtime
 from bot.ops.operator import Operator
+
+
+@runtime_checkable
+class Degradations(Protocol):
+    """A strategy that keeps running with something left undone the operator must see to."""
+
+    name: str
+
+    def degradations(self) -> list[str]:
+        """What is undone now, each naming what it concerns (empty: nothing)."""
+        ...
 
 
 def _venues(rt: Runtime, stale_book_s: float, reasons: list[str]) -> dict[str, Any]:
@@ -48,9 +62,13 @@ def _venues(rt: Runtime, stale_book_s: float, reasons: list[str]) -> dict[str, A
 
 
 def health_report(
-    rt: Runtime, stale_book_s: float, supervisor: Supervisor | None = None, operator: Operator | None = None
+    rt: Runtime,
+    stale_book_s: float,
+    supervisor: Supervisor | None = None,
+    operator: Operator | None = None,
+    strategies: Iterable[object] = (),
 ) -> tuple[bool, dict[str, Any]]:
-    """(healthy, the JSON body): per venue connection and book ages, tasks, reasons."""
+    """(healthy, the JSON body): per venue connection and book ages, tasks, degradations, reasons."""
     reasons: list[str] = []
     venues = _venues(rt, stale_book_s, reasons)
     problems = supervisor.problems() if supervisor is not None else {}
@@ -62,10 +80,16 @@ def health_report(
     guard = rt.risk_guard
     if guard.paused_by == "kill_switch":
         reasons.append(f"quoting paused by the kill switch: {guard.pause_reason}")
-    ok = not reasons
+    degraded = {
+        s.name: parts for s in strategies if isinstance(s, Degradations) and (parts := s.degradations())
+    }
+    ok = not reasons and not degraded
+    status = "ok" if ok else "unhealthy" if reasons else "degraded"
+    reasons.extend(f"strategy {name} degraded: {part}" for name, parts in degraded.items() for part in parts)
     return ok, {
-        "status": "ok" if ok else "unhealthy",
+        "status": status,
         "reasons": reasons,
+        "degraded": degraded,
         "paused": rt.engine.paused,
         "venues": venues,
         "tasks": problems,

@@ -5,6 +5,8 @@ in their loops): per pool and per open position, the attribution of `strategies.
     mmbot_lp_pool_token1{strategy, pool, component}         since the bot started, all positions
     mmbot_lp_position_token1{strategy, pool, position, component}   the open position (token id)
     mmbot_lp_range_lower_price / _upper_price{strategy, pool}
+    mmbot_lp_unadoptable_position{strategy, pool, position}   1 per stored position that could not
+                                                             be adopted at start (its pool unmanaged)
     mmbot_hedge_cost_quote{strategy, part}                   part: trading (fees, spread, latency), carry
 
 A position's hedge share is what its hedgers charged it (each fill's cost and carry payment split
@@ -57,7 +59,15 @@ class LpCollector(Collector):
         upper = GaugeMetricFamily(
             "mmbot_lp_range_upper_price", "LP range upper bound", labels=POOL_LABELS[:2]
         )
+        unadoptable = GaugeMetricFamily(
+            "mmbot_lp_unadoptable_position",
+            "Stored LP position that could not be adopted (its pool is not managed)",
+            labels=["strategy", "pool", "position"],
+        )
         for lp in (s for s in active if isinstance(s, LpManager)):
+            for pool_name, token_ids in lp.unadoptable.items():
+                for token_id in token_ids:
+                    unadoptable.add_metric([lp.name, pool_name, str(token_id)], 1.0)
             for name, manager in lp.managers.items():
 
                 def hedge(row_id: int) -> float:
@@ -74,7 +84,7 @@ class LpCollector(Collector):
                 if manager.position is not None:
                     lower.add_metric([lp.name, name], manager.position.choice.price_lower)
                     upper.add_metric([lp.name, name], manager.position.choice.price_upper)
-        yield from (pool, position, lower, upper)
+        yield from (pool, position, lower, upper, unadoptable)
         cost = GaugeMetricFamily(
             "mmbot_hedge_cost_quote", "Hedge costs since start", labels=["strategy", "part"]
         )

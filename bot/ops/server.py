@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -56,10 +57,13 @@ class OpsServer:
         metrics: BotMetrics,
         config: OpsConfig,
         supervisor: Supervisor | None = None,
+        strategies: Callable[[], Sequence[object]] = tuple,
     ) -> None:
-        """`supervisor`: the bot's, whose restarting or failed tasks make /health fail."""
+        """`supervisor`: the bot's, whose restarting or failed tasks make /health fail;
+        `strategies()`: the active ones, whose degradations (`health.Degradations`) it reports."""
         self.rt = rt
         self.supervisor = supervisor
+        self.strategies = strategies
         self.operator = operator
         self.metrics = metrics
         self.config = config
@@ -92,7 +96,9 @@ class OpsServer:
     # ---- read-only -------------------------------------------------------------------------
 
     async def _health(self, _request: web.Request) -> web.Response:
-        ok, report = health_report(self.rt, self.config.stale_book_s, self.supervisor, self.operator)
+        ok, report = health_report(
+            self.rt, self.config.stale_book_s, self.supervisor, self.operator, self.strategies()
+        )
         return web.json_response(report, status=200 if ok else 503)
 
     async def _metrics(self, _request: web.Request) -> web.Response:

@@ -33,7 +33,8 @@ class ChainBook:
 
     def __init__(self, pool: JournalsTransactions, ledger: PoolLedger, clock: Clock) -> None:
         self.pool, self.ledger = pool, ledger
-        rows = TxIntentStore(ledger.store.store, ledger.strategy, ledger.pool_name)
+        self.work = ledger.store.work  # the LP rows' and the journal's: a booking commits as one
+        rows = TxIntentStore(ledger.store.store, ledger.strategy, ledger.pool_name, self.work)
         self.journal = StoreTxJournal(rows, clock)
         pool.use_journal(self.journal)
         self._reported_free: set[int] = set()
@@ -41,32 +42,49 @@ class ChainBook:
     async def settle(self, now_ns: int) -> list[JournalEntry]:
         """Settle every open entry from the chain; the ones still pending (empty: free to act)."""
         pending = []
-        for entry in self.journal.unsettled():
+        unsettled = self.journal.unsettled()
+        cancels = {e.intent.context.get("cancels") for e in unsettled if e.intent.kind == "cancel"}
+        for entry in unsettled:
             state = await self.pool.settle_entry(entry)
+            gone = "cancelled by a zero-value transfer at its nonce" if entry.id in cancels else None
             if state == "pending":
                 pending.append(entry)
-                await self._unstick(entry, now_ns)
+                if entry.id not in cancels:  # else the cancel is what gets replaced
+                    await self._unstick(entry, now_ns)
             elif state == "dropped":
                 log.warning("%s: %s %s never mined: its nonce went to another transaction",
                             self.ledger.pool_name, entry.intent.label, entry.intent.tx_hash)  # fmt: skip
                 if entry.id not in self._reported_free:
-                    self._failed(entry, now_ns, "dropped: its nonce went to another transaction")
+                    self._failed(entry, now_ns, gone or "dropped: its nonce went to another transaction")
             elif state == "free" and entry.id not in self._reported_free:
                 # Not final: a copy may still be broadcast and mined (settled then); the next
                 # transaction takes its nonce, which makes it final.
                 self._reported_free.add(entry.id)
-                self._failed(entry, now_ns, "dropped: the node no longer has it; its nonce is free")
+                self._failed(entry, now_ns, gone or "dropped: the node no longer has it; its nonce is free")
         return pending
 
     async def _unstick(self, entry: JournalEntry, now_ns: int) -> None:
         """Pending longer than `replace_after_s`: replaced at its nonce with a higher fee (the
-        node keeps one of the two; either settles the entry). Nothing new is queued behind it."""
-        if now_ns - entry.sent_ns < self.pool.replace_after_s * 1e9:
+        node keeps one of the two; either settles the entry). One that cannot be replaced (it
+        would revert now, or the fee cap leaves no room) is cancelled once pending longer than
+        `cancel_after_s` (`amm.chain.stuck`). Nothing new is queued behind it meanwhile."""
+        age_s = (now_ns - entry.sent_ns) / 1e9
+        if age_s < self.pool.replace_after_s:
             return
+        intent = entry.intent
         try:
-            await self.pool.bump_entry(entry)
-        except SimulationReverted as exc:  # it would revert now: left to be mined (and booked) or dropped
-            log.warning("%s: stuck %s not replaced: %s", self.ledger.pool_name, entry.intent.tx_hash, exc)
+            if await self.pool.bump_entry(entry) is not None:
+                return
+            why = "no replacement under max_fee_gwei (or the node refused it)"
+        except SimulationReverted as exc:
+            why = f"it would revert now ({exc.reason})"
+        if intent.kind == "cancel" or age_s < self.pool.cancel_after_s:
+            log.warning("%s: stuck %s not replaced: %s", self.ledger.pool_name, intent.tx_hash, why)
+            return
+        cancel_hash = await self.pool.cancel_entry(entry)
+        if cancel_hash is not None:
+            reason = f"{intent.tx_hash} pending {age_s:.0f} s, not re-sent: {why}; cancel {cancel_hash}"
+            self.ledger.action(now_ns, f"{intent.kind}_cancel", reason, False, {"nonce": float(intent.nonce)})
 
     def _failed(self, entry: JournalEntry, now_ns: int, reason: str) -> None:
         self.ledger.action(
@@ -74,13 +92,17 @@ class ChainBook:
         )
 
     async def book(self, apply: Apply) -> int:
-        """Book every mined or reverted entry not booked yet, oldest first; how many."""
+        """Book every mined or reverted entry not booked yet, oldest first; how many. An entry's
+        rows (gas, position, fees, swap) and its `booked` mark are one store transaction: a crash
+        in between leaves neither, and the entry is booked once after the restart."""
         entries = self.journal.unbooked()
         for entry in entries:
             result = await self.pool.entry_result(entry)
             assert entry.outcome in ("mined", "reverted")
-            kept = apply(entry.intent.kind, entry.outcome, result, entry.gas_cost_wei, entry.intent.context)
-            self.journal.booked(entry.id, kept)
+            intent = entry.intent
+            with self.work.atomic():
+                kept = apply(intent.kind, entry.outcome, result, entry.gas_cost_wei, intent.context)
+                self.journal.booked(entry.id, kept)
         return len(entries)
 
     def last_decrease(self, token_id: int) -> tuple[int, int] | None:

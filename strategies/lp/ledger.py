@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 
 from amm.attribution import PnlAttribution
 from bot.kernel.lp_store import LpMarkRow, LpStore, LpSwapRow
@@ -84,7 +85,9 @@ class PoolLedger:
     def gas_token1(self, gas_wei: int, fair: float) -> float:
         return gas_wei / 1e18 * (self.native_price_token1 or fair)
 
-    def decision(self, d: Decision, now_ns: int) -> None:
+    def decision(self, d: Decision, now_ns: int, guards: Mapping[str, str] | None = None) -> None:
+        """Log and store a decision that fires, with its numbers and the state of the guards that
+        are not numbers (the TWAP check: "checked" or "skipped: why")."""
         if d.action is Action.HOLD and not d.executed_gate:
             log.debug("%s/%s hold: %s %s", self.strategy, self.pool_name, d.reason, d.numbers)
             return
@@ -96,20 +99,23 @@ class PoolLedger:
             self._last_refusal = key
         else:
             self._last_refusal = None
+        notes = dict(guards or {})
         log.info(
-            "%s/%s %s: %s %s",
+            "%s/%s %s: %s %s %s",
             self.strategy,
             self.pool_name,
             d.action.value,
             d.reason,
             {k: round(v, 6) for k, v in d.numbers.items()},
+            notes,
         )
-        self.action(now_ns, d.action.value, d.reason, d.executed_gate, d.numbers)
+        self.action(now_ns, d.action.value, d.reason, d.executed_gate, {**d.numbers, **notes})
 
     def action(
-        self, now_ns: int, action: str, reason: str, executed: bool, numbers: dict[str, float]
+        self, now_ns: int, action: str, reason: str, executed: bool, numbers: Mapping[str, float | str]
     ) -> None:
-        self.store.record_action(self.strategy, self.pool_name, now_ns, action, reason, executed, numbers)
+        store = self.store
+        store.record_action(self.strategy, self.pool_name, now_ns, action, reason, executed, dict(numbers))
 
     def gas(self, operation: str, gas_wei: int, fair: float, now_ns: int) -> None:
         cost = self.gas_token1(gas_wei, fair)

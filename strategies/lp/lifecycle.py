@@ -18,7 +18,7 @@ from amm.math.conversions import tick_to_price
 from amm.ports import AmmPool, Collected, EntryResult, JournalsTransactions, LiquidityChange, SwapResult
 from bot.core.clock import Clock
 from bot.kernel.lp_store import LpPositionRow
-from strategies.lp.bounds import liquidity_floors
+from strategies.lp.bounds import balanced_amounts, liquidity_floors
 from strategies.lp.chain_book import ChainBook
 from strategies.lp.excess import Excess, Route
 from strategies.lp.ledger import PoolLedger
@@ -114,8 +114,7 @@ class PositionLifecycle:
         pos = self.position
         if isinstance(result, SwapResult):
             zero_for_one = bool(context.get("zero_for_one", True))
-            value_out = self.swaps.value_out_token1(zero_for_one, result.amount_out, fair)
-            cost = float(context.get("value_in_token1", 0.0)) - value_out
+            cost = self.swaps.swap_cost_token1(zero_for_one, result.amount_in, result.amount_out, fair)
             self.ledger.swap(now, "pool", zero_for_one, result.amount_in, result.amount_out, cost)
             return {"amount_in": result.amount_in, "amount_out": result.amount_out, "cost_token1": cost}
         if isinstance(result, Collected):
@@ -170,24 +169,22 @@ class PositionLifecycle:
             route = "pool"
         cost = 0.0  # the opening's swap, vs fair (kept in the mint's journal context)
         if swap_needed and route == "pool":
-            context = {"value_in_token1": excess.value_token1, "zero_for_one": excess.zero_for_one}
+            swap_context = {"zero_for_one": excess.zero_for_one}
             try:
                 swap = await self._do(
-                    "swap", context, fair, now_ns, lambda: self.swaps.pool_swap(excess, fair)
+                    "swap", swap_context, fair, now_ns, lambda: self.swaps.pool_swap(excess, fair)
                 )
             except (ValueError, SimulationReverted) as exc:  # nothing was sent: no open this round
                 self._refused(now_ns, exc)
                 return
-            cost = excess.value_token1 - self.swaps.value_out_token1(
-                excess.zero_for_one, swap.amount_out, fair
-            )
+            cost = self.swaps.swap_cost_token1(excess.zero_for_one, swap.amount_in, swap.amount_out, fair)
         w0r, w1r = await self.pool.wallet_balances()
         # The mint rounds what it takes up: a hair under the wallet keeps it payable.
         a0, a1 = int(w0r * scale * (1 - 1e-6)), int(w1r * scale * (1 - 1e-6))
         context = {"tick_lower": choice.tick_lower, "tick_upper": choice.tick_upper,
                    "half_width": choice.half_width, "swap_cost_token1": cost, "fair": fair}  # fmt: skip
         lower, upper = choice.tick_lower, choice.tick_upper
-        min0, min1 = self._floors(lower, upper, a0, a1, fair)
+        a0, a1, min0, min1 = self._bounded(lower, upper, a0, a1, fair)
         try:
             await self._do(
                 "mint", context, fair, now_ns, lambda: self.pool.mint(lower, upper, a0, a1, min0, min1)
@@ -209,10 +206,13 @@ class PositionLifecycle:
         log.warning("%s/%s open refused by the pool: %s", self.strategy, self.pool_name, exc)
         self.ledger.action(now_ns, "open_refused", str(exc), False, {})
 
-    def _floors(self, lower: int, upper: int, amount0: int, amount1: int, fair: float) -> tuple[int, int]:
-        return liquidity_floors(
-            lower, upper, amount0, amount1, fair, self.params.slippage_bps, self.d0, self.d1
-        )
+    def _bounded(
+        self, lower: int, upper: int, amount0: int, amount1: int, fair: float
+    ) -> tuple[int, int, int, int]:
+        """The amounts to offer (balanced at fair) and their floors (`strategies.lp.bounds`)."""
+        a0, a1 = balanced_amounts(lower, upper, amount0, amount1, fair, self.d0, self.d1)
+        min0, min1 = liquidity_floors(lower, upper, a0, a1, fair, self.params.slippage_bps, self.d0, self.d1)
+        return a0, a1, min0, min1
 
     def _record_open(self, minted: LiquidityChange, context: Mapping[str, Any]) -> None:
         lower, upper = int(context["tick_lower"]), int(context["tick_upper"])
@@ -299,7 +299,7 @@ class PositionLifecycle:
         w0, w1 = await self.pool.wallet_balances()
         if self.params.capital_token1 is not None:
             w0, w1 = min(w0, collected.amount0), min(w1, collected.amount1)
-        min0, min1 = self._floors(pos.choice.tick_lower, pos.choice.tick_upper, w0, w1, fair)
+        w0, w1, min0, min1 = self._bounded(pos.choice.tick_lower, pos.choice.tick_upper, w0, w1, fair)
         try:
             await self._do("increase", {"token_id": tid}, fair, now_ns,
                            lambda: self.pool.increase_liquidity(tid, w0, w1, min0, min1))  # fmt: skip

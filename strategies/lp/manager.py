@@ -69,6 +69,7 @@ class LpManager:
         self._draining = False
         self.scheduled = False  # True once a job scheduler wakes the rounds
         self.unadoptable: dict[str, list[int]] = {}  # pool -> stored positions it could not adopt
+        self._unadoptable_why: dict[tuple[str, int], str] = {}
         self.rounds = 0
 
     def scheduled_jobs(self) -> list[tuple[str, float, Callable[[], Awaitable[None]]]]:
@@ -125,11 +126,20 @@ class LpManager:
         reason = f"position #{token_id} cannot be adopted ({type(exc).__name__}: {exc}); pool not managed"
         log.error("%s/%s: %s", self.name, manager.pool_name, reason)
         self.unadoptable.setdefault(manager.pool_name, []).append(token_id)
+        self._unadoptable_why[(manager.pool_name, token_id)] = reason
         now = manager.clock.now_ns()
         manager.ledger.action(now, "adopt_failed", reason, False, {"token_id": float(token_id)})
         manager.store.store.record_event(
             "alert", now, strategy=self.name, reason=f"{manager.pool_name}: {reason}"
         )
+
+    def degradations(self) -> list[str]:
+        """What /health reports (`bot.ops.health.Degradations`): each pool left unmanaged and why."""
+        return [
+            f"pool {pool}: {self._unadoptable_why[(pool, token_id)]}"
+            for pool, token_ids in self.unadoptable.items()
+            for token_id in token_ids
+        ]
 
     async def run(self, ctx: BotContext) -> None:
         self.build(ctx)

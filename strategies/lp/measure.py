@@ -69,7 +69,7 @@ class PoolMeter:
         # Σw and Σw² of σ̂'s EWMA, the prior counting as one sample: its effective sample count
         self._vol_weights = (1.0, 1.0)
         self.oracle = pool if isinstance(pool, PoolOracle) else None  # chain pools have one, sim pools not
-        self._twap_warned = False
+        self.twap_state = "not read yet"  # "checked", or "skipped: why" (the last view's)
         self.gas_units: GasUnitsTable = (
             pool.gas_units if isinstance(pool, DeclaresGasUnits) else PlannedGasUnits()
         )
@@ -139,17 +139,26 @@ class PoolMeter:
         )
 
     async def _twap_price(self) -> float:
-        """The pool oracle's TWAP over `twap_window_s`, NaN when off, absent or too short."""
+        """The pool oracle's TWAP over `twap_window_s`, NaN when off, absent or too short; read every
+        round, and `twap_state` says which (every decision record carries it)."""
         window = self.params.twap_window_s
-        if window <= 0 or self.oracle is None:
-            return math.nan
+        if window <= 0:
+            return self._twap_state("skipped: off (twap_window_s = 0)", logging.INFO)
+        if self.oracle is None:
+            return self._twap_state("skipped: the pool keeps no price oracle", logging.INFO)
         try:
-            return tick_to_price(await self.oracle.twap_tick(window), self.d0, self.d1)
+            tick = await self.oracle.twap_tick(window)
         except PoolReadError as exc:
-            if not self._twap_warned:
-                self._twap_warned = True
-                log.warning("%s/%s: no TWAP guard yet: %s", self.ledger.strategy, self.ledger.pool_name, exc)
-            return math.nan
+            short = f"skipped: oracle history shorter than {window} s ({exc})"
+            return self._twap_state(short, logging.WARNING)
+        self._twap_state("checked", logging.INFO)
+        return tick_to_price(tick, self.d0, self.d1)
+
+    def _twap_state(self, state: str, level: int) -> float:
+        if state != self.twap_state:  # logged when it changes, not every round
+            log.log(level, "%s/%s: TWAP guard %s", self.ledger.strategy, self.ledger.pool_name, state)
+        self.twap_state = state
+        return math.nan
 
     async def _position_figures(
         self, pos: LivePosition, state: PoolState, fair: float, now_ns: int, sigma: float

@@ -56,7 +56,10 @@ class LpManagerParams(BaseModel):
         100.0, gt=0, description="act only while the pool price is within this of the fair price"
     )
     twap_window_s: int = Field(
-        0, ge=0, description="guard also on the pool's spot vs its oracle TWAP over this; 0 = off"
+        300,
+        ge=0,
+        description="guard also on the pool's spot vs its oracle TWAP over this, where the pool's "
+        "oracle holds that much history (each decision record says checked or skipped and why); 0 = off",
     )
     min_swap_token1: float = Field(10.0, ge=0, description="ratio swaps smaller than this are skipped")
     slippage_bps: float = Field(50.0, gt=0)

@@ -101,7 +101,7 @@ class PoolLpManager:
             numbers = {**decision.numbers, **costs.numbers(self.params.excess_swap_venue)}
             decision = dataclasses.replace(decision, numbers=numbers)
         self.last_decision = decision
-        self.ledger.decision(decision, now)
+        self.ledger.decision(decision, now, {"twap": self.meter.twap_state})
         if decision.executed_gate:
             await self.act(decision, fair, now, route)
         return decision

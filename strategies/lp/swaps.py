@@ -50,6 +50,12 @@ class ExcessSwaps:
         out = amount_out_raw / 10.0 ** (self.d1 if zero_for_one else self.d0)
         return out * (1.0 if zero_for_one else fair)
 
+    def swap_cost_token1(self, zero_for_one: bool, raw_in: int, raw_out: int, fair: float) -> float:
+        """A filled swap's cost vs fair: what went in less what came out, both at fair (what went
+        in, not the excess planned: a fill cut short by its price limit swapped less)."""
+        value_in = self.value_out_token1(not zero_for_one, raw_in, fair)
+        return value_in - self.value_out_token1(zero_for_one, raw_out, fair)
+
     async def _pool_swap_cost(self, excess: Excess, fair: float) -> float:
         """The pool's exact multi-tick output for the excess vs fair (fee + impact) + swap gas."""
         quote = await self.pool.quote_exact_input(excess.zero_for_one, self._raw_in(excess))

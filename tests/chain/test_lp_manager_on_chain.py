@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import math
 import time
 from collections.abc import Callable
@@ -297,11 +298,15 @@ async def test_lp_manager_opens_recentres_and_withdraws_on_chain_with_exact_book
 
 async def test_the_manipulation_guard_reads_the_pool_oracle_twap(tmp_path, lp_pool, trader_pool, rpc):
     await trader_pool.mint(*FULL_RANGE, 100 * 10**18, 200_000 * 10**6, 0, 0)
-    params = LpManagerParams(kind="lp_manager", pools=["uni"], twap_window_s=300)
+    params = LpManagerParams(kind="lp_manager", pools=["uni"])  # the guard is on by default, 300 s
     store = LpStore(Store(f"sqlite:///{tmp_path}/lp.sqlite"))
     manager = PoolLpManager("lp", "uni", lp_pool, lambda: 2000.0, params, LoopClock(), store)
     # A fresh pool keeps one observation: no 300 s history, so no TWAP (and the check is skipped).
     assert math.isnan((await manager.view(2000.0, 0)).pool_twap_price)
+    assert manager.meter.twap_state.startswith("skipped: oracle history shorter than 300 s")
+    await manager.step()  # flat, no fees seen: "enter" refused, stored with the guard's state
+    (first,) = store.actions("lp")
+    assert json.loads(first.numbers)["twap"].startswith("skipped: oracle history shorter than 300 s")
 
     grow = lp_pool.reader.pool.encode_abi("increaseObservationCardinalityNext", args=[10])
     await trader_pool.tx.send(TxRequest(lp_pool.address, grow, label="grow oracle"))
@@ -320,3 +325,6 @@ async def test_the_manipulation_guard_reads_the_pool_oracle_twap(tmp_path, lp_po
     assert decision.numbers["twap_deviation_bps"] > 900 and decision.numbers["pool_deviation_bps"] < 1e-6
     assert (decision.action, decision.executed_gate) == (Action.OPEN, False)
     assert decision.reason == "flat: enter; refused: pool price off its TWAP"
+    assert manager.meter.twap_state == "checked"
+    await manager.step()  # the CEX fair (2000) is 10 % off the pushed pool: refused, stored, checked
+    assert [json.loads(a.numbers)["twap"] for a in store.actions("lp")][1:] == ["checked"]

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -136,6 +138,17 @@ def _timed(kind: str, src: list[Path], small: list[Path], tree: Path) -> dict[st
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _write_inputs(
+    d: Path, small: Path, rows: int, only: str | None
+) -> dict[str, tuple[list[Path], list[Path]]]:
+    inputs: dict[str, tuple[list[Path], list[Path]]] = {}
+    if only in (None, "tardis"):
+        inputs["tardis"] = (list(write_tardis(d, rows)), list(write_tardis(small, 2000)))
+    if only in (None, "binance-ws"):
+        inputs["binance-ws"] = ([write_binance_ws(d, rows)], [write_binance_ws(small, 2000)])
+    return inputs
+
+
 def _line(kind: str, name: str, rows_in: int, r: dict[str, Any]) -> str:
     return (
         f"{kind:<11} {name:<24} {int(r['rows']):>10,} rows from {rows_in:>10,} input rows  "
@@ -164,11 +177,10 @@ def main() -> None:
         d = Path(tmp)
         small = d / "small"
         small.mkdir()
-        inputs: dict[str, tuple[list[Path], list[Path]]] = {}
-        if args.only in (None, "tardis"):
-            inputs["tardis"] = (list(write_tardis(d, args.rows)), list(write_tardis(small, 2000)))
-        if args.only in (None, "binance-ws"):
-            inputs["binance-ws"] = ([write_binance_ws(d, args.rows)], [write_binance_ws(small, 2000)])
+        # written by a fresh process: a converter's peak RSS is its own, not this process's
+        # (Linux keeps a parent's peak across fork + exec)
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            inputs = pool.submit(_write_inputs, d, small, args.rows, args.only).result()
         for kind, (src, warm) in inputs.items():
             rates = []
             for name, tree in trees:

@@ -6,7 +6,13 @@ finer than the 0.00001 lot: the data lot path), then converts them:
 - binance-ws: a combined-stream capture (depthUpdate diffs of 1-10 levels, trades, one REST
   snapshot), rows = depth levels + trades written.
 
+Each conversion runs in a child process (its own peak RSS; CPU time, which a shared machine's load
+does not inflate, next to the wall time) after a small warm-up file (numba's compile and cache).
+`--reference-tree DIR` converts the same inputs with DIR's code too (e.g. the code before a change:
+`git archive <commit> | tar -x -C DIR`), in the same run, and prints the ratio.
+
     PYTHONPATH=. python benchmarks/data_convert.py [--rows N] [--only tardis|binance-ws]
+        [--reference-tree DIR]
 """
 
 from __future__ import annotations
@@ -14,20 +20,24 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from bot.backtest.data.binance_ws import convert_binance_ws
-from bot.backtest.data.tardis import convert_tardis_files
 from bot.backtest.synthetic import SyntheticParams, generate
 from connectors.replay.events import TRADE
 
 TICK, LOT = Decimal("0.01"), Decimal("0.00001")
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _columns(rows: int) -> tuple[np.ndarray, ...]:
@@ -90,48 +100,96 @@ def write_binance_ws(dir_: Path, rows: int) -> Path:
     return path
 
 
-def _convert(label: str, rows_in: int, run) -> None:
-    t = time.perf_counter()
-    summary = run()
-    wall = time.perf_counter() - t
-    # a child of its own: its peak RSS is the converter's, not the input generator's
+def _convert(kind: str, src: list[Path], out: Path, small: list[Path]) -> dict[str, Any]:
+    """One conversion in this process (numba's compile and cache load done first, on `small`)."""
+    from bot.backtest.data.binance_ws import convert_binance_ws  # the tree on PYTHONPATH's
+    from bot.backtest.data.tardis import convert_tardis_files
+
+    def run(paths: list[Path], dest: Path):
+        if kind == "tardis":
+            return convert_tardis_files(paths[0], paths[1], dest, venue="binance", symbol="BTC/USDT",
+                                        tick_size=TICK, lot_size=LOT)  # fmt: skip
+        return convert_binance_ws(paths[0], str(dest.parent / (dest.stem + "-{symbol}.npz")),
+                                  venue="binance", lot_size=LOT)[0]  # fmt: skip
+
+    run(small, out.parent / "warm.npz")
+    t, cpu = time.perf_counter(), time.process_time()
+    summary = run(src, out)
+    wall, cpu = time.perf_counter() - t, time.process_time() - cpu
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"{label:<11} {summary.rows:>10,} rows written from {rows_in:>10,} input rows  {wall:6.2f} s  "
-        f"{summary.rows / wall:>12,.0f} rows/s  converter peak RSS {rss_mb:,.0f} MB  data lot {summary.meta.data_lot}",  # noqa: E501
-        flush=True,
+    return {
+        "rows": summary.rows,
+        "wall": wall,
+        "cpu": cpu,
+        "rss_mb": rss_mb,
+        "data_lot": str(summary.meta.data_lot),
+    }
+
+
+def _timed(kind: str, src: list[Path], small: list[Path], tree: Path) -> dict[str, Any]:
+    """The conversion in a child process running `tree`'s code: its own peak RSS and CPU time."""
+    out = src[0].parent / f"out-{kind}-{abs(hash(str(tree)))}.npz"
+    args = [sys.executable, __file__, "--child", kind, json.dumps([str(p) for p in src]),
+            json.dumps([str(p) for p in small]), str(out)]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    proc = subprocess.run(args, capture_output=True, text=True, check=False, env=env, cwd=src[0].parent)
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} with {tree} failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _write_inputs(
+    d: Path, small: Path, rows: int, only: str | None
+) -> dict[str, tuple[list[Path], list[Path]]]:
+    inputs: dict[str, tuple[list[Path], list[Path]]] = {}
+    if only in (None, "tardis"):
+        inputs["tardis"] = (list(write_tardis(d, rows)), list(write_tardis(small, 2000)))
+    if only in (None, "binance-ws"):
+        inputs["binance-ws"] = ([write_binance_ws(d, rows)], [write_binance_ws(small, 2000)])
+    return inputs
+
+
+def _line(kind: str, name: str, rows_in: int, r: dict[str, Any]) -> str:
+    return (
+        f"{kind:<11} {name:<24} {int(r['rows']):>10,} rows from {rows_in:>10,} input rows  "
+        f"{r['wall']:6.2f} s wall {r['cpu']:6.2f} s CPU  {r['rows'] / r['wall']:>11,.0f} rows/s wall  "
+        f"{r['rows'] / r['cpu']:>11,.0f} rows/s CPU  peak RSS {r['rss_mb']:,.0f} MB  data lot {r['data_lot']}"
     )
-
-
-def _timed(label: str, rows_in: int, run) -> None:
-    proc = multiprocessing.get_context("fork").Process(target=_convert, args=(label, rows_in, run))
-    proc.start()
-    proc.join()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--only", choices=["tardis", "binance-ws"])
+    parser.add_argument("--reference-tree", type=Path, default=None, help="the code to compare with")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        kind, src, small, out = args.child
+        paths = [Path(p) for p in json.loads(src)]
+        print(json.dumps(_convert(kind, paths, Path(out), [Path(p) for p in json.loads(small)])))
+        return
+    trees = [("this tree", REPO)]
+    if args.reference_tree is not None:
+        trees.append((f"reference {args.reference_tree}", args.reference_tree.resolve()))
+    print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs); target 1,000,000 rows/s")
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         small = d / "small"
         small.mkdir()
-        b, t = write_tardis(small, 2000)
-        t0 = time.perf_counter()
-        convert_tardis_files(
-            b, t, small / "o.npz", venue="binance", symbol="BTC/USDT", tick_size=TICK, lot_size=LOT
-        )
-        print(f"numba compile + first small file: {time.perf_counter() - t0:.2f} s")
-        if args.only in (None, "tardis"):
-            b, t = write_tardis(d, args.rows)
-            _timed("tardis", args.rows, lambda: convert_tardis_files(
-                b, t, d / "t.npz", venue="binance", symbol="BTC/USDT", tick_size=TICK, lot_size=LOT))  # fmt: skip  # noqa: E501
-        if args.only in (None, "binance-ws"):
-            cap = write_binance_ws(d, args.rows)
-            _timed("binance-ws", args.rows, lambda: convert_binance_ws(
-                cap, d / "{symbol}.npz", venue="binance", lot_size=LOT)[0])  # fmt: skip
+        # written by a fresh process: a converter's peak RSS is its own, not this process's
+        # (Linux keeps a parent's peak across fork + exec)
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            inputs = pool.submit(_write_inputs, d, small, args.rows, args.only).result()
+        for kind, (src, warm) in inputs.items():
+            rates = []
+            for name, tree in trees:
+                r = _timed(kind, src, warm, tree)
+                rates.append(r["rows"] / r["cpu"])
+                print(_line(kind, name, args.rows, r), flush=True)
+            print(f"  {kind}: x{rates[0] / 1e6:.2f} of the 1 M rows/s target (CPU time)", end="")
+            print(f"; this tree / reference x{rates[0] / rates[1]:.2f}" if len(rates) == 2 else "")
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from eth_utils import is_checksum_address, to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _HEX_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -20,6 +19,9 @@ GWEI = 10**9
 
 def checksum_address(value: str) -> str:
     """An EVM address in checksum form; a mixed-case address with a wrong checksum is a typo."""
+    # imported here: every config load reads these params, only a uniswap_v3 venue needs eth_utils
+    from eth_utils import is_checksum_address, to_checksum_address
+
     if not _HEX_ADDRESS.match(value):
         raise ValueError(f"{value!r} is not a 0x-prefixed 20-byte hex address")
     mixed_case = value[2:] != value[2:].lower() and value[2:] != value[2:].upper()

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-
-from web3 import AsyncWeb3
-from web3.exceptions import ContractLogicError
+from typing import TYPE_CHECKING
 
 from amm.chain.artifacts import load_abi
-from amm.chain.revert_reasons import decode_revert
 from amm.ports import PoolState
+
+if TYPE_CHECKING:  # web3 is imported when a chain venue is built, not by whoever names PoolReadError
+    from web3 import AsyncWeb3
 
 
 class PoolReadError(RuntimeError):
@@ -132,6 +132,10 @@ class PoolReader:
 
     async def observe(self, seconds_agos: list[int], block: int | str = "latest") -> list[Observation]:
         """The oracle at each `seconds_ago`; reverts with OLD beyond the pool's stored history."""
+        from web3.exceptions import ContractLogicError  # loaded already: self.pool is a web3 contract
+
+        from amm.chain.revert_reasons import decode_revert
+
         try:
             ticks, per_liquidity = await self.pool.functions.observe(seconds_agos).call(
                 block_identifier=block

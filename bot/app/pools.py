@@ -13,15 +13,17 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from amm.chain.params import UniswapV3VenueParams
-from amm.chain.pool import ChainPool
 from amm.ports import AmmPool
 from amm.sim.flow import SimPoolFlow
 from amm.sim.params import SimPoolParams
 from amm.sim.pool import SimulatedPool
 from bot.core.clock import Clock
+
+if TYPE_CHECKING:  # web3 (≈1 s of imports) only when a uniswap_v3 venue is connected
+    from amm.chain.pool import ChainPool
 
 log = logging.getLogger("mmbot.pools")
 
@@ -69,6 +71,8 @@ class SimPools:
         """Connect every uniswap_v3 venue (RPC, wallet from its env var, contracts)."""
         for name, params in venue_params.items():
             if isinstance(params, UniswapV3VenueParams) and name not in self.chain:
+                from amm.chain.pool import ChainPool
+
                 self.chain[name] = await ChainPool.connect(params, clock)
                 log.info("chain pool %s connected (chain id %d)", name, params.chain_id)
 

@@ -55,6 +55,9 @@ class RiskGuard:
         # Inventory held at start (relative to each market's target) gains and loses too: it is
         # marked from the first mid seen, so a crash on start-up inventory counts.
         self._start: dict[int, tuple[Decimal, Decimal]] = {}  # slot -> (position, mid) at first mid
+        # The baselines not yet written (deferred store): a backtest is never restarted, so they are
+        # written once when the checks stop, not a control row per simulated check.
+        self._held_baselines: tuple[LossBaselines, int] | None = None  # and the check's time
 
     @property
     def limits(self) -> RiskConfig:
@@ -122,12 +125,15 @@ class RiskGuard:
     # ---- checks ----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.limits.check_interval_s)
-            try:
-                await self.check_once()
-            except Exception:
-                log.exception("risk check failed")
+        try:
+            while True:
+                await asyncio.sleep(self.limits.check_interval_s)
+                try:
+                    await self.check_once()
+                except Exception:
+                    log.exception("risk check failed")
+        finally:
+            self._write_baselines()
 
     async def check_once(self) -> Trip | None:
         sample = self.sample()
@@ -187,8 +193,14 @@ class RiskGuard:
 
     def _keep_baselines(self, sample: RiskSample) -> None:
         baselines = self.kill_switch.baselines(sample)
-        if self.controls is not None and baselines is not None:
-            self.controls.put(LOSS_BASELINES, baselines.to_dict(), sample.ts_ns)
+        self._held_baselines = None if baselines is None else (baselines, sample.ts_ns)
+        if not self.store.deferred:
+            self._write_baselines()
+
+    def _write_baselines(self) -> None:
+        held, self._held_baselines = self._held_baselines, None
+        if self.controls is not None and held is not None:
+            self.controls.put(LOSS_BASELINES, held[0].to_dict(), held[1])
 
     def _alert(self, kind: str, text: str) -> None:
         for alert in self.alerts:

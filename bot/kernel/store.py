@@ -114,6 +114,11 @@ class Store:
         self.flush()
         return self._engine
 
+    @property
+    def deferred(self) -> bool:
+        """Rows are written in batches (a backtest): nothing is read back before the run ends."""
+        return self._buffer is not None
+
     def flush(self) -> None:
         """Write the rows held by deferred durability (nothing to do in immediate durability)."""
         if self._buffer is not None:

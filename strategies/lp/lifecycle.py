@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from web3.exceptions import ContractLogicError
-
 from amm.attribution import LvrMeter, human_liquidity
+from amm.chain.tx_errors import SimulationReverted, TxNotMined, TxOutcomeUnknown
 from amm.chain.tx_journal import Outcome
-from amm.chain.tx_manager import SimulationReverted, TxNotMined, TxOutcomeUnknown
 from amm.math.conversions import tick_to_price
 from amm.ports import AmmPool, Collected, EntryResult, JournalsTransactions, LiquidityChange, SwapResult
 from bot.core.clock import Clock
@@ -310,9 +309,10 @@ class PositionLifecycle:
         """Take over a stored open position, or close its row when the pool no longer has it."""
         assert row.id is not None
         self._now = now = self.clock.now_ns()
+        gone: tuple[type[Exception], ...] = (ValueError, *_contract_reverts())  # "Invalid token ID": burnt
         try:
             info = await self.pool.position(row.token_id)
-        except (ValueError, ContractLogicError):  # "Invalid token ID": burnt
+        except gone:
             info = None
         released = self.chain.last_decrease(row.token_id) if self.chain is not None else None
         if info is None or (info.liquidity == 0 and released is None and info.tokens_owed0 == 0
@@ -339,3 +339,11 @@ class PositionLifecycle:
         if info.liquidity == 0:  # a close half done: the next round finishes it
             self.position.released = released or (info.tokens_owed0, info.tokens_owed1)
         log.info("%s/%s adopted position #%d", self.strategy, self.pool_name, row.token_id)
+
+
+def _contract_reverts() -> tuple[type[Exception], ...]:
+    """web3's revert of a contract call, when web3 is loaded: it is imported only when a chain
+    venue is built (a simulated pool's calls cannot raise it), so the config and the CLI start
+    without it."""
+    exceptions = sys.modules.get("web3.exceptions")
+    return () if exceptions is None else (exceptions.ContractLogicError,)

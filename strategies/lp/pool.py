@@ -12,7 +12,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 
-from amm.chain.tx_manager import TxRevertedOnChain
+from amm.chain.tx_errors import TxRevertedOnChain
 from amm.ports import AmmPool
 from bot.core.clock import Clock
 from bot.kernel.lp_store import LpStore

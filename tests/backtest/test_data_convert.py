@@ -5,10 +5,12 @@ exact sizes finer than the trading lot, gap and crossed-book reporting."""
 import json
 from decimal import Decimal
 
+import pytest
+
 from bot.backtest.data.binance_ws import convert_binance_ws
 from bot.backtest.data.tardis import convert_tardis_files
 from bot.cli import main
-from connectors.replay.events import ASK, BID, DEPTH, RESYNC, TRADE, load_events
+from connectors.replay.events import ASK, BID, DEPTH, RESYNC, TRADE, EventFileError, load_events
 
 LOT = Decimal("0.00001")
 T = 1_700_000_000_000  # ms
@@ -77,6 +79,45 @@ def test_binance_capture_syncs_by_update_ids_and_resyncs_after_a_gap(tmp_path):
     notes = summary.notes
     assert (notes["gaps"], notes["resyncs"], notes["crossed_books"], notes["unsynced_at_end"]) == (1, 1, 0, 0)
     assert data.exch_ts_ns[0] == T * 1_000_000  # E in ms, never after the receive time
+
+
+def test_binance_book_of_many_levels_deletions_and_a_crossing(tmp_path):
+    """Hundreds of levels (the compiled book grows several times), deletions of the best and of
+    levels the book lacks (no row), one crossing, bare messages and another stream's lines."""
+    ms = 1_000_000
+    lines = [line(T * ms, "btcusdt@depthSnapshot", snapshot(1, [], []))]
+    expected, book, u = [], {BID: {}, ASK: {}}, 1
+    for k in range(300):  # 300 bids and 300 asks, then every bid deleted best first, twice
+        b = [[f"{60000 - k * 0.1:.2f}", f"0.{k + 1:08d}"]]
+        a = [[f"{60100 + k * 0.1:.2f}", "1"]]
+        lines.append(f"{T * ms + 1 + k} {json.dumps(diff(u + 1, u + 1, b, a))}\n")  # bare message
+        lines.append(f"{T * ms + 1 + k} {json.dumps({'stream': 'btcusdt@bookTicker', 'data': {'u': 1}})}\n")
+        u += 1
+        book[BID][600000 - k], book[ASK][601000 + k] = k + 1, 100_000_000
+        expected += [(DEPTH, BID, T * ms + 1 + k, 600000 - k, k + 1),
+                     (DEPTH, ASK, T * ms + 1 + k, 601000 + k, 100_000_000)]  # fmt: skip
+    for rep in range(2):
+        for k in range(300):
+            t = T * ms + 1000 + rep * 300 + k
+            lines.append(line(t, "btcusdt@depth", diff(u + 1, u + 1, [[f"{60000 - k * 0.1:.2f}", "0"]], [])))
+            u += 1
+            if rep == 0:
+                expected.append((DEPTH, BID, t, 600000 - k, 0))
+    t = T * ms + 5000
+    lines.append(line(t, "btcusdt@depth", diff(u + 1, u + 1, [["60200.00", "2"]], [])))  # above the best ask
+    expected.append((DEPTH, BID, t, 602000, 200_000_000))
+    path = tmp_path / "c.txt"
+    path.write_text("".join(lines))
+    [summary] = convert_binance_ws(path, str(tmp_path / "{symbol}.npz"), lot_size=Decimal("0.00000001"))
+    data = load_events(summary.path)
+    assert data.meta.tick_size == Decimal("0.1")
+    assert [(k, s, t, p, z) for k, s, t, p, z in rows(data)] == expected
+    assert (summary.notes["crossed_books"], summary.notes["gaps"]) == (1, 0)
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text(lines[0] + line(T * ms + 1, "btcusdt@depth", diff(2, 2, [["60000.000000001", "1"]], [])))
+    with pytest.raises(EventFileError, match="line 2"):
+        convert_binance_ws(bad, str(tmp_path / "b-{symbol}.npz"))
 
 
 def test_exact_round_trip_of_sizes_finer_than_the_lot(tmp_path):

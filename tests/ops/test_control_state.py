@@ -41,8 +41,15 @@ class ScriptedGuard(RiskGuard):
 class Process:
     """One bot process's control objects on the store file, restored as `Bot.start` does."""
 
-    def __init__(self, path: Path, clock: FixedClock, limits: RiskConfig, instance_id: str = "mm1") -> None:
-        self.store = Store(f"sqlite:///{path}")
+    def __init__(
+        self,
+        path: Path,
+        clock: FixedClock,
+        limits: RiskConfig,
+        instance_id: str = "mm1",
+        deferred: bool = False,
+    ) -> None:
+        self.store = Store(f"sqlite:///{path}", durability="deferred" if deferred else "immediate")
         state = MarketState([], [], [])
         orders = OrderManager(instance_id, {}, state, self.store, clock, RiskLimits(1, 1, 1), 1)
         self.engine = Engine(state, orders, clock)
@@ -134,6 +141,31 @@ def test_operator_pause_holds_through_restarts_until_resumed(tmp_path):
     assert not after.engine.paused and after.guard.paused_by is None
     # An operator's resume also accepts the day's loss: the stored reference is the PnL at resume.
     assert after.controls.get(LOSS_BASELINES) is not None
+
+
+def test_a_backtest_store_gets_the_baselines_once_when_the_checks_stop(tmp_path):
+    """Deferred durability (a backtest, never restarted): no control row per check, the last
+    baselines written when the risk guard's task ends."""
+    clock = FixedClock(DAY0 + H)
+    bt = Process(tmp_path / "bt.sqlite", clock, RiskConfig(check_interval_s=1.0), deferred=True)
+    writes = []
+    put = bt.controls.put
+    bt.controls.put = lambda name, value, ts_ns: (writes.append(name), put(name, value, ts_ns))  # type: ignore[method-assign]
+    bt.guard.pnl = Decimal("5")
+
+    async def checks() -> None:
+        task = asyncio.create_task(bt.guard.run())
+        for _ in range(3):
+            await asyncio.sleep(0)
+            clock.advance_ns(NS_PER_S)
+            await bt.guard.check_once()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(checks())
+    assert writes == ["loss_baselines"]
+    kept = bt.controls.get(LOSS_BASELINES)
+    assert kept is not None and (kept["ts_ns"], kept["peak_pnl"]) == (DAY0 + H + 3 * NS_PER_S, "5")
 
 
 def test_control_rows_are_per_instance_id(tmp_path):

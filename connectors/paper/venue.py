@@ -33,13 +33,15 @@ from connectors.ccxt.venue import CcxtVenue
 from connectors.mock.accounts import Account
 from connectors.paper import account_state as state_codec
 from connectors.paper.account_state import KeyedState
-from connectors.paper.matching import LiveMatching
+from connectors.paper.matching import LiveMatching, warm_up
+from connectors.paper.own_book import with_own_orders
 from connectors.paper.params import PaperVenueParams
 from connectors.paper.recording import MarketRecording
 from connectors.paper.restore import Restorer
 from connectors.replay.events import ASK, BID, DEPTH, SNAPSHOT, TRADE
 from connectors.replay.exchange import Timed
 from connectors.replay.fast import latency_samples
+from connectors.replay.recorded_latency import RequestKeys, TimingLog
 from connectors.stream_order import InOrderDelivery
 
 log = logging.getLogger("mmbot.paper")
@@ -48,7 +50,6 @@ T = TypeVar("T")
 _LATENCY_DRAWS = 4096
 _CLOSED_KEPT = 500
 _FILLS_KEPT = 2000
-Levels = tuple[tuple[int, int], ...]
 
 
 class PaperVenue:
@@ -78,6 +79,8 @@ class PaperVenue:
         self._last_ns = self._request_ns = 0
         self._connected = False
         self.recordings: dict[str, MarketRecording] = {}
+        self._keys = RequestKeys()
+        self.timing: TimingLog | None = None  # with record_dir: every round trip's times
 
     # ---- wiring --------------------------------------------------------------------------------
 
@@ -101,6 +104,7 @@ class PaperVenue:
         self._loop = asyncio.get_running_loop()
         await self.feed.connect()
         self.markets = await self.feed.load_markets()
+        warm_up(self.markets.values(), self.params)
         if self._state is None:
             log.warning(
                 "%s: paper account kept in memory only (no store): a restart starts afresh", self.name
@@ -132,6 +136,8 @@ class PaperVenue:
         await self.feed.close()
         for recording in self.recordings.values():
             recording.save()
+        if self.timing is not None:
+            self.timing.save()
         self._save(fills=True)
 
     async def load_markets(self) -> dict[str, Market]:
@@ -143,12 +149,18 @@ class PaperVenue:
         self._sink = sink
         if self.params.record_dir is not None:
             out = Path(self.params.record_dir)
+            if self.timing is None:
+                self.timing = TimingLog.in_dir(out, self.name)
             for symbol in symbols:
                 if symbol not in self.recordings:
                     self.recordings[symbol] = MarketRecording(
                         out, self.markets[symbol], self.params.record_rotate_rows
                     )
+        called_ns = self.clock.now_ns()
         await self.feed.start_streams(symbols, self._on_feed)
+        if self.timing is not None:  # the bot's engine starts when this returns: a replay waits too
+            now = self.clock.now_ns()
+            self.timing.add(self._keys.query("start_streams"), called_ns, now, now)
 
     async def stream_markets(self, symbols: Sequence[str]) -> None:
         """connectors.base.StreamedMarkets: a new market's matching starts with its first book."""
@@ -205,7 +217,7 @@ class PaperVenue:
                 recording.add(SNAPSHOT, BID, ts, best, 0)
             recording.rotate_if_full(book, ts)
         if self._sink is not None:
-            self._sink(self._with_own_orders(snap, matching))
+            self._sink(with_own_orders(snap, matching.open_orders(), self.params.book_depth))
         self._emit(events)
 
     def _open_market(self, snap: BookSnapshot, ts: int) -> LiveMatching | None:
@@ -234,39 +246,26 @@ class PaperVenue:
             self._sink(trade)
         self._emit(events)
 
-    def _with_own_orders(self, snap: BookSnapshot, matching: LiveMatching) -> BookSnapshot:
-        """The exchange's book plus our resting paper orders, as a real feed would show them."""
-        own: dict[tuple[int, int], int] = {}
-        for u in matching.open_orders():
-            key = (u.side.sign, u.price_ticks)
-            own[key] = own.get(key, 0) + u.size_lots - u.filled_lots
-        if not own:
-            return snap
-        sides: list[Levels] = []
-        for sign, levels in ((BID, snap.bids), (ASK, snap.asks)):
-            merged = dict(levels)
-            for (side, price), lots in own.items():
-                if side == sign:
-                    merged[price] = merged.get(price, 0) + lots
-            sides.append(tuple(sorted(merged.items(), reverse=sign > 0)[: self.params.book_depth]))
-        return BookSnapshot(
-            snap.venue, snap.symbol, sides[0], sides[1], snap.exchange_ts_ns, snap.local_ts_ns
-        )
-
     # ---- our orders ----------------------------------------------------------------------------
 
     async def place_order(self, request: OrderRequest) -> OrderUpdate:
-        return await self._round_trip(partial(self._place, request))
+        key = RequestKeys.order("place", request.client_order_id)
+        return await self._round_trip(partial(self._place, request), key)
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
-        return await self._round_trip(partial(self._cancel, symbol, client_order_id))
+        key = RequestKeys.order("cancel", client_order_id)
+        return await self._round_trip(partial(self._cancel, symbol, client_order_id), key)
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderUpdate | VenueError]:
-        return await self._round_trip(lambda ts: [outcome_of(partial(self._place, r, ts)) for r in requests])
+        key = RequestKeys.order("place", requests[0].client_order_id if requests else "")
+        return await self._round_trip(
+            lambda ts: [outcome_of(partial(self._place, r, ts)) for r in requests], key
+        )
 
     async def cancel_orders(self, orders: Sequence[tuple[str, str]]) -> list[OrderUpdate | VenueError]:
+        key = RequestKeys.order("cancel", orders[0][1] if orders else "")
         return await self._round_trip(
-            lambda ts: [outcome_of(partial(self._cancel, s, c, ts)) for s, c in orders]
+            lambda ts: [outcome_of(partial(self._cancel, s, c, ts)) for s, c in orders], key
         )
 
     def _place(self, request: OrderRequest, ts: int) -> OrderUpdate:
@@ -289,22 +288,26 @@ class PaperVenue:
         self._emit(events)
         return update
 
-    async def _round_trip(self, call: Callable[[int], T], *, query: bool = False) -> T:
+    async def _round_trip(self, call: Callable[[int], T], key: str, *, query: bool = False) -> T:
         """`call` at the simulated matching one latency from now; the answer one latency later.
         Queries too (`query`: nothing changes, nothing to save), as in a replay
         (connectors/replay/venue.py): a bot's start-up reconciliation then takes the same time
         here and in a replay of this session, and its quotes start at the same moment."""
         self._require_connected()
+        call_ns = self.clock.now_ns()
         latency_s = self._latencies[self._latency_k % len(self._latencies)] / 1e9
         self._latency_k += 1
         await asyncio.sleep(latency_s)
         self._require_connected()
+        arrive_ns = self.clock.now_ns() if query else self._stamp(request=True)
         try:
-            return call(0 if query else self._stamp(request=True))  # a query stamps no time
+            return call(0 if query else arrive_ns)  # a query stamps no time
         finally:
             if not query:
                 self._save(fills=False)
             await asyncio.sleep(latency_s)
+            if self.timing is not None:
+                self.timing.add(key, call_ns, arrive_ns, self.clock.now_ns())
 
     def _emit(self, events: list[Timed]) -> None:
         """Private-stream events, in the order made; fills and closed orders are remembered."""
@@ -355,16 +358,20 @@ class PaperVenue:
             raise VenueUnavailable(self.name, "not connected")
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
-        return await self._round_trip(lambda _: self._order(symbol, client_order_id), query=True)
+        key = self._keys.query("fetch_order")
+        return await self._round_trip(lambda _: self._order(symbol, client_order_id), key, query=True)
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
-        return await self._round_trip(lambda _: self._open_orders(symbol), query=True)
+        key = self._keys.query("fetch_open_orders")
+        return await self._round_trip(lambda _: self._open_orders(symbol), key, query=True)
 
     async def fetch_balances(self) -> dict[str, Balance]:
-        return await self._round_trip(lambda _: self.account.balances(), query=True)
+        key = self._keys.query("fetch_balances")
+        return await self._round_trip(lambda _: self.account.balances(), key, query=True)
 
     async def fetch_fills(self, symbol: str | None = None, since_ns: int | None = None) -> list[Fill]:
-        return await self._round_trip(lambda _: self._fills_since(symbol, since_ns), query=True)
+        key = self._keys.query("fetch_fills")
+        return await self._round_trip(lambda _: self._fills_since(symbol, since_ns), key, query=True)
 
     def _order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         matching = self.matching.get(symbol)

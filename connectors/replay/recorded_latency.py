@@ -1,0 +1,145 @@
+"""A session's own request timing, recorded by the paper venue and replayed by the replay venue.
+
+A real-time session's requests do not take one fixed latency: each `asyncio.sleep` of the paper
+venue ends when the busy event loop gets to it (5 ms configured, 5-30 ms measured on a loaded
+box). So the paper venue writes, for every round trip, when the call was made, when it reached
+the simulated matching and when its answer came back (`TimingLog`, a JSON file in record_dir),
+and a replay with `session_timing` set gives each request of the session that request's own
+latencies, out and back (`RecordedLatency`), and starts quoting when the session's streams had
+started. A request the session did not make (the replay's bot decided otherwise) takes the
+configured synthetic latency.
+
+Requests are keyed by what identifies them in both runs: an order action by its client order id
+(the bot numbers them in sequence, so the same decisions give the same ids), a query by its kind
+and how many of that kind came before it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+FORMAT = "mmbot-session-timing-1"
+SUFFIX = ".timing.json"
+
+
+@dataclass(frozen=True, slots=True)
+class RoundTrip:
+    """One request of the session: its call, arrival at the matching, and answer times (ns)."""
+
+    call_ns: int
+    arrive_ns: int
+    respond_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trip:
+    """When a replayed request reaches the matching and when its answer is back (ns);
+    `exact`: arrive at `arrive_ns` to the nanosecond (a recorded time), else at the clock's
+    reading after sleeping until then (a synthetic latency, as it always was)."""
+
+    arrive_ns: int
+    respond_ns: int
+    exact: bool
+
+
+class LatencyModel(Protocol):
+    def trip(self, key: str, now_ns: int) -> Trip: ...
+
+
+class RequestKeys:
+    """Names each round trip the same way in the session and in its replay."""
+
+    def __init__(self) -> None:
+        self._queries: Counter[str] = Counter()
+
+    @staticmethod
+    def order(action: str, client_order_id: str) -> str:
+        return f"{action}:{client_order_id}"
+
+    def query(self, kind: str) -> str:
+        n = self._queries[kind]
+        self._queries[kind] += 1
+        return f"{kind}#{n}"
+
+
+class SyntheticLatency:
+    """The configured latency draws, taken in turn: one out, the same one back."""
+
+    def __init__(self, draws_ns: Callable[[], int]) -> None:
+        self._draw = draws_ns
+
+    def trip(self, key: str, now_ns: int) -> Trip:
+        latency_ns = self._draw()
+        return Trip(now_ns + latency_ns, now_ns + 2 * latency_ns, exact=False)
+
+
+class RecordedLatency:
+    """The session's recorded times; `fallback` for requests it did not make."""
+
+    def __init__(self, trips: dict[str, RoundTrip], fallback: LatencyModel) -> None:
+        self.trips = trips
+        self.fallback = fallback
+        self.replayed = self.missed = 0
+
+    def streams_started_ns(self, key: str) -> int | None:
+        """When the session's `start_streams` returned (its bot starts quoting after it)."""
+        rec = self.trips.get(key)
+        return None if rec is None else rec.respond_ns
+
+    def trip(self, key: str, now_ns: int) -> Trip:
+        rec = self.trips.get(key)
+        if rec is None:  # not a request of the session
+            self.missed += 1
+            return self.fallback.trip(key, now_ns)
+        self.replayed += 1
+        # The session's own latencies, from this call: arriving at the session's arrival time
+        # instead charges the bot's processing lag (virtual time has none) to the latency, and the
+        # longer in-flight syncs delay the bot's next requotes (measured: fewer fills, README).
+        arrive_ns = now_ns + max(rec.arrive_ns - rec.call_ns, 0)
+        return Trip(arrive_ns, arrive_ns + max(rec.respond_ns - rec.arrive_ns, 0), exact=True)
+
+
+class TimingLog:
+    """The paper venue's side: every round trip as it happened, written as one JSON file."""
+
+    def __init__(self, venue: str, path: Path) -> None:
+        self.venue, self.path = venue, path
+        self.rows: list[tuple[str, int, int, int]] = []
+
+    @classmethod
+    def in_dir(cls, out_dir: Path, venue: str) -> TimingLog:
+        """A log written to `out_dir` as `<venue>-<UTC start>.timing.json`."""
+        return cls(venue, out_dir / f"{venue}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}{SUFFIX}")
+
+    def add(self, key: str, call_ns: int, arrive_ns: int, respond_ns: int) -> None:
+        self.rows.append((key, call_ns, arrive_ns, respond_ns))
+
+    def save(self) -> Path:
+        path = self.path
+        payload = {"format": FORMAT, "venue": self.venue, "trips": self.rows}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(payload, separators=(",", ":")))
+        tmp.replace(path)
+        return path
+
+
+class SessionTimingError(ValueError):
+    pass
+
+
+def load_timing(path: Path) -> dict[str, RoundTrip]:
+    """A session's round trips by key; a clear error naming the file when it is not one."""
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SessionTimingError(f"session_timing: cannot read {path}: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise SessionTimingError(f"session_timing: {path} is not a session timing file ({FORMAT})")
+    return {str(k): RoundTrip(int(c), int(a), int(r)) for k, c, a, r in payload["trips"]}

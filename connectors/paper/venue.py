@@ -9,9 +9,8 @@ fills; the bot sees the exchange's book with our resting paper orders added, as 
 would show them. Requests reach the matching one order latency after the call and the answer
 comes back one more later, as in a replay.
 
-The paper account (balances, open orders, fills) is written to the bot's store after every change
-(connectors/paper/account_state.py), so a restart continues it; with `record_dir` the session's
-market data is written as L2 event files (connectors/paper/recording.py) a backtest replays.
+The account is written to the bot's store after every change (connectors/paper/account_state.py);
+`record_dir`: the session's data and request timing, for a replay (connectors/paper/recording.py).
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from connectors.paper.matching import LiveMatching, warm_up
 from connectors.paper.own_book import with_own_orders
 from connectors.paper.params import PaperVenueParams
 from connectors.paper.recording import MarketRecording
-from connectors.paper.restore import Restorer
+from connectors.paper.restore import Restorer, restore_account
 from connectors.replay.events import ASK, BID, DEPTH, SNAPSHOT, TRADE
 from connectors.replay.exchange import Timed
 from connectors.replay.fast import latency_samples
@@ -80,6 +79,7 @@ class PaperVenue:
         self._connected = False
         self.recordings: dict[str, MarketRecording] = {}
         self._keys = RequestKeys()
+        self._taking_in = False  # a `_taken_in` is queued
         self.timing: TimingLog | None = None  # with record_dir: every round trip's times
 
     # ---- wiring --------------------------------------------------------------------------------
@@ -114,21 +114,16 @@ class PaperVenue:
         self._connected = True
 
     def _restore(self, state: KeyedState) -> None:
-        value = state.get(state_codec.account_key(self.name))
-        if value is not None:
-            self.account = state_codec.decode_account(value)
-            self.restorer = Restorer.from_state(self.name, self.account, value)
-            for d in value["closed"]:
-                update = state_codec.decode_update(self.name, d)
-                self._closed[update.client_order_id] = update
-        fills = state.get(state_codec.fills_key(self.name))
-        if fills is not None:
-            self._fills.extend(state_codec.decode_fill(self.name, d) for d in fills["fills"])
-        if value is not None:
-            log.info(
-                "%s: paper account restored: %d open orders, %d fills kept",
-                self.name, self.restorer.open_count(), len(self._fills),
-            )  # fmt: skip
+        restored = restore_account(self.name, state)
+        self._fills.extend(restored.fills)
+        if restored.account is None or restored.restorer is None:
+            return  # the account's first start
+        self.account, self.restorer = restored.account, restored.restorer
+        self._closed.update((u.client_order_id, u) for u in restored.closed)
+        log.info(
+            "%s: paper account restored: %d open orders, %d fills kept",
+            self.name, self.restorer.open_count(), len(self._fills),
+        )  # fmt: skip
 
     async def close(self) -> None:
         self._connected = False
@@ -179,6 +174,9 @@ class PaperVenue:
         return ts
 
     def _on_feed(self, event: VenueEvent) -> None:
+        if self.recordings and not self._taking_in and self._loop is not None:
+            self._taking_in = True  # queued before the bot's wake-up: runs just before it
+            self._loop.call_soon(self._taken_in)
         if isinstance(event, BookSnapshot):
             self._on_book(event)
         elif isinstance(event, PublicTrade):
@@ -289,10 +287,8 @@ class PaperVenue:
         return update
 
     async def _round_trip(self, call: Callable[[int], T], key: str, *, query: bool = False) -> T:
-        """`call` at the simulated matching one latency from now; the answer one latency later.
-        Queries too (`query`: nothing changes, nothing to save), as in a replay
-        (connectors/replay/venue.py): a bot's start-up reconciliation then takes the same time
-        here and in a replay of this session, and its quotes start at the same moment."""
+        """`call` at the simulated matching one latency from now; the answer one latency later;
+        queries too (nothing to save), as in a replay; the times kept under `key` (`timing`)."""
         self._require_connected()
         call_ns = self.clock.now_ns()
         latency_s = self._latencies[self._latency_k % len(self._latencies)] / 1e9
@@ -331,6 +327,11 @@ class PaperVenue:
             while len(self._closed) > _CLOSED_KEPT:
                 self._closed.popitem(last=False)
 
+    def _taken_in(self) -> None:
+        self._taking_in = False
+        for recording in self.recordings.values():
+            recording.taken_in(self.clock.now_ns())
+
     def _deliver(self, event: VenueEvent) -> None:
         if self._sink is not None:
             self._sink(event)
@@ -358,20 +359,19 @@ class PaperVenue:
             raise VenueUnavailable(self.name, "not connected")
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
-        key = self._keys.query("fetch_order")
-        return await self._round_trip(lambda _: self._order(symbol, client_order_id), key, query=True)
+        return await self._query(lambda _: self._order(symbol, client_order_id), "fetch_order")
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
-        key = self._keys.query("fetch_open_orders")
-        return await self._round_trip(lambda _: self._open_orders(symbol), key, query=True)
+        return await self._query(lambda _: self._open_orders(symbol), "fetch_open_orders")
 
     async def fetch_balances(self) -> dict[str, Balance]:
-        key = self._keys.query("fetch_balances")
-        return await self._round_trip(lambda _: self.account.balances(), key, query=True)
+        return await self._query(lambda _: self.account.balances(), "fetch_balances")
 
     async def fetch_fills(self, symbol: str | None = None, since_ns: int | None = None) -> list[Fill]:
-        key = self._keys.query("fetch_fills")
-        return await self._round_trip(lambda _: self._fills_since(symbol, since_ns), key, query=True)
+        return await self._query(lambda _: self._fills_since(symbol, since_ns), "fetch_fills")
+
+    async def _query(self, call: Callable[[int], T], kind: str) -> T:
+        return await self._round_trip(call, self._keys.query(kind), query=True)
 
     def _order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         matching = self.matching.get(symbol)

@@ -224,7 +224,8 @@ class ReplayVenue:
         self._schedule(ex.advance(now))  # every row made up to now first: no look-ahead
         try:
             # what the request changed reaches the private stream with the feed, like the rest of it
-            return call(ex, now, now + ex.feed_latency_ns)
+            # a session's own answers reached its bot as they were made, not one feed latency later
+            return call(ex, now, now if trip.exact else now + ex.feed_latency_ns)
         finally:
             if self.feed is not None:
                 self.feed.replan(now)  # a new resting order may fill before the feed's next wake

@@ -106,11 +106,14 @@ class RecordedLatency:
 
 
 class TimingLog:
-    """The paper venue's side: every round trip as it happened, written as one JSON file."""
+    """The paper venue's side: every round trip as it happened, as JSON lines (a header naming the
+    format and venue, then `[key, call_ns, arrive_ns, respond_ns]` per trip), appended every
+    `flush_rows` trips so a day-long session holds little in memory and a crash loses few."""
 
-    def __init__(self, venue: str, path: Path) -> None:
-        self.venue, self.path = venue, path
+    def __init__(self, venue: str, path: Path, *, flush_rows: int = 1000) -> None:
+        self.venue, self.path, self.flush_rows = venue, path, flush_rows
         self.rows: list[tuple[str, int, int, int]] = []
+        self._started = False
 
     @classmethod
     def in_dir(cls, out_dir: Path, venue: str) -> TimingLog:
@@ -119,15 +122,19 @@ class TimingLog:
 
     def add(self, key: str, call_ns: int, arrive_ns: int, respond_ns: int) -> None:
         self.rows.append((key, call_ns, arrive_ns, respond_ns))
+        if len(self.rows) >= self.flush_rows:
+            self.save()
 
     def save(self) -> Path:
-        path = self.path
-        payload = {"format": FORMAT, "venue": self.venue, "trips": self.rows}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload, separators=(",", ":")))
-        tmp.replace(path)
-        return path
+        """Append the trips not written yet (the header first)."""
+        rows, self.rows = self.rows, []
+        lines = [] if self._started else [json.dumps({"format": FORMAT, "venue": self.venue})]
+        lines += [json.dumps(row, separators=(",", ":")) for row in rows]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a" if self._started else "w", encoding="utf-8") as f:
+            f.writelines(line + "\n" for line in lines)
+        self._started = True
+        return self.path
 
 
 class SessionTimingError(ValueError):
@@ -137,9 +144,11 @@ class SessionTimingError(ValueError):
 def load_timing(path: Path) -> dict[str, RoundTrip]:
     """A session's round trips by key; a clear error naming the file when it is not one."""
     try:
-        payload = json.loads(path.read_text())
+        lines = path.read_text(encoding="utf-8").splitlines()
+        header = json.loads(lines[0]) if lines else None
+        rows = [json.loads(line) for line in lines[1:] if line]
     except (OSError, ValueError) as exc:
         raise SessionTimingError(f"session_timing: cannot read {path}: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise SessionTimingError(f"session_timing: {path} is not a session timing file ({FORMAT})")
-    return {str(k): RoundTrip(int(c), int(a), int(r)) for k, c, a, r in payload["trips"]}
+    return {str(k): RoundTrip(int(c), int(a), int(r)) for k, c, a, r in rows}

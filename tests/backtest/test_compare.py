@@ -161,9 +161,10 @@ def test_hours_are_whole_utc_hours_within_the_span() -> None:
 
 
 def test_recorded_latency_gives_each_session_request_its_own_latencies(tmp_path: Path) -> None:
-    log = TimingLog("pv", tmp_path / "pv.timing.json")
+    log = TimingLog("pv", tmp_path / "pv.timing.json", flush_rows=1)  # written as they come
     log.add("start_streams#0", 100, 900, 900)
     log.add("place:a-1", 1_000, 1_017, 1_040)  # 17 ns out, 23 back
+    assert log.rows == [] and len(load_timing(log.path)) == 2
     trips = load_timing(log.save())
     model = RecordedLatency(trips, SyntheticLatency(lambda: 5))
     assert model.trip("place:a-1", 990) == Trip(1_007, 1_030, exact=True)  # from the replay's call

@@ -32,6 +32,7 @@ from bot.ops.metrics import BotMetrics
 from connectors.base import AuthError, RateLimited, Venue, VenueUnavailable
 from connectors.paper.account_state import UsesKeyedState
 from connectors.registry import build_venue, is_pool
+from connectors.replay.recorded_latency import RecordsRequoteRounds, ReplaysRequoteRounds
 
 log = logging.getLogger("mmbot")
 
@@ -94,6 +95,10 @@ async def reconcile_at_start(
     orders.on_round_trip = metrics.on_round_trip
     engine = Engine(state, orders, clock)
     for name, venue in venues.items():
+        if isinstance(venue, RecordsRequoteRounds):  # a paper session's timing, for its replay
+            engine.round_observers.append(venue.requote_round)
+        if isinstance(venue, ReplaysRequoteRounds):  # its replay: requote when the session did
+            engine.round_schedule = venue.requote_rounds() or engine.round_schedule
         by_symbol = {m.symbol: m for m in markets if m.venue == name}
         async with _venue_answers(name):
             await reconcile_venue(venue, by_symbol, store, orders, clock, cfg.bot.instance_id)

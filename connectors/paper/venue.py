@@ -40,7 +40,7 @@ from connectors.paper.restore import Restorer, restore_account
 from connectors.replay.events import ASK, BID, DEPTH, SNAPSHOT, TRADE
 from connectors.replay.exchange import Timed
 from connectors.replay.fast import latency_samples
-from connectors.replay.recorded_latency import RequestKeys, TimingLog
+from connectors.replay.recorded_latency import ROUND, RequestKeys, TimingLog
 from connectors.stream_order import InOrderDelivery
 
 log = logging.getLogger("mmbot.paper")
@@ -154,8 +154,7 @@ class PaperVenue:
         called_ns = self.clock.now_ns()
         await self.feed.start_streams(symbols, self._on_feed)
         if self.timing is not None:  # the bot's engine starts when this returns: a replay waits too
-            now = self.clock.now_ns()
-            self.timing.add(self._keys.query("start_streams"), called_ns, now, now)
+            self.timing.add(self._keys.query("start_streams"), called_ns, *[self.clock.now_ns()] * 2)
 
     async def stream_markets(self, symbols: Sequence[str]) -> None:
         """connectors.base.StreamedMarkets: a new market's matching starts with its first book."""
@@ -327,6 +326,11 @@ class PaperVenue:
             while len(self._closed) > _CLOSED_KEPT:
                 self._closed.popitem(last=False)
 
+    def requote_round(self, now_ns: int, slots: tuple[int, ...]) -> None:
+        """RecordsRequoteRounds: the bot requoted `slots`, its clock reading `now_ns`."""
+        if self.timing is not None:
+            self.timing.add_round(self._keys.query(ROUND), now_ns, slots)
+
     def _taken_in(self) -> None:
         self._taking_in = False
         for recording in self.recordings.values():
@@ -346,11 +350,7 @@ class PaperVenue:
         value = state_codec.encode_account(self.account, opens, self._closed.values(), ids)
         state.put(state_codec.account_key(self.name), value, now)
         if fills:
-            state.put(
-                state_codec.fills_key(self.name),
-                {"fills": [state_codec.encode_fill(f) for f in self._fills]},
-                now,
-            )
+            state_codec.put_fills(state, self.name, self._fills, now)
 
     # ---- queries -------------------------------------------------------------------------------
 

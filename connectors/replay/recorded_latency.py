@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 FORMAT = "mmbot-session-timing-1"
 SUFFIX = ".timing.json"
@@ -35,6 +35,7 @@ class RoundTrip:
     call_ns: int
     arrive_ns: int
     respond_ns: int
+    slots: tuple[int, ...] = ()  # a requote round's: the market slots it requoted
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,23 @@ class Trip:
     arrive_ns: int
     respond_ns: int
     exact: bool
+
+
+ROUND = "round"
+
+
+@runtime_checkable
+class RecordsRequoteRounds(Protocol):
+    """A venue that records when the bot's requote loop ran (the paper venue, with record_dir)."""
+
+    def requote_round(self, now_ns: int, slots: tuple[int, ...]) -> None: ...
+
+
+@runtime_checkable
+class ReplaysRequoteRounds(Protocol):
+    """A venue that replays a session's requote times (a replay venue with session_timing)."""
+
+    def requote_rounds(self) -> list[tuple[int, tuple[int, ...]]]: ...
 
 
 class LatencyModel(Protocol):
@@ -86,11 +104,18 @@ class RecordedLatency:
         self.trips = trips
         self.fallback = fallback
         self.replayed = self.missed = 0
+        self.aligned = False  # the bot requotes at the session's times (`rounds`)
 
     def streams_started_ns(self, key: str) -> int | None:
         """When the session's `start_streams` returned (its bot starts quoting after it)."""
         rec = self.trips.get(key)
         return None if rec is None else rec.respond_ns
+
+    @property
+    def rounds(self) -> list[tuple[int, tuple[int, ...]]]:
+        """The session's requote rounds (its bot's clock reading, the slots requoted), in order."""
+        rounds = [rec for key, rec in self.trips.items() if key.startswith(f"{ROUND}#")]
+        return sorted((rec.call_ns, rec.slots) for rec in rounds)
 
     def trip(self, key: str, now_ns: int) -> Trip:
         rec = self.trips.get(key)
@@ -102,6 +127,10 @@ class RecordedLatency:
         # instead charges the bot's processing lag (virtual time has none) to the latency, and the
         # longer in-flight syncs delay the bot's next requotes (measured: fewer fills, README).
         arrive_ns = now_ns + max(rec.arrive_ns - rec.call_ns, 0)
+        if self.aligned and now_ns <= rec.call_ns:
+            # the replay's bot requotes when the session's did, and its work costs no virtual
+            # time: the request reaches the matching when the session's did, work included
+            arrive_ns = rec.arrive_ns
         return Trip(arrive_ns, arrive_ns + max(rec.respond_ns - rec.arrive_ns, 0), exact=True)
 
 
@@ -112,7 +141,7 @@ class TimingLog:
 
     def __init__(self, venue: str, path: Path, *, flush_rows: int = 1000) -> None:
         self.venue, self.path, self.flush_rows = venue, path, flush_rows
-        self.rows: list[tuple[str, int, int, int]] = []
+        self.rows: list[tuple[str, int, int, int] | tuple[str, int, int, int, list[int]]] = []
         self._started = False
 
     @classmethod
@@ -122,6 +151,13 @@ class TimingLog:
 
     def add(self, key: str, call_ns: int, arrive_ns: int, respond_ns: int) -> None:
         self.rows.append((key, call_ns, arrive_ns, respond_ns))
+        self._flush_if_full()
+
+    def add_round(self, key: str, now_ns: int, slots: tuple[int, ...]) -> None:
+        self.rows.append((key, now_ns, now_ns, now_ns, list(slots)))
+        self._flush_if_full()
+
+    def _flush_if_full(self) -> None:
         if len(self.rows) >= self.flush_rows:
             self.save()
 
@@ -151,4 +187,6 @@ def load_timing(path: Path) -> dict[str, RoundTrip]:
         raise SessionTimingError(f"session_timing: cannot read {path}: {exc}") from exc
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise SessionTimingError(f"session_timing: {path} is not a session timing file ({FORMAT})")
-    return {str(k): RoundTrip(int(c), int(a), int(r)) for k, c, a, r in rows}
+    return {
+        str(r[0]): RoundTrip(int(r[1]), int(r[2]), int(r[3]), tuple(r[4]) if len(r) > 4 else ()) for r in rows
+    }

@@ -133,6 +133,18 @@ class ReplayVenue:
             self._task = self._loop.create_task(self._replay(ex), name=f"{self.name}-replay")
         await self._streams_started()
 
+    def requote_rounds(self) -> list[tuple[int, tuple[int, ...]]]:
+        """ReplaysRequoteRounds: the session's requote times, with session_timing (else none).
+        The bot then requotes at them, having seen what the session's bot had: the rows it
+        received by then (their exchange time: when the session's venue handed them on)."""
+        if not isinstance(self.latency, RecordedLatency) or not self.latency.rounds:
+            return []
+        ex = self._require_connected()
+        ex.s.rows[layout.C_LOCAL] = ex.s.rows[layout.C_EXCH]  # before the first row is replayed
+        ex.feed_latency_ns = 0
+        self.latency.aligned = True
+        return self.latency.rounds
+
     async def _streams_started(self) -> None:
         """With a session's timing: return when the session's streams had started (its bot began
         quoting then, on the rows received meanwhile), not at once."""

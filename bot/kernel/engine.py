@@ -99,9 +99,8 @@ class Engine:
         self._unowned: set[int] = set()  # slots whose strategy went away: orders to cancel
         # Active strategies' on_event hooks, called after the engine applied each event.
         self.listeners: list[Callable[[VenueEvent], None]] = []
-        # Called with each requote round's clock reading and the market slots it requoted (a
-        # paper venue records them); a recorded session's rounds, requoted as they were before
-        # requoting on events (its replay: same times, same markets, so the same decisions).
+        # Told each requote round's clock reading and the slots it requoted (a paper venue records
+        # them); a recorded session's rounds, redone as they were before requoting on events.
         self.round_observers: list[Callable[[int, tuple[int, ...]], None]] = []
         self.round_schedule: list[tuple[int, tuple[int, ...]]] = []
 
@@ -291,13 +290,12 @@ class Engine:
 
     async def run(self) -> None:
         """Requote on events until `stop()` (as `round_schedule` says first, when given)."""
-        for at_ns, slots in self.round_schedule:
-            while not self._stopping and at_ns > self.clock.now_ns():
+        for at_ns, slots in self.round_schedule:  # no slots: where the session's bot stopped
+            while slots and not self._stopping and at_ns > self.clock.now_ns():
                 self._wake.clear()
                 await self._wake.wait((at_ns - self.clock.now_ns()) / NS_PER_S)
-            if self._stopping:
-                return
-            self._requote_round(at_ns, frozenset(slots))  # the session's own clock reading
+            if slots and not self._stopping:
+                self._requote_round(at_ns, frozenset(slots))  # the session's own clock reading
         while not self._stopping:
             timeout_s = self._requote_round()
             self._wake.clear()
@@ -385,6 +383,8 @@ class Engine:
 
     async def stop(self) -> None:
         """Stop quoting and wait for in-flight syncs; cancelling is the caller's next step."""
+        for observer in self.round_observers:
+            observer(self.clock.now_ns(), ())  # a round of no markets: the last, the bot stops
         self._stopping = True
         self._wake.set()
         if self._tasks:

@@ -73,7 +73,8 @@ class ReplayVenue:
         self._last_private_ns = 0
         self._private: InOrderDelivery[VenueEvent] = InOrderDelivery(self._deliver)
         self.finished = asyncio.Event()
-        """Set when the last row of the file has reached the bot."""
+        """Set when the last row of the file has reached the bot (or, replaying a session with its
+        timing, where the session's bot stopped)."""
         self.snapshots_published = 0
 
     @property
@@ -143,7 +144,11 @@ class ReplayVenue:
         ex.s.rows[layout.C_LOCAL] = ex.s.rows[layout.C_EXCH]  # before the first row is replayed
         ex.feed_latency_ns = 0
         self.latency.aligned = True
-        return self.latency.rounds
+        rounds = self.latency.rounds
+        stops = [at_ns for at_ns, slots in rounds if not slots]
+        if stops and self._loop is not None:  # the session's bot stopped there: a backtest stops too
+            self._loop.call_later(max(stops[-1] - self.clock.now_ns(), 0) / 1e9, self.finished.set)
+        return rounds
 
     async def _streams_started(self) -> None:
         """With a session's timing: return when the session's streams had started (its bot began

@@ -40,7 +40,7 @@ from connectors.paper.restore import Restorer, restore_account
 from connectors.replay.events import ASK, BID, DEPTH, SNAPSHOT, TRADE
 from connectors.replay.exchange import Timed
 from connectors.replay.fast import latency_samples
-from connectors.replay.recorded_latency import ROUND, RequestKeys, TimingLog
+from connectors.replay.recorded_latency import PRIVATE, ROUND, RequestKeys, TimingLog
 from connectors.stream_order import InOrderDelivery
 
 log = logging.getLogger("mmbot.paper")
@@ -163,9 +163,8 @@ class PaperVenue:
     # ---- the live feed -------------------------------------------------------------------------
 
     def _stamp(self, *, request: bool = False) -> int:
-        """The simulation's clock, never backwards. A market row comes after any request made at
-        the same time (a replay applies the rows up to a request's time first); rows received
-        together share their time, so a replay delivers them together too."""
+        """The simulation's clock, never backwards; a row comes after a request made at the same
+        time (a replay applies rows up to a request's time first); rows received together share it."""
         ts = max(self.clock.now_ns(), self._last_ns, 0 if request else self._request_ns + 1)
         self._last_ns = ts
         if request:
@@ -326,8 +325,7 @@ class PaperVenue:
             while len(self._closed) > _CLOSED_KEPT:
                 self._closed.popitem(last=False)
 
-    def requote_round(self, now_ns: int, slots: tuple[int, ...]) -> None:
-        """RecordsRequoteRounds: the bot requoted `slots`, its clock reading `now_ns`."""
+    def requote_round(self, now_ns: int, slots: tuple[int, ...]) -> None:  # RecordsRequoteRounds
         if self.timing is not None:
             self.timing.add_round(self._keys.query(ROUND), now_ns, slots)
 
@@ -338,6 +336,8 @@ class PaperVenue:
 
     def _deliver(self, event: VenueEvent) -> None:
         if self._sink is not None:
+            if self.timing is not None:  # the bot saw its fills and order changes then
+                self.timing.add(self._keys.query(PRIVATE), *[self.clock.now_ns()] * 3)
             self._sink(event)
 
     def _save(self, *, fills: bool) -> None:

@@ -50,6 +50,7 @@ class Trip:
 
 
 ROUND = "round"
+PRIVATE = "private"  # the k-th private-stream event (fill, order change) reached the bot then
 
 
 @runtime_checkable
@@ -116,6 +117,11 @@ class RecordedLatency:
         """The session's requote rounds (its bot's clock reading, the slots requoted), in order."""
         rounds = [rec for key, rec in self.trips.items() if key.startswith(f"{ROUND}#")]
         return sorted((rec.call_ns, rec.slots) for rec in rounds)
+
+    def delivered_ns(self, key: str) -> int:
+        """When the session's bot got the private event `key` (0: not recorded)."""
+        rec = self.trips.get(key)
+        return 0 if rec is None else rec.call_ns
 
     def trip(self, key: str, now_ns: int) -> Trip:
         rec = self.trips.get(key)

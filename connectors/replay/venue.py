@@ -31,6 +31,7 @@ from connectors.replay.exchange import ReplayExchange, Timed
 from connectors.replay.fast import latency_samples
 from connectors.replay.params import ReplayVenueParams
 from connectors.replay.recorded_latency import (
+    PRIVATE,
     LatencyModel,
     RecordedLatency,
     RequestKeys,
@@ -303,8 +304,11 @@ class ReplayVenue:
             return
         assert self._loop is not None
         now = self.clock.now_ns()
+        latency = self.latency if isinstance(self.latency, RecordedLatency) and self.latency.aligned else None
         for at_ns, event in events:
             at_ns = max(at_ns, self._last_private_ns)
+            if latency is not None:  # no earlier than the session's bot got it
+                at_ns = max(at_ns, latency.delivered_ns(self._keys.query(PRIVATE)))
             self._last_private_ns = at_ns
             self._private.schedule(self._loop, max(at_ns - now, 0) / 1e9, event)
 

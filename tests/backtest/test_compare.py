@@ -171,6 +171,14 @@ def test_recorded_latency_gives_each_session_request_its_own_latencies(tmp_path:
     assert model.trip("place:a-2", 990) == Trip(995, 1_000, exact=False)  # not the session's
     assert (model.replayed, model.missed) == (1, 1)
     assert model.streams_started_ns("start_streams#0") == 900
+    # with the session's requote rounds replayed, a request reaches the matching when it did
+    log.add_round("round#0", 990, (0,))
+    log.add_round("round#1", 2_000, ())  # no markets: where the session's bot stopped
+    model = RecordedLatency(load_timing(log.save()), SyntheticLatency(lambda: 5))
+    assert model.rounds == [(990, (0,)), (2_000, ())]
+    model.aligned = True
+    assert model.trip("place:a-1", 990) == Trip(1_017, 1_040, exact=True)
+    assert model.trip("place:a-1", 1_010) == Trip(1_027, 1_050, exact=True)  # called later: late
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(SessionTimingError, match=r"bad\.json is not a session timing file"):
         load_timing(tmp_path / "bad.json")

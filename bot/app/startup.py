@@ -96,9 +96,9 @@ async def reconcile_at_start(
     engine = Engine(state, orders, clock)
     for name, venue in venues.items():
         if isinstance(venue, RecordsRequoteRounds):  # a paper session's timing, for its replay
-            engine.round_observers.append(venue.requote_round)
-        if isinstance(venue, ReplaysRequoteRounds):  # its replay: requote when the session did
-            engine.round_schedule = venue.requote_rounds() or engine.round_schedule
+            engine.rounds.observers.append(venue)
+        if isinstance(venue, ReplaysRequoteRounds) and (recorded := venue.requote_rounds()):
+            engine.rounds.replay(recorded)  # its replay: requote and sync when the session did
         by_symbol = {m.symbol: m for m in markets if m.venue == name}
         async with _venue_answers(name):
             await reconcile_venue(venue, by_symbol, store, orders, clock, cfg.bot.instance_id)

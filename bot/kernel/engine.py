@@ -31,6 +31,7 @@ from bot.kernel.controls import QuotingControls
 from bot.kernel.market_state import MarketState, others_level
 from bot.kernel.order_diff import RefreshPolicy, diff_orders
 from bot.kernel.order_manager import OrderManager
+from bot.kernel.session_rounds import ROUND, SessionRounds
 from bot.kernel.strategy import EventHook, LiveOrdersReader, QuoteStrategy, SelfTradeGroups
 from bot.kernel.targets import QuoteTargets
 from bot.kernel.wakeup import Wakeup
@@ -99,10 +100,7 @@ class Engine:
         self._unowned: set[int] = set()  # slots whose strategy went away: orders to cancel
         # Active strategies' on_event hooks, called after the engine applied each event.
         self.listeners: list[Callable[[VenueEvent], None]] = []
-        # Told each requote round's clock reading and the slots it requoted (a paper venue records
-        # them); a recorded session's rounds, redone as they were before requoting on events.
-        self.round_observers: list[Callable[[int, tuple[int, ...]], None]] = []
-        self.round_schedule: list[tuple[int, tuple[int, ...]]] = []
+        self.rounds = SessionRounds(clock)  # told each round (a paper session's venue), or redone
 
     # ---- event intake (the venues' sink) ---------------------------------------------------
 
@@ -289,12 +287,12 @@ class Engine:
         self._in_flight = np.append(self._in_flight, False)
 
     async def run(self) -> None:
-        """Requote on events until `stop()` (as `round_schedule` says first, when given)."""
-        for at_ns, slots in self.round_schedule:  # no slots: where the session's bot stopped
-            while slots and not self._stopping and at_ns > self.clock.now_ns():
+        """Requote on events until `stop()` (first as a recorded session did, when replaying one)."""
+        for at_ns, slots in self.rounds.schedule:
+            while not self._stopping and at_ns > self.clock.now_ns():
                 self._wake.clear()
                 await self._wake.wait((at_ns - self.clock.now_ns()) / NS_PER_S)
-            if slots and not self._stopping:
+            if not self._stopping:
                 self._requote_round(at_ns, frozenset(slots))  # the session's own clock reading
         while not self._stopping:
             timeout_s = self._requote_round()
@@ -330,8 +328,8 @@ class Engine:
                     wanted = targets.market(row)
                 self._start_sync(slot, wanted, qs.requote_policy(self.state, slot))
                 started.append(slot)
-        for observer in self.round_observers if started else ():
-            observer(now, tuple(started))
+        if started:
+            self.rounds.tell(ROUND, now, tuple(started))
         if next_due_ns is None:
             return None
         return max(next_due_ns, 1_000_000) / NS_PER_S
@@ -367,7 +365,7 @@ class Engine:
 
     async def _sync(self, slot: int, wanted: QuoteTargets, policy: RefreshPolicy) -> None:
         try:
-            await requote_market(self.orders, slot, wanted, policy, self.clock.now_ns())
+            await requote_market(self.orders, slot, wanted, policy, await self.rounds.sync_start(slot))
         except Exception:
             log.exception("order sync failed for %s", self.state.markets[slot].key)
         finally:
@@ -383,8 +381,7 @@ class Engine:
 
     async def stop(self) -> None:
         """Stop quoting and wait for in-flight syncs; cancelling is the caller's next step."""
-        for observer in self.round_observers:
-            observer(self.clock.now_ns(), ())  # a round of no markets: the last, the bot stops
+        self.rounds.tell(ROUND, self.clock.now_ns(), ())  # a round of no markets: the bot stops
         self._stopping = True
         self._wake.set()
         if self._tasks:

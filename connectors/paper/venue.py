@@ -40,7 +40,7 @@ from connectors.paper.restore import Restorer, restore_account
 from connectors.replay.events import ASK, BID, DEPTH, SNAPSHOT, TRADE
 from connectors.replay.exchange import Timed
 from connectors.replay.fast import latency_samples
-from connectors.replay.recorded_latency import PRIVATE, ROUND, RequestKeys, TimingLog
+from connectors.replay.recorded_latency import PRIVATE, RequestKeys, TimingLog
 from connectors.stream_order import InOrderDelivery
 
 log = logging.getLogger("mmbot.paper")
@@ -325,9 +325,9 @@ class PaperVenue:
             while len(self._closed) > _CLOSED_KEPT:
                 self._closed.popitem(last=False)
 
-    def requote_round(self, now_ns: int, slots: tuple[int, ...]) -> None:  # RecordsRequoteRounds
+    def requote_round(self, kind: str, now_ns: int, slots: tuple[int, ...]) -> None:  # RecordsRequoteRounds
         if self.timing is not None:
-            self.timing.add_round(self._keys.query(ROUND), now_ns, slots)
+            self.timing.add_round(self._keys.query(kind), now_ns, slots)
 
     def _taken_in(self) -> None:
         self._taking_in = False

@@ -1,17 +1,23 @@
-"""A session's own request timing, recorded by the paper venue and replayed by the replay venue.
+"""A paper session's own timing, recorded by the paper venue and replayed by the replay venue.
 
-A real-time session's requests do not take one fixed latency: each `asyncio.sleep` of the paper
-venue ends when the busy event loop gets to it (5 ms configured, 5-30 ms measured on a loaded
-box). So the paper venue writes, for every round trip, when the call was made, when it reached
-the simulated matching and when its answer came back (`TimingLog`, a JSON file in record_dir),
-and a replay with `session_timing` set gives each request of the session that request's own
-latencies, out and back (`RecordedLatency`), and starts quoting when the session's streams had
-started. A request the session did not make (the replay's bot decided otherwise) takes the
-configured synthetic latency.
+A replay on virtual time charges nothing for the bot's own work, while a real-time session's bot
+works on a busy event loop: its timers fire late, its requests leave milliseconds after it
+decided and each `asyncio.sleep` of the paper venue ends when the loop gets to it. So with
+`record_dir` the paper venue writes, as JSON lines (`TimingLog`):
 
-Requests are keyed by what identifies them in both runs: an order action by its client order id
-(the bot numbers them in sequence, so the same decisions give the same ids), a query by its kind
-and how many of that kind came before it.
+- every round trip (an order action keyed by its client order id, a query by its kind and count):
+  when it was called, reached the simulated matching and answered;
+- every requote round of the bot's engine: its clock reading and the market slots it requoted
+  (`RecordsRequoteRounds`; a round of no slots: the bot stopped);
+- when its streams had started, and when each private-stream event reached the bot.
+
+A replay venue with `session_timing` (`RecordedLatency`) hands the rounds to its bot's engine,
+which requotes exactly then, those markets (`ReplaysRequoteRounds`), and stops where the session
+stopped; it shows the bot each row at its receipt time and each private event no earlier than the
+session's bot got it, and makes each of the session's requests reach the matching and answer when
+it did: the same decisions on the same data meet the same rows, and the fills are the session's.
+Without the rounds (another config on the recording) each request takes its recorded latency from
+the replay's call; a request the session did not make takes the configured synthetic one.
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ class Trip:
     exact: bool
 
 
-ROUND = "round"
+ROUND, SYNC = "round", "sync"  # the engine's kinds (bot/kernel/session_rounds.py)
 PRIVATE = "private"  # the k-th private-stream event (fill, order change) reached the bot then
 
 
@@ -57,14 +63,14 @@ PRIVATE = "private"  # the k-th private-stream event (fill, order change) reache
 class RecordsRequoteRounds(Protocol):
     """A venue that records when the bot's requote loop ran (the paper venue, with record_dir)."""
 
-    def requote_round(self, now_ns: int, slots: tuple[int, ...]) -> None: ...
+    def requote_round(self, kind: str, now_ns: int, slots: tuple[int, ...]) -> None: ...
 
 
 @runtime_checkable
 class ReplaysRequoteRounds(Protocol):
     """A venue that replays a session's requote times (a replay venue with session_timing)."""
 
-    def requote_rounds(self) -> list[tuple[int, tuple[int, ...]]]: ...
+    def requote_rounds(self) -> list[tuple[str, int, tuple[int, ...]]]: ...
 
 
 class LatencyModel(Protocol):
@@ -113,10 +119,13 @@ class RecordedLatency:
         return None if rec is None else rec.respond_ns
 
     @property
-    def rounds(self) -> list[tuple[int, tuple[int, ...]]]:
-        """The session's requote rounds (its bot's clock reading, the slots requoted), in order."""
-        rounds = [rec for key, rec in self.trips.items() if key.startswith(f"{ROUND}#")]
-        return sorted((rec.call_ns, rec.slots) for rec in rounds)
+    def rounds(self) -> list[tuple[str, int, tuple[int, ...]]]:
+        """The session's requote rounds and order syncs (kind, clock reading, slots), in order."""
+        kinds = {key: key.split("#")[0] for key in self.trips}
+        rounds = [
+            (kinds[k], rec.call_ns, rec.slots) for k, rec in self.trips.items() if kinds[k] in (ROUND, SYNC)
+        ]
+        return sorted(rounds, key=lambda r: r[1])
 
     def delivered_ns(self, key: str) -> int:
         """When the session's bot got the private event `key` (0: not recorded)."""
@@ -129,14 +138,11 @@ class RecordedLatency:
             self.missed += 1
             return self.fallback.trip(key, now_ns)
         self.replayed += 1
-        # The session's own latencies, from this call: arriving at the session's arrival time
-        # instead charges the bot's processing lag (virtual time has none) to the latency, and the
-        # longer in-flight syncs delay the bot's next requotes (measured: fewer fills, README).
-        arrive_ns = now_ns + max(rec.arrive_ns - rec.call_ns, 0)
-        if self.aligned and now_ns <= rec.call_ns:
-            # the replay's bot requotes when the session's did, and its work costs no virtual
-            # time: the request reaches the matching when the session's did, work included
-            arrive_ns = rec.arrive_ns
+        # the session's own latency from this call; with the session's rounds replayed the bot
+        # decided when the session's did, and its request reaches the matching when the
+        # session's did (the bot's work between deciding and sending included)
+        late_ns = max(now_ns - rec.call_ns, 0)
+        arrive_ns = rec.arrive_ns + late_ns if self.aligned else now_ns + max(rec.arrive_ns - rec.call_ns, 0)
         return Trip(arrive_ns, arrive_ns + max(rec.respond_ns - rec.arrive_ns, 0), exact=True)
 
 

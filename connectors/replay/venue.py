@@ -32,6 +32,7 @@ from connectors.replay.fast import latency_samples
 from connectors.replay.params import ReplayVenueParams
 from connectors.replay.recorded_latency import (
     PRIVATE,
+    ROUND,
     LatencyModel,
     RecordedLatency,
     RequestKeys,
@@ -135,7 +136,7 @@ class ReplayVenue:
             self._task = self._loop.create_task(self._replay(ex), name=f"{self.name}-replay")
         await self._streams_started()
 
-    def requote_rounds(self) -> list[tuple[int, tuple[int, ...]]]:
+    def requote_rounds(self) -> list[tuple[str, int, tuple[int, ...]]]:
         """ReplaysRequoteRounds: the session's requote times, with session_timing (else none).
         The bot then requotes at them, having seen what the session's bot had: the rows it
         received by then (their exchange time: when the session's venue handed them on)."""
@@ -146,7 +147,7 @@ class ReplayVenue:
         ex.feed_latency_ns = 0
         self.latency.aligned = True
         rounds = self.latency.rounds
-        stops = [at_ns for at_ns, slots in rounds if not slots]
+        stops = [at_ns for kind, at_ns, slots in rounds if kind == ROUND and not slots]
         if stops and self._loop is not None:  # the session's bot stopped there: a backtest stops too
             self._loop.call_later(max(stops[-1] - self.clock.now_ns(), 0) / 1e9, self.finished.set)
         return rounds

@@ -175,7 +175,7 @@ def test_recorded_latency_gives_each_session_request_its_own_latencies(tmp_path:
     log.add_round("round#0", 990, (0,))
     log.add_round("round#1", 2_000, ())  # no markets: where the session's bot stopped
     model = RecordedLatency(load_timing(log.save()), SyntheticLatency(lambda: 5))
-    assert model.rounds == [(990, (0,)), (2_000, ())]
+    assert model.rounds == [("round", 990, (0,)), ("round", 2_000, ())]
     model.aligned = True
     assert model.trip("place:a-1", 990) == Trip(1_017, 1_040, exact=True)
     assert model.trip("place:a-1", 1_010) == Trip(1_027, 1_050, exact=True)  # called later: late

@@ -9,8 +9,9 @@ same session:
 - `synthetic, receipt`: rows at the time the venue received them, the configured 5 ms (how
   recordings were replayed before #20's timing work);
 - `synthetic, take-in`: rows at the time the bot took them in (the recording's local time);
-- `timing, receipt` / `timing, take-in`: the same with the session's recorded request timing
-  (`session_timing`: each request its own latencies, quoting from the session's stream start).
+- `timing, receipt` / `timing, take-in`: the same with the session's recorded timing
+  (`session_timing`: the bot requotes and syncs when the session's did, each request reaches the
+  matching and answers when it did; such a replay shows the rows at receipt time either way).
 
 Printed per session and variant: fills (session / replay), fills in common, PnL (session /
 replay) and the differences; then each variant's mean and spread across sessions.

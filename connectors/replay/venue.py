@@ -137,9 +137,9 @@ class ReplayVenue:
         await self._streams_started()
 
     def requote_rounds(self) -> list[tuple[str, int, tuple[int, ...]]]:
-        """ReplaysRequoteRounds: the session's requote times, with session_timing (else none).
-        The bot then requotes at them, having seen what the session's bot had: the rows it
-        received by then (their exchange time: when the session's venue handed them on)."""
+        """ReplaysRequoteRounds: the session's requote rounds and order syncs, with
+        session_timing (else none). The bot redoes them, having seen what the session's bot had:
+        the rows received by then (their exchange time: when the session's venue handed them on)."""
         if not isinstance(self.latency, RecordedLatency) or not self.latency.rounds:
             return []
         ex = self._require_connected()

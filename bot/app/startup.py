@@ -32,6 +32,7 @@ from bot.ops.metrics import BotMetrics
 from connectors.base import AuthError, RateLimited, Venue, VenueUnavailable
 from connectors.paper.account_state import UsesKeyedState
 from connectors.registry import build_venue, is_pool
+from connectors.replay.recorded_latency import RecordsRequoteRounds, ReplaysRequoteRounds
 
 log = logging.getLogger("mmbot")
 
@@ -95,6 +96,10 @@ async def reconcile_at_start(
     engine = Engine(state, orders, clock)
     orders.self_trade.requote = engine.requote_slot  # a quote held back by its own market's orders
     for name, venue in venues.items():
+        if isinstance(venue, RecordsRequoteRounds):  # a paper session's timing, for its replay
+            engine.rounds.observers.append(venue)
+        if isinstance(venue, ReplaysRequoteRounds) and (recorded := venue.requote_rounds()):
+            engine.rounds.replay(recorded)  # its replay: requote and sync when the session did
         by_symbol = {m.symbol: m for m in markets if m.venue == name}
         async with _venue_answers(name):
             await reconcile_venue(venue, by_symbol, store, orders, clock, cfg.bot.instance_id)

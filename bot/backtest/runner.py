@@ -86,7 +86,10 @@ def backtest_config(
         path = path if path.is_absolute() else (config_dir / path).resolve()
         if not path.is_file():
             raise ConfigError(source, [f"venues.{name}.data: no such file {path}"])
-        venues[name] = params.model_copy(update={"data": str(path)})
+        update = {"data": str(path)}
+        if params.session_timing is not None:  # relative to the config, as the data is
+            update["session_timing"] = str((config_dir / params.session_timing).resolve())
+        venues[name] = params.model_copy(update=update)
     bot = config.bot.model_copy(
         update={
             "clock": "simulated",

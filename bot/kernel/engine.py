@@ -31,6 +31,7 @@ from bot.kernel.controls import QuotingControls
 from bot.kernel.market_state import MarketState, others_level
 from bot.kernel.order_diff import RefreshPolicy, diff_orders
 from bot.kernel.order_manager import OrderManager
+from bot.kernel.session_rounds import ROUND, SessionRounds
 from bot.kernel.strategy import EventHook, LiveOrdersReader, QuoteStrategy, SelfTradeGroups
 from bot.kernel.targets import QuoteTargets
 from bot.kernel.wakeup import Wakeup
@@ -99,6 +100,7 @@ class Engine:
         self._unowned: set[int] = set()  # slots whose strategy went away: orders to cancel
         # Active strategies' on_event hooks, called after the engine applied each event.
         self.listeners: list[Callable[[VenueEvent], None]] = []
+        self.rounds = SessionRounds(clock)  # told each round (a paper session's venue), or redone
 
     # ---- event intake (the venues' sink) ---------------------------------------------------
 
@@ -285,40 +287,35 @@ class Engine:
         self._in_flight = np.append(self._in_flight, False)
 
     async def run(self) -> None:
-        """Requote on events until `stop()`."""
+        """Requote on events until `stop()` (first as a recorded session did, when replaying one)."""
+        for at_ns, slots in self.rounds.schedule:
+            while not self._stopping and at_ns > self.clock.now_ns():
+                self._wake.clear()
+                await self._wake.wait((at_ns - self.clock.now_ns()) / NS_PER_S)
+            if not self._stopping:
+                self._requote_round(at_ns, frozenset(slots))  # the session's own clock reading
         while not self._stopping:
             timeout_s = self._requote_round()
             self._wake.clear()
             await self._wake.wait(timeout_s)
 
-    def _requote_round(self) -> float | None:
-        """Start syncs for every due market; return seconds until the next market falls due."""
-        now = self.clock.now_ns()
+    def _requote_round(self, now: int | None = None, only: frozenset[int] | None = None) -> float | None:
+        """Start syncs for every due market (`only`: for these, as a recorded session's round
+        did); return seconds until the next market falls due."""
+        now = self.clock.now_ns() if now is None else now
         next_due_ns: int | None = None
         for slot in list(self._unowned):
             if not self._in_flight[slot]:
                 self._unowned.discard(slot)
                 self._start_sync(slot, NO_QUOTES, CANCEL_ALL)
-        dirty, last_quote, in_flight = self.state.dirty, self.state.last_quote_ns, self._in_flight
+        dirty, last_quote = self.state.dirty, self.state.last_quote_ns
+        started: list[int] = []
         for qs in self.strategies:
-            # Python scalars, not array maths: this runs on every book, for one or a few markets
-            min_interval_ns, half_age_ns = qs.min_interval_ns, qs.max_order_age_ns // 2
-            due: list[tuple[int, int]] = []  # (row, slot)
-            age_wait: int | None = None
-            for row, slot in enumerate(qs.strategy.slots.tolist()):
-                since = now - int(last_quote[slot])
-                wait_ns = half_age_ns - since
-                age_wait = wait_ns if age_wait is None or wait_ns < age_wait else age_wait
-                if not (dirty[slot] or since >= half_age_ns) or in_flight[slot]:
-                    continue  # nothing to requote, or a sync of it still running
-                if since >= min_interval_ns:
-                    due.append((row, slot))
-                else:
-                    wait_ns = min_interval_ns - since
-                    next_due_ns = wait_ns if next_due_ns is None else min(next_due_ns, wait_ns)
-            if age_wait is None:
-                raise ValueError("a quoting strategy without markets")
-            next_due_ns = age_wait if next_due_ns is None else min(next_due_ns, max(age_wait, 0))
+            if only is None:
+                due, wait_ns = self._due(qs, now)
+                next_due_ns = wait_ns if next_due_ns is None else min(next_due_ns, wait_ns)
+            else:
+                due = [(row, slot) for row, slot in enumerate(qs.strategy.slots.tolist()) if slot in only]
             if not due:
                 continue
             targets = qs.strategy.targets(self.state, now)
@@ -330,9 +327,35 @@ class Engine:
                 else:
                     wanted = targets.market(row)
                 self._start_sync(slot, wanted, qs.requote_policy(self.state, slot))
+                started.append(slot)
+        if started:
+            self.rounds.tell(ROUND, now, tuple(started))
         if next_due_ns is None:
             return None
         return max(next_due_ns, 1_000_000) / NS_PER_S
+
+    def _due(self, qs: QuotingStrategy, now: int) -> tuple[list[tuple[int, int]], int]:
+        """(row, slot) of the strategy's markets due now, and ns until the next falls due."""
+        # Python scalars, not array maths: this runs on every book, for one or a few markets
+        dirty, last_quote, in_flight = self.state.dirty, self.state.last_quote_ns, self._in_flight
+        min_interval_ns, half_age_ns = qs.min_interval_ns, qs.max_order_age_ns // 2
+        due: list[tuple[int, int]] = []
+        next_due_ns: int | None = None
+        age_wait: int | None = None
+        for row, slot in enumerate(qs.strategy.slots.tolist()):
+            since = now - int(last_quote[slot])
+            wait_ns = half_age_ns - since
+            age_wait = wait_ns if age_wait is None or wait_ns < age_wait else age_wait
+            if not (dirty[slot] or since >= half_age_ns) or in_flight[slot]:
+                continue  # nothing to requote, or a sync of it still running
+            if since >= min_interval_ns:
+                due.append((row, slot))
+            else:
+                wait_ns = min_interval_ns - since
+                next_due_ns = wait_ns if next_due_ns is None else min(next_due_ns, wait_ns)
+        if age_wait is None:
+            raise ValueError("a quoting strategy without markets")
+        return due, age_wait if next_due_ns is None else min(next_due_ns, max(age_wait, 0))
 
     def _start_sync(self, slot: int, wanted: QuoteTargets, policy: RefreshPolicy) -> None:
         self._in_flight[slot] = True
@@ -342,7 +365,7 @@ class Engine:
 
     async def _sync(self, slot: int, wanted: QuoteTargets, policy: RefreshPolicy) -> None:
         try:
-            await requote_market(self.orders, slot, wanted, policy, self.clock.now_ns())
+            await requote_market(self.orders, slot, wanted, policy, await self.rounds.sync_start(slot))
         except Exception:
             log.exception("order sync failed for %s", self.state.markets[slot].key)
         finally:
@@ -358,6 +381,7 @@ class Engine:
 
     async def stop(self) -> None:
         """Stop quoting and wait for in-flight syncs; cancelling is the caller's next step."""
+        self.rounds.tell(ROUND, self.clock.now_ns(), ())  # a round of no markets: the bot stops
         self._stopping = True
         self._wake.set()
         if self._tasks:

@@ -65,6 +65,10 @@ def encode_fill(f: Fill) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def put_fills(state: KeyedState, venue: str, fills: Iterable[Fill], now_ns: int) -> None:
+    state.put(fills_key(venue), {"fills": [encode_fill(f) for f in fills]}, now_ns)
+
+
 def decode_fill(venue: str, d: dict[str, Any]) -> Fill:
     return Fill(
         venue, d["symbol"], d["tid"], d["oid"], d["cid"], Side(d["side"]), int(d["price"]), int(d["size"]),

@@ -15,18 +15,25 @@ market drifts near its edge.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.core.domain import Market, OrderRequest, OrderState
+from bot.core.domain import Market, OrderRequest, OrderState, Side
 from bot.core.events import OrderUpdate
+from connectors.base import VenueError
 from connectors.replay import layout
 from connectors.replay.arrays import R_LOCAL_TS
-from connectors.replay.events import RESYNC, DataMeta, EventData, make_event_data
+from connectors.replay.events import ASK, BID, DEPTH, RESYNC, TRADE, DataMeta, EventData, make_event_data
 from connectors.replay.exchange import ReplayExchange, Timed
 from connectors.replay.exchange_side import ex_row
 from connectors.replay.params import ReplayVenueParams
+
+if TYPE_CHECKING:
+    from connectors.paper.params import PaperVenueParams
 
 WINDOW_HALF_TICKS = 50_000
 _EDGE_TICKS = WINDOW_HALF_TICKS // 4
@@ -40,6 +47,23 @@ def _seed_data(market: Market, price_ticks: int, ts_ns: int) -> EventData:
         meta, kind=np.array([RESYNC, RESYNC]), side=np.ones(2), exch_ts_ns=np.array([ts_ns] * 2),
         local_ts_ns=np.array([ts_ns] * 2), price_ticks=np.array([lo, hi]), size_lots=np.zeros(2),
     )  # fmt: skip
+
+
+def warm_up(markets: Iterable[Market], params: PaperVenueParams) -> None:
+    """Run a throwaway matching through a book row, a print, an order and its cancel, so the
+    replay core's compiled functions are loaded before the live data flows: loaded on the first
+    live book instead, they stalled the event loop for most of a second between the first book
+    and the bot's first quote, a stall a replay of the session does not have."""
+    for market in list(markets)[:1]:
+        fees = params.matching_params(market.maker_fee_bps, market.taker_fee_bps, market.min_notional)
+        matching, price = LiveMatching(market, fees, 1000, 0), 1000
+        matching.apply(DEPTH, BID, price, 1, 1)
+        matching.apply(DEPTH, ASK, price + 2, 1, 1)
+        matching.apply(TRADE, ASK, price, 1, 2)
+        request = OrderRequest("warm-up", market.venue, market.symbol, Side.BUY, price - 1, 1)
+        with contextlib.suppress(VenueError):  # balances may refuse it: the rows compiled anyway
+            matching.place_at(request, 3)
+            matching.cancel_at(market.symbol, request.client_order_id, 4)
 
 
 class LiveMatching(ReplayExchange):

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from bot.core.domain import Market, OrderRequest, OrderState
+from bot.core.domain import Fill, Market, OrderRequest, OrderState
 from bot.core.events import OrderUpdate
 from connectors.base import OrderNotFound, VenueError
 from connectors.mock.accounts import Account, lock_amount, lock_asset
@@ -88,3 +89,24 @@ class Restorer:
             lock_asset(market, found.side), lock_amount(market, found.side, found.price_ticks, rest)
         )
         return dataclasses.replace(found, state=OrderState.CANCELLED, exchange_ts_ns=ts_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class RestoredAccount:
+    """What the store kept of a paper account (account None: its first start)."""
+
+    account: Account | None
+    restorer: Restorer | None
+    closed: list[OrderUpdate]
+    fills: list[Fill]
+
+
+def restore_account(venue: str, state: codec.KeyedState) -> RestoredAccount:
+    value = state.get(codec.account_key(venue))
+    fills = state.get(codec.fills_key(venue))
+    kept = [codec.decode_fill(venue, d) for d in fills["fills"]] if fills is not None else []
+    if value is None:
+        return RestoredAccount(None, None, [], kept)
+    account = codec.decode_account(value)
+    closed = [codec.decode_update(venue, d) for d in value["closed"]]
+    return RestoredAccount(account, Restorer.from_state(venue, account, value), closed, kept)

@@ -9,9 +9,8 @@ fills; the bot sees the exchange's book with our resting paper orders added, as 
 would show them. Requests reach the matching one order latency after the call and the answer
 comes back one more later, as in a replay.
 
-The paper account (balances, open orders, fills) is written to the bot's store after every change
-(connectors/paper/account_state.py), so a restart continues it; with `record_dir` the session's
-market data is written as L2 event files (connectors/paper/recording.py) a backtest replays.
+The account is written to the bot's store after every change (connectors/paper/account_state.py);
+`record_dir`: the session's data and request timing, for a replay (connectors/paper/recording.py).
 """
 
 from __future__ import annotations
@@ -33,13 +32,15 @@ from connectors.ccxt.venue import CcxtVenue
 from connectors.mock.accounts import Account
 from connectors.paper import account_state as state_codec
 from connectors.paper.account_state import KeyedState
-from connectors.paper.matching import LiveMatching
+from connectors.paper.matching import LiveMatching, warm_up
+from connectors.paper.own_book import with_own_orders
 from connectors.paper.params import PaperVenueParams
 from connectors.paper.recording import MarketRecording
-from connectors.paper.restore import Restorer
+from connectors.paper.restore import Restorer, restore_account
 from connectors.replay.events import ASK, BID, DEPTH, SNAPSHOT, TRADE
 from connectors.replay.exchange import Timed
 from connectors.replay.fast import latency_samples
+from connectors.replay.recorded_latency import PRIVATE, RequestKeys, TimingLog
 from connectors.stream_order import InOrderDelivery
 
 log = logging.getLogger("mmbot.paper")
@@ -48,7 +49,6 @@ T = TypeVar("T")
 _LATENCY_DRAWS = 4096
 _CLOSED_KEPT = 500
 _FILLS_KEPT = 2000
-Levels = tuple[tuple[int, int], ...]
 
 
 class PaperVenue:
@@ -78,6 +78,9 @@ class PaperVenue:
         self._last_ns = self._request_ns = 0
         self._connected = False
         self.recordings: dict[str, MarketRecording] = {}
+        self._keys = RequestKeys()
+        self._taking_in = False  # a `_taken_in` is queued
+        self.timing: TimingLog | None = None  # with record_dir: every round trip's times
 
     # ---- wiring --------------------------------------------------------------------------------
 
@@ -101,6 +104,7 @@ class PaperVenue:
         self._loop = asyncio.get_running_loop()
         await self.feed.connect()
         self.markets = await self.feed.load_markets()
+        warm_up(self.markets.values(), self.params)
         if self._state is None:
             log.warning(
                 "%s: paper account kept in memory only (no store): a restart starts afresh", self.name
@@ -110,21 +114,16 @@ class PaperVenue:
         self._connected = True
 
     def _restore(self, state: KeyedState) -> None:
-        value = state.get(state_codec.account_key(self.name))
-        if value is not None:
-            self.account = state_codec.decode_account(value)
-            self.restorer = Restorer.from_state(self.name, self.account, value)
-            for d in value["closed"]:
-                update = state_codec.decode_update(self.name, d)
-                self._closed[update.client_order_id] = update
-        fills = state.get(state_codec.fills_key(self.name))
-        if fills is not None:
-            self._fills.extend(state_codec.decode_fill(self.name, d) for d in fills["fills"])
-        if value is not None:
-            log.info(
-                "%s: paper account restored: %d open orders, %d fills kept",
-                self.name, self.restorer.open_count(), len(self._fills),
-            )  # fmt: skip
+        restored = restore_account(self.name, state)
+        self._fills.extend(restored.fills)
+        if restored.account is None or restored.restorer is None:
+            return  # the account's first start
+        self.account, self.restorer = restored.account, restored.restorer
+        self._closed.update((u.client_order_id, u) for u in restored.closed)
+        log.info(
+            "%s: paper account restored: %d open orders, %d fills kept",
+            self.name, self.restorer.open_count(), len(self._fills),
+        )  # fmt: skip
 
     async def close(self) -> None:
         self._connected = False
@@ -132,6 +131,8 @@ class PaperVenue:
         await self.feed.close()
         for recording in self.recordings.values():
             recording.save()
+        if self.timing is not None:
+            self.timing.save()
         self._save(fills=True)
 
     async def load_markets(self) -> dict[str, Market]:
@@ -143,12 +144,17 @@ class PaperVenue:
         self._sink = sink
         if self.params.record_dir is not None:
             out = Path(self.params.record_dir)
+            if self.timing is None:
+                self.timing = TimingLog.in_dir(out, self.name)
             for symbol in symbols:
                 if symbol not in self.recordings:
                     self.recordings[symbol] = MarketRecording(
                         out, self.markets[symbol], self.params.record_rotate_rows
                     )
+        called_ns = self.clock.now_ns()
         await self.feed.start_streams(symbols, self._on_feed)
+        if self.timing is not None:  # the bot's engine starts when this returns: a replay waits too
+            self.timing.add(self._keys.query("start_streams"), called_ns, *[self.clock.now_ns()] * 2)
 
     async def stream_markets(self, symbols: Sequence[str]) -> None:
         """connectors.base.StreamedMarkets: a new market's matching starts with its first book."""
@@ -157,9 +163,8 @@ class PaperVenue:
     # ---- the live feed -------------------------------------------------------------------------
 
     def _stamp(self, *, request: bool = False) -> int:
-        """The simulation's clock, never backwards. A market row comes after any request made at
-        the same time (a replay applies the rows up to a request's time first); rows received
-        together share their time, so a replay delivers them together too."""
+        """The simulation's clock, never backwards; a row comes after a request made at the same
+        time (a replay applies rows up to a request's time first); rows received together share it."""
         ts = max(self.clock.now_ns(), self._last_ns, 0 if request else self._request_ns + 1)
         self._last_ns = ts
         if request:
@@ -167,6 +172,9 @@ class PaperVenue:
         return ts
 
     def _on_feed(self, event: VenueEvent) -> None:
+        if self.recordings and not self._taking_in and self._loop is not None:
+            self._taking_in = True  # queued before the bot's wake-up: runs just before it
+            self._loop.call_soon(self._taken_in)
         if isinstance(event, BookSnapshot):
             self._on_book(event)
         elif isinstance(event, PublicTrade):
@@ -205,7 +213,7 @@ class PaperVenue:
                 recording.add(SNAPSHOT, BID, ts, best, 0)
             recording.rotate_if_full(book, ts)
         if self._sink is not None:
-            self._sink(self._with_own_orders(snap, matching))
+            self._sink(with_own_orders(snap, matching.open_orders(), self.params.book_depth))
         self._emit(events)
 
     def _open_market(self, snap: BookSnapshot, ts: int) -> LiveMatching | None:
@@ -234,39 +242,26 @@ class PaperVenue:
             self._sink(trade)
         self._emit(events)
 
-    def _with_own_orders(self, snap: BookSnapshot, matching: LiveMatching) -> BookSnapshot:
-        """The exchange's book plus our resting paper orders, as a real feed would show them."""
-        own: dict[tuple[int, int], int] = {}
-        for u in matching.open_orders():
-            key = (u.side.sign, u.price_ticks)
-            own[key] = own.get(key, 0) + u.size_lots - u.filled_lots
-        if not own:
-            return snap
-        sides: list[Levels] = []
-        for sign, levels in ((BID, snap.bids), (ASK, snap.asks)):
-            merged = dict(levels)
-            for (side, price), lots in own.items():
-                if side == sign:
-                    merged[price] = merged.get(price, 0) + lots
-            sides.append(tuple(sorted(merged.items(), reverse=sign > 0)[: self.params.book_depth]))
-        return BookSnapshot(
-            snap.venue, snap.symbol, sides[0], sides[1], snap.exchange_ts_ns, snap.local_ts_ns
-        )
-
     # ---- our orders ----------------------------------------------------------------------------
 
     async def place_order(self, request: OrderRequest) -> OrderUpdate:
-        return await self._round_trip(partial(self._place, request))
+        key = RequestKeys.order("place", request.client_order_id)
+        return await self._round_trip(partial(self._place, request), key)
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
-        return await self._round_trip(partial(self._cancel, symbol, client_order_id))
+        key = RequestKeys.order("cancel", client_order_id)
+        return await self._round_trip(partial(self._cancel, symbol, client_order_id), key)
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderUpdate | VenueError]:
-        return await self._round_trip(lambda ts: [outcome_of(partial(self._place, r, ts)) for r in requests])
+        key = RequestKeys.order("place", requests[0].client_order_id if requests else "")
+        return await self._round_trip(
+            lambda ts: [outcome_of(partial(self._place, r, ts)) for r in requests], key
+        )
 
     async def cancel_orders(self, orders: Sequence[tuple[str, str]]) -> list[OrderUpdate | VenueError]:
+        key = RequestKeys.order("cancel", orders[0][1] if orders else "")
         return await self._round_trip(
-            lambda ts: [outcome_of(partial(self._cancel, s, c, ts)) for s, c in orders]
+            lambda ts: [outcome_of(partial(self._cancel, s, c, ts)) for s, c in orders], key
         )
 
     def _place(self, request: OrderRequest, ts: int) -> OrderUpdate:
@@ -289,22 +284,24 @@ class PaperVenue:
         self._emit(events)
         return update
 
-    async def _round_trip(self, call: Callable[[int], T], *, query: bool = False) -> T:
-        """`call` at the simulated matching one latency from now; the answer one latency later.
-        Queries too (`query`: nothing changes, nothing to save), as in a replay
-        (connectors/replay/venue.py): a bot's start-up reconciliation then takes the same time
-        here and in a replay of this session, and its quotes start at the same moment."""
+    async def _round_trip(self, call: Callable[[int], T], key: str, *, query: bool = False) -> T:
+        """`call` at the simulated matching one latency from now; the answer one latency later;
+        queries too (nothing to save), as in a replay; the times kept under `key` (`timing`)."""
         self._require_connected()
+        call_ns = self.clock.now_ns()
         latency_s = self._latencies[self._latency_k % len(self._latencies)] / 1e9
         self._latency_k += 1
         await asyncio.sleep(latency_s)
         self._require_connected()
+        arrive_ns = self.clock.now_ns() if query else self._stamp(request=True)
         try:
-            return call(0 if query else self._stamp(request=True))  # a query stamps no time
+            return call(0 if query else arrive_ns)  # a query stamps no time
         finally:
             if not query:
                 self._save(fills=False)
             await asyncio.sleep(latency_s)
+            if self.timing is not None:
+                self.timing.add(key, call_ns, arrive_ns, self.clock.now_ns())
 
     def _emit(self, events: list[Timed]) -> None:
         """Private-stream events, in the order made; fills and closed orders are remembered."""
@@ -328,8 +325,19 @@ class PaperVenue:
             while len(self._closed) > _CLOSED_KEPT:
                 self._closed.popitem(last=False)
 
+    def requote_round(self, kind: str, now_ns: int, slots: tuple[int, ...]) -> None:  # RecordsRequoteRounds
+        if self.timing is not None:
+            self.timing.add_round(self._keys.query(kind), now_ns, slots)
+
+    def _taken_in(self) -> None:
+        self._taking_in = False
+        for recording in self.recordings.values():
+            recording.taken_in(self.clock.now_ns())
+
     def _deliver(self, event: VenueEvent) -> None:
         if self._sink is not None:
+            if self.timing is not None:  # the bot saw its fills and order changes then
+                self.timing.add(self._keys.query(PRIVATE), *[self.clock.now_ns()] * 3)
             self._sink(event)
 
     def _save(self, *, fills: bool) -> None:
@@ -342,11 +350,7 @@ class PaperVenue:
         value = state_codec.encode_account(self.account, opens, self._closed.values(), ids)
         state.put(state_codec.account_key(self.name), value, now)
         if fills:
-            state.put(
-                state_codec.fills_key(self.name),
-                {"fills": [state_codec.encode_fill(f) for f in self._fills]},
-                now,
-            )
+            state_codec.put_fills(state, self.name, self._fills, now)
 
     # ---- queries -------------------------------------------------------------------------------
 
@@ -355,16 +359,19 @@ class PaperVenue:
             raise VenueUnavailable(self.name, "not connected")
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
-        return await self._round_trip(lambda _: self._order(symbol, client_order_id), query=True)
+        return await self._query(lambda _: self._order(symbol, client_order_id), "fetch_order")
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
-        return await self._round_trip(lambda _: self._open_orders(symbol), query=True)
+        return await self._query(lambda _: self._open_orders(symbol), "fetch_open_orders")
 
     async def fetch_balances(self) -> dict[str, Balance]:
-        return await self._round_trip(lambda _: self.account.balances(), query=True)
+        return await self._query(lambda _: self.account.balances(), "fetch_balances")
 
     async def fetch_fills(self, symbol: str | None = None, since_ns: int | None = None) -> list[Fill]:
-        return await self._round_trip(lambda _: self._fills_since(symbol, since_ns), query=True)
+        return await self._query(lambda _: self._fills_since(symbol, since_ns), "fetch_fills")
+
+    async def _query(self, call: Callable[[int], T], kind: str) -> T:
+        return await self._round_trip(call, self._keys.query(kind), query=True)
 
     def _order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         matching = self.matching.get(symbol)

@@ -28,6 +28,12 @@ class ReplayVenueParams(StrictModel):
         default=0.0, ge=0, description="standard deviation of a lognormal latency; 0 = constant"
     )
     seed: int = Field(default=0, ge=0, description="seeds the latency draws")
+    session_timing: str | None = Field(
+        default=None,
+        description="a paper session's timing file (`*.timing.json` in its record_dir): each request "
+        "the session made reaches the matching and answers when it did in the session; the latency "
+        "fields apply to the others (connectors/replay/recorded_latency.py)",
+    )
     maker_fee_bps: Decimal = Field(default=Decimal(0), ge=-100, le=1000, description="negative: rebate")
     taker_fee_bps: Decimal = Field(default=Decimal(0), ge=0, le=1000)
     min_notional: Decimal = Field(default=Decimal(0), ge=0)

@@ -30,6 +30,15 @@ from connectors.replay.events import EventData, load_events
 from connectors.replay.exchange import ReplayExchange, Timed
 from connectors.replay.fast import latency_samples
 from connectors.replay.params import ReplayVenueParams
+from connectors.replay.recorded_latency import (
+    PRIVATE,
+    ROUND,
+    LatencyModel,
+    RecordedLatency,
+    RequestKeys,
+    SyntheticLatency,
+    load_timing,
+)
 from connectors.stream_order import InOrderDelivery
 
 T = TypeVar("T")
@@ -54,6 +63,8 @@ class ReplayVenue:
             mean_ns, params.order_latency_jitter_ms * 1e6, _LATENCY_DRAWS, params.seed
         )
         self._latency_k = 0
+        self.latency: LatencyModel = SyntheticLatency(self._next_latency_ns)
+        self._keys = RequestKeys()
         self._batch_ns = round(params.feed_batch_ms * 1e6)
         self._sink: EventSink | None = None
         self._published: tuple[object, object] | None = None
@@ -64,7 +75,8 @@ class ReplayVenue:
         self._last_private_ns = 0
         self._private: InOrderDelivery[VenueEvent] = InOrderDelivery(self._deliver)
         self.finished = asyncio.Event()
-        """Set when the last row of the file has reached the bot."""
+        """Set when the last row of the file has reached the bot (or, replaying a session with its
+        timing, where the session's bot stopped)."""
         self.snapshots_published = 0
 
     @property
@@ -82,6 +94,8 @@ class ReplayVenue:
         if self.exchange is None:
             data = self._data if self._data is not None else load_events(Path(self.params.data))
             self.exchange = ReplayExchange(self.name, data, self.params)
+        if self.params.session_timing is not None and not isinstance(self.latency, RecordedLatency):
+            self.latency = RecordedLatency(load_timing(Path(self.params.session_timing)), self.latency)
         self._connected = True
 
     async def close(self) -> None:
@@ -120,38 +134,76 @@ class ReplayVenue:
             self.feed.start(self.clock.now_ns())
         else:
             self._task = self._loop.create_task(self._replay(ex), name=f"{self.name}-replay")
+        await self._streams_started()
+
+    def requote_rounds(self) -> list[tuple[str, int, tuple[int, ...]]]:
+        """ReplaysRequoteRounds: the session's requote rounds and order syncs, with
+        session_timing (else none). The bot redoes them, having seen what the session's bot had:
+        the rows received by then (their exchange time: when the session's venue handed them on)."""
+        if not isinstance(self.latency, RecordedLatency) or not self.latency.rounds:
+            return []
+        ex = self._require_connected()
+        ex.s.rows[layout.C_LOCAL] = ex.s.rows[layout.C_EXCH]  # before the first row is replayed
+        ex.feed_latency_ns = 0
+        self.latency.aligned = True
+        rounds = self.latency.rounds
+        stops = [at_ns for kind, at_ns, slots in rounds if kind == ROUND and not slots]
+        if stops and self._loop is not None:  # the session's bot stopped there: a backtest stops too
+            self._loop.call_later(max(stops[-1] - self.clock.now_ns(), 0) / 1e9, self.finished.set)
+        return rounds
+
+    async def _streams_started(self) -> None:
+        """With a session's timing: return when the session's streams had started (its bot began
+        quoting then, on the rows received meanwhile), not at once."""
+        key = self._keys.query("start_streams")
+        if isinstance(self.latency, RecordedLatency):
+            started_ns = self.latency.streams_started_ns(key)
+            if started_ns is not None and started_ns > self.clock.now_ns():
+                await asyncio.sleep((started_ns - self.clock.now_ns()) / 1e9)
 
     # ---- trading -------------------------------------------------------------------------------
 
     async def place_order(self, request: OrderRequest) -> OrderUpdate:
-        return await self._round_trip(lambda ex, now, back: self._place(ex, request, now, back))
+        return await self._round_trip(
+            lambda ex, now, back: self._place(ex, request, now, back),
+            RequestKeys.order("place", request.client_order_id),
+        )
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         return await self._round_trip(
-            lambda ex, now, back: self._cancel(ex, symbol, client_order_id, now, back)
+            lambda ex, now, back: self._cancel(ex, symbol, client_order_id, now, back),
+            RequestKeys.order("cancel", client_order_id),
         )
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderUpdate | VenueError]:
         return await self._round_trip(
-            lambda ex, now, back: [outcome_of(partial(self._place, ex, r, now, back)) for r in requests]
+            lambda ex, now, back: [outcome_of(partial(self._place, ex, r, now, back)) for r in requests],
+            RequestKeys.order("place", requests[0].client_order_id if requests else ""),
         )
 
     async def cancel_orders(self, orders: Sequence[tuple[str, str]]) -> list[OrderUpdate | VenueError]:
         return await self._round_trip(
-            lambda ex, now, back: [outcome_of(partial(self._cancel, ex, s, c, now, back)) for s, c in orders]
+            lambda ex, now, back: [outcome_of(partial(self._cancel, ex, s, c, now, back)) for s, c in orders],
+            RequestKeys.order("cancel", orders[0][1] if orders else ""),
         )
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
-        return await self._round_trip(lambda ex, now, back: ex.fetch_order(symbol, client_order_id))
+        return await self._round_trip(
+            lambda ex, now, back: ex.fetch_order(symbol, client_order_id), self._keys.query("fetch_order")
+        )
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
-        return await self._round_trip(lambda ex, now, back: ex.open_orders(symbol))
+        return await self._round_trip(
+            lambda ex, now, back: ex.open_orders(symbol), self._keys.query("fetch_open_orders")
+        )
 
     async def fetch_balances(self) -> dict[str, Balance]:
-        return await self._round_trip(lambda ex, now, back: ex.balances())
+        return await self._round_trip(lambda ex, now, back: ex.balances(), self._keys.query("fetch_balances"))
 
     async def fetch_fills(self, symbol: str | None = None, since_ns: int | None = None) -> list[Fill]:
-        return await self._round_trip(lambda ex, now, back: ex.fills(symbol, since_ns))
+        return await self._round_trip(
+            lambda ex, now, back: ex.fills(symbol, since_ns), self._keys.query("fetch_fills")
+        )
 
     # ---- internals -----------------------------------------------------------------------------
 
@@ -177,21 +229,26 @@ class ReplayVenue:
         self._latency_k += 1
         return lat
 
-    async def _round_trip(self, call: Callable[[ReplayExchange, int, int], T]) -> T:
-        """Run `call` on the replayed exchange one latency from now; answer one latency later."""
+    async def _round_trip(self, call: Callable[[ReplayExchange, int, int], T], key: str) -> T:
+        """Run `call` on the replayed exchange one latency from now; answer one latency later
+        (the latency model's trip: `key` names the request to a session's recorded timing)."""
         self._require_connected()
-        latency_ns = self._next_latency_ns()
-        await asyncio.sleep(latency_ns / 1e9)
+        called_ns = self.clock.now_ns()
+        trip = self.latency.trip(key, called_ns)
+        await asyncio.sleep((trip.arrive_ns - called_ns) / 1e9)
         ex = self._require_connected()
-        now = self.clock.now_ns()
+        # a recorded arrival is exact; a synthetic one is where the loop's float time lands
+        now = max(self.clock.now_ns(), trip.arrive_ns) if trip.exact else self.clock.now_ns()
+        back_ns = trip.respond_ns - (now if trip.exact else trip.arrive_ns)
         self._schedule(ex.advance(now))  # every row made up to now first: no look-ahead
         try:
             # what the request changed reaches the private stream with the feed, like the rest of it
-            return call(ex, now, now + ex.feed_latency_ns)
+            # a session's own answers reached its bot as they were made, not one feed latency later
+            return call(ex, now, now if trip.exact else now + ex.feed_latency_ns)
         finally:
             if self.feed is not None:
                 self.feed.replan(now)  # a new resting order may fill before the feed's next wake
-            await asyncio.sleep(latency_ns / 1e9)
+            await asyncio.sleep(max(back_ns, 0) / 1e9)
 
     async def _replay(self, ex: ReplayExchange) -> None:
         clock = self.clock
@@ -248,8 +305,11 @@ class ReplayVenue:
             return
         assert self._loop is not None
         now = self.clock.now_ns()
+        latency = self.latency if isinstance(self.latency, RecordedLatency) and self.latency.aligned else None
         for at_ns, event in events:
             at_ns = max(at_ns, self._last_private_ns)
+            if latency is not None:  # no earlier than the session's bot got it
+                at_ns = max(at_ns, latency.delivered_ns(self._keys.query(PRIVATE)))
             self._last_private_ns = at_ns
             self._private.schedule(self._loop, max(at_ns - now, 0) / 1e9, event)
 

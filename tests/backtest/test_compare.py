@@ -23,6 +23,14 @@ from bot.core.config_base import ConfigError
 from bot.kernel.store import Store
 from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import MockVenue
+from connectors.replay.recorded_latency import (
+    RecordedLatency,
+    SessionTimingError,
+    SyntheticLatency,
+    TimingLog,
+    Trip,
+    load_timing,
+)
 from tests.kit import MOCK_VENUE, small_config_dict
 
 DURATION_S = 120
@@ -150,3 +158,27 @@ def test_hours_are_whole_utc_hours_within_the_span() -> None:
     edges = hour_edges(Span(10 * h + 5, 12 * h + 7, {}))
     assert edges.tolist() == [10 * h + 5, 11 * h, 12 * h, 12 * h + 7]
     assert hour_edges(Span(10 * h + 5, 10 * h + 9, {})).tolist() == [10 * h + 5, 10 * h + 9]
+
+
+def test_recorded_latency_gives_each_session_request_its_own_latencies(tmp_path: Path) -> None:
+    log = TimingLog("pv", tmp_path / "pv.timing.json", flush_rows=1)  # written as they come
+    log.add("start_streams#0", 100, 900, 900)
+    log.add("place:a-1", 1_000, 1_017, 1_040)  # 17 ns out, 23 back
+    assert log.rows == [] and len(load_timing(log.path)) == 2
+    trips = load_timing(log.save())
+    model = RecordedLatency(trips, SyntheticLatency(lambda: 5))
+    assert model.trip("place:a-1", 990) == Trip(1_007, 1_030, exact=True)  # from the replay's call
+    assert model.trip("place:a-2", 990) == Trip(995, 1_000, exact=False)  # not the session's
+    assert (model.replayed, model.missed) == (1, 1)
+    assert model.streams_started_ns("start_streams#0") == 900
+    # with the session's requote rounds replayed, a request reaches the matching when it did
+    log.add_round("round#0", 990, (0,))
+    log.add_round("round#1", 2_000, ())  # no markets: where the session's bot stopped
+    model = RecordedLatency(load_timing(log.save()), SyntheticLatency(lambda: 5))
+    assert model.rounds == [("round", 990, (0,)), ("round", 2_000, ())]
+    model.aligned = True
+    assert model.trip("place:a-1", 990) == Trip(1_017, 1_040, exact=True)
+    assert model.trip("place:a-1", 1_010) == Trip(1_027, 1_050, exact=True)  # called later: late
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(SessionTimingError, match=r"bad\.json is not a session timing file"):
+        load_timing(tmp_path / "bad.json")

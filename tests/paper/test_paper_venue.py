@@ -15,14 +15,17 @@ from typing import Any
 
 import pytest
 
-from bot.core.clock import LoopClock
+from bot.core.clock import LoopClock, run_simulated
 from bot.core.domain import OrderRequest, OrderState, Side
 from bot.core.events import BookSnapshot, FillEvent, PublicTrade, VenueEvent
 from connectors.mock.facade import FacadeHandle
 from connectors.paper.params import PaperVenueParams
 from connectors.paper.venue import PaperVenue
-from connectors.replay.events import load_events
+from connectors.replay.events import EventData, load_events
 from connectors.replay.exchange import ReplayExchange
+from connectors.replay.params import ReplayVenueParams
+from connectors.replay.recorded_latency import RecordedLatency, load_timing
+from connectors.replay.venue import ReplayVenue
 from tests.ccxt.conftest import BINANCE_LOCAL_OPTIONS
 
 BTC = "BTC/USDT"
@@ -181,6 +184,47 @@ async def test_a_resting_bid_fills_only_for_the_print_beyond_the_queue_ahead(
     ]
     assert len(paper_fills) == 3
     assert replayed == paper_fills
+
+    # The same through a replay venue on the simulated clock, each request sent when the session
+    # sent it: with the session's recorded timing, the same fills; with a synthetic latency, not.
+    assert venue.timing is not None
+    trips = load_timing(venue.timing.path)
+    assert {"place:b1", "place:t1", "fetch_order#0", "fetch_balances#0", "start_streams#0"} <= trips.keys()
+    assert trips["place:b1"].arrive_ns == arrivals[0][0]
+    calls = [(trips[f"place:{r.client_order_id}"].call_ns, r) for _, r in arrivals]
+    replay_params = venue.params.matching_params(Decimal(1), Decimal(5), market.min_notional)
+    timed = replay_params.model_copy(update={"session_timing": str(venue.timing.path)})
+    assert await asyncio.to_thread(replay_venue_fills, data, timed, calls) == paper_fills
+    slower = replay_params.model_copy(update={"order_latency_ms": 40})
+    assert await asyncio.to_thread(replay_venue_fills, data, slower, calls) != paper_fills
+
+
+def replay_venue_fills(
+    data: EventData, params: ReplayVenueParams, calls: list[tuple[int, OrderRequest]]
+) -> list[tuple[Any, ...]]:
+    """A ReplayVenue on `data` (simulated clock from its first row), `calls` placed at their times."""
+
+    async def run() -> list[tuple[Any, ...]]:
+        clock = LoopClock(epoch_ns=data.start_ns)
+        venue = ReplayVenue("pv", params, clock, data=data)
+        await venue.connect()
+        await venue.start_streams([BTC], lambda event: None)
+        for call_ns, request in calls:
+            await asyncio.sleep(max(call_ns - clock.now_ns(), 0) / 1e9)
+            await venue.place_order(request)
+        await venue.finished.wait()
+        assert venue.exchange is not None
+        if params.session_timing is not None:  # every request took the session's own latencies
+            assert isinstance(venue.latency, RecordedLatency)
+            assert (venue.latency.replayed, venue.latency.missed) == (len(calls), 0)
+        fills = venue.exchange.fills()
+        await venue.close()
+        return [
+            (f.client_order_id, f.side, f.price_ticks, f.size_lots, f.is_maker, f.fee, f.exchange_ts_ns)
+            for f in fills
+        ]
+
+    return run_simulated(run)
 
 
 async def test_a_live_ask_crossing_a_resting_bid_fills_nothing_until_the_tape_trades_through_it(

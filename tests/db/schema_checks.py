@@ -15,7 +15,7 @@ from strategies.xvenue import store as xvenue_store
 # Every module that declares tables, imported: the whole metadata, whatever the test imported.
 TABLE_MODULES = (store, lp_store, control_store, mid_series, xvenue_store, tx_intent_store)
 
-TABLES = 18
+TABLES = 19
 
 
 def model_integer_columns(dialect: str) -> dict[tuple[str, str], str]:

@@ -91,7 +91,6 @@ def test_entry_judges_the_carry_at_sigma_plus_its_standard_error():
     assert decide(noisy, dataclasses.replace(BAND, entry_sigma_errors=0.0)).executed_gate
 
 
-
 def test_entry_judges_the_carry_at_the_fee_rate_minus_its_standard_errors():
     view = with_carry(0.55, flat)
     assert decide(view, BAND).executed_gate
@@ -104,6 +103,7 @@ def test_entry_judges_the_carry_at_the_fee_rate_minus_its_standard_errors():
     kept = with_carry(0.55, held)
     unsure = decide(dataclasses.replace(kept, fee_rel_error=0.5), BAND)
     assert unsure.numbers["carry_apr"] == decide(kept, BAND).numbers["carry_apr"]
+
 
 def test_no_compounding_out_of_range_or_with_a_negative_carry():
     fees = {"pending_fees_token1": 100.0}  # 25 × the compound gas, above the 20 × threshold

@@ -1,7 +1,7 @@
 """A fair LP benchmark: every strategy unhedged and with the same CEX hedge, paired by path.
 
     python benchmarks/lp_strategies.py [--quick] [--paths 32] [--days 1] [--workers 2] [--out FILE]
-                                       [--ours-round-s S]
+                                       [--ours-round-s S] [--sensitivity]
 
 Strategies, each on the exact simulated pool (benchmarks/lp/market.py states the market):
   ours        `strategies.lp.rules.decide` through `PoolLpManager.step`, the bot's own runner,
@@ -52,19 +52,22 @@ from benchmarks.lp.run import (
 FIXED_HALF_WIDTHS = (0.01, 0.03, 0.10, 0.30)
 
 
-def jobs_for(paths: int, days: float, widths: tuple[float, ...], ours_round_s: float | None) -> list[Job]:
+def jobs_for(
+    paths: int,
+    days: float,
+    widths: tuple[float, ...],
+    ours_round_s: float | None,
+    strategies: tuple[str, ...] = (OURS, OURS_HEDGED, FULL_RANGE, CHARM),
+) -> list[Job]:
     jobs = []
     for sigma in VOLS:
         for fee in FEE_TIERS_PIPS:
             sc = Scenario(sigma, fee, days)
             for p in range(paths):
-                jobs += [
-                    Job(sc, p, s, 0.0, round_s(s, ours_round_s))
-                    for s in (OURS, OURS_HEDGED, FULL_RANGE, CHARM)
-                ]
+                jobs += [Job(sc, p, s, 0.0, round_s(s, ours_round_s)) for s in strategies]
                 jobs += [Job(sc, p, fixed_name(w), w) for w in widths]
-    # Slowest first (high σ on the 0.05 % pool arbitrages every block): the two workers end together.
-    jobs.sort(key=lambda j: (-j.scenario.sigma_annual, j.scenario.fee_pips))
+    # Slowest first (ours rounds 10× as often as the baselines): the two workers end together.
+    jobs.sort(key=lambda j: (j.strategy not in (OURS, OURS_HEDGED), -j.scenario.sigma_annual))
     return jobs
 
 
@@ -89,10 +92,18 @@ def main() -> None:
     parser.add_argument(
         "--ours-round-s", type=float, help="ours' rounds this far apart (default: its check_interval_s)"
     )
+    parser.add_argument(
+        "--sensitivity",
+        action="store_true",
+        help="ours hedged, full range and charm only (no fixed grid, ours unhedged): a cheaper re-run",
+    )
     args = parser.parse_args()
     paths, days = (4, 0.125) if args.quick else (args.paths, args.days)
     costs, charm = HedgeCosts(), CharmParams()
-    jobs = jobs_for(paths, days, FIXED_HALF_WIDTHS, args.ours_round_s)
+    if args.sensitivity:
+        jobs = jobs_for(paths, days, (), args.ours_round_s, (OURS_HEDGED, FULL_RANGE, CHARM))
+    else:
+        jobs = jobs_for(paths, days, FIXED_HALF_WIDTHS, args.ours_round_s)
     t0, cpu0 = time.perf_counter(), os.times()
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         outcomes: list[Outcome] = list(pool.imap_unordered(run_job, [(j, costs) for j in jobs], chunksize=1))
@@ -102,6 +113,7 @@ def main() -> None:
     order = sorted(grouped, key=lambda s: (s.fee_pips, s.sigma_annual))
     text = "\n\n".join(
         [
+            f"command: python benchmarks/lp_strategies.py {' '.join(sys.argv[1:])}\n"
             f"LP strategies, fair benchmark: {len(jobs)} exact-pool runs, {paths} paths × {days:g} days "
             f"per (σ, fee tier), seeds paired across strategies and tiers\nassumptions:\n"
             + assumptions(costs, charm, args.ours_round_s),

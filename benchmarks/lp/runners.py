@@ -106,6 +106,8 @@ class ManagedLp:
         # Marks are for `mmbot status`; a SQLite write every round would dominate the run time.
         self.manager = PoolLpManager(name, "uni", pool, fair, params, clock, store, mark_interval_s=86_400.0)
         self.owed0 = 0.0
+        self._amounts_key: tuple[int, int, int] | None = None
+        self._amounts_now = (0.0, 0.0)
 
     async def round(self) -> None:
         await self.manager.step(self.policy)
@@ -121,7 +123,12 @@ class ManagedLp:
         pos = self.manager.position
         if pos is None:
             return 0.0, 0.0
-        return position_amounts(self.pool, (pos.choice.tick_lower, pos.choice.tick_upper), pos.liquidity_raw)
+        # The hedge asks every block; most blocks of a 0.3 % pool see no swap: the same answer.
+        key = (self.pool.core.sqrt_price_x96, pos.token_id, pos.liquidity_raw)
+        if key != self._amounts_key:
+            ticks = (pos.choice.tick_lower, pos.choice.tick_upper)
+            self._amounts_key, self._amounts_now = key, position_amounts(self.pool, ticks, pos.liquidity_raw)
+        return self._amounts_now
 
     def token0(self) -> float:
         return wallet_human(self.pool)[0] + self._amounts()[0] + self.owed0

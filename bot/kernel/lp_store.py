@@ -128,6 +128,20 @@ class LpMarkRow(SQLModel, table=True):
     instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
+class LpHedgeCarryRow(SQLModel, table=True):
+    """A hedger's funding (perp) or borrow (spot short) carry charged to one LP position so far:
+    one row per (hedger, position), its running total replaced in place (the carry accrues every
+    hedger round; the trades' costs are in `hedge_trades`)."""
+
+    __tablename__ = "lp_hedge_carry"
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    strategy: str = Field(index=True)  # the hedger
+    position_id: int = Field(index=True, sa_type=BigInteger)  # lp_positions.id
+    ts_ns: int = Field(sa_type=BigInteger)
+    carry_quote: float
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
+
+
 class LpStore:
     """The LP tables of one store, scoped to its instance (`Store.mine`) like the trading tables."""
 
@@ -230,6 +244,20 @@ class LpStore:
     def record_hedge_trade(self, row: HedgeTradeRow) -> None:
         self._add(row)
 
+    def set_hedge_carry(self, strategy: str, position_id: int, ts_ns: int, carry_quote: float) -> None:
+        """Insert or replace what `strategy` has charged `position_id` in carry so far."""
+        with Session(self.engine) as session:
+            query = self.store.mine(select(LpHedgeCarryRow), LpHedgeCarryRow.instance_id).where(
+                LpHedgeCarryRow.strategy == strategy, LpHedgeCarryRow.position_id == position_id
+            )
+            row = session.exec(query).first()
+            if row is None:
+                row = LpHedgeCarryRow(strategy=strategy, position_id=position_id, ts_ns=ts_ns,
+                                      carry_quote=carry_quote, instance_id=self.store.writer_id)  # fmt: skip
+            row.ts_ns, row.carry_quote = ts_ns, carry_quote
+            session.add(row)
+            session.commit()
+
     def mark_position(self, mark: LpMarkRow) -> None:
         """Insert or replace the mark of `mark.position_id`."""
         with self.work.session() as session:
@@ -299,6 +327,14 @@ class LpStore:
         with self.work.session() as session:
             query = self.store.mine(select(LpMarkRow), LpMarkRow.instance_id)
             return {m.position_id: m for m in session.exec(query)}
+
+    def hedge_carry(self) -> dict[int, float]:
+        """Carry charged to each position (row id) by every hedger, quote units."""
+        carry: dict[int, float] = {}
+        with Session(self.engine) as session:
+            for row in session.exec(self.store.mine(select(LpHedgeCarryRow), LpHedgeCarryRow.instance_id)):
+                carry[row.position_id] = carry.get(row.position_id, 0.0) + row.carry_quote
+        return carry
 
     def hedge_trades(self, strategy: str | None = None) -> list[HedgeTradeRow]:
         query = self.store.mine(select(HedgeTradeRow), HedgeTradeRow.instance_id)

@@ -6,10 +6,9 @@ mark: the markout of the pool's trades against the CEX fair; "n/a" for a positio
 marks existed) and the hedge cost. Gas rows carry no token id: a position owns the swap, the mint
 and their token approvals at its opening instant, the decrease / collect / burn at its closing
 instant and everything strictly between. A hedge trade's cost is shared equally by the positions
-open at its timestamp (exact when one pool is hedged). The running bot keeps the same books per
-position in memory (`strategies.lp.accounts`, exported on /metrics), where the hedge's funding or
-borrow carry is counted too; no table stores the carry yet, so these lines show the trades' cost
-only.
+open at its timestamp (exact when one pool is hedged), plus the funding or borrow carry the hedger
+charged it (`lp_hedge_carry`, stored at most a minute behind the running bot's books in
+`strategies.lp.accounts`, which /metrics exports).
 """
 
 from __future__ import annotations
@@ -54,6 +53,7 @@ def position_attribution(lp: LpStore) -> list[dict[str, Any]]:
         holders = [p.id for p in positions if _is_open_at(p, trade.ts_ns)]
         for row_id in holders:
             hedge_cost[row_id] += trade.cost_quote / len(holders)  # type: ignore[index]
+    carry = lp.hedge_carry()
     out = []
     for p in positions:
         assert p.id is not None
@@ -63,7 +63,7 @@ def position_attribution(lp: LpStore) -> list[dict[str, Any]]:
             + (0.0 if mark is None else mark.pending_fees_token1),
             lvr_token1=0.0 if mark is None else mark.lvr_realized_token1,
             gas_token1=sum(g.cost_token1 for g in gas_rows if owns_gas(p, g)),
-            hedge_cost_token1=hedge_cost[p.id],
+            hedge_cost_token1=hedge_cost[p.id] + carry.get(p.id, 0.0),
             swap_cost_token1=0.0 if mark is None else mark.swap_cost_token1,
             price_exposure_token1=math.nan,  # needs the price path: not stored
             il_token1=math.nan,
@@ -82,6 +82,7 @@ def position_attribution(lp: LpStore) -> list[dict[str, Any]]:
                 "gas_token1": attribution.gas_token1,
                 "swap_cost_token1": attribution.swap_cost_token1,
                 "hedge_cost_token1": attribution.hedge_cost_token1,
+                "hedge_carry_token1": carry.get(p.id, 0.0),  # within hedge_cost_token1
                 "net_token1": attribution.net_token1,
             }
         )
@@ -146,10 +147,12 @@ def format_lp_status(status: dict[str, Any]) -> list[str]:
     for a in status.get("positions", []):
         lvr = "n/a" if a["lvr_token1"] is None else f"{a['lvr_token1']:.4f}"
         expected = "" if a["lvr_expected_token1"] is None else f" (expected {a['lvr_expected_token1']:.4f})"
+        carry = a.get("hedge_carry_token1", 0.0)
         lines.append(
             f"  {a['pool']} #{a['token_id']} {'open' if a['open'] else 'closed'}: "
             f"fees {a['fees_token1']:.4f} − LVR {lvr}{expected} − gas {a['gas_token1']:.4f} "
-            f"− swap {a['swap_cost_token1']:.4f} − hedge {a['hedge_cost_token1']:.4f} "
+            f"− swap {a['swap_cost_token1']:.4f} − hedge {a['hedge_cost_token1']:.4f}"
+            f"{f' (carry {carry:.4f})' if carry else ''} "
             f"= net {a['net_token1']:.4f}{' (without LVR)' if a['lvr_token1'] is None else ''}"
         )
     for name, h in sorted(status["hedges"].items()):

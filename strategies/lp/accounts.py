@@ -63,11 +63,15 @@ class HedgeCosts:
     when one position is hedged). Costs while no position is open are `unowned_quote`."""
 
     by_row_id: dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    carry_by_row_id: dict[int, float] = field(default_factory=lambda: defaultdict(float))  # within by_row_id
     unowned_quote: float = 0.0
 
-    def share(self, cost_quote: float, open_row_ids: list[int]) -> None:
+    def share(self, cost_quote: float, open_row_ids: list[int], carry: bool = False) -> None:
+        """`carry`: a funding / borrow payment (also kept apart: the store keeps it per position)."""
         if not open_row_ids:
             self.unowned_quote += cost_quote
             return
         for row_id in open_row_ids:
             self.by_row_id[row_id] += cost_quote / len(open_row_ids)
+            if carry:
+                self.carry_by_row_id[row_id] += cost_quote / len(open_row_ids)

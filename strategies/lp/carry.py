@@ -24,7 +24,6 @@ occupation time of the range in closed form), for comparing keeping a range agai
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,7 +34,8 @@ import numpy as np
 from amm.attribution import SECONDS_PER_YEAR
 
 GRID_POINTS = 33  # log-spaced widths per pass of the width search (one vectorised evaluation)
-ZOOM_PASSES = 6  # each pass narrows the bracket to two cells: 16× per pass, ~1e-7 after six
+ZOOM_PASSES = 4  # each pass narrows the bracket to two cells, 16×: 4e-5 in log width after four
+# (a hundredth of the narrowest tick spacing; each pass is a numpy evaluation, a round's main cost)
 Liquidity = TypeVar("Liquidity", float, np.ndarray)  # one figure, or a grid of candidate widths
 
 
@@ -132,6 +132,13 @@ class PoolEconomics:
     def in_range_carry_per_s(self, liquidity: Liquidity) -> Liquidity:
         return self.fee_per_s(liquidity) - self.lvr_per_s(liquidity) - self.hedge_per_s(liquidity)
 
+    def at(self, sigma_annual: float, capital_token1: float) -> PoolEconomics:
+        """The same pool at another σ or capital (`dataclasses.replace` costs 10× this, a round
+        asks for several)."""
+        return PoolEconomics(self.price, sigma_annual, self.fee_rate, self.pool_liquidity,
+                             self.own_active_liquidity, capital_token1, self.recentre_cost_token1,
+                             self.recentre_wait_s, self.hedge)  # fmt: skip
+
 
 def liquidity_per_token1(price: float, half_width: Liquidity) -> Liquidity:
     """Human L of one token1 of value in [P·e^(−w), P·e^(w)] at P (the range's centre)."""
@@ -169,18 +176,48 @@ class Optimum:
     carry_per_s: float
 
 
+def _steady_carry_grid(e: PoolEconomics, half_widths: np.ndarray) -> np.ndarray:
+    """`steady_parts`' earning − recentring over a grid of widths, its scalars folded first: the
+    width search evaluates it four times a round, where numpy's per-call overhead, not the 33
+    points, is the cost (equal to `steady_parts` to rounding: the brute-force test checks it)."""
+    sqrt_p = math.sqrt(e.price)
+    liquidity = (e.capital_token1 / (2.0 * sqrt_p)) / -np.expm1(half_widths * -0.5)
+    others = e.others_liquidity
+    if others > 0.0:
+        fees = (e.fee_rate * e.pool_liquidity) * liquidity / (others + liquidity)
+    else:
+        fees = e.fee_rate * liquidity
+    carry = fees - (e.sigma_annual**2 * sqrt_p / 4.0 / SECONDS_PER_YEAR) * liquidity
+    h = e.hedge
+    if h.hedged and e.price > 0.0:
+        s = (e.sigma_annual / (2.0 * sqrt_p)) * liquidity
+        step = s * (OVERSHOOT_MEAN * math.sqrt(h.check_interval_s / SECONDS_PER_YEAR))
+        b = h.band_token0
+        traded_sq = b * b + step * (2.0 * b + (OVERSHOOT_SQUARE / OVERSHOOT_MEAN**2) * step)
+        carry -= (h.cost_fraction * e.price / SECONDS_PER_YEAR) * s * s * (b + step) / traded_sq
+    if e.sigma_annual <= 0.0:
+        return carry
+    exit_s = half_widths * half_widths * (SECONDS_PER_YEAR / e.sigma_annual**2)
+    cycle_s = exit_s + e.recentre_wait_s
+    recentre = e.recentre_cost_token1 + e.hedge.rehedge_token1(e.capital_token1)
+    return (exit_s * carry - recentre) / cycle_s
+
+
+_GRID_STEPS = np.arange(GRID_POINTS, dtype=np.float64)
+
+
 @lru_cache(maxsize=64)  # the runner's exit timer and the rules ask for the same view's optimum
 def optimal_half_width(e: PoolEconomics, min_half_width: float, max_half_width: float) -> Optimum:
     """The half-width in [min, max] with the highest steady carry: a log grid, then the same grid
     again inside the two cells around its best, `ZOOM_PASSES` times (the carry need not be
     unimodal across the whole span, e.g. where dilution flattens the fees; it is smooth within
-    one cell). Each pass is one vectorised evaluation, so a round's search costs six of them."""
+    one cell). Each pass is one vectorised evaluation, so a round's search costs four of them."""
     lo, hi = math.log(min_half_width), math.log(max_half_width)
     best_x, best_f = lo, -math.inf
     for _ in range(ZOOM_PASSES):
-        grid = np.linspace(lo, hi, GRID_POINTS)
-        earning, recentring = steady_parts(e, np.exp(grid))
-        values = earning - recentring
+        grid = lo + _GRID_STEPS * ((hi - lo) / (GRID_POINTS - 1))
+        grid[-1] = hi
+        values = _steady_carry_grid(e, np.exp(grid))
         i = int(np.argmax(values))
         if values[i] > best_f:
             best_x, best_f = float(grid[i]), float(values[i])
@@ -289,7 +326,7 @@ def move_value(
     so an off-centre range of the best width never moves, and capital left idle beside it (a
     mint's remainder, the CEX route's surplus, left idle again by any move) is no reason to."""
     held = liquidity / liquidity_per_token1(e.price, math.log(upper / lower) / 2.0)
-    earning, recentring = steady_parts(dataclasses.replace(e, capital_token1=held), best_half_width)
+    earning, recentring = steady_parts(e.at(e.sigma_annual, held), best_half_width)
     own = e.in_range_carry_per_s(liquidity)
     if lower < e.price < upper:
         survive, t = range_survival(e.price, lower, upper, e.sigma_annual, horizon_s)
@@ -315,7 +352,7 @@ def worst_move_value(
     flip the range between narrow and wide, each move's gain being the noise's, not the pool's."""
     sigmas = {e.sigma_annual * (1.0 + k * sigma_spread) for k in (-1.0, 0.0, 1.0)}
     moves = (
-        move_value(dataclasses.replace(e, sigma_annual=s), liquidity, lower, upper, best_half_width,
+        move_value(e.at(s, e.capital_token1), liquidity, lower, upper, best_half_width,
                    horizon_s, move_cost_token1)
         for s in sorted(sigmas) if s > 0.0
     )  # fmt: skip

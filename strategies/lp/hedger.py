@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from bot.kernel.context import BotContext
 
 log = logging.getLogger("mmbot.hedge")
+CARRY_STORE_S = 60.0  # the stored per-position carry lags the books by at most this
 
 
 class HedgerParams(BaseModel):
@@ -115,6 +116,8 @@ class Hedger:
         self.costs = HedgeCosts()  # the book's cost and carry shared out over the LP positions hedged
         self._open_rows: list[int] = []  # ids of the positions hedged at the last measurement
         self._carry_ns: int | None = None  # carry accrued up to here
+        self._carry_stored: dict[int, float] = {}  # each position's carry as last stored
+        self._carry_stored_ns = 0
         self.last_net_delta = 0.0
         self.last_lp_delta = 0.0
         self._ctx: BotContext | None = None
@@ -241,7 +244,22 @@ class Hedger:
         if since is None or now_ns <= since or self.params.funding_per_year == 0.0:
             return
         paid = self.book.accrue_carry(mid, self.params.funding_per_year, (now_ns - since) / 1e9)
-        self.costs.share(paid, self._open_rows)
+        self.costs.share(paid, self._open_rows, carry=True)
+        self._store_carry(now_ns)
+
+    def _store_carry(self, now_ns: int) -> None:
+        """Each hedged position's carry so far, to the store: at most every `CARRY_STORE_S` (a
+        running total, so a skipped write loses nothing), and at once for a position just closed."""
+        carried, store = self.costs.carry_by_row_id, self._store
+        if store is None:
+            return
+        due = now_ns - self._carry_stored_ns >= CARRY_STORE_S * 1e9
+        rows = [r for r in carried if carried[r] != self._carry_stored.get(r)]
+        for row_id in rows if due else (r for r in rows if r not in self._open_rows):
+            store.set_hedge_carry(self.name, row_id, now_ns, carried[row_id])
+            self._carry_stored[row_id] = carried[row_id]
+        if due:
+            self._carry_stored_ns = now_ns
 
     async def _work(
         self, side: Side, price_ticks: int, size: int, mid: float, *, post_only: bool, wait_s: float

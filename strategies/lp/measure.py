@@ -65,6 +65,7 @@ class PoolMeter:
         self.fee_flow_token1_per_s = 0.0  # fees the pool pays its in-range liquidity
         self._fee_mark: tuple[int, int, int] | None = None  # fee growth 0, 1 and when
         self._fee_weight = 0.0  # the EWMA's total weight (1 once long past a half-life)
+        self._fee_moments = (0.0, 0.0)  # the same EWMA of the samples' squares, and its Σw²
         self._below_exit_since_ns: int | None = None
         # Σw and Σw² of σ̂'s EWMA, the prior counting as one sample: its effective sample count
         self._vol_weights = (1.0, 1.0)
@@ -114,7 +115,21 @@ class PoolMeter:
             self._fee_weight = kept + (1.0 - decay)
             flow = self.fee_flow_token1_per_s
             self.fee_flow_token1_per_s = (flow * kept + (1.0 - decay) * sample) / self._fee_weight
+            square, w2 = self._fee_moments
+            square = (square * kept + (1.0 - decay) * sample * sample) / self._fee_weight
+            self._fee_moments = (square, w2 * decay**2 + (1.0 - decay) ** 2)
         self._fee_mark = (fg0, fg1, now_ns)
+
+    def fee_rel_error(self) -> float:
+        """The fee flow's standard error over the flow (1 when unknown): the samples' weighted
+        variance (unbiased for n = (Σw)²/Σw² effective samples) over n. Swaps arrive in lumps,
+        so a rate from a few of them is far less sure than σ̂ from as many returns."""
+        (square, w2), flow, weight = self._fee_moments, self.fee_flow_token1_per_s, self._fee_weight
+        n = weight * weight / w2 if w2 > 0.0 else 0.0
+        if n <= 1.0 or flow <= 0.0:
+            return 1.0
+        variance = max(square - flow * flow, 0.0) * n / (n - 1.0)
+        return min(math.sqrt(variance / n) / flow, 1.0)
 
     def _negative_carry_since(self, view: PoolView) -> int | None:
         """Since when a held position's best carry has been below the exit threshold."""
@@ -239,6 +254,7 @@ class PoolMeter:
             pool_liquidity=active_l,
             recentre_swap_cost_token1=await self._recentre_swap_cost(capital, fair),
             sigma_rel_error=self.sigma_rel_error(),
+            fee_rel_error=self.fee_rel_error(),
             tick_spacing_log=self.pool.tick_spacing * math.log(1.0001),
         )
         return dataclasses.replace(view, negative_carry_since_ns=self._negative_carry_since(view))

@@ -44,6 +44,11 @@ class LpManagerParams(BaseModel):
     entry_sigma_errors: float = Field(
         1.0, ge=0, description="enter only if the carry clears the threshold at σ̂ + this many standard errors"
     )
+    entry_fee_errors: float = Field(
+        2.0,
+        ge=0,
+        description="... and at the fee rate − this many of its standard errors (swaps come in lumps)",
+    )
     move_sigma_errors: float = Field(
         1.0, ge=0, description="move a range only if the move pays at σ̂ ± this many standard errors"
     )

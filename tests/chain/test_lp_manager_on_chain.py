@@ -117,6 +117,7 @@ def bot_config(tmp_path: Any, uniswap: UniswapDeployment) -> dict[str, Any]:
             "vol_half_life_s": 1e5, "initial_sigma": 0.2, "vol_ceiling": 0.49, "reentry_fraction": 1.0,
             "min_half_width": 0.015, "max_half_width": 0.015,
             "min_action_interval_s": 0, "compound_gas_multiple": 2.0,
+            "entry_fee_errors": 0.0,  # a few round-trip swaps are all the fee data: enter on them
         }
     }  # fmt: skip
     return data

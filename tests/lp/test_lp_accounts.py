@@ -116,8 +116,27 @@ def test_the_hedger_accrues_funding_on_its_position_for_the_positions_it_hedges(
     hedger._accrue_carry(3000.0, year_ns // 100)
     assert hedger.book.carry == pytest.approx(2 * 3000.0 * 0.1 / 100)
     assert hedger.costs.by_row_id[5] == pytest.approx(hedger.book.carry)
+    assert hedger.costs.carry_by_row_id[5] == pytest.approx(hedger.book.carry)
     off = Hedger("hedge", params.model_copy(update={"funding_per_year": 0.0}))
     off.book.record_fill(-1, 2.0, 3000.0, 0.0, 3000.0)
     off._accrue_carry(3000.0, 0)
     off._accrue_carry(3000.0, year_ns)
     assert off.book.carry == 0.0 and math.isclose(off.book.total_cost, 0.0)
+
+
+def test_the_hedger_stores_each_positions_carry_a_minute_behind_and_at_once_when_closed():
+    params = HedgerParams(kind="hedger", market="va:ETH/USDT", pools=["uni"], funding_per_year=0.1)
+    hedger = Hedger("hedge", params)
+    hedger._store = store = LpStore(Store("sqlite://"))
+    hedger.book.record_fill(-1, 2.0, 3000.0, 0.0, 3000.0)
+    hedger._open_rows = [5]
+    s_ns = 10**9
+    for t in (0, 30, 60, 90):
+        hedger._accrue_carry(3000.0, t * s_ns)
+    per_30s = 2 * 3000.0 * 0.1 * 30 / (365 * 86_400)
+    assert store.hedge_carry() == pytest.approx({5: 2 * per_30s})  # stored at 60 s, not at 90 s yet
+    hedger._open_rows = [6]  # #5 closed: its last total is stored at once
+    hedger._accrue_carry(3000.0, 100 * s_ns)
+    assert store.hedge_carry() == pytest.approx({5: 3 * per_30s})
+    hedger._accrue_carry(3000.0, 120 * s_ns)  # a minute since the last full write: #6 too
+    assert store.hedge_carry()[6] == pytest.approx(per_30s)  # 10 s + 20 s of it

@@ -1,6 +1,7 @@
 """The carry model: liquidity per value, LVR per value, occupation and exit times, and the width
 optimiser against a brute-force grid of the same carry function."""
 
+import dataclasses
 import itertools
 import math
 
@@ -9,6 +10,7 @@ import pytest
 
 from amm.attribution import SECONDS_PER_YEAR
 from strategies.lp.carry import (
+    HedgeCosting,
     PoolEconomics,
     liquidity_per_token1,
     optimal_half_width,
@@ -83,6 +85,7 @@ ECONOMIES = [
     economics(sigma=1.3),  # above break-even: every width loses, the widest least
     economics(sigma=0.6, pool_l=0.0),  # no dilution: fees linear in L
     economics(sigma=0.6, fee_rate=4 * FEE_RATE, cost=200.0),
+    dataclasses.replace(economics(sigma=0.6), hedge=HedgeCosting(0.25, 5.5e-4, 12.0)),  # hedged
 ]
 
 

@@ -91,6 +91,20 @@ def test_entry_judges_the_carry_at_sigma_plus_its_standard_error():
     assert decide(noisy, dataclasses.replace(BAND, entry_sigma_errors=0.0)).executed_gate
 
 
+def test_entry_judges_the_carry_at_the_fee_rate_minus_its_standard_errors():
+    view = with_carry(0.55, flat)
+    assert decide(view, BAND).executed_gate
+    lumpy = dataclasses.replace(view, fee_rel_error=0.05)  # two errors: judged at 90 % of the rate
+    d = decide(lumpy, BAND)
+    assert d.numbers["fee_rate_entry"] == pytest.approx(0.9 * view.fee_rate)
+    assert not d.executed_gate and d.reason.endswith("expected carry below entry")
+    assert decide(lumpy, dataclasses.replace(BAND, entry_fee_errors=0.0)).executed_gate
+    # Held, the rate is taken as measured: a position is not left on the rate's noise.
+    kept = with_carry(0.55, held)
+    unsure = decide(dataclasses.replace(kept, fee_rel_error=0.5), BAND)
+    assert unsure.numbers["carry_apr"] == decide(kept, BAND).numbers["carry_apr"]
+
+
 def test_no_compounding_out_of_range_or_with_a_negative_carry():
     fees = {"pending_fees_token1": 100.0}  # 25 × the compound gas, above the 20 × threshold
     d = decide(held(**fees), RULES)

@@ -92,3 +92,25 @@ def test_a_position_without_a_mark_shows_lvr_as_not_stored(tmp_path):
         format_lp_status(collect_lp_status(store))
     )
     assert "(without LVR)" in "\n".join(format_lp_status(collect_lp_status(store)))
+
+
+def test_status_counts_the_hedge_carry_stored_for_each_position(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/bot.sqlite")
+    lp = LpStore(store)
+    first = lp.open_position(position(7, opened_s=0))
+    lp.close_position(first, 100 * S, 1, 1, "out of range")
+    second = lp.open_position(position(8, opened_s=100))
+    lp.record_hedge_trade(hedge(20, 0.6))
+    lp.set_hedge_carry("hedge", first, 60 * S, 0.1)
+    lp.set_hedge_carry("hedge", first, 100 * S, 0.25)  # a running total: replaced, not added
+    lp.set_hedge_carry("hedge", second, 160 * S, 0.05)
+    lp.set_hedge_carry("hedge2", second, 160 * S, 0.02)  # a second hedger's adds to it
+    assert lp.hedge_carry() == pytest.approx({first: 0.25, second: 0.07})
+    status = collect_lp_status(store)
+    by_id = {a["token_id"]: a for a in status["positions"]}
+    assert by_id[7]["hedge_carry_token1"] == pytest.approx(0.25)
+    assert by_id[7]["hedge_cost_token1"] == pytest.approx(0.6 + 0.25)
+    assert by_id[8]["hedge_cost_token1"] == pytest.approx(0.07)
+    assert "− hedge 0.8500 (carry 0.2500) = net" in "\n".join(format_lp_status(status))
+    # Another bot's rows in the same database are not ours.
+    assert LpStore(store.for_instance("other")).hedge_carry() == {}

@@ -25,7 +25,9 @@ def test_no_action_while_the_pool_is_manipulated(tmp_path, caplog):
     pool = SimulatedPool.from_params(POOL)
     clock = FixedClock(0)
     store = LpStore(Store(f"sqlite:///{tmp_path}/lp.sqlite"))
-    manager = PoolLpManager("lp", "uni", pool, lambda: FAIR, PARAMS, clock, store)
+    # One fee interval is all this test measures: entry on the rate as measured (not less its error).
+    params = PARAMS.model_copy(update={"entry_fee_errors": 0.0})
+    manager = PoolLpManager("lp", "uni", pool, lambda: FAIR, params, clock, store)
 
     async def rounds():
         await manager.step()  # first fee-growth mark

@@ -1,0 +1,207 @@
+"""What the LP rules see and the figures they share: the thresholds (`Rules`), the measured
+`PoolView`, the carry model's inputs from a view (σ and the fee rate the carry is judged at) and
+the `Situation` every rule of `strategies.lp.rules` reads. Pure: no I/O, no clock."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from strategies.lp.carry import (
+    UNHEDGED,
+    HedgeCosting,
+    MoveValue,
+    Optimum,
+    PoolEconomics,
+    carry_apr,
+    liquidity_per_token1,
+    optimal_half_width,
+    range_carry,
+    worst_move_value,
+)
+
+NO_MOVE = MoveValue(0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The thresholds of the gates (a view of the strategy params; see LpManagerParams)."""
+
+    decision_horizon_s: float
+    min_half_width: float
+    max_half_width: float
+    enter_carry_apr: float
+    exit_carry_apr: float
+    exit_delay_s: float
+    entry_sigma_errors: float
+    entry_fee_errors: float
+    move_sigma_errors: float
+    vol_ceiling: float
+    reentry_fraction: float
+    compound_gas_multiple: float
+    gas_margin: float
+    min_action_interval_s: float
+    max_pool_deviation_bps: float
+    check_interval_s: float
+    hedge: HedgeCosting = UNHEDGED  # the CEX hedger's costs when the pool is hedged
+
+
+@dataclass(frozen=True, slots=True)
+class PoolView:
+    """What the runner measured for one pool at one moment."""
+
+    now_ns: int
+    price: float
+    sigma_annual: float
+    fee_rate: float  # token1 per human L per second, when in range, at the pool's active L now
+    capital_token1: float  # what a new position would be worth
+    gas_open_token1: float
+    gas_close_token1: float
+    gas_compound_token1: float
+    swap_cost_token1: float  # estimated cost of the ratio swap a new position needs
+    last_action_ns: int | None = None
+    # the live position (None when flat)
+    liquidity: float | None = None
+    price_lower: float = 0.0
+    price_upper: float = 0.0
+    value_token1: float = 0.0
+    sigma_at_open: float = 0.0
+    half_width: float = 0.0
+    lvr_since_open_token1: float = 0.0
+    pending_fees_token1: float = 0.0
+    pool_price: float = math.nan  # the pool's own price (NaN: not measured, no manipulation check)
+    pool_twap_price: float = math.nan  # the pool oracle's TWAP (NaN: no oracle or too little history)
+    pool_liquidity: float = 0.0  # human L active at the pool's price, ours included (0: not measured)
+    recentre_swap_cost_token1: float = math.nan  # swapping half the capital (NaN: swap_cost_token1)
+    negative_carry_since_ns: int | None = None  # first seen below the exit threshold (None: above)
+    sigma_rel_error: float = 0.0  # σ̂'s standard error as a fraction of σ̂ (its EWMA's sample count)
+    fee_rel_error: float = 0.0  # the fee rate's standard error as a fraction of it (1: unknown)
+    tick_spacing_log: float = 0.0  # one tick spacing in log price: the narrowest half-width usable
+
+
+def carry_sigma(view: PoolView, rules: Rules) -> float:
+    """The σ the carry is judged at: σ̂ while holding (stay, move, exit); flat, σ̂ raised by
+    `entry_sigma_errors` standard errors, so a pool near break-even is not entered on the noise
+    of σ̂ (nor on the prior alone, which counts as a single sample) only to be left again."""
+    if view.liquidity is not None:
+        return view.sigma_annual
+    return view.sigma_annual * (1.0 + rules.entry_sigma_errors * view.sigma_rel_error)
+
+
+def carry_fee_rate(view: PoolView, rules: Rules) -> float:
+    """The fee rate the carry is judged at: as measured while holding; flat, lowered by
+    `entry_fee_errors` standard errors. Fees and LVR nearly cancel in a volatile pool (σ 120 % on
+    a 0.3 % pool: fees ≈ 1.1 × LVR), so a rate measured from a few lumpy swaps, or the high end
+    of its noise, is otherwise read as a carry the pool does not pay: the manager entered on it,
+    earned fees ≈ LVR and paid the gas."""
+    if view.liquidity is not None:
+        return view.fee_rate
+    return view.fee_rate * max(1.0 - rules.entry_fee_errors * view.fee_rel_error, 0.0)
+
+
+def economics(view: PoolView, rules: Rules) -> PoolEconomics:
+    """The carry model's inputs from a view: our liquidity counts as active while the pool's
+    price is inside our range (that is where the pool's active-liquidity figure was read)."""
+    at = view.pool_price if math.isfinite(view.pool_price) else view.price
+    own = view.liquidity if view.liquidity is not None and view.price_lower < at < view.price_upper else 0.0
+    swap = view.recentre_swap_cost_token1
+    swap = swap if math.isfinite(swap) else view.swap_cost_token1
+    return PoolEconomics(
+        price=view.price,
+        sigma_annual=carry_sigma(view, rules),
+        fee_rate=carry_fee_rate(view, rules),
+        pool_liquidity=view.pool_liquidity if math.isfinite(view.pool_liquidity) else 0.0,
+        own_active_liquidity=own,
+        capital_token1=view.capital_token1,
+        recentre_cost_token1=view.gas_close_token1 + view.gas_open_token1 + swap,
+        recentre_wait_s=rules.check_interval_s,
+        hedge=rules.hedge,
+    )
+
+
+def best_range(view: PoolView, rules: Rules, e: PoolEconomics) -> Optimum:
+    """The best half-width within the configured bounds, never under one tick spacing (a range
+    snapped outward to the spacing would be another, lopsided range)."""
+    narrowest = min(max(rules.min_half_width, view.tick_spacing_log), rules.max_half_width)
+    return optimal_half_width(e, narrowest, rules.max_half_width)
+
+
+@dataclass(frozen=True, slots=True)
+class Situation:
+    """What every rule sees: the view, the thresholds, and the figures the rules share."""
+
+    view: PoolView
+    rules: Rules
+    economics: PoolEconomics
+    optimum: Optimum  # the best width and its steady carry per second
+    carry_apr: float  # that carry as a yearly fraction of the capital
+    price_lower_new: float
+    price_upper_new: float
+    liquidity_new: float  # human L of the capital in the best range opened now
+    since_last_action_s: float  # inf before the first action
+    pool_deviation_bps: float  # pool price vs fair (NaN: not measured)
+    twap_deviation_bps: float  # pool price vs its oracle TWAP (NaN: no oracle)
+    keep_token1: float = 0.0  # the live range left alone: fees − LVR over the decision horizon
+    move: MoveValue = NO_MOVE  # moving the live range to the best one
+
+    @classmethod
+    def of(cls, view: PoolView, rules: Rules) -> Situation:
+        e = economics(view, rules)
+        best = best_range(view, rules, e)
+        w = best.half_width
+        lower_new, upper_new = view.price * math.exp(-w), view.price * math.exp(w)
+        liquidity_new = view.capital_token1 * liquidity_per_token1(view.price, w)
+        since_s = math.inf if view.last_action_ns is None else (view.now_ns - view.last_action_ns) / 1e9
+        s = cls(view, rules, e, best, carry_apr(best.carry_per_s, view.capital_token1),
+                lower_new, upper_new, liquidity_new, since_s,
+                abs(view.pool_price / view.price - 1.0) * 1e4,
+                abs(view.pool_price / view.pool_twap_price - 1.0) * 1e4)  # fmt: skip
+        if view.liquidity is None:
+            return s
+        horizon, lo, hi = rules.decision_horizon_s, view.price_lower, view.price_upper
+        keep = range_carry(e, view.liquidity, lo, hi, horizon)
+        # The best range as it will be opened: snapped outward, half a spacing wider each side.
+        w_snapped = w + view.tick_spacing_log / 2.0
+        spread = rules.move_sigma_errors * view.sigma_rel_error
+        move = worst_move_value(e, spread, view.liquidity, lo, hi, w_snapped, horizon, s.reopen_cost_token1)
+        return dataclasses.replace(s, keep_token1=keep, move=move)
+
+    @property
+    def in_range(self) -> bool:
+        v = self.view
+        return v.price_lower < v.price < v.price_upper
+
+    @property
+    def reopen_cost_token1(self) -> float:
+        v = self.view
+        return v.gas_close_token1 + v.gas_open_token1 + v.swap_cost_token1
+
+    def numbers(self) -> dict[str, float]:
+        """The figures every decision is logged with (position figures only when one is held)."""
+        v = self.view
+        since_s = self.since_last_action_s
+        numbers = {"price": v.price, "sigma": v.sigma_annual, "fee_rate": v.fee_rate,
+                   "half_width": self.optimum.half_width, "carry_apr": self.carry_apr,
+                   "since_last_action_s": since_s if math.isfinite(since_s) else -1.0}  # fmt: skip
+        if v.liquidity is None:
+            numbers["sigma_entry"] = self.economics.sigma_annual
+            numbers["fee_rate_entry"] = self.economics.fee_rate
+        if self.economics.pool_liquidity > 0:
+            numbers["pool_liquidity"] = self.economics.pool_liquidity
+        if math.isfinite(self.pool_deviation_bps):
+            numbers["pool_deviation_bps"] = self.pool_deviation_bps
+        if math.isfinite(self.twap_deviation_bps):
+            numbers["twap_deviation_bps"] = self.twap_deviation_bps
+        if v.liquidity is not None:
+            numbers.update(keep_token1=self.keep_token1, move_gain_token1=self.move.benefit_token1,
+                           move_time_s=self.move.time_s, half_width_now=v.half_width,
+                           lvr_since_open=v.lvr_since_open_token1)  # fmt: skip
+        return numbers
+
+
+def carry_below_exit(view: PoolView, rules: Rules) -> bool:
+    """The best range's expected carry is below the exit threshold (the runner times how long)."""
+    e = economics(view, rules)
+    best = best_range(view, rules, e)
+    return carry_apr(best.carry_per_s, view.capital_token1) < rules.exit_carry_apr

@@ -246,7 +246,7 @@ class LpStore:
 
     def set_hedge_carry(self, strategy: str, position_id: int, ts_ns: int, carry_quote: float) -> None:
         """Insert or replace what `strategy` has charged `position_id` in carry so far."""
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             query = self.store.mine(select(LpHedgeCarryRow), LpHedgeCarryRow.instance_id).where(
                 LpHedgeCarryRow.strategy == strategy, LpHedgeCarryRow.position_id == position_id
             )
@@ -256,7 +256,6 @@ class LpStore:
                                       carry_quote=carry_quote, instance_id=self.store.writer_id)  # fmt: skip
             row.ts_ns, row.carry_quote = ts_ns, carry_quote
             session.add(row)
-            session.commit()
 
     def mark_position(self, mark: LpMarkRow) -> None:
         """Insert or replace the mark of `mark.position_id`."""
@@ -331,7 +330,7 @@ class LpStore:
     def hedge_carry(self) -> dict[int, float]:
         """Carry charged to each position (row id) by every hedger, quote units."""
         carry: dict[int, float] = {}
-        with Session(self.engine) as session:
+        with self.work.session() as session:
             for row in session.exec(self.store.mine(select(LpHedgeCarryRow), LpHedgeCarryRow.instance_id)):
                 carry[row.position_id] = carry.get(row.position_id, 0.0) + row.carry_quote
         return carry

@@ -1,4 +1,4 @@
-"""Revision 0005_h17_hedge_carry: the hedge's funding / borrow carry per LP position (#17 item 3).
+"""Revision 0006_hedge_carry: the hedge's funding / borrow carry per LP position (#17 item 3).
 
 The hedger charges its carry to the positions it hedges (`strategies.lp.accounts.HedgeCosts`); one
 row per (hedger, position) keeps the running total, so `mmbot status` and the report count the
@@ -12,8 +12,8 @@ from alembic import op
 
 from bot.kernel.sql_types import ROW_ID
 
-revision = "0005_h17_hedge_carry"
-down_revision = "0004_chain_tx_intents"
+revision = "0006_hedge_carry"
+down_revision = "0005_xemm_edges"
 branch_labels = None
 depends_on = None
 

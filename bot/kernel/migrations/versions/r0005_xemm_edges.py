@@ -1,4 +1,4 @@
-"""Revision 0005_h22c_xemm_edges: XEMM's edge per round trip against its quote's assumed hedge price
+"""Revision 0005_xemm_edges: XEMM's edge per round trip against its quote's assumed hedge price
 (#22 item 7, strategies/xvenue/edge.py): one row per hedged round trip."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from alembic import op
 
 from bot.kernel.sql_types import ROW_ID
 
-revision = "0005_h22c_xemm_edges"
+revision = "0005_xemm_edges"
 down_revision = "0004_chain_tx_intents"
 branch_labels = None
 depends_on = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import BigInteger
+from sqlalchemy import BigInteger, func
 from sqlmodel import Field, SQLModel, col, select
 
 from bot.kernel.sql_types import ROW_ID
@@ -289,6 +289,14 @@ class LpStore:
             query = query.where(LpActionRow.executed == executed)
         with self.work.session() as session:
             return list(session.exec(query.order_by(col(LpActionRow.id))))
+
+    def last_executed_ns(self, strategy: str, pool: str) -> int | None:
+        """When the pool's last executed LP decision was taken (None: never)."""
+        query = select(func.max(LpActionRow.ts_ns)).where(
+            LpActionRow.strategy == strategy, LpActionRow.pool == pool, col(LpActionRow.executed).is_(True)
+        )
+        with self.work.session() as session:
+            return session.exec(self.store.mine(query, LpActionRow.instance_id)).one()
 
     def fees(self) -> list[LpFeeRow]:
         with self.work.session() as session:

@@ -116,7 +116,7 @@ class LpManager:
                 if row.pool != manager.pool_name:
                     continue
                 try:
-                    await manager.lifecycle.adopt(row)
+                    await manager.adopt(row)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from amm.chain.tx_errors import TxRevertedOnChain
 from amm.ports import AmmPool
 from bot.core.clock import Clock
-from bot.kernel.lp_store import LpStore
+from bot.kernel.lp_store import LpPositionRow, LpStore
 from strategies.lp.excess import CexExcessRoute, Excess, Route
 from strategies.lp.ledger import PoolLedger
 from strategies.lp.lifecycle import PositionLifecycle
@@ -68,6 +68,18 @@ class PoolLpManager:
     def position(self) -> LivePosition | None:
         """The open position (None when flat)."""
         return self.lifecycle.position
+
+    async def adopt(self, row: LpPositionRow) -> None:
+        """Take over a stored open position with the time of the pool's last action: the minimum
+        interval between actions holds across a restart or reload. Without it an adopted position
+        could move at once; just after an entry priced on the fee rate less its error, the rules
+        judging the held range on the measured rate would narrow it straight away."""
+        await self.lifecycle.adopt(row)
+        if self.lifecycle.position is None:
+            return
+        last = max(row.opened_ns, self.store.last_executed_ns(self.strategy, self.pool_name) or 0)
+        # A clock behind the store (a replay on another start time) waits one interval, not longer.
+        self.last_action_ns = min(last, self.clock.now_ns())
 
     async def view(self, fair: float, now_ns: int) -> PoolView:
         return await self.meter.view(fair, now_ns, self.lifecycle.position, self.last_action_ns)

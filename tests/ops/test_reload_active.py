@@ -177,8 +177,12 @@ def test_lp_manager_and_hedger_restart_keeps_the_open_position(tmp_path):
     assert adopted.liquidity_raw == before.liquidity_raw and adopted.row_id == before.row_id
     from bot.kernel.lp_store import LpStore
 
-    rows = LpStore(Store(config.bot.database_url, config.bot.instance_id)).positions("lp")
+    lp_store = LpStore(Store(config.bot.database_url, config.bot.instance_id))
+    rows = lp_store.positions("lp")
     assert [r.token_id for r in rows] == [before.token_id]  # one position ever: adopted, not re-minted
+    # Opened less than the 600 s minimum interval before the end: the adopted position keeps its
+    # last action's time, so its entry (priced on the fee rate less its error) is not narrowed at once.
+    assert [a.action for a in lp_store.actions("lp", executed=True)] == ["open"]
 
 
 def test_arbitrage_swapped_mid_trade_finishes_both_legs_first(tmp_path):

@@ -24,7 +24,15 @@ from bot.kernel.pnl import MarketPnl
 from bot.kernel.risk import Exposure, RiskLimits, refuse_reason
 from bot.kernel.self_trade import SelfTradeGuard
 from bot.kernel.store import Store
-from connectors.base import OrderNotFound, OrderRejected, Venue, VenueError, VenueUnavailable
+from connectors.base import (
+    AuthError,
+    OrderNotFound,
+    OrderRejected,
+    RateLimited,
+    Venue,
+    VenueError,
+    VenueUnavailable,
+)
 
 log = logging.getLogger("mmbot.orders")
 
@@ -70,6 +78,9 @@ class OrderManager:
         self.self_trade = SelfTradeGuard(state.markets, self._slot_orders)
         # (market, "place" | "cancel", sent_ns, answered_ns) of every venue round trip: metrics.
         self.on_round_trip: Callable[[Market, str, int, int], None] | None = None
+        # Called when the venue reports an order filled beyond the fills stored for it (a REST
+        # answer, an order update ahead of its trades): a hedging strategy fetches them at once.
+        self.fill_ahead_listeners: list[Callable[[Order], None]] = []
 
     def add_market(self, market: Market) -> None:
         """Track a market appended to the state (hot reload)."""
@@ -94,6 +105,10 @@ class OrderManager:
             if mid is not None:
                 total += abs(market.size(int(self.state.position_lots[slot]))) * mid
         return total
+
+    def next_client_order_id(self) -> str:
+        """The id the next order this manager places will get (a strategy stores it before)."""
+        return make_client_order_id(self.instance_id, self._next_seq)
 
     # ---- placing: the one way an order reaches a venue ----------------------------------------
 
@@ -212,6 +227,10 @@ class OrderManager:
             log.warning("place %s outcome unknown (%s); asking the venue", request.client_order_id, exc)
             await self._resolve_unknown(venue, order)
             return order
+        except (RateLimited, AuthError) as exc:
+            # refused before the venue processed it: closed here, not left pending for ever
+            self._set_state(order, OrderState.REJECTED, reason=f"{type(exc).__name__}: {exc}")
+            raise
         self.counters.placed += 1
         if self.on_round_trip is not None:
             self.on_round_trip(market, "place", now, self.clock.now_ns())
@@ -280,6 +299,9 @@ class OrderManager:
         if update.venue_order_id and order.venue_order_id is None:
             order.venue_order_id = update.venue_order_id
         order.filled_lots = max(order.filled_lots, update.filled_lots)
+        if order.filled_lots > self._stored_fill_lots.get(order.client_order_id, 0):
+            for listener in self.fill_ahead_listeners:
+                listener(order)
         target = update.state
         if target is OrderState.OPEN and order.filled_lots > 0:
             target = OrderState.PARTIALLY_FILLED

@@ -86,6 +86,7 @@ class HedgeWorker:
         schedule: HedgeSchedule,
         taker_price: Callable[[Side, Decimal], float | None],
         on_escalate: Callable[[], None],
+        on_busy: Callable[[], None],
     ) -> None:
         self.name, self.ctx, self.makers = name, ctx, makers
         self.taker_slot = taker_slot
@@ -93,6 +94,7 @@ class HedgeWorker:
         self.schedule = schedule
         self.taker_price = taker_price  # executable VWAP of the taker book for a side and size
         self.on_escalate = on_escalate
+        self.on_busy = on_busy  # `busy` or `escalated` changed
         self.ledger = XvenueLedger(ctx.store)
         self.ostore = ObligationStore(ctx.store, name)
         self.book = ObligationBook()
@@ -101,7 +103,7 @@ class HedgeWorker:
         self.wake = asyncio.Event()
         self.attempts = 0  # in the current episode (since flat, or since the operator's resume)
         self.escalated = False
-        self.busy = False  # a lot or more to hedge, or a hedge whose outcome is unknown
+        self._busy = False
         self._next_attempt = 0.0  # loop time
         self._hedges: list[HedgeOrderRow] = []  # outcome unknown, or fills not all booked
         self._tracked: dict[str, Order] = {}  # our hedge orders by client id, while unsettled
@@ -109,6 +111,17 @@ class HedgeWorker:
         self._ahead: dict[str, tuple[float, str]] = {}
         self._known_at: dict[int, float] = {}  # hedge row id -> loop time its outcome was learnt
         self._cursor = 0
+
+    @property
+    def busy(self) -> bool:
+        """A lot or more to hedge, or a hedge whose outcome is unknown."""
+        return self._busy
+
+    @busy.setter
+    def busy(self, busy: bool) -> None:
+        if busy != self._busy:
+            self._busy = busy
+            self.on_busy()
 
     # ---- start ------------------------------------------------------------------------------
 
@@ -248,6 +261,7 @@ class HedgeWorker:
             self.busy = False
             if abs(self.book.net_base()) < self.taker.lot_size:
                 self.attempts, self.escalated = 0, False  # flat: the next fill starts a new episode
+                self.on_busy()
             return IDLE_S
         self.busy = True
         self._check_age()
@@ -424,6 +438,7 @@ class HedgeWorker:
         if self.escalated:
             return
         self.escalated = True
+        self.on_busy()
         self.counters.escalations += 1
         now, net = self.ctx.clock.now_ns(), self.book.net_base()
         oldest = self.book.oldest_ns()

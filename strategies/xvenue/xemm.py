@@ -151,33 +151,21 @@ class XemmStrategy:
         makers = {(m.market.venue, m.market.symbol): m.market for m in self.makers.values()}
         self.hedger = HedgeWorker(
             self.name, ctx, makers, self.taker_slot, self.params.schedule(),
-            self.quotes.taker_vwap, self._pause_obliged,
+            self.quotes.taker_vwap, self._pause_obliged, self._sync_quoting,
         )  # fmt: skip
         ctx.orders.fill_ahead_listeners.append(self._fill_ahead)
         ctx.engine.attach(self.quotes, self.params.controls())
         try:
-            await self._hedge_until_cancelled(self.hedger)
+            await self.hedger.run()
         finally:
             ctx.engine.detach(self.quotes)
             with contextlib.suppress(ValueError):
                 ctx.orders.fill_ahead_listeners.remove(self._fill_ahead)
 
-    async def _hedge_until_cancelled(self, hedger: HedgeWorker) -> None:
-        """The hedging loop, with the maker quotes held back while it has a hedge to do."""
-        task = asyncio.create_task(hedger.run(), name=f"xemm-hedge-{self.name}")
-        try:
-            while not task.done():
-                self._sync_quoting()
-                await asyncio.wait({task}, timeout=0.05)
-            task.result()  # a crash of the loop is the strategy's: the supervisor restarts it
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
     def _sync_quoting(self) -> None:
         """Maker markets quote nothing while a hedge is to be done (before an escalation paused
-        the obliged ones): their fills would pile up on the naked side."""
+        the obliged ones): their fills would pile up on the naked side. Called by the hedging
+        loop whenever that changes."""
         assert self.hedger is not None
         hold = int(self.hedger.busy and not self.hedger.escalated)
         for m in self.makers.values():

@@ -197,6 +197,8 @@ def test_xemm_market_paused_by_a_failed_hedge_stays_paused_after_a_restart(tmp_p
     from bot.core.clock import LoopClock, run_simulated
     from connectors.mock.venue import MockVenue
     from tests.ops.kit import our_open_orders, run_with_script
+    from strategies.xvenue.obligation_store import ObligationStore
+    from strategies.xvenue.store import XvenueLedger
     from tests.xvenue.test_xemm import FlakyTakerVenue, _config
 
     config = _config(tmp_path, hedge_max_attempts=2)
@@ -211,9 +213,11 @@ def test_xemm_market_paused_by_a_failed_hedge_stays_paused_after_a_restart(tmp_p
     async def after_restart(bot):
         xemm = bot.active_strategies[0]
         held = xemm.paused_markets()
-        placed = bot.runtime.orders.counters.placed
+        hedge_orders = ObligationStore(bot.runtime.store, "x")
+        placed, hedges = bot.runtime.orders.counters.placed, len(hedge_orders.hedges())
         await asyncio.sleep(30)
-        quiet = (bot.runtime.orders.counters.placed - placed, await our_open_orders(bot))
+        hedged = len(hedge_orders.hedges()) - hedges  # the taken-up obligation's hedge
+        quiet = (bot.runtime.orders.counters.placed - placed - hedged, await our_open_orders(bot))
         resumed = bot.resume_markets("va:BTC/USDT")
         await asyncio.sleep(5)
         return held, quiet, resumed, await our_open_orders(bot)
@@ -243,7 +247,10 @@ def test_xemm_market_paused_by_a_failed_hedge_stays_paused_after_a_restart(tmp_p
 
     paused, (held, quiet, resumed, open_after) = run_simulated(main)
     assert list(paused) == ["va:BTC/USDT"] and paused["va:BTC/USDT"]["unhedged_base"] != "0"
-    assert held == paused  # the same market, the same size left unhedged
+    # the same market held paused; its obligation, taken up at start, is hedged now the taker trades
+    assert list(held) == ["va:BTC/USDT"] and held["va:BTC/USDT"]["unhedged_base"] == "0"
+    trips = XvenueLedger(Store(config.bot.database_url, config.bot.instance_id)).round_trips("x")
+    assert trips and {t.status for t in trips} == {"hedged"}
     assert quiet == (0, 0)  # 30 s after the restart: nothing placed on the paused maker market
     assert resumed == ["va:BTC/USDT"] and open_after > 0
     store = Store(config.bot.database_url, config.bot.instance_id)

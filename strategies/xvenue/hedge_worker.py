@@ -262,6 +262,8 @@ class HedgeWorker:
             if abs(self.book.net_base()) < self.taker.lot_size:
                 self.attempts, self.escalated = 0, False  # flat: the next fill starts a new episode
                 self.on_busy()
+            if any(r.filled_lots > r.booked_lots for r in self._hedges):
+                return min(IDLE_S, self.schedule.fill_wait_s)  # then fetched by REST
             return IDLE_S
         self.busy = True
         self._check_age()

@@ -24,15 +24,7 @@ from bot.kernel.pnl import MarketPnl
 from bot.kernel.risk import Exposure, RiskLimits, refuse_reason
 from bot.kernel.self_trade import SelfTradeGuard
 from bot.kernel.store import Store
-from connectors.base import (
-    AuthError,
-    OrderNotFound,
-    OrderRejected,
-    RateLimited,
-    Venue,
-    VenueError,
-    VenueUnavailable,
-)
+from connectors.base import OrderNotFound, OrderRejected, Venue, VenueError, VenueUnavailable
 
 log = logging.getLogger("mmbot.orders")
 
@@ -78,9 +70,7 @@ class OrderManager:
         self.self_trade = SelfTradeGuard(state.markets, self._slot_orders)
         # (market, "place" | "cancel", sent_ns, answered_ns) of every venue round trip: metrics.
         self.on_round_trip: Callable[[Market, str, int, int], None] | None = None
-        # Called when the venue reports an order filled beyond the fills stored for it (a REST
-        # answer, an order update ahead of its trades): a hedging strategy fetches them at once.
-        self.fill_ahead_listeners: list[Callable[[Order], None]] = []
+        self.fill_ahead_listeners: list[Callable[[Order], None]] = []  # filled beyond stored fills
 
     def add_market(self, market: Market) -> None:
         """Track a market appended to the state (hot reload)."""
@@ -106,8 +96,7 @@ class OrderManager:
                 total += abs(market.size(int(self.state.position_lots[slot]))) * mid
         return total
 
-    def next_client_order_id(self) -> str:
-        """The id the next order this manager places will get (a strategy stores it before)."""
+    def next_client_order_id(self) -> str:  # the next order's id, for a strategy to store first
         return make_client_order_id(self.instance_id, self._next_seq)
 
     # ---- placing: the one way an order reaches a venue ----------------------------------------
@@ -218,19 +207,17 @@ class OrderManager:
         venue = self.venues[market.venue]
         try:
             ack = await venue.place_order(request)
-        except OrderRejected as exc:
-            self.counters.rejected += 1
-            log.debug("rejected %s: %s", request.client_order_id, exc)
-            self._set_state(order, OrderState.REJECTED, reason=str(exc))
-            return order
         except VenueUnavailable as exc:
             log.warning("place %s outcome unknown (%s); asking the venue", request.client_order_id, exc)
             await self._resolve_unknown(venue, order)
             return order
-        except (RateLimited, AuthError) as exc:
-            # refused before the venue processed it: closed here, not left pending for ever
-            self._set_state(order, OrderState.REJECTED, reason=f"{type(exc).__name__}: {exc}")
-            raise
+        except VenueError as exc:  # refused, 429 and auth included: nothing rests, nothing pending
+            self.counters.rejected += 1
+            log.debug("rejected %s: %s", request.client_order_id, exc)
+            self._set_state(order, OrderState.REJECTED, reason=str(exc))
+            if not isinstance(exc, OrderRejected):
+                raise  # the caller learns of a 429 or an auth error
+            return order
         self.counters.placed += 1
         if self.on_round_trip is not None:
             self.on_round_trip(market, "place", now, self.clock.now_ns())
@@ -349,15 +336,9 @@ class OrderManager:
             else:
                 self.store.record_order_state(order)
         log.debug(
-            "fill %s %s %s @ %s fee %s %s (%s)",
-            market.key,
-            fill.side.value,
-            market.size(fill.size_lots),
-            market.price(fill.price_ticks),
-            fill.fee,
-            fill.fee_asset,
-            "maker" if fill.is_maker else "taker",
-        )
+            "fill %s %s %s @ %s fee %s %s (%s)", market.key, fill.side.value, market.size(fill.size_lots),
+            market.price(fill.price_ticks), fill.fee, fill.fee_asset, "maker" if fill.is_maker else "taker",
+        )  # fmt: skip
         if self._on_fill is not None:
             self._on_fill(fill, market)
         return True

@@ -36,9 +36,8 @@ from bot.kernel.new_order import NewOrder, TimeInForce
 from bot.kernel.reconcile import store_missed_fills
 from connectors.base import AuthError, RateLimited, VenueError
 from strategies.xvenue.hedging import slippage_limit_ticks
-from strategies.xvenue.obligation_store import OPEN_OUTCOMES, HedgeOrderRow, ObligationStore
-from strategies.xvenue.obligations import Obligation, ObligationBook
-from strategies.xvenue.store import XemmRoundTripRow, XvenueLedger
+from strategies.xvenue.obligation_ledger import ObligationLedger
+from strategies.xvenue.obligation_store import OPEN_OUTCOMES, HedgeOrderRow
 
 log = logging.getLogger("mmbot.xemm")
 
@@ -95,9 +94,9 @@ class HedgeWorker:
         self.taker_price = taker_price  # executable VWAP of the taker book for a side and size
         self.on_escalate = on_escalate
         self.on_busy = on_busy  # `busy` or `escalated` changed
-        self.ledger = XvenueLedger(ctx.store)
-        self.ostore = ObligationStore(ctx.store, name)
-        self.book = ObligationBook()
+        self.obligations = ObligationLedger(name, ctx.store, ctx.clock, list(makers), self.taker, taker_price)
+        self.book = self.obligations.book
+        self.ostore = self.obligations.ostore
         self.counters = HedgeCounters()
         self.backoff = Backoff(schedule.retry_delay_s, schedule.max_retry_delay_s)
         self.wake = asyncio.Event()
@@ -105,12 +104,10 @@ class HedgeWorker:
         self.escalated = False
         self._busy = False
         self._next_attempt = 0.0  # loop time
-        self._hedges: list[HedgeOrderRow] = []  # outcome unknown, or fills not all booked
         self._tracked: dict[str, Order] = {}  # our hedge orders by client id, while unsettled
         # maker orders the venue says filled beyond the stored fills: client id -> (due, market key)
         self._ahead: dict[str, tuple[float, str]] = {}
         self._known_at: dict[int, float] = {}  # hedge row id -> loop time its outcome was learnt
-        self._cursor = 0
 
     @property
     def busy(self) -> bool:
@@ -125,20 +122,23 @@ class HedgeWorker:
 
     # ---- start ------------------------------------------------------------------------------
 
-    def load(self) -> None:
-        """Open obligations and unfinished hedges of a previous run (crash, restart, reload)."""
-        self._cursor = self.ostore.fill_cursor()
-        for row in self.ledger.round_trips(self.name, status="pending"):
-            self.book.open.append(_obligation(row))
-        self._hedges = self.ostore.hedges(unfinished=True)
-        if self.book.open or self._hedges:
-            log.warning(
-                "xemm %s: %d open obligations (net %s %s) and %d unsettled hedges from a previous run",
-                self.name, len(self.book.open), self.book.net_base(), self.taker.base, len(self._hedges),
-            )  # fmt: skip
+    def collect(self) -> None:
+        """Oblige the maker fills stored since the last look (the stream's, a catch-up's)."""
+        new = self.obligations.collect()
+        for f in new:
+            self._ahead.pop(f.client_order_id, None)
+        if new and self.escalated:  # a maker market the operator resumed filled while still naked
+            self.escalated = False
+            self.escalate("a maker fill while the position is unhedged")
+
+    def book_fills(self) -> None:
+        self.obligations.book_fills()
+
+    def to_hedge(self) -> tuple[Side, int]:
+        return self.obligations.to_hedge()
 
     async def run(self) -> None:
-        self.load()
+        self.obligations.load()
         while True:
             self.wake.clear()
             self.collect()
@@ -150,34 +150,6 @@ class HedgeWorker:
 
     # ---- obligations from maker fills -----------------------------------------------------------
 
-    def collect(self) -> int:
-        """Oblige every maker fill stored after the cursor; returns how many were new."""
-        rows, newest = self.ostore.maker_fills_after(self._cursor, list(self.makers)), self._cursor
-        now = self.ctx.clock.now_ns()
-        new = 0
-        for f in rows:
-            newest = max(newest, int(f.id or 0))
-            side, size = Side(f.side), Decimal(f.size)
-            expected = self.taker_price(side.opposite, size)
-            row_id = self.ledger.open_round_trip(
-                strategy=self.name, maker_venue=f.venue, maker_symbol=f.symbol,
-                maker_trade_id=f.venue_trade_id, taker_market=self.taker.key, maker_side=f.side,
-                maker_price=f.price, size_base=f.size, maker_fee=f.fee,
-                expected_hedge_price=repr(expected if expected is not None else float(f.price)),
-                fill_ts_ns=now,
-            )  # fmt: skip
-            if row_id is not None:
-                new += 1
-                self._persist(self.book.add(_obligation(self.ledger.round_trip(row_id))))
-            self._ahead.pop(f.client_order_id, None)
-        if newest != self._cursor:
-            self._cursor = newest
-            self.ostore.save_cursor(newest, now)
-        if new and self.escalated:  # a maker market the operator resumed filled while still naked
-            self.escalated = False
-            self.escalate("a maker fill while the position is unhedged")
-        return new
-
     def fill_ahead(self, order: Order) -> None:
         """The venue said (by REST or an order update) a maker order filled more than the fills we
         stored: fetch its fills now unless the stream brings them within `fill_wait_s`."""
@@ -186,72 +158,13 @@ class HedgeWorker:
         self._ahead.setdefault(order.client_order_id, (due, f"{req.venue}:{req.symbol}"))
         loop.call_later(self.schedule.fill_wait_s, self.wake.set)
 
-    # ---- booking hedge fills ----------------------------------------------------------------------
-
-    def book_fills(self) -> None:
-        for row in self._hedges:
-            lots, notional, fees = self.ledger.order_fills(row.client_order_id)
-            if lots <= row.booked_lots:
-                continue
-            base = self.taker.size(lots - row.booked_lots)
-            sign = 1 if row.side == Side.SELL.value else -1  # a hedge sell reduces a long
-            changed, left = self.book.settle(
-                sign, base, notional - Decimal(row.booked_notional), fees - Decimal(row.booked_fees)
-            )
-            self._persist(changed, attempts=row.attempt)
-            if left > 0:
-                self._over_hedge(row, left, notional / self.taker.size(lots))
-            self.ostore.update_hedge(
-                row, booked_lots=lots, booked_notional=str(notional), booked_fees=str(fees),
-                filled_lots=max(row.filled_lots, lots),
-            )  # fmt: skip
-        self._hedges = [
-            r for r in self._hedges if r.outcome in OPEN_OUTCOMES or r.booked_lots < r.filled_lots
-        ]
-
-    def _over_hedge(self, row: HedgeOrderRow, base: Decimal, price: Decimal) -> None:
-        """A hedge traded more than was open (an outcome learnt late): that is exposure too."""
-        log.warning(
-            "xemm %s: hedge %s traded %s beyond the open obligations", self.name, row.client_order_id, base
-        )
-        venue, symbol = self.taker.venue, self.taker.symbol
-        row_id = self.ledger.open_round_trip(
-            strategy=self.name, maker_venue=venue, maker_symbol=symbol,
-            maker_trade_id=f"overhedge:{row.client_order_id}:{row.booked_lots}", taker_market=self.taker.key,
-            maker_side=row.side, maker_price=str(price), size_base=str(base), maker_fee="0",
-            expected_hedge_price=repr(float(price)), fill_ts_ns=self.ctx.clock.now_ns(),
-        )  # fmt: skip
-        if row_id is not None:
-            self._persist(self.book.add(_obligation(self.ledger.round_trip(row_id))))
-
-    def _persist(self, changed: list[Obligation], attempts: int | None = None) -> None:
-        """Store the obligations' settlement; `attempts`: of the hedge that settled them."""
-        now = self.ctx.clock.now_ns()
-        for o in changed:
-            values: dict[str, object] = {} if attempts is None else {"attempts": attempts}
-            values.update(
-                hedged_base=str(o.hedged_base), netted_base=str(o.netted_base),
-                hedge_notional=str(o.hedge_notional), hedge_fees=str(o.hedge_fees),
-            )  # fmt: skip
-            if o.hedged_base > 0:
-                share = o.hedged_base / o.size_base
-                edge = o.sign * (o.hedge_notional - o.maker_price * o.hedged_base)
-                edge -= o.maker_fee * share + o.hedge_fees
-                values.update(
-                    realised_edge_quote=str(edge),
-                    realised_edge_bps=float(edge / (o.maker_price * o.hedged_base) * 10_000),
-                )
-            if o.closed:
-                values.update(status="hedged", done_ts_ns=now)
-            self.ostore.update_obligation(o.id, **values)
-
     # ---- one turn -------------------------------------------------------------------------------
 
     async def _step(self) -> float:
         """Act once; returns how long to wait for a wake-up before the next turn."""
         loop = asyncio.get_running_loop()
         await self._catch_up(loop.time())
-        if any(r.outcome in OPEN_OUTCOMES for r in self._hedges):
+        if any(r.outcome in OPEN_OUTCOMES for r in self.obligations.hedges):
             self.busy = True
             if not await self._settle_outcomes():
                 self._check_age()
@@ -262,7 +175,7 @@ class HedgeWorker:
             if abs(self.book.net_base()) < self.taker.lot_size:
                 self.attempts, self.escalated = 0, False  # flat: the next fill starts a new episode
                 self.on_busy()
-            if any(r.filled_lots > r.booked_lots for r in self._hedges):
+            if any(r.filled_lots > r.booked_lots for r in self.obligations.hedges):
                 return min(IDLE_S, self.schedule.fill_wait_s)  # then fetched by REST
             return IDLE_S
         self.busy = True
@@ -272,15 +185,6 @@ class HedgeWorker:
             return wait
         await self._attempt(side, lots)
         return 0.0
-
-    def to_hedge(self) -> tuple[Side, int]:
-        """The side and whole taker lots to hedge now: the net open, less what hedges the venue
-        reports filled whose fills are not booked yet."""
-        net = self.book.net_base()
-        for r in self._hedges:
-            pending = self.taker.size(max(r.filled_lots - r.booked_lots, 0))
-            net -= pending if r.side == Side.SELL.value else -pending
-        return (Side.SELL if net > 0 else Side.BUY), self.taker.size_to_lots(abs(net))
 
     def _check_age(self) -> None:
         oldest = self.book.oldest_ns()
@@ -298,7 +202,7 @@ class HedgeWorker:
                 due.add(key)
                 self._ahead.pop(cid)
         late = now - self.schedule.fill_wait_s
-        for r in self._hedges:
+        for r in self.obligations.hedges:
             if r.filled_lots > r.booked_lots and self._known_at.get(int(r.id or 0), 0.0) <= late:
                 due.add(self.taker.key)
         for key in due:
@@ -340,7 +244,7 @@ class HedgeWorker:
                 created_ns=now,
             )
         )
-        self._hedges.append(row)
+        self.obligations.hedges.append(row)
         self.attempts += 1
         self.counters.attempts += 1
         for o in self.book.open:
@@ -402,7 +306,7 @@ class HedgeWorker:
     async def _settle_outcomes(self) -> bool:
         """Ask the venue how unknown hedges ended; True once every outcome is known."""
         done = True
-        for row in [r for r in self._hedges if r.outcome in OPEN_OUTCOMES]:
+        for row in [r for r in self.obligations.hedges if r.outcome in OPEN_OUTCOMES]:
             order = self.ctx.orders.live.get(row.client_order_id) or self._tracked.get(row.client_order_id)
             if order is not None and order.state.is_live:
                 await self.ctx.orders.settle(order)
@@ -461,20 +365,3 @@ class HedgeWorker:
         self.escalated = False
         self.attempts = 0
         self.wake.set()
-
-
-def _obligation(row: XemmRoundTripRow) -> Obligation:
-    return Obligation(
-        id=int(row.id or 0),
-        sign=1 if row.maker_side == Side.BUY.value else -1,
-        size_base=Decimal(row.size_base),
-        opened_ns=row.fill_ts_ns,
-        maker_key=f"{row.maker_venue}:{row.maker_symbol}",
-        expected_price=float(row.expected_hedge_price),
-        maker_price=Decimal(row.maker_price),
-        maker_fee=Decimal(row.maker_fee),
-        hedged_base=Decimal(row.hedged_base),
-        netted_base=Decimal(row.netted_base),
-        hedge_notional=Decimal(row.hedge_notional),
-        hedge_fees=Decimal(row.hedge_fees),
-    )

@@ -196,9 +196,9 @@ def test_xemm_market_paused_by_a_failed_hedge_stays_paused_after_a_restart(tmp_p
     from bot.app.lifecycle import Bot
     from bot.core.clock import LoopClock, run_simulated
     from connectors.mock.venue import MockVenue
-    from tests.ops.kit import our_open_orders, run_with_script
     from strategies.xvenue.obligation_store import ObligationStore
     from strategies.xvenue.store import XvenueLedger
+    from tests.ops.kit import our_open_orders, run_with_script
     from tests.xvenue.test_xemm import FlakyTakerVenue, _config
 
     config = _config(tmp_path, hedge_max_attempts=2)

@@ -105,7 +105,9 @@ class Exposure:
 class Scenario:
     """Maker venue "va" (lot 0.001), taker venue "vb" (lot `taker_lot`), XEMM "x" between them."""
 
-    def __init__(self, db_url: str, *, taker_lot: str = "0.001", taker_fee_bps: int = 5, **params: object) -> None:
+    def __init__(
+        self, db_url: str, *, taker_lot: str = "0.001", taker_fee_bps: int = 5, **params: object
+    ) -> None:
         self.db_url, self.params = db_url, params
         self.clock = LoopClock(epoch_ns=EPOCH_NS)
         self.maker_market = stubs.market(venue="va")

@@ -130,9 +130,15 @@ def test_a_failing_taker_is_retried_with_widening_limits_then_escalated(tmp_path
     hedges = s.hedges()
     assert [h.filled_lots for h in hedges] == [0, 0, 0, 0, 0, 2]
     # sell limits: 10, 15, 20, 25, 30 bps under the expected price, then the bound (50) is far
-    assert [h.limit_ticks for h in hedges[:5]] == [int((PRICE - 1) * (1 - b / 1e4)) + 1 for b in (10, 15, 20, 25, 30)]
+    assert [h.limit_ticks for h in hedges[:5]] == [
+        int((PRICE - 1) * (1 - b / 1e4)) + 1 for b in (10, 15, 20, 25, 30)
+    ]
     (alert,) = [json.loads(a) for a in s.alerts()]
-    assert (alert["reason"], alert["unhedged_base"], alert["attempts"]) == ("xemm_hedge_escalated", "0.002", 3)
+    assert (alert["reason"], alert["unhedged_base"], alert["attempts"]) == (
+        "xemm_hedge_escalated",
+        "0.002",
+        3,
+    )
     assert paused == {"va:BTC/USDT": {"unhedged_base": "0.002"}}
     assert resumed and s.net_base == 0  # hedged by the retries, not written off by the resume
     print("retry then escalate:", s.figures())
@@ -156,7 +162,10 @@ def test_rate_limit_is_waited_out_and_auth_escalates_at_once(tmp_path):
     s, first, live_after_429 = run_simulated(main)
     s.check_ledger()
     assert live_after_429 == []  # the refused order is closed, not left pending
-    assert [(h.attempt, h.filled_lots, (h.error or "")[:11]) for h in first] == [(1, 0, "RateLimited"), (2, 2, "")]
+    assert [(h.attempt, h.filled_lots, (h.error or "")[:11]) for h in first] == [
+        (1, 0, "RateLimited"),
+        (2, 2, ""),
+    ]
     assert (first[1].created_ns - first[0].created_ns) / 1e9 >= 1.5  # the venue's Retry-After
     counters = s.xemm.hedger.counters
     assert (counters.rate_limited, counters.auth_failed) == (1, 1)

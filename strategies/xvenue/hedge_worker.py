@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -98,9 +99,10 @@ class HedgeWorker:
         self.book = self.obligations.book
         self.ostore = self.obligations.ostore
         self.counters = HedgeCounters()
-        self.backoff = Backoff(schedule.retry_delay_s, schedule.max_retry_delay_s)
+        # seeded: a simulated run retries on the same schedule every time
+        self.backoff = Backoff(schedule.retry_delay_s, schedule.max_retry_delay_s, random.Random(name))
         self.wake = asyncio.Event()
-        self.attempts = 0  # in the current episode (since flat, or since the operator's resume)
+        self.attempts = 0  # in a row that traded nothing (since the last fill, flat or resume)
         self.escalated = False
         self._busy = False
         self._next_attempt = 0.0  # loop time
@@ -127,6 +129,9 @@ class HedgeWorker:
         new = self.obligations.collect()
         for f in new:
             self._ahead.pop(f.client_order_id, None)
+        if new:  # held at once, in the fill's own event: not one more quote on the naked side
+            self.busy = self.busy or self.to_hedge()[1] > 0
+            self.on_busy()
         if new and self.escalated:  # a maker market the operator resumed filled while still naked
             self.escalated = False
             self.escalate("a maker fill while the position is unhedged")
@@ -144,6 +149,7 @@ class HedgeWorker:
             self.collect()
             self.book_fills()
             wait = await self._step()
+            self.on_busy()  # which makers hold their quotes follows the obligations left
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), wait)
@@ -252,9 +258,12 @@ class HedgeWorker:
         error, retry_after = await self._send(side, limit, lots)
         order = self.ctx.orders.live.get(cid) or self._tracked.get(cid)
         self._record_outcome(row, order, error)
+        if row.filled_lots > 0:  # progress: the rest goes at once, from the first limit again
+            self.attempts, self._next_attempt = 0, loop.time()
+            return
         self._next_attempt = loop.time() + self.backoff.delay_s(self.attempts - 1, retry_after)
         if self.attempts >= s.max_attempts:
-            self.escalate(f"{self.attempts} attempts")
+            self.escalate(f"{self.attempts} attempts in a row traded nothing")
 
     async def _send(self, side: Side, limit: int, lots: int) -> tuple[str | None, float | None]:
         """Submit the IOC; returns (the venue's refusal or error, its Retry-After)."""
@@ -292,6 +301,7 @@ class HedgeWorker:
             if order.state is OrderState.REJECTED:
                 self.counters.rejected += 1
             self.counters.filled += order.filled_lots > 0
+            self.attempts = 0 if order.filled_lots > 0 else self.attempts
             self.ostore.update_hedge(
                 row, outcome="known", filled_lots=order.filled_lots, settled_ns=now,
                 error=error or (order.reason if order.filled_lots < order.request.size_lots else None),
@@ -324,6 +334,7 @@ class HedgeWorker:
             self.ostore.update_hedge(
                 row, outcome="known", filled_lots=filled, settled_ns=self.ctx.clock.now_ns()
             )
+            self.attempts = 0 if filled > 0 else self.attempts
         self.book_fills()
         return done
 

@@ -56,7 +56,9 @@ class XemmParams(BaseModel):
     max_order_age_s: float = Field(60.0, gt=0)
     hedge_max_slippage_bps: float = Field(10.0, ge=0, description="1st attempt, vs the taker VWAP")
     hedge_slippage_step_bps: float = Field(5.0, ge=0, description="the limit widens by this per retry")
-    hedge_slippage_bound_bps: float = Field(50.0, ge=0, description="the widest a retry's limit goes")
+    hedge_slippage_bound_bps: float = Field(
+        50.0, ge=0, description="the widest a retry's limit goes (at least the first's)"
+    )
     hedge_max_attempts: int = Field(3, ge=1, le=100, description="attempts before escalating")
     hedge_retry_delay_ms: float = Field(200.0, ge=0, description="first retry delay; doubles per retry")
     hedge_max_retry_delay_ms: float = Field(5_000.0, ge=0)
@@ -69,15 +71,13 @@ class XemmParams(BaseModel):
     def _taker_not_maker(self) -> XemmParams:
         if self.taker_market in self.maker_markets:
             raise ValueError(f"taker_market: {self.taker_market!r} is also a maker market")
-        if self.hedge_slippage_bound_bps < self.hedge_max_slippage_bps:
-            raise ValueError("hedge_slippage_bound_bps: below hedge_max_slippage_bps (the first attempt's)")
         return self
 
     def schedule(self) -> HedgeSchedule:
         return HedgeSchedule(
             first_slippage_bps=self.hedge_max_slippage_bps,
             step_bps=self.hedge_slippage_step_bps,
-            bound_bps=self.hedge_slippage_bound_bps,
+            bound_bps=max(self.hedge_slippage_bound_bps, self.hedge_max_slippage_bps),
             max_attempts=self.hedge_max_attempts,
             retry_delay_s=self.hedge_retry_delay_ms / 1000,
             max_retry_delay_s=max(self.hedge_max_retry_delay_ms, self.hedge_retry_delay_ms) / 1000,
@@ -163,13 +163,14 @@ class XemmStrategy:
                 ctx.orders.fill_ahead_listeners.remove(self._fill_ahead)
 
     def _sync_quoting(self) -> None:
-        """Maker markets quote nothing while a hedge is to be done (before an escalation paused
-        the obliged ones): their fills would pile up on the naked side. Called by the hedging
-        loop whenever that changes."""
+        """A maker market with open obligations quotes nothing while a hedge is to be done (until
+        an escalation pauses it): its fills would pile up on the naked side. Called by the
+        hedging loop whenever that may change."""
         assert self.hedger is not None
-        hold = int(self.hedger.busy and not self.hedger.escalated)
+        hedging = self.hedger.busy and not self.hedger.escalated
         for m in self.makers.values():
             m.unhedged_base = self.hedger.book.open_base_of(m.market.key)
+            hold = int(hedging and m.unhedged_base != 0)  # the other makers quote on
             if m.pending_hedges != hold:
                 m.pending_hedges = hold
                 self._requote(m.slot)

@@ -13,6 +13,7 @@ from bot.core.clock import LoopClock, run_simulated
 from bot.core.domain import OrderRequest
 from bot.core.events import OrderUpdate
 from bot.kernel.store import Store
+from bot.reports.status import collect_status, format_status
 from connectors.base import OrderRejected
 from connectors.mock.venue import MockVenue
 from strategies.xvenue.obligation_store import ObligationStore
@@ -174,6 +175,9 @@ def test_taker_that_keeps_rejecting_escalates_pauses_and_never_writes_the_size_o
     assert xemm.paused_markets() == {"va:BTC/USDT": {"unhedged_base": str(_signed_base(store, "va"))}}
     assert store.fills("vb") == []
     assert open_left == []
+    shown = format_status(collect_status(store)).splitlines()
+    i = shown.index("open XEMM hedge obligations (maker fills not hedged yet):")
+    assert len(shown[i + 1 :]) == len(trips) and shown[i + 1].startswith("  x va:BTC/USDT ")
 
 
 @pytest.mark.parametrize("key", ["maker_markets", "taker_market"])

@@ -105,6 +105,7 @@ class HedgeWorker:
         self.attempts = 0  # in a row that traded nothing (since the last fill, flat or resume)
         self.escalated = False
         self._busy = False
+        self.sending = False  # a hedge order awaits the venue's answer (a reload waits for it)
         self._next_attempt = 0.0  # loop time
         self._tracked: dict[str, Order] = {}  # our hedge orders by client id, while unsettled
         # maker orders the venue says filled beyond the stored fills: client id -> (due, market key)
@@ -255,7 +256,11 @@ class HedgeWorker:
         self.counters.attempts += 1
         for o in self.book.open:
             self.ostore.update_obligation(o.id, attempts=self.attempts)
-        error, retry_after = await self._send(side, limit, lots)
+        self.sending = True
+        try:
+            error, retry_after = await self._send(side, limit, lots)
+        finally:
+            self.sending = False
         order = self.ctx.orders.live.get(cid) or self._tracked.get(cid)
         self._record_outcome(row, order, error)
         if row.filled_lots > 0:  # progress: the rest goes at once, from the first limit again

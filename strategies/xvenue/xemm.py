@@ -177,14 +177,15 @@ class XemmStrategy:
 
     async def drain(self) -> None:
         """Before a hot-reload swap: pull every maker quote, then return once no maker order of
-        ours is live. Open obligations and hedge orders stay in the store: the next strategy (or
-        start) takes them up, so nothing is lost with this one."""
+        ours is live and no hedge order awaits its answer. Open obligations and hedge orders stay
+        in the store: the next strategy (or start) takes them up, so nothing is lost with it."""
         assert self.ctx is not None
         self.quotes.draining = True
         orders = self.ctx.orders
         while True:
             self._requote(*self.makers)
-            if not any(orders.orders_of(slot) for slot in self.makers):
+            sending = self.hedger is not None and self.hedger.sending
+            if not sending and not any(orders.orders_of(slot) for slot in self.makers):
                 if self.hedger is not None:
                     self.hedger.collect()  # the last maker fills are obliged before the swap
                 return

@@ -44,7 +44,7 @@ class ObligationLedger:
 
     def load(self) -> None:
         """Open obligations and unfinished hedges of a previous run (crash, restart, reload)."""
-        self._cursor = self.ostore.fill_cursor()
+        self._cursor = self.ostore.fill_cursor(self.clock.now_ns())
         for row in self.ledger.round_trips(self.name, status="pending"):
             self.book.open.append(_obligation(row))
         self.hedges = self.ostore.hedges(unfinished=True)

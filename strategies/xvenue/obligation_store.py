@@ -63,16 +63,16 @@ class ObligationStore:
 
     # ---- maker fills -----------------------------------------------------------------------
 
-    def fill_cursor(self) -> int:
+    def fill_cursor(self, ts_ns: int) -> int:
         """The last fill row id turned into obligations; at a strategy's first start, the newest
-        fill (what was filled before it ran is not its to hedge)."""
+        fill (what was filled before it ran is not its to hedge), stored at once so that fills
+        stored before the next start (by its reconciliation) are after it."""
         saved = self.control.get(_CURSOR + self.strategy)
         if saved is not None:
             return int(saved["fill_id"])
-        query = self.store.mine(select(func.max(FillRow.id)), FillRow.instance_id)
-        with Session(self.store.engine) as session:
-            newest = session.exec(query).one()
-        return int(newest or 0)
+        newest = self.newest_fill_id()
+        self.save_cursor(newest, ts_ns)
+        return newest
 
     def save_cursor(self, fill_id: int, ts_ns: int) -> None:
         self.control.put(_CURSOR + self.strategy, {"fill_id": fill_id}, ts_ns)

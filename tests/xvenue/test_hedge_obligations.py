@@ -52,17 +52,21 @@ def test_unknown_outcome_blocks_the_next_hedge_until_the_venue_says(tmp_path):
 
 
 def test_maker_fills_found_by_reconciliation_are_hedged(tmp_path):
-    """A maker fill the stream never brought: found by the periodic REST catch-up (hedged at
-    once), and one made while the bot was down: found by the start-up reconciliation, which runs
-    before XEMM, and hedged when XEMM starts."""
+    """Maker fills made while the bot was down (before XEMM saw any fill, and later): found by
+    the start-up reconciliation, which runs before XEMM, and hedged when XEMM starts; one the
+    stream never brought: found by the periodic REST catch-up and hedged at once."""
 
     async def main():
         s = Scenario(_url(tmp_path))
         await s.start()
+        cid = (await s.orders.submit(0, [_post_only(Side.BUY, 2)]))[0].client_order_id
+        await s.stop()  # a crash before XEMM ever saw a fill; the order fills while it is down
+        s.maker.fill(cid)
+        await s.start()
         s.maker.silent = True
         await s.fill_maker(Side.SELL, 3)
         await asyncio.sleep(0.5)
-        assert s.obligations() == []  # nothing seen yet
+        assert [o.maker_side for o in s.obligations()] == ["buy"]  # the sell not seen yet
         await reconcile_periodic(s.ctx.venues, s.store, s.orders, s.clock, "t1", sink=s.engine.on_event)
         await asyncio.sleep(0.5)
         hedged_live = s.net_base
@@ -80,6 +84,7 @@ def test_maker_fills_found_by_reconciliation_are_hedged(tmp_path):
     assert hedged_live == 0
     s.check_ledger()
     assert [(o.maker_side, o.size_base, o.status) for o in s.obligations()] == [
+        ("buy", "0.002", "hedged"),
         ("sell", "0.003", "hedged"),
         ("buy", "0.004", "hedged"),
     ]

@@ -69,7 +69,6 @@ class HedgeCounters:
     risk_refused: int = 0
     rate_limited: int = 0
     auth_failed: int = 0
-    unavailable: int = 0
     unknown_outcome: int = 0
     escalations: int = 0
     rest_catch_ups: int = 0
@@ -212,6 +211,7 @@ class HedgeWorker:
         for r in self.obligations.hedges:
             if r.filled_lots > r.booked_lots and self._known_at.get(int(r.id or 0), 0.0) <= late:
                 due.add(self.taker.key)
+                self._known_at[int(r.id or 0)] = now  # fetched again after another wait at most
         for key in due:
             venue, symbol = key.split(":", 1)
             self.counters.rest_catch_ups += 1
@@ -375,9 +375,3 @@ class HedgeWorker:
             taker_market=self.taker.key, unhedged_base=str(net), age_s=round(age_s, 3),
             attempts=self.attempts, open_obligations=len(self.book.open),
         )  # fmt: skip
-
-    def rearm(self) -> None:
-        """The operator resumed: a new episode (the obligations stay, and so do the retries)."""
-        self.escalated = False
-        self.attempts = 0
-        self.wake.set()

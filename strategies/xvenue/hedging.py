@@ -145,7 +145,7 @@ class HedgeExecutor:
                 continue
             self._fill_seen.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._fill_seen.wait(), timeout=give_up - loop.time())
+                await asyncio.wait_for(self._fill_seen.wait(), timeout=max(give_up - loop.time(), 1e-3))
 
     async def _fetch_fills(self, order: Order) -> None:
         req = order.request

@@ -213,3 +213,27 @@ def _post_only(side, lots):
     from bot.kernel.new_order import NewOrder, TimeInForce
 
     return NewOrder(side, PRICE - 10 if side is Side.BUY else PRICE + 10, lots, TimeInForce.POST_ONLY)
+
+
+def test_arbitrage_leg_with_an_unknown_outcome_is_sent_once_and_priced_at_its_fills(tmp_path):
+    """The arbitrage's executor (its CEX legs and unwinds): the answer lost, lookups failing for
+    1 s, no stream: one order, settled from the venue, booked at the price it traded at."""
+    from strategies.xvenue.hedging import HedgeExecutor
+    from strategies.xvenue.store import XvenueLedger
+
+    async def main():
+        s = Scenario(_url(tmp_path))
+        await s.start()
+        s.taker.lose_answers, s.taker.silent = 1, True
+        s.taker.lookups_down_until = asyncio.get_running_loop().time() + 1.0
+        executor = HedgeExecutor(s.orders, XvenueLedger(s.store))
+        result = await executor.execute(
+            1, Side.SELL, 3, PRICE - 1, max_slippage_bps=10, max_attempts=3, retry_delay_s=0.1, deadline_s=5
+        )
+        await s.stop()
+        return s, result
+
+    s, result = run_simulated(main)
+    assert s.taker.placed == 1
+    assert (result.filled_lots, result.attempts) == (3, 1)
+    assert result.notional == Decimal("59999.9") * 3 * LOT  # the bid it sold at, not the limit

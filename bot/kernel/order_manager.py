@@ -60,6 +60,7 @@ class OrderManager:
         self.self_trade = SelfTradeGuard(state.markets, self._slot_orders)  # our orders never trade
         # (market, "place" | "cancel", sent_ns, answered_ns) of every venue round trip: metrics.
         self.on_round_trip: Callable[[Market, str, int, int], None] | None = None
+        self.fill_ahead_listeners: list[Callable[[Order], None]] = []  # filled beyond stored fills
 
     def add_market(self, market: Market) -> None:
         """Track a market appended to the state (hot reload)."""
@@ -84,6 +85,9 @@ class OrderManager:
             if mid is not None:
                 total += abs(market.size(int(self.state.position_lots[slot]))) * mid
         return total
+
+    def next_client_order_id(self) -> str:  # the next order's id, for a strategy to store first
+        return make_client_order_id(self.instance_id, self._next_seq)
 
     # ---- placing: the one way an order reaches a venue ----------------------------------------
 
@@ -195,14 +199,16 @@ class OrderManager:
         venue = self.venues[market.venue]
         try:
             ack = await venue.place_order(request)
-        except OrderRejected as exc:
-            self.counters.rejected += 1
-            log.debug("rejected %s: %s", request.client_order_id, exc)
-            self._set_state(order, OrderState.REJECTED, reason=str(exc))
-            return order
         except VenueUnavailable as exc:
             log.warning("place %s outcome unknown (%s); asking the venue", request.client_order_id, exc)
             await self._resolve_unknown(venue, order)
+            return order
+        except VenueError as exc:  # refused, 429 and auth included: nothing rests, nothing pending
+            self.counters.rejected += 1
+            log.debug("rejected %s: %s", request.client_order_id, exc)
+            self._set_state(order, OrderState.REJECTED, reason=str(exc))
+            if not isinstance(exc, OrderRejected):
+                raise  # the caller learns of a 429 or an auth error
             return order
         self.counters.placed += 1
         if self.on_round_trip is not None:
@@ -272,6 +278,9 @@ class OrderManager:
         if update.venue_order_id and order.venue_order_id is None:
             order.venue_order_id = update.venue_order_id
         order.filled_lots = max(order.filled_lots, update.filled_lots)
+        if order.filled_lots > self._stored_fill_lots.get(order.client_order_id, 0):
+            for listener in self.fill_ahead_listeners:
+                listener(order)
         target = update.state
         if target is OrderState.OPEN and order.filled_lots > 0:
             target = OrderState.PARTIALLY_FILLED
@@ -319,15 +328,9 @@ class OrderManager:
             else:
                 self.store.record_order_state(order)
         log.debug(
-            "fill %s %s %s @ %s fee %s %s (%s)",
-            market.key,
-            fill.side.value,
-            market.size(fill.size_lots),
-            market.price(fill.price_ticks),
-            fill.fee,
-            fill.fee_asset,
-            "maker" if fill.is_maker else "taker",
-        )
+            "fill %s %s %s @ %s fee %s %s (%s)", market.key, fill.side.value, market.size(fill.size_lots),
+            market.price(fill.price_ticks), fill.fee, fill.fee_asset, "maker" if fill.is_maker else "taker",
+        )  # fmt: skip
         if self._on_fill is not None:
             self._on_fill(fill, market)
         return True

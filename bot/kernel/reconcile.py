@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 
 from bot.core.clock import Clock
 from bot.core.domain import Market, Order, OrderRequest, OrderState, Side
-from bot.core.events import OrderUpdate
+from bot.core.events import FillEvent, OrderUpdate, VenueEvent
 from bot.core.ids import client_order_prefix
 from bot.kernel.order_manager import OrderManager
 from bot.kernel.store import Store
@@ -65,9 +65,20 @@ def _order_from_row(row: OrderRow) -> Order:
 
 
 async def store_missed_fills(
-    venue: Venue, symbols: Iterable[str], store: Store, orders: OrderManager, instance_id: str
+    venue: Venue,
+    symbols: Iterable[str],
+    store: Store,
+    orders: OrderManager,
+    instance_id: str,
+    sink: Callable[[VenueEvent], None] | None = None,
 ) -> int:
-    """Store our venue fills the store lacks (from a little before its newest); returns how many."""
+    """Store our venue fills the store lacks (from a little before its newest); returns how many.
+
+    With a `sink` (the engine's event intake) a found fill takes the stream's path: stored by the
+    order manager, then seen by every strategy's `on_event`, so a hedging strategy hedges it at
+    once. Without one (start-up, stop) it is only stored; a strategy that starts later finds it in
+    the store (XEMM scans the fills table for maker fills it has not obliged yet).
+    """
     prefix = client_order_prefix(instance_id)
     last_ts = store.last_fill_ts_ns(venue.name)
     since = None if last_ts is None else last_ts - FILL_LOOKBACK_NS
@@ -78,8 +89,12 @@ async def store_missed_fills(
         for fill in await venue.fetch_fills(symbol, since):
             if (fill.symbol, fill.venue_trade_id) in known or not fill.client_order_id.startswith(prefix):
                 continue
-            if orders.apply_fill(fill):
-                inserted += 1
+            if sink is None:
+                inserted += orders.apply_fill(fill)
+                continue
+            before = orders.counters.fills
+            sink(FillEvent(fill, orders.clock.now_ns()))
+            inserted += orders.counters.fills - before
     return inserted
 
 
@@ -168,9 +183,15 @@ async def _close_missing(venue: Venue, order: Order, orders: OrderManager, clock
 
 
 async def reconcile_periodic(
-    venues: Mapping[str, Venue], store: Store, orders: OrderManager, clock: Clock, instance_id: str
+    venues: Mapping[str, Venue],
+    store: Store,
+    orders: OrderManager,
+    clock: Clock,
+    instance_id: str,
+    sink: Callable[[VenueEvent], None] | None = None,
 ) -> dict[str, int]:
-    """While quoting: store fills the streams missed, cancel open orders of ours nobody tracks.
+    """While quoting: store fills the streams missed (through `sink`, the engine's event intake,
+    so strategies see them as they see streamed fills), cancel open orders of ours nobody tracks.
 
     Orders we track are left alone (their requests may still be in flight); the start-up
     reconciliation is the one that closes stale store rows.
@@ -179,7 +200,7 @@ async def reconcile_periodic(
     missed = orphans = 0
     for name, venue in venues.items():
         symbols = [m.symbol for m in orders.state.markets if m.venue == name]
-        missed += await store_missed_fills(venue, symbols, store, orders, instance_id)
+        missed += await store_missed_fills(venue, symbols, store, orders, instance_id, sink)
         for update in await venue.fetch_open_orders():
             cid = update.client_order_id
             if not cid.startswith(prefix) or cid in orders.live:

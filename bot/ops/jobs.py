@@ -35,7 +35,9 @@ def schedule_jobs(
     summary = ActivitySummary(rt, summary_interval_s)
 
     async def reconcile() -> dict[str, int]:
-        return await reconcile_periodic(rt.venues, rt.store, rt.orders, rt.clock, rt.instance_id)
+        return await reconcile_periodic(
+            rt.venues, rt.store, rt.orders, rt.clock, rt.instance_id, sink=rt.engine.on_event
+        )
 
     async def trim() -> int:
         return housekeeping(rt, jobs.order_event_retention_days, jobs.mid_series_retention_days)

@@ -10,6 +10,7 @@ from bot.core.domain import MarketKey, Side
 from bot.kernel.pnl import MarketPnl
 from bot.kernel.store import Store
 from bot.reports.lp_status import collect_lp_status, format_lp_status
+from strategies.xvenue.store import XvenueLedger
 
 
 def collect_status(store: Store) -> dict[str, Any]:
@@ -66,6 +67,17 @@ def collect_status(store: Store) -> dict[str, Any]:
         "open_orders": open_orders,
         "balances": balances,
         "lp": collect_lp_status(store),
+        "xemm_obligations": [
+            {
+                "strategy": r.strategy,
+                "maker_market": f"{r.maker_venue}:{r.maker_symbol}",
+                "side": r.maker_side,
+                "size": r.size_base,
+                "attempts": r.attempts,
+                "open": str(Decimal(r.size_base) - Decimal(r.hedged_base) - Decimal(r.netted_base)),
+            }
+            for r in XvenueLedger(store).round_trips(status="pending")
+        ],
     }
 
 
@@ -95,5 +107,12 @@ def format_status(status: dict[str, Any]) -> str:
         lines += [
             f"  {o['client_order_id']} {o['market']} {o['side']} {o['size']} @ {o['price']} ({o['state']})"
             for o in status["open_orders"]
+        ]
+    if status.get("xemm_obligations"):
+        lines.append("open XEMM hedge obligations (maker fills not hedged yet):")
+        lines += [
+            f"  {o['strategy']} {o['maker_market']} {o['side']} {o['open']} of {o['size']}"
+            f" ({o['attempts']} attempts)"
+            for o in status["xemm_obligations"]
         ]
     return "\n".join(lines)

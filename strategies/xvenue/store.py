@@ -1,8 +1,10 @@
 """Tables of the cross-venue strategies (same SQLModel metadata as bot/kernel/store.py).
 
 `xemm_round_trips`: one row per maker fill, unique on the maker fill's identity, so a fill
-reported twice is hedged once; written `pending` before the hedge is sent and completed after,
-so a stop mid-hedge leaves a row the next start hedges. `arb_trades`: one row per arbitrage.
+reported twice is hedged once: the hedge obligation (strategies/xvenue/obligations.py), `pending`
+until hedge fills (or an opposite maker fill) settle all of it, so a stop mid-hedge leaves a row
+the next start hedges. `xemm_hedge_orders` (strategies/xvenue/obligation_store.py): every hedge
+order sent. `arb_trades`: one row per arbitrage.
 """
 
 from __future__ import annotations
@@ -39,10 +41,11 @@ class XemmRoundTripRow(SQLModel, table=True):
     maker_fee: str
     expected_hedge_price: str
     hedged_base: str = "0"
+    netted_base: str = "0"  # closed against an opposite maker fill (strategies/xvenue/obligations.py)
     hedge_notional: str = "0"
     hedge_fees: str = "0"
     attempts: int = Field(default=0, sa_type=BigInteger)
-    status: str = Field(index=True)  # pending, hedged, failed
+    status: str = Field(index=True)  # pending (open), hedged (closed); failed: before 0005
     realised_edge_quote: str | None = None
     realised_edge_bps: float | None = None
     fill_ts_ns: int = Field(sa_type=BigInteger)

@@ -11,12 +11,22 @@ from sqlmodel import SQLModel
 from bot.kernel import control_store, lp_store, mid_series, store, tx_intent_store
 from bot.kernel.schema import current_revision, head_revision
 from strategies.xvenue import edge as xvenue_edge
+from strategies.xvenue import obligation_store
 from strategies.xvenue import store as xvenue_store
 
 # Every module that declares tables, imported: the whole metadata, whatever the test imported.
-TABLE_MODULES = (store, lp_store, control_store, mid_series, xvenue_store, xvenue_edge, tx_intent_store)
+TABLE_MODULES = (
+    store,
+    lp_store,
+    control_store,
+    mid_series,
+    xvenue_store,
+    xvenue_edge,
+    obligation_store,
+    tx_intent_store,
+)
 
-TABLES = 20
+TABLES = 21
 
 
 def model_integer_columns(dialect: str) -> dict[tuple[str, str], str]:

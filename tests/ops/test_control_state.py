@@ -246,6 +246,8 @@ def test_xemm_market_paused_by_a_failed_hedge_stays_paused_after_a_restart_and_a
     from bot.app.lifecycle import Bot
     from bot.core.clock import LoopClock, run_simulated
     from connectors.mock.venue import MockVenue
+    from strategies.xvenue.obligation_store import ObligationStore
+    from strategies.xvenue.store import XvenueLedger
     from tests.ops.kit import our_open_orders, run_with_script
     from tests.xvenue.test_xemm import FlakyTakerVenue, _config
 
@@ -262,9 +264,11 @@ def test_xemm_market_paused_by_a_failed_hedge_stays_paused_after_a_restart_and_a
     async def after_restart(bot):
         xemm = bot.active_strategies[0]
         held = xemm.paused_markets()
-        placed = bot.runtime.orders.counters.placed
+        hedge_orders = ObligationStore(bot.runtime.store, "x")
+        placed, hedges = bot.runtime.orders.counters.placed, len(hedge_orders.hedges())
         await asyncio.sleep(30)
-        quiet = (bot.runtime.orders.counters.placed - placed, await our_open_orders(bot))
+        hedged = len(hedge_orders.hedges()) - hedges  # the taken-up obligation's hedge
+        quiet = (bot.runtime.orders.counters.placed - placed - hedged, await our_open_orders(bot))
         wider = config.model_dump(mode="json", exclude_none=True)
         wider["strategies"]["x"]["min_profitability_bps"] = 7
         path.write_text(tomli_w.dumps(wider))
@@ -272,7 +276,11 @@ def test_xemm_market_paused_by_a_failed_hedge_stays_paused_after_a_restart_and_a
         rebuilt = bot.active_strategies[0]
         held_after_reload = rebuilt.paused_markets() if rebuilt is not xemm else None
         await asyncio.sleep(30)
-        quiet_after_reload = (bot.runtime.orders.counters.placed - placed, await our_open_orders(bot))
+        hedged = len(hedge_orders.hedges()) - hedges
+        quiet_after_reload = (
+            bot.runtime.orders.counters.placed - placed - hedged,
+            await our_open_orders(bot),
+        )
         resumed = bot.resume_markets("va:BTC/USDT")
         await asyncio.sleep(5)
         return held, quiet, held_after_reload, quiet_after_reload, resumed, await our_open_orders(bot)
@@ -302,9 +310,12 @@ def test_xemm_market_paused_by_a_failed_hedge_stays_paused_after_a_restart_and_a
 
     paused, (held, quiet, held_after_reload, quiet_after_reload, resumed, open_after) = run_simulated(main)
     assert list(paused) == ["va:BTC/USDT"] and paused["va:BTC/USDT"]["unhedged_base"] != "0"
-    assert held == paused  # the same market, the same size left unhedged
+    # the same market held paused; its obligation, taken up at start, is hedged now the taker trades
+    assert list(held) == ["va:BTC/USDT"] and held["va:BTC/USDT"]["unhedged_base"] == "0"
+    trips = XvenueLedger(Store(config.bot.database_url, config.bot.instance_id)).round_trips("x")
+    assert trips and {t.status for t in trips} == {"hedged"}
     assert quiet == (0, 0)  # 30 s after the restart: nothing placed on the paused maker market
-    assert held_after_reload == paused  # the rebuilt instance holds it before it quotes
+    assert held_after_reload == held  # the rebuilt instance holds it before it quotes
     assert quiet_after_reload == (0, 0)  # 30 s after the reload: still nothing placed
     assert resumed == ["va:BTC/USDT"] and open_after > 0
     store = Store(config.bot.database_url, config.bot.instance_id)

@@ -2,6 +2,7 @@
 
 import asyncio
 import itertools
+import json
 from decimal import Decimal
 
 import pytest
@@ -12,8 +13,10 @@ from bot.core.clock import LoopClock, run_simulated
 from bot.core.domain import OrderRequest
 from bot.core.events import OrderUpdate
 from bot.kernel.store import Store
+from bot.reports.status import collect_status, format_status
 from connectors.base import OrderRejected
 from connectors.mock.venue import MockVenue
+from strategies.xvenue.obligation_store import ObligationStore
 from strategies.xvenue.store import XvenueLedger
 from tests.kit import small_config_dict
 from tests.ops.kit import run_with_script
@@ -148,24 +151,33 @@ def test_rejected_first_hedge_is_retried(tmp_path):
     assert bot.runtime.orders.counters.rejected >= 1
 
 
-def test_taker_that_keeps_rejecting_pauses_the_market_with_an_alert(tmp_path):
+def test_taker_that_keeps_rejecting_escalates_pauses_and_never_writes_the_size_off(tmp_path):
     config = _config(tmp_path, hedge_max_attempts=3)
     bot, open_left = _run(config, tmp_path, duration_s=120, reject_ioc=float("inf"))
     store = Store(config.bot.database_url, config.bot.instance_id)
     trips = XvenueLedger(store).round_trips("x")
-    assert trips and trips[0].status == "failed" and trips[0].attempts == 3
-    # paused: after the first failure the maker market never filled again
+    # still owed: every maker fill's obligation open, retried on (attempts counted past the 3)
+    assert trips and {t.status for t in trips} == {"pending"} and trips[0].attempts > 3
     assert len(store.fills("va")) == len({t.maker_trade_id for t in trips})
-    assert all(t.status == "failed" for t in trips)
-    alerts = store.events("alert")
-    assert len(alerts) == len(trips) >= 1
-    assert '"reason": "xemm_hedge_failed"' in alerts[0].detail
+    hedges = ObligationStore(store, "x").hedges()
+    assert len(hedges) == trips[0].attempts and all(h.outcome == "known" for h in hedges)
+    assert all(h.filled_lots == 0 and "refuses (injected)" in (h.error or "") for h in hedges)
+    # the limit widens by the step per retry, up to the bound
+    spread = [abs(h.limit_ticks - hedges[0].limit_ticks) for h in hedges[:3]]
+    assert spread[0] == 0 < spread[1] < spread[2]
+    alerts = [json.loads(a.detail) for a in store.events("alert")]
+    assert [a["reason"] for a in alerts] == ["xemm_hedge_escalated"]
+    assert Decimal(alerts[0]["unhedged_base"]) == _signed_base(store, "va") != 0
+    assert alerts[0]["attempts"] == 3 and alerts[0]["age_s"] >= 0
     xemm = bot.active_strategies[0]
     maker = next(iter(xemm.makers.values()))
     assert maker.paused
-    assert maker.unhedged_base == _signed_base(store, "va") != 0
+    assert xemm.paused_markets() == {"va:BTC/USDT": {"unhedged_base": str(_signed_base(store, "va"))}}
     assert store.fills("vb") == []
     assert open_left == []
+    shown = format_status(collect_status(store)).splitlines()
+    i = shown.index("open XEMM hedge obligations (maker fills not hedged yet):")
+    assert len(shown[i + 1 :]) == len(trips) and shown[i + 1].startswith("  x va:BTC/USDT ")
 
 
 @pytest.mark.parametrize("key", ["maker_markets", "taker_market"])

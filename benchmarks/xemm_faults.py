@@ -11,7 +11,8 @@ commit before #22's work unpacked in a directory:
 
 Scenarios: "restart" (SIGKILL 0.2 s after a maker fill the bot heard of only by REST, restart),
 "taker_503" (3 s of 503 on every signed taker call, half after executing, and a silent taker user
-stream, a maker fill every 0.6 s). Printed per seed, then pooled: maker fills, taker orders sent
+stream, a maker fill every 0.6 s), "sub_lot" (taker lot 0.002, eight maker fills of 0.001, no
+fault). Printed per seed, then pooled: maker fills, taker orders sent
 (stored) and filled (venue) per maker fill, true net base max and end (both venues' own fills),
 hedge delay p50/p99 (maker fill to the taker fill that covers it, first in first out), maker fills
 never covered, alerts stored. The XEMM parameters are each tree's defaults.
@@ -26,19 +27,23 @@ import sys
 import tempfile
 import time
 import traceback
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.xvenue.xemm_facade_kit import Phase, Session
+from tests.xvenue.xemm_facade_kit import LOT, Phase, Session
 
-SCENARIOS = ("restart", "taker_503")
+SCENARIOS = ("restart", "taker_503", "sub_lot")
 
 
 async def run_one(tree: Path, scenario: str, seed: int) -> Phase:
     with tempfile.TemporaryDirectory() as tmp:
-        async with Session(Path(tmp), tree, seed) as s:
-            return await (s.restart_after_fill() if scenario == "restart" else s.taker_503())
+        taker_lot = Decimal("0.002") if scenario == "sub_lot" else LOT
+        async with Session(Path(tmp), tree, seed, taker_lot=taker_lot) as s:
+            if scenario == "restart":
+                return await s.restart_after_fill()
+            return await (s.taker_503() if scenario == "taker_503" else s.sub_lot_fills())
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -9,7 +9,9 @@ Timed faults, one phase each, in one session:
 - "restart": the maker's user stream goes silent, a maker fill, the bot SIGKILLed 0.2 s later and
   restarted (its start-up reconciliation stores the fill);
 - "taker_503": the taker venue answers 503 to every signed call (half of them after executing)
-  and its user stream is silent for `fault_s`, while a maker fill comes every 0.6 s.
+  and its user stream is silent for `fault_s`, while a maker fill comes every 0.6 s;
+- "sub_lot" (a session with a taker lot of 0.002): maker fills of 0.001 each, no fault.
+Maker fills take our best maker order, bid or ask: opposite fills net each other.
 
 The truth is the venues' own fills: net base across both (sampled every 20 ms), hedge delays
 matched first in, first out, taker orders per maker fill.
@@ -42,9 +44,9 @@ PREFIX = "xf-"  # client order ids of instance "xf"
 SYMBOL = "BTC/USDT"
 
 
-def venue_params(seed: int, maker: bool) -> MockVenueParams:
+def venue_params(seed: int, maker: bool, lot: Decimal = LOT) -> MockVenueParams:
     market: dict[str, Any] = {
-        "symbol": SYMBOL, "tick_size": "0.1", "lot_size": str(LOT), "initial_price": "60000",
+        "symbol": SYMBOL, "tick_size": "0.1", "lot_size": str(lot), "initial_price": "60000",
         "maker_fee_bps": "1", "taker_fee_bps": "5", "volatility_annual": 0.2,
         "noise_taker_rate_per_s": 0.0 if maker else 0.5, "noise_taker_size_lots": 3.0,
         "informed_taker_rate_per_s": 0.0, "book_spread_bps": 30.0 if maker else 2.0,
@@ -103,8 +105,16 @@ class Phase:
 
 
 class Session:
-    def __init__(self, workdir: Path, tree: Path, seed: int, xemm: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        tree: Path,
+        seed: int,
+        xemm: dict[str, Any] | None = None,
+        taker_lot: Decimal = LOT,
+    ) -> None:
         self.workdir, self.tree, self.seed, self.xemm = workdir, tree, seed, xemm or {}
+        self.taker_lot = taker_lot  # "within one lot": the taker's, the smallest hedge there is
         self.log_path = workdir / "bot.log"
         self.bots_started = 0
         self._naked_since: float | None = None
@@ -112,7 +122,9 @@ class Session:
 
     async def __aenter__(self) -> Session:
         self.maker = await serve_facade("127.0.0.1", 0, venue_params(self.seed, True), KEY, SECRET)
-        self.taker = await serve_facade("127.0.0.1", 0, venue_params(self.seed, False), KEY, SECRET)
+        self.taker = await serve_facade(
+            "127.0.0.1", 0, venue_params(self.seed, False, self.taker_lot), KEY, SECRET
+        )
         self.config_path = write_config(self.workdir, self.maker, self.taker, self.xemm)
         self.prepared = self._prepare()
         self.bot = self._start()
@@ -162,30 +174,30 @@ class Session:
         return [o for o in orders if o.client_order_id.startswith(PREFIX)]
 
     def net_base(self) -> Decimal:
-        return signed_base(
-            self.maker.exchange.fills(DEFAULT_ACCOUNT) + self.taker.exchange.fills(DEFAULT_ACCOUNT)
-        )
+        maker = signed_base(self.maker.exchange.fills(DEFAULT_ACCOUNT))
+        return maker + signed_base(self.taker.exchange.fills(DEFAULT_ACCOUNT), self.taker_lot)
 
     async def _sample(self) -> None:
         while True:
             net, now = abs(self.net_base()), time.monotonic()
             if self.phase is not None:
                 self.phase.net_max = max(self.phase.net_max, net)
-                if net >= LOT and self._naked_since is None:
+                if net >= self.taker_lot and self._naked_since is None:
                     self._naked_since = now
-                elif net < LOT and self._naked_since is not None:
+                elif net < self.taker_lot and self._naked_since is not None:
                     self.phase.naked_s.append(now - self._naked_since)
                     self._naked_since = None
             await asyncio.sleep(0.02)
 
-    async def fill_maker(self) -> bool:
-        """A taker trades all of our best maker order (ours is the best price: the book is wide)."""
+    async def fill_maker(self, lots: int | None = None) -> bool:
+        """A taker trades `lots` (default: all) of our best maker order (ours is the best price:
+        the book is wide)."""
         orders = self.our_maker_orders()
         if not orders:
             return False
         order = orders[0]
         taker = Side.SELL if order.side is Side.BUY else Side.BUY
-        lots = order.size_lots - order.filled_lots
+        lots = min(lots or order.size_lots, order.size_lots - order.filled_lots)
         self.maker.exchange.background_take(SYMBOL, taker, lots, self.maker.core.now_ns(), order.price_ticks)
         return True
 
@@ -216,13 +228,21 @@ class Session:
         faults.error_rate, faults.freeze_user = 0.0, False
         return await self._end(phase, settle_s=5.0)
 
+    async def sub_lot_fills(self, fills: int = 8, every_s: float = 0.5) -> Phase:
+        """Maker fills of one maker lot each, half the taker's lot: hedged only in pairs."""
+        phase = self._begin("sub_lot")
+        for _ in range(fills):
+            await self.fill_maker(lots=1)
+            await asyncio.sleep(every_s)
+        return await self._end(phase, settle_s=3.0)
+
     def _begin(self, name: str) -> Phase:
         self.phase = Phase(name, started_ns=self.maker.core.now_ns())
         return self.phase
 
     async def _end(self, phase: Phase, settle_s: float) -> Phase:
         """Wait up to `settle_s` for the net position to come back within one lot, then measure."""
-        await self.until("", lambda: abs(self.net_base()) < LOT, settle_s)
+        await self.until("", lambda: abs(self.net_base()) < self.taker_lot, settle_s)
         await asyncio.sleep(0.3)
         self.phase = None
         if self._naked_since is not None:
@@ -233,7 +253,7 @@ class Session:
         taker = self.taker.exchange.fills(DEFAULT_ACCOUNT, since_ns=phase.started_ns)
         phase.maker_fills = len(maker)
         phase.taker_orders_filled = len({f.venue_order_id for f in taker})
-        phase.delays_s, phase.unhedged = hedge_delays(maker, taker)
+        phase.delays_s, phase.unhedged = hedge_delays(maker, taker, self.taker_lot)
         phase.taker_orders_sent = self._stored_count(
             "SELECT COUNT(*) FROM orders WHERE venue = 'vb' AND created_ns >= ?", phase.started_ns
         )
@@ -256,25 +276,25 @@ class Session:
             return int(db.execute(query, params).fetchone()[0])
 
 
-def signed_base(fills: list[Fill]) -> Decimal:
-    """Base bought minus sold."""
-    return sum((f.side.sign * f.size_lots * LOT for f in fills), Decimal(0))
+def signed_base(fills: list[Fill], lot: Decimal = LOT) -> Decimal:
+    """Base bought minus sold, on a venue of lot `lot`."""
+    return sum((f.side.sign * f.size_lots * lot for f in fills), Decimal(0))
 
 
-def hedge_delays(maker: list[Fill], taker: list[Fill]) -> tuple[list[float], int]:
-    """Each maker fill's hedge delay: until the taker fills, taken first in first out (base each
-    way), covered it; and how many maker fills were never covered."""
-    taker_done: list[tuple[int, int]] = []  # (ts, cumulative lots)
-    total = 0
-    for f in sorted(taker, key=lambda f: f.exchange_ts_ns):
-        total += f.size_lots
-        taker_done.append((f.exchange_ts_ns, total))
-    delays, owed, unhedged = [], 0, 0
-    for f in sorted(maker, key=lambda f: f.exchange_ts_ns):
-        owed += f.size_lots
-        covered = next((ts for ts, lots in taker_done if lots >= owed), None)
-        if covered is None:
-            unhedged += 1
-        else:
-            delays.append(max(0, covered - f.exchange_ts_ns) / 1e9)
-    return delays, unhedged
+def hedge_delays(maker: list[Fill], taker: list[Fill], taker_lot: Decimal) -> tuple[list[float], int]:
+    """Each maker fill's hedge delay: from it until the true net position (both venues' fills in
+    time order) is next within one taker lot (0 if it never left: netted by an opposite maker
+    fill, or a sub-lot residual); and how many maker fills it never came back for."""
+    flows = sorted(
+        [(f.exchange_ts_ns, f.side.sign * f.size_lots * LOT, True) for f in maker]
+        + [(f.exchange_ts_ns, f.side.sign * f.size_lots * taker_lot, False) for f in taker]
+    )
+    net, waiting, delays = Decimal(0), [], []
+    for ts, base, is_maker in flows:
+        net += base
+        if is_maker:
+            waiting.append(ts)
+        if abs(net) < taker_lot:
+            delays += [(ts - since) / 1e9 for since in waiting]
+            waiting = []
+    return delays, len(waiting)

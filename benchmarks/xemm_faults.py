@@ -11,11 +11,13 @@ commit before #22's work unpacked in a directory:
 
 Scenarios: "restart" (SIGKILL 0.2 s after a maker fill the bot heard of only by REST, restart),
 "taker_503" (3 s of 503 on every signed taker call, half after executing, and a silent taker user
-stream, a maker fill every 0.6 s), "sub_lot" (taker lot 0.002, eight maker fills of 0.001, no
-fault). Printed per seed, then pooled: maker fills, taker orders sent
+stream, a maker fill every 0.6 s), "taker_down" (12 s of 503 on every new taker order, before it
+executes: longer than XEMM's default escalation bound of 10 s), "sub_lot" (taker lot 0.002, eight
+maker fills of 0.001, no fault). Printed per seed, then pooled: maker fills, taker orders sent
 (stored) and filled (venue) per maker fill, true net base max and end (both venues' own fills),
-hedge delay p50/p99 (maker fill to the taker fill that covers it, first in first out), maker fills
-never covered, alerts stored. The XEMM parameters are each tree's defaults.
+hedge delay p50/p99 (maker fill until the true net is next within one taker lot; 0 when an
+opposite maker fill netted it), maker fills it never came back for ("unhedged"), alerts stored,
+and each seed's naked intervals (true net at one taker lot or more; an over-hedge counts). The XEMM parameters are each tree's defaults.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.xvenue.xemm_facade_kit import LOT, Phase, Session
 
-SCENARIOS = ("restart", "taker_503", "sub_lot")
+SCENARIOS = ("restart", "taker_503", "taker_down", "sub_lot")
 
 
 async def run_one(tree: Path, scenario: str, seed: int) -> Phase:
@@ -43,6 +45,8 @@ async def run_one(tree: Path, scenario: str, seed: int) -> Phase:
         async with Session(Path(tmp), tree, seed, taker_lot=taker_lot) as s:
             if scenario == "restart":
                 return await s.restart_after_fill()
+            if scenario == "taker_down":
+                return await s.taker_rejects()
             return await (s.taker_503() if scenario == "taker_503" else s.sub_lot_fills())
 
 
@@ -92,11 +96,11 @@ def main() -> int:
                 continue
             phases.append(phase)
             print(
-                row(f"{scenario[:9]}/{seed}", [phase]),
+                row(f"{scenario}/{seed}", [phase]),
                 f" naked intervals {[round(s, 2) for s in phase.naked_s]} s",
             )
         if phases:
-            print(row(f"{scenario[:9]} all", phases))
+            print(row(f"{scenario} all", phases))
             delays = [statistics.median(p.delays_s) for p in phases if p.delays_s]
             if len(delays) > 1:
                 print(f"{'':<14} per-seed p50 spread {min(delays):.3f}..{max(delays):.3f} s")

@@ -10,6 +10,7 @@ Timed faults, one phase each, in one session:
   restarted (its start-up reconciliation stores the fill);
 - "taker_503": the taker venue answers 503 to every signed call (half of them after executing)
   and its user stream is silent for `fault_s`, while a maker fill comes every 0.6 s;
+- "taker_down" (benchmark only, 12 s): every new taker order answered 503 before it executes;
 - "sub_lot" (a session with a taker lot of 0.002): maker fills of 0.001 each, no fault.
 Maker fills take our best maker order, bid or ask: opposite fills net each other.
 
@@ -227,6 +228,17 @@ class Session:
             await self.fill_maker()
         faults.error_rate, faults.freeze_user = 0.0, False
         return await self._end(phase, settle_s=5.0)
+
+    async def taker_rejects(self, fault_s: float = 12.0) -> Phase:
+        """Every new taker order answered 503 before it executes for `fault_s` (longer than the
+        default escalation bound, 10 s), a maker fill at its start."""
+        phase = self._begin("taker_down")
+        self.taker.faults.fail_path, self.taker.faults.fail_method = "/api/v3/order", "POST"
+        self.taker.faults.fail_before_next = 1_000_000
+        await self.fill_maker()
+        await asyncio.sleep(fault_s)
+        self.taker.faults.fail_before_next = 0
+        return await self._end(phase, settle_s=6.0)
 
     async def sub_lot_fills(self, fills: int = 8, every_s: float = 0.5) -> Phase:
         """Maker fills of one maker lot each, half the taker's lot: hedged only in pairs."""

@@ -17,7 +17,8 @@ maker fills of 0.001, no fault). Printed per seed, then pooled: maker fills, tak
 (stored) and filled (venue) per maker fill, true net base max and end (both venues' own fills),
 hedge delay p50/p99 (maker fill until the true net is next within one taker lot; 0 when an
 opposite maker fill netted it), maker fills it never came back for ("unhedged"), alerts stored,
-and each seed's naked intervals (true net at one taker lot or more; an over-hedge counts). The XEMM parameters are each tree's defaults.
+and each seed's naked intervals (true net at one taker lot or more; an over-hedge counts).
+The XEMM parameters are each tree's defaults.
 """
 
 from __future__ import annotations

@@ -190,17 +190,22 @@ class Session:
                     self._naked_since = None
             await asyncio.sleep(0.02)
 
-    async def fill_maker(self, lots: int | None = None) -> bool:
+    async def fill_maker(self, lots: int | None = None, wait_s: float = 2.0) -> bool:
         """A taker trades `lots` (default: all) of our best maker order (ours is the best price:
-        the book is wide)."""
-        orders = self.our_maker_orders()
-        if not orders:
-            return False
-        order = orders[0]
-        taker = Side.SELL if order.side is Side.BUY else Side.BUY
-        lots = min(lots or order.size_lots, order.size_lots - order.filled_lots)
-        self.maker.exchange.background_take(SYMBOL, taker, lots, self.maker.core.now_ns(), order.price_ticks)
-        return True
+        the book is wide); waits up to `wait_s` for a quote to take (one being replaced)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            orders = self.our_maker_orders()
+            if orders:
+                order = orders[0]
+                taker = Side.SELL if order.side is Side.BUY else Side.BUY
+                size = min(lots or order.size_lots, order.size_lots - order.filled_lots)
+                now_ns = self.maker.core.now_ns()
+                if self.maker.exchange.background_take(SYMBOL, taker, size, now_ns, order.price_ticks):
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
 
     # ---- phases ------------------------------------------------------------------------------
 
@@ -225,7 +230,7 @@ class Session:
         ends = time.monotonic() + fault_s
         while time.monotonic() < ends:
             await asyncio.sleep(fills_every_s)
-            await self.fill_maker()
+            await self.fill_maker(wait_s=0)  # none while the bot holds its quotes back
         faults.error_rate, faults.freeze_user = 0.0, False
         return await self._end(phase, settle_s=5.0)
 

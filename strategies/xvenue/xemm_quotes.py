@@ -41,7 +41,6 @@ class MakerMarket:
     market: Market
     pending_hedges: int = 0
     paused: bool = False
-    residual_base: Decimal = Decimal(0)  # filled but below one taker lot: joins the next hedge
     unhedged_base: Decimal = Decimal(0)  # signed (+ = we are long): hedges that failed
 
     @property

@@ -85,10 +85,12 @@ def reentry_level(s: Situation) -> RuleOutcome:
 
 def enter(s: Situation) -> RuleOutcome:
     """Flat: open the best range when its expected carry clears the entry threshold and what it
-    earns over the horizon pays the round trip (open, later close, ratio swap)."""
+    earns over the horizon pays the round trip (open, later close, ratio swap). Both are judged
+    at the pessimistic estimates (`Situation.judged`); the width is the best at the measured ones,
+    the width the held rules would keep."""
     v, r = s.view, s.rules
     cost = v.gas_open_token1 + v.gas_close_token1 + v.swap_cost_token1
-    benefit = s.optimum.carry_per_s * r.decision_horizon_s
+    benefit = s.judged.carry_per_s * r.decision_horizon_s
     short = None if s.carry_apr > r.enter_carry_apr else "expected carry below entry"
     firing = Firing(Action.OPEN, "flat: enter", benefit, cost, s.optimum.half_width, short)
     return RuleOutcome({"enter_carry_apr": r.enter_carry_apr}, firing)

@@ -80,37 +80,34 @@ class PoolView:
     tick_spacing_log: float = 0.0  # one tick spacing in log price: the narrowest half-width usable
 
 
-def carry_sigma(view: PoolView, rules: Rules) -> float:
-    """The σ the carry is judged at: σ̂ while holding (stay, move, exit); flat, σ̂ raised by
-    `entry_sigma_errors` standard errors, so a pool near break-even is not entered on the noise
-    of σ̂ (nor on the prior alone, which counts as a single sample) only to be left again."""
-    if view.liquidity is not None:
-        return view.sigma_annual
+def entry_sigma(view: PoolView, rules: Rules) -> float:
+    """The σ the entry gate judges the carry at: σ̂ raised by `entry_sigma_errors` standard
+    errors, so a pool near break-even is not entered on the noise of σ̂ (nor on the prior alone,
+    which counts as a single sample) only to be left again."""
     return view.sigma_annual * (1.0 + rules.entry_sigma_errors * view.sigma_rel_error)
 
 
-def carry_fee_rate(view: PoolView, rules: Rules) -> float:
-    """The fee rate the carry is judged at: as measured while holding; flat, lowered by
-    `entry_fee_errors` standard errors. Fees and LVR nearly cancel in a volatile pool (σ 120 % on
-    a 0.3 % pool: fees ≈ 1.1 × LVR), so a rate measured from a few lumpy swaps, or the high end
-    of its noise, is otherwise read as a carry the pool does not pay: the manager entered on it,
-    earned fees ≈ LVR and paid the gas."""
-    if view.liquidity is not None:
-        return view.fee_rate
+def entry_fee_rate(view: PoolView, rules: Rules) -> float:
+    """The fee rate the entry gate judges the carry at: lowered by `entry_fee_errors` standard
+    errors. Fees and LVR nearly cancel in a volatile pool (σ 120 % on a 0.3 % pool: fees ≈ 1.1 ×
+    LVR), so a rate measured from a few lumpy swaps, or the high end of its noise, is otherwise
+    read as a carry the pool does not pay: the manager entered on it, earned fees ≈ LVR and paid
+    the gas."""
     return view.fee_rate * max(1.0 - rules.entry_fee_errors * view.fee_rel_error, 0.0)
 
 
 def economics(view: PoolView, rules: Rules) -> PoolEconomics:
-    """The carry model's inputs from a view: our liquidity counts as active while the pool's
-    price is inside our range (that is where the pool's active-liquidity figure was read)."""
+    """The carry model's inputs from a view, at the measured σ̂ and fee rate: our liquidity counts
+    as active while the pool's price is inside our range (that is where the pool's
+    active-liquidity figure was read)."""
     at = view.pool_price if math.isfinite(view.pool_price) else view.price
     own = view.liquidity if view.liquidity is not None and view.price_lower < at < view.price_upper else 0.0
     swap = view.recentre_swap_cost_token1
     swap = swap if math.isfinite(swap) else view.swap_cost_token1
     return PoolEconomics(
         price=view.price,
-        sigma_annual=carry_sigma(view, rules),
-        fee_rate=carry_fee_rate(view, rules),
+        sigma_annual=view.sigma_annual,
+        fee_rate=view.fee_rate,
         pool_liquidity=view.pool_liquidity if math.isfinite(view.pool_liquidity) else 0.0,
         own_active_liquidity=own,
         capital_token1=view.capital_token1,
@@ -118,6 +115,12 @@ def economics(view: PoolView, rules: Rules) -> PoolEconomics:
         recentre_wait_s=rules.check_interval_s,
         hedge=rules.hedge,
     )
+
+
+def entry_economics(view: PoolView, rules: Rules) -> PoolEconomics:
+    """What the entry gate judges a flat pool at: the pessimistic σ̂ and fee rate."""
+    e = economics(view, rules)
+    return dataclasses.replace(e, sigma_annual=entry_sigma(view, rules), fee_rate=entry_fee_rate(view, rules))
 
 
 def best_range(view: PoolView, rules: Rules, e: PoolEconomics) -> Optimum:
@@ -133,9 +136,14 @@ class Situation:
 
     view: PoolView
     rules: Rules
-    economics: PoolEconomics
-    optimum: Optimum  # the best width and its steady carry per second
-    carry_apr: float  # that carry as a yearly fraction of the capital
+    economics: PoolEconomics  # at the measured σ̂ and fee rate
+    optimum: Optimum  # the best width and its steady carry per second, at the measured estimates
+    # What the carry is judged at: flat, the entry gate's pessimistic estimates (the range still
+    # opens at `optimum`'s width, the one the held rules then keep, so entry and hold agree and
+    # the first move after an entry is not a narrowing); held, the same as `economics`/`optimum`.
+    judged_economics: PoolEconomics
+    judged: Optimum
+    carry_apr: float  # `judged`'s carry as a yearly fraction of the capital
     price_lower_new: float
     price_upper_new: float
     liquidity_new: float  # human L of the capital in the best range opened now
@@ -149,11 +157,13 @@ class Situation:
     def of(cls, view: PoolView, rules: Rules) -> Situation:
         e = economics(view, rules)
         best = best_range(view, rules, e)
+        judged_e = e if view.liquidity is not None else entry_economics(view, rules)
+        judged = best if view.liquidity is not None else best_range(view, rules, judged_e)
         w = best.half_width
         lower_new, upper_new = view.price * math.exp(-w), view.price * math.exp(w)
         liquidity_new = view.capital_token1 * liquidity_per_token1(view.price, w)
         since_s = math.inf if view.last_action_ns is None else (view.now_ns - view.last_action_ns) / 1e9
-        s = cls(view, rules, e, best, carry_apr(best.carry_per_s, view.capital_token1),
+        s = cls(view, rules, e, best, judged_e, judged, carry_apr(judged.carry_per_s, view.capital_token1),
                 lower_new, upper_new, liquidity_new, since_s,
                 abs(view.pool_price / view.price - 1.0) * 1e4,
                 abs(view.pool_price / view.pool_twap_price - 1.0) * 1e4)  # fmt: skip
@@ -185,8 +195,8 @@ class Situation:
                    "half_width": self.optimum.half_width, "carry_apr": self.carry_apr,
                    "since_last_action_s": since_s if math.isfinite(since_s) else -1.0}  # fmt: skip
         if v.liquidity is None:
-            numbers["sigma_entry"] = self.economics.sigma_annual
-            numbers["fee_rate_entry"] = self.economics.fee_rate
+            numbers["sigma_entry"] = self.judged_economics.sigma_annual
+            numbers["fee_rate_entry"] = self.judged_economics.fee_rate
         if self.economics.pool_liquidity > 0:
             numbers["pool_liquidity"] = self.economics.pool_liquidity
         if math.isfinite(self.pool_deviation_bps):

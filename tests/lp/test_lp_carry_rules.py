@@ -162,3 +162,26 @@ def test_a_move_must_pay_across_the_error_of_sigma():
     assert noisy.numbers["move_gain_token1"] < sure.numbers["move_gain_token1"]
     unsure = dataclasses.replace(rules, move_sigma_errors=0.0)  # judged at σ̂ alone: it moves
     assert decide(held(w=0.05, sigma_annual=0.5, sigma_rel_error=0.25), unsure).executed_gate
+
+
+def test_entry_opens_at_the_width_the_held_rules_keep_and_gates_at_the_pessimistic_carry():
+    # σ̂ known to ±10 %, the fee rate to ±5 %: the gate judges at σ̂ × 1.2 and 90 % of the rate.
+    unsure = {"sigma_rel_error": 0.1, "fee_rel_error": 0.05}
+    rules = dataclasses.replace(BAND, entry_sigma_errors=2.0)
+    d = decide(flat(**unsure), rules)
+    assert (d.action, d.executed_gate) == (Action.OPEN, True)
+    w = d.half_width
+    pessimistic = decide(flat(sigma_annual=0.72, fee_rate=0.9 * FEE_RATE), rules)
+    assert w < pessimistic.half_width / 1.05  # the width chosen at the pessimistic figures is wider
+    # Held at that width, at the same estimates, the rules want the same width and keep it.
+    kept = decide(held(w=w, **unsure), rules)
+    assert (kept.action, kept.reason) == (Action.HOLD, "in range")
+    assert kept.half_width == pytest.approx(w, rel=1e-3)
+    # The gate still refuses a pool whose carry is positive at σ̂ but negative at the pessimistic σ̂.
+    view = with_carry(0.3, flat, rules)  # 0.3 at σ̂ (no error yet) ...
+    doubtful = dataclasses.replace(view, sigma_rel_error=0.5)  # ... judged at σ̂ × 2
+    d = decide(doubtful, rules)
+    assert d.numbers["carry_apr"] < 0.0 < decide(view, rules).numbers["carry_apr"]
+    assert (d.action, d.executed_gate) == (Action.OPEN, False)
+    assert d.reason == "flat: enter; refused: expected carry below entry"
+    assert d.half_width == pytest.approx(decide(view, rules).half_width)  # the width stays σ̂'s

@@ -123,10 +123,8 @@ class ObligationLedger:
                 hedged_base=str(o.hedged_base), netted_base=str(o.netted_base),
                 hedge_notional=str(o.hedge_notional), hedge_fees=str(o.hedge_fees),
             )  # fmt: skip
-            if o.hedged_base > 0:
-                share = o.hedged_base / o.size_base
-                edge = o.sign * (o.hedge_notional - o.maker_price * o.hedged_base)
-                edge -= o.maker_fee * share + o.hedge_fees
+            edge = o.realised_edge_quote
+            if edge is not None:
                 values.update(
                     realised_edge_quote=str(edge),
                     realised_edge_bps=float(edge / (o.maker_price * o.hedged_base) * 10_000),
@@ -134,8 +132,8 @@ class ObligationLedger:
             if o.closed:
                 values.update(status="hedged", done_ts_ns=now)
             self.ostore.update_obligation(o.id, **values)
-            if o.closed and o.hedged_base > 0:
-                self.on_hedged(o, Decimal(str(values["realised_edge_quote"])), now)
+            if o.closed and edge is not None:
+                self.on_hedged(o, edge, now)
 
     def to_hedge(self) -> tuple[Side, int]:
         """The side and whole taker lots to hedge now: the net open, less what hedges the venue

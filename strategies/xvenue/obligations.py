@@ -34,6 +34,15 @@ class Obligation:
     hedge_fees: Decimal = ZERO
 
     @property
+    def realised_edge_quote(self) -> Decimal | None:
+        """Both legs and both fees of the hedged part, quote units; None before any hedge fill."""
+        if self.hedged_base <= 0:
+            return None
+        share = self.hedged_base / self.size_base
+        edge = self.sign * (self.hedge_notional - self.maker_price * self.hedged_base)
+        return edge - (self.maker_fee * share + self.hedge_fees)
+
+    @property
     def open_base(self) -> Decimal:
         return self.size_base - self.hedged_base - self.netted_base
 

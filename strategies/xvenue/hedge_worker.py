@@ -34,12 +34,12 @@ from bot.core.backoff import Backoff
 from bot.core.domain import Market, Order, OrderState, Side
 from bot.kernel.context import BotContext
 from bot.kernel.new_order import NewOrder, TimeInForce
-from bot.kernel.reconcile import store_missed_fills
-from connectors.base import AuthError, RateLimited, VenueError
+from connectors.base import AuthError, RateLimited
 from strategies.xvenue.hedging import slippage_limit_ticks
 from strategies.xvenue.obligation_ledger import ObligationLedger
 from strategies.xvenue.obligation_store import OPEN_OUTCOMES, HedgeOrderRow
 from strategies.xvenue.obligations import Obligation
+from strategies.xvenue.settle import Settler
 
 log = logging.getLogger("mmbot.xemm")
 
@@ -72,7 +72,6 @@ class HedgeCounters:
     auth_failed: int = 0
     unknown_outcome: int = 0
     escalations: int = 0
-    rest_catch_ups: int = 0
     errors: dict[str, int] = field(default_factory=dict)
 
 
@@ -102,6 +101,7 @@ class HedgeWorker:
         self.book = self.obligations.book
         self.ostore = self.obligations.ostore
         self.counters = HedgeCounters()
+        self.settler = Settler(ctx.orders, f"xemm {name}")  # also counts lookups and REST catch-ups
         # seeded: a simulated run retries on the same schedule every time
         self.backoff = Backoff(schedule.retry_delay_s, schedule.max_retry_delay_s, random.Random(name))
         self.wake = asyncio.Event()
@@ -218,17 +218,7 @@ class HedgeWorker:
                 self._known_at[int(r.id or 0)] = now  # fetched again after another wait at most
         for key in due:
             venue, symbol = key.split(":", 1)
-            self.counters.rest_catch_ups += 1
-            try:
-                await store_missed_fills(
-                    self.ctx.venues[venue],
-                    [symbol],
-                    self.ctx.store,
-                    self.ctx.orders,
-                    self.ctx.orders.instance_id,
-                )
-            except VenueError as exc:
-                log.warning("xemm %s: cannot fetch the fills of %s yet: %s", self.name, key, exc)
+            await self.settler.fetch_fills(venue, symbol)
         if due:
             self.collect()
             self.book_fills()
@@ -327,10 +317,8 @@ class HedgeWorker:
         done = True
         for row in [r for r in self.obligations.hedges if r.outcome in OPEN_OUTCOMES]:
             order = self.ctx.orders.live.get(row.client_order_id) or self._tracked.get(row.client_order_id)
-            if order is not None and order.state.is_live:
-                await self.ctx.orders.settle(order)
             if order is not None:
-                if order.state.is_live:
+                if not await self.settler.outcome_known(order):
                     done = False
                     continue
                 self._record_outcome(row, order, row.error)

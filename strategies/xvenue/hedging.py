@@ -20,8 +20,8 @@ from decimal import Decimal
 from bot.core.domain import Order, Side
 from bot.kernel.new_order import NewOrder, TimeInForce
 from bot.kernel.order_manager import OrderManager
-from bot.kernel.reconcile import store_missed_fills
 from connectors.base import RateLimited, VenueError
+from strategies.xvenue.settle import Settler
 from strategies.xvenue.store import XvenueLedger
 
 log = logging.getLogger("mmbot.xvenue")
@@ -60,6 +60,7 @@ class HedgeExecutor:
     def __init__(self, orders: OrderManager, ledger: XvenueLedger) -> None:
         self.orders = orders
         self.ledger = ledger
+        self.settler = Settler(orders, "immediate orders")
         self._fill_seen = asyncio.Event()
         self.errors: dict[str, int] = {}  # venue error class -> how many attempts it ended
 
@@ -123,9 +124,8 @@ class HedgeExecutor:
     async def _settle(self, order: Order, stop_at: float | None) -> None:
         """Ask the venue how an order with an unknown outcome ended, until it says or the deadline."""
         loop = asyncio.get_running_loop()
-        while order.state.is_live:
-            await self.orders.settle(order)
-            if not order.state.is_live or (stop_at is not None and loop.time() >= stop_at):
+        while not await self.settler.outcome_known(order):
+            if stop_at is not None and loop.time() >= stop_at:
                 return
             await asyncio.sleep(SETTLE_RETRY_S)
 
@@ -146,18 +146,8 @@ class HedgeExecutor:
                     )
                     return lots, notional, fees
                 fetched, give_up = True, loop.time() + FILL_WAIT_S
-                await self._fetch_fills(order)
+                await self.settler.fetch_fills(order.request.venue, order.request.symbol)
                 continue
             self._fill_seen.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._fill_seen.wait(), timeout=max(give_up - loop.time(), 1e-3))
-
-    async def _fetch_fills(self, order: Order) -> None:
-        req = order.request
-        try:
-            await store_missed_fills(
-                self.orders.venues[req.venue], [req.symbol], self.orders.store, self.orders,
-                self.orders.instance_id,
-            )  # fmt: skip
-        except VenueError as exc:
-            log.warning("cannot fetch the fills of %s: %s", order.client_order_id, exc)

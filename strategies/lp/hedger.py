@@ -7,7 +7,8 @@ net Δ = hedge_ratio · (LP token0 + uncollected token0 fees + idle pool-wallet 
 Hedge fills are tracked apart from quoting (their own position, cash, fees, cost against the
 decision mid, PnL) and stored in the LP store. Fills of other orders on the market (an LP manager's
 CEX leg of an excess swap) are not hedge trades, but they move the CEX position and so count
-in net Δ: the combined inventory is what is hedged.
+in net Δ: the combined inventory is what is hedged. A hedge order that moves that combined position
+toward zero is marked as reducing exposure, so no position or gross risk limit refuses it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot.core.domain import MarketKey, Side
 from bot.core.events import FillEvent
 from bot.kernel.lp_store import HedgeTradeRow, LpStore
 from bot.kernel.new_order import NewOrder, TimeInForce
+from bot.kernel.risk import reduces_position
 from strategies.lp.accounts import HedgeCosts
 
 if TYPE_CHECKING:
@@ -159,6 +161,24 @@ class Hedger:
                 total += wallet0 / 10.0**d0
         return total
 
+    def combined_lots(self) -> int:
+        """What we hold across pool and venue, in lots of the hedge market: the LP delta measured
+        this round (unscaled by `hedge_ratio`: the whole exposure) + the CEX position now, truncated
+        toward zero so that a hedge is never judged to take off more than it does."""
+        ctx = self._ctx
+        assert ctx is not None
+        lot = float(ctx.state.lot_size[self._slot])
+        return int(self.last_lp_delta / lot + int(ctx.state.position_lots[self._slot]))
+
+    def hedge_order(self, side: Side, price_ticks: int, size_lots: int, tif: TimeInForce) -> NewOrder:
+        """A hedge order, marked as reducing exposure when its fill moves the combined position
+        toward zero (`risk.reduces_position`, applied to pool + venue): the CEX position grows while
+        what we hold shrinks, and no max_position or gross limit may block the hedge that takes risk
+        off. One that adds to the combined position (another fill moved the venue position since the
+        measurement) stays under every limit."""
+        reduces = reduces_position(self.combined_lots(), side, size_lots)
+        return NewOrder(side, price_ticks, size_lots, tif, reduces_exposure=reduces)
+
     def cex_position(self) -> float:
         ctx = self._ctx
         assert ctx is not None
@@ -273,7 +293,7 @@ class Hedger:
         self._placing = True
         try:
             tif = TimeInForce.POST_ONLY if post_only else TimeInForce.GTC
-            sent = await ctx.orders.submit(self._slot, [NewOrder(side, price_ticks, size, tif)])
+            sent = await ctx.orders.submit(self._slot, [self.hedge_order(side, price_ticks, size, tif)])
             cid = sent[0].client_order_id if sent else None
         finally:
             self._placing = False

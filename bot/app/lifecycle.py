@@ -133,6 +133,7 @@ class Bot:
         install_strategies(build_strategies(cfg, rt.state, rt.clock.now_ns()), rt.engine, self.active)
         self.metrics.watch_lp(lambda: self.active_strategies)
         self.metrics.watch_edges(lambda: self.active_strategies, rt.clock)
+        self.metrics.watch_hedges(lambda: self.active_strategies)
         record = MarketPauseRecord(controls, rt.clock, self.store, lambda: self.active_strategies)
         self.market_pause_record = record
         record.restore(self.active_strategies)  # before any strategy runs

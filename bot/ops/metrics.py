@@ -26,6 +26,7 @@ from bot.core.supervision import Supervisor, TaskState
 from bot.kernel.market_state import MarketState
 from bot.kernel.runtime import Runtime
 from bot.ops.edge_metrics import EdgeCollector
+from bot.ops.hedge_metrics import HedgeCollector
 from bot.ops.lp_metrics import LpCollector
 
 
@@ -88,6 +89,10 @@ class BotMetrics:
     def watch_edges(self, strategies: Callable[[], list[Any]], clock: Clock) -> None:
         """Export the XEMM strategies' rolling edge among `strategies()` (`bot.ops.edge_metrics`)."""
         self.registry.register(EdgeCollector(strategies, clock))
+
+    def watch_hedges(self, strategies: Callable[[], list[Any]]) -> None:
+        """Export the cross-venue hedge counters among `strategies()` (`bot.ops.hedge_metrics`)."""
+        self.registry.register(HedgeCollector(strategies))
 
     def bind(self, rt: Runtime) -> None:
         """Start exporting the started bot's own totals."""

@@ -11,7 +11,9 @@ Timed faults, one phase each, in one session:
 - "taker_503": the taker venue answers 503 to every signed call (half of them after executing)
   and its user stream is silent for `fault_s`, while a maker fill comes every 0.6 s;
 - "taker_down" (benchmark only, 12 s): every new taker order answered 503 before it executes;
-- "sub_lot" (a session with a taker lot of 0.002): maker fills of 0.001 each, no fault.
+- "sub_lot" (a session with a taker lot of 0.002): maker fills of 0.001 each, no fault;
+- "taker_refuses": every send of the next hedge orders answered 503 before it executes (the
+  bot learns from the venue that they never reached it: rejected), a maker fill.
 Maker fills take our best maker order, bid or ask: opposite fills net each other.
 
 The truth is the venues' own fills: net base across both (sampled every 20 ms), hedge delays
@@ -22,9 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sqlite3
 import time
+import urllib.request
 from contextlib import closing
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -32,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.core.domain import Fill, Side
 from connectors.mock.facade import FacadeHandle, serve_facade
@@ -43,6 +48,7 @@ LOT = Decimal("0.001")
 ORDER_LOTS = 2  # XEMM's maker quote, 0.002 BTC
 PREFIX = "xf-"  # client order ids of instance "xf"
 SYMBOL = "BTC/USDT"
+CREATE_SENDS = 5  # the ccxt adapter's sends of one create that never reached the venue (1 + max_retries)
 
 
 def venue_params(seed: int, maker: bool, lot: Decimal = LOT) -> MockVenueParams:
@@ -68,6 +74,7 @@ def write_config(workdir: Path, maker: FacadeHandle, taker: FacadeHandle, xemm: 
     venue = data["venues"].pop("fx")
     data["venues"] = {"va": venue, "vb": {**venue, "urls": taker.url}}
     data["bot"]["database_url"] = f"sqlite:///{workdir}/bot.sqlite"
+    data["bot"]["ops"] = {"port": 0, "token_env": "XF_OPS_TOKEN_UNSET"}  # /metrics only
     data["markets"] = [
         {"venue": v, "symbol": SYMBOL, "order_size": str(LOT * ORDER_LOTS), "max_position": "0.1"}
         for v in ("va", "vb")
@@ -96,6 +103,7 @@ class Phase:
     maker_fills: int = 0
     taker_orders_sent: int = 0  # hedge orders the bot stored for this phase's maker fills
     taker_orders_filled: int = 0  # distinct taker orders with fills on the venue
+    taker_orders_rejected: int = 0  # hedge orders the bot stored as rejected
     net_max: Decimal = Decimal(0)
     net_end: Decimal = Decimal(0)
     delays_s: list[float] = field(default_factory=list)
@@ -164,6 +172,23 @@ class Session:
                 return False
             await asyncio.sleep(0.05)
         return True
+
+    async def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """The running bot's /metrics samples, by (name, sorted labels); its ops endpoint listens on
+        the port of 127.0.0.1 its (latest) log line names."""
+        ports = re.findall(r"ops endpoint on http://127\.0\.0\.1:(\d+)", self.log_path.read_text())
+        url = f"http://127.0.0.1:{ports[-1]}/metrics"
+
+        def scrape() -> str:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                return str(answer.read().decode())
+
+        text = await asyncio.to_thread(scrape)
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
 
     def log_tail(self) -> str:
         return self.log_path.read_text()[-3000:] if self.log_path.exists() else ""
@@ -253,6 +278,15 @@ class Session:
             await asyncio.sleep(every_s)
         return await self._end(phase, settle_s=3.0)
 
+    async def taker_refuses(self, orders: int) -> Phase:
+        """Every send of the next `orders` hedge orders answered 503 before it executes (the bot's
+        lookup finds they never reached the venue: rejected), then a maker fill."""
+        phase = self._begin("taker_refuses")
+        self.taker.faults.fail_path, self.taker.faults.fail_method = "/api/v3/order", "POST"
+        self.taker.faults.fail_before_next = orders * CREATE_SENDS
+        await self.fill_maker()
+        return await self._end(phase, settle_s=5.0)
+
     def _begin(self, name: str) -> Phase:
         self.phase = Phase(name, started_ns=self.maker.core.now_ns())
         return self.phase
@@ -276,6 +310,10 @@ class Session:
         )
         phase.alerts = self._stored_count(
             "SELECT COUNT(*) FROM events WHERE kind = 'alert' AND ts_ns >= ?", phase.started_ns
+        )
+        phase.taker_orders_rejected = self._stored_count(
+            "SELECT COUNT(*) FROM orders WHERE venue = 'vb' AND state = 'rejected' AND created_ns >= ?",
+            phase.started_ns,
         )
         return phase
 

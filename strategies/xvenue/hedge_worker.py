@@ -6,8 +6,9 @@ catches fills another path stored). Each turn:
 1. turns the maker fills stored since the cursor into obligations (`obligations.py`), whatever
    stored them: the user stream, a REST catch-up, the start-up reconciliation;
 2. books the stored fills of our hedge orders to the obligations, at their real prices;
-3. settles hedge orders whose outcome is unknown from the venue; while one is unknown nothing
-   else is sent (its fill may still show up: a second order could hedge the same size twice);
+3. settles hedge orders whose outcome is unknown from the venue (one lookup each per turn,
+   `settle.Settler`); while one is unknown nothing else is sent (its fill may still show up: a
+   second order could hedge the same size twice);
 4. sends one immediate-or-cancel order for the signed net left, in whole taker lots (a sub-lot
    rest stays open with its sign and joins the next fill), minus what hedges the venue reports
    filled but whose fills are not stored yet.

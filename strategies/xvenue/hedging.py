@@ -5,7 +5,8 @@ limit of every attempt is the reference price pushed by `max_slippage_bps` again
 the first attempt: a retry may take a worse price than the first try, never a worse one than the
 bound. Each attempt's fills are read back from the store (stored once, whatever the order of
 the venue's ack and fill events), never priced at the limit. XEMM hedges through its own loop
-(`strategies.xvenue.hedge_worker`), which shares `slippage_limit_ticks`.
+(`strategies.xvenue.hedge_worker`), which shares `slippage_limit_ticks` and the settle step
+(`strategies.xvenue.settle`: outcome lookups, REST fetches of fills no stream brought).
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ class ObligationLedger:
                 maker_trade_id=f.venue_trade_id, taker_market=self.taker.key, maker_side=f.side,
                 maker_price=f.price, size_base=f.size, maker_fee=f.fee,
                 expected_hedge_price=repr(expected if expected is not None else float(f.price)),
-                fill_ts_ns=now,
+                fill_ts_ns=min(f.exchange_ts_ns, now) if f.exchange_ts_ns > 0 else now,
             )  # fmt: skip
             if row_id is not None:
                 new.append(f)

@@ -92,6 +92,29 @@ def test_maker_fills_found_by_reconciliation_are_hedged(tmp_path):
     print("reconciliation-found:", s.figures())
 
 
+def test_a_fill_naked_across_a_long_restart_escalates_at_once(tmp_path):
+    """A maker fill while the bot is down for 3 s (the bound is 2 s): the obligation's age counts
+    from the fill, not from when the restarted bot found it, so the first turn escalates."""
+
+    async def main():
+        s = Scenario(_url(tmp_path))
+        await s.start()
+        cid = (await s.orders.submit(0, [_post_only(Side.BUY, 2)]))[0].client_order_id
+        await s.stop()
+        s.maker.fill(cid)
+        await asyncio.sleep(3)
+        await s.start()
+        await asyncio.sleep(1)
+        await s.stop()
+        return s
+
+    s = run_simulated(main)
+    s.check_ledger()
+    assert s.net_base == 0
+    (alert,) = [json.loads(a) for a in s.alerts()]
+    assert alert["reason"] == "xemm_hedge_escalated" and alert["unhedged_base"] == "0.002"
+
+
 def test_sub_lot_residuals_keep_their_sign(tmp_path):
     """Taker lot 0.002, maker lot 0.001: a rest below a taker lot stays open with its sign and is
     netted by the next fill, whichever side it is on."""

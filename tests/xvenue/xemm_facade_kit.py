@@ -45,6 +45,7 @@ from connectors.mock.venue import DEFAULT_ACCOUNT
 from tests.reliability.procs import KEY, KEY_ENV, SECRET, SECRET_ENV, PreparedBot, bot_config
 
 LOT = Decimal("0.001")
+OPS_TOKEN_ENV, OPS_TOKEN = "XF_OPS_TOKEN", "xf-test-token"  # the kit resumes after an escalation
 ORDER_LOTS = 2  # XEMM's maker quote, 0.002 BTC
 PREFIX = "xf-"  # client order ids of instance "xf"
 SYMBOL = "BTC/USDT"
@@ -74,7 +75,7 @@ def write_config(workdir: Path, maker: FacadeHandle, taker: FacadeHandle, xemm: 
     venue = data["venues"].pop("fx")
     data["venues"] = {"va": venue, "vb": {**venue, "urls": taker.url}}
     data["bot"]["database_url"] = f"sqlite:///{workdir}/bot.sqlite"
-    data["bot"]["ops"] = {"port": 0, "token_env": "XF_OPS_TOKEN_UNSET"}  # /metrics only
+    data["bot"]["ops"] = {"port": 0, "token_env": OPS_TOKEN_ENV}
     data["markets"] = [
         {"venue": v, "symbol": SYMBOL, "order_size": str(LOT * ORDER_LOTS), "max_position": "0.1"}
         for v in ("va", "vb")
@@ -109,6 +110,9 @@ class Phase:
     delays_s: list[float] = field(default_factory=list)
     unhedged: int = 0  # maker fills whose hedge never came
     naked_s: list[float] = field(default_factory=list)  # intervals at one lot or more
+    # the phase's first hedge order, stored this long after its first maker fill (the bot's own
+    # times: it checks the naked age just before it stores and sends a hedge)
+    first_hedge_after_s: float | None = None
     alerts: int = 0
     note: str = ""
 
@@ -153,7 +157,7 @@ class Session:
     # ---- processes ---------------------------------------------------------------------------
 
     def _prepare(self) -> PreparedBot:
-        env = dict(os.environ, **{KEY_ENV: KEY, SECRET_ENV: SECRET})
+        env = dict(os.environ, **{KEY_ENV: KEY, SECRET_ENV: SECRET, OPS_TOKEN_ENV: OPS_TOKEN})
         env["PYTHONPATH"] = str(self.tree)
         return PreparedBot(["run", "--config", str(self.config_path)], self.workdir, self.log_path, env)
 
@@ -173,11 +177,26 @@ class Session:
             await asyncio.sleep(0.05)
         return True
 
-    async def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        """The running bot's /metrics samples, by (name, sorted labels); its ops endpoint listens on
-        the port of 127.0.0.1 its (latest) log line names."""
+    def _ops_url(self, path: str) -> str:
+        """The running bot's ops endpoint listens on the port of 127.0.0.1 its (latest) log line names."""
         ports = re.findall(r"ops endpoint on http://127\.0\.0\.1:(\d+)", self.log_path.read_text())
-        url = f"http://127.0.0.1:{ports[-1]}/metrics"
+        return f"http://127.0.0.1:{ports[-1]}{path}"
+
+    async def resume(self) -> None:
+        """What the operator does after an escalation: resume every market a strategy paused."""
+        ask = urllib.request.Request(
+            self._ops_url("/resume"), method="POST", headers={"Authorization": f"Bearer {OPS_TOKEN}"}
+        )
+
+        def post() -> None:
+            with urllib.request.urlopen(ask, timeout=5) as answer:
+                answer.read()
+
+        await asyncio.to_thread(post)
+
+    async def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """The running bot's /metrics samples, by (name, sorted labels)."""
+        url = self._ops_url("/metrics")
 
         def scrape() -> str:
             with urllib.request.urlopen(url, timeout=5) as answer:
@@ -244,7 +263,10 @@ class Session:
         self.maker.faults.freeze_user = False
         self.bot = self._start()
         await self.until("the restarted bot's maker quote", lambda: bool(self.our_maker_orders()), 30)
-        return await self._end(phase, settle_s=4.0)
+        phase = await self._end(phase, settle_s=4.0)
+        if phase.alerts:  # the fill was naked beyond the bound across the restart: makers paused
+            await self.resume()
+        return phase
 
     async def taker_503(self, fault_s: float = 3.0, fills_every_s: float = 0.6) -> Phase:
         phase = self._begin("taker_503")
@@ -311,6 +333,16 @@ class Session:
         phase.alerts = self._stored_count(
             "SELECT COUNT(*) FROM events WHERE kind = 'alert' AND ts_ns >= ?", phase.started_ns
         )
+        first_fill = self._stored_count(
+            "SELECT COALESCE(MIN(exchange_ts_ns), 0) FROM fills WHERE venue = 'va' AND exchange_ts_ns >= ?",
+            phase.started_ns // 1_000_000 * 1_000_000,  # venue times are in ms
+        )
+        first_hedge = self._stored_count(
+            "SELECT COALESCE(MIN(created_ns), 0) FROM xemm_hedge_orders WHERE created_ns >= ?",
+            phase.started_ns,
+        )
+        if first_fill and first_hedge:
+            phase.first_hedge_after_s = (first_hedge - first_fill) / 1e9
         phase.taker_orders_rejected = self._stored_count(
             "SELECT COUNT(*) FROM orders WHERE venue = 'vb' AND state = 'rejected' AND created_ns >= ?",
             phase.started_ns,

@@ -275,7 +275,8 @@ class Bot:
         rt = self._runtime
         if rt is not None:
             await budget.step("stopping the engine", rt.engine.stop(), keep["strategies"])
-            cancels = cancel_everything(rt.venues, rt.orders, rt.instance_id, budget.left(keep["cancels"]))
+            left_s, paced = budget.left(keep["cancels"]), rt.engine.rounds.sweep_start  # replay: as recorded
+            cancels = cancel_everything(rt.venues, rt.orders, rt.instance_id, left_s, paced=paced)
             remaining = await budget.step("cancelling every open order", cancels, keep["cancels"])
             last_fills = store_last_fills(rt.venues, rt.store, rt.orders, rt.instance_id)
             await budget.step("storing the last fills", last_fills, keep["fills"])

@@ -28,6 +28,7 @@ from connectors.base import Venue
 from connectors.registry import build_venue, is_live, is_pool, venue_kind_name
 from connectors.replay.events import EventData, load_events
 from connectors.replay.params import ReplayVenueParams
+from connectors.replay.recorded_latency import session_start_ns
 from connectors.replay.venue import ReplayVenue
 
 STORE_NAME = "backtest.sqlite"
@@ -120,6 +121,9 @@ def run_backtest(
         name: load_events(v.data) for name, v in cfg.venues.items() if isinstance(v, ReplayVenueParams)
     }
     start_ns = min(d.start_ns for d in datasets.values() if len(d))
+    for v in cfg.venues.values():  # a session's replay starts before the session's first request
+        if isinstance(v, ReplayVenueParams) and v.session_timing is not None:
+            start_ns = min(start_ns, session_start_ns(Path(v.session_timing)) or start_ns)
     end_ns = max(d.end_ns for d in datasets.values())
     epoch_ns = start_ns // NS_PER_S * NS_PER_S  # a whole second: exact as a datetime
     cfg = cfg.model_copy(

@@ -287,15 +287,17 @@ class Engine:
         self._in_flight = np.append(self._in_flight, False)
 
     async def run(self) -> None:
-        """Requote on events until `stop()` (first as a recorded session did, when replaying one)."""
+        """Requote on events until `stop()`; replaying a recorded session, at its rounds only (none
+        after its last: its late timers had not fired before it stopped; a replay's would)."""
         for at_ns, slots in self.rounds.schedule:
             while not self._stopping and at_ns > self.clock.now_ns():
                 self._wake.clear()
                 await self._wake.wait((at_ns - self.clock.now_ns()) / NS_PER_S)
             if not self._stopping:
                 self._requote_round(at_ns, frozenset(slots))  # the session's own clock reading
+        replaying = bool(self.rounds.schedule)
         while not self._stopping:
-            timeout_s = self._requote_round()
+            timeout_s = None if replaying else self._requote_round()
             self._wake.clear()
             await self._wake.wait(timeout_s)
 

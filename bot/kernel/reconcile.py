@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 
 from bot.core.clock import Clock
@@ -240,17 +240,21 @@ async def cancel_everything(
     timeout_s: float,
     *,
     quiesced: bool = True,
+    paced: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
     """Cancel until neither the venues nor we have an open order of ours (or the timeout).
 
     Returns how many are left. `quiesced`: nothing else sends orders now (stop, offline
     cancel-all), so a tracked order the venue does not list has no request in flight and can be
-    settled by asking the venue.
+    settled by asking the venue. `paced`: awaited before each sweep (the engine's
+    `rounds.sweep_start`: a paper session's replay sweeps when the session did).
     """
     prefix = client_order_prefix(instance_id)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
+        if paced is not None:
+            await paced()
         # Every cancel of ours has been answered once this returns: an order of ours the venue
         # still lists is open whatever our state says (a cancel lost in a crash, a stale ack).
         await orders.cancel_all()

@@ -102,6 +102,9 @@ class PaperVenue:
         if self._connected:
             return
         self._loop = asyncio.get_running_loop()
+        if self.params.record_dir is not None and self.timing is None:
+            # from the first request: a replay makes the start-up's queries when the session did
+            self.timing = TimingLog.in_dir(Path(self.params.record_dir), self.name)
         await self.feed.connect()
         self.markets = await self.feed.load_markets()
         warm_up(self.markets.values(), self.params)
@@ -143,14 +146,9 @@ class PaperVenue:
         self._require_connected()
         self._sink = sink
         if self.params.record_dir is not None:
-            out = Path(self.params.record_dir)
-            if self.timing is None:
-                self.timing = TimingLog.in_dir(out, self.name)
-            for symbol in symbols:
-                if symbol not in self.recordings:
-                    self.recordings[symbol] = MarketRecording(
-                        out, self.markets[symbol], self.params.record_rotate_rows
-                    )
+            out, rows = Path(self.params.record_dir), self.params.record_rotate_rows
+            for symbol in [s for s in symbols if s not in self.recordings]:
+                self.recordings[symbol] = MarketRecording(out, self.markets[symbol], rows)
         called_ns = self.clock.now_ns()
         await self.feed.start_streams(symbols, self._on_feed)
         if self.timing is not None:  # the bot's engine starts when this returns: a replay waits too

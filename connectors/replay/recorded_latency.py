@@ -8,8 +8,16 @@ decided and each `asyncio.sleep` of the paper venue ends when the loop gets to i
 - every round trip (an order action keyed by its client order id, a query by its kind and count):
   when it was called, reached the simulated matching and answered;
 - every requote round of the bot's engine: its clock reading and the market slots it requoted
-  (`RecordsRequoteRounds`; a round of no slots: the bot stopped);
+  (`RecordsRequoteRounds`; a round of no slots: the bot stopped), and when each stop's cancel
+  sweep started;
 - when its streams had started, and when each private-stream event reached the bot.
+
+The log starts when the venue connects, so the start-up's queries are in it too, and a backtest
+of the session starts before its first request (`session_start_ns`): the replay's start-up takes
+the session's times and its streams start before the first recorded row. (Started at the second
+before the recording's first row instead, its start-up on synthetic latency could end after that
+row, which was then folded into the book unpublished: the replay's bot missed the first book the
+session's bot had quoted on.)
 
 A replay venue with `session_timing` (`RecordedLatency`) hands the rounds to its bot's engine,
 which requotes exactly then, those markets (`ReplaysRequoteRounds`), and stops where the session
@@ -55,7 +63,7 @@ class Trip:
     exact: bool
 
 
-ROUND, SYNC = "round", "sync"  # the engine's kinds (bot/kernel/session_rounds.py)
+ROUND, SYNC, SWEEP = "round", "sync", "sweep"  # the engine's kinds (bot/kernel/session_rounds.py)
 PRIVATE = "private"  # the k-th private-stream event (fill, order change) reached the bot then
 
 
@@ -120,10 +128,13 @@ class RecordedLatency:
 
     @property
     def rounds(self) -> list[tuple[str, int, tuple[int, ...]]]:
-        """The session's requote rounds and order syncs (kind, clock reading, slots), in order."""
+        """The session's requote rounds, order syncs and stop sweeps (kind, clock reading, slots),
+        in order."""
         kinds = {key: key.split("#")[0] for key in self.trips}
         rounds = [
-            (kinds[k], rec.call_ns, rec.slots) for k, rec in self.trips.items() if kinds[k] in (ROUND, SYNC)
+            (kinds[k], rec.call_ns, rec.slots)
+            for k, rec in self.trips.items()
+            if kinds[k] in (ROUND, SYNC, SWEEP)
         ]
         return sorted(rounds, key=lambda r: r[1])
 
@@ -202,3 +213,8 @@ def load_timing(path: Path) -> dict[str, RoundTrip]:
     return {
         str(r[0]): RoundTrip(int(r[1]), int(r[2]), int(r[3]), tuple(r[4]) if len(r) > 4 else ()) for r in rows
     }
+
+
+def session_start_ns(path: Path) -> int | None:
+    """When the session made its first recorded request (None: none): its replay starts earlier."""
+    return min((trip.call_ns for trip in load_timing(path).values()), default=None)

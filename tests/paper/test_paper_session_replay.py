@@ -5,7 +5,10 @@ in-process `mmbot mock-exchange` facade through real ccxt.pro (its flow on: take
 times a second), recording the market data and the session's timing (each request's times, each
 requote round's clock reading and markets). `mmbot backtest --compare` then replays the recording
 on the simulated clock with `session_timing`: every fill the same, zero difference in fill count,
-volume and PnL. The same replay with a synthetic latency instead shows a difference.
+volume and PnL. The same replay with a synthetic latency instead shows a difference. And the
+replay does not depend on where in its second the session started: moved in time so its first row
+falls 1 ms after a whole second (where the replay's start-up used to end after that row and its
+bot missed the first book: the CI race of #20), it makes the same fills, moved alike.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import tomli_w
 from bot.app.config import validate_config
 from bot.app.lifecycle import Bot
 from bot.cli import main
+from bot.kernel.store import Store
 from connectors.mock.facade.server import serve_facade
 from connectors.mock.params import MockVenueParams
+from connectors.replay.events import load_events, make_event_data, save_events
 from tests.ccxt.conftest import BINANCE_LOCAL_OPTIONS
 from tests.reliability.procs import bot_config, facade_config
 
@@ -70,10 +75,32 @@ def compare(tmp: Path, config: dict[str, Any], name: str, **venue: Any) -> dict[
     return dict(json.loads((out / "compare.json").read_text()))
 
 
-# Known gap (#20 open): in 1 of 3 CI runs under two-worker load the session and its timed replay
-# parted at the first fill, 0.11 s after the start (51 vs 50 fills, 49 in common). Non-strict: an
-# exact run still passes; a divergence is reported (xfail) until that start-up race is found.
-@pytest.mark.xfail(strict=False, reason="#20: a session can part from its timed replay at its first fill")
+def moved(rec: Path, out: Path, first_row_ms: int) -> int:
+    """A copy of the recording and its timing, every time moved so the first row falls
+    `first_row_ms` after a whole second; returns the move (ns)."""
+    [data_path] = rec.glob("*.npz")
+    [timing] = rec.glob("*.timing.json")
+    d = load_events(data_path)
+    first = int(d.exch_ts_ns[0])
+    move = first // 1_000_000_000 * 1_000_000_000 + first_row_ms * 1_000_000 - first
+    columns = {**d.columns(), "exch_ts_ns": d.exch_ts_ns + move, "local_ts_ns": d.local_ts_ns + move}
+    save_events(out / data_path.name, make_event_data(d.meta, **columns))
+    head, *rows = timing.read_text().splitlines()
+    lines = [head] + [json.dumps([r[0], *(t + move for t in r[1:4]), *r[4:]]) for r in map(json.loads, rows)]
+    (out / timing.name).write_text("\n".join(lines) + "\n")
+    (out / "timed.toml").write_text((rec / "timed.toml").read_text())
+    return move
+
+
+def replayed_fills(out: Path, move_ns: int = 0) -> list[tuple[object, ...]]:
+    store = Store(f"sqlite:///{out / 'backtest.sqlite'}", "paper")
+    try:
+        fills = store.fills()
+    finally:
+        store.close()
+    return sorted((f.exchange_ts_ns - move_ns, f.side, f.price_ticks, f.size_lots, f.fee) for f in fills)
+
+
 def test_a_real_time_paper_session_replayed_with_its_timing_matches_fill_for_fill(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -91,4 +118,10 @@ def test_a_real_time_paper_session_replayed_with_its_timing_matches_fill_for_fil
     assert other["total"]["fills"]["session"] == total["fills"]["session"]
     assert other["fill_sequence"]["first_difference_ns"] is not None
     assert other["total"]["net"]["difference"] != 0.0
+
+    (tmp_path / "rec-moved").mkdir()
+    move = moved(tmp_path / "rec", tmp_path / "rec-moved", first_row_ms=1)
+    out = tmp_path / "moved"
+    assert main(["backtest", "--config", str(tmp_path / "rec-moved" / "timed.toml"), "--out", str(out)]) == 0
+    assert replayed_fills(out, move) == replayed_fills(tmp_path / "timed")
     capsys.readouterr()

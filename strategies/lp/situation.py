@@ -78,6 +78,7 @@ class PoolView:
     sigma_rel_error: float = 0.0  # σ̂'s standard error as a fraction of σ̂ (its EWMA's sample count)
     fee_rel_error: float = 0.0  # the fee rate's standard error as a fraction of it (1: unknown)
     tick_spacing_log: float = 0.0  # one tick spacing in log price: the narrowest half-width usable
+    pool_sigma_annual: float = math.nan  # the pool price's own σ̂, what the hedge follows (NaN: σ̂)
 
 
 def entry_sigma(view: PoolView, rules: Rules) -> float:
@@ -114,13 +115,16 @@ def economics(view: PoolView, rules: Rules) -> PoolEconomics:
         recentre_cost_token1=view.gas_close_token1 + view.gas_open_token1 + swap,
         recentre_wait_s=rules.check_interval_s,
         hedge=rules.hedge,
+        hedge_sigma_annual=view.pool_sigma_annual if math.isfinite(view.pool_sigma_annual) else None,
     )
 
 
 def entry_economics(view: PoolView, rules: Rules) -> PoolEconomics:
-    """What the entry gate judges a flat pool at: the pessimistic σ̂ and fee rate."""
+    """What the entry gate judges a flat pool at: the pessimistic σ̂ (the pool's σ̂ raised alike)
+    and fee rate."""
     e = economics(view, rules)
-    return dataclasses.replace(e, sigma_annual=entry_sigma(view, rules), fee_rate=entry_fee_rate(view, rules))
+    pessimistic = e.at(entry_sigma(view, rules), e.capital_token1)
+    return dataclasses.replace(pessimistic, fee_rate=entry_fee_rate(view, rules))
 
 
 def best_range(view: PoolView, rules: Rules, e: PoolEconomics) -> Optimum:

@@ -25,7 +25,7 @@ from strategies.lp.volatility import EwmaVolatility
 log = logging.getLogger("mmbot.lp")
 # The pool price's σ for the hedge cost is taken over returns this long: a ±1 % range's delta
 # leaves a ±0.25 ETH band after a few bp, which the fair price crosses in about two minutes.
-POOL_SIGMA_LAG_S = 120.0
+POOL_SIGMA_LAG_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,12 +211,26 @@ class PoolMeter:
         excess = Excess.for_range(*self.deployable, fair, fair * math.exp(-w), fair * math.exp(w))
         return (await self.swaps.route_costs(excess, fair)).cost(self.params.excess_swap_venue)
 
-    async def _recentre_swap_cost(self, capital: float, fair: float) -> float:
+    async def _recentre_swap_cost(self, capital: float, fair: float, pool_price: float) -> float:
         """What a recentre from the edge of a range swaps: half the capital (the position is all
-        one token there), by the configured route (the CEX leg where that is cheaper)."""
+        one token there), by the configured route (the CEX leg where that is cheaper).
+
+        In the pool that swap buys back what the arbitrageurs took, in their direction, from a
+        pool they left lagging the fair price by its fee (they stop at fair·(1 ± fee)): the lag
+        pays the swap's fee back, and it costs about its price impact (8 token1 for 15,000 in the
+        benchmark's 0.3 % pool, where the quote now says 50). So the pool's quote is taken at
+        that lag rather than at the pool's price now: its output scaled by fair·(1 + fee)/price."""
         half = capital / 2.0
+        # (a price fall left the position all token0: half of it is sold)
         excess = Excess(True, half / fair, half) if fair > 0 else Excess(True, 0.0, 0.0)
-        return (await self.swaps.route_costs(excess, fair)).cost(self.params.excess_swap_venue)
+        costs = await self.swaps.route_costs(excess, fair)
+        if costs.pool_token1 > 0.0 and pool_price > 0.0:
+            quote = await self.pool.quote_exact_input(True, int(excess.amount_in * 10.0**self.d0))
+            out = self.swaps.value_out_token1(True, quote.amount_out, fair)
+            at_lag = out * fair * (1.0 + self.pool.fee_pips / 1e6) / pool_price
+            pool_cost = max(half - at_lag, 0.0) + self.ledger.gas_token1(quote.gas_cost_wei, fair)
+            costs = dataclasses.replace(costs, pool_token1=pool_cost)
+        return costs.cost(self.params.excess_swap_venue)
 
     async def view(
         self, fair: float, now_ns: int, pos: LivePosition | None, last_action_ns: int | None
@@ -263,7 +277,7 @@ class PoolMeter:
             pool_sigma_annual=self.pool_vol.sigma_annual(self.params.initial_sigma),
             pool_twap_price=await self._twap_price(),
             pool_liquidity=active_l,
-            recentre_swap_cost_token1=await self._recentre_swap_cost(capital, fair),
+            recentre_swap_cost_token1=await self._recentre_swap_cost(capital, fair, pool_price),
             sigma_rel_error=self.sigma_rel_error(),
             fee_rel_error=self.fee_rel_error(),
             tick_spacing_log=self.pool.tick_spacing * math.log(1.0001),

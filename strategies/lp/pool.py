@@ -122,6 +122,8 @@ class PoolLpManager:
         actions = self.totals.actions
         actions[d.action.value] = actions.get(d.action.value, 0) + 1
         self.last_action_ns = now_ns
+        # Our own ratio swap moves the pool: not the pool's volatility, which the hedge cost reads.
+        self.meter.pool_vol.forget_price()
         try:
             await self._act(d, fair, now_ns, route)
         except TxRevertedOnChain:

@@ -217,17 +217,21 @@ _GRID_STEPS = np.arange(GRID_POINTS, dtype=np.float64)
 
 
 @lru_cache(maxsize=64)  # the runner's exit timer and the rules ask for the same view's optimum
-def optimal_half_width(e: PoolEconomics, min_half_width: float, max_half_width: float) -> Optimum:
+def optimal_half_width(
+    e: PoolEconomics, min_half_width: float, max_half_width: float, snap_half_width: float = 0.0
+) -> Optimum:
     """The half-width in [min, max] with the highest steady carry: a log grid, then the same grid
     again inside the two cells around its best, `ZOOM_PASSES` times (the carry need not be
     unimodal across the whole span, e.g. where dilution flattens the fees; it is smooth within
-    one cell). Each pass is one vectorised evaluation, so a round's search costs four of them."""
+    one cell). Each pass is one vectorised evaluation, so a round's search costs four of them.
+    `snap_half_width`: what snapping a range outward to usable ticks adds to each side on average
+    (half a spacing); a requested width w is judged as the range it opens, w + that."""
     lo, hi = math.log(min_half_width), math.log(max_half_width)
     best_x, best_f = lo, -math.inf
     for _ in range(ZOOM_PASSES):
         grid = lo + _GRID_STEPS * ((hi - lo) / (GRID_POINTS - 1))
         grid[-1] = hi
-        values = _steady_carry_grid(e, np.exp(grid))
+        values = _steady_carry_grid(e, np.exp(grid) + snap_half_width)
         i = int(np.argmax(values))
         if values[i] > best_f:
             best_x, best_f = float(grid[i]), float(values[i])

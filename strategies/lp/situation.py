@@ -128,10 +128,14 @@ def entry_economics(view: PoolView, rules: Rules) -> PoolEconomics:
 
 
 def best_range(view: PoolView, rules: Rules, e: PoolEconomics) -> Optimum:
-    """The best half-width within the configured bounds, never under one tick spacing (a range
-    snapped outward to the spacing would be another, lopsided range)."""
-    narrowest = min(max(rules.min_half_width, view.tick_spacing_log), rules.max_half_width)
-    return optimal_half_width(e, narrowest, rules.max_half_width)
+    """The best half-width to ask for within the configured bounds, judged as the range it opens:
+    snapped outward to the tick spacing, half a spacing wider each side on average. Never under
+    half a spacing: [P·e^(−w), P·e^(w)] then still spans the price's spacing and a neighbour
+    (the narrowest range around the price, at a 0.3 % pool's spacing of 0.6 % a ±0.6 % range);
+    narrower requests snap to a lopsided single spacing."""
+    snap = view.tick_spacing_log / 2.0
+    narrowest = min(max(rules.min_half_width, snap), rules.max_half_width)
+    return optimal_half_width(e, narrowest, rules.max_half_width, snap)
 
 
 @dataclass(frozen=True, slots=True)

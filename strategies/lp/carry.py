@@ -110,6 +110,13 @@ class PoolEconomics:
     recentre_cost_token1: float  # gas of a close and an open + the swap of half the capital
     recentre_wait_s: float  # time out of range before a recentre is acted on
     hedge: HedgeCosting = UNHEDGED  # the CEX hedge's trading cost while in range
+    # The σ the hedge's trades follow: the pool's own price (None: the fair σ). The position's
+    # delta moves with the pool, which lags the fair price inside its fee band.
+    hedge_sigma_annual: float | None = None
+
+    @property
+    def hedge_sigma(self) -> float:
+        return self.sigma_annual if self.hedge_sigma_annual is None else self.hedge_sigma_annual
 
     @property
     def others_liquidity(self) -> float:
@@ -127,17 +134,20 @@ class PoolEconomics:
         return self.sigma_annual**2 * liquidity * math.sqrt(self.price) / 4.0 / SECONDS_PER_YEAR
 
     def hedge_per_s(self, liquidity: Liquidity) -> Liquidity:
-        return self.hedge.rate_per_s(self.sigma_annual, liquidity, self.price)
+        return self.hedge.rate_per_s(self.hedge_sigma, liquidity, self.price)
 
     def in_range_carry_per_s(self, liquidity: Liquidity) -> Liquidity:
         return self.fee_per_s(liquidity) - self.lvr_per_s(liquidity) - self.hedge_per_s(liquidity)
 
     def at(self, sigma_annual: float, capital_token1: float) -> PoolEconomics:
-        """The same pool at another σ or capital (`dataclasses.replace` costs 10× this, a round
-        asks for several)."""
+        """The same pool at another σ (the pool's σ scaled alike) or capital
+        (`dataclasses.replace` costs 10× this, a round asks for several)."""
+        hedge_sigma = self.hedge_sigma_annual
+        if hedge_sigma is not None and self.sigma_annual > 0.0:
+            hedge_sigma *= sigma_annual / self.sigma_annual
         return PoolEconomics(self.price, sigma_annual, self.fee_rate, self.pool_liquidity,
                              self.own_active_liquidity, capital_token1, self.recentre_cost_token1,
-                             self.recentre_wait_s, self.hedge)  # fmt: skip
+                             self.recentre_wait_s, self.hedge, hedge_sigma)  # fmt: skip
 
 
 def liquidity_per_token1(price: float, half_width: Liquidity) -> Liquidity:
@@ -190,7 +200,7 @@ def _steady_carry_grid(e: PoolEconomics, half_widths: np.ndarray) -> np.ndarray:
     carry = fees - (e.sigma_annual**2 * sqrt_p / 4.0 / SECONDS_PER_YEAR) * liquidity
     h = e.hedge
     if h.hedged and e.price > 0.0:
-        s = (e.sigma_annual / (2.0 * sqrt_p)) * liquidity
+        s = (e.hedge_sigma / (2.0 * sqrt_p)) * liquidity
         step = s * (OVERSHOOT_MEAN * math.sqrt(h.check_interval_s / SECONDS_PER_YEAR))
         b = h.band_token0
         traded_sq = b * b + step * (2.0 * b + (OVERSHOOT_SQUARE / OVERSHOOT_MEAN**2) * step)
@@ -207,17 +217,21 @@ _GRID_STEPS = np.arange(GRID_POINTS, dtype=np.float64)
 
 
 @lru_cache(maxsize=64)  # the runner's exit timer and the rules ask for the same view's optimum
-def optimal_half_width(e: PoolEconomics, min_half_width: float, max_half_width: float) -> Optimum:
+def optimal_half_width(
+    e: PoolEconomics, min_half_width: float, max_half_width: float, snap_half_width: float = 0.0
+) -> Optimum:
     """The half-width in [min, max] with the highest steady carry: a log grid, then the same grid
     again inside the two cells around its best, `ZOOM_PASSES` times (the carry need not be
     unimodal across the whole span, e.g. where dilution flattens the fees; it is smooth within
-    one cell). Each pass is one vectorised evaluation, so a round's search costs four of them."""
+    one cell). Each pass is one vectorised evaluation, so a round's search costs four of them.
+    `snap_half_width`: what snapping a range outward to usable ticks adds to each side on average
+    (half a spacing); a requested width w is judged as the range it opens, w + that."""
     lo, hi = math.log(min_half_width), math.log(max_half_width)
     best_x, best_f = lo, -math.inf
     for _ in range(ZOOM_PASSES):
         grid = lo + _GRID_STEPS * ((hi - lo) / (GRID_POINTS - 1))
         grid[-1] = hi
-        values = _steady_carry_grid(e, np.exp(grid))
+        values = _steady_carry_grid(e, np.exp(grid) + snap_half_width)
         i = int(np.argmax(values))
         if values[i] > best_f:
             best_x, best_f = float(grid[i]), float(values[i])
@@ -257,6 +271,14 @@ def range_carry(e: PoolEconomics, liquidity: float, lower: float, upper: float, 
     """Expected fees − LVR of one range left alone over the horizon (token1)."""
     occupied = time_in_range_s(e.price, lower, upper, e.sigma_annual, horizon_s)
     return e.in_range_carry_per_s(liquidity) * occupied
+
+
+def compound_gain_token1(e: PoolEconomics, liquidity: float, added_liquidity: float, life_s: float) -> float:
+    """What adding `added_liquidity` (the fees) to a live range earns: its in-range carry with
+    them less without (the hedge's cost is quadratic in L), for the range's expected life in
+    range; after that a move redeploys the fees anyway, without a compound's gas."""
+    gain = e.in_range_carry_per_s(liquidity + added_liquidity) - e.in_range_carry_per_s(liquidity)
+    return gain * life_s
 
 
 def carry_apr(carry_per_s: float, capital_token1: float) -> float:

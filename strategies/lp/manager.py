@@ -110,8 +110,10 @@ class LpManager:
     async def _adopt_stored_positions(self) -> None:
         """Positions left open by a previous run: adopted when the pool still holds them. A row
         that cannot be adopted stops its pool only (flagged: `unadoptable`, an alert event, an
-        action row); the other pools are managed as usual."""
+        action row); the other pools are managed as usual. Every pool, flat or not, resumes the
+        time of its last action (the minimum interval between actions holds across a restart)."""
         for manager in self.managers.values():
+            manager.restore_last_action()
             for row in manager.store.positions(self.name, open_only=True):
                 if row.pool != manager.pool_name:
                     continue

@@ -23,6 +23,9 @@ from strategies.lp.swaps import ExcessSwaps
 from strategies.lp.volatility import EwmaVolatility
 
 log = logging.getLogger("mmbot.lp")
+# The pool price's σ for the hedge cost is taken over returns this long: a ±1 % range's delta
+# leaves a ±0.25 ETH band after a few bp, which the fair price crosses in about two minutes.
+POOL_SIGMA_LAG_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +63,12 @@ class PoolMeter:
     ) -> None:
         self.pool, self.params, self.ledger, self.swaps = pool, params, ledger, swaps
         self.d0, self.d1 = ledger.d0, ledger.d1
-        self.vol = EwmaVolatility.from_sigma(params.vol_half_life_s, params.initial_sigma)
+        hl, prior, prior_s = params.vol_half_life_s, params.initial_sigma, params.initial_sigma_weight_s
+        self.vol = EwmaVolatility.from_sigma(hl, prior, prior_s)
+        # The pool's own price, whose moves the position's delta (so the hedge) follows: within its
+        # fee band a pool waits for the arbitrageur, so it moves less than the fair price (a third
+        # as much at 0.3 %), and noise swaps jitter it. Sampled at the hedge's scale (minutes).
+        self.pool_vol = EwmaVolatility.from_sigma(hl, prior, prior_s, POOL_SIGMA_LAG_S)
         self.rules = params.rules()
         self.fee_flow_token1_per_s = 0.0  # fees the pool pays its in-range liquidity
         self._fee_mark: tuple[int, int, int] | None = None  # fee growth 0, 1 and when
@@ -68,7 +76,7 @@ class PoolMeter:
         self._fee_moments = (0.0, 0.0)  # the same EWMA of the samples' squares, and its Σw²
         self._below_exit_since_ns: int | None = None
         # Σw and Σw² of σ̂'s EWMA, the prior counting as one sample: its effective sample count
-        self._vol_weights = (1.0, 1.0)
+        self._vol_weights = (self.vol.weight, self.vol.weight**2)
         self.oracle = pool if isinstance(pool, PoolOracle) else None  # chain pools have one, sim pools not
         self.twap_state = "not read yet"  # "checked", or "skipped: why" (the last view's)
         self.gas_units: GasUnitsTable = (
@@ -203,17 +211,33 @@ class PoolMeter:
         excess = Excess.for_range(*self.deployable, fair, fair * math.exp(-w), fair * math.exp(w))
         return (await self.swaps.route_costs(excess, fair)).cost(self.params.excess_swap_venue)
 
-    async def _recentre_swap_cost(self, capital: float, fair: float) -> float:
+    async def _recentre_swap_cost(self, capital: float, fair: float, pool_price: float) -> float:
         """What a recentre from the edge of a range swaps: half the capital (the position is all
-        one token there), by the configured route (the CEX leg where that is cheaper)."""
+        one token there), by the configured route (the CEX leg where that is cheaper).
+
+        In the pool that swap buys back what the arbitrageurs took, in their direction, from a
+        pool they left lagging the fair price by its fee (they stop at fair·(1 ± fee)): the lag
+        pays the swap's fee back, and it costs about its price impact (8 token1 for 15,000 in the
+        benchmark's 0.3 % pool, where the quote now says 50). So the pool's quote is taken at
+        that lag rather than at the pool's price now: its output scaled by fair·(1 + fee)/price."""
         half = capital / 2.0
+        # (a price fall left the position all token0: half of it is sold)
         excess = Excess(True, half / fair, half) if fair > 0 else Excess(True, 0.0, 0.0)
-        return (await self.swaps.route_costs(excess, fair)).cost(self.params.excess_swap_venue)
+        costs = await self.swaps.route_costs(excess, fair)
+        if costs.pool_token1 > 0.0 and pool_price > 0.0:
+            quote = await self.pool.quote_exact_input(True, int(excess.amount_in * 10.0**self.d0))
+            out = self.swaps.value_out_token1(True, quote.amount_out, fair)
+            at_lag = out * fair * (1.0 + self.pool.fee_pips / 1e6) / pool_price
+            pool_cost = max(half - at_lag, 0.0) + self.ledger.gas_token1(quote.gas_cost_wei, fair)
+            costs = dataclasses.replace(costs, pool_token1=pool_cost)
+        return costs.cost(self.params.excess_swap_venue)
 
     async def view(
         self, fair: float, now_ns: int, pos: LivePosition | None, last_action_ns: int | None
     ) -> PoolView:
         state = await self.pool.read_state()
+        pool_price = sqrt_price_x96_to_price(state.sqrt_price_x96, self.d0, self.d1)
+        self.pool_vol.update(pool_price, now_ns)
         active_l = human_liquidity(state.liquidity, self.d0, self.d1)
         self._update_fee_flow(state, active_l, now_ns, fair)
         sigma = self.sigma_annual()
@@ -249,10 +273,11 @@ class PoolMeter:
             half_width=0.0 if pos is None else pos.choice.half_width,
             lvr_since_open_token1=0.0 if pos is None else pos.lvr.expected_token1,
             pending_fees_token1=held.pending_fees_token1,
-            pool_price=sqrt_price_x96_to_price(state.sqrt_price_x96, self.d0, self.d1),
+            pool_price=pool_price,
+            pool_sigma_annual=self.pool_vol.sigma_annual(self.params.initial_sigma),
             pool_twap_price=await self._twap_price(),
             pool_liquidity=active_l,
-            recentre_swap_cost_token1=await self._recentre_swap_cost(capital, fair),
+            recentre_swap_cost_token1=await self._recentre_swap_cost(capital, fair, pool_price),
             sigma_rel_error=self.sigma_rel_error(),
             fee_rel_error=self.fee_rel_error(),
             tick_spacing_log=self.pool.tick_spacing * math.log(1.0001),

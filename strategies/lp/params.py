@@ -30,6 +30,9 @@ class LpManagerParams(BaseModel):
         7200.0, gt=0, description="EWMA of the pool's fee flow (swaps come in lumps: longer than σ̂'s)"
     )
     initial_sigma: float = Field(0.8, gt=0, description="annual σ assumed until returns are seen")
+    initial_sigma_weight_s: float = Field(
+        300.0, gt=0, description="initial_sigma weighs as much as this many seconds of returns"
+    )
     min_half_width: float = Field(0.005, gt=0, description="the width optimiser's lower bound (log price)")
     max_half_width: float = Field(1.0, gt=0, description="the width optimiser's upper bound (log price)")
     skew: float = Field(0.0, gt=-1, lt=1, description="lean the range up (+) or down (−)")

@@ -69,17 +69,23 @@ class PoolLpManager:
         """The open position (None when flat)."""
         return self.lifecycle.position
 
+    def restore_last_action(self, opened_ns: int = 0) -> None:
+        """At a restart or reload, flat or not: the time of the pool's last executed action from
+        the store (or of the adopted position's open, if later), so the minimum interval between
+        actions holds across it (a re-entry right after an exit would otherwise not wait)."""
+        last = max(opened_ns, self.store.last_executed_ns(self.strategy, self.pool_name) or 0)
+        if last > 0:
+            # A clock behind the store (a replay on another start time) waits one interval, not longer.
+            self.last_action_ns = min(last, self.clock.now_ns())
+
     async def adopt(self, row: LpPositionRow) -> None:
         """Take over a stored open position with the time of the pool's last action: the minimum
         interval between actions holds across a restart or reload. Without it an adopted position
         could move at once; just after an entry priced on the fee rate less its error, the rules
         judging the held range on the measured rate would narrow it straight away."""
         await self.lifecycle.adopt(row)
-        if self.lifecycle.position is None:
-            return
-        last = max(row.opened_ns, self.store.last_executed_ns(self.strategy, self.pool_name) or 0)
-        # A clock behind the store (a replay on another start time) waits one interval, not longer.
-        self.last_action_ns = min(last, self.clock.now_ns())
+        if self.lifecycle.position is not None:
+            self.restore_last_action(row.opened_ns)
 
     async def view(self, fair: float, now_ns: int) -> PoolView:
         return await self.meter.view(fair, now_ns, self.lifecycle.position, self.last_action_ns)
@@ -122,6 +128,8 @@ class PoolLpManager:
         actions = self.totals.actions
         actions[d.action.value] = actions.get(d.action.value, 0) + 1
         self.last_action_ns = now_ns
+        # Our own ratio swap moves the pool: not the pool's volatility, which the hedge cost reads.
+        self.meter.pool_vol.forget_price()
         try:
             await self._act(d, fair, now_ns, route)
         except TxRevertedOnChain:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from strategies.lp.carry import time_in_range_s
+from strategies.lp.carry import compound_gain_token1, range_survival, time_in_range_s
 from strategies.lp.situation import PoolView as PoolView
 from strategies.lp.situation import Rules as Rules
 from strategies.lp.situation import Situation
@@ -151,16 +151,21 @@ def move_range(s: Situation) -> RuleOutcome:
 
 def fees_to_compound(s: Situation) -> RuleOutcome:
     """In range with a positive carry, fees at least `compound_gas_multiple` times the compound
-    gas: add them. (Out of range they would join liquidity that earns nothing until the next
-    move; with a negative carry they would add to what loses.)"""
+    gas: add them when what they earn in the range until it is left pays the gas (× the margin,
+    the gate). (Out of range they would join liquidity that earns nothing until the next move;
+    with a negative carry they would add to what loses; and a range soon left earns little on
+    them before the move that redeploys them for free.)"""
     v, multiple = s.view, s.rules.compound_gas_multiple
     paying = s.carry_apr >= 0.0 and s.keep_token1 > 0.0
     if not (s.in_range and paying and v.pending_fees_token1 > multiple * v.gas_compound_token1):
         return SILENT
-    # The rule is the threshold itself; the benefit logged is what goes to work.
-    benefit = v.pending_fees_token1
+    assert v.liquidity is not None
+    added = v.liquidity * v.pending_fees_token1 / v.value_token1 if v.value_token1 > 0.0 else 0.0
+    horizon = s.rules.decision_horizon_s
+    life_s = range_survival(v.price, v.price_lower, v.price_upper, v.sigma_annual, horizon)[1]
+    benefit = compound_gain_token1(s.economics, v.liquidity, added, life_s)
     firing = Firing(Action.COMPOUND, "fees worth compounding", benefit, v.gas_compound_token1, 0.0)
-    return RuleOutcome(firing=firing)
+    return RuleOutcome({"compound_life_s": life_s}, firing)
 
 
 # Priority order: the first rule whose gates pass acts.

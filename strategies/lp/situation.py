@@ -78,6 +78,7 @@ class PoolView:
     sigma_rel_error: float = 0.0  # σ̂'s standard error as a fraction of σ̂ (its EWMA's sample count)
     fee_rel_error: float = 0.0  # the fee rate's standard error as a fraction of it (1: unknown)
     tick_spacing_log: float = 0.0  # one tick spacing in log price: the narrowest half-width usable
+    pool_sigma_annual: float = math.nan  # the pool price's own σ̂, what the hedge follows (NaN: σ̂)
 
 
 def entry_sigma(view: PoolView, rules: Rules) -> float:
@@ -114,20 +115,27 @@ def economics(view: PoolView, rules: Rules) -> PoolEconomics:
         recentre_cost_token1=view.gas_close_token1 + view.gas_open_token1 + swap,
         recentre_wait_s=rules.check_interval_s,
         hedge=rules.hedge,
+        hedge_sigma_annual=view.pool_sigma_annual if math.isfinite(view.pool_sigma_annual) else None,
     )
 
 
 def entry_economics(view: PoolView, rules: Rules) -> PoolEconomics:
-    """What the entry gate judges a flat pool at: the pessimistic σ̂ and fee rate."""
+    """What the entry gate judges a flat pool at: the pessimistic σ̂ (the pool's σ̂ raised alike)
+    and fee rate."""
     e = economics(view, rules)
-    return dataclasses.replace(e, sigma_annual=entry_sigma(view, rules), fee_rate=entry_fee_rate(view, rules))
+    pessimistic = e.at(entry_sigma(view, rules), e.capital_token1)
+    return dataclasses.replace(pessimistic, fee_rate=entry_fee_rate(view, rules))
 
 
 def best_range(view: PoolView, rules: Rules, e: PoolEconomics) -> Optimum:
-    """The best half-width within the configured bounds, never under one tick spacing (a range
-    snapped outward to the spacing would be another, lopsided range)."""
-    narrowest = min(max(rules.min_half_width, view.tick_spacing_log), rules.max_half_width)
-    return optimal_half_width(e, narrowest, rules.max_half_width)
+    """The best half-width to ask for within the configured bounds, judged as the range it opens:
+    snapped outward to the tick spacing, half a spacing wider each side on average. Never under
+    half a spacing: [P·e^(−w), P·e^(w)] then still spans the price's spacing and a neighbour
+    (the narrowest range around the price, at a 0.3 % pool's spacing of 0.6 % a ±0.6 % range);
+    narrower requests snap to a lopsided single spacing."""
+    snap = view.tick_spacing_log / 2.0
+    narrowest = min(max(rules.min_half_width, snap), rules.max_half_width)
+    return optimal_half_width(e, narrowest, rules.max_half_width, snap)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,23 @@ class EwmaVolatility:
     samples: int = 0
     last_price: float = math.nan
     last_ts_ns: int = 0
+    weight: float = 1.0  # the EWMA's total weight: the prior's (decaying) plus the samples'
+    min_interval_s: float = 0.0  # returns over shorter times are not taken (the price waits)
 
     @classmethod
-    def from_sigma(cls, half_life_s: float, sigma_annual: float) -> EwmaVolatility:
-        """Starts at a prior σ, so the first few returns nudge it instead of replacing it."""
-        return cls(half_life_s, sigma_annual**2 / SECONDS_PER_YEAR)
+    def from_sigma(
+        cls, half_life_s: float, sigma_annual: float, prior_s: float = math.inf, min_interval_s: float = 0.0
+    ) -> EwmaVolatility:
+        """Starts at a prior σ worth `prior_s` seconds of returns (inf: the whole EWMA, which then
+        fades at its half-life). A bias-corrected EWMA: the prior weighs what `prior_s` seconds of
+        samples would, so returns replace it as fast as they outweigh it, not a half-life later."""
+        weight = -math.expm1(-prior_s * math.log(2) / half_life_s) if math.isfinite(prior_s) else 1.0
+        var_per_s = sigma_annual**2 / SECONDS_PER_YEAR
+        return cls(half_life_s, var_per_s, weight=weight, min_interval_s=min_interval_s)
+
+    def forget_price(self) -> None:
+        """The next price starts a new return (the last one was moved by us, not the market)."""
+        self.last_price = math.nan
 
     def update(self, price: float, ts_ns: int) -> None:
         if not (math.isfinite(price) and price > 0):
@@ -30,13 +42,16 @@ class EwmaVolatility:
             self.last_price, self.last_ts_ns = price, ts_ns
             return
         dt_s = (ts_ns - self.last_ts_ns) / 1e9
-        if dt_s <= 0:
+        if dt_s <= 0 or dt_s < self.min_interval_s:
             return
         sample = math.log(price / self.last_price) ** 2 / dt_s
-        alpha = 1.0 - math.exp(-dt_s * math.log(2) / self.half_life_s)
-        self.var_per_s = (
-            sample if math.isnan(self.var_per_s) else self.var_per_s + alpha * (sample - self.var_per_s)
-        )
+        decay = math.exp(-dt_s * math.log(2) / self.half_life_s)
+        kept = self.weight * decay
+        self.weight = kept + (1.0 - decay)
+        if math.isnan(self.var_per_s):
+            self.var_per_s = sample
+        else:
+            self.var_per_s = (self.var_per_s * kept + (1.0 - decay) * sample) / self.weight
         self.samples += 1
         self.last_price, self.last_ts_ns = price, ts_ns
 

@@ -115,6 +115,7 @@ def bot_config(tmp_path: Any, uniswap: UniswapDeployment) -> dict[str, Any]:
             # Each shock adds ln(r)²·ln2/half-life to σ̂² (per second): 0.2 → 0.481 after +3 %, then
             # 0.503 after +1 %, across the ceiling (and above the re-entry level: it stays out).
             "vol_half_life_s": 1e5, "initial_sigma": 0.2, "vol_ceiling": 0.49, "reentry_fraction": 1.0,
+            "initial_sigma_weight_s": 1e9,   # the prior is the whole EWMA: only the shocks move σ̂
             "min_half_width": 0.015, "max_half_width": 0.015,
             "min_action_interval_s": 0, "compound_gas_multiple": 2.0,
             "entry_fee_errors": 0.0,  # a few round-trip swaps are all the fee data: enter on them

@@ -118,3 +118,33 @@ def test_higher_fee_rate_narrows_the_range():
     widths = [optimal_half_width(economics(sigma=0.9, fee_rate=FEE_RATE * k), 0.005, 1.0).half_width
               for k in (0.7, 1.0, 1.5, 2.0, 4.0)]  # fmt: skip
     assert all(b < a for a, b in itertools.pairwise(widths))
+
+
+def test_a_requested_width_is_judged_as_the_range_it_opens_snapped_outward():
+    # A 0.3 % pool's spacing: 60 ticks, 0.6 % in log price; snapping adds half of it each side.
+    e, snap = (
+        dataclasses.replace(economics(), hedge=HedgeCosting(0.25, 5.5e-4, 12.0)),
+        60 * math.log(1.0001) / 2,
+    )
+    lo, hi = snap, 1.0
+    grid = np.exp(np.linspace(math.log(lo), math.log(hi), 20_001))
+    carry = np.array([steady_carry_per_s(e, float(w) + snap) for w in grid])
+    found = optimal_half_width(e, lo, hi, snap)
+    assert found.carry_per_s == pytest.approx(steady_carry_per_s(e, found.half_width + snap))
+    assert found.carry_per_s >= carry.max() - 1e-12 * abs(carry.max())
+    # What it asks for opens the unsnapped optimum: half a spacing narrower than that.
+    unsnapped = optimal_half_width(e, lo, hi)
+    assert found.half_width + snap == pytest.approx(unsnapped.half_width, rel=1e-3)
+
+
+def test_the_hedge_cost_follows_the_pool_price_own_sigma():
+    # The position's delta moves with the pool, which waits inside its fee band: a pool moving
+    # at half the fair σ costs a quarter of the hedge trading; fees and LVR stay the fair's.
+    hedged = dataclasses.replace(economics(sigma=0.6), hedge=HedgeCosting(0.25, 5.5e-4, 0.0))
+    lazy = dataclasses.replace(hedged, hedge_sigma_annual=0.3)
+    liquidity = CAPITAL * liquidity_per_token1(PRICE, 0.01)
+    assert lazy.hedge_per_s(liquidity) == pytest.approx(hedged.hedge_per_s(liquidity) / 4)
+    assert lazy.lvr_per_s(liquidity) == hedged.lvr_per_s(liquidity)
+    # Judged at another σ (the entry's pessimistic one, a move's σ̂ ± its error): scaled alike.
+    assert lazy.at(0.9, CAPITAL).hedge_sigma == pytest.approx(0.45)
+    assert optimal_half_width(lazy, 0.005, 1.0).half_width < optimal_half_width(hedged, 0.005, 1.0).half_width

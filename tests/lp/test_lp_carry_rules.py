@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from strategies.lp.params import LpManagerParams
 from strategies.lp.rules import Action, PoolView, Rules, decide
-from tests.lp.lp_views import FEE_RATE, NOW_NS, flat, held
+from tests.lp.lp_views import FEE_RATE, HELD_W, NOW_NS, flat, held
 
 RULES = LpManagerParams(kind="lp_manager", pools=["uni"]).rules()
 # Thresholds far from zero, so the day's carry clears the entry's gas at both of them.
@@ -105,11 +105,24 @@ def test_entry_judges_the_carry_at_the_fee_rate_minus_its_standard_errors():
     assert unsure.numbers["carry_apr"] == decide(kept, BAND).numbers["carry_apr"]
 
 
-def test_no_compounding_out_of_range_or_with_a_negative_carry():
-    fees = {"pending_fees_token1": 100.0}  # 25 × the compound gas, above the 20 × threshold
-    d = decide(held(**fees), RULES)
+def test_fees_are_compounded_only_when_they_earn_the_gas_before_the_range_is_left():
+    # ±2 % the only width (no move competes); 4 token1 of gas, × 1.5 margin = 6 to earn.
+    only = dataclasses.replace(RULES, min_half_width=HELD_W, max_half_width=HELD_W)
+    d = decide(held(sigma_annual=0.3, pending_fees_token1=1000.0), only)
     assert (d.action, d.executed_gate) == (Action.COMPOUND, True)
+    assert 72_000 < d.numbers["compound_life_s"] < 73_000  # the range's expected life in the day
+    assert 10.0 < d.numbers["benefit_token1"] < 12.0  # 1,000 token1 more, for 0.84 of a day
+    # 300 token1 (75 × the gas, above the 20 × floor) earn 3.3 before the range is left: kept.
+    d = decide(held(sigma_annual=0.3, pending_fees_token1=300.0), only)
+    assert (d.action, d.executed_gate) == (Action.COMPOUND, False) and "benefit below" in d.reason
+    # At σ 60 % the same 1,000 token1 earn 1.4: the range is left before they pay their gas.
+    d = decide(held(sigma_annual=0.6, pending_fees_token1=1000.0), only)
+    assert (d.action, d.executed_gate) == (Action.COMPOUND, False)
     assert decide(held(pending_fees_token1=60.0), RULES).action is Action.HOLD  # 15 × the gas
+
+
+def test_no_compounding_out_of_range_or_with_a_negative_carry():
+    fees = {"pending_fees_token1": 1000.0}
     # Out of range, with the recentre refused (its swap too dear): held, not compounded.
     d = decide(held(price=3400.0, swap_cost_token1=1e6, recentre_swap_cost_token1=10.0, **fees), RULES)
     assert (d.action, d.executed_gate) == (Action.RECENTRE, False)

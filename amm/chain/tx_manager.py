@@ -333,13 +333,17 @@ class TxManager:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.tx_timeout_s
         while True:
+            # Given up only on a look asked at or after the deadline: a pause of this process
+            # during an earlier look (a full GC, a starved CPU) must not fail a transaction that
+            # was mined in time.
+            asked = loop.time()
             try:
                 return await self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
             except TransactionNotFound:
                 pass
             except UNREADABLE as exc:  # a stalled or failing RPC: keep asking
                 log.warning("%s: receipt of %s not readable yet (%s)", label, tx_hash, type(exc).__name__)
-            if loop.time() >= deadline:
+            if asked >= deadline:
                 break
             await asyncio.sleep(min(self.receipt_poll_s, max(0.0, deadline - loop.time())))
         self.nonces.mark_stale()

@@ -1,20 +1,26 @@
-"""Chain faults on anvil, through a JSON-RPC proxy on 127.0.0.1 that records and can stall requests.
+"""Chain faults on anvil, through a JSON-RPC proxy on 127.0.0.1 that records and can lose requests.
 
 Covered elsewhere (tests/chain/test_tx_manager.py): a reverting transaction refused by simulation
 with its decoded reason and the nonce untouched, a gas price above the cap refused unsent, a dropped
-transaction whose nonce is reused, a nonce gap filled. Here: an RPC that times out while sending
-(the answer lost after the node took the transaction, or the request never reaching it), a mint
-not mined in time (later mined, or dropped), with the LP manager over the chain pool ending in a
-known state each time. Every transaction the node received is checked against the proxy's log: it
-was simulated (eth_call with the same target and calldata from our address) just before.
+transaction whose nonce is reused, a nonce gap filled. Here: an RPC answer lost while sending (after
+the node took the transaction, or the request never reaching it), a mint not mined in time (later
+mined, or dropped), with the LP manager over the chain pool ending in a known state each time. Every
+transaction the node received is checked against the proxy's log: it was simulated (eth_call with
+the same target and calldata from our address) just before.
+
+The proxy loses a request by closing its connection unanswered, which the client sees at once as a
+transport error; a request that times out is the same error class to the code under test (the
+first test shows it). The pools keep their default RPC timeout: a short one, to make a stalled
+request fail fast, would be a deadline for every other request of the test too, and the proxy
+runs in the test's own process, so any pause of it (a full garbage collection of a pytest worker
+that collected the whole suite takes a quarter of a second of CPU) failed an unrelated request.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import pytest
@@ -26,7 +32,8 @@ from web3 import Web3
 from amm.chain.artifacts import load_abi
 from amm.chain.local_chain import UniswapDeployment
 from amm.chain.pool import ChainPool
-from amm.chain.tx_manager import TxNotSent
+from amm.chain.rpc import connect_rpc
+from amm.chain.tx_manager import TRANSPORT_ERRORS, TxNotSent
 from amm.math.conversions import sqrt_price_x96_to_price
 from bot.core.clock import LoopClock
 from bot.kernel.lp_store import LpStore
@@ -38,26 +45,25 @@ from tests.chain.conftest import LP_ACCOUNT, cheat
 
 pytestmark = pytest.mark.chain
 
-RPC_TIMEOUT_S = 0.5
+Lost = Literal["before", "after"]
 
 
 class RpcProxy:
-    """Forwards JSON-RPC to anvil, records every request; `stall` makes one request hang."""
+    """Forwards JSON-RPC to anvil, records every request; `lose` loses one request's answer."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.requests: list[dict[str, Any]] = []
-        self._stalls: list[tuple[str, str, Callable[[list[Any]], bool]]] = []
-        self.stalled = 0
-        self._release = asyncio.Event()
+        self._losses: list[tuple[str, Lost, Callable[[list[Any]], bool]]] = []
+        self.lost = 0
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.url = ""
 
-    def stall(self, method: str, when: str, match: Callable[[list[Any]], bool] = lambda _: True) -> None:
-        """Hang the next matching request: `when` = "before" (never forwarded) or "after" (forwarded,
-        the answer withheld) until the client gives up. Several stalls wait their turn each."""
-        self._stalls.append((method, when, match))
+    def lose(self, method: str, when: Lost, match: Callable[[list[Any]], bool] = lambda _: True) -> None:
+        """Close the next matching request's connection unanswered: `when` = "before" (never
+        forwarded) or "after" (forwarded, the node's answer withheld). Several wait their turn each."""
+        self._losses.append((method, when, match))
 
     async def start(self) -> None:
         app = web.Application()
@@ -71,7 +77,6 @@ class RpcProxy:
         self.url = f"http://127.0.0.1:{port}"
 
     async def stop(self) -> None:
-        self._release.set()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._session is not None:
@@ -81,24 +86,20 @@ class RpcProxy:
         body = await request.read()
         message = await request.json()
         self.requests.append(message)
-        stall = next((s for s in self._stalls if s[0] == message["method"] and s[2](message["params"])), None)
-        if stall is not None:
-            self._stalls.remove(stall)
-            self.stalled += 1
-        if stall is not None and stall[1] == "before":
-            await self._hang()
-        assert self._session is not None
-        headers = {"Content-Type": "application/json"}
-        async with self._session.post(self.upstream, data=body, headers=headers) as answer:
-            payload = await answer.read()
-        if stall is not None and stall[1] == "after":
-            await self._hang()
+        loss = next((s for s in self._losses if s[0] == message["method"] and s[2](message["params"])), None)
+        if loss is not None:
+            self._losses.remove(loss)
+            self.lost += 1
+        payload = b""
+        if loss is None or loss[1] == "after":
+            assert self._session is not None
+            headers = {"Content-Type": "application/json"}
+            async with self._session.post(self.upstream, data=body, headers=headers) as answer:
+                payload = await answer.read()
+        if loss is not None:
+            assert request.transport is not None
+            request.transport.close()  # no answer: the client reads a dropped connection
         return web.Response(body=payload, content_type="application/json")
-
-    async def _hang(self) -> None:
-        # far longer than the client's timeout; released at stop so the server shuts down at once
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._release.wait(), timeout=30)
 
 
 @pytest.fixture
@@ -191,18 +192,45 @@ async def pre_approve(pool: ChainPool) -> None:
     await pool._approve_both(10**30, 10**30)
 
 
+async def test_an_answer_that_never_comes_is_read_as_an_answer_lost() -> None:
+    """A request not answered within rpc_timeout_s fails with an error the transaction manager
+    reads as an answer lost (TRANSPORT_ERRORS), as it reads the proxy's dropped connections below."""
+    release = asyncio.Event()
+
+    async def never(_request: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/", never)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    w3 = connect_rpc(f"http://127.0.0.1:{port}", timeout_s=0.2)
+    try:
+        with pytest.raises(TRANSPORT_ERRORS) as lost:
+            await w3.eth.chain_id
+        assert isinstance(lost.value, TimeoutError)
+    finally:
+        release.set()
+        await w3.provider.disconnect()
+        await runner.cleanup()
+
+
 async def test_answer_lost_after_the_node_took_the_mint(
     connect_pool: Any, proxy: RpcProxy, rpc: Web3, uniswap: UniswapDeployment, tmp_path: Any
 ) -> None:
-    pool = await connect_pool(LP_ACCOUNT, rpc_url=proxy.url, rpc_timeout_s=RPC_TIMEOUT_S)
+    pool = await connect_pool(LP_ACCOUNT, rpc_url=proxy.url)
     manager, store, fair = await lp_manager(pool, tmp_path)
     address = pool.tx.address
     nonce = rpc.eth.get_transaction_count(address, "pending")  # type: ignore[arg-type]
-    proxy.stall("eth_sendRawTransaction", "after", lambda p: tx_to(p[0]) == uniswap.position_manager.lower())
+    proxy.lose("eth_sendRawTransaction", "after", lambda p: tx_to(p[0]) == uniswap.position_manager.lower())
 
     await manager.lifecycle.open(0.05, fair(), LoopClock().now_ns())
 
-    assert proxy.stalled == 1  # the mint's answer was lost: found by its hash, then mined
+    assert proxy.lost == 1  # the mint's answer was lost: found by its hash, then mined
     assert manager.position is not None and manager.position.liquidity_raw > 0
     await assert_store_matches_chain(manager, store, rpc, uniswap)
     sent = assert_every_sent_tx_was_simulated(proxy, address)
@@ -213,7 +241,7 @@ async def test_answer_lost_after_the_node_took_the_mint(
 async def test_send_that_never_reached_the_node_is_reported_and_its_nonce_reused(
     connect_pool: Any, proxy: RpcProxy, rpc: Web3
 ) -> None:
-    trader = await connect_pool(2, rpc_url=proxy.url, rpc_timeout_s=RPC_TIMEOUT_S)
+    trader = await connect_pool(2, rpc_url=proxy.url)
     lp = await connect_pool(LP_ACCOUNT)
     state = await lp.read_state()
     base = state.tick // 60 * 60
@@ -221,7 +249,7 @@ async def test_send_that_never_reached_the_node_is_reported_and_its_nonce_reused
     await trader.swap_exact_input(True, 10**15, 0)  # approvals out of the way
     address = trader.tx.address
     nonce = rpc.eth.get_transaction_count(address, "pending")  # type: ignore[arg-type]
-    proxy.stall("eth_sendRawTransaction", "before")
+    proxy.lose("eth_sendRawTransaction", "before")
 
     with pytest.raises(TxNotSent, match=rf"swap: tx 0x[0-9a-f]{{64}} \(nonce {nonce}\) not sent"):
         await trader.swap_exact_input(True, 10**15, 0)
@@ -231,7 +259,7 @@ async def test_send_that_never_reached_the_node_is_reported_and_its_nonce_reused
     swap = await trader.swap_exact_input(True, 10**15, 0)
     assert swap.amount_in == 10**15
     assert rpc.eth.get_transaction_count(address, "latest") == nonce + 1  # type: ignore[arg-type]
-    # approval, swap, the stalled swap (which reached only the proxy: the nonce count above shows
+    # approval, swap, the lost swap (which reached only the proxy: the nonce count above shows
     # anvil mined one swap after it), the retry: every one simulated first
     assert assert_every_sent_tx_was_simulated(proxy, address) == 4
 
@@ -285,19 +313,19 @@ async def test_close_failing_half_way_is_finished_from_the_chain(
 ) -> None:
     other = await connect_pool(2)
     await other.mint(-887220, 887220, 10 * 10**18, 20_000 * 10**6, 0, 0)
-    pool = await connect_pool(LP_ACCOUNT, rpc_url=proxy.url, rpc_timeout_s=RPC_TIMEOUT_S)
+    pool = await connect_pool(LP_ACCOUNT, rpc_url=proxy.url)
     manager, store, fair = await lp_manager(pool, tmp_path)
     await manager.lifecycle.open(0.05, fair(), LoopClock().now_ns())
     assert manager.position is not None
     token_id = manager.position.token_id
     collect = pool._collect_request(token_id)
-    proxy.stall("eth_sendRawTransaction", "before", lambda p: decode_raw(p[0]) == decode_raw_request(collect))
+    proxy.lose("eth_sendRawTransaction", "before", lambda p: decode_raw(p[0]) == decode_raw_request(collect))
     wallet_before = await pool.wallet_balances()
 
     with pytest.raises(TxNotSent, match="collect"):  # liquidity out, its tokens not collected
         await manager.lifecycle.close(fair(), LoopClock().now_ns(), "test")
 
-    assert proxy.stalled == 1
+    assert proxy.lost == 1
     assert (await pool.position(token_id)).liquidity == 0
     assert [r.token_id for r in store.positions("lp", open_only=True)] == [token_id]
     released = manager.position.released
@@ -333,16 +361,16 @@ async def test_mint_whose_send_cannot_be_confirmed_is_settled_by_hash(
     """The send's answer is lost and so is the lookup by hash: the outcome is unknown until settled."""
     other = await connect_pool(2)
     await other.mint(-887220, 887220, 10 * 10**18, 20_000 * 10**6, 0, 0)
-    pool = await connect_pool(LP_ACCOUNT, rpc_url=proxy.url, rpc_timeout_s=RPC_TIMEOUT_S)
+    pool = await connect_pool(LP_ACCOUNT, rpc_url=proxy.url)
     await pre_approve(pool)
     manager, store, fair = await lp_manager(pool, tmp_path)
     npm = uniswap.position_manager.lower()
-    proxy.stall("eth_sendRawTransaction", "after", lambda p: tx_to(p[0]) == npm)
-    proxy.stall("eth_getTransactionByHash", "before")
+    proxy.lose("eth_sendRawTransaction", "after", lambda p: tx_to(p[0]) == npm)
+    proxy.lose("eth_getTransactionByHash", "before")
 
     await manager.lifecycle.open(0.05, fair(), LoopClock().now_ns())
 
-    assert proxy.stalled == 2
+    assert proxy.lost == 2
     assert unsettled_kinds(manager) == ["mint"] and manager.position is None
     assert "may have been sent" in store.actions("lp")[-1].reason
     assert store.positions("lp") == []  # nothing stored yet, though the mint was mined

@@ -231,7 +231,12 @@ async def test_lp_manager_opens_recentres_and_withdraws_on_chain_with_exact_book
     assert set(increases) == set(decreases) == set(collects) == set(fees) == {p.token_id for p in positions}
     for p, n_compounds in zip(positions, compounds, strict=True):
         mint_and_compound, (released,), collected = (e[p.token_id] for e in (increases, decreases, collects))
-        assert len(mint_and_compound) == len(collected) == 1 + n_compounds  # + the collect of the close
+        # Every compound collects (+ the close's collect). Its increase may be refused by its
+        # simulation, nothing sent, the fees left idle in the wallet: on a loaded machine an extra
+        # round can compound the one-sided fees of a push, which add no liquidity (the pool's
+        # `require(amount > 0)`, no reason). The increases the chain shows are the ones stored.
+        assert len(collected) == 1 + n_compounds
+        assert 1 <= len(mint_and_compound) <= 1 + n_compounds
         # positions() right after the mint, and everything the events moved, is what was stored.
         mint = mint_and_compound[0]
         on_chain = npm.functions.positions(p.token_id).call(block_identifier=mint["blockNumber"])
@@ -280,8 +285,10 @@ async def test_lp_manager_opens_recentres_and_withdraws_on_chain_with_exact_book
     tx_count, paid_wei = lp_gas_paid(rpc, lp.address, start_block + 1, end_block)
     assert stored_gas == paid_wei == start_native - rpc.eth.get_balance(lp.address)
     ops = [g.operation for g in lp_store.gas()]
-    n = sum(compounds)
-    assert [ops.count(op) for op in ("mint", "increase_liquidity", "collect", "burn")] == [2, n, n + 2, 2]
+    n, n_increases = sum(compounds), sum(len(increases[p.token_id]) - 1 for p in positions)
+    assert [ops.count(op) for op in ("mint", "increase_liquidity", "collect", "burn")] == [
+        2, n_increases, n + 2, 2
+    ]  # fmt: skip
     assert tx_count >= len(ops)  # approvals ride on the swap and mint rows
     assert Decimal(str(sum(g.cost_token1 for g in lp_store.gas()))) > 0
 

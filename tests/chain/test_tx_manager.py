@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from aiohttp import web
 from eth_account import Account
 from web3 import Web3
 
@@ -16,6 +18,7 @@ from amm.chain.pool import ChainPool
 from amm.chain.tx_manager import FeeCapExceeded, SimulationReverted, TxNotMined
 from bot.core.clock import FixedClock
 from tests.chain.conftest import cheat
+from tests.chain.test_chain_faults import RpcProxy
 
 pytestmark = pytest.mark.chain
 
@@ -141,6 +144,49 @@ async def test_dropped_transaction_is_reported_and_its_nonce_reused(
 
     await trader.swap_exact_input(True, 10**15, 0)
     assert chain_nonce(rpc, address) == nonce + 1  # the dropped nonce was reused, no gap
+
+
+class LateReceiptAnswer(RpcProxy):
+    """Once armed: forwards the next receipt look at once, runs `meanwhile` (the block that mines
+    the transaction), then withholds the node's answer for `hold_s` (a pause of our process, a
+    slow node) before giving it."""
+
+    def __init__(self, upstream: str, hold_s: float) -> None:
+        super().__init__(upstream)
+        self.hold_s = hold_s
+        self.meanwhile: Callable[[], None] | None = None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method, hook = (await request.json())["method"], self.meanwhile
+        if method != "eth_getTransactionReceipt" or hook is None:
+            return await super()._handle(request)
+        self.meanwhile = None
+        answer = await super()._handle(request)  # not mined yet when the node answered
+        hook()
+        await asyncio.sleep(self.hold_s)
+        return answer
+
+
+async def test_a_look_answered_after_the_deadline_is_not_the_last_word(
+    lp_pool: ChainPool, connect_pool: Any, rpc: Web3, uniswap: UniswapDeployment
+) -> None:
+    """The only receipt look asked within tx_timeout_s is answered after it ("not mined"); the
+    block came in time: one more look, not a transaction declared not mined."""
+    await seed_liquidity(lp_pool)
+    proxy = LateReceiptAnswer(uniswap.rpc_url, hold_s=0.5)
+    await proxy.start()
+    try:
+        trader = await connect_pool(2, rpc_url=proxy.url, tx_timeout_s=0.2, receipt_poll_s=0.05)
+        await trader.swap_exact_input(True, 10**15, 0)  # approvals out of the way
+        proxy.meanwhile = lambda: cheat(rpc, "evm_mine")
+        cheat(rpc, "evm_setAutomine", False)
+        swap = await trader.swap_exact_input(True, 10**15, 0)
+    finally:
+        await proxy.stop()
+
+    assert proxy.meanwhile is None and swap.amount_in == 10**15
+    looks = [m for m in proxy.requests if m["method"] == "eth_getTransactionReceipt"]
+    assert looks[-1]["params"] == looks[-2]["params"]  # the late "not mined", then the receipt
 
 
 async def test_nonce_gap_is_filled_after_a_lost_transaction(

@@ -35,6 +35,7 @@ FloatArray = npt.NDArray[np.float64]
 LN2 = math.log(2.0)
 BPS = 1e-4
 BID, ASK = 0, 1
+NEVER_NS = 1 << 62
 
 
 class ToxicityMonitor:
@@ -53,6 +54,10 @@ class ToxicityMonitor:
         self.pending = np.zeros((n, k, h), dtype=bool)  # markout at horizon h still to take
         self._head = np.zeros(n, dtype=np.intp)
         self._pending_per_market = np.zeros(n, dtype=np.int64)  # update() skips rows without
+        # No pending markout falls due before this (or it is lower): update() skips the search
+        # until then, which would find nothing (most requotes come between two fills' horizons).
+        self._next_due_ns = NEVER_NS
+        self._first_horizon_ns = int(self.horizons_ns.min()) if h else 0
         # decayed sums of markouts (bps) and fill counts, per (market, side, horizon)
         self.markout_sum = np.zeros((n, 2, h))
         self.markout_weight = np.zeros((n, 2, h))
@@ -79,6 +84,7 @@ class ToxicityMonitor:
         self.fill_price[row, i] = price
         self.fill_side[row, i] = BID if we_bought else ASK
         self.pending[row, i] = True
+        self._next_due_ns = min(self._next_due_ns, ts_ns + self._first_horizon_ns)
 
     def record_trade(self, row: int, buy_aggressor: bool, size_lots: float, ts_ns: int) -> None:
         """A public print: decay the row's flow to ts_ns, then add it (in our quote sizes)."""
@@ -120,6 +126,13 @@ class ToxicityMonitor:
         np.minimum(tox, p.max_toxicity_bps, out=self.toxicity_bps)
 
     def _take_markouts(self, fair: FloatArray, now_ns: int) -> None:
+        if now_ns < self._next_due_ns:
+            return  # nothing due yet: the search below would take nothing
+        self._search_markouts(fair, now_ns)
+        due_ns = np.where(self.pending, self.fill_ts[:, :, None] + self.horizons_ns, NEVER_NS)
+        self._next_due_ns = int(due_ns.min()) if due_ns.size else NEVER_NS
+
+    def _search_markouts(self, fair: FloatArray, now_ns: int) -> None:
         rows = np.flatnonzero(self._pending_per_market > 0)
         rows = rows[np.isfinite(fair[rows]) & (fair[rows] > 0)]
         if not rows.size:

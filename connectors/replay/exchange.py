@@ -91,8 +91,15 @@ class ReplayExchange:
         if ts_ns > self.now_ns:
             self.now_ns = ts_ns
         s = self.s
-        if s.st[layout.S_EXCUR] >= len(self.data):
+        st = s.st
+        cursor = int(st[layout.S_EXCUR])
+        if cursor >= len(self.data):
             return []
+        if (
+            s.rows[layout.C_EXCH, s.ex_order[cursor]] > self.now_ns
+            and st[layout.S_RESP_HEAD] == st[layout.S_RESP_TAIL]
+        ):
+            return []  # no row made by now and no answer waiting: the jitted call would do nothing
         ex_advance_stamped(
             self.now_ns, s.rows, s.ex_order, s.books, s.st, s.fst, s.oi, s.of, s.act, s.resp, s.fills
         )

@@ -115,14 +115,16 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     # The imports allocate ~100k objects that live until the process ends: no collection passes
     # over them meanwhile, nor later (frozen; bot.backtest.runner freezes the run's start again)
     gc.disable()
-    from bot.backtest.runner import run_backtest
-    from bot.ops.logs import setup_logging
-    from connectors.replay.events import EventFileError
+    try:
+        from bot.backtest.runner import run_backtest
+        from bot.ops.logs import setup_logging
+        from connectors.replay.events import EventFileError
 
-    path = Path(args.config)
-    config = load_config(path)
-    gc.freeze()
-    gc.enable()
+        path = Path(args.config)
+        config = load_config(path)
+        gc.freeze()
+    finally:
+        gc.enable()  # a bad config raises: the caller (a test) keeps its collector
     setup_logging(config.bot.log_format, args.log_level, secret_env_names(config))
     data = Path(args.data) if args.data else None
     session = None
@@ -147,8 +149,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         _, md = write_comparison(session, ran, Path(args.out))
         print(md.read_text(), end="")
         print(f"comparison: {md}")
-    # The process ends here: spare the interpreter's final collection a pass over all of it
-    gc.freeze()
     return 0
 
 
@@ -339,5 +339,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.exit_code)
 
 
+def entry() -> None:
+    """The `mmbot` command (and `python -m bot.cli`): `main`, then the process ends."""
+    code = main()
+    gc.freeze()  # spares the interpreter's final collection a pass over everything (0.17 s after a backtest)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -113,7 +113,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     # The imports allocate ~100k objects that live until the process ends: no collection passes
-    # over them meanwhile, nor later (frozen; bot.backtest.runner freezes the run's start again)
+    # over them meanwhile (bot.backtest.runner then freezes all that exists when the run starts)
     gc.disable()
     try:
         from bot.backtest.runner import run_backtest
@@ -122,7 +122,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
         path = Path(args.config)
         config = load_config(path)
-        gc.freeze()
     finally:
         gc.enable()  # a bad config raises: the caller (a test) keeps its collector
     setup_logging(config.bot.log_format, args.log_level, secret_env_names(config))

@@ -62,11 +62,13 @@ class ToxicityMonitor:
         self.markout_sum = np.zeros((n, 2, h))
         self.markout_weight = np.zeros((n, 2, h))
         self.last_markout_bps = np.full((n, 2, h), np.nan)
-        # decayed signed flow, in our quote sizes
-        self.buy_volume = np.zeros(n)
-        self.sell_volume = np.zeros(n)
-        self.flow_ns = np.zeros(n, dtype=np.int64)
+        # decayed signed flow, in our quote sizes: Python numbers, since every public print updates
+        # one market's (a list item costs a third of a numpy element; the same float64 maths)
+        self._buys = [0.0] * n
+        self._sells = [0.0] * n
+        self._flow_ns = [0] * n
         self.quote_size_lots = np.ones(n)
+        self._quote_sizes = [1.0] * n  # quote_size_lots as of the last set_quote_sizes
         self.burst = np.zeros((n, 2))  # 1 at a burst, relaxing toward 0
         self.toxicity_bps = np.zeros((n, 2))
         self._updated_ns = 0
@@ -88,17 +90,22 @@ class ToxicityMonitor:
 
     def record_trade(self, row: int, buy_aggressor: bool, size_lots: float, ts_ns: int) -> None:
         """A public print: decay the row's flow to ts_ns, then add it (in our quote sizes)."""
-        dt_ns = ts_ns - int(self.flow_ns[row])
+        dt_ns = ts_ns - self._flow_ns[row]
         if dt_ns > 0:
             keep = math.exp(-LN2 * dt_ns * 1e-9 / self.params.imbalance_half_life_s)
-            self.buy_volume[row] *= keep
-            self.sell_volume[row] *= keep
-            self.flow_ns[row] = ts_ns
-        size = size_lots / max(float(self.quote_size_lots[row]), 1e-12)
+            self._buys[row] *= keep
+            self._sells[row] *= keep
+            self._flow_ns[row] = ts_ns
+        size = size_lots / max(self._quote_sizes[row], 1e-12)
         if buy_aggressor:
-            self.buy_volume[row] += size
+            self._buys[row] += size
         else:
-            self.sell_volume[row] += size
+            self._sells[row] += size
+
+    def set_quote_sizes(self, lots: FloatArray) -> None:
+        """Our quote size per market, the unit of the flow (prints after this are counted in it)."""
+        self.quote_size_lots[:] = lots
+        self._quote_sizes = self.quote_size_lots.tolist()
 
     # ---- vectorized update --------------------------------------------------------------------------
 
@@ -156,6 +163,20 @@ class ToxicityMonitor:
         self.burst[row[picked], side[picked]] = 1.0
 
     # ---- read-only views ----------------------------------------------------------------------------
+
+    @property
+    def buy_volume(self) -> FloatArray:
+        """Decayed buyer-initiated volume per market as of its last print, in our quote sizes."""
+        return np.array(self._buys)
+
+    @property
+    def sell_volume(self) -> FloatArray:
+        return np.array(self._sells)
+
+    @property
+    def flow_ns(self) -> npt.NDArray[np.int64]:
+        """Time of each market's last print (the flow's decay is applied up to it)."""
+        return np.array(self._flow_ns, dtype=np.int64)
 
     def imbalance(self, now_ns: int) -> FloatArray:
         """Signed-volume imbalance per market in (-1, 1), decayed to now_ns."""

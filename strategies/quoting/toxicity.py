@@ -121,8 +121,9 @@ class ToxicityMonitor:
         self._take_markouts(fair, now_ns)
         imbalance = self.imbalance(now_ns)
         over = np.abs(imbalance) >= p.burst_imbalance
-        self.burst[over & (imbalance > 0), ASK] = 1.0
-        self.burst[over & (imbalance < 0), BID] = 1.0
+        if over.any():  # rare: one-sided flow this strong
+            self.burst[over & (imbalance > 0), ASK] = 1.0
+            self.burst[over & (imbalance < 0), BID] = 1.0
         mean = self.markout_sum / (self.markout_weight + p.markout_prior_fills)
         tox = p.markout_gain * np.maximum(-mean[:, :, p.control_horizon], 0.0)
         flow = np.maximum(np.abs(imbalance) - p.imbalance_deadband, 0.0) / (1.0 - p.imbalance_deadband)

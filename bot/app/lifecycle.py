@@ -48,8 +48,7 @@ class Bot:
     """One bot from one config: venues, kernel and store; its ops services; start, run and stop.
 
     `runtime` (every kernel object) exists from `start()` on: `started` says whether it does.
-    The bot is also the `bot.ops.operator.Operator` its ops endpoint commands.
-    """
+    The bot is also the `bot.ops.operator.Operator` its ops endpoint commands."""
 
     def __init__(
         self,

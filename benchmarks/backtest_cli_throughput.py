@@ -5,9 +5,10 @@ strategies (config.example.toml: the fixed spread of [strategies.mm] and the rec
 
 Each run is a `python -m bot.cli backtest` child process. rows/s are measured on the run's wall
 time minus the start-up time (imports, config, store, numba cache, report of an empty run), which
-is the wall time of the same command on a 2,000-row prefix; the figure with the start-up is
-printed too, and the same on CPU time (user + system of the child), which a shared machine's load
-does not inflate. Both feeds: `book_feed = "top_moves"` (conflated) on the whole file, and the exact
+is the wall time of the same command on a 2,000-row prefix (after a first, untimed run of each
+tree, which compiles numba's kernels into its cache); the figure with the start-up is printed
+too, and the same on CPU time (user + system of the child), which a shared machine's load does
+not inflate. Both feeds: `book_feed = "top_moves"` (conflated) on the whole file, and the exact
 default `"every_update"` (every row reaches the bot) on a prefix (`--exact-rows`, 200,000).
 
 `--reference-tree DIR` runs every command a second time with DIR first on PYTHONPATH (e.g. the
@@ -163,7 +164,11 @@ def main() -> None:
         trees = [("this tree", None)]
         if args.reference_tree is not None:
             trees.append((f"reference {args.reference_tree}", args.reference_tree.resolve()))
-        for strategy in args.strategies.split(","):
+        strategies = args.strategies.split(",")
+        for _, tree in trees:  # a tree's first runs compile numba's kernels into its cache: not start-up
+            for feed in ("top_moves", "every_update"):
+                backtest(work, strategies[0], feed, files[2_000], tree)
+        for strategy in strategies:
             for feed, rows in (("top_moves", args.rows), ("every_update", args.exact_rows)):
                 rates, ends = [], []
                 for name, tree in trees:

@@ -17,7 +17,7 @@ def _normal(name: str) -> str:  # PEP 503
 
 def test_the_distribution_name_is_not_the_other_projects_and_the_command_stays() -> None:
     assert _normal(PROJECT["name"]) == "mmbot-market-maker"
-    assert PROJECT["scripts"] == {"mmbot": "bot.cli:main"}
+    assert PROJECT["scripts"] == {"mmbot": "bot.cli:entry"}
 
 
 def test_extras_that_refer_to_a_distribution_of_ours_use_its_name() -> None:

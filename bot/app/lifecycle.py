@@ -7,7 +7,7 @@ import logging
 import signal
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.app.active_runner import ActiveRunner
 from bot.app.config import AppConfig
@@ -31,10 +31,12 @@ from bot.ops.jobs import schedule_jobs, snapshot
 from bot.ops.metrics import BotMetrics
 from bot.ops.notify_events import BotNotifications
 from bot.ops.scheduler import JobScheduler
-from bot.ops.server import OpsServer
 from bot.ops.systemd import SystemdNotifier
 from connectors.base import Venue
 from connectors.registry import is_live, is_pool
+
+if TYPE_CHECKING:
+    from bot.ops.server import OpsServer  # imported when started: its web server (aiohttp) costs 0.15 s
 
 log = logging.getLogger("mmbot")
 
@@ -46,8 +48,7 @@ class Bot:
     """One bot from one config: venues, kernel and store; its ops services; start, run and stop.
 
     `runtime` (every kernel object) exists from `start()` on: `started` says whether it does.
-    The bot is also the `bot.ops.operator.Operator` its ops endpoint commands.
-    """
+    The bot is also the `bot.ops.operator.Operator` its ops endpoint commands."""
 
     def __init__(
         self,
@@ -202,6 +203,8 @@ class Bot:
         ops = self.config.bot.ops
         if not ops.enabled or self.config.bot.clock != "wall":
             return
+        from bot.ops.server import OpsServer
+
         server = OpsServer(rt, self, self.metrics, ops, self.supervisor, lambda: self.active_strategies)
         try:
             await server.start()

@@ -10,6 +10,7 @@ everything, final snapshot).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -132,12 +133,23 @@ def run_backtest(
         }
     )
     total = sum(len(d) for d in datasets.values()) if progress else 0
-    run_simulated(lambda: _run(cfg, out_dir, datasets, epoch_ns, total))
-    store = Store(cfg.bot.database_url, cfg.bot.instance_id)
+    # What exists now (modules, config, the data) outlives the run: the collector's full passes
+    # skip it (a run's 7 full collections took 0.74 s of CPU scanning it, 2 M rows, fixed spread);
+    # and it runs 14x less often: the run's own garbage is freed by reference counting, what
+    # survives (orders, held rows) is scanned fewer times (0.36 -> 0.18 s of collections)
+    gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(10_000, 20, 20)
     try:
-        paths = write_report(store, epoch_ns, out_dir)
+        run_simulated(lambda: _run(cfg, out_dir, datasets, epoch_ns, total))
+        store = Store(cfg.bot.database_url, cfg.bot.instance_id)
+        try:
+            paths = write_report(store, epoch_ns, out_dir)
+        finally:
+            store.close()
     finally:
-        store.close()
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()  # collectable again: a sweep or a test may run many backtests in one process
     report = json.loads(paths["json"].read_text())
     return summarize(report, epoch_ns, end_ns)
 

@@ -55,11 +55,22 @@ class FixedClock:
 class _VirtualSelector:
     """Wraps the loop's selector: polls real I/O without blocking, else jumps virtual time."""
 
+    # With callbacks ready (timeout 0) real I/O is polled only every this many passes: always
+    # before virtual time moves, so none is missed, and a system call less on most passes (a
+    # backtest makes ~100,000 of them, ~2 us each)
+    BUSY_POLL_EVERY = 64
+
     def __init__(self, inner: selectors.BaseSelector, loop: VirtualTimeEventLoop) -> None:
         self._inner = inner
         self._loop = loop
+        self._busy = 0
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout == 0:
+            self._busy += 1
+            if self._busy < self.BUSY_POLL_EVERY:
+                return []
+        self._busy = 0
         ready = self._inner.select(0)
         if ready or timeout == 0:
             return ready

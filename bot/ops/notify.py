@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-import aiohttp
-
 from bot.core.clock import NS_PER_S
 from bot.ops.settings import NotifyConfig
 
 if TYPE_CHECKING:
+    import aiohttp  # imported when a sink sends: a bot without sinks (a backtest) never needs it
+
     from bot.ops.metrics import BotMetrics
 
 log = logging.getLogger("mmbot.notify")
@@ -126,6 +126,8 @@ class Sink(Protocol):
 
 
 async def _post_json(http: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    import aiohttp
+
     try:
         async with http.post(url, json=body) as response:
             if response.status >= 300:
@@ -250,6 +252,8 @@ class Notifier:
     def start(self) -> None:
         if not self.sinks or self._task is not None:
             return
+        import aiohttp
+
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.send_timeout_s))
         self._task = asyncio.create_task(self._run(self._http), name="notifier")
 

@@ -17,13 +17,14 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
+from typing import TYPE_CHECKING
 
 from bot.core.supervision import Supervisor
 from bot.ops.metrics import BotMetrics
 from connectors.base import VenueError
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger("mmbot.jobs")
 
@@ -87,6 +88,9 @@ class JobScheduler:
 
     def start(self) -> None:
         if self.backend == "apscheduler":
+            # imported here: a backtest (asyncio backend) never needs it, and it costs 0.1 s to import
+            from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
             self._aps = AsyncIOScheduler(event_loop=asyncio.get_running_loop())
         for spec in self.jobs:
             self._schedule(spec)
@@ -96,6 +100,8 @@ class JobScheduler:
 
     def _schedule(self, spec: JobSpec) -> None:
         if self._aps is not None:
+            from apscheduler.triggers.interval import IntervalTrigger
+
             self._aps.add_job(
                 self._run_once,
                 IntervalTrigger(seconds=spec.interval_s),

@@ -88,8 +88,10 @@ def load_series(store: Store, since_ns: int) -> tuple[dict[str, FillSeries], dic
 
 
 def quote_stats(store: Store, since_ns: int) -> dict[str, dict[str, Any]]:
+    # the four columns counted, not whole rows: a backtest's 10,000 orders as ORM objects cost more
+    columns = select(OrderRow.venue, OrderRow.symbol, OrderRow.filled_lots, OrderRow.state)
     with Session(store.engine) as s:
-        orders = store.mine(select(OrderRow), OrderRow.instance_id)
+        orders = store.mine(columns, OrderRow.instance_id)
         rows = s.exec(orders.where(OrderRow.created_ns >= since_ns)).all()
     out: dict[str, dict[str, Any]] = defaultdict(lambda: {"orders": 0, "filled": 0, "rejected": 0})
     for r in rows:

@@ -74,20 +74,31 @@ def lo_skip_before(exch_ns: int, data: np.ndarray, books: np.ndarray, st: np.nda
 
 
 @njit
-def top_levels(books: np.ndarray, st: np.ndarray, row: int, depth: int, out: np.ndarray) -> int:
-    """The best `depth` non-empty levels of one book row into out[:, (price_ticks, size_lots)]."""
-    best = st[layout.S_BEST + row]
-    if best == 0:
-        return 0
+def top_book(
+    books: np.ndarray, st: np.ndarray, depth: int, lot_ratio: int, out: np.ndarray
+) -> tuple[int, int]:
+    """The local book's best `depth` non-empty levels of each side, best first, sizes in trading
+    lots rounded up: bid prices, bid sizes, ask prices, ask sizes in out[0..3, :n]; returns the
+    number of bid and ask levels. One call and one row per column, so the venue turns them into
+    pairs with a single `tolist` (the snapshot's Python objects cost more than the scan)."""
     base = st[layout.S_BASE]
     width = books.shape[1]
-    step = -1 if row % 2 == 0 else 1
-    i = best - base
-    n = 0
-    while 0 <= i < width and n < depth:
-        if books[row, i] > 0:
-            out[n, 0] = base + i
-            out[n, 1] = books[row, i]
-            n += 1
-        i += step
-    return n
+    n_bids = 0
+    for side in range(2):
+        row = layout.B_LO + side
+        best = st[layout.S_BEST + row]
+        step = -1 if row % 2 == 0 else 1
+        i = best - base
+        n = 0
+        while best != 0 and 0 <= i < width and n < depth:
+            lots = books[row, i]
+            if lots > 0:
+                out[2 * side, n] = base + i
+                out[2 * side + 1, n] = (lots + lot_ratio - 1) // lot_ratio  # finer than a lot: still shown
+                n += 1
+            i += step
+        if side == 0:
+            n_bids = n
+        else:
+            return n_bids, n
+    return n_bids, 0

@@ -30,7 +30,7 @@ from connectors.replay.arrays import (
     ex_advance_stamped,
     lo_advance,
     lo_skip_before,
-    top_levels,
+    top_book,
 )
 from connectors.replay.events import DEPTH, SNAPSHOT, TRADE, EventData
 from connectors.replay.exchange_side import ex_request
@@ -77,7 +77,7 @@ class ReplayExchange:
         self.has_snapshot_rows = bool((data.kind == SNAPSHOT).any())
         self._next_trade_id = 1
         self._next_order_id = 1
-        self._levels = np.zeros((params.book_depth, 2), dtype=np.int64)
+        self._levels = np.zeros((4, params.book_depth), dtype=np.int64)  # top_book's columns
         self.now_ns = 0
         self.book_exch_ns = 0  # exchange time of the book the local side shows
         self.feed_latency_ns = int(data.local_ts_ns[0] - data.exch_ts_ns[0]) if len(data) else 0
@@ -91,8 +91,15 @@ class ReplayExchange:
         if ts_ns > self.now_ns:
             self.now_ns = ts_ns
         s = self.s
-        if s.st[layout.S_EXCUR] >= len(self.data):
+        st = s.st
+        cursor = int(st[layout.S_EXCUR])
+        if cursor >= len(self.data):
             return []
+        if (
+            s.rows[layout.C_EXCH, s.ex_order[cursor]] > self.now_ns
+            and st[layout.S_RESP_HEAD] == st[layout.S_RESP_TAIL]
+        ):
+            return []  # no row made by now and no answer waiting: the jitted call would do nothing
         ex_advance_stamped(
             self.now_ns, s.rows, s.ex_order, s.books, s.st, s.fst, s.oi, s.of, s.act, s.resp, s.fills
         )
@@ -249,24 +256,15 @@ class ReplayExchange:
     def top_of_book(self, depth: int) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
         """The local book's best levels plus our orders resting at the exchange time it shows."""
         own = self._own_levels(self.book_exch_ns)
-        sides = []
-        for row, sign in ((layout.B_LO, 1), (layout.B_LO + 1, -1)):
-            n = top_levels(self.s.books, self.s.st, row, depth, self._levels)
-            top = self._levels[:n]
-            if self.lot_ratio != 1:
-                top = np.column_stack((top[:, 0], -(-top[:, 1] // self.lot_ratio)))
-            pairs: list[tuple[int, int]] = list(map(tuple, top.tolist()))  # best first
-            mine = [(price, lots) for (side, price), lots in own.items() if side == sign]
-            if mine:
-                levels = dict(pairs)
-                inserted = False
-                for price, lots in mine:
-                    inserted = inserted or price not in levels
-                    levels[price] = levels.get(price, 0) + lots
-                # prices are unique: sorting the pairs sorts by price
-                pairs = sorted(levels.items(), reverse=sign > 0)[:depth] if inserted else list(levels.items())
-            sides.append(tuple(pairs))
-        return sides[0], sides[1]
+        if self._levels.shape[1] < depth:
+            self._levels = np.zeros((4, depth), dtype=np.int64)
+        n_bids, n_asks = top_book(self.s.books, self.s.st, depth, self.lot_ratio, self._levels)
+        bid_prices, bid_lots, ask_prices, ask_lots = self._levels.tolist()
+        bids = tuple(zip(bid_prices[:n_bids], bid_lots[:n_bids], strict=True))
+        asks = tuple(zip(ask_prices[:n_asks], ask_lots[:n_asks], strict=True))
+        if own:
+            bids, asks = _with_own(bids, own, 1, depth), _with_own(asks, own, -1, depth)
+        return bids, asks
 
     # ---- internals -------------------------------------------------------------------------
 
@@ -381,3 +379,20 @@ class ReplayExchange:
 
     def _balance_event(self) -> BalanceUpdate:
         return BalanceUpdate(self.venue, self.account.balances(), self.now_ns)
+
+
+def _with_own(
+    pairs: tuple[tuple[int, int], ...], own: dict[tuple[int, int], int], sign: int, depth: int
+) -> tuple[tuple[int, int], ...]:
+    """One side's (price, lots) levels, best first, with our resting lots (`own`, by (side, price))
+    added: a level of ours the book does not show is inserted in price order."""
+    mine = [(price, lots) for (side, price), lots in own.items() if side == sign]
+    if not mine:
+        return pairs
+    levels = dict(pairs)
+    inserted = False
+    for price, lots in mine:
+        inserted = inserted or price not in levels
+        levels[price] = levels.get(price, 0) + lots
+    # prices are unique: sorting the pairs sorts by price
+    return tuple(sorted(levels.items(), reverse=sign > 0)[:depth] if inserted else levels.items())

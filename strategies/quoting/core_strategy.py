@@ -160,7 +160,7 @@ class CoreQuoteStrategy:
                 self._last_fit_ns = now_ns
             self.intensity.intensity(x.fair_price, x.intensity_a, x.intensity_kappa)
         tox = self.toxicity
-        tox.quote_size_lots[:] = np.maximum(self.params.level_size_lots, 1.0)
+        tox.set_quote_sizes(np.maximum(self.params.level_size_lots, 1.0))
         tox.update(x.fair_price, now_ns)
         if self.cfg.toxicity.enabled:
             x.toxicity_bid_bps[:] = tox.toxicity_bps[:, BID]

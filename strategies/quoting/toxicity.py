@@ -35,6 +35,7 @@ FloatArray = npt.NDArray[np.float64]
 LN2 = math.log(2.0)
 BPS = 1e-4
 BID, ASK = 0, 1
+NEVER_NS = 1 << 62
 
 
 class ToxicityMonitor:
@@ -53,15 +54,21 @@ class ToxicityMonitor:
         self.pending = np.zeros((n, k, h), dtype=bool)  # markout at horizon h still to take
         self._head = np.zeros(n, dtype=np.intp)
         self._pending_per_market = np.zeros(n, dtype=np.int64)  # update() skips rows without
+        # No pending markout falls due before this (or it is lower): update() skips the search
+        # until then, which would find nothing (most requotes come between two fills' horizons).
+        self._next_due_ns = NEVER_NS
+        self._first_horizon_ns = int(self.horizons_ns.min()) if h else 0
         # decayed sums of markouts (bps) and fill counts, per (market, side, horizon)
         self.markout_sum = np.zeros((n, 2, h))
         self.markout_weight = np.zeros((n, 2, h))
         self.last_markout_bps = np.full((n, 2, h), np.nan)
-        # decayed signed flow, in our quote sizes
-        self.buy_volume = np.zeros(n)
-        self.sell_volume = np.zeros(n)
-        self.flow_ns = np.zeros(n, dtype=np.int64)
+        # decayed signed flow, in our quote sizes: Python numbers, since every public print updates
+        # one market's (a list item costs a third of a numpy element; the same float64 maths)
+        self._buys = [0.0] * n
+        self._sells = [0.0] * n
+        self._flow_ns = [0] * n
         self.quote_size_lots = np.ones(n)
+        self._quote_sizes = [1.0] * n  # quote_size_lots as of the last set_quote_sizes
         self.burst = np.zeros((n, 2))  # 1 at a burst, relaxing toward 0
         self.toxicity_bps = np.zeros((n, 2))
         self._updated_ns = 0
@@ -79,20 +86,26 @@ class ToxicityMonitor:
         self.fill_price[row, i] = price
         self.fill_side[row, i] = BID if we_bought else ASK
         self.pending[row, i] = True
+        self._next_due_ns = min(self._next_due_ns, ts_ns + self._first_horizon_ns)
 
     def record_trade(self, row: int, buy_aggressor: bool, size_lots: float, ts_ns: int) -> None:
         """A public print: decay the row's flow to ts_ns, then add it (in our quote sizes)."""
-        dt_ns = ts_ns - int(self.flow_ns[row])
+        dt_ns = ts_ns - self._flow_ns[row]
         if dt_ns > 0:
             keep = math.exp(-LN2 * dt_ns * 1e-9 / self.params.imbalance_half_life_s)
-            self.buy_volume[row] *= keep
-            self.sell_volume[row] *= keep
-            self.flow_ns[row] = ts_ns
-        size = size_lots / max(float(self.quote_size_lots[row]), 1e-12)
+            self._buys[row] *= keep
+            self._sells[row] *= keep
+            self._flow_ns[row] = ts_ns
+        size = size_lots / max(self._quote_sizes[row], 1e-12)
         if buy_aggressor:
-            self.buy_volume[row] += size
+            self._buys[row] += size
         else:
-            self.sell_volume[row] += size
+            self._sells[row] += size
+
+    def set_quote_sizes(self, lots: FloatArray) -> None:
+        """Our quote size per market, the unit of the flow (prints after this are counted in it)."""
+        self.quote_size_lots[:] = lots
+        self._quote_sizes = self.quote_size_lots.tolist()
 
     # ---- vectorized update --------------------------------------------------------------------------
 
@@ -108,8 +121,9 @@ class ToxicityMonitor:
         self._take_markouts(fair, now_ns)
         imbalance = self.imbalance(now_ns)
         over = np.abs(imbalance) >= p.burst_imbalance
-        self.burst[over & (imbalance > 0), ASK] = 1.0
-        self.burst[over & (imbalance < 0), BID] = 1.0
+        if over.any():  # rare: one-sided flow this strong
+            self.burst[over & (imbalance > 0), ASK] = 1.0
+            self.burst[over & (imbalance < 0), BID] = 1.0
         mean = self.markout_sum / (self.markout_weight + p.markout_prior_fills)
         tox = p.markout_gain * np.maximum(-mean[:, :, p.control_horizon], 0.0)
         flow = np.maximum(np.abs(imbalance) - p.imbalance_deadband, 0.0) / (1.0 - p.imbalance_deadband)
@@ -120,6 +134,13 @@ class ToxicityMonitor:
         np.minimum(tox, p.max_toxicity_bps, out=self.toxicity_bps)
 
     def _take_markouts(self, fair: FloatArray, now_ns: int) -> None:
+        if now_ns < self._next_due_ns:
+            return  # nothing due yet: the search below would take nothing
+        self._search_markouts(fair, now_ns)
+        due_ns = np.where(self.pending, self.fill_ts[:, :, None] + self.horizons_ns, NEVER_NS)
+        self._next_due_ns = int(due_ns.min()) if due_ns.size else NEVER_NS
+
+    def _search_markouts(self, fair: FloatArray, now_ns: int) -> None:
         rows = np.flatnonzero(self._pending_per_market > 0)
         rows = rows[np.isfinite(fair[rows]) & (fair[rows] > 0)]
         if not rows.size:
@@ -143,6 +164,20 @@ class ToxicityMonitor:
         self.burst[row[picked], side[picked]] = 1.0
 
     # ---- read-only views ----------------------------------------------------------------------------
+
+    @property
+    def buy_volume(self) -> FloatArray:
+        """Decayed buyer-initiated volume per market as of its last print, in our quote sizes."""
+        return np.array(self._buys)
+
+    @property
+    def sell_volume(self) -> FloatArray:
+        return np.array(self._sells)
+
+    @property
+    def flow_ns(self) -> npt.NDArray[np.int64]:
+        """Time of each market's last print (the flow's decay is applied up to it)."""
+        return np.array(self._flow_ns, dtype=np.int64)
 
     def imbalance(self, now_ns: int) -> FloatArray:
         """Signed-volume imbalance per market in (-1, 1), decayed to now_ns."""

@@ -2,6 +2,8 @@
 or through `Store.engine`, sees all that was recorded; the database ends up with the rows an
 immediate store writes, in the same order."""
 
+import sqlite3
+
 import pytest
 from sqlmodel import Session, col, select
 
@@ -121,3 +123,25 @@ def test_the_mid_series_is_held_too(tmp_path):
     assert load_mids(store, 0) == {MARKET.key: [(0, 30000.0)]}
     outside.close()
     store.close()
+
+
+def test_held_rows_reach_the_database_exactly_as_through_sqlalchemy(tmp_path):
+    """The buffer hands its rows to the driver as tuples (bot.kernel.store_buffer._DriverRows):
+    every column of every row as an immediate store writes it through SQLAlchemy, the fills'
+    flags and the mids' floats included, and that path served every statement held."""
+    inserts, plans = {}, {}
+    for durability in ("immediate", "deferred"):
+        path = tmp_path / f"{durability}.sqlite"
+        store = Store(f"sqlite:///{path}", "mm1", durability=durability)
+        record_session(store)
+        state = MarketState([MARKET], [1], [10])
+        recorder = MidSeriesRecorder(store, state, FixedClock(0), {0: 30000.25}.__getitem__)
+        recorder.observe(0, 0)
+        recorder.close()
+        store.close()
+        plans[durability] = dict(store._buffer._plans) if store._buffer is not None else {}
+        with sqlite3.connect(path) as conn:
+            inserts[durability] = [line for line in conn.iterdump() if line.startswith("INSERT")]
+    assert inserts["deferred"] == inserts["immediate"]
+    assert any(line.startswith('INSERT INTO "mid_series"') for line in inserts["deferred"])
+    assert len(plans["deferred"]) == 5 and None not in plans["deferred"].values()

@@ -57,7 +57,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_cancel_all(args: argparse.Namespace) -> int:
     """Through the running bot's ops endpoint when it runs; else offline, on live venues only."""
-    from bot.app.lifecycle import cancel_all_offline, live_venues, paper_venues
+    from bot.app.offline import cancel_all_offline, live_venues, paper_venues
     from bot.ops.client import OpsRefused, cancel_all_through_ops
     from bot.ops.logs import setup_logging
 

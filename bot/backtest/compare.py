@@ -4,9 +4,12 @@ or paper session whose recording it replayed.
 Both sides are read the same way, from their stores, over the recording's span only (its first to
 last row, local time): each market's fills and stored mids through the report's own loader and
 analytics (bot/reports), so a figure here is the one `mmbot report` would give for that span.
-Per market and in total: fill count, traded volume, net PnL (marked to the side's own last mid),
-the 1-minute markout; then the same by UTC hour, and how far the two fill sequences agree one for
-one (side, price, size, maker, fee and the order id, in exchange-time order). Differences are
+Per market and in total: fill count, traded volume, net PnL, the 1-minute markout, both sides
+valued against the same mids (the backtest's: the recording as it replayed it; the session's only
+for a market the backtest stored none of), so a difference is the trading's, not the moment each
+side happened to store its last mid; then the same by UTC hour, and how far the two fill
+sequences agree one for one (side, price, size, maker, fee and the order id, in exchange-time
+order). Differences are
 backtest minus session.
 
 Markets are paired through the recording: its meta names the session's venue and symbol, and the
@@ -206,6 +209,7 @@ def compare(session_store: Store, backtest_store: Store, span: Span) -> dict[str
     """The comparison report (JSON-able): per market and total figures, per-hour, fill sequence."""
     session = load_side(session_store, span, span.markets)
     backtest = load_side(backtest_store, span, {k: k for k in span.markets})
+    session.mids.update(backtest.mids)  # one mark for both sides
     markets: dict[str, Any] = {}
     rows_s: list[FillRow] = []
     rows_b: list[FillRow] = []

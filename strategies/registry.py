@@ -35,11 +35,13 @@ from strategies.xvenue.xemm import XemmParams, XemmStrategy
 
 @dataclass(frozen=True, slots=True)
 class BuildInputs:
-    """What a builder may read: the engine's markets, each market's sizes, the time of the build."""
+    """What a builder may read: the engine's markets, each market's sizes, the time of the build,
+    and whether anything reads the strategies' diagnostics (`quote_diagnostics`, for /metrics)."""
 
     state: MarketState
     sizes_of: Callable[[Market], tuple[float, float]]  # (order size, max position) in base units
     now_ns: int
+    diagnostics_read: bool = True
 
 
 # A quoting kind's params are also its controls: its builder returns (model, params).
@@ -66,12 +68,15 @@ def _core_quote(name: str, params: QuoteConfig, at: BuildInputs) -> Quoting:
     slots = market_slots(at.state, params.markets)
     markets = [at.state.markets[int(s)] for s in slots]
     sizes = [at.sizes_of(m) for m in markets]
-    return CoreQuoteStrategy(name, params, slots, markets, sizes, at.now_ns, at.state), params
+    strategy = CoreQuoteStrategy(
+        name, params, slots, markets, sizes, at.now_ns, at.state, diagnostics_read=at.diagnostics_read
+    )
+    return strategy, params
 
 
 def _multi_venue(name: str, params: MultiVenueParams, at: BuildInputs) -> Quoting:
     slots = market_slots(at.state, params.markets)
-    return MultiVenueStrategy(name, params, slots, at.state, at.now_ns), params
+    return MultiVenueStrategy(name, params, slots, at.state, at.now_ns, at.diagnostics_read), params
 
 
 def _xemm(name: str, params: XemmParams, at: BuildInputs) -> ActiveStrategy:

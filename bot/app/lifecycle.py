@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from bot.app.active_runner import ActiveRunner
 from bot.app.config import AppConfig
 from bot.app.instance_lock import InstanceLock, acquire_instance_lock
-from bot.app.ops_port import OpsPortTaken, check_ops_port
+from bot.app.ops_port import OpsPortTaken, check_ops_port, ops_endpoint_runs
 from bot.app.pools import SimPools
 from bot.app.reload import ConfigWatcher
 from bot.app.startup import assemble_runtime, reconcile_at_start
@@ -198,9 +198,9 @@ class Bot:
             await self.supervisor.cancel("engine")
 
     async def _start_ops_server(self, rt: Runtime) -> None:
-        """The ops endpoint runs on the wall clock only (a simulated run has no operator)."""
+        """The ops endpoint, where one runs (`ops_endpoint_runs`: never on the simulated clock)."""
         ops = self.config.bot.ops
-        if not ops.enabled or self.config.bot.clock != "wall":
+        if not ops_endpoint_runs(ops, self.config.bot.clock):
             return
         from bot.ops.server import OpsServer
 

@@ -22,6 +22,12 @@ class OpsPortTaken(StartupError):
         super().__init__(ExitCode.OPS_PORT_TAKEN, [message])
 
 
+def ops_endpoint_runs(ops: OpsConfig, clock: str) -> bool:
+    """Whether the bot serves its ops endpoint (/metrics among it): configured, and on the wall
+    clock only (a simulated run, e.g. a backtest, has no operator)."""
+    return ops.enabled and clock == "wall"
+
+
 def ops_port_problem(ops: OpsConfig) -> str | None:
     """Why the ops endpoint could not bind its address now, or None when it can (or is off)."""
     if not ops.enabled or ops.port == 0:

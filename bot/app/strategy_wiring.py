@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bot.app.active_runner import ActiveRunner, OwningStrategy
 from bot.app.config import AppConfig
+from bot.app.ops_port import ops_endpoint_runs
 from bot.app.strategy_markets import owned_markets
 from bot.core.domain import Market
 from bot.kernel.engine import Engine
@@ -38,8 +39,12 @@ def market_sizes(config: AppConfig) -> Callable[[Market], tuple[float, float]]:
 def build_strategies(
     config: AppConfig, state: MarketState, now_ns: int, only: Collection[str] | None = None
 ) -> BuiltStrategies:
-    """Every strategy of `config` (or those named in `only`), in config order."""
-    inputs = BuildInputs(state, market_sizes(config), now_ns)
+    """Every strategy of `config` (or those named in `only`), in config order.
+
+    Their diagnostics are read only through the ops endpoint's /metrics: without one (a backtest)
+    a strategy may skip what only feeds them."""
+    read = ops_endpoint_runs(config.bot.ops, config.bot.clock)
+    inputs = BuildInputs(state, market_sizes(config), now_ns, diagnostics_read=read)
     quoting: list[Quoting] = []
     active: dict[str, OwningStrategy] = {}
     for name, params in config.strategies.items():

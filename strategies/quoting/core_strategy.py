@@ -57,11 +57,15 @@ class CoreQuoteStrategy:
         sizes: Sequence[tuple[float, float]],
         now_ns: int,
         state: MarketState | None = None,
+        *,
+        diagnostics_read: bool = True,
     ) -> None:
         """`sizes`: (order size, max position) in base units per market, in slot order.
 
         `state`: the engine's arrays, read on book events to sample the fair price on the clock;
-        without it (or with `sample_interval_s = None`) volatility is sampled at requotes."""
+        without it (or with `sample_interval_s = None`) volatility is sampled at requotes.
+        `diagnostics_read`: whether anything reads `quote_diagnostics` (the ops endpoint's
+        /metrics); with toxicity off and no reader, the monitor is not fed (same quotes)."""
         self.name = name
         self.cfg = cfg
         self.slots = slots
@@ -79,6 +83,9 @@ class CoreQuoteStrategy:
         self._orders_of: Callable[[int], list[Order]] | None = None
         self._exposure_ns = 0  # the last exposure sample (0: none yet)
         self.toxicity = ToxicityMonitor(n, cfg.toxicity)
+        # Disabled, the monitor's state reaches only the diagnostics: a backtest has no reader and
+        # would spend ~1 s of 2 M rows updating it at every quote and public print.
+        self.tracks_toxicity = cfg.toxicity.enabled or diagnostics_read
         self.sample_interval_ns = 0  # 0: volatility sampled at requotes
         self._next_sample_ns = 0
         if isinstance(cfg, EstimatedParams):  # AS, GLFT: volatility and intensity estimated
@@ -159,6 +166,8 @@ class CoreQuoteStrategy:
                     )
                 self._last_fit_ns = now_ns
             self.intensity.intensity(x.fair_price, x.intensity_a, x.intensity_kappa)
+        if not self.tracks_toxicity:
+            return
         tox = self.toxicity
         tox.set_quote_sizes(np.maximum(self.params.level_size_lots, 1.0))
         tox.update(x.fair_price, now_ns)
@@ -169,15 +178,15 @@ class CoreQuoteStrategy:
     def quote_diagnostics(self) -> dict[str, npt.NDArray[np.float64]]:
         """Read-only model inputs per market row, for /metrics (`bot.ops.metrics.QuoteDiagnostics`)."""
         x, tox = self.inputs, self.toxicity
-        out: dict[str, npt.NDArray[np.float64]] = {
-            "toxicity_bid_bps": tox.toxicity_bps[:, BID],
-            "toxicity_ask_bps": tox.toxicity_bps[:, ASK],
-            "flow_imbalance": tox.imbalance(self._last_quote_ns),
-        }
-        markouts = tox.mean_markout_bps()
-        for h, seconds in enumerate(self.cfg.toxicity.markout_horizons_s):
-            for side, name in ((BID, "bid"), (ASK, "ask")):
-                out[f"markout_{name}_{seconds:g}s_bps"] = markouts[:, side, h]
+        out: dict[str, npt.NDArray[np.float64]] = {}
+        if self.tracks_toxicity:  # an unfed monitor's zeros would read as measured
+            out["toxicity_bid_bps"] = tox.toxicity_bps[:, BID]
+            out["toxicity_ask_bps"] = tox.toxicity_bps[:, ASK]
+            out["flow_imbalance"] = tox.imbalance(self._last_quote_ns)
+            markouts = tox.mean_markout_bps()
+            for h, seconds in enumerate(self.cfg.toxicity.markout_horizons_s):
+                for side, name in ((BID, "bid"), (ASK, "ask")):
+                    out[f"markout_{name}_{seconds:g}s_bps"] = markouts[:, side, h]
         if self.intensity is not None:
             out["intensity_a_per_s"] = self.intensity.a_per_s
             out["intensity_kappa_per_bps"] = self.intensity.kappa_per_bps
@@ -250,13 +259,15 @@ class CoreQuoteStrategy:
                 self.intensity.record_trade(
                     row, buy, price, event.size_lots, float(self.inputs.fair_price[row]), event.exchange_ts_ns
                 )
-            self.toxicity.record_trade(row, buy, event.size_lots, event.local_ts_ns)
+            if self.tracks_toxicity:
+                self.toxicity.record_trade(row, buy, event.size_lots, event.local_ts_ns)
         elif isinstance(event, FillEvent):
             fill = event.fill
             row = self._row_of.get((fill.venue, fill.symbol))
             if row is not None:
                 price = fill.price_ticks * float(self.params.tick_size[row])
-                self.toxicity.record_fill(row, fill.side is Side.BUY, price, event.local_ts_ns)
+                if self.tracks_toxicity:
+                    self.toxicity.record_fill(row, fill.side is Side.BUY, price, event.local_ts_ns)
                 if self.own_fills is not None and fill.is_maker:
                     self._record_own_fill(row, fill.side is Side.BUY, price, fill.size_lots)
 

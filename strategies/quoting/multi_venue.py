@@ -193,7 +193,13 @@ class MultiVenueStrategy:
     """Quoting strategy kind "multi_venue_mm" (driven by the engine like fixed_spread)."""
 
     def __init__(
-        self, name: str, params: MultiVenueParams, slots: IntArray, state: MarketState, now_ns: int = 0
+        self,
+        name: str,
+        params: MultiVenueParams,
+        slots: IntArray,
+        state: MarketState,
+        now_ns: int = 0,
+        diagnostics_read: bool = True,
     ) -> None:
         self.name = name
         self.params = params
@@ -233,7 +239,9 @@ class MultiVenueStrategy:
         self.stp_groups = [
             [int(s) for s in np.asarray(slots)[self.row_of_slot == i]] for i in range(len(instruments))
         ]
-        self.core = CoreQuoteStrategy(name, params.core_config(), slots, quoted, sizes, now_ns, state)
+        self.core = CoreQuoteStrategy(
+            name, params.core_config(), slots, quoted, sizes, now_ns, state, diagnostics_read=diagnostics_read
+        )
 
     def total_inventory_base(self, state: MarketState) -> tuple[FloatArray, FloatArray]:
         """Per instrument: Σ position and Σ position limit over all its venues, in base units."""

@@ -62,9 +62,11 @@ def test_ring_buffer_keeps_the_latest_fills_only() -> None:
 MARKET = Market("sim", "BTC/USDT", "BTC", "USDT", Decimal("0.01"), Decimal(1))
 
 
-def _strategy(enabled: bool) -> CoreQuoteStrategy:
+def _strategy(enabled: bool, diagnostics_read: bool = True) -> CoreQuoteStrategy:
     cfg = FixedSpreadParams(markets=["sim:BTC/USDT"], half_spread_bps=5.0, toxicity={"enabled": enabled})
-    return CoreQuoteStrategy("mm", cfg, np.array([0]), [MARKET], [(1.0, 10.0)], T0)
+    return CoreQuoteStrategy(
+        "mm", cfg, np.array([0]), [MARKET], [(1.0, 10.0)], T0, diagnostics_read=diagnostics_read
+    )
 
 
 def _quote(strategy: CoreQuoteStrategy, fair: float, ts_ns: int) -> tuple[int, int]:
@@ -114,3 +116,19 @@ def test_toxicity_control_off_measures_but_does_not_move_quotes() -> None:
     assert mm.toxicity.toxicity_bps[0, BID] > 20.0  # still measured, for /metrics
     names = set(mm.quote_diagnostics())
     assert {"toxicity_bid_bps", "toxicity_ask_bps", "flow_imbalance", "markout_bid_1s_bps"} <= names
+
+
+def test_with_the_control_off_and_no_diagnostics_reader_the_monitor_is_not_fed_and_quotes_are_the_same() -> (
+    None
+):
+    fed, unfed = _strategy(enabled=False), _strategy(enabled=False, diagnostics_read=False)
+    for mm in (fed, unfed):
+        _quote(mm, 100.0, T0)
+        _informed_sell_burst(mm, T0 + NS // 10)
+    for second in (2, 12, 30):  # past the fill's 1 s and 10 s markouts
+        assert _quote(unfed, 99.90, T0 + second * NS // 10) == _quote(fed, 99.90, T0 + second * NS // 10)
+    assert fed.toxicity.toxicity_bps[0, BID] > 0.0 and fed.toxicity.pending[0].any()
+    assert not unfed.toxicity.pending.any() and unfed.toxicity.buy_volume.tolist() == [0.0]
+    assert not unfed.toxicity.toxicity_bps.any() and unfed.toxicity.sell_volume.tolist() == [0.0]
+    assert "toxicity_bid_bps" not in unfed.quote_diagnostics()  # no unfed zeros passed off as measured
+    assert _strategy(enabled=True, diagnostics_read=False).tracks_toxicity  # the control needs it

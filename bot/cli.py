@@ -119,6 +119,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         from bot.backtest.runner import run_backtest
         from bot.ops.logs import setup_logging
         from connectors.replay.events import EventFileError
+        from connectors.replay.recorded_latency import SessionTimingError
 
         path = Path(args.config)
         config = load_config(path)
@@ -137,6 +138,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         summary = run_backtest(config, config_dir, Path(args.out), data, str(path), progress=progress)
     except EventFileError as exc:
         print(f"--data: {exc}", file=sys.stderr)
+        return 2
+    except SessionTimingError as exc:  # a file that is there but not a session's timing
+        print(str(exc), file=sys.stderr)
         return 2
     print(json.dumps(summary.to_dict(), indent=2))
     print(f"report: {Path(args.out) / 'report.md'}")

@@ -90,7 +90,10 @@ def backtest_config(
             raise ConfigError(source, [f"venues.{name}.data: no such file {path}"])
         update = {"data": str(path)}
         if params.session_timing is not None:  # relative to the config, as the data is
-            update["session_timing"] = str((config_dir / params.session_timing).resolve())
+            timing = (config_dir / params.session_timing).resolve()
+            if not timing.is_file():
+                raise ConfigError(source, [f"venues.{name}.session_timing: no such file {timing}"])
+            update["session_timing"] = str(timing)
         venues[name] = params.model_copy(update=update)
     bot = config.bot.model_copy(
         update={

@@ -74,13 +74,26 @@ def test_backtest_cli_names_the_problem(tmp_path):
     (tmp_path / "bt.toml").write_text(CONFIG)
     (tmp_path / "bad.npz").write_bytes(b"not an npz")
     (tmp_path / "mock.toml").write_text(CONFIG.replace('kind = "replay"', 'kind = "mock"'))
+    for name, timing in (("no_timing", "missing.timing.json"), ("bad_timing", "other.json")):
+        timed = CONFIG.replace('kind = "replay"', f'kind = "replay"\nsession_timing = "{timing}"')
+        (tmp_path / f"{name}.toml").write_text(timed)
+    (tmp_path / "other.json").write_text('{"format": "something else"}\n')
     runs = [  # each its own --out: they run side by side
         ("backtest", "--config", "bt.toml", "--out", "o1"),
         ("backtest", "--config", "bt.toml", "--data", "bad.npz", "--out", "o2"),
         ("backtest", "--config", "mock.toml", "--out", "o3"),
+        ("backtest", "--config", "no_timing.toml", "--data", "bad.npz", "--out", "o4"),
+        ("backtest", "--config", "bad_timing.toml", "--data", "syn.npz", "--out", "o5"),
     ]
+    save_events(tmp_path / "syn.npz", generate(SyntheticParams(rows=1_000, seed=5, symbol="BTC/USDT")))
     with ThreadPoolExecutor(len(runs)) as pool:  # all at once: each spends seconds importing
-        no_file, bad_file, mock = pool.map(lambda args: mmbot(*args, cwd=tmp_path), runs)
+        no_file, bad_file, mock, no_timing, bad_timing = pool.map(
+            lambda args: mmbot(*args, cwd=tmp_path), runs
+        )
     assert no_file.returncode == 2 and "venues.rp.data: no such file" in no_file.stderr
     assert bad_file.returncode == 2 and "bad.npz: cannot read an .npz event file" in bad_file.stderr
     assert mock.returncode == 2 and "venues.rp" in mock.stderr
+    assert no_timing.returncode == 2 and "venues.rp.session_timing: no such file" in no_timing.stderr
+    assert bad_timing.returncode == 2, bad_timing.stderr
+    assert "session_timing:" in bad_timing.stderr and "is not a session timing file" in bad_timing.stderr
+    assert "Traceback" not in no_timing.stderr + bad_timing.stderr

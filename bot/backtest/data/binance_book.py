@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bot.backtest.data.json_bytes import key_value, skip_ws, string_end
 from connectors.replay.events import ASK, BID, DEPTH, TRADE
 from connectors.replay.jit import njit
 
@@ -88,26 +89,17 @@ def judge(keys: np.ndarray, st: np.ndarray) -> None:
 
 
 @njit
-def _skip_ws(buf: np.ndarray, pos: int, end: int) -> int:
-    while pos < end and buf[pos] in (32, 9, 10, 13):
-        pos += 1
-    return pos
-
-
-@njit
 def _key(buf: np.ndarray, pos: int, end: int, name: int) -> int:
-    """Where the value of the one-letter key `name` starts, or -1: a string token `"x"` followed
-    by a colon (a value is followed by `,` `}` or `]`, never a colon)."""
+    """Where the value of the one-letter key `name` starts, or -1."""
     while pos < end:
         if buf[pos] != 34:
             pos += 1
             continue
-        close = pos + 1
-        while close < end and buf[close] != 34:
-            close += 2 if buf[close] == 92 else 1  # a backslash escapes the next byte
-        after = _skip_ws(buf, close + 1, end)
-        if close == pos + 2 and buf[pos + 1] == name and after < end and buf[after] == 58:
-            return _skip_ws(buf, after + 1, end)
+        close = string_end(buf, pos, end)
+        if close == pos + 2 and buf[pos + 1] == name:
+            value = key_value(buf, close, end)
+            if value >= 0:
+                return value
         pos = close + 1
     return -1
 
@@ -115,7 +107,7 @@ def _key(buf: np.ndarray, pos: int, end: int, name: int) -> int:
 @njit
 def _decimal(buf: np.ndarray, pos: int, end: int) -> tuple[int, int, bool]:
     """A decimal (quoted or not) as an exact integer of 1e-8: (position after it, value, ok)."""
-    pos = _skip_ws(buf, pos, end)
+    pos = skip_ws(buf, pos, end)
     quoted = pos < end and buf[pos] == 34
     pos += 1 if quoted else 0
     value = 0
@@ -153,25 +145,25 @@ def _levels(
     """Apply one side's `[[price, size], ...]`; returns (rows written so far, ok)."""
     if buf[pos] != 91:  # [
         return n, False
-    pos = _skip_ws(buf, pos + 1, end)
+    pos = skip_ws(buf, pos + 1, end)
     while pos < end and buf[pos] != 93:  # ]
         if buf[pos] != 91:
             return n, False
         pos, price, ok = _decimal(buf, pos + 1, end)
-        pos = _skip_ws(buf, pos, end)
+        pos = skip_ws(buf, pos, end)
         if not ok or pos >= end or buf[pos] != 44:
             return n, False
         pos, size, ok = _decimal(buf, pos + 1, end)
-        pos = _skip_ws(buf, pos, end)
+        pos = skip_ws(buf, pos, end)
         if not ok or pos >= end or buf[pos] != 93:
             return n, False
         if _set(keys, vals, st, r, price, size):
             out[0, n], out[1, n], out[2, n] = DEPTH, BID if r == 0 else ASK, exch
             out[3, n], out[4, n], out[5, n] = at, price, size
             n += 1
-        pos = _skip_ws(buf, pos + 1, end)
+        pos = skip_ws(buf, pos + 1, end)
         if pos < end and buf[pos] == 44:
-            pos = _skip_ws(buf, pos + 1, end)
+            pos = skip_ws(buf, pos + 1, end)
     return n, pos < end
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.backtest.data.json_bytes import key_value, string_end
 from connectors.replay.jit import njit
 
 OTHER, DIFF, TRADE_MSG, SNAPSHOT_MSG, MALFORMED, MISSING = 0, 1, 2, 3, -1, -2
@@ -102,16 +103,9 @@ def _header(buf: np.ndarray, lo: int, end: int, h: np.ndarray) -> None:
         if buf[pos] != 34:
             pos += 1
             continue
-        close = pos + 1
-        while close < end and buf[close] != 34:
-            close += 2 if buf[close] == 92 else 1  # a backslash escapes the next byte
-        v = close + 1
-        while v < end and buf[v] in (32, 9):
-            v += 1
-        if v < end and buf[v] == 58:  # a key (a value is followed by , } or ])
-            v += 1
-            while v < end and buf[v] in (32, 9):
-                v += 1
+        close = string_end(buf, pos, end)
+        v = key_value(buf, close, end)
+        if v >= 0:
             n, c = close - pos - 1, buf[pos + 1]
             if n == 1:
                 event = _one_letter(buf, c, v, end, h, event)

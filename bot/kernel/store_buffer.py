@@ -82,7 +82,8 @@ class _DriverRows:
 
     def __init__(self, sql: str, names: list[str], fill: list[tuple[int, Any]], processors: dict[int, Any]):
         self.sql = sql
-        self._row_names = [name for k, name in enumerate(names) if k not in dict(fill)]
+        filled = {k for k, _ in fill}
+        self._row_names = [name for k, name in enumerate(names) if k not in filled]
         self._fill = fill  # (position, value) of parameters the row does not give: column defaults
         self._processors = processors  # position -> bind processor
 

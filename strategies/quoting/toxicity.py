@@ -67,8 +67,7 @@ class ToxicityMonitor:
         self._buys = [0.0] * n
         self._sells = [0.0] * n
         self._flow_ns = [0] * n
-        self.quote_size_lots = np.ones(n)
-        self._quote_sizes = [1.0] * n  # quote_size_lots as of the last set_quote_sizes
+        self._quote_sizes = [1.0] * n  # our quote size per market, lots (set_quote_sizes)
         self.burst = np.zeros((n, 2))  # 1 at a burst, relaxing toward 0
         self.toxicity_bps = np.zeros((n, 2))
         self._updated_ns = 0
@@ -104,8 +103,7 @@ class ToxicityMonitor:
 
     def set_quote_sizes(self, lots: FloatArray) -> None:
         """Our quote size per market, the unit of the flow (prints after this are counted in it)."""
-        self.quote_size_lots[:] = lots
-        self._quote_sizes = self.quote_size_lots.tolist()
+        self._quote_sizes = np.asarray(lots, dtype=np.float64).tolist()
 
     # ---- vectorized update --------------------------------------------------------------------------
 

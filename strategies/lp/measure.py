@@ -223,13 +223,8 @@ class PoolMeter:
         half = capital / 2.0
         # (a price fall left the position all token0: half of it is sold)
         excess = Excess(True, half / fair, half) if fair > 0 else Excess(True, 0.0, 0.0)
-        costs = await self.swaps.route_costs(excess, fair)
-        if costs.pool_token1 > 0.0 and pool_price > 0.0:
-            quote = await self.pool.quote_exact_input(True, int(excess.amount_in * 10.0**self.d0))
-            out = self.swaps.value_out_token1(True, quote.amount_out, fair)
-            at_lag = out * fair * (1.0 + self.pool.fee_pips / 1e6) / pool_price
-            pool_cost = max(half - at_lag, 0.0) + self.ledger.gas_token1(quote.gas_cost_wei, fair)
-            costs = dataclasses.replace(costs, pool_token1=pool_cost)
+        at_lag = fair * (1.0 + self.pool.fee_pips / 1e6) / pool_price if pool_price > 0.0 else 1.0
+        costs = await self.swaps.route_costs(excess, fair, pool_out_scale=at_lag)
         return costs.cost(self.params.excess_swap_venue)
 
     async def view(

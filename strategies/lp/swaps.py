@@ -56,18 +56,21 @@ class ExcessSwaps:
         value_in = self.value_out_token1(not zero_for_one, raw_in, fair)
         return value_in - self.value_out_token1(zero_for_one, raw_out, fair)
 
-    async def _pool_swap_cost(self, excess: Excess, fair: float) -> float:
-        """The pool's exact multi-tick output for the excess vs fair (fee + impact) + swap gas."""
+    async def _pool_swap_cost(self, excess: Excess, fair: float, out_scale: float) -> float:
+        """The pool's exact multi-tick output for the excess (× `out_scale`) vs fair (fee + impact)
+        + swap gas."""
         quote = await self.pool.quote_exact_input(excess.zero_for_one, self._raw_in(excess))
-        value_out = self.value_out_token1(excess.zero_for_one, quote.amount_out, fair)
+        value_out = self.value_out_token1(excess.zero_for_one, quote.amount_out, fair) * out_scale
         # A pool lagging fair can quote better than fair: never count that as negative cost.
         return max(excess.value_token1 - value_out, 0.0) + self.ledger.gas_token1(quote.gas_cost_wei, fair)
 
-    async def route_costs(self, excess: Excess, fair: float) -> RouteCosts:
-        """Both routes' cost for the excess (none below `min_swap_token1`: no swap at all)."""
+    async def route_costs(self, excess: Excess, fair: float, pool_out_scale: float = 1.0) -> RouteCosts:
+        """Both routes' cost for the excess (none below `min_swap_token1`: no swap at all).
+        `pool_out_scale`: the pool's quoted output valued that much higher, for a swap expected to
+        fill from a better price than the pool's now (a recentre's: `PoolMeter`)."""
         if excess.value_token1 < self.params.min_swap_token1:
             return RouteCosts(0.0, 0.0 if self.cex is not None else math.inf, excess.value_token1)
-        pool_cost = await self._pool_swap_cost(excess, fair)
+        pool_cost = await self._pool_swap_cost(excess, fair, pool_out_scale)
         cex_cost = math.inf if self.cex is None else self.cex.quote(excess, fair).cost_token1
         return RouteCosts(pool_cost, cex_cost, excess.value_token1)
 

@@ -29,12 +29,14 @@ from bot.core.events import (
 )
 from bot.kernel.controls import QuotingControls
 from bot.kernel.market_state import MarketState, others_level
-from bot.kernel.order_diff import RefreshPolicy, diff_orders
+from bot.kernel.order_diff import RefreshPolicy
 from bot.kernel.order_manager import OrderManager
+from bot.kernel.order_sync import requote_market
 from bot.kernel.session_rounds import ROUND, SessionRounds
 from bot.kernel.strategy import EventHook, LiveOrdersReader, QuoteStrategy, SelfTradeGroups
 from bot.kernel.targets import QuoteTargets
 from bot.kernel.wakeup import Wakeup
+from connectors.base import RateLimited
 
 log = logging.getLogger("mmbot.engine")
 
@@ -368,6 +370,8 @@ class Engine:
     async def _sync(self, slot: int, wanted: QuoteTargets, policy: RefreshPolicy) -> None:
         try:
             await requote_market(self.orders, slot, wanted, policy, await self.rounds.sync_start(slot))
+        except RateLimited as exc:  # after the venue adapter's own retries: the next round tries again
+            log.warning("order sync for %s rate limited: %s", self.state.markets[slot].key, exc)
         except Exception:
             log.exception("order sync failed for %s", self.state.markets[slot].key)
         finally:
@@ -388,13 +392,3 @@ class Engine:
         self._wake.set()
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-
-async def requote_market(
-    orders: OrderManager, slot: int, targets: QuoteTargets, policy: RefreshPolicy, now_ns: int
-) -> None:
-    """Move one market's live orders to its one-market `targets`: the order diff's cancels and
-    new quotes go out together through the order manager's `submit`."""
-    quotes = [o for o in orders.orders_of(slot) if not o.request.immediate_or_cancel]  # not a hedge
-    diff = diff_orders(quotes, targets, policy, now_ns)
-    await orders.submit(slot, diff.place, cancel=diff.cancel)

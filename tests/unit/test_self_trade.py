@@ -7,11 +7,11 @@ import pytest
 
 from bot.core.clock import LoopClock, run_simulated
 from bot.core.domain import Market, Order, OrderState, Side
-from bot.kernel.engine import requote_market
 from bot.kernel.market_state import MarketState
 from bot.kernel.new_order import NewOrder, TimeInForce
 from bot.kernel.order_diff import RefreshPolicy
 from bot.kernel.order_manager import OrderManager
+from bot.kernel.order_sync import requote_market
 from bot.kernel.risk import RiskLimits
 from bot.kernel.self_trade import TAKER_WAIT_S, SelfTradeGuard, clear_limit, in_the_way, reaches
 from bot.kernel.store import Store

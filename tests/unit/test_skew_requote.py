@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 from bot.core.clock import FixedClock
 from bot.core.domain import Order, Side
 from bot.kernel.controls import QuotingControls
-from bot.kernel.engine import QuotingStrategy, requote_market
+from bot.kernel.engine import QuotingStrategy
 from bot.kernel.market_state import MarketState
 from bot.kernel.new_order import NewOrder
 from bot.kernel.order_diff import RefreshPolicy, diff_orders, effective_tolerance_ticks
 from bot.kernel.order_manager import OrderManager
+from bot.kernel.order_sync import requote_market
 from bot.kernel.risk import RiskLimits
 from bot.kernel.store import Store
 from bot.kernel.targets import QuoteTargets

@@ -14,10 +14,11 @@ the log-likelihood of binned data is concave in kappa, its derivative
 
     sum_j c_j (w_j / (e^(kappa w_j) - 1) - a_j)          (w_j = b_j - a_j; open bin: -a_j)
 
-falls strictly with kappa, so bisection on log kappa finds the unique maximum; then A = the taker
-rate per side at depth 0 = sum_j c_j / (2 T). Counts and the observed time T decay with
-`half_life_s`. Each taker weighs min(its size / our quote size, 1): a small taker only partly fills
-our quote. Until a market has `min_takers` (decayed, weighted) it answers the fallbacks.
+falls strictly with kappa, so a bracketed root search on log kappa (`roots.falling_root`) finds the
+unique maximum; then A = the taker rate per side at depth 0 = sum_j c_j / (2 T). Counts and the
+observed time T decay with `half_life_s`. Each taker weighs min(its size / our quote size, 1): a
+small taker only partly fills our quote. Until a market has `min_takers` (decayed, weighted) it
+answers the fallbacks.
 
 Prints arrive one at a time (`record_trade`, O(1)); they are kept in a bounded buffer and binned
 vectorized at `fit` (or when the buffer fills).
@@ -29,6 +30,8 @@ import math
 
 import numpy as np
 import numpy.typing as npt
+
+from strategies.quoting.roots import falling_root
 
 FloatArray = npt.NDArray[np.float64]
 LN2 = math.log(2.0)
@@ -49,7 +52,6 @@ class TapeIntensity:
         fallback_kappa_per_bps: float | npt.ArrayLike,
         kappa_bounds_per_bps: tuple[float, float] = (1e-3, 1e2),
         buffer_size: int = 4096,
-        bisection_steps: int = 50,
     ) -> None:
         edges = np.asarray(depth_edges_bps, dtype=np.float64)
         if edges.ndim != 1 or edges.size < 2 or edges[0] != 0 or not (np.diff(edges) > 0).all():
@@ -70,7 +72,6 @@ class TapeIntensity:
             np.asarray(fallback_kappa_per_bps, dtype=np.float64), (n,)
         ).copy()
         self.log_kappa_bounds = (math.log(lo), math.log(hi))
-        self.bisection_steps = bisection_steps
         self.counts = np.zeros((n, edges.size))  # decayed, size-weighted takers per depth bin
         self.observed_s = np.zeros(n)  # decayed seconds of tape watched
         self.since_ns = np.zeros(n, dtype=np.int64)  # 0: not watched yet
@@ -155,21 +156,30 @@ class TapeIntensity:
         self.a_per_s = np.where(self.warm & np.isfinite(a) & (a > 0), a, self.fallback_a)
 
     def _kappa_mle(self) -> FloatArray:
-        """Root of the binned exponential score, by bisection on log kappa (vectorized)."""
-        c, a, w = self.counts, self.lower_bps, self.width_bps
-        closed = np.isfinite(w)
-        lo = np.full(self.n_markets, self.log_kappa_bounds[0])
-        hi = np.full(self.n_markets, self.log_kappa_bounds[1])
-        for _ in range(self.bisection_steps):
-            mid = 0.5 * (lo + hi)
-            kappa = np.exp(mid)[:, None]
-            with np.errstate(over="ignore"):
-                tail = np.where(closed, w / np.expm1(kappa * np.where(closed, w, 1.0)), 0.0)
-            score = (c * (tail - a)).sum(axis=1)
-            rising = score > 0  # the maximum lies at a larger kappa
-            lo = np.where(rising, mid, lo)
-            hi = np.where(rising, hi, mid)
-        return np.exp(0.5 * (lo + hi))
+        """Root of the binned exponential score in log kappa (`roots.falling_root`), for the
+        warm markets (the others answer their fallback; their kappa is the lower bound)."""
+        kappa = np.full(self.n_markets, math.exp(self.log_kappa_bounds[0]))
+        rows = np.flatnonzero(self.warm)
+        if rows.size == 0:
+            return kappa
+        counts = self.counts[rows]
+        lower, width = self.lower_bps, self.width_bps[:-1]  # the last bin is open-ended
+
+        def score_and_slope(log_kappa: FloatArray) -> tuple[FloatArray, FloatArray]:
+            k = np.exp(log_kappa)[:, None]
+            with np.errstate(over="ignore", divide="ignore"):
+                u = np.expm1(k * width)
+                tail = np.zeros_like(counts)  # the open bin's term: 0
+                np.divide(width, u, out=tail[:, :-1])
+                # d tail / d kappa = -tail * width * (1 + 1/u): finite as u -> inf (tail -> 0)
+                slope = -(counts[:, :-1] * tail[:, :-1] * (width * (1.0 + 1.0 / u))).sum(axis=1)
+            return (counts * (tail - lower)).sum(axis=1), slope * k[:, 0]
+
+        lo, hi = self.log_kappa_bounds
+        with np.errstate(divide="ignore"):
+            start = np.log(self.kappa_per_bps[rows])
+        kappa[rows] = np.exp(falling_root(score_and_slope, lo, hi, start))
+        return kappa
 
     def intensity(self, fair_price: FloatArray, a_out: FloatArray, kappa_out: FloatArray) -> None:
         """Write A (per second) and kappa (per price unit at the current fair) for every market."""

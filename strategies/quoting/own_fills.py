@@ -15,7 +15,8 @@ right, per market:
 Poisson likelihood of fills given exposure: log L = N log A - kappa D - A sum_j E_j e^(-kappa m_j)
 (E_j seconds at mean depth m_j). Its maximum in A is A = N / sum_j E_j e^(-kappa m_j); in kappa,
 the exposure-weighted mean depth under e^(-kappa m) must equal D / N, and that mean falls strictly
-with kappa (its derivative is minus a variance), so bisection on log kappa finds the unique root.
+with kappa (its derivative is minus a variance), so a bracketed Newton search on log kappa
+finds the unique root.
 Everything decays with the tape's half-life, at each fit (every few seconds, against a
 half-life of an hour: what arrives between two fits is not decayed inside that interval).
 
@@ -33,6 +34,8 @@ import math
 
 import numpy as np
 import numpy.typing as npt
+
+from strategies.quoting.roots import falling_root
 
 FloatArray = npt.NDArray[np.float64]
 LN2 = math.log(2.0)
@@ -52,7 +55,6 @@ class OwnFillIntensity:
         min_fills: float,
         min_depth_spread_bps: float,
         kappa_bounds_per_bps: tuple[float, float] = (1e-3, 1e2),
-        bisection_steps: int = 50,
     ) -> None:
         n = n_markets
         self.n_markets = n
@@ -60,7 +62,6 @@ class OwnFillIntensity:
         self.min_fills = float(min_fills)
         self.min_depth_spread_bps = float(min_depth_spread_bps)
         self.log_kappa_bounds = (math.log(kappa_bounds_per_bps[0]), math.log(kappa_bounds_per_bps[1]))
-        self.bisection_steps = bisection_steps
         n_bins = int(MAX_DEPTH_BPS / BIN_BPS) + 1
         self.exposure_s = np.zeros((n, n_bins))  # decayed seconds of live orders per depth bin
         self.exposure_depth = np.zeros((n, n_bins))  # ... times their depth (bps): the bin's mean
@@ -111,25 +112,28 @@ class OwnFillIntensity:
         if not self.enough.any():
             return
         rows = np.flatnonzero(self.enough)
-        kappa, a = self._mle(e[rows], m[rows], self.fills[rows], target[rows])
+        kappa, a = self._mle(e[rows], m[rows], self.fills[rows], target[rows], self.kappa_per_bps[rows])
         self.kappa_per_bps[rows], self.a_per_s[rows] = kappa, a
 
     def _mle(
-        self, e: FloatArray, m: FloatArray, n: FloatArray, target: FloatArray
+        self, e: FloatArray, m: FloatArray, n: FloatArray, target: FloatArray, last_kappa: FloatArray
     ) -> tuple[FloatArray, FloatArray]:
-        """kappa where the e^(-kappa m)-weighted mean exposure depth is `target`; then A."""
+        """kappa where the e^(-kappa m)-weighted mean exposure depth is `target` (the search
+        starts at `last_kappa`, NaN: none yet); then A."""
         m0 = np.where(e > 0, m, np.inf).min(axis=1)  # shift: e^(-kappa (m - m0)) never underflows all
         shifted = np.where(e > 0, m - m0[:, None], 0.0)
-        lo = np.full(len(n), self.log_kappa_bounds[0])
-        hi = np.full(len(n), self.log_kappa_bounds[1])
-        for _ in range(self.bisection_steps):
-            mid = 0.5 * (lo + hi)
-            w = e * np.exp(-np.exp(mid)[:, None] * shifted)
-            mean = (w * m).sum(axis=1) / w.sum(axis=1)
-            deeper = mean > target  # the weighted mean falls with kappa: the root is at a larger one
-            lo = np.where(deeper, mid, lo)
-            hi = np.where(deeper, hi, mid)
-        kappa = np.exp(0.5 * (lo + hi))
+
+        def score_and_slope(log_kappa: FloatArray) -> tuple[FloatArray, FloatArray]:
+            k = np.exp(log_kappa)
+            w = e * np.exp(-k[:, None] * shifted)
+            total = w.sum(axis=1)
+            mean = (w * m).sum(axis=1) / total
+            # d mean / d kappa = -(the w-weighted variance of the depth)
+            variance = (w * (m - mean[:, None]) ** 2).sum(axis=1) / total
+            return mean - target, -k * variance
+
+        lo, hi = self.log_kappa_bounds
+        kappa = np.exp(falling_root(score_and_slope, lo, hi, np.log(last_kappa)))
         weighted = (e * np.exp(-kappa[:, None] * shifted)).sum(axis=1)
         with np.errstate(over="ignore"):
             a = n * np.exp(kappa * m0) / weighted

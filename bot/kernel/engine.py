@@ -43,6 +43,9 @@ log = logging.getLogger("mmbot.engine")
 
 NO_QUOTES = QuoteTargets.empty(1, 0)  # paused, disconnected or stopping: cancel, place nothing
 CANCEL_ALL = RefreshPolicy(0, 0.0, 1)  # keeps no order
+# asyncio runs a timer up to its clock resolution (1 ns) before its deadline: a market due at a
+# timer's time counts as due then, not 1 ms (the shortest wait) or a book later
+TIMER_EARLY_NS = 1_000
 
 
 @dataclass(slots=True)
@@ -154,11 +157,13 @@ class Engine:
             if ours:
                 others_bid = others_level(event.bids, ours, Side.BUY)
                 others_ask = others_level(event.asks, ours, Side.SELL)
+        was_dirty = self.state.dirty[slot]
         self.state.update_top(
             slot, bid, ask, event.local_ts_ns, bid_lots, ask_lots,
             others_bid=others_bid, others_ask=others_ask,
         )  # fmt: skip
-        self._wake.set()
+        if not was_dirty:  # else the loop knows: a timer for its due time, or its sync's end wakes it
+            self._wake.set()
 
     def _set_venue_connected(self, venue: str, connected: bool, detail: str) -> None:
         was_connected = self._venue_connected.get(venue, True)
@@ -350,9 +355,9 @@ class Engine:
             since = now - int(last_quote[slot])
             wait_ns = half_age_ns - since
             age_wait = wait_ns if age_wait is None or wait_ns < age_wait else age_wait
-            if not (dirty[slot] or since >= half_age_ns) or in_flight[slot]:
+            if not (dirty[slot] or wait_ns <= TIMER_EARLY_NS) or in_flight[slot]:
                 continue  # nothing to requote, or a sync of it still running
-            if since >= min_interval_ns:
+            if since + TIMER_EARLY_NS >= min_interval_ns:
                 due.append((row, slot))
             else:
                 wait_ns = min_interval_ns - since

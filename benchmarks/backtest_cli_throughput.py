@@ -13,10 +13,12 @@ default `"every_update"` (every row reaches the bot) on a prefix (`--exact-rows`
 
 `--reference-tree DIR` runs every command a second time with DIR first on PYTHONPATH (e.g. the
 code before a change: `git archive <commit> | tar -x -C DIR`), in the same run, and prints the
-ratio: the in-run reference for a speed change.
+ratio: the in-run reference for a speed change. `--repeat N` measures each case N times, the trees
+alternating, and prints the median and range of the end-to-end figure and of the paired ratio: a
+shared machine's load moves one run's CPU time by up to ±20 %.
 
     PYTHONPATH=. python benchmarks/backtest_cli_throughput.py [--rows N] [--exact-rows N]
-        [--strategies fixed_spread,glft] [--reference-tree DIR]
+        [--strategies fixed_spread,glft] [--reference-tree DIR] [--repeat N]
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -143,12 +146,45 @@ def measure(
     )
 
 
+def measure_case(
+    work: Path,
+    strategy: str,
+    feed: str,
+    files: dict[int, Path],
+    rows: int,
+    trees: list[tuple[str, Path | None]],
+    repeat: int,
+) -> list[float]:
+    """Each tree `repeat` times, alternating; prints every run and the spread. This tree's end
+    to end rows/s of CPU time come back."""
+    ends: dict[str, list[float]] = {name: [] for name, _ in trees}
+    ratios: list[float] = []
+    for r in range(repeat):
+        rates = []
+        for name, tree in trees:
+            rate, end_to_end, line = measure(work, strategy, feed, files, rows, tree)
+            rates.append(rate)
+            ends[name].append(end_to_end)
+            run = f" (run {r + 1}/{repeat})" if repeat > 1 else ""
+            print(f"{strategy} {feed}, {name}{run}: {line}", flush=True)
+        if len(rates) == 2:
+            ratios.append(rates[0] / rates[1])
+            print(f"  this tree / reference (CPU time): x{ratios[-1]:.2f}")
+    if repeat > 1:
+        for name, values in ends.items():
+            print(f"  {name}, end to end, rows/s of CPU time over {repeat} runs: {_spread(values, ',.0f')}")
+        if ratios:
+            print(f"  this tree / reference over {repeat} runs: x{_spread(ratios, '.2f')}")
+    return ends[trees[0][0]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--exact-rows", type=int, default=200_000, help="every_update runs on this prefix")
     parser.add_argument("--strategies", default="fixed_spread,glft")
     parser.add_argument("--reference-tree", type=Path, default=None, help="the code to compare with")
+    parser.add_argument("--repeat", type=int, default=1, help="measure each case this many times")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -161,7 +197,7 @@ def main() -> None:
         span_s = (data.end_ns - data.start_ns) / 1e9
         print(f"data: {len(data):,} rows ({span_s:,.0f} s of feed), 20 levels, tick 0.01, 1.8 ms apart")
         print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
-        trees = [("this tree", None)]
+        trees: list[tuple[str, Path | None]] = [("this tree", None)]
         if args.reference_tree is not None:
             trees.append((f"reference {args.reference_tree}", args.reference_tree.resolve()))
         strategies = args.strategies.split(",")
@@ -170,19 +206,17 @@ def main() -> None:
                 backtest(work, strategies[0], feed, files[2_000], tree)
         for strategy in strategies:
             for feed, rows in (("top_moves", args.rows), ("every_update", args.exact_rows)):
-                rates, ends = [], []
-                for name, tree in trees:
-                    rate, end_to_end, line = measure(work, strategy, feed, files, rows, tree)
-                    rates.append(rate)
-                    ends.append(end_to_end)
-                    print(f"{strategy} {feed}, {name}: {line}")
-                if len(rates) == 2:
-                    print(f"  this tree / reference (CPU time): x{rates[0] / rates[1]:.2f}")
+                ends = measure_case(work, strategy, feed, files, rows, trees, args.repeat)
                 if feed == "top_moves":
-                    share = ends[0] / TARGET_ROWS_S
+                    share = statistics.median(ends) / TARGET_ROWS_S
                     target = f"{TARGET_ROWS_S:,} rows/s target"
-                    print(f"  this tree: x{share:.2f} of the {target}, end to end on CPU time")
+                    print(f"  this tree: x{share:.2f} of the {target}, end to end on CPU time (median)")
         print(f"load average at end: {os.getloadavg()[0]:.1f}")
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    """median (min-max) of a run's figures."""
+    return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
 
 
 def _prefix(data: EventData, n: int) -> EventData:

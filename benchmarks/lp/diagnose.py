@@ -1,7 +1,7 @@
 """Why a strategy of the fair LP benchmark earns what it does, path by path, hedged: time held and
-in range, when it entered, the width it held, and the carry model's fees, LVR and hedge cost for
-the live position (what the rules saw, accumulated block by block while in range) against the
-realised ones.
+in range, when it entered, the half-width it held (time-weighted), and the carry model's fees,
+LVR and hedge cost for the live position (what the rules saw, accumulated block by block while
+in range) against the realised ones.
 
     python benchmarks/lp/diagnose.py --sigma 0.6 --fee 3000 [--paths 4] [--days 1] [--fixed 0.01]
 
@@ -108,7 +108,7 @@ class Decomposition:
 
 COLUMNS = (
     "net", "fees", "fees~", "LVR", "LVR~", "hedge in", "hedge~", "hedge~fair", "hedge else",
-    "gas", "swap", "held h", "in h", "entry h", "width", "acts",
+    "gas", "swap", "held h", "in h", "entry h", "width %", "acts",
 )  # fmt: skip
 
 
@@ -117,7 +117,7 @@ def diagnose(job: Job, costs: HedgeCosts) -> list[float]:
     probe = Decomposition(ours_hedged_params(costs).rules())
     outcome = asyncio.run(simulate(job, costs, probe))
     a, f, m = outcome.hedged, probe.fig, probe.fig.model
-    width = f.width_s / f.held_s if f.held_s > 0 else math.nan
+    width = 100.0 * f.width_s / f.held_s if f.held_s > 0 else math.nan
     return [
         a.net_token1, a.fees_token1, m.fees, a.lvr_token1, m.lvr, f.hedge_in_range, m.hedge,
         m.hedge_fair, f.hedge_else, a.gas_token1, a.swap_cost_token1, f.held_s / 3600,

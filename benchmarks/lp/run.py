@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -136,7 +137,16 @@ def attributions(fig: LpFigures, hedge: SimHedge, fair: float) -> tuple[PnlAttri
     return unhedged, hedged
 
 
-async def simulate(job: Job, costs: HedgeCosts) -> Outcome:
+class Probe(Protocol):
+    """What a diagnostic (`benchmarks/lp/diagnose.py`) watches of a run: every decision of a
+    `ManagedLp`'s policy (through `wrap`) and every block's hedge cost (the figures stay the run's)."""
+
+    def wrap(self, policy: Policy) -> Policy: ...
+
+    def block(self, runner: LpRunner, fair: float, hedge_cost_token1: float) -> None: ...
+
+
+async def simulate(job: Job, costs: HedgeCosts, probe: Probe | None = None) -> Outcome:
     sc = job.scenario
     seed = path_seed(sc.sigma_annual, job.path)
     path = fair_path(sc.sigma_annual, sc.n_blocks, seed, costs.latency_s)
@@ -146,6 +156,8 @@ async def simulate(job: Job, costs: HedgeCosts) -> Outcome:
     pool = SimulatedPool.from_params(params)
     flow = SimPoolFlow(pool, fair, params, clock, rng=np.random.default_rng(seed + 7))
     runner = _runner(job, pool, fair, clock, costs)
+    if probe is not None and isinstance(runner, ManagedLp):
+        runner.policy = probe.wrap(runner.policy)
     hedge = SimHedge(costs)
     trigger = OURS_PARAMS.event_trigger_bps / 1e4
     check_ns = int(job.round_s * NS_PER_S)
@@ -159,7 +171,10 @@ async def simulate(job: Job, costs: HedgeCosts) -> Outcome:
         if now - last_ns >= check_ns or abs(price / last_fair - 1.0) >= trigger:
             await runner.round()
             last_ns, last_fair = now, price
+        cost = hedge.book.total_cost
         trades += hedge.check(runner.token0(), price, float(path.hedge_prices[i]), BLOCK_S) != 0
+        if probe is not None:
+            probe.block(runner, price, hedge.book.total_cost - cost)
     price = fair()
     fig = runner.figures(price, clock.now_ns(), sc.sigma_annual)
     unhedged, hedged = attributions(fig, hedge, price)

@@ -69,14 +69,16 @@ class PoolMeter:
         # fee band a pool waits for the arbitrageur, so it moves less than the fair price (a third
         # as much at 0.3 %), and noise swaps jitter it. Sampled at the hedge's scale (minutes).
         self.pool_vol = EwmaVolatility.from_sigma(hl, prior, prior_s, POOL_SIGMA_LAG_S)
+        # σ̂ over the fee rate's window, from returns alone (no prior): the fee rate the carry reads
+        # is that window's, and in a volatile pool most of it is the arbitrageurs', which scale
+        # with that window's σ², not with the last half hour's.
+        self.fee_window_vol = EwmaVolatility.from_sigma(params.fee_half_life_s, prior, 0.0)
         self.rules = params.rules()
         self.fee_flow_token1_per_s = 0.0  # fees the pool pays its in-range liquidity
         self._fee_mark: tuple[int, int, int] | None = None  # fee growth 0, 1 and when
         self._fee_weight = 0.0  # the EWMA's total weight (1 once long past a half-life)
         self._fee_moments = (0.0, 0.0)  # the same EWMA of the samples' squares, and its Σw²
         self._below_exit_since_ns: int | None = None
-        # Σw and Σw² of σ̂'s EWMA, the prior counting as one sample: its effective sample count
-        self._vol_weights = (self.vol.weight, self.vol.weight**2)
         self.oracle = pool if isinstance(pool, PoolOracle) else None  # chain pools have one, sim pools not
         self.twap_state = "not read yet"  # "checked", or "skipped: why" (the last view's)
         self.gas_units: GasUnitsTable = (
@@ -86,17 +88,12 @@ class PoolMeter:
 
     def observe_price(self, fair: float, now_ns: int) -> None:
         """One fair-price sample for σ̂ (once per round, before the view)."""
-        since_ns, samples = self.vol.last_ts_ns, self.vol.samples
         self.vol.update(fair, now_ns)
-        if self.vol.samples > samples:  # a return was taken: the weights decay as the EWMA's do
-            decay = math.exp(-(now_ns - since_ns) / 1e9 * math.log(2) / self.params.vol_half_life_s)
-            w1, w2 = self._vol_weights
-            self._vol_weights = (w1 * decay + (1.0 - decay), w2 * decay**2 + (1.0 - decay) ** 2)
+        self.fee_window_vol.update(fair, now_ns)
 
     def sigma_rel_error(self) -> float:
-        """σ̂'s standard error over σ̂: √(1/(2n)) for n effective samples of Gaussian returns."""
-        w1, w2 = self._vol_weights
-        return math.sqrt(w2 / (2.0 * w1 * w1))
+        """σ̂'s standard error over σ̂ (its EWMA's effective sample count, the prior one of them)."""
+        return self.vol.rel_error()
 
     def sigma_annual(self) -> float:
         """σ̂ now (the configured `initial_sigma` until a first return was seen)."""
@@ -235,7 +232,7 @@ class PoolMeter:
         self.pool_vol.update(pool_price, now_ns)
         active_l = human_liquidity(state.liquidity, self.d0, self.d1)
         self._update_fee_flow(state, active_l, now_ns, fair)
-        sigma = self.sigma_annual()
+        sigma, window = self.sigma_annual(), self.fee_window_vol
         gas = await self._gas_costs(fair)
         w0, w1 = await self.swaps.holdings_human()
         held = (
@@ -270,6 +267,8 @@ class PoolMeter:
             pending_fees_token1=held.pending_fees_token1,
             pool_price=pool_price,
             pool_sigma_annual=self.pool_vol.sigma_annual(self.params.initial_sigma),
+            fee_window_sigma_annual=window.sigma_annual(math.nan) if window.samples else math.nan,
+            fee_window_sigma_rel_error=self.fee_window_vol.rel_error(),
             pool_twap_price=await self._twap_price(),
             pool_liquidity=active_l,
             recentre_swap_cost_token1=await self._recentre_swap_cost(capital, fair, pool_price),

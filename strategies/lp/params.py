@@ -31,7 +31,10 @@ class LpManagerParams(BaseModel):
     )
     initial_sigma: float = Field(0.8, gt=0, description="annual σ assumed until returns are seen")
     initial_sigma_weight_s: float = Field(
-        300.0, gt=0, description="initial_sigma weighs as much as this many seconds of returns"
+        30.0,
+        gt=0,
+        description="initial_sigma weighs as much as this many seconds of returns (default: one "
+        "round's, as σ̂'s standard error counts it: one sample)",
     )
     min_half_width: float = Field(0.005, gt=0, description="the width optimiser's lower bound (log price)")
     max_half_width: float = Field(1.0, gt=0, description="the width optimiser's upper bound (log price)")

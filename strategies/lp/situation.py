@@ -79,13 +79,28 @@ class PoolView:
     fee_rel_error: float = 0.0  # the fee rate's standard error as a fraction of it (1: unknown)
     tick_spacing_log: float = 0.0  # one tick spacing in log price: the narrowest half-width usable
     pool_sigma_annual: float = math.nan  # the pool price's own σ̂, what the hedge follows (NaN: σ̂)
+    fee_window_sigma_annual: float = math.nan  # σ̂ over the fee rate's window (NaN: no return yet)
+    fee_window_sigma_rel_error: float = 1.0  # its standard error as a fraction of it
 
 
 def entry_sigma(view: PoolView, rules: Rules) -> float:
     """The σ the entry gate judges the carry at: σ̂ raised by `entry_sigma_errors` standard
     errors, so a pool near break-even is not entered on the noise of σ̂ (nor on the prior alone,
-    which counts as a single sample) only to be left again."""
-    return view.sigma_annual * (1.0 + rules.entry_sigma_errors * view.sigma_rel_error)
+    which counts as a single sample) only to be left again; and never below σ̂ over the fee
+    rate's own window, raised alike by its own errors.
+
+    The fee rate is that window's average, in a volatile pool mostly the arbitrageurs' fees,
+    which grow with that window's σ²: fees − LVR is that window's carry when both come from it.
+    With the half-hour σ̂ alone, a calm half hour after a volatile one read the volatile hour's
+    arbitrage fees against the calm hour's LVR, a carry the pool does not pay (σ 120 % on a 0.3 %
+    pool: entries at σ̂ 1.04–1.12, then a widen and an exit on gas). The larger of the two, as
+    the window's σ̂ has no prior: after its first few returns it can be anything. The held rules
+    keep σ̂: how soon a range is left is the recent σ's business."""
+    k = rules.entry_sigma_errors
+    sigma = view.sigma_annual * (1.0 + k * view.sigma_rel_error)
+    if math.isfinite(view.fee_window_sigma_annual):
+        sigma = max(sigma, view.fee_window_sigma_annual * (1.0 + k * view.fee_window_sigma_rel_error))
+    return sigma
 
 
 def entry_fee_rate(view: PoolView, rules: Rules) -> float:

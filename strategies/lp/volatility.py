@@ -18,6 +18,7 @@ class EwmaVolatility:
     last_price: float = math.nan
     last_ts_ns: int = 0
     weight: float = 1.0  # the EWMA's total weight: the prior's (decaying) plus the samples'
+    weight_sq: float = 1.0  # the same sum of the weights' squares (the prior counts as one sample)
     min_interval_s: float = 0.0  # returns over shorter times are not taken (the price waits)
 
     @classmethod
@@ -29,7 +30,7 @@ class EwmaVolatility:
         samples would, so returns replace it as fast as they outweigh it, not a half-life later."""
         weight = -math.expm1(-prior_s * math.log(2) / half_life_s) if math.isfinite(prior_s) else 1.0
         var_per_s = sigma_annual**2 / SECONDS_PER_YEAR
-        return cls(half_life_s, var_per_s, weight=weight, min_interval_s=min_interval_s)
+        return cls(half_life_s, var_per_s, weight=weight, weight_sq=weight**2, min_interval_s=min_interval_s)
 
     def forget_price(self) -> None:
         """The next price starts a new return (the last one was moved by us, not the market)."""
@@ -48,12 +49,20 @@ class EwmaVolatility:
         decay = math.exp(-dt_s * math.log(2) / self.half_life_s)
         kept = self.weight * decay
         self.weight = kept + (1.0 - decay)
+        self.weight_sq = self.weight_sq * decay**2 + (1.0 - decay) ** 2
         if math.isnan(self.var_per_s):
             self.var_per_s = sample
         else:
             self.var_per_s = (self.var_per_s * kept + (1.0 - decay) * sample) / self.weight
         self.samples += 1
         self.last_price, self.last_ts_ns = price, ts_ns
+
+    def rel_error(self) -> float:
+        """σ̂'s standard error over σ̂: √(1/(2n)) for n = (Σw)²/Σw² effective samples of Gaussian
+        returns (1 before any weight)."""
+        if not self.weight > 0.0:
+            return 1.0
+        return math.sqrt(self.weight_sq / (2.0 * self.weight * self.weight))
 
     def sigma_annual(self, fallback: float) -> float:
         """σ̂ per √year, or `fallback` until a first return was seen."""

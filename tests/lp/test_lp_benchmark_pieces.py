@@ -128,3 +128,23 @@ def test_verdict_needs_two_standard_errors() -> None:
     assert [verdict(2.1, 1.0), verdict(-2.1, 1.0), verdict(1.9, 1.0), verdict(-1.9, 1.0)] == [
         "win", "lose", "tie", "tie"
     ]  # fmt: skip
+
+
+def test_the_diagnostic_probe_watches_without_changing_the_run() -> None:
+    from benchmarks.lp.diagnose import Decomposition
+    from benchmarks.lp.market import Scenario
+    from benchmarks.lp.run import Job, fixed_name, ours_hedged_params, simulate
+
+    costs = HedgeCosts()
+    job = Job(Scenario(1.2, 3000, 0.05), 0, fixed_name(0.01), 0.01)  # 360 blocks of ±1 % at σ 120 %
+    plain = asyncio.run(simulate(job, costs))
+    probe = Decomposition(ours_hedged_params(costs).rules())
+    watched = asyncio.run(simulate(job, costs, probe))
+    assert watched == plain
+    f = probe.fig
+    assert f.entry_h == pytest.approx(BLOCK_S / 3600)  # the first round, at the first block, opens
+    assert f.held_s == 0.05 * 86_400  # opened in the first block's round, before its hedge check
+    assert f.held_s / 2 < f.in_range_s < f.held_s  # left, and recentred at a later round
+    assert f.width_s == pytest.approx(0.01 * f.held_s, rel=1e-3)
+    assert f.hedge_in_range + f.hedge_else == pytest.approx(plain.hedged.hedge_cost_token1)
+    assert f.model.fees > 0 and f.model.lvr > 0 and f.model.hedge > 0

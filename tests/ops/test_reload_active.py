@@ -148,7 +148,7 @@ def test_lp_manager_and_hedger_restart_keeps_the_open_position(tmp_path):
 
     async def script(bot):
         seen = {}
-        await asyncio.sleep(120)
+        await asyncio.sleep(180)  # the entry comes at ~150 s (its gate also judges σ̂ over the fee window)
         lp, hedger = bot.active_strategies
         seen["position"] = lp.managers["uni"].position
         changed = copy.deepcopy(data)
@@ -163,7 +163,7 @@ def test_lp_manager_and_hedger_restart_keeps_the_open_position(tmp_path):
 
     async def main():
         bot = Bot(config, tmp_path, config_path=path)
-        return await run_with_script(bot, 200, script)
+        return await run_with_script(bot, 260, script)
 
     seen = run_simulated(main)
     before = seen["position"]

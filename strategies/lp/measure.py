@@ -238,6 +238,7 @@ class PoolMeter:
         active_l = human_liquidity(state.liquidity, self.d0, self.d1)
         self._update_fee_flow(state, active_l, now_ns, fair)
         sigma, window = self.sigma_annual(), self.fee_window_vol
+        pool_sigma = self.pool_vol.sigma_annual(self.params.initial_sigma)
         gas = await self._gas_costs(fair)
         w0, w1 = await self.swaps.holdings_human()
         held = (
@@ -271,10 +272,10 @@ class PoolMeter:
             lvr_since_open_token1=0.0 if pos is None else pos.lvr.expected_token1,
             pending_fees_token1=held.pending_fees_token1,
             pool_price=pool_price,
-            pool_sigma_annual=self.pool_vol.sigma_annual(self.params.initial_sigma),
+            pool_sigma_annual=pool_sigma,
             fee_window_sigma_annual=window.sigma_annual(math.nan) if window.samples else math.nan,
             fee_window_sigma_rel_error=self.fee_window_vol.rel_error(),
-            pool_band_ratios=self.band_trading.ratios(),
+            pool_band_ratios=self.band_trading.ratios(pool_sigma),
             pool_twap_price=await self._twap_price(),
             pool_liquidity=active_l,
             recentre_swap_cost_token1=await self._recentre_swap_cost(capital, fair, pool_price),

@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from strategies.lp.band_trading import BandTradingMeter, diffusion_traded_per_variance
+from amm.attribution import SECONDS_PER_YEAR
+from strategies.lp.band_trading import PRIOR_TRADES, BandTradingMeter, diffusion_traded_per_variance
 from strategies.lp.carry import HedgeCosting, PoolEconomics, liquidity_per_token1, optimal_half_width
 from tests.lp.lp_views import CAPITAL, FEE_RATE, OTHERS_L, PRICE
 
@@ -29,6 +30,10 @@ def test_a_diffusion_trades_what_the_model_says_at_every_band():
     bands, ratios = meter.ratios()
     assert bands == (2e-4, 8e-4, 3.2e-3)
     assert ratios == pytest.approx((1.0, 1.0, 1.0), abs=0.06)
+    # against the model at a σ̂ given (the carry's pool σ̂): the path's own σ, the same; twice it, a quarter
+    sigma = 3e-4 * math.sqrt(SECONDS_PER_YEAR / 30.0)
+    assert meter.ratios(sigma)[1] == pytest.approx((1.0, 1.0, 1.0), abs=0.06)
+    assert meter.ratios(2.0 * sigma)[1][2] == pytest.approx(0.25, abs=0.03)  # widest: little overshoot
 
 
 def test_a_path_that_only_ever_pushes_one_way_trades_its_distance_once():
@@ -40,15 +45,23 @@ def test_a_path_that_only_ever_pushes_one_way_trades_its_distance_once():
     assert meter.trades[0] == pytest.approx(200.0, rel=1e-6)
     assert meter.traded[0] == pytest.approx(200 * 5e-4, rel=1e-6)
     modelled = 1000 * 1e-8 * diffusion_traded_per_variance(4.5e-4, 1e-4)
-    assert ratios == (pytest.approx(0.1 / modelled, rel=1e-6),)
+    sure = 200 / (200 + PRIOR_TRADES)  # the model's prior weighs 20 trades
+    assert ratios == (pytest.approx(sure * 0.1 / modelled + 1 - sure, rel=1e-6),)
     assert ratios[0] > 1.0  # a trend trades more per unit of variance than a diffusion
 
 
-def test_a_path_jittering_inside_the_band_never_trades_and_is_not_judged_until_it_has():
+def test_a_path_jittering_inside_the_band_never_trades_and_no_trade_is_no_evidence():
     meter = BandTradingMeter(half_life_s=1e12, bands_log=(4e-4, 8e-4))
+    assert meter.ratios() == ((), ())  # no return yet
     feed(meter, np.tile([0.0, 3e-4], 500))  # ±3 bp back and forth: inside both bands
     assert meter.trades == [0.0, 0.0]
-    assert meter.ratios() == ((), ())  # fewer than MIN_TRADES: the model stands
+    assert meter.ratios() == ((4e-4, 8e-4), (1.0, 1.0))  # the model stands
+    # 20 trades of half the model's distance: half-way between the model and what was seen
+    meter = BandTradingMeter(half_life_s=1e12, bands_log=(4e-4,))
+    meter.update(PRICE, 0)
+    meter.variance, meter.steps, meter.traded, meter.trades = 1e-6, 100.0, [0.0], [20.0]
+    meter.traded[0] = 0.5 * 1e-6 * diffusion_traded_per_variance(4e-4, 1e-4)
+    assert meter.ratios()[1] == (pytest.approx(0.75),)
 
 
 def test_our_own_swap_is_not_a_move_of_the_pool():

@@ -7,7 +7,8 @@ in range) against the realised ones.
 
 The run is the benchmark's own (`benchmarks.lp.run.simulate`, same seeds, same figures); the model
 is the hedged manager's (`ours_hedged_params`), also for a fixed width, so the two can be read
-against each other: the hedge cost at the pool's σ̂ (what the manager uses) and at the fair σ̂.
+against each other: the hedge cost at the pool's σ̂ scaled by the pool path's band-trading ratio
+(what the manager uses) and the plain diffusion model at the fair σ̂.
 For a fixed width the σ̂s and the fee rate are that run's own, measured at the baselines' 300 s
 rounds (the pool's σ̂ over 300 s returns, not ours' 60 s: at 0.3 % about 0.35 against 0.29).
 """
@@ -43,7 +44,7 @@ class Rates:
     fees: float = 0.0
     lvr: float = 0.0
     hedge: float = 0.0  # at the pool's σ̂, as the manager models it
-    hedge_fair: float = 0.0  # at the fair σ̂
+    hedge_fair: float = 0.0  # at the fair σ̂, no band-trading ratio
 
 
 @dataclass(slots=True)
@@ -81,7 +82,7 @@ class Decomposition:
                 self.fig.entry_h = view.now_ns / 3.6e12
             return
         e = economics(view, self.model_rules)
-        fair = dataclasses.replace(e, hedge_sigma_annual=None)
+        fair = dataclasses.replace(e, hedge_sigma_annual=None, hedge_band_ratios=((), ()))
         liquidity = view.liquidity
         self.rates = Rates(
             float(e.fee_per_s(liquidity)),

@@ -113,6 +113,9 @@ class PoolEconomics:
     # The σ the hedge's trades follow: the pool's own price (None: the fair σ). The position's
     # delta moves with the pool, which lags the fair price inside its fee band.
     hedge_sigma_annual: float | None = None
+    # The pool path's band trading against the model's, per hedge band in log price
+    # (`band_trading.BandTradingMeter.ratios`; empty: the model as is).
+    hedge_band_ratios: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
 
     @property
     def hedge_sigma(self) -> float:
@@ -134,7 +137,16 @@ class PoolEconomics:
         return self.sigma_annual**2 * liquidity * math.sqrt(self.price) / 4.0 / SECONDS_PER_YEAR
 
     def hedge_per_s(self, liquidity: Liquidity) -> Liquidity:
-        return self.hedge.rate_per_s(self.hedge_sigma, liquidity, self.price)
+        return self.hedge.rate_per_s(self.hedge_sigma, liquidity, self.price) * self.band_ratio(liquidity)
+
+    def band_ratio(self, liquidity: Liquidity) -> Liquidity:
+        """The measured ÷ modelled hedge trading at the band L implies, δ = 2B√P/L (held flat
+        beyond the bands measured; 1 when none is)."""
+        bands, ratios = self.hedge_band_ratios
+        if not bands or not self.hedge.hedged:
+            return liquidity * 0.0 + 1.0
+        band = 2.0 * self.hedge.band_token0 * math.sqrt(self.price) / np.maximum(liquidity, 1e-300)
+        return np.interp(np.log(band), np.log(bands), ratios) + liquidity * 0.0
 
     def in_range_carry_per_s(self, liquidity: Liquidity) -> Liquidity:
         return self.fee_per_s(liquidity) - self.lvr_per_s(liquidity) - self.hedge_per_s(liquidity)
@@ -147,7 +159,8 @@ class PoolEconomics:
             hedge_sigma *= sigma_annual / self.sigma_annual
         return PoolEconomics(self.price, sigma_annual, self.fee_rate, self.pool_liquidity,
                              self.own_active_liquidity, capital_token1, self.recentre_cost_token1,
-                             self.recentre_wait_s, self.hedge, hedge_sigma)  # fmt: skip
+                             self.recentre_wait_s, self.hedge, hedge_sigma,
+                             self.hedge_band_ratios)  # fmt: skip
 
 
 def liquidity_per_token1(price: float, half_width: Liquidity) -> Liquidity:
@@ -204,7 +217,8 @@ def _steady_carry_grid(e: PoolEconomics, half_widths: np.ndarray) -> np.ndarray:
         step = s * (OVERSHOOT_MEAN * math.sqrt(h.check_interval_s / SECONDS_PER_YEAR))
         b = h.band_token0
         traded_sq = b * b + step * (2.0 * b + (OVERSHOOT_SQUARE / OVERSHOOT_MEAN**2) * step)
-        carry -= (h.cost_fraction * e.price / SECONDS_PER_YEAR) * s * s * (b + step) / traded_sq
+        hedge = (h.cost_fraction * e.price / SECONDS_PER_YEAR) * s * s * (b + step) / traded_sq
+        carry -= hedge * e.band_ratio(liquidity) if e.hedge_band_ratios[0] else hedge
     if e.sigma_annual <= 0.0:
         return carry
     exit_s = half_widths * half_widths * (SECONDS_PER_YEAR / e.sigma_annual**2)

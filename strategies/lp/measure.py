@@ -14,6 +14,7 @@ from amm.chain.pool_reader import PoolReadError
 from amm.math.conversions import sqrt_price_x96_to_price, tick_to_price
 from amm.math.full_math import Q128, Q256
 from amm.ports import AmmPool, DeclaresGasUnits, GasUnitsTable, PoolOracle, PoolState
+from strategies.lp.band_trading import BandTradingMeter
 from strategies.lp.excess import Excess
 from strategies.lp.ledger import PoolLedger
 from strategies.lp.params import LpManagerParams
@@ -73,6 +74,9 @@ class PoolMeter:
         # is that window's, and in a volatile pool most of it is the arbitrageurs', which scale
         # with that window's σ², not with the last half hour's.
         self.fee_window_vol = EwmaVolatility.from_sigma(params.fee_half_life_s, prior, 0.0)
+        # How a band hedger trades on the pool's own path against the diffusion model at the same
+        # variance: the pool's way of moving (pushes, jitter) changes slowly, so the fee window.
+        self.band_trading = BandTradingMeter(params.fee_half_life_s)
         self.rules = params.rules()
         self.fee_flow_token1_per_s = 0.0  # fees the pool pays its in-range liquidity
         self._fee_mark: tuple[int, int, int] | None = None  # fee growth 0, 1 and when
@@ -230,9 +234,11 @@ class PoolMeter:
         state = await self.pool.read_state()
         pool_price = sqrt_price_x96_to_price(state.sqrt_price_x96, self.d0, self.d1)
         self.pool_vol.update(pool_price, now_ns)
+        self.band_trading.update(pool_price, now_ns)
         active_l = human_liquidity(state.liquidity, self.d0, self.d1)
         self._update_fee_flow(state, active_l, now_ns, fair)
         sigma, window = self.sigma_annual(), self.fee_window_vol
+        pool_sigma = self.pool_vol.sigma_annual(self.params.initial_sigma)
         gas = await self._gas_costs(fair)
         w0, w1 = await self.swaps.holdings_human()
         held = (
@@ -266,9 +272,10 @@ class PoolMeter:
             lvr_since_open_token1=0.0 if pos is None else pos.lvr.expected_token1,
             pending_fees_token1=held.pending_fees_token1,
             pool_price=pool_price,
-            pool_sigma_annual=self.pool_vol.sigma_annual(self.params.initial_sigma),
+            pool_sigma_annual=pool_sigma,
             fee_window_sigma_annual=window.sigma_annual(math.nan) if window.samples else math.nan,
             fee_window_sigma_rel_error=self.fee_window_vol.rel_error(),
+            pool_band_ratios=self.band_trading.ratios(pool_sigma),
             pool_twap_price=await self._twap_price(),
             pool_liquidity=active_l,
             recentre_swap_cost_token1=await self._recentre_swap_cost(capital, fair, pool_price),

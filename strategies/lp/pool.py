@@ -130,6 +130,7 @@ class PoolLpManager:
         self.last_action_ns = now_ns
         # Our own ratio swap moves the pool: not the pool's volatility, which the hedge cost reads.
         self.meter.pool_vol.forget_price()
+        self.meter.band_trading.forget_price()
         try:
             await self._act(d, fair, now_ns, route)
         except TxRevertedOnChain:

@@ -81,6 +81,8 @@ class PoolView:
     pool_sigma_annual: float = math.nan  # the pool price's own σ̂, what the hedge follows (NaN: σ̂)
     fee_window_sigma_annual: float = math.nan  # σ̂ over the fee rate's window (NaN: no return yet)
     fee_window_sigma_rel_error: float = 1.0  # its standard error as a fraction of it
+    # the pool path's band-hedge trading ÷ the diffusion model's, per band (empty: not measured)
+    pool_band_ratios: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
 
 
 def entry_sigma(view: PoolView, rules: Rules) -> float:
@@ -131,6 +133,7 @@ def economics(view: PoolView, rules: Rules) -> PoolEconomics:
         recentre_wait_s=rules.check_interval_s,
         hedge=rules.hedge,
         hedge_sigma_annual=view.pool_sigma_annual if math.isfinite(view.pool_sigma_annual) else None,
+        hedge_band_ratios=view.pool_band_ratios,
     )
 
 

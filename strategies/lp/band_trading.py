@@ -95,6 +95,8 @@ class BandTradingMeter:
         variance = self.variance
         if math.isfinite(model_sigma_annual):
             variance = model_sigma_annual**2 * self.elapsed_s / SECONDS_PER_YEAR
+            if not variance > 0.0:  # a model of a still pool: nothing to correct
+                return (), ()
         step = math.sqrt(variance / self.steps)
         bands, ratios = [], []
         for k, band in enumerate(self.bands_log):

@@ -56,6 +56,7 @@ def test_a_path_jittering_inside_the_band_never_trades_and_no_trade_is_no_eviden
     feed(meter, np.tile([0.0, 3e-4], 500))  # ±3 bp back and forth: inside both bands
     assert meter.trades == [0.0, 0.0]
     assert meter.ratios() == ((4e-4, 8e-4), (1.0, 1.0))  # the model stands
+    assert meter.ratios(0.0) == ((), ())  # a model of a still pool (σ̂ 0): nothing to correct
     # 20 trades of half the model's distance: half-way between the model and what was seen
     meter = BandTradingMeter(half_life_s=1e12, bands_log=(4e-4,))
     meter.update(PRICE, 0)

@@ -33,9 +33,9 @@ def falling_root(
 
     `score_and_slope(x)` gives the score and its derivative in x for every row. The search
     starts at `start` (a row's last root: between two fits it barely moves), where that is
-    finite and inside the bracket, else in the middle. A row whose
-    score keeps one sign over the whole bracket ends at that end (its root lies beyond), as a
-    row with no information (score 0 everywhere) ends at `lo`.
+    finite and inside the bracket, else in the middle. A row whose score keeps one sign over the
+    whole bracket ends at that end (its root lies beyond); a row with no information (score 0
+    everywhere) ends at `lo`.
     """
     low = np.full(start.shape, lo)
     high = np.full(start.shape, hi)

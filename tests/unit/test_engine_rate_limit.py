@@ -2,23 +2,16 @@
 not an engine error: the order is stored rejected and the next sync places it (the real engine,
 order manager and mock venue, on the simulated clock)."""
 
-import asyncio
 import logging
-from decimal import Decimal
 
 from bot.core.clock import LoopClock, run_simulated
 from bot.core.domain import OrderRequest
 from bot.core.events import OrderUpdate
-from bot.kernel.engine import Engine
-from bot.kernel.market_state import MarketState
 from bot.kernel.order_diff import RefreshPolicy
-from bot.kernel.order_manager import OrderManager
-from bot.kernel.risk import RiskLimits
-from bot.kernel.store import Store
 from bot.kernel.targets import QuoteTargets
 from connectors.base import RateLimited
 from connectors.mock.venue import MockVenue
-from tests.unit.test_self_trade import _venue_params
+from tests.kit.mock_market import mock_market, mock_venue_params
 
 
 class BusyVenue(MockVenue):
@@ -35,17 +28,10 @@ class BusyVenue(MockVenue):
 
 def test_a_rate_limited_sync_is_a_warning_and_the_next_sync_places(tmp_path, caplog):
     async def main():
-        clock = LoopClock()
-        venue = BusyVenue("vb", _venue_params("vb", "0.1", 1), clock)
-        await venue.connect()
-        state = MarketState([venue.exchange.markets["BTC/USDT"]], [5], [100])
-        store = Store(f"sqlite:///{tmp_path}/s.sqlite")
-        limits = RiskLimits(Decimal(10**6), Decimal(10**6), 10)
-        orders = OrderManager("t1", {"vb": venue}, state, store, clock, limits, 1)
-        orders.apply_balances("vb", await venue.fetch_balances())
-        engine = Engine(state, orders, clock)
-        await venue.start_streams(["BTC/USDT"], engine.on_event)
-        await asyncio.sleep(0.1)  # the book in
+        venue = BusyVenue("vb", mock_venue_params("vb", "0.1", 1), LoopClock())
+        m = await mock_market(venue, tmp_path)
+        state, store, orders, engine = m.state, m.store, m.orders, m.engine
+        assert engine is not None
         bid = int(state.best_bid_ticks[0]) - 10
         wanted, policy = QuoteTargets.one_market(bids=[(bid, 5)], asks=[]), RefreshPolicy(0, 0.0, 10**12)
         await engine._sync(0, wanted, policy)

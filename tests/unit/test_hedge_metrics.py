@@ -3,24 +3,18 @@ on its CEX market, next to the settle step's counts (a real executor, order mana
 on the simulated clock; XEMM's counters are read from a running bot in
 tests/xvenue/test_xemm_facade_faults.py)."""
 
-from decimal import Decimal
-
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.core.clock import LoopClock, run_simulated
 from bot.core.domain import OrderRequest, Side
 from bot.core.events import OrderUpdate
-from bot.kernel.market_state import MarketState
-from bot.kernel.order_manager import OrderManager
-from bot.kernel.risk import RiskLimits
-from bot.kernel.store import Store
 from bot.ops.metrics import BotMetrics
 from connectors.base import RateLimited
 from connectors.mock.venue import MockVenue
 from strategies.xvenue.amm_arbitrage import AmmArbitrageParams, AmmArbitrageStrategy
 from strategies.xvenue.hedging import HedgeExecutor
 from strategies.xvenue.store import XvenueLedger
-from tests.unit.test_self_trade import _venue_params
+from tests.kit.mock_market import mock_market, mock_venue_params
 
 
 class BusyVenue(MockVenue):
@@ -37,15 +31,9 @@ class BusyVenue(MockVenue):
 
 def test_a_rate_limited_arbitrage_leg_is_counted_on_its_cex_market(tmp_path):
     async def main():
-        clock = LoopClock()
-        venue = BusyVenue("vb", _venue_params("vb", "0.1", 1), clock)
-        await venue.connect()
-        state = MarketState([venue.exchange.markets["BTC/USDT"]], [5], [100])
-        store = Store(f"sqlite:///{tmp_path}/s.sqlite")
-        orders = OrderManager(
-            "t1", {"vb": venue}, state, store, clock, RiskLimits(Decimal(10**6), Decimal(10**6), 10), 1
-        )
-        orders.apply_balances("vb", await venue.fetch_balances())
+        venue = BusyVenue("vb", mock_venue_params("vb", "0.1", 1), LoopClock())
+        m = await mock_market(venue, tmp_path, with_engine=False)
+        state, store, orders = m.state, m.store, m.orders
         params = AmmArbitrageParams(
             kind="amm_arbitrage", pool="uni", cex_market="vb:BTC/USDT", max_trade_base=1.0
         )

@@ -12,16 +12,12 @@ from amm.sim.pool import SimulatedPool
 from bot.core.clock import LoopClock, run_simulated
 from bot.core.domain import Market, Side
 from bot.kernel.context import BotContext
-from bot.kernel.engine import Engine
 from bot.kernel.lp_store import LpStore
 from bot.kernel.market_state import MarketState
 from bot.kernel.new_order import NewOrder, TimeInForce
-from bot.kernel.order_manager import OrderManager
-from bot.kernel.risk import RiskLimits
-from bot.kernel.store import Store
 from connectors.mock.venue import MockVenue
 from strategies.lp.hedger import Hedger, HedgerParams
-from tests.unit.test_self_trade import _venue_params
+from tests.kit.mock_market import mock_market, mock_venue_params
 
 MAX_POSITION_LOTS = 10  # 0.010 BTC on vb:BTC/USDT (lots of 0.001)
 SHORT_LOTS = -10  # the hedge already holds it: at the limit
@@ -37,17 +33,10 @@ def hedger_params() -> HedgerParams:
 async def hedge_setup(tmp_path, wallet_btc: str):
     """A hedger whose pool wallet holds `wallet_btc` idle (its LP delta), short SHORT_LOTS on vb."""
     clock = LoopClock()
-    venue = MockVenue("vb", _venue_params("vb", "0.1", 1), clock)
-    await venue.connect()
-    market = venue.exchange.markets["BTC/USDT"]
-    state = MarketState([market], [5], [MAX_POSITION_LOTS])
-    store = Store(f"sqlite:///{tmp_path}/s.sqlite")
-    limits = RiskLimits(Decimal(10**6), Decimal(10**6), 10)
-    orders = OrderManager("t1", {"vb": venue}, state, store, clock, limits, 1)
-    orders.apply_balances("vb", await venue.fetch_balances())
-    engine = Engine(state, orders, clock)
-    await venue.start_streams(["BTC/USDT"], engine.on_event)
-    await asyncio.sleep(0.1)  # the book in
+    venue = MockVenue("vb", mock_venue_params("vb", "0.1", 1), clock)
+    m = await mock_market(venue, tmp_path, max_position_lots=MAX_POSITION_LOTS)
+    state, store, orders, engine = m.state, m.store, m.orders, m.engine
+    assert engine is not None
     state.position_lots[0] = SHORT_LOTS
     pool = SimulatedPool(
         TokenInfo("sim:BTC", "BTC", 8), TokenInfo("sim:USDT", "USDT", 6), 3000,

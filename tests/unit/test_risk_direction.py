@@ -9,14 +9,11 @@ import pytest
 
 from bot.core.clock import LoopClock, run_simulated
 from bot.core.domain import Market, Side
-from bot.kernel.market_state import MarketState
 from bot.kernel.new_order import NewOrder, TimeInForce
-from bot.kernel.order_manager import OrderManager
 from bot.kernel.risk import Exposure, RiskLimits, largest_admissible_lots, refuse_reason
 from bot.kernel.risk_log import RefusalLog
-from bot.kernel.store import Store
 from connectors.mock.venue import MockVenue
-from tests.unit.test_self_trade import _venue_params
+from tests.kit.mock_market import mock_market, mock_venue_params
 
 # BTC at 50 000 (ticks of 0.1, lots of 0.001 = 50 USDT a lot)
 M = Market("vb", "BTC/USDT", "BTC", "USDT", Decimal("0.1"), Decimal("0.001"), Decimal("5"))
@@ -120,16 +117,10 @@ def test_through_the_order_manager_a_hedge_is_sent_where_another_strategy_filled
     max_position; XEMM's hedge (a buy) goes out, a plain buy of the same size is refused by name."""
 
     async def main():
-        clock = LoopClock()
-        venue = MockVenue("vb", _venue_params("vb", "0.1", 1), clock)
-        await venue.connect()
-        market = venue.exchange.markets["BTC/USDT"]
-        state = MarketState([market], [5], [10])  # max_position 10 lots
+        venue = MockVenue("vb", mock_venue_params("vb", "0.1", 1), LoopClock())
         limits = RiskLimits(Decimal(10_000), Decimal(100_000), 10)
-        orders = OrderManager(
-            "t1", {"vb": venue}, state, Store(f"sqlite:///{tmp_path}/s.sqlite"), clock, limits, 1
-        )
-        orders.apply_balances("vb", await venue.fetch_balances())
+        m = await mock_market(venue, tmp_path, max_position_lots=10, limits=limits, with_engine=False)
+        orders = m.orders  # max_position 10 lots
         bids = await orders.submit(0, [NewOrder(Side.BUY, 590_000, 8)])  # another strategy's, far below
         ask = venue.exchange.depth("BTC/USDT", 1)[1][0][0]
         plain = await orders.submit(0, [NewOrder(Side.BUY, ask, 5, TimeInForce.IOC)])

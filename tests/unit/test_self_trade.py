@@ -16,9 +16,9 @@ from bot.kernel.risk import RiskLimits
 from bot.kernel.self_trade import TAKER_WAIT_S, SelfTradeGuard, clear_limit, in_the_way, reaches
 from bot.kernel.store import Store
 from bot.kernel.targets import QuoteTargets
-from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import MockVenue
 from tests.kit import stubs
+from tests.kit.mock_market import mock_venue_params as _venue_params
 
 VA = stubs.market(venue="va")
 VB = stubs.market(venue="vb", tick_size="0.5")  # a coarser tick
@@ -186,29 +186,6 @@ def test_groups_leave_with_their_owner_and_a_new_owner_takes_a_slot_over():
     guard.unregister("new")
     assert guard.split(1, [NewOrder(Side.SELL, 120_020, 1)]) == ([NewOrder(Side.SELL, 120_020, 1)], [])
     assert released == []
-
-
-def _venue_params(name: str, tick: str, seed: int) -> MockVenueParams:
-    return MockVenueParams.model_validate(
-        {
-            "kind": "mock",
-            "seed": seed,
-            "initial_balances": {"USDT": "100000", "BTC": "1"},
-            "markets": [
-                {
-                    "symbol": "BTC/USDT",
-                    "tick_size": tick,
-                    "lot_size": "0.001",
-                    "initial_price": "60000",
-                    "volatility_annual": 0,
-                    "noise_taker_rate_per_s": 0,
-                    "informed_taker_rate_per_s": 0,
-                    "liquidity_refresh_rate_per_s": 0,
-                    "book_spread_bps": 10,
-                }
-            ],
-        }
-    )
 
 
 def test_order_manager_holds_a_crossing_quote_until_the_other_venue_moves(tmp_path):

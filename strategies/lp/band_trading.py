@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 
 from amm.attribution import SECONDS_PER_YEAR
-from strategies.lp.carry import OVERSHOOT_MEAN, OVERSHOOT_SQUARE
+from strategies.lp.carry import band_trade_moments
 
 # Bands in log price: a ±0.25 ETH band on 30,000 token1 at 3,000 is 0.05·w, so 2 bp (±0.4 %)
 # to 2.6 % (±50 %), the span of the widths the optimiser searches.
@@ -31,8 +31,7 @@ PRIOR_TRADES = 20.0  # the model (ratio 1) weighs as much as this many trades at
 def diffusion_traded_per_variance(band_log: float, step_log: float) -> float:
     """Log distance a reset-to-centre band rule trades per unit of a diffusion's variance, checked
     every step of RMS `step_log`: E[δ + O]/E[(δ + O)²], O the overshoot (as `HedgeCosting`)."""
-    traded = band_log + OVERSHOOT_MEAN * step_log
-    traded_sq = band_log**2 + 2.0 * band_log * OVERSHOOT_MEAN * step_log + OVERSHOOT_SQUARE * step_log**2
+    traded, traded_sq = band_trade_moments(band_log, step_log)
     return traded / traded_sq
 
 

@@ -45,6 +45,11 @@ OVERSHOOT_MEAN = 0.5826
 OVERSHOOT_SQUARE = OVERSHOOT_MEAN**2 + 0.25
 
 
+def band_trade_moments(b: float, step: Liquidity) -> tuple[Liquidity, Liquidity]:
+    """E[B + O] and E[(B + O)²]: a band B's trade size moments, checked every step of RMS `step`."""
+    return b + OVERSHOOT_MEAN * step, b * b + 2.0 * b * OVERSHOOT_MEAN * step + OVERSHOOT_SQUARE * step * step
+
+
 @dataclass(frozen=True, slots=True)
 class HedgeCosting:
     """What a band hedger on a CEX costs per second of a range held in the pool.
@@ -84,9 +89,7 @@ class HedgeCosting:
             return liquidity * 0.0
         s = sigma_annual * liquidity / (2.0 * math.sqrt(price))
         step = s * math.sqrt(self.check_interval_s / SECONDS_PER_YEAR)
-        b = self.band_token0
-        traded = b + OVERSHOOT_MEAN * step  # E|n_τ|
-        traded_sq = b * b + 2.0 * b * OVERSHOOT_MEAN * step + OVERSHOOT_SQUARE * step * step  # E[n_τ²]
+        traded, traded_sq = band_trade_moments(self.band_token0, step)  # E|n_τ|, E[n_τ²]
         return self.cost_fraction * price * s * s * traded / traded_sq / SECONDS_PER_YEAR
 
     def rehedge_token1(self, capital_token1: float) -> float:

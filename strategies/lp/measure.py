@@ -274,7 +274,7 @@ class PoolMeter:
             pool_price=pool_price,
             pool_sigma_annual=pool_sigma,
             fee_window_sigma_annual=window.sigma_annual(math.nan) if window.samples else math.nan,
-            fee_window_sigma_rel_error=self.fee_window_vol.rel_error(),
+            fee_window_sigma_rel_error=window.rel_error(),
             pool_band_ratios=self.band_trading.ratios(pool_sigma),
             pool_twap_price=await self._twap_price(),
             pool_liquidity=active_l,

@@ -40,6 +40,7 @@ from benchmarks.lp.run import (
     CHECK_S,
     FULL_RANGE,
     OURS,
+    OURS_COLD,
     OURS_HEDGED,
     OURS_PARAMS,
     Job,
@@ -50,6 +51,7 @@ from benchmarks.lp.run import (
 )
 
 FIXED_HALF_WIDTHS = (0.01, 0.03, 0.10, 0.30)
+WARMUP_H = 6.0  # three half-lives of the fee rate's EWMA (fee_half_life_s, 2 h)
 
 
 def jobs_for(
@@ -58,27 +60,37 @@ def jobs_for(
     widths: tuple[float, ...],
     ours_round_s: float | None,
     strategies: tuple[str, ...] = (OURS, OURS_HEDGED, FULL_RANGE, CHARM),
+    warmup_h: float = 0.0,
 ) -> list[Job]:
+    if warmup_h > 0 and OURS_HEDGED in strategies:
+        strategies = (*strategies, OURS_COLD)  # what the warm-up is worth, on the same paths
     jobs = []
     for sigma in VOLS:
         for fee in FEE_TIERS_PIPS:
-            sc = Scenario(sigma, fee, days)
+            sc = Scenario(sigma, fee, days, warmup_h)
             for p in range(paths):
                 jobs += [Job(sc, p, s, 0.0, round_s(s, ours_round_s)) for s in strategies]
                 jobs += [Job(sc, p, fixed_name(w), w) for w in widths]
     # Slowest first (ours rounds 10× as often as the baselines): the two workers end together.
-    jobs.sort(key=lambda j: (j.strategy not in (OURS, OURS_HEDGED), -j.scenario.sigma_annual))
+    jobs.sort(key=lambda j: (j.strategy not in (OURS, OURS_HEDGED, OURS_COLD), -j.scenario.sigma_annual))
     return jobs
 
 
-def assumptions(costs: HedgeCosts, charm: CharmParams, ours_round_s: float | None) -> str:
+def assumptions(costs: HedgeCosts, charm: CharmParams, ours_round_s: float | None, warmup_h: float) -> str:
     market = "\n".join(line for line in (MARKET_DOC or "").splitlines()[2:] if line.strip())
+    watched = (
+        f"\n  - warm-up: the pool trades {warmup_h:g} h before the scored day; ours watches it (its rounds "
+        "measure σ̂ and the fee rate; no action, no hedge): a bot that has been running and starts the "
+        "day flat. 'ours hedged, cold' starts with the day (the first day after a start)"
+        if warmup_h > 0
+        else "\n  - no warm-up: ours starts with the day (the first day after a start)"
+    )
     return (
         f"{market}\n  - {costs.describe()}\n  - rounds: ours every {round_s(OURS, ours_round_s):g} s "
         f"(default: its check_interval_s, the bot's schedule), the baselines every {CHECK_S:g} s, "
         f"all early on a {OURS_PARAMS.event_trigger_bps:g} bp fair move; charm: base "
         f"±{charm.base_threshold_ticks} ticks, limit {charm.limit_threshold_ticks} ticks, every "
-        f"{charm.period_s / 3600:g} h"
+        f"{charm.period_s / 3600:g} h{watched}"
     )
 
 
@@ -93,6 +105,12 @@ def main() -> None:
         "--ours-round-s", type=float, help="ours' rounds this far apart (default: its check_interval_s)"
     )
     parser.add_argument(
+        "--warmup-h",
+        type=float,
+        default=WARMUP_H,
+        help="the pool trades this many hours before the scored day; ours watches (no action)",
+    )
+    parser.add_argument(
         "--sensitivity",
         action="store_true",
         help="ours hedged, full range and charm only (no fixed grid, ours unhedged): a cheaper re-run",
@@ -101,9 +119,9 @@ def main() -> None:
     paths, days = (4, 0.125) if args.quick else (args.paths, args.days)
     costs, charm = HedgeCosts(), CharmParams()
     if args.sensitivity:
-        jobs = jobs_for(paths, days, (), args.ours_round_s, (OURS_HEDGED, FULL_RANGE, CHARM))
+        jobs = jobs_for(paths, days, (), args.ours_round_s, (OURS_HEDGED, FULL_RANGE, CHARM), args.warmup_h)
     else:
-        jobs = jobs_for(paths, days, FIXED_HALF_WIDTHS, args.ours_round_s)
+        jobs = jobs_for(paths, days, FIXED_HALF_WIDTHS, args.ours_round_s, warmup_h=args.warmup_h)
     t0, cpu0 = time.perf_counter(), os.times()
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         outcomes: list[Outcome] = list(pool.imap_unordered(run_job, [(j, costs) for j in jobs], chunksize=1))
@@ -116,7 +134,7 @@ def main() -> None:
             f"command: python benchmarks/lp_strategies.py {' '.join(sys.argv[1:])}\n"
             f"LP strategies, fair benchmark: {len(jobs)} exact-pool runs, {paths} paths × {days:g} days "
             f"per (σ, fee tier), seeds paired across strategies and tiers\nassumptions:\n"
-            + assumptions(costs, charm, args.ours_round_s),
+            + assumptions(costs, charm, args.ours_round_s, args.warmup_h),
             *(scenario_table(sc, grouped[sc]) for sc in order),
             headline(grouped),
             f"wall {wall:.0f} s on {args.workers} workers ({cpu:.0f} s CPU in the workers)",

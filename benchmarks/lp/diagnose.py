@@ -134,11 +134,12 @@ def main() -> None:
     parser.add_argument("--fee", type=int, required=True, help="fee tier in pips: 500 or 3000")
     parser.add_argument("--paths", type=int, default=4)
     parser.add_argument("--days", type=float, default=1.0)
+    parser.add_argument("--warmup-h", type=float, default=0.0, help="hours ours watches before the day")
     parser.add_argument("--fixed", type=float, help="a fixed half-width instead of ours hedged")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     strategy = OURS_HEDGED if args.fixed is None else fixed_name(args.fixed)
-    scenario, costs = Scenario(args.sigma, args.fee, args.days), HedgeCosts()
+    scenario, costs = Scenario(args.sigma, args.fee, args.days, args.warmup_h), HedgeCosts()
     print(f"{strategy}, {scenario.label}, {args.days:g} days; ~ = the carry model's, in range")
     print("path" + "".join(c.rjust(11) for c in COLUMNS))
     rows = []

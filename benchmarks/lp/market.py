@@ -40,10 +40,15 @@ class Scenario:
     sigma_annual: float
     fee_pips: int
     days: float
+    warmup_h: float = 0.0  # the pool trades this long before the scored span; ours watches it
 
     @property
     def n_blocks(self) -> int:
         return int(self.days * 86_400 / BLOCK_S)
+
+    @property
+    def warmup_blocks(self) -> int:
+        return int(self.warmup_h * 3_600 / BLOCK_S)
 
     @property
     def label(self) -> str:
@@ -76,10 +81,15 @@ def path_seed(sigma_annual: float, path: int) -> int:
 class FairPath:
     prices: np.ndarray  # fair at each block, [0] = start
     hedge_prices: np.ndarray  # fair `latency_s` after each block (what a hedge decided then fills at)
+    warmup_prices: np.ndarray  # fair at the blocks before the start (oldest first; may be empty)
 
 
-def fair_path(sigma_annual: float, n_blocks: int, seed: int, latency_s: float) -> FairPath:
-    """GBM at block times plus the bridge point `latency_s` into every block interval."""
+def fair_path(
+    sigma_annual: float, n_blocks: int, seed: int, latency_s: float, warmup_blocks: int = 0
+) -> FairPath:
+    """GBM at block times plus the bridge point `latency_s` into every block interval; the
+    `warmup_blocks` before the start come from their own stream, so the scored span is the same
+    path with or without a warm-up."""
     if not 0 <= latency_s < BLOCK_S:
         raise ValueError(f"latency_s must be in [0, {BLOCK_S}), got {latency_s}")
     rng = np.random.default_rng(seed)
@@ -90,4 +100,6 @@ def fair_path(sigma_annual: float, n_blocks: int, seed: int, latency_s: float) -
     a = latency_s / BLOCK_S
     bridge_sd = sigma_annual * math.sqrt(latency_s * (BLOCK_S - latency_s) / BLOCK_S / SECONDS_PER_YEAR)
     log_h = log_p[:-1] + a * steps + bridge_sd * rng.standard_normal(n_blocks + 1)
-    return FairPath(np.exp(log_p[:-1]), np.exp(log_h))
+    back = np.random.default_rng(seed + 1_000_003).normal(-0.5 * var, math.sqrt(var), warmup_blocks)
+    log_w = math.log(START_PRICE) - np.cumsum(back[::-1])[::-1]  # ends one step before the start
+    return FairPath(np.exp(log_p[:-1]), np.exp(log_h), np.exp(log_w))

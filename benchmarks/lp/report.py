@@ -11,7 +11,7 @@ import numpy as np
 
 from amm.attribution import PnlAttribution
 from benchmarks.lp.market import Scenario
-from benchmarks.lp.run import CHARM, FULL_RANGE, OURS, OURS_HEDGED, Outcome
+from benchmarks.lp.run import CHARM, FULL_RANGE, OURS, OURS_COLD, OURS_HEDGED, Outcome
 
 Metric = Callable[[PnlAttribution], float]
 COLUMNS: tuple[tuple[str, Metric], ...] = (
@@ -74,14 +74,23 @@ def best_fixed(runs: Runs, hedged: bool) -> str | None:
 
 def _strategy_rows(runs: Runs, hedged: bool) -> list[str]:
     best = best_fixed(runs, hedged)
-    names = [ours(runs, hedged), FULL_RANGE, CHARM] + ([best] if best else [])
+    cold = [OURS_COLD] if hedged else []
+    names = [ours(runs, hedged), *cold, FULL_RANGE, CHARM] + ([best] if best else [])
     lines = []
     for name in names:
         rows = runs.get(name, [])
         if not rows:
             continue
         attrs = [o.hedged if hedged else o.unhedged for o in rows]
-        label = f"{name}*" if name == best else OURS if name == OURS_HEDGED else name
+        label = (
+            f"{name}*"
+            if name == best
+            else OURS
+            if name == OURS_HEDGED
+            else "ours, cold"
+            if name == OURS_COLD
+            else name
+        )
         cells = "".join(cell([f(a) for a in attrs]) for _, f in COLUMNS)
         acts, trades = mean_se([o.actions for o in rows])[0], mean_se([o.hedge_trades for o in rows])[0]
         tail = f"{acts:6.1f}{trades:8.0f}" if hedged else f"{acts:6.1f}"
@@ -89,8 +98,8 @@ def _strategy_rows(runs: Runs, hedged: bool) -> list[str]:
     return lines
 
 
-def _paired_rows(runs: Runs) -> list[str]:
-    mine = runs.get(ours(runs, hedged=True), [])
+def _paired_rows(runs: Runs, mine_name: str, prefix: str = "") -> list[str]:
+    mine = runs.get(mine_name, [])
     best = best_fixed(runs, hedged=True)
     lines = []
     for name in [FULL_RANGE, CHARM] + ([best] if best else []):
@@ -98,12 +107,12 @@ def _paired_rows(runs: Runs) -> list[str]:
         if not mine or len(base) != len(mine):
             continue
         assert [o.job.path for o in base] == [o.job.path for o in mine], "runs must pair by path"
-        label = f"{name}* (upper bound)" if name == best else name
+        label = prefix + (f"{name}* (upper bound)" if name == best else name)
         parts = []
         for metric in (lambda a: a.net_token1, lambda a: a.total_token1):
             diff, se = mean_se([metric(a.hedged) - metric(b.hedged) for a, b in zip(mine, base, strict=True)])
             parts.append(f"{diff:10.1f} ± {se:6.1f}  {verdict(diff, se):<5}")
-        lines.append(f"  {label:<28}" + "   ".join(parts))
+        lines.append(f"  {label:<36}" + "   ".join(parts))
     return lines
 
 
@@ -126,9 +135,10 @@ def scenario_table(scenario: Scenario, runs: Runs) -> str:
         *_strategy_rows(runs, hedged=False),
         f"hedged (total = PnL vs the starting value in cash)\n  {'':<16}{header}{'acts':>6}{'hedges':>8}",
         *_strategy_rows(runs, hedged=True),
-        f"ours hedged − baseline hedged, paired by path\n  {'':<28}{'Δnet ± SE':>19}  verdict"
+        f"ours hedged − baseline hedged, paired by path\n  {'':<36}{'Δnet ± SE':>19}  verdict"
         f"   {'Δtotal ± SE':>19}  verdict",
-        *_paired_rows(runs),
+        *_paired_rows(runs, ours(runs, hedged=True)),
+        *_paired_rows(runs, OURS_COLD, "cold: "),
     ]
     if any(s.startswith("fixed") for s in runs):
         out.append(_grid_line(runs))
@@ -136,11 +146,21 @@ def scenario_table(scenario: Scenario, runs: Runs) -> str:
 
 
 def headline(grouped: dict[Scenario, Runs]) -> str:
-    """One line per scenario: Δnet ± SE and the verdict of ours hedged against each baseline."""
-    lines = ["headline: ours hedged − hedged baseline, Δnet ± SE (verdict)"]
+    """Per scenario, Δnet ± SE and the verdict of ours hedged against each baseline (and of the
+    cold start, when the run has one)."""
+    lines = [_headline(grouped, None, "headline: ours hedged − hedged baseline, Δnet ± SE (verdict)")]
+    if any(OURS_COLD in runs for runs in grouped.values()):
+        lines.append(
+            _headline(grouped, OURS_COLD, "cold start (no warm-up watched): ours hedged − hedged baseline")
+        )
+    return "\n\n".join(lines)
+
+
+def _headline(grouped: dict[Scenario, Runs], mine_name: str | None, title: str) -> str:
+    lines = [title]
     for sc in sorted(grouped, key=lambda s: (s.fee_pips, s.sigma_annual)):
         runs = grouped[sc]
-        mine = runs.get(ours(runs, hedged=True), [])
+        mine = runs.get(mine_name or ours(runs, hedged=True), [])
         best = best_fixed(runs, hedged=True)
         parts = []
         for name in [FULL_RANGE, CHARM] + ([best] if best else []):

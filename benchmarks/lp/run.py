@@ -38,10 +38,12 @@ from bot.kernel.lp_store import LpStore
 from bot.kernel.store import Store
 from strategies.lp.params import LpManagerParams
 from strategies.lp.pool import Policy
-from strategies.lp.rules import decide
+from strategies.lp.rules import Action, Decision, PoolView, Rules, decide
 
 CHECK_S = 300.0  # the baselines' rounds, plus the early round on a 50 bp fair move
 OURS, OURS_HEDGED, FULL_RANGE, CHARM = "ours", "ours hedged", "full range", "charm"
+OURS_COLD = "ours hedged, cold"  # ours hedged that starts with the scored span: no warm-up watched
+WATCHING = (OURS, OURS_HEDGED)  # what runs its rounds through a scenario's warm-up
 OURS_PARAMS = LpManagerParams(kind="lp_manager", pools=["uni"])  # the defaults a user starts from
 
 
@@ -49,7 +51,7 @@ def round_s(strategy: str, ours_round_s: float | None = None) -> float:
     """Ours runs on its own schedule (the bot's, whose rounds also sample σ̂) unless told
     `ours_round_s`; the baselines need none finer than 5 min (passive, a 12 h schedule, recentres
     at most every 10 min)."""
-    if strategy not in (OURS, OURS_HEDGED):
+    if strategy not in (OURS, OURS_HEDGED, OURS_COLD):
         return CHECK_S
     return OURS_PARAMS.check_interval_s if ours_round_s is None else ours_round_s
 
@@ -103,7 +105,7 @@ def _runner(job: Job, pool: SimulatedPool, fair: FixedFair, clock: FixedClock, c
     name = f"{job.strategy}/{job.scenario.sigma_annual}/{job.scenario.fee_pips}/{job.path}"
     if job.strategy == CHARM:
         return CharmVault(name, pool, fair, clock, _store(), CharmParams())
-    if job.strategy == OURS_HEDGED:
+    if job.strategy in (OURS_HEDGED, OURS_COLD):
         return ManagedLp(name, pool, fair, ours_hedged_params(costs), clock, _store(), decide)
     policies: dict[str, Policy] = {OURS: decide, FULL_RANGE: full_range_policy}
     policy = policies.get(job.strategy) or fixed_width_policy(job.half_width)
@@ -149,10 +151,12 @@ class Probe(Protocol):
 async def simulate(job: Job, costs: HedgeCosts, probe: Probe | None = None) -> Outcome:
     sc = job.scenario
     seed = path_seed(sc.sigma_annual, job.path)
-    path = fair_path(sc.sigma_annual, sc.n_blocks, seed, costs.latency_s)
-    params = pool_params(sc.fee_pips)
+    path = fair_path(sc.sigma_annual, sc.n_blocks, seed, costs.latency_s, sc.warmup_blocks)
+    warm = len(path.warmup_prices)
+    prices = np.concatenate([path.warmup_prices, path.prices])
+    params = pool_params(sc.fee_pips).model_copy(update={"initial_price": float(prices[0])})
     clock = FixedClock(0)
-    fair = FixedFair(path.prices)
+    fair = FixedFair(prices)
     pool = SimulatedPool.from_params(params)
     flow = SimPoolFlow(pool, fair, params, clock, rng=np.random.default_rng(seed + 7))
     runner = _runner(job, pool, fair, clock, costs)
@@ -161,10 +165,13 @@ async def simulate(job: Job, costs: HedgeCosts, probe: Probe | None = None) -> O
     hedge = SimHedge(costs)
     trigger = OURS_PARAMS.event_trigger_bps / 1e4
     check_ns = int(job.round_s * NS_PER_S)
-    last_ns, last_fair = -check_ns, float(path.prices[0])
+    last_ns, last_fair = -check_ns, float(prices[0])
+    if warm:
+        watcher = runner if isinstance(runner, ManagedLp) and job.strategy in WATCHING else None
+        last_ns, last_fair = await _warm_up(watcher, flow, fair, clock, warm, check_ns, trigger)
     trades = 0
     for i in range(1, sc.n_blocks + 1):
-        fair.block = i
+        fair.block = warm + i
         clock.advance_ns(BLOCK_S * NS_PER_S)
         flow.on_block(BLOCK_S)
         now, price = clock.now_ns(), fair()
@@ -179,6 +186,34 @@ async def simulate(job: Job, costs: HedgeCosts, probe: Probe | None = None) -> O
     fig = runner.figures(price, clock.now_ns(), sc.sigma_annual)
     unhedged, hedged = attributions(fig, hedge, price)
     return Outcome(job, unhedged, hedged, fig.actions, trades)
+
+
+async def _warm_up(
+    watcher: ManagedLp | None,
+    flow: SimPoolFlow,
+    fair: FixedFair,
+    clock: FixedClock,
+    blocks: int,
+    check_ns: int,
+    trigger: float,
+) -> tuple[int, float]:
+    """The pool's trading before the scored span. The watcher (ours) runs its rounds, so its σ̂
+    and fee rate measure the pool, and acts on nothing: out of the pool, unhedged, as a bot that
+    has been running would be on a day it starts flat. Others do not look. Returns the last round."""
+    last_ns, last_fair = -check_ns, float(fair.prices[0])
+    for i in range(1, blocks + 1):
+        fair.block = i
+        clock.advance_ns(BLOCK_S * NS_PER_S)
+        flow.on_block(BLOCK_S)
+        now, price = clock.now_ns(), fair()
+        if watcher is not None and (now - last_ns >= check_ns or abs(price / last_fair - 1.0) >= trigger):
+            await watcher.manager.step(_watch)
+            last_ns, last_fair = now, price
+    return last_ns, last_fair
+
+
+def _watch(view: PoolView, rules: Rules) -> Decision:
+    return Decision(Action.HOLD, "warm-up: watching the pool", False)
 
 
 def run_job(args: tuple[Job, HedgeCosts]) -> Outcome:

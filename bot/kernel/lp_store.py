@@ -142,6 +142,19 @@ class LpHedgeCarryRow(SQLModel, table=True):
     instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
 
 
+class LpEstimatesRow(SQLModel, table=True):
+    """A pool manager's estimates (σ̂, fee flow; JSON of `strategies.lp.estimates`), replaced in
+    place: what a restart or reload resumes instead of measuring the pool again for hours."""
+
+    __tablename__ = "lp_estimates"
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    strategy: str = Field(index=True)
+    pool: str
+    ts_ns: int = Field(sa_type=BigInteger)
+    estimates: str
+    instance_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
+
+
 class LpStore:
     """The LP tables of one store, scoped to its instance (`Store.mine`) like the trading tables."""
 
@@ -270,7 +283,25 @@ class LpStore:
                     setattr(row, name, getattr(mark, name))
             session.add(row)
 
+    def save_estimates(self, strategy: str, pool: str, ts_ns: int, estimates: str) -> None:
+        """Insert or replace the pool's stored estimates."""
+        with self.work.session() as session:
+            row = session.exec(self._estimates_query(strategy, pool)).first()
+            if row is None:
+                row = LpEstimatesRow(strategy=strategy, pool=pool, ts_ns=ts_ns, estimates=estimates,
+                                     instance_id=self.store.writer_id)  # fmt: skip
+            row.ts_ns, row.estimates = ts_ns, estimates
+            session.add(row)
+
     # ---- reads -------------------------------------------------------------------------------
+
+    def estimates(self, strategy: str, pool: str) -> LpEstimatesRow | None:
+        with self.work.session() as session:
+            return session.exec(self._estimates_query(strategy, pool)).first()
+
+    def _estimates_query(self, strategy: str, pool: str) -> Any:
+        query = select(LpEstimatesRow).where(LpEstimatesRow.strategy == strategy, LpEstimatesRow.pool == pool)
+        return query.where(LpEstimatesRow.instance_id == self.store.writer_id)
 
     def positions(self, strategy: str | None = None, open_only: bool = False) -> list[LpPositionRow]:
         query = self.store.mine(select(LpPositionRow), LpPositionRow.instance_id)

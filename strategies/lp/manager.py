@@ -111,9 +111,11 @@ class LpManager:
         """Positions left open by a previous run: adopted when the pool still holds them. A row
         that cannot be adopted stops its pool only (flagged: `unadoptable`, an alert event, an
         action row); the other pools are managed as usual. Every pool, flat or not, resumes the
-        time of its last action (the minimum interval between actions holds across a restart)."""
+        time of its last action (the minimum interval between actions holds across a restart)
+        and its stored estimates (σ̂, fee flow: no hours of measuring again before an entry)."""
         for manager in self.managers.values():
             manager.restore_last_action()
+            manager.resume_estimates()
             for row in manager.store.positions(self.name, open_only=True):
                 if row.pool != manager.pool_name:
                     continue
@@ -173,6 +175,8 @@ class LpManager:
         self._draining = True
         self._wake.set()
         await self._idle.wait()
+        for manager in self.managers.values():  # the new instance resumes them
+            manager.save_estimates(manager.clock.now_ns())
 
     def on_event(self, event: VenueEvent) -> None:
         if self.cex_route is not None:

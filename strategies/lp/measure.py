@@ -15,6 +15,14 @@ from amm.math.conversions import sqrt_price_x96_to_price, tick_to_price
 from amm.math.full_math import Q128, Q256
 from amm.ports import AmmPool, DeclaresGasUnits, GasUnitsTable, PoolOracle, PoolState
 from strategies.lp.band_trading import BandTradingMeter
+from strategies.lp.estimates import (
+    FeeFlowState,
+    MeterEstimates,
+    band_state,
+    ewma_state,
+    resume_band,
+    resume_ewma,
+)
 from strategies.lp.excess import Excess
 from strategies.lp.ledger import PoolLedger
 from strategies.lp.params import LpManagerParams
@@ -139,6 +147,31 @@ class PoolMeter:
             return 1.0
         variance = max(square - flow * flow, 0.0) * n / (n - 1.0)
         return min(math.sqrt(variance / n) / flow, 1.0)
+
+    def estimates(self, now_ns: int) -> MeterEstimates:
+        """The estimates as of `now_ns` (what a restart resumes)."""
+        square, w2 = self._fee_moments
+        fee = FeeFlowState(
+            flow_token1_per_s=self.fee_flow_token1_per_s, weight=self._fee_weight, square=square, weight_sq=w2
+        )
+        return MeterEstimates(
+            ts_ns=now_ns, vol=ewma_state(self.vol), pool_vol=ewma_state(self.pool_vol),
+            fee_window_vol=ewma_state(self.fee_window_vol), band=band_state(self.band_trading), fee=fee,
+        )  # fmt: skip
+
+    def resume(self, e: MeterEstimates, now_ns: int) -> None:
+        """Take over stored estimates, aged by the time since they were taken (`strategies.lp.estimates`)."""
+        gap_s = (now_ns - e.ts_ns) / 1e9
+        for mine, stored in (
+            (self.vol, e.vol),
+            (self.pool_vol, e.pool_vol),
+            (self.fee_window_vol, e.fee_window_vol),
+        ):
+            resume_ewma(mine, stored, gap_s)
+        resume_band(self.band_trading, e.band, gap_s)
+        d = math.exp(-max(gap_s, 0.0) * math.log(2) / self.params.fee_half_life_s)
+        self.fee_flow_token1_per_s, self._fee_weight = e.fee.flow_token1_per_s, e.fee.weight * d
+        self._fee_moments, self._fee_mark = (e.fee.square, e.fee.weight_sq * d * d), None
 
     def _negative_carry_since(self, view: PoolView) -> int | None:
         """Since when a held position's best carry has been below the exit threshold."""

@@ -9,13 +9,17 @@ and stores every decision that fires, positions, fees, gas and swaps.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import Callable
+
+from pydantic import ValidationError
 
 from amm.chain.tx_errors import TxRevertedOnChain
 from amm.ports import AmmPool
 from bot.core.clock import Clock
 from bot.kernel.lp_store import LpPositionRow, LpStore
+from strategies.lp.estimates import MeterEstimates
 from strategies.lp.excess import CexExcessRoute, Excess, Route
 from strategies.lp.ledger import PoolLedger
 from strategies.lp.lifecycle import PositionLifecycle
@@ -27,8 +31,12 @@ from strategies.lp.swaps import ExcessSwaps
 
 OPENING = frozenset({Action.OPEN, Action.RECENTRE, Action.WIDEN})
 
+log = logging.getLogger("mmbot.lp")
 Policy = Callable[[PoolView, Rules], Decision]
-MARK_INTERVAL_S = 300.0  # how often an open position's LVR and pending fees are stored
+MARK_INTERVAL_S = 300.0  # how often an open position's LVR and pending fees (and the estimates) are stored
+# Stored estimates older than this many fee half-lives are not resumed: their weight would be
+# below 1/1000 of a fresh sample's.
+ESTIMATES_MAX_AGE_HALF_LIVES = 10.0
 
 
 class PoolLpManager:
@@ -63,6 +71,7 @@ class PoolLpManager:
         )
         self.last_action_ns: int | None = None
         self.last_decision: Decision | None = None
+        self.estimates_saved_ns: int | None = None
 
     @property
     def position(self) -> LivePosition | None:
@@ -77,6 +86,31 @@ class PoolLpManager:
         if last > 0:
             # A clock behind the store (a replay on another start time) waits one interval, not longer.
             self.last_action_ns = min(last, self.clock.now_ns())
+
+    def resume_estimates(self) -> bool:
+        """At a start or reload: take over the pool's stored estimates (σ̂, fee flow), unless
+        there are none, they are too old or unreadable (logged: the pool is measured afresh)."""
+        row = self.store.estimates(self.strategy, self.pool_name)
+        if row is None:
+            return False
+        now, where = self.clock.now_ns(), f"{self.strategy}/{self.pool_name}"
+        age_s = (now - row.ts_ns) / 1e9
+        if age_s > ESTIMATES_MAX_AGE_HALF_LIVES * self.params.fee_half_life_s:
+            log.info("%s: stored estimates are %.1f h old: measuring the pool afresh", where, age_s / 3600)
+            return False
+        try:
+            estimates = MeterEstimates.model_validate_json(row.estimates)
+        except ValidationError as exc:
+            log.warning("%s: stored estimates unreadable, measuring the pool afresh: %s", where, exc)
+            return False
+        self.meter.resume(estimates, now)
+        log.info("%s: resumed estimates %.0f s old (σ̂ %.3f)", where, age_s, self.meter.sigma_annual())
+        return True
+
+    def save_estimates(self, now_ns: int) -> None:
+        estimates = self.meter.estimates(now_ns).model_dump_json()
+        self.store.save_estimates(self.strategy, self.pool_name, now_ns, estimates)
+        self.estimates_saved_ns = now_ns
 
     async def adopt(self, row: LpPositionRow) -> None:
         """Take over a stored open position with the time of the pool's last action: the minimum
@@ -105,6 +139,8 @@ class PoolLpManager:
             await life.close(fair, now, "finishing a close that failed half-way")
         self.meter.observe_price(fair, now)
         view = await self.view(fair, now)
+        if self.estimates_saved_ns is None or now - self.estimates_saved_ns >= self.mark_interval_ns:
+            self.save_estimates(now)
         pos = life.position
         if pos is not None and (pos.marked_ns is None or now - pos.marked_ns >= self.mark_interval_ns):
             self.ledger.mark(pos, now, view.pending_fees_token1)

@@ -26,7 +26,7 @@ TABLE_MODULES = (
     tx_intent_store,
 )
 
-TABLES = 21
+TABLES = 22
 
 
 def model_integer_columns(dialect: str) -> dict[tuple[str, str], str]:

@@ -14,6 +14,22 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 NS_PER_H = 3600 * 1_000_000_000
+# Fixed margins in inches, room for a title, an axis label and 7-character tick labels (the
+# formatter switches to an offset beyond that). Not tight_layout: it draws the whole figure once
+# more just to measure its labels, 40% of the charts' time in a 2,000-row backtest.
+LEFT_IN, RIGHT_IN, TOP_IN, BOTTOM_IN = 1.0, 0.2, 0.4, 0.6
+
+
+def _figure(width_in: float, height_in: float, hspace: float = 0.2) -> Figure:
+    fig = Figure(figsize=(width_in, height_in))
+    fig.subplots_adjust(
+        left=LEFT_IN / width_in,
+        right=1 - RIGHT_IN / width_in,
+        top=1 - TOP_IN / height_in,
+        bottom=BOTTOM_IN / height_in,
+        hspace=hspace,
+    )
+    return fig
 
 
 def _hours(ts_ns: npt.NDArray[np.int64], start_ns: int) -> npt.NDArray[np.float64]:
@@ -21,7 +37,7 @@ def _hours(ts_ns: npt.NDArray[np.int64], start_ns: int) -> npt.NDArray[np.float6
 
 
 def pnl_chart(path: Path, ts_ns: npt.NDArray[np.int64], pnl: npt.NDArray[np.float64]) -> None:
-    fig = Figure(figsize=(9, 6))
+    fig = _figure(9, 6, hspace=0.1)  # the panels share their x axis: no labels between them
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
     hours = _hours(ts_ns, int(ts_ns[0]) if len(ts_ns) else 0)
     top.plot(hours, pnl, color="tab:blue")
@@ -37,7 +53,7 @@ def pnl_chart(path: Path, ts_ns: npt.NDArray[np.int64], pnl: npt.NDArray[np.floa
 def inventory_chart(
     path: Path, series: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]
 ) -> None:
-    fig = Figure(figsize=(9, 4))
+    fig = _figure(9, 4)
     ax = fig.subplots()
     start = min((int(ts[0]) for ts, _ in series.values() if len(ts)), default=0)
     for market, (ts, position) in series.items():
@@ -50,7 +66,7 @@ def inventory_chart(
 
 
 def markout_chart(path: Path, horizons_s: list[float], curves: dict[str, list[float | None]]) -> None:
-    fig = Figure(figsize=(9, 4))
+    fig = _figure(9, 4)
     ax = fig.subplots()
     for market, values in curves.items():
         points = [(h, v) for h, v in zip(horizons_s, values, strict=True) if v is not None]
@@ -67,5 +83,4 @@ def markout_chart(path: Path, horizons_s: list[float], curves: dict[str, list[fl
 
 def _save(fig: Figure, path: Path) -> None:
     FigureCanvasAgg(fig)  # attaches itself: savefig renders with Agg
-    fig.tight_layout()
     fig.savefig(path, format="png", dpi=80)

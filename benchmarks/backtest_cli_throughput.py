@@ -8,8 +8,9 @@ time minus the start-up time (imports, config, store, numba cache, report of an 
 is the wall time of the same command on a 2,000-row prefix (after a first, untimed run of each
 tree, which compiles numba's kernels into its cache); the figure with the start-up is printed
 too, and the same on CPU time (user + system of the child), which a shared machine's load does
-not inflate. Each tree's bytecode is compiled first (`compileall`), as an installed package has it. Both feeds: `book_feed = "top_moves"` (conflated) on the whole file, and the exact
-default `"every_update"` (every row reaches the bot) on a prefix (`--exact-rows`, 200,000).
+not inflate. Each tree's bytecode is compiled first (`compileall`), as an installed package has
+it. Both feeds: `book_feed = "top_moves"` (conflated) on the whole file, and the exact default
+`"every_update"` (every row reaches the bot) on a prefix (`--exact-rows`, 200,000).
 
 `--reference-tree DIR` runs every command a second time with DIR first on PYTHONPATH (e.g. the
 code before a change: `git archive <commit> | tar -x -C DIR`), in the same run, and prints the

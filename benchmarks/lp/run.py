@@ -26,6 +26,7 @@ from benchmarks.lp.market import (
     BLOCK_S,
     WALLET_TOKEN0,
     WALLET_TOKEN1,
+    FairPath,
     Scenario,
     fair_path,
     path_seed,
@@ -148,24 +149,44 @@ class Probe(Protocol):
     def block(self, runner: LpRunner, fair: float, hedge_cost_token1: float) -> None: ...
 
 
-async def simulate(job: Job, costs: HedgeCosts, probe: Probe | None = None) -> Outcome:
+@dataclass(frozen=True, slots=True)
+class Market:
+    """One run's world: the fair path (warm-up included), the pool and its flow, on one clock."""
+
+    path: FairPath
+    fair: FixedFair  # over the warm-up's blocks, then the scored span's
+    clock: FixedClock
+    pool: SimulatedPool
+    flow: SimPoolFlow
+
+    @property
+    def warmup_blocks(self) -> int:
+        return len(self.path.warmup_prices)
+
+
+def market_for(job: Job, costs: HedgeCosts) -> Market:
     sc = job.scenario
     seed = path_seed(sc.sigma_annual, job.path)
     path = fair_path(sc.sigma_annual, sc.n_blocks, seed, costs.latency_s, sc.warmup_blocks)
-    warm = len(path.warmup_prices)
     prices = np.concatenate([path.warmup_prices, path.prices])
     params = pool_params(sc.fee_pips).model_copy(update={"initial_price": float(prices[0])})
-    clock = FixedClock(0)
-    fair = FixedFair(prices)
+    clock, fair = FixedClock(0), FixedFair(prices)
     pool = SimulatedPool.from_params(params)
     flow = SimPoolFlow(pool, fair, params, clock, rng=np.random.default_rng(seed + 7))
+    return Market(path, fair, clock, pool, flow)
+
+
+async def simulate(job: Job, costs: HedgeCosts, probe: Probe | None = None) -> Outcome:
+    sc = job.scenario
+    m = market_for(job, costs)
+    path, fair, clock, pool, flow, warm = m.path, m.fair, m.clock, m.pool, m.flow, m.warmup_blocks
     runner = _runner(job, pool, fair, clock, costs)
     if probe is not None and isinstance(runner, ManagedLp):
         runner.policy = probe.wrap(runner.policy)
     hedge = SimHedge(costs)
     trigger = OURS_PARAMS.event_trigger_bps / 1e4
     check_ns = int(job.round_s * NS_PER_S)
-    last_ns, last_fair = -check_ns, float(prices[0])
+    last_ns, last_fair = -check_ns, float(fair.prices[0])
     if warm:
         watcher = runner if isinstance(runner, ManagedLp) and job.strategy in WATCHING else None
         last_ns, last_fair = await _warm_up(watcher, flow, fair, clock, warm, check_ns, trigger)

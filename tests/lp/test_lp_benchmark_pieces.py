@@ -163,25 +163,23 @@ def test_a_warm_up_adds_history_before_the_same_scored_path() -> None:
 
 def test_ours_watches_the_warm_up_without_acting_and_the_cold_run_does_not() -> None:
     from benchmarks.lp.market import Scenario
-    from benchmarks.lp.run import OURS_COLD, OURS_HEDGED, FixedFair, Job, _runner, _warm_up
+    from benchmarks.lp.run import OURS_COLD, OURS_HEDGED, Job, _runner, _warm_up, market_for
 
     costs = HedgeCosts()
     sc = Scenario(0.6, 3000, 0.01, warmup_h=0.1)  # 30 warm-up blocks: 6 minutes
     samples = {}
     for strategy in (OURS_HEDGED, OURS_COLD):
-        path = fair_path(0.6, sc.n_blocks, 1, costs.latency_s, sc.warmup_blocks)
-        prices = np.concatenate([path.warmup_prices, path.prices])
-        params = pool_params(3000).model_copy(update={"initial_price": float(prices[0])})
-        clock, fair = FixedClock(0), FixedFair(prices)
-        pool = SimulatedPool.from_params(params)
-        flow = SimPoolFlow(pool, fair, params, clock, rng=np.random.default_rng(8))
-        runner = _runner(Job(sc, 0, strategy, 0.0, 30.0), pool, fair, clock, costs)
-        wallet = (pool.wallet0, pool.wallet1)
+        job = Job(sc, 0, strategy, 0.0, 30.0)
+        m = market_for(job, costs)
+        runner = _runner(job, m.pool, m.fair, m.clock, costs)
+        wallet = (m.pool.wallet0, m.pool.wallet1)
         watcher = runner if strategy == OURS_HEDGED else None
-        last_round = asyncio.run(_warm_up(watcher, flow, fair, clock, sc.warmup_blocks, 30 * NS_PER_S, 1.0))
-        assert fair.block == sc.warmup_blocks and clock.now_ns() == 360 * NS_PER_S
+        last_round = asyncio.run(
+            _warm_up(watcher, m.flow, m.fair, m.clock, m.warmup_blocks, 30 * NS_PER_S, 1.0)
+        )  # type: ignore[arg-type]
+        assert m.fair.block == sc.warmup_blocks == 30 and m.clock.now_ns() == 360 * NS_PER_S
         manager = runner.manager  # type: ignore[attr-defined]
-        assert manager.position is None and (pool.wallet0, pool.wallet1) == wallet  # acted on nothing
+        assert manager.position is None and (m.pool.wallet0, m.pool.wallet1) == wallet  # acted on nothing
         samples[strategy] = (manager.meter.vol.samples, last_round[0])
     # rounds every 30 s from the first block: 12 s, 48 s, ..., 336 s (10 rounds, 9 returns)
     assert samples == {OURS_HEDGED: (9, 336 * NS_PER_S), OURS_COLD: (0, -30 * NS_PER_S)}

@@ -7,14 +7,11 @@ import asyncio
 import logging
 import math
 
-import numpy as np
 import pytest
 
-from amm.sim.flow import SimPoolFlow
-from amm.sim.pool import SimulatedPool
 from benchmarks.lp.hedge import HedgeCosts
-from benchmarks.lp.market import Scenario, fair_path, pool_params
-from benchmarks.lp.run import OURS_HEDGED, FixedFair, Job, _runner, _warm_up
+from benchmarks.lp.market import Scenario
+from benchmarks.lp.run import OURS_HEDGED, Job, _runner, _warm_up, market_for
 from bot.core.clock import NS_PER_S, FixedClock
 from bot.kernel.lp_store import LpStore
 from bot.kernel.store import Store
@@ -26,17 +23,13 @@ HOUR_NS = 3600 * NS_PER_S
 
 def watched_manager(tmp_path, hours: float = 0.5) -> tuple[PoolLpManager, FixedClock]:
     """Ours after `hours` of rounds on a trading pool (σ 60 %, 0.3 %), having acted on nothing."""
-    sc, costs = Scenario(0.6, 3000, 0.01, warmup_h=hours), HedgeCosts()
-    path = fair_path(0.6, sc.n_blocks, 3, costs.latency_s, sc.warmup_blocks)
-    prices = np.concatenate([path.warmup_prices, path.prices])
-    params = pool_params(3000).model_copy(update={"initial_price": float(prices[0])})
-    clock, fair = FixedClock(0), FixedFair(prices)
-    pool = SimulatedPool.from_params(params)
-    flow = SimPoolFlow(pool, fair, params, clock, rng=np.random.default_rng(4))
-    runner = _runner(Job(sc, 0, OURS_HEDGED, 0.0, 30.0), pool, fair, clock, costs)
+    costs = HedgeCosts()
+    job = Job(Scenario(0.6, 3000, 0.01, warmup_h=hours), 3, OURS_HEDGED, 0.0, 30.0)
+    m = market_for(job, costs)
+    runner = _runner(job, m.pool, m.fair, m.clock, costs)
     runner.manager.store = LpStore(Store(f"sqlite:///{tmp_path}/lp.sqlite"))  # type: ignore[attr-defined]
-    asyncio.run(_warm_up(runner, flow, fair, clock, sc.warmup_blocks, 30 * NS_PER_S, 1.0))  # type: ignore[arg-type]
-    return runner.manager, clock  # type: ignore[attr-defined]
+    asyncio.run(_warm_up(runner, m.flow, m.fair, m.clock, m.warmup_blocks, 30 * NS_PER_S, 1.0))  # type: ignore[arg-type]
+    return runner.manager, m.clock  # type: ignore[attr-defined]
 
 
 def successor(first: PoolLpManager, clock: FixedClock) -> PoolLpManager:

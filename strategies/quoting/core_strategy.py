@@ -242,6 +242,9 @@ class CoreQuoteStrategy:
 
         A trade's depth is measured from the fair of the latest quote call (the fair before it).
         """
+        if type(event) is PublicTrade:  # most events: checked first, the chain below has it too
+            self._on_trade(event)
+            return
         if isinstance(event, BookSnapshot):
             if self.state is not None and self.clock_sampled and self.sample_due(event.local_ts_ns):
                 fair = self.state.fair_prices(self.volatility_source)[self.slots]
@@ -250,17 +253,7 @@ class CoreQuoteStrategy:
                 self.sample_exposure(event.local_ts_ns)
             return
         if isinstance(event, PublicTrade):
-            row = self._row_of.get((event.venue, event.symbol))
-            if row is None:
-                return
-            buy = event.aggressor is Side.BUY
-            if self.intensity is not None:
-                price = event.price_ticks * float(self.params.tick_size[row])
-                self.intensity.record_trade(
-                    row, buy, price, event.size_lots, float(self.inputs.fair_price[row]), event.exchange_ts_ns
-                )
-            if self.tracks_toxicity:
-                self.toxicity.record_trade(row, buy, event.size_lots, event.local_ts_ns)
+            self._on_trade(event)
         elif isinstance(event, FillEvent):
             fill = event.fill
             row = self._row_of.get((fill.venue, fill.symbol))
@@ -270,6 +263,19 @@ class CoreQuoteStrategy:
                     self.toxicity.record_fill(row, fill.side is Side.BUY, price, event.local_ts_ns)
                 if self.own_fills is not None and fill.is_maker:
                     self._record_own_fill(row, fill.side is Side.BUY, price, fill.size_lots)
+
+    def _on_trade(self, event: PublicTrade) -> None:
+        row = self._row_of.get((event.venue, event.symbol))
+        if row is None:
+            return
+        buy = event.aggressor is Side.BUY
+        if self.intensity is not None:
+            price = event.price_ticks * float(self.params.tick_size[row])
+            self.intensity.record_trade(
+                row, buy, price, event.size_lots, float(self.inputs.fair_price[row]), event.exchange_ts_ns
+            )
+        if self.tracks_toxicity:
+            self.toxicity.record_trade(row, buy, event.size_lots, event.local_ts_ns)
 
     def _record_own_fill(self, row: int, buy: bool, price: float, size_lots: int) -> None:
         """A maker fill at its depth from the fair of the latest quote (before the fill, as for

@@ -115,8 +115,9 @@ class CoreQuoteStrategy:
     def targets(self, state: MarketState, now_ns: int) -> QuoteTargets:
         s = self.slots
         tick = state.tick_size[s]
-        best_bid = np.where(state.best_bid_ticks[s] > 0, state.best_bid_ticks[s] * tick, np.nan)
-        best_ask = np.where(state.best_ask_ticks[s] > 0, state.best_ask_ticks[s] * tick, np.nan)
+        bid_ticks, ask_ticks = state.best_bid_ticks[s], state.best_ask_ticks[s]
+        best_bid = np.where(bid_ticks > 0, bid_ticks * tick, np.nan)
+        best_ask = np.where(ask_ticks > 0, ask_ticks * tick, np.nan)
         fair = state.fair_prices(self.cfg.fair_price)[s]
         return self.quote(fair, best_bid, best_ask, state.position_lots[s], now_ns)
 

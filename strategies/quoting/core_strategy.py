@@ -270,10 +270,10 @@ class CoreQuoteStrategy:
         if row is None:
             return
         buy = event.aggressor is Side.BUY
-        if self.intensity is not None:
-            price = event.price_ticks * float(self.params.tick_size[row])
+        if self.intensity is not None:  # .item(): a Python float, on every print
+            price = event.price_ticks * self.params.tick_size.item(row)
             self.intensity.record_trade(
-                row, buy, price, event.size_lots, float(self.inputs.fair_price[row]), event.exchange_ts_ns
+                row, buy, price, event.size_lots, self.inputs.fair_price.item(row), event.exchange_ts_ns
             )
         if self.tracks_toxicity:
             self.toxicity.record_trade(row, buy, event.size_lots, event.local_ts_ns)

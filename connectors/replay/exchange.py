@@ -261,11 +261,9 @@ class ReplayExchange:
         n_bids, n_asks = top_book(self.s.books, self.s.st, depth, self.lot_ratio, self._levels)
         bid_prices, bid_lots, ask_prices, ask_lots = self._levels.tolist()
         del bid_prices[n_bids:], bid_lots[n_bids:], ask_prices[n_asks:], ask_lots[n_asks:]
-        for (side, price), lots in own.items():
-            if side > 0:
-                _add_own(bid_prices, bid_lots, price, lots, 1, depth)
-            else:
-                _add_own(ask_prices, ask_lots, price, lots, -1, depth)
+        for (side, price), lots in own.items():  # lists, then tuples once: no dict or sort per book
+            prices, sizes = (bid_prices, bid_lots) if side > 0 else (ask_prices, ask_lots)
+            _add_own(prices, sizes, price, lots, side, depth)
         return tuple(zip(bid_prices, bid_lots, strict=True)), tuple(zip(ask_prices, ask_lots, strict=True))
 
     # ---- internals -------------------------------------------------------------------------
@@ -384,9 +382,8 @@ class ReplayExchange:
 
 
 def _add_own(prices: list[int], lots: list[int], price: int, own_lots: int, sign: int, depth: int) -> None:
-    """Our resting lots at `price` added to one side's levels (prices best first, lots in step,
-    in place): a level of ours the book does not show is inserted in price order, the side kept
-    to `depth` levels."""
+    """Our resting lots at `price` added to one side's levels (best first, in place): a level of
+    ours the book does not show is inserted in price order, the side kept to `depth` levels."""
     if price in prices:
         i = prices.index(price)
         lots[i] += own_lots

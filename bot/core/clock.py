@@ -32,11 +32,12 @@ class LoopClock:
 
     def __init__(self, epoch_ns: int | None = None, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._loop = loop or asyncio.get_running_loop()
-        self._t0 = self._loop.time()
+        self._time = self._loop.time  # bound once: read several times per event in a backtest
+        self._t0 = self._time()
         self._epoch_ns = time.time_ns() if epoch_ns is None else epoch_ns
 
     def now_ns(self) -> int:
-        return self._epoch_ns + round((self._loop.time() - self._t0) * NS_PER_S)
+        return self._epoch_ns + round((self._time() - self._t0) * NS_PER_S)
 
 
 class FixedClock:

@@ -112,12 +112,13 @@ class Engine:
     def on_event(self, event: VenueEvent) -> None:
         """Called by venues for every event; a bad event is logged and skipped, never fatal."""
         self.events_processed += 1
-        try:
-            self._dispatch(event)
-        except Exception:
-            self.bad_events += 1
-            log.exception("skipped an event that could not be applied: %r", event)
-            return
+        if type(event) is not PublicTrade:  # the most frequent event, and the one with nothing to do
+            try:
+                self._dispatch(event)
+            except Exception:
+                self.bad_events += 1
+                log.exception("skipped an event that could not be applied: %r", event)
+                return
         for listener in self.listeners:
             try:
                 listener(event)
@@ -125,8 +126,6 @@ class Engine:
                 log.exception("event listener %r failed on %r", listener, event)
 
     def _dispatch(self, event: VenueEvent) -> None:
-        if type(event) is PublicTrade:  # the most frequent event, and the one with nothing to do
-            return
         if isinstance(event, BookSnapshot):
             self._on_book(event)
         elif isinstance(event, FillEvent):
@@ -141,8 +140,7 @@ class Engine:
             self._set_venue_connected(event.venue, event.connected, event.detail)
         elif isinstance(event, BookStatus):
             self._set_book_live(event)
-        elif isinstance(event, PublicTrade):
-            pass  # the fixed-spread model does not use public trades; estimators will
+        # PublicTrade (a subclass's too): the engine has nothing to do; the estimators listen
 
     def _on_book(self, event: BookSnapshot) -> None:
         """The hot path: the market's top, and the others' top without our resting orders."""

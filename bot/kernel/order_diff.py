@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.core.domain import Order, OrderState
+from bot.core.domain import Order, OrderState, Side
 from bot.kernel.new_order import NewOrder
 from bot.kernel.targets import QuoteTargets
 
@@ -42,22 +42,30 @@ class OrderDiff:
 
 def half_spread_ticks(targets: QuoteTargets) -> float | None:
     """Half the distance between the innermost quoted bid and ask (None unless both sides quote)."""
-    bids = targets.bid_price_ticks[0][targets.bid_size_lots[0] > 0]
-    asks = targets.ask_price_ticks[0][targets.ask_size_lots[0] > 0]
-    if len(bids) == 0 or len(asks) == 0:
+    return _half_spread_ticks(targets.levels())
+
+
+def _half_spread_ticks(levels: list[tuple[Side, int, int]]) -> float | None:
+    # Python scalars: one market's few levels, on every requote
+    bids = [price for side, price, _ in levels if side is Side.BUY]
+    asks = [price for side, price, _ in levels if side is Side.SELL]
+    if not bids or not asks:
         return None
-    return (int(asks.min()) - int(bids.max())) / 2
+    return (min(asks) - max(bids)) / 2
 
 
-def effective_tolerance_ticks(targets: QuoteTargets, policy: RefreshPolicy) -> int:
+def effective_tolerance_ticks(
+    targets: QuoteTargets, policy: RefreshPolicy, levels: list[tuple[Side, int, int]] | None = None
+) -> int:
     """The tolerance this diff applies: 0 after an inventory change, else the configured one
-    capped at `tolerance_half_spread_fraction` of the half spread (rounded down)."""
+    capped at `tolerance_half_spread_fraction` of the half spread (rounded down). `levels`:
+    `targets.levels()` when the caller has them."""
     if policy.inventory_changed:
         return 0
     tolerance = policy.refresh_tolerance_ticks
     fraction = policy.tolerance_half_spread_fraction
     if fraction is not None:
-        half = half_spread_ticks(targets)
+        half = _half_spread_ticks(targets.levels() if levels is None else levels)
         if half is not None:
             tolerance = min(tolerance, max(int(fraction * half), 0))
     return tolerance
@@ -78,11 +86,12 @@ def diff_orders(
     if targets.n_markets != 1:
         raise ValueError(f"diff_orders takes one market's targets, got {targets.n_markets}")
     candidates = [o for o in live if o.state is not OrderState.PENDING_CANCEL]
-    tolerance = effective_tolerance_ticks(targets, policy)
+    levels = targets.levels()
+    tolerance = effective_tolerance_ticks(targets, policy, levels)
     taken: set[str] = set()
     keep: list[Order] = []
     place: list[NewOrder] = []
-    for side, price_ticks, size_lots in targets.levels():
+    for side, price_ticks, size_lots in levels:
         best: Order | None = None
         best_distance = tolerance + 1
         for order in candidates:

@@ -132,18 +132,19 @@ class ConflatedFeed:
         s = ex.s
         status = SCAN_FULL
         while status == SCAN_FULL:  # more prints than the buffer holds before the next delivery
-            if fs[F_NTRADES] >= len(self.trades):
+            if fs.item(F_NTRADES) >= len(self.trades):
                 self.trades = np.concatenate([self.trades, np.zeros_like(self.trades)])
             status = lo_scan(
                 s.rows, s.books, s.st, fs, self.trades, self.book_kind, self.top_move_ticks, self.max_delay_ns
             )
+        # .item(): Python ints straight away, on every delivery
         rows = s.rows
         if status == SCAN_MOVED:
-            self._due_ns = int(rows[layout.C_LOCAL, fs[F_STOP_ROW]])
+            self._due_ns = rows.item(layout.C_LOCAL, fs.item(F_STOP_ROW))
         elif status == SCAN_DEADLINE:
-            self._due_ns = int(fs[F_PENDING_NS]) + self.max_delay_ns
-        elif fs[F_PENDING_NS] != 0:  # SCAN_END with rows not shown yet
-            self._due_ns = int(rows[layout.C_LOCAL, fs[F_STOP_ROW]])
+            self._due_ns = fs.item(F_PENDING_NS) + self.max_delay_ns
+        elif fs.item(F_PENDING_NS) != 0:  # SCAN_END with rows not shown yet
+            self._due_ns = rows.item(layout.C_LOCAL, fs.item(F_STOP_ROW))
         else:
             self._due_ns = None
 
@@ -152,15 +153,15 @@ class ConflatedFeed:
         ex, fs = self.ex, self.fs
         rows = ex.s.rows
         self.deliveries += 1
-        stop = int(fs[F_STOP_ROW])
-        ex.feed_latency_ns = int(rows[layout.C_LOCAL, stop] - rows[layout.C_EXCH, stop])
-        n = int(fs[F_NTRADES])
+        stop = fs.item(F_STOP_ROW)
+        ex.feed_latency_ns = rows.item(layout.C_LOCAL, stop) - rows.item(layout.C_EXCH, stop)
+        n = fs.item(F_NTRADES)
         if n and not self._deliver_trades(ex.public_trades(self.trades[:n])):
             return False
-        changed = bool(fs[F_CHANGED])
+        changed = fs.item(F_CHANGED) != 0
         fs[F_NTRADES] = fs[F_PENDING_NS] = fs[F_CHANGED] = 0
         if changed:
-            ex.book_exch_ns = int(rows[layout.C_EXCH, fs[F_BOOK_ROW]])
+            ex.book_exch_ns = rows.item(layout.C_EXCH, fs.item(F_BOOK_ROW))
             self._remember_shown()
             self._publish()
         return True

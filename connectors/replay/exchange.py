@@ -260,11 +260,11 @@ class ReplayExchange:
             self._levels = np.zeros((4, depth), dtype=np.int64)
         n_bids, n_asks = top_book(self.s.books, self.s.st, depth, self.lot_ratio, self._levels)
         bid_prices, bid_lots, ask_prices, ask_lots = self._levels.tolist()
-        bids = tuple(zip(bid_prices[:n_bids], bid_lots[:n_bids], strict=True))
-        asks = tuple(zip(ask_prices[:n_asks], ask_lots[:n_asks], strict=True))
-        if own:
-            bids, asks = _with_own(bids, own, 1, depth), _with_own(asks, own, -1, depth)
-        return bids, asks
+        del bid_prices[n_bids:], bid_lots[n_bids:], ask_prices[n_asks:], ask_lots[n_asks:]
+        for (side, price), lots in own.items():  # lists, then tuples once: no dict or sort per book
+            prices, sizes = (bid_prices, bid_lots) if side > 0 else (ask_prices, ask_lots)
+            _add_own(prices, sizes, price, lots, side, depth)
+        return tuple(zip(bid_prices, bid_lots, strict=True)), tuple(zip(ask_prices, ask_lots, strict=True))
 
     # ---- internals -------------------------------------------------------------------------
 
@@ -381,18 +381,18 @@ class ReplayExchange:
         return BalanceUpdate(self.venue, self.account.balances(), self.now_ns)
 
 
-def _with_own(
-    pairs: tuple[tuple[int, int], ...], own: dict[tuple[int, int], int], sign: int, depth: int
-) -> tuple[tuple[int, int], ...]:
-    """One side's (price, lots) levels, best first, with our resting lots (`own`, by (side, price))
-    added: a level of ours the book does not show is inserted in price order."""
-    mine = [(price, lots) for (side, price), lots in own.items() if side == sign]
-    if not mine:
-        return pairs
-    levels = dict(pairs)
-    inserted = False
-    for price, lots in mine:
-        inserted = inserted or price not in levels
-        levels[price] = levels.get(price, 0) + lots
-    # prices are unique: sorting the pairs sorts by price
-    return tuple(sorted(levels.items(), reverse=sign > 0)[:depth] if inserted else levels.items())
+def _add_own(prices: list[int], lots: list[int], price: int, own_lots: int, sign: int, depth: int) -> None:
+    """Our resting lots at `price` added to one side's levels (best first, in place): a level of
+    ours the book does not show is inserted in price order, the side kept to `depth` levels."""
+    if price in prices:
+        i = prices.index(price)
+        lots[i] += own_lots
+        return
+    i = 0  # prices are unique and best first: bids descending (sign 1), asks ascending (-1)
+    while i < len(prices) and (prices[i] > price if sign > 0 else prices[i] < price):
+        i += 1
+    if i >= depth:
+        return
+    prices.insert(i, price)
+    lots.insert(i, own_lots)
+    del prices[depth:], lots[depth:]

@@ -14,12 +14,10 @@ def public_trades(market: Market, rows: np.ndarray, rows_at: np.ndarray, lot_rat
     up: a print finer than a lot still shows."""
     if len(rows_at) == 0:
         return []
-    m = market
+    venue, symbol, buy, sell = market.venue, market.symbol, Side.BUY, Side.SELL
     cols = rows[:, rows_at].tolist()
     which = (layout.C_SIDE, layout.C_EXCH, layout.C_LOCAL, layout.C_PRICE, layout.C_SIZE)
     return [
-        PublicTrade(
-            m.venue, m.symbol, Side.BUY if s > 0 else Side.SELL, price, -(-lots // lot_ratio), exch, local
-        )
-        for s, exch, local, price, lots in zip(*(cols[c] for c in which), strict=True)
+        PublicTrade(venue, symbol, buy if s > 0 else sell, price, -(-lots // lot_ratio), exch, local)
+        for s, exch, local, price, lots in zip(*[cols[c] for c in which], strict=True)
     ]

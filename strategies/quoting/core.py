@@ -41,6 +41,8 @@ limit, so an unusable market gets no sizes and nothing downstream needs to look 
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import numpy as np
 
 from bot.kernel.targets import QuoteTargets
@@ -53,6 +55,7 @@ SNAP_TICKS = 1e-9
 SNAP = np.array(SNAP_TICKS)  # a 0-d array operand, see strategies.quoting.models.spec
 
 _INPUT_FIELDS = tuple(QuoteInputs.__slots__)
+_input_columns = attrgetter(*_INPUT_FIELDS)
 
 
 class QuoteWorkspace:
@@ -140,10 +143,10 @@ def compute_quotes(
 def _check_inputs(inputs: QuoteInputs, ws: QuoteWorkspace) -> None:
     """Cheap per-call guard: fields are replaceable, so a wrong shape must not reach the maths."""
     shape = (ws.n_markets,)
-    for name in _INPUT_FIELDS:
-        if getattr(inputs, name).shape != shape:
+    for name, column in zip(_INPUT_FIELDS, _input_columns(inputs), strict=True):
+        if column.shape != shape:
             _check_shapes(inputs, "QuoteInputs")  # names the field at fault
-            raise ValueError(f"QuoteInputs.{name} has shape {getattr(inputs, name).shape}, workspace {shape}")
+            raise ValueError(f"QuoteInputs.{name} has shape {column.shape}, workspace {shape}")
 
 
 def _validity(inputs: QuoteInputs, params: QuoteParams, plan: QuotePlan, ws: QuoteWorkspace) -> None:

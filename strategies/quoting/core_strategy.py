@@ -115,8 +115,9 @@ class CoreQuoteStrategy:
     def targets(self, state: MarketState, now_ns: int) -> QuoteTargets:
         s = self.slots
         tick = state.tick_size[s]
-        best_bid = np.where(state.best_bid_ticks[s] > 0, state.best_bid_ticks[s] * tick, np.nan)
-        best_ask = np.where(state.best_ask_ticks[s] > 0, state.best_ask_ticks[s] * tick, np.nan)
+        bid_ticks, ask_ticks = state.best_bid_ticks[s], state.best_ask_ticks[s]
+        best_bid = np.where(bid_ticks > 0, bid_ticks * tick, np.nan)
+        best_ask = np.where(ask_ticks > 0, ask_ticks * tick, np.nan)
         fair = state.fair_prices(self.cfg.fair_price)[s]
         return self.quote(fair, best_bid, best_ask, state.position_lots[s], now_ns)
 
@@ -242,6 +243,9 @@ class CoreQuoteStrategy:
 
         A trade's depth is measured from the fair of the latest quote call (the fair before it).
         """
+        if type(event) is PublicTrade:  # most events: checked first, the chain below has it too
+            self._on_trade(event)
+            return
         if isinstance(event, BookSnapshot):
             if self.state is not None and self.clock_sampled and self.sample_due(event.local_ts_ns):
                 fair = self.state.fair_prices(self.volatility_source)[self.slots]
@@ -250,17 +254,7 @@ class CoreQuoteStrategy:
                 self.sample_exposure(event.local_ts_ns)
             return
         if isinstance(event, PublicTrade):
-            row = self._row_of.get((event.venue, event.symbol))
-            if row is None:
-                return
-            buy = event.aggressor is Side.BUY
-            if self.intensity is not None:
-                price = event.price_ticks * float(self.params.tick_size[row])
-                self.intensity.record_trade(
-                    row, buy, price, event.size_lots, float(self.inputs.fair_price[row]), event.exchange_ts_ns
-                )
-            if self.tracks_toxicity:
-                self.toxicity.record_trade(row, buy, event.size_lots, event.local_ts_ns)
+            self._on_trade(event)
         elif isinstance(event, FillEvent):
             fill = event.fill
             row = self._row_of.get((fill.venue, fill.symbol))
@@ -270,6 +264,19 @@ class CoreQuoteStrategy:
                     self.toxicity.record_fill(row, fill.side is Side.BUY, price, event.local_ts_ns)
                 if self.own_fills is not None and fill.is_maker:
                     self._record_own_fill(row, fill.side is Side.BUY, price, fill.size_lots)
+
+    def _on_trade(self, event: PublicTrade) -> None:
+        row = self._row_of.get((event.venue, event.symbol))
+        if row is None:
+            return
+        buy = event.aggressor is Side.BUY
+        if self.intensity is not None:  # .item(): a Python float, on every print
+            price = event.price_ticks * self.params.tick_size.item(row)
+            self.intensity.record_trade(
+                row, buy, price, event.size_lots, self.inputs.fair_price.item(row), event.exchange_ts_ns
+            )
+        if self.tracks_toxicity:
+            self.toxicity.record_trade(row, buy, event.size_lots, event.local_ts_ns)
 
     def _record_own_fill(self, row: int, buy: bool, price: float, size_lots: int) -> None:
         """A maker fill at its depth from the fair of the latest quote (before the fill, as for

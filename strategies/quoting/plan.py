@@ -15,6 +15,7 @@ every call.
 
 from __future__ import annotations
 
+from operator import attrgetter, is_
 from typing import TypeVar
 
 import numpy as np
@@ -30,6 +31,7 @@ MAX_TICKS = float(2**53)
 
 _T = TypeVar("_T", bound=np.generic)
 _PARAM_FIELDS = tuple(f for f in QuoteParams.__slots__ if f != "n_levels")
+_param_columns = attrgetter(*_PARAM_FIELDS)  # every call of the core checks them: one C call
 
 
 class QuotePlan:
@@ -40,7 +42,7 @@ class QuotePlan:
         validate_quote_params(params)
         n, levels = params.n_markets, params.n_levels
         self.params = params
-        self.columns = tuple(getattr(params, f) for f in _PARAM_FIELDS)
+        self.columns = _param_columns(params)
         counts = np.bincount(params.model, minlength=len(QuoteModel))
         # the models some market uses, each with the constants its `compute` multiplies by
         self.models: tuple[tuple[QuoteModel, QuoteModelSpec, FloatArray | None], ...] = tuple(
@@ -83,7 +85,7 @@ class QuotePlan:
         """Same params object with the same field arrays (in-place edits need `prepare`)."""
         if params is not self.params:
             return False
-        return all(getattr(params, f) is c for f, c in zip(_PARAM_FIELDS, self.columns, strict=True))
+        return all(map(is_, _param_columns(params), self.columns))
 
 
 def _input_checks(

@@ -1,7 +1,7 @@
 """A fair LP benchmark: every strategy unhedged and with the same CEX hedge, paired by path.
 
     python benchmarks/lp_strategies.py [--quick] [--paths 32] [--days 1] [--workers 2] [--out FILE]
-                                       [--ours-round-s S] [--sensitivity]
+                                       [--warmup-h 6] [--cold] [--ours-round-s S] [--sensitivity]
 
 Strategies, each on the exact simulated pool (benchmarks/lp/market.py states the market):
   ours        `strategies.lp.rules.decide` through `PoolLpManager.step`, the bot's own runner,
@@ -12,6 +12,9 @@ Strategies, each on the exact simulated pool (benchmarks/lp/market.py states the
               order ± 1,200 ticks, rebalanced on a 12 h schedule, no swaps; benchmarks/lp/charm.py);
   fixed ±w    a grid of fixed half-widths that recentre once out of range; the table shows the
               best of them on these very paths (`*`): chosen in hindsight, an upper bound.
+Before the scored day the pool trades for `--warmup-h` hours (default 6) while ours watches it (its
+rounds measure; it acts on nothing): a bot that has been running starts a day flat but measured.
+`--cold` adds ours hedged from a cold start on the same paths (the first day after a first start).
 The hedge (benchmarks/lp/hedge.py) is the same object and parameters for every strategy: the
 bot's Hedger band rule, a taker fee, half spread, perp funding, latency. Accounting is the bot's:
 `LpTotals`/`PoolLedger` (fees, gas, swap costs), `LvrMeter` (realised LVR on the fair path), the
@@ -61,8 +64,9 @@ def jobs_for(
     ours_round_s: float | None,
     strategies: tuple[str, ...] = (OURS, OURS_HEDGED, FULL_RANGE, CHARM),
     warmup_h: float = 0.0,
+    cold: bool = False,
 ) -> list[Job]:
-    if warmup_h > 0 and OURS_HEDGED in strategies:
+    if cold and warmup_h > 0 and OURS_HEDGED in strategies:
         strategies = (*strategies, OURS_COLD)  # what the warm-up is worth, on the same paths
     jobs = []
     for sigma in VOLS:
@@ -81,7 +85,7 @@ def assumptions(costs: HedgeCosts, charm: CharmParams, ours_round_s: float | Non
     watched = (
         f"\n  - warm-up: the pool trades {warmup_h:g} h before the scored day; ours watches it (its rounds "
         "measure σ̂ and the fee rate; no action, no hedge): a bot that has been running and starts the "
-        "day flat. 'ours hedged, cold' starts with the day (the first day after a start)"
+        "day flat. 'ours hedged, cold' (--cold) starts with the day (the first day after a start)"
         if warmup_h > 0
         else "\n  - no warm-up: ours starts with the day (the first day after a start)"
     )
@@ -111,6 +115,11 @@ def main() -> None:
         help="the pool trades this many hours before the scored day; ours watches (no action)",
     )
     parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="also ours hedged from a cold start on the same paths (what the warm-up is worth; +20 %% time)",
+    )
+    parser.add_argument(
         "--sensitivity",
         action="store_true",
         help="ours hedged, full range and charm only (no fixed grid, ours unhedged): a cheaper re-run",
@@ -119,9 +128,13 @@ def main() -> None:
     paths, days = (4, 0.125) if args.quick else (args.paths, args.days)
     costs, charm = HedgeCosts(), CharmParams()
     if args.sensitivity:
-        jobs = jobs_for(paths, days, (), args.ours_round_s, (OURS_HEDGED, FULL_RANGE, CHARM), args.warmup_h)
+        jobs = jobs_for(
+            paths, days, (), args.ours_round_s, (OURS_HEDGED, FULL_RANGE, CHARM), args.warmup_h, args.cold
+        )
     else:
-        jobs = jobs_for(paths, days, FIXED_HALF_WIDTHS, args.ours_round_s, warmup_h=args.warmup_h)
+        jobs = jobs_for(
+            paths, days, FIXED_HALF_WIDTHS, args.ours_round_s, warmup_h=args.warmup_h, cold=args.cold
+        )
     t0, cpu0 = time.perf_counter(), os.times()
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         outcomes: list[Outcome] = list(pool.imap_unordered(run_job, [(j, costs) for j in jobs], chunksize=1))

@@ -184,6 +184,11 @@ def test_lp_manager_and_hedger_restart_keeps_the_open_position(tmp_path):
     # Opened less than the 600 s minimum interval before the end: the adopted position keeps its
     # last action's time, so its entry (priced on the fee rate less its error) is not narrowed at once.
     assert [a.action for a in lp_store.actions("lp", executed=True)] == ["open"]
+    # The new instance resumed the old one's estimates (stored at the drain), then measured on:
+    # every round one more σ̂ return, but the first (a resume starts new returns).
+    old_meter, new_meter = seen["old"][0].managers["uni"].meter, lp.managers["uni"].meter
+    assert old_meter.vol.samples > 0
+    assert new_meter.vol.samples == old_meter.vol.samples + lp.rounds - 1
 
 
 def test_arbitrage_swapped_mid_trade_finishes_both_legs_first(tmp_path):

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from amm.attribution import SECONDS_PER_YEAR
 from strategies.lp.carry import band_trade_moments
+from strategies.lp.volatility import ewma_decay
 
 # Bands in log price: a ±0.25 ETH band on 30,000 token1 at 3,000 is 0.05·w, so 2 bp (±0.4 %)
 # to 2.6 % (±50 %), the span of the widths the optimiser searches.
@@ -65,7 +66,7 @@ class BandTradingMeter:
         dt_s = (ts_ns - self.last_ts_ns) / 1e9
         if dt_s <= 0.0:
             return
-        decay = math.exp(-dt_s * math.log(2) / self.half_life_s)
+        decay = ewma_decay(dt_s, self.half_life_s)
         self.variance = self.variance * decay + (x - self.last_log_price) ** 2
         self.steps = self.steps * decay + 1.0
         self.elapsed_s = self.elapsed_s * decay + dt_s

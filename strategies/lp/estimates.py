@@ -6,18 +6,18 @@ What is not carried over: the last prices and the fee-growth mark (the first rou
 starts new returns and a new fee interval: a paper session's simulated pool starts afresh, and a
 return across the gap would mix two worlds), and anything about a position (re-judged). The gap
 itself ages the estimates as the EWMAs would have: their weights decay by the time since the
-snapshot, so new samples outweigh them sooner, and a snapshot older than `max_age_s` is ignored.
+snapshot, so new samples outweigh them sooner (`strategies.lp.pool` ignores a snapshot older than
+`ESTIMATES_MAX_AGE_HALF_LIVES` fee half-lives).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from strategies.lp.band_trading import BandTradingMeter
-from strategies.lp.volatility import EwmaVolatility
+from strategies.lp.volatility import EwmaVolatility, ewma_decay
 
 _STRICT = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
 
@@ -59,16 +59,12 @@ class MeterEstimates(BaseModel):
     fee: FeeFlowState
 
 
-def _decay(gap_s: float, half_life_s: float) -> float:
-    return math.exp(-max(gap_s, 0.0) * math.log(2) / half_life_s)
-
-
 def ewma_state(e: EwmaVolatility) -> EwmaState:
     return EwmaState(var_per_s=e.var_per_s, samples=e.samples, weight=e.weight, weight_sq=e.weight_sq)
 
 
 def resume_ewma(e: EwmaVolatility, s: EwmaState, gap_s: float) -> None:
-    d = _decay(gap_s, e.half_life_s)
+    d = ewma_decay(gap_s, e.half_life_s)
     e.var_per_s, e.samples, e.weight, e.weight_sq = s.var_per_s, s.samples, s.weight * d, s.weight_sq * d * d
     e.forget_price()
 
@@ -80,12 +76,11 @@ def band_state(m: BandTradingMeter) -> BandState:
     )  # fmt: skip
 
 
-def resume_band(m: BandTradingMeter, s: BandState, gap_s: float) -> bool:
-    """False (left as it is) when the snapshot's band ladder is not the meter's."""
+def resume_band(m: BandTradingMeter, s: BandState, gap_s: float) -> None:
+    """Left as it is when the snapshot's band ladder is not the meter's."""
     if s.bands_log != m.bands_log or len(s.traded) != len(m.bands_log) or len(s.trades) != len(m.bands_log):
-        return False
-    d = _decay(gap_s, m.half_life_s)
+        return
+    d = ewma_decay(gap_s, m.half_life_s)
     m.variance, m.steps, m.elapsed_s = s.variance * d, s.steps * d, s.elapsed_s * d
     m.traded, m.trades = [x * d for x in s.traded], [x * d for x in s.trades]
     m.forget_price()
-    return True

@@ -29,7 +29,7 @@ from strategies.lp.params import LpManagerParams
 from strategies.lp.position import LivePosition
 from strategies.lp.rules import PoolView, carry_below_exit
 from strategies.lp.swaps import ExcessSwaps
-from strategies.lp.volatility import EwmaVolatility
+from strategies.lp.volatility import EwmaVolatility, ewma_decay
 
 log = logging.getLogger("mmbot.lp")
 # The pool price's σ for the hedge cost is taken over returns this long: a ±1 % range's delta
@@ -127,7 +127,7 @@ class PoolMeter:
             d0 = (fg0 - self._fee_mark[0]) % Q256 / Q128 * scale / 10.0**self.d0
             d1 = (fg1 - self._fee_mark[1]) % Q256 / Q128 * scale / 10.0**self.d1
             sample = (d0 * fair + d1) / dt_s * active_l
-            decay = math.exp(-dt_s * math.log(2) / self.params.fee_half_life_s)
+            decay = ewma_decay(dt_s, self.params.fee_half_life_s)
             kept = self._fee_weight * decay
             self._fee_weight = kept + (1.0 - decay)
             flow = self.fee_flow_token1_per_s
@@ -169,7 +169,7 @@ class PoolMeter:
         ):
             resume_ewma(mine, stored, gap_s)
         resume_band(self.band_trading, e.band, gap_s)
-        d = math.exp(-max(gap_s, 0.0) * math.log(2) / self.params.fee_half_life_s)
+        d = ewma_decay(gap_s, self.params.fee_half_life_s)
         self.fee_flow_token1_per_s, self._fee_weight = e.fee.flow_token1_per_s, e.fee.weight * d
         self._fee_moments, self._fee_mark = (e.fee.square, e.fee.weight_sq * d * d), None
 

@@ -8,6 +8,12 @@ from dataclasses import dataclass
 from amm.attribution import SECONDS_PER_YEAR
 
 
+def ewma_decay(dt_s: float, half_life_s: float) -> float:
+    """What a time-aware EWMA of this half-life keeps of its weight over `dt_s` (none elapsed
+    for a negative one)."""
+    return math.exp(-max(dt_s, 0.0) * math.log(2) / half_life_s)
+
+
 @dataclass(slots=True)
 class EwmaVolatility:
     """Exponentially weighted variance of log returns per second, time-aware (irregular samples)."""
@@ -46,7 +52,7 @@ class EwmaVolatility:
         if dt_s <= 0 or dt_s < self.min_interval_s:
             return
         sample = math.log(price / self.last_price) ** 2 / dt_s
-        decay = math.exp(-dt_s * math.log(2) / self.half_life_s)
+        decay = ewma_decay(dt_s, self.half_life_s)
         kept = self.weight * decay
         self.weight = kept + (1.0 - decay)
         self.weight_sq = self.weight_sq * decay**2 + (1.0 - decay) ** 2

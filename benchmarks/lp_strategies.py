@@ -42,6 +42,7 @@ from benchmarks.lp.run import (
     CHARM,
     CHECK_S,
     FULL_RANGE,
+    MANAGED,
     OURS,
     OURS_COLD,
     OURS_HEDGED,
@@ -76,7 +77,7 @@ def jobs_for(
                 jobs += [Job(sc, p, s, 0.0, round_s(s, ours_round_s)) for s in strategies]
                 jobs += [Job(sc, p, fixed_name(w), w) for w in widths]
     # Slowest first (ours rounds 10× as often as the baselines): the two workers end together.
-    jobs.sort(key=lambda j: (j.strategy not in (OURS, OURS_HEDGED, OURS_COLD), -j.scenario.sigma_annual))
+    jobs.sort(key=lambda j: (j.strategy not in MANAGED, -j.scenario.sigma_annual))
     return jobs
 
 

@@ -24,6 +24,7 @@ COLUMNS: tuple[tuple[str, Metric], ...] = (
     ("total", lambda a: a.total_token1),
 )
 CELL = 14
+ROW_LABELS = {OURS_HEDGED: OURS, OURS_COLD: "ours, cold"}  # in the hedged table, ours is its hedged run
 
 
 def mean_se(values: Sequence[float]) -> tuple[float, float]:
@@ -82,15 +83,7 @@ def _strategy_rows(runs: Runs, hedged: bool) -> list[str]:
         if not rows:
             continue
         attrs = [o.hedged if hedged else o.unhedged for o in rows]
-        label = (
-            f"{name}*"
-            if name == best
-            else OURS
-            if name == OURS_HEDGED
-            else "ours, cold"
-            if name == OURS_COLD
-            else name
-        )
+        label = f"{name}*" if name == best else ROW_LABELS.get(name, name)
         cells = "".join(cell([f(a) for a in attrs]) for _, f in COLUMNS)
         acts, trades = mean_se([o.actions for o in rows])[0], mean_se([o.hedge_trades for o in rows])[0]
         tail = f"{acts:6.1f}{trades:8.0f}" if hedged else f"{acts:6.1f}"

@@ -45,6 +45,7 @@ CHECK_S = 300.0  # the baselines' rounds, plus the early round on a 50 bp fair m
 OURS, OURS_HEDGED, FULL_RANGE, CHARM = "ours", "ours hedged", "full range", "charm"
 OURS_COLD = "ours hedged, cold"  # ours hedged that starts with the scored span: no warm-up watched
 WATCHING = (OURS, OURS_HEDGED)  # what runs its rounds through a scenario's warm-up
+MANAGED = (*WATCHING, OURS_COLD)  # the bot's manager: its own round schedule
 OURS_PARAMS = LpManagerParams(kind="lp_manager", pools=["uni"])  # the defaults a user starts from
 
 
@@ -52,7 +53,7 @@ def round_s(strategy: str, ours_round_s: float | None = None) -> float:
     """Ours runs on its own schedule (the bot's, whose rounds also sample σ̂) unless told
     `ours_round_s`; the baselines need none finer than 5 min (passive, a 12 h schedule, recentres
     at most every 10 min)."""
-    if strategy not in (OURS, OURS_HEDGED, OURS_COLD):
+    if strategy not in MANAGED:
         return CHECK_S
     return OURS_PARAMS.check_interval_s if ours_round_s is None else ours_round_s
 
@@ -163,6 +164,34 @@ class Market:
     def warmup_blocks(self) -> int:
         return len(self.path.warmup_prices)
 
+    def advance(self, block: int) -> tuple[int, float]:
+        """To `block` (of the warm-up's then the scored span's): one block of flow; (now, fair)."""
+        self.fair.block = block
+        self.clock.advance_ns(BLOCK_S * NS_PER_S)
+        self.flow.on_block(BLOCK_S)
+        return self.clock.now_ns(), self.fair()
+
+
+@dataclass(slots=True)
+class RoundSchedule:
+    """A strategy's rounds: every `check_ns`, and early on a fair move of `trigger` since the last."""
+
+    check_ns: int
+    trigger: float
+    last_ns: int
+    last_fair: float
+
+    @classmethod
+    def starting(cls, check_ns: int, trigger: float, fair: float) -> RoundSchedule:
+        return cls(check_ns, trigger, -check_ns, fair)  # the first block's round is due
+
+    def due(self, now_ns: int, fair: float) -> bool:
+        """Whether a round is due now (then counted as taken)."""
+        if now_ns - self.last_ns < self.check_ns and abs(fair / self.last_fair - 1.0) < self.trigger:
+            return False
+        self.last_ns, self.last_fair = now_ns, fair
+        return True
+
 
 def market_for(job: Job, costs: HedgeCosts) -> Market:
     sc = job.scenario
@@ -179,26 +208,20 @@ def market_for(job: Job, costs: HedgeCosts) -> Market:
 async def simulate(job: Job, costs: HedgeCosts, probe: Probe | None = None) -> Outcome:
     sc = job.scenario
     m = market_for(job, costs)
-    path, fair, clock, pool, flow, warm = m.path, m.fair, m.clock, m.pool, m.flow, m.warmup_blocks
-    runner = _runner(job, pool, fair, clock, costs)
+    path, fair, clock, warm = m.path, m.fair, m.clock, m.warmup_blocks
+    runner = _runner(job, m.pool, fair, clock, costs)
     if probe is not None and isinstance(runner, ManagedLp):
         runner.policy = probe.wrap(runner.policy)
     hedge = SimHedge(costs)
-    trigger = OURS_PARAMS.event_trigger_bps / 1e4
-    check_ns = int(job.round_s * NS_PER_S)
-    last_ns, last_fair = -check_ns, float(fair.prices[0])
+    rounds = RoundSchedule.starting(int(job.round_s * NS_PER_S), OURS_PARAMS.event_trigger_bps / 1e4, fair())
     if warm:
         watcher = runner if isinstance(runner, ManagedLp) and job.strategy in WATCHING else None
-        last_ns, last_fair = await _warm_up(watcher, flow, fair, clock, warm, check_ns, trigger)
+        await _warm_up(watcher, m, rounds)
     trades = 0
     for i in range(1, sc.n_blocks + 1):
-        fair.block = warm + i
-        clock.advance_ns(BLOCK_S * NS_PER_S)
-        flow.on_block(BLOCK_S)
-        now, price = clock.now_ns(), fair()
-        if now - last_ns >= check_ns or abs(price / last_fair - 1.0) >= trigger:
+        now, price = m.advance(warm + i)
+        if rounds.due(now, price):
             await runner.round()
-            last_ns, last_fair = now, price
         cost = hedge.book.total_cost
         trades += hedge.check(runner.token0(), price, float(path.hedge_prices[i]), BLOCK_S) != 0
         if probe is not None:
@@ -209,28 +232,15 @@ async def simulate(job: Job, costs: HedgeCosts, probe: Probe | None = None) -> O
     return Outcome(job, unhedged, hedged, fig.actions, trades)
 
 
-async def _warm_up(
-    watcher: ManagedLp | None,
-    flow: SimPoolFlow,
-    fair: FixedFair,
-    clock: FixedClock,
-    blocks: int,
-    check_ns: int,
-    trigger: float,
-) -> tuple[int, float]:
+async def _warm_up(watcher: ManagedLp | None, m: Market, rounds: RoundSchedule) -> None:
     """The pool's trading before the scored span. The watcher (ours) runs its rounds, so its σ̂
     and fee rate measure the pool, and acts on nothing: out of the pool, unhedged, as a bot that
-    has been running would be on a day it starts flat. Others do not look. Returns the last round."""
-    last_ns, last_fair = -check_ns, float(fair.prices[0])
-    for i in range(1, blocks + 1):
-        fair.block = i
-        clock.advance_ns(BLOCK_S * NS_PER_S)
-        flow.on_block(BLOCK_S)
-        now, price = clock.now_ns(), fair()
-        if watcher is not None and (now - last_ns >= check_ns or abs(price / last_fair - 1.0) >= trigger):
+    has been running would be on a day it starts flat. Others do not look (their rounds are not
+    taken)."""
+    for i in range(1, m.warmup_blocks + 1):
+        now, price = m.advance(i)
+        if watcher is not None and rounds.due(now, price):
             await watcher.manager.step(_watch)
-            last_ns, last_fair = now, price
-    return last_ns, last_fair
 
 
 def _watch(view: PoolView, rules: Rules) -> Decision:

@@ -163,7 +163,7 @@ def test_a_warm_up_adds_history_before_the_same_scored_path() -> None:
 
 def test_ours_watches_the_warm_up_without_acting_and_the_cold_run_does_not() -> None:
     from benchmarks.lp.market import Scenario
-    from benchmarks.lp.run import OURS_COLD, OURS_HEDGED, Job, _runner, _warm_up, market_for
+    from benchmarks.lp.run import OURS_COLD, OURS_HEDGED, Job, RoundSchedule, _runner, _warm_up, market_for
 
     costs = HedgeCosts()
     sc = Scenario(0.6, 3000, 0.01, warmup_h=0.1)  # 30 warm-up blocks: 6 minutes
@@ -174,12 +174,11 @@ def test_ours_watches_the_warm_up_without_acting_and_the_cold_run_does_not() -> 
         runner = _runner(job, m.pool, m.fair, m.clock, costs)
         wallet = (m.pool.wallet0, m.pool.wallet1)
         watcher = runner if strategy == OURS_HEDGED else None
-        last_round = asyncio.run(
-            _warm_up(watcher, m.flow, m.fair, m.clock, m.warmup_blocks, 30 * NS_PER_S, 1.0)
-        )  # type: ignore[arg-type]
+        rounds = RoundSchedule.starting(30 * NS_PER_S, 1.0, m.fair())
+        asyncio.run(_warm_up(watcher, m, rounds))  # type: ignore[arg-type]
         assert m.fair.block == sc.warmup_blocks == 30 and m.clock.now_ns() == 360 * NS_PER_S
         manager = runner.manager  # type: ignore[attr-defined]
         assert manager.position is None and (m.pool.wallet0, m.pool.wallet1) == wallet  # acted on nothing
-        samples[strategy] = (manager.meter.vol.samples, last_round[0])
+        samples[strategy] = (manager.meter.vol.samples, rounds.last_ns)
     # rounds every 30 s from the first block: 12 s, 48 s, ..., 336 s (10 rounds, 9 returns)
     assert samples == {OURS_HEDGED: (9, 336 * NS_PER_S), OURS_COLD: (0, -30 * NS_PER_S)}

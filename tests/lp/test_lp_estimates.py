@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks.lp.hedge import HedgeCosts
 from benchmarks.lp.market import Scenario
-from benchmarks.lp.run import OURS_HEDGED, Job, _runner, _warm_up, market_for
+from benchmarks.lp.run import OURS_HEDGED, Job, RoundSchedule, _runner, _warm_up, market_for
 from bot.core.clock import NS_PER_S, FixedClock
 from bot.kernel.lp_store import LpStore
 from bot.kernel.store import Store
@@ -28,7 +28,8 @@ def watched_manager(tmp_path, hours: float = 0.5) -> tuple[PoolLpManager, FixedC
     m = market_for(job, costs)
     runner = _runner(job, m.pool, m.fair, m.clock, costs)
     runner.manager.store = LpStore(Store(f"sqlite:///{tmp_path}/lp.sqlite"))  # type: ignore[attr-defined]
-    asyncio.run(_warm_up(runner, m.flow, m.fair, m.clock, m.warmup_blocks, 30 * NS_PER_S, 1.0))  # type: ignore[arg-type]
+    rounds = RoundSchedule.starting(30 * NS_PER_S, 1.0, m.fair())
+    asyncio.run(_warm_up(runner, m, rounds))  # type: ignore[arg-type]
     return runner.manager, m.clock  # type: ignore[attr-defined]
 
 

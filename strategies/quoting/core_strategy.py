@@ -243,7 +243,7 @@ class CoreQuoteStrategy:
 
         A trade's depth is measured from the fair of the latest quote call (the fair before it).
         """
-        if type(event) is PublicTrade:  # most events: checked first, the chain below has it too
+        if isinstance(event, PublicTrade):  # most events: checked first
             self._on_trade(event)
             return
         if isinstance(event, BookSnapshot):
@@ -253,9 +253,7 @@ class CoreQuoteStrategy:
             if self.own_fills is not None and event.local_ts_ns - self._exposure_ns >= EXPOSURE_INTERVAL_NS:
                 self.sample_exposure(event.local_ts_ns)
             return
-        if isinstance(event, PublicTrade):
-            self._on_trade(event)
-        elif isinstance(event, FillEvent):
+        if isinstance(event, FillEvent):
             fill = event.fill
             row = self._row_of.get((fill.venue, fill.symbol))
             if row is not None:

@@ -40,13 +40,10 @@ class OrderDiff:
     place: tuple[NewOrder, ...]  # post-only quotes
 
 
-def half_spread_ticks(targets: QuoteTargets) -> float | None:
-    """Half the distance between the innermost quoted bid and ask (None unless both sides quote)."""
-    return _half_spread_ticks(targets.levels())
-
-
-def _half_spread_ticks(levels: list[tuple[Side, int, int]]) -> float | None:
-    # Python scalars: one market's few levels, on every requote
+def half_spread_ticks(levels: list[tuple[Side, int, int]]) -> float | None:
+    """Half the distance between the innermost quoted bid and ask of one market's
+    `QuoteTargets.levels()` (None unless both sides quote). Python scalars: a few levels, on
+    every requote."""
     bids = [price for side, price, _ in levels if side is Side.BUY]
     asks = [price for side, price, _ in levels if side is Side.SELL]
     if not bids or not asks:
@@ -65,7 +62,7 @@ def effective_tolerance_ticks(
     tolerance = policy.refresh_tolerance_ticks
     fraction = policy.tolerance_half_spread_fraction
     if fraction is not None:
-        half = _half_spread_ticks(targets.levels() if levels is None else levels)
+        half = half_spread_ticks(targets.levels() if levels is None else levels)
         if half is not None:
             tolerance = min(tolerance, max(int(fraction * half), 0))
     return tolerance

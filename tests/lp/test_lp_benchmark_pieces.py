@@ -124,6 +124,17 @@ def test_latency_price_is_the_bridge_point() -> None:
     assert 0 < np.std(moves) < np.std(np.diff(np.log(no_latency.prices)))
 
 
+def test_the_fixed_grid_option_takes_whole_percents_and_names_a_bad_one() -> None:
+    import argparse
+
+    from benchmarks.lp_strategies import half_widths
+
+    assert half_widths("10,1,3,1") == (0.01, 0.03, 0.10)
+    for bad in ("1,x", "0", "100", ""):
+        with pytest.raises(argparse.ArgumentTypeError, match=repr(bad)):
+            half_widths(bad)
+
+
 def test_verdict_needs_two_standard_errors() -> None:
     assert [verdict(2.1, 1.0), verdict(-2.1, 1.0), verdict(1.9, 1.0), verdict(-1.9, 1.0)] == [
         "win", "lose", "tie", "tie"

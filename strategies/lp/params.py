@@ -47,13 +47,13 @@ class LpManagerParams(BaseModel):
         -0.02, description="withdraw once the expected carry is below this (per year of capital)"
     )
     exit_delay_s: float = Field(900.0, ge=0, description="the carry must stay below exit this long")
-    entry_sigma_errors: float = Field(
-        1.0, ge=0, description="enter only if the carry clears the threshold at σ̂ + this many standard errors"
-    )
-    entry_fee_errors: float = Field(
+    entry_carry_errors: float = Field(
         2.0,
         ge=0,
-        description="... and at the fee rate − this many of its standard errors (swaps come in lumps)",
+        description="enter only if the carry less this many standard errors (of fees − LVR) clears entry",
+    )
+    entry_max_sigma_error: float = Field(
+        0.1, gt=0, description="... and once σ̂'s standard error is below this fraction of it"
     )
     move_sigma_errors: float = Field(
         1.0, ge=0, description="move a range only if the move pays at σ̂ ± this many standard errors"
@@ -86,6 +86,19 @@ class LpManagerParams(BaseModel):
     )
     hedge_cost_bps: float = Field(5.5, ge=0, description="a hedge trade's taker fee + half spread, bps")
     hedge_check_interval_s: float = Field(5.0, gt=0, description="how often that hedger checks")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_entry_errors(cls, data: object) -> object:
+        if isinstance(data, Mapping):
+            for old in ("entry_sigma_errors", "entry_fee_errors"):
+                if old in data:
+                    raise ValueError(
+                        f"{old} is gone: the entry is judged at one error bar for fees − LVR, "
+                        "entry_carry_errors (default 2), once σ̂ is known within entry_max_sigma_error "
+                        "(default 0.1)"
+                    )
+        return data
 
     @model_validator(mode="after")
     def _bands_ordered(self) -> LpManagerParams:

@@ -8,6 +8,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from amm.attribution import SECONDS_PER_YEAR
 from strategies.lp.carry import (
     UNHEDGED,
     HedgeCosting,
@@ -34,8 +35,8 @@ class Rules:
     enter_carry_apr: float
     exit_carry_apr: float
     exit_delay_s: float
-    entry_sigma_errors: float
-    entry_fee_errors: float
+    entry_carry_errors: float
+    entry_max_sigma_error: float
     move_sigma_errors: float
     vol_ceiling: float
     reentry_fraction: float
@@ -85,35 +86,6 @@ class PoolView:
     pool_band_ratios: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
 
 
-def entry_sigma(view: PoolView, rules: Rules) -> float:
-    """The σ the entry gate judges the carry at: σ̂ raised by `entry_sigma_errors` standard
-    errors, so a pool near break-even is not entered on the noise of σ̂ (nor on the prior alone,
-    which counts as a single sample) only to be left again; and never below σ̂ over the fee
-    rate's own window, raised alike by its own errors.
-
-    The fee rate is that window's average, in a volatile pool mostly the arbitrageurs' fees,
-    which grow with that window's σ²: fees − LVR is that window's carry when both come from it.
-    With the half-hour σ̂ alone, a calm half hour after a volatile one read the volatile hour's
-    arbitrage fees against the calm hour's LVR, a carry the pool does not pay (σ 120 % on a 0.3 %
-    pool: entries at σ̂ 1.04–1.12, then a widen and an exit on gas). The larger of the two, as
-    the window's σ̂ has no prior: after its first few returns it can be anything. The held rules
-    keep σ̂: how soon a range is left is the recent σ's business."""
-    k = rules.entry_sigma_errors
-    sigma = view.sigma_annual * (1.0 + k * view.sigma_rel_error)
-    if math.isfinite(view.fee_window_sigma_annual):
-        sigma = max(sigma, view.fee_window_sigma_annual * (1.0 + k * view.fee_window_sigma_rel_error))
-    return sigma
-
-
-def entry_fee_rate(view: PoolView, rules: Rules) -> float:
-    """The fee rate the entry gate judges the carry at: lowered by `entry_fee_errors` standard
-    errors. Fees and LVR nearly cancel in a volatile pool (σ 120 % on a 0.3 % pool: fees ≈ 1.1 ×
-    LVR), so a rate measured from a few lumpy swaps, or the high end of its noise, is otherwise
-    read as a carry the pool does not pay: the manager entered on it, earned fees ≈ LVR and paid
-    the gas."""
-    return view.fee_rate * max(1.0 - rules.entry_fee_errors * view.fee_rel_error, 0.0)
-
-
 def economics(view: PoolView, rules: Rules) -> PoolEconomics:
     """The carry model's inputs from a view, at the measured σ̂ and fee rate: our liquidity counts
     as active while the pool's price is inside our range (that is where the pool's
@@ -137,12 +109,41 @@ def economics(view: PoolView, rules: Rules) -> PoolEconomics:
     )
 
 
+def entry_sigma(view: PoolView) -> tuple[float, float]:
+    """The σ̂ the entry gate judges LVR at, and its standard error as a fraction of it: σ̂ over
+    the fee rate's own window (`fee_half_life_s`), σ̂ until that window has a return.
+
+    The fee rate is that window's average, in a volatile pool mostly the arbitrageurs' fees,
+    which grow with that window's σ²: fees − LVR is that window's carry when both come from it.
+    With the half-hour σ̂, a calm half hour after a volatile one read the volatile hours'
+    arbitrage fees against the calm half hour's LVR, a carry the pool does not pay (σ 120 % on a
+    0.3 % pool: entries at σ̂ 1.04–1.12, then a widen and an exit on gas). The held rules keep
+    σ̂: how soon a range is left is the recent σ's business."""
+    if math.isfinite(view.fee_window_sigma_annual):
+        return view.fee_window_sigma_annual, view.fee_window_sigma_rel_error
+    return view.sigma_annual, view.sigma_rel_error
+
+
+def entry_fee_rate(view: PoolView, rules: Rules, sigma: float, sigma_rel_error: float) -> float:
+    """The fee rate the entry gate judges the carry at: less `entry_carry_errors` standard errors
+    of fees − LVR per unit of liquidity, √((e_f·fee)² + (2·e_σ·LVR)²). Fees and LVR nearly cancel
+    in a volatile pool (σ 120 % on a 0.3 % pool: fees ≈ 1.1 × LVR), so a carry read from a few
+    lumpy swaps or from the high end of σ̂'s noise is otherwise taken for one the pool pays. One
+    error bar for the difference rather than one on each side: where the carry is large against
+    both errors (σ 60 % on a 0.05 % pool) it is not judged at the worst of each at once. The two
+    estimates' errors are taken as independent; measured, they correlate positively (0.05–0.4),
+    which makes the difference's error smaller, so this errs on the side of waiting."""
+    lvr_rate = sigma * sigma * math.sqrt(view.price) / 4.0 / SECONDS_PER_YEAR
+    error = math.hypot(view.fee_rel_error * view.fee_rate, 2.0 * sigma_rel_error * lvr_rate)
+    return max(view.fee_rate - rules.entry_carry_errors * error, 0.0)
+
+
 def entry_economics(view: PoolView, rules: Rules) -> PoolEconomics:
-    """What the entry gate judges a flat pool at: the pessimistic σ̂ (the pool's σ̂ raised alike)
-    and fee rate."""
-    e = economics(view, rules)
-    pessimistic = e.at(entry_sigma(view, rules), e.capital_token1)
-    return dataclasses.replace(pessimistic, fee_rate=entry_fee_rate(view, rules))
+    """What the entry gate judges a flat pool at: the fee window's σ̂ (the pool's σ̂ and the
+    hedge scaled alike) and the fee rate less the carry's errors."""
+    sigma, sigma_rel_error = entry_sigma(view)
+    e = economics(view, rules).at(sigma, view.capital_token1)
+    return dataclasses.replace(e, fee_rate=entry_fee_rate(view, rules, sigma, sigma_rel_error))
 
 
 def best_range(view: PoolView, rules: Rules, e: PoolEconomics) -> Optimum:

@@ -118,7 +118,8 @@ def bot_config(tmp_path: Any, uniswap: UniswapDeployment) -> dict[str, Any]:
             "initial_sigma_weight_s": 1e9,   # the prior is the whole EWMA: only the shocks move σ̂
             "min_half_width": 0.015, "max_half_width": 0.015,
             "min_action_interval_s": 0, "compound_gas_multiple": 2.0,
-            "entry_fee_errors": 0.0,  # a few round-trip swaps are all the fee data: enter on them
+            "entry_carry_errors": 0.0,  # a few round-trip swaps are all the fee data: enter on them
+            "entry_max_sigma_error": 1.0,  # ... and on the few rounds of σ̂ they allow
         }
     }  # fmt: skip
     return data

@@ -29,7 +29,8 @@ def excess_config(db_url: str, pool: dict, cex: dict, venue: str = "cheapest") -
             # the width the old fixed rule gave at σ 0.6 (2σ√1 day): snapped to the 1 % pool's 2 %
             # tick spacing it is the near 50/50 range these figures were measured with
             "min_half_width": 0.0628,
-            "entry_fee_errors": 0.0,  # the first entry when these figures were measured, not later
+            "entry_carry_errors": 0.0,  # the first entry when these figures were measured, not later
+            "entry_max_sigma_error": 1.0,
         }
     }  # fmt: skip
     return data

@@ -3,13 +3,15 @@ negative for long enough, hysteresis across the thresholds, moves only when they
 compounding out of range or with a negative carry, and the config checks of the thresholds."""
 
 import dataclasses
+import math
 
 import pytest
 from pydantic import ValidationError
 
+from amm.attribution import SECONDS_PER_YEAR
 from strategies.lp.params import LpManagerParams
 from strategies.lp.rules import Action, PoolView, Rules, decide
-from tests.lp.lp_views import FEE_RATE, HELD_W, NOW_NS, flat, held
+from tests.lp.lp_views import FEE_RATE, HELD_W, NOW_NS, PRICE, flat, held
 
 RULES = LpManagerParams(kind="lp_manager", pools=["uni"]).rules()
 # Thresholds far from zero, so the day's carry clears the entry's gas at both of them.
@@ -81,28 +83,46 @@ def test_hysteresis_between_the_entry_and_exit_thresholds():
     assert decide(just_above, BAND).action is Action.HOLD
 
 
-def test_entry_judges_the_carry_at_sigma_plus_its_standard_error():
-    view = with_carry(0.55, flat)
-    assert decide(view, BAND).executed_gate
-    noisy = dataclasses.replace(view, sigma_rel_error=0.1)  # σ̂ known to ±10 %: judged at σ̂ × 1.1
-    d = decide(noisy, BAND)
-    assert d.numbers["sigma_entry"] == pytest.approx(0.66)
-    assert not d.executed_gate and d.reason.endswith("expected carry below entry")
-    assert decide(noisy, dataclasses.replace(BAND, entry_sigma_errors=0.0)).executed_gate
+def lvr_rate(sigma: float) -> float:
+    """LVR per unit of L per second at the views' price."""
+    return sigma * sigma * math.sqrt(PRICE) / 4.0 / SECONDS_PER_YEAR
 
 
-def test_entry_judges_the_carry_at_the_fee_rate_minus_its_standard_errors():
+def test_entry_judges_the_carry_less_two_standard_errors_of_fees_minus_lvr():
     view = with_carry(0.55, flat)
     assert decide(view, BAND).executed_gate
-    lumpy = dataclasses.replace(view, fee_rel_error=0.05)  # two errors: judged at 90 % of the rate
-    d = decide(lumpy, BAND)
-    assert d.numbers["fee_rate_entry"] == pytest.approx(0.9 * view.fee_rate)
+    # Fee rate known to ±5 %, σ̂ to ±4 % (no fee-window σ̂ yet: σ̂'s own): one error bar for
+    # fees − LVR, √((0.05·fee)² + (2·0.04·LVR)²), twice, off the fee rate.
+    unsure = dataclasses.replace(view, fee_rel_error=0.05, sigma_rel_error=0.04)
+    error = math.hypot(0.05 * view.fee_rate, 2 * 0.04 * lvr_rate(0.6))
+    d = decide(unsure, BAND)
+    assert d.numbers["fee_rate_entry"] == pytest.approx(view.fee_rate - 2 * error, rel=1e-12)
+    assert d.numbers["sigma_entry"] == 0.6  # σ itself is not raised: its error is in the bar
     assert not d.executed_gate and d.reason.endswith("expected carry below entry")
-    assert decide(lumpy, dataclasses.replace(BAND, entry_fee_errors=0.0)).executed_gate
-    # Held, the rate is taken as measured: a position is not left on the rate's noise.
+    assert decide(unsure, dataclasses.replace(BAND, entry_carry_errors=0.0)).executed_gate
+    # The bar is narrower than the worst of each error at once (fee − 2 SE and σ̂ + 2 SE).
+    worst = dataclasses.replace(view, fee_rate=0.9 * view.fee_rate, sigma_annual=0.6 * 1.08)
+    assert (
+        decide(worst, dataclasses.replace(BAND, entry_carry_errors=0.0)).numbers["carry_apr"]
+        < d.numbers["carry_apr"]
+    )
+    # Held, the rate is taken as measured: a position is not left on the estimates' noise.
     kept = with_carry(0.55, held)
-    unsure = decide(dataclasses.replace(kept, fee_rel_error=0.5), BAND)
-    assert unsure.numbers["carry_apr"] == decide(kept, BAND).numbers["carry_apr"]
+    doubtful = decide(dataclasses.replace(kept, fee_rel_error=0.5, sigma_rel_error=0.3), BAND)
+    assert doubtful.numbers["carry_apr"] == decide(kept, BAND).numbers["carry_apr"]
+
+
+def test_no_entry_before_sigma_is_known_within_its_bound():
+    rich = with_carry(5.0, flat)  # a carry far above the threshold
+    young = dataclasses.replace(rich, sigma_rel_error=0.11)  # σ̂ known to ±11 %: minutes of returns
+    d = decide(young, BAND)
+    assert (d.action, d.executed_gate) == (Action.OPEN, False)
+    assert d.reason == "flat: enter; refused: σ̂ not yet known within 10%"
+    assert decide(dataclasses.replace(rich, sigma_rel_error=0.1), BAND).executed_gate
+    assert decide(young, dataclasses.replace(BAND, entry_max_sigma_error=0.2)).executed_gate
+    # A held position is not left for it.
+    kept = dataclasses.replace(with_carry(0.55, held), sigma_rel_error=0.5)
+    assert decide(kept, BAND).action is Action.HOLD
 
 
 def test_fees_are_compounded_only_when_they_earn_the_gas_before_the_range_is_left():
@@ -160,6 +180,9 @@ def test_thresholds_are_checked_with_errors_naming_the_field():
         LpManagerParams(kind="lp_manager", pools=["uni"], min_half_width=0.2, max_half_width=0.1)
     with pytest.raises(ValidationError, match="width_k"):  # the fixed multiple is gone
         LpManagerParams(kind="lp_manager", pools=["uni"], width_k=2.0)
+    for old in ("entry_sigma_errors", "entry_fee_errors"):  # one error bar replaced the two
+        with pytest.raises(ValidationError, match=f"{old} is gone: .* entry_carry_errors"):
+            LpManagerParams(kind="lp_manager", pools=["uni"], **{old: 1.0})
 
 
 def test_a_move_must_pay_across_the_error_of_sigma():
@@ -178,23 +201,22 @@ def test_a_move_must_pay_across_the_error_of_sigma():
 
 
 def test_entry_opens_at_the_width_the_held_rules_keep_and_gates_at_the_pessimistic_carry():
-    # σ̂ known to ±10 %, the fee rate to ±5 %: the gate judges at σ̂ × 1.2 and 90 % of the rate.
+    # σ̂ known to ±10 %, the fee rate to ±5 %: the gate judges the carry at a lower fee rate.
     unsure = {"sigma_rel_error": 0.1, "fee_rel_error": 0.05}
-    rules = dataclasses.replace(BAND, entry_sigma_errors=2.0)
-    d = decide(flat(**unsure), rules)
+    d = decide(flat(**unsure), BAND)
     assert (d.action, d.executed_gate) == (Action.OPEN, True)
     w = d.half_width
-    pessimistic = decide(flat(sigma_annual=0.72, fee_rate=0.9 * FEE_RATE), rules)
+    pessimistic = decide(flat(fee_rate=d.numbers["fee_rate_entry"]), BAND)
     assert w < pessimistic.half_width / 1.05  # the width chosen at the pessimistic figures is wider
     # Held at that width, at the same estimates, the rules want the same width and keep it.
-    kept = decide(held(w=w, **unsure), rules)
+    kept = decide(held(w=w, **unsure), BAND)
     assert (kept.action, kept.reason) == (Action.HOLD, "in range")
     assert kept.half_width == pytest.approx(w, rel=1e-3)
-    # The gate still refuses a pool whose carry is positive at σ̂ but negative at the pessimistic σ̂.
-    view = with_carry(0.3, flat, rules)  # 0.3 at σ̂ (no error yet) ...
-    doubtful = dataclasses.replace(view, sigma_rel_error=0.5)  # ... judged at σ̂ × 2
-    d = decide(doubtful, rules)
-    assert d.numbers["carry_apr"] < 0.0 < decide(view, rules).numbers["carry_apr"]
+    # The gate still refuses a pool whose carry is positive at the estimates but not at the bar.
+    view = with_carry(0.55, flat)  # 0.55 at the estimates (no error yet) ...
+    doubtful = dataclasses.replace(view, fee_rel_error=0.3)  # ... the fee rate known to ±30 %
+    d = decide(doubtful, BAND)
+    assert d.numbers["carry_apr"] < 0.0 < decide(view, BAND).numbers["carry_apr"]
     assert (d.action, d.executed_gate) == (Action.OPEN, False)
     assert d.reason == "flat: enter; refused: expected carry below entry"
-    assert d.half_width == pytest.approx(decide(view, rules).half_width)  # the width stays σ̂'s
+    assert d.half_width == pytest.approx(decide(view, BAND).half_width)  # the width stays the estimates'

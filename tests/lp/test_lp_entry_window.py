@@ -1,4 +1,4 @@
-"""Entry judged at σ̂ over the fee rate's own window (never below it), and no move into a range
+"""Entry judged at σ̂ over the fee rate's own window, and no move into a range
 whose expected carry is below the entry threshold, on constructed views."""
 
 import dataclasses
@@ -6,26 +6,33 @@ import math
 
 import pytest
 
+from amm.attribution import SECONDS_PER_YEAR
 from strategies.lp.rules import Action, decide
 from strategies.lp.volatility import EwmaVolatility
 from tests.lp.lp_views import PRICE, flat, held
 from tests.lp.test_lp_carry_rules import BAND, fee_rate_for, with_carry
 
 
-def test_entry_is_judged_at_the_fee_windows_sigma_when_it_is_higher():
+def test_entry_is_judged_at_the_fee_windows_sigma():
     view = with_carry(0.55, flat)  # σ̂ 0.6, known exactly: enters
     assert decide(view, BAND).executed_gate
     # The fee rate's window saw σ 0.7 (a volatile hour the last half hour forgot): its fees were
-    # that hour's, so the carry is judged at 0.7 (× its error) and the pool is not entered.
-    volatile = dataclasses.replace(view, fee_window_sigma_annual=0.7, fee_window_sigma_rel_error=0.05)
+    # that hour's, so the carry is judged at 0.7 and the pool is not entered.
+    volatile = dataclasses.replace(view, fee_window_sigma_annual=0.7, fee_window_sigma_rel_error=0.0)
     d = decide(volatile, BAND)
-    assert d.numbers["sigma_entry"] == pytest.approx(0.7 * 1.05)
+    assert d.numbers["sigma_entry"] == 0.7
     assert (d.action, d.executed_gate) == (Action.OPEN, False)
     assert d.reason.endswith("expected carry below entry")
-    # A calmer window does not lower the σ judged (its σ̂ has no prior: early on it can be anything).
-    calm = dataclasses.replace(view, fee_window_sigma_annual=0.2, fee_window_sigma_rel_error=0.0)
+    # A calmer window is judged at its σ̂ too: its fees were a calm window's.
+    calm = dataclasses.replace(view, fee_window_sigma_annual=0.5, fee_window_sigma_rel_error=0.0)
     d = decide(calm, BAND)
-    assert d.numbers["sigma_entry"] == pytest.approx(0.6) and d.executed_gate
+    assert d.numbers["sigma_entry"] == 0.5 and d.executed_gate
+    # ... as far as its own error allows (it has no prior: early on it can be anything).
+    young = dataclasses.replace(calm, fee_window_sigma_rel_error=0.5)
+    lvr_rate = 0.5**2 * math.sqrt(PRICE) / 4.0 / SECONDS_PER_YEAR
+    d = decide(young, BAND)
+    assert d.numbers["fee_rate_entry"] == pytest.approx(view.fee_rate - 2 * (2 * 0.5 * lvr_rate), rel=1e-12)
+    assert not d.executed_gate
 
 
 def test_the_held_rules_keep_the_recent_sigma():

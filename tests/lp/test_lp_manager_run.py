@@ -121,7 +121,9 @@ def test_with_absurd_gas_it_never_rebalances(tmp_path):
 
     # Arbitrageurs pay the same absurd gas, so the pool stays at 3000 while the CEX is at 3750: the
     # manipulation guard would refuse first (see test_manipulation_guard). Off here: the gas gate.
-    unguarded = PARAMS.model_copy(update={"max_pool_deviation_bps": 1e9})
+    # The entry must come before the gas turns absurd (1,500 s): on σ̂ of fewer rounds than the
+    # default maturity wants.
+    unguarded = PARAMS.model_copy(update={"max_pool_deviation_bps": 1e9, "entry_max_sigma_error": 1.0})
     manager, store, seen = run_manager(tmp_path, path, 4 * 3600, during, unguarded)
     executed = [(t, d) for t, d in seen if d is not None and d.executed_gate]
     assert executed[0][1].action.value == "open"

@@ -63,7 +63,7 @@ def test_a_position_adopted_just_after_its_open_waits_out_the_minimum_interval(t
 def test_a_pool_restarted_flat_just_after_an_exit_waits_out_the_minimum_interval(tmp_path):
     # Entry on the measured estimates (no error margins): the restarted manager would re-enter at
     # its first rounds, so only the restored time of the exit holds it.
-    params = RESTART_PARAMS.model_copy(update={"entry_fee_errors": 0.0, "entry_sigma_errors": 0.0})
+    params = RESTART_PARAMS.model_copy(update={"entry_carry_errors": 0.0, "entry_max_sigma_error": 1.0})
     lp_store = LpStore(Store(f"sqlite:///{tmp_path}/lp.sqlite"))
     interval_s, check_s = params.min_action_interval_s, params.check_interval_s
 

@@ -26,7 +26,7 @@ def test_no_action_while_the_pool_is_manipulated(tmp_path, caplog):
     clock = FixedClock(0)
     store = LpStore(Store(f"sqlite:///{tmp_path}/lp.sqlite"))
     # One fee interval is all this test measures: entry on the rate as measured (not less its error).
-    params = PARAMS.model_copy(update={"entry_fee_errors": 0.0})
+    params = PARAMS.model_copy(update={"entry_carry_errors": 0.0, "entry_max_sigma_error": 1.0})
     manager = PoolLpManager("lp", "uni", pool, lambda: FAIR, params, clock, store)
 
     async def rounds():

@@ -132,7 +132,9 @@ def entry_fee_rate(view: PoolView, rules: Rules, sigma: float, sigma_rel_error: 
     error bar for the difference rather than one on each side: where the carry is large against
     both errors (σ 60 % on a 0.05 % pool) it is not judged at the worst of each at once. The two
     estimates' errors are taken as independent; measured, they correlate positively (0.05–0.4),
-    which makes the difference's error smaller, so this errs on the side of waiting."""
+    which makes the difference's error smaller, so this errs on the side of waiting. The hedge
+    cost is judged at the window's σ̂ like LVR, but its own error is left out of the bar (in the
+    benchmark's narrow 30 % ranges it is the larger cost: the bar is narrower than it could be)."""
     lvr_rate = sigma * sigma * math.sqrt(view.price) / 4.0 / SECONDS_PER_YEAR
     error = math.hypot(view.fee_rel_error * view.fee_rate, 2.0 * sigma_rel_error * lvr_rate)
     return max(view.fee_rate - rules.entry_carry_errors * error, 0.0)

@@ -41,13 +41,16 @@ def lp_hedge_config_dict(db_url: str, hedge_ratio: float = 1.0) -> dict[str, Any
 
     The pool's fee flow is rich (~80 %/yr on full range): the carry-optimal range would be under
     ±1 %, recentred every few minutes, its delta swinging faster than the 0.3 ETH band follows.
-    These tests are about the hedge and the accounting, so the range is held at least ±5 %."""
+    These tests are about the hedge and the accounting, so the range is held at least ±5 %, and
+    the entry comes on the first minutes of σ̂ (the default waits ~25 min for it to be known
+    within 10 %)."""
     data = pool_config_dict(db_url)
     data["markets"][0]["max_position"] = "20"
     data["risk"]["max_total_position_notional"] = "100000"
     data["strategies"] = {
         "lp": {"kind": "lp_manager", "pools": ["uni"], "initial_sigma": 0.6, "vol_half_life_s": 600,
-               "min_half_width": 0.05, "hedge_band_token0": 0.3 if hedge_ratio else 0.0},
+               "min_half_width": 0.05, "hedge_band_token0": 0.3 if hedge_ratio else 0.0,
+               "entry_max_sigma_error": 1.0},
         "hedge": {
             "kind": "hedger", "market": "va:ETH/USDT", "pools": ["uni"], "hedge_ratio": hedge_ratio,
             "band": 0.3, "min_trade_size": 0.05, "max_order_size": 1.0, "check_interval_s": 5,

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.lp.charm import CharmParams
 from benchmarks.lp.hedge import HedgeCosts
-from benchmarks.lp.market import FEE_TIERS_PIPS, VOLS, Scenario
+from benchmarks.lp.market import FEE_TIERS_PIPS, VOLS, WARMUP_H, Scenario
 from benchmarks.lp.market import __doc__ as MARKET_DOC
 from benchmarks.lp.report import group, headline, scenario_table
 from benchmarks.lp.run import (
@@ -58,7 +58,6 @@ from benchmarks.lp.run import (
 # The hindsight-best is an upper bound only as far as the grid is fine: a coarse one flatters ours
 # (hedged net at 60 % / 0.05 %: ±3 % −14.0, ±5 % +13.2, ±10 % +8.6; ±1/3/10/30 % missed the ±5 %).
 FIXED_HALF_WIDTHS = (0.01, 0.02, 0.03, 0.05, 0.10, 0.20, 0.30)
-WARMUP_H = 6.0  # three half-lives of the fee rate's EWMA (fee_half_life_s, 2 h)
 
 
 def half_widths(text: str) -> tuple[float, ...]:

@@ -26,6 +26,7 @@ from amm.sim.params import BackgroundRange, NoiseParams, SimPoolParams
 
 VOLS = (0.3, 0.6, 1.2)
 FEE_TIERS_PIPS = (500, 3000)
+WARMUP_H = 6.0  # three half-lives of the fee rate's EWMA (fee_half_life_s, 2 h)
 BLOCK_S = 12
 START_PRICE = 3000.0
 WALLET_TOKEN0 = 5.0

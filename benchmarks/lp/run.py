@@ -81,6 +81,7 @@ class Job:
     strategy: str
     half_width: float = 0.0  # fixed-width strategies only
     round_s: float = CHECK_S  # between two rounds (plus the early ones on a fair move)
+    params: LpManagerParams | None = None  # ours hedged with these instead of the defaults
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,8 @@ def _runner(job: Job, pool: SimulatedPool, fair: FixedFair, clock: FixedClock, c
     if job.strategy == CHARM:
         return CharmVault(name, pool, fair, clock, _store(), CharmParams())
     if job.strategy in (OURS_HEDGED, OURS_COLD):
-        return ManagedLp(name, pool, fair, ours_hedged_params(costs), clock, _store(), decide)
+        params = job.params or ours_hedged_params(costs)
+        return ManagedLp(name, pool, fair, params, clock, _store(), decide)
     policies: dict[str, Policy] = {OURS: decide, FULL_RANGE: full_range_policy}
     policy = policies.get(job.strategy) or fixed_width_policy(job.half_width)
     return ManagedLp(name, pool, fair, OURS_PARAMS, clock, _store(), policy)

@@ -135,6 +135,29 @@ def test_the_fixed_grid_option_takes_whole_percents_and_names_a_bad_one() -> Non
             half_widths(bad)
 
 
+def test_paired_settings_are_validated_like_the_config_and_pair_by_path() -> None:
+    from benchmarks.lp.market import Scenario
+    from benchmarks.lp.paired import candidate, jobs_for, setting, table
+    from benchmarks.lp.run import ours_hedged_params, run_job
+
+    defaults = ours_hedged_params(HedgeCosts())
+    assert setting("entry_carry_errors=1.5") == ("entry_carry_errors", 1.5)
+    assert candidate(defaults, [setting("entry_carry_errors=1.5")]).entry_carry_errors == 1.5
+    assert candidate(defaults, []).hedge_band_token0 == defaults.hedge_band_token0  # the hedge stays told
+    with pytest.raises(ValueError, match="entry_fee_errors is gone"):
+        candidate(defaults, [("entry_fee_errors", 1.0)])
+    # The defaults against themselves: the same runs path by path, so every difference is 0.
+    jobs = jobs_for([Scenario(0.6, 500, 0.02, 0.5)], 2, candidate(defaults, []), cold=False)
+    assert [(j.path, j.params is None) for j in jobs] == [(0, True), (0, False), (1, True), (1, False)]
+    outcomes = [run_job((j, HedgeCosts())) for j in jobs]
+    nets = [o.hedged.net_token1 for o in outcomes]
+    assert nets[0] == nets[1] and nets[2] == nets[3]
+    fields = table(outcomes).splitlines()[1].split()
+    at = fields.index("±")
+    assert fields[at - 1 : at + 3] == ["+0.0", "±", "0.0", "tie"]
+    assert fields[-3] == fields[-1] and fields[-2] == "→"  # the same actions a path
+
+
 def test_verdict_needs_two_standard_errors() -> None:
     assert [verdict(2.1, 1.0), verdict(-2.1, 1.0), verdict(1.9, 1.0), verdict(-1.9, 1.0)] == [
         "win", "lose", "tie", "tie"

@@ -138,7 +138,7 @@ def test_the_fixed_grid_option_takes_whole_percents_and_names_a_bad_one() -> Non
 def test_paired_settings_are_validated_like_the_config_and_pair_by_path() -> None:
     from benchmarks.lp.market import Scenario
     from benchmarks.lp.paired import candidate, jobs_for, setting, table
-    from benchmarks.lp.run import ours_hedged_params, run_job
+    from benchmarks.lp.run import ours_hedged_params, simulate
 
     defaults = ours_hedged_params(HedgeCosts())
     assert setting("entry_carry_errors=1.5") == ("entry_carry_errors", 1.5)
@@ -149,7 +149,8 @@ def test_paired_settings_are_validated_like_the_config_and_pair_by_path() -> Non
     # The defaults against themselves: the same runs path by path, so every difference is 0.
     jobs = jobs_for([Scenario(0.6, 500, 0.02, 0.5)], 2, candidate(defaults, []), cold=False)
     assert [(j.path, j.params is None) for j in jobs] == [(0, True), (0, False), (1, True), (1, False)]
-    outcomes = [run_job((j, HedgeCosts())) for j in jobs]
+    # simulate, not run_job: run_job is a worker's entry and disables logging process-wide.
+    outcomes = [asyncio.run(simulate(j, HedgeCosts())) for j in jobs]
     nets = [o.hedged.net_token1 for o in outcomes]
     assert nets[0] == nets[1] and nets[2] == nets[3]
     fields = table(outcomes).splitlines()[1].split()

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.lp.hedge import HedgeCosts
 from benchmarks.lp.market import FEE_TIERS_PIPS, VOLS, WARMUP_H, Scenario
-from benchmarks.lp.report import mean_se, verdict
-from benchmarks.lp.run import OURS_COLD, OURS_HEDGED, Job, Outcome, ours_hedged_params, run_job
+from benchmarks.lp.report import mean_se, paired_difference, verdict
+from benchmarks.lp.run import OURS_COLD, OURS_HEDGED, Job, Outcome, ours_hedged_params, round_s, run_job
 from strategies.lp.params import LpManagerParams
 
 
@@ -58,7 +58,7 @@ def jobs_for(scenarios: list[Scenario], paths: int, params: LpManagerParams, col
     jobs = []
     for sc in scenarios:
         for p in range(paths):
-            jobs.append(Job(sc, p, strategy, round_s=ours_hedged_params(HedgeCosts()).check_interval_s))
+            jobs.append(Job(sc, p, strategy, round_s=round_s(strategy)))
             jobs.append(Job(sc, p, strategy, round_s=params.check_interval_s, params=params))
     return jobs
 
@@ -70,9 +70,7 @@ def table(outcomes: list[Outcome]) -> str:
         mine = sorted((o for o in outcomes if o.job.scenario == sc), key=lambda o: o.job.path)
         base = [o for o in mine if o.job.params is None]
         cand = [o for o in mine if o.job.params is not None]
-        assert [o.job.path for o in base] == [o.job.path for o in cand], "runs must pair by path"
-        diffs = [c.hedged.net_token1 - b.hedged.net_token1 for b, c in zip(base, cand, strict=True)]
-        d_m, d_se = mean_se(diffs)
+        d_m, d_se = paired_difference(cand, base, lambda a: a.net_token1)
         b_m, _ = mean_se([o.hedged.net_token1 for o in base])
         c_m, _ = mean_se([o.hedged.net_token1 for o in cand])
         acts = f"{mean_se([o.actions for o in base])[0]:.2f} → {mean_se([o.actions for o in cand])[0]:.2f}"

@@ -91,6 +91,14 @@ def _strategy_rows(runs: Runs, hedged: bool) -> list[str]:
     return lines
 
 
+def paired_difference(
+    mine: Sequence[Outcome], base: Sequence[Outcome], metric: Metric
+) -> tuple[float, float]:
+    """Mean ± SE over paths of metric(mine's hedged) − metric(base's hedged), the runs paired by path."""
+    assert [o.job.path for o in base] == [o.job.path for o in mine], "runs must pair by path"
+    return mean_se([metric(a.hedged) - metric(b.hedged) for a, b in zip(mine, base, strict=True)])
+
+
 def _paired_rows(runs: Runs, mine_name: str, prefix: str = "") -> list[str]:
     mine = runs.get(mine_name, [])
     best = best_fixed(runs, hedged=True)
@@ -99,11 +107,10 @@ def _paired_rows(runs: Runs, mine_name: str, prefix: str = "") -> list[str]:
         base = runs.get(name, [])
         if not mine or len(base) != len(mine):
             continue
-        assert [o.job.path for o in base] == [o.job.path for o in mine], "runs must pair by path"
         label = prefix + (f"{name}* (upper bound)" if name == best else name)
         parts = []
         for metric in (lambda a: a.net_token1, lambda a: a.total_token1):
-            diff, se = mean_se([metric(a.hedged) - metric(b.hedged) for a, b in zip(mine, base, strict=True)])
+            diff, se = paired_difference(mine, base, metric)
             parts.append(f"{diff:10.1f} ± {se:6.1f}  {verdict(diff, se):<5}")
         lines.append(f"  {label:<36}" + "   ".join(parts))
     return lines

@@ -8,7 +8,6 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from amm.attribution import SECONDS_PER_YEAR
 from strategies.lp.carry import (
     UNHEDGED,
     HedgeCosting,
@@ -124,19 +123,19 @@ def entry_sigma(view: PoolView) -> tuple[float, float]:
     return view.sigma_annual, view.sigma_rel_error
 
 
-def entry_fee_rate(view: PoolView, rules: Rules, sigma: float, sigma_rel_error: float) -> float:
-    """The fee rate the entry gate judges the carry at: less `entry_carry_errors` standard errors
-    of fees − LVR per unit of liquidity, √((e_f·fee)² + (2·e_σ·LVR)²). Fees and LVR nearly cancel
-    in a volatile pool (σ 120 % on a 0.3 % pool: fees ≈ 1.1 × LVR), so a carry read from a few
-    lumpy swaps or from the high end of σ̂'s noise is otherwise taken for one the pool pays. One
-    error bar for the difference rather than one on each side: where the carry is large against
-    both errors (σ 60 % on a 0.05 % pool) it is not judged at the worst of each at once. The two
-    estimates' errors are taken as independent; measured, they correlate positively (0.05–0.4),
-    which makes the difference's error smaller, so this errs on the side of waiting. The hedge
-    cost is judged at the window's σ̂ like LVR, but its own error is left out of the bar (in the
-    benchmark's narrow 30 % ranges it is the larger cost: the bar is narrower than it could be)."""
-    lvr_rate = sigma * sigma * math.sqrt(view.price) / 4.0 / SECONDS_PER_YEAR
-    error = math.hypot(view.fee_rel_error * view.fee_rate, 2.0 * sigma_rel_error * lvr_rate)
+def entry_fee_rate(view: PoolView, rules: Rules, e: PoolEconomics, sigma_rel_error: float) -> float:
+    """The fee rate the entry gate judges the carry at (`e`: the pool at the entry's σ̂): less
+    `entry_carry_errors` standard errors of fees − LVR per unit of liquidity,
+    √((e_f·fee)² + (2·e_σ·LVR)²). Fees and LVR nearly cancel in a volatile pool (σ 120 % on a
+    0.3 % pool: fees ≈ 1.1 × LVR), so a carry read from a few lumpy swaps or from the high end of
+    σ̂'s noise is otherwise taken for one the pool pays. One error bar for the difference rather
+    than one on each side: where the carry is large against both errors (σ 60 % on a 0.05 % pool)
+    it is not judged at the worst of each at once. The two estimates' errors are taken as
+    independent; measured, they correlate positively (0.05–0.4), which makes the difference's
+    error smaller, so this errs on the side of waiting. The hedge cost is judged at the window's
+    σ̂ like LVR, but its own error is left out of the bar (in the benchmark's narrow 30 % ranges
+    it is the larger cost: the bar is narrower than it could be)."""
+    error = math.hypot(view.fee_rel_error * view.fee_rate, 2.0 * sigma_rel_error * e.lvr_per_s(1.0))
     return max(view.fee_rate - rules.entry_carry_errors * error, 0.0)
 
 
@@ -145,7 +144,7 @@ def entry_economics(view: PoolView, rules: Rules) -> PoolEconomics:
     hedge scaled alike) and the fee rate less the carry's errors."""
     sigma, sigma_rel_error = entry_sigma(view)
     e = economics(view, rules).at(sigma, view.capital_token1)
-    return dataclasses.replace(e, fee_rate=entry_fee_rate(view, rules, sigma, sigma_rel_error))
+    return dataclasses.replace(e, fee_rate=entry_fee_rate(view, rules, e, sigma_rel_error))
 
 
 def best_range(view: PoolView, rules: Rules, e: PoolEconomics) -> Optimum:

@@ -2,7 +2,7 @@
 
     python benchmarks/lp_strategies.py [--quick] [--paths 32] [--days 1] [--workers 2] [--out FILE]
                                        [--warmup-h 6] [--cold] [--ours-round-s S] [--sensitivity]
-                                       [--widths 1,2,3,5,10,20,30]
+                                       [--widths 1,2,3,5,10,20,30] [--first-path 0] [--regimes]
 
 Strategies, each on the exact simulated pool (benchmarks/lp/market.py states the market):
   ours        `strategies.lp.rules.decide` through `PoolLpManager.step`, the bot's own runner,
@@ -16,6 +16,9 @@ Strategies, each on the exact simulated pool (benchmarks/lp/market.py states the
 Before the scored day the pool trades for `--warmup-h` hours (default 6) while ours watches it (its
 rounds measure; it acts on nothing): a bot that has been running starts a day flat but measured.
 `--cold` adds ours hedged from a cold start on the same paths (the first day after a first start).
+`--regimes` runs the volatility-regime cells instead (σ switching between 30 % and 120 %,
+`benchmarks/lp/market.py`), where no one width suits the whole day; `--first-path 32` replicates
+on paths the default run never saw.
 The hedge (benchmarks/lp/hedge.py) is the same object and parameters for every strategy: the
 bot's Hedger band rule, a taker fee, half spread, perp funding, latency. Accounting is the bot's:
 `LpTotals`/`PoolLedger` (fees, gas, swap costs), `LvrMeter` (realised LVR on the fair path), the
@@ -36,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.lp.charm import CharmParams
 from benchmarks.lp.hedge import HedgeCosts
-from benchmarks.lp.market import FEE_TIERS_PIPS, VOLS, WARMUP_H, Scenario
+from benchmarks.lp.market import FEE_TIERS_PIPS, REGIMES, VOLS, WARMUP_H, Scenario
 from benchmarks.lp.market import __doc__ as MARKET_DOC
 from benchmarks.lp.report import group, headline, scenario_table
 from benchmarks.lp.run import (
@@ -71,27 +74,37 @@ def half_widths(text: str) -> tuple[float, ...]:
     return tuple(p / 100.0 for p in percents)
 
 
+def scenarios(days: float, warmup_h: float, regimes: bool) -> list[Scenario]:
+    """The constant-σ cells (every σ × fee tier), or with `regimes` the volatility-regime ones."""
+    if regimes:
+        return [
+            Scenario(calm, fee, days, warmup_h, storm) for calm, storm in REGIMES for fee in FEE_TIERS_PIPS
+        ]
+    return [Scenario(sigma, fee, days, warmup_h) for sigma in VOLS for fee in FEE_TIERS_PIPS]
+
+
 def jobs_for(
-    paths: int,
-    days: float,
+    cells: list[Scenario],
+    paths: range,
     widths: tuple[float, ...],
     ours_round_s: float | None,
     strategies: tuple[str, ...] = (OURS, OURS_HEDGED, FULL_RANGE, CHARM),
-    warmup_h: float = 0.0,
     cold: bool = False,
 ) -> list[Job]:
-    if cold and warmup_h > 0 and OURS_HEDGED in strategies:
-        strategies = (*strategies, OURS_COLD)  # what the warm-up is worth, on the same paths
     jobs = []
-    for sigma in VOLS:
-        for fee in FEE_TIERS_PIPS:
-            sc = Scenario(sigma, fee, days, warmup_h)
-            for p in range(paths):
-                jobs += [Job(sc, p, s, 0.0, round_s(s, ours_round_s)) for s in strategies]
-                jobs += [Job(sc, p, fixed_name(w), w) for w in widths]
+    for sc in cells:
+        watched = (OURS_COLD,) if cold and sc.warmup_h > 0 and OURS_HEDGED in strategies else ()
+        for p in paths:
+            jobs += [Job(sc, p, s, 0.0, round_s(s, ours_round_s)) for s in (*strategies, *watched)]
+            jobs += [Job(sc, p, fixed_name(w), w) for w in widths]
     # Slowest first (ours rounds 10× as often as the baselines): the two workers end together.
     jobs.sort(key=lambda j: (j.strategy not in MANAGED, -j.scenario.sigma_annual))
     return jobs
+
+
+def path_span(first_path: int, paths: int) -> str:
+    """Which seeds a run used, when not the default run's."""
+    return f" (paths {first_path}–{first_path + paths - 1})" if first_path else ""
 
 
 def assumptions(costs: HedgeCosts, charm: CharmParams, ours_round_s: float | None, warmup_h: float) -> str:
@@ -140,6 +153,17 @@ def main() -> None:
         help="the fixed-width grid, half-widths in %% (default 1,2,3,5,10,20,30)",
     )
     parser.add_argument(
+        "--first-path",
+        type=int,
+        default=0,
+        help="paths from this index on: --first-path 32 replicates on seeds the default run never saw",
+    )
+    parser.add_argument(
+        "--regimes",
+        action="store_true",
+        help="the volatility-regime cells (σ switching between calm and storm) instead of constant σ",
+    )
+    parser.add_argument(
         "--sensitivity",
         action="store_true",
         help="ours hedged, full range and charm only (no fixed grid, ours unhedged): a cheaper re-run",
@@ -147,25 +171,25 @@ def main() -> None:
     args = parser.parse_args()
     paths, days = (4, 0.125) if args.quick else (args.paths, args.days)
     costs, charm = HedgeCosts(), CharmParams()
+    cells = scenarios(days, args.warmup_h, args.regimes)
+    paths_run = range(args.first_path, args.first_path + paths)
     if args.sensitivity:
-        jobs = jobs_for(
-            paths, days, (), args.ours_round_s, (OURS_HEDGED, FULL_RANGE, CHARM), args.warmup_h, args.cold
-        )
+        jobs = jobs_for(cells, paths_run, (), args.ours_round_s, (OURS_HEDGED, FULL_RANGE, CHARM), args.cold)
     else:
-        jobs = jobs_for(paths, days, args.widths, args.ours_round_s, warmup_h=args.warmup_h, cold=args.cold)
+        jobs = jobs_for(cells, paths_run, args.widths, args.ours_round_s, cold=args.cold)
     t0, cpu0 = time.perf_counter(), os.times()
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         outcomes: list[Outcome] = list(pool.imap_unordered(run_job, [(j, costs) for j in jobs], chunksize=1))
     wall, cpu1 = time.perf_counter() - t0, os.times()
     cpu = cpu1.children_user + cpu1.children_system - cpu0.children_user - cpu0.children_system
     grouped = group(outcomes)
-    order = sorted(grouped, key=lambda s: (s.fee_pips, s.sigma_annual))
+    order = sorted(grouped, key=lambda s: s.sort_key)
     text = "\n\n".join(
         [
             f"command: python benchmarks/lp_strategies.py {' '.join(sys.argv[1:])}\n"
             f"LP strategies, fair benchmark: {len(jobs)} exact-pool runs, {paths} paths × {days:g} days "
-            f"per (σ, fee tier), seeds paired across strategies and tiers\nassumptions:\n"
-            + assumptions(costs, charm, args.ours_round_s, args.warmup_h),
+            f"per (σ, fee tier){path_span(args.first_path, paths)}, seeds paired across strategies and "
+            "tiers\nassumptions:\n" + assumptions(costs, charm, args.ours_round_s, args.warmup_h),
             *(scenario_table(sc, grouped[sc]) for sc in order),
             headline(grouped),
             f"wall {wall:.0f} s on {args.workers} workers ({cpu:.0f} s CPU in the workers)",

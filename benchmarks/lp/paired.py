@@ -65,7 +65,7 @@ def jobs_for(scenarios: list[Scenario], paths: int, params: LpManagerParams, col
 
 def table(outcomes: list[Outcome]) -> str:
     rows = ["cell            defaults        candidate       Δ ± SE            verdict  actions"]
-    scenarios = sorted({o.job.scenario for o in outcomes}, key=lambda s: (s.fee_pips, s.sigma_annual))
+    scenarios = sorted({o.job.scenario for o in outcomes}, key=lambda s: s.sort_key)
     for sc in scenarios:
         mine = sorted((o for o in outcomes if o.job.scenario == sc), key=lambda o: o.job.path)
         base = [o for o in mine if o.job.params is None]

@@ -158,7 +158,7 @@ def headline(grouped: dict[Scenario, Runs]) -> str:
 
 def _headline(grouped: dict[Scenario, Runs], mine_name: str | None, title: str) -> str:
     lines = [title]
-    for sc in sorted(grouped, key=lambda s: (s.fee_pips, s.sigma_annual)):
+    for sc in sorted(grouped, key=lambda s: s.sort_key):
         runs = grouped[sc]
         mine = runs.get(mine_name or ours(runs, hedged=True), [])
         best = best_fixed(runs, hedged=True)
@@ -172,5 +172,5 @@ def _headline(grouped: dict[Scenario, Runs], mine_name: str | None, title: str) 
             )
             short = "best fixed" if name == best else name
             parts.append(f"vs {short} {diff:+.1f} ± {se:.1f} ({verdict(diff, se)})")
-        lines.append(f"  {sc.label:<22} " + "; ".join(parts))
+        lines.append(f"  {sc.label:<24} " + "; ".join(parts))
     return "\n".join(lines)

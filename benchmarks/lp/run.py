@@ -31,6 +31,7 @@ from benchmarks.lp.market import (
     fair_path,
     path_seed,
     pool_params,
+    regime_sigmas,
     start_value_token1,
 )
 from benchmarks.lp.runners import LpFigures, LpRunner, ManagedLp, fixed_width_policy, full_range_policy
@@ -197,8 +198,9 @@ class RoundSchedule:
 
 def market_for(job: Job, costs: HedgeCosts) -> Market:
     sc = job.scenario
-    seed = path_seed(sc.sigma_annual, job.path)
-    path = fair_path(sc.sigma_annual, sc.n_blocks, seed, costs.latency_s, sc.warmup_blocks)
+    seed = path_seed(sc, job.path)
+    sigmas = regime_sigmas(sc, seed) if sc.storm_sigma_annual > 0 else None
+    path = fair_path(sc.sigma_annual, sc.n_blocks, seed, costs.latency_s, sc.warmup_blocks, sigmas)
     prices = np.concatenate([path.warmup_prices, path.prices])
     params = pool_params(sc.fee_pips).model_copy(update={"initial_price": float(prices[0])})
     clock, fair = FixedClock(0), FixedFair(prices)

@@ -5,6 +5,7 @@ price, the verdict."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from fractions import Fraction
 
 import numpy as np
@@ -194,6 +195,30 @@ def test_a_warm_up_adds_history_before_the_same_scored_path() -> None:
     # one block's GBM step (σ 60 %: 0.037 % a block) from the last warm-up price to the start
     step = np.log(warm.prices[0] / warm.warmup_prices[-1])
     assert 0 < abs(step) < 6 * 0.6 * np.sqrt(BLOCK_S / SECONDS_PER_YEAR)
+
+
+def test_a_regime_cell_switches_sigma_between_calm_and_storm_on_its_own_paths() -> None:
+    from benchmarks.lp.market import REGIME_H, Scenario, path_seed, regime_sigmas
+
+    sc = Scenario(0.3, 3000, 4.0, warmup_h=6.0, storm_sigma_annual=1.2)
+    calm = Scenario(0.3, 3000, 4.0, warmup_h=6.0)
+    assert path_seed(sc, 5) != path_seed(calm, 5) and path_seed(calm, 5) == 300_005
+    seed = path_seed(sc, 5)
+    warm, scored = regime_sigmas(sc, seed)
+    assert (len(warm), len(scored)) == (sc.warmup_blocks, sc.n_blocks + 1)
+    assert set(np.unique(np.concatenate([warm, scored]))) == {0.3, 1.2}
+    # Switches at the chain's rate: a state lasts REGIME_H on average (4 days: ~16 switches).
+    switches = np.count_nonzero(np.diff(scored))
+    expected = sc.n_blocks * BLOCK_S / (REGIME_H * 3600)
+    assert abs(switches - expected) < 4 * np.sqrt(expected)
+    # The scored span's states do not depend on the warm-up's length.
+    np.testing.assert_array_equal(regime_sigmas(dataclasses.replace(sc, warmup_h=0.0), seed)[1], scored)
+    # Each state's log returns have that state's σ (within 5 %: thousands of blocks in each).
+    path = fair_path(0.3, sc.n_blocks, seed, 3.0, sc.warmup_blocks, (warm, scored))
+    returns, step_sigma = np.diff(np.log(path.prices)), scored[: sc.n_blocks]
+    per_year = np.sqrt(SECONDS_PER_YEAR / BLOCK_S)
+    for level in (0.3, 1.2):
+        assert np.std(returns[step_sigma == level]) * per_year == pytest.approx(level, rel=0.05)
 
 
 def test_ours_watches_the_warm_up_without_acting_and_the_cold_run_does_not() -> None:

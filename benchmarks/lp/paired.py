@@ -2,13 +2,14 @@
 own paths, paired path by path: what a config change is worth before it goes live.
 
     python benchmarks/lp/paired.py --set entry_carry_errors=1.5 [--set KEY=VALUE ...]
-                                   [--cells 0.6:500,1.2:3000] [--paths 32] [--cold] [--workers 2]
+                                   [--cells 0.6:500,1.2:3000,0.3~1.2:500] [--paths 32] [--cold] [--workers 2]
 
-Each cell (σ:fee_pips, default all six of `lp_strategies.py`) runs both settings on the same
-seeded paths after the same warm-up (`--cold`: without it); the table gives each one's hedged
-net (fees − LVR − gas − swap − hedge, token1 per path), the paired difference ± its standard
-error, the verdict (> 2 SE), and the actions a path. Values are read as JSON where they parse
-(numbers, true/false, lists), else as strings, and checked as the config would check them.
+Each cell (σ:fee_pips, default all six of `lp_strategies.py`; calm~storm:fee_pips a regime
+cell) runs both settings on the same seeded paths after the same warm-up (`--cold`: without
+it); the table gives each one's hedged net (fees − LVR − gas − swap − hedge, token1 per path),
+the paired difference ± its standard error, the verdict (> 2 SE), and the actions a path.
+Values are read as JSON where they parse (numbers, true/false, lists), else as strings, and
+checked as the config would check them.
 """
 
 from __future__ import annotations
@@ -40,11 +41,19 @@ def setting(text: str) -> tuple[str, Any]:
         return key, raw
 
 
-def cells(text: str) -> list[tuple[float, int]]:
+def cells(text: str) -> list[tuple[float, int, float]]:
+    """`σ:fee_pips` pairs, or `calm~storm:fee_pips` for a regime cell: (σ, fee_pips, storm σ or 0)."""
     try:
-        return [(float(s), int(f)) for s, f in (part.split(":") for part in text.split(","))]
+        out = []
+        for part in text.split(","):
+            sigma, fee = part.split(":")
+            calm, _, storm = sigma.partition("~")
+            out.append((float(calm), int(fee), float(storm or 0.0)))
+        return out
     except ValueError:
-        raise argparse.ArgumentTypeError(f"σ:fee_pips pairs separated by commas, not {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"σ:fee_pips or calm~storm:fee_pips pairs separated by commas, not {text!r}"
+        ) from None
 
 
 def candidate(defaults: LpManagerParams, settings: list[tuple[str, Any]]) -> LpManagerParams:
@@ -74,7 +83,8 @@ def table(outcomes: list[Outcome]) -> str:
         b_m, _ = mean_se([o.hedged.net_token1 for o in base])
         c_m, _ = mean_se([o.hedged.net_token1 for o in cand])
         acts = f"{mean_se([o.actions for o in base])[0]:.2f} → {mean_se([o.actions for o in cand])[0]:.2f}"
-        label = f"{sc.sigma_annual:.0%} / {sc.fee_pips / 1e4:g} %"
+        storm = f"↔{sc.storm_sigma_annual:.0%}" if sc.storm_sigma_annual > 0 else ""
+        label = f"{sc.sigma_annual:.0%}{storm} / {sc.fee_pips / 1e4:g} %"
         rows.append(
             f"{label:16s}{b_m:9.1f}{c_m:17.1f}{d_m:+13.1f} ± {d_se:<6.1f}  {verdict(d_m, d_se):8s} {acts}"
         )
@@ -84,7 +94,7 @@ def table(outcomes: list[Outcome]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--set", type=setting, action="append", required=True, dest="settings")
-    parser.add_argument("--cells", type=cells, default=[(s, f) for f in FEE_TIERS_PIPS for s in VOLS])
+    parser.add_argument("--cells", type=cells, default=[(s, f, 0.0) for f in FEE_TIERS_PIPS for s in VOLS])
     parser.add_argument("--paths", type=int, default=32)
     parser.add_argument("--days", type=float, default=1.0)
     parser.add_argument("--cold", action="store_true", help="ours does not watch the warm-up (a first start)")
@@ -96,7 +106,7 @@ def main() -> None:
     except ValueError as e:
         parser.error(str(e))
     # Cold as in the benchmark: the pool trades through the warm-up, ours does not watch it.
-    scenarios = [Scenario(s, f, args.days, WARMUP_H) for s, f in args.cells]
+    scenarios = [Scenario(s, f, args.days, WARMUP_H, storm) for s, f, storm in args.cells]
     jobs = jobs_for(scenarios, args.paths, params, args.cold)
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         outcomes = list(pool.imap_unordered(run_job, [(j, HedgeCosts()) for j in jobs], chunksize=1))

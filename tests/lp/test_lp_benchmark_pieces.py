@@ -4,6 +4,7 @@ price, the verdict."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import dataclasses
 from fractions import Fraction
@@ -138,10 +139,13 @@ def test_the_fixed_grid_option_takes_whole_percents_and_names_a_bad_one() -> Non
 
 def test_paired_settings_are_validated_like_the_config_and_pair_by_path() -> None:
     from benchmarks.lp.market import Scenario
-    from benchmarks.lp.paired import candidate, jobs_for, setting, table
+    from benchmarks.lp.paired import candidate, cells, jobs_for, setting, table
     from benchmarks.lp.run import ours_hedged_params, simulate
 
     defaults = ours_hedged_params(HedgeCosts())
+    assert cells("0.6:500,0.3~1.2:3000") == [(0.6, 500, 0.0), (0.3, 3000, 1.2)]
+    with pytest.raises(argparse.ArgumentTypeError, match="calm~storm:fee_pips"):
+        cells("0.6-500")
     assert setting("entry_carry_errors=1.5") == ("entry_carry_errors", 1.5)
     assert candidate(defaults, [setting("entry_carry_errors=1.5")]).entry_carry_errors == 1.5
     assert candidate(defaults, []).hedge_band_token0 == defaults.hedge_band_token0  # the hedge stays told

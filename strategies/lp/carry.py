@@ -393,6 +393,6 @@ def worst_move_value(
     moves = (
         move_value(e.at(s, e.capital_token1), liquidity, lower, upper, best_half_width,
                    horizon_s, move_cost_token1)
-        for s in sorted(sigmas) if s > 0.0
+        for s in sorted(sigmas) if s >= 0.0
     )  # fmt: skip
     return min(moves, key=lambda m: m.benefit_token1 - m.cost_token1)

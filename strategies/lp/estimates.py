@@ -57,6 +57,7 @@ class MeterEstimates(BaseModel):
     fee_window_vol: EwmaState
     band: BandState
     fee: FeeFlowState
+    switch_vol: EwmaState | None = None  # the regime switch's short σ̂ (absent in older snapshots)
 
 
 def ewma_state(e: EwmaVolatility) -> EwmaState:

@@ -27,6 +27,7 @@ from strategies.lp.excess import Excess
 from strategies.lp.ledger import PoolLedger
 from strategies.lp.params import LpManagerParams
 from strategies.lp.position import LivePosition
+from strategies.lp.regime import VolatilitySwitch
 from strategies.lp.rules import PoolView, carry_below_exit
 from strategies.lp.swaps import ExcessSwaps
 from strategies.lp.volatility import EwmaVolatility, ewma_decay
@@ -85,6 +86,7 @@ class PoolMeter:
         # How a band hedger trades on the pool's own path against the diffusion model at the same
         # variance: the pool's way of moving (pushes, jitter) changes slowly, so the fee window.
         self.band_trading = BandTradingMeter(params.fee_half_life_s)
+        self.switch = VolatilitySwitch.of(params.vol_switch_half_life_s, params.vol_switch_ratio)
         self.rules = params.rules()
         self.fee_flow_token1_per_s = 0.0  # fees the pool pays its in-range liquidity
         self._fee_mark: tuple[int, int, int] | None = None  # fee growth 0, 1 and when
@@ -102,6 +104,27 @@ class PoolMeter:
         """One fair-price sample for σ̂ (once per round, before the view)."""
         self.vol.update(fair, now_ns)
         self.fee_window_vol.update(fair, now_ns)
+        variance_ratio = self.switch.update(fair, now_ns, self.vol)
+        if variance_ratio is not None:
+            self._restart_estimates(variance_ratio)
+
+    def _restart_estimates(self, variance_ratio: float) -> None:
+        """A volatility regime switch (`strategies.lp.regime`): σ̂ restarts from the short σ̂, the
+        pool's σ̂ scaled alike; the fee window (the fee flow and its σ̂, which the carry reads
+        together) keeps its figures as a prior worth one sample over the short σ̂'s span, which
+        the new regime's samples outweigh in minutes instead of hours."""
+        short, span_s = self.switch.short, self.switch.span_s
+        samples = short.effective_samples()
+        log.info(
+            "%s/%s: volatility regime switch: short σ̂ %.2f against σ̂ %.2f; estimates restart",
+            self.ledger.strategy, self.ledger.pool_name, short.sigma_annual(math.nan), self.sigma_annual(),
+        )  # fmt: skip
+        self.vol.restart(short.var_per_s, samples, span_s)
+        self.pool_vol.restart(self.pool_vol.var_per_s * variance_ratio, samples, span_s)
+        self.fee_window_vol.restart(self.fee_window_vol.var_per_s, 1.0, span_s)
+        weight = -math.expm1(-span_s * math.log(2) / self.params.fee_half_life_s)
+        flow = self.fee_flow_token1_per_s
+        self._fee_weight, self._fee_moments = weight, (flow * flow, weight * weight)
 
     def sigma_rel_error(self) -> float:
         """σ̂'s standard error over σ̂ (its EWMA's effective sample count, the prior one of them)."""
@@ -157,6 +180,7 @@ class PoolMeter:
         return MeterEstimates(
             ts_ns=now_ns, vol=ewma_state(self.vol), pool_vol=ewma_state(self.pool_vol),
             fee_window_vol=ewma_state(self.fee_window_vol), band=band_state(self.band_trading), fee=fee,
+            switch_vol=ewma_state(self.switch.short),
         )  # fmt: skip
 
     def resume(self, e: MeterEstimates, now_ns: int) -> None:
@@ -168,6 +192,8 @@ class PoolMeter:
             (self.fee_window_vol, e.fee_window_vol),
         ):
             resume_ewma(mine, stored, gap_s)
+        if e.switch_vol is not None:
+            resume_ewma(self.switch.short, e.switch_vol, gap_s)
         resume_band(self.band_trading, e.band, gap_s)
         d = ewma_decay(gap_s, self.params.fee_half_life_s)
         self.fee_flow_token1_per_s, self._fee_weight = e.fee.flow_token1_per_s, e.fee.weight * d

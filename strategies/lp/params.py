@@ -29,6 +29,13 @@ class LpManagerParams(BaseModel):
     fee_half_life_s: float = Field(
         7200.0, gt=0, description="EWMA of the pool's fee flow (swaps come in lumps: longer than σ̂'s)"
     )
+    vol_switch_ratio: float = Field(
+        1.5,
+        ge=0,
+        description="restart σ̂ and the fee window when a short σ̂ is this many times σ̂ or under 1/this "
+        "of it (a volatility regime switch, strategies/lp/regime.py); 0 = off, else above 1",
+    )
+    vol_switch_half_life_s: float = Field(300.0, gt=0, description="the short σ̂'s half-life")
     initial_sigma: float = Field(0.8, gt=0, description="annual σ assumed until returns are seen")
     initial_sigma_weight_s: float = Field(
         30.0,
@@ -106,6 +113,16 @@ class LpManagerParams(BaseModel):
             raise ValueError(
                 f"exit_carry_apr ({self.exit_carry_apr}) must be below enter_carry_apr "
                 f"({self.enter_carry_apr}): the band between them keeps a position from flapping"
+            )
+        if 0 < self.vol_switch_ratio <= 1:
+            raise ValueError(
+                f"vol_switch_ratio ({self.vol_switch_ratio}) must be above 1 (a short σ̂ that many times "
+                "σ̂ or under 1/that of it is a switch), or 0 for off"
+            )
+        if self.vol_switch_ratio > 0 and not self.vol_switch_half_life_s < self.vol_half_life_s:
+            raise ValueError(
+                f"vol_switch_half_life_s ({self.vol_switch_half_life_s}) must be below vol_half_life_s "
+                f"({self.vol_half_life_s}): the short σ̂ watches for what the long one is slow to see"
             )
         if not self.min_half_width <= self.max_half_width:
             raise ValueError(

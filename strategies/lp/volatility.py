@@ -63,6 +63,18 @@ class EwmaVolatility:
         self.samples += 1
         self.last_price, self.last_ts_ns = price, ts_ns
 
+    def effective_samples(self) -> float:
+        """n = (Σw)²/Σw²: how many equally weighted samples the estimate is worth."""
+        return self.weight * self.weight / self.weight_sq if self.weight_sq > 0.0 else 0.0
+
+    def restart(self, var_per_s: float, samples: float, span_s: float) -> None:
+        """Start again from `var_per_s`, worth `samples` returns over `span_s` (what a shorter
+        EWMA saw): its weight is what `span_s` of returns weighs here, so this EWMA's own samples
+        replace it as fast as they outweigh it. The last price stays: the next return continues."""
+        self.var_per_s = var_per_s
+        self.weight = -math.expm1(-span_s * math.log(2) / self.half_life_s)
+        self.weight_sq = self.weight * self.weight / max(samples, 1.0)
+
     def rel_error(self) -> float:
         """σ̂'s standard error over σ̂: √(1/(2n)) for n = (Σw)²/Σw² effective samples of Gaussian
         returns (1 before any weight)."""

@@ -45,6 +45,7 @@ def figures(m: PoolLpManager) -> tuple[float, ...]:
         meter.sigma_annual(), meter.sigma_rel_error(), meter.pool_vol.sigma_annual(math.nan),
         meter.fee_window_vol.sigma_annual(math.nan), meter.fee_window_vol.rel_error(),
         meter.fee_flow_token1_per_s, meter.fee_rel_error(), *meter.band_trading.ratios(0.6)[1],
+        meter.switch.short.sigma_annual(math.nan), meter.switch.short.rel_error(),
     )  # fmt: skip
 
 
@@ -55,7 +56,7 @@ def test_a_restart_resumes_the_stored_estimates_exactly(tmp_path):
     fresh, resumed = successor(first, clock), successor(first, clock)
     assert resumed.resume_estimates()
     assert figures(resumed) == figures(first)
-    assert len(figures(first)) == 15 and all(math.isfinite(x) for x in figures(first))
+    assert len(figures(first)) == 17 and all(math.isfinite(x) for x in figures(first))
     assert fresh.meter.sigma_annual() == first.params.initial_sigma != first.meter.sigma_annual()
     assert fresh.meter.fee_rel_error() == 1.0 and fresh.meter.fee_flow_token1_per_s == 0.0
     # the last prices and the fee mark are not carried over: the next round starts new returns

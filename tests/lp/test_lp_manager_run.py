@@ -123,7 +123,12 @@ def test_with_absurd_gas_it_never_rebalances(tmp_path):
     # manipulation guard would refuse first (see test_manipulation_guard). Off here: the gas gate.
     # The entry must come before the gas turns absurd (1,500 s): on σ̂ of fewer rounds than the
     # default maturity wants.
-    unguarded = PARAMS.model_copy(update={"max_pool_deviation_bps": 1e9, "entry_max_sigma_error": 1.0})
+    # A price flat for hours but for one jump: the regime switch would take the flat hours after
+    # it for a calm and restart σ̂ low, and a refused recentre would come before the exit rule's
+    # refused withdrawal; off, as the gates are what is under test.
+    unguarded = PARAMS.model_copy(
+        update={"max_pool_deviation_bps": 1e9, "entry_max_sigma_error": 1.0, "vol_switch_ratio": 0.0}
+    )
     manager, store, seen = run_manager(tmp_path, path, 4 * 3600, during, unguarded)
     executed = [(t, d) for t, d in seen if d is not None and d.executed_gate]
     assert executed[0][1].action.value == "open"

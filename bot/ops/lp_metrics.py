@@ -7,6 +7,8 @@ in their loops): per pool and per open position, the attribution of `strategies.
     mmbot_lp_range_lower_price / _upper_price{strategy, pool}
     mmbot_lp_unadoptable_position{strategy, pool, position}   1 per stored position that could not
                                                              be adopted at start (its pool unmanaged)
+    mmbot_lp_sigma_annual{strategy, pool, estimate}          σ̂ (long) and the regime switch's short σ̂
+    mmbot_lp_vol_switches_total{strategy, pool}              volatility regime switches since start
     mmbot_hedge_cost_quote{strategy, part}                   part: trading (fees, spread, latency), carry
 
 A position's hedge share is what its hedgers charged it (each fill's cost and carry payment split
@@ -15,9 +17,10 @@ equally over the positions open then); `mmbot status` shares the stored hedge tr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from amm.attribution import PnlAttribution
@@ -64,6 +67,14 @@ class LpCollector(Collector):
             "Stored LP position that could not be adopted (its pool is not managed)",
             labels=["strategy", "pool", "position"],
         )
+        sigma = GaugeMetricFamily(
+            "mmbot_lp_sigma_annual", "LP manager's annual σ̂: long, and the regime switch's short",
+            labels=["strategy", "pool", "estimate"],
+        )  # fmt: skip
+        switches = CounterMetricFamily(
+            "mmbot_lp_vol_switches", "Volatility regime switches seen (estimates restarted)",
+            labels=["strategy", "pool"],
+        )  # fmt: skip
         for lp in (s for s in active if isinstance(s, LpManager)):
             for pool_name, token_ids in lp.unadoptable.items():
                 for token_id in token_ids:
@@ -84,7 +95,11 @@ class LpCollector(Collector):
                 if manager.position is not None:
                     lower.add_metric([lp.name, name], manager.position.choice.price_lower)
                     upper.add_metric([lp.name, name], manager.position.choice.price_upper)
-        yield from (pool, position, lower, upper, unadoptable)
+                meter = manager.meter
+                sigma.add_metric([lp.name, name, "long"], meter.sigma_annual())
+                sigma.add_metric([lp.name, name, "short"], meter.switch.short.sigma_annual(math.nan))
+                switches.add_metric([lp.name, name], float(meter.switches))
+        yield from (pool, position, lower, upper, unadoptable, sigma, switches)
         cost = GaugeMetricFamily(
             "mmbot_hedge_cost_quote", "Hedge costs since start", labels=["strategy", "part"]
         )

@@ -87,6 +87,7 @@ class PoolMeter:
         # variance: the pool's way of moving (pushes, jitter) changes slowly, so the fee window.
         self.band_trading = BandTradingMeter(params.fee_half_life_s)
         self.switch = VolatilitySwitch.of(params.vol_switch_half_life_s, params.vol_switch_ratio)
+        self.switches = 0  # volatility regime switches seen since start (/metrics)
         self.rules = params.rules()
         self.fee_flow_token1_per_s = 0.0  # fees the pool pays its in-range liquidity
         self._fee_mark: tuple[int, int, int] | None = None  # fee growth 0, 1 and when
@@ -107,6 +108,7 @@ class PoolMeter:
         variance_ratio = self.switch.update(fair, now_ns, self.vol)
         if variance_ratio is not None:
             self._restart_estimates(variance_ratio)
+            self.switches += 1
 
     def _restart_estimates(self, variance_ratio: float) -> None:
         """A volatility regime switch (`strategies.lp.regime`): σ̂ restarts from the short σ̂, the

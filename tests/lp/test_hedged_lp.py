@@ -1,6 +1,7 @@
 """LP manager + hedger in the running bot: the hedge removes most of the LP's price risk."""
 
 import asyncio
+import math
 
 import numpy as np
 import pytest
@@ -106,6 +107,12 @@ def test_hedged_lp_pnl_variance_is_far_below_unhedged_and_delta_stays_in_band(tm
     labels = (("component", "hedge"), ("pool", "uni"), position, ("strategy", "lp"))
     assert metrics["mmbot_lp_position_token1", labels] == pytest.approx(shares[open_account.row_id])
     assert metrics["mmbot_hedge_cost_quote", (("part", "trading"), ("strategy", "hedge"))] == hedger.book.cost
+    uni_lp = (("pool", "uni"), ("strategy", "lp"))
+    meter = manager.meter
+    assert metrics["mmbot_lp_sigma_annual", (("estimate", "long"), *uni_lp)] == meter.sigma_annual()
+    short = meter.switch.short.sigma_annual(math.nan)
+    assert metrics["mmbot_lp_sigma_annual", (("estimate", "short"), *uni_lp)] == short > 0
+    assert metrics["mmbot_lp_vol_switches_total", uni_lp] == meter.switches
 
 
 def test_a_hedge_market_cannot_also_be_quoted(tmp_path):

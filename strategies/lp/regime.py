@@ -46,7 +46,7 @@ class VolatilitySwitch:
         if self.ratio <= 1.0 or self.short.effective_samples() < MIN_SAMPLES:
             return None
         if not (long.var_per_s > 0.0 and self.short.var_per_s > 0.0):  # (NaN: no return yet)
-            return None  # a price that has not moved for minutes is a stale feed, not a calm
+            return None  # a price that never moved while the short σ̂ watched: a stale feed, not a calm
         variance_ratio = self.short.var_per_s / long.var_per_s
         band = self.ratio * self.ratio
         return variance_ratio if not 1.0 / band < variance_ratio < band else None

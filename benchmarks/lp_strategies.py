@@ -93,9 +93,10 @@ def jobs_for(
 ) -> list[Job]:
     jobs = []
     for sc in cells:
-        watched = (OURS_COLD,) if cold and sc.warmup_h > 0 and OURS_HEDGED in strategies else ()
+        # ours hedged again without the warm-up: what watching it is worth, on the same paths
+        unwatched = (OURS_COLD,) if cold and sc.warmup_h > 0 and OURS_HEDGED in strategies else ()
         for p in paths:
-            jobs += [Job(sc, p, s, 0.0, round_s(s, ours_round_s)) for s in (*strategies, *watched)]
+            jobs += [Job(sc, p, s, 0.0, round_s(s, ours_round_s)) for s in (*strategies, *unwatched)]
             jobs += [Job(sc, p, fixed_name(w), w) for w in widths]
     # Slowest first (ours rounds 10× as often as the baselines): the two workers end together.
     jobs.sort(key=lambda j: (j.strategy not in MANAGED, -j.scenario.sigma_annual))

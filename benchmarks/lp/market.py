@@ -59,9 +59,14 @@ class Scenario:
         return int(self.warmup_h * 3_600 / BLOCK_S)
 
     @property
-    def label(self) -> str:
+    def sigma_label(self) -> str:
+        """30%, or 30%↔120% for a regime cell."""
         storm = f"↔{self.storm_sigma_annual:.0%}" if self.storm_sigma_annual > 0 else ""
-        return f"σ {self.sigma_annual:.0%}{storm}, fee {self.fee_pips / 1e4:g} %"
+        return f"{self.sigma_annual:.0%}{storm}"
+
+    @property
+    def label(self) -> str:
+        return f"σ {self.sigma_label}, fee {self.fee_pips / 1e4:g} %"
 
     @property
     def sort_key(self) -> tuple[int, float, float]:

@@ -83,8 +83,7 @@ def table(outcomes: list[Outcome]) -> str:
         b_m, _ = mean_se([o.hedged.net_token1 for o in base])
         c_m, _ = mean_se([o.hedged.net_token1 for o in cand])
         acts = f"{mean_se([o.actions for o in base])[0]:.2f} → {mean_se([o.actions for o in cand])[0]:.2f}"
-        storm = f"↔{sc.storm_sigma_annual:.0%}" if sc.storm_sigma_annual > 0 else ""
-        label = f"{sc.sigma_annual:.0%}{storm} / {sc.fee_pips / 1e4:g} %"
+        label = f"{sc.sigma_label} / {sc.fee_pips / 1e4:g} %"
         rows.append(
             f"{label:16s}{b_m:9.1f}{c_m:17.1f}{d_m:+13.1f} ± {d_se:<6.1f}  {verdict(d_m, d_se):8s} {acts}"
         )

@@ -30,7 +30,7 @@ from strategies.lp.position import LivePosition
 from strategies.lp.regime import VolatilitySwitch
 from strategies.lp.rules import PoolView, carry_below_exit
 from strategies.lp.swaps import ExcessSwaps
-from strategies.lp.volatility import EwmaVolatility, ewma_decay
+from strategies.lp.volatility import EwmaVolatility, ewma_decay, ewma_weight
 
 log = logging.getLogger("mmbot.lp")
 # The pool price's σ for the hedge cost is taken over returns this long: a ±1 % range's delta
@@ -124,7 +124,7 @@ class PoolMeter:
         self.vol.restart(short.var_per_s, samples, span_s)
         self.pool_vol.restart(self.pool_vol.var_per_s * variance_ratio, samples, span_s)
         self.fee_window_vol.restart(self.fee_window_vol.var_per_s, 1.0, span_s)
-        weight = -math.expm1(-span_s * math.log(2) / self.params.fee_half_life_s)
+        weight = ewma_weight(span_s, self.params.fee_half_life_s)
         flow = self.fee_flow_token1_per_s
         self._fee_weight, self._fee_moments = weight, (flow * flow, weight * weight)
 

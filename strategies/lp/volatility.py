@@ -14,6 +14,12 @@ def ewma_decay(dt_s: float, half_life_s: float) -> float:
     return math.exp(-max(dt_s, 0.0) * math.log(2) / half_life_s)
 
 
+def ewma_weight(span_s: float, half_life_s: float) -> float:
+    """The weight `span_s` of samples carries in a time-aware EWMA of this half-life: 1 − its decay
+    over the span (expm1: exact for spans far shorter than the half-life)."""
+    return -math.expm1(-span_s * math.log(2) / half_life_s)
+
+
 @dataclass(slots=True)
 class EwmaVolatility:
     """Exponentially weighted variance of log returns per second, time-aware (irregular samples)."""
@@ -34,7 +40,7 @@ class EwmaVolatility:
         """Starts at a prior σ worth `prior_s` seconds of returns (inf: the whole EWMA, which then
         fades at its half-life). A bias-corrected EWMA: the prior weighs what `prior_s` seconds of
         samples would, so returns replace it as fast as they outweigh it, not a half-life later."""
-        weight = -math.expm1(-prior_s * math.log(2) / half_life_s) if math.isfinite(prior_s) else 1.0
+        weight = ewma_weight(prior_s, half_life_s) if math.isfinite(prior_s) else 1.0
         var_per_s = sigma_annual**2 / SECONDS_PER_YEAR
         return cls(half_life_s, var_per_s, weight=weight, weight_sq=weight**2, min_interval_s=min_interval_s)
 
@@ -72,7 +78,7 @@ class EwmaVolatility:
         EWMA saw): its weight is what `span_s` of returns weighs here, so this EWMA's own samples
         replace it as fast as they outweigh it. The last price stays: the next return continues."""
         self.var_per_s = var_per_s
-        self.weight = -math.expm1(-span_s * math.log(2) / self.half_life_s)
+        self.weight = ewma_weight(span_s, self.half_life_s)
         self.weight_sq = self.weight * self.weight / max(samples, 1.0)
 
     def rel_error(self) -> float:

@@ -15,6 +15,7 @@ from benchmarks.lp.run import OURS_HEDGED, Job, RoundSchedule, _runner, _warm_up
 from bot.core.clock import NS_PER_S, FixedClock
 from bot.kernel.lp_store import LpStore
 from bot.kernel.store import Store
+from strategies.lp.estimates import MeterEstimates
 from strategies.lp.manager import LpManager
 from strategies.lp.pool import PoolLpManager
 
@@ -100,3 +101,15 @@ def test_a_reload_drain_stores_the_estimates_the_new_instance_resumes(tmp_path):
     assert row is not None and row.ts_ns == clock.now_ns()
     resumed = successor(first, clock)
     assert resumed.resume_estimates() and figures(resumed) == figures(first)
+
+
+def test_a_snapshot_from_before_the_regime_switch_resumes_without_its_short_sigma(tmp_path):
+    first, clock = watched_manager(tmp_path)
+    stored = first.meter.estimates(clock.now_ns())
+    older = MeterEstimates.model_validate_json(stored.model_dump_json(exclude={"switch_vol"}))
+    assert older.switch_vol is None
+    resumed = successor(first, clock)
+    resumed.meter.resume(older, clock.now_ns())
+    assert figures(resumed)[:15] == figures(first)[:15]  # everything else as stored
+    short = resumed.meter.switch.short
+    assert math.isnan(short.var_per_s) and short.effective_samples() == 0.0  # measured afresh

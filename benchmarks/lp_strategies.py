@@ -2,7 +2,7 @@
 
     python benchmarks/lp_strategies.py [--quick] [--paths 32] [--days 1] [--workers 2] [--out FILE]
                                        [--warmup-h 6] [--cold] [--ours-round-s S] [--sensitivity]
-                                       [--widths 1,2,3,5,10,20,30] [--first-path 0] [--regimes]
+                                       [--widths 1,2,5,10,30] [--refine 2] [--first-path 0] [--regimes]
 
 Strategies, each on the exact simulated pool (benchmarks/lp/market.py states the market):
   ours        `strategies.lp.rules.decide` through `PoolLpManager.step`, the bot's own runner,
@@ -11,8 +11,9 @@ Strategies, each on the exact simulated pool (benchmarks/lp/market.py states the
   full range  opened once, never touched;
   charm       a Charm Alpha Vault-style rebalancer (base ± 3,600 ticks + single-sided limit
               order ± 1,200 ticks, rebalanced on a 12 h schedule, no swaps; benchmarks/lp/charm.py);
-  fixed ±w    a grid of fixed half-widths that recentre once out of range; the table shows the
-              best of them on these very paths (`*`): chosen in hindsight, an upper bound.
+  fixed ±w    a grid of fixed half-widths that recentre once out of range, refined `--refine`
+              times around each cell's best (`benchmarks/lp/grid.py`); the table shows the best
+              of them on these very paths (`*`): chosen in hindsight, an upper bound.
 Before the scored day the pool trades for `--warmup-h` hours (default 6) while ours watches it (its
 rounds measure; it acts on nothing): a bot that has been running starts a day flat but measured.
 `--cold` adds ours hedged from a cold start on the same paths (the first day after a first start).
@@ -38,10 +39,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.lp.charm import CharmParams
+from benchmarks.lp.grid import refined_widths
 from benchmarks.lp.hedge import HedgeCosts
 from benchmarks.lp.market import FEE_TIERS_PIPS, REGIMES, VOLS, WARMUP_H, Scenario
 from benchmarks.lp.market import __doc__ as MARKET_DOC
-from benchmarks.lp.report import group, headline, scenario_table
+from benchmarks.lp.report import Runs, best_fixed, group, headline, scenario_table
 from benchmarks.lp.run import (
     CHARM,
     CHECK_S,
@@ -58,19 +60,22 @@ from benchmarks.lp.run import (
     run_job,
 )
 
-# The hindsight-best is an upper bound only as far as the grid is fine: a coarse one flatters ours
-# (hedged net at 60 % / 0.05 %: ±3 % −14.0, ±5 % +13.2, ±10 % +8.6; ±1/3/10/30 % missed the ±5 %).
-FIXED_HALF_WIDTHS = (0.01, 0.02, 0.03, 0.05, 0.10, 0.20, 0.30)
+# The hindsight-best is an upper bound only as far as the grid is fine where the best is: a 1-2-5
+# grid, then twice the geometric midpoints around each cell's best (a step beyond the grid's end
+# when the best is there; `benchmarks/lp/grid.py`). A finer fixed grid everywhere would cost
+# more: a narrow range at σ 120 % recentres all day, the slowest baseline run there is.
+FIXED_HALF_WIDTHS = (0.01, 0.02, 0.05, 0.10, 0.30)
+REFINE_ROUNDS = 2
 
 
 def half_widths(text: str) -> tuple[float, ...]:
-    """`--widths 1,2,5`: whole percents (fixed_name labels them so), each in 1..99."""
+    """`--widths 0.5,1,2,5`: percents, each in 0.1..99 (ours' `min_half_width` is 0.5 %)."""
     try:
-        percents = sorted({int(part) for part in text.split(",")})
+        percents = sorted({float(part) for part in text.split(",")})
     except ValueError:
-        raise argparse.ArgumentTypeError(f"whole percents separated by commas, not {text!r}") from None
-    if not percents or percents[0] < 1 or percents[-1] > 99:
-        raise argparse.ArgumentTypeError(f"each half-width within 1..99 %, not {text!r}")
+        raise argparse.ArgumentTypeError(f"percents separated by commas, not {text!r}") from None
+    if not percents or not (percents[0] >= 0.1 and percents[-1] <= 99):
+        raise argparse.ArgumentTypeError(f"each half-width within 0.1..99 %, not {text!r}")
     return tuple(p / 100.0 for p in percents)
 
 
@@ -100,6 +105,19 @@ def jobs_for(
             jobs += [Job(sc, p, fixed_name(w), w) for w in widths]
     # Slowest first (ours rounds 10× as often as the baselines): the two workers end together.
     jobs.sort(key=lambda j: (j.strategy not in MANAGED, -j.scenario.sigma_annual))
+    return jobs
+
+
+def refining_jobs(grouped: dict[Scenario, Runs], paths: range) -> list[Job]:
+    """Per cell, the fixed widths around its hindsight-best so far (`benchmarks.lp.grid`)."""
+    jobs = []
+    for sc, runs in grouped.items():
+        best = best_fixed(runs, hedged=True)
+        if best is None:
+            continue
+        run = [rows[0].job.half_width for name, rows in runs.items() if name.startswith("fixed")]
+        for w in refined_widths(run, runs[best][0].job.half_width):
+            jobs += [Job(sc, p, fixed_name(w), w) for p in paths]
     return jobs
 
 
@@ -151,7 +169,13 @@ def main() -> None:
         "--widths",
         type=half_widths,
         default=FIXED_HALF_WIDTHS,
-        help="the fixed-width grid, half-widths in %% (default 1,2,3,5,10,20,30)",
+        help="the fixed-width grid before refining, half-widths in %% (default 1,2,5,10,30)",
+    )
+    parser.add_argument(
+        "--refine",
+        type=int,
+        default=REFINE_ROUNDS,
+        help="rounds of fixed widths added around each cell's hindsight-best (default 2; 0: the grid alone)",
     )
     parser.add_argument(
         "--first-path",
@@ -181,6 +205,10 @@ def main() -> None:
     t0, cpu0 = time.perf_counter(), os.times()
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         outcomes: list[Outcome] = list(pool.imap_unordered(run_job, [(j, costs) for j in jobs], chunksize=1))
+        for _ in range(0 if args.sensitivity else args.refine):
+            more = refining_jobs(group(outcomes), paths_run)
+            jobs += more
+            outcomes += pool.imap_unordered(run_job, [(j, costs) for j in more], chunksize=1)
     wall, cpu1 = time.perf_counter() - t0, os.times()
     cpu = cpu1.children_user + cpu1.children_system - cpu0.children_user - cpu0.children_system
     grouped = group(outcomes)

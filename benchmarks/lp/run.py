@@ -72,7 +72,7 @@ def ours_hedged_params(costs: HedgeCosts) -> LpManagerParams:
 
 
 def fixed_name(half_width: float) -> str:
-    return f"fixed ±{half_width:.0%}"
+    return f"fixed ±{half_width * 100:g}%"
 
 
 @dataclass(frozen=True, slots=True)

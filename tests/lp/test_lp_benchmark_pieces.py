@@ -126,15 +126,57 @@ def test_latency_price_is_the_bridge_point() -> None:
     assert 0 < np.std(moves) < np.std(np.diff(np.log(no_latency.prices)))
 
 
-def test_the_fixed_grid_option_takes_whole_percents_and_names_a_bad_one() -> None:
+def test_the_fixed_grid_option_takes_percents_and_names_a_bad_one() -> None:
     import argparse
 
+    from benchmarks.lp.run import fixed_name
     from benchmarks.lp_strategies import half_widths
 
-    assert half_widths("10,1,3,1") == (0.01, 0.03, 0.10)
-    for bad in ("1,x", "0", "100", ""):
+    assert half_widths("10,1,3,1,0.5") == (0.005, 0.01, 0.03, 0.10)
+    assert [fixed_name(w) for w in half_widths("0.5,0.7,5")] == ["fixed ±0.5%", "fixed ±0.7%", "fixed ±5%"]
+    for bad in ("1,x", "0", "0.05", "100", ""):
         with pytest.raises(argparse.ArgumentTypeError, match=repr(bad)):
             half_widths(bad)
+
+
+def test_the_hindsight_grid_refines_around_its_best_and_steps_past_its_ends() -> None:
+    from benchmarks.lp.grid import refined_widths
+
+    grid = (0.01, 0.02, 0.03, 0.05, 0.10, 0.20, 0.30)
+    assert refined_widths(grid, 0.05) == (0.039, 0.071)  # √(3·5) %, √(5·10) % to two digits
+    assert refined_widths(grid, 0.01) == (0.005, 0.014)  # the narrowest: one step (×½) below
+    assert refined_widths(grid, 0.30) == (0.24, 0.45)  # the widest: one step (×1.5) above
+    assert refined_widths((*grid, 0.005, 0.014), 0.014) == (0.012, 0.017)
+    assert refined_widths((0.001, 0.002), 0.001) == (0.0014,)  # ±0.1 % is the floor, already run
+    assert refined_widths((0.5, 0.9), 0.9) == (0.67, 0.99)  # capped below 100 %
+    assert refined_widths((0.05,), 0.05) == (0.025, 0.1)
+    assert refined_widths((0.01, 0.0141, 0.02), 0.0141) == (0.012, 0.017)
+
+
+def test_each_refining_round_adds_the_widths_around_each_cells_best_on_every_path() -> None:
+    from amm.attribution import PnlAttribution
+    from benchmarks.lp.market import Scenario
+    from benchmarks.lp.report import group
+    from benchmarks.lp.run import CHARM, Job, Outcome, fixed_name
+    from benchmarks.lp_strategies import refining_jobs
+
+    calm, stormy = Scenario(0.3, 500, 1.0, 0.0), Scenario(1.2, 500, 1.0, 0.0)
+    nets = {calm: {0.01: 50.0, 0.02: 70.0, 0.05: 60.0}, stormy: {0.01: -90.0, 0.02: -40.0, 0.05: -10.0}}
+
+    def outcome(sc: Scenario, path: int, name: str, w: float, net: float) -> Outcome:
+        pnl = PnlAttribution(net + path, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return Outcome(Job(sc, path, name, w), pnl, pnl, 1, 0)
+
+    runs = [outcome(sc, p, fixed_name(w), w, net) for sc, by_w in nets.items() for w, net in by_w.items()
+            for p in range(3)]  # fmt: skip
+    runs += [outcome(sc, p, CHARM, 0.0, 500.0) for sc in nets for p in range(3)]  # not a fixed width
+    jobs = refining_jobs(group(runs), range(3))
+    added = {(j.scenario, j.strategy, j.half_width) for j in jobs}
+    assert added == {
+        (calm, "fixed ±1.4%", 0.014), (calm, "fixed ±3.2%", 0.032),  # around ±2 %: √2, √10
+        (stormy, "fixed ±3.2%", 0.032), (stormy, "fixed ±13%", 0.13),  # ±5 %, the widest: ×2.5
+    }  # fmt: skip
+    assert sorted(j.path for j in jobs) == sorted([0, 1, 2] * 4)
 
 
 def test_paired_settings_are_validated_like_the_config_and_pair_by_path() -> None:

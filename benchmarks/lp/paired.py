@@ -2,7 +2,8 @@
 own paths, paired path by path: what a config change is worth before it goes live.
 
     python benchmarks/lp/paired.py --set entry_carry_errors=1.5 [--set KEY=VALUE ...]
-                                   [--cells 0.6:500,1.2:3000,0.3~1.2:500] [--paths 32] [--cold] [--workers 2]
+                                   [--cells 0.6:500,1.2:3000,0.3~1.2:500] [--paths 32] [--cold]
+                                   [--warmup-h 6] [--workers 2]
 
 Each cell (σ:fee_pips, default all six of `lp_strategies.py`; calm~storm:fee_pips a regime
 cell) runs both settings on the same seeded paths after the same warm-up (`--cold`: without
@@ -97,6 +98,9 @@ def main() -> None:
     parser.add_argument("--paths", type=int, default=32)
     parser.add_argument("--days", type=float, default=1.0)
     parser.add_argument("--cold", action="store_true", help="ours does not watch the warm-up (a first start)")
+    parser.add_argument(
+        "--warmup-h", type=float, default=WARMUP_H, help="hours the pool trades before the day (ours watches)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     defaults = ours_hedged_params(HedgeCosts())
@@ -105,12 +109,12 @@ def main() -> None:
     except ValueError as e:
         parser.error(str(e))
     # Cold as in the benchmark: the pool trades through the warm-up, ours does not watch it.
-    scenarios = [Scenario(s, f, args.days, WARMUP_H, storm) for s, f, storm in args.cells]
+    scenarios = [Scenario(s, f, args.days, args.warmup_h, storm) for s, f, storm in args.cells]
     jobs = jobs_for(scenarios, args.paths, params, args.cold)
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         outcomes = list(pool.imap_unordered(run_job, [(j, HedgeCosts()) for j in jobs], chunksize=1))
     changed = ", ".join(f"{k} = {v!r}" for k, v in args.settings)
-    start = "cold" if args.cold else f"after a {WARMUP_H:g} h warm-up"
+    start = "cold" if args.cold else f"after a {args.warmup_h:g} h warm-up"
     print(f"ours hedged, {changed} against the defaults; {args.paths} paths × {args.days:g} days, {start}")
     print("hedged net (fees − LVR − gas − swap − hedge), token1 per path")
     print(table(outcomes))

@@ -116,9 +116,8 @@ def refining_jobs(grouped: dict[Scenario, Runs], paths: range) -> list[Job]:
         if best is None:
             continue
         run = [rows[0].job.half_width for name, rows in runs.items() if name.startswith("fixed")]
-        widths = refined_widths(run, runs[best][0].job.half_width)
-        # path by path, as `jobs_for` orders the baselines: a worker reuses a path's warm-up
-        jobs += [Job(sc, p, fixed_name(w), w) for p in paths for w in widths]
+        for w in refined_widths(run, runs[best][0].job.half_width):
+            jobs += [Job(sc, p, fixed_name(w), w) for p in paths]
     return jobs
 
 

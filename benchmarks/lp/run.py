@@ -10,11 +10,9 @@ last round, then the hedge's check on the strategy's token0.
 from __future__ import annotations
 
 import asyncio
-import copy
 import dataclasses
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -211,35 +209,18 @@ def market_for(job: Job, costs: HedgeCosts) -> Market:
     return Market(path, fair, clock, pool, flow)
 
 
-@lru_cache(maxsize=8)  # jobs come grouped by path (`lp_strategies.jobs_for`): a few paths at a time
-def _market_after_warm_up(scenario: Scenario, path: int, costs: HedgeCosts) -> Market:
-    m = market_for(Job(scenario, path, ""), costs)
-    for i in range(1, m.warmup_blocks + 1):
-        m.advance(i)
-    return m
-
-
-def warmed_market(job: Job, costs: HedgeCosts) -> Market:
-    """The market at the end of the warm-up, for a strategy that does not watch it: the same for
-    all of them on a path (no one acts before the day), so a worker simulates it once per path and
-    hands each run a copy (the warm-up is a fifth of a run's blocks)."""
-    return copy.deepcopy(_market_after_warm_up(job.scenario, job.path, costs))
-
-
 async def simulate(job: Job, costs: HedgeCosts, probe: Probe | None = None) -> Outcome:
     sc = job.scenario
-    watches = job.strategy in WATCHING and sc.warmup_blocks > 0
-    m = market_for(job, costs) if watches else warmed_market(job, costs)
+    m = market_for(job, costs)
     path, fair, clock, warm = m.path, m.fair, m.clock, m.warmup_blocks
     runner = _runner(job, m.pool, fair, clock, costs)
     if probe is not None and isinstance(runner, ManagedLp):
         runner.policy = probe.wrap(runner.policy)
     hedge = SimHedge(costs)
-    trigger, first_fair = OURS_PARAMS.event_trigger_bps / 1e4, float(fair.prices[0])
-    rounds = RoundSchedule.starting(int(job.round_s * NS_PER_S), trigger, first_fair)
-    if watches:
-        assert isinstance(runner, ManagedLp)
-        await _warm_up(runner, m, rounds)
+    rounds = RoundSchedule.starting(int(job.round_s * NS_PER_S), OURS_PARAMS.event_trigger_bps / 1e4, fair())
+    if warm:
+        watcher = runner if isinstance(runner, ManagedLp) and job.strategy in WATCHING else None
+        await _warm_up(watcher, m, rounds)
     trades = 0
     for i in range(1, sc.n_blocks + 1):
         now, price = m.advance(warm + i)
@@ -255,13 +236,14 @@ async def simulate(job: Job, costs: HedgeCosts, probe: Probe | None = None) -> O
     return Outcome(job, unhedged, hedged, fig.actions, trades)
 
 
-async def _warm_up(watcher: ManagedLp, m: Market, rounds: RoundSchedule) -> None:
+async def _warm_up(watcher: ManagedLp | None, m: Market, rounds: RoundSchedule) -> None:
     """The pool's trading before the scored span. The watcher (ours) runs its rounds, so its σ̂
     and fee rate measure the pool, and acts on nothing: out of the pool, unhedged, as a bot that
-    has been running would be on a day it starts flat. Others do not look (`warmed_market`)."""
+    has been running would be on a day it starts flat. Others do not look (their rounds are not
+    taken)."""
     for i in range(1, m.warmup_blocks + 1):
         now, price = m.advance(i)
-        if rounds.due(now, price):
+        if watcher is not None and rounds.due(now, price):
             await watcher.manager.step(_watch)
 
 

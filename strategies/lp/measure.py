@@ -30,7 +30,7 @@ from strategies.lp.position import LivePosition
 from strategies.lp.regime import VolatilitySwitch
 from strategies.lp.rules import PoolView, carry_below_exit
 from strategies.lp.swaps import ExcessSwaps
-from strategies.lp.volatility import EwmaVolatility, ewma_decay, ewma_weight
+from strategies.lp.volatility import EwmaVolatility, effective_count, ewma_decay, ewma_weight
 
 log = logging.getLogger("mmbot.lp")
 # The pool price's σ for the hedge cost is taken over returns this long: a ±1 % range's delta
@@ -167,7 +167,7 @@ class PoolMeter:
         variance (unbiased for n = (Σw)²/Σw² effective samples) over n. Swaps arrive in lumps,
         so a rate from a few of them is far less sure than σ̂ from as many returns."""
         (square, w2), flow, weight = self._fee_moments, self.fee_flow_token1_per_s, self._fee_weight
-        n = weight * weight / w2 if w2 > 0.0 else 0.0
+        n = effective_count(weight, w2)
         if n <= 1.0 or flow <= 0.0:
             return 1.0
         variance = max(square - flow * flow, 0.0) * n / (n - 1.0)

@@ -20,6 +20,11 @@ def ewma_weight(span_s: float, half_life_s: float) -> float:
     return -math.expm1(-span_s * math.log(2) / half_life_s)
 
 
+def effective_count(weight: float, weight_sq: float) -> float:
+    """n = (Σw)²/Σw²: how many equally weighted samples a weighted estimate is worth (0: none)."""
+    return weight * weight / weight_sq if weight_sq > 0.0 else 0.0
+
+
 @dataclass(slots=True)
 class EwmaVolatility:
     """Exponentially weighted variance of log returns per second, time-aware (irregular samples)."""
@@ -70,8 +75,8 @@ class EwmaVolatility:
         self.last_price, self.last_ts_ns = price, ts_ns
 
     def effective_samples(self) -> float:
-        """n = (Σw)²/Σw²: how many equally weighted samples the estimate is worth."""
-        return self.weight * self.weight / self.weight_sq if self.weight_sq > 0.0 else 0.0
+        """How many equally weighted returns the estimate is worth."""
+        return effective_count(self.weight, self.weight_sq)
 
     def restart(self, var_per_s: float, samples: float, span_s: float) -> None:
         """Start again from `var_per_s`, worth `samples` returns over `span_s` (what a shorter

@@ -134,7 +134,46 @@ class AmmPool(Protocol):
     async def gas_price_wei(self) -> int: ...
 
 
+@dataclass(frozen=True, slots=True)
+class SwapHistory:
+    """A pool's swaps over `[start_ns, end_ns]`, oldest first, columnar: the pool's price after
+    each swap and the fee it paid (human units of the input token). The span matters apart from
+    the rows: a quiet hour is information (no fees), not a gap."""
+
+    start_ns: int
+    end_ns: int
+    ts_ns: tuple[int, ...]
+    price: tuple[float, ...]  # token1 per token0, human, after the swap
+    fee_token0: tuple[float, ...]
+    fee_token1: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        n = len(self.ts_ns)
+        if not len(self.price) == len(self.fee_token0) == len(self.fee_token1) == n:
+            raise ValueError("SwapHistory: ts_ns, price, fee_token0 and fee_token1 must have one row each")
+        if self.end_ns < self.start_ns:
+            raise ValueError(f"SwapHistory: end_ns {self.end_ns} before start_ns {self.start_ns}")
+        if n and not (self.start_ns <= self.ts_ns[0] and self.ts_ns[-1] <= self.end_ns):
+            raise ValueError("SwapHistory: swaps outside [start_ns, end_ns]")
+        if any(b < a for a, b in zip(self.ts_ns, self.ts_ns[1:], strict=False)):
+            raise ValueError("SwapHistory.ts_ns must not decrease")
+
+    def __len__(self) -> int:
+        return len(self.ts_ns)
+
+
 # ---- optional capabilities ---------------------------------------------------------------------
+
+
+@runtime_checkable
+class SwapHistorySource(Protocol):
+    """A pool that can tell its recent swaps (chain pools from their Swap logs, the simulated pool
+    from its own record): what a first start measures σ̂ₚ and the fee rate from."""
+
+    async def swap_history(self, since_ns: int) -> SwapHistory:
+        """The swaps from `since_ns` (or as far back as the source keeps, if later) until now;
+        raises `bot.core.history.HistoryUnavailable` when it cannot serve them."""
+        ...
 
 
 @runtime_checkable

@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 from bot.core.domain import Balance, Fill, Market, OrderRequest
 from bot.core.events import OrderUpdate, VenueEvent
+from bot.core.history import PriceHistory
 
 EventSink = Callable[[VenueEvent], None]
 
@@ -116,3 +117,14 @@ class StreamedMarkets(Protocol):
     async def stream_markets(self, symbols: Sequence[str]) -> None:
         """Stream exactly `symbols` from now on (after `start_streams`): a removed market's book and
         trade subscriptions end, a new one's start; own orders, fills and balances go on."""
+
+
+@runtime_checkable
+class PriceHistorySource(Protocol):
+    """A venue that serves a market's recent candles (exchanges' klines): a strategy's first start
+    measures σ̂ from them instead of from hours of its own samples."""
+
+    async def price_history(self, symbol: str, since_ns: int, interval_s: int = 60) -> PriceHistory:
+        """Closes every `interval_s` from `since_ns` until the last finished candle, oldest first;
+        raises `bot.core.history.HistoryUnavailable` when the venue cannot serve them."""
+        ...

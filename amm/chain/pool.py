@@ -17,7 +17,7 @@ from eth_utils.abi import get_abi_output_types
 from web3 import AsyncWeb3
 from web3.contract import AsyncContract
 
-from amm.chain import receipts, stuck
+from amm.chain import receipts, stuck, swap_logs
 from amm.chain.artifacts import load_abi
 from amm.chain.params import UniswapV3VenueParams
 from amm.chain.pool_reader import PoolReader
@@ -32,6 +32,7 @@ from amm.ports import (
     LiquidityChange,
     PoolState,
     PositionInfo,
+    SwapHistory,
     SwapResult,
     TokenInfo,
 )
@@ -134,14 +135,9 @@ class ChainPool:
             _token_info(w3, address0), _token_info(w3, address1), reader.tick_spacing()
         )
         return cls(
-            params=params,
-            clock=clock,
-            tx=tx,
-            reader=reader,
-            token0=token0,
-            token1=token1,
-            tick_spacing=tick_spacing,
-        )
+            params=params, clock=clock, tx=tx, reader=reader,
+            token0=token0, token1=token1, tick_spacing=tick_spacing,
+        )  # fmt: skip
 
     async def close(self) -> None:
         """Close the HTTP session `connect` opened (a passed-in AsyncWeb3 stays open)."""
@@ -155,6 +151,10 @@ class ChainPool:
         )
 
     # -- reads ------------------------------------------------------------------------------------
+
+    async def swap_history(self, since_ns: int) -> SwapHistory:
+        """The pool's swaps since `since_ns`, from its Swap logs (`amm.chain.swap_logs`)."""
+        return await swap_logs.swap_history(self, since_ns)
 
     async def read_state(self) -> PoolState:
         return await self.reader.state()

@@ -15,10 +15,12 @@ from amm.math.conversions import price_range_to_ticks, price_to_sqrt_price_x96, 
 from amm.math.full_math import MAX_INT256, MAX_UINT128
 from amm.math.liquidity_amounts import get_amounts_for_liquidity
 from amm.math.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO, get_sqrt_ratio_at_tick
-from amm.ports import Collected, LiquidityChange, PoolState, PositionInfo, SwapResult, TokenInfo
+from amm.ports import Collected, LiquidityChange, PoolState, PositionInfo, SwapHistory, SwapResult, TokenInfo
 from amm.sim.params import GasUnits, SimPoolParams
 from amm.sim.position_manager import PositionManager
+from amm.sim.swap_log import SwapLog
 from amm.sim.v3_pool import SwapOutcome, V3Pool
+from bot.core.clock import Clock
 
 BACKGROUND_OWNER = "background_lps"
 
@@ -35,6 +37,7 @@ class SimulatedPool:
         fee_pips: int,
         sqrt_price_x96: int,
         *,
+        clock: Clock,
         gas_units: GasUnits | None = None,
         gas_price_wei: int = 0,
         wallet0: int = 0,
@@ -53,15 +56,17 @@ class SimulatedPool:
         self.wallet0 = wallet0
         self.wallet1 = wallet1
         self.gas_spent_wei = 0
+        self.swap_log = SwapLog(clock, (token0.decimals, token1.decimals))
 
     @classmethod
-    def from_params(cls, params: SimPoolParams) -> SimulatedPool:
+    def from_params(cls, params: SimPoolParams, clock: Clock) -> SimulatedPool:
         d0, d1 = params.token0_decimals, params.token1_decimals
         pool = cls(
             TokenInfo(f"sim:{params.token0_symbol}", params.token0_symbol, d0),
             TokenInfo(f"sim:{params.token1_symbol}", params.token1_symbol, d1),
             params.fee_pips,
             price_to_sqrt_price_x96(params.initial_price, d0, d1),
+            clock=clock,
             gas_units=params.gas_units,
             gas_price_wei=params.gas_price_wei,
             wallet0=_to_raw(params.wallet_token0, d0),
@@ -93,7 +98,9 @@ class SimulatedPool:
         self, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int
     ) -> SwapOutcome:
         """A swap by someone else (no wallet, no gas on our books)."""
-        return self.core.swap(zero_for_one, amount_specified, sqrt_price_limit_x96)
+        outcome = self.core.swap(zero_for_one, amount_specified, sqrt_price_limit_x96)
+        self.swap_log.record(zero_for_one, outcome)
+        return outcome
 
     # ---- the AmmPool port ------------------------------------------------------------------------
 
@@ -107,6 +114,10 @@ class SimulatedPool:
 
     async def read_state(self) -> PoolState:
         return self.core.state()
+
+    async def swap_history(self, since_ns: int) -> SwapHistory:
+        """The swaps since `since_ns` this pool has seen (it has no past before it was built)."""
+        return self.swap_log.history(since_ns)
 
     async def gas_price_wei(self) -> int:
         return self.gas_price
@@ -151,6 +162,7 @@ class SimulatedPool:
             raise ValueError(f"wallet holds {balance} of the input token, swap needs {paid}")
         limit = sqrt_price_limit_x96 or (MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1)
         outcome = self.core.swap(zero_for_one, amount_in, limit)
+        self.swap_log.record(zero_for_one, outcome)
         self.wallet0 -= outcome.amount0
         self.wallet1 -= outcome.amount1
         return self._swap_result(zero_for_one, outcome, amount_out, self._charge(self.gas_units.swap))

@@ -36,6 +36,7 @@ from benchmarks.lp.market import (
 )
 from benchmarks.lp.runners import LpFigures, LpRunner, ManagedLp, fixed_width_policy, full_range_policy
 from bot.core.clock import NS_PER_S, FixedClock
+from bot.core.history import PriceHistory
 from bot.kernel.lp_store import LpStore
 from bot.kernel.store import Store
 from strategies.lp.params import LpManagerParams
@@ -45,8 +46,12 @@ from strategies.lp.rules import Action, Decision, PoolView, Rules, decide
 CHECK_S = 300.0  # the baselines' rounds, plus the early round on a 50 bp fair move
 OURS, OURS_HEDGED, FULL_RANGE, CHARM = "ours", "ours hedged", "full range", "charm"
 OURS_COLD = "ours hedged, cold"  # ours hedged that starts with the scored span: no warm-up watched
+# ours hedged on a first start that reads the warm-up's history (the CEX's 1-minute closes, the
+# pool's swaps), as the bot does where its venues serve them, instead of watching it
+OURS_SEEDED = "ours hedged, seeded"
 WATCHING = (OURS, OURS_HEDGED)  # what runs its rounds through a scenario's warm-up
-MANAGED = (*WATCHING, OURS_COLD)  # the bot's manager: its own round schedule
+MANAGED = (*WATCHING, OURS_COLD, OURS_SEEDED)  # the bot's manager: its own round schedule
+CLOSE_BLOCKS = 5  # the seeded start's closes: one a minute
 OURS_PARAMS = LpManagerParams(kind="lp_manager", pools=["uni"])  # the defaults a user starts from
 
 
@@ -109,7 +114,7 @@ def _runner(job: Job, pool: SimulatedPool, fair: FixedFair, clock: FixedClock, c
     name = f"{job.strategy}/{job.scenario.sigma_annual}/{job.scenario.fee_pips}/{job.path}"
     if job.strategy == CHARM:
         return CharmVault(name, pool, fair, clock, _store(), CharmParams())
-    if job.strategy in (OURS_HEDGED, OURS_COLD):
+    if job.strategy in (OURS_HEDGED, OURS_COLD, OURS_SEEDED):
         params = job.params or ours_hedged_params(costs)
         return ManagedLp(name, pool, fair, params, clock, _store(), decide)
     policies: dict[str, Policy] = {OURS: decide, FULL_RANGE: full_range_policy}
@@ -204,7 +209,7 @@ def market_for(job: Job, costs: HedgeCosts) -> Market:
     prices = np.concatenate([path.warmup_prices, path.prices])
     params = pool_params(sc.fee_pips).model_copy(update={"initial_price": float(prices[0])})
     clock, fair = FixedClock(0), FixedFair(prices)
-    pool = SimulatedPool.from_params(params)
+    pool = SimulatedPool.from_params(params, clock)
     flow = SimPoolFlow(pool, fair, params, clock, rng=np.random.default_rng(seed + 7))
     return Market(path, fair, clock, pool, flow)
 
@@ -221,6 +226,8 @@ async def simulate(job: Job, costs: HedgeCosts, probe: Probe | None = None) -> O
     if warm:
         watcher = runner if isinstance(runner, ManagedLp) and job.strategy in WATCHING else None
         await _warm_up(watcher, m, rounds)
+        if job.strategy == OURS_SEEDED and isinstance(runner, ManagedLp):
+            runner.manager.seed_estimates(warmup_closes(m), await m.pool.swap_history(0))
     trades = 0
     for i in range(1, sc.n_blocks + 1):
         now, price = m.advance(warm + i)
@@ -245,6 +252,17 @@ async def _warm_up(watcher: ManagedLp | None, m: Market, rounds: RoundSchedule) 
         now, price = m.advance(i)
         if watcher is not None and rounds.due(now, price):
             await watcher.manager.step(_watch)
+
+
+def warmup_closes(m: Market) -> PriceHistory:
+    """The warm-up's fair price once a minute (the blocks `CLOSE_BLOCKS` apart), at block times."""
+    blocks = range(CLOSE_BLOCKS, m.warmup_blocks + 1, CLOSE_BLOCKS)
+    prices = m.fair.prices
+    return PriceHistory(
+        CLOSE_BLOCKS * BLOCK_S,
+        tuple(b * BLOCK_S * NS_PER_S for b in blocks),
+        tuple(float(prices[b]) for b in blocks),
+    )
 
 
 def _watch(view: PoolView, rules: Rules) -> Decision:

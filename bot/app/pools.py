@@ -87,7 +87,7 @@ class SimPools:
             if params.fair_venue not in venues:
                 raise ValueError(f"venues.{name}.fair_venue: no venue named {params.fair_venue!r}")
             fair = fair_price_source(params.fair_venue, venues[params.fair_venue], params.fair_symbol)
-            pool = SimulatedPool.from_params(params)
+            pool = SimulatedPool.from_params(params, clock)
             runtimes[name] = SimPoolRuntime(name, params, pool, SimPoolFlow(pool, fair, params, clock), fair)
         return cls(runtimes)
 

@@ -23,6 +23,7 @@ from bot.core.domain import MarketKey
 from bot.core.events import BookSnapshot
 from bot.kernel.lp_store import LpStore
 from strategies.lp.excess import CexExcessRoute
+from strategies.lp.first_start import seed_from_history
 from strategies.lp.params import LpManagerParams
 from strategies.lp.pool import PoolLpManager
 from strategies.xvenue.store import XvenueLedger
@@ -107,15 +108,18 @@ class LpManager:
                 self.name, pool_name, pool, fair, self.params, ctx.clock, store, cex=self.cex_route
             )
 
-    async def _adopt_stored_positions(self) -> None:
+    async def _adopt_stored_positions(self) -> list[str]:
         """Positions left open by a previous run: adopted when the pool still holds them. A row
         that cannot be adopted stops its pool only (flagged: `unadoptable`, an alert event, an
         action row); the other pools are managed as usual. Every pool, flat or not, resumes the
         time of its last action (the minimum interval between actions holds across a restart)
-        and its stored estimates (σ̂, fee flow: no hours of measuring again before an entry)."""
-        for manager in self.managers.values():
+        and its stored estimates (σ̂, fee flow: no hours of measuring again before an entry).
+        Returns the pools that had none to resume (a first start)."""
+        fresh = []
+        for pool_name, manager in self.managers.items():
             manager.restore_last_action()
-            manager.resume_estimates()
+            if not manager.resume_estimates():
+                fresh.append(pool_name)
             for row in manager.store.positions(self.name, open_only=True):
                 if row.pool != manager.pool_name:
                     continue
@@ -125,6 +129,14 @@ class LpManager:
                     raise
                 except Exception as exc:
                     self._flag_unadoptable(manager, row.token_id, exc)
+        return fresh
+
+    async def _seed_first_starts(self, ctx: BotContext, pools: list[str]) -> None:
+        """Pools with no stored estimates: seeded from the history their venues serve
+        (`strategies.lp.first_start`) instead of hours of measuring before an entry."""
+        for pool_name in pools:
+            venue, symbol = ctx.pool_fair_markets[pool_name]
+            await seed_from_history(self.managers[pool_name], ctx.venues.get(venue), symbol)
 
     def _flag_unadoptable(self, manager: PoolLpManager, token_id: int, exc: Exception) -> None:
         reason = f"position #{token_id} cannot be adopted ({type(exc).__name__}: {exc}); pool not managed"
@@ -147,7 +159,7 @@ class LpManager:
 
     async def run(self, ctx: BotContext) -> None:
         self.build(ctx)
-        await self._adopt_stored_positions()
+        await self._seed_first_starts(ctx, await self._adopt_stored_positions())
         # With a scheduler the job sets the wake; the timeout is only a fallback without one.
         timeout = None if self.scheduled else self.params.check_interval_s
         while not self._draining:

@@ -110,6 +110,11 @@ class PoolMeter:
             self._restart_estimates(variance_ratio)
             self.switches += 1
 
+    def observe_pool_price(self, pool_price: float, now_ns: int) -> None:
+        """One sample of the pool's own price: its σ̂ₚ and the band-trading meter (once per round)."""
+        self.pool_vol.update(pool_price, now_ns)
+        self.band_trading.update(pool_price, now_ns)
+
     def _restart_estimates(self, variance_ratio: float) -> None:
         """A volatility regime switch (`strategies.lp.regime`): σ̂ restarts from the short σ̂, the
         pool's σ̂ scaled alike; the fee window (the fee flow and its σ̂, which the carry reads
@@ -151,16 +156,19 @@ class PoolMeter:
             scale = 10.0 ** ((self.d0 + self.d1) / 2)
             d0 = (fg0 - self._fee_mark[0]) % Q256 / Q128 * scale / 10.0**self.d0
             d1 = (fg1 - self._fee_mark[1]) % Q256 / Q128 * scale / 10.0**self.d1
-            sample = (d0 * fair + d1) / dt_s * active_l
-            decay = ewma_decay(dt_s, self.params.fee_half_life_s)
-            kept = self._fee_weight * decay
-            self._fee_weight = kept + (1.0 - decay)
-            flow = self.fee_flow_token1_per_s
-            self.fee_flow_token1_per_s = (flow * kept + (1.0 - decay) * sample) / self._fee_weight
-            square, w2 = self._fee_moments
-            square = (square * kept + (1.0 - decay) * sample * sample) / self._fee_weight
-            self._fee_moments = (square, w2 * decay**2 + (1.0 - decay) ** 2)
+            self.add_fee_sample((d0 * fair + d1) / dt_s * active_l, dt_s)
         self._fee_mark = (fg0, fg1, now_ns)
+
+    def add_fee_sample(self, flow_token1_per_s: float, dt_s: float) -> None:
+        """One interval's fee flow into the EWMA (`_update_fee_flow`'s, or a swap history's)."""
+        decay = ewma_decay(dt_s, self.params.fee_half_life_s)
+        kept = self._fee_weight * decay
+        self._fee_weight = kept + (1.0 - decay)
+        flow, sample = self.fee_flow_token1_per_s, flow_token1_per_s
+        self.fee_flow_token1_per_s = (flow * kept + (1.0 - decay) * sample) / self._fee_weight
+        square, w2 = self._fee_moments
+        square = (square * kept + (1.0 - decay) * sample * sample) / self._fee_weight
+        self._fee_moments = (square, w2 * decay**2 + (1.0 - decay) ** 2)
 
     def fee_rel_error(self) -> float:
         """The fee flow's standard error over the flow (1 when unknown): the samples' weighted
@@ -294,8 +302,7 @@ class PoolMeter:
     ) -> PoolView:
         state = await self.pool.read_state()
         pool_price = sqrt_price_x96_to_price(state.sqrt_price_x96, self.d0, self.d1)
-        self.pool_vol.update(pool_price, now_ns)
-        self.band_trading.update(pool_price, now_ns)
+        self.observe_pool_price(pool_price, now_ns)
         active_l = human_liquidity(state.liquidity, self.d0, self.d1)
         self._update_fee_flow(state, active_l, now_ns, fair)
         sigma, window = self.sigma_annual(), self.fee_window_vol

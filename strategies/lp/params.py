@@ -36,6 +36,13 @@ class LpManagerParams(BaseModel):
         "of it (a volatility regime switch, strategies/lp/regime.py); 0 = off, else above 1",
     )
     vol_switch_half_life_s: float = Field(300.0, gt=0, description="the short σ̂'s half-life")
+    history_s: float = Field(
+        21_600.0,
+        ge=0,
+        description="a first start (no stored estimates) reads this much history: σ̂ from the fair "
+        "market's candles, the fee rate and σ̂ₚ from the pool's swaps, where they are served; 0: none",
+    )
+    history_interval_s: int = Field(60, gt=0, description="those candles' interval (1 where served)")
     initial_sigma: float = Field(0.8, gt=0, description="annual σ assumed until returns are seen")
     initial_sigma_weight_s: float = Field(
         30.0,

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from amm.chain.tx_errors import TxRevertedOnChain
-from amm.ports import AmmPool
+from amm.ports import AmmPool, SwapHistory
 from bot.core.clock import Clock
+from bot.core.history import PriceHistory
 from bot.kernel.lp_store import LpPositionRow, LpStore
 from strategies.lp.estimates import MeterEstimates
 from strategies.lp.excess import CexExcessRoute, Excess, Route
@@ -27,6 +28,7 @@ from strategies.lp.measure import PoolMeter
 from strategies.lp.params import LpManagerParams
 from strategies.lp.position import LivePosition, LpTotals
 from strategies.lp.rules import Action, Decision, PoolView, Rules, decide
+from strategies.lp.seeding import Seeded, seed_meter
 from strategies.lp.swaps import ExcessSwaps
 
 OPENING = frozenset({Action.OPEN, Action.RECENTRE, Action.WIDEN})
@@ -106,6 +108,18 @@ class PoolLpManager:
         self.meter.resume(estimates, now)
         log.info("%s: resumed estimates %.0f s old (σ̂ %.3f)", where, age_s, self.meter.sigma_annual())
         return True
+
+    def seed_estimates(self, fair: PriceHistory, swaps: SwapHistory | None) -> Seeded:
+        """At a first start (nothing to resume): σ̂ from the fair market's recent closes, σ̂ₚ and
+        the fee flow from the pool's recent swaps (`strategies.lp.seeding`)."""
+        seeded = seed_meter(self.meter, fair, swaps)
+        log.info(
+            "%s/%s: estimates seeded from history: %d closes, %d pool prices, fee flow over %.1f h "
+            "(σ̂ %.3f ± %.0f %%, fee rel. error %.0f %%)",
+            self.strategy, self.pool_name, seeded.closes, seeded.pool_prices, seeded.fee_span_s / 3600,
+            self.meter.sigma_annual(), 100 * self.meter.sigma_rel_error(), 100 * self.meter.fee_rel_error(),
+        )  # fmt: skip
+        return seeded
 
     def save_estimates(self, now_ns: int) -> None:
         estimates = self.meter.estimates(now_ns).model_dump_json()

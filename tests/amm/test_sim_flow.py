@@ -30,7 +30,8 @@ def test_arbitrage_tracks_a_moving_fair_price_on_virtual_time():
     async def main():
         loop = asyncio.get_running_loop()
         t0 = loop.time()
-        pool = SimulatedPool.from_params(p)
+        clock = LoopClock(epoch_ns=0)
+        pool = SimulatedPool.from_params(p, clock)
         seen: list[float] = []
 
         def fair() -> float:  # drifts 10 % over the run, with a wiggle
@@ -39,7 +40,7 @@ def test_arbitrage_tracks_a_moving_fair_price_on_virtual_time():
             seen.append(value)
             return value
 
-        flow = SimPoolFlow(pool, fair, p, LoopClock(epoch_ns=0), on_trade=trades.append)
+        flow = SimPoolFlow(pool, fair, p, clock, on_trade=trades.append)
         task = asyncio.create_task(flow.run())
         await asyncio.sleep(1.0)  # sample one second after each block
         for _ in range(600):  # two hours of blocks, sampled right after each block
@@ -67,7 +68,7 @@ def test_arbitrage_tracks_a_moving_fair_price_on_virtual_time():
 
 def test_arbitrage_stops_exactly_at_the_fee_band_edge():
     p = params()
-    pool = SimulatedPool.from_params(p)
+    pool = SimulatedPool.from_params(p, _clock())
     flow = SimPoolFlow(pool, lambda: 2900.0, p, _clock())
     trade = flow.arbitrage()
     assert trade is not None and trade.amount0 > 0  # sold token0 into the pool
@@ -82,12 +83,12 @@ def test_arbitrage_stops_exactly_at_the_fee_band_edge():
 
 def test_no_trade_inside_the_fee_band_or_below_the_gas_hurdle():
     p = params()
-    pool = SimulatedPool.from_params(p)
+    pool = SimulatedPool.from_params(p, _clock())
     flow = SimPoolFlow(pool, lambda: 3000.0 * (1 + FEE / 2), p, _clock())
     assert flow.arbitrage() is None and flow.stats.skipped_unprofitable == 0
     # 0.1 % gap on 10M of full-range liquidity earns ~ tens of USDC; 10k gwei gas costs ~3.9k USDC.
     costly = params(gas_price_gwei=10_000.0)
-    pool = SimulatedPool.from_params(costly)
+    pool = SimulatedPool.from_params(costly, _clock())
     flow = SimPoolFlow(pool, lambda: 3000.0 * 1.002, costly, _clock())
     assert flow.arbitrage() is None and flow.stats.skipped_unprofitable == 1
     assert pool.price() == pytest.approx(3000.0, rel=1e-12)
@@ -96,7 +97,7 @@ def test_no_trade_inside_the_fee_band_or_below_the_gas_hurdle():
 def test_runs_are_reproducible_per_seed():
     def final_sqrt(seed: int) -> int:
         p = params(seed=seed, arbitrage={"enabled": False})
-        pool = SimulatedPool.from_params(p)
+        pool = SimulatedPool.from_params(p, _clock())
         flow = SimPoolFlow(pool, lambda: 3000.0, p, _clock())
         for _ in range(200):
             flow.on_block(p.block_time_s)
@@ -116,7 +117,7 @@ def _clock():
 @pytest.mark.parametrize("bad", [float("nan"), 0.0, -1.0, float("inf")])
 def test_unusable_fair_price_means_no_arbitrage(bad):
     p = params()
-    pool = SimulatedPool.from_params(p)
+    pool = SimulatedPool.from_params(p, _clock())
     flow = SimPoolFlow(pool, lambda: bad, p, _clock())
     assert flow.arbitrage() is None
     assert pool.price() == pytest.approx(3000.0, rel=1e-12)

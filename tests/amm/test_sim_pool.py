@@ -8,6 +8,7 @@ from amm.math.tick_math import get_sqrt_ratio_at_tick
 from amm.ports import AmmPool, TokenInfo
 from amm.sim.params import GasUnits, SimPoolParams
 from amm.sim.pool import SimulatedPool
+from bot.core.clock import FixedClock
 
 E18 = 10**18
 Q96 = 2**96
@@ -21,6 +22,7 @@ def new_pool(wallet: int = 10 * E18) -> SimulatedPool:
         TokenInfo("0xB", "BBB", 18),
         3000,
         Q96,
+        clock=FixedClock(0),
         gas_units=GAS,
         gas_price_wei=10 * GWEI,
         wallet0=wallet,
@@ -136,7 +138,7 @@ async def test_two_ids_in_one_range_share_the_pool_position_and_split_fees():
 
 async def test_from_params_builds_background_liquidity_and_wallet():
     params = SimPoolParams(initial_price=3000.0, wallet_token0=2.5, wallet_token1=1234.5, gas_price_gwei=3)
-    pool = SimulatedPool.from_params(params)
+    pool = SimulatedPool.from_params(params, FixedClock(0))
     assert pool.price() == pytest.approx(3000.0, rel=1e-12)
     assert await pool.wallet_balances() == (25 * 10**17, 1_234_500_000)
     assert await pool.gas_price_wei() == 3 * GWEI

@@ -47,7 +47,7 @@ def run(tmp_path) -> tuple[PoolLpManager, LpStore]:
     prices = 3000.0 * np.exp(np.cumsum(steps))
     clock = FixedClock(0)
     fair = [float(prices[0])]
-    pool = SimulatedPool.from_params(POOL)
+    pool = SimulatedPool.from_params(POOL, clock)
     flow = SimPoolFlow(pool, lambda: fair[0], POOL, clock, rng=np.random.default_rng(3))
     manager = PoolLpManager("lp", "uni", pool, lambda: fair[0], PARAMS, clock, store)
     round_of = [0]

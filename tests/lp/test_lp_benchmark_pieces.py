@@ -65,8 +65,8 @@ def test_charm_ranges_follow_the_published_rule() -> None:
 
 def test_charm_vault_places_base_and_sells_its_surplus_on_schedule() -> None:
     params = pool_params(3000).model_copy(update={"wallet_token0": 8.0, "wallet_token1": 15_000.0})
-    pool = SimulatedPool.from_params(params)
     clock = FixedClock(0)
+    pool = SimulatedPool.from_params(params, clock)
     store = LpStore(Store("sqlite://"))
     vault = CharmVault("charm-test", pool, lambda: 3000.0, clock, store, CharmParams(period_s=3600.0))
 
@@ -104,7 +104,7 @@ def test_arbitrage_only_outside_the_fee_band(fee_pips: int) -> None:
         (1 / keep * (1 - 1e-7), False, False),
         (1 / keep * (1 + 2e-3), True, True),
     ]:
-        pool = SimulatedPool.from_params(params)
+        pool = SimulatedPool.from_params(params, FixedClock(0))
         fair = 3000.0 / ratio  # the pool sits at 3,000
         flow = SimPoolFlow(pool, lambda f=fair: f, params, FixedClock(0), rng=np.random.default_rng(1))
         assert (flow.arbitrage_target(fair) is not None) == outside, ratio

@@ -20,7 +20,7 @@ DT_NS = 30 * 10**9
 
 
 async def test_fee_rel_error_is_the_samples_standard_error_over_their_mean():
-    pool = SimulatedPool.from_params(pool_params(3000))
+    pool = SimulatedPool.from_params(pool_params(3000), FixedClock(0))
     params = LpManagerParams(kind="lp_manager", pools=["uni"], fee_half_life_s=1e15)  # equal weights
     manager = PoolLpManager(
         "t", "uni", pool, lambda: 3000.0, params, FixedClock(0), LpStore(Store("sqlite://"))

@@ -52,7 +52,7 @@ def run_manager(tmp_path, log_path: np.ndarray, duration_s: float, during=None, 
         def fair() -> float:
             return float(math.exp(log_path[min(int(loop.time() - t0), len(log_path) - 1)]))
 
-        pool = SimulatedPool.from_params(POOL)
+        pool = SimulatedPool.from_params(POOL, clock)
         flow = SimPoolFlow(pool, fair, POOL, clock)
         manager = PoolLpManager("lp", "uni", pool, fair, params, clock, lp_store)
         task = asyncio.create_task(flow.run())

@@ -27,7 +27,7 @@ def test_a_position_adopted_just_after_its_open_waits_out_the_minimum_interval(t
     async def main():
         clock = LoopClock(epoch_ns=0)
         price = [3000.0]
-        pool = SimulatedPool.from_params(POOL)
+        pool = SimulatedPool.from_params(POOL, clock)
         flow = SimPoolFlow(pool, lambda: price[0], POOL, clock)
         task = asyncio.create_task(flow.run())
         first = PoolLpManager("lp", "uni", pool, lambda: price[0], RESTART_PARAMS, clock, lp_store)
@@ -72,7 +72,7 @@ def test_a_pool_restarted_flat_just_after_an_exit_waits_out_the_minimum_interval
 
     async def main():
         clock = LoopClock(epoch_ns=0)
-        pool = SimulatedPool.from_params(POOL)
+        pool = SimulatedPool.from_params(POOL, clock)
         flow = SimPoolFlow(pool, lambda: 3000.0, POOL, clock)
         task = asyncio.create_task(flow.run())
         first = PoolLpManager("lp", "uni", pool, lambda: 3000.0, params, clock, lp_store)

@@ -22,8 +22,8 @@ def push_pool_to(pool: SimulatedPool, price: float) -> None:
 
 
 def test_no_action_while_the_pool_is_manipulated(tmp_path, caplog):
-    pool = SimulatedPool.from_params(POOL)
     clock = FixedClock(0)
+    pool = SimulatedPool.from_params(POOL, clock)
     store = LpStore(Store(f"sqlite:///{tmp_path}/lp.sqlite"))
     # One fee interval is all this test measures: entry on the rate as measured (not less its error).
     params = PARAMS.model_copy(update={"entry_carry_errors": 0.0, "entry_max_sigma_error": 1.0})

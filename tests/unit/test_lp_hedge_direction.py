@@ -40,7 +40,7 @@ async def hedge_setup(tmp_path, wallet_btc: str):
     state.position_lots[0] = SHORT_LOTS
     pool = SimulatedPool(
         TokenInfo("sim:BTC", "BTC", 8), TokenInfo("sim:USDT", "USDT", 6), 3000,
-        price_to_sqrt_price_x96(60_000.0, 8, 6), wallet0=int(Decimal(wallet_btc) * 10**8),
+        price_to_sqrt_price_x96(60_000.0, 8, 6), clock=clock, wallet0=int(Decimal(wallet_btc) * 10**8),
     )  # fmt: skip
     ctx = BotContext(clock, store, {"vb": venue}, state, orders, engine, pools={"uni": pool})
     hedger = Hedger("hedge", hedger_params())

@@ -6,7 +6,7 @@ from amm.sim.params import BackgroundRange, SimPoolParams
 from amm.sim.pool import SimulatedPool
 from bot.app.config import validate_config
 from bot.app.lifecycle import Bot
-from bot.core.clock import LoopClock, run_simulated
+from bot.core.clock import FixedClock, LoopClock, run_simulated
 from bot.kernel.store import Store
 from connectors.mock.venue import MockVenue
 from strategies.xvenue.store import XvenueLedger
@@ -87,7 +87,8 @@ def _pool(price: float) -> SimulatedPool:
             wallet_token0=5,
             wallet_token1=20_000,
             gas_price_gwei=1,
-        )
+        ),
+        FixedClock(0),  # swap-log times only (the bot's flow runs on its own clock)
     )
 
 

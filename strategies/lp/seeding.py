@@ -1,0 +1,56 @@
+"""A first start measured from history: the fair market's recent candle closes and the pool's
+recent swaps replayed through a `PoolMeter`, as if the bot had watched them round by round.
+
+Without it a first start (no stored estimates to resume) measures σ̂ and the fee rate for hours
+before its entry gate trusts them. The closes are the rounds: each feeds σ̂ (`observe_price`);
+the pool's price after the last swap before it feeds σ̂ₚ and the band-trading meter; the fees the
+swaps paid between two closes, valued at the later close, are one interval of the fee flow. The
+fee flow is the swaps' fees themselves: all of a swap's fee goes to the liquidity in range, which
+is what the live meter reads from fee growth × active liquidity. Pure bookkeeping, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from amm.ports import SwapHistory
+from bot.core.history import PriceHistory
+from strategies.lp.measure import PoolMeter
+
+
+@dataclass(frozen=True, slots=True)
+class Seeded:
+    """What a replay fed the meter (logged at start)."""
+
+    closes: int  # fair-price samples (σ̂)
+    pool_prices: int  # pool-price samples (σ̂ₚ, band trading)
+    fee_intervals: int  # intervals of the fee flow
+    fee_span_s: float  # the time they cover
+
+
+def seed_meter(meter: PoolMeter, fair: PriceHistory, swaps: SwapHistory | None) -> Seeded:
+    """Replay `fair`'s closes (and `swaps` between them, when the pool's history is known) into
+    `meter`. Fee intervals only where the swap history covers the whole interval: a close before
+    its start or after its end says nothing about the fees then."""
+    pool_price, row, last_ns = math.nan, 0, None
+    pool_samples = intervals = 0
+    span_s = 0.0
+    for ts_ns, price in zip(fair.ts_ns, fair.price, strict=True):
+        meter.observe_price(price, ts_ns)
+        if swaps is None or not swaps.start_ns <= ts_ns <= swaps.end_ns:
+            continue
+        fees_token1 = 0.0
+        while row < len(swaps) and swaps.ts_ns[row] <= ts_ns:
+            pool_price = swaps.price[row]
+            fees_token1 += swaps.fee_token0[row] * price + swaps.fee_token1[row]
+            row += 1
+        if math.isfinite(pool_price):
+            meter.observe_pool_price(pool_price, ts_ns)
+            pool_samples += 1
+        if last_ns is not None:
+            dt_s = (ts_ns - last_ns) / 1e9
+            meter.add_fee_sample(fees_token1 / dt_s, dt_s)
+            intervals, span_s = intervals + 1, span_s + dt_s
+        last_ns = ts_ns
+    return Seeded(len(fair), pool_samples, intervals, span_s)

@@ -16,7 +16,9 @@ Strategies, each on the exact simulated pool (benchmarks/lp/market.py states the
               of them on these very paths (`*`): chosen in hindsight, an upper bound.
 Before the scored day the pool trades for `--warmup-h` hours (default 6) while ours watches it (its
 rounds measure; it acts on nothing): a bot that has been running starts a day flat but measured.
-`--cold` adds ours hedged from a cold start on the same paths (the first day after a first start).
+`--cold` adds ours hedged on a first start on the same paths (the first day after it): seeded from
+the warm-up's history (1-minute closes of the fair price, the pool's swaps), as the bot does where its
+venues serve them, and cold (no history: a venue that serves none).
 `--regimes` runs the volatility-regime cells instead (σ switching between 30 % and 120 %,
 `benchmarks/lp/market.py`), where no one width suits the whole day; `--first-path 32` replicates
 on paths the default run never saw.
@@ -53,6 +55,7 @@ from benchmarks.lp.run import (
     OURS_COLD,
     OURS_HEDGED,
     OURS_PARAMS,
+    OURS_SEEDED,
     Job,
     Outcome,
     fixed_name,
@@ -98,8 +101,9 @@ def jobs_for(
 ) -> list[Job]:
     jobs = []
     for sc in cells:
-        # ours hedged again without the warm-up: what watching it is worth, on the same paths
-        unwatched = (OURS_COLD,) if cold and sc.warmup_h > 0 and OURS_HEDGED in strategies else ()
+        # ours hedged again without watching the warm-up, seeded from its history and not: what a
+        # first start costs with the history its venues serve, and without any, on the same paths
+        unwatched = (OURS_SEEDED, OURS_COLD) if cold and sc.warmup_h > 0 and OURS_HEDGED in strategies else ()
         for p in paths:
             jobs += [Job(sc, p, s, 0.0, round_s(s, ours_round_s)) for s in (*strategies, *unwatched)]
             jobs += [Job(sc, p, fixed_name(w), w) for w in widths]
@@ -131,7 +135,9 @@ def assumptions(costs: HedgeCosts, charm: CharmParams, ours_round_s: float | Non
     watched = (
         f"\n  - warm-up: the pool trades {warmup_h:g} h before the scored day; ours watches it (its rounds "
         "measure σ̂ and the fee rate; no action, no hedge): a bot that has been running and starts the "
-        "day flat. 'ours hedged, cold' (--cold) starts with the day (the first day after a start)"
+        "day flat. --cold: 'ours, seeded' starts with the day, its estimates seeded from the warm-up's "
+        "1-minute closes and the pool's swaps (a first start where the venues serve history); 'ours, "
+        "cold' starts with the day from nothing"
         if warmup_h > 0
         else "\n  - no warm-up: ours starts with the day (the first day after a start)"
     )
@@ -163,7 +169,7 @@ def main() -> None:
     parser.add_argument(
         "--cold",
         action="store_true",
-        help="also ours hedged from a cold start on the same paths (what the warm-up is worth; +20 %% time)",
+        help="also ours hedged on a first start, seeded from history and cold, same paths (+40 %% time)",
     )
     parser.add_argument(
         "--widths",

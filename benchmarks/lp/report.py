@@ -11,7 +11,7 @@ import numpy as np
 
 from amm.attribution import PnlAttribution
 from benchmarks.lp.market import Scenario
-from benchmarks.lp.run import CHARM, FULL_RANGE, OURS, OURS_COLD, OURS_HEDGED, Outcome
+from benchmarks.lp.run import CHARM, FULL_RANGE, OURS, OURS_COLD, OURS_HEDGED, OURS_SEEDED, Outcome
 
 Metric = Callable[[PnlAttribution], float]
 COLUMNS: tuple[tuple[str, Metric], ...] = (
@@ -24,7 +24,13 @@ COLUMNS: tuple[tuple[str, Metric], ...] = (
     ("total", lambda a: a.total_token1),
 )
 CELL = 14
-ROW_LABELS = {OURS_HEDGED: OURS, OURS_COLD: "ours, cold"}  # in the hedged table, ours is its hedged run
+# in the hedged table, ours is its hedged run
+ROW_LABELS = {OURS_HEDGED: OURS, OURS_SEEDED: "ours, seeded", OURS_COLD: "ours, cold"}
+# the first starts a `--cold` run adds: (strategy, prefix of its paired rows, title of its headline)
+FIRST_STARTS = (
+    (OURS_SEEDED, "seeded: ", "first start seeded from 6 h of history (no warm-up watched)"),
+    (OURS_COLD, "cold: ", "cold start (no warm-up watched, no history)"),
+)
 
 
 def mean_se(values: Sequence[float]) -> tuple[float, float]:
@@ -75,8 +81,8 @@ def best_fixed(runs: Runs, hedged: bool) -> str | None:
 
 def _strategy_rows(runs: Runs, hedged: bool) -> list[str]:
     best = best_fixed(runs, hedged)
-    cold = [OURS_COLD] if hedged else []
-    names = [ours(runs, hedged), *cold, FULL_RANGE, CHARM] + ([best] if best else [])
+    first = [name for name, _, _ in FIRST_STARTS] if hedged else []
+    names = [ours(runs, hedged), *first, FULL_RANGE, CHARM] + ([best] if best else [])
     lines = []
     for name in names:
         rows = runs.get(name, [])
@@ -138,7 +144,7 @@ def scenario_table(scenario: Scenario, runs: Runs) -> str:
         f"ours hedged − baseline hedged, paired by path\n  {'':<36}{'Δnet ± SE':>19}  verdict"
         f"   {'Δtotal ± SE':>19}  verdict",
         *_paired_rows(runs, ours(runs, hedged=True)),
-        *_paired_rows(runs, OURS_COLD, "cold: "),
+        *(row for name, prefix, _ in FIRST_STARTS for row in _paired_rows(runs, name, prefix)),
     ]
     if any(s.startswith("fixed") for s in runs):
         out.append(_grid_line(runs))
@@ -147,12 +153,11 @@ def scenario_table(scenario: Scenario, runs: Runs) -> str:
 
 def headline(grouped: dict[Scenario, Runs]) -> str:
     """Per scenario, Δnet ± SE and the verdict of ours hedged against each baseline (and of the
-    cold start, when the run has one)."""
+    first starts, when the run has them)."""
     lines = [_headline(grouped, None, "headline: ours hedged − hedged baseline, Δnet ± SE (verdict)")]
-    if any(OURS_COLD in runs for runs in grouped.values()):
-        lines.append(
-            _headline(grouped, OURS_COLD, "cold start (no warm-up watched): ours hedged − hedged baseline")
-        )
+    for name, _, title in FIRST_STARTS:
+        if any(name in runs for runs in grouped.values()):
+            lines.append(_headline(grouped, name, f"{title}: ours hedged − hedged baseline"))
     return "\n\n".join(lines)
 
 

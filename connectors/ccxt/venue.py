@@ -19,9 +19,10 @@ from bot.core.backoff import Backoff
 from bot.core.clock import Clock
 from bot.core.domain import Balance, Fill, Market, OrderRequest, OrderState
 from bot.core.events import OrderUpdate, VenueStatus
+from bot.core.history import PriceHistory
 from bot.core.supervision import Supervisor
 from connectors.base import EventSink, VenueError, VenueUnavailable
-from connectors.ccxt import batch, convert, queries
+from connectors.ccxt import batch, candles, convert, queries
 from connectors.ccxt.account_sync import AccountSync
 from connectors.ccxt.orders import ack, create_checked
 from connectors.ccxt.params import CcxtVenueParams
@@ -255,6 +256,10 @@ class CcxtVenue:
 
     async def fetch_balances(self) -> dict[str, Balance]:
         return await queries.fetch_balances(self.session)
+
+    async def price_history(self, symbol: str, since_ns: int, interval_s: int = 60) -> PriceHistory:
+        """connectors.base.PriceHistorySource: the exchange's candle closes (connectors.ccxt.candles)."""
+        return await candles.price_history(self.session, symbol, since_ns, interval_s)
 
     async def fetch_fills(self, symbol: str | None = None, since_ns: int | None = None) -> list[Fill]:
         session = self.session

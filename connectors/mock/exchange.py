@@ -11,7 +11,8 @@ Listeners receive `(account_id, event)`: account_id is None for public events (`
 Book changes are published throttled: `publish_books` emits a `BookSnapshot` for each market whose
 book changed since the previous call (the driver calls it every publish interval). A
 `TapeObserver` sees more than any feed: every print with who took and who made it, and every
-call that changed a book (a venue-side market-data recorder, bot/backtest/paper_recorder.py).
+call that changed a book (a venue-side market-data recorder, bot/backtest/paper_recorder.py). The
+exchange keeps 1-minute bars of every market itself (`bars`, connectors/mock/bars.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bot.core.domain import Balance, Fill, Market, OrderRequest, OrderState, Sid
 from bot.core.events import BookSnapshot, OrderUpdate, PublicTrade, VenueEvent
 from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
 from connectors.mock.accounts import InsufficientFunds, lock_amount, lock_asset
+from connectors.mock.bars import DEFAULT_CAPACITY, BarRecorder
 from connectors.mock.ledger import ExchangeListener, Ledger
 from connectors.mock.matching import Execution, Levels, OrderBook, RestingOrder
 from connectors.mock.orders import OrderType, OwnOrder
@@ -64,7 +66,14 @@ class _MarketState:
 class MockExchange:
     """Every market and account of one simulated venue."""
 
-    def __init__(self, venue: str, markets: Iterable[Market], *, history_size: int = 10_000) -> None:
+    def __init__(
+        self,
+        venue: str,
+        markets: Iterable[Market],
+        *,
+        history_size: int = 10_000,
+        bar_history: int = DEFAULT_CAPACITY,
+    ) -> None:
         self.venue = venue
         self._markets: dict[str, _MarketState] = {}
         for market in markets:
@@ -76,6 +85,8 @@ class MockExchange:
         self.history_size = history_size
         self._ledger = Ledger(venue, self._emit, history_size)
         self._listeners: list[ExchangeListener] = []
+        self.bars = BarRecorder({symbol: state.book for symbol, state in self._markets.items()}, bar_history)
+        """1-minute OHLC bars of every market, the last `bar_history` minutes (connectors.mock.bars)."""
         self._tape: list[TapeObserver] = []
         self._next_order_id = 1
         self.now_ns = 0
@@ -292,6 +303,8 @@ class MockExchange:
     def _advance(self, ts_ns: int) -> int:
         if ts_ns > self.now_ns:
             self.now_ns = ts_ns
+            if ts_ns >= self.bars.next_minute_ns:
+                self.bars.on_time(ts_ns)  # before this call changes a book: the mids as the minute began
         return self.now_ns
 
     def _observe_book(self, state: _MarketState, ts: int) -> None:
@@ -358,6 +371,7 @@ class MockExchange:
                     self.venue, market.symbol, taker_side, execution.price_ticks, execution.size_lots, ts, ts
                 ),
             )
+            self.bars.on_print(market.symbol, taker_side, execution.price_ticks, execution.size_lots, ts)
             for observer in self._tape:
                 observer.on_print(
                     market.symbol, taker_side, execution.price_ticks, execution.size_lots, ts,

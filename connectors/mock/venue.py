@@ -18,7 +18,9 @@ from typing import TypeVar
 from bot.core.clock import Clock
 from bot.core.domain import Balance, Fill, Market, OrderRequest
 from bot.core.events import BookSnapshot, FillEvent, OrderUpdate, PublicTrade, VenueEvent, VenueStatus
+from bot.core.history import HistoryUnavailable, PriceHistory
 from connectors.base import EventSink, OrderRejected, VenueError, VenueUnavailable, outcome_of
+from connectors.mock import candles
 from connectors.mock.exchange import MockExchange
 from connectors.mock.flow import OrderFlow
 from connectors.mock.params import MockVenueParams
@@ -137,6 +139,18 @@ class MockVenue:
 
     async def fetch_fills(self, symbol: str | None = None, since_ns: int | None = None) -> list[Fill]:
         return await self._round_trip(lambda: self.exchange.fills(self.account_id, symbol, since_ns))
+
+    async def price_history(self, symbol: str, since_ns: int, interval_s: int = 60) -> PriceHistory:
+        """connectors.base.PriceHistorySource: closes of the exchange's own 1-minute bars (aggregated
+        for longer intervals) since it started, at most `MockExchange.bars`' capacity."""
+
+        def closes() -> PriceHistory:  # read when the request reaches the exchange
+            return candles.price_history(self.exchange, symbol, since_ns, interval_s, self.clock.now_ns())
+
+        try:
+            return await self._round_trip(closes)
+        except VenueError as exc:  # not connected
+            raise HistoryUnavailable(f"{self.name}: price history of {symbol}: {exc}") from exc
 
     # ---- internals -----------------------------------------------------------------------------
 

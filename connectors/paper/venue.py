@@ -26,6 +26,7 @@ from typing import TypeVar
 from bot.core.clock import Clock
 from bot.core.domain import Balance, Fill, Market, OrderRequest
 from bot.core.events import BookSnapshot, FillEvent, OrderUpdate, PublicTrade, VenueEvent
+from bot.core.history import PriceHistory
 from bot.core.supervision import Supervisor
 from connectors.base import EventSink, OrderNotFound, OrderRejected, VenueError, VenueUnavailable, outcome_of
 from connectors.ccxt.venue import CcxtVenue
@@ -141,6 +142,10 @@ class PaperVenue:
     async def load_markets(self) -> dict[str, Market]:
         self._require_connected()
         return dict(self.markets)
+
+    async def price_history(self, symbol: str, since_ns: int, interval_s: int = 60) -> PriceHistory:
+        """connectors.base.PriceHistorySource: the real exchange's candles (public, no keys)."""
+        return await self.feed.price_history(symbol, since_ns, interval_s)
 
     async def start_streams(self, symbols: Sequence[str], sink: EventSink) -> None:
         self._require_connected()
@@ -391,8 +396,5 @@ class PaperVenue:
         return out + self.restorer.waiting(symbol)
 
     def _fills_since(self, symbol: str | None, since_ns: int | None) -> list[Fill]:
-        return [
-            f
-            for f in self._fills
-            if symbol in (None, f.symbol) and (since_ns is None or f.exchange_ts_ns >= since_ns)
-        ]
+        since = -1 if since_ns is None else since_ns
+        return [f for f in self._fills if symbol in (None, f.symbol) and f.exchange_ts_ns >= since]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from bot.core.domain import Market
 from connectors.mock.facade.codec import BinanceError, missing_param
@@ -69,3 +70,17 @@ def on_grid(
         return to_units(value)
     except ValueError:
         raise BinanceError(400, -1013, f"Filter failure: {filter_name}") from None
+
+
+def int_param(params: dict[str, str], name: str, default: int | None, low: int, high: int | None) -> Any:
+    """An integer parameter in [low, high] (None: no upper bound); `default` when absent."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.") from None
+    if value < low or (high is not None and value > high):
+        raise BinanceError(400, -1100, f"Parameter '{name}' is out of range.")
+    return value

@@ -16,7 +16,7 @@ from aiohttp import web
 from bot.core.domain import Market, Side
 from bot.core.events import OrderUpdate
 from connectors.base import InsufficientBalance, OrderNotFound, OrderRejected, PostOnlyWouldCross
-from connectors.mock.facade import codec, param_rules
+from connectors.mock.facade import codec, klines, param_rules
 from connectors.mock.facade.account import FacadeAccount, OrderMeta
 from connectors.mock.facade.auth import KeyRing
 from connectors.mock.facade.codec import BinanceError, missing_param
@@ -43,6 +43,7 @@ class RestApi:
             "/api/v3/time": self.time,
             "/api/v3/exchangeInfo": self.exchange_info,
             "/api/v3/depth": self.depth,
+            "/api/v3/klines": self.klines,
         }
         signed_get: dict[str, SignedHandler] = {
             "/api/v3/account": self.account,
@@ -84,7 +85,7 @@ class RestApi:
 
     async def depth(self, params: dict[str, str]) -> Any:
         market = self._market(params)
-        limit = _int_param(params, "limit", 100, 1, 5000)
+        limit = param_rules.int_param(params, "limit", 100, 1, 5000)
         book = self.core.books[market.symbol]
         bids = tuple(sorted(book.bids.items(), reverse=True)[:limit])
         asks = tuple(sorted(book.asks.items())[:limit])
@@ -93,6 +94,9 @@ class RestApi:
             "bids": codec.levels(market, bids),
             "asks": codec.levels(market, asks),
         }
+
+    async def klines(self, params: dict[str, str]) -> Any:
+        return klines.klines(self.core.exchange, self._market(params), params, self.core.now_ns())
 
     # ---- account -------------------------------------------------------------------------------
 
@@ -126,10 +130,10 @@ class RestApi:
 
     async def my_trades(self, params: dict[str, str], account: FacadeAccount) -> Any:
         market = self._market(params)
-        limit = _int_param(params, "limit", 500, 1, _MAX_TRADES)
-        start_ms = _int_param(params, "startTime", None, 0, None)
-        end_ms = _int_param(params, "endTime", None, 0, None)
-        from_id = _int_param(params, "fromId", None, 0, None)
+        limit = param_rules.int_param(params, "limit", 500, 1, _MAX_TRADES)
+        start_ms = param_rules.int_param(params, "startTime", None, 0, None)
+        end_ms = param_rules.int_param(params, "endTime", None, 0, None)
+        from_id = param_rules.int_param(params, "fromId", None, 0, None)
         since_ns = start_ms * codec.NS_PER_MS if start_ms is not None else None
         fills = self.core.exchange.fills(account.account_id, market.symbol, since_ns)
         if end_ms is not None:
@@ -309,16 +313,3 @@ def _side(params: dict[str, str]) -> Side:
     if raw not in ("BUY", "SELL"):
         raise BinanceError(400, -1117, "Invalid side.")
     return Side(raw.lower())
-
-
-def _int_param(params: dict[str, str], name: str, default: int | None, low: int, high: int | None) -> Any:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.") from None
-    if value < low or (high is not None and value > high):
-        raise BinanceError(400, -1100, f"Parameter '{name}' is out of range.")
-    return value

@@ -70,7 +70,8 @@ class FacadeHandle:
         symbols = ", ".join(f"{s} ({m.symbol.replace('/', '')})" for s, m in self.core.markets.items())
         return (
             f"Binance-compatible mock exchange '{self.core.name}' on {self.url}\n"
-            f"  REST       {self.url}/api/v3  (exchangeInfo, depth, account, order, openOrders, myTrades)\n"
+            f"  REST       {self.url}/api/v3  (exchangeInfo, depth, klines, account, order, openOrders,\n"
+            f"             myTrades)\n"
             f"  streams    {self.ws_url}/ws/<n>  (SUBSCRIBE <symbol>@depth@100ms, <symbol>@trade)\n"
             f"  user data  {self.ws_url}/ws-api/v3  (userDataStream.subscribe.signature)\n"
             f"  markets    {symbols}\n"

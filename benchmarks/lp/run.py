@@ -88,6 +88,7 @@ class Job:
     half_width: float = 0.0  # fixed-width strategies only
     round_s: float = CHECK_S  # between two rounds (plus the early ones on a fair move)
     params: LpManagerParams | None = None  # ours hedged with these instead of the defaults
+    close_blocks: int = CLOSE_BLOCKS  # a seeded start's closes, this many blocks apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +228,7 @@ async def simulate(job: Job, costs: HedgeCosts, probe: Probe | None = None) -> O
         watcher = runner if isinstance(runner, ManagedLp) and job.strategy in WATCHING else None
         await _warm_up(watcher, m, rounds)
         if job.strategy == OURS_SEEDED and isinstance(runner, ManagedLp):
-            runner.manager.seed_estimates(warmup_closes(m), await m.pool.swap_history(0))
+            runner.manager.seed_estimates(warmup_closes(m, job.close_blocks), await m.pool.swap_history(0))
     trades = 0
     for i in range(1, sc.n_blocks + 1):
         now, price = m.advance(warm + i)
@@ -254,15 +255,11 @@ async def _warm_up(watcher: ManagedLp | None, m: Market, rounds: RoundSchedule) 
             await watcher.manager.step(_watch)
 
 
-def warmup_closes(m: Market) -> PriceHistory:
-    """The warm-up's fair price once a minute (the blocks `CLOSE_BLOCKS` apart), at block times."""
-    blocks = range(CLOSE_BLOCKS, m.warmup_blocks + 1, CLOSE_BLOCKS)
-    prices = m.fair.prices
-    return PriceHistory(
-        CLOSE_BLOCKS * BLOCK_S,
-        tuple(b * BLOCK_S * NS_PER_S for b in blocks),
-        tuple(float(prices[b]) for b in blocks),
-    )
+def warmup_closes(m: Market, close_blocks: int = CLOSE_BLOCKS) -> PriceHistory:
+    """The warm-up's fair price every `close_blocks` blocks (a minute by default), at block times."""
+    blocks = range(close_blocks, m.warmup_blocks + 1, close_blocks)
+    ts_ns = tuple(b * BLOCK_S * NS_PER_S for b in blocks)
+    return PriceHistory(close_blocks * BLOCK_S, ts_ns, tuple(float(m.fair.prices[b]) for b in blocks))
 
 
 def _watch(view: PoolView, rules: Rules) -> Decision:

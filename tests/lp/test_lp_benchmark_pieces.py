@@ -288,3 +288,23 @@ def test_ours_watches_the_warm_up_without_acting_and_the_cold_run_does_not() -> 
         samples[strategy] = (manager.meter.vol.samples, rounds.last_ns)
     # rounds every 30 s from the first block: 12 s, 48 s, ..., 336 s (10 rounds, 9 returns)
     assert samples == {OURS_HEDGED: (9, 336 * NS_PER_S), OURS_COLD: (0, -30 * NS_PER_S)}
+
+
+def test_the_seeded_start_reads_the_warm_ups_closes_and_the_pools_swaps() -> None:
+    from benchmarks.lp.market import Scenario
+    from benchmarks.lp.run import OURS_SEEDED, Job, RoundSchedule, _runner, _warm_up, market_for, warmup_closes
+
+    costs = HedgeCosts()
+    sc = Scenario(0.6, 3000, 0.01, warmup_h=0.1)  # 30 warm-up blocks: 6 minutes
+    job = Job(sc, 0, OURS_SEEDED, 0.0, 30.0)
+    m = market_for(job, costs)
+    runner = _runner(job, m.pool, m.fair, m.clock, costs)
+    asyncio.run(_warm_up(None, m, RoundSchedule.starting(30 * NS_PER_S, 1.0, m.fair())))
+    closes = warmup_closes(m)
+    assert closes.ts_ns == tuple(b * BLOCK_S * NS_PER_S for b in (5, 10, 15, 20, 25, 30))  # one a minute
+    assert closes.price == tuple(float(m.fair.prices[b]) for b in (5, 10, 15, 20, 25, 30))
+    swaps = asyncio.run(m.pool.swap_history(0))
+    assert (swaps.start_ns, swaps.end_ns) == (0, 360 * NS_PER_S) and len(swaps) > 0
+    seeded = runner.manager.seed_estimates(closes, swaps)  # type: ignore[attr-defined]
+    assert seeded.closes == 6 and seeded.fee_intervals == 5 and seeded.fee_span_s == 300.0
+    assert runner.manager.meter.vol.samples == 5  # type: ignore[attr-defined]

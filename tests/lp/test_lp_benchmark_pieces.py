@@ -292,7 +292,15 @@ def test_ours_watches_the_warm_up_without_acting_and_the_cold_run_does_not() -> 
 
 def test_the_seeded_start_reads_the_warm_ups_closes_and_the_pools_swaps() -> None:
     from benchmarks.lp.market import Scenario
-    from benchmarks.lp.run import OURS_SEEDED, Job, RoundSchedule, _runner, _warm_up, market_for, warmup_closes
+    from benchmarks.lp.run import (
+        OURS_SEEDED,
+        Job,
+        RoundSchedule,
+        _runner,
+        _warm_up,
+        market_for,
+        warmup_closes,
+    )
 
     costs = HedgeCosts()
     sc = Scenario(0.6, 3000, 0.01, warmup_h=0.1)  # 30 warm-up blocks: 6 minutes

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.core.clock import LoopClock
+from bot.core.clock import Clock, LoopClock
 from connectors.ccxt.params import CcxtVenueParams
 from connectors.ccxt.venue import CcxtVenue
 from connectors.mock.facade import FacadeHandle, serve_facade
@@ -101,8 +101,10 @@ def venue_params(facade: FacadeHandle, **overrides: Any) -> CcxtVenueParams:
 async def make_venue(credentials: None) -> AsyncIterator[Callable[..., Any]]:
     venues: list[CcxtVenue] = []
 
-    async def make(facade: FacadeHandle, connect: bool = True, **overrides: Any) -> CcxtVenue:
-        venue = CcxtVenue("bn", venue_params(facade, **overrides), LoopClock())
+    async def make(
+        facade: FacadeHandle, connect: bool = True, clock: Clock | None = None, **overrides: Any
+    ) -> CcxtVenue:
+        venue = CcxtVenue("bn", venue_params(facade, **overrides), clock or LoopClock())
         venues.append(venue)
         if connect:
             await venue.connect()

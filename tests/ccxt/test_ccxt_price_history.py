@@ -7,7 +7,7 @@ the last of their minutes, so every figure is known exactly.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,7 +18,6 @@ from connectors.base import PriceHistorySource, RateLimited
 from connectors.ccxt import candles
 from connectors.ccxt.venue import CcxtVenue
 from connectors.mock.facade import FacadeHandle, klines
-from tests.ccxt.conftest import venue_params
 from tests.ccxt.prints import BTC, MIN, four_minutes
 
 KLINES = ("GET", "/api/v3/klines")
@@ -30,21 +29,13 @@ def t0(facade: FacadeHandle) -> int:
 
 
 @pytest.fixture
-async def venue_at(credentials: None) -> AsyncIterator[Callable[..., Any]]:
+def venue_at(make_venue: Callable[..., Any]) -> Callable[..., Any]:
     """A connected CcxtVenue whose clock stands at the given time."""
-    venues: list[CcxtVenue] = []
 
     async def make(facade: FacadeHandle, now_ns: int, **overrides: Any) -> CcxtVenue:
-        venue = CcxtVenue("bn", venue_params(facade, **overrides), FixedClock(now_ns))
-        venues.append(venue)
-        await venue.connect()
-        return venue
+        return await make_venue(facade, clock=FixedClock(now_ns), **overrides)
 
-    try:
-        yield make
-    finally:
-        for venue in venues:
-            await venue.close()
+    return make
 
 
 async def test_closes_of_the_finished_minutes_at_their_close_times(facade, t0, venue_at):

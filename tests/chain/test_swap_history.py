@@ -7,12 +7,13 @@ request count is under test.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aiohttp import ClientError, ClientSession, web
+from aiohttp import ClientError, web
 from web3 import Web3
 from web3.logs import DISCARD
 
@@ -24,6 +25,7 @@ from amm.math.conversions import sqrt_price_x96_to_price
 from amm.ports import SwapHistory, SwapHistorySource
 from bot.core.history import HistoryUnavailable
 from tests.chain.conftest import LP_ACCOUNT, cheat
+from tests.chain.test_chain_faults import RpcProxy
 
 pytestmark = pytest.mark.chain
 
@@ -37,37 +39,19 @@ REFUSED = {"code": -32005, "message": "query returned more than 10000 results"} 
 # -- a provider in front of anvil ---------------------------------------------------------------------
 
 
-class Gateway:
-    """Forwards JSON-RPC to anvil and records each method asked and each log range served, as a
-    provider would: it refuses eth_getLogs over more than `max_log_blocks` blocks, or answers every
-    eth_getLogs with `log_error`."""
+class Gateway(RpcProxy):
+    """Also records each method asked and each log range served, as a provider would: it refuses
+    eth_getLogs over more than `max_log_blocks` blocks, or answers every eth_getLogs with `log_error`."""
 
     def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
+        super().__init__(upstream)
         self.max_log_blocks: int | None = None
         self.log_error: dict[str, Any] | None = None
-        self.methods: list[str] = []
         self.log_ranges: list[tuple[int, int]] = []
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-        self._session: ClientSession | None = None
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/", self._handle)
-        self._session = ClientSession()
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-
-    async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
-        if self._session is not None:
-            await self._session.close()
+    @property
+    def methods(self) -> list[str]:
+        return [message["method"] for message in self.requests]
 
     def _log_error(self, params: dict[str, Any]) -> dict[str, Any] | None:
         first, last = int(params["fromBlock"], 16), int(params["toBlock"], 16)
@@ -79,17 +63,13 @@ class Gateway:
         return None
 
     async def _handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        message = await request.json()
-        self.methods.append(message["method"])
+        message = json.loads(await request.read())
         if message["method"] == "eth_getLogs":
             error = self._log_error(message["params"][0])
             if error is not None:
+                self.requests.append(message)
                 return web.json_response({"jsonrpc": "2.0", "id": message["id"], "error": error})
-        assert self._session is not None
-        headers = {"Content-Type": "application/json"}
-        async with self._session.post(self.upstream, data=body, headers=headers) as answer:
-            return web.Response(body=await answer.read(), content_type="application/json")
+        return await super()._handle(request)
 
 
 @pytest.fixture
@@ -309,7 +289,7 @@ async def test_small_log_chunks_and_interpolated_times_give_the_same_rows(
     assert len(exact) == 6
 
     monkeypatch.setattr(swap_logs, "LOG_CHUNK_BLOCKS", 2)
-    gateway.methods.clear()
+    gateway.requests.clear()
     gateway.log_ranges.clear()
     assert await gateway_pool.swap_history(since) == exact
     first = gateway.log_ranges[0][0]
@@ -319,7 +299,7 @@ async def test_small_log_chunks_and_interpolated_times_give_the_same_rows(
 
     # fewer reads allowed than blocks holding swaps: anchors and interpolation, exact on regular blocks
     monkeypatch.setattr(swap_logs, "MAX_BLOCK_READS", 3)
-    gateway.methods.clear()
+    gateway.requests.clear()
     assert await gateway_pool.swap_history(since) == exact
     assert gateway.methods.count("eth_getBlockByNumber") < exact_reads
 
@@ -390,7 +370,7 @@ async def test_the_start_block_search_is_bounded_on_irregular_block_times(
 
     for since in (1, stamps[40] * NS, stamps[latest - 170] * NS - 1, stamps[latest - 165] * NS + 123,
                   stamps[latest - 100] * NS, stamps[latest - 5] * NS - 1, stamps[latest] * NS):  # fmt: skip
-        gateway.methods.clear()
+        gateway.requests.clear()
         history = await gateway_pool.swap_history(since)
         expected = next(b for b in range(latest + 1) if stamps[b] * NS >= since)
         assert history.start_ns == stamps[expected] * NS, since

@@ -42,7 +42,9 @@ class LpManagerParams(BaseModel):
         description="a first start (no stored estimates) reads this much history: σ̂ from the fair "
         "market's candles, the fee rate and σ̂ₚ from the pool's swaps, where they are served; 0: none",
     )
-    history_interval_s: int = Field(60, gt=0, description="those candles' interval (1 where served)")
+    history_interval_s: int = Field(
+        60, gt=0, description="those candles' interval (their closes are trades: shorter ones bounce bid-ask)"
+    )
     initial_sigma: float = Field(0.8, gt=0, description="annual σ assumed until returns are seen")
     initial_sigma_weight_s: float = Field(
         30.0,

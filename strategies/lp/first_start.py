@@ -2,10 +2,10 @@
 venues serve, the fair market's candles (`PriceHistorySource`) and the pool's swaps
 (`SwapHistorySource`), so the entry gate does not wait hours for σ̂ and the fee rate.
 
-Best effort, never fatal: a venue that serves no candles leaves the pool to be measured from
-scratch; a pool that serves no swaps leaves σ̂ seeded and the fee rate measured live. Each is
-logged with the reason. Bounded in time: a slow RPC or exchange delays the first round by at
-most `HISTORY_TIMEOUT_S`.
+Best effort, never fatal: a venue that serves no candles leaves σ̂ to be measured live (the
+swaps still seed σ̂ₚ and the fee rate); a pool that serves no swaps leaves σ̂ seeded and the fee
+rate measured live. Each is logged with the reason. Bounded in time: a slow RPC or exchange
+delays the first round by at most `HISTORY_TIMEOUT_S` a read.
 """
 
 from __future__ import annotations
@@ -31,25 +31,30 @@ async def seed_from_history(manager: PoolLpManager, venue: object, symbol: str) 
     if params.history_s <= 0:
         return None
     since_ns = manager.clock.now_ns() - int(params.history_s * NS_PER_S)
-    fair = await _candles(venue, symbol, since_ns, params.history_interval_s, where)
-    if fair is None:
+    interval_s = params.history_interval_s
+    fair = await _candles(venue, symbol, since_ns, interval_s, where)
+    if fair is not None and len(fair) < 2:
+        log.info("%s: %d candles of %s: too few for σ̂, measured live", where, len(fair), symbol)
+        fair = None
+    swaps = await _swaps(manager, since_ns, where)
+    if swaps is not None and swaps.end_ns - swaps.start_ns < 2 * interval_s * NS_PER_S:
+        log.info("%s: the pool's history spans under two intervals: its fee rate is measured live", where)
+        swaps = None
+    if fair is None and swaps is None:
         return None
-    if len(fair) < 2:
-        log.info("%s: %d candles of %s: too few to seed; measuring from scratch", where, len(fair), symbol)
-        return None
-    return manager.seed_estimates(fair, await _swaps(manager, since_ns, where))
+    return manager.seed_estimates(fair, swaps)
 
 
 async def _candles(
     venue: object, symbol: str, since_ns: int, interval_s: int, where: str
 ) -> PriceHistory | None:
     if not isinstance(venue, PriceHistorySource):
-        log.info("%s: the fair venue serves no candles: measuring the pool from scratch", where)
+        log.info("%s: the fair venue serves no candles: σ̂ is measured live", where)
         return None
     try:
         return await asyncio.wait_for(venue.price_history(symbol, since_ns, interval_s), HISTORY_TIMEOUT_S)
     except (HistoryUnavailable, TimeoutError) as exc:
-        log.warning("%s: no candles of %s (%s): measuring the pool from scratch", where, symbol, _why(exc))
+        log.warning("%s: no candles of %s (%s): σ̂ is measured live", where, symbol, _why(exc))
         return None
 
 

@@ -109,10 +109,10 @@ class PoolLpManager:
         log.info("%s: resumed estimates %.0f s old (σ̂ %.3f)", where, age_s, self.meter.sigma_annual())
         return True
 
-    def seed_estimates(self, fair: PriceHistory, swaps: SwapHistory | None) -> Seeded:
+    def seed_estimates(self, fair: PriceHistory | None, swaps: SwapHistory | None) -> Seeded:
         """At a first start (nothing to resume): σ̂ from the fair market's recent closes, σ̂ₚ and
         the fee flow from the pool's recent swaps (`strategies.lp.seeding`)."""
-        seeded = seed_meter(self.meter, fair, swaps)
+        seeded = seed_meter(self.meter, fair, swaps, self.params.history_interval_s)
         log.info(
             "%s/%s: estimates seeded from history: %d closes, %d pool prices, fee flow over %.1f h "
             "(σ̂ %.3f ± %.0f %%, fee rel. error %.0f %%)",

@@ -1,5 +1,6 @@
 """A first start measured from history: the fair market's recent candle closes and the pool's
-recent swaps replayed through a `PoolMeter`, as if the bot had watched them round by round.
+recent swaps replayed through a `PoolMeter`, as if the bot had watched them round by round (or
+the swaps alone, where the fair market serves no candles).
 
 Without it a first start (no stored estimates to resume) measures σ̂ and the fee rate for hours
 before its entry gate trusts them. The closes are the rounds: each feeds σ̂ (`observe_price`);
@@ -12,9 +13,11 @@ is what the live meter reads from fee growth × active liquidity. Pure bookkeepi
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from amm.ports import SwapHistory
+from bot.core.clock import NS_PER_S
 from bot.core.history import PriceHistory
 from strategies.lp.measure import PoolMeter
 
@@ -29,21 +32,33 @@ class Seeded:
     fee_span_s: float  # the time they cover
 
 
-def seed_meter(meter: PoolMeter, fair: PriceHistory, swaps: SwapHistory | None) -> Seeded:
+def seed_meter(
+    meter: PoolMeter, fair: PriceHistory | None, swaps: SwapHistory | None, interval_s: int = 60
+) -> Seeded:
     """Replay `fair`'s closes (and `swaps` between them, when the pool's history is known) into
-    `meter`. Fee intervals only where the swap history covers the whole interval: a close before
-    its start or after its end says nothing about the fees then."""
+    `meter`. Without closes the swaps alone, on a grid `interval_s` apart over their span, their
+    fees valued at the pool's own price (σ̂ is then measured live). Fee intervals only where the
+    swap history covers the whole interval: a close outside its span says nothing of the fees."""
+    if fair is not None:
+        grid: Iterable[tuple[int, float]] = zip(fair.ts_ns, fair.price, strict=True)
+    elif swaps is not None:
+        step = interval_s * NS_PER_S
+        grid = ((ts, math.nan) for ts in range(swaps.start_ns + step, swaps.end_ns + 1, step))
+    else:
+        return Seeded(0, 0, 0, 0.0)
     pool_price, row, last_ns = math.nan, 0, None
     pool_samples = intervals = 0
     span_s = 0.0
-    for ts_ns, price in zip(fair.ts_ns, fair.price, strict=True):
-        meter.observe_price(price, ts_ns)
+    for ts_ns, price in grid:
+        if math.isfinite(price):
+            meter.observe_price(price, ts_ns)
         if swaps is None or not swaps.start_ns <= ts_ns <= swaps.end_ns:
             continue
         fees_token1 = 0.0
         while row < len(swaps) and swaps.ts_ns[row] <= ts_ns:
             pool_price = swaps.price[row]
-            fees_token1 += swaps.fee_token0[row] * price + swaps.fee_token1[row]
+            fees_token1 += swaps.fee_token0[row] * (price if math.isfinite(price) else pool_price)
+            fees_token1 += swaps.fee_token1[row]
             row += 1
         if math.isfinite(pool_price):
             meter.observe_pool_price(pool_price, ts_ns)
@@ -53,4 +68,4 @@ def seed_meter(meter: PoolMeter, fair: PriceHistory, swaps: SwapHistory | None) 
             meter.add_fee_sample(fees_token1 / dt_s, dt_s)
             intervals, span_s = intervals + 1, span_s + dt_s
         last_ns = ts_ns
-    return Seeded(len(fair), pool_samples, intervals, span_s)
+    return Seeded(0 if fair is None else len(fair), pool_samples, intervals, span_s)

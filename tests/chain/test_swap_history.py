@@ -23,7 +23,13 @@ from amm.chain.local_chain import UniswapDeployment
 from amm.chain.pool import ChainPool
 from amm.math.conversions import sqrt_price_x96_to_price
 from amm.ports import SwapHistory, SwapHistorySource
+from bot.core.clock import FixedClock
 from bot.core.history import HistoryUnavailable
+from bot.kernel.lp_store import LpStore
+from bot.kernel.store import Store
+from strategies.lp.first_start import seed_from_history
+from strategies.lp.params import LpManagerParams
+from strategies.lp.pool import PoolLpManager
 from tests.chain.conftest import LP_ACCOUNT, cheat
 from tests.chain.test_chain_faults import RpcProxy
 
@@ -375,3 +381,31 @@ async def test_the_start_block_search_is_bounded_on_irregular_block_times(
         expected = next(b for b in range(latest + 1) if stamps[b] * NS >= since)
         assert history.start_ns == stamps[expected] * NS, since
         assert gateway.methods.count("eth_getBlockByNumber") <= 1 + bisection + 2  # the latest, the search
+
+
+async def test_a_first_start_without_candles_reads_its_fee_rate_from_the_swap_logs(
+    lp_pool: ChainPool, trader_pool: ChainPool, rpc: Web3, regular_blocks: None
+) -> None:
+    """`strategies.lp.first_start` on the chain pool, the fair venue serving no candles: σ̂ is left
+    to the live rounds, the fee flow is the logs' fees over the span (equal weights here)."""
+    await lp_pool.mint(*FULL_RANGE, 10 * 10**18, 20_000 * 10**6, 0, 0)
+    since_ns = (block_s(rpc, "latest") + 1) * NS
+    for k in range(6):
+        await swap(trader_pool, rpc, k % 2 == 0, 10**17 if k % 2 == 0 else 300 * 10**6)
+    now_ns = (block_s(rpc, "latest") + BLOCK_TIME_S) * NS
+    params = LpManagerParams(
+        kind="lp_manager", pools=["uni"], history_s=(now_ns - since_ns) / NS, history_interval_s=BLOCK_TIME_S,
+        fee_half_life_s=1e15,  # equal weights: the flow is the fees over the span they cover
+    )  # fmt: skip
+    store = LpStore(Store("sqlite://"))
+    manager = PoolLpManager("lp", "uni", lp_pool, lambda: 3000.0, params, FixedClock(now_ns), store)
+    seeded = await seed_from_history(manager, object(), "ETH/USDC")
+    assert seeded is not None and seeded.closes == 0 and manager.meter.vol.samples == 0
+    history = await lp_pool.swap_history(since_ns)
+    step = BLOCK_TIME_S * NS
+    grid = range(history.start_ns + step, history.end_ns + 1, step)
+    assert (seeded.fee_intervals, seeded.fee_span_s) == (len(grid) - 1, (len(grid) - 1) * BLOCK_TIME_S)
+    counted = [i for i, t in enumerate(history.ts_ns) if grid[0] < t <= grid[-1]]
+    assert len(counted) >= 4  # most of the swaps fall inside the covered intervals
+    fees = sum(history.fee_token0[i] * history.price[i] + history.fee_token1[i] for i in counted)
+    assert manager.meter.fee_flow_token1_per_s == pytest.approx(fees / seeded.fee_span_s, rel=1e-9)

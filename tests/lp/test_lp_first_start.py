@@ -62,9 +62,8 @@ def test_an_lp_manager_added_to_a_running_bot_starts_from_the_history(tmp_path, 
     assert n_pool == n_closes - first_swap_close  # pool prices from the first close after a swap
     assert fee_h == round((closes.ts_ns[-1] - closes.ts_ns[0]) / 3.6e12, 1)  # the pool's log spans it all
     meter = lp.managers["uni"].meter
-    assert (
-        meter.vol.samples == n_closes - 1 + rounds
-    )  # every close but the first is a return, then the rounds
+    # every close but the first is a return, then one a round
+    assert meter.vol.samples == n_closes - 1 + rounds
     assert meter.fee_flow_token1_per_s > 0 and meter.fee_rel_error() < 0.2
     assert meter.sigma_rel_error() < 0.1  # known within 10 % already: the entry gate need not wait
 
@@ -82,14 +81,13 @@ def test_an_lp_manager_started_with_the_bot_has_no_history_to_read(tmp_path, cap
     bot = run_simulated(main)
     lp = next(s for s in bot.active_strategies if s.name == "lp")
     messages = [r.getMessage() for r in caplog.records]
-    assert any(
-        "lp/uni: 0 candles of ETH/USDT: too few to seed; measuring from scratch" in m for m in messages
-    )
+    assert "lp/uni: 0 candles of ETH/USDT: too few for σ̂, measured live" in messages
+    assert "lp/uni: the pool's history spans under two intervals: its fee rate is measured live" in messages
     assert not any(SEEDED.search(m) for m in messages)
     assert lp.managers["uni"].meter.vol.samples == lp.rounds - 1  # its own rounds only
 
 
-async def test_a_venue_that_cannot_serve_its_candles_leaves_the_pool_measured_from_scratch(caplog):
+async def test_a_venue_that_cannot_serve_its_candles_leaves_sigma_to_be_measured_live(caplog):
     caplog.set_level(logging.INFO, logger="mmbot.lp")
     clock = FixedClock(10**18)
     pool = SimulatedPool.from_params(pool_params(500), clock)
@@ -99,12 +97,12 @@ async def test_a_venue_that_cannot_serve_its_candles_leaves_the_pool_measured_fr
     assert await seed_from_history(manager, venue, "ETH/USDT") is None
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert warning.getMessage().startswith("lp/uni: no candles of ETH/USDT (")
-    assert "not connected" in warning.getMessage() and warning.getMessage().endswith(
-        "measuring the pool from scratch"
-    )
+    assert "not connected" in warning.getMessage() and warning.getMessage().endswith("σ̂ is measured live")
     assert manager.meter.vol.samples == 0
     assert await seed_from_history(manager, object(), "ETH/USDT") is None  # a venue without the capability
+    messages = [r.getMessage() for r in caplog.records]
+    assert "lp/uni: the fair venue serves no candles: σ̂ is measured live" in messages
+    # the pool was built just now: no span of swaps to read a fee rate from either
     assert (
-        caplog.records[-1].getMessage()
-        == "lp/uni: the fair venue serves no candles: measuring the pool from scratch"
+        messages[-1] == "lp/uni: the pool's history spans under two intervals: its fee rate is measured live"
     )

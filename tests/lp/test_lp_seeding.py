@@ -146,3 +146,20 @@ def test_a_full_swap_log_serves_only_what_it_still_holds():
     history = log.history(0)
     assert history.ts_ns == (3 * NS_PER_S, 4 * NS_PER_S, 5 * NS_PER_S)
     assert history.start_ns == 3 * NS_PER_S  # the two oldest swaps are gone: the span starts later
+
+
+def test_without_closes_the_swaps_alone_seed_the_pool_side_on_their_own_grid():
+    m = manager()
+    # a swap every 90 s over an hour (minute boundaries from the span's start), 1 token1 of fees
+    # each, alternate prices; no candles: σ̂ is left to the live rounds
+    rows = [(k * 90 * NS_PER_S, 3000.0 * (1 + 1e-4 * (k % 2)), 0.0, 1.0) for k in range(1, 41)]
+    seeded = m.seed_estimates(None, swaps(rows, 0, 3600 * NS_PER_S))
+    assert (seeded.closes, seeded.fee_intervals, seeded.fee_span_s) == (0, 59, 59 * 60.0)
+    assert m.meter.vol.samples == 0 and m.meter.sigma_annual() == PARAMS.initial_sigma
+    # grid points at minutes 1..60: the first starts the intervals; minute j holds the swaps in (j − 1, j]
+    per_minute = [sum(1.0 for k in range(1, 41) if (j - 1) * MIN < k * 90 * NS_PER_S <= j * MIN) / 60.0
+                  for j in range(2, 61)]  # fmt: skip
+    weights = [0.5 ** ((60 - j) * 60 / PARAMS.fee_half_life_s) for j in range(2, 61)]
+    expected = sum(w * f for w, f in zip(weights, per_minute, strict=True)) / sum(weights)
+    assert m.meter.fee_flow_token1_per_s == pytest.approx(expected, rel=1e-9)
+    assert seeded.pool_prices == 59  # from minute 2, the first after a swap

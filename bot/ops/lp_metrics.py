@@ -9,6 +9,10 @@ in their loops): per pool and per open position, the attribution of `strategies.
                                                              be adopted at start (its pool unmanaged)
     mmbot_lp_sigma_annual{strategy, pool, estimate}          σ̂ (long) and the regime switch's short σ̂
     mmbot_lp_vol_switches_total{strategy, pool}              volatility regime switches since start
+    mmbot_lp_estimate_rel_error{strategy, pool, estimate}    σ̂'s and the fee rate's standard error over
+                                                             the estimate (1: unknown): what an entry waits on
+    mmbot_lp_estimates_origin{strategy, pool, origin}        1 for where they started: measured (from
+                                                             scratch), resumed (stored), seeded (history)
     mmbot_hedge_cost_quote{strategy, part}                   part: trading (fees, spread, latency), carry
 
 A position's hedge share is what its hedgers charged it (each fill's cost and carry payment split
@@ -75,6 +79,14 @@ class LpCollector(Collector):
             "mmbot_lp_vol_switches", "Volatility regime switches seen (estimates restarted)",
             labels=["strategy", "pool"],
         )  # fmt: skip
+        rel_error = GaugeMetricFamily(
+            "mmbot_lp_estimate_rel_error", "LP manager's σ̂ and fee rate: standard error over the estimate",
+            labels=["strategy", "pool", "estimate"],
+        )  # fmt: skip
+        origin = GaugeMetricFamily(
+            "mmbot_lp_estimates_origin", "Where the LP estimates started: measured, resumed, seeded",
+            labels=["strategy", "pool", "origin"],
+        )  # fmt: skip
         for lp in (s for s in active if isinstance(s, LpManager)):
             for pool_name, token_ids in lp.unadoptable.items():
                 for token_id in token_ids:
@@ -99,7 +111,10 @@ class LpCollector(Collector):
                 sigma.add_metric([lp.name, name, "long"], meter.sigma_annual())
                 sigma.add_metric([lp.name, name, "short"], meter.switch.short.sigma_annual(math.nan))
                 switches.add_metric([lp.name, name], float(meter.switches))
-        yield from (pool, position, lower, upper, unadoptable, sigma, switches)
+                rel_error.add_metric([lp.name, name, "sigma"], meter.sigma_rel_error())
+                rel_error.add_metric([lp.name, name, "fee"], meter.fee_rel_error())
+                origin.add_metric([lp.name, name, manager.estimates_origin], 1.0)
+        yield from (pool, position, lower, upper, unadoptable, sigma, switches, rel_error, origin)
         cost = GaugeMetricFamily(
             "mmbot_hedge_cost_quote", "Hedge costs since start", labels=["strategy", "part"]
         )

@@ -74,6 +74,9 @@ class PoolLpManager:
         self.last_action_ns: int | None = None
         self.last_decision: Decision | None = None
         self.estimates_saved_ns: int | None = None
+        # where the estimates started from: "measured" (from scratch), "resumed" (stored), "seeded"
+        # (history read at a first start); /metrics shows it beside their errors
+        self.estimates_origin = "measured"
 
     @property
     def position(self) -> LivePosition | None:
@@ -106,6 +109,7 @@ class PoolLpManager:
             log.warning("%s: stored estimates unreadable, measuring the pool afresh: %s", where, exc)
             return False
         self.meter.resume(estimates, now)
+        self.estimates_origin = "resumed"
         log.info("%s: resumed estimates %.0f s old (σ̂ %.3f)", where, age_s, self.meter.sigma_annual())
         return True
 
@@ -113,6 +117,7 @@ class PoolLpManager:
         """At a first start (nothing to resume): σ̂ from the fair market's recent closes, σ̂ₚ and
         the fee flow from the pool's recent swaps (`strategies.lp.seeding`)."""
         seeded = seed_meter(self.meter, fair, swaps, self.params.history_interval_s)
+        self.estimates_origin = "seeded"
         log.info(
             "%s/%s: estimates seeded from history: %d closes, %d pool prices, fee flow over %.1f h "
             "(σ̂ %.3f ± %.0f %%, fee rel. error %.0f %%)",

@@ -113,6 +113,15 @@ def test_hedged_lp_pnl_variance_is_far_below_unhedged_and_delta_stays_in_band(tm
     short = meter.switch.short.sigma_annual(math.nan)
     assert metrics["mmbot_lp_sigma_annual", (("estimate", "short"), *uni_lp)] == short > 0
     assert metrics["mmbot_lp_vol_switches_total", uni_lp] == meter.switches
+    assert (
+        metrics["mmbot_lp_estimate_rel_error", (("estimate", "sigma"), *uni_lp)]
+        == meter.sigma_rel_error()
+        < 0.1
+    )
+    assert metrics["mmbot_lp_estimate_rel_error", (("estimate", "fee"), *uni_lp)] == meter.fee_rel_error() < 1
+    # started with the bot and its new pool: nothing stored, no history to read
+    origins = {k[1][0][1] for k, v in metrics.items() if k[0] == "mmbot_lp_estimates_origin" and v == 1}
+    assert origins == {"measured"}
 
 
 def test_a_hedge_market_cannot_also_be_quoted(tmp_path):

@@ -61,6 +61,7 @@ def test_an_lp_manager_added_to_a_running_bot_starts_from_the_history(tmp_path, 
     first_swap_close = next(i for i, t in enumerate(closes.ts_ns) if t >= swaps.ts_ns[0])
     assert n_pool == n_closes - first_swap_close  # pool prices from the first close after a swap
     assert fee_h == round((closes.ts_ns[-1] - closes.ts_ns[0]) / 3.6e12, 1)  # the pool's log spans it all
+    assert lp.managers["uni"].estimates_origin == "seeded"  # shown on /metrics (mmbot_lp_estimates_origin)
     meter = lp.managers["uni"].meter
     # every close but the first is a return, then one a round
     assert meter.vol.samples == n_closes - 1 + rounds
@@ -85,6 +86,7 @@ def test_an_lp_manager_started_with_the_bot_has_no_history_to_read(tmp_path, cap
     assert "lp/uni: the pool's history spans under two intervals: its fee rate is measured live" in messages
     assert not any(SEEDED.search(m) for m in messages)
     assert lp.managers["uni"].meter.vol.samples == lp.rounds - 1  # its own rounds only
+    assert lp.managers["uni"].estimates_origin == "measured"
 
 
 async def test_a_venue_that_cannot_serve_its_candles_leaves_sigma_to_be_measured_live(caplog):

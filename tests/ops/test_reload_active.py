@@ -189,6 +189,7 @@ def test_lp_manager_and_hedger_restart_keeps_the_open_position(tmp_path):
     old_meter, new_meter = seen["old"][0].managers["uni"].meter, lp.managers["uni"].meter
     assert old_meter.vol.samples > 0
     assert new_meter.vol.samples == old_meter.vol.samples + lp.rounds - 1
+    assert lp.managers["uni"].estimates_origin == "resumed"
 
 
 def test_arbitrage_swapped_mid_trade_finishes_both_legs_first(tmp_path):

@@ -32,12 +32,6 @@ def tick_spacing_for_fee(fee_pips: int) -> int:
         ) from None
 
 
-def _raw_price(price_human: float | Fraction, decimals0: int, decimals1: int) -> Fraction:
-    if not price_human > 0 or (isinstance(price_human, float) and not math.isfinite(price_human)):
-        raise ValueError(f"price must be positive and finite, got {price_human}")
-    return Fraction(price_human) * Fraction(10) ** (decimals1 - decimals0)
-
-
 def encode_sqrt_price_x96(amount1: int, amount0: int) -> int:
     """√(amount1/amount0)·2^96 rounded down (the encodePriceSqrt of Uniswap's own tests)."""
     if amount0 <= 0 or amount1 <= 0:
@@ -47,10 +41,26 @@ def encode_sqrt_price_x96(amount1: int, amount0: int) -> int:
 
 def price_to_sqrt_price_x96(price_human: float | Fraction, decimals0: int, decimals1: int) -> int:
     """sqrtPriceX96 of a human price (token1 per token0), rounded down; must be a valid pool price."""
-    raw = _raw_price(price_human, decimals0, decimals1)
-    sqrt_price = math.isqrt(raw.numerator * Q192 // raw.denominator)
+    if not price_human > 0 or (isinstance(price_human, float) and not math.isfinite(price_human)):
+        raise ValueError(f"price must be positive and finite, got {price_human}")
+    numerator, denominator = price_human.as_integer_ratio()
+    return ratio_to_sqrt_price_x96(numerator, denominator, decimals0, decimals1)
+
+
+def ratio_to_sqrt_price_x96(numerator: int, denominator: int, decimals0: int, decimals1: int) -> int:
+    """sqrtPriceX96 of the human price numerator/denominator, rounded down, in integers only (the
+    simulated arbitrageur asks twice a block; Fraction's normalising gcds cost most of that)."""
+    if numerator <= 0 or denominator <= 0:
+        raise ValueError(f"price must be positive, got {numerator}/{denominator}")
+    shift = decimals1 - decimals0
+    if shift >= 0:
+        numerator *= 10**shift
+    else:
+        denominator *= 10**-shift
+    sqrt_price = math.isqrt(numerator * Q192 // denominator)
     if not MIN_SQRT_RATIO <= sqrt_price < MAX_SQRT_RATIO:
-        raise ValueError(f"price {price_human} is outside the range a Uniswap v3 pool can represent")
+        price = numerator / denominator * 10.0**-shift
+        raise ValueError(f"price {price:g} is outside the range a Uniswap v3 pool can represent")
     return sqrt_price
 
 

@@ -13,12 +13,11 @@ import asyncio
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Literal
 
 import numpy as np
 
-from amm.math.conversions import price_to_sqrt_price_x96
+from amm.math.conversions import ratio_to_sqrt_price_x96
 from amm.math.full_math import MAX_INT256
 from amm.math.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
 from amm.sim.params import SimPoolParams
@@ -99,18 +98,19 @@ class SimPoolFlow:
         d0, d1 = self.pool.token0.decimals, self.pool.token1.decimals
         sqrt_now = self.pool.core.sqrt_price_x96
         # Clearly inside the band in floats (a 1e-9 margin, far above their error): no arbitrage,
-        # and no exact maths (the Fractions below cost most of a quiet block).
+        # and no exact maths (the integer square roots below cost most of a quiet block).
         keep_f = 1.0 - self.pool.fee_pips / 1e6
         ratio = (sqrt_now / 2**96) ** 2 * 10.0 ** (d0 - d1) / fair_human
         if keep_f * (1 + 1e-9) < ratio < (1 - 1e-9) / keep_f:
             return None
-        keep = 1 - Fraction(self.pool.fee_pips, 1_000_000)
-        fair = Fraction(fair_human)
-        # Selling token0 pays while P·(1 − γ) > fair; buying token0 pays while P/(1 − γ) < fair.
-        upper = price_to_sqrt_price_x96(fair / keep, d0, d1)
+        # Selling token0 pays while P·(1 − γ) > fair; buying token0 pays while P/(1 − γ) < fair:
+        # the band's edges fair/(1 − γ) and fair·(1 − γ) as exact ratios of integers.
+        fair_n, fair_d = fair_human.as_integer_ratio()
+        keep_n, pips = 1_000_000 - self.pool.fee_pips, 1_000_000
+        upper = ratio_to_sqrt_price_x96(fair_n * pips, fair_d * keep_n, d0, d1)
         if sqrt_now > upper:
             return True, max(upper, MIN_SQRT_RATIO + 1)
-        lower = price_to_sqrt_price_x96(fair * keep, d0, d1)
+        lower = ratio_to_sqrt_price_x96(fair_n * keep_n, fair_d * pips, d0, d1)
         if sqrt_now < lower:
             return False, min(lower, MAX_SQRT_RATIO - 1)
         return None

@@ -2,6 +2,8 @@ import math
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from amm.math.conversions import (
     ceil_tick,
@@ -10,11 +12,13 @@ from amm.math.conversions import (
     price_range_to_ticks,
     price_to_sqrt_price_x96,
     price_to_tick,
+    ratio_to_sqrt_price_x96,
     sqrt_price_x96_to_price,
     tick_spacing_for_fee,
     tick_to_price,
     usable_tick_bounds,
 )
+from amm.math.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
 
 
 def test_fee_tiers_map_to_spacings():
@@ -70,3 +74,24 @@ def test_price_range_to_ticks_covers_the_range_on_the_spacing():
 def test_bad_prices_are_refused(price):
     with pytest.raises(ValueError, match="price"):
         price_to_sqrt_price_x96(price, 18, 18)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    numerator=st.integers(1, 10**30),
+    denominator=st.integers(1, 10**30),
+    decimals=st.sampled_from([(18, 6), (6, 18), (8, 8), (18, 18), (0, 24)]),
+)
+def test_the_integer_ratio_path_floors_the_exact_square_root(numerator, denominator, decimals):
+    """`ratio_to_sqrt_price_x96` (the arbitrageur's, integers only): ⌊√(n/d · 10^(d1−d0)) · 2^96⌋,
+    whatever common factors n and d share; a price the pool cannot hold is refused, named."""
+    d0, d1 = decimals
+    exact = Fraction(numerator, denominator) * Fraction(10) ** (d1 - d0) * 2**192
+    expected = math.isqrt(math.floor(exact))
+    if not MIN_SQRT_RATIO <= expected < MAX_SQRT_RATIO:
+        with pytest.raises(ValueError, match="outside the range a Uniswap v3 pool can represent"):
+            ratio_to_sqrt_price_x96(numerator, denominator, d0, d1)
+        return
+    assert ratio_to_sqrt_price_x96(numerator, denominator, d0, d1) == expected
+    assert ratio_to_sqrt_price_x96(numerator * 7, denominator * 7, d0, d1) == expected
+    assert price_to_sqrt_price_x96(Fraction(numerator, denominator), d0, d1) == expected

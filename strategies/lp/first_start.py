@@ -4,8 +4,9 @@ venues serve, the fair market's candles (`PriceHistorySource`) and the pool's sw
 
 Best effort, never fatal: a venue that serves no candles leaves σ̂ to be measured live (the
 swaps still seed σ̂ₚ and the fee rate); a pool that serves no swaps leaves σ̂ seeded and the fee
-rate measured live. Each is logged with the reason. Bounded in time: a slow RPC or exchange
-delays the first round by at most `HISTORY_TIMEOUT_S` a read.
+rate measured live. Each is logged with the reason (an unexpected fault in a read with its
+traceback). Bounded in time: a slow RPC or exchange delays the first round by at most
+`HISTORY_TIMEOUT_S` a read.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ async def _candles(
         return await asyncio.wait_for(venue.price_history(symbol, since_ns, interval_s), HISTORY_TIMEOUT_S)
     except (HistoryUnavailable, TimeoutError) as exc:
         log.warning("%s: no candles of %s (%s): σ̂ is measured live", where, symbol, _why(exc))
-        return None
+    except Exception:  # a fault in an optional read must not stop the pool's start
+        log.exception("%s: reading the candles of %s failed: σ̂ is measured live", where, symbol)
+    return None
 
 
 async def _swaps(manager: PoolLpManager, since_ns: int, where: str) -> SwapHistory | None:
@@ -67,7 +70,9 @@ async def _swaps(manager: PoolLpManager, since_ns: int, where: str) -> SwapHisto
         return await asyncio.wait_for(pool.swap_history(since_ns), HISTORY_TIMEOUT_S)
     except (HistoryUnavailable, TimeoutError) as exc:
         log.warning("%s: no swap history (%s): its fee rate is measured live", where, _why(exc))
-        return None
+    except Exception:  # a fault in an optional read must not stop the pool's start
+        log.exception("%s: reading the swap history failed: its fee rate is measured live", where)
+    return None
 
 
 def _why(exc: Exception) -> str:

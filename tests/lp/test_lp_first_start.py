@@ -108,3 +108,28 @@ async def test_a_venue_that_cannot_serve_its_candles_leaves_sigma_to_be_measured
     assert (
         messages[-1] == "lp/uni: the pool's history spans under two intervals: its fee rate is measured live"
     )
+
+
+async def test_a_fault_in_a_history_read_is_logged_with_its_traceback_and_the_start_goes_on(
+    caplog, monkeypatch
+):
+    caplog.set_level(logging.INFO, logger="mmbot.lp")
+    clock = FixedClock(10**18)
+    pool = SimulatedPool.from_params(pool_params(500), clock)
+    params = LpManagerParams(kind="lp_manager", pools=["uni"])
+    manager = PoolLpManager("lp", "uni", pool, lambda: 3000.0, params, clock, LpStore(Store("sqlite://")))
+    venue = MockVenue("va", mock_venue_params("va", "0.1", 1), clock)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in a candle parser")
+
+    monkeypatch.setattr(venue, "price_history", broken)
+    monkeypatch.setattr(pool, "swap_history", broken)
+    assert await seed_from_history(manager, venue, "ETH/USDT") is None
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert [r.getMessage() for r in errors] == [
+        "lp/uni: reading the candles of ETH/USDT failed: σ̂ is measured live",
+        "lp/uni: reading the swap history failed: its fee rate is measured live",
+    ]
+    assert all(r.exc_info and "a bug in a candle parser" in str(r.exc_info[1]) for r in errors)
+    assert manager.estimates_origin == "measured"

@@ -14,6 +14,7 @@ import math
 from functools import partial
 from typing import Any
 
+from bot.core.clock import NS_PER_S
 from bot.core.history import HistoryUnavailable, PriceHistory
 from connectors.base import VenueError
 from connectors.ccxt.convert import NS_PER_MS
@@ -21,7 +22,6 @@ from connectors.ccxt.session import CcxtSession
 
 log = logging.getLogger("mmbot.ccxt")
 
-NS_PER_S = 1_000_000_000
 PAGE = 1000
 """Candles asked for per call: Binance spot's maximum."""
 MAX_PAGES = 50

@@ -26,10 +26,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from bot.core.clock import NS_PER_S
 from bot.core.domain import Side
 from connectors.mock.matching import OrderBook
 
-MINUTE_NS = 60 * 1_000_000_000
+MINUTE_NS = 60 * NS_PER_S
 DEFAULT_CAPACITY = 10_000  # about a week of minutes
 
 # Rows of MinuteBars.columns (and of what `read` returns).

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import math
 from collections.abc import Callable
+from typing import Literal
 
 from pydantic import ValidationError
 
@@ -35,6 +36,8 @@ OPENING = frozenset({Action.OPEN, Action.RECENTRE, Action.WIDEN})
 
 log = logging.getLogger("mmbot.lp")
 Policy = Callable[[PoolView, Rules], Decision]
+# where a pool's estimates started: from scratch, from the store, from history read at a first start
+EstimatesOrigin = Literal["measured", "resumed", "seeded"]
 MARK_INTERVAL_S = 300.0  # how often an open position's LVR and pending fees (and the estimates) are stored
 # Stored estimates older than this many fee half-lives are not resumed: their weight would be
 # below 1/1000 of a fresh sample's.
@@ -74,9 +77,7 @@ class PoolLpManager:
         self.last_action_ns: int | None = None
         self.last_decision: Decision | None = None
         self.estimates_saved_ns: int | None = None
-        # where the estimates started from: "measured" (from scratch), "resumed" (stored), "seeded"
-        # (history read at a first start); /metrics shows it beside their errors
-        self.estimates_origin = "measured"
+        self.estimates_origin: EstimatesOrigin = "measured"  # /metrics shows it beside their errors
 
     @property
     def position(self) -> LivePosition | None:

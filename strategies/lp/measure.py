@@ -110,6 +110,12 @@ class PoolMeter:
             self._restart_estimates(variance_ratio)
             self.switches += 1
 
+    def remove_price_noise(self, noise_var_per_s: float, max_share: float) -> None:
+        """The fair-price σ̂s were fed closes that carry bid-ask bounce (a seeding's; the live
+        rounds read mids): take it out of each (`EwmaVolatility.remove_noise`)."""
+        for ewma in (self.vol, self.fee_window_vol, self.switch.short):
+            ewma.remove_noise(noise_var_per_s, max_share)
+
     def observe_pool_price(self, pool_price: float, now_ns: int) -> None:
         """One sample of the pool's own price: its σ̂ₚ and the band-trading meter (once per round)."""
         self.pool_vol.update(pool_price, now_ns)

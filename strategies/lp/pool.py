@@ -121,9 +121,11 @@ class PoolLpManager:
         self.estimates_origin = "seeded"
         log.info(
             "%s/%s: estimates seeded from history: %d closes, %d pool prices, fee flow over %.1f h "
-            "(σ̂ %.3f ± %.0f %%, fee rel. error %.0f %%)",
+            "(σ̂ %.3f ± %.0f %%, fee rel. error %.0f %%; bid-ask bounce %.0f %% of the closes' variance%s)",
             self.strategy, self.pool_name, seeded.closes, seeded.pool_prices, seeded.fee_span_s / 3600,
             self.meter.sigma_annual(), 100 * self.meter.sigma_rel_error(), 100 * self.meter.fee_rel_error(),
+            100 * seeded.bounce.share, "" if seeded.sigma_from_closes or not seeded.closes
+            else ": too much to seed σ̂, measured live",
         )  # fmt: skip
         return seeded
 

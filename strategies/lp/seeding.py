@@ -7,7 +7,10 @@ before its entry gate trusts them. The closes are the rounds: each feeds σ̂ (`
 the pool's price after the last swap before it feeds σ̂ₚ and the band-trading meter; the fees the
 swaps paid between two closes, valued at the later close, are one interval of the fee flow. The
 fee flow is the swaps' fees themselves: all of a swap's fee goes to the liquidity in range, which
-is what the live meter reads from fee growth × active liquidity. Pure bookkeeping, no I/O.
+is what the live meter reads from fee growth × active liquidity. Closes are trades, so they carry
+bid-ask bounce the live rounds' mids do not: it is measured (`strategies.lp.bounce`) and taken out
+of σ̂, and closes that are mostly bounce (over `MAX_BOUNCE_SHARE` of their squared returns) do not
+seed σ̂ at all. Pure bookkeeping, no I/O.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from dataclasses import dataclass
 from amm.ports import SwapHistory
 from bot.core.clock import NS_PER_S
 from bot.core.history import PriceHistory
+from strategies.lp.bounce import NO_BOUNCE, Bounce, bounce_of, noise_var_per_s
 from strategies.lp.measure import PoolMeter
+
+MAX_BOUNCE_SHARE = 0.75  # beyond it σ̂'s error from the closes grows 4× or more: measured live
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +36,11 @@ class Seeded:
     pool_prices: int  # pool-price samples (σ̂ₚ, band trading)
     fee_intervals: int  # intervals of the fee flow
     fee_span_s: float  # the time they cover
+    bounce: Bounce = NO_BOUNCE  # bid-ask bounce found in the closes
+
+    @property
+    def sigma_from_closes(self) -> bool:
+        return self.closes > 0 and self.bounce.share <= MAX_BOUNCE_SHARE
 
 
 def seed_meter(
@@ -39,18 +50,21 @@ def seed_meter(
     `meter`. Without closes the swaps alone, on a grid `interval_s` apart over their span, their
     fees valued at the pool's own price (σ̂ is then measured live). Fee intervals only where the
     swap history covers the whole interval: a close outside its span says nothing of the fees."""
+    bounce = NO_BOUNCE
     if fair is not None:
         grid: Iterable[tuple[int, float]] = zip(fair.ts_ns, fair.price, strict=True)
+        bounce = bounce_of(fair.price)
     elif swaps is not None:
         step = interval_s * NS_PER_S
         grid = ((ts, math.nan) for ts in range(swaps.start_ns + step, swaps.end_ns + 1, step))
     else:
         return Seeded(0, 0, 0, 0.0)
+    feed_sigma = bounce.share <= MAX_BOUNCE_SHARE
     pool_price, row, last_ns = math.nan, 0, None
     pool_samples = intervals = 0
     span_s = 0.0
     for ts_ns, price in grid:
-        if math.isfinite(price):
+        if feed_sigma and math.isfinite(price):
             meter.observe_price(price, ts_ns)
         if swaps is None or not swaps.start_ns <= ts_ns <= swaps.end_ns:
             continue
@@ -68,4 +82,6 @@ def seed_meter(
             meter.add_fee_sample(fees_token1 / dt_s, dt_s)
             intervals, span_s = intervals + 1, span_s + dt_s
         last_ns = ts_ns
-    return Seeded(0 if fair is None else len(fair), pool_samples, intervals, span_s)
+    if fair is not None and feed_sigma and bounce.found:
+        meter.remove_price_noise(noise_var_per_s(bounce, fair.interval_s), MAX_BOUNCE_SHARE)
+    return Seeded(0 if fair is None else len(fair), pool_samples, intervals, span_s, bounce)

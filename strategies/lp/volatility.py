@@ -86,6 +86,18 @@ class EwmaVolatility:
         self.weight = ewma_weight(span_s, self.half_life_s)
         self.weight_sq = self.weight * self.weight / max(samples, 1.0)
 
+    def remove_noise(self, noise_var_per_s: float, max_share: float) -> None:
+        """Take out a bias `noise_var_per_s` its squared returns carried (bid-ask bounce in
+        closes, `strategies.lp.bounce`), at most `max_share` of the estimate. Noisier returns are
+        worth fewer samples: the error of a variance from n squared returns is √(2/n) of E[r²],
+        noise included, so against the clean variance it grows by E[r²] ÷ the clean one, and n
+        falls by that squared. The prior's weight is taken as long decayed (hours of closes)."""
+        if not (noise_var_per_s > 0.0 and self.var_per_s > 0.0):
+            return
+        clean = self.var_per_s - min(noise_var_per_s, max_share * self.var_per_s)
+        self.weight_sq *= (self.var_per_s / clean) ** 2
+        self.var_per_s = clean
+
     def rel_error(self) -> float:
         """σ̂'s standard error over σ̂: √(1/(2n)) for n = (Σw)²/Σw² effective samples of Gaussian
         returns (1 before any weight)."""

@@ -32,7 +32,8 @@ def manager(clock: FixedClock | None = None) -> PoolLpManager:
 
 
 def zigzag(n: int, start: float = 3000.0, r: float = R, step_ns: int = MIN) -> PriceHistory:
-    prices = tuple(start * math.exp(r * (k % 2)) for k in range(n))
+    """Returns +r, +r, −r, −r, …: every one ±r, and no lag-1 autocovariance (no bounce)."""
+    prices = tuple(start * math.exp(r * (0, 1, 2, 1)[k % 4]) for k in range(n))
     return PriceHistory(step_ns // NS_PER_S, tuple((k + 1) * step_ns for k in range(n)), prices)
 
 

@@ -1,0 +1,62 @@
+"""Bid-ask bounce in a venue's candle closes, measured so σ̂ seeded from them can leave it out.
+
+A close is the minute's last trade, at the bid or at the ask: the efficient price plus a noise u of
+variance η² (a half spread c gives η² ≈ c²). Close-to-close log returns r = e + u_t − u_{t−1} then
+have E[r²] = σ²Δ + 2η² and a first-order autocovariance E[r_t·r_{t−1}] = −η² (Roll, 1984): the
+noise shows as returns that reverse. σ² from squared closes is biased by 2η²/Δ, which outweighs
+the move where spreads are wide against σ√Δ: on the mock exchange's default market (5 bp half
+spread, σ 60 %) one-minute closes read σ̂ about 0.8; on a stable pair (1 bp spread, σ 2 %) they
+are nearly all bounce. The mids the live rounds read have none.
+
+The noise is taken as found only where the autocovariance is significantly negative (beyond
+`SIGNIFICANCE` standard errors), so bounce-free closes keep their σ̂ unchanged but for one
+history in forty (a one-sided 2-SE test). Pure arithmetic on a column of prices, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+SIGNIFICANCE = 2.0  # standard errors of the lag-1 autocovariance below zero before it counts
+MIN_RETURNS = 30  # fewer returns say too little of their autocovariance (half an hour of minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class Bounce:
+    """What the closes' returns hold of bid-ask bounce."""
+
+    noise_var: float  # η̂², squared log price per close (0: none found)
+    share: float  # 2η̂² over the mean squared return: the part of σ̂² from closes that is bounce
+
+    @property
+    def found(self) -> bool:
+        return self.noise_var > 0.0
+
+
+NO_BOUNCE = Bounce(0.0, 0.0)
+
+
+def bounce_of(prices: Sequence[float]) -> Bounce:
+    """The bounce in closes `prices` (positive, oldest first): η̂² = −the lag-1 autocovariance of
+    their log returns where it is significantly negative (its standard error from the products
+    themselves, so robust to a σ that changes over the span), else none."""
+    returns = np.diff(np.log(np.asarray(prices, dtype=np.float64)))
+    if len(returns) < MIN_RETURNS:
+        return NO_BOUNCE
+    products = returns[1:] * returns[:-1]
+    autocov = float(products.mean())
+    error = float(np.sqrt((products * products).mean() / (len(products) - 1)))
+    mean_square = float((returns * returns).mean())
+    if not (mean_square > 0.0 and autocov < -SIGNIFICANCE * error):
+        return NO_BOUNCE
+    noise_var = -autocov
+    return Bounce(noise_var, min(2.0 * noise_var / mean_square, 1.0))
+
+
+def noise_var_per_s(bounce: Bounce, interval_s: float) -> float:
+    """The bias the bounce adds to an EWMA of squared returns per second over closes `interval_s`
+    apart: 2η²/Δ."""
+    return 2.0 * bounce.noise_var / interval_s

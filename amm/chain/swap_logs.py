@@ -11,7 +11,10 @@ Called once per pool at start, so the work is bounded whatever the span, rather 
 - each swap's time is its block's when at most MAX_BLOCK_READS blocks hold swaps; beyond that it is
   interpolated linearly by block number between MAX_BLOCK_READS anchor blocks spread evenly over the
   span: exact on chains with regular block times (post-merge Ethereum's 12 s), off by the
-  irregularity of the block times between two anchors elsewhere.
+  irregularity of the block times between two anchors elsewhere;
+- the fee a swap paid less the protocol's share as it was at that swap: the pool's SetFeeProtocol
+  events come with its Swap events (one eth_getLogs filter for both), and before the span's first
+  one the share is the old value it names (without one, slot0's now).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from hexbytes import HexBytes
 from web3.exceptions import Web3Exception, Web3RPCError
 
 from amm.chain.tx_manager import TRANSPORT_ERRORS
@@ -179,22 +183,42 @@ async def swap_times(times: BlockTimes, blocks: Sequence[int], first: int, last:
     return [interpolate_ns(known, block) for block in blocks]
 
 
-async def _swap_events(pool: ChainPool, first: int, last: int) -> list[Any]:
+def divisors_per_swap(events: Sequence[Any], fee_protocol_now: int) -> list[tuple[int, int]]:
+    """The protocol fee divisors in effect at each Swap of `events` (Swap and SetFeeProtocol
+    events in chain order): before the span's first SetFeeProtocol, the old values it names;
+    after each, its new ones; without one in the span, `fee_protocol_now` (slot0's) throughout."""
+    changes = [e["args"] for e in events if e["event"] == "SetFeeProtocol"]
+    if changes:
+        div = changes[0]["feeProtocol0Old"], changes[0]["feeProtocol1Old"]
+    else:
+        div = protocol_fee_divisors(fee_protocol_now)
+    out = []
+    for e in events:
+        if e["event"] == "SetFeeProtocol":
+            div = e["args"]["feeProtocol0New"], e["args"]["feeProtocol1New"]
+        else:
+            out.append(div)
+    return out
+
+
+async def _pool_events(pool: ChainPool, first: int, last: int) -> list[Any]:
+    """The pool's Swap and SetFeeProtocol events in blocks [first, last], in chain order."""
     contract = pool.reader.pool
-    event = contract.events.Swap()
+    kinds = {HexBytes(e.topic): e for e in (contract.events.Swap(), contract.events.SetFeeProtocol())}
 
     async def get_logs(from_block: int, to_block: int) -> list[LogReceipt]:
         return await pool.w3.eth.get_logs(
             {
                 "address": contract.address,
-                "topics": [event.topic],
+                "topics": [[topic.to_0x_hex() for topic in kinds]],  # either event
                 "fromBlock": from_block,
                 "toBlock": to_block,
             }
         )
 
-    swaps = [event.process_log(log) for log in await fetch_logs(get_logs, first, last)]
-    return sorted(swaps, key=lambda s: (s["blockNumber"], s["logIndex"]))
+    logs = await fetch_logs(get_logs, first, last)
+    events = [kinds[HexBytes(log["topics"][0])].process_log(log) for log in logs]
+    return sorted(events, key=lambda e: (e["blockNumber"], e["logIndex"]))
 
 
 async def _read(pool: ChainPool, since_ns: int) -> SwapHistory:
@@ -205,20 +229,22 @@ async def _read(pool: ChainPool, since_ns: int) -> SwapHistory:
     first = await first_block_at(times, latest, -(-since_ns // NS_PER_S))
     if first > latest:  # since_ns is after the latest block: an empty span at it
         return SwapHistory(end_ns, end_ns, (), (), (), ())
-    swaps = await _swap_events(pool, first, latest)
+    events = await _pool_events(pool, first, latest)
+    swaps = [e for e in events if e["event"] == "Swap"]
     ts_ns = await swap_times(times, [s["blockNumber"] for s in swaps], first, latest)
-    # the protocol's share is not the LPs': read as it is now (the switch is rarely flipped)
-    div0, div1 = protocol_fee_divisors((await pool.reader.slot0(latest)).fee_protocol)
+    # the protocol's share is not the LPs': as it was at each swap
+    divisors = divisors_per_swap(events, (await pool.reader.slot0(latest)).fee_protocol)
     d0, d1, fee_pips = pool.token0.decimals, pool.token1.decimals, pool.fee_pips
     args = [s["args"] for s in swaps]
+    rows = list(zip(args, divisors, strict=True))
     return SwapHistory(
         start_ns=times.known[first] * NS_PER_S,
         end_ns=end_ns,
         ts_ns=tuple(ts_ns),
         price=tuple(sqrt_price_x96_to_price(a["sqrtPriceX96"], d0, d1) for a in args),
         # the positive amount is what the swapper paid in, fee included
-        fee_token0=tuple(lp_fee(max(a["amount0"], 0), fee_pips, div0) / 10.0**d0 for a in args),
-        fee_token1=tuple(lp_fee(max(a["amount1"], 0), fee_pips, div1) / 10.0**d1 for a in args),
+        fee_token0=tuple(lp_fee(max(a["amount0"], 0), fee_pips, d[0]) / 10.0**d0 for a, d in rows),
+        fee_token1=tuple(lp_fee(max(a["amount1"], 0), fee_pips, d[1]) / 10.0**d1 for a, d in rows),
     )
 
 

@@ -250,6 +250,43 @@ async def test_the_protocol_share_of_the_fee_is_not_counted(
     assert_fee_growth_matches(rpc, lp_pool, switched, done[-1].block, liquidity, history)
 
 
+async def test_a_protocol_fee_switched_within_the_span_applies_from_its_block_on(
+    lp_pool: ChainPool, trader_pool: ChainPool, rpc: Web3, uniswap: UniswapDeployment, regular_blocks: None
+) -> None:
+    """Off, then 1/4 and 1/5, then 1/6 and off: each swap's fee less the share in effect when it
+    was made, not the one slot0 holds at the end (1/6 of token0's only)."""
+    await lp_pool.mint(*FULL_RANGE, 10 * 10**18, 20_000 * 10**6, 0, 0)
+    minted = rpc.eth.block_number
+    pool = rpc.eth.contract(address=lp_pool.address, abi=load_abi("UniswapV3Pool"))  # type: ignore[call-overload]
+    owner = uniswap.accounts[0].address  # the factory's owner: it deployed the factory
+
+    def set_fee_protocol(div0: int, div1: int) -> None:
+        tx = pool.functions.setFeeProtocol(div0, div1).transact({"from": owner})
+        rpc.eth.wait_for_transaction_receipt(tx)
+
+    async def two_swaps(amount0: int, amount1: int) -> list[Swapped]:
+        return [await swap(trader_pool, rpc, True, amount0), await swap(trader_pool, rpc, False, amount1)]
+
+    off = await two_swaps(10**17 + 3, 271_828_182)
+    set_fee_protocol(4, 5)
+    quarter = await two_swaps(4 * 10**16, 99_999_999)
+    set_fee_protocol(6, 0)
+    sixth = await two_swaps(3 * 10**16 + 1, 31_415_926)
+    assert (await lp_pool.reader.slot0()).fee_protocol == 6
+
+    history = await lp_pool.swap_history(block_s(rpc, minted) * NS + 1)
+
+    def lp_share(s: Swapped, zero_for_one: bool, divisor: int) -> int:
+        fee = charged(s.amount_in) if s.zero_for_one == zero_for_one else 0
+        return fee - fee // divisor if divisor else fee
+
+    spans = ((off, 0, 0), (quarter, 4, 5), (sixth, 6, 0))
+    assert raw(history.fee_token0, 18) == [lp_share(s, True, d0) for done, d0, _ in spans for s in done]
+    assert raw(history.fee_token1, 6) == [lp_share(s, False, d1) for done, _, d1 in spans for s in done]
+    liquidity = (await lp_pool.read_state()).liquidity
+    assert_fee_growth_matches(rpc, lp_pool, minted, sixth[-1].block, liquidity, history)
+
+
 async def test_since_selects_the_later_swaps_and_a_quiet_span_has_none(
     lp_pool: ChainPool, trader_pool: ChainPool, rpc: Web3, regular_blocks: None
 ) -> None:

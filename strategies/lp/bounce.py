@@ -9,8 +9,11 @@ spread, σ 60 %) one-minute closes read σ̂ about 0.8; on a stable pair (1 bp s
 are nearly all bounce. The mids the live rounds read have none.
 
 The noise is taken as found only where the autocovariance is significantly negative (beyond
-`SIGNIFICANCE` standard errors), so bounce-free closes keep their σ̂ unchanged but for one
-history in forty (a one-sided 2-SE test). Pure arithmetic on a column of prices, no I/O.
+`SIGNIFICANCE` standard errors), so bounce-free closes keep their σ̂ unchanged but for about one
+history in 700 (a one-sided 3-SE test; at 2 SE one in forty, and σ̂'s error over bounce-free
+histories grew by up to an eighth, `benchmarks/lp/seeded_sigma.py`), while a bounce that matters
+is far beyond it (σ 60 % across a 10 bp spread: 4 SE over six hours of minutes, 7 SE at σ 30 %).
+Pure arithmetic on a column of prices, no I/O.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SIGNIFICANCE = 2.0  # standard errors of the lag-1 autocovariance below zero before it counts
+SIGNIFICANCE = 3.0  # standard errors of the lag-1 autocovariance below zero before it counts
 MIN_RETURNS = 30  # fewer returns say too little of their autocovariance (half an hour of minutes)
 
 

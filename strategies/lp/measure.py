@@ -101,12 +101,18 @@ class PoolMeter:
         )
         self.deployable = (0.0, 0.0)  # human token0 / token1 a reopening would deploy (last view)
 
-    def observe_price(self, fair: float, now_ns: int) -> None:
-        """One fair-price sample for σ̂ (once per round, before the view)."""
+    def observe_price(self, fair: float, now_ns: int, live: bool = True) -> None:
+        """One fair-price sample for σ̂ (once per round, before the view). Not `live` (a history
+        replayed at a first start): the regime switch does not vote. It is there for what the
+        long σ̂ is slow to see between rounds; a replay hands the long σ̂ hours of closes at once,
+        and on one-minute closes the short σ̂ votes on half the returns of 30 s rounds: false
+        switches every few hours, each restarting σ̂ from a few minutes of returns (σ̂'s error
+        from 6 h of closes 0.11 instead of 0.08). A switch late in the history is seen at the first
+        live round, the short σ̂ having watched the closes."""
         self.vol.update(fair, now_ns)
         self.fee_window_vol.update(fair, now_ns)
         variance_ratio = self.switch.update(fair, now_ns, self.vol)
-        if variance_ratio is not None:
+        if live and variance_ratio is not None:
             self._restart_estimates(variance_ratio)
             self.switches += 1
 

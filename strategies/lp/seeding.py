@@ -65,7 +65,7 @@ def seed_meter(
     span_s = 0.0
     for ts_ns, price in grid:
         if feed_sigma and math.isfinite(price):
-            meter.observe_price(price, ts_ns)
+            meter.observe_price(price, ts_ns, live=False)
         if swaps is None or not swaps.start_ns <= ts_ns <= swaps.end_ns:
             continue
         fees_token1 = 0.0

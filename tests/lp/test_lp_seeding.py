@@ -100,6 +100,24 @@ def test_a_seeded_meter_goes_on_measuring_from_the_live_rounds():
     assert m.meter.vol.samples == seeded_samples + 1  # a return from the last close, not a restart
 
 
+def test_a_replay_does_not_vote_volatility_switches_the_first_live_round_does():
+    """Five hours and fifty minutes of ±R returns, then ten minutes of ±4R: live rounds would have
+    seen a regime switch; the replay leaves it to the first live round (the short σ̂ watched the
+    closes)."""
+    calm, storm = zigzag(351), zigzag(11, r=4 * R)
+    last = calm.price[-1]
+    prices = calm.price + tuple(last * p / storm.price[0] for p in storm.price[1:])
+    fair = PriceHistory(60, tuple((k + 1) * MIN for k in range(len(prices))), prices)
+    m = manager(FixedClock(361 * MIN))
+    m.seed_estimates(fair, None)
+    assert m.meter.switches == 0 and m.meter.vol.samples == 360
+    short = m.meter.switch.short.var_per_s
+    assert short > 2.25 * m.meter.vol.var_per_s  # beyond the switch's band (1.5²): live, it would vote
+    m.meter.observe_price(prices[-1] * math.exp(4 * R), 361 * MIN + 30 * NS_PER_S)  # the first live round
+    assert m.meter.switches == 1
+    assert m.meter.vol.var_per_s == m.meter.switch.short.var_per_s  # σ̂ restarted from the short one
+
+
 def test_bad_histories_are_refused_naming_the_field():
     with pytest.raises(ValueError, match=r"PriceHistory\.ts_ns must increase"):
         PriceHistory(60, (2, 1), (1.0, 1.0))

@@ -4,7 +4,11 @@ The closes whose time (a candle's open time + its interval) lies in [since_ns, n
 Pages go forward from the first candle wanted until the exchange has nothing newer (Binance serves
 at most 1000 candles a call); requests go through the session's RestCaller, so ccxt's rate limiter,
 our retries and the error mapping are the same as for every other REST read. The still-open last
-candle is dropped: its close is only the latest price, not a close.
+candle is dropped: its close is only the latest price, not a close. So is a candle that traded
+nothing and closed where the one before it did: Binance fills a minute without trades with the last
+trade's price, which did not stand still; the next traded close carries the move over the whole
+gap, and σ̂ weighs a return by its time (an illiquid market read minute by minute otherwise shows
+runs of zero returns, and σ̂ reads low). A zero-volume candle whose close moved is kept.
 """
 
 from __future__ import annotations
@@ -85,9 +89,10 @@ def _timeframe(exchange: Any, interval_s: int, where: str) -> str:
 
 
 def _closes(rows: list[list[Any]], interval_s: int, since_ns: int, now_ns: int, where: str) -> PriceHistory:
-    """Finished candles' closes at their close time, oldest first, each candle once."""
+    """Finished candles' closes at their close time, oldest first, each candle once, without the
+    repeated closes of candles that did not trade."""
     interval_ns = interval_s * NS_PER_S
-    by_close: dict[int, float] = {}
+    by_close: dict[int, tuple[float, Any]] = {}
     bad = 0
     for row in rows:
         close_ns = row[0] * NS_PER_MS + interval_ns
@@ -97,8 +102,20 @@ def _closes(rows: list[list[Any]], interval_s: int, since_ns: int, now_ns: int, 
         if not isinstance(price, int | float) or not (math.isfinite(price) and price > 0):
             bad += 1
             continue
-        by_close[close_ns] = float(price)
+        by_close[close_ns] = (float(price), row[5] if len(row) > 5 else None)
     if bad:
         log.warning("%s: dropped %d candles without a positive close", where, bad)
-    ts = sorted(by_close)
-    return PriceHistory(interval_s, tuple(ts), tuple(by_close[t] for t in ts))
+    ts: list[int] = []
+    last = math.nan
+    for close_ns in sorted(by_close):
+        price, volume = by_close[close_ns]
+        if not (volume == 0 and price == last):
+            ts.append(close_ns)
+        last = price
+    if len(ts) < len(by_close):
+        log.info(
+            "%s: %d candles without trades repeat the close before them: left out",
+            where,
+            len(by_close) - len(ts),
+        )
+    return PriceHistory(interval_s, tuple(ts), tuple(by_close[t][0] for t in ts))

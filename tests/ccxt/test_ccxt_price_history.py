@@ -17,6 +17,7 @@ from bot.core.history import HistoryUnavailable
 from connectors.base import PriceHistorySource, RateLimited
 from connectors.ccxt import candles
 from connectors.ccxt.venue import CcxtVenue
+from connectors.mock.candles import price_history as mock_price_history
 from connectors.mock.facade import FacadeHandle, klines
 from tests.ccxt.prints import BTC, MIN, four_minutes
 
@@ -51,11 +52,14 @@ async def test_closes_of_the_finished_minutes_at_their_close_times(facade, t0, v
     later = await venue.price_history(BTC, t0 + MIN + 1)
     assert (later.ts_ns, later.price) == ((t0 + 2 * MIN, t0 + 3 * MIN), (59990.0, 60020.05))
 
-    # everything since the facade started: quiet minutes at the mid, one close per minute
+    # everything since the facade started: the quiet minutes before t0 traded nothing and closed at
+    # the unchanged mid, so only the first of them is a close; minute 2 traded nothing either, but
+    # its mid moved (a bid rested inside the spread): kept
     whole = await venue.price_history(BTC, 0)
     first_minute = facade.exchange.bars.bars(BTC).oldest
-    assert whole.ts_ns == tuple(m * MIN for m in range(first_minute + 1, t0 // MIN + 4))
-    assert whole.price == (60000.05,) * (len(whole) - 3) + (60005.0, 59990.0, 60020.05)
+    assert first_minute + 1 < t0 // MIN  # at least two quiet minutes
+    assert whole.ts_ns == ((first_minute + 1) * MIN, t0 + MIN, t0 + 2 * MIN, t0 + 3 * MIN)
+    assert whole.price == (60000.05, 60005.0, 59990.0, 60020.05)
 
 
 async def test_pages_forward_until_the_open_candle(facade, t0, venue_at, monkeypatch):
@@ -89,9 +93,14 @@ async def test_longer_intervals_are_the_exchanges_candles(facade, t0, venue_at):
     assert all(ts % (3 * MIN) == 0 for ts in history.ts_ns)
     assert history.ts_ns[-1] == (t0 + 3 * MIN + 30 * 10**9) // (3 * MIN) * (3 * MIN)
     assert history.ts_ns[0] >= (first_minute + 1) * MIN
-    minute_closes = await venue.price_history(BTC, 0)
+    # each is the close of its last minute (every minute's, quiet ones included, from the exchange)
+    now_ns = facade.exchange.now_ns
+    minute_closes = mock_price_history(facade.exchange, BTC, 0, 60, now_ns)
     by_ts = dict(zip(minute_closes.ts_ns, minute_closes.price, strict=True))
     assert history.price == tuple(by_ts[ts] for ts in history.ts_ns)
+    # the quiet 3-minute candles before t0 repeat the first one's close: left out
+    quiet = [ts for ts in history.ts_ns if ts <= t0]
+    assert len(quiet) == 1 and history.price[0] == 60000.05
 
 
 async def test_unknown_market_and_interval_are_history_unavailable(facade, t0, venue_at):

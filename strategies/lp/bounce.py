@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.core.clock import NS_PER_S
+
 SIGNIFICANCE = 3.0  # standard errors of the lag-1 autocovariance below zero before it counts
 MIN_RETURNS = 30  # fewer returns say too little of their autocovariance (half an hour of minutes)
 
@@ -59,7 +61,11 @@ def bounce_of(prices: Sequence[float]) -> Bounce:
     return Bounce(noise_var, min(2.0 * noise_var / mean_square, 1.0))
 
 
-def noise_var_per_s(bounce: Bounce, interval_s: float) -> float:
-    """The bias the bounce adds to an EWMA of squared returns per second over closes `interval_s`
-    apart: 2η²/Δ."""
-    return 2.0 * bounce.noise_var / interval_s
+def noise_var_per_s(bounce: Bounce, ts_ns: Sequence[int]) -> float:
+    """The bias the bounce adds to an EWMA of squared returns per second over closes at `ts_ns`:
+    2η²/Δ for closes Δ apart, 2η² × the mean of 1/Δ where they are not (candles without trades
+    left out make longer returns, which the same noise biases less)."""
+    if not bounce.found or len(ts_ns) < 2:
+        return 0.0
+    gaps_s = np.diff(np.asarray(ts_ns, dtype=np.float64)) / NS_PER_S
+    return 2.0 * bounce.noise_var * float(np.mean(1.0 / gaps_s))

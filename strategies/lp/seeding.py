@@ -83,5 +83,5 @@ def seed_meter(
             intervals, span_s = intervals + 1, span_s + dt_s
         last_ns = ts_ns
     if fair is not None and feed_sigma and bounce.found:
-        meter.remove_price_noise(noise_var_per_s(bounce, fair.interval_s), MAX_BOUNCE_SHARE)
+        meter.remove_price_noise(noise_var_per_s(bounce, fair.ts_ns), MAX_BOUNCE_SHARE)
     return Seeded(0 if fair is None else len(fair), pool_samples, intervals, span_s, bounce)

@@ -41,7 +41,12 @@ def test_reversing_returns_are_bounce_by_their_lag1_autocovariance():
     assert bounce.noise_var == pytest.approx(R * R, rel=1e-6)
     mean_square = (100 * 20 + 9) * R * R / 401
     assert bounce.share == pytest.approx(2 * R * R / mean_square, rel=1e-6)  # 0.40
-    assert noise_var_per_s(bounce, 60) == pytest.approx(2 * R * R / 60, rel=1e-6)
+    minutes = [k * 60 * NS_PER_S for k in range(402)]
+    assert noise_var_per_s(bounce, minutes) == pytest.approx(2 * R * R / 60, rel=1e-6)
+    # closes 1 and 2 minutes apart, alternately: the bias of the mean 1/Δ, (1/60 + 1/120)/2 a second
+    uneven = list(np.cumsum([0] + [60 * NS_PER_S * (1 + k % 2) for k in range(400)]))
+    assert noise_var_per_s(bounce, uneven) == pytest.approx(2 * R * R * (1 / 60 + 1 / 120) / 2, rel=1e-6)
+    assert noise_var_per_s(NO_BOUNCE, minutes) == 0.0
 
 
 def test_returns_without_lag1_autocovariance_or_too_few_hold_no_bounce():

@@ -16,6 +16,7 @@ from amm.attribution import SECONDS_PER_YEAR
 from amm.math.conversions import price_to_sqrt_price_x96
 from amm.sim.flow import SimPoolFlow
 from amm.sim.pool import SimulatedPool
+from benchmarks.lp import seeded_sigma as bench
 from benchmarks.lp.charm import CharmParams, CharmVault, charm_ranges
 from benchmarks.lp.hedge import HedgeCosts, SimHedge
 from benchmarks.lp.market import BLOCK_S, fair_path, pool_params
@@ -23,6 +24,8 @@ from benchmarks.lp.report import verdict
 from bot.core.clock import NS_PER_S, FixedClock
 from bot.kernel.lp_store import LpStore
 from bot.kernel.store import Store
+from strategies.lp.params import LpManagerParams
+from strategies.lp.pool import PoolLpManager
 
 
 def test_hedge_costs_fee_spread_latency_and_funding_exactly() -> None:
@@ -316,3 +319,17 @@ def test_the_seeded_start_reads_the_warm_ups_closes_and_the_pools_swaps() -> Non
     seeded = runner.manager.seed_estimates(closes, swaps)  # type: ignore[attr-defined]
     assert seeded.closes == 6 and seeded.fee_intervals == 5 and seeded.fee_span_s == 300.0
     assert runner.manager.meter.vol.samples == 5  # type: ignore[attr-defined]
+
+
+def test_the_seeded_sigma_benchmark_seeds_and_reads_plainly_the_same_closes() -> None:
+    params = LpManagerParams(kind="lp_manager", pools=["uni"])
+    clock = FixedClock(0)
+    pool = SimulatedPool.from_params(pool_params(3000), clock)
+    manager = PoolLpManager("b", "uni", pool, lambda: 3000.0, params, clock, LpStore(Store("sqlite://")))
+    history = bench.closes(np.random.default_rng(3), 0.6, 5e-4, 361, 60)
+    assert len(history) == 361 and set(np.diff(history.ts_ns)) == {60 * NS_PER_S}
+    seeded, from_closes = bench.seeded_sigma(manager, history)
+    plain = bench.plain_sigma(history, params)
+    assert from_closes and plain > 1.15 * seeded  # the bounce (a third of the variance) left out
+    quiet = bench.closes(np.random.default_rng(3), 0.6, 0.0, 361, 60)
+    assert bench.seeded_sigma(manager, quiet)[0] == pytest.approx(bench.plain_sigma(quiet, params), rel=1e-12)

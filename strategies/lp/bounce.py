@@ -4,9 +4,10 @@ A close is the minute's last trade, at the bid or at the ask: the efficient pric
 variance η² (a half spread c gives η² ≈ c²). Close-to-close log returns r = e + u_t − u_{t−1} then
 have E[r²] = σ²Δ + 2η² and a first-order autocovariance E[r_t·r_{t−1}] = −η² (Roll, 1984): the
 noise shows as returns that reverse. σ² from squared closes is biased by 2η²/Δ, which outweighs
-the move where spreads are wide against σ√Δ: on the mock exchange's default market (5 bp half
-spread, σ 60 %) one-minute closes read σ̂ about 0.8; on a stable pair (1 bp spread, σ 2 %) they
-are nearly all bounce. The mids the live rounds read have none.
+the move where spreads are wide against σ√Δ: six hours of the default paper run's one-minute
+closes read σ̂ 1.07 on its σ 0.8 ETH market and 0.72 on a σ 0.6 one (random closes across a 10 bp
+spread at σ 60 %: 0.78); on a stable pair (a 2 bp spread, σ 2 %) they are nearly all bounce. The
+mids the live rounds read have none.
 
 The noise is taken as found only where the autocovariance is significantly negative (beyond
 `SIGNIFICANCE` standard errors), so bounce-free closes keep their σ̂ unchanged but for about one

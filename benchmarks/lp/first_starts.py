@@ -5,11 +5,15 @@ the bot reads from its venues on a first start, `strategies/lp/first_start.py`) 
 history), paired path by path.
 
     python benchmarks/lp/first_starts.py [--cells 0.3:500,0.6:500,0.3:3000,0.6:3000] [--paths 32]
-                                         [--close-s 60] [--workers 2] [--out FILE]
+                                         [--close-s 60] [--close-half-spread-bps 0] [--workers 2]
+                                         [--out FILE]
 
 `--close-s`: the seeded start's closes this far apart (a multiple of the 12 s block; 60 = the
-bot's default `history_interval_s`). Figures: hedged net (fees − LVR − gas − swap − hedge, token1
-per path) of each start, and seeded − watching, seeded − cold, ± SE with the verdict (> 2 SE).
+bot's default `history_interval_s`). `--close-half-spread-bps`: each close a trade at the bid or
+the ask this far from the fair price (a coin per close), as a venue's candles are: the bid-ask
+bounce the seeding takes out of σ̂ (`strategies/lp/bounce.py`). Figures: hedged net (fees − LVR
+− gas − swap − hedge, token1 per path) of each start, and seeded − watching, seeded − cold, ± SE
+with the verdict (> 2 SE).
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ from benchmarks.lp.run import OURS_COLD, OURS_HEDGED, OURS_SEEDED, Job, Outcome,
 STARTS = (OURS_HEDGED, OURS_SEEDED, OURS_COLD)
 
 
-def jobs_for(scenarios: list[Scenario], paths: int, close_blocks: int) -> list[Job]:
+def jobs_for(
+    scenarios: list[Scenario], paths: int, close_blocks: int, half_spread_bps: float = 0.0
+) -> list[Job]:
     return [
-        Job(sc, p, s, 0.0, round_s(s), close_blocks=close_blocks)
+        Job(sc, p, s, 0.0, round_s(s), close_blocks=close_blocks, close_half_spread_bps=half_spread_bps)
         for sc in scenarios
         for p in range(paths)
         for s in STARTS
@@ -63,21 +69,29 @@ def main() -> None:
     parser.add_argument("--cells", type=cells, default=cells("0.3:500,0.6:500,0.3:3000,0.6:3000"))
     parser.add_argument("--paths", type=int, default=32)
     parser.add_argument("--close-s", type=int, default=60, help="the seeded start's closes this far apart")
+    parser.add_argument(
+        "--close-half-spread-bps",
+        type=float,
+        default=0.0,
+        help="the closes traded at bid or ask, this far out",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.close_s <= 0 or args.close_s % BLOCK_S:
         parser.error(f"--close-s must be a positive multiple of the {BLOCK_S} s block, not {args.close_s}")
     scenarios = [Scenario(s, f, 1.0, WARMUP_H, storm) for s, f, storm in args.cells]
-    jobs = jobs_for(scenarios, args.paths, args.close_s // BLOCK_S)
+    jobs = jobs_for(scenarios, args.paths, args.close_s // BLOCK_S, args.close_half_spread_bps)
     t0 = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         outcomes = pool.map(run_job, [(j, HedgeCosts()) for j in jobs], chunksize=1)
+    spread = args.close_half_spread_bps
+    bounce = f", traded at bid or ask {spread:g} bp from the fair," if spread > 0 else ""
     text = (
         f"command: python benchmarks/lp/first_starts.py {' '.join(sys.argv[1:])}\n"
         f"ours hedged, hedged net a path (token1 on 30,000; mean ± SE over {args.paths} paths × 1 day): "
-        f"watching the {WARMUP_H:g} h warm-up, seeded from it (closes every {args.close_s} s and the "
-        f"pool's swaps), cold; paired differences ± SE (win/lose beyond 2 SE)\n"
+        f"watching the {WARMUP_H:g} h warm-up, seeded from it (closes every {args.close_s} s"
+        f"{bounce} and the pool's swaps), cold; paired differences ± SE (win/lose beyond 2 SE)\n"
         f"{table(outcomes)}\nwall {time.perf_counter() - t0:.0f} s on {args.workers} workers"
     )
     print(text)

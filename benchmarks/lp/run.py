@@ -89,6 +89,7 @@ class Job:
     round_s: float = CHECK_S  # between two rounds (plus the early ones on a fair move)
     params: LpManagerParams | None = None  # ours hedged with these instead of the defaults
     close_blocks: int = CLOSE_BLOCKS  # a seeded start's closes, this many blocks apart
+    close_half_spread_bps: float = 0.0  # ... each traded at the bid or the ask, this far from the fair
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +229,10 @@ async def simulate(job: Job, costs: HedgeCosts, probe: Probe | None = None) -> O
         watcher = runner if isinstance(runner, ManagedLp) and job.strategy in WATCHING else None
         await _warm_up(watcher, m, rounds)
         if job.strategy == OURS_SEEDED and isinstance(runner, ManagedLp):
-            runner.manager.seed_estimates(warmup_closes(m, job.close_blocks), await m.pool.swap_history(0))
+            closes = warmup_closes(
+                m, job.close_blocks, job.close_half_spread_bps / 1e4, path_seed(sc, job.path)
+            )
+            runner.manager.seed_estimates(closes, await m.pool.swap_history(0))
     trades = 0
     for i in range(1, sc.n_blocks + 1):
         now, price = m.advance(warm + i)
@@ -255,11 +259,20 @@ async def _warm_up(watcher: ManagedLp | None, m: Market, rounds: RoundSchedule) 
             await watcher.manager.step(_watch)
 
 
-def warmup_closes(m: Market, close_blocks: int = CLOSE_BLOCKS) -> PriceHistory:
-    """The warm-up's fair price every `close_blocks` blocks (a minute by default), at block times."""
-    blocks = range(close_blocks, m.warmup_blocks + 1, close_blocks)
-    ts_ns = tuple(b * BLOCK_S * NS_PER_S for b in blocks)
-    return PriceHistory(close_blocks * BLOCK_S, ts_ns, tuple(float(m.fair.prices[b]) for b in blocks))
+def warmup_closes(
+    m: Market, close_blocks: int = CLOSE_BLOCKS, half_spread: float = 0.0, seed: int = 0
+) -> PriceHistory:
+    """The warm-up's fair price every `close_blocks` blocks (a minute by default), at block times;
+    with a `half_spread`, each close is a trade at the bid or the ask (a fair coin of its own
+    stream, `seed`), as a venue's candle closes are."""
+    blocks = np.arange(close_blocks, m.warmup_blocks + 1, close_blocks)
+    ts_ns = tuple(int(b) * BLOCK_S * NS_PER_S for b in blocks)
+    prices = m.fair.prices[blocks]
+    if half_spread > 0.0:
+        prices = prices * np.exp(
+            half_spread * np.random.default_rng(seed + 11).choice([-1.0, 1.0], len(blocks))
+        )
+    return PriceHistory(close_blocks * BLOCK_S, ts_ns, tuple(map(float, prices)))
 
 
 def _watch(view: PoolView, rules: Rules) -> Decision:

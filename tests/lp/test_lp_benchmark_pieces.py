@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -314,6 +315,11 @@ def test_the_seeded_start_reads_the_warm_ups_closes_and_the_pools_swaps() -> Non
     closes = warmup_closes(m)
     assert closes.ts_ns == tuple(b * BLOCK_S * NS_PER_S for b in (5, 10, 15, 20, 25, 30))  # one a minute
     assert closes.price == tuple(float(m.fair.prices[b]) for b in (5, 10, 15, 20, 25, 30))
+    # traded at the bid or the ask: each close 5 bp off the fair, both sides, the same times
+    traded = warmup_closes(m, half_spread=5e-4, seed=3)
+    offsets = [round(math.log(t / c) * 1e4, 9) for t, c in zip(traded.price, closes.price, strict=True)]
+    assert set(offsets) == {-5.0, 5.0} and traded.ts_ns == closes.ts_ns
+    assert warmup_closes(m, half_spread=5e-4, seed=3) == traded  # its own seeded stream
     swaps = asyncio.run(m.pool.swap_history(0))
     assert (swaps.start_ns, swaps.end_ns) == (0, 360 * NS_PER_S) and len(swaps) > 0
     seeded = runner.manager.seed_estimates(closes, swaps)  # type: ignore[attr-defined]

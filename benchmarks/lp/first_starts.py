@@ -5,15 +5,16 @@ the bot reads from its venues on a first start, `strategies/lp/first_start.py`) 
 history), paired path by path.
 
     python benchmarks/lp/first_starts.py [--cells 0.3:500,0.6:500,0.3:3000,0.6:3000] [--paths 32]
-                                         [--close-s 60] [--close-half-spread-bps 0] [--workers 2]
-                                         [--out FILE]
+                                         [--close-s 60] [--close-half-spread-bps 0] [--plain-seeding]
+                                         [--workers 2] [--out FILE]
 
 `--close-s`: the seeded start's closes this far apart (a multiple of the 12 s block; 60 = the
 bot's default `history_interval_s`). `--close-half-spread-bps`: each close a trade at the bid or
 the ask this far from the fair price (a coin per close), as a venue's candles are: the bid-ask
-bounce the seeding takes out of σ̂ (`strategies/lp/bounce.py`). Figures: hedged net (fees − LVR
-− gas − swap − hedge, token1 per path) of each start, and seeded − watching, seeded − cold, ± SE
-with the verdict (> 2 SE).
+bounce the seeding takes out of σ̂ (`strategies/lp/bounce.py`); `--plain-seeding` seeds σ̂ from the
+closes as they are (the seeding before that correction: the before arm, same paths).
+Figures: hedged net (fees − LVR − gas − swap − hedge, token1 per path) of each start, and seeded −
+watching, seeded − cold, ± SE with the verdict (> 2 SE).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from benchmarks.lp.market import BLOCK_S, WARMUP_H, Scenario
 from benchmarks.lp.paired import cells
 from benchmarks.lp.report import group, mean_se, paired_difference, verdict
 from benchmarks.lp.run import OURS_COLD, OURS_HEDGED, OURS_SEEDED, Job, Outcome, round_s, run_job
+from strategies.lp import seeding
+from strategies.lp.bounce import NO_BOUNCE
 
 STARTS = (OURS_HEDGED, OURS_SEEDED, OURS_COLD)
 
@@ -75,6 +78,7 @@ def main() -> None:
         default=0.0,
         help="the closes traded at bid or ask, this far out",
     )
+    parser.add_argument("--plain-seeding", action="store_true", help="σ̂ from the closes with their bounce")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -82,11 +86,14 @@ def main() -> None:
         parser.error(f"--close-s must be a positive multiple of the {BLOCK_S} s block, not {args.close_s}")
     scenarios = [Scenario(s, f, 1.0, WARMUP_H, storm) for s, f, storm in args.cells]
     jobs = jobs_for(scenarios, args.paths, args.close_s // BLOCK_S, args.close_half_spread_bps)
+    if args.plain_seeding:  # before the workers fork: they inherit it
+        seeding.bounce_of = lambda prices: NO_BOUNCE
     t0 = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         outcomes = pool.map(run_job, [(j, HedgeCosts()) for j in jobs], chunksize=1)
     spread = args.close_half_spread_bps
     bounce = f", traded at bid or ask {spread:g} bp from the fair," if spread > 0 else ""
+    bounce += " σ̂ from them as they are (plain seeding)," if args.plain_seeding else ""
     text = (
         f"command: python benchmarks/lp/first_starts.py {' '.join(sys.argv[1:])}\n"
         f"ours hedged, hedged net a path (token1 on 30,000; mean ± SE over {args.paths} paths × 1 day): "

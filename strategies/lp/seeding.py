@@ -40,7 +40,12 @@ class Seeded:
 
     @property
     def sigma_from_closes(self) -> bool:
-        return self.closes > 0 and self.bounce.share <= MAX_BOUNCE_SHARE
+        return self.closes > 0 and closes_seed_sigma(self.bounce)
+
+
+def closes_seed_sigma(bounce: Bounce) -> bool:
+    """Whether closes with this bounce seed σ̂ (else it is measured live)."""
+    return bounce.share <= MAX_BOUNCE_SHARE
 
 
 def seed_meter(
@@ -59,7 +64,7 @@ def seed_meter(
         grid = ((ts, math.nan) for ts in range(swaps.start_ns + step, swaps.end_ns + 1, step))
     else:
         return Seeded(0, 0, 0, 0.0)
-    feed_sigma = bounce.share <= MAX_BOUNCE_SHARE
+    feed_sigma = closes_seed_sigma(bounce)
     pool_price, row, last_ns = math.nan, 0, None
     pool_samples = intervals = 0
     span_s = 0.0

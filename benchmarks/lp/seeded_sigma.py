@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from amm.attribution import SECONDS_PER_YEAR
 from amm.sim.pool import SimulatedPool
 from benchmarks.lp.market import pool_params
 from bot.core.clock import NS_PER_S, FixedClock
@@ -36,7 +37,6 @@ from strategies.lp.params import LpManagerParams
 from strategies.lp.pool import PoolLpManager
 from strategies.lp.volatility import EwmaVolatility
 
-YEAR_S = 365.25 * 86_400
 SIGMAS = (0.02, 0.3, 0.6, 1.2)
 HALF_SPREADS_BPS = (0.0, 1.0, 5.0)
 
@@ -44,7 +44,7 @@ HALF_SPREADS_BPS = (0.0, 1.0, 5.0)
 def closes(
     rng: np.random.Generator, sigma: float, half_spread: float, n: int, interval_s: int
 ) -> PriceHistory:
-    walk = np.cumsum(rng.normal(0.0, sigma * math.sqrt(interval_s / YEAR_S), n))
+    walk = np.cumsum(rng.normal(0.0, sigma * math.sqrt(interval_s / SECONDS_PER_YEAR), n))
     prices = 3000.0 * np.exp(walk + rng.choice([-1.0, 1.0], n) * half_spread)
     times = tuple((k + 1) * interval_s * NS_PER_S for k in range(n))
     return PriceHistory(interval_s, times, tuple(map(float, prices)))

@@ -25,8 +25,8 @@ from benchmarks.lp.report import verdict
 from bot.core.clock import NS_PER_S, FixedClock
 from bot.kernel.lp_store import LpStore
 from bot.kernel.store import Store
-from strategies.lp.params import LpManagerParams
-from strategies.lp.pool import PoolLpManager
+from tests.lp.test_lp_seeding import PARAMS
+from tests.lp.test_lp_seeding import manager as seeding_manager
 
 
 def test_hedge_costs_fee_spread_latency_and_funding_exactly() -> None:
@@ -328,10 +328,7 @@ def test_the_seeded_start_reads_the_warm_ups_closes_and_the_pools_swaps() -> Non
 
 
 def test_the_seeded_sigma_benchmark_seeds_and_reads_plainly_the_same_closes() -> None:
-    params = LpManagerParams(kind="lp_manager", pools=["uni"])
-    clock = FixedClock(0)
-    pool = SimulatedPool.from_params(pool_params(3000), clock)
-    manager = PoolLpManager("b", "uni", pool, lambda: 3000.0, params, clock, LpStore(Store("sqlite://")))
+    params, manager = PARAMS, seeding_manager()
     history = bench.closes(np.random.default_rng(3), 0.6, 5e-4, 361, 60)
     assert len(history) == 361 and set(np.diff(history.ts_ns)) == {60 * NS_PER_S}
     seeded, from_closes = bench.seeded_sigma(manager, history)

@@ -9,18 +9,17 @@ import math
 import numpy as np
 import pytest
 
+from benchmarks.lp import seeded_sigma as bench
 from bot.core.clock import NS_PER_S, LoopClock, run_simulated
 from bot.core.history import PriceHistory
 from connectors.mock.params import MockVenueParams
 from connectors.mock.venue import MockVenue
 from strategies.lp.bounce import NO_BOUNCE, bounce_of, noise_var_per_s
-from strategies.lp.measure import PoolMeter
 from strategies.lp.pool import PoolLpManager
 from strategies.lp.volatility import EwmaVolatility
 from tests.lp.test_lp_seeding import MIN, PARAMS, manager, swaps, zigzag
 
 R = 0.001
-YEAR_S = 365.25 * 86_400
 
 
 def prices_of(returns: list[float], start: float = 3000.0) -> list[float]:
@@ -88,48 +87,33 @@ def test_bounce_free_closes_seed_sigma_unchanged():
     assert m.meter.vol.samples == 360
 
 
-def traded_closes(rng: np.random.Generator, sigma: float, half_spread: float, n: int = 361) -> PriceHistory:
-    """A minute's close: the latent price (a random walk of σ) traded at its bid or its ask."""
-    walk = np.cumsum(rng.normal(0.0, sigma * math.sqrt(60 / YEAR_S), n))
-    side = rng.choice([-1.0, 1.0], n)
-    return closes(3000.0 * np.exp(walk + side * half_spread))
-
-
-def seeded_sigma(history: PriceHistory, m: PoolLpManager | None = None) -> float:
-    """σ̂ after seeding a fresh meter of `m` (one manager for many histories: building one costs more)."""
-    m = m or manager()
-    m.meter = PoolMeter(m.pool, m.params, m.meter.ledger, m.meter.swaps)
-    m.seed_estimates(history, None)
-    return m.meter.sigma_annual()
-
-
 def raw_sigma(history: PriceHistory, m: PoolLpManager, monkeypatch: pytest.MonkeyPatch) -> float:
     """What seeding read from the same closes before the bounce was taken out."""
     with monkeypatch.context() as patch:
         patch.setattr("strategies.lp.seeding.bounce_of", lambda prices: NO_BOUNCE)
-        return seeded_sigma(history, m)
+        return bench.seeded_sigma(m, history)[0]
 
 
 def test_sigma_from_traded_closes_is_the_latent_sigma_not_the_bounce(monkeypatch):
     # σ 60 % traded across a 10 bp spread (the mock exchange's default market): a third of the
     # closes' variance is bounce. 100 histories of six hours, fixed seeds.
     rng = np.random.default_rng(7)
-    histories = [traded_closes(rng, 0.6, 5e-4) for _ in range(100)]
+    histories = [bench.closes(rng, 0.6, 5e-4, 361, 60) for _ in range(100)]
     m = manager()
-    seeded = np.array([seeded_sigma(h, m) for h in histories])
+    seeded = np.array([bench.seeded_sigma(m, h)[0] for h in histories])
     raw = np.array([raw_sigma(h, m, monkeypatch) for h in histories])
     error = seeded.std() / math.sqrt(len(seeded))
     assert abs(seeded.mean() - 0.6) < 3 * error < 0.03  # unbiased within its standard error
-    assert raw.mean() > 0.75  # √(0.36 + 2·(5e-4)²·YEAR_S/60) ≈ 0.78: what seeding read before
+    assert raw.mean() > 0.75  # √(0.36 + 2·(5e-4)²·year/60 s) ≈ 0.78: what seeding read before
 
 
 def test_bounce_free_random_closes_mostly_keep_their_sigma(monkeypatch):
     rng = np.random.default_rng(8)
-    histories = [traded_closes(rng, 0.6, 0.0) for _ in range(100)]
+    histories = [bench.closes(rng, 0.6, 0.0, 361, 60) for _ in range(100)]
     found = [bounce_of(h.price).found for h in histories]
     assert sum(found) <= 2  # a one-sided 3-SE test: about one history in 700, by chance
     m = manager()
-    seeded = np.array([seeded_sigma(h, m) for h in histories])
+    seeded = np.array([bench.seeded_sigma(m, h)[0] for h in histories])
     raw = np.array([raw_sigma(h, m, monkeypatch) for h in histories])
     assert np.array_equal(seeded == raw, ~np.array(found))  # untouched wherever none was found
 

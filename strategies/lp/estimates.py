@@ -1,6 +1,6 @@
 """A pool meter's estimates as a stored snapshot: σ̂ (the fair's, the pool's, the fee window's),
-the band-trading meter's sums and the fee flow, so a restart or a config reload resumes them
-instead of measuring the pool again for hours before the first entry.
+the band-trading meter's sums, the fee flow and its co-moments with σ², so a restart or a config
+reload resumes them instead of measuring the pool again for hours before the first entry.
 
 What is not carried over: the last prices and the fee-growth mark (the first round after a resume
 starts new returns and a new fee interval: a paper session's simulated pool starts afresh, and a
@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from strategies.lp.band_trading import BandTradingMeter
+from strategies.lp.carry_error import CarryBatches, FlowVarianceMoments
 from strategies.lp.volatility import EwmaVolatility, ewma_decay
 
 _STRICT = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
@@ -48,6 +49,17 @@ class FeeFlowState(BaseModel):
     weight_sq: float
 
 
+class CarryMomentsState(BaseModel):
+    model_config = _STRICT
+    weight: float
+    weight_sq: float
+    mean_flow: float
+    mean_var: float
+    flow_sq: float
+    var_sq: float
+    cross: float
+
+
 class MeterEstimates(BaseModel):
     model_config = _STRICT
     version: Literal[1] = 1
@@ -58,6 +70,7 @@ class MeterEstimates(BaseModel):
     band: BandState
     fee: FeeFlowState
     switch_vol: EwmaState | None = None  # the regime switch's short σ̂ (absent in older snapshots)
+    carry_moments: CarryMomentsState | None = None  # the carry error's batch co-moments (likewise)
 
 
 def ewma_state(e: EwmaVolatility) -> EwmaState:
@@ -68,6 +81,21 @@ def resume_ewma(e: EwmaVolatility, s: EwmaState, gap_s: float) -> None:
     d = ewma_decay(gap_s, e.half_life_s)
     e.var_per_s, e.samples, e.weight, e.weight_sq = s.var_per_s, s.samples, s.weight * d, s.weight_sq * d * d
     e.forget_price()
+
+
+def carry_moments_state(c: FlowVarianceMoments) -> CarryMomentsState:
+    return CarryMomentsState(
+        weight=c.weight, weight_sq=c.weight_sq, mean_flow=c.mean_flow, mean_var=c.mean_var,
+        flow_sq=c.flow_sq, var_sq=c.var_sq, cross=c.cross,
+    )  # fmt: skip
+
+
+def resume_carry_moments(b: CarryBatches, s: CarryMomentsState, gap_s: float) -> None:
+    """The batch in progress is not carried over: batching starts again."""
+    c = b.moments
+    c.weight, c.weight_sq, c.mean_flow, c.mean_var = s.weight, s.weight_sq, s.mean_flow, s.mean_var
+    c.flow_sq, c.var_sq, c.cross = s.flow_sq, s.var_sq, s.cross
+    c.decay_by(gap_s)
 
 
 def band_state(m: BandTradingMeter) -> BandState:

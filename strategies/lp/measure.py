@@ -15,12 +15,15 @@ from amm.math.conversions import sqrt_price_x96_to_price, tick_to_price
 from amm.math.full_math import Q128, Q256
 from amm.ports import AmmPool, DeclaresGasUnits, GasUnitsTable, PoolOracle, PoolState
 from strategies.lp.band_trading import BandTradingMeter
+from strategies.lp.carry_error import CarryBatches
 from strategies.lp.estimates import (
     FeeFlowState,
     MeterEstimates,
     band_state,
+    carry_moments_state,
     ewma_state,
     resume_band,
+    resume_carry_moments,
     resume_ewma,
 )
 from strategies.lp.excess import Excess
@@ -90,7 +93,8 @@ class PoolMeter:
         self.switches = 0  # volatility regime switches seen since start (/metrics)
         self.rules = params.rules()
         self.fee_flow_token1_per_s = 0.0  # fees the pool pays its in-range liquidity
-        self._fee_mark: tuple[int, int, int] | None = None  # fee growth 0, 1 and when
+        self._fee_mark: tuple[int, int, int, float] | None = None  # fee growth 0, 1, when, fair then
+        self.carry_batches = CarryBatches.of(params.fee_half_life_s)  # the carry's error
         self._fee_weight = 0.0  # the EWMA's total weight (1 once long past a half-life)
         self._fee_moments = (0.0, 0.0)  # the same EWMA of the samples' squares, and its Σw²
         self._below_exit_since_ns: int | None = None
@@ -131,7 +135,8 @@ class PoolMeter:
         """A volatility regime switch (`strategies.lp.regime`): σ̂ restarts from the short σ̂, the
         pool's σ̂ scaled alike; the fee window (the fee flow and its σ̂, which the carry reads
         together) keeps its figures as a prior worth one sample over the short σ̂'s span, which
-        the new regime's samples outweigh in minutes instead of hours."""
+        the new regime's samples outweigh in minutes instead of hours; the carry's error starts again
+        (the arbitrageurs' share of the fees changes with σ)."""
         short, span_s = self.switch.short, self.switch.span_s
         samples = short.effective_samples()
         log.info(
@@ -141,6 +146,7 @@ class PoolMeter:
         self.vol.restart(short.var_per_s, samples, span_s)
         self.pool_vol.restart(self.pool_vol.var_per_s * variance_ratio, samples, span_s)
         self.fee_window_vol.restart(self.fee_window_vol.var_per_s, 1.0, span_s)
+        self.carry_batches = CarryBatches.of(self.params.fee_half_life_s)
         weight = ewma_weight(span_s, self.params.fee_half_life_s)
         flow = self.fee_flow_token1_per_s
         self._fee_weight, self._fee_moments = weight, (flow * flow, weight * weight)
@@ -161,6 +167,7 @@ class PoolMeter:
 
         A bias-corrected EWMA: until a half-life has passed it is the time average of what was
         seen, so the first short interval (often without a swap) does not stand in for the rate.
+        Each interval also pairs its flow with the fair's return across it (`carry_batches`).
         """
         fg0, fg1 = state.fee_growth_global0_x128, state.fee_growth_global1_x128
         if self._fee_mark is not None and now_ns > self._fee_mark[2]:
@@ -168,8 +175,12 @@ class PoolMeter:
             scale = 10.0 ** ((self.d0 + self.d1) / 2)
             d0 = (fg0 - self._fee_mark[0]) % Q256 / Q128 * scale / 10.0**self.d0
             d1 = (fg1 - self._fee_mark[1]) % Q256 / Q128 * scale / 10.0**self.d1
-            self.add_fee_sample((d0 * fair + d1) / dt_s * active_l, dt_s)
-        self._fee_mark = (fg0, fg1, now_ns)
+            flow = (d0 * fair + d1) / dt_s * active_l
+            self.add_fee_sample(flow, dt_s)
+            mark_fair = self._fee_mark[3]
+            if mark_fair > 0.0 and fair > 0.0:
+                self.carry_batches.add(flow, math.log(fair / mark_fair), dt_s)
+        self._fee_mark = (fg0, fg1, now_ns, fair)
 
     def add_fee_sample(self, flow_token1_per_s: float, dt_s: float) -> None:
         """One interval's fee flow into the EWMA (`_update_fee_flow`'s, or a swap history's)."""
@@ -203,6 +214,7 @@ class PoolMeter:
             ts_ns=now_ns, vol=ewma_state(self.vol), pool_vol=ewma_state(self.pool_vol),
             fee_window_vol=ewma_state(self.fee_window_vol), band=band_state(self.band_trading), fee=fee,
             switch_vol=ewma_state(self.switch.short),
+            carry_moments=carry_moments_state(self.carry_batches.moments),
         )  # fmt: skip
 
     def resume(self, e: MeterEstimates, now_ns: int) -> None:
@@ -217,6 +229,8 @@ class PoolMeter:
         if e.switch_vol is not None:
             resume_ewma(self.switch.short, e.switch_vol, gap_s)
         resume_band(self.band_trading, e.band, gap_s)
+        if e.carry_moments is not None:
+            resume_carry_moments(self.carry_batches, e.carry_moments, gap_s)
         d = ewma_decay(gap_s, self.params.fee_half_life_s)
         self.fee_flow_token1_per_s, self._fee_weight = e.fee.flow_token1_per_s, e.fee.weight * d
         self._fee_moments, self._fee_mark = (e.fee.square, e.fee.weight_sq * d * d), None
@@ -361,6 +375,7 @@ class PoolMeter:
             recentre_swap_cost_token1=await self._recentre_swap_cost(capital, fair, pool_price),
             sigma_rel_error=self.sigma_rel_error(),
             fee_rel_error=self.fee_rel_error(),
+            carry_error_per_l=self.carry_batches.carry_error_per_l(active_l, fair),
             tick_spacing_log=self.pool.tick_spacing * math.log(1.0001),
         )
         return dataclasses.replace(view, negative_carry_since_ns=self._negative_carry_since(view))

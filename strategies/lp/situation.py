@@ -77,6 +77,8 @@ class PoolView:
     negative_carry_since_ns: int | None = None  # first seen below the exit threshold (None: above)
     sigma_rel_error: float = 0.0  # σ̂'s standard error as a fraction of σ̂ (its EWMA's sample count)
     fee_rel_error: float = 0.0  # the fee rate's standard error as a fraction of it (1: unknown)
+    # fee rate − LVR's standard error, token1 per human L per second, from batch means (NaN: not yet)
+    carry_error_per_l: float = math.nan
     tick_spacing_log: float = 0.0  # one tick spacing in log price: the narrowest half-width usable
     pool_sigma_annual: float = math.nan  # the pool price's own σ̂, what the hedge follows (NaN: σ̂)
     fee_window_sigma_annual: float = math.nan  # σ̂ over the fee rate's window (NaN: no return yet)
@@ -125,18 +127,24 @@ def entry_sigma(view: PoolView) -> tuple[float, float]:
 
 def entry_fee_rate(view: PoolView, rules: Rules, e: PoolEconomics, sigma_rel_error: float) -> float:
     """The fee rate the entry gate judges the carry at (`e`: the pool at the entry's σ̂): less
-    `entry_carry_errors` standard errors of fees − LVR per unit of liquidity,
-    √((e_f·fee)² + (2·e_σ·LVR)²). Fees and LVR nearly cancel in a volatile pool (σ 120 % on a
-    0.3 % pool: fees ≈ 1.1 × LVR), so a carry read from a few lumpy swaps or from the high end of
-    σ̂'s noise is otherwise taken for one the pool pays. One error bar for the difference rather
-    than one on each side: where the carry is large against both errors (σ 60 % on a 0.05 % pool)
-    it is not judged at the worst of each at once. The two estimates' errors are taken as
-    independent; measured, they correlate positively (0.05–0.4), which makes the difference's
-    error smaller, so this errs on the side of waiting. The hedge cost is judged at the window's
-    σ̂ like LVR, but its own error is left out of the bar (in the benchmark's narrow 30 % ranges
-    it is the larger cost: the bar is narrower than it could be)."""
-    error = math.hypot(view.fee_rel_error * view.fee_rate, 2.0 * sigma_rel_error * e.lvr_per_s(1.0))
-    return max(view.fee_rate - rules.entry_carry_errors * error, 0.0)
+    `entry_carry_errors` standard errors of fees − LVR per unit of liquidity. Fees and LVR nearly
+    cancel in a volatile pool (σ 120 % on a 0.3 % pool: fees ≈ 1.1 × LVR), so a carry read from a
+    few lumpy swaps or from the high end of σ̂'s noise is otherwise taken for one the pool pays.
+    One error bar for the difference rather than one on each side: where the carry is large
+    against both errors (σ 60 % on a 0.05 % pool) it is not judged at the worst of each at once.
+    The error is the measured one (`strategies.lp.carry_error`: batch means, the fees' runs and
+    their correlation with the moves included); until enough batches,
+    √((e_f·fee)² + (2·e_σ·LVR)²) from the rounds, taken as independent. The hedge cost is judged
+    at the window's σ̂ like LVR, but its own error is left out of the bar (in the benchmark's
+    narrow 30 % ranges it is the larger cost: the bar is narrower than it could be)."""
+    return max(view.fee_rate - rules.entry_carry_errors * carry_error(view, e, sigma_rel_error), 0.0)
+
+
+def carry_error(view: PoolView, e: PoolEconomics, sigma_rel_error: float) -> float:
+    """fee rate − LVR's standard error per unit of liquidity (token1 per second)."""
+    if math.isfinite(view.carry_error_per_l):
+        return view.carry_error_per_l
+    return math.hypot(view.fee_rel_error * view.fee_rate, 2.0 * sigma_rel_error * e.lvr_per_s(1.0))
 
 
 def entry_economics(view: PoolView, rules: Rules) -> PoolEconomics:
@@ -225,6 +233,7 @@ class Situation:
         if v.liquidity is None:
             numbers["sigma_entry"] = self.judged_economics.sigma_annual
             numbers["fee_rate_entry"] = self.judged_economics.fee_rate
+            numbers["carry_error_measured"] = float(math.isfinite(v.carry_error_per_l))
         if self.economics.pool_liquidity > 0:
             numbers["pool_liquidity"] = self.economics.pool_liquidity
         if math.isfinite(self.pool_deviation_bps):

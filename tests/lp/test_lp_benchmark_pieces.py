@@ -17,6 +17,7 @@ from amm.attribution import SECONDS_PER_YEAR
 from amm.math.conversions import price_to_sqrt_price_x96
 from amm.sim.flow import SimPoolFlow
 from amm.sim.pool import SimulatedPool
+from benchmarks.lp import gate_errors
 from benchmarks.lp import seeded_sigma as bench
 from benchmarks.lp.charm import CharmParams, CharmVault, charm_ranges
 from benchmarks.lp.hedge import HedgeCosts, SimHedge
@@ -336,3 +337,15 @@ def test_the_seeded_sigma_benchmark_seeds_and_reads_plainly_the_same_closes() ->
     assert from_closes and plain > 1.15 * seeded  # the bounce (a third of the variance) left out
     quiet = bench.closes(np.random.default_rng(3), 0.6, 0.0, 361, 60)
     assert bench.seeded_sigma(manager, quiet)[0] == pytest.approx(bench.plain_sigma(quiet, params), rel=1e-12)
+
+
+def test_the_gate_error_benchmark_reads_the_gate_and_counts_paths_without_a_batch_error() -> None:
+    from benchmarks.lp.market import Scenario
+    from benchmarks.lp.run import OURS_HEDGED, Job
+
+    job = Job(Scenario(0.6, 500, 1.0, warmup_h=2.5), 1, OURS_HEDGED, 0.0, 30.0)
+    estimate, by_rounds, by_batches, fee = asyncio.run(gate_errors.reading(job))
+    assert 0.0 < estimate < fee and 0.0 < by_rounds < 0.5 * fee and 0.5 < by_batches / by_rounds < 2.0
+    readings = np.array([(estimate, by_rounds, by_batches, fee), (0.5 * fee, by_rounds, math.nan, fee)] * 2)
+    line = gate_errors.row(0.6, 500, readings).split()
+    assert line[:3] == ["60%", "0.05", "%"] and line[-1] == "2"  # two paths had no batch error

@@ -100,6 +100,11 @@ def test_entry_judges_the_carry_less_two_standard_errors_of_fees_minus_lvr():
     assert d.numbers["sigma_entry"] == 0.6  # σ itself is not raised: its error is in the bar
     assert not d.executed_gate and d.reason.endswith("expected carry below entry")
     assert decide(unsure, dataclasses.replace(BAND, entry_carry_errors=0.0)).executed_gate
+    # Measured from batch means (its runs and correlation included), that error is taken instead.
+    measured = decide(dataclasses.replace(unsure, carry_error_per_l=0.01 * view.fee_rate), BAND)
+    assert measured.numbers["fee_rate_entry"] == pytest.approx(0.98 * view.fee_rate, rel=1e-12)
+    assert measured.numbers["carry_error_measured"] == 1.0 and d.numbers["carry_error_measured"] == 0.0
+    assert measured.executed_gate
     # The bar is narrower than the worst of each error at once (fee − 2 SE and σ̂ + 2 SE).
     worst = dataclasses.replace(view, fee_rate=0.9 * view.fee_rate, sigma_annual=0.6 * 1.08)
     assert (

@@ -47,6 +47,8 @@ def figures(m: PoolLpManager) -> tuple[float, ...]:
         meter.fee_window_vol.sigma_annual(math.nan), meter.fee_window_vol.rel_error(),
         meter.fee_flow_token1_per_s, meter.fee_rel_error(), *meter.band_trading.ratios(0.6)[1],
         meter.switch.short.sigma_annual(math.nan), meter.switch.short.rel_error(),
+        meter.carry_batches.moments.weight, meter.carry_batches.moments.mean_flow,
+        meter.carry_batches.moments.cross,
     )  # fmt: skip
 
 
@@ -57,7 +59,7 @@ def test_a_restart_resumes_the_stored_estimates_exactly(tmp_path):
     fresh, resumed = successor(first, clock), successor(first, clock)
     assert resumed.resume_estimates()
     assert figures(resumed) == figures(first)
-    assert len(figures(first)) == 17 and all(math.isfinite(x) for x in figures(first))
+    assert len(figures(first)) == 20 and all(math.isfinite(x) for x in figures(first))
     assert fresh.meter.sigma_annual() == first.params.initial_sigma != first.meter.sigma_annual()
     assert fresh.meter.fee_rel_error() == 1.0 and fresh.meter.fee_flow_token1_per_s == 0.0
     # the last prices and the fee mark are not carried over: the next round starts new returns
@@ -76,6 +78,8 @@ def test_resumed_estimates_are_aged_by_the_time_since_they_were_stored(tmp_path)
     assert r._fee_weight == pytest.approx(m._fee_weight / 2, rel=1e-12)  # one fee half-life
     assert r.vol.weight == pytest.approx(m.vol.weight / 2**4, rel=1e-12)  # four of σ̂'s (30 min)
     assert r.vol.weight_sq == pytest.approx(m.vol.weight_sq / 2**8, rel=1e-12)
+    assert r.carry_batches.moments.weight == pytest.approx(m.carry_batches.moments.weight / 2, rel=1e-12)
+    assert r.carry_batches.moments.cross == m.carry_batches.moments.cross
     clock.advance_ns(9 * fee_half_life_ns + 1)  # more than 10 fee half-lives in all: not resumed
     stale = successor(first, clock)
     assert not stale.resume_estimates() and stale.meter.sigma_annual() == first.params.initial_sigma

@@ -108,7 +108,7 @@ def test_the_meter_restarts_sigma_and_the_fee_window_on_a_switch(caplog):
     meter = runner.manager.meter  # type: ignore[attr-defined]
     short, flow, window_var = meter.switch.short, meter.fee_flow_token1_per_s, meter.fee_window_vol.var_per_s
     pool_var = meter.pool_vol.var_per_s
-    assert flow > 0 and meter.fee_rel_error() < 1.0
+    assert flow > 0 and meter.fee_rel_error() < 1.0 and meter.carry_batches.moments.weight > 0.0
     with caplog.at_level(logging.INFO, logger="mmbot.lp"):
         meter._restart_estimates(4.0)
     assert "volatility regime switch" in caplog.text
@@ -119,6 +119,8 @@ def test_the_meter_restarts_sigma_and_the_fee_window_on_a_switch(caplog):
     assert (meter.fee_flow_token1_per_s, meter.fee_window_vol.var_per_s) == (flow, window_var)
     assert meter.fee_rel_error() == 1.0 and meter.fee_window_vol.rel_error() == pytest.approx(math.sqrt(0.5))
     assert meter._fee_weight == pytest.approx(1.0 - 2.0 ** (-meter.switch.span_s / params.fee_half_life_s))
+    # The carry's error is measured again (the arbitrageurs' share of the fees moves with σ).
+    assert meter.carry_batches.moments.weight == 0.0 and meter.carry_batches.span_s == 0.0
 
 
 def test_switch_settings_are_checked_naming_the_field():

@@ -7,7 +7,10 @@ before its entry gate trusts them. The closes are the rounds: each feeds σ̂ (`
 the pool's price after the last swap before it feeds σ̂ₚ and the band-trading meter; the fees the
 swaps paid between two closes, valued at the later close, are one interval of the fee flow. The
 fee flow is the swaps' fees themselves: all of a swap's fee goes to the liquidity in range, which
-is what the live meter reads from fee growth × active liquidity. Closes are trades, so they carry
+is what the live meter reads from fee growth × active liquidity. Each interval's fees and the
+close's return across it also feed the entry gate's error (`PoolMeter.carry_batches`), as the
+live rounds do (a bounce left in those returns only widens that error: it is independent of the
+fees). Closes are trades, so they carry
 bid-ask bounce the live rounds' mids do not: it is measured (`strategies.lp.bounce`) and taken out
 of σ̂, and closes that are mostly bounce (over `MAX_BOUNCE_SHARE` of their squared returns) do not
 seed σ̂ at all. Pure bookkeeping, no I/O.
@@ -65,7 +68,7 @@ def seed_meter(
     else:
         return Seeded(0, 0, 0, 0.0)
     feed_sigma = closes_seed_sigma(bounce)
-    pool_price, row, last_ns = math.nan, 0, None
+    pool_price, row, last_ns, last_close = math.nan, 0, None, math.nan
     pool_samples = intervals = 0
     span_s = 0.0
     for ts_ns, price in grid:
@@ -86,7 +89,9 @@ def seed_meter(
             dt_s = (ts_ns - last_ns) / 1e9
             meter.add_fee_sample(fees_token1 / dt_s, dt_s)
             intervals, span_s = intervals + 1, span_s + dt_s
-        last_ns = ts_ns
+            if feed_sigma and price > 0.0 and last_close > 0.0:
+                meter.carry_batches.add(fees_token1 / dt_s, math.log(price / last_close), dt_s)
+        last_ns, last_close = ts_ns, price
     if fair is not None and feed_sigma and bounce.found:
         meter.remove_price_noise(noise_var_per_s(bounce, fair.ts_ns), MAX_BOUNCE_SHARE)
     return Seeded(0 if fair is None else len(fair), pool_samples, intervals, span_s, bounce)

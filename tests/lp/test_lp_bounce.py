@@ -75,6 +75,7 @@ def test_closes_that_are_mostly_bounce_do_not_seed_sigma():
     assert seeded.bounce.share == 1.0 and not seeded.sigma_from_closes
     assert m.meter.vol.samples == 0 and m.meter.sigma_annual() == PARAMS.initial_sigma
     assert m.meter.fee_window_vol.samples == 0
+    assert m.meter.carry_batches.moments.weight == 0.0  # nor the entry gate's error
     # the closes are still the grid of the pool's side: its prices and the fee flow
     assert (seeded.pool_prices, seeded.fee_intervals) == (360, 360)
     assert m.meter.fee_flow_token1_per_s == pytest.approx(1.0 / 60)

@@ -71,6 +71,14 @@ def test_swaps_between_closes_are_the_fee_flow_valued_at_the_later_close():
     assert m.meter.fee_flow_token1_per_s == pytest.approx(expected, rel=1e-9)
     assert (seeded.fee_intervals, seeded.fee_span_s, seeded.pool_prices) == (360, 21_600.0, 360)
     assert m.meter.fee_rel_error() < 0.1
+    # ... and with the closes' returns into the entry gate's error: 36 batches of 10 minutes,
+    # each with ten returns of ±R (R²/60 a second), the flows' batch means varying
+    batches = m.meter.carry_batches.moments
+    assert batches.effective_samples() > 12 and batches.mean_var == pytest.approx(R * R / 60.0, rel=1e-9)
+    batch_flows = [sum(flows[10 * b : 10 * b + 10]) / 10 for b in range(36)]
+    assert batches.mean_flow == pytest.approx(
+        sum(w * f for w, f in zip(weights[9::10], batch_flows, strict=True)) / sum(weights[9::10]), rel=1e-9
+    )
     # the pool's price alternates by 1e-4 each minute: σ̂ₚ from those returns (the prior decayed 2^-12)
     pool_sigma = m.meter.pool_vol.sigma_annual(math.nan)
     assert pool_sigma == pytest.approx(math.sqrt(math.log1p(1e-4) ** 2 / 60 * 365.25 * 86_400), rel=1e-3)

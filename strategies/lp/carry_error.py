@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from strategies.lp.volatility import effective_count, ewma_decay
+from strategies.lp.volatility import effective_count, ewma_decay, ewma_step
 
 # Long against the runs between rounds (an arbitrage and the swaps after it, minutes), short
 # enough that a 2 h fee window holds tens of them.
@@ -46,17 +46,16 @@ class FlowVarianceMoments:
     cross: float = 0.0
 
     def add(self, flow_token1_per_s: float, var_per_s: float, span_s: float) -> None:
-        decay = ewma_decay(span_s, self.half_life_s)
-        kept = self.weight * decay
-        self.weight = kept + (1.0 - decay)
-        self.weight_sq = self.weight_sq * decay**2 + (1.0 - decay) ** 2
-        old, new = kept / self.weight, (1.0 - decay) / self.weight
+        step = ewma_step(self.weight, self.weight_sq, span_s, self.half_life_s)
+        self.weight, self.weight_sq = step.weight, step.weight_sq
+
+        def moved(mean: float, sample: float) -> float:
+            return (mean * step.kept + step.fresh * sample) / step.weight
+
         flow, var = flow_token1_per_s, var_per_s
-        self.mean_flow = old * self.mean_flow + new * flow
-        self.mean_var = old * self.mean_var + new * var
-        self.flow_sq = old * self.flow_sq + new * flow * flow
-        self.var_sq = old * self.var_sq + new * var * var
-        self.cross = old * self.cross + new * flow * var
+        self.mean_flow, self.mean_var = moved(self.mean_flow, flow), moved(self.mean_var, var)
+        self.flow_sq, self.var_sq = moved(self.flow_sq, flow * flow), moved(self.var_sq, var * var)
+        self.cross = moved(self.cross, flow * var)
 
     def decay_by(self, gap_s: float) -> None:
         """Age the weights over a gap without samples (a resume), as the EWMA would have."""

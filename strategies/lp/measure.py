@@ -33,7 +33,7 @@ from strategies.lp.position import LivePosition
 from strategies.lp.regime import VolatilitySwitch
 from strategies.lp.rules import PoolView, carry_below_exit
 from strategies.lp.swaps import ExcessSwaps
-from strategies.lp.volatility import EwmaVolatility, effective_count, ewma_decay, ewma_weight
+from strategies.lp.volatility import EwmaVolatility, effective_count, ewma_decay, ewma_step, ewma_weight
 
 log = logging.getLogger("mmbot.lp")
 # The pool price's σ for the hedge cost is taken over returns this long: a ±1 % range's delta
@@ -184,14 +184,13 @@ class PoolMeter:
 
     def add_fee_sample(self, flow_token1_per_s: float, dt_s: float) -> None:
         """One interval's fee flow into the EWMA (`_update_fee_flow`'s, or a swap history's)."""
-        decay = ewma_decay(dt_s, self.params.fee_half_life_s)
-        kept = self._fee_weight * decay
-        self._fee_weight = kept + (1.0 - decay)
-        flow, sample = self.fee_flow_token1_per_s, flow_token1_per_s
-        self.fee_flow_token1_per_s = (flow * kept + (1.0 - decay) * sample) / self._fee_weight
         square, w2 = self._fee_moments
-        square = (square * kept + (1.0 - decay) * sample * sample) / self._fee_weight
-        self._fee_moments = (square, w2 * decay**2 + (1.0 - decay) ** 2)
+        step = ewma_step(self._fee_weight, w2, dt_s, self.params.fee_half_life_s)
+        self._fee_weight = step.weight
+        flow, sample = self.fee_flow_token1_per_s, flow_token1_per_s
+        self.fee_flow_token1_per_s = (flow * step.kept + step.fresh * sample) / step.weight
+        square = (square * step.kept + step.fresh * sample * sample) / step.weight
+        self._fee_moments = (square, step.weight_sq)
 
     def fee_rel_error(self) -> float:
         """The fee flow's standard error over the flow (1 when unknown): the samples' weighted

@@ -20,6 +20,24 @@ def ewma_weight(span_s: float, half_life_s: float) -> float:
     return -math.expm1(-span_s * math.log(2) / half_life_s)
 
 
+@dataclass(frozen=True, slots=True)
+class EwmaStep:
+    """One more sample into a bias-corrected time-aware EWMA: what its old samples keep of their
+    weight, the new one's weight, and the new totals Σw and Σw². Each mean it keeps moves to
+    (mean·kept + fresh·sample)/weight."""
+
+    kept: float
+    fresh: float
+    weight: float
+    weight_sq: float
+
+
+def ewma_step(weight: float, weight_sq: float, dt_s: float, half_life_s: float) -> EwmaStep:
+    decay = ewma_decay(dt_s, half_life_s)
+    kept, fresh = weight * decay, 1.0 - decay
+    return EwmaStep(kept, fresh, kept + fresh, weight_sq * decay**2 + fresh**2)
+
+
 def effective_count(weight: float, weight_sq: float) -> float:
     """n = (Σw)²/Σw²: how many equally weighted samples a weighted estimate is worth (0: none)."""
     return weight * weight / weight_sq if weight_sq > 0.0 else 0.0
@@ -63,14 +81,12 @@ class EwmaVolatility:
         if dt_s <= 0 or dt_s < self.min_interval_s:
             return
         sample = math.log(price / self.last_price) ** 2 / dt_s
-        decay = ewma_decay(dt_s, self.half_life_s)
-        kept = self.weight * decay
-        self.weight = kept + (1.0 - decay)
-        self.weight_sq = self.weight_sq * decay**2 + (1.0 - decay) ** 2
+        step = ewma_step(self.weight, self.weight_sq, dt_s, self.half_life_s)
+        self.weight, self.weight_sq = step.weight, step.weight_sq
         if math.isnan(self.var_per_s):
             self.var_per_s = sample
         else:
-            self.var_per_s = (self.var_per_s * kept + (1.0 - decay) * sample) / self.weight
+            self.var_per_s = (self.var_per_s * step.kept + step.fresh * sample) / self.weight
         self.samples += 1
         self.last_price, self.last_ts_ns = price, ts_ns
 

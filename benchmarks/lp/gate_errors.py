@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import math
 import multiprocessing
 import sys
 import time
@@ -42,7 +41,7 @@ from benchmarks.lp.run import (
 )
 from bot.core.clock import NS_PER_S
 from strategies.lp.rules import Action, Decision, PoolView, Rules
-from strategies.lp.situation import economics, entry_sigma
+from strategies.lp.situation import economics, entry_sigma, rounds_carry_error
 
 # per path: estimate, the rounds' independent error, the batch error (NaN: none), the fee rate
 Reading = tuple[float, float, float, float]
@@ -59,9 +58,9 @@ async def reading(job: Job) -> Reading:
 
     def read(view: PoolView, rules: Rules) -> Decision:
         sigma, sigma_rel_error = entry_sigma(view)
-        lvr = economics(view, rules).at(sigma, view.capital_token1).lvr_per_s(1.0)
-        rounds_error = math.hypot(view.fee_rel_error * view.fee_rate, 2.0 * sigma_rel_error * lvr)
-        seen.append((view.fee_rate - lvr, rounds_error, view.carry_error_per_l, view.fee_rate))
+        e = economics(view, rules).at(sigma, view.capital_token1)
+        rounds_error = rounds_carry_error(view, e, sigma_rel_error)
+        seen.append((view.fee_rate - e.lvr_per_s(1.0), rounds_error, view.carry_error_per_l, view.fee_rate))
         return Decision(Action.HOLD, "reading the gate", False)
 
     await runner.manager.step(read)  # type: ignore[attr-defined]

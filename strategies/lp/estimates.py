@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from strategies.lp.band_trading import BandTradingMeter
-from strategies.lp.carry_error import CarryBatches, FlowVarianceMoments
+from strategies.lp.carry_error import FlowVarianceMoments
 from strategies.lp.volatility import EwmaVolatility, ewma_decay
 
 _STRICT = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
@@ -84,17 +84,14 @@ def resume_ewma(e: EwmaVolatility, s: EwmaState, gap_s: float) -> None:
 
 
 def carry_moments_state(c: FlowVarianceMoments) -> CarryMomentsState:
-    return CarryMomentsState(
-        weight=c.weight, weight_sq=c.weight_sq, mean_flow=c.mean_flow, mean_var=c.mean_var,
-        flow_sq=c.flow_sq, var_sq=c.var_sq, cross=c.cross,
-    )  # fmt: skip
+    """Every co-moment (the half-life is the config's, not stored)."""
+    return CarryMomentsState(**{name: getattr(c, name) for name in CarryMomentsState.model_fields})
 
 
-def resume_carry_moments(b: CarryBatches, s: CarryMomentsState, gap_s: float) -> None:
-    """The batch in progress is not carried over: batching starts again."""
-    c = b.moments
-    c.weight, c.weight_sq, c.mean_flow, c.mean_var = s.weight, s.weight_sq, s.mean_flow, s.mean_var
-    c.flow_sq, c.var_sq, c.cross = s.flow_sq, s.var_sq, s.cross
+def resume_carry_moments(c: FlowVarianceMoments, s: CarryMomentsState, gap_s: float) -> None:
+    """(The batch in progress was not stored: batching starts again.)"""
+    for name, value in s:
+        setattr(c, name, value)
     c.decay_by(gap_s)
 
 

@@ -229,7 +229,7 @@ class PoolMeter:
             resume_ewma(self.switch.short, e.switch_vol, gap_s)
         resume_band(self.band_trading, e.band, gap_s)
         if e.carry_moments is not None:
-            resume_carry_moments(self.carry_batches, e.carry_moments, gap_s)
+            resume_carry_moments(self.carry_batches.moments, e.carry_moments, gap_s)
         d = ewma_decay(gap_s, self.params.fee_half_life_s)
         self.fee_flow_token1_per_s, self._fee_weight = e.fee.flow_token1_per_s, e.fee.weight * d
         self._fee_moments, self._fee_mark = (e.fee.square, e.fee.weight_sq * d * d), None

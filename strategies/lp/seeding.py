@@ -87,10 +87,11 @@ def seed_meter(
             pool_samples += 1
         if last_ns is not None:
             dt_s = (ts_ns - last_ns) / 1e9
-            meter.add_fee_sample(fees_token1 / dt_s, dt_s)
+            flow = fees_token1 / dt_s
+            meter.add_fee_sample(flow, dt_s)
             intervals, span_s = intervals + 1, span_s + dt_s
             if feed_sigma and price > 0.0 and last_close > 0.0:
-                meter.carry_batches.add(fees_token1 / dt_s, math.log(price / last_close), dt_s)
+                meter.carry_batches.add(flow, math.log(price / last_close), dt_s)
         last_ns, last_close = ts_ns, price
     if fair is not None and feed_sigma and bounce.found:
         meter.remove_price_noise(noise_var_per_s(bounce, fair.ts_ns), MAX_BOUNCE_SHARE)

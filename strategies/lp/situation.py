@@ -141,9 +141,15 @@ def entry_fee_rate(view: PoolView, rules: Rules, e: PoolEconomics, sigma_rel_err
 
 
 def carry_error(view: PoolView, e: PoolEconomics, sigma_rel_error: float) -> float:
-    """fee rate − LVR's standard error per unit of liquidity (token1 per second)."""
+    """fee rate − LVR's standard error per unit of liquidity (token1 per second): the measured
+    one, else the rounds'."""
     if math.isfinite(view.carry_error_per_l):
         return view.carry_error_per_l
+    return rounds_carry_error(view, e, sigma_rel_error)
+
+
+def rounds_carry_error(view: PoolView, e: PoolEconomics, sigma_rel_error: float) -> float:
+    """The same from the rounds' errors taken as independent: √((e_f·fee)² + (2·e_σ·LVR)²)."""
     return math.hypot(view.fee_rel_error * view.fee_rate, 2.0 * sigma_rel_error * e.lvr_per_s(1.0))
 
 
